@@ -305,7 +305,14 @@ def chosen(data: dict[str, Any], context: str | None) -> tuple[int, int | None]:
 
 
 INTERACTIVE_MODES = ("Never", "IfAvailable", "Always")
-"""An exec plugin's interactiveMode values client-go takes (v1 gives an unset one IfAvailable)."""
+"""An exec plugin's interactiveMode values client-go takes; it must be set, except that clientcmd/api/v1's
+SetDefaults_ExecConfig gives IfAvailable to an unset one of :data:`DEFAULTED_MODE_VERSIONS` (not to v1's)."""
+
+EXEC_VERSION = "client.authentication.k8s.io/"
+DEFAULTED_MODE_VERSIONS = (f"{EXEC_VERSION}v1beta1", f"{EXEC_VERSION}v1alpha1")
+EXEC_VERSIONS = (f"{EXEC_VERSION}v1", f"{EXEC_VERSION}v1beta1")
+"""The exec plugin apiVersions client-go's exec authenticator takes (its others: "exec plugin: invalid apiVersion";
+v1alpha1 was dropped in 1.24)."""
 
 
 def usable_problems(data: dict[str, Any], context: str | None) -> list[tuple[str, str]]:
@@ -314,9 +321,9 @@ def usable_problems(data: dict[str, Any], context: str | None) -> list[tuple[str
     user no context chooses), and what clientcmd's ConfirmUsable refuses: a -data field and its file both set, a
     client certificate without its key, a token with a username or password, impersonation details without a
     user to impersonate, and an exec plugin without a command or apiVersion, with an auth-provider, a nameless env
-    variable or an interactiveMode it does not know (validateClusterInfo, validateAuthInfo). kube-proxy refuses the
-    kubeconfig for each; the Python client took some and failed on others in its own words ("Expected key name in
-    .../exec/env/0")."""
+    variable or an interactiveMode missing or unknown (validateClusterInfo, validateAuthInfo); then an exec
+    apiVersion client-go's authenticator does not take. kube-proxy refuses the kubeconfig for each; the Python
+    client took some and failed on others in its own words ("Expected key name in .../exec/env/0")."""
     cluster_at, user_at = chosen(data, context)
     cluster, cluster_path = data["clusters"][cluster_at]["cluster"], f"clusters[{cluster_at}].cluster"
     found = _nul_in_paths(cluster, _CLUSTER, cluster_path) + _both(cluster, cluster_path, "certificate-authority")
@@ -335,7 +342,7 @@ def usable_problems(data: dict[str, Any], context: str | None) -> list[tuple[str
     if not user.get("as") and any(user.get(k) for k in ("as-uid", "as-groups", "as-user-extra")):
         found.append((f"{at}.as", "missing or empty beside as-uid, as-groups or as-user-extra, which client-go "
                                   "refuses; expected the user to impersonate"))
-    return found + _exec_problems(user, at)
+    return found + _exec_problems(user, at) or _exec_version_problem(user, at)
 
 
 def _both(entry: dict[str, Any], at: str, key: str) -> list[tuple[str, str]]:
@@ -356,8 +363,22 @@ def _exec_problems(user: dict[str, Any], at: str) -> list[tuple[str, str]]:
             found.append((f"{at}.exec.{key}", f"missing or empty, which client-go refuses; expected {what}"))
     found += [(f"{at}.exec.env[{i}].name", "missing or empty, which client-go refuses; expected the variable's name")
               for i, variable in enumerate(plugin.get("env") or []) if not variable.get("name")]
+    modes = f"{', '.join(INTERACTIVE_MODES[:-1])} or {INTERACTIVE_MODES[-1]}"
     mode = plugin.get("interactiveMode")
     if mode and mode not in INTERACTIVE_MODES:
-        found.append((f"{at}.exec.interactiveMode", f"{quoted(mode)} is no mode client-go knows; expected "
-                                                    f"{', '.join(INTERACTIVE_MODES[:-1])} or {INTERACTIVE_MODES[-1]}"))
+        found.append((f"{at}.exec.interactiveMode", f"{quoted(mode)} is no mode client-go knows; expected {modes}"))
+    elif not mode and plugin.get("apiVersion") not in DEFAULTED_MODE_VERSIONS:
+        found.append((f"{at}.exec.interactiveMode", f"missing or empty, which client-go refuses (interactiveMode must "
+                                                    f"be specified: it gives IfAvailable only to a "
+                                                    f"{DEFAULTED_MODE_VERSIONS[0]} plugin); expected {modes}"))
     return found
+
+
+def _exec_version_problem(user: dict[str, Any], at: str) -> list[tuple[str, str]]:
+    """The exec plugin's apiVersion when client-go's exec authenticator does not take it, which it says only when
+    ConfirmUsable found nothing (the authenticator is built after)."""
+    version = (user.get("exec") or {}).get("apiVersion")
+    if not version or version in EXEC_VERSIONS:
+        return []
+    return [(f"{at}.exec.apiVersion", f"{quoted(version)} is refused by client-go (exec plugin: invalid apiVersion); "
+                                      f"expected {EXEC_VERSIONS[0]} or {EXEC_VERSIONS[1]}")]

@@ -501,7 +501,7 @@ def test_a_closed_handshake_is_not_blamed_on_a_certificate_the_kubeconfig_gives(
     base = _tls_kubeconfig(tmp_path / "kc", "https://k8s:6443", "")
     assert _no_client_certificate(safe_load(Path(base).read_text())[0], base, None) is not None
     for user in ("    client-certificate-data: Zm9v\n    client-key-data: Zm9v\n",
-                 "    exec: {apiVersion: client.authentication.k8s.io/v1, command: mint}\n"):
+                 "    exec: {apiVersion: client.authentication.k8s.io/v1, command: mint, interactiveMode: Never}\n"):
         data, _ = safe_load(Path(base).read_text().replace("    token: not-a-secret\n", user))
         assert _no_client_certificate(data, base, None) is None, user
     failure = classify(ssl.SSLEOFError(8, "EOF occurred in violation of protocol (_ssl.c:2427)"), "k8s:6443")

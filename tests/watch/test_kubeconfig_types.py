@@ -186,7 +186,8 @@ def test_what_clientcmd_refuses_in_the_chosen_context_is_named_by_its_field(
     ("insecure-skip-tls-verify: true", "tokenFile: token",
      ['users[0].user.tokenFile: "token": cannot read it: No such file or directory; expected a file holding the '
       "user's bearer token"]),
-    ("insecure-skip-tls-verify: true", "{exec: {command: no-such-plugin, apiVersion: v1, installHint: get it}}",
+    ("insecure-skip-tls-verify: true",
+     "{exec: {command: no-such-plugin, apiVersion: client.authentication.k8s.io/v1beta1, installHint: get it}}",
      ['users[0].user.exec.command: "no-such-plugin": executable not found (looked up in PATH); expected the '
       "credential plugin's command (get it)"]),
 ])
@@ -232,6 +233,35 @@ def test_what_confirm_usable_refuses_in_the_chosen_user_or_cluster_is_named_by_i
     assert said[0] == f"kc.yaml: {expected}"
 
 
+MODES = "expected Never, IfAvailable or Always"
+
+
+@pytest.mark.parametrize(("plugin", "expected"), [
+    ("apiVersion: client.authentication.k8s.io/v1",
+     ["users[0].user.exec.interactiveMode: missing or empty, which client-go refuses (interactiveMode must be "
+      f"specified: it gives IfAvailable only to a client.authentication.k8s.io/v1beta1 plugin); {MODES}"]),
+    ("apiVersion: client.authentication.k8s.io/v1, interactiveMode: Sometimes",
+     [f'users[0].user.exec.interactiveMode: "Sometimes" is no mode client-go knows; {MODES}']),
+    ("apiVersion: client.authentication.k8s.io/v1alpha1",
+     ['users[0].user.exec.apiVersion: "client.authentication.k8s.io/v1alpha1" is refused by client-go (exec plugin: '
+      "invalid apiVersion); expected client.authentication.k8s.io/v1 or client.authentication.k8s.io/v1beta1"]),
+    ("apiVersion: foo/v9",
+     ["users[0].user.exec.interactiveMode: missing or empty, which client-go refuses (interactiveMode must be "
+      f"specified: it gives IfAvailable only to a client.authentication.k8s.io/v1beta1 plugin); {MODES}"]),
+    ("apiVersion: foo/v9, interactiveMode: Never",
+     ['users[0].user.exec.apiVersion: "foo/v9" is refused by client-go (exec plugin: invalid apiVersion); expected '
+      "client.authentication.k8s.io/v1 or client.authentication.k8s.io/v1beta1"]),
+])
+def test_an_exec_plugin_s_api_version_and_interactive_mode_are_judged_as_client_go_does(
+        tmp_path: Path, plugin: str, expected: list[str]) -> None:
+    """Review r8 (kubectl 1.33 the oracle): a v1 plugin without interactiveMode is refused ("interactiveMode must
+    be specified for u to use exec authentication plugin": SetDefaults_ExecConfig defaults only v1beta1 and
+    v1alpha1), and an apiVersion other than v1 and v1beta1 is refused after ConfirmUsable ("exec plugin: invalid
+    apiVersion"); both connected here."""
+    text = PLAIN.replace("token: t", f"exec: {{command: 'true', {plugin}}}")
+    assert _connected_or_said(tmp_path, text) == [f"kc.yaml: {e}" for e in expected]
+
+
 @pytest.mark.parametrize(("data", "offset"), [
     ("Y2VydA==", None), ("Y2Vy\ndA==\n", None), ("YWI=", None), ("", None),
     ("Y2VydA", 4), ("Y2VydA=", 7), ("Y2VydA==x", 8), ("ab=c", 2), ("a===", 1), ("Y2V\u00e9", 3),
@@ -269,7 +299,8 @@ def test_an_empty_string_field_is_unset_as_in_client_go(tmp_path: Path, empty: s
 def test_an_exec_plugin_whose_output_is_no_json_is_said_without_python_s_json_error(tmp_path: Path) -> None:
     """The re-fuzz of session 19 (exec command true): "cannot get the kubeconfig's credentials: exec: failed to
     decode process output: Expecting value: line 1 column 1 (char 0)", naming no field."""
-    text = PLAIN.replace("token: t", "exec: {command: 'true', apiVersion: client.authentication.k8s.io/v1}")
+    text = PLAIN.replace("token: t", "exec: {command: 'true', apiVersion: client.authentication.k8s.io/v1, "
+                                         "interactiveMode: Never}")
     assert _connected_or_said(tmp_path, text) == [
         "kc.yaml: users[0].user.exec: cannot get the kubeconfig's credentials: exec: the plugin's output is not "
         "JSON; expected an ExecCredential on its stdout"]
