@@ -141,9 +141,15 @@ class Failure:
     handshake_closed: bool = False  # the server ended the TLS handshake: what one wanting a client certificate does
 
 
-def classify(exc: BaseException, server: str) -> Failure:
+_TUNNEL_REFUSED = re.compile(r"Tunnel connection failed: (\d+ .*)")
+"""How http.client (and urllib3) says a proxy answered a CONNECT with other than 200 (407, 502, 503 ...)."""
+
+
+def classify(exc: BaseException, server: str, proxy: str = "") -> Failure:
     """A one-line account of a failed request (``server`` is HOST:PORT), instead of the client's 330 characters; a
-    connection the cluster's proxy-url's proxy refused, or that could not be made to it, names the proxy."""
+    connection the cluster's proxy-url's proxy (``proxy``: HOST:PORT, when there is one) refused, or that could
+    not be made to it, names the proxy, and so does a tunnel it answered but refused (only a refused TCP
+    connection asks whether a proxy is running there)."""
     import ssl
 
     if isinstance(exc, HttpStatusError):
@@ -164,7 +170,11 @@ def classify(exc: BaseException, server: str) -> Failure:
     peer, hint = server, "is the API server running there?"
     if "ProxyError" in names:  # (urllib3's: the proxy-url's proxy failed, not the server)
         conn = next((conn for conn in (getattr(c, "conn", None) for c in causes) if conn is not None), None)
-        peer = f"the proxy {conn.host}:{conn.port}" if conn is not None else "the proxy"
+        where = f"{conn.host}:{conn.port}" if conn is not None else proxy
+        peer = f"the proxy {where}" if where else "the proxy"
+        tunnel = next((found for found in (_TUNNEL_REFUSED.match(str(c)) for c in causes) if found), None)
+        if tunnel is not None:
+            return Failure(f"{peer} refused the tunnel to {server}: {tunnel.group(1).strip()}", server_wide=True)
         hint = "the cluster's proxy-url: is a proxy running there?"
     if any(isinstance(c, ConnectionRefusedError) for c in causes) or "refused" in str(exc).lower():
         return Failure(f"connection refused by {peer} ({hint})", server_wide=True)
@@ -755,6 +765,7 @@ class ApiServerSource:
             _quiet_insecure_warnings()
         self.host = str(getattr(configuration, "host", "") or kubeconfig).rstrip("/")
         self._server = urlsplit(self.host).netloc or self.host
+        self._proxy = urlsplit(str(getattr(configuration, "proxy", "") or "")).netloc.rpartition("@")[2]
         self._kinds = tuple(Kind(k) for k in kinds)
         self._node_name = node_name
         self._give_up = give_up
@@ -966,7 +977,7 @@ class ApiServerSource:
                     return
                 what = "list" if need_list else "watch"
                 if getattr(exc, "status", None) == 410:
-                    self._emit([cache.problem(f"{what}: {classify(exc, self._server).text} (expired); "
+                    self._emit([cache.problem(f"{what}: {classify(exc, self._server, self._proxy).text} (expired); "
                                                "listing again", severity=Severity.NOTE)])
                     need_list = True
                     continue
@@ -1008,7 +1019,7 @@ class ApiServerSource:
     def _classify(self, exc: BaseException) -> Failure:
         """:func:`classify`, and a closed TLS handshake explained when the kubeconfig (as read) gives no client
         certificate."""
-        failure = classify(exc, self._server)
+        failure = classify(exc, self._server, self._proxy)
         if failure.handshake_closed and self._no_client_cert:
             detail = failure.text.removeprefix(f"TLS with {self._server} failed: ")
             return replace(failure, text=f"TLS with {self._server} failed: {self._no_client_cert} ({detail})")

@@ -376,6 +376,38 @@ def test_a_proxy_that_refuses_is_named_not_the_server() -> None:
         "connection refused by the proxy 127.0.0.1:3128 (the cluster's proxy-url: is a proxy running there?)")
 
 
+@pytest.mark.parametrize("status", ["407 Proxy Authentication Required", "502 Connection refused",
+                                    "503 Service Unavailable"])
+def test_a_proxy_that_answers_but_refuses_the_tunnel_says_so(status: str) -> None:
+    """Review r8: a proxy that answers the CONNECT with 407, 502 or 503 gave urllib3's text ("MaxRetryError: ...
+    Unable to connect to proxy") or, its reason saying "refused", asked whether a proxy was running there."""
+    import socket
+    import threading
+
+    import urllib3
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def answer() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(4096)
+            conn.sendall(f"HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n".encode())
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    try:
+        with pytest.raises(urllib3.exceptions.MaxRetryError) as caught:
+            urllib3.ProxyManager(f"http://127.0.0.1:{port}", retries=0).request("GET", "https://k8s:6443/version")
+    finally:
+        thread.join(5)
+        listener.close()
+    failure = classify(caught.value, "k8s:6443", f"127.0.0.1:{port}")
+    assert failure.text == f"the proxy 127.0.0.1:{port} refused the tunnel to k8s:6443: {status}"
+    assert failure.server_wide
+
+
 def test_a_status_body_gives_its_message() -> None:
     body = json.dumps(status(403, "Forbidden", FORBIDDEN)).encode()
     refused = HttpStatusError(403, "Forbidden", _status_message(body))  # what a refused request raises
