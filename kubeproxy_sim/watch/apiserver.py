@@ -287,11 +287,25 @@ def _client(data: dict[str, Any], kubeconfig: str, context: str | None) -> Any:
     from kubernetes.config.kube_config import KubeConfigLoader
 
     configuration = type.__call__(Configuration)  # (as new_client_from_config: not a copy of the default one)
-    KubeConfigLoader(config_dict=data, active_context=context,
+    KubeConfigLoader(config_dict=_without_exec_over_http(data, context), active_context=context,
                      config_base_path=os.path.abspath(os.path.dirname(kubeconfig)),
                      config_persister=lambda: _persist_auth_provider(kubeconfig, data, context),
                      ).load_and_set(configuration)
     return ApiClient(configuration=configuration)
+
+
+def _without_exec_over_http(data: dict[str, Any], context: str | None) -> dict[str, Any]:
+    """``data`` without the chosen user's exec plugin when its server is no https one (:func:`client_go_tls`):
+    client-go never runs the plugin then, and the Python client ran it (and failed on one not installed)."""
+    from kubeproxy_sim.watch.kubeconfig_types import chosen
+
+    cluster_at, user_at = chosen(data, context)
+    if user_at is None or client_go_tls(data["clusters"][cluster_at]["cluster"]["server"]) or \
+            "exec" not in data["users"][user_at]["user"]:
+        return data
+    users = [dict(entry) for entry in data["users"]]
+    users[user_at]["user"] = {k: v for k, v in users[user_at]["user"].items() if k != "exec"}
+    return {**data, "users": users}
 
 
 class PersistFailed(InputError):
@@ -497,7 +511,7 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None) ->
     if user and (missing_token := _oidc_without_token(kubeconfig, *user)) is not None:
         raise InputError(missing_token)
     unreadable = _file_problems(kubeconfig, [(f"clusters[{i}].cluster", cluster), *([user] if user else [])])
-    missing = _exec_command_problem(kubeconfig, *user) if user else None
+    missing = _exec_command_problem(kubeconfig, *user) if user and client_go_tls(server) else None
     if unreadable or missing:
         raise InputError(unreadable + ([missing] if missing else []))
 
@@ -516,11 +530,18 @@ def _oidc_without_token(kubeconfig: str, at: str, user: dict[str, Any]) -> Diagn
                       field=f"{at}.auth-provider.config.id-token")
 
 
+def client_go_tls(server: str) -> bool:
+    """Whether client-go takes the user's credentials for ``server``: its ClientConfig merges them (token, exec
+    plugin, certificates) only when the server is https (IsConfigTransportTLS); for an http:// server, or one
+    without a scheme, it never runs the exec plugin (kubectl 1.33, the oracle, connects without it)."""
+    return server[:8].lower() == "https://"
+
+
 def _exec_command_problem(kubeconfig: str, at: str, user: dict[str, Any]) -> Diagnostic | None:
     """The user's exec credential plugin command when there is no such program, by its field path: client-go
     looks a bare name up in PATH and takes a path with a slash from the kubeconfig's directory (its ResolvePaths),
-    and fails the client ("exec: executable x not found", with the plugin's installHint); the Python client said
-    "[Errno 2] No such file or directory: 'x'"."""
+    and fails each request ("getting credentials: exec: executable x not found", with the plugin's installHint);
+    this watch stops at start instead, where the Python client said "[Errno 2] No such file or directory: 'x'"."""
     import shutil
 
     command = (user.get("exec") or {}).get("command")

@@ -201,6 +201,15 @@ def test_a_file_the_chosen_cluster_or_user_names_that_cannot_be_read_is_named_by
     assert _connected_or_said(tmp_path, text) == [f"kc.yaml: {e}" for e in expected]
 
 
+def test_an_exec_plugin_not_installed_is_no_matter_for_an_http_server(tmp_path: Path) -> None:
+    """Review r8 (kubectl 1.33 the oracle): client-go merges the user's credentials only for an https server
+    (IsConfigTransportTLS), so for http:// it never runs the exec plugin and connects; it was refused here
+    ("executable not found"), and the Python client ran the plugin."""
+    text = PLAIN.replace("https://", "http://").replace(
+        "token: t", "exec: {command: no-such-plugin, apiVersion: client.authentication.k8s.io/v1beta1}")
+    assert _connected_or_said(tmp_path, text) == []
+
+
 def test_a_token_beside_a_token_file_is_used_without_reading_the_file(tmp_path: Path) -> None:
     assert _connected_or_said(tmp_path, PLAIN.replace("token: t", "token: t, tokenFile: nowhere")) == []
 
