@@ -36,8 +36,9 @@ WANTED: dict[str, Callable[[ClusterCase], bool]] = {
     "terminating-only endpoints": lambda c: any(
         s.endpoints and all(e.conditions.terminating for e in s.endpoints) for s in c.cluster.endpoint_slices),
     "named target ports, per slice": lambda c: any(
-        isinstance(p.target_port, str) for s in c.cluster.services for p in s.ports)
-        and len({p.port for s in c.cluster.endpoint_slices for p in s.ports}) > 2,
+        any(isinstance(p.target_port, str) for p in s.ports)
+        and len({sl.ports for sl in c.cluster.endpoint_slices if sl.service_name == s.name}) > 1
+        for s in c.cluster.services),
     "one port number, two protocols": lambda c: any(
         len({p.protocol for p in s.ports if p.port == 80}) == 2 for s in c.cluster.services),
     "iTP Local, no endpoint on node1": lambda c: any(
