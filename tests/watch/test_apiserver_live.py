@@ -646,10 +646,11 @@ def test_credentials_are_read_again_after_a_401(fake, tmp_path, sleeps, monkeypa
     assert fake.authorization[0] == "Bearer old" and fake.authorization[-1] == "Bearer new"
 
 
-def test_a_failing_exec_plugin_is_one_line_about_the_plugin(fake, tmp_path) -> None:
+def test_a_failing_exec_plugin_is_one_line_about_the_plugin(tls_fake, tmp_path) -> None:
+    """(An https server: client-go runs no exec plugin for an http:// one.)"""
     import sys
 
-    kubeconfig = with_user(fake, tmp_path / "kc", {"exec": {
+    kubeconfig = with_user(tls_fake, tmp_path / "kc", {"exec": {
         "apiVersion": "client.authentication.k8s.io/v1beta1", "command": sys.executable,
         "args": ["-c", "import sys; sys.stderr.write('you must be logged in'); sys.exit(1)"],
         "interactiveMode": "Never"}})
