@@ -534,7 +534,7 @@ class SimulatorSide:
         served = sim.server_at(ip, port, proto, node=node, senders=value in sim.clients)
         if isinstance(served, Failure):
             refused_outside = served.reason == REJECT and value in sim.clients
-            if refused_outside and not sim.answered_from_outside(parse_address(src)[1]):
+            if refused_outside and not sim.answered_from_outside(parse_address(src)[1], translated):
                 return ("fail", SILENCE)
             return ("fail", fail_class(served.reason, proto, sent_locally=False, hook=None))
         if served is not None:

@@ -59,6 +59,7 @@ from kubeproxy_sim.simulator.network import (
     DNS_PORT,
     DROP,
     NO_ROUTE,
+    REJECT,
     TIMEOUT,
     Client,
     Connection,
@@ -529,15 +530,20 @@ def _router_entries(sim: Simulator, src: str, dst: str, port: int, proto: str) -
 def _target_of(sim: Simulator, ip: str, port: int, proto: str, node: str | None = None, src: str | None = None,
                translated: str | None = None) -> str:
     """Who answers at ip:port when the packet ends there, else the failure's reason: a host with nothing
-    listening refuses (a TCP RST or an ICMP port unreachable: REJECT; a client's host too), a balancer's
+    listening refuses (a TCP RST or an ICMP port unreachable: REJECT; a client's host too, heard only where its
+    answer finds a way back, as the router's below), a balancer's
     address without this port stays silent, an address nobody has is NO_ROUTE (as TCP hears it, :func:`.heard`;
     silence when the router's answer has no way back to ``src``, the source as the rules leave it, through
     ``translated``, the node that DNATed it: ``Simulator.answered_from_outside``). Loopback is ``node`` itself."""
     served = sim.server_at(ip, port, proto, node=node, senders=True)
+    source = None if src is None else parse_address(src)[1]
     if served is None:
-        source = None if src is None else parse_address(src)[1]
         return heard(sim.unowned_reason(parse_address(ip)[1], source, translated), proto)
-    return served.reason if isinstance(served, Failure) else served[0]
+    if not isinstance(served, Failure):
+        return served[0]
+    refused_outside = served.reason == REJECT and parse_address(ip)[1] in sim.clients
+    return TIMEOUT if refused_outside and source is not None and not sim.answered_from_outside(
+        source, translated) else served.reason
 
 
 def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: str,

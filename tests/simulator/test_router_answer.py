@@ -10,6 +10,7 @@ from fractions import Fraction
 import pytest
 
 from kubeproxy_sim.kernel.differential import SILENCE, UNREACHABLE, Flow, SimulatorSide, kernel_cluster
+from kubeproxy_sim.netfilter.packet import parse_address
 from kubeproxy_sim.objects.model import (
     AddressType,
     Cluster,
@@ -78,3 +79,19 @@ def test_the_differential_predicts_it_so(etp: TrafficPolicy) -> None:
                 Flow(f"pod/{clients['node1']}", "192.168.0.11:30002"): UNREACHABLE}
     for flow, outcome in expected.items():
         assert sims.predict(flow).shares == {("fail", outcome): Fraction(1)}, flow.label
+
+
+@pytest.mark.parametrize("translated", [None, "node2"])
+def test_an_outside_host_s_refusal_after_a_dnat_follows_the_same_rule(translated: str | None) -> None:
+    """An outside client's host refusing a port after node2 DNATed node1's packet to it: its RST goes to node1
+    straight, as the router's answer does, and is heard only when nothing was DNATed (send's expectation and
+    the differential's prediction both ask Simulator.answered_from_outside with the node that DNATed it)."""
+    from kubeproxy_sim.simulator.send import _target_of
+
+    full, _, _ = kernel_cluster(nowhere(TrafficPolicy.LOCAL), CONFIG)
+    sims = SimulatorSide(full, CONFIG)
+    client = "203.0.113.10"  # the stage's outside client, which listens on no port here
+    expected = "REJECT" if translated is None else "TIMEOUT"
+    assert _target_of(sims.plain, client, 9999, "tcp", "node2", "192.168.0.10", translated) == expected
+    leaf = sims._leaf("", "node2", parse_address(client)[1], client, 9999, "tcp", "192.168.0.10", translated)
+    assert leaf == ("fail", "refused" if translated is None else SILENCE)
