@@ -337,12 +337,14 @@ def fail_class(verdict: str, proto: str, *, sent_locally: bool, hook: str | None
     A node's own datagram stopped in OUTPUT or POSTROUTING fails the send (EPERM); a TCP SYN stopped there is
     retried (DROP: silence) or answered by the local ICMP error (REJECT: refused). A packet queued to no listener
     (QUEUE: a QUEUE or NFQUEUE rule decided) is freed and the send succeeds, wherever it was: silence. A router's
-    "no route" (ICMP net unreachable, never rate limited in the kernel backend) finds its way back to every source
-    but a node's pod bridge address (``Simulator.answered_from_outside``, which the caller asks): the router
-    routes node addresses and outside clients, and a pod's packet reaches it masqueraded to the address of
-    the node it left by (kube-proxy's masquerade, else the CNI's, which takes any pod's packet leaving the cluster
-    there: ``build.egress_rules``, ``Simulator._new_entry``); whether the socket hears it is ``send``'s own
-    rule (:func:`~kubeproxy_sim.simulator.network.heard`: only TCP does; to UDP it is a soft error, silence).
+    "no route" (ICMP net unreachable, never rate limited in the kernel backend) is the caller's to have found
+    its way back (``Simulator.answered_from_outside``, which it asks; TIMEOUT when not): the router routes node
+    addresses and outside clients, not a node's pod bridge address, and a pod's packet reaches it masqueraded to
+    the address of the node it left by (kube-proxy's masquerade, else the CNI's, which takes any pod's packet
+    leaving the cluster there: ``build.egress_rules``, ``Simulator._new_entry``); after a node DNATed the packet,
+    only that node's conntrack maps the answer back, so it is heard from that node's own address or a pod's, not
+    from an outside client or another node. Whether the socket hears it is ``send``'s own rule
+    (:func:`~kubeproxy_sim.simulator.network.heard`: only TCP does; to UDP it is a soft error, silence).
     """
     from kubeproxy_sim.simulator.network import NO_ROUTE, heard
 
