@@ -781,7 +781,7 @@ class Simulator:
         reason = circles_reason(pkt[0])
         return Failure(reason, IN_CIRCLES + ("" if reason == NO_ROUTE else CIRCLES_UNHEARD.format(pkt[0].upper())))
 
-    def _router(self, pkt: Tuple, flags: str, translated: str | None = None):
+    def _router(self, pkt: Tuple, flags: str, translated: str | None):
         """The outside network: node addresses, the balancer, externalIPs, outside hosts. ``translated``: the node
         the packet came from, when that node changed its destination (see :meth:`answered_from_outside`)."""
         self._note("router", pkt, flags)
