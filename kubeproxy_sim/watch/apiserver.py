@@ -332,11 +332,10 @@ def _persist_auth_provider(kubeconfig: str, data: dict[str, Any], context: str |
     A pipe or a FIFO (``--kubeconfig <(...)``) is not read again: it gave its text once, and reading it again
     would wait for a writer that never comes."""
     from kubeproxy_sim.objects.load import special_file
-    from kubeproxy_sim.watch.kubeconfig_types import chosen
 
-    _, user_name, user = _entries(data, context)
+    user_at, user_name, user = _chosen_user(data, context)
     provider = user.get("auth-provider")
-    if user_name is None or not isinstance(provider, dict) or special_file(kubeconfig) is not None:
+    if user_at is None or provider is None or special_file(kubeconfig) is not None:
         return
     lock = f"{kubeconfig}.lock"
     try:
@@ -347,7 +346,6 @@ def _persist_auth_provider(kubeconfig: str, data: dict[str, Any], context: str |
                 with contextlib.suppress(OSError):
                     os.unlink(lock)
     except _NotPersisted as exc:
-        user_at = chosen(data, context)[1]
         raise PersistFailed(Diagnostic(f"could not persist new tokens: {exc}", file=kubeconfig,
                                        field=f"users[{user_at}].user.auth-provider")) from None
 
@@ -664,56 +662,40 @@ def _host_and_port(host: str) -> tuple[str, str, str | None]:
 CLIENT_CERTIFICATE_KEYS = ("client-certificate", "client-certificate-data")
 
 
-def _entries(data: Any, context: str | None) -> tuple[dict[str, Any], str | None, dict[str, Any]]:
-    """The context's cluster, user name and user in a kubeconfig's data (empty when it says nothing usable)."""
-    try:
-        name = context or data.get("current-context")
-        ctx = next(c["context"] for c in data["contexts"] if c["name"] == name)
-        cluster = next(c["cluster"] for c in data["clusters"] if c["name"] == ctx["cluster"])
-        user_name = ctx.get("user")
-        user = next((u.get("user") or {} for u in data.get("users") or [] if u["name"] == user_name), {})
-    except Exception:  # the client read it; anything odd here only means "no such settings found"
-        return {}, None, {}
-    return (cluster if isinstance(cluster, dict) else {}, user_name if isinstance(user_name, str) else None,
-            user if isinstance(user, dict) else {})
+def _chosen_user(data: dict[str, Any], context: str | None) -> tuple[int | None, str, dict[str, Any]]:
+    """The index, name and mapping of the user the kubeconfig ``data`` (:func:`_check_shape`'s) chooses, by
+    kubeconfig_types.chosen (None, "" and {} when the context names no user there is: no user, as in client-go)."""
+    from kubeproxy_sim.watch.kubeconfig_types import chosen
 
-
-def _kubeconfig_tls(data: dict[str, Any], context: str | None) -> tuple[bool, bool]:
-    """(certificates, insecure): whether the context's cluster or user names a CA or a client certificate,
-    and whether it skips verification; either makes client-go give a server without a scheme https."""
-    cluster, _, user = _entries(data, context)
-    certificates = any(cluster.get(k) for k in ("certificate-authority", "certificate-authority-data")) or any(
-        user.get(k) for k in CLIENT_CERTIFICATE_KEYS)
-    return certificates, bool(cluster.get("insecure-skip-tls-verify"))
+    user_at = chosen(data, context)[1]
+    if user_at is None:
+        return None, "", {}
+    return user_at, data["users"][user_at]["name"], data["users"][user_at]["user"]
 
 
 def _no_client_certificate(data: dict[str, Any], kubeconfig: str, context: str | None) -> str | None:
     """Why a TLS handshake the server closed is likely a missing client certificate, or None: when the
     kubeconfig's user (in ``data``, read from ``kubeconfig``) gives one, or an exec plugin that may hand one out."""
-    _, user_name, user = _entries(data, context)
+    user_at, user_name, user = _chosen_user(data, context)
     if any(user.get(k) for k in CLIENT_CERTIFICATE_KEYS) or user.get("exec"):
         return None
-    who = f"the kubeconfig's user {user_name!r} has" if user_name else "the kubeconfig's context names no user, so"
+    who = f"the kubeconfig's user {user_name!r} has" if user_at is not None else \
+        "the kubeconfig's context chooses no user, so"
     return (f"the server closed the TLS handshake, as a server that requires a client certificate does, and {who} "
             f"no client-certificate (expected client-certificate and client-key, or client-certificate-data and "
             f"client-key-data, for that user in {kubeconfig})")
 
 
-def _with_scheme(configuration: Any, kubeconfig: str, data: dict[str, Any], context: str | None) -> str | None:
-    """Give a server without a scheme the one client-go gives it (https with TLS settings, else http); the
-    note to show. The Python client reads a CA and client certificates only for an https:// server, so a
-    server without a scheme that needs them is refused in one line rather than failing the TLS handshake."""
+def _with_scheme(configuration: Any) -> str | None:
+    """Give a server without a scheme http://, as client-go does whatever the cluster's TLS settings; the note to
+    show. Its ClientConfig asks IsConfigTransportTLS before the cluster's CA, client certificates and
+    insecure-skip-tls-verify are merged, so DefaultServerURL sees none of them, and none is merged after (kubectl
+    1.33, the oracle, sent http:// with a CA, client certificates or insecure-skip-tls-verify)."""
     host = str(getattr(configuration, "host", "") or "")
     if not host or "://" in host:
         return None
-    certificates, insecure = _kubeconfig_tls(data, context)
-    if certificates:
-        raise InputError(Diagnostic(f"the server {host!r} has no scheme; kubectl would use https://{host} with "
-                                    "the kubeconfig's certificates, which the Python client reads only for an "
-                                    f"https:// server: write server: https://{host}", file=kubeconfig))
-    configuration.host = ("https://" if insecure else "http://") + host
-    return (f"the server {host!r} has no scheme; using {configuration.host}, as kubectl does "
-            f"{'with insecure-skip-tls-verify' if insecure else 'without TLS settings'}")
+    configuration.host = f"http://{host}"
+    return f"the server {host!r} has no scheme; using {configuration.host}, as kubectl does (whatever the TLS settings)"
 
 
 def _quiet_insecure_warnings() -> None:
@@ -781,7 +763,7 @@ class ApiServerSource:
         self._auth_loaded = time.monotonic()
         self._logged = _LoggedErrors(lambda message: self._say(self.host, Diagnostic(
             f"credentials: {message}", file=self.host, severity=Severity.WARNING)))
-        scheme_note = _with_scheme(configuration, kubeconfig, self._data, context)
+        scheme_note = _with_scheme(configuration)
         if getattr(configuration, "verify_ssl", True) is False:
             _quiet_insecure_warnings()
         self.host = str(getattr(configuration, "host", "") or kubeconfig).rstrip("/")

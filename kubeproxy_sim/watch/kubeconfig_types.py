@@ -166,9 +166,9 @@ def go_decoded(data: dict[str, Any]) -> dict[str, Any]:
     it, in the shape the Python client reads: a field that is null or "" is absent, as client-go takes its zero
     value for unset (the client took certificate-authority: "" for the kubeconfig's directory: "File does not
     exist"), a null list item is the zero value of its type (a null cluster, user or context an entry named ""),
-    every cluster, user and context entry has its name and its inner mapping, every context a cluster name, every
-    exec env variable a value and the file a current-context ("" when unset). The client tripped over each of
-    these in Python's words ("argument of type 'NoneType' is not iterable") or its own ("Expected key
+    every cluster, user and context entry has its name and its inner mapping, every context a cluster and a user
+    name, every exec env variable a value and the file a current-context ("" when unset). The client tripped over
+    each of these in Python's words ("argument of type 'NoneType' is not iterable") or its own ("Expected key
     current-context")."""
     decoded = _zeroed(data, CONFIG)
     decoded.setdefault("current-context", "")
@@ -178,6 +178,7 @@ def go_decoded(data: dict[str, Any]) -> dict[str, Any]:
             entry.setdefault(inner, {})
     for entry in decoded["contexts"]:
         entry["context"].setdefault("cluster", "")
+        entry["context"].setdefault("user", "")
     for entry in decoded.get("users") or []:
         for variable in (entry["user"].get("exec") or {}).get("env") or []:
             variable.setdefault("value", "")
@@ -300,7 +301,7 @@ def chosen(data: dict[str, Any], context: str | None) -> tuple[int, int | None]:
     name = context or data["current-context"]
     ctx = next(entry["context"] for entry in data["contexts"] if entry["name"] == name)
     cluster = next(i for i, entry in enumerate(data["clusters"]) if entry["name"] == ctx["cluster"])
-    user = next((i for i, entry in enumerate(data.get("users") or []) if entry["name"] == ctx.get("user", "")), None)
+    user = next((i for i, entry in enumerate(data.get("users") or []) if entry["name"] == ctx["user"]), None)
     return cluster, user
 
 

@@ -1325,22 +1325,28 @@ def test_a_kubeconfig_given_by_process_substitution_is_read_once(capsys, tmp_pat
         fake.stop()
 
 
-def test_a_kubeconfig_given_by_process_substitution_is_asked_about_its_server_s_scheme_once(capsys,
-                                                                                           tmp_path: Path) -> None:
-    """A server without a scheme with a CA is refused (the Python client reads a CA only for an https:// server);
-    through a pipe, the scheme's check read the file again, found nothing, and went on with http://."""
+def test_a_kubeconfig_given_by_process_substitution_with_a_server_without_a_scheme(capsys, tmp_path: Path) -> None:
+    """A server without a scheme is given http://, as kubectl 1.33 gives it whatever the TLS settings (a CA here:
+    it was refused); through a pipe, the scheme's check read the file again, found nothing, and went on."""
     from tests.cli._fifo import fifo_giving
 
-    fifo = tmp_path / "fd63"
-    with fifo_giving(fifo, "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: 127.0.0.1:1\n"
-                           "    certificate-authority-data: Zm9v\nusers:\n- name: u\n  user:\n    token: t\n"
-                           "contexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\n"):
-        status = main(["watch", "--kubeconfig", str(fifo), *NODE_FLAGS, "--once"])
-    out, err = capsys.readouterr()
-    assert (status, out) == (1, "")
-    assert err == (f"kubeproxy-sim: {fifo}: the server '127.0.0.1:1' has no scheme; kubectl would use "
-                   "https://127.0.0.1:1 with the kubeconfig's certificates, which the Python client reads only for "
-                   "an https:// server: write server: https://127.0.0.1:1\n")
+    fake = FakeApiServer().start()
+    try:
+        fake.add("Service", _svc_json("ns1", "svc1", "172.30.0.41", 80, "p80"))
+        fake.add("EndpointSlice", _slice_json("ns1", "svc1", ["10.0.1.1"], 80, "p80"))
+        bare = fake.url.removeprefix("http://")
+        text = Path(fake.write_kubeconfig(str(tmp_path / "kubeconfig"))).read_text()
+        assert f"server: {fake.url}\n" in text
+        fifo = tmp_path / "fd63"
+        with fifo_giving(fifo, text.replace(f"server: {fake.url}\n",
+                                            f"server: {bare}\n    certificate-authority-data: Zm9v\n")):
+            status = main(["watch", "--kubeconfig", str(fifo), *NODE_FLAGS, "--once", "-o", "json"])
+        out, err = capsys.readouterr()
+        assert status == 0, err
+        assert f"the server '{bare}' has no scheme; using http://{bare}, as kubectl does" in err
+        assert "10.0.1.1:80" in json.loads(out.splitlines()[0])["restore"]
+    finally:
+        fake.stop()
 
 
 def test_a_kubeconfig_s_relative_paths_are_taken_from_its_directory(tmp_path: Path, monkeypatch) -> None:
