@@ -135,6 +135,8 @@ class _ChainState:
     deleted: int = 0  # the line of its -X, from which on it is gone (0: it is not)
     renamed: int = 0  # the line of the -E that gave it its name (0: none did); its rules before it are judged
     extension_lines: frozenset[int] = frozenset()  # ... and of those, the rules that named it as a target extension
+    targets: dict[str, None] = field(default_factory=dict)  # its rules' -j/-g words in the order first met, while
+    # validating and only -A added its rules (:attr:`_TableState.edited`): the arrows of the circle check
 
     def add_plain(self, spec: str, line: int) -> None:
         """Append a canonical rule without counters (its text is checked already)."""
@@ -201,6 +203,16 @@ class _TableState:
     first_command: int = 0  # the line of its first command (a rule, -N ...): 0 while it has none
     renamed_away: dict[str, int] = field(default_factory=dict)  # a target extension's name a chain was declared
     # under (:MARK), and the line of the -E that first renamed it: legacy loads that extension no more (jump_error)
+    edited: bool = False  # a command other than -A changed its rules or chains (-I, -D, -R, -F, -X, -E): the
+    # chains' targets no longer say their arrows (the circle check reads the rules then: :meth:`_Parser.circles`)
+
+    def arrows(self) -> dict[str, dict[str, None]] | None:
+        """Each chain's -j/-g words, to check for circles without reading its rules again; None when they may not
+        say it (:attr:`edited`, or a chain named as a target extension, which a rule with options names as the
+        extension: :func:`.syntax.jump_target`)."""
+        if self.edited or not syntax.TARGET_EXTENSIONS.isdisjoint(self.chains):
+            return None
+        return {name: chain.targets for name, chain in self.chains.items()}
 
     def freeze(self) -> Table:
         return Table(self.name, tuple(c.freeze() for c in self.chains.values()), tuple(self.deleted))
@@ -231,6 +243,7 @@ _WRONG_INTERFACE = {"PREROUTING": "-o", "INPUT": "-o", "OUTPUT": "-i", "POSTROUT
 there has no output interface yet, or no input interface (:meth:`_Parser.check_interfaces`)."""
 _INTERFACE_EXPECTED = {"-o": "-o only in FORWARD, OUTPUT, POSTROUTING or a user-defined chain (-i here)",
                        "-i": "-i only in PREROUTING, INPUT, FORWARD or a user-defined chain (-o here)"}
+_EDITING_COMMANDS = frozenset({"-I", "-D", "-R", "-F", "-X", "-E"})  # see _TableState.edited
 _COUNTED_COMMANDS = frozenset({"-A", "-I", "-R", "-P"})  # those that take counters ("Illegal option `-c'" else)
 
 
@@ -293,13 +306,14 @@ class _Shapes:
     when met a second time: one met once does not repay its compile.
     """
 
-    __slots__ = ("buckets", "count", "met", "targets")
+    __slots__ = ("buckets", "count", "met", "own", "targets")
 
     def __init__(self) -> None:
         self.buckets: dict[int, list[Callable[[str], re.Match[str] | None]]] = {}
         self.count = 0
         self.met: dict[tuple[int, str], bool] = {}  # (blanks, skeleton) -> made into a shape (or refused)
         self.targets: set[str] = set()  # the -j/-g words of the rules the shapes were made of (see known)
+        self.own: dict[re.Pattern[str], str] = {}  # each shape's own -j word ("" without one), by its pattern
 
     def known(self, spec: str) -> re.Match[str] | None:
         """The match of ``spec`` by a shape already learnt (so it is canonical and valid; group 1 is its -j
@@ -318,6 +332,11 @@ class _Shapes:
                 bucket.insert(0, bucket.pop(i))
                 return found
         return None
+
+    def target(self, found: re.Match[str]) -> str:
+        """The -j word of a rule a shape matched (``found``: :meth:`known`'s), "" without one."""
+        jump = found[1]
+        return jump if jump is not None else self.own[found.re]
 
     def learn(self, spec: str) -> None:
         """Remember the shape of ``spec``, canonical text that has just been interpreted without error; not one
@@ -343,6 +362,8 @@ class _Shapes:
             self.buckets[blanks] = [match, *bucket]
             self.count += 1
             self.targets.update(_JUMP.findall(" " + spec))
+            target = syntax.parse_spec(spec).target  # (a shape's target is no goto: syntax.shape_matcher)
+            self.own[match(spec).re] = target.name if target is not None else ""  # type: ignore[union-attr]
 
 
 def _last_declared(table: _TableState) -> int:
@@ -438,6 +459,7 @@ class _Parser:
         validate = self.validate
         buckets = self.shapes.buckets
         known = self.shapes.known
+        own = self.shapes.own
         chains: dict[str, _ChainState] = _NO_TABLE  # the open table's chains
         deleted: list[str] = []  # ... and those of them deleted (-X): each rule is checked then (added())
         jumps: set[str] = set()  # ... and its rules' targets, to check at COMMIT (validating)
@@ -464,6 +486,9 @@ class _Parser:
                             jump = found[1]  # type: ignore[index]
                             if jump:
                                 jumps.add(jump)
+                                chain.targets[jump] = None
+                            elif jump is None:  # (the shape's own: _Shapes.target, inlined)
+                                chain.targets[own[found.re]] = None  # type: ignore[union-attr]
                     else:
                         vouched = spec[-1:] != "\r" and is_canonical_text(spec)
                     if vouched:
@@ -605,7 +630,7 @@ class _Parser:
         for state in tables:
             table = frozen.get(state.line) if frozen is not None else None
             try:
-                refuse_table_circles(table if table is not None else state.freeze())
+                refuse_table_circles(table if table is not None else state.freeze(), targets=state.arrows())
             except InputError as circle:
                 line = circle.diagnostics[0].line
                 best = _earlier(best, ((state.line, 1, line or 0), RulesSyntaxError(
@@ -760,16 +785,19 @@ class _Parser:
             return
         spec = parts[2] if len(parts) > 2 else ""
         found = self.shapes.known(spec) if self.validate else None
-        if found is not None or (not self.validate and is_canonical_text(spec)):
+        if found is not None:
+            chain.targets[self.shapes.target(found)] = None
+        elif not self.validate and is_canonical_text(spec):
             pass
         elif is_canonical_text(spec):  # (never true when the rule holds -c counters)
             # The text is already canonical: no need to render it again. The typed view is checked
             # here and built again on first use, like the views of the rules of a known shape.
-            syntax.parse_spec(spec, line=self.lineno, file=self.file)
+            self.note_target(chain, syntax.parse_spec(spec, line=self.lineno, file=self.file))
             self.shapes.learn(spec)
         else:
             rule = self.rule(name, syntax.tokenize(spec, line=self.lineno, file=self.file), counters)
             self.added(table, rule.spec)
+            self.note_target(chain, rule.parsed)
             chain.rule_list().append(rule)
             return
         if self.validate and name in _WRONG_INTERFACE:
@@ -982,6 +1010,12 @@ class _Parser:
         object.__setattr__(rule, "_parsed", parsed)
         return rule
 
+    @staticmethod
+    def note_target(chain: _ChainState, parsed: syntax.RuleSpec) -> None:
+        """Note the -j/-g word of a rule appended to ``chain`` (:attr:`_ChainState.targets`)."""
+        if parsed.target is not None:
+            chain.targets[parsed.target.name] = None
+
     def check_interfaces(self, chain: str, parsed: syntax.RuleSpec) -> None:
         """Refuse a rule of a built-in chain of that name (in any table) with the interface its packets have not,
         as iptables refuses it at the rule (-A, -I, -R and -D alike; legacy and nft 1.8.9: "Can't use -o with
@@ -1017,6 +1051,8 @@ class _Parser:
         args = tokens[1:]
         if counters is not None and verb not in _COUNTED_COMMANDS:
             raise self.error("counters before a command that takes none", verb, "[p:b] only before -A, -I, -R or -P")
+        if verb in _EDITING_COMMANDS:
+            table.edited = True
         if verb in _RULE_COMMANDS:
             self.rule_command(table, verb, args, counters)
         elif verb in ("-F", "-Z"):
@@ -1066,6 +1102,7 @@ class _Parser:
         rule = self.rule(chain.name, rest, counters)  # (-A takes no number: rest is all its words)
         self.added(table, rule.spec)
         if verb == "-A":
+            self.note_target(chain, rule.parsed)
             chain.rule_list().append(rule)
         elif verb == "-I":
             chain.rule_list().insert((index or 1) - 1, rule)

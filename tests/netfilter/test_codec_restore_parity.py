@@ -342,6 +342,18 @@ def test_a_circle_the_built_in_chains_reach_is_refused_as_the_dump_is_read() -> 
                                   "links))")
 
 
+@pytest.mark.parametrize("last", ["-A INPUT -j ACCEPT", "-I INPUT 2 -j ACCEPT"])
+def test_a_circle_closed_by_rules_of_a_known_shape_is_refused_alike(last: str) -> None:
+    """The parser notes each chain's targets as it reads (a shape's match: its -j word, or the shape's own for
+    line 13), and the loop check takes those; after an -I it reads the rules again: one message either way."""
+    text = filter_with(":C0 - [0:0]", ":C1 - [0:0]", ":C2 - [0:0]", ":C3 - [0:0]", "-A INPUT -j C0",
+                       *(f"-A C{i} -p tcp -m tcp --dport 80 -j C{j}" for i, j in [(0, 1), (1, 2), (2, 3), (3, 2)]),
+                       last)
+    assert str(refusal(text)) == ("node.rules:13: the filter table's chains jump in a circle: C2 -> C3 -> C2; the "
+                                  "kernel refuses to load such rules (iptables-restore: RULE_APPEND failed (Too many "
+                                  "links))")
+
+
 def test_a_table_the_validating_parse_checked_for_circles_says_so() -> None:
     """So that a lazy compile of it (trace --rules) does not walk its jumps again; the bulk parse checks nothing."""
     text = filter_with(":FOO - [0:0]", "-A INPUT -j FOO", "-A FOO -j ACCEPT")
