@@ -210,6 +210,22 @@ def test_an_exec_plugin_not_installed_is_no_matter_for_an_http_server(tmp_path: 
     assert _connected_or_said(tmp_path, text) == []
 
 
+@pytest.mark.parametrize(("user", "expected"), [
+    ("exec: {command: 'true', apiVersion: client.authentication.k8s.io/v1beta1}, auth-provider: {name: oidc}",
+     ["users[0].user.auth-provider: set beside exec, which client-go refuses; expected one of them"]),
+    ("client-certificate: c.pem, client-certificate-data: Y2VydA==, client-key-data: a2V5",
+     ["users[0].user.client-certificate-data: client-certificate and client-certificate-data both set, which "
+      "client-go refuses; expected one of them"]),
+    ("client-certificate-data: Y2VydA==, client-key: k.pem, client-key-data: a2V5",
+     ["users[0].user.client-key-data: client-key and client-key-data both set, which client-go refuses; expected "
+      "one of them"]),
+])
+def test_each_of_two_ways_set_together_is_refused_alone(tmp_path: Path, user: str, expected: list[str]) -> None:
+    """Review r8: these checks were asserted only as the first of several messages (or not at all); each is the
+    whole refusal here (the file names are not read: ConfirmUsable's refusal comes first)."""
+    assert _connected_or_said(tmp_path, PLAIN.replace("token: t", user)) == [f"kc.yaml: {e}" for e in expected]
+
+
 def test_a_token_beside_a_token_file_is_used_without_reading_the_file(tmp_path: Path) -> None:
     assert _connected_or_said(tmp_path, PLAIN.replace("token: t", "token: t, tokenFile: nowhere")) == []
 
