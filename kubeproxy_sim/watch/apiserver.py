@@ -287,24 +287,31 @@ def _client(data: dict[str, Any], kubeconfig: str, context: str | None) -> Any:
     from kubernetes.config.kube_config import KubeConfigLoader
 
     configuration = type.__call__(Configuration)  # (as new_client_from_config: not a copy of the default one)
-    KubeConfigLoader(config_dict=_without_exec_over_http(data, context), active_context=context,
+    KubeConfigLoader(config_dict=_as_client_go_takes(data, context), active_context=context,
                      config_base_path=os.path.abspath(os.path.dirname(kubeconfig)),
                      config_persister=lambda: _persist_auth_provider(kubeconfig, data, context),
                      ).load_and_set(configuration)
     return ApiClient(configuration=configuration)
 
 
-def _without_exec_over_http(data: dict[str, Any], context: str | None) -> dict[str, Any]:
-    """``data`` without the chosen user's exec plugin when its server is no https one (:func:`client_go_tls`):
-    client-go never runs the plugin then, and the Python client ran it (and failed on one not installed)."""
+def _as_client_go_takes(data: dict[str, Any], context: str | None) -> dict[str, Any]:
+    """``data`` without what client-go never reads of the chosen user: its exec plugin when the server is no https
+    one (:func:`client_go_tls`), and its client key when it has no client certificate (ConfirmUsable and the
+    TLS config look at a key only beside a certificate). The Python client ran the plugin, and read the key,
+    failing on one not installed or not there."""
     from kubeproxy_sim.watch.kubeconfig_types import chosen
 
     cluster_at, user_at = chosen(data, context)
-    if user_at is None or client_go_tls(data["clusters"][cluster_at]["cluster"]["server"]) or \
-            "exec" not in data["users"][user_at]["user"]:
+    if user_at is None:
+        return data
+    user = data["users"][user_at]["user"]
+    unread = {"exec"} if not client_go_tls(data["clusters"][cluster_at]["cluster"]["server"]) else set()
+    if not _has_client_certificate(user):
+        unread |= {"client-key", "client-key-data"}
+    if not unread & user.keys():
         return data
     users = [dict(entry) for entry in data["users"]]
-    users[user_at]["user"] = {k: v for k, v in users[user_at]["user"].items() if k != "exec"}
+    users[user_at]["user"] = {key: value for key, value in user.items() if key not in unread}
     return {**data, "users": users}
 
 
@@ -564,15 +571,16 @@ def _file_problems(kubeconfig: str, entries: list[tuple[str, dict[str, Any]]]) -
     """Each file of :data:`FILE_CONTENTS` the chosen cluster or user (``entries``: field path, mapping) names that
     cannot be read, by its field path, as client-go's ConfirmUsable refuses a certificate-authority, client
     certificate or key it cannot open ("unable to read client-cert ... due to open ...: no such file or
-    directory"), and its reading a tokenFile (not read beside a token) fails; a relative path is taken from the
-    kubeconfig's directory, as both clients take it. The client said "File does not exist: ca.crt" or "[Errno 2]
-    No such file or directory: 'token'", naming no field."""
+    directory"; a key only beside a certificate), and its reading a tokenFile (not read beside a token) fails; a
+    relative path is taken from the kubeconfig's directory, as both clients take it. The client said "File does
+    not exist: ca.crt" or "[Errno 2] No such file or directory: 'token'", naming no field."""
     base = os.path.dirname(os.path.abspath(kubeconfig))
     found = []
     for at, entry in entries:
         for key, contents in FILE_CONTENTS.items():
             name = entry.get(key)
-            if not name or (key == "tokenFile" and entry.get("token")):
+            if not name or (key == "tokenFile" and entry.get("token")) or (
+                    key == "client-key" and not _has_client_certificate(entry)):
                 continue
             try:
                 with open(os.path.join(base, name), "rb", buffering=0) as stream:
@@ -662,6 +670,11 @@ def _host_and_port(host: str) -> tuple[str, str, str | None]:
 CLIENT_CERTIFICATE_KEYS = ("client-certificate", "client-certificate-data")
 
 
+def _has_client_certificate(user: dict[str, Any]) -> bool:
+    """Whether a kubeconfig user gives a client certificate (client-go looks at a client key only beside one)."""
+    return any(user.get(key) for key in CLIENT_CERTIFICATE_KEYS)
+
+
 def _chosen_user(data: dict[str, Any], context: str | None) -> tuple[int | None, str, dict[str, Any]]:
     """The index, name and mapping of the user the kubeconfig ``data`` (:func:`_check_shape`'s) chooses, by
     kubeconfig_types.chosen (None, "" and {} when the context names no user there is: no user, as in client-go)."""
@@ -677,7 +690,7 @@ def _no_client_certificate(data: dict[str, Any], kubeconfig: str, context: str |
     """Why a TLS handshake the server closed is likely a missing client certificate, or None: when the
     kubeconfig's user (in ``data``, read from ``kubeconfig``) gives one, or an exec plugin that may hand one out."""
     user_at, user_name, user = _chosen_user(data, context)
-    if any(user.get(k) for k in CLIENT_CERTIFICATE_KEYS) or user.get("exec"):
+    if _has_client_certificate(user) or user.get("exec"):
         return None
     who = f"the kubeconfig's user {user_name!r} has" if user_at is not None else \
         "the kubeconfig's context chooses no user, so"

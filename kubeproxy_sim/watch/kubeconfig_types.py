@@ -332,11 +332,11 @@ def usable_problems(data: dict[str, Any], context: str | None) -> list[tuple[str
         return found
     user, at = data["users"][user_at]["user"], f"users[{user_at}].user"
     found += _nul_in_paths(user, _USER, at) + _removed_provider(user, at)
-    found += _both(user, at, "client-certificate") + _both(user, at, "client-key")
-    if (user.get("client-certificate") or user.get("client-certificate-data")) and not (
-            user.get("client-key") or user.get("client-key-data")):
-        found.append((at, "a client certificate without its key, which client-go refuses; expected client-key or "
-                          "client-key-data beside it"))
+    if user.get("client-certificate") or user.get("client-certificate-data"):  # (a key is looked at only beside it)
+        found += _both(user, at, "client-certificate") + _both(user, at, "client-key")
+        if not (user.get("client-key") or user.get("client-key-data")):
+            found.append((at, "a client certificate without its key, which client-go refuses; expected client-key "
+                              "or client-key-data beside it"))
     if user.get("token") and (user.get("username") or user.get("password")):
         found.append((at, "token and username/password both set, which client-go refuses (more than one "
                           "authentication method); expected one of them"))

@@ -226,6 +226,13 @@ def test_each_of_two_ways_set_together_is_refused_alone(tmp_path: Path, user: st
     assert _connected_or_said(tmp_path, PLAIN.replace("token: t", user)) == [f"kc.yaml: {e}" for e in expected]
 
 
+@pytest.mark.parametrize("key", ["client-key: k.pem", "client-key: k.pem, client-key-data: a2V5"])
+def test_a_client_key_without_a_client_certificate_is_not_looked_at(tmp_path: Path, key: str) -> None:
+    """Review r8: client-go looks at a client key only beside a client certificate (ConfirmUsable, the TLS
+    config), so a key file not there, or a key given twice, is no matter alone; both were refused here."""
+    assert _connected_or_said(tmp_path, PLAIN.replace("token: t", f"token: t, {key}")) == []
+
+
 def test_a_token_beside_a_token_file_is_used_without_reading_the_file(tmp_path: Path) -> None:
     assert _connected_or_said(tmp_path, PLAIN.replace("token: t", "token: t, tokenFile: nowhere")) == []
 
