@@ -474,9 +474,11 @@ def egress_rules(topo: Topology, node: NodePlan) -> str:
     """The CNI's masquerade of pod egress on ``node``, as the simulator models it (flat CNIs do this, kube-proxy
     does not): a new connection from any pod's address, this node's or another's, leaving by ``eth0`` for an
     address that is no node's and no pod's is masqueraded to the node's address, so the outside host's answer
-    can come back. It is decided where the packet leaves the cluster, whichever node the pod is on, as kindnet,
-    Flannel, Calico's natOutgoing and ip-masq-agent do (a pod's packet DNATed on another node to an outside
-    address leaves as that node's). The port is drawn as the node's own ``--random-fully`` says, as the simulator
+    can come back. It is decided where the packet leaves the cluster, whichever node the pod is on (a pod's packet
+    DNATed on another node to an outside address leaves as that node's). A pod's packet to a node's address is not
+    masqueraded (as ip-masq-agent with the node and pod ranges among its nonMasqueradeCIDRs leaves it); kindnet,
+    Flannel (its MasqRules) and Calico's natOutgoing masquerade that too, to the pod's node's address, which this
+    does not model (README says so). The port is drawn as the node's own ``--random-fully`` says, as the simulator
     draws it. Appended after kube-proxy's ``KUBE-POSTROUTING`` jump, so its own masquerade comes first; empty when
     the cluster has no pods. A node's pod CIDR is inside too: a packet for it goes to that node, not out of the
     cluster (:func:`pod_cidr_routes`), as the simulator masquerades only what goes to the router."""
