@@ -17,7 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from pyroute2 import netns
 
 from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args, scenario_args
@@ -46,6 +46,13 @@ from tests.strategies import ClusterCase, clusters
 pytestmark = pytest.mark.kernel
 
 DEEP = os.environ.get("KPSIM_DEEP") == "1"
+KERNEL_SETTINGS = settings(
+    deadline=None, database=None, derandomize=not DEEP,
+    phases=tuple(Phase) if DEEP else tuple(p for p in Phase if p not in (Phase.shrink, Phase.explain)),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])
+"""What a generated kernel differential runs with: fixed cases in CI and no shrinking there (each step builds a
+cluster, ~5 s, and hypothesis does not bound the steps: a failure would take CI's time; the failing case is
+reported as drawn), new cases and shrinking with KPSIM_DEEP=1."""
 EXAMPLES = 200 if DEEP else 36
 EXAMPLES6 = 60 if DEEP else 8
 MAX_FLOWS = None if DEEP else 24
@@ -96,9 +103,7 @@ def test_sctp_flows_are_skipped_with_the_reason(kernel: None, run_tag: str, stat
     assert all(f.flow.proto in ("tcp", "udp") for f in report.flows)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=not DEEP,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                 HealthCheck.data_too_large])
+@settings(KERNEL_SETTINGS, max_examples=EXAMPLES)
 @given(case=clusters(ipv6=False))
 def test_generated_cluster_agrees_with_kernel(kernel: None, run_tag: str, state_dir: Path,
                                               case: ClusterCase) -> None:
@@ -108,9 +113,7 @@ def test_generated_cluster_agrees_with_kernel(kernel: None, run_tag: str, state_
     assert not _ours(name)
 
 
-@settings(max_examples=EXAMPLES6, deadline=None, database=None, derandomize=not DEEP,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                 HealthCheck.data_too_large])
+@settings(KERNEL_SETTINGS, max_examples=EXAMPLES6)
 @given(case=clusters(ipv6=True))
 def test_generated_ipv6_cluster_agrees_with_kernel(kernel: None, run_tag: str, state_dir: Path,
                                                    case: ClusterCase) -> None:

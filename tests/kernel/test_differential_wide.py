@@ -7,13 +7,12 @@ and externalIPs. In CI the hand-built cases of wide_strategies.PINNED (every flo
 
 from __future__ import annotations
 
-import os
 import uuid
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 
 from kubeproxy_sim.kernel.differential import (
     SILENCE,
@@ -27,13 +26,12 @@ from kubeproxy_sim.kernel.differential import (
     round_robin,
 )
 from kubeproxy_sim.objects.model import TrafficPolicy
-from tests.kernel.test_differential import _check, _ours
+from tests.kernel.test_differential import DEEP, KERNEL_SETTINGS, _check, _ours
 from tests.kernel.wide_strategies import PINNED, extra_flows, wide_clusters
 from tests.strategies import ClusterCase
 
 pytestmark = pytest.mark.kernel
 
-DEEP = os.environ.get("KPSIM_DEEP") == "1"
 EXAMPLES = 150 if DEEP else 3
 MAX_FLOWS = None if DEEP else 20
 ALPHA = Fraction(1, 100) / (EXAMPLES + len(PINNED) + 3)
@@ -48,9 +46,7 @@ def wide_flows(case: ClusterCase, limit: int | None) -> list[Flow]:
     return round_robin([*derived, *extra_flows(case.cluster, clients, gateways)], limit)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=not DEEP,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                 HealthCheck.data_too_large])
+@settings(KERNEL_SETTINGS, max_examples=EXAMPLES)
 @given(case=wide_clusters())
 def test_wide_cluster_agrees_with_kernel(kernel: None, run_tag: str, state_dir: Path, case: ClusterCase) -> None:
     name = f"{run_tag}-w{uuid.uuid4().hex[:6]}"
