@@ -146,7 +146,9 @@ def _type_problem(value: Any, spec: Spec) -> str | None:
 def _names_twice(data: dict[str, Any]) -> list[tuple[str, str]]:
     """Every entry of a keyed list (:class:`ListOf`) whose name an entry before it has: client-go's conversion
     makes each such list a map by name and refuses the file (duplicate name "c" in list). A null entry, or
-    one without a name, is named "" there (Go decodes null as the zero value)."""
+    one without a name, is named "" there (Go decodes null as the zero value). An extension whose ``extension`` is
+    null or missing does not take its name (kubectl 1.33, the oracle, takes [{name: e}, {name: e}] and refuses
+    [{name: e, extension: 1}, {name: e}])."""
     found = []
     for value, spec, path in _nodes(data, CONFIG, ""):
         if isinstance(spec, ListOf) and spec.keyed and isinstance(value, list):
@@ -157,7 +159,8 @@ def _names_twice(data: dict[str, Any]) -> list[tuple[str, str]]:
                     nameless = " (a null entry, or one without a name, is named \"\" there)" if not name else ""
                     found.append((f"{path}[{i}].name", f"{quoted(name)} is the name of {path}[{first[name]}] too, "
                                                        f"which client-go refuses{nameless}; expected each name once"))
-                first.setdefault(name, i)
+                if spec is not _EXTENSIONS or (entry or {}).get("extension") is not None:
+                    first.setdefault(name, i)
     return found
 
 

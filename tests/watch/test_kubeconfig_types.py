@@ -142,7 +142,7 @@ def test_a_null_entry_or_field_is_go_s_zero_value_and_the_rest_still_used(tmp_pa
      'name, is named "" there); expected each name once'),
     ("- {name: u,", "- {name: u, user: {}}\n- {name: u,", None,
      'users[1].name: "u" is the name of users[0] too, which client-go refuses; expected each name once'),
-    ("insecure-skip-tls-verify: true", "extensions: [{name: e}, {name: e}]", None,
+    ("insecure-skip-tls-verify: true", "extensions: [{name: e, extension: 1}, {name: e}]", None,
      'clusters[0].cluster.extensions[1].name: "e" is the name of clusters[0].cluster.extensions[0] too, which '
      "client-go refuses; expected each name once"),
     ("current-context: x", 'current-context: ""', None,
@@ -231,6 +231,19 @@ def test_a_client_key_without_a_client_certificate_is_not_looked_at(tmp_path: Pa
     """Review r8: client-go looks at a client key only beside a client certificate (ConfirmUsable, the TLS
     config), so a key file not there, or a key given twice, is no matter alone; both were refused here."""
     assert _connected_or_said(tmp_path, PLAIN.replace("token: t", f"token: t, {key}")) == []
+
+
+@pytest.mark.parametrize(("extensions", "refused"), [
+    ("[{name: e}, {name: e}]", False), ("[null, null]", False), ("[{name: e}, {name: e, extension: 1}]", False),
+    ("[{name: e, extension: 1}, {name: e}]", True), ("[{name: e, extension: {}}, {name: e, extension: ''}]", True),
+])
+def test_an_extension_without_a_value_takes_no_name(tmp_path: Path, extensions: str, refused: bool) -> None:
+    """Review r8, kubectl 1.33 the oracle: an extension whose ``extension`` is null or missing is not kept by
+    client-go's conversion, so a later one may have its name (it was refused as a name twice)."""
+    said = _connected_or_said(tmp_path, PLAIN.replace("insecure-skip-tls-verify: true", f"extensions: {extensions}"))
+    assert said == (['kc.yaml: clusters[0].cluster.extensions[1].name: "e" is the name of '
+                     "clusters[0].cluster.extensions[0] too, which client-go refuses; expected each name once"]
+                    if refused else [])
 
 
 def test_a_token_beside_a_token_file_is_used_without_reading_the_file(tmp_path: Path) -> None:
