@@ -298,9 +298,13 @@ def _as_client_go_takes(data: dict[str, Any], context: str | None) -> dict[str, 
     """``data`` without what client-go never reads of the chosen user: its exec plugin when the server is no https
     one (:func:`client_go_tls`), and its client key when it has no client certificate (ConfirmUsable and the
     TLS config look at a key only beside a certificate). The Python client ran the plugin, and read the key,
-    failing on one not installed or not there."""
-    from kubeproxy_sim.watch.kubeconfig_types import chosen
+    failing on one not installed or not there. With no context chosen and none named "", the nameless context
+    client-go takes (kubeconfig_types.NO_CONTEXT) is added: the Python client refused the file."""
+    from kubeproxy_sim.watch.kubeconfig_types import NO_CONTEXT, chosen
 
+    if not (context or data["current-context"]) and all(entry["name"] for entry in data["contexts"]):
+        nameless = {"name": "", "context": dict(NO_CONTEXT)}
+        data = {**data, "current-context": "", "contexts": [*data["contexts"], nameless]}
     cluster_at, user_at = chosen(data, context)
     if user_at is None:
         return data

@@ -264,21 +264,24 @@ def choice_problems(data: dict[str, Any], context: str | None) -> list[tuple[str
     """What client-go refuses in the context and cluster the kubeconfig ``data`` (:func:`go_decoded`) chooses, by
     field path, as clientcmd's DirectClientConfig.ClientConfig does (kube-proxy builds its client so): a context
     ``--context`` names that is not there ("context "x" does not exist"), a current-context naming none ("context
-    was not found for specified context"), or a cluster without a server, as a context naming no cluster, or one
-    that is not there, leaves it ("no configuration has been provided", "no server found for cluster"). The user
-    is not checked: one that is not there is no user, as in client-go. The client said these in its own words
-    ("Invalid kube-config file. Expected object with name x in kube-config/contexts list"), naming no field."""
+    was not found for specified context"; none at all is :data:`NO_CONTEXT`), or a cluster without a server, as
+    a context naming no cluster, or one that is not there, leaves it ("no configuration has been provided", "no
+    server found for cluster"). The user is not checked: one that is not there is no user, as in client-go. The
+    client said these in its own words ("Invalid kube-config file. Expected object with name x in
+    kube-config/contexts list"), naming no field."""
     contexts = {entry["name"]: (i, entry["context"]) for i, entry in enumerate(data["contexts"])}
     clusters = {entry["name"]: (i, entry["cluster"]) for i, entry in enumerate(data["clusters"])}
     name = context or data["current-context"]
-    if name not in contexts:
+    if name and name not in contexts:
         where = "--context" if context else "current-context"
-        said = f"{quoted(name)} names no context of the kubeconfig" if name else \
-            "empty: the kubeconfig chooses no context, so client-go finds no server (no configuration has been " \
-            "provided)"
-        return [(where, f"{said}; expected the name of one of its contexts{_among(contexts)}")]
-    i, chosen = contexts[name]
+        return [(where, f"{quoted(name)} names no context of the kubeconfig; expected the name of one of its "
+                        f"contexts{_among(contexts)}")]
+    i, chosen = contexts.get(name, (None, NO_CONTEXT))
     wanted = chosen["cluster"]
+    if i is None and wanted not in clusters:
+        return [("current-context", f"empty: the kubeconfig chooses no context, and no cluster is named \"\", so "
+                                    f"client-go finds no server (no configuration has been provided); expected "
+                                    f"the name of one of its contexts{_among(contexts)}")]
     if wanted not in clusters:
         said = f"{quoted(wanted)} names no cluster of the kubeconfig" if wanted else \
             "empty: the context names no cluster"
@@ -298,11 +301,16 @@ def _among(named: dict[str, Any]) -> str:
     return f": {', '.join(shown)}{', ...' if len(named) > 10 else ''}" if shown else " (it has none)"
 
 
+NO_CONTEXT = {"cluster": "", "user": ""}
+"""The context client-go takes when none is chosen and none is named "" (current-context unset): the cluster and
+the user named "" (kubectl 1.33, the oracle, connects to a nameless cluster with no context at all)."""
+
+
 def chosen(data: dict[str, Any], context: str | None) -> tuple[int, int | None]:
     """The indexes of the cluster and of the user the kubeconfig ``data`` (:func:`go_decoded`, of which
     :func:`choice_problems` said nothing) chooses; None for a user that is not there (no user, as in client-go)."""
     name = context or data["current-context"]
-    ctx = next(entry["context"] for entry in data["contexts"] if entry["name"] == name)
+    ctx = next((entry["context"] for entry in data["contexts"] if entry["name"] == name), NO_CONTEXT)
     cluster = next(i for i, entry in enumerate(data["clusters"]) if entry["name"] == ctx["cluster"])
     user = next((i for i, entry in enumerate(data.get("users") or []) if entry["name"] == ctx["user"]), None)
     return cluster, user

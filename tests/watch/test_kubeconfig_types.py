@@ -146,11 +146,11 @@ def test_a_null_entry_or_field_is_go_s_zero_value_and_the_rest_still_used(tmp_pa
      'clusters[0].cluster.extensions[1].name: "e" is the name of clusters[0].cluster.extensions[0] too, which '
      "client-go refuses; expected each name once"),
     ("current-context: x", 'current-context: ""', None,
-     "current-context: empty: the kubeconfig chooses no context, so client-go finds no server (no configuration "
-     f"has been provided); {NO_CONTEXT}"),
+     'current-context: empty: the kubeconfig chooses no context, and no cluster is named "", so client-go finds no '
+     f"server (no configuration has been provided); {NO_CONTEXT}"),
     ("current-context: x", "current-context: null", None,
-     "current-context: empty: the kubeconfig chooses no context, so client-go finds no server (no configuration "
-     f"has been provided); {NO_CONTEXT}"),
+     'current-context: empty: the kubeconfig chooses no context, and no cluster is named "", so client-go finds no '
+     f"server (no configuration has been provided); {NO_CONTEXT}"),
     ("current-context: x", "current-context: z", None,
      f'current-context: "z" names no context of the kubeconfig; {NO_CONTEXT}'),
     ("current-context: x", "current-context: x", "nosuch",
@@ -244,6 +244,14 @@ def test_an_extension_without_a_value_takes_no_name(tmp_path: Path, extensions: 
     assert said == (['kc.yaml: clusters[0].cluster.extensions[1].name: "e" is the name of '
                      "clusters[0].cluster.extensions[0] too, which client-go refuses; expected each name once"]
                     if refused else [])
+
+
+def test_no_context_at_all_takes_the_nameless_cluster_and_user(tmp_path: Path) -> None:
+    """Review r8 (kubectl 1.33 the oracle): with current-context unset and no context named "", client-go takes an
+    empty context, so the cluster and the user named "" (it connects); this refused the file."""
+    text = PLAIN.replace("current-context: x\n", "").replace("name: c,", "name: '',").replace("name: u,", "name: '',")
+    assert "current-context" not in text and text.count("name: '',") == 2
+    assert _connected_or_said(tmp_path, text) == []
 
 
 def test_a_token_beside_a_token_file_is_used_without_reading_the_file(tmp_path: Path) -> None:
