@@ -485,8 +485,8 @@ class SimulatorSide:
     def _leaves_to(self, client: Any, dst: str, port: int, proto: str, weight: Fraction,
                    out: defaultdict[Key, Fraction]) -> None:
         """The ways ``weight`` of the client's first packets to ``dst``:``port`` end, into ``out``."""
-        if client.kind == "pod" and loopback(*parse_address(dst)):  # never leaves the pod (see own_loopback)
-            answer = self.plain.own_loopback(client.pod, proto, port)  # names the target unless it names a failure
+        answer = self.plain.loopback_answer(client, proto, port) if loopback(*parse_address(dst)) else None
+        if answer is not None:  # never leaves the client's own host: names the target unless it names a failure
             key: Key = ("fail", fail_class(answer.failure.reason, proto, sent_locally=False, hook=None)) \
                 if answer.failure else ("target", answer.target or "", "")  # no entry node, as its connection has
             out[key] += weight

@@ -552,8 +552,9 @@ class Simulator:
         if family != self.family:
             return Connection(failure=Failure(NO_ROUTE, f"{dst} is not an IPv{self.family} address"))
         src_value = self._address(client.ip)[1]
-        if client.kind == "pod" and loopback(family, dst_value):
-            return self.own_loopback(client.pod, proto, dport)  # type: ignore[arg-type]
+        answered = self.loopback_answer(client, proto, dport) if loopback(family, dst_value) else None
+        if answered is not None:
+            return answered
         if client.kind == "node" and loopback(family, dst_value):
             src_value = loopback_source(family)  # the kernel picks loopback's own address for a loopback peer
         elif client.kind == "node" and not client.bound:
@@ -573,6 +574,18 @@ class Simulator:
         if first[0] == "lb":
             return self._proxied(client, pkt, first[1], first[2], proto)  # type: ignore[arg-type]
         return self._answer(client, pkt, start, first, entry)
+
+    def loopback_answer(self, client: Client, proto: str, port: int) -> Connection | None:
+        """A client's connection to a loopback address, which never leaves its own host: a pod's is
+        :meth:`own_loopback`'s; an outside client's host runs nothing there, so its own stack refuses (a TCP RST or
+        an ICMP port unreachable, as netns's client namespace does); None for a node's, which its rules take
+        (localhost NodePorts)."""
+        if client.kind == "pod":
+            return self.own_loopback(client.pod, proto, port)  # type: ignore[arg-type]
+        if client.kind == "external":
+            return Connection(failure=Failure(REJECT, f"{client.label}: nothing listens on {proto}/{port} on its own "
+                                              "loopback (an outside host's loopback never leaves it)"))
+        return None
 
     def own_loopback(self, pod: SimPod, proto: str, port: int) -> Connection:
         """A pod's packet to its own loopback: its network namespace has its own ``lo``, so the packet never

@@ -602,9 +602,9 @@ def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: 
 def _shares_to(sim: Simulator, client: Client, dst: str, port: int, proto: str, weight: Fraction,
                shares: defaultdict[str, Fraction], evidence: Evidence | None = None) -> None:
     """Add one connection's exact outcomes to ``shares``, ``weight`` in all (``evidence``: see :func:`_follow`)."""
-    if client.kind == "pod" and loopback(*parse_address(dst)):  # answered inside the pod: see own_loopback
-        answer = sim.own_loopback(client.pod, proto, port)  # type: ignore[arg-type]
-        # own_loopback names the target whenever it names no failure
+    answer = sim.loopback_answer(client, proto, port) if loopback(*parse_address(dst)) else None
+    if answer is not None:  # answered inside the client's own host (a pod's, an outside one's)
+        # loopback_answer names the target whenever it names no failure
         shares[answer.failure.reason if answer.failure else answer.target] += weight  # type: ignore[index]
         return
     entries, ended = _entries(sim, client, dst, port, proto)

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 
 from kubeproxy_sim.kernel.differential import (
+    REFUSED,
     SILENCE,
     UNREACHABLE,
     Flow,
@@ -88,17 +89,19 @@ def test_the_router_s_answer_after_a_dnat_agrees_with_kernel(kernel: None, run_t
     """Found by the wide strategy: node2's NodePort DNATs to an address the router has no route to. With eTP Local
     nothing masquerades the outside client's or node1's packet, so the router's ICMP goes to them straight, not
     by node2 whose conntrack alone maps it back: silence (the simulator said unreachable); a pod's packet is
-    masqueraded by the CNI on node2 and hears it, as every client does with eTP Cluster."""
+    masqueraded by the CNI on node2 and hears it, as every client does with eTP Cluster. The outside client to
+    127.0.0.1 is its own loopback, which refuses (not the router's "no route")."""
     from tests.simulator.test_router_answer import CONFIG, nowhere
 
     cluster = nowhere(etp)
     _, clients, _ = kernel_cluster(cluster, CONFIG)
     flows = [Flow("external", "node/node2:30002"), Flow("node/node1", "192.168.0.11:30002"),
-             Flow(f"pod/{clients['node1']}", "192.168.0.11:30002")]
+             Flow(f"pod/{clients['node1']}", "192.168.0.11:30002"), Flow("external", "127.0.0.1:30002")]
     name = f"{run_tag}-wr{etp.value[0].lower()}"
     report = differential(cluster, CONFIG, state_dir, name=name, flows=flows, alpha=ALPHA)
     _check(report, "router's answer after a DNAT")
     silent = etp is TrafficPolicy.LOCAL
     assert [[r.outcome for r in f.rows] for f in report.flows] == [
-        [outcome_text(("fail", SILENCE if silent else UNREACHABLE))]] * 2 + [[outcome_text(("fail", UNREACHABLE))]]
+        [outcome_text(("fail", SILENCE if silent else UNREACHABLE))]] * 2 + [[outcome_text(("fail", UNREACHABLE))],
+                                                                             [outcome_text(("fail", REFUSED))]]
     assert not _ours(name)

@@ -95,3 +95,16 @@ def test_an_outside_host_s_refusal_after_a_dnat_follows_the_same_rule(translated
     assert _target_of(sims.plain, client, 9999, "tcp", "node2", "192.168.0.10", translated) == expected
     leaf = sims._leaf("", "node2", parse_address(client)[1], client, 9999, "tcp", "192.168.0.10", translated)
     assert leaf == ("fail", "refused" if translated is None else SILENCE)
+
+
+@pytest.mark.parametrize("proto", ["tcp", "udp"])
+def test_an_outside_client_s_own_loopback_refuses(proto: str) -> None:
+    """external -> 127.0.0.1: the outside host's own loopback answers, nothing listens there: refused (its RST
+    or ICMP port unreachable), not the router's "no route" (the kernel: tests/kernel/test_differential_wide.py)."""
+    sim = Simulator(nowhere(TrafficPolicy.CLUSTER), CONFIG, rng=random.Random(1))
+    result = send(sim, "external", "127.0.0.1:30002", proto=proto, count=3)
+    assert [(f.reason, f.count, f.expected) for f in result.failed] == [("REJECT", 3, 1.0)]
+    assert "own loopback" in result.failed[0].detail
+    full, _, _ = kernel_cluster(nowhere(TrafficPolicy.CLUSTER), CONFIG)
+    assert SimulatorSide(full, CONFIG).predict(Flow("external", "127.0.0.1:30002", proto)).shares == {
+        ("fail", "refused"): Fraction(1)}
