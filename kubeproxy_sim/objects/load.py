@@ -619,7 +619,43 @@ _NUMBER = "tag:kubeproxy-sim,2026:go-number"
 """The tag our resolvers give a plain scalar go-yaml v2 reads as a number (:data:`_GO_NUMBER`); its constructor
 reads it as go-yaml does (:func:`go_number`). Not ``!!int``: an explicit ``!!int`` is checked as go-yaml checks a
 tag, and a number past int64 written plain is a float or a string to go-yaml, where under ``!!int`` it is refused."""
-_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")  # Go's StdEncoding
+_BASE64_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+_NEWLINES = frozenset(b"\r\n")
+
+
+def go_base64_error(text: str) -> int | None:
+    """Where Go's base64.StdEncoding refuses ``text`` (the byte offset its CorruptInputError says: "illegal base64
+    data at input byte N"), or None: how encoding/json decodes a []byte field (a kubeconfig's ``-data``) and
+    go-yaml a ``!!binary`` value, skipping CR and LF, taking "=" or "==" only to end the last quantum, then nothing
+    but newlines (decodeQuantum, Go 1.22)."""
+    data, at = text.encode(), 0
+    while True:
+        got = 0
+        while got < 4:
+            if at == len(data):
+                return None if got == 0 else at - got
+            byte = data[at]
+            at += 1
+            if byte in _NEWLINES:
+                continue
+            if byte in _BASE64_BYTES:
+                got += 1
+                continue
+            if byte != ord("=") or got < 2:  # (a byte no base64 has, or padding too early)
+                return at - 1
+            if got == 2:  # ("==" is needed: the second may follow newlines)
+                while at < len(data) and data[at] in _NEWLINES:
+                    at += 1
+                if at == len(data):
+                    return at
+                if data[at] != ord("="):
+                    return at - 1
+                at += 1
+            while at < len(data) and data[at] in _NEWLINES:
+                at += 1
+            return at if at < len(data) else None
+
+
 _GO_NUMBER = re.compile(r"""(?:(?=[-+0-9])[-+]?_*
         (?:0_*(?:[bB]_*(?:[01]_*)+|[oO]_*(?:[0-7]_*)+|[xX]_*(?:[0-9a-fA-F]_*)+)
           |(?:\._*(?:[0-9]_*)+|(?:[0-9]_*)+(?:\._*(?:[0-9]_*)*)?)(?:[eE]_*(?:[-+]_*)?(?:[0-9]_*)+)?)
@@ -874,19 +910,16 @@ def scalar_constructors() -> dict[str, Any]:
 
     def construct_binary(self: Any, node: Any) -> str:
         import base64
-        import binascii
 
-        text = self.construct_scalar(node).replace("\r", "").replace("\n", "")
-        try:  # (Go's base64 skips line breaks, and refuses what PyYAML's reader skips: any other non-base64)
-            data = base64.b64decode(text, validate=True)
-            if not _BASE64.fullmatch(text):  # (the one form Python's takes and Go's refuses: "d2Vi=")
-                raise ValueError("padding after a complete group of four")
-        except (binascii.Error, ValueError) as exc:
-            problem = f"!!binary value contains invalid base64 data ({str(exc).rstrip('.').lower()})"
+        text = self.construct_scalar(node)
+        offset = go_base64_error(text)  # (Go's judge: PyYAML's reader skips what Go refuses, Python takes "d2Vi=")
+        if offset is not None:
+            problem = f"!!binary value contains invalid base64 data (illegal base64 data at input byte {offset})"
             if getattr(self, "bad_values", None) is None:  # (a loader not strict_loader's has none)
                 raise _bad_value_error()(None, None, problem, node.start_mark) from None
             self.bad_values.append((node, problem, None))  # (the error path's second reading: see strict_loader)
             return ""
+        data = base64.b64decode(text.replace("\r", "").replace("\n", ""))  # (Go's judge took it: Python's takes it)
         return data.decode("utf-8", "replace")  # (JSON, which kubectl turns it into, is text)
 
     def construct_text(self: Any, node: Any) -> Any:

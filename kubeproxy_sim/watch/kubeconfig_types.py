@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 from kubeproxy_sim.errors import Diagnostic, quoted
+from kubeproxy_sim.objects.load import go_base64_error
 from kubeproxy_sim.objects.report import WrittenNumber, described, not_a_string, quote
 
 STRING, BOOLEAN, BYTES, PATH = "string", "boolean", "bytes", "path"
@@ -222,42 +223,6 @@ def _scalar_problem(value: Any, spec: str) -> str | None:
         return f"not base64 (illegal base64 data at input byte {offset}); expected the PEM data base64-encoded, as " \
             "`kubectl config view --raw` prints it"
     return None
-
-
-_BASE64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
-_NEWLINES = frozenset(b"\r\n")
-
-
-def go_base64_error(text: str) -> int | None:
-    """Where Go's base64.StdEncoding refuses ``text`` (the byte offset its CorruptInputError says: "illegal base64
-    data at input byte N"), or None: how encoding/json decodes a []byte field, skipping CR and LF, taking "=" or
-    "==" only to end the last quantum, then nothing but newlines (decodeQuantum, Go 1.22)."""
-    data, at = text.encode(), 0
-    while True:
-        got = 0
-        while got < 4:
-            if at == len(data):
-                return None if got == 0 else at - got
-            byte = data[at]
-            at += 1
-            if byte in _NEWLINES:
-                continue
-            if byte in _BASE64:
-                got += 1
-                continue
-            if byte != ord("=") or got < 2:  # (a byte no base64 has, or padding too early)
-                return at - 1
-            if got == 2:  # ("==" is needed: the second may follow newlines)
-                while at < len(data) and data[at] in _NEWLINES:
-                    at += 1
-                if at == len(data):
-                    return at
-                if data[at] != ord("="):
-                    return at - 1
-                at += 1
-            while at < len(data) and data[at] in _NEWLINES:
-                at += 1
-            return at if at < len(data) else None
 
 
 def choice_problems(data: dict[str, Any], context: str | None) -> list[tuple[str, str]]:

@@ -702,7 +702,7 @@ def test_a_duplicate_key_warned_beside_a_bad_binary_value_which_still_refuses_it
         f't.yaml:5: Service default/b: metadata.name: warning: mapping key "name" already defined at line 5; '
         f"{KEEPS_THE_LAST}",
         "t.yaml:7: Service default/c: metadata.annotations.x: !!binary value contains invalid base64 data "
-        "(padding after a complete group of four); kubectl refuses the object, so it is skipped"]
+        "(illegal base64 data at input byte 4); kubectl refuses the object, so it is skipped"]
 
 
 NO_JSON_KEY = ("which kubectl's YAML reading makes no JSON key of (\"unsupported map key\"); kubectl refuses the "
