@@ -560,7 +560,7 @@ def _exec_command_problem(kubeconfig: str, at: str, user: dict[str, Any]) -> Dia
     if shutil.which(path) is not None:
         return None
     where = "taken from the kubeconfig's directory" if os.sep in command else "looked up in PATH"
-    hint = user["exec"].get("installHint")
+    hint = " ".join((user["exec"].get("installHint") or "").split())  # (one line: a hint is often several)
     return Diagnostic(f"{quoted(command)}: executable not found ({where}); expected the credential plugin's command"
                       f"{f' ({hint})' if hint else ''}", file=kubeconfig, field=f"{at}.exec.command")
 

@@ -187,7 +187,8 @@ def test_what_clientcmd_refuses_in_the_chosen_context_is_named_by_its_field(
      ['users[0].user.tokenFile: "token": cannot read it: No such file or directory; expected a file holding the '
       "user's bearer token"]),
     ("insecure-skip-tls-verify: true",
-     "{exec: {command: no-such-plugin, apiVersion: client.authentication.k8s.io/v1beta1, installHint: get it}}",
+     "{exec: {command: no-such-plugin, apiVersion: client.authentication.k8s.io/v1beta1, "
+     "installHint: \"get\\n\\n  it\"}}",  # (a hint of several lines is said on one)
      ['users[0].user.exec.command: "no-such-plugin": executable not found (looked up in PATH); expected the '
       "credential plugin's command (get it)"]),
 ])
