@@ -237,10 +237,10 @@ def table_graph(table: Table, cite: Cite | None, saved: Callable[[Rule], str], s
     """Nodes and edges of one table (of the rules in ``scope``); chains that take part in no edge are left out.
     Rules read from a line are quoted by ``cite``, else as ``saved`` prints them (see :func:`quoted`).
     ``generated``: the proxier's own table, not checked for a circle of jumps (it holds none: see
-    ``compile_ruleset``'s ``generated``); nor is one a validating parse checked (``Table.acyclic``)."""
+    ``compile_ruleset``'s ``generated``); nor is one a validating parse checked (``Table.circles_checked``)."""
     from kubeproxy_sim.netfilter.compile_chains import refuse_table_circles
 
-    if not generated and not table.acyclic:
+    if not generated and not table.circles_checked:
         refuse_table_circles(table)  # the whole table, whatever the scope draws: the kernel refuses it whole
     chains = chain_index(table)
     returns = returning_test(table, chains)

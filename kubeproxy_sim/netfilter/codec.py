@@ -1586,7 +1586,8 @@ def parse_ruleset(text: str, *, file: str | None = None, ipv6: bool | None = Non
             committed = parser.all_committed(tables)
             family, found = parser.judged(committed, ipv6)
             found = _earlier(found, parser.circles(committed, frozen))
-            frozen = {line: Table(t.name, t.chains, t.deleted, acyclic=True) for line, t in frozen.items()}
+            for table in frozen.values():
+                object.__setattr__(table, "circles_checked", True)  # (init=False: see Table)
         else:  # (what is kept decides: a replaced copy is judged only when validating)
             family = _family(tables, ipv6, validate, file)[0]
         if found is not None:

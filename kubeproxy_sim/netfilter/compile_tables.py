@@ -188,10 +188,10 @@ class _TableCompiler:
         proxier's chains jump only downward (built-in -> KUBE-SERVICES and the other fixed chains -> KUBE-FW ->
         KUBE-EXT -> KUBE-SVC/SVL -> KUBE-SEP -> KUBE-MARK-MASQ ...), so it holds no circle;
         tests/netfilter/test_generated_acyclic.py holds that for clusters of every service kind and every
-        scenario. Nor in a table a validating parse checked already (``Table.acyclic``: a dump read by trace or
+        scenario. Nor in a table a validating parse checked already (``Table.circles_checked``: a dump read by trace or
         graph). A chain a walk enters is still checked when it is compiled (LazyChain).
         """
-        if not generated and not self.table.acyclic:
+        if not generated and not self.table.circles_checked:
             refuse_table_circles(self.table, lambda name, i: self.source(name).rules[i].line)
         chains = LazyTable()
         compiler = (self, weakref.ref(chains))  # one for the table's chains

@@ -262,15 +262,16 @@ class Table:
 
     ``deleted`` holds the chains a restore input removes with ``-X`` (kube-proxy's
     stale chains); they are declared in ``chains`` too, as kube-proxy does.
-    ``acyclic``: a validating parse found no circle of jumps its built-in chains reach (codec's
-    ``_Parser.circles``), so a compile need not look again (a second at 10,000 services); a table built
-    otherwise, also from a parsed one, is checked when compiled.
+    ``circles_checked``: a validating parse found no circle of jumps its built-in chains reach (codec's
+    ``_Parser.circles``), so a compile need not look again (a second at 10,000 services). Set by the parser alone
+    (``object.__setattr__``), so that a table built otherwise, also from a parsed one by ``dataclasses.replace``
+    (which copies only the fields ``__init__`` takes), is checked when compiled.
     """
 
     name: str
     chains: tuple[Chain, ...] = ()
     deleted: tuple[str, ...] = ()
-    acyclic: bool = field(default=False, compare=False, repr=False)
+    circles_checked: bool = field(default=False, init=False, compare=False, repr=False)
 
     def chain(self, name: str) -> Chain | None:
         return next((c for c in self.chains if c.name == name), None)

@@ -4,13 +4,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubeproxy_sim.errors import RulesSyntaxError
+from kubeproxy_sim.errors import InputError, RulesSyntaxError
 from kubeproxy_sim.netfilter import syntax
 from kubeproxy_sim.netfilter.codec import parse_ruleset
+from kubeproxy_sim.netfilter.compile_tables import compile_ruleset
+from kubeproxy_sim.netfilter.model import Chain, Ruleset
 from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.saveform import render_saved, save_lines
 from kubeproxy_sim.netfilter.services import SERVICES
@@ -357,9 +361,20 @@ def test_a_circle_closed_by_rules_of_a_known_shape_is_refused_alike(last: str) -
 def test_a_table_the_validating_parse_checked_for_circles_says_so() -> None:
     """So that a lazy compile of it (trace --rules) does not walk its jumps again; the bulk parse checks nothing."""
     text = filter_with(":FOO - [0:0]", "-A INPUT -j FOO", "-A FOO -j ACCEPT")
-    assert [t.acyclic for t in parse_ruleset(text).tables] == [True]
-    assert [t.acyclic for t in parse_ruleset(text, validate=False).tables] == [False]
+    checked = parse_ruleset(text).tables[0]
+    assert checked.circles_checked
+    assert not parse_ruleset(text, validate=False).tables[0].circles_checked
     assert parse_ruleset(text) == parse_ruleset(text, validate=False)
+    assert not dataclasses.replace(checked).circles_checked  # (a table made from it is its maker's to check)
+
+
+def test_a_table_made_from_a_checked_one_is_checked_for_circles_when_compiled() -> None:
+    """dataclasses.replace of a parsed table (here adding a circle) does not carry the parser's word."""
+    table = parse_ruleset(filter_with(":FOO - [0:0]", "-A INPUT -j FOO", "-A FOO -j ACCEPT")).tables[0]
+    circled = dataclasses.replace(table, chains=tuple(
+        Chain.of_specs(c.name, ["-j FOO"], [8]) if c.name == "FOO" else c for c in table.chains))
+    with pytest.raises(InputError, match="jump in a circle: FOO -> FOO"):
+        compile_ruleset(Ruleset((circled,)))
 
 
 IPV6_INPUT = "*filter\n:INPUT ACCEPT [0:0]\n{}COMMIT\n"
