@@ -297,15 +297,21 @@ def _client(data: dict[str, Any], kubeconfig: str, context: str | None) -> Any:
 def _as_client_go_takes(data: dict[str, Any], context: str | None) -> dict[str, Any]:
     """``data`` without what client-go never reads of the chosen user: its exec plugin when the server is no https
     one (:func:`client_go_tls`), and its client key when it has no client certificate (ConfirmUsable and the
-    TLS config look at a key only beside a certificate). The Python client ran the plugin, and read the key,
-    failing on one not installed or not there. With no context chosen and none named "", the nameless context
-    client-go takes (kubeconfig_types.NO_CONTEXT) is added: the Python client refused the file."""
+    TLS config look at a key only beside a certificate), and an opaque proxy-url (:func:`_proxy_problem`). The
+    Python client ran the plugin, read the key and used the proxy, failing on one not installed or not there.
+    With no context chosen and none named "", the nameless context client-go takes
+    (kubeconfig_types.NO_CONTEXT) is added: the Python client refused the file."""
     from kubeproxy_sim.watch.kubeconfig_types import NO_CONTEXT, chosen
 
     if not (context or data["current-context"]) and all(entry["name"] for entry in data["contexts"]):
         nameless = {"name": "", "context": dict(NO_CONTEXT)}
         data = {**data, "current-context": "", "contexts": [*data["contexts"], nameless]}
     cluster_at, user_at = chosen(data, context)
+    cluster = data["clusters"][cluster_at]["cluster"]
+    if cluster.get("proxy-url") and not _go_scheme(cluster["proxy-url"]):  # (an opaque URL: Go finds no proxy host)
+        clusters = [dict(entry) for entry in data["clusters"]]
+        clusters[cluster_at]["cluster"] = {key: value for key, value in cluster.items() if key != "proxy-url"}
+        data = {**data, "clusters": clusters}
     if user_at is None:
         return data
     user = data["users"][user_at]["user"]
@@ -607,7 +613,9 @@ def _proxy_problem(proxy: str) -> str | None:
     """Why client-go refuses a cluster's proxy-url, or None: clientcmd parses it with Go's url.Parse and takes
     only the schemes of :data:`PROXY_SCHEMES` (its ConfirmUsable refuses the kubeconfig: "invalid 'proxy-url'");
     a proxy without a scheme is no host to it, as a server is. A host Go's url.Parse refuses is said as for the
-    server (:func:`_server_problem`)."""
+    server (:func:`_server_problem`); ``http:HOST:PORT`` (no //) is an opaque URL to Go, with no host: client-go
+    takes it and goes to the server directly (kubectl 1.33, the oracle), as :func:`_as_client_go_takes` has the
+    Python client do."""
     if proxy.startswith(":"):
         return "missing protocol scheme"
     found = _GO_SCHEME.match(proxy)
@@ -616,7 +624,7 @@ def _proxy_problem(proxy: str) -> str | None:
     scheme = found.group().lower() if found else ""
     if scheme not in PROXY_SCHEMES:
         return f"unsupported scheme {json.dumps(scheme)}, client-go takes http, https and socks5"
-    return _server_problem(proxy)
+    return _server_problem(proxy, proxy=True) if _go_scheme(proxy) else None  # (http:HOST: opaque, no host)
 
 
 _HOST_PUNCTUATION = frozenset("-_.~!$&'()*+,;=:[]<>\"%")
@@ -627,28 +635,60 @@ encodeHost mode; a byte past ASCII is taken too)."""
 def _scheme_problem(server: str) -> str | None:
     """A server's scheme other than http and https, in the words of Go's HTTP client, which refuses every request
     to it (client-go takes the URL as it is): the Python client said "URLSchemeUnknown: Not supported URL scheme
-    socks5" at each list, and the watch retried for ever. A :// after something Go takes for no scheme (``1x://a``,
-    ``a b://c``) is refused by Go's url.Parse, and so by client-go."""
-    found = _GO_SCHEME.match(server)
-    if found is None or not server[found.end():].startswith("://"):  # (no scheme: a host to client-go)
-        return "first path segment in URL cannot contain colon" if "://" in server else None
-    scheme = found.group().lower()
-    return None if scheme in ("http", "https") else f"unsupported protocol scheme {json.dumps(scheme)}"
+    socks5" at each list, and the watch retried for ever. What Go takes for no scheme (``1x://a``, ``a b://c``)
+    is a host to client-go, judged by :func:`_server_problem`."""
+    scheme = _go_scheme(server)
+    return None if scheme in ("", "http", "https") else f"unsupported protocol scheme {json.dumps(scheme)}"
 
 
-def _server_problem(server: str) -> str | None:
+def _go_scheme(url: str) -> str:
+    """The scheme Go's url.Parse finds in ``url`` before a ``://`` and a host, lowercased; "" when there is none,
+    and client-go's DefaultServerURL puts http:// before the whole (``1x://a`` is the host "1x:" and the path
+    "//a" to it)."""
+    found = _GO_SCHEME.match(url)
+    if found is None or not url[found.end():].startswith("://") or url[found.end() + 3:][:1] in ("", "/", "?", "#"):
+        return ""
+    return found.group().lower()
+
+
+_USERINFO = re.compile(r"[A-Za-z0-9\-._:~!$&'()*+,;=%@]*")
+"""What Go's url.Parse takes before a host's last @ (net/url's validUserinfo)."""
+
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _server_problem(server: str, proxy: bool = False) -> str | None:
     """Why client-go could not make a URL of a kubeconfig's server, or reach it, or None, in Go's words. A server
-    without a scheme is a host to client-go (it puts https:// before it, or http://), so ``not a url`` is the host
-    "not a url", which Go's url.Parse refuses for its space; a host that is empty, or that Go refuses or cannot
-    dial (an IPv6 address without brackets), never connects, and the watch would retry it for ever."""
+    without a scheme is a host to client-go (DefaultServerURL puts http:// before it and refuses a path after it:
+    "host must be a URL or a host:port pair"), so ``not a url`` is the host "not a url", which Go's url.Parse
+    refuses for its space. A URL with a scheme that Go's url.Parse refuses (a space or a brace in its host, a
+    port that is no number, a missing ], user information Go refuses) is parsed again as http://URL, whose path
+    is then refused as for a host. A ``%`` escape Go cannot read is refused, and a host that is empty, or that Go
+    cannot dial (an IPv6 address without brackets), never connects: the watch would retry it for ever (kubectl
+    1.33, the oracle, for each). A ``proxy`` URL is not parsed again (clientcmd's parseProxyURL refuses it:
+    "could not parse"), and url.Parse's own words are said for it."""
     if any(c < " " or c == "\x7f" for c in server):  # (urlsplit drops a tab or a newline; Go refuses them)
         return "invalid control character in URL"
-    rest = server.partition("://")[2] if "://" in server else server
-    name, port, problem = _host_and_port(re.split(r"[/?#]", rest, maxsplit=1)[0].rpartition("@")[2])
+    if (escape := _BAD_ESCAPE.search(server.partition("?")[0])) is not None:
+        return f"invalid URL escape {json.dumps(server[escape.start():escape.start() + 3])}"
+    scheme = _go_scheme(server)
+    rest = server.partition("://")[2] if scheme else server
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    path = re.split(r"[?#]", rest[len(authority):], maxsplit=1)[0]
+    userinfo, at, host = authority.rpartition("@")
+    name, port, problem = _host_and_port(host)
+    dialed = problem is not None and problem.startswith("too many colons")  # (Go's dial's words, not url.Parse's)
     if problem is None:
         bad = next((c for c in name if c < "\x80" and not c.isalnum() and c not in _HOST_PUNCTUATION), None)
-        problem = f"invalid character {json.dumps(bad)} in host name" if bad is not None else \
-            f"port {port} is past 65535" if port and int(port) > 65535 else None if name else "no host"
+        problem = f"invalid character {json.dumps(bad)} in host name" if bad is not None else None
+    if problem is None and at and not _USERINFO.fullmatch(userinfo):
+        problem = "net/url: invalid userinfo"
+    reparsed = not proxy and ((scheme and problem is not None and not dialed) or (
+        not scheme and problem is None and path not in ("", "/")))
+    if reparsed:
+        return f"host must be a URL or a host:port pair: {json.dumps(server)}"  # (Go's url.Parse refused it)
+    if problem is None:
+        problem = f"port {port} is past 65535" if port and int(port) > 65535 else None if name else "no host"
     return problem
 
 

@@ -43,26 +43,34 @@ users:
 
 
 @pytest.mark.parametrize(("server", "reason"), [
-    ('"https://[::1:6443"', "missing ']' in host"),
-    ('"https://10.0.0.1:64x"', 'invalid port ":64x" after host'),
+    ('"https://[::1:6443"', 'host must be a URL or a host:port pair: "https://[::1:6443"'),
+    ('"[::1:6443"', "missing ']' in host"),
+    ('"https://10.0.0.1:64x"', 'host must be a URL or a host:port pair: "https://10.0.0.1:64x"'),
+    ('"10.0.0.1:64x"', 'invalid port ":64x" after host'),
     ('"::1"', "too many colons in address (an IPv6 address goes in brackets: [ADDRESS]:PORT)"),
     ('"https://10.0.0.1:65536"', "port 65536 is past 65535"),
     ('"socks5://10.0.0.1:1080"', 'unsupported protocol scheme "socks5"'),
     ('"FTP://10.0.0.1"', 'unsupported protocol scheme "ftp"'),
-    ('"1x://10.0.0.1"', "first path segment in URL cannot contain colon"),
+    ('"1x://10.0.0.1"', 'host must be a URL or a host:port pair: "1x://10.0.0.1"'),
+    ('"10.0.0.1:6443/api"', 'host must be a URL or a host:port pair: "10.0.0.1:6443/api"'),
+    ('"https://u%zz@10.0.0.1"', 'invalid URL escape "%zz"'),
+    ('"https://10.0.0.1/a%z"', 'invalid URL escape "%z"'),
+    ('"https://a b@10.0.0.1"', 'host must be a URL or a host:port pair: "https://a b@10.0.0.1"'),
     ('"not a url"', 'invalid character " " in host name'),
-    ('"https://api server:6443"', 'invalid character " " in host name'),
-    ('"https://a{b}"', 'invalid character "{" in host name'),
+    ('"https://api server:6443"', 'host must be a URL or a host:port pair: "https://api server:6443"'),
+    ('"a{b}"', 'invalid character "{" in host name'),
     ('"https://a\\tb"', "invalid control character in URL"),
     ('"https://:6443"', "no host"),
-    ('"http://"', "no host"),
+    ('"http://"', 'host must be a URL or a host:port pair: "http://"'),
 ])
 def test_a_server_url_that_does_not_parse_names_its_cluster_field(tmp_path: Path, server: str, reason: str) -> None:
     """QA-errors: the client said only "cannot use this kubeconfig: Invalid IPv6 URL"; the server of the cluster
     the context uses is named by its path (clusters[0] is not used, and not checked). A host Go's url.Parse refuses
     (a space, a control character) or an empty one was retried for ever (reviewer). The reasons are Go's (its
     url.Parse, or its dial for an IPv6 address without brackets), not urllib's ("Port could not be cast to
-    integer value as '64x'", re-fuzz of session 19)."""
+    integer value as '64x'", re-fuzz of session 19). Review r8, kubectl 1.33 the oracle: a URL with a scheme that
+    Go's url.Parse refuses is parsed again as http://URL and its path refused ("host must be a URL or a host:port
+    pair"), as is a host with a path; a % escape Go cannot read was taken."""
     from kubeproxy_sim.watch.apiserver import connect
 
     path = tmp_path / "kubeconfig"
@@ -97,6 +105,18 @@ def test_a_proxy_url_client_go_refuses_names_its_cluster_field(tmp_path: Path, p
     assert [str(d) for d in caught.value.diagnostics] == [
         f"{path}: clusters[1].cluster.proxy-url: {proxy.strip(chr(39))!r} is not a proxy URL ({reason}); expected "
         "http://, https:// or socks5://HOST[:PORT]".replace("'", '"')]
+
+
+def test_an_opaque_proxy_url_is_no_proxy_as_in_client_go(tmp_path: Path) -> None:
+    """Review r8 (kubectl 1.33 the oracle): proxy-url http:proxy.corp:3128 (no //) is an opaque URL to Go, with
+    no host: client-go takes it and goes to the server directly. It was refused ("too many colons")."""
+    from kubeproxy_sim.watch.apiserver import connect
+
+    path = tmp_path / "kubeconfig"
+    path.write_text(KUBECONFIG.format(server='"https://127.0.0.1:1"').replace(
+        'cluster: {server: "https://127.0.0.1:1"', 'cluster: {proxy-url: "http:proxy.corp:3128", '
+        'server: "https://127.0.0.1:1", insecure-skip-tls-verify: true'))
+    assert not connect(str(path)).configuration.proxy
 
 
 @pytest.mark.filterwarnings("ignore:SOCKS support in urllib3 requires")
