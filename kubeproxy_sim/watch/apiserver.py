@@ -295,11 +295,11 @@ def _client(data: dict[str, Any], kubeconfig: str, context: str | None) -> Any:
 
 
 def _as_client_go_takes(data: dict[str, Any], context: str | None) -> dict[str, Any]:
-    """``data`` without what client-go never reads of the chosen user: its exec plugin when the server is no https
-    one (:func:`client_go_tls`), and its client key when it has no client certificate (ConfirmUsable and the
-    TLS config look at a key only beside a certificate), and an opaque proxy-url (:func:`_proxy_problem`). The
-    Python client ran the plugin, read the key and used the proxy, failing on one not installed or not there.
-    With no context chosen and none named "", the nameless context client-go takes
+    """``data`` without what client-go never reads of the chosen user: its exec plugin and token file when the
+    server is no https one (:func:`client_go_tls`), and its client key when it has no client certificate
+    (ConfirmUsable and the TLS config look at a key only beside a certificate); and without an opaque proxy-url
+    (:func:`_proxy_problem`). The Python client ran the plugin, read the files and used the proxy, failing on
+    one not there. With no context chosen and none named "", the nameless context client-go takes
     (kubeconfig_types.NO_CONTEXT) is added: the Python client refused the file."""
     from kubeproxy_sim.watch.kubeconfig_types import NO_CONTEXT, chosen
 
@@ -315,7 +315,7 @@ def _as_client_go_takes(data: dict[str, Any], context: str | None) -> dict[str, 
     if user_at is None:
         return data
     user = data["users"][user_at]["user"]
-    unread = {"exec"} if not client_go_tls(data["clusters"][cluster_at]["cluster"]["server"]) else set()
+    unread = {"exec", "tokenFile"} if not client_go_tls(data["clusters"][cluster_at]["cluster"]["server"]) else set()
     if not _has_client_certificate(user):
         unread |= {"client-key", "client-key-data"}
     if not unread & user.keys():
@@ -522,11 +522,12 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None) ->
         raise InputError(Diagnostic(f"{quoted(proxy)} is not a proxy URL ({problem}); expected "
                                     "http://, https:// or socks5://HOST[:PORT]", file=kubeconfig,
                                     field=f"clusters[{i}].cluster.proxy-url"))
-    user = (f"users[{user_at}].user", data["users"][user_at]["user"]) if user_at is not None else None
+    taken = _as_client_go_takes(data, context)["users"]  # (what client-go reads of the user is checked)
+    user = (f"users[{user_at}].user", taken[user_at]["user"]) if user_at is not None else None
     if user and (missing_token := _oidc_without_token(kubeconfig, *user)) is not None:
         raise InputError(missing_token)
     unreadable = _file_problems(kubeconfig, [(f"clusters[{i}].cluster", cluster), *([user] if user else [])])
-    missing = _exec_command_problem(kubeconfig, *user) if user and client_go_tls(server) else None
+    missing = _exec_command_problem(kubeconfig, *user) if user else None
     if unreadable or missing:
         raise InputError(unreadable + ([missing] if missing else []))
 
@@ -578,19 +579,19 @@ FILE_CONTENTS = {"certificate-authority": "the PEM certificate of the cluster's 
 
 
 def _file_problems(kubeconfig: str, entries: list[tuple[str, dict[str, Any]]]) -> list[Diagnostic]:
-    """Each file of :data:`FILE_CONTENTS` the chosen cluster or user (``entries``: field path, mapping) names that
-    cannot be read, by its field path, as client-go's ConfirmUsable refuses a certificate-authority, client
-    certificate or key it cannot open ("unable to read client-cert ... due to open ...: no such file or
-    directory"; a key only beside a certificate), and its reading a tokenFile (not read beside a token) fails; a
-    relative path is taken from the kubeconfig's directory, as both clients take it. The client said "File does
-    not exist: ca.crt" or "[Errno 2] No such file or directory: 'token'", naming no field."""
+    """Each file of :data:`FILE_CONTENTS` the chosen cluster or user (``entries``: field path, mapping, as
+    client-go reads them: :func:`_as_client_go_takes`) names that cannot be read, by its field path, as
+    client-go's ConfirmUsable refuses a certificate-authority, client certificate or key it cannot open ("unable
+    to read client-cert ... due to open ...: no such file or directory"), and its reading a tokenFile (not read
+    beside a token) fails; a relative path is taken from the kubeconfig's directory, as both clients take it.
+    The client said "File does not exist: ca.crt" or "[Errno 2] No such file or directory: 'token'", naming no
+    field."""
     base = os.path.dirname(os.path.abspath(kubeconfig))
     found = []
     for at, entry in entries:
         for key, contents in FILE_CONTENTS.items():
             name = entry.get(key)
-            if not name or (key == "tokenFile" and entry.get("token")) or (
-                    key == "client-key" and not _has_client_certificate(entry)):
+            if not name or (key == "tokenFile" and entry.get("token")):
                 continue
             try:
                 with open(os.path.join(base, name), "rb", buffering=0) as stream:

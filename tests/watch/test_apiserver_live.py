@@ -66,12 +66,13 @@ def synced(kubeconfig: str | Path, **kw: Any) -> Mirror:
     return seen
 
 
-def with_user(fake: FakeApiServer, path: Path, user: dict[str, Any]) -> Path:
-    """The fake's kubeconfig at ``path`` with ``user`` as its credentials."""
+def with_user(fake: FakeApiServer, path: Path, user: dict[str, Any], **cluster: Any) -> Path:
+    """The fake's kubeconfig at ``path`` with ``user`` as its credentials (and ``cluster``'s fields added)."""
     import yaml
 
     config = yaml.safe_load(Path(fake.write_kubeconfig(str(path))).read_text())
     config["users"][0]["user"] = user
+    config["clusters"][0]["cluster"].update(cluster)
     path.write_text(yaml.safe_dump(config))
     return path
 
@@ -634,20 +635,29 @@ def test_a_busy_server_gets_the_same_watch_again(fake, make, sleeps) -> None:
     assert len(fake.lists("Service")) == 1  # the same watch again, from the same resourceVersion
 
 
-def test_a_token_file_ending_in_a_newline_works(fake, tmp_path) -> None:
-    """echo and secret tooling end a token file with a newline; client-go trims it."""
+def test_a_token_file_ending_in_a_newline_works(tls_fake, tmp_path) -> None:
+    """echo and secret tooling end a token file with a newline; client-go trims it. (An https server: client-go
+    reads a user's credentials only for one.)"""
     (tmp_path / "token").write_text("tok1\n")
+    seen = synced(with_user(tls_fake, tmp_path / "kc", {"tokenFile": str(tmp_path / "token")},
+                            **{"insecure-skip-tls-verify": True}))
+    assert seen.said() == [] and tls_fake.authorization[-1] == "Bearer tok1"
+
+
+def test_a_token_file_is_not_read_for_an_http_server(fake, tmp_path) -> None:
+    """Review r8 (kubectl 1.33 the oracle): client-go takes a user's credentials only for an https server
+    (IsConfigTransportTLS), so a token file that is not there is no matter for http://; it was refused."""
     populate(fake)
-    seen = synced(with_user(fake, tmp_path / "kc", {"tokenFile": str(tmp_path / "token")}))
-    assert seen.said() == [] and fake.authorization[-1] == "Bearer tok1"
+    seen = synced(with_user(fake, tmp_path / "kc", {"tokenFile": str(tmp_path / "nowhere")}))
+    assert seen.said() == [] and fake.authorization[-1] is None
 
 
-def test_credentials_are_read_again_after_a_401(fake, tmp_path, sleeps, monkeypatch) -> None:
+def test_credentials_are_read_again_after_a_401(tls_fake, tmp_path, sleeps, monkeypatch) -> None:
     """A rotated token file (kube-proxy's projected service-account token): the follower recovers."""
+    fake = tls_fake
     token = tmp_path / "token"
     token.write_text("old")
-    kubeconfig = with_user(fake, tmp_path / "kc", {"tokenFile": str(token)})
-    populate(fake)
+    kubeconfig = with_user(fake, tmp_path / "kc", {"tokenFile": str(token)}, **{"insecure-skip-tls-verify": True})
     fake.require_authorization = "Bearer new"  # the server has rotated the token; the file is behind
     src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], sleep=sleeps.append,
                           backoff=Backoff(initial=1, maximum=8, jitter=0))
