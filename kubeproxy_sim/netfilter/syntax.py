@@ -1399,8 +1399,9 @@ class _Interpreter:
 
     def check_protocol_matches(self) -> None:
         """Refuse a protocol's match (``-m udp``) in a rule not of that protocol, as the kernel refuses it (its
-        xt_match names the protocol; iptables-legacy-restore then fails at COMMIT), and multiport in a rule of no
-        protocol with ports, as iptables itself refuses it. (icmp's and icmp6's protocol: once the family is known,
+        xt_match names the protocol; iptables-legacy-restore then fails at COMMIT), and multiport without ports, as
+        libxt_multiport's final check refuses it whatever the protocol (its protocol is checked with its ports:
+        :meth:`check_multiport_protocol`). (icmp's and icmp6's protocol: once the family is known,
         :data:`FAMILY_MATCHES`.)"""
         modules = self.modules
         if not modules:
@@ -1411,16 +1412,22 @@ class _Interpreter:
             unasked = None if MATCH_ALIASES.get(module, module) in FAMILY_MATCHES else unasked_protocol(asked, module)
             if unasked is not None:
                 raise self.error(*unasked)
-            if module == "multiport" and protocol_number(protocol) not in _MULTIPORT_PROTOCOLS:
-                raise self.error("-m multiport needs a protocol with ports", "multiport",
-                                 "-p tcp, udp, udplite, sctp or dccp in the rule (not negated)")
+            if module == "multiport" and not any(o.module == "multiport" and o.flag != "-m" for o in self.options):
+                raise self.error("-m multiport without ports (iptables: \"multiport expection an option\")",
+                                 "multiport", "--sports, --dports or --ports after -m multiport")
 
     def check_multiport_protocol(self, flag: str) -> None:
-        """Refuse multiport's ports before the rule's -p of a protocol with ports, as libxt_multiport reads the
-        protocol given so far when it reads them (iptables-legacy-restore and iptables-nft-restore v1.8.9:
-        ``-m multiport --dports 80 -p tcp`` is "multiport needs `-p tcp', ...", ``-m multiport -p tcp --dports 80``
-        is taken)."""
-        if protocol_number(_protocol_asked(self.options)) not in _MULTIPORT_PROTOCOLS:
+        """Refuse multiport's ports unless the rule's -p so far asks for a protocol with ports, as libxt_multiport's
+        check_proto reads the protocol given so far when it reads them (iptables-legacy-restore and
+        iptables-nft-restore v1.8.9: ``-m multiport --dports 80 -p tcp`` and ``-p all`` are "multiport needs `-p
+        tcp', ...", a negated -p and one of another protocol, ``-p icmp``, "multiport only works with TCP, UDP,
+        UDPLITE, SCTP and DCCP"; ``-m multiport -p tcp --dports 80`` is taken)."""
+        given = next((o for o in self.options if o.flag == "-p" and not o.module), None)
+        number = protocol_number(given.args[0]) if given is not None else 0
+        if (given is not None and given.negated) or number not in (0, *_MULTIPORT_PROTOCOLS):
+            raise self.error("multiport only works with TCP, UDP, UDPLITE, SCTP and DCCP", flag,
+                             f"-p tcp, udp, udplite, sctp or dccp (not negated) before {flag}")
+        if number == 0:
             raise self.error("multiport needs `-p tcp', `-p udp', `-p udplite', `-p sctp' or `-p dccp' before its "
                              "ports", flag, f"-p tcp, udp, udplite, sctp or dccp (not negated) before {flag}")
 

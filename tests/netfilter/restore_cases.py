@@ -940,6 +940,11 @@ MULTIPORT_ORDER = [
     *(Case(f"multiport {rule}", filter_with(f"-A INPUT {rule} -j ACCEPT"),
            saved=("[0:0] -A INPUT -p tcp -m multiport --dports 80 -j ACCEPT",))
       for rule in ("-m multiport -p tcp --dports 80", "-p 6 -m multiport --dports http")),
+    # libxt_multiport's check_proto: no -p (or -p all) "needs `-p tcp' ...", a negated -p or one without ports
+    # "only works with TCP, UDP, ..."; no ports at all is "multiport expection an option", whatever the -p
+    *(Case(f"multiport {rule}", filter_with(f"-A INPUT {rule} -j ACCEPT"), line=5)
+      for rule in ("-p all -m multiport --dports 80", "-p icmp -m multiport --dports 80", "-p tcp -m multiport",
+                   "! -p tcp -m multiport", "-p udp -m multiport")),
 ]
 
 ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *CHAINS_RENAMED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS,

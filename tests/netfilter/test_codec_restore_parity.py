@@ -435,9 +435,20 @@ def test_mh_types_are_saved_and_read_as_numbers() -> None:
     ("-A INPUT -m multiport --dports 80 -p tcp -j ACCEPT", "node.rules:5: multiport needs `-p tcp', `-p udp', "
      "`-p udplite', `-p sctp' or `-p dccp' before its ports at '--dports'; expected -p tcp, udp, udplite, sctp or "
      "dccp (not negated) before --dports"),
+    ("-A INPUT -p all -m multiport --dports 80 -j ACCEPT", "node.rules:5: multiport needs `-p tcp', `-p udp', "
+     "`-p udplite', `-p sctp' or `-p dccp' before its ports at '--dports'; expected -p tcp, udp, udplite, sctp or "
+     "dccp (not negated) before --dports"),
+    *((f"-A INPUT {p} -m multiport --dports 80 -j ACCEPT", "node.rules:5: multiport only works with TCP, UDP, "
+       "UDPLITE, SCTP and DCCP at '--dports'; expected -p tcp, udp, udplite, sctp or dccp (not negated)"
+       " before --dports")
+      for p in ("! -p tcp", "-p icmp")),
+    *((f"-A INPUT {p} -m multiport -j ACCEPT", "node.rules:5: -m multiport without ports (iptables: \"multiport "
+       "expection an option\") at 'multiport'; expected --sports, --dports or --ports after -m multiport")
+      for p in ("-p tcp", "! -p tcp")),
 ])
 def test_interfaces_and_multiport_s_protocol_are_refused_in_iptables_words(rule: str, message: str) -> None:
     """iptables-legacy-restore and iptables-nft-restore v1.8.9 refuse each at line 5 ("Can't use -o with INPUT",
-    "interface name `...' must be shorter than IFNAMSIZ (15)", "multiport needs `-p tcp', ..."); the parser took
-    them."""
+    "interface name `...' must be shorter than IFNAMSIZ (15)", "multiport needs `-p tcp', ..." for no protocol or
+    all, "multiport only works with TCP, UDP, UDPLITE, SCTP and DCCP" for a negated one or one without ports,
+    "multiport expection an option" without ports); the parser took the first three and the last."""
     assert str(refusal(filter_with(rule))) == message
