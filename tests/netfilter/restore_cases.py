@@ -929,6 +929,7 @@ INTERFACES = [
          filter_with(*[f"-A FORWARD -i veth{i} -j ACCEPT" for i in range(3)],
                      "-A FORWARD -i veth0123456789abc -j ACCEPT"),
          line=8),
+    Case("interface of 9 characters, 18 bytes", filter_with("-A FORWARD -i ééééééééé -j ACCEPT"), line=5),
 ]
 
 # multiport reads the rule's protocol when it reads its ports: -p after them is too late ("multiport needs `-p

@@ -130,6 +130,10 @@ def rulesets(draw: st.DrawFn) -> Ruleset:
             specs = [draw(jumping_to(below, spec)) for spec in specs]  # kernel refuses one, and so does the parse)
             rules = tuple(Rule(chain.name, syntax.render_spec(s), 0, draw(counters)) for s in specs)
             chains.append(Chain(chain.name, rules, chain.policy, chain.counters))
+        if draw(st.booleans()):  # a circle no built-in chain reaches (no chain jumps into it): both iptables-restores
+            # load it, and so must the parse (lower-case names: no drawn name is one)
+            chains += [Chain(a, (Rule(a, f"-j {b}", 0, draw(counters)),), None, None)
+                       for a, b in (("loop-a", "loop-b"), ("loop-b", "loop-a"))]
         targets = {r.parsed.target.name for c in chains for r in c.rules if r.parsed.target is not None}
         free = sorted(c.name for c in chains
                       if c.name not in BUILTIN_CHAINS[table] and not c.rules and c.name not in targets)

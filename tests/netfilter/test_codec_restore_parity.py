@@ -432,6 +432,8 @@ def test_mh_types_are_saved_and_read_as_numbers() -> None:
      "PREROUTING, INPUT, FORWARD or a user-defined chain (-o here)"),
     ("-A FORWARD -i abcdefghijklmnop -j ACCEPT", "node.rules:5: interface name `abcdefghijklmnop' must be shorter than "
      "IFNAMSIZ (15) at 'abcdefghijklmnop'; expected an interface name of at most 15 bytes"),
+    ("-A FORWARD -i ééééééééé -j ACCEPT", "node.rules:5: interface name `ééééééééé' must be shorter than IFNAMSIZ (15) "
+     "at 'ééééééééé'; expected an interface name of at most 15 bytes"),  # (bytes: 9 characters of UTF-8)
     ("-A INPUT -m multiport --dports 80 -p tcp -j ACCEPT", "node.rules:5: multiport needs `-p tcp', `-p udp', "
      "`-p udplite', `-p sctp' or `-p dccp' before its ports at '--dports'; expected -p tcp, udp, udplite, sctp or "
      "dccp (not negated) before --dports"),
