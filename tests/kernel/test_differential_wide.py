@@ -3,7 +3,7 @@ address too), source ranges, ipMode Proxy, named and per-slice target ports, hos
 number for two protocols, kube-proxy's options, and flows from nodes and pods to NodePorts, load-balancer IPs
 and externalIPs. In CI the hand-built cases of wide_strategies.PINNED (every flow) and three derandomized draws
 (at most 20 flows each); KPSIM_DEEP=1 explores more, new ones every run. The false alarm budget of the file is
-1%, split evenly over its runs (the draws, the pinned cases, APART's and the router's two)."""
+1%, split evenly over its runs (the draws, the pinned cases and the router's two)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.kernel
 
 EXAMPLES = 150 if DEEP else 3
 MAX_FLOWS = None if DEEP else 20
-ALPHA = Fraction(1, 100) / (EXAMPLES + len(PINNED) + 3)
+ALPHA = Fraction(1, 100) / (EXAMPLES + len(PINNED) + 2)
 
 
 def wide_flows(case: ClusterCase, limit: int | None) -> list[Flow]:
@@ -57,30 +57,15 @@ def test_wide_cluster_agrees_with_kernel(kernel: None, run_tag: str, state_dir: 
     assert not _ours(name)
 
 
-APART = ("eTP Local NodePort, unrouted endpoint", "NodePort-gateway")
-"""The one (case, flow kind) where the simulator and the kernel are known to part (found by m10, session 19):
-a node to its own pod bridge's gateway at the NodePort whose endpoint nobody routes; the simulator says
-unreachable, the kernel hears nothing. Kept apart as a strict xfail until it is understood and mended."""
-
-
-def _pinned(run_tag: str, state_dir: Path, shape: str, apart: bool) -> None:
-    case = PINNED[shape]
-    flows = [f for f in wide_flows(case, None) if ((shape, f.kind) == APART) == apart]
-    name = f"{run_tag}-p{uuid.uuid4().hex[:6]}"
-    report = differential(case.cluster, case.config, state_dir, name=name, flows=flows, alpha=ALPHA)
-    assert not _ours(name)
-    _check(report, shape)
-
-
 @pytest.mark.parametrize("shape", sorted(PINNED))
 def test_pinned_case_agrees_with_kernel(kernel: None, run_tag: str, state_dir: Path, shape: str) -> None:
-    """Each combination the derandomized draws may miss, every flow of it (but APART's)."""
-    _pinned(run_tag, state_dir, shape, False)
-
-
-@pytest.mark.xfail(strict=True, reason="APART: the simulator says unreachable, the kernel is silent")
-def test_the_gateway_flows_apart_agree_with_kernel(kernel: None, run_tag: str, state_dir: Path) -> None:
-    _pinned(run_tag, state_dir, APART[0], True)
+    """Each combination the derandomized draws may miss, every flow of it."""
+    case = PINNED[shape]
+    name = f"{run_tag}-p{uuid.uuid4().hex[:6]}"
+    report = differential(case.cluster, case.config, state_dir, name=name, flows=wide_flows(case, None),
+                          alpha=ALPHA)
+    assert not _ours(name)
+    _check(report, shape)
 
 
 @pytest.mark.parametrize("etp", [TrafficPolicy.LOCAL, TrafficPolicy.CLUSTER])

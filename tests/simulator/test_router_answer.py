@@ -108,3 +108,20 @@ def test_an_outside_client_s_own_loopback_refuses(proto: str) -> None:
     full, _, _ = kernel_cluster(nowhere(TrafficPolicy.CLUSTER), CONFIG)
     assert SimulatorSide(full, CONFIG).predict(Flow("external", "127.0.0.1:30002", proto)).shares == {
         ("fail", "refused"): Fraction(1)}
+
+
+@pytest.mark.parametrize("etp", [TrafficPolicy.LOCAL, TrafficPolicy.CLUSTER])
+def test_a_node_s_own_gateway_source_is_its_route_s_in_the_expectation_too(etp: TrafficPolicy) -> None:
+    """node1 -> its own pod bridge's gateway at the NodePort: the connection leaves from the gateway address (the
+    route's source), which with eTP Local nothing masquerades (it is in the cluster CIDR: kube-proxy's pod shortcut)
+    and the router has no route back to: silence; eTP Cluster masquerades it to node1's address: unreachable.
+    send's expectation and the differential's prediction take the same source as the connection (the kernel
+    agreed: tests/kernel/test_differential_wide.py's pinned case)."""
+    sim = Simulator(nowhere(etp), CONFIG, rng=random.Random(1))
+    silent = etp is TrafficPolicy.LOCAL
+    result = send(sim, "node/node1", "10.244.1.1:30002", count=3)
+    assert [(f.reason, f.count, f.expected) for f in result.failed] == [
+        ("TIMEOUT" if silent else "NO_ROUTE", 3, 1.0)]
+    full, _, _ = kernel_cluster(nowhere(etp), CONFIG)
+    assert SimulatorSide(full, CONFIG).predict(Flow("node/node1", "10.244.1.1:30002")).shares == {
+        ("fail", SILENCE if silent else UNREACHABLE): Fraction(1)}
