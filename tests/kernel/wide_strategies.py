@@ -245,4 +245,4 @@ PINNED: dict[str, ClusterCase] = {
         nodeport_addresses=(node_ip(0, False) + "/32",)),
 }
 """Hand-built cases the kernel differential runs in CI every time (its few derandomized draws need not reach
-them): each holds the combination its name says, small enough that the CI flow limit keeps every flow."""
+them): each holds the combination its name says, and runs every flow (a few dozen: two nodes, one or two Services)."""
