@@ -623,8 +623,8 @@ class _Parser:
         in a circle (:func:`.compile_chains.refuse_table_circles`): the kernel refuses such a table at its COMMIT
         (iptables-legacy-restore v1.8.9: "line N failed", N the COMMIT's; iptables-nft-restore: RULE_APPEND failed
         (Too many links) at the rule that closes it), named at the jump that closes it, as the other refusals of
-        the kernel at COMMIT are named at their rule. A copy of a table given again is judged too (it was
-        committed). ``frozen``: the tables frozen already, by their line."""
+        the kernel at COMMIT are named at their rule, after all of those of its table (:data:`_Found`). A copy of a
+        table given again is judged too (it was committed). ``frozen``: the tables frozen already, by their line."""
         from kubeproxy_sim.netfilter.compile_chains import refuse_table_circles
 
         best: _Found | None = None
@@ -634,7 +634,7 @@ class _Parser:
                 refuse_table_circles(table if table is not None else state.freeze(), targets=state.arrows())
             except InputError as circle:
                 line = circle.diagnostics[0].line
-                best = _earlier(best, ((state.line, 1, line or 0), RulesSyntaxError(
+                best = _earlier(best, ((state.line, 2, line or 0), RulesSyntaxError(
                     circle.diagnostics[0].message, file=self.file, line=line)))
         return best
 
@@ -1323,7 +1323,9 @@ def _rule_family(spec: str) -> bool | None:
 
 _Found = tuple[tuple[int, int, int], RulesSyntaxError]
 """A refusal found once the family is known, with the order iptables-restore meets it in: (its table's line, 0 for
-what iptables refuses as it reads the rule or 1 for what the kernel refuses at the table's COMMIT, the rule's line).
+what iptables refuses as it reads the rule, 1 for what the kernel refuses at the table's COMMIT, 2 for a circle of
+jumps, which the kernel finds after every rule's own check (iptables-nft-restore v1.8.9 names the later rule of
+``-m mh`` without ``-p mh`` first; legacy names the COMMIT either way), the rule's line).
 The tools stop at the first: a table is read, then committed, then the next is read. A limit: the parser's own
 refusal is ranked as one at its rule (:meth:`_Parser.earlier_in_family`), and the parser stops there, also for one
 the kernel makes only at COMMIT (``-m udp`` without ``-p udp``, some ``-m recent`` options: restore_cases'

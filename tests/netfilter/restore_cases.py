@@ -871,6 +871,14 @@ CIRCLES = [
     Case("target out of place, then a circle", filter_with(":FOO - [0:0]", "-A OUTPUT -j DNAT --to-destination "
                                                            "10.0.0.1", "-A INPUT -j FOO", "-A FOO -j FOO"),
          line=6, at_commit=True),
+    # ... and after a later rule the kernel refuses in its table (iptables-nft-restore names that rule; legacy: the
+    # COMMIT)
+    Case("circle, then -m mh without -p mh", filter_with(":A - [0:0]", "-A INPUT -j A", "-A A -j A",
+                                                         "-A INPUT -m mh -j ACCEPT"),
+         line=8, at_commit=True, ipv6=True),
+    Case("circle, then a target out of place", filter_with(":FOO - [0:0]", "-A INPUT -j FOO", "-A FOO -j FOO",
+                                                           "-A OUTPUT -j DNAT --to-destination 10.0.0.1"),
+         line=8, at_commit=True),
 ]
 
 # IPv6's mh and ipv6header: mh only in a rule of -p mh (mh_mt6_check: legacy fails at COMMIT, nft at the rule), its
