@@ -230,9 +230,9 @@ def controller_sync(world: World, before: ControllerSync | None = None) -> Contr
     deleted = _deleted_slices(world, managed, before.deleted if before is not None else ())
     gone = {id(s) for s in deleted}
     kept = tuple(s for s in world.user_slices if id(s) not in gone)
-    present = {(s.namespace, s.name) for s in world.services}
+    unmanaged = {(s.namespace, s.name) for s in world.services} - managed
     frozen = tuple(s for s in (before.own if before is not None else ())
-                   if (s.namespace, s.service_name) in present - managed)
+                   if (s.namespace, s.service_name) in unmanaged)
     own = (*frozen, *done.slices)
     cluster = Cluster(services=world.services, endpoint_slices=(*kept, *own), nodes=world.nodes, pods=pods)
     return ControllerSync(cluster, done.events, done.populated, own, deleted)
