@@ -208,14 +208,13 @@ class SyncOutcome:
         (pkg/proxy/iptables/proxier.go) increments the restore-failure counter where iptables-restore fails and
         the partial one in its deferred failure handler when the sync was not full; the no-local-endpoints
         gauges and the last-sync timestamp keep the last applied sync's values, as it sets them only after a
-        restore succeeded."""
+        restore succeeded (the timestamp the metrics were built with is that one already)."""
         failed = self.failed
         internal, external = failed.no_local_endpoints
         return replace(self, metrics=replace(self.metrics, restore_failures=failed.restore_failures,
                                              partial_restore_failures=failed.partial_restore_failures,
                                              no_local_endpoints_internal=internal,
-                                             no_local_endpoints_external=external,
-                                             last_timestamp_seconds=failed.last_applied))
+                                             no_local_endpoints_external=external))
 
     def applied(self, at: float) -> SyncOutcome:
         """This sync as it went when its restore was applied at clock ``at``: syncProxyRules sets
