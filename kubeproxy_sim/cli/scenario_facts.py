@@ -61,7 +61,7 @@ def _ready_status(doc: dict[str, Any]) -> tuple[int, object]:
 
 def _odd_ready(file: str, name: str, index: int, value: object) -> Diagnostic:
     """The warning on a Ready status none of True, False and Unknown, and what the controllers make of it."""
-    hint = " (YAML reads an unquoted true as a boolean: write 'True')" if isinstance(value, bool) else ""
+    hint = f" (unquoted in YAML or JSON: write '{value}')" if isinstance(value, bool) else ""
     return Diagnostic(f"expected True, False or Unknown, got {described(value)}{hint}; the node lifecycle controller "
                       "taints no Node for such a status (so pods are scheduled there), and Topology Aware Routing "
                       "counts it not ready", file=file, kind="Node", object=name,

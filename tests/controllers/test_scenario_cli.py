@@ -868,6 +868,22 @@ def test_a_ready_status_other_than_true_false_or_unknown_is_warned_and_taints_no
         in warning and "FailedScheduling" not in captured.err
 
 
+def test_an_unquoted_boolean_ready_status_is_warned_with_the_quoted_word_it_stands_for(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bare false (or n, no, off) is a boolean, not the string False: the hint says to write 'False', where it
+    used to say 'True' for any boolean."""
+    text = SMALL_NODES.replace("status: {addresses: [{address: 192.168.49.3, type: InternalIP}]}",
+                               "status: {addresses: [{address: 192.168.49.3, type: InternalIP}], "
+                               "conditions: [{type: Ready, status: n}]}")
+    (tmp_path / "nodes.yaml").write_text(text)
+    script = _script(tmp_path, "create deployment web --image=nginx --replicas=1\nwait 10s\n")
+    assert run_cli(["scenario", script, "-f", str(tmp_path / "nodes.yaml"), "--hostname-override", "node1",
+                    "-o", "json"], monkeypatch) == 0
+    (warning,) = [line for line in capsys.readouterr().err.splitlines() if "status.conditions" in line]
+    assert "Node node2: status.conditions[0].status: warning: expected True, False or Unknown, got a boolean " \
+        "false (unquoted in YAML or JSON: write 'False')" in warning
+
+
 def test_a_host_port_the_kubelet_would_refuse_or_the_model_drops_is_warned(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Which of two host-network pods asking one port of node1 gets it depended silently on the manifest's order:
