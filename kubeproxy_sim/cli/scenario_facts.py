@@ -153,10 +153,12 @@ class RawFacts:
             self._deployment(file, doc)
         elif kind == "Node" and isinstance(meta.get("name"), str):
             self._node(file, doc, meta["name"])
-        elif kind == "Pod":
-            self._pod(file, doc, meta)
-        elif kind == "Service":
-            self._service(file, doc, meta)
+        elif kind in ("Pod", "Service"):
+            key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
+            if kind == "Pod":
+                self._pod(file, doc, meta, key)
+            else:
+                self._service(file, doc, meta, key)
 
     def _deployment(self, file: str, doc: dict[str, Any]) -> None:
         """A Deployment, which the object model does not read (the controllers play it), or why it is unusable."""
@@ -187,16 +189,14 @@ class RawFacts:
         if pods is not None:
             self.node_max_pods[name] = -(-pods // 1000)  # Quantity.Value() rounds up
 
-    def _pod(self, file: str, doc: dict[str, Any], meta: dict[str, Any]) -> None:
+    def _pod(self, file: str, doc: dict[str, Any], meta: dict[str, Any], key: str) -> None:
         """A Pod's host ports the models drop (warned) and what its manifest writes of the fields apply merges."""
-        key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
         self.diagnostics += _dropped_host_ports(doc, file, key)
         self.pod_applied[key] = _pod_applied(doc, meta, file, key, self.diagnostics)  # written twice: the last's
 
-    def _service(self, file: str, doc: dict[str, Any], meta: dict[str, Any]) -> None:
+    def _service(self, file: str, doc: dict[str, Any], meta: dict[str, Any], key: str) -> None:
         """A Service's topology annotations and its IP fields as written (ipFamilyPolicy, clusterIPs,
         ipFamilies), which the model's defaulted Service no longer tells from the API server's defaults."""
-        key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
         if found_annotations := _topology_annotations(meta):
             self.annotations[key] = found_annotations
         if (written := written_ip_fields(doc)) != NOTHING_WRITTEN:
