@@ -154,8 +154,6 @@ def classify(exc: BaseException, server: str, proxy: str = "") -> Failure:
 
     if isinstance(exc, HttpStatusError):
         return Failure(str(exc), exc.status in PERMANENT_STATUSES, exc.status in SERVER_WIDE_STATUSES)
-    if isinstance(exc, PersistFailed):  # a token the client refreshed before a request (gcp's), not written back
-        return Failure("; ".join(str(d) for d in exc.diagnostics), server_wide=True)
     causes = list(_causes(exc))
     tls = next((c for c in causes if _is_tls(c)), None)
     if tls is not None:
@@ -336,7 +334,7 @@ class _NotPersisted(Exception):
 
 def _persist_auth_provider(kubeconfig: str, data: dict[str, Any], context: str | None) -> None:
     """Write the context's user's auth-provider settings, as the client refreshed them in ``data`` (the Python
-    client refreshes an expired oidc id-token, and a gcp token), back to the kubeconfig, as client-go's persister
+    client refreshes an expired oidc id-token), back to the kubeconfig, as client-go's persister
     does (531be81208e2, clientcmd.PersisterForUser: the file read again, that user's auth-provider config
     replaced, the file written whole): an OIDC provider that rotates its refresh token spends the one in the
     file, which kubectl would then refresh with in vain. (kube-proxy itself registers no auth-provider plugin:

@@ -287,15 +287,3 @@ def test_a_write_back_failing_when_credentials_are_read_again_is_a_warning(tmp_p
     assert [(d.severity, str(d)) for d in source.poll().diagnostics] == [(Severity.WARNING, refused_write_back(
         config, f"open {config}.lock: file exists (another kubectl is writing the file, or one stopped before "
         "removing its lock)").replace("could not", "warning: could not"))]
-
-
-def test_a_write_back_failing_before_a_request_is_that_request_s_failure() -> None:
-    """A token refreshed as a request is made (the client does so for gcp's) fails that request, as client-go's
-    round tripper fails it, for every kind alike."""
-    from kubeproxy_sim.errors import Diagnostic
-    from kubeproxy_sim.watch.apiserver import PersistFailed, classify
-
-    failure = classify(PersistFailed(Diagnostic("could not persist new tokens: open k.lock: file exists", file="k",
-                                                field="users[0].user.auth-provider")), "127.0.0.1:6443")
-    assert (failure.text, failure.permanent, failure.server_wide) == (
-        "k: users[0].user.auth-provider: could not persist new tokens: open k.lock: file exists", False, True)
