@@ -172,11 +172,16 @@ def repack_subsets(subsets: tuple[EndpointsSubset, ...]) -> list[EndpointsSubset
     by_port: dict[EndpointsPort | None, dict[_AddressKey, bool]] = {}
     for subset in subsets:
         tagged = [(a, True) for a in subset.addresses] + [(a, False) for a in subset.not_ready_addresses]
+        if not tagged:  # its ports gain no entry (a port no address offers goes)
+            continue
+        keyed = []
+        for address, listed_ready in tagged:
+            key = (address.ip, address.uid)
+            first.setdefault(key, address)
+            keyed.append((key, listed_ready))
         for port in subset.ports or (None,):
-            for address, listed_ready in tagged:
-                key = (address.ip, address.uid)
-                first.setdefault(key, address)
-                ready_of = by_port.setdefault(port, {})
+            ready_of = by_port.setdefault(port, {})
+            for key, listed_ready in keyed:
                 if ready_of.get(key, True):  # not ready always trumps ready: an earlier False stays
                     ready_of[key] = listed_ready
     ports_of: dict[frozenset[tuple[_AddressKey, bool]], list[EndpointsPort]] = {}
