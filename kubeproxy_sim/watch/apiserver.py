@@ -240,10 +240,10 @@ def _connected(kubeconfig: str, context: str | None) -> tuple[Any, dict[str, Any
         raise EnvironmentMissing("watching an API server needs the kubernetes client: "
                                  "pip install 'kubeproxy-sim[live]'") from None
     data = _check_shape(kubeconfig)
-    _check_server(kubeconfig, data, context)
+    taken = _check_server(kubeconfig, data, context)
     try:
         with _client_errors_logged() as logged:
-            client = _client(data, kubeconfig, context)
+            client = _client(taken, kubeconfig, context)
         if logged:  # the client logs an exec plugin's failure and carries on without credentials
             raise InputError(_exec_failed(kubeconfig, data, context, logged[0]))
         return client, data
@@ -275,19 +275,21 @@ def _exec_failed(kubeconfig: str, data: dict[str, Any], context: str | None, log
                       field=f"users[{user_at}].user.exec" if user_at is not None else None)
 
 
-def _client(data: dict[str, Any], kubeconfig: str, context: str | None) -> Any:
-    """The client for the kubeconfig as read once (:func:`_check_shape`): the client's own reading of the file was
-    a second one, which a pipe (``--kubeconfig <(...)``) answers with nothing ("Invalid kube-config ... file is
-    empty"). Relative paths in it (``certificate-authority: ca.crt``) are taken from the kubeconfig's directory,
-    as the client's reading of the file takes them; an auth-provider token it refreshes is written back to the
-    file (:func:`_persist_auth_provider`), or fails the client as kubectl's request fails."""
+def _client(taken: dict[str, Any], kubeconfig: str, context: str | None) -> Any:
+    """The client for the kubeconfig as read once (:func:`_check_shape`) and as client-go takes it
+    (:func:`_as_client_go_takes`): the client's own reading of the file was a second one, which a pipe
+    (``--kubeconfig <(...)``) answers with nothing ("Invalid kube-config ... file is empty"). Relative paths in it
+    (``certificate-authority: ca.crt``) are taken from the kubeconfig's directory, as the client's reading of the
+    file takes them; an auth-provider token it refreshes is written back to the file
+    (:func:`_persist_auth_provider`), or fails the client as kubectl's request fails. The persister reads the
+    very mapping the client was given, ``taken``, which the client refreshes in place."""
     from kubernetes.client import ApiClient, Configuration
     from kubernetes.config.kube_config import KubeConfigLoader
 
     configuration = type.__call__(Configuration)  # (as new_client_from_config: not a copy of the default one)
-    KubeConfigLoader(config_dict=_as_client_go_takes(data, context), active_context=context,
+    KubeConfigLoader(config_dict=taken, active_context=context,
                      config_base_path=os.path.abspath(os.path.dirname(kubeconfig)),
-                     config_persister=lambda: _persist_auth_provider(kubeconfig, data, context),
+                     config_persister=lambda: _persist_auth_provider(kubeconfig, taken, context),
                      ).load_and_set(configuration)
     return ApiClient(configuration=configuration)
 
@@ -332,8 +334,8 @@ class _NotPersisted(Exception):
     """Why the write-back failed, in Go's words for the step that failed (``open FILE.lock: file exists``)."""
 
 
-def _persist_auth_provider(kubeconfig: str, data: dict[str, Any], context: str | None) -> None:
-    """Write the context's user's auth-provider settings, as the client refreshed them in ``data`` (the Python
+def _persist_auth_provider(kubeconfig: str, taken: dict[str, Any], context: str | None) -> None:
+    """Write the context's user's auth-provider settings, as the client refreshed them in ``taken`` (the Python
     client refreshes an expired oidc id-token), back to the kubeconfig, as client-go's persister
     does (531be81208e2, clientcmd.PersisterForUser: the file read again, that user's auth-provider config
     replaced, the file written whole): an OIDC provider that rotates its refresh token spends the one in the
@@ -348,7 +350,7 @@ def _persist_auth_provider(kubeconfig: str, data: dict[str, Any], context: str |
     would wait for a writer that never comes."""
     from kubeproxy_sim.objects.load import special_file
 
-    user_at, user_name, user = _chosen_user(data, context)
+    user_at, user_name, user = _chosen_user(taken, context)
     provider = user.get("auth-provider")
     if user_at is None or provider is None or special_file(kubeconfig) is not None:
         return
@@ -498,13 +500,15 @@ def _check_shape(kubeconfig: str) -> dict[str, Any]:
     return go_decoded(data)
 
 
-def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None) -> None:
+def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None) -> dict[str, Any]:
     """What client-go refuses in the context, cluster and user the kubeconfig (``data``: as :func:`_check_shape`
     gives it) chooses is said by its field path (kubeconfig_types.choice_problems: a context or cluster that is not
     there, a cluster without a server; usable_problems: what ConfirmUsable refuses besides files; then the files
     :func:`_file_problems`), and so are the server URL and proxy-url of that cluster when they do not parse: the
     client says only its own, urllib's or urllib3's words ("Expected object with name x in kube-config/contexts
-    list", "Invalid IPv6 URL", "Failed to parse: Host '  '", "File does not exist: ca.crt"), naming no field."""
+    list", "Invalid IPv6 URL", "Failed to parse: Host '  '", "File does not exist: ca.crt"), naming no field.
+    Returns ``data`` as client-go takes it (:func:`_as_client_go_takes`, which needs the choice and the proxy-url
+    checked first), whose user is what the file checks look at and what the client is given."""
     from kubeproxy_sim.watch.kubeconfig_types import choice_problems, chosen, usable_problems
 
     found = choice_problems(data, context) or usable_problems(data, context)
@@ -520,14 +524,15 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None) ->
         raise InputError(Diagnostic(f"{quoted(proxy)} is not a proxy URL ({problem}); expected "
                                     "http://, https:// or socks5://HOST[:PORT]", file=kubeconfig,
                                     field=f"clusters[{i}].cluster.proxy-url"))
-    taken = _as_client_go_takes(data, context)["users"]  # (what client-go reads of the user is checked)
-    user = (f"users[{user_at}].user", taken[user_at]["user"]) if user_at is not None else None
+    taken = _as_client_go_takes(data, context)  # (what client-go reads of the user is checked)
+    user = (f"users[{user_at}].user", taken["users"][user_at]["user"]) if user_at is not None else None
     if user and (missing_token := _oidc_without_token(kubeconfig, *user)) is not None:
         raise InputError(missing_token)
     unreadable = _file_problems(kubeconfig, [(f"clusters[{i}].cluster", cluster), *([user] if user else [])])
     missing = _exec_command_problem(kubeconfig, *user) if user else None
     if unreadable or missing:
         raise InputError(unreadable + ([missing] if missing else []))
+    return taken
 
 
 def _oidc_without_token(kubeconfig: str, at: str, user: dict[str, Any]) -> Diagnostic | None:
