@@ -301,7 +301,7 @@ def _as_client_go_takes(data: dict[str, Any], context: str | None) -> dict[str, 
     (:func:`_proxy_problem`). The Python client ran the plugin, read the files and used the proxy, failing on
     one not there. With no context chosen and none named "", the nameless context client-go takes
     (kubeconfig_types.NO_CONTEXT) is added: the Python client refused the file."""
-    from kubeproxy_sim.watch.kubeconfig_types import NO_CONTEXT, chosen
+    from kubeproxy_sim.watch.kubeconfig_types import NO_CONTEXT, chosen, has_client_certificate
 
     if not (context or data["current-context"]) and all(entry["name"] for entry in data["contexts"]):
         nameless = {"name": "", "context": dict(NO_CONTEXT)}
@@ -316,7 +316,7 @@ def _as_client_go_takes(data: dict[str, Any], context: str | None) -> dict[str, 
         return data
     user = data["users"][user_at]["user"]
     unread = {"exec", "tokenFile"} if not client_go_tls(data["clusters"][cluster_at]["cluster"]["server"]) else set()
-    if not _has_client_certificate(user):
+    if not has_client_certificate(user):
         unread |= {"client-key", "client-key-data"}
     if not unread & user.keys():
         return data
@@ -715,14 +715,6 @@ def _host_and_port(host: str) -> tuple[str, str, str | None]:
     return name, rest[1:], None
 
 
-CLIENT_CERTIFICATE_KEYS = ("client-certificate", "client-certificate-data")
-
-
-def _has_client_certificate(user: dict[str, Any]) -> bool:
-    """Whether a kubeconfig user gives a client certificate (client-go looks at a client key only beside one)."""
-    return any(user.get(key) for key in CLIENT_CERTIFICATE_KEYS)
-
-
 def _chosen_user(data: dict[str, Any], context: str | None) -> tuple[int | None, str, dict[str, Any]]:
     """The index, name and mapping of the user the kubeconfig ``data`` (:func:`_check_shape`'s) chooses, by
     kubeconfig_types.chosen (None, "" and {} when the context names no user there is: no user, as in client-go)."""
@@ -737,8 +729,10 @@ def _chosen_user(data: dict[str, Any], context: str | None) -> tuple[int | None,
 def _no_client_certificate(data: dict[str, Any], kubeconfig: str, context: str | None) -> str | None:
     """Why a TLS handshake the server closed is likely a missing client certificate, or None: when the
     kubeconfig's user (in ``data``, read from ``kubeconfig``) gives one, or an exec plugin that may hand one out."""
+    from kubeproxy_sim.watch.kubeconfig_types import has_client_certificate
+
     user_at, user_name, user = _chosen_user(data, context)
-    if _has_client_certificate(user) or user.get("exec"):
+    if has_client_certificate(user) or user.get("exec"):
         return None
     who = f"the kubeconfig's user {user_name!r} has" if user_at is not None else \
         "the kubeconfig's context chooses no user, so"

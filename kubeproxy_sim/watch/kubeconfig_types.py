@@ -292,6 +292,14 @@ EXEC_VERSIONS = (f"{EXEC_VERSION}v1", f"{EXEC_VERSION}v1beta1")
 v1alpha1 was dropped in 1.24)."""
 
 
+CLIENT_CERTIFICATE_KEYS = ("client-certificate", "client-certificate-data")
+
+
+def has_client_certificate(user: dict[str, Any]) -> bool:
+    """Whether a kubeconfig user gives a client certificate (client-go looks at a client key only beside one)."""
+    return any(user.get(key) for key in CLIENT_CERTIFICATE_KEYS)
+
+
 def usable_problems(data: dict[str, Any], context: str | None) -> list[tuple[str, str]]:
     """What client-go refuses in the chosen cluster and user of ``data`` besides their files, by field path: a file
     name with a NUL, a removed auth-provider (:data:`REMOVED_AUTH_PROVIDERS`; neither is refused in a cluster or
@@ -308,7 +316,7 @@ def usable_problems(data: dict[str, Any], context: str | None) -> list[tuple[str
         return found
     user, at = data["users"][user_at]["user"], f"users[{user_at}].user"
     found += _nul_in_paths(user, _USER, at) + _removed_provider(user, at)
-    if user.get("client-certificate") or user.get("client-certificate-data"):  # (a key is looked at only beside it)
+    if has_client_certificate(user):
         found += _both(user, at, "client-certificate") + _both(user, at, "client-key")
         if not (user.get("client-key") or user.get("client-key-data")):
             found.append((at, "a client certificate without its key, which client-go refuses; expected client-key "
