@@ -499,7 +499,7 @@ class SimulatorSide:
 
     def _follow(self, client: Any, entry: str, node: str, packet: Any, weight: Fraction, proto: str,
                 out: defaultdict[Key, Fraction], depth: int) -> None:
-        from kubeproxy_sim.simulator.network import circles_reason
+        from kubeproxy_sim.simulator.network import circles_reason, translated_at
 
         sim = self.plain
         for outcome in sim.runtimes[node].tracer.trace(packet).outcomes:
@@ -521,7 +521,7 @@ class SimulatorSide:
             if hop is not None:
                 self._follow(client, entry, hop[0], hop[1], p, proto, out, depth + 1)
                 continue
-            translated = node if (ip, port) != (packet.dst_text, packet.dport) else None
+            translated = translated_at(node, (packet.dst_text, packet.dport), (ip, port))
             out[self._leaf(entry, node, value, ip, port, proto, src, translated)] += p
 
     def _leaf(self, entry: str, node: str, value: int, ip: str, port: int, proto: str, src: str,
@@ -535,8 +535,7 @@ class SimulatorSide:
         sim = self.plain
         served = sim.server_at(ip, port, proto, node=node, senders=value in sim.clients)
         if isinstance(served, Failure):
-            refused_outside = served.reason == REJECT and value in sim.clients
-            if refused_outside and not sim.answered_from_outside(parse_address(src)[1], translated):
+            if served.reason == REJECT and not sim.refusal_heard(value, parse_address(src)[1], translated):
                 return ("fail", SILENCE)
             return ("fail", fail_class(served.reason, proto, sent_locally=False, hook=None))
         if served is not None:

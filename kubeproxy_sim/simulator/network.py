@@ -112,6 +112,13 @@ def circles_reason(proto: str) -> str:
     return heard(NO_ROUTE, proto)
 
 
+def translated_at(node: str, arrived: tuple[object, ...], left: tuple[object, ...]) -> str | None:
+    """``node`` when its rules changed the packet's destination (address and port, as it ``arrived`` there and
+    as it ``left``), else None: the ``translated`` of :meth:`Simulator.answered_from_outside`, as only that node's
+    conntrack maps the answer back. One test for the walk and the expectations that send nothing."""
+    return node if left != arrived else None
+
+
 UNHEARD = "; the router's ICMP net unreachable is a soft error to a {} socket, which hears nothing"
 """How the detail of a :data:`NO_ROUTE` goes on when the client's protocol does not hear it (:func:`heard`)."""
 
@@ -784,7 +791,7 @@ class Simulator:
                 moved = self._through_node(rt, pkt, in_iface, bport, in_iface is None, flags)
                 if isinstance(moved, Failure) or moved[0] != "next":
                     return moved
-                translated = rt.name if moved[1][4:6] != pkt[4:6] else None
+                translated = translated_at(rt.name, pkt[4:6], moved[1][4:6])
                 pkt, hop = moved[1], moved[2]
             else:
                 routed = self._router(pkt, flags, translated)
@@ -851,6 +858,13 @@ class Simulator:
         if translated is not None and source not in self.pod_at and self.node_at.get(source) != translated:
             return False
         return source in self.node_at or source in self.pod_at or self.outside_host(source)
+
+    def refusal_heard(self, address: int, source: int | None, translated: str | None = None) -> bool:
+        """Whether a refusal (REJECT: a TCP RST or ICMP port unreachable) by the host at ``address`` reaches the
+        sender: an outside client's host is answered only where :meth:`answered_from_outside` finds a way back to
+        ``source`` (None: unknown, taken as heard) through ``translated``; any other host's refusal is heard. The
+        one home of that rule for the expectations that send nothing (send's, the differential's prediction)."""
+        return address not in self.clients or source is None or self.answered_from_outside(source, translated)
 
     def host_node(self, address: int) -> str | None:
         """The node whose own address this is: one of its addresses, or its pod bridge's (a gateway, which the

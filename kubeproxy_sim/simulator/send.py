@@ -69,6 +69,7 @@ from kubeproxy_sim.simulator.network import (
     Simulator,
     circles_reason,
     heard,
+    translated_at,
 )
 from kubeproxy_sim.simulator.topology import UPLINK, family_mismatch, ip_family_flag, no_machines, why_not_placed
 
@@ -543,9 +544,8 @@ def _target_of(sim: Simulator, ip: str, port: int, proto: str, node: str | None 
         return heard(sim.unowned_reason(parse_address(ip)[1], source, translated), proto)
     if not isinstance(served, Failure):
         return served[0]
-    refused_outside = served.reason == REJECT and parse_address(ip)[1] in sim.clients
-    return TIMEOUT if refused_outside and source is not None and not sim.answered_from_outside(
-        source, translated) else served.reason
+    heard_here = served.reason != REJECT or sim.refusal_heard(parse_address(ip)[1], source, translated)
+    return served.reason if heard_here else TIMEOUT
 
 
 def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: str,
@@ -594,8 +594,8 @@ def _follow(sim: Simulator, node: str, packet: Packet, weight: Fraction, proto: 
                 if ended:
                     shares[ended] += p
                 continue
-        target = _target_of(sim, ip, port, proto, node, src, node if (ip, port) != (packet.dst_text, packet.dport)
-                            else None)
+        target = _target_of(sim, ip, port, proto, node, src,
+                            translated_at(node, (packet.dst_text, packet.dport), (ip, port)))
         shares[target] += p
         if evidence is not None and outcome.verdict == "DNAT":
             evidence.dnat_targets.add((target, ip, port))
