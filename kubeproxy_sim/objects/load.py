@@ -22,7 +22,7 @@ import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn, TypedDict
+from typing import Any, NoReturn, TypedDict, TypeVar
 
 from kubeproxy_sim.errors import Diagnostic, Severity, cannot_read
 from kubeproxy_sim.objects.aliases import AliasingError, check_aliases, may_alias
@@ -440,7 +440,7 @@ def json_documents(text: str, file: str = "<memory>", ending: str = SKIPPED) -> 
     if text.lstrip()[:1] not in ("{", "["):
         return None
     try:
-        return [json.loads(text, parse_float=json_float, parse_constant=_not_json, parse_int=_long_ints())]
+        return [_reading_long_ints(lambda decoder: decoder.decode(text), _json_decoder())]
     except _NotJson:
         return _json_stream_recovered(text, file, ending)
     except ValueError as exc:
@@ -451,7 +451,7 @@ def json_documents(text: str, file: str = "<memory>", ending: str = SKIPPED) -> 
     decoder, documents, at = _json_decoder(), [], 0
     try:
         while at < len(text):
-            value, at = decoder.raw_decode(text, at)
+            value, at = _reading_long_ints(functools.partial(json.JSONDecoder.raw_decode, s=text, idx=at), decoder)
             documents.append(value)
             at = len(text) - len(text[at:].lstrip())  # whitespace (newlines, most often) between values
     except _NotJson:
@@ -481,7 +481,7 @@ class _ConstantError(json.JSONDecodeError):
 def _raw_decode(decoder: json.JSONDecoder, text: str, at: int) -> tuple[Any, int]:
     """``decoder.raw_decode``, with NaN or Infinity a :class:`_ConstantError`."""
     try:
-        return decoder.raw_decode(text, at)
+        return _reading_long_ints(lambda reader: reader.raw_decode(text, at), decoder)
     except _NotJson as exc:
         where = next((m.start(1) for m in _JSON_CONSTANT.finditer(text, at) if m.group(1)), at)
         raise _ConstantError(f"invalid value {exc} (JSON has no NaN or Infinity; kubectl's reader refuses it)",
@@ -498,16 +498,25 @@ def json_float(text: str) -> float | WrittenNumber:
     return named_if_inexact(value, text)
 
 
-def _json_decoder() -> json.JSONDecoder:
+_Read = TypeVar("_Read")
+
+
+def _json_decoder(parse_int: Callable[[str], int] | None = None) -> json.JSONDecoder:
     """The JSON reader of manifests: numbers past a float kept as written (:class:`WrittenNumber`), and Python's
     extra ``NaN`` and ``Infinity`` refused (no JSON: Go's reader refuses them)."""
-    return json.JSONDecoder(parse_float=json_float, parse_constant=_not_json, parse_int=_long_ints())
+    return json.JSONDecoder(parse_float=json_float, parse_constant=_not_json, parse_int=parse_int)
 
 
-def _long_ints() -> Callable[[str], int] | None:
-    """The JSON reader's integers past Python's int-digits limit read whole (:func:`long_decimal`), so that the
-    field's check names them, for a library caller that keeps the limit (the CLI lifts it: no callback then)."""
-    return None if sys.get_int_max_str_digits() == 0 else _json_int
+def _reading_long_ints(read: Callable[[json.JSONDecoder], _Read], decoder: json.JSONDecoder) -> _Read:
+    """``read(decoder)``; when a value holds an integer past Python's int-digits limit (a library caller that keeps
+    it; the CLI lifts it), read again with such integers read whole (:func:`long_decimal`), so that the field's
+    check names them. Only then: a callback for every integer makes the reader about three times slower."""
+    try:
+        return read(decoder)
+    except ValueError as exc:
+        if type(exc) is not ValueError or "integer string conversion" not in str(exc):
+            raise
+    return read(_json_decoder(parse_int=_json_int))
 
 
 def _json_int(text: str) -> int:

@@ -980,6 +980,19 @@ def test_a_json_number_past_pythons_digit_limit_is_a_bad_value_without_the_cli(p
         "t.json: Service default/a: spec.ports[0].port: an integer of 5,000 digits is not in 0-65535"]
 
 
+def test_a_json_stream_number_past_pythons_digit_limit_is_a_bad_value_without_the_cli(python_int_limit,
+                                                                                     messages) -> None:
+    """The value holding it is read again with long integers, in a stream of values and in a stream with a broken
+    value alike; the values before it are kept."""
+    service = ('{{"apiVersion": "v1", "kind": "Service", "metadata": {{"name": "{}"}}, "spec": {{"clusterIP": '
+               '"10.0.0.2", "ports": [{{"port": {}}}]}}}}\n')
+    too_long = "t.json: Service default/b: spec.ports[0].port: an integer of 5,000 digits is not in 0-65535"
+    for broken, said in (("", []), ('{"broken" 1}\n', ["t.json:2: syntax error: expecting ':' delimiter at line 2 "
+                                                       "column 11; this document is skipped"])):
+        result = load_text(service.format("a", 80) + broken + service.format("b", "7" * 5000), "t.json")
+        assert messages(result) == [*said, too_long] and [s.name for s in result.cluster.services] == ["a"]
+
+
 def test_long_decimal_reads_any_length_under_the_limit(python_int_limit) -> None:
     from kubeproxy_sim.objects.load import long_decimal
 
