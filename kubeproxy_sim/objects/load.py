@@ -798,7 +798,9 @@ def go_safe_dumper() -> Any:
     base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     resolvers = {first: list(entries) for first, entries in base.yaml_implicit_resolvers.items()}
     for first, entries in go_resolvers().items():
-        resolvers.setdefault(first, []).extend((_INT if tag == _NUMBER else tag, regexp) for tag, regexp in entries)
+        known = resolvers.setdefault(first, [])  # (the first match decides: a copy of an entry there is no-op)
+        known.extend(entry for entry in ((_INT if tag == _NUMBER else tag, regexp) for tag, regexp in entries)
+                     if entry not in known)
     representers = {**base.yaml_representers,
                     WrittenNumber: lambda self, number: self.represent_data(go_scalar(number.text))}
     return type("GoSafeDumper", (base,), {"yaml_implicit_resolvers": resolvers, "yaml_representers": representers})
