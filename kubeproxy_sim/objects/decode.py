@@ -215,8 +215,7 @@ def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: s
     external_policy = _external_policy(report, spec, svc_type, bool(raw_external))
     internal_policy = read_enum(report, spec, "internalTrafficPolicy", "spec.internalTrafficPolicy",
                                 _POLICIES, TrafficPolicy.CLUSTER, "a traffic policy")
-    hc_port = _health_check_node_port(report, spec, svc_type, external_policy) \
-        if "healthCheckNodePort" in spec or svc_type is ServiceType.LOAD_BALANCER else 0  # (the 10k path skips it)
+    hc_port = _health_check_node_port(report, spec, svc_type, external_policy)
     selector = report.string_map(spec, "selector", "spec.selector") or None
     distribution = _traffic_distribution(report, spec) if "trafficDistribution" in spec else None
     publish = bool(report.boolean(spec, "publishNotReadyAddresses", "spec.publishNotReadyAddresses"))
@@ -262,11 +261,7 @@ def _lb_ingress_if_load_balancer(report: Report, status: dict[str, Any],
 def _health_check_node_port(report: Report, spec: dict[str, Any], svc_type: ServiceType,
                             external_policy: TrafficPolicy) -> int:
     """spec.healthCheckNodePort, 0 when unset; a LoadBalancer Service with eTP Local is warned about when it
-    lacks one, because the API server would have allocated it and its rule is then missing from ours.
-
-    Without the field, on a Service other than a LoadBalancer, this is 0 and says nothing: :func:`decode_service`
-    calls it only when the field is there or the type is LoadBalancer, to save the call for most of a large
-    cluster's Services. A condition added here that needs neither must be added to that guard too."""
+    lacks one, because the API server would have allocated it and its rule is then missing from ours."""
     if spec.get("healthCheckNodePort") is not None:
         return report.port_number(report.integer(spec, "healthCheckNodePort", "spec.healthCheckNodePort"),
                                   "spec.healthCheckNodePort") or 0
