@@ -172,18 +172,18 @@ def test_directory_parses_a_changed_file_once(setup, monkeypatch) -> None:
     src.poll()
     parsed: list[str] = []
     reader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    start, loads = reader.__init__, json.loads
+    start, decode = reader.__init__, json.JSONDecoder.decode
 
     def spied_start(self, stream):
         parsed.append(stream)
         start(self, stream)
 
-    def spied_loads(text, *args, **kwargs):
+    def spied_decode(self, text, *args, **kwargs):  # json.loads and the loader's own decoder both come here
         parsed.append(text)
-        return loads(text, *args, **kwargs)
+        return decode(self, text, *args, **kwargs)
 
     monkeypatch.setattr(reader, "__init__", spied_start)
-    monkeypatch.setattr(json, "loads", spied_loads)
+    monkeypatch.setattr(json.JSONDecoder, "decode", spied_decode)
     edited = SERVICE.format(name="a", ip="10.0.0.1", port=81)
     written = json.dumps({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}})
     d.write("a.yaml", edited)
