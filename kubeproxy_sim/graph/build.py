@@ -240,7 +240,7 @@ def table_graph(table: Table, cite: Cite | None, saved: Callable[[Rule], str], s
     ``compile_ruleset``'s ``generated``); nor is one a validating parse checked (``Table.circles_checked``)."""
     from kubeproxy_sim.netfilter.compile_chains import refuse_table_circles
 
-    if not generated and not table.circles_checked:
+    if not generated:
         refuse_table_circles(table)  # the whole table, whatever the scope draws: the kernel refuses it whole
     chains = chain_index(table)
     returns = returning_test(table, chains)

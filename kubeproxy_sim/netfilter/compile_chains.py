@@ -161,8 +161,11 @@ def refuse_table_circles(table: Table, line: Callable[[str, int], int] | None = 
     filled: no rule is read again, 0.4 s at 10,000 services; only a circle's rules are, to name its jumps).
     ``line(chain, i)``: the line the message names for the chain's i-th rule (default: the line it was read from).
     Compiling up front (compile_tables), a lazy compile (the same, before any walk) and graph all check a table
-    with this.
+    with this. A table a validating parse checked already (``Table.circles_checked``: the codec sets it after its
+    own call here) is not walked again.
     """
+    if table.circles_checked:
+        return
     users = {chain.name for chain in table.chains}.difference(BUILTIN_CHAINS.get(table.name, ()))
     if targets is None:
         targets = {chain.name: [word for spec in (chain.specs if chain.specs is not None else

@@ -191,7 +191,7 @@ class _TableCompiler:
         scenario. Nor in a table a validating parse checked already (``Table.circles_checked``: a dump read by trace or
         graph). A chain a walk enters is still checked when it is compiled (LazyChain).
         """
-        if not generated and not self.table.circles_checked:
+        if not generated:
             refuse_table_circles(self.table, lambda name, i: self.source(name).rules[i].line)
         chains = LazyTable()
         compiler = (self, weakref.ref(chains))  # one for the table's chains
