@@ -726,6 +726,8 @@ _NAMED_EXPECTED = {
     "ipv6-headers": "comma-separated headers: hop, dst, route, frag, auth, esp, none, prot, their protocol names "
                     "(such as ipv6-frag) or numbers (0, 60, 43, 44, 51, 50, 59, 255)",
 }
+_NAMED_READERS: dict[str, Callable[[str], object]] = {"mh-type": mh_type_range, "ipv6-headers": ipv6_headers}
+"""Each named-value kind's reader, which returns its problem as a string (validation and parsing share it)."""
 _RECENT_EXPECTED = {
     "seconds": "a number 1-4294967295 (0x.. hex, 0.. octal)",
     "hitcount": f"a number 0-{RECENT_HITCOUNT_LIMIT} (0x.. hex, 0.. octal)",
@@ -745,8 +747,7 @@ def value_problem(kind: str, value: str, lookup: str = "tcp") -> str | None:
     if kind == "interface":
         return None if len(value.encode()) < IFNAMSIZ else f"an interface name of at most {IFNAMSIZ - 1} bytes"
     if kind in _NAMED_EXPECTED:
-        read = mh_type_range(value) if kind == "mh-type" else ipv6_headers(value)
-        return _NAMED_EXPECTED[kind] if isinstance(read, str) else None
+        return _NAMED_EXPECTED[kind] if isinstance(_NAMED_READERS[kind](value), str) else None
     if kind in ("port", "ports"):
         if port_values(kind, value, lookup) is not None:
             return None
@@ -1529,8 +1530,7 @@ class _Interpreter:
                 raise self.error(unknown_protocol(args[0], fold=False), args[0], PROTOCOL_EXPECTED_AS_IS)
             return args
         if kind in _NAMED_EXPECTED:  # (likewise: iptables-save prints its numbers, or its own names)
-            read = mh_type_range(args[0]) if kind == "mh-type" else ipv6_headers(args[0])
-            if isinstance(read, str):
+            if isinstance(read := _NAMED_READERS[kind](args[0]), str):
                 raise self.error(read, args[0], _NAMED_EXPECTED[kind])
             return args
         lookup = port_lookup(owner, self.protocol_module)
@@ -1569,9 +1569,9 @@ class _Interpreter:
             raise self.error(f"{flag} takes one value", " ".join(args) or "nothing", "one value")
         if flag == "-p":
             self.check_protocol(args[0], negated or old_negation)
-        elif flag in ("-i", "-o") and not args[0].startswith(HOLE) and value_problem("interface", args[0]):
-            raise self.error(f"interface name `{args[0]}' must be shorter than IFNAMSIZ (15)", args[0],
-                             value_problem("interface", args[0]) or "")
+        elif flag in ("-i", "-o") and not args[0].startswith(HOLE) and (
+                problem := value_problem("interface", args[0])):
+            raise self.error(f"interface name `{args[0]}' must be shorter than IFNAMSIZ (15)", args[0], problem)
         self.options.append(Option(flag, args, negated or old_negation))
 
     def check_protocol(self, value: str, negated: bool) -> None:
