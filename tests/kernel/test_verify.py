@@ -296,7 +296,8 @@ def test_a_rule_closing_a_jump_circle_is_left_out_with_what_the_kernel_said(kern
 
     with _scratch(f"kpsim-{run_tag}-loop.n0") as scratch:
         text = "*filter\n:INPUT ACCEPT [0:0]\n:A - [0:0]\n-A INPUT -j A\n-A A -j A\nCOMMIT\n"
-        _, left = load_dump(scratch, text, "loop.rules", read_dump(parse_ruleset(text)))
+        # the parser refuses such a circle itself now (66030e7); unvalidated, the text reaches the kernel's refusal
+        _, left = load_dump(scratch, text, "loop.rules", read_dump(parse_ruleset(text, validate=False)))
         assert [(x.line, x.rule) for x in left] == [(5, "-A A -j A")]
         reason = left[0].reason.removeprefix("this kernel refused it: ")
         assert reason != left[0].reason and reason.strip() and "nf_tables" not in reason, left[0].reason
