@@ -717,8 +717,11 @@ def _run(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
 
 
 def play(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
-    """Carry out one step; a refusal (not found, already exists, ...) raises ScriptError naming the line."""
+    """Carry out one step; a refusal (not found, already exists, ...) raises ScriptError naming the line. The
+    World it leaves has lost the loaded slices the controllers delete once they see the step (W.collect_slices),
+    so that what they deleted stays deleted whatever later steps do."""
     try:
-        return _run(world, step, rng, load)
+        played = _run(world, step, rng, load)
     except (W.ActionError, AllocationError) as exc:
         raise ScriptError(step.line, f"{step.verb}: {exc}", getattr(exc, "file", None)) from None
+    return replace(played, world=W.collect_slices(played.world))

@@ -191,15 +191,14 @@ def wait_for_rollout(world: World, namespace: str, name: str, rng: random.Random
 @dataclass(frozen=True, slots=True)
 class ControllerSync:
     """The projection at one instant, with what the EndpointSlice controller recorded on Services on the way, the
-    Services whose topology hints its cache now holds, its own slices in ``cluster``, and whose loaded slices the
-    controllers have deleted (all three for the next sync)."""
+    Services whose topology hints its cache now holds, and its own slices in ``cluster`` (all three for the next
+    sync). The loaded slices the controllers delete are not its memory: they are gone from the World
+    (:func:`collect_slices`), as those of a deleted Service are (:func:`delete_services`)."""
 
     cluster: Cluster
     events: tuple[ServiceEvent, ...] = ()
     populated: frozenset[str] = frozenset()
     own: tuple[EndpointSlice, ...] = ()
-    # the loaded slices (these objects, of world.user_slices) the controllers have deleted: see :func:`_deleted_slices`
-    deleted: tuple[EndpointSlice, ...] = ()
 
 
 def topology_view(world: World, populated: frozenset[str] = frozenset()) -> TopologyView:
@@ -210,59 +209,60 @@ def topology_view(world: World, populated: frozenset[str] = frozenset()) -> Topo
     return TopologyView(ratios=ratios, auto=auto, populated=populated)
 
 
+def _managed(world: World) -> set[tuple[str, str]]:
+    """The Services the EndpointSlice controller reconciles: those with a selector, not ExternalName (its
+    syncService returns before reconciling any other)."""
+    return {(s.namespace, s.name) for s in world.services
+            if s.selector is not None and s.type is not ServiceType.EXTERNAL_NAME}
+
+
 def controller_sync(world: World, before: ControllerSync | None = None) -> ControllerSync:
     """Services, the user's and the controller's EndpointSlices, Nodes and Pods at ``world.now``, and the
     controller's events (``before``, the previous sync: the Services whose hints it populated, so that enabling
-    hints is said once and dropping the annotation is noticed, its slices, and the loaded slices deleted).
+    hints is said once and dropping the annotation is noticed, and its slices).
 
-    A loaded slice that claims to be the controller's, for a Service the controller manages or has managed, is
-    replaced by the controller's own (as the controller would rewrite it), and a mirrored one is gone once its
-    Service has a selector (:func:`_deleted_slices`). The slices the controller wrote for a Service that has since
-    lost its selector or become ExternalName stay as they were: its syncService returns before reconciling such a
-    Service and deletes nothing (endpointslice_controller.go), so kube-proxy keeps using those endpoints until the
-    Service is deleted (its slices' owner) or gets a selector back.
+    The loaded slices are the World's, less those the controllers delete now (:func:`collect_slices`: a played
+    step's World has none left; one built by other calls is shown as the controllers leave it). The slices the
+    controller wrote for a Service that has since lost its selector or become ExternalName stay as they were: its
+    syncService returns before reconciling such a Service and deletes nothing (endpointslice_controller.go), so
+    kube-proxy keeps using those endpoints until the Service is deleted (its slices' owner) or gets a selector back.
     """
+    world = collect_slices(world)
     pods = tuple(p.at(world.now) for p in world.pods)
     populated = before.populated if before is not None else frozenset()
     done = reconcile_all(world.services, pods, world.nodes, view=topology_view(world, populated))
-    managed = {(s.namespace, s.name) for s in world.services
-               if s.selector is not None and s.type is not ServiceType.EXTERNAL_NAME}
-    deleted = _deleted_slices(world, managed, before.deleted if before is not None else ())
-    gone = {id(s) for s in deleted}
-    kept = tuple(s for s in world.user_slices if id(s) not in gone)
-    unmanaged = {(s.namespace, s.name) for s in world.services} - managed
+    unmanaged = {(s.namespace, s.name) for s in world.services} - _managed(world)
     frozen = tuple(s for s in (before.own if before is not None else ())
                    if (s.namespace, s.service_name) in unmanaged)
     own = (*frozen, *done.slices)
-    cluster = Cluster(services=world.services, endpoint_slices=(*kept, *own), nodes=world.nodes, pods=pods)
-    return ControllerSync(cluster, done.events, done.populated, own, deleted)
+    cluster = Cluster(services=world.services, endpoint_slices=(*world.user_slices, *own), nodes=world.nodes,
+                      pods=pods)
+    return ControllerSync(cluster, done.events, done.populated, own)
 
 
-def _deleted_slices(world: World, managed: Collection[tuple[str, str]],
-                    before: tuple[EndpointSlice, ...]) -> tuple[EndpointSlice, ...]:
-    """The loaded slices the controllers have deleted by now, for good even when the Service later loses its
-    selector: the EndpointSlice controller's, once it has reconciled the Service (``managed``: a selector, not
-    ExternalName; it deletes the slices of its label it did not write), and the mirroring controller's, once the
-    Service has a selector (endpointslicemirroring_controller.go: "Service now has selector, cleaning up any
-    mirrored EndpointSlices"; the endpoints controller then takes the Endpoints over, labelled skip-mirror, so they
-    are not mirrored again). ``before``: those of the previous sync, still in ``world.user_slices``.
+def collect_slices(world: World) -> World:
+    """The World once the controllers have deleted the loaded slices that are theirs to delete: the EndpointSlice
+    controller's label on a Service it reconciles (a selector, not ExternalName: it deletes the slices of its label
+    it did not write) and the mirroring controller's on a Service with a selector
+    (endpointslicemirroring_controller.go: "Service now has selector, cleaning up any mirrored EndpointSlices";
+    the endpoints controller then takes the Endpoints over, labelled skip-mirror, so they are not mirrored again).
 
-    Known as these objects (by identity), not by their label and Service: a slice applied later is a new object,
-    which a Service that has lost its selector keeps (its syncService returns before reconciling), where one
-    applied while the Service is managed is deleted in turn; a deleted Service's go with it
-    (:func:`delete_services`)."""
-    now = {(CONTROLLER_NAME, namespace, name) for namespace, name in managed}
-    now |= {(MIRROR_CONTROLLER, s.namespace, s.name) for s in world.services if s.selector is not None}
-    earlier = {id(s) for s in before}
-    return tuple(s for s in world.user_slices
-                 if id(s) in earlier or (dict(s.labels).get(MANAGED_BY_LABEL, ""), s.namespace, s.service_name) in now)
+    Called after every step (script.play), so a slice deleted is gone for good, as from the API: the Service
+    losing its selector later does not bring it back, and one applied again is a new object, ``created``, which a
+    Service without a selector keeps (its syncService returns before reconciling) and one with a selector loses in
+    turn. The same World (``is``) when nothing goes."""
+    doomed = {(CONTROLLER_NAME, namespace, name) for namespace, name in _managed(world)}
+    doomed |= {(MIRROR_CONTROLLER, s.namespace, s.name) for s in world.services if s.selector is not None}
+    kept = tuple(s for s in world.user_slices
+                 if (dict(s.labels).get(MANAGED_BY_LABEL, ""), s.namespace, s.service_name) not in doomed)
+    return world if len(kept) == len(world.user_slices) else replace(world, user_slices=kept)
 
 
 def cluster_of(world: World) -> Cluster:
     """Services, the user's and the controller's EndpointSlices, Nodes and Pods at ``world.now``
     (:func:`controller_sync` without its events, and without its memory: a first sync, so no slices frozen for a
-    Service that lost its selector, no loaded slices known deleted but those of Services managed now, and no hints
-    known populated; for a caller whose Services keep their selectors, as the demo's)."""
+    Service that lost its selector and no hints known populated; for a caller whose Services keep their
+    selectors, as the demo's)."""
     return controller_sync(world).cluster
 
 
@@ -753,7 +753,8 @@ def delete_services(world: World, namespace: str, names: list[str]) -> World:
     """``kubectl delete service``: the Services go, and with them their loaded slices of the EndpointSlice
     controller (the garbage collector deletes what a Service owns) and of the mirroring controller (the endpoints
     controller deletes the Service's Endpoints, whose mirrored slices follow); a Service made again under the name
-    starts without them."""
+    starts without them. Gone from the World, as the loaded slices the controllers delete are
+    (:func:`collect_slices`)."""
     for name in names:
         if world.service(namespace, name) is None:
             raise ActionError(f'services "{name}" not found')
