@@ -294,14 +294,34 @@ def _client(taken: dict[str, Any], kubeconfig: str, context: str | None) -> Any:
     return ApiClient(configuration=configuration)
 
 
+TLS_ONLY_CREDENTIALS = frozenset({"token", "tokenFile", "username", "password", "auth-provider", "exec",
+                                  "client-certificate", "client-certificate-data", "client-key", "client-key-data"})
+"""A kubeconfig user's fields client-go's ClientConfig merges only for an https server (:func:`client_go_tls`):
+every credential; impersonation is merged before it asks (kubectl 1.33, the oracle, sent no Authorization header
+to an http:// server for a token, a username and password, an oidc auth-provider or a token file not there, ran
+no exec plugin, and sent Impersonate-User)."""
+
+
+def _unread_of_user(user: dict[str, Any], tls: bool) -> set[str]:
+    """The fields of ``user`` client-go does not take for a server that is https (``tls``) or not: every
+    credential (:data:`TLS_ONLY_CREDENTIALS`) for http, and a client key without a client certificate for any
+    (ConfirmUsable and the TLS config look at a key only beside a certificate)."""
+    from kubeproxy_sim.watch.kubeconfig_types import has_client_certificate
+
+    unread = set() if tls else set(TLS_ONLY_CREDENTIALS)
+    if not has_client_certificate(user):
+        unread |= {"client-key", "client-key-data"}
+    return unread & user.keys()
+
+
 def _as_client_go_takes(data: dict[str, Any], context: str | None) -> dict[str, Any]:
-    """``data`` without what client-go never reads of the chosen user: its exec plugin and token file when the
-    server is no https one (:func:`client_go_tls`), and its client key when it has no client certificate
-    (ConfirmUsable and the TLS config look at a key only beside a certificate); and without an opaque proxy-url
-    (:func:`_proxy_problem`). The Python client ran the plugin, read the files and used the proxy, failing on
-    one not there. With no context chosen and none named "", the nameless context client-go takes
-    (kubeconfig_types.NO_CONTEXT) is added: the Python client refused the file."""
-    from kubeproxy_sim.watch.kubeconfig_types import NO_CONTEXT, chosen, has_client_certificate
+    """``data`` without what client-go never reads of the chosen user (:func:`_unread_of_user`: all its
+    credentials when the server is no https one) and without an opaque proxy-url (:func:`_proxy_problem`). The
+    Python client sent a token, a password or an auth-provider's token over plain http, ran the exec plugin,
+    read the files and used the proxy, failing on one not there. With no context chosen and none named "", the
+    nameless context client-go takes (kubeconfig_types.NO_CONTEXT) is added: the Python client refused the
+    file."""
+    from kubeproxy_sim.watch.kubeconfig_types import NO_CONTEXT, chosen
 
     if not (context or data["current-context"]) and all(entry["name"] for entry in data["contexts"]):
         nameless = {"name": "", "context": dict(NO_CONTEXT)}
@@ -315,10 +335,8 @@ def _as_client_go_takes(data: dict[str, Any], context: str | None) -> dict[str, 
     if user_at is None:
         return data
     user = data["users"][user_at]["user"]
-    unread = {"exec", "tokenFile"} if not client_go_tls(data["clusters"][cluster_at]["cluster"]["server"]) else set()
-    if not has_client_certificate(user):
-        unread |= {"client-key", "client-key-data"}
-    if not unread & user.keys():
+    unread = _unread_of_user(user, client_go_tls(data["clusters"][cluster_at]["cluster"]["server"]))
+    if not unread:
         return data
     users = [dict(entry) for entry in data["users"]]
     users[user_at]["user"] = {key: value for key, value in user.items() if key not in unread}
@@ -528,11 +546,20 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None) ->
     user = (f"users[{user_at}].user", taken["users"][user_at]["user"]) if user_at is not None else None
     if user and (missing_token := _oidc_without_token(kubeconfig, *user)) is not None:
         raise InputError(missing_token)
-    unreadable = _file_problems(kubeconfig, [(f"clusters[{i}].cluster", cluster), *([user] if user else [])])
+    confirmed = _confirmed(user[0], data["users"][user_at]["user"], client_go_tls(server)) if user else None
+    unreadable = _file_problems(kubeconfig, [(f"clusters[{i}].cluster", cluster), *([confirmed] if confirmed else [])])
     missing = _exec_command_problem(kubeconfig, *user) if user else None
     if unreadable or missing:
         raise InputError(unreadable + ([missing] if missing else []))
     return taken
+
+
+def _confirmed(at: str, user: dict[str, Any], tls: bool) -> tuple[str, dict[str, Any]]:
+    """The chosen user (at its field path ``at``) as far as ConfirmUsable opens its files whatever the server's
+    scheme (a client certificate and its key: kubectl 1.33, the oracle, refused one not there for an http://
+    server too), with its token file only for an https one (``tls``), where client-go reads it."""
+    unread = _unread_of_user(user, True) | (set() if tls else {"tokenFile"})
+    return at, {key: value for key, value in user.items() if key not in unread}
 
 
 def _oidc_without_token(kubeconfig: str, at: str, user: dict[str, Any]) -> Diagnostic | None:

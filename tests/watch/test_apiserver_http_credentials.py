@@ -1,0 +1,110 @@
+"""watch --kubeconfig: which of a user's credentials go to a plain-http server, as client-go decides it.
+
+client-go's ClientConfig merges a user's credentials (token, tokenFile, username/password, auth-provider, exec
+plugin, client certificates) only when the server is https (IsConfigTransportTLS); kubectl 1.33, the oracle, sent
+no Authorization header to an http:// or scheme-less server for any of them and ran no exec plugin. Session 19's
+watch sent a token, a password and an oidc id-token over plain http (only the exec plugin and the token file were
+left out). ConfirmUsable still opens a client certificate and its key whatever the scheme.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubeproxy_sim.errors import InputError
+from kubeproxy_sim.watch import Kind
+from kubeproxy_sim.watch.apiserver import ApiServerSource
+
+from ._fake_apiserver import FakeApiServer
+from .conftest import Mirror
+from .test_apiserver_live import TEST_CERT, TEST_KEY, populate, with_user
+
+pytest.importorskip("kubernetes")
+
+
+def _jwt(expiry: int) -> str:
+    claims = base64.urlsafe_b64encode(json.dumps({"exp": expiry}).encode()).decode().rstrip("=")
+    return f"e30.{claims}.c2ln"
+
+
+def _users(tmp_path: Path) -> dict[str, dict[str, Any]]:
+    """One user per kind of credential, each one the Python client would send (or run) if it were given it."""
+    (tmp_path / "token").write_text("from-a-file\n")
+    (tmp_path / "client.crt").write_text(TEST_CERT)
+    (tmp_path / "client.key").write_text(TEST_KEY)
+    ran = tmp_path / "plugin-ran"
+    plugin = (f"open({str(ran)!r}, 'w').close(); import json; print(json.dumps({{'apiVersion': "
+              "'client.authentication.k8s.io/v1', 'kind': 'ExecCredential', 'status': {'token': 'from-exec'}}))")
+    return {
+        "token": {"token": "a-token"},
+        "tokenFile": {"tokenFile": str(tmp_path / "token")},
+        "basic": {"username": "u", "password": "p"},
+        "auth-provider": {"auth-provider": {"name": "oidc", "config": {
+            "client-id": "kpsim", "idp-issuer-url": "https://idp.invalid", "id-token": _jwt(4_102_444_800)}}},
+        "exec": {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": sys.executable,
+                          "args": ["-c", plugin], "interactiveMode": "Never"}},
+        "client-certificate": {"client-certificate": str(tmp_path / "client.crt"),
+                               "client-key": str(tmp_path / "client.key")},
+    }
+
+
+@pytest.fixture
+def fake():
+    server = FakeApiServer().start()
+    populate(server)
+    yield server
+    server.stop()
+
+
+def _synced(kubeconfig: Path) -> Mirror:
+    src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE]).start()
+    try:
+        seen = Mirror(src)
+        seen.until(lambda: Kind.SERVICE in seen.synced)
+    finally:
+        src.close(timeout=2)
+    return seen
+
+
+@pytest.mark.parametrize("scheme", ["http://", ""])
+@pytest.mark.parametrize("kind", ["token", "tokenFile", "basic", "auth-provider", "exec", "client-certificate"])
+def test_no_credential_goes_to_a_plain_http_server(fake, tmp_path: Path, kind: str, scheme: str) -> None:
+    kubeconfig = with_user(fake, tmp_path / "kc", _users(tmp_path)[kind],
+                           server=scheme + fake.url.removeprefix("http://"))
+    seen = _synced(kubeconfig)
+    assert seen.keys(Kind.SERVICE) == {"default/s1"}
+    assert set(fake.authorization) == {None}
+    assert not (tmp_path / "plugin-ran").exists()
+
+
+@pytest.mark.parametrize("kind", ["token", "tokenFile", "basic", "auth-provider", "exec"])
+def test_each_credential_goes_to_an_https_server(tmp_path: Path, kind: str) -> None:
+    """The same users give their credentials to an https server (a client certificate is the TLS handshake's)."""
+    (tmp_path / "server.crt").write_text(TEST_CERT)
+    (tmp_path / "server.key").write_text(TEST_KEY)
+    fake = FakeApiServer(cert_dir=tmp_path).start()
+    try:
+        populate(fake)
+        kubeconfig = with_user(fake, tmp_path / "kc", _users(tmp_path)[kind], **{"insecure-skip-tls-verify": True})
+        _synced(kubeconfig)
+    finally:
+        fake.stop()
+    expected = {"token": "Bearer a-token", "tokenFile": "Bearer from-a-file", "basic": "Basic dTpw",
+                "auth-provider": f"Bearer {_jwt(4_102_444_800)}", "exec": "Bearer from-exec"}[kind]
+    assert fake.authorization[-1] == expected
+
+
+def test_a_client_certificate_not_there_is_refused_for_an_http_server_too(fake, tmp_path: Path) -> None:
+    """ConfirmUsable opens the files before it asks about TLS (kubectl 1.33: "unable to read client-cert")."""
+    kubeconfig = with_user(fake, tmp_path / "kc", {"client-certificate": str(tmp_path / "nowhere.crt"),
+                                                  "client-key": str(tmp_path / "client.key")})
+    (tmp_path / "client.key").write_text(TEST_KEY)
+    with pytest.raises(InputError) as caught:
+        ApiServerSource(str(kubeconfig))
+    assert [d.field for d in caught.value.diagnostics] == ["users[0].user.client-certificate"]
