@@ -8,10 +8,12 @@ last test checks that the README's section for each command names every pinned k
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -60,6 +62,24 @@ DIST_CONNECTION_OUTCOME = {"verdict", "endpoint", "probability_exact", "expected
 DIST_CHI_SQUARE = {"statistic", "df", "p_value"}
 
 TRACE = {"packet", "origin", "outcomes", "uncertain", "notes", "node", "ip_family"}
+TRACE_PACKET = {"proto", "src", "dst", "sport", "dport", "in_iface", "out_iface", "bridge_port", "ctstate", "ctdir",
+                "affinity"}
+TRACE_OUTCOME = {"verdict", "destination", "probability", "probability_exact", "masquerade", "path"}
+TRACE_NO_CONNECTION = "no_connection"  # on an ESTABLISHED trace's outcome whose first packet is dropped, only
+TRACE_STEP = {"table", "chain", "line", "rule"}
+TRACE_UNCERTAIN = {"line", "rule", "reason"}
+
+SEND = {"from", "to", "proto", "connections", "seed", "delivered", "failed", "sticky"}  # netns send's too
+SEND_DELIVERED = {"pod", "ip", "node", "count", "share", "expected", "sources_seen", "pod_object", "why"}
+SEND_FAILED = {"reason", "count", "detail", "expected", "why"}
+
+HEALTHZ = {"status", "headers", "body"}
+HEALTHZ_HEADERS = {"Content-Type", "X-Content-Type-Options", "X-Load-Balancing-Endpoint-Weight", "Date",
+                   "Content-Length"}
+HEALTHZ_BODY = {"service", "localEndpoints", "serviceProxyHealthy"}
+HEALTHZ_SERVICE = {"namespace", "name"}
+
+RULES = {"tables"}
 
 REPLAY = {"syncs"}
 REPLAY_SYNC = {"sync", "state", "kind", "restore", "metrics", "error"}
@@ -215,6 +235,100 @@ def test_trace_json_ip_family_is_the_proxier_whose_lines_the_path_cites(capsys: 
     step = data["outcomes"][0]["path"][0]
     assert main(["rules", *flags, "--ip-family", "ipv6", "--full"]) == 0
     assert capsys.readouterr().out.splitlines()[step["line"] - 1] == step["rule"]
+
+
+def check_trace(data: dict) -> None:
+    assert set(data) == TRACE and set(data["packet"]) == TRACE_PACKET
+    assert all(set(u) == TRACE_UNCERTAIN for u in data["uncertain"])
+    for outcome in data["outcomes"]:
+        assert set(outcome) - {TRACE_NO_CONNECTION} == TRACE_OUTCOME
+        assert outcome.get(TRACE_NO_CONNECTION, True) is True  # present only as true
+        assert outcome["path"] and all(set(step) == TRACE_STEP for step in outcome["path"])
+
+
+def test_trace_json_inner_keys(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The packet, each outcome, its path's steps and the uncertain entries, of generated rules and of a dump."""
+    packet = ["--src", "10.244.0.9", "--dst", "10.96.142.87", "--dport", "8080", "-o", "json"]
+    generated = run(["trace", "--scenario", "bootcamp", *packet], capsys)
+    check_trace(generated)
+    assert generated["packet"]["ctstate"] == "NEW" and generated["outcomes"][0]["path"][0]["table"] == "nat"
+    assert main(["rules", "--scenario", "bootcamp", "--full"]) == 0
+    (tmp_path / "boot.full").write_text(capsys.readouterr().out)
+    dumped = run(["trace", "--rules", str(tmp_path / "boot.full"), *packet], capsys)
+    check_trace(dumped)
+    assert dumped["node"] is None and dumped["uncertain"]  # no --node-ip: the packet's origin is assumed
+    assert dumped["uncertain"][0]["line"] is None and dumped["uncertain"][0]["rule"] == "packet origin"
+
+
+def test_trace_json_no_connection_marks_an_established_packet_whose_first_was_refused(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    data = run(["trace", "--scenario", "upstream-no-endpoints-reject", "--src", "10.0.0.2", "--dst", "172.30.0.41",
+                "--dport", "80", "--ctstate", "ESTABLISHED", "-o", "json"], capsys)
+    check_trace(data)
+    assert [(o["verdict"], o.get(TRACE_NO_CONNECTION)) for o in data["outcomes"]] == [("REJECT", True)]
+
+
+# --------------------------------------------------------------------------- send, healthz, rules
+
+
+def check_send(data: dict) -> None:
+    assert set(data) == SEND
+    assert all(set(row) == SEND_DELIVERED for row in data["delivered"])
+    assert all(set(row) == SEND_FAILED for row in data["failed"])
+
+
+def test_send_json_keys_delivered_and_failed(capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's two examples: four delivered rows, and a refused NodePort's one failed row."""
+    delivered = run(["send", "--scenario", "bootcamp", "--from", "external", "--to", "node/node1:31526", "--count",
+                     "1000", "-o", "json"], capsys)
+    check_send(delivered)
+    assert (delivered["seed"], delivered["sticky"], delivered["failed"]) == (1, False, [])
+    assert delivered["delivered"][0] == {
+        "pod": "default/kubernetes-bootcamp-855d5cc575-4lb7w", "ip": "10.244.0.3", "node": "node1", "count": 247,
+        "share": 0.247, "expected": 0.25, "sources_seen": ["10.244.0.1"], "pod_object": True, "why": []}
+    refused = run(["send", "--scenario", "bootcamp", "--from", "external", "--to", "node/node1:31527", "--count",
+                   "10", "-o", "json"], capsys)
+    check_send(refused)
+    assert refused["failed"] == [{"reason": "REJECT", "count": 10, "detail": "node node1 (192.168.49.2): nothing "
+                                  "listens on tcp/31527 (connection refused)", "expected": 1.0, "why": []}]
+    readme = readme_section("`send -o json`")
+    assert '"count": 247, "share": 0.247, "expected": 0.25' in readme and "tcp/31527 (connection refused)" in readme
+
+
+def test_netns_send_json_has_send_s_keys() -> None:
+    """`netns send -o json prints the same shape`: its tally's JSON, with a delivered and a failed row."""
+    from kubeproxy_sim.kernel.send import Destination, Source, tally
+
+    state = {"nodes": {"node1": {"netns": "x", "addresses": ["192.168.49.2"]}},
+             "pods": {"10.244.0.3": {"key": "default/web-a", "netns": "y", "node": "node1", "host_network": False}}}
+    results = [{"pod": "default/web-a", "src": "192.168.49.2:1", "dst": "10.244.0.3:8080"}, {"error": "timeout"}]
+    source, dest = Source("external", "z"), Destination("node/node1:31526", "192.168.49.2", 31526)
+    data = json.loads(json.dumps(tally(source, dest, "tcp", results, seed=3).as_json(state)))
+    check_send(data)
+    assert len(data["delivered"]) == 1 and len(data["failed"]) == 1
+
+
+def test_healthz_json_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    healthy = run(["healthz", "--scenario", "upstream-external-traffic-policy-local", "ns1/svc1", "-o", "json"],
+                  capsys)
+    unhealthy = run(["healthz", "--scenario", "dual-stack", "--node", "node1", "default/local", "-o", "json"], capsys)
+    for data, status, count in ((healthy, 200, 1), (unhealthy, 503, 0)):
+        assert set(data) == HEALTHZ and data["status"] == status
+        assert set(data["headers"]) == HEALTHZ_HEADERS
+        assert data["headers"]["X-Load-Balancing-Endpoint-Weight"] == str(count)
+        assert set(data["body"]) == HEALTHZ_BODY and set(data["body"]["service"]) == HEALTHZ_SERVICE
+        assert (data["body"]["localEndpoints"], data["body"]["serviceProxyHealthy"]) == (count, True)
+    readme = readme_section("`healthz -o json`")
+    assert all(f"`{header}`" in readme for header in HEALTHZ_HEADERS)
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_rules_json_keys(full: bool, capsys: pytest.CaptureFixture[str]) -> None:
+    data = run(["rules", "--scenario", "bootcamp", "-o", "json", *(["--full"] if full else [])], capsys)
+    assert set(data) == RULES
+    check_tables(data["tables"], SCENARIO_TABLE)
+    policies = {c["name"]: c["policy"] for t in data["tables"] for c in t["chains"]}
+    assert policies["KUBE-FORWARD"] is None and policies.get("FORWARD") == ("ACCEPT" if full else None)
 
 
 # --------------------------------------------------------------------------- dist
@@ -435,9 +549,37 @@ def documented_words(section: str) -> set[str]:
      | VERIFY_DUMP | VERIFY_DUMP_ENDPOINT | VERIFY_DUMP_LEFT_OUT | VERIFY_DUMP_FLOW | VERIFY_DUMP_OUTCOME),
     ("`dist -o json`", OUT | DIST | DIST_SERVICE | DIST_ENDPOINT | DIST_VIEW | DIST_ENTRY | DIST_SOURCE | DIST_AFFINITY
      | DIST_STICKY | DIST_CLIENT_LOAD | DIST_SAMPLED | DIST_CONNECTIONS | DIST_CONNECTION_OUTCOME | DIST_CHI_SQUARE),
-    ("`send -o json`", {"seed", "pod_object", "why"}),
-    ("`trace -o json`", TRACE),
+    ("`send -o json`", SEND | SEND_DELIVERED | SEND_FAILED),
+    ("`trace -o json`", TRACE | TRACE_PACKET | TRACE_OUTCOME | {TRACE_NO_CONNECTION} | TRACE_STEP | TRACE_UNCERTAIN),
+    ("`healthz -o json`", HEALTHZ | HEALTHZ_BODY | HEALTHZ_SERVICE),
 ])
 def test_readme_documents_every_pinned_key(heading: str, keys: set[str]) -> None:
     missing = keys - documented_words(readme_section(heading))
     assert not missing, f"README.md's {heading} section does not name {sorted(missing)}"
+
+
+# Each command that prints -o json, and the README section that documents its contract.
+CONTRACT_SECTIONS = {
+    "rules": "`rules -o json|yaml`", "trace": "`trace -o json`", "send": "`send -o json`", "dist": "`dist -o json`",
+    "diff": "`diff -o json`", "replay": "`replay -o json`", "watch": "`watch -o json`",
+    "scenario": "`scenario -o json`", "healthz": "`healthz -o json`",
+    "netns send": "`send -o json`", "netns verify": "`netns verify -o json`",
+}
+
+
+def _json_commands(parser: argparse.ArgumentParser, words: tuple[str, ...] = ()) -> Iterator[str]:
+    for action in parser._actions:
+        if "--output" in action.option_strings and "json" in (action.choices or ()):
+            yield " ".join(words)
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from _json_commands(child, (*words, name))
+
+
+def test_every_json_command_has_a_contract_section_and_a_test() -> None:
+    """A command that gains -o json must get a README section (and its keys pinned above) before this passes;
+    the section's heading names the command (netns send's is send's, whose heading says so)."""
+    assert set(_json_commands(build_parser())) == set(CONTRACT_SECTIONS)
+    for command, heading in CONTRACT_SECTIONS.items():
+        section = readme_section(heading)
+        assert f"`{command} -o json" in section.split("\n", 2)[1], (command, heading)
