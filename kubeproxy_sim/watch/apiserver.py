@@ -641,21 +641,28 @@ PROXY_SCHEMES = ("http", "https", "socks5")
 
 
 def _proxy_problem(proxy: str) -> str | None:
-    """Why client-go refuses a cluster's proxy-url, or None: clientcmd parses it with Go's url.Parse and takes
-    only the schemes of :data:`PROXY_SCHEMES` (its ConfirmUsable refuses the kubeconfig: "invalid 'proxy-url'");
-    a proxy without a scheme is no host to it, as a server is. A host Go's url.Parse refuses is said as for the
-    server (:func:`_server_problem`); ``http:HOST:PORT`` (no //) is an opaque URL to Go, with no host: client-go
-    takes it and goes to the server directly (kubectl 1.33, the oracle), as :func:`_as_client_go_takes` has the
-    Python client do."""
-    if proxy.startswith(":"):
-        return "missing protocol scheme"
+    """Why client-go refuses a cluster's proxy-url, or None, in kubectl's words: clientcmd's parseProxyURL says
+    "could not parse: URL" of one Go's url.Parse refuses (its reason is not said) and "unsupported scheme ..., must
+    be http, https, or socks5" of a scheme other than :data:`PROXY_SCHEMES`, in that order (kubectl 1.33, the
+    oracle: ``ftp://a b`` could not be parsed). A proxy without a scheme is no host to it, as a server is: Go
+    finds a scheme only at a letter, so ``127.0.0.1:3128`` does not parse. What url.Parse takes but no connection
+    can use (a port past 65535, an IPv6 address without brackets: kubectl fails each request) is said as for the
+    server (:func:`_server_problem`). ``http:HOST:PORT`` (no //) is an opaque URL to Go, with no host: client-go
+    takes it and goes to the server directly (kubectl 1.33), as :func:`_as_client_go_takes` has the Python
+    client do."""
     found = _GO_SCHEME.match(proxy)
-    if found is None and ":" in proxy.partition("/")[0]:
-        return "first path segment in URL cannot contain colon"  # (Go's words: 127.0.0.1:3128 has no scheme)
+    problem = _server_problem(proxy, proxy=True) if _go_scheme(proxy) else None  # (http:HOST: opaque, no host)
+    if proxy.startswith(":") or (found is None and ":" in proxy.partition("/")[0]) or (
+            problem is not None and not problem.startswith(_DIAL_PROBLEMS)):
+        return f"could not parse: {proxy}"  # (Go's "missing protocol scheme", "invalid port ..." are not said)
     scheme = found.group().lower() if found else ""
     if scheme not in PROXY_SCHEMES:
-        return f"unsupported scheme {json.dumps(scheme)}, client-go takes http, https and socks5"
-    return _server_problem(proxy, proxy=True) if _go_scheme(proxy) else None  # (http:HOST: opaque, no host)
+        return f"unsupported scheme {json.dumps(scheme)}, must be http, https, or socks5"
+    return problem
+
+
+_DIAL_PROBLEMS = ("too many colons", "port ", "no host")
+"""How :func:`_server_problem` begins what Go's url.Parse takes and only a connection fails on."""
 
 
 _HOST_PUNCTUATION = frozenset("-_.~!$&'()*+,;=:[]<>\"%")

@@ -82,19 +82,25 @@ def test_a_server_url_that_does_not_parse_names_its_cluster_field(tmp_path: Path
 
 
 @pytest.mark.parametrize(("proxy", "reason"), [
-    ("'  '", 'unsupported scheme "", client-go takes http, https and socks5'),
-    ("127.0.0.1:3128", "first path segment in URL cannot contain colon"),
-    ("proxy:3128", 'unsupported scheme "proxy", client-go takes http, https and socks5'),
-    ("ftp://proxy:21", 'unsupported scheme "ftp", client-go takes http, https and socks5'),
-    ("'://proxy'", "missing protocol scheme"),
-    ("'http://a proxy:3128'", 'invalid character " " in host name'),
-    ("'http://proxy:x'", 'invalid port ":x" after host'),
+    ("'  '", 'unsupported scheme "", must be http, https, or socks5'),
+    ("127.0.0.1:3128", "could not parse: 127.0.0.1:3128"),
+    ("proxy:3128", 'unsupported scheme "proxy", must be http, https, or socks5'),
+    ("ftp://proxy:21", 'unsupported scheme "ftp", must be http, https, or socks5'),
+    ("'://proxy'", "could not parse: ://proxy"),
+    ("'http://a proxy:3128'", "could not parse: http://a proxy:3128"),
+    ("'http://proxy:x'", "could not parse: http://proxy:x"),
+    ("'http://[::1'", "could not parse: http://[::1"),
+    ("'http://a%zz'", "could not parse: http://a%zz"),
+    ("'ftp://a b'", "could not parse: ftp://a b"),
+    ("'http://proxy:99999'", "port 99999 is past 65535"),
 ])
 def test_a_proxy_url_client_go_refuses_names_its_cluster_field(tmp_path: Path, proxy: str, reason: str) -> None:
     """Fuzzing (session 19): proxy-url '  ' gave urllib3's "Failed to parse: Host '  '...", naming no field.
     clientcmd parses proxy-url with Go's url.Parse and takes http, https and socks5 only (ConfirmUsable refuses
     the kubeconfig, "invalid 'proxy-url'"); Go finds a scheme only at a letter, so '  ' and 127.0.0.1:3128 have
-    none it takes."""
+    none it takes. The reasons are kubectl's (1.33, the oracle): "could not parse: URL" whatever url.Parse
+    refused (Go's own words, "invalid port", were said before), a parse failure before the scheme (ftp://a b),
+    and "must be http, https, or socks5"; a port past 65535 parses, and fails each connection."""
     from kubeproxy_sim.watch.apiserver import connect
 
     path = tmp_path / "kubeconfig"
