@@ -355,22 +355,26 @@ class _NotPersisted(Exception):
 def _persist_auth_provider(kubeconfig: str, taken: dict[str, Any], context: str | None) -> None:
     """Write the context's user's auth-provider settings, as the client refreshed them in ``taken`` (the Python
     client refreshes an expired oidc id-token), back to the kubeconfig, as client-go's persister
-    does (531be81208e2, clientcmd.PersisterForUser: the file read again, that user's auth-provider config
-    replaced, the file written whole): an OIDC provider that rotates its refresh token spends the one in the
-    file, which kubectl would then refresh with in vain. (kube-proxy itself registers no auth-provider plugin:
-    client-go refuses such a user there, 'no Auth Provider found for name'.)
+    does (clientcmd.PersisterForUser: the file read again, that user's auth-provider config replaced, the file
+    written whole): an OIDC provider that rotates its refresh token spends the one in the file, which kubectl would
+    then refresh with in vain. (kube-proxy itself registers no auth-provider plugin: client-go refuses such a user
+    there, 'no Auth Provider found for name'.)
 
-    As client-go's Persist: a file no longer there is nothing to write to (its GetStartingConfig reads a missing
-    file as an empty config, which has no such user); any other failure, to read the file again, to take its lock
-    (one there already is another writer's) or to write it, is :class:`PersistFailed`, as Persist returns
-    ModifyConfig's error and the oidc plugin fails kubectl's request with it ("could not persist new tokens").
-    A pipe or a FIFO (``--kubeconfig <(...)``) is not read again: it gave its text once, and reading it again
-    would wait for a writer that never comes."""
+    In client-go's order: Persist reads the file first, without a lock, and a file no longer there (its
+    GetStartingConfig reads a missing file as an empty config) or no longer giving that user an auth-provider is
+    nothing to write to, and takes no lock; only then ModifyConfig takes the file's lock (one there already is
+    another writer's), reads the file again and writes it only when the user's settings there differ. Any failure,
+    to read the file, to take its lock or to write it, is :class:`PersistFailed`, as Persist returns the error and
+    the oidc plugin fails kubectl's request with it ("could not persist new tokens"). A pipe or a FIFO
+    (``--kubeconfig <(...)``) is not read again: it gave its text once, and reading it again would wait for a
+    writer that never comes."""
     from kubeproxy_sim.objects.load import special_file
 
     user_at, user_name, user = _chosen_user(taken, context)
     provider = user.get("auth-provider")
     if user_at is None or provider is None or special_file(kubeconfig) is not None:
+        return
+    if _provider_in_file(kubeconfig, user_name) is None:
         return
     lock = f"{kubeconfig}.lock"
     try:
@@ -407,24 +411,44 @@ def _go_path_error(op: str, path: str, exc: OSError) -> str:
 
 
 def _replace_provider_config(kubeconfig: str, user_name: str, config: dict[str, Any]) -> None:
-    """Read the kubeconfig again, give ``user_name``'s auth-provider ``config``, and write it back (see
-    :func:`_persist_auth_provider`, which holds the file's lock meanwhile)."""
+    """Read the kubeconfig again, give ``user_name``'s auth-provider ``config``, and write it back unless it held
+    that already (see :func:`_persist_auth_provider`, which holds the file's lock meanwhile)."""
+    read = _reread(kubeconfig)
+    provider = _user_provider(read, user_name) if read is not None else None
+    if read is None or provider is None or provider.get("config") == config:
+        return
+    provider["config"] = config
+    _write_in_place(kubeconfig, _kubeconfig_text(read))
+
+
+def _provider_in_file(kubeconfig: str, user_name: str) -> dict[str, Any] | None:
+    """The auth-provider ``user_name`` has in the kubeconfig as it is now, or None (no file, no such user)."""
+    read = _reread(kubeconfig)
+    return _user_provider(read, user_name) if read is not None else None
+
+
+def _reread(kubeconfig: str) -> Any:
+    """The kubeconfig's data read again, or None when the file is no longer there (client-go's
+    GetStartingConfig: an empty config); another failure to read it is :class:`PersistFailed`."""
     from kubeproxy_sim.objects.load import safe_load
     from kubeproxy_sim.objects.stdin import read_text
 
     try:
-        current, _ = safe_load(read_text(kubeconfig))
+        return safe_load(read_text(kubeconfig))[0]
     except FileNotFoundError:
-        return
+        return None
     except (OSError, UnicodeDecodeError) as exc:
         raise PersistFailed(kubeconfig_unreadable(kubeconfig, exc)) from None
-    users = current.get("users") if isinstance(current, dict) else None
+
+
+def _user_provider(data: Any, user_name: str) -> dict[str, Any] | None:
+    """The auth-provider mapping of the user named ``user_name`` in kubeconfig ``data`` (as read, unchecked)."""
+    users = data.get("users") if isinstance(data, dict) else None
     for entry in users if isinstance(users, list) else []:
         found = entry.get("user") if isinstance(entry, dict) and entry.get("name") == user_name else None
         if isinstance(found, dict) and isinstance(found.get("auth-provider"), dict):
-            found["auth-provider"]["config"] = config
-            _write_in_place(kubeconfig, _kubeconfig_text(current))
-            return
+            return found["auth-provider"]
+    return None
 
 
 def _kubeconfig_text(data: dict[str, Any]) -> str:

@@ -287,3 +287,52 @@ def test_a_write_back_failing_when_credentials_are_read_again_is_a_warning(tmp_p
     assert [(d.severity, str(d)) for d in source.poll().diagnostics] == [(Severity.WARNING, refused_write_back(
         config, f"open {config}.lock: file exists (another kubectl is writing the file, or one stopped before "
         "removing its lock)").replace("could not", "warning: could not"))]
+
+
+def _refreshed_then(monkeypatch, meanwhile) -> None:
+    """The client's refresh (the ``refreshing`` fixture's), then ``meanwhile()``: what another program does to the
+    file between the client's reading it and the write-back."""
+    from kubernetes.config.kube_config import KubeConfigLoader
+
+    refresh = KubeConfigLoader._refresh_oidc
+
+    def then(self, provider) -> None:
+        refresh(self, provider)
+        meanwhile()
+
+    monkeypatch.setattr(KubeConfigLoader, "_refresh_oidc", then)
+
+
+def test_a_kubeconfig_gone_before_the_write_back_takes_no_lock(tmp_path: Path, monkeypatch) -> None:
+    """client-go's Persist reads the file before ModifyConfig locks it: a file gone is an empty config, no such user,
+    and no lock is taken, so another writer's lock there is no matter (it failed the connection, 'open
+    config.lock: file exists', and made a lock of its own in an empty directory)."""
+    config, lock = tmp_path / "config", tmp_path / "config.lock"
+    config.write_text(kubeconfig_text())
+    lock.write_text("")
+    _refreshed_then(monkeypatch, config.unlink)
+    assert connect(str(config)).configuration.api_key["BearerToken"] == f"Bearer {FRESH}"
+    assert os.listdir(tmp_path) == ["config.lock"]
+
+
+def test_a_user_no_longer_with_its_auth_provider_takes_no_lock(tmp_path: Path, monkeypatch) -> None:
+    """Persist writes only for a user the file still gives an auth-provider; the file is left as it is."""
+    config, lock = tmp_path / "config", tmp_path / "config.lock"
+    config.write_text(kubeconfig_text())
+    lock.write_text("")
+    changed = kubeconfig_text().split("users:")[0] + "users:\n- name: u\n  user: {token: t}\n" + \
+        "contexts:" + kubeconfig_text().split("contexts:")[1]
+    _refreshed_then(monkeypatch, lambda: config.write_text(changed))
+    connect(str(config))
+    assert (config.read_text(), sorted(os.listdir(tmp_path))) == (changed, ["config", "config.lock"])
+
+
+def test_a_kubeconfig_already_holding_the_refreshed_settings_is_not_written(tmp_path: Path, monkeypatch) -> None:
+    """ModifyConfig writes nothing when the file already says what it would write (another kubectl refreshed the
+    same way meanwhile): the file keeps its own text, not ours."""
+    config = tmp_path / "config"
+    config.write_text(kubeconfig_text())
+    same = kubeconfig_text().replace(jwt(1), FRESH).replace("refresh-token: first", "refresh-token: rotated")
+    _refreshed_then(monkeypatch, lambda: config.write_text(same))
+    connect(str(config))
+    assert (config.read_text(), os.listdir(tmp_path)) == (same, ["config"])
