@@ -1,8 +1,8 @@
 """Decoding apps/v1 Deployment manifests (the loader of the objects layer skips them: kube-proxy never reads them).
 
 Only what the controllers model is read: replicas, matchLabels selector,
-template labels and pod-deletion-cost annotation, containers (name, image, ports), grace period, hostNetwork,
-tolerations, strategy with
+template labels and pod-deletion-cost annotation, containers and sidecars (name, image, ports), grace period,
+hostNetwork, tolerations, strategy with
 maxSurge/maxUnavailable, progress deadline and history limit. Problems are
 reported like every other object's: file, Deployment namespace/name, field
 path, what is wrong and what is expected.
@@ -185,7 +185,22 @@ def _template(report: Report, spec: dict[str, Any]) -> PodTemplate | None:
     tolerations = read_tolerations(report, pod_spec, "spec.template.spec.tolerations")
     cost = read_deletion_cost(report, meta, "spec.template.metadata")
     return PodTemplate(labels=labels, containers=tuple(containers), grace_period=grace, host_network=host_network,
-                       tolerations=tolerations, deletion_cost=cost)
+                       tolerations=tolerations, deletion_cost=cost, sidecars=_sidecars(report, pod_spec, host_network))
+
+
+def _sidecars(report: Report, pod_spec: dict[str, Any], host_network: bool) -> tuple[Container, ...]:
+    """The template's sidecars: spec.initContainers with restartPolicy Always, the one value the API server takes
+    there (validateInitContainerRestartPolicy refuses any other: "Unsupported value: ...: supported values:
+    "Always""). Their named ports are FindPort's too; an init container without it runs to completion before the
+    containers and serves nothing, so it is not read."""
+    out = []
+    for _, path, raw in report.mappings(pod_spec, "initContainers", "spec.template.spec.initContainers"):
+        policy = report.string(raw, "restartPolicy", f"{path}.restartPolicy")
+        if policy is not None and policy != "Always":
+            report.error(f"{path}.restartPolicy", f'Unsupported value: {quote(policy)}: supported values: "Always"')
+        elif policy == "Always" and (container := _container(report, raw, path, host_network)) is not None:
+            out.append(container)
+    return tuple(out)
 
 
 _DELETION_COST = re.compile(r"-[0-9]+|0|[1-9][0-9]*")  # validFirstDigit, then strconv.ParseInt base 10

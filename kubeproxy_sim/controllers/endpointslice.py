@@ -89,10 +89,11 @@ def skipped_event(service: Service, skipped: Sequence[Pod]) -> topology.Event:
 
 
 def resolve_port(port: ServicePort, pod: Pod) -> int | None:
-    """The pod's number for a service port's target port; None when a named port is not in the pod."""
+    """The pod's number for a service port's target port; None when a named port is not in the pod. As FindPort,
+    a name is looked for in the containers' ports, then in the sidecars' (kubernetes/kubernetes#127976)."""
     if isinstance(port.target_port, int):
         return port.target_port or port.port
-    for container_port in pod.ports:
+    for container_port in (*pod.ports, *pod.sidecar_ports):
         if container_port.name == port.target_port and container_port.protocol is port.protocol:
             return container_port.container_port
     return None

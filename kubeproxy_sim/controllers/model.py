@@ -128,6 +128,9 @@ class PodTemplate:
     # metadata.annotations[POD_DELETION_COST] as written (None: not set), which every pod of the revision carries;
     # a string, as upstream compares and hashes it: "0" is not the annotation left out, nor "-007" "-7"
     deletion_cost: str | None = None
+    # spec.initContainers with restartPolicy Always, whose ports FindPort searches after the containers' (other init
+    # containers run to completion and serve nothing; the model keeps none of them)
+    sidecars: tuple[Container, ...] = ()
 
     def images(self) -> tuple[str, ...]:
         return tuple(c.image for c in self.containers)
@@ -211,6 +214,7 @@ class SimPod:
     created: float
     serial: int
     node_name: str | None = None
+    sidecar_ports: tuple[ContainerPort, ...] = ()  # its sidecars' (objects.model.Pod.sidecar_ports)
     pod_ips: tuple[str, ...] = ()
     ready_at: float | None = None  # None: never becomes ready (a broken image)
     deleted_at: float | None = None
@@ -267,6 +271,7 @@ class SimPod:
         pod_ips = () if self.unreported else self.pod_ips
         return Pod(namespace=self.namespace, name=self.name, node_name=self.node_name, pod_ips=pod_ips,
                    host_network=self.host_network, labels=self.labels, ports=self.ports,
+                   sidecar_ports=self.sidecar_ports,
                    phase="Running" if self.running(now) else "Pending", ready=self.ready(now),
                    terminating=self.terminating)
 

@@ -58,6 +58,10 @@ def _canonical(template: PodTemplate) -> bytes:
         document["hostNetwork"] = True
     if plain.deletion_cost is not None:  # the same; as written ("0" and "-007" too, as upstream hashes them)
         document["annotations"] = {POD_DELETION_COST: plain.deletion_cost}
+    if plain.sidecars:  # the same
+        document["initContainers"] = [{"name": c.name, "image": c.image, "restartPolicy": "Always",
+                                       "ports": [[p.name, p.container_port, p.protocol.value] for p in c.ports]}
+                                      for c in plain.sidecars]
     if plain.tolerations:  # the same; in their written order, as upstream hashes the list
         document["tolerations"] = [_toleration(t) for t in plain.tolerations]
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()

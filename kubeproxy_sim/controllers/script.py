@@ -509,10 +509,11 @@ def _ready_state(facts: World | Manifests, name: str) -> tuple[bool, bool, bool]
 
 def _same_pod(running: Any, pod: Any) -> bool:
     """Whether a manifest asks nothing new of a running pod but maybe its tolerations and pod-deletion-cost, which
-    the caller merges (:func:`_merged`) and updates in place: its labels and ports as they are, its node and
-    addresses as they are or left out (the pod keeps those)."""
+    the caller merges (:func:`_merged`) and updates in place: its labels and ports (sidecars' too) as they are,
+    its node and addresses as they are or left out (the pod keeps those)."""
     return (not running.terminating and dict(running.labels) == dict(pod.labels) and running.ports == pod.ports
-            and pod.node_name in (None, running.node_name) and (not pod.pod_ips or pod.pod_ips == running.pod_ips))
+            and running.sidecar_ports == pod.sidecar_ports and pod.node_name in (None, running.node_name)
+            and (not pod.pod_ips or pod.pod_ips == running.pod_ips))
 
 
 def _merged(running: SimPod | None, written: LastApplied) -> tuple[tuple[Toleration, ...], str | None]:

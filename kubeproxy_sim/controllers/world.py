@@ -412,7 +412,8 @@ def add_pods(world: World, pods: Sequence[Pod], rng: random.Random,
     for pod in applied:
         own, cost = fields.get(pod.key, ((), None))
         sim = SimPod(namespace=pod.namespace, name=pod.name, labels=pod.labels, owner=None, images=(),
-                     ports=pod.ports, created=world.now, serial=world.serial, node_name=pod.node_name,
+                     ports=pod.ports, sidecar_ports=pod.sidecar_ports, created=world.now, serial=world.serial,
+                     node_name=pod.node_name,
                      pod_ips=pod.pod_ips, ready_at=world.now if pod.ready else None,
                      deleted_at=world.now if pod.terminating else None, host_network=pod.host_network,
                      tolerations=admitted_tolerations(own), deletion_cost=cost,

@@ -118,6 +118,7 @@ def decode_pod(doc: dict[str, Any], origin: Origin, report: Report, where: str) 
     node_name = report.string(spec, "nodeName", "spec.nodeName") or None
     host_network = bool(report.boolean(spec, "hostNetwork", "spec.hostNetwork"))
     ports = _container_ports(report, spec)
+    sidecar_ports = _container_ports(report, spec, "initContainers")
     pod_ips = _pod_ips(report, status)
     phase = report.string(status, "phase", "status.phase", "Running") or "Running"
     ready = _ready(report, status)
@@ -127,8 +128,8 @@ def decode_pod(doc: dict[str, Any], origin: Origin, report: Report, where: str) 
     if report.failed:
         return None
     return Pod(namespace=namespace, name=name, node_name=node_name, pod_ips=pod_ips, host_network=host_network,
-               labels=labels, ports=ports, phase=phase, ready=ready, terminating=terminating,
-               dns_policy=dns_policy, dns_config=dns_config, origin=origin)
+               labels=labels, ports=ports, sidecar_ports=sidecar_ports, phase=phase, ready=ready,
+               terminating=terminating, dns_policy=dns_policy, dns_config=dns_config, origin=origin)
 
 
 def _pod_dns(report: Report, spec: dict[str, Any]) -> tuple[DNSPolicy, PodDNSConfig | None]:
@@ -204,10 +205,14 @@ def _options(report: Report, raw: dict[str, Any]) -> tuple[tuple[str, str | None
     return tuple(out)
 
 
-def _container_ports(report: Report, spec: dict[str, Any]) -> tuple[ContainerPort, ...]:
-    """Every container's ports, in order: named targetPorts resolve through these."""
+def _container_ports(report: Report, spec: dict[str, Any], key: str = "containers") -> tuple[ContainerPort, ...]:
+    """Every container's ports, in order: named targetPorts resolve through these. ``key`` "initContainers": those
+    of the sidecars alone (restartPolicy Always, the one value the API server takes there), the init containers
+    FindPort searches; an init container that runs to completion serves no Service."""
     out = []
-    for _, path, container in report.mappings(spec, "containers", "spec.containers"):
+    for _, path, container in report.mappings(spec, key, f"spec.{key}"):
+        if key == "initContainers" and not _sidecar(report, container, path):
+            continue
         for _, port_path, raw in report.mappings(container, "ports", f"{path}.ports"):
             name = report.string(raw, "name", f"{port_path}.name") or None
             number = report.integer(raw, "containerPort", f"{port_path}.containerPort")
@@ -221,6 +226,15 @@ def _container_ports(report: Report, spec: dict[str, Any]) -> tuple[ContainerPor
             if number is not None:
                 out.append(ContainerPort(name=name, container_port=number, protocol=protocol))
     return tuple(out)
+
+
+def _sidecar(report: Report, container: dict[str, Any], path: str) -> bool:
+    """Whether an init container is a sidecar: restartPolicy Always. Any other value the API server refuses
+    (validateInitContainerRestartPolicy: "Unsupported value: ...: supported values: "Always"")."""
+    policy = report.string(container, "restartPolicy", f"{path}.restartPolicy")
+    if policy is not None and policy != "Always":
+        report.error(f"{path}.restartPolicy", f'Unsupported value: {quote(policy)}: supported values: "Always"')
+    return policy == "Always"
 
 
 def _pod_ips(report: Report, status: dict[str, Any]) -> tuple[str, ...]:

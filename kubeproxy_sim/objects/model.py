@@ -291,6 +291,9 @@ class Pod:
     host_network: bool = False
     labels: tuple[tuple[str, str], ...] = ()
     ports: tuple[ContainerPort, ...] = ()
+    # the ports of its sidecars (spec.initContainers with restartPolicy Always), which FindPort searches after the
+    # containers' (kubernetes/kubernetes#127976); apart, as the scheduler's NodePorts reads spec.containers alone
+    sidecar_ports: tuple[ContainerPort, ...] = ()
     phase: str = "Running"
     ready: bool = True
     terminating: bool = False  # metadata.deletionTimestamp is set

@@ -124,6 +124,20 @@ def test_named_target_ports_resolve_per_pod() -> None:
     ]
 
 
+def test_a_named_target_port_is_found_in_the_sidecars_after_the_containers() -> None:
+    """FindPort (pkg/api/v1/pod, kubernetes/kubernetes#127976) looks a name up in spec.containers, then in the
+    init containers with restartPolicy Always: a sidecar's port serves the Service, and a container's port of the
+    same name and protocol wins over it."""
+    service = _service(ports=(ServicePort(name="https", protocol=Protocol.TCP, port=443, target_port="https"),))
+    sidecar = (ContainerPort("https", 9443),)
+    pods = [_pod("a", "10.244.0.2", ports=(ContainerPort("http", 8000),), sidecar_ports=sidecar),
+            _pod("b", "10.244.0.3", ports=(ContainerPort("https", 8443),), sidecar_ports=sidecar),
+            _pod("c", "10.244.0.4", sidecar_ports=(ContainerPort("https", 9443, Protocol.UDP),))]
+    shapes = sorted((tuple(p.port for p in s.ports), tuple(e.addresses[0] for e in s.endpoints))
+                    for s in service_slices(service, pods, BY_NAME))
+    assert shapes == [((), ("10.244.0.4",)), ((8443,), ("10.244.0.3",)), ((9443,), ("10.244.0.2",))]
+
+
 def test_no_slices_for_selectorless_or_external_name_services_and_a_placeholder_when_empty() -> None:
     pods = [_pod("a", "10.244.0.2")]
     assert service_slices(_service(selector=None), pods, BY_NAME) == ()

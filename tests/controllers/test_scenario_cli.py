@@ -1065,3 +1065,71 @@ def test_a_loaded_slice_the_controller_deleted_is_created_again_by_an_apply(
     steps = _steps(capsys.readouterr().out)
     assert [body[0] for _, body in steps] == ["# endpointslice.discovery.k8s.io/by-hand created"] * 2
     assert not [line for _, body in steps for line in body if "10.9.9.9" in line]
+
+
+SIDECAR_OBJECTS = """\
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec: {clusterIP: 10.96.0.50, selector: {app: web}, ports: [{name: https, port: 443, targetPort: https}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: bare, namespace: default, labels: {app: web}}
+spec:
+  nodeName: node1
+  containers: [{name: app, image: nginx, ports: [{name: http, containerPort: 8000}]}]
+  initContainers:
+  - {name: setup, image: busybox, ports: [{name: https, containerPort: 7443}]}
+  - {name: tls, image: envoy, restartPolicy: POLICY, ports: [{name: https, containerPort: 9443}]}
+status: {podIP: 10.244.0.9, phase: Running, conditions: [{type: Ready, status: "True"}]}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node1}
+spec: {podCIDR: 10.244.0.0/24}
+status: {addresses: [{type: InternalIP, address: 192.168.1.10}], conditions: [{type: Ready, status: "True"}]}
+"""
+
+SIDECAR_DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: default}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: app, image: nginx}]
+      initContainers: [{name: tls, image: envoy, restartPolicy: POLICY, ports: [{name: https, containerPort: 9444}]}]
+"""
+
+
+def test_a_named_target_port_of_a_sidecar_is_used_and_a_plain_init_containers_port_is_not(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """FindPort searches the init containers with restartPolicy Always after the containers
+    (kubernetes/kubernetes#127976): a loaded Pod's sidecar and a Deployment template's give the Service's
+    endpoints their port; an init container that runs to completion (no restartPolicy) is not searched."""
+    (tmp_path / "objects.yaml").write_text(SIDECAR_OBJECTS.replace("POLICY", "Always"))
+    (tmp_path / "dep.yaml").write_text(SIDECAR_DEPLOYMENT.replace("POLICY", "Always"))
+    assert run_cli(["scenario", _script(tmp_path, "apply -f dep.yaml\nwait 10s\n"), "-f",
+                    str(tmp_path / "objects.yaml"), "--show", "endpoints"], monkeypatch) == 0
+    (_, last), = _steps(capsys.readouterr().out)[-1:]
+    assert [line.split()[1] for line in last if "pod=" in line] == ["10.244.0.2:9444/TCP", "10.244.0.9:9443/TCP"]
+
+
+def test_an_init_containers_restart_policy_other_than_always_is_refused_as_the_api_server_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """validateInitContainerRestartPolicy takes Always alone: a Pod or a Deployment template saying Never or
+    OnFailure is refused, named at the field, as any invalid object."""
+    (tmp_path / "bad.yaml").write_text(SIDECAR_OBJECTS.replace("POLICY", "Never"))
+    assert run_cli(["scenario", _script(tmp_path, "wait 1s\n"), "-f", str(tmp_path / "bad.yaml")], monkeypatch) == 1
+    assert ('bad.yaml: Pod default/bare: spec.initContainers[1].restartPolicy: Unsupported value: "Never": '
+            'supported values: "Always"') in capsys.readouterr().err
+    (tmp_path / "good.yaml").write_text(SIDECAR_OBJECTS.replace("POLICY", "Always"))
+    (tmp_path / "dep.yaml").write_text(SIDECAR_DEPLOYMENT.replace("POLICY", "OnFailure"))
+    assert run_cli(["scenario", _script(tmp_path, "apply -f dep.yaml\n"), "-f", str(tmp_path / "good.yaml")],
+                   monkeypatch) == 1
+    assert ('dep.yaml: Deployment default/api: spec.template.spec.initContainers[0].restartPolicy: Unsupported '
+            'value: "OnFailure": supported values: "Always"') in capsys.readouterr().err
