@@ -387,7 +387,9 @@ def _read_bytes(data: bytes, name: str, where: str, flag: str,
                 expected: str) -> tuple[str, str, Diagnostic | None]:
     """A file's or standard input's bytes as text, or why they are not (not text, or empty: a warning)."""
     text, problem = decode_text(data, name, flag, expected)
-    if problem is None and not text.strip():
+    # (isspace, not strip: the same Unicode whitespace, but strip copies the whole text when it ends with a
+    # newline, 13 ms for 17 MB before anything runs on the second core; isspace stops at the first other character)
+    if problem is None and (not text or text.isspace()):
         problem = Diagnostic(f"empty; no objects {where}", file=name, severity=Severity.WARNING)
     return name, text, problem
 
