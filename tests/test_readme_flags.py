@@ -1,0 +1,91 @@
+"""Every option README.md writes in code is a real one: a kubeproxy-sim command's, a maintainer script's (tools/),
+or one of the other programs README quotes (iptables, kubectl, kube-controller-manager), listed with the reason.
+
+tests/cli/test_readme_options.py checks the other way (every option of ours is named where a user looks); this
+catches an option README still names after it was renamed or removed, which a user would copy and be refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+from kubeproxy_sim.cli.main import build_parser
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+TOOLS = ("bench", "gen_scale", "gen_services", "readme_tour", "regen_goldens")
+
+IPTABLES = "an iptables match's, target's or restore's option, in a dump README quotes"
+# Options of other programs README quotes in code, each with whose it is.
+FOREIGN = {
+    **dict.fromkeys(("--comment", "--counters", "--ctorigdst", "--ctorigsrc", "--ctproto", "--ctrepldst",
+                     "--ctreplsrc", "--ctstatus", "--dports", "--header", "--hitcount", "--icmp-type", "--log-prefix",
+                     "--mask", "--mh-type", "--nfmask", "--noflush", "--or-mark", "--persistent", "--random",
+                     "--reject-with", "--save-mark", "--seconds", "--set-mark", "--set-xmark", "--to-destination",
+                     "--ttl-set", "--zone"), IPTABLES),
+    "--replicas": "kubectl's (create deployment, scale), in a scenario script",
+    "--node-monitor-grace-period": "kube-controller-manager's, whose node lifecycle controller scenario follows",
+    "--node-startup-grace-period": "kube-controller-manager's, likewise",
+    "--col": "the exit status table's example of an abbreviated option, which is refused",
+}
+
+
+def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                yield from _parsers(child)
+
+
+def _ours() -> set[str]:
+    return {o for parser in _parsers(build_parser()) for a in parser._actions for o in a.option_strings}
+
+
+@cache
+def _tools() -> set[str]:
+    """The maintainer scripts' options, as their --help lists them (they build their parsers inside main)."""
+    found: set[str] = set()
+    for tool in TOOLS:
+        shown = subprocess.run([sys.executable, str(ROOT / "tools" / f"{tool}.py"), "--help"], capture_output=True,
+                               text=True, check=True, cwd=ROOT, timeout=120).stdout
+        found |= set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", shown))
+    return found
+
+
+def _named(text: str = README) -> dict[str, str]:
+    """Each option ``text`` writes in a code span, with the first span that has it."""
+    named: dict[str, str] = {}
+    for span in re.findall(r"`([^`\n]+)`", text):
+        for option in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", span):
+            named.setdefault(option, span)
+    return named
+
+
+def _unknown(text: str) -> dict[str, str]:
+    known = _ours() | _tools() | set(FOREIGN)
+    return {option: span for option, span in _named(text).items() if option not in known}
+
+
+def test_every_option_readme_names_exists() -> None:
+    unknown = _unknown(README)
+    assert not unknown, f"README.md names options nothing here has: {unknown}"
+
+
+def test_the_foreign_list_is_neither_stale_nor_ours() -> None:
+    """An entry README no longer names, or that became an option of ours or a tool's, is a stale excuse."""
+    named = _named()
+    assert not [o for o in FOREIGN if o not in named], "FOREIGN lists options README does not name"
+    assert not set(FOREIGN) & (_ours() | _tools()), "FOREIGN lists options of ours"
+
+
+def test_a_renamed_option_is_caught() -> None:
+    """The check itself, on a README that still names an option after its rename (and one in prose, not code)."""
+    text = "`rules --cluster-cidrs 10.0.0.0/8`, `gen_scale.py --kind NodePort`, the --nodeport-address flag"
+    assert _unknown(text) == {"--cluster-cidrs": "rules --cluster-cidrs 10.0.0.0/8"}
