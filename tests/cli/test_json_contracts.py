@@ -538,7 +538,7 @@ def documented_words(section: str) -> set[str]:
     return words
 
 
-@pytest.mark.parametrize(("heading", "keys"), [
+CONTRACT_KEYS = [
     ("`diff -o json`", DIFF | DIFF_RULE_LISTS | DIFF_SERVICE | DIFF_ENDPOINTS | DIFF_CHANGED | DIFF_VIEW
      | DIFF_CONNECTION),
     ("`replay -o json`", REPLAY | REPLAY_SYNC | REPLAY_TABLE | CHAIN | METRICS),
@@ -552,10 +552,40 @@ def documented_words(section: str) -> set[str]:
     ("`send -o json`", SEND | SEND_DELIVERED | SEND_FAILED),
     ("`trace -o json`", TRACE | TRACE_PACKET | TRACE_OUTCOME | {TRACE_NO_CONNECTION} | TRACE_STEP | TRACE_UNCERTAIN),
     ("`healthz -o json`", HEALTHZ | HEALTHZ_BODY | HEALTHZ_SERVICE),
-])
+]
+
+
+@pytest.mark.parametrize(("heading", "keys"), CONTRACT_KEYS)
 def test_readme_documents_every_pinned_key(heading: str, keys: set[str]) -> None:
     missing = keys - documented_words(readme_section(heading))
     assert not missing, f"README.md's {heading} section does not name {sorted(missing)}"
+
+
+def example_keys(section: str) -> set[str]:
+    """The keys a section's JSON examples show: in its code blocks and its inline objects (a span starting ``{``),
+    written ``"key": value`` or, in a schema, bare (``{"endpoint", "pod"}``)."""
+    prose = re.sub(r"```.*?```", "", section, flags=re.DOTALL)
+    text = "".join(re.findall(r"```\w*\n(.*?)```", section, flags=re.DOTALL)) + " ".join(
+        span for span in re.findall(r"`([^`\n]+)`", prose) if span.startswith("{"))
+    return set(re.findall(r'"(\w+)"\s*:', text)) | set(re.findall(r'[{,]\s*"(\w+)"\s*(?=[,}])', text))
+
+
+# Keys a section's examples show that another section documents: diff's views hold dist's OUT, replay's restore
+# holds rules -o json's tables, watch's metrics are replay's.
+SHOWN_FROM_ELSEWHERE = {"`diff -o json`": OUT, "`replay -o json`": RULES, "`watch -o json`": METRICS}
+
+
+@pytest.mark.parametrize(("heading", "keys"), CONTRACT_KEYS)
+def test_readme_examples_show_only_keys_the_program_prints(heading: str, keys: set[str]) -> None:
+    """The other way: a key README's example shows that no pinned set has is one the program does not print (a
+    renamed or dropped key the README kept)."""
+    extra = example_keys(readme_section(heading)) - keys - SHOWN_FROM_ELSEWHERE.get(heading, set())
+    assert not extra, f"README.md's {heading} examples show keys the program does not print: {sorted(extra)}"
+
+
+def test_example_keys_reads_both_forms() -> None:
+    section = '```json\n{"node": "n1", "gone": [{"verdict": "DNAT"}]}\n```\n(`{"service": {"namespace", "name"}}`)'
+    assert example_keys(section) == {"node", "gone", "verdict", "service", "namespace", "name"}
 
 
 # Each command that prints -o json, and the README section that documents its contract.
