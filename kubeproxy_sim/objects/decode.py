@@ -28,7 +28,7 @@ from kubeproxy_sim.objects.model import (
     SessionAffinity,
     TrafficPolicy,
 )
-from kubeproxy_sim.objects.report import Report, as_integer, described, not_a_string, number, quote
+from kubeproxy_sim.objects.report import Report, as_integer, described, not_a_string, number, quote, quoting_hint
 
 DEFAULT_NAMESPACE = "default"
 NODE_PORT_RANGE = (30000, 32767)
@@ -412,7 +412,7 @@ def _target_port(report: Report, raw: dict[str, Any], path: str, port: int | Non
     value = raw.get("targetPort")
     if value is None or value == 0 or value == "":
         if value is False:  # (False == 0) the API's decoder refuses a boolean for an int-or-string
-            report.error(path, f"expected a port number or name, got {described(value)}")
+            report.error(path, _not_a_port(value))
             return None
         return port
     if (whole := as_integer(value)) is not None:  # kubectl sends 8080.0 as 8080
@@ -423,8 +423,15 @@ def _target_port(report: Report, raw: dict[str, Any], path: str, port: int | Non
         report.error(path, f"{quote(value)} is not a port name; expected a number in 1-65535 "
                            'or a name of up to 15 lower-case letters, digits and "-" with at least one letter')
         return None
-    report.error(path, f"expected a port number or name, got {described(value)}")
+    report.error(path, _not_a_port(value))
     return None
+
+
+def _not_a_port(value: object) -> str:
+    """The error of a targetPort of the wrong type. A boolean is told how YAML made it one (:func:`quoting_hint`):
+    ``targetPort: n`` is a port name to its writer but false to go-yaml, and the API server's IntOrString
+    (UnmarshalJSON: not a JSON string, so an int32) refuses it ("cannot unmarshal bool ... of type int32")."""
+    return f"expected a port number or name, got {described(value)}{quoting_hint(value)}"
 
 
 def _is_port_name(text: str) -> bool:

@@ -579,7 +579,8 @@ def test_a_field_of_the_wrong_type_gets_one_message_not_a_cascade(load, spec, ex
 
 @pytest.mark.parametrize(("doc", "expected"), [
     ("kind: Service\nmetadata: {name: s}\nspec: {clusterIP: 10.0.0.1, ports: [{port: 80, targetPort: false}]}",
-     "Service default/s: spec.ports[0].targetPort: expected a port number or name, got a boolean false"),
+     "Service default/s: spec.ports[0].targetPort: expected a port number or name, got a boolean false (unquoted, "
+     "n, no, off and false are booleans in YAML, false in JSON: quote a string)"),
     ("kind: Service\nmetadata: {name: s}\nspec: {type: LoadBalancer, clusterIP: 10.0.0.1, "
      "allocateLoadBalancerNodePorts: 'false', ports: [{port: 80}]}",
      'Service default/s: spec.allocateLoadBalancerNodePorts: expected true or false, got a string "false"'),
