@@ -354,7 +354,8 @@ def _legacy_addresses(report: Report, raw: dict[str, Any], key: str, path: str) 
         target = _target_ref(report, item, f"{item_path}.targetRef") if raw_ref else None
         uid = (report.string(raw_ref, "uid", f"{item_path}.targetRef.uid", "") or "") if type(raw_ref) is dict else ""
         out.append(EndpointsAddress(ip=parsed.text, family=IPFamily(parsed.family), hostname=hostname,
-                                    node_name=node_name, target_ref=target, uid=uid))
+                                    node_name=node_name, target_ref=target, uid=uid,
+                                    written=text if isinstance(text, str) and text != parsed.text else ""))
     return tuple(out)
 
 

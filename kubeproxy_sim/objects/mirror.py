@@ -62,6 +62,14 @@ class EndpointsAddress:
     node_name: str | None = None
     target_ref: tuple[str, str, str] | None = None
     uid: str = ""  # targetRef.uid: with the IP, what tells two addresses apart when subsets are repacked
+    # the ip as the object wrote it where that is not ``ip`` (a legacy 010.0.0.1, an upper-case or uncompressed IPv6
+    # form); "" when it is. RepackSubsets keys and sorts the addresses by this text, not by the address it reads as
+    written: str = ""
+
+    @property
+    def written_ip(self) -> str:
+        """The ip's text as written, which RepackSubsets keys (addressKey) and sorts (LessEndpointAddress) by."""
+        return self.written or self.ip
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,14 +165,14 @@ def mirror_endpoints(endpoints: Endpoints, service: Service | None) -> MirrorRes
 
 
 _GroupKey = tuple[AddressType, frozenset[EndpointsPort]]
-_AddressKey = tuple[str, str]  # (IP, targetRef UID), as RepackSubsets' addressKey
+_AddressKey = tuple[str, str]  # (IP as written, targetRef UID), as RepackSubsets' addressKey
 
 
 def repack_subsets(subsets: tuple[EndpointsSubset, ...]) -> list[EndpointsSubset]:
     """The subsets as ``RepackSubsets`` (pkg/api/endpoints/util.go) leaves them: per port, one entry per (IP,
     targetRef UID) whose first copy is kept, not ready if any copy is not ready; the ports with the same
     addresses (and readiness) make one subset, in the order the ports were first seen; addresses sorted as
-    ``LessEndpointAddress`` sorts them (IP text, then no targetRef first, then UID). The addresses of subsets
+    ``LessEndpointAddress`` sorts them (IP text as written, then no targetRef first, then UID). The addresses of subsets
     without ports are gathered under upstream's sentinel port (None here), which no subset lists: they make a
     subset without ports, or join the subset of ports offered by exactly those addresses. A port no address
     offers goes."""
@@ -176,7 +184,7 @@ def repack_subsets(subsets: tuple[EndpointsSubset, ...]) -> list[EndpointsSubset
             continue
         keyed = []
         for address, listed_ready in tagged:
-            key = (address.ip, address.uid)
+            key = (address.written_ip, address.uid)
             first.setdefault(key, address)
             keyed.append((key, listed_ready))
         for port in subset.ports or (None,):
@@ -199,8 +207,9 @@ def repack_subsets(subsets: tuple[EndpointsSubset, ...]) -> list[EndpointsSubset
 
 
 def _address_order(address: EndpointsAddress) -> tuple[bytes, bool, str]:
-    """LessEndpointAddress: the IP's bytes, then an address without a targetRef first, then the UID."""
-    return address.ip.encode(), address.target_ref is not None, address.uid
+    """LessEndpointAddress: the bytes of the IP as written (bytes.Compare of the field's text: 010.0.0.9 before
+    10.0.0.1), then an address without a targetRef first, then the UID."""
+    return address.written_ip.encode(), address.target_ref is not None, address.uid
 
 
 _SetKey = tuple[str, str | None, tuple[str, str] | None]
