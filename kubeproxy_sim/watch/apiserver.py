@@ -316,7 +316,8 @@ def _unread_of_user(user: dict[str, Any], tls: bool) -> set[str]:
 
 def _as_client_go_takes(data: dict[str, Any], context: str | None) -> dict[str, Any]:
     """``data`` without what client-go never reads of the chosen user (:func:`_unread_of_user`: all its
-    credentials when the server is no https one) and without an opaque proxy-url (:func:`_proxy_problem`). The
+    credentials when the server is no https one), without an opaque proxy-url (:func:`_proxy_problem`) and with
+    the local system's address for a proxy-url's empty host (:func:`_dialed`). The
     Python client sent a token, a password or an auth-provider's token over plain http, ran the exec plugin,
     read the files and used the proxy, failing on one not there. With no context chosen and none named "", the
     nameless context client-go takes (kubeconfig_types.NO_CONTEXT) is added: the Python client refused the
@@ -328,9 +329,9 @@ def _as_client_go_takes(data: dict[str, Any], context: str | None) -> dict[str, 
         data = {**data, "current-context": "", "contexts": [*data["contexts"], nameless]}
     cluster_at, user_at = chosen(data, context)
     cluster = data["clusters"][cluster_at]["cluster"]
-    if cluster.get("proxy-url") and not _go_scheme(cluster["proxy-url"]):  # (an opaque URL: Go finds no proxy host)
+    if (dialed := _cluster_as_dialed(cluster)) is not cluster:
         clusters = [dict(entry) for entry in data["clusters"]]
-        clusters[cluster_at]["cluster"] = {key: value for key, value in cluster.items() if key != "proxy-url"}
+        clusters[cluster_at]["cluster"] = dialed
         data = {**data, "clusters": clusters}
     if user_at is None:
         return data
@@ -341,6 +342,20 @@ def _as_client_go_takes(data: dict[str, Any], context: str | None) -> dict[str, 
     users = [dict(entry) for entry in data["users"]]
     users[user_at]["user"] = {key: value for key, value in user.items() if key not in unread}
     return {**data, "users": users}
+
+
+def _cluster_as_dialed(cluster: dict[str, Any]) -> dict[str, Any]:
+    """The chosen ``cluster`` with the URLs Go dials for its server and proxy-url: http:// before a server without
+    a scheme (:func:`_client_go_url`: the Python client added none, and went past the proxy-url of a server it
+    found no host in) and the local system's address for an empty host (:func:`_dialed`); an opaque proxy-url
+    (no //) is none (:func:`_proxy_problem`). ``cluster`` itself when it needs none of these."""
+    server, proxy = cluster["server"], cluster.get("proxy-url")
+    changed: dict[str, str | None] = {"server": _dialed(_client_go_url(server))}
+    if proxy:
+        changed["proxy-url"] = _dialed(proxy) if _go_scheme(proxy) else None
+    if all(cluster.get(key) == value for key, value in changed.items()):
+        return cluster
+    return {key: value for key, value in {**cluster, **changed}.items() if value is not None}
 
 
 class PersistFailed(InputError):
@@ -562,6 +577,9 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None) ->
     if (problem := _scheme_problem(server) or _server_problem(server)) is not None:
         raise InputError(Diagnostic(f"{quoted(server)} is not a URL ({problem}); expected http(s)://HOST[:PORT]",
                                     file=kubeconfig, field=f"clusters[{i}].cluster.server"))
+    if (problem := _server_name_problem(server, cluster)) is not None:
+        raise InputError(Diagnostic(f"{quoted(server)}: {problem}", file=kubeconfig,
+                                    field=f"clusters[{i}].cluster.server"))
     if proxy and (problem := _proxy_problem(proxy)) is not None:
         raise InputError(Diagnostic(f"{quoted(proxy)} is not a proxy URL ({problem}); expected "
                                     "http://, https:// or socks5://HOST[:PORT]", file=kubeconfig,
@@ -725,10 +743,11 @@ def _server_problem(server: str, proxy: bool = False) -> str | None:
     "host must be a URL or a host:port pair"), so ``not a url`` is the host "not a url", which Go's url.Parse
     refuses for its space. A URL with a scheme that Go's url.Parse refuses (a space or a brace in its host, a
     port that is no number, a missing ], user information Go refuses) is parsed again as http://URL, whose path
-    is then refused as for a host. A ``%`` escape Go cannot read is refused, and a host that is empty, or that Go
-    cannot dial (an IPv6 address without brackets), never connects: the watch would retry it for ever (kubectl
-    1.33, the oracle, for each). A ``proxy`` URL is not parsed again (clientcmd's parseProxyURL refuses it:
-    "could not parse"), and url.Parse's own words are said for it."""
+    is then refused as for a host. A ``%`` escape Go cannot read is refused, and a host that is empty without a
+    port, or that Go cannot dial (an IPv6 address without brackets), never connects: the watch would retry it for
+    ever (kubectl 1.33, the oracle, for each); an empty host with a port is the local system (:data:`LOCAL_SYSTEM`).
+    A ``proxy`` URL is not parsed again (clientcmd's parseProxyURL refuses it: "could not parse"), and what
+    url.Parse refused is said in its words here (:func:`_proxy_problem` says kubectl's instead)."""
     if any(c < " " or c == "\x7f" for c in server):  # (urlsplit drops a tab or a newline; Go refuses them)
         return "invalid control character in URL"
     if (escape := _BAD_ESCAPE.search(server.partition("?")[0])) is not None:
@@ -750,8 +769,49 @@ def _server_problem(server: str, proxy: bool = False) -> str | None:
     if reparsed:
         return f"host must be a URL or a host:port pair: {json.dumps(server)}"  # (Go's url.Parse refused it)
     if problem is None:
-        problem = f"port {port} is past 65535" if port and int(port) > 65535 else None if name else "no host"
+        problem = f"port {port} is past 65535" if port and int(port) > 65535 else None if name or port else "no host"
     return problem
+
+
+LOCAL_SYSTEM = "0.0.0.0"
+"""Where Go dials a URL whose host is empty but for its port (``https://:6443``): its net.Dial takes an empty host
+for the local system, and on Linux a connection to 0.0.0.0 is one to this machine (kubectl 1.33, the oracle,
+reached a server on 127.0.0.1 so)."""
+
+
+def _no_host_but_a_port(url: str) -> tuple[str, str] | None:
+    """The parts of ``url`` (which has a scheme: ``http://`` is given to a server without one) before and after
+    an empty host with a port, or None when its host is not empty (or it has no port, or no ``//``)."""
+    scheme, slashes, rest = url.partition("://")
+    if not slashes:
+        return None
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    userinfo, at, host = authority.rpartition("@")
+    name, port, problem = _host_and_port(host)
+    if name or problem is not None or not port:
+        return None
+    return f"{scheme}://{userinfo}{at}", f":{port}{rest[len(authority):]}"
+
+
+def _dialed(url: str) -> str:
+    """``url`` with :data:`LOCAL_SYSTEM` for an empty host with a port, as Go dials it; urllib3 refused such a
+    URL ("No host specified"), and the watch refused the kubeconfig ("no host")."""
+    parts = _no_host_but_a_port(url)
+    return url if parts is None else LOCAL_SYSTEM.join(parts)
+
+
+def _server_name_problem(server: str, cluster: dict[str, Any]) -> str | None:
+    """An https server with an empty host (``https://:6443``) and neither tls-server-name nor
+    insecure-skip-tls-verify: Go's TLS then has no server name to check the certificate against and fails every
+    request (kubectl 1.33: "tls: either ServerName or InsecureSkipVerify must be specified in the tls.Config"),
+    which no retry cures, as none of these is read again."""
+    if not client_go_tls(server) or _no_host_but_a_port(server) is None:
+        return None
+    if cluster.get("tls-server-name") or cluster.get("insecure-skip-tls-verify"):
+        return None
+    return ("its host is empty, so Go's TLS has no server name to check the server's certificate against and "
+            "fails every request (tls: either ServerName or InsecureSkipVerify must be specified in the "
+            "tls.Config); expected a host, or tls-server-name (or insecure-skip-tls-verify) beside it")
 
 
 def _host_and_port(host: str) -> tuple[str, str, str | None]:
@@ -799,16 +859,20 @@ def _no_client_certificate(data: dict[str, Any], kubeconfig: str, context: str |
             f"client-key-data, for that user in {kubeconfig})")
 
 
-def _with_scheme(configuration: Any) -> str | None:
-    """Give a server without a scheme http://, as client-go does whatever the cluster's TLS settings; the note to
-    show. Its ClientConfig asks IsConfigTransportTLS before the cluster's CA, client certificates and
-    insecure-skip-tls-verify are merged, so DefaultServerURL sees none of them, and none is merged after (kubectl
-    1.33, the oracle, sent http:// with a CA, client certificates or insecure-skip-tls-verify)."""
-    host = str(getattr(configuration, "host", "") or "")
-    if not host or "://" in host:
+def _client_go_url(server: str) -> str:
+    """The kubeconfig's ``server`` as client-go makes it a URL: http:// before one without a scheme, whatever the
+    cluster's TLS settings. Its ClientConfig asks IsConfigTransportTLS before the cluster's CA, client certificates
+    and insecure-skip-tls-verify are merged, so DefaultServerURL sees none of them, and none is merged after
+    (kubectl 1.33, the oracle, sent http:// with a CA, client certificates or insecure-skip-tls-verify)."""
+    return server if "://" in server else f"http://{server}"
+
+
+def _scheme_note(server: str) -> str | None:
+    """The note to show for a server without a scheme (:func:`_client_go_url`)."""
+    if "://" in server:
         return None
-    configuration.host = f"http://{host}"
-    return f"the server {host!r} has no scheme; using {configuration.host}, as kubectl does (whatever the TLS settings)"
+    return (f"the server {server!r} has no scheme; using {_client_go_url(server).rstrip('/')}, as kubectl does "
+            "(whatever the TLS settings)")
 
 
 def _quiet_insecure_warnings() -> None:
@@ -876,11 +940,16 @@ class ApiServerSource:
         self._auth_loaded = time.monotonic()
         self._logged = _LoggedErrors(lambda message: self._say(self.host, Diagnostic(
             f"credentials: {message}", file=self.host, severity=Severity.WARNING)))
-        scheme_note = _with_scheme(configuration)
+        from kubeproxy_sim.watch.kubeconfig_types import chosen
+
+        server = self._data["clusters"][chosen(self._data, context)[0]]["cluster"]["server"]
+        scheme_note = _scheme_note(server)
         if getattr(configuration, "verify_ssl", True) is False:
             _quiet_insecure_warnings()
-        self.host = str(getattr(configuration, "host", "") or kubeconfig).rstrip("/")
-        self._server = urlsplit(self.host).netloc or self.host
+        self.host = _client_go_url(server).rstrip("/")  # (as the kubeconfig says it, for what the user is told)
+        self._server = re.split(r"[/?#]", self.host.partition("://")[2], maxsplit=1)[0].rpartition("@")[2] \
+            or self.host  # (HOST:PORT as the URL says it: urlsplit refuses http://[]:6443, which Go takes)
+        self._base_url = str(configuration.host).rstrip("/")  # (what requests go to: _as_client_go_takes's server)
         self._proxy = urlsplit(str(getattr(configuration, "proxy", "") or "")).netloc.rpartition("@")[2]
         self._kinds = tuple(Kind(k) for k in kinds)
         self._node_name = node_name
@@ -993,7 +1062,7 @@ class ApiServerSource:
         if self._stop.is_set():
             raise _Stopped
         query = {k: v for k, v in params.items() if v is not None}
-        url = f"{self.host}{KIND_SPECS[kind].path}?{urlencode(query)}"
+        url = f"{self._base_url}{KIND_SPECS[kind].path}?{urlencode(query)}"
         resp = self._api.rest_client.pool_manager.request(
             "GET", url, headers=self._headers(), preload_content=False, retries=False,
             timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=self._read_timeout))

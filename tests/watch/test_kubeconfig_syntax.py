@@ -60,7 +60,7 @@ users:
     ('"https://api server:6443"', 'host must be a URL or a host:port pair: "https://api server:6443"'),
     ('"a{b}"', 'invalid character "{" in host name'),
     ('"https://a\\tb"', "invalid control character in URL"),
-    ('"https://:6443"', "no host"),
+    ('"http://:"', "no host"),
     ('"http://"', 'host must be a URL or a host:port pair: "http://"'),
 ])
 def test_a_server_url_that_does_not_parse_names_its_cluster_field(tmp_path: Path, server: str, reason: str) -> None:

@@ -1,0 +1,102 @@
+"""watch --kubeconfig: a server or proxy-url whose host is empty but for its port (``https://:6443``).
+
+Go's net.Dial takes an empty host for the local system, and kubectl 1.33 (the oracle) reached a server on
+127.0.0.1 through ``http://:PORT``, ``:PORT`` and ``http://[]:PORT``, and through ``https://:PORT`` with
+insecure-skip-tls-verify or a tls-server-name; without either, every request fails ("tls: either ServerName or
+InsecureSkipVerify must be specified in the tls.Config"). Session 19 refused each of them ("no host").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubeproxy_sim.errors import InputError
+from kubeproxy_sim.watch import Kind
+from kubeproxy_sim.watch.apiserver import ApiServerSource, connect
+
+from ._fake_apiserver import FakeApiServer
+from .conftest import Mirror
+from .test_apiserver_live import TEST_CERT, TEST_KEY, populate, with_user
+
+pytest.importorskip("kubernetes")
+
+
+def _synced(kubeconfig: Path) -> Mirror:
+    src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE]).start()
+    try:
+        seen = Mirror(src)
+        seen.until(lambda: Kind.SERVICE in seen.synced)
+    finally:
+        src.close(timeout=2)
+    return seen
+
+
+@pytest.fixture
+def fake():
+    server = FakeApiServer().start()
+    populate(server)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tls_fake(tmp_path: Path):
+    (tmp_path / "server.crt").write_text(TEST_CERT)
+    (tmp_path / "server.key").write_text(TEST_KEY)
+    server = FakeApiServer(cert_dir=tmp_path).start()
+    populate(server)
+    yield server
+    server.stop()
+
+
+def _port(fake: FakeApiServer) -> str:
+    return fake.url.rsplit(":", 1)[1]
+
+
+@pytest.mark.parametrize("server", ["http://:{port}", ":{port}", "http://[]:{port}", "http://@:{port}"])
+def test_an_http_server_with_an_empty_host_is_the_local_system(fake, tmp_path: Path, server: str) -> None:
+    kubeconfig = with_user(fake, tmp_path / "kc", {}, server=server.format(port=_port(fake)))
+    assert _synced(kubeconfig).keys(Kind.SERVICE) == {"default/s1"}
+
+
+@pytest.mark.parametrize("cluster", [{"insecure-skip-tls-verify": True},
+                                     {"certificate-authority": "server.crt", "tls-server-name": "127.0.0.1"}])
+def test_an_https_server_with_an_empty_host_and_a_server_name_or_no_verification(
+        tls_fake, tmp_path: Path, cluster: dict[str, Any]) -> None:
+    kubeconfig = with_user(tls_fake, tmp_path / "kc", {"token": "t"}, server=f"https://:{_port(tls_fake)}",
+                           **cluster)
+    assert _synced(kubeconfig).keys(Kind.SERVICE) == {"default/s1"}
+    assert tls_fake.authorization[-1] == "Bearer t"
+
+
+def test_an_https_server_with_an_empty_host_and_nothing_to_verify_it_by_is_refused(tls_fake, tmp_path: Path) -> None:
+    """Every request fails in Go, and nothing the watch reads again cures it: refused at start, by its field."""
+    server = f"https://:{_port(tls_fake)}"
+    kubeconfig = with_user(tls_fake, tmp_path / "kc", {"token": "t"}, server=server,
+                           **{"certificate-authority": "server.crt"})
+    with pytest.raises(InputError) as caught:
+        connect(str(kubeconfig))
+    assert [str(d) for d in caught.value.diagnostics] == [
+        f"{kubeconfig}: clusters[0].cluster.server: \"{server}\": its host is empty, so Go's TLS has no server name "
+        "to check the server's certificate against and fails every request (tls: either ServerName or "
+        "InsecureSkipVerify must be specified in the tls.Config); expected a host, or tls-server-name (or "
+        "insecure-skip-tls-verify) beside it"]
+
+
+def test_a_proxy_url_with_an_empty_host_is_a_proxy_on_the_local_system(fake, tmp_path: Path) -> None:
+    """kubectl 1.33 went to a proxy on this machine for proxy-url http://:3128 (its connection was refused there)."""
+    kubeconfig = with_user(fake, tmp_path / "kc", {}, **{"proxy-url": "http://u:p@:3128"})
+    assert connect(str(kubeconfig)).configuration.proxy == "http://u:p@0.0.0.0:3128"
+
+
+@pytest.mark.parametrize("server", ["127.0.0.1:{port}", "http://:{port}"])
+def test_a_server_without_a_scheme_or_host_goes_through_the_proxy_url(fake, tmp_path: Path, server: str) -> None:
+    """kubectl 1.33 sent ``GET http://10.1.2.3:6443/api/v1/services`` to the proxy-url's proxy for server
+    10.1.2.3:6443: Go's Proxy applies to every request. The Python client went past the proxy of a server it found
+    no host in (its no_proxy check), as it was given the server without http://. (The fake answers a request
+    for an absolute URL as a proxy would pass it on.)"""
+    kubeconfig = with_user(fake, tmp_path / "kc", {}, server=server.format(port=1), **{"proxy-url": fake.url})
+    assert _synced(kubeconfig).keys(Kind.SERVICE) == {"default/s1"}
