@@ -597,19 +597,52 @@ CONTRACT_SECTIONS = {
 }
 
 
-def _json_commands(parser: argparse.ArgumentParser, words: tuple[str, ...] = ()) -> Iterator[str]:
+def _commands_printing(output: str, parser: argparse.ArgumentParser, words: tuple[str, ...] = ()) -> Iterator[str]:
+    """The commands (and netns verbs) whose -o takes ``output``."""
     for action in parser._actions:
-        if "--output" in action.option_strings and "json" in (action.choices or ()):
+        if "--output" in action.option_strings and output in (action.choices or ()):
             yield " ".join(words)
         if isinstance(action, argparse._SubParsersAction):
             for name, child in action.choices.items():
-                yield from _json_commands(child, (*words, name))
+                yield from _commands_printing(output, child, (*words, name))
 
 
 def test_every_json_command_has_a_contract_section_and_a_test() -> None:
     """A command that gains -o json must get a README section (and its keys pinned above) before this passes;
     the section's heading names the command (netns send's is send's, whose heading says so)."""
-    assert set(_json_commands(build_parser())) == set(CONTRACT_SECTIONS)
+    assert set(_commands_printing("json", build_parser())) == set(CONTRACT_SECTIONS)
     for command, heading in CONTRACT_SECTIONS.items():
         section = readme_section(heading)
         assert f"`{command} -o json" in section.split("\n", 2)[1], (command, heading)
+
+
+# --------------------------------------------------------------------------- -o yaml carries the same content
+
+SAME_IN_YAML = {
+    "rules": ["rules", "--scenario", "bootcamp", "--full"],
+    "trace": ["trace", "--scenario", "bootcamp", "--src", "10.244.0.9", "--dst", "10.96.142.87", "--dport", "8080"],
+    "send": ["send", "--scenario", "bootcamp", "--from", "external", "--to", "node/node1:31527", "--count", "10"],
+    "dist": ["dist", "--scenario", "session-affinity", "--to", "web.default:80", "--clients", "50", "--connections",
+             "4"],
+    "diff": ["diff", "--scenario", TERMINATING + "ready-endpoints-exist", "--against-scenario",
+             TERMINATING + "only-terminating-endpoints-exist"],
+    "replay": ["replay", str(BOOTCAMP / "objects.yaml"), str(BOOTCAMP / "objects.yaml"), *BOOTCAMP_FLAGS],
+    "scenario": ["scenario", str(BOOTCAMP / "scenario"), "--show", "diff"],
+    "healthz": ["healthz", "--scenario", "upstream-external-traffic-policy-local", "ns1/svc1"],
+}
+
+
+def test_every_yaml_command_is_compared() -> None:
+    """Each command with -o yaml but those that need root (netns send and verify: tests/kernel/test_cli.py)."""
+    assert set(_commands_printing("yaml", build_parser())) - {"netns send", "netns verify"} == set(SAME_IN_YAML)
+
+
+@pytest.mark.parametrize("command", list(SAME_IN_YAML))
+def test_yaml_output_carries_the_json_content(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """README: "json and yaml carry the same content" (healthz's Date is the clock's, read at each run)."""
+    as_json = run([*SAME_IN_YAML[command], "-o", "json"], capsys)
+    assert main([*SAME_IN_YAML[command], "-o", "yaml"]) == 0
+    as_yaml = yaml.safe_load(capsys.readouterr().out)
+    if command == "healthz":
+        as_json["headers"].pop("Date"), as_yaml["headers"].pop("Date")
+    assert as_yaml == as_json
