@@ -318,14 +318,19 @@ def scale(world: World, namespace: str, name: str, replicas: int, rng: random.Ra
 
 
 def set_image(world: World, namespace: str, name: str, images: dict[str, str], rng: random.Random) -> World:
-    """``kubectl set image``: ``*`` names every container."""
+    """``kubectl set image``: a name is a container's or a sidecar's (kubectl sets initContainers too), ``*``
+    names them all."""
     d = _deployment(world, namespace, name)
-    known = {c.name for c in d.template.containers}
+    known = {c.name for c in (*d.template.containers, *d.template.sidecars)}
     for container in images:
         if container != "*" and container not in known:
             raise ActionError(f'unable to find container named "{container}"')
-    containers = tuple(replace(c, image=images.get(c.name, images.get("*", c.image))) for c in d.template.containers)
-    template = replace(d.template, containers=containers)
+
+    def with_images(containers: tuple[Container, ...]) -> tuple[Container, ...]:
+        return tuple(replace(c, image=images.get(c.name, images.get("*", c.image))) for c in containers)
+
+    template = replace(d.template, containers=with_images(d.template.containers),
+                       sidecars=with_images(d.template.sidecars))
     return settle(_put_deployment(world, replace(d, template=template)), rng)
 
 

@@ -1133,3 +1133,23 @@ def test_an_init_containers_restart_policy_other_than_always_is_refused_as_the_a
                    monkeypatch) == 1
     assert ('dep.yaml: Deployment default/api: spec.template.spec.initContainers[0].restartPolicy: Unsupported '
             'value: "OnFailure": supported values: "Always"') in capsys.readouterr().err
+
+
+def test_set_image_names_a_sidecar_too_as_kubectl_does() -> None:
+    """kubectl set image looks a name up in initContainers as well as containers, and ``*`` sets both (kubectl
+    1.33 set image --local on a template with a sidecar): the sidecar's new image is a new template, so a new
+    ReplicaSet; a name neither has is still refused."""
+    d, _ = decode_deployment(yaml.safe_load(SIDECAR_DEPLOYMENT.replace("POLICY", "Always")), "dep.yaml")
+    assert d is not None
+    w, rng = deployed(0)
+    w = W.apply_deployment(w, d, rng)
+    w = W.set_image(w, "default", "api", {"tls": "envoy:v2"}, rng)
+    (now,) = [x for x in w.deployments if x.name == "api"]
+    assert [c.image for c in now.template.sidecars] == ["envoy:v2"]
+    assert [c.image for c in now.template.containers] == ["nginx"]
+    assert len([rs for rs in w.replica_sets if rs.owner == "api"]) == 2
+    w = W.set_image(w, "default", "api", {"*": "busybox"}, rng)
+    (now,) = [x for x in w.deployments if x.name == "api"]
+    assert {c.image for c in (*now.template.containers, *now.template.sidecars)} == {"busybox"}
+    with pytest.raises(ActionError, match='unable to find container named "nosuch"'):
+        W.set_image(w, "default", "api", {"nosuch": "x"}, rng)
