@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
 from kubeproxy_sim.cli.options import Inputs, add_input_flags
@@ -119,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
             ruleset = sync_ruleset(synced.result, full=args.full)
     report_diagnostics(synced.diagnostics, args)
     if ruleset is None:
-        emit(None, "text", text=synced.text)
+        synced.write_text(sys.stdout)  # (in parts: see there)
     else:
         emit(rules_data(ruleset) if args.output != "text" else None, args.output,
              text=lambda: render_rules(ruleset))

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import accumulate
 from operator import itemgetter
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TextIO
 
 from kubeproxy_sim.cli.options import build_config, input_names, input_paths
 from kubeproxy_sim.errors import Diagnostic
@@ -76,14 +76,38 @@ the two finish together at 0.51 (at 0.50 the child is 0.05 s later, at 0.52 the 
 class Synced:
     """A full sync from manifests: the node's config, every message about the input, and the rules.
 
-    ``text`` is the restore input when it was asked for; ``result`` the sync as a ruleset, which a split run
-    asked for text only does not build (rendering the two halves apart is what makes it fast).
+    ``pieces`` is the restore input when it was asked for, as pieces of whole lines (joined with newlines, they
+    are its text: :attr:`text`); ``result`` the sync as a ruleset, which a split run asked for text only does
+    not build (rendering the two halves apart is what makes it fast).
     """
 
     config: ProxyConfig
     diagnostics: tuple[Diagnostic, ...]
     result: SyncResult | None
-    text: str | None
+    pieces: list[str] | None
+
+    @property
+    def text(self) -> str | None:
+        """The restore input as one string (None when it was not asked for)."""
+        return None if self.pieces is None else "\n".join(self.pieces)
+
+    def write_text(self, stream: TextIO) -> None:
+        """Write the restore input to ``stream``, :data:`WRITE_PIECES` pieces at a time.
+
+        Joined whole and written at once, 32 MB at 10,000 services cost 60-90 ms of CPU after both processes
+        are done (a new string, its encoded copy, both faulted in page by page); joined and written a part at a
+        time, the same bytes cost ~20 ms, the parts reusing the same memory.
+        """
+        pieces = self.pieces
+        assert pieces is not None, "the text was not asked for"
+        for start in range(0, len(pieces), WRITE_PIECES):
+            if start:
+                stream.write("\n")
+            stream.write("\n".join(pieces[start:start + WRITE_PIECES]))
+
+
+WRITE_PIECES = 4096
+"""The pieces :meth:`Synced.write_text` joins per write: ~0.5 MB, far more than a write's own cost."""
 
 
 def load_and_generate(args: argparse.Namespace, *, text: bool = False, threshold: int | None = None) -> Synced:
@@ -120,7 +144,7 @@ def _whole(documents: list[Document], args: argparse.Namespace, text: bool) -> S
     config, config_diags = build_config(args, loaded.cluster)
     result = generate(loaded.cluster, config)
     return Synced(config, (*loaded.diagnostics, *config_diags), result,
-                  render_ruleset(result.ruleset) if text else None)
+                  [render_ruleset(result.ruleset)] if text else None)
 
 
 def _service_names(documents: list[Document]) -> Iterator[str]:
@@ -240,8 +264,8 @@ def _joined(mine: _ShareRules, private: tuple[_Blocks, _Blocks] | None, received
     pieces = [*generated_table_text("filter", _table_chains(out.filter_chains, out.filter,
                                                             (private[0], their_private[0]))),
               *generated_table_text("nat", _table_chains(out.nat_chains, out.nat, (private[1], their_private[1]))),
-              ""]  # the final newline, without copying the whole text again
-    return Synced(ctx.config, diagnostics, None, "\n".join(pieces))
+              ""]  # the final newline
+    return Synced(ctx.config, diagnostics, None, pieces)
 
 
 @dataclass(frozen=True, slots=True)
