@@ -268,6 +268,31 @@ def test_trace_json_no_connection_marks_an_established_packet_whose_first_was_re
     assert [(o["verdict"], o.get(TRACE_NO_CONNECTION)) for o in data["outcomes"]] == [("REJECT", True)]
 
 
+NAT_DUMP = """*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -p tcp --dport 80 -j REDIRECT --to-ports 8080
+-A POSTROUTING -p tcp --dport 81 -j SNAT --to-source 10.0.0.1
+COMMIT
+"""
+
+
+@pytest.mark.parametrize(("dport", "outcome"), [("80", ("DNAT", "10.0.0.1:8080", False)),
+                                                ("81", ("ACCEPT", None, True))])
+def test_trace_json_verdicts_of_redirect_and_snat(dport: str, outcome: tuple, capsys: pytest.CaptureFixture[str],
+                                                  tmp_path: Path) -> None:
+    """README's outcomes[].verdict: a REDIRECT is a DNAT to the node's own address; an SNAT alone is an ACCEPT
+    whose source is rewritten (masquerade)."""
+    (tmp_path / "nat.dump").write_text(NAT_DUMP)
+    data = run(["trace", "--rules", str(tmp_path / "nat.dump"), "--node-ip", "10.0.0.1", "--src", "10.0.0.9",
+                "--dst", "10.0.0.1" if dport == "80" else "10.0.0.50", "--dport", dport, "-o", "json"], capsys)
+    check_trace(data)
+    assert [(o["verdict"], o["destination"], o["masquerade"]) for o in data["outcomes"]] == [outcome]
+    assert "a `REDIRECT` is one too" in readme_section("`trace -o json`")
+
+
 # --------------------------------------------------------------------------- send, healthz, rules
 
 
