@@ -57,6 +57,7 @@ from kubeproxy_sim.errors import Diagnostic, EnvironmentMissing, InputError, Sev
 from kubeproxy_sim.objects.model import UNWATCHED_LABELS
 from kubeproxy_sim.watch.cache import KIND_SPECS, KindCache, StreamSignal
 from kubeproxy_sim.watch.events import Batch, Kind, WatchEvent
+from kubeproxy_sim.watch.kubeconfig_types import chosen
 
 DEFAULT_KINDS = (Kind.SERVICE, Kind.ENDPOINT_SLICE, Kind.NODE)
 """kube-proxy's informers: no Pods (its ClusterRole, system:node-proxier, cannot list them)."""
@@ -154,6 +155,8 @@ def classify(exc: BaseException, server: str, proxy: str = "") -> Failure:
 
     if isinstance(exc, HttpStatusError):
         return Failure(str(exc), exc.status in PERMANENT_STATUSES, exc.status in SERVER_WIDE_STATUSES)
+    if isinstance(exc, CredentialsUnavailable):  # (a bounded run gives up at once, as kubectl's one request fails)
+        return Failure(str(exc), permanent=True, server_wide=True)
     causes = list(_causes(exc))
     tls = next((c for c in causes if _is_tls(c)), None)
     if tls is not None:
@@ -231,16 +234,16 @@ def connect(kubeconfig: str, context: str | None = None) -> Any:
     return _connected(kubeconfig, context)[0]
 
 
-def _connected(kubeconfig: str, context: str | None) -> tuple[Any, dict[str, Any]]:
+def _connected(kubeconfig: str, context: str | None, per_request: bool = False) -> tuple[Any, dict[str, Any]]:
     """:func:`connect`'s client, and the kubeconfig as it read it (once: what else is asked of the file is asked
-    of that, as a pipe gives its text once)."""
+    of that, as a pipe gives its text once); ``per_request``: see :func:`_check_server`."""
     try:
         import kubernetes  # noqa: F401  (here: said before the file is read)
     except ImportError:
         raise EnvironmentMissing("watching an API server needs the kubernetes client: "
                                  "pip install 'kubeproxy-sim[live]'") from None
     data = _check_shape(kubeconfig)
-    taken = _check_server(kubeconfig, data, context)
+    taken = _check_server(kubeconfig, data, context, per_request)
     try:
         with _client_errors_logged() as logged:
             client = _client(taken, kubeconfig, context)
@@ -557,7 +560,8 @@ def _check_shape(kubeconfig: str) -> dict[str, Any]:
     return go_decoded(data)
 
 
-def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None) -> dict[str, Any]:
+def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None,
+                  per_request: bool = False) -> dict[str, Any]:
     """What client-go refuses in the context, cluster and user the kubeconfig (``data``: as :func:`_check_shape`
     gives it) chooses is said by its field path (kubeconfig_types.choice_problems: a context or cluster that is not
     there, a cluster without a server; usable_problems: what ConfirmUsable refuses besides files; then the files
@@ -565,7 +569,9 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None) ->
     client says only its own, urllib's or urllib3's words ("Expected object with name x in kube-config/contexts
     list", "Invalid IPv6 URL", "Failed to parse: Host '  '", "File does not exist: ca.crt"), naming no field.
     Returns ``data`` as client-go takes it (:func:`_as_client_go_takes`, which needs the choice and the proxy-url
-    checked first), whose user is what the file checks look at and what the client is given."""
+    checked first), whose user is what the file checks look at and what the client is given. An exec plugin not
+    installed is refused too, unless ``per_request`` (the watch, which fails each request for it as client-go
+    does: :func:`_exec_request_problem`): then it is left out of what the client is given."""
     from kubeproxy_sim.watch.kubeconfig_types import choice_problems, chosen, usable_problems
 
     found = choice_problems(data, context) or usable_problems(data, context)
@@ -591,9 +597,17 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None) ->
     confirmed = _confirmed(user[0], data["users"][user_at]["user"], client_go_tls(server)) if user else None
     unreadable = _file_problems(kubeconfig, [(f"clusters[{i}].cluster", cluster), *([confirmed] if confirmed else [])])
     missing = _exec_command_problem(kubeconfig, *user) if user else None
-    if unreadable or missing:
+    if unreadable or (missing and not per_request):
         raise InputError(unreadable + ([missing] if missing else []))
-    return taken
+    return _without_exec(taken, user_at) if missing and user_at is not None else taken
+
+
+def _without_exec(data: dict[str, Any], user_at: int) -> dict[str, Any]:
+    """``data`` without the exec plugin of its user ``user_at`` (one not installed: the Python client ran it as it
+    loaded the file, logged its failure and went on without credentials)."""
+    users = [dict(entry) for entry in data["users"]]
+    users[user_at]["user"] = {key: value for key, value in users[user_at]["user"].items() if key != "exec"}
+    return {**data, "users": users}
 
 
 def _confirmed(at: str, user: dict[str, Any], tls: bool) -> tuple[str, dict[str, Any]]:
@@ -625,11 +639,11 @@ def client_go_tls(server: str) -> bool:
     return server[:8].lower() == "https://"
 
 
-def _exec_command_problem(kubeconfig: str, at: str, user: dict[str, Any]) -> Diagnostic | None:
-    """The user's exec credential plugin command when there is no such program, by its field path: client-go
-    looks a bare name up in PATH and takes a path with a slash from the kubeconfig's directory (its ResolvePaths),
-    and fails each request ("getting credentials: exec: executable x not found", with the plugin's installHint);
-    this watch stops at start instead, where the Python client said "[Errno 2] No such file or directory: 'x'"."""
+def _exec_not_found(kubeconfig: str, user: dict[str, Any]) -> tuple[str, str, str] | None:
+    """The user's exec credential plugin command when there is no such program (client-go looks a bare name up in
+    PATH and takes a path with a slash from the kubeconfig's directory: its ResolvePaths), with where it was looked
+    for and the plugin's installHint (on one line: a hint is often several); None when it is there, or there is
+    none."""
     import shutil
 
     command = (user.get("exec") or {}).get("command")
@@ -639,9 +653,36 @@ def _exec_command_problem(kubeconfig: str, at: str, user: dict[str, Any]) -> Dia
     if shutil.which(path) is not None:
         return None
     where = "taken from the kubeconfig's directory" if os.sep in command else "looked up in PATH"
-    hint = " ".join((user["exec"].get("installHint") or "").split())  # (one line: a hint is often several)
+    return command, where, " ".join((user["exec"].get("installHint") or "").split())
+
+
+def _exec_command_problem(kubeconfig: str, at: str, user: dict[str, Any]) -> Diagnostic | None:
+    """:func:`_exec_not_found` by the user's exec field path, for :func:`connect`, which makes no request to fail
+    (the watch fails each request instead, as client-go: :func:`_exec_request_problem`). The Python client said
+    "[Errno 2] No such file or directory: 'x'"."""
+    if (found := _exec_not_found(kubeconfig, user)) is None:
+        return None
+    command, where, hint = found
     return Diagnostic(f"{quoted(command)}: executable not found ({where}); expected the credential plugin's command"
                       f"{f' ({hint})' if hint else ''}", file=kubeconfig, field=f"{at}.exec.command")
+
+
+class CredentialsUnavailable(Exception):
+    """A request client-go would not send: its credentials could not be got (an exec plugin not installed)."""
+
+
+def _exec_request_problem(kubeconfig: str, data: dict[str, Any], context: str | None) -> str | None:
+    """Why client-go would fail a request for want of the chosen user's exec plugin (kubectl 1.33: "getting
+    credentials: exec: executable X not found", then its installHint; no request reaches the server), naming
+    the field, or None: the plugin is there, or client-go runs none (no exec, or a server that is no https one)."""
+    cluster_at, user_at = chosen(data, context)
+    if user_at is None or not client_go_tls(data["clusters"][cluster_at]["cluster"]["server"]):
+        return None
+    if (found := _exec_not_found(kubeconfig, data["users"][user_at]["user"])) is None:
+        return None
+    command, where, hint = found
+    return (f"getting credentials: exec: executable {command} not found ({kubeconfig}: users[{user_at}].user.exec."
+            f"command, {where}){f'; {hint}' if hint else ''}")
 
 
 FILE_CONTENTS = {"certificate-authority": "the PEM certificate of the cluster's certificate authority",
@@ -933,15 +974,14 @@ class ApiServerSource:
                  sleep: Callable[[float], None] | None = None, clock: Callable[[], float] = time.monotonic,
                  rng: random.Random | None = None, backoff: Backoff = Backoff(), watch_timeout: int = 300,
                  read_timeout: float | None = None, page_size: int = 500) -> None:
-        self._api, self._data = _connected(kubeconfig, context)
+        self._api, self._data = _connected(kubeconfig, context, per_request=True)
         configuration = self._api.configuration
         self._auth = configuration  # where request headers come from; replaced when a 401 says they went stale
         self._kubeconfig, self._context = kubeconfig, context
         self._auth_loaded = time.monotonic()
+        self._exec_missing = False  # the last request failed for an exec plugin not installed
         self._logged = _LoggedErrors(lambda message: self._say(self.host, Diagnostic(
             f"credentials: {message}", file=self.host, severity=Severity.WARNING)))
-        from kubeproxy_sim.watch.kubeconfig_types import chosen
-
         server = self._data["clusters"][chosen(self._data, context)[0]]["cluster"]["server"]
         scheme_note = _scheme_note(server)
         if getattr(configuration, "verify_ssl", True) is False:
@@ -1061,6 +1101,7 @@ class ApiServerSource:
 
         if self._stop.is_set():
             raise _Stopped
+        self._check_credentials()
         query = {k: v for k, v in params.items() if v is not None}
         url = f"{self._base_url}{KIND_SPECS[kind].path}?{urlencode(query)}"
         resp = self._api.rest_client.pool_manager.request(
@@ -1077,15 +1118,28 @@ class ApiServerSource:
             raise _Stopped
         return resp
 
-    def _reload_credentials(self) -> None:
-        """Read the kubeconfig's credentials again after a 401, as client-go does: a rotated token file (kube-proxy's
-        own projected service-account token) or an exec plugin's new token. At most once every few seconds."""
+    def _check_credentials(self) -> None:
+        """Fail a request client-go would not send (:func:`_exec_request_problem`: its exec plugin is not installed),
+        looked at before each request, as client-go runs the plugin for one; once the plugin is there, the
+        credentials are read again, so that the client runs it."""
+        problem = _exec_request_problem(self._kubeconfig, self._data, self._context)
         with self._lock:
-            if time.monotonic() - self._auth_loaded < CREDENTIALS_RELOAD_GAP:
+            was_missing, self._exec_missing = self._exec_missing, problem is not None
+        if problem is not None:
+            raise CredentialsUnavailable(problem)
+        if was_missing:
+            self._reload_credentials(at_once=True)
+
+    def _reload_credentials(self, at_once: bool = False) -> None:
+        """Read the kubeconfig's credentials again after a 401, as client-go does: a rotated token file (kube-proxy's
+        own projected service-account token) or an exec plugin's new token. At most once every few seconds, unless
+        ``at_once`` (an exec plugin installed meanwhile)."""
+        with self._lock:
+            if not at_once and time.monotonic() - self._auth_loaded < CREDENTIALS_RELOAD_GAP:
                 return
             self._auth_loaded = time.monotonic()
         try:
-            fresh, self._data = _connected(self._kubeconfig, self._context)
+            fresh, self._data = _connected(self._kubeconfig, self._context, per_request=True)
         except PersistFailed as exc:  # said (the client logs an exec plugin's failure itself: ``_logged``)
             for diagnostic in exc.diagnostics:
                 self._say(self.host, replace(diagnostic, severity=Severity.WARNING))

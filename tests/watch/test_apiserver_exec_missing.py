@@ -1,0 +1,95 @@
+"""watch --kubeconfig: an exec credential plugin that is not installed fails each request, as in client-go.
+
+kubectl 1.33 (the oracle) fails its request with "getting credentials: exec: executable X not found" and the
+plugin's installHint, and sends nothing to the server; kube-proxy's informers would fail each list so, and carry
+on once the plugin is there. Session 19's watch refused the kubeconfig at start instead.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from kubeproxy_sim.errors import InputError
+from kubeproxy_sim.watch import Kind
+from kubeproxy_sim.watch.apiserver import ApiServerSource
+
+from ._fake_apiserver import FakeApiServer
+from .conftest import Mirror
+from .test_apiserver_live import TEST_CERT, TEST_KEY, populate, with_user
+
+pytest.importorskip("kubernetes")
+
+PLUGIN = "kpsim-test-credential-plugin"
+
+
+@pytest.fixture
+def tls_fake(tmp_path: Path):
+    (tmp_path / "server.crt").write_text(TEST_CERT)
+    (tmp_path / "server.key").write_text(TEST_KEY)
+    server = FakeApiServer(cert_dir=tmp_path).start()
+    populate(server)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def bin_dir(tmp_path: Path, monkeypatch) -> Path:
+    """A directory on PATH, without the plugin yet."""
+    where = tmp_path / "bin"
+    where.mkdir()
+    monkeypatch.setenv("PATH", f"{where}{os.pathsep}{os.environ.get('PATH', '')}")
+    return where
+
+
+def _install(bin_dir: Path) -> None:
+    plugin = bin_dir / PLUGIN
+    plugin.write_text(f"#!{sys.executable}\nimport json\nprint(json.dumps({{'apiVersion': "
+                      "'client.authentication.k8s.io/v1', 'kind': 'ExecCredential', "
+                      "'status': {'token': 'from-exec'}}))\n")
+    plugin.chmod(plugin.stat().st_mode | stat.S_IXUSR)
+
+
+def _kubeconfig(fake: FakeApiServer, tmp_path: Path) -> Path:
+    return with_user(fake, tmp_path / "kc", {"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1", "command": PLUGIN, "interactiveMode": "Never",
+        "installHint": "get it\n  from the vendor"}}, **{"insecure-skip-tls-verify": True})
+
+
+def test_a_follower_fails_each_request_until_the_plugin_is_installed(tls_fake, tmp_path: Path, bin_dir: Path) -> None:
+    kubeconfig = _kubeconfig(tls_fake, tmp_path)
+    sleeps: list[float] = []
+    src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], sleep=sleeps.append).start()
+    try:
+        seen = Mirror(src)
+        seen.until(lambda: len(sleeps) >= 3)
+        assert tls_fake.authorization == []  # no request went out without its credentials
+        _install(bin_dir)
+        seen.until(lambda: Kind.SERVICE in seen.synced)
+    finally:
+        src.close(timeout=2)
+    assert seen.said() == [
+        f"{tls_fake.url}: warning: list failed: getting credentials: exec: executable {PLUGIN} not found "
+        f"({kubeconfig}: users[0].user.exec.command, looked up in PATH); get it from the vendor; retrying from a "
+        "new list with backoff, until it works"]
+    assert set(tls_fake.authorization) == {"Bearer from-exec"}
+
+
+def test_a_bounded_run_gives_up_at_once(tls_fake, tmp_path: Path, bin_dir: Path) -> None:
+    """As kubectl's one request fails: nothing a retry within the run is likely to cure."""
+    kubeconfig = _kubeconfig(tls_fake, tmp_path)
+    sleeps: list[float] = []
+    src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], sleep=sleeps.append, give_up=4).start()
+    try:
+        with pytest.raises(InputError) as caught:
+            Mirror(src).until(lambda: False)
+    finally:
+        src.close(timeout=2)
+    assert str(caught.value) == (
+        f"{tls_fake.url}: list failed: getting credentials: exec: executable {PLUGIN} not found ({kubeconfig}: "
+        "users[0].user.exec.command, looked up in PATH); get it from the vendor")
+    assert (sleeps, tls_fake.authorization) == ([], [])
