@@ -1,12 +1,15 @@
 """The simulator against the kernel on clusters drawn wide (tests.kernel.wide_strategies): externalIPs (a node's
 address too), source ranges, ipMode Proxy, named and per-slice target ports, host-network endpoints, one port
 number for two protocols, kube-proxy's options, and flows from nodes and pods to NodePorts, load-balancer IPs
-and externalIPs. In CI the hand-built cases of wide_strategies.PINNED (every flow) and three derandomized draws
-(at most 20 flows each); KPSIM_DEEP=1 explores more, new ones every run. The false alarm budget of the file is
-1%, split evenly over its runs (the draws, the pinned cases and the router's two)."""
+and externalIPs; in IPv4, in IPv6 and on dual-stack clusters (one family's proxier). In CI the hand-built cases
+of wide_strategies.PINNED (every flow) and a few derandomized draws of each stack (at most 20 flows each);
+KPSIM_DEEP=1 explores more, new ones every run (KPSIM_WIDE_STACK=ipv6 or dual: that stack's draws only, the
+deep run's examples all its own). The false alarm budget of the file is 1%, split evenly over its runs (the
+draws, the pinned cases and the router's two)."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from fractions import Fraction
 from pathlib import Path
@@ -28,14 +31,15 @@ from kubeproxy_sim.kernel.differential import (
 )
 from kubeproxy_sim.objects.model import TrafficPolicy
 from tests.kernel.test_differential import DEEP, KERNEL_SETTINGS, _check, _ours
-from tests.kernel.wide_strategies import PINNED, extra_flows, wide_clusters
+from tests.kernel.wide_strategies import PINNED, STACKS, extra_flows, wide_clusters
 from tests.strategies import ClusterCase
 
 pytestmark = pytest.mark.kernel
 
-EXAMPLES = 150 if DEEP else 3
+ONLY = os.environ.get("KPSIM_WIDE_STACK")
+EXAMPLES = {"ipv4": 3, "ipv6": 2, "dual": 2} if not DEEP else {s: 150 if ONLY in (None, s) else 0 for s in STACKS}
 MAX_FLOWS = None if DEEP else 20
-ALPHA = Fraction(1, 100) / (EXAMPLES + len(PINNED) + 2)
+ALPHA = Fraction(1, 100) / (sum(EXAMPLES.values()) + len(PINNED) + 2)
 
 
 def wide_flows(case: ClusterCase, limit: int | None) -> list[Flow]:
@@ -44,17 +48,42 @@ def wide_flows(case: ClusterCase, limit: int | None) -> list[Flow]:
     sim = SimulatorSide(full, case.config).plain
     derived, _ = derive_flows(full, sim, clients)
     gateways = {n.name: n.gateways for n in sim.topology.nodes}
-    return round_robin([*derived, *extra_flows(case.cluster, clients, gateways)], limit)
+    return round_robin([*derived, *extra_flows(case.cluster, clients, gateways, case.ipv6)], limit)
 
 
-@settings(KERNEL_SETTINGS, max_examples=EXAMPLES)
-@given(case=wide_clusters())
-def test_wide_cluster_agrees_with_kernel(kernel: None, run_tag: str, state_dir: Path, case: ClusterCase) -> None:
+def _agrees(case: ClusterCase, run_tag: str, state_dir: Path) -> None:
     name = f"{run_tag}-w{uuid.uuid4().hex[:6]}"
     report = differential(case.cluster, case.config, state_dir, name=name, flows=wide_flows(case, MAX_FLOWS),
                           alpha=ALPHA)
     _check(report, f"wide cluster {case.cluster} {case.config}")
     assert not _ours(name)
+
+
+@pytest.mark.skipif(not EXAMPLES["ipv4"], reason="KPSIM_WIDE_STACK names another stack")
+@settings(KERNEL_SETTINGS, max_examples=EXAMPLES["ipv4"] or 1)
+@given(case=wide_clusters("ipv4"))
+def test_wide_cluster_agrees_with_kernel(kernel: None, run_tag: str, state_dir: Path, case: ClusterCase) -> None:
+    _agrees(case, run_tag, state_dir)
+
+
+@pytest.mark.skipif(not EXAMPLES["ipv6"], reason="KPSIM_WIDE_STACK names another stack")
+@settings(KERNEL_SETTINGS, max_examples=EXAMPLES["ipv6"] or 1)
+@given(case=wide_clusters("ipv6"))
+def test_wide_ipv6_cluster_agrees_with_kernel(kernel: None, run_tag: str, state_dir: Path,
+                                              case: ClusterCase) -> None:
+    assert case.ipv6
+    _agrees(case, run_tag, state_dir)
+
+
+@pytest.mark.skipif(not EXAMPLES["dual"], reason="KPSIM_WIDE_STACK names another stack")
+@settings(KERNEL_SETTINGS, max_examples=EXAMPLES["dual"] or 1)
+@given(case=wide_clusters("dual"))
+def test_wide_dual_stack_cluster_agrees_with_kernel(kernel: None, run_tag: str, state_dir: Path,
+                                                    case: ClusterCase) -> None:
+    """One family's proxier on a dual-stack cluster (the family drawn): the other family's addresses in the
+    Services, slices, source ranges and --nodeport-addresses are kube-proxy's to leave out."""
+    assert len(case.config.node_ips) == 2
+    _agrees(case, run_tag, state_dir)
 
 
 @pytest.mark.parametrize("shape", sorted(PINNED))

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
 from kubeproxy_sim.kernel.differential import SILENCE, SimulatorSide, kernel_cluster
-from kubeproxy_sim.objects.model import ServiceType, SessionAffinity, TrafficPolicy
+from kubeproxy_sim.objects.model import IPFamily, ServiceType, SessionAffinity, TrafficPolicy
 from kubeproxy_sim.proxier.config import DetectLocalMode
 from tests.kernel.test_differential_wide import wide_flows
-from tests.kernel.wide_strategies import PINNED, wide_clusters
+from tests.kernel.wide_strategies import PINNED, STACKS, wide_clusters
 from tests.strategies import ClusterCase, cluster_ip, node_ip
 
 
 def _nodes(case: ClusterCase) -> set[str]:
-    return {node_ip(i, False) for i in range(len(case.cluster.nodes))}
+    return {node_ip(i, v6) for i in range(len(case.cluster.nodes)) for v6 in (False, True)}
 
 
 def _endpoints(case: ClusterCase) -> set[str]:
@@ -32,7 +33,8 @@ WANTED: dict[str, Callable[[ClusterCase], bool]] = {
     "LB IP at a node's address": lambda c: any(i.ip in _nodes(c) for s in c.cluster.services
                                                for i in s.load_balancer_ingress),
     "host-network endpoint": lambda c: bool(_endpoints(c) & _nodes(c)),
-    "endpoint at a clusterIP": lambda c: bool(_endpoints(c) & {cluster_ip(i, False) for i in range(3)}),
+    "endpoint at a clusterIP": lambda c: bool(_endpoints(c) & {cluster_ip(i, v6) for i in range(3)
+                                                               for v6 in (False, True)}),
     "terminating-only endpoints": lambda c: any(
         s.endpoints and all(e.conditions.terminating for e in s.endpoints) for s in c.cluster.endpoint_slices),
     "named target ports, per slice": lambda c: any(
@@ -47,26 +49,65 @@ WANTED: dict[str, Callable[[ClusterCase], bool]] = {
             for e in sl.endpoints) for s in c.cluster.services),
     "masqueradeAll, NodeCIDR": lambda c: c.config.masquerade_all
         and c.config.detect_local_mode is DetectLocalMode.NODE_CIDR,
-    "--nodeport-addresses of node1 only, NodePort on two nodes": lambda c: c.config.nodeport_addresses == (
-        "192.168.0.10/32",) and len(c.cluster.nodes) > 1 and any(
+    "--nodeport-addresses of node1 only, NodePort on two nodes": lambda c: c.config.nodeport_addresses in (
+        ("192.168.0.10/32",), (node_ip(0, True) + "/128",)) and len(c.cluster.nodes) > 1 and any(
         s.type is ServiceType.NODE_PORT for s in c.cluster.services),
     "localhost NodePorts off": lambda c: not c.config.localhost_nodeports,
 }
 
 
-def test_each_combination_is_drawn() -> None:
-    """The strategy reaches every combination: 150 derandomized draws hold each (a claim about the strategy only;
-    CI's kernel run gets its few draws from its own seed, and the combinations from PINNED)."""
+def _other_family(c: ClusterCase) -> set[str]:
+    """What in the cluster is of the family node1's proxier does not read."""
+    return {a for s in c.cluster.services
+            for a in (*s.cluster_ips, *s.external_ips, *(i.ip for i in s.load_balancer_ingress if i.ip),
+                      *s.load_balancer_source_ranges) if (":" in a) != c.ipv6}
+
+
+DUAL_WANTED: dict[str, Callable[[ClusterCase], bool]] = {
+    "IPv6 proxier": lambda c: c.ipv6,
+    "IPv4 proxier": lambda c: not c.ipv6,
+    "Service of both families, IPv6 first": lambda c: any(
+        s.ip_families == (IPFamily.IPV6, IPFamily.IPV4) for s in c.cluster.services),
+    "Service of the other family only": lambda c: any(
+        s.ip_families == (IPFamily.IPV4 if c.ipv6 else IPFamily.IPV6,) for s in c.cluster.services),
+    "source ranges of the other family only": lambda c: any(
+        s.load_balancer_source_ranges and all((":" in r) != c.ipv6 for r in s.load_balancer_source_ranges)
+        for s in c.cluster.services),
+    "externalIP of the other family": lambda c: any(
+        (":" in a) != c.ipv6 for s in c.cluster.services for a in s.external_ips),
+    "--nodeport-addresses of both families": lambda c: len({":" in a for a in c.config.nodeport_addresses
+                                                           if a != "primary"}) == 2,
+}
+
+
+def _seen(stack: str, wanted: dict[str, Callable[[ClusterCase], bool]]) -> set[str]:
     seen: set[str] = set()
 
     @settings(max_examples=150, derandomize=True, database=None, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck))
-    @given(case=wide_clusters())
+    @given(case=wide_clusters(stack))
     def draw(case: ClusterCase) -> None:
-        seen.update(name for name, holds in WANTED.items() if holds(case))
+        seen.update(name for name, holds in wanted.items() if holds(case))
 
     draw()
-    assert sorted(set(WANTED) - seen) == []
+    return seen
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_combination_is_drawn(stack: str) -> None:
+    """The strategy reaches every combination in each stack: 150 derandomized draws hold each (a claim about the
+    strategy only; CI's kernel run gets its few draws from its own seed, and the combinations from PINNED); the
+    dual-stack draws also give each family's proxier objects of the other family to leave out."""
+    wanted = {**WANTED, **DUAL_WANTED} if stack == "dual" else WANTED
+    assert sorted(set(wanted) - _seen(stack, wanted)) == []
+
+
+@settings(max_examples=30, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(case=wide_clusters("ipv6"))
+def test_ipv6_draws_hold_no_ipv4_address(case: ClusterCase) -> None:
+    assert case.ipv6 and case.config.ip_family is IPFamily.IPV6
+    assert not _other_family(case)
+    assert all(":" in a.address for n in case.cluster.nodes for a in n.addresses)
 
 
 PINNED_HOLD = {"eTP Local NodePort, unrouted endpoint": [],
@@ -95,11 +136,19 @@ def test_the_unrouted_endpoint_case_sends_across_a_dnat_nobody_masquerades() -> 
     assert {("node/node1", "192.168.0.11:30000"), ("external", "node/node2:30000")} <= silent
 
 
-@settings(max_examples=5, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
-@given(case=wide_clusters())
-def test_every_flow_is_predicted(case: ClusterCase) -> None:
-    """The simulator side predicts each flow (the derived and the extra ones) with shares summing to 1."""
-    full, _, _ = kernel_cluster(case.cluster, case.config)
-    sims = SimulatorSide(full, case.config)
-    for flow in wide_flows(case, 40):
-        assert sum(sims.predict(flow).shares.values()) == 1, flow.label
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_flow_is_predicted(stack: str) -> None:
+    """The simulator side predicts each flow (the derived and the extra ones) with shares summing to 1, and every
+    flow's addresses are of the proxier's family."""
+
+    @settings(max_examples=5, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(case=wide_clusters(stack))
+    def check(case: ClusterCase) -> None:
+        full, _, _ = kernel_cluster(case.cluster, case.config)
+        sims = SimulatorSide(full, case.config)
+        for flow in wide_flows(case, 40):
+            assert sum(sims.predict(flow).shares.values()) == 1, flow.label
+            assert flow.dst.startswith("node/") or flow.dst.startswith("[") == case.ipv6, flow.label
+
+    check()
