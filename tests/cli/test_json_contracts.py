@@ -671,3 +671,9 @@ def test_yaml_output_carries_the_json_content(command: str, capsys: pytest.Captu
     if command == "healthz":
         as_json["headers"].pop("Date"), as_yaml["headers"].pop("Date")
     assert as_yaml == as_json
+
+
+def test_each_contract_section_says_it_is_one() -> None:
+    """README's Outputs: "a command's -o json is a public contract, below": each section says so in its heading."""
+    for heading in set(CONTRACT_SECTIONS.values()):
+        assert "(a public contract" in readme_section(heading).split("\n", 2)[1], heading
