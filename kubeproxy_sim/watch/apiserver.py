@@ -667,6 +667,39 @@ def _exec_command_problem(kubeconfig: str, at: str, user: dict[str, Any]) -> Dia
                       f"{f' ({hint})' if hint else ''}", file=kubeconfig, field=f"{at}.exec.command")
 
 
+def impersonation_headers(user: dict[str, Any]) -> list[tuple[str, str]]:
+    """The headers client-go's ImpersonatingRoundTripper adds for a kubeconfig ``user`` (:func:`_check_shape`'s)
+    with ``as``, to an https or http server alike (its ClientConfig sets Impersonate before it asks about TLS):
+    Impersonate-User, Impersonate-Uid when set, an Impersonate-Group line per group and an Impersonate-Extra-KEY
+    line per value, KEY escaped as its headerKeyEscape escapes it and the whole name as Go's CanonicalHeaderKey
+    writes it (kubectl 1.33, the oracle: ``Impersonate-Extra-Scopes%2fx%25y%20%c3%a9``). The Python client sent
+    none of them."""
+    name = user.get("as")
+    if not name:
+        return []
+    headers = [("Impersonate-User", name)] + ([("Impersonate-Uid", user["as-uid"])] if user.get("as-uid") else [])
+    headers += [("Impersonate-Group", group) for group in user.get("as-groups") or []]
+    for key, values in (user.get("as-user-extra") or {}).items():
+        header = _canonical_header_key("Impersonate-Extra-" + _header_key_escape(key))
+        headers += [(header, value) for value in values or []]
+    return headers
+
+
+_TOKEN_BYTES = frozenset(b"!#$&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+"""The bytes of an HTTP token (a header name) but %: what client-go's headerKeyEscape leaves as they are."""
+
+
+def _header_key_escape(key: str) -> str:
+    """``key`` with each UTF-8 byte that is no header-name byte, and %, written %XX (client-go's headerKeyEscape)."""
+    return "".join(chr(b) if b in _TOKEN_BYTES else f"%{b:02X}" for b in key.encode("utf-8"))
+
+
+def _canonical_header_key(name: str) -> str:
+    """A header name as Go's CanonicalHeaderKey writes it: each letter after a - (or first) upper case, the others
+    lower case."""
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
 class CredentialsUnavailable(Exception):
     """A request client-go would not send: its credentials could not be got (an exec plugin not installed)."""
 
@@ -1086,13 +1119,19 @@ class ApiServerSource:
             return {"fieldSelector": f"metadata.name={self._node_name}"}
         return {}
 
-    def _headers(self) -> dict[str, str]:
-        headers = {"Accept": "application/json", **dict(getattr(self._api, "default_headers", {}) or {})}
+    def _headers(self) -> Any:
+        """The request's headers (a urllib3 HTTPHeaderDict: an impersonated group is a header line of its own)."""
+        from urllib3 import HTTPHeaderDict
+
+        headers = HTTPHeaderDict({"Accept": "application/json",
+                                  **dict(getattr(self._api, "default_headers", {}) or {})})
         settings = self._auth.auth_settings()  # refreshes exec-plugin and expiring tokens
         for setting in settings.values():
             if setting.get("in") == "header" and setting.get("value"):
                 # a token file written by echo or a secret ends in a newline; client-go trims it, so do we
                 headers[setting["key"]] = " ".join(str(setting["value"]).split())
+        for key, value in impersonation_headers(_chosen_user(self._data, self._context)[2]):
+            headers.add(key, value.encode("utf-8").decode("latin-1"))  # (http.client sends latin-1: Go's bytes)
         return headers
 
     def _get(self, kind: Kind, params: dict[str, Any]) -> Any:
