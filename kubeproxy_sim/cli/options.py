@@ -276,6 +276,8 @@ def scenario_dir(name: str, flag: str = "--scenario") -> Path:
     candidate = REPO_RULESETS / name if plain else path  # (a path joined to an absolute one is that one)
     own = _scenario_folder(path, flag, plain)
     if own and (any(os.path.lexists(path / f) for f in SCENARIO_FILES) or not plain or not os.path.isdir(candidate)):
+        if not any(os.path.lexists(path / f) for f in SCENARIO_FILES):
+            raise UsageError(_not_a_scenario(path, flag))
         problems = [problem for f in SCENARIO_FILES if (problem := _scenario_file_problem(path / f, flag))]
         if problems:
             raise UsageError(problems)
@@ -283,6 +285,28 @@ def scenario_dir(name: str, flag: str = "--scenario") -> Path:
     if plain and os.path.isdir(candidate):
         return candidate
     raise InputError(Diagnostic(f"no scenario {literal(name)}; {_scenarios_offered(name)}", field=flag))
+
+
+def _not_a_scenario(path: Path, flag: str) -> Diagnostic:
+    """A directory holding neither scenario file is no scenario: one error naming it (not one per missing file),
+    what a scenario directory holds, and ``-f DIR``, which reads a directory of manifests (an empty one as an empty
+    cluster, with a warning, as an empty objects.yaml is read). Its manifests, when it has some, are named: the
+    likely mistake is ``--scenario`` for ``-f``."""
+    from kubeproxy_sim.objects.load import MANIFEST_SUFFIXES
+
+    try:
+        manifests = sorted(e.name for e in os.scandir(path) if e.name.endswith(MANIFEST_SUFFIXES) and e.is_file())
+    except OSError:
+        manifests = []
+    if manifests:
+        shown = ", ".join(manifests[:3]) + (f" and {len(manifests) - 3} more" if len(manifests) > 3 else "")
+        held = f"but {len(manifests)} manifest file{'' if len(manifests) == 1 else 's'} ({shown})"
+    else:
+        held = "and no manifest files (*.yaml, *.yml, *.json)"
+    return Diagnostic(f"no {' and no '.join(SCENARIO_FILES)} in this directory, {held}; expected a scenario "
+                      f"directory: scenario.yaml (args: node flags) and objects.yaml (its objects; an empty file is "
+                      f"an empty cluster), or a built-in scenario's name; -f {path} reads a directory of manifests",
+                      file=str(path), field=flag)
 
 
 def _scenario_file_problem(file: Path, flag: str) -> Diagnostic | None:

@@ -349,11 +349,9 @@ def test_a_directory_that_is_not_a_scenario_names_what_it_lacks(tmp_path, capsys
     monkeypatch.chdir(tmp_path)
     for name in (".", str(tmp_path)):
         assert main(["rules", "--scenario", name]) == 2
-        prefix = "" if name == "." else f"{tmp_path}/"
-        assert capsys.readouterr().err == "".join(
-            f"kubeproxy-sim: {prefix}{f}: --scenario: cannot read it: No such file or directory; expected {what}\n"
-            for f, what in (("scenario.yaml", "a YAML mapping with description and args"),
-                            ("objects.yaml", "a YAML or JSON manifest file")))
+        err = capsys.readouterr().err  # one error naming the directory (tests/cli/test_scenario_empty_dir.py)
+        assert err.startswith(f"kubeproxy-sim: {name}: --scenario: no scenario.yaml and no objects.yaml in this "
+                              "directory") and err.count("\n") == 1
     (tmp_path / "bootcamp").mkdir()  # a folder of the same name that is no scenario: the built-in one is meant
     assert main(["rules", "--scenario", "bootcamp"]) == 0
     capsys.readouterr()

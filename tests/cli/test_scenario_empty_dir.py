@@ -1,0 +1,58 @@
+"""``--scenario DIR`` on a directory that is no scenario (neither scenario.yaml nor objects.yaml) is one usage error
+naming DIR, what a scenario directory holds, and ``-f DIR`` for a directory of manifests; a scenario whose
+objects.yaml is empty is an empty cluster, as ``-f`` of an empty directory or file is: kube-proxy's base rules and a
+warning (kubectl's "no objects passed to apply" stops an apply; a node with no Service still has its base chains)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubeproxy_sim.cli.main import main
+
+
+def _rules(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["rules", *argv, "--hostname-override", "node1"])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_an_empty_directory_is_one_error_naming_it_and_what_a_scenario_holds(capsys, tmp_path) -> None:
+    code, out, err = _rules(capsys, "--scenario", str(tmp_path))
+    assert code == 2 and out == ""
+    assert err.count("kubeproxy-sim:") == 1, err
+    assert err.startswith(f"kubeproxy-sim: {tmp_path}: --scenario: no scenario.yaml and no objects.yaml in this "
+                          "directory, and no manifest files (*.yaml, *.yml, *.json); expected a scenario directory:")
+    assert "scenario.yaml (args: node flags) and objects.yaml" in err
+    assert f"-f {tmp_path} reads a directory of manifests" in err
+
+
+def test_a_directory_of_manifests_is_pointed_at_minus_f(capsys, tmp_path) -> None:
+    (tmp_path / "web.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
+                                       "spec: {ports: [{port: 80}]}\n")
+    (tmp_path / "notes.txt").write_text("not a manifest\n")
+    code, out, err = _rules(capsys, "--scenario", str(tmp_path))
+    assert code == 2 and out == ""
+    assert "no scenario.yaml and no objects.yaml in this directory, but 1 manifest file (web.yaml)" in err
+    assert f"-f {tmp_path} reads a directory of manifests" in err
+    assert main(["rules", "-f", str(tmp_path), "--hostname-override", "node1"]) == 0
+
+
+def test_an_empty_objects_yaml_is_an_empty_cluster_as_minus_f_of_an_empty_directory(capsys, tmp_path) -> None:
+    scenario, empty = tmp_path / "scenario", tmp_path / "empty"
+    scenario.mkdir()
+    empty.mkdir()
+    (scenario / "scenario.yaml").write_text("description: nothing yet\nargs: []\n")
+    (scenario / "objects.yaml").write_text("")
+    code, by_scenario, err = _rules(capsys, "--scenario", str(scenario))
+    assert code == 0 and "objects.yaml: warning: empty; no objects in this file" in err
+    code, by_dir, err = _rules(capsys, "-f", str(empty))
+    assert code == 0 and "warning: no *.yaml, *.yml or *.json files in this directory" in err
+    assert by_scenario == by_dir and "-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000" in by_dir
+
+
+def test_one_missing_file_is_still_named_alone(capsys, tmp_path) -> None:
+    (tmp_path / "scenario.yaml").write_text("args: []\n")
+    code, _, err = _rules(capsys, "--scenario", str(tmp_path))
+    assert code == 2
+    assert err.strip() == (f"kubeproxy-sim: {tmp_path / 'objects.yaml'}: --scenario: cannot read it: No such file "
+                           "or directory; expected a YAML or JSON manifest file")
