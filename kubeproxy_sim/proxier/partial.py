@@ -18,6 +18,7 @@ does to its tables, including the refusals that make a restore fail.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -151,38 +152,65 @@ class SyncMetrics:
     last_timestamp_seconds: float | None
 
     def prometheus(self, ip_family: str = "IPv4") -> list[str]:
-        """The metrics as Prometheus text lines (kube-proxy's names and labels).
+        """The metrics as kube-proxy's /metrics writes their samples (its names and labels).
 
         A failure counter has a line only once counted: kube-proxy's labelled
         counters get their series at the first increment (it creates none
         beforehand), so its /metrics has no line for them at 0; the gauges set
         only after an applied restore likewise have none before the first.
+        The lines are in the Go client's order (client_golang's Gather:
+        families by name, a family's series by their label values, each
+        series' labels by name) and every value is written as expfmt's
+        writeFloat writes a float64 (:func:`prometheus_value`: 1000000 rules
+        is ``1e+06``).
         """
-        fam = f'ip_family="{ip_family}"'
         counters = (("kubeproxy_sync_proxy_rules_iptables_restore_failures_total", self.restore_failures),
                     ("kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total",
                      self.partial_restore_failures))
-        return [
-            f'kubeproxy_sync_proxy_rules_iptables_total{{table="filter",{fam}}} {self.filter_rules}',
-            f'kubeproxy_sync_proxy_rules_iptables_last{{table="filter",{fam}}} {self.filter_rules}',
-            f'kubeproxy_sync_proxy_rules_iptables_total{{table="nat",{fam}}} {self.nat_rules_total}',
-            f'kubeproxy_sync_proxy_rules_iptables_last{{table="nat",{fam}}} {self.nat_rules_synced}',
-            *(f"{name}{{{fam}}} {value}" for name, value in counters if value),
-            *self._applied_lines(fam),
+        samples: list[tuple[str, dict[str, str], float]] = [
+            ("kubeproxy_sync_proxy_rules_iptables_total", {"table": "filter"}, self.filter_rules),
+            ("kubeproxy_sync_proxy_rules_iptables_last", {"table": "filter"}, self.filter_rules),
+            ("kubeproxy_sync_proxy_rules_iptables_total", {"table": "nat"}, self.nat_rules_total),
+            ("kubeproxy_sync_proxy_rules_iptables_last", {"table": "nat"}, self.nat_rules_synced),
+            *((name, {}, value) for name, value in counters if value),
+            *self._applied_samples(),
         ]
+        series = [(name, sorted({**labels, "ip_family": ip_family}.items()), value)
+                  for name, labels, value in samples]
+        series.sort(key=lambda one: (one[0], [label_value for _, label_value in one[1]]))
+        return [f"{name}{{{_label_text(labels)}}} {prometheus_value(value)}" for name, labels, value in series]
 
-    def _applied_lines(self, fam: str) -> list[str]:
+    def _applied_samples(self) -> list[tuple[str, dict[str, str], float]]:
         """The gauges syncProxyRules sets only after an applied restore (no series before the first): the
-        no-local-endpoints counts, then the time (SetToCurrentTime), a float as Prometheus's text format writes
-        one (Go's shortest 'g' form: 1.7e+09)."""
+        no-local-endpoints counts and the time (SetToCurrentTime)."""
         if self.last_timestamp_seconds is None:
             return []
-        return [f'kubeproxy_sync_proxy_rules_no_local_endpoints_total{{traffic_policy="internal",{fam}}} '
-                f"{self.no_local_endpoints_internal}",
-                f'kubeproxy_sync_proxy_rules_no_local_endpoints_total{{traffic_policy="external",{fam}}} '
-                f"{self.no_local_endpoints_external}",
-                f"kubeproxy_sync_proxy_rules_last_timestamp_seconds{{{fam}}} "
-                f"{go_format_float(self.last_timestamp_seconds)}"]
+        return [("kubeproxy_sync_proxy_rules_no_local_endpoints_total", {"traffic_policy": "internal"},
+                 self.no_local_endpoints_internal),
+                ("kubeproxy_sync_proxy_rules_no_local_endpoints_total", {"traffic_policy": "external"},
+                 self.no_local_endpoints_external),
+                ("kubeproxy_sync_proxy_rules_last_timestamp_seconds", {}, self.last_timestamp_seconds)]
+
+
+def _label_text(labels: list[tuple[str, str]]) -> str:
+    """A series' labels as the text format writes them (its values here need no escaping: families, tables,
+    policies)."""
+    return ",".join(f'{name}="{value}"' for name, value in labels)
+
+
+def prometheus_value(value: float) -> str:
+    """A sample's value as prometheus/common's expfmt writeFloat writes the float64 every gauge and counter holds:
+    0 (negative zero too), 1 and -1 spelled out, NaN, +Inf, -Inf, else Go's ``strconv.FormatFloat(v, 'g', -1,
+    64)``, whose exponent form starts at 1e+06 (a rule count of 1,000,000 is ``1e+06``, 1,234,567
+    ``1.234567e+06``)."""
+    value = float(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value == 0:
+        return "0"
+    return go_format_float(value)
 
 
 @dataclass(frozen=True, slots=True)

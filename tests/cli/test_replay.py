@@ -82,13 +82,15 @@ def test_metrics_and_a_long_interval(capsys):
     assert status == 0
     result = syncs(out)
     assert [h for h, _ in result] == ["# sync 1 full", "# sync 2 full"]  # over an hour apart: a full resync
-    assert '# kubeproxy_sync_proxy_rules_iptables_last{table="nat",ip_family="IPv4"} 15\n' in result[0][1]
-    assert '# kubeproxy_sync_proxy_rules_iptables_total{table="nat",ip_family="IPv4"} 20\n' in result[1][1]
+    assert '# kubeproxy_sync_proxy_rules_iptables_last{ip_family="IPv4",table="nat"} 15\n' in result[0][1]
+    assert '# kubeproxy_sync_proxy_rules_iptables_total{ip_family="IPv4",table="nat"} 20\n' in result[1][1]
     # no restore was refused: kube-proxy has no series for its failure counters until one counts
     assert "restore_failures_total" not in result[0][1] + result[1][1]
-    assert result[1][1].endswith('# kubeproxy_sync_proxy_rules_no_local_endpoints_total'
-                                 '{traffic_policy="external",ip_family="IPv4"} 0\n'
-                                 '# kubeproxy_sync_proxy_rules_last_timestamp_seconds{ip_family="IPv4"} 7200\n')
+    assert result[1][1].endswith('# kubeproxy_sync_proxy_rules_last_timestamp_seconds{ip_family="IPv4"} 7200\n'
+                                 '# kubeproxy_sync_proxy_rules_no_local_endpoints_total'
+                                 '{ip_family="IPv4",traffic_policy="external"} 0\n'
+                                 '# kubeproxy_sync_proxy_rules_no_local_endpoints_total'
+                                 '{ip_family="IPv4",traffic_policy="internal"} 0\n')  # client_golang's order
 
 
 def test_bad_object_is_reported_and_the_rest_synced(capsys):
