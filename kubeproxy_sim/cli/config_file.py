@@ -9,10 +9,11 @@ The same CIDR checks serve ``--cluster-cidr`` and ``--nodeport-addresses``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kubeproxy_sim.durations import GO_MAX_SECONDS
 from kubeproxy_sim.errors import Diagnostic, Severity, cannot_read, literal, shortened
@@ -20,6 +21,9 @@ from kubeproxy_sim.objects.addr import parse_cidr
 from kubeproxy_sim.objects.report import WrittenNumber, described, number, quote, quoting_hint, type_name
 from kubeproxy_sim.objects.stdin import read_text
 from kubeproxy_sim.proxier.config import DetectLocalMode
+
+if TYPE_CHECKING:
+    from kubeproxy_sim.objects.load import KeyCollision  # (imported when a file is read: see _parse)
 
 ReadFailure = OSError | UnicodeDecodeError
 """Why a file could not be read (:func:`~kubeproxy_sim.objects.stdin.read_text` raises these)."""
@@ -112,20 +116,30 @@ def go_duration(text: str) -> float | None:
 
 
 def _load(path: str, text: str | ReadFailure | None) -> tuple[dict[str, Any], Diagnostic | None, list[Diagnostic]]:
-    """The file's mapping, or the problem that makes it unusable; and a warning for each key given twice
-    (kube-proxy's strict decoding fails on it, and kube-proxy then decodes leniently, the last one winning)."""
-    data, problem, duplicates = _parse(path, text)
+    """The file's mapping, its keys the JSON keys kube-proxy's codec makes (sigs.k8s.io/yaml: ``y:`` is the field
+    "true"), or the problem that makes it unusable; and a warning for each key given twice (kube-proxy's strict
+    decoding fails on it, and kube-proxy then decodes leniently, the last one winning), and for each pair of keys
+    made one JSON key (``1`` and ``"1"``: strict decoding passes it, go-yaml holding two keys, and the value kept
+    follows Go's map order)."""
+    data, problem, duplicates, collisions = _parse(path, text)
     if problem is not None:
         return {}, problem, []
-    warnings = [Diagnostic(f'mapping key "{key}" already defined at line {first.line + 1}; kube-proxy\'s strict '
-                           "decoding refuses it, and its lenient decoding keeps the last", file=path,
-                           line=mark.line + 1, severity=Severity.WARNING)
-                for mark, key, first in sorted(duplicates, key=lambda found: found[0].index)]
-    return data, None, warnings
+    found = [(mark.index, Diagnostic(f'mapping key "{key}" already defined at line {first.line + 1}; kube-proxy\'s '
+                                     "strict decoding refuses it, and its lenient decoding keeps the last",
+                                     file=path, line=mark.line + 1, severity=Severity.WARNING))
+             for mark, key, first in duplicates]
+    found.extend((c.mark.index, Diagnostic(
+        f"mapping key {c.written} and {c.first_written} at line {c.first_mark.line + 1} are two keys to go-yaml but "
+        f'one JSON key, "{c.name}"; which value kube-proxy keeps is unspecified (Go\'s map order), the last is '
+        "used here", file=path, line=c.mark.line + 1, severity=Severity.WARNING)) for c in collisions)
+    return data, None, [warning for _, warning in sorted(found, key=lambda entry: entry[0])]
 
 
-def _parse(path: str, text: str | ReadFailure | None) -> tuple[dict[str, Any], Diagnostic | None,
-                                                               list[tuple[Any, Any, Any]]]:
+_Parsed = tuple[dict[str, Any], Diagnostic | None, list[tuple[Any, Any, Any]], list["KeyCollision"]]
+"""The file's mapping, the problem that makes it unusable, and the keys given twice and made one JSON key."""
+
+
+def _parse(path: str, text: str | ReadFailure | None) -> _Parsed:
     import yaml
 
     from kubeproxy_sim.objects.load import safe_load
@@ -133,32 +147,36 @@ def _parse(path: str, text: str | ReadFailure | None) -> tuple[dict[str, Any], D
     if text is None:
         text = read_file(path)
     if not isinstance(text, str):
-        return {}, Diagnostic(cannot_read(text, f"a {KIND} file"), file=path, field="--config"), []
+        return {}, Diagnostic(cannot_read(text, f"a {KIND} file"), file=path, field="--config"), [], []
     overflow = _json_number_out_of_range(text)
     if overflow is not None:
         field, literal_text = overflow
         return {}, Diagnostic(f"{shortened(literal_text)} is a number out of range (a 64-bit float reaches "
                               "about ±1.8e308); kube-proxy's JSON decoding refuses the file", file=path,
-                              field=field), []
+                              field=field), [], []
+    collisions: list[KeyCollision] = []
     try:
-        data, duplicates = safe_load(text)
+        data, duplicates = safe_load(text, collisions=collisions)
     except yaml.YAMLError as exc:
-        from kubeproxy_sim.objects.load import yaml_syntax_error
+        from kubeproxy_sim.objects.load import BadValueError, yaml_syntax_error
 
-        return {}, yaml_syntax_error(exc, path), []
+        found = yaml_syntax_error(exc, path)
+        if isinstance(exc, BadValueError):  # (it parses: a null key or a bad !!binary fails kube-proxy's decoding)
+            found = dataclasses.replace(found, message=f"{found.message}; kube-proxy's decoding refuses the file")
+        return {}, found, [], []
     if not isinstance(data, dict):
         got = "nothing" if data is None else type_name(data)
-        return {}, Diagnostic(f"expected a {KIND} mapping, got {got}", file=path), []
+        return {}, Diagnostic(f"expected a {KIND} mapping, got {got}", file=path), [], []
     kind = data.get("kind")
     if kind != KIND:
         got = "not set" if kind is None else _value(kind)
-        return {}, Diagnostic(f"{got}; expected {KIND}", file=path, field="kind"), []  # (the field names it)
+        return {}, Diagnostic(f"{got}; expected {KIND}", file=path, field="kind"), [], []  # (the field names it)
     version = data.get("apiVersion")
     if version != API_VERSION:  # kube-proxy: no kind "KubeProxyConfiguration" is registered for version "..."
         got = "not set" if version is None else _value(version)
         return {}, Diagnostic(f"{got}; kube-proxy decodes {KIND} only as {API_VERSION}", file=path,
-                              field="apiVersion"), []
-    return data, None, duplicates
+                              field="apiVersion"), [], []
+    return data, None, duplicates, collisions
 
 
 def read_file(path: str, newline: str | None = None) -> str | ReadFailure:

@@ -22,7 +22,7 @@ import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn, TypedDict, TypeVar
+from typing import Any, NamedTuple, NoReturn, TypedDict, TypeVar
 
 from kubeproxy_sim.errors import Diagnostic, Severity, cannot_read
 from kubeproxy_sim.objects.aliases import AliasingError, check_aliases, may_alias
@@ -953,8 +953,11 @@ class DuplicateKeyError(Exception):
 
 
 class BadValueError(Exception):
-    """A value go-yaml refuses that PyYAML would build (a ``!!binary`` that is no base64): a ``yaml.YAMLError``
-    too, as :class:`DuplicateKeyError` is."""
+    """A value go-yaml refuses that PyYAML would build (a ``!!binary`` that is no base64), or a key sigs.k8s.io/yaml
+    makes no JSON key of: a ``yaml.YAMLError`` too, as :class:`DuplicateKeyError` is. ``field``: the field path to
+    it, where its reader knows it (:func:`safe_load`'s), for :func:`yaml_syntax_error`."""
+
+    field: str | None = None
 
 
 @functools.cache
@@ -971,8 +974,10 @@ def _bad_value_error() -> type[BadValueError]:
 def strict_loader(record: bool = False, base: Any = None) -> Any:
     """:func:`manifest_loader` (or ``base``) raising :class:`DuplicateKeyError` for a mapping that has a key twice
     (PyYAML keeps the last silently), for its reader to find and name them (see :func:`_read_recorded`); a
-    manifest's mapping also has the keys kubectl's JSON has (:func:`objects.jsonkey.json_key`: ``1`` and ``true``
-    become ``"1"`` and ``"true"``), and two keys go-yaml keeps apart that become one JSON key raise too.
+    mapping also has the keys sigs.k8s.io/yaml's JSON has (:func:`objects.jsonkey.json_key`: ``1`` and ``true``
+    become ``"1"`` and ``"true"``), and two keys go-yaml keeps apart that become one JSON key raise too: kubectl
+    reads a manifest so, and kube-proxy its --config and client-go a kubeconfig (their codecs' YAMLToJSON), so a
+    config file's ``y:`` is the field "true", as in Go, whatever file it is in.
 
     The check costs a length comparison per mapping (the mapping built has fewer keys than the node has pairs
     only when a key came twice, or a merge key (``<<``) brought one the mapping also has, which is allowed), and
@@ -982,13 +987,12 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
     ``bad_values`` list set on the loader notes each value it refuses (:class:`BadValueError`) there too, read
     as "", as (node, problem, None), and each key kubectl makes no JSON key of (null, a uint64:
     :func:`objects.jsonkey.json_key`), left out, as (key node, problem, ""); without the list such a key raises
-    BadValueError.
+    BadValueError. ``base``'s ``flatten_mapping`` is to merge as go-yaml does (:func:`merged_as_go_yaml`).
     """
     yaml = _yaml()
-    json_keys = base is None
     base = manifest_loader() if base is None else base
     error = _duplicate_key_error()
-    mapping_node, flatten = yaml.MappingNode, merged_as_go_yaml if json_keys else base.flatten_mapping
+    mapping_node, flatten = yaml.MappingNode, merged_as_go_yaml
     construct = yaml.constructor.BaseConstructor.construct_mapping
 
     def construct_mapping(self: Any, node: Any, deep: bool = False) -> dict[Any, Any]:
@@ -1002,14 +1006,14 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
             for key_node, _ in pairs:
                 key = self.construct_object(key_node)  # (built above: this is the cached object)
                 first = seen.setdefault(go_key(key), key_node)
-                if first is key_node or (json_keys and json_key(key) is None):
+                if first is key_node or json_key(key) is None:
                     continue  # (a key with no JSON key refuses the object, once: see keyed_as_json)
                 if not record:
                     raise error("while constructing a mapping", node.start_mark,
                                 f'mapping key "{key}" already defined at line {first.start_mark.line + 1}',
                                 key_node.start_mark)
                 self.duplicates.append((key_node, key, first))
-        if json_keys and not all(map(isinstance, mapping, _STRINGS)):
+        if not all(map(isinstance, mapping, _STRINGS)):
             return keyed_as_json(self, node, pairs)
         return mapping
 
@@ -1024,7 +1028,7 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
             key = self.construct_object(key_node)
             name = json_key(key)
             if name is None:
-                problem = _no_json_key(key_node, key)
+                problem = _no_json_key(key_node, key, self.json_reader)
                 if self.bad_values is None:
                     raise _bad_value_error()(None, None, problem, key_node.start_mark)
                 if not refused:  # (once: the conversion fails at the first such key)
@@ -1074,7 +1078,8 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
 
     return type("Strict" + base.__name__, (base,), {"__init__": __init__, "construct_mapping": construct_mapping,
                                                      "construct_document": construct_document, "duplicates": (),
-                                                     "collisions": (), "bad_values": None})
+                                                     "collisions": (), "bad_values": None,
+                                                     "json_reader": getattr(base, "json_reader", MANIFEST_READER)})
 
 
 _MERGE = "tag:yaml.org,2002:merge"
@@ -1136,9 +1141,24 @@ def _go_yaml_pairs(node: Any) -> list[tuple[Any, Any]]:
 _STRINGS = itertools.repeat(str)  # (``all(map(isinstance, keys, _STRINGS))``: a C loop over the keys)
 
 
-def safe_load(text: str, *, single: bool = False) -> tuple[Any, list[tuple[Any, Any, Any]]]:
-    """The first YAML document as go-yaml v2 reads it (:func:`_config_loader`; a key given twice: the last one
-    wins), and each key given twice as (mark, key, first mark). What follows it is not read, as go-yaml's
+class KeyCollision(NamedTuple):
+    """Two keys of one mapping that go-yaml keeps apart and sigs.k8s.io/yaml makes one JSON key (``1`` and ``"1"``),
+    as :func:`safe_load` notes them: where each is, and each as written."""
+
+    mark: Any
+    name: str
+    written: str
+    first_mark: Any
+    first_written: str
+
+
+def safe_load(text: str, *, single: bool = False,
+              collisions: list[KeyCollision] | None = None) -> tuple[Any, list[tuple[Any, Any, Any]]]:
+    """The first YAML document as sigs.k8s.io/yaml reads it (:func:`_config_loader`; a key given twice: the last
+    one wins; keys made JSON keys, ``y`` the string "true", ``1`` "1", a null key refused), and each key given
+    twice as (mark, JSON key, first mark); ``collisions``: a list to note in each pair of keys go-yaml keeps apart
+    that become one JSON key (``1`` and ``"1"``: which value Go keeps is unspecified, the last is used here). What
+    follows it is not read, as go-yaml's
     Unmarshal (sigs.k8s.io/yaml's, which kube-proxy's --config codec and clientcmd's kubeconfig reading use) reads
     none of it, however broken; ``single``: another document is a ``yaml.YAMLError`` ("expected a single document
     in the stream"), for our own files (a scenario.yaml, a flows file), where it is a mistake to be said. A
@@ -1151,15 +1171,31 @@ def safe_load(text: str, *, single: bool = False) -> tuple[Any, list[tuple[Any, 
     yaml = _yaml()
     loader = strict_loader(record=True, base=_config_loader())(text)
     try:
-        loader.duplicates = []
-        data = loader.get_single_data() if single else \
-            loader.construct_document(loader.get_node()) if loader.check_node() else None
-        return data, [(key_node.start_mark, key, first.start_mark) for key_node, key, first in loader.duplicates]
+        loader.duplicates, loader.collisions, loader.bad_values = [], [], []
+        node = loader.get_single_node() if single else loader.get_node() if loader.check_node() else None
+        data = None if node is None else loader.construct_document(node)
+        if loader.bad_values:
+            raise _refusal(node, loader.bad_values)
+        if collisions is not None:
+            collisions.extend(KeyCollision(key_node.start_mark, name, _as_written(key_node), first.start_mark,
+                                           _as_written(first)) for key_node, name, first in loader.collisions)
+        return data, [(key_node.start_mark, json_key(key), first.start_mark)
+                      for key_node, key, first in loader.duplicates]
     except RecursionError:
         raise yaml.YAMLError(f"exceeded maximum nesting depth (the YAML reader follows fewer than "
                              f"{sys.getrecursionlimit()} levels)") from None
     finally:
         loader.dispose()
+
+
+def _refusal(root: Any, bad_values: list[tuple[Any, str, str | None]]) -> BadValueError:
+    """The error of the value (or key) go-yaml or sigs.k8s.io/yaml fails on first in a config file's document: a
+    bad ``!!binary`` (go-yaml's decoding, before the conversion to JSON), else the first key with no JSON key;
+    named by its field path (a key's: its mapping's)."""
+    node, problem, key = min(bad_values, key=lambda found: (found[2] is not None, found[0].start_mark.index))
+    error = _bad_value_error()(None, None, problem, node.start_mark)
+    error.field = _field(root, _Finding(node, lambda _: problem, key))
+    return error
 
 
 @functools.cache
@@ -1168,12 +1204,13 @@ def _config_loader() -> Any:
     KubeProxyConfiguration and a kubeconfig are read in Go by sigs.k8s.io/yaml (kube-proxy's config codec,
     client-go's clientcmd), so their plain scalars resolve as a manifest's do (:func:`go_resolvers`,
     :func:`scalar_constructors`: ``y`` a boolean, ``1:30`` a string, ``0o17`` 15, a timestamp or ``!!binary`` the
-    text) and a merge key applies where it stands (:func:`merged_as_go_yaml`); our own scenario.yaml and flows
-    files are read the same way, so one rule holds for every YAML file."""
+    text), a merge key applies where it stands (:func:`merged_as_go_yaml`) and a key is the JSON key
+    sigs.k8s.io/yaml makes of it (:func:`strict_loader`); our own scenario.yaml and flows files are read the same
+    way, so one rule holds for every YAML file."""
     base = _yaml().SafeLoader
     return type("ConfigLoader", (base,), {"yaml_implicit_resolvers": go_resolvers(),
                                           "yaml_constructors": {**base.yaml_constructors, **scalar_constructors()},
-                                          "flatten_mapping": merged_as_go_yaml})
+                                          "flatten_mapping": merged_as_go_yaml, "json_reader": CONFIG_READER})
 
 
 @functools.cache
@@ -1270,13 +1307,20 @@ def _bad_value(node: Any, problem: str, key: str | None = None) -> _Finding:
                     refuses=True)
 
 
-def _no_json_key(key_node: Any, key: object) -> str:
-    """Why kubectl makes no JSON key of a mapping key (sigs.k8s.io/yaml's convertToJSONableObject: "unsupported map
-    key of type ..."), naming it as written."""
+MANIFEST_READER = "kubectl's YAML reading"
+"""Whose reading of YAML a manifest's message names: sigs.k8s.io/yaml's, which kubectl decodes it with."""
+CONFIG_READER = "sigs.k8s.io/yaml (kube-proxy's and client-go's YAML reading)"
+"""Whose a config file's message names (:func:`safe_load`): kube-proxy's --config codec and client-go's kubeconfig
+codec convert YAML to JSON with sigs.k8s.io/yaml, and our own YAML files are read the same way."""
+
+
+def _no_json_key(key_node: Any, key: object, reader: str = MANIFEST_READER) -> str:
+    """Why ``reader`` makes no JSON key of a mapping key (sigs.k8s.io/yaml's convertToJSONableObject: "unsupported
+    map key of type ..."), naming it as written."""
     what = "null" if key is None else "an integer go-yaml holds as a uint64 (past int64)"
     written = _as_written(key_node)
     return (f"mapping key {written} is {what}" if written else f"an empty mapping key is {what}") + \
-        ", which kubectl's YAML reading makes no JSON key of (\"unsupported map key\")"
+        f", which {reader} makes no JSON key of (\"unsupported map key\")"
 
 
 def _judged(document: Any, node: Any, found: list[_Finding], file: str, first_line: int,
@@ -1417,10 +1461,12 @@ def yaml_syntax_error(exc: Any, file: str, first_line: int = 0) -> Diagnostic:
     line = first_line + mark.line + 1 if mark is not None else None
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     context = getattr(exc, "context", None)
-    message = f"syntax error: {problem}" + (f" ({context})" if context else "")
+    said = "" if isinstance(exc, BadValueError) else "syntax error: "  # (a value the YAML reader refuses parses)
+    message = f"{said}{problem}" + (f" ({context})" if context else "")
+    field = exc.field if isinstance(exc, BadValueError) else None
     if mark is not None:
         message += f" at column {mark.column + 1}"
-    return Diagnostic(message, file=file, line=line)
+    return Diagnostic(message, file=file, line=line, field=field)
 
 
 def _yaml_problem(exc: Any, file: str, first_line: int, text: str = "", ending: str = SKIPPED) -> Diagnostic:
