@@ -234,9 +234,12 @@ def connect(kubeconfig: str, context: str | None = None) -> Any:
     return _connected(kubeconfig, context)[0]
 
 
-def _connected(kubeconfig: str, context: str | None, per_request: bool = False) -> tuple[Any, dict[str, Any]]:
-    """:func:`connect`'s client, and the kubeconfig as it read it (once: what else is asked of the file is asked
-    of that, as a pipe gives its text once); ``per_request``: see :func:`_check_server`."""
+def _connected(kubeconfig: str, context: str | None,
+               per_request: bool = False) -> tuple[Any, dict[str, Any], Diagnostic | None]:
+    """:func:`connect`'s client, the kubeconfig as it read it (once: what else is asked of the file is asked of
+    that, as a pipe gives its text once), and, when ``per_request`` (the watch, which fails each request for it,
+    as client-go does: see :func:`_check_server` too), the exec plugin's failure the client logged; without
+    ``per_request`` that failure is raised."""
     try:
         import kubernetes  # noqa: F401  (here: said before the file is read)
     except ImportError:
@@ -247,9 +250,10 @@ def _connected(kubeconfig: str, context: str | None, per_request: bool = False) 
     try:
         with _client_errors_logged() as logged:
             client = _client(taken, kubeconfig, context)
-        if logged:  # the client logs an exec plugin's failure and carries on without credentials
-            raise InputError(_exec_failed(kubeconfig, data, context, logged[0]))
-        return client, data
+        failure = _exec_failed(kubeconfig, data, context, logged[0]) if logged else None
+        if failure is not None and not per_request:  # (the client logs it and carries on without credentials)
+            raise InputError(failure)
+        return client, data, failure
     except InputError:
         raise
     except ImportError as exc:
@@ -265,6 +269,11 @@ _EXEC_NOT_JSON = "exec: failed to decode process output: "
 """How the client says an exec plugin's output is no JSON, followed by Python's json error."""
 
 
+_EXEC_EXITED = re.compile(r"exec: process returned (-?\d+)(?:\. (.*))?")
+"""How the client says an exec plugin exited with other than 0, with its stderr; client-go says "exec: executable
+X failed with exit code N" (kubectl 1.33, the oracle; the plugin's stderr goes to kubectl's)."""
+
+
 def _exec_failed(kubeconfig: str, data: dict[str, Any], context: str | None, logged: str) -> Diagnostic:
     """The exec credential plugin's failure the client logged, by the user's exec field path (the only
     credentials the client logs a failure of), its output that is no JSON said without Python's json error
@@ -274,6 +283,10 @@ def _exec_failed(kubeconfig: str, data: dict[str, Any], context: str | None, log
     _, user_at = chosen(data, context)
     if logged.startswith(_EXEC_NOT_JSON):
         logged = "exec: the plugin's output is not JSON; expected an ExecCredential on its stdout"
+    elif (exited := _EXEC_EXITED.fullmatch(logged)) is not None and user_at is not None:
+        command = data["users"][user_at]["user"]["exec"]["command"]
+        stderr = f" (its stderr: {exited.group(2)})" if exited.group(2) else ""
+        logged = f"exec: executable {command} failed with exit code {exited.group(1)}{stderr}"
     return Diagnostic(f"cannot get the kubeconfig's credentials: {logged}", file=kubeconfig,
                       field=f"users[{user_at}].user.exec" if user_at is not None else None)
 
@@ -700,6 +713,16 @@ def _canonical_header_key(name: str) -> str:
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
+def _exec_failure_text(failure: Diagnostic | None) -> str | None:
+    """How a request fails for an exec plugin that failed (:func:`_exec_failed`'s ``failure``), naming its field,
+    or None: client-go fails it with "getting credentials: exec: ..."."""
+    if failure is None:
+        return None
+    said = failure.message.removeprefix("cannot get the kubeconfig's credentials: ")
+    return f"getting credentials: {said} ({failure.file}: {failure.field})" if failure.field else \
+        f"getting credentials: {said}"
+
+
 class CredentialsUnavailable(Exception):
     """A request client-go would not send: its credentials could not be got (an exec plugin not installed)."""
 
@@ -1007,12 +1030,13 @@ class ApiServerSource:
                  sleep: Callable[[float], None] | None = None, clock: Callable[[], float] = time.monotonic,
                  rng: random.Random | None = None, backoff: Backoff = Backoff(), watch_timeout: int = 300,
                  read_timeout: float | None = None, page_size: int = 500) -> None:
-        self._api, self._data = _connected(kubeconfig, context, per_request=True)
+        self._api, self._data, self._exec_failure = _connected(kubeconfig, context, per_request=True)
         configuration = self._api.configuration
         self._auth = configuration  # where request headers come from; replaced when a 401 says they went stale
         self._kubeconfig, self._context = kubeconfig, context
         self._auth_loaded = time.monotonic()
         self._exec_missing = False  # the last request failed for an exec plugin not installed
+        # (self._exec_failure: the exec plugin's last failure, which fails each request until it runs)
         self._logged = _LoggedErrors(lambda message: self._say(self.host, Diagnostic(
             f"credentials: {message}", file=self.host, severity=Severity.WARNING)))
         server = self._data["clusters"][chosen(self._data, context)[0]]["cluster"]["server"]
@@ -1162,11 +1186,14 @@ class ApiServerSource:
         looked at before each request, as client-go runs the plugin for one; once the plugin is there, the
         credentials are read again, so that the client runs it."""
         problem = _exec_request_problem(self._kubeconfig, self._data, self._context)
+        if problem is None and self._exec_failure is not None:  # client-go runs it again for each request
+            self._reload_credentials(at_once=True)
+            problem = _exec_failure_text(self._exec_failure)
         with self._lock:
             was_missing, self._exec_missing = self._exec_missing, problem is not None
         if problem is not None:
             raise CredentialsUnavailable(problem)
-        if was_missing:
+        if was_missing and self._exec_failure is None:
             self._reload_credentials(at_once=True)
 
     def _reload_credentials(self, at_once: bool = False) -> None:
@@ -1177,14 +1204,18 @@ class ApiServerSource:
             if not at_once and time.monotonic() - self._auth_loaded < CREDENTIALS_RELOAD_GAP:
                 return
             self._auth_loaded = time.monotonic()
+        logging.getLogger().removeHandler(self._logged)  # (an exec plugin failing here is said by the request)
         try:
-            fresh, self._data = _connected(self._kubeconfig, self._context, per_request=True)
+            fresh, self._data, self._exec_failure = _connected(self._kubeconfig, self._context, per_request=True)
         except PersistFailed as exc:  # said (the client logs an exec plugin's failure itself: ``_logged``)
             for diagnostic in exc.diagnostics:
                 self._say(self.host, replace(diagnostic, severity=Severity.WARNING))
             return
         except Exception:  # the kubeconfig itself went bad meanwhile: keep what works for the TLS part
             return
+        finally:
+            if self._threads and not self._stop.is_set():
+                logging.getLogger().addHandler(self._logged)
         self._auth = fresh.configuration
 
     # -- saying things once -----------------------------------------------------------------------

@@ -93,3 +93,51 @@ def test_a_bounded_run_gives_up_at_once(tls_fake, tmp_path: Path, bin_dir: Path)
         f"{tls_fake.url}: list failed: getting credentials: exec: executable {PLUGIN} not found ({kubeconfig}: "
         "users[0].user.exec.command, looked up in PATH); get it from the vendor")
     assert (sleeps, tls_fake.authorization) == ([], [])
+
+
+def _failing_until(flag: Path) -> dict[str, object]:
+    """An exec plugin that fails (exit status 1, a word on stderr) until ``flag`` exists."""
+    script = (f"import json, os, sys\nif not os.path.exists({str(flag)!r}):\n    sys.stderr.write('log in first')\n"
+              "    sys.exit(1)\nprint(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', 'kind': "
+              "'ExecCredential', 'status': {'token': 'from-exec'}}))\n")
+    return {"apiVersion": "client.authentication.k8s.io/v1", "command": sys.executable, "args": ["-c", script],
+            "interactiveMode": "Never"}
+
+
+def test_a_failing_plugin_fails_each_request_and_is_run_again_for_the_next(tls_fake, tmp_path: Path) -> None:
+    """client-go runs the plugin for each request it has no credentials for, and fails the request when it fails;
+    the watch stopped at start."""
+    flag = tmp_path / "logged-in"
+    kubeconfig = with_user(tls_fake, tmp_path / "kc", {"exec": _failing_until(flag)},
+                           **{"insecure-skip-tls-verify": True})
+    sleeps: list[float] = []
+    src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], sleep=sleeps.append).start()
+    try:
+        seen = Mirror(src)
+        seen.until(lambda: len(sleeps) >= 2)
+        assert tls_fake.authorization == []
+        flag.write_text("")
+        seen.until(lambda: Kind.SERVICE in seen.synced)
+    finally:
+        src.close(timeout=2)
+    (said,) = seen.said()
+    assert said == (f"{tls_fake.url}: warning: list failed: getting credentials: exec: executable {sys.executable} "
+                    f"failed with exit code 1 (its stderr: log in first) ({kubeconfig}: users[0].user.exec); retrying "
+                    "from a new list with backoff, until it works")
+    assert set(tls_fake.authorization) == {"Bearer from-exec"}
+
+
+def test_a_bounded_run_gives_up_at_once_on_a_failing_plugin(tls_fake, tmp_path: Path) -> None:
+    kubeconfig = with_user(tls_fake, tmp_path / "kc", {"exec": _failing_until(tmp_path / "never")},
+                           **{"insecure-skip-tls-verify": True})
+    sleeps: list[float] = []
+    src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], sleep=sleeps.append, give_up=4).start()
+    try:
+        with pytest.raises(InputError) as caught:
+            Mirror(src).until(lambda: False)
+    finally:
+        src.close(timeout=2)
+    assert str(caught.value) == (f"{tls_fake.url}: list failed: getting credentials: exec: executable "
+                                 f"{sys.executable} failed with exit code 1 (its stderr: log in first) ({kubeconfig}: "
+                                 "users[0].user.exec)")
+    assert (sleeps, tls_fake.authorization) == ([], [])

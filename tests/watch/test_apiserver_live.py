@@ -681,8 +681,11 @@ def test_a_failing_exec_plugin_is_one_line_about_the_plugin(tls_fake, tmp_path) 
         "apiVersion": "client.authentication.k8s.io/v1beta1", "command": sys.executable,
         "args": ["-c", "import sys; sys.stderr.write('you must be logged in'); sys.exit(1)"],
         "interactiveMode": "Never"}})
-    with pytest.raises(InputError, match="cannot get the kubeconfig's credentials: exec: process returned 1"):
-        ApiServerSource(str(kubeconfig))
+    from kubeproxy_sim.watch.apiserver import connect
+
+    with pytest.raises(InputError, match=r"cannot get the kubeconfig's credentials: exec: executable .* failed with "
+                       r"exit code 1 \(its stderr: you must be logged in\)"):
+        connect(str(kubeconfig))  # (the watch fails each request instead: test_apiserver_exec_missing.py)
 
 
 def test_a_stream_cut_mid_response_says_so() -> None:
