@@ -31,7 +31,7 @@ from kubeproxy_sim.kernel.differential import (
 )
 from kubeproxy_sim.objects.model import TrafficPolicy
 from tests.kernel.test_differential import DEEP, KERNEL_SETTINGS, _check, _ours
-from tests.kernel.wide_strategies import PINNED, STACKS, extra_flows, wide_clusters
+from tests.kernel.wide_strategies import PINNED, STACKS, extra_flows, pinned_cases, wide_clusters
 from tests.strategies import ClusterCase
 
 pytestmark = pytest.mark.kernel
@@ -39,7 +39,8 @@ pytestmark = pytest.mark.kernel
 ONLY = os.environ.get("KPSIM_WIDE_STACK")
 EXAMPLES = {"ipv4": 3, "ipv6": 2, "dual": 2} if not DEEP else {s: 150 if ONLY in (None, s) else 0 for s in STACKS}
 MAX_FLOWS = None if DEEP else 20
-ALPHA = Fraction(1, 100) / (sum(EXAMPLES.values()) + len(PINNED) + 2)
+PINNED6 = pinned_cases(True) if DEEP else {}
+ALPHA = Fraction(1, 100) / (sum(EXAMPLES.values()) + len(PINNED) + len(PINNED6) + 2)
 
 
 def wide_flows(case: ClusterCase, limit: int | None) -> list[Flow]:
@@ -95,6 +96,18 @@ def test_pinned_case_agrees_with_kernel(kernel: None, run_tag: str, state_dir: P
                           alpha=ALPHA)
     assert not _ours(name)
     _check(report, shape)
+
+
+@pytest.mark.skipif(not DEEP, reason="KPSIM_DEEP=1 only: they agreed when the IPv6 draws came (session 20)")
+@pytest.mark.parametrize("shape", sorted(pinned_cases(True)))
+def test_pinned_case_in_ipv6_agrees_with_kernel(kernel: None, run_tag: str, state_dir: Path, shape: str) -> None:
+    """The pinned combinations in IPv6 (ICMPv6 answers, ::1 never a NodePort's), every flow of each."""
+    case = PINNED6[shape]
+    name = f"{run_tag}-q{uuid.uuid4().hex[:6]}"
+    report = differential(case.cluster, case.config, state_dir, name=name, flows=wide_flows(case, None),
+                          alpha=ALPHA)
+    assert not _ours(name)
+    _check(report, f"{shape} (IPv6)")
 
 
 @pytest.mark.parametrize("etp", [TrafficPolicy.LOCAL, TrafficPolicy.CLUSTER])

@@ -273,56 +273,63 @@ def extra_flows(cluster: Cluster, clients: dict[str, str], gateways: dict[str, t
     return flows
 
 
-def _two_nodes() -> tuple[Node, ...]:
-    return tuple(Node(f"node{i + 1}", (NodeAddress("InternalIP", node_ip(i, False)),), (pod_cidr(i, False),))
+def _two_nodes(ipv6: bool) -> tuple[Node, ...]:
+    return tuple(Node(f"node{i + 1}", (NodeAddress("InternalIP", node_ip(i, ipv6)),), (pod_cidr(i, ipv6),))
                  for i in range(2))
 
 
-def _pinned(services: tuple[Service, ...], endpoints: dict[str, tuple[str, str]],
+def _pinned(services: tuple[Service, ...], endpoints: dict[str, tuple[str, str]], ipv6: bool,
             **options: object) -> ClusterCase:
-    """Two nodes, ``services`` (port 80 -> 8080 unless named), each with one ready endpoint (service name ->
-    (address, node)); ``options``: ProxyConfig fields beyond node1's defaults."""
+    """Two nodes of the family, ``services`` (port 80 -> 8080 unless named), each with one ready endpoint (service
+    name -> (address, node)); ``options``: ProxyConfig fields beyond node1's defaults."""
     ready = EndpointConditions(True, True, False)
-    slices = tuple(EndpointSlice("default", f"{s.name}-0", s.name, AddressType.IPV4,
+    slices = tuple(EndpointSlice("default", f"{s.name}-0", s.name, AddressType.IPV6 if ipv6 else AddressType.IPV4,
                                  (Endpoint((endpoints[s.name][0],), ready, node_name=endpoints[s.name][1]),),
                                  tuple(EndpointPort(p.name, 8080, p.protocol) for p in s.ports))
                    for s in services)
-    config = ProxyConfig(node_name="node1", ip_family=IPFamily.IPV4, node_ips=(node_ip(0, False) + "/32",),
-                         cluster_cidrs=("10.244.0.0/16",), node_pod_cidrs=(pod_cidr(0, False),),
-                         **options)  # type: ignore[arg-type]
-    return ClusterCase(Cluster(services, slices, _two_nodes()), config, False)
+    config = ProxyConfig(node_name="node1", ip_family=_family(ipv6),
+                         node_ips=(node_ip(0, ipv6) + ("/128" if ipv6 else "/32"),),
+                         cluster_cidrs=("fd00:10:244::/48" if ipv6 else "10.244.0.0/16",),
+                         node_pod_cidrs=(pod_cidr(0, ipv6),), **options)  # type: ignore[arg-type]
+    return ClusterCase(Cluster(services, slices, _two_nodes(ipv6)), config, ipv6)
 
 
-def _service_of(index: int, kind: ServiceType, **fields: object) -> Service:
+def _service_of(index: int, kind: ServiceType, ipv6: bool, **fields: object) -> Service:
     node_port = 30000 + index * 10 if kind is not ServiceType.CLUSTER_IP else 0
-    return Service("default", f"svc{index}", kind, (cluster_ip(index, False),), (IPFamily.IPV4,),
+    return Service("default", f"svc{index}", kind, (cluster_ip(index, ipv6),), (_family(ipv6),),
                    (ServicePort("p0", Protocol.TCP, 80, 8080, node_port=node_port),),
                    selector=(("app", f"svc{index}"),), **fields)  # type: ignore[arg-type]
 
 
-PINNED: dict[str, ClusterCase] = {
-    # node2's NodePort DNATs node1's and the outside client's packet to an address the router has no route to
-    # (another Service's clusterIP); with eTP Local nothing masquerades it, so the router's answer is lost
-    "eTP Local NodePort, unrouted endpoint": _pinned(
-        (_service_of(0, ServiceType.NODE_PORT, external_traffic_policy=TrafficPolicy.LOCAL),
-         _service_of(1, ServiceType.CLUSTER_IP)),
-        {"svc0": (cluster_ip(1, False), "node2"), "svc1": (pod_ip(1, 0, False), "node2")}),
-    "ipMode Proxy; affinity, eTP Local and source ranges": _pinned(
-        (_service_of(0, ServiceType.LOAD_BALANCER, external_traffic_policy=TrafficPolicy.LOCAL,
-                     load_balancer_ingress=(LoadBalancerIngress(ip=lb_ip(0, False), ip_mode="Proxy"),),
-                     health_check_node_port=32000),
-         _service_of(1, ServiceType.LOAD_BALANCER, external_traffic_policy=TrafficPolicy.LOCAL,
-                     load_balancer_ingress=(LoadBalancerIngress(ip=lb_ip(1, False)),),
-                     load_balancer_source_ranges=(f"{EXTERNAL_CLIENT}/32",), health_check_node_port=32001,
-                     session_affinity=SessionAffinity.CLIENT_IP, affinity_timeout=10800)),
-        {"svc0": (pod_ip(0, 0, False), "node1"), "svc1": (pod_ip(1, 1, False), "node2")}),
-    "LB IP at a node's address": _pinned(
-        (_service_of(0, ServiceType.LOAD_BALANCER,
-                     load_balancer_ingress=(LoadBalancerIngress(ip=node_ip(1, False)),)),),
-        {"svc0": (pod_ip(0, 0, False), "node1")}),
-    "--nodeport-addresses of node1 only, NodePort on two nodes": _pinned(
-        (_service_of(0, ServiceType.NODE_PORT),), {"svc0": (pod_ip(1, 0, False), "node2")},
-        nodeport_addresses=(node_ip(0, False) + "/32",)),
-}
+def pinned_cases(ipv6: bool) -> dict[str, ClusterCase]:
+    """The hand-built cases of PINNED, in the family."""
+    lb, local, v6 = ServiceType.LOAD_BALANCER, TrafficPolicy.LOCAL, ipv6
+    return {
+        # node2's NodePort DNATs node1's and the outside client's packet to an address the router has no route to
+        # (another Service's clusterIP); with eTP Local nothing masquerades it, so the router's answer is lost
+        "eTP Local NodePort, unrouted endpoint": _pinned(
+            (_service_of(0, ServiceType.NODE_PORT, v6, external_traffic_policy=local),
+             _service_of(1, ServiceType.CLUSTER_IP, v6)),
+            {"svc0": (cluster_ip(1, v6), "node2"), "svc1": (pod_ip(1, 0, v6), "node2")}, v6),
+        "ipMode Proxy; affinity, eTP Local and source ranges": _pinned(
+            (_service_of(0, lb, v6, external_traffic_policy=local,
+                         load_balancer_ingress=(LoadBalancerIngress(ip=lb_ip(0, v6), ip_mode="Proxy"),),
+                         health_check_node_port=32000),
+             _service_of(1, lb, v6, external_traffic_policy=local,
+                         load_balancer_ingress=(LoadBalancerIngress(ip=lb_ip(1, v6)),),
+                         load_balancer_source_ranges=(f"{client(v6)}/{128 if v6 else 32}",),
+                         health_check_node_port=32001,
+                         session_affinity=SessionAffinity.CLIENT_IP, affinity_timeout=10800)),
+            {"svc0": (pod_ip(0, 0, v6), "node1"), "svc1": (pod_ip(1, 1, v6), "node2")}, v6),
+        "LB IP at a node's address": _pinned(
+            (_service_of(0, lb, v6, load_balancer_ingress=(LoadBalancerIngress(ip=node_ip(1, v6)),)),),
+            {"svc0": (pod_ip(0, 0, v6), "node1")}, v6),
+        "--nodeport-addresses of node1 only, NodePort on two nodes": _pinned(
+            (_service_of(0, ServiceType.NODE_PORT, v6),), {"svc0": (pod_ip(1, 0, v6), "node2")}, v6,
+            nodeport_addresses=(node_ip(0, v6) + ("/128" if v6 else "/32"),)),
+    }
+
+
+PINNED: dict[str, ClusterCase] = pinned_cases(False)
 """Hand-built cases the kernel differential runs in CI every time (its few derandomized draws need not reach
 them): each holds the combination its name says, and runs every flow (a few dozen: two nodes, one or two Services)."""
