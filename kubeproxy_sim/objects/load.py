@@ -10,6 +10,7 @@ input; everything the user should know ends up in ``LoadResult.diagnostics``.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import errno
 import functools
@@ -839,7 +840,38 @@ def manifest_loader() -> Any:
 
     constructors.update({tag: named(constructors[tag]) for tag in (_FLOAT, _NUMBER)})
     return type("ManifestLoader", (base,), {"yaml_implicit_resolvers": go_resolvers(),
-                                            "yaml_constructors": constructors})
+                                            "yaml_constructors": constructors, "__init__": _knowing_tags(base)})
+
+
+def _knowing_tags(base: Any) -> Callable[[Any, Any], None]:
+    """The ``__init__`` of a loader using :func:`scalar_constructors`: the whole text is read first
+    (:func:`whole_text`), for them to tell a scalar tagged ``!`` by its place in it (the loader's ``tagged``: the text,
+    or "" when it has no ``!``); a stream read bit by bit left it unknown, and ``! y`` was read as plain ``y``."""
+
+    def __init__(self: Any, stream: Any) -> None:
+        stream = whole_text(stream)
+        base.__init__(self, stream)
+        self.tagged = stream if isinstance(stream, str) and "!" in stream else ""
+
+    return __init__
+
+
+def whole_text(stream: Any) -> Any:
+    """What a YAML loader is given, as one text when it can be: a stream read whole, bytes decoded as PyYAML's
+    Reader (and libyaml) decode them (UTF-16 by its byte order mark, else UTF-8), and a leading byte order mark
+    left out (the scanners skip it, but libyaml's marks then count from after it, so a place in the text was one
+    off: a ``!`` looked for there was missed, as the file readers, which decode UTF-8 with ``utf-8-sig``, never
+    saw); bytes that do not decode are handed on as they are, for the loader to refuse them (its ReaderError)."""
+    if hasattr(stream, "read"):
+        stream = stream.read()
+    if isinstance(stream, bytes):
+        encoding = "utf-16-le" if stream.startswith(codecs.BOM_UTF16_LE) else \
+            "utf-16-be" if stream.startswith(codecs.BOM_UTF16_BE) else "utf-8"
+        try:
+            stream = stream.decode(encoding)
+        except UnicodeDecodeError:
+            return stream
+    return stream[1:] if isinstance(stream, str) and stream.startswith("\ufeff") else stream
 
 
 _VALUE = "tag:yaml.org,2002:value"
@@ -867,7 +899,7 @@ def scalar_constructors() -> dict[str, Any]:
     (go-yaml, decoding into an interface{}, hands neither on as a date or bytes); a lone ``=`` (YAML 1.1's value
     key) and a ``<<`` that is no mapping's key (``a: <<``, ``[<<]``), which PyYAML had no constructor for, are the
     strings they are in go-yaml. A scalar tagged ``!`` is its text (``! y``, ``! 0o17``: go-yaml's strings), known
-    by the loader's ``tagged`` text (:func:`strict_loader`'s; "" when the text has no ``!``)."""
+    by the loader's ``tagged`` text (:func:`_knowing_tags`; "" when the text has no ``!``)."""
     yaml = _yaml()
 
     def as_written(self: Any, node: Any) -> bool:
@@ -1060,10 +1092,10 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
         return mapping
 
     def __init__(self: Any, stream: Any) -> None:
-        base.__init__(self, stream)
+        stream = whole_text(stream)
+        base.__init__(self, stream)  # (sets ``tagged``: see _knowing_tags)
         # the text whose documents may hold an alias (None: any may), or "" when none can (no anchor, no alias)
         self.anchored = (stream if may_alias(stream) else "") if isinstance(stream, str) else None
-        self.tagged = stream if isinstance(stream, str) and "!" in stream else ""  # (see scalar_constructors)
 
     def construct_document(self: Any, node: Any) -> Any:
         # anchors are the document's own (an alias refers to an anchor before it in its document), so only a
@@ -1210,7 +1242,8 @@ def _config_loader() -> Any:
     base = _yaml().SafeLoader
     return type("ConfigLoader", (base,), {"yaml_implicit_resolvers": go_resolvers(),
                                           "yaml_constructors": {**base.yaml_constructors, **scalar_constructors()},
-                                          "flatten_mapping": merged_as_go_yaml, "json_reader": CONFIG_READER})
+                                          "flatten_mapping": merged_as_go_yaml, "json_reader": CONFIG_READER,
+                                          "__init__": _knowing_tags(base)})
 
 
 @functools.cache
