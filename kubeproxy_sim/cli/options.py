@@ -305,8 +305,13 @@ def _not_a_scenario(path: Path, flag: str) -> Diagnostic:
         held = "and no manifest files (*.yaml, *.yml, *.json)"
     return Diagnostic(f"no {' and no '.join(SCENARIO_FILES)} in this directory, {held}; expected a scenario "
                       f"directory: scenario.yaml (args: node flags) and objects.yaml (its objects; an empty file is "
-                      f"an empty cluster), or a built-in scenario's name; -f {path} reads a directory of manifests",
-                      file=str(path), field=flag)
+                      f"an empty cluster), or a built-in scenario's name; {MANIFESTS_FLAG.get(flag, '-f')} {path} "
+                      "reads a directory of manifests", file=str(path), field=flag)
+
+
+MANIFESTS_FLAG = {"--against-scenario": "--against"}
+"""The flag that reads a directory of manifests where a scenario's flag was given one (-f, but diff's AFTER side
+is --against)."""
 
 
 def _scenario_file_problem(file: Path, flag: str) -> Diagnostic | None:

@@ -56,3 +56,14 @@ def test_one_missing_file_is_still_named_alone(capsys, tmp_path) -> None:
     assert code == 2
     assert err.strip() == (f"kubeproxy-sim: {tmp_path / 'objects.yaml'}: --scenario: cannot read it: No such file "
                            "or directory; expected a YAML or JSON manifest file")
+
+
+def test_diffs_against_scenario_points_at_against(capsys, tmp_path) -> None:
+    before = tmp_path / "before.yaml"
+    before.write_text("")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["diff", "-f", str(before), "--against-scenario", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert f"{empty}: --against-scenario: no scenario.yaml and no objects.yaml in this directory" in err
+    assert f"; --against {empty} reads a directory of manifests" in err
