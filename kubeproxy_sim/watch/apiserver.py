@@ -363,15 +363,23 @@ def _as_client_go_takes(data: dict[str, Any], context: str | None) -> dict[str, 
 def _cluster_as_dialed(cluster: dict[str, Any]) -> dict[str, Any]:
     """The chosen ``cluster`` with the URLs Go dials for its server and proxy-url: http:// before a server without
     a scheme (:func:`_client_go_url`: the Python client added none, and went past the proxy-url of a server it
-    found no host in) and the local system's address for an empty host (:func:`_dialed`); an opaque proxy-url
-    (no //) is none (:func:`_proxy_problem`). ``cluster`` itself when it needs none of these."""
+    found no host in), its scheme in small letters, as Go's url.Parse gives it (the Python client took the cluster's
+    CA and client certificate only for a server spelt "https"), and the local system's address for an empty host
+    (:func:`_dialed`); an opaque proxy-url (no //) is none (:func:`_proxy_problem`). ``cluster`` itself when it
+    needs none of these."""
     server, proxy = cluster["server"], cluster.get("proxy-url")
-    changed: dict[str, str | None] = {"server": _dialed(_client_go_url(server))}
+    changed: dict[str, str | None] = {"server": _dialed(_small_scheme(_client_go_url(server)))}
     if proxy:
-        changed["proxy-url"] = _dialed(proxy) if _go_scheme(proxy) else None
+        changed["proxy-url"] = _dialed(_small_scheme(proxy)) if _go_scheme(proxy) else None
     if all(cluster.get(key) == value for key, value in changed.items()):
         return cluster
     return {key: value for key, value in {**cluster, **changed}.items() if value is not None}
+
+
+def _small_scheme(url: str) -> str:
+    """``url`` (with a scheme Go finds) with its scheme in small letters."""
+    scheme, slashes, rest = url.partition("://")
+    return f"{scheme.lower()}{slashes}{rest}"
 
 
 class PersistFailed(InputError):
@@ -1322,7 +1330,7 @@ class ApiServerSource:
     @cached_property
     def _no_client_cert(self) -> str | None:
         """:func:`_no_client_certificate` for this source's kubeconfig, worked out at the first closed handshake."""
-        return (_no_client_certificate(self._data, self._kubeconfig, self._context) if self.host.startswith("https:")
+        return (_no_client_certificate(self._data, self._kubeconfig, self._context) if client_go_tls(self.host)
                 else None)
 
     def _classify(self, exc: BaseException) -> Failure:

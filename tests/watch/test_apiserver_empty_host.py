@@ -100,3 +100,15 @@ def test_a_server_without_a_scheme_or_host_goes_through_the_proxy_url(fake, tmp_
     for an absolute URL as a proxy would pass it on.)"""
     kubeconfig = with_user(fake, tmp_path / "kc", {}, server=server.format(port=1), **{"proxy-url": fake.url})
     assert _synced(kubeconfig).keys(Kind.SERVICE) == {"default/s1"}
+
+
+@pytest.mark.parametrize("scheme", ["HTTPS", "Https"])
+def test_an_https_scheme_in_capitals_is_https_with_the_cluster_s_tls_settings(tls_fake, tmp_path: Path,
+                                                                              scheme: str) -> None:
+    """Go's url.Parse writes a scheme in small letters, so client-go takes HTTPS:// for TLS with the cluster's CA
+    (kubectl 1.33 sent its token to HTTPS://, and none to HTTP://); the Python client looked for "https" as
+    written and verified the server with the system's CAs only."""
+    kubeconfig = with_user(tls_fake, tmp_path / "kc", {"token": "t"},
+                           server=tls_fake.url.replace("https", scheme, 1), **{"certificate-authority": "server.crt"})
+    assert _synced(kubeconfig).keys(Kind.SERVICE) == {"default/s1"}
+    assert tls_fake.authorization[-1] == "Bearer t"
