@@ -1,4 +1,5 @@
-"""watch --kubeconfig: a server or proxy-url whose host is empty but for its port (``https://:6443``).
+"""watch --kubeconfig: a server or proxy-url as Go dials it: one whose host is empty but for its port
+(``https://:6443``), one without a scheme behind a proxy-url, a scheme in capitals (``HTTPS://``).
 
 Go's net.Dial takes an empty host for the local system, and kubectl 1.33 (the oracle) reached a server on
 127.0.0.1 through ``http://:PORT``, ``:PORT`` and ``http://[]:PORT``, and through ``https://:PORT`` with
