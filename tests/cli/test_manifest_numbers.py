@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from kubeproxy_sim.cli.main import main
+from kubeproxy_sim.objects.report import quoting_hint
 
 V = "@VALUE@"
 OBJECTS: dict[str, dict] = {
@@ -66,7 +67,7 @@ def _expected_got(field: str, got: str) -> str:
     if got.startswith("a string "):  # (an int-or-string: a string is a port name, or says why it is none)
         return (f"{got.removeprefix('a string ')} is not a port name; expected a number in 1-65535 or a name of up "
                 'to 15 lower-case letters, digits and "-" with at least one letter')
-    return f"expected a port number or name, got {got}"
+    return f"expected a port number or name, got {got}{quoting_hint(True) if got == 'a boolean true' else ''}"
 
 
 @pytest.mark.parametrize("field", OBJECTS)
