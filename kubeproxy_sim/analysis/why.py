@@ -495,11 +495,13 @@ def _container_port_note(index: Index, target: EndpointInfo, svc: ServicePortInf
 
 def undeclared_port_note(pod: Pod | None, port: int, protocol: Protocol) -> list[str]:
     """A pod (:meth:`Index.pod_at`) whose declared container ports leave out the port a connection was DNATed to:
-    kube-proxy cannot know what listens (trace's note of a DNAT, send's of a pod reached there). No note for a pod
-    declaring no port, nor for no pod."""
-    if pod is None or not pod.ports:
+    kube-proxy cannot know what listens (trace's note of a DNAT, send's of a pod reached there). Its sidecars'
+    ports count as its containers' do (a sidecar listens as any container does, and FindPort resolves a named
+    targetPort to one). No note for a pod declaring no port, nor for no pod."""
+    ports = () if pod is None else (*pod.ports, *pod.sidecar_ports)
+    if pod is None or not ports:
         return []
-    declared = [p.container_port for p in pod.ports if p.protocol is protocol]
+    declared = [p.container_port for p in ports if p.protocol is protocol]
     if port in declared:
         return []
     shown = ", ".join(map(str, declared)) or "none"

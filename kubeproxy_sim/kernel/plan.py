@@ -280,13 +280,14 @@ def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str
     declared = {address for address, served in slice_ports(cluster).items() if served}  # as SimPod.serves
     warnings = [w for n in nodes for w in refused_pod_cidrs(cluster, n.config, family)]  # as build_topology's
     for pod in running_pods(cluster):
-        served = {(c.protocol.value.lower(), c.container_port) for c in pod.ports if c.protocol in SERVED}
+        containers = (*pod.ports, *pod.sidecar_ports)  # a sidecar listens as any container does
+        served = {(c.protocol.value.lower(), c.container_port) for c in containers if c.protocol in SERVED}
         if pod.host_network:
             warnings += place_host_network(pods, pod, family, served, ports)
             continue
         for ip in of_family(pod.pod_ips, family):
             pods.add(pod.key, ip, pod.node_name, served | ports.get(ip, set()),
-                     any_port=not pod.ports and ip not in declared)
+                     any_port=not containers and ip not in declared)
     owners = {ip: (key, node) for ip, key, node in endpoint_owners(cluster, pods.addresses) if family_of(ip) == family}
     pools = _pools(owners, ports, pods)
     for ip, (key, node) in owners.items():
