@@ -13,11 +13,12 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import netaddr
 
 from kubeproxy_sim.controllers import deployment as deploy
+from kubeproxy_sim.controllers import queue
 from kubeproxy_sim.controllers.allocate import (
     DEFAULT_SERVICE_CIDRS,
     SERVICE_RANGE_FLAG,
@@ -34,6 +35,7 @@ from kubeproxy_sim.controllers.decode import (
 )
 from kubeproxy_sim.controllers.endpointslice import (
     CONTROLLER_NAME,
+    FAILED_UPDATE_REASON,
     MANAGED_BY_LABEL,
     ServiceEvent,
     TopologyView,
@@ -54,6 +56,7 @@ from kubeproxy_sim.controllers.model import (
 )
 from kubeproxy_sim.controllers.naming import stable_suffix
 from kubeproxy_sim.controllers.nodelifecycle import kubelets_back, mark_pods_not_ready, silent_after
+from kubeproxy_sim.controllers.queue import Snapshot
 from kubeproxy_sim.controllers.replicaset import (
     bind,
     delete_pod,
@@ -192,21 +195,31 @@ def wait_for_rollout(world: World, namespace: str, name: str, rng: random.Random
 class ControllerSync:
     """The projection at one instant, with what the EndpointSlice controller recorded on Services on the way, the
     Services whose topology hints its cache now holds, and its own slices in ``cluster`` (all three for the next
-    sync). The loaded slices the controllers delete are not its memory: they are gone from the World
-    (:func:`collect_slices`), as those of a deleted Service are (:func:`delete_services`)."""
+    sync); and what the next sync needs to tell which Services its events queue: what its informers held
+    (``seen``), the Nodes' CPU ratios its topology cache holds (read only on a Node event) and the Services whose
+    sync failed (retried). The loaded slices the controllers delete are not its memory: they are gone from the
+    World (:func:`collect_slices`), as those of a deleted Service are (:func:`delete_services`)."""
 
     cluster: Cluster
     events: tuple[ServiceEvent, ...] = ()
     populated: frozenset[str] = frozenset()
     own: tuple[EndpointSlice, ...] = ()
+    seen: Snapshot = field(default_factory=Snapshot)
+    ratios: Mapping[str, float] | None = None
+    failed: frozenset[str] = frozenset()
 
 
-def topology_view(world: World, populated: frozenset[str] = frozenset()) -> TopologyView:
-    """The topology cache as the controller sees the world: zone CPU ratios of the ready Nodes, the Services
-    whose annotations ask for hints, and those whose hints were populated by the previous sync."""
+def topology_view(world: World, populated: frozenset[str], ratios: Mapping[str, float] | None) -> TopologyView:
+    """The topology cache as the controller sees the world: the zone CPU ratios it read at the last Node event
+    (``ratios``, None: it knew too little), the Services whose annotations ask for hints, and those whose hints
+    were populated by the previous sync."""
     auto = frozenset(key for key, annotations in world.service_annotations if hints_enabled(dict(annotations)))
-    ratios = zone_ratios(world.nodes, world.not_ready_nodes, dict(world.node_cpu)) if auto else None
-    return TopologyView(ratios=ratios, auto=auto, populated=populated)
+    return TopologyView(ratios=ratios if auto else None, auto=auto, populated=populated)
+
+
+def _cache_ratios(world: World) -> Mapping[str, float] | None:
+    """What the topology cache's SetNodes reads from the Nodes: each zone's share of the ready Nodes' CPU."""
+    return zone_ratios(world.nodes, world.not_ready_nodes, dict(world.node_cpu))
 
 
 def _managed(world: World) -> set[tuple[str, str]]:
@@ -216,10 +229,33 @@ def _managed(world: World) -> set[tuple[str, str]]:
             if s.selector is not None and s.type is not ServiceType.EXTERNAL_NAME}
 
 
+def _snapshot(world: World, pods: tuple[Pod, ...]) -> Snapshot:
+    return Snapshot(services=world.services, annotations=world.service_annotations, pods=pods, nodes=world.nodes,
+                    not_ready=world.not_ready_nodes, loaded=world.user_slices)
+
+
+def _queued(before: ControllerSync, seen: Snapshot, world: World) -> tuple[set[str], Mapping[str, float] | None]:
+    """The Services the controller's events since ``before`` queue (controllers.queue), and the CPU ratios its
+    topology cache holds after them."""
+    ratios = before.ratios
+    dirty = queue.service_queued(before.seen, seen) | set(before.failed)
+    dirty |= queue.pod_queued(before.seen.pods, seen.pods, world.services)
+    dirty |= queue.slice_queued(before.seen.loaded, seen.loaded)
+    if queue.nodes_event(before.seen, seen):
+        ratios = _cache_ratios(world)
+        dirty |= queue.overloaded_services(before.own, before.populated, ratios)
+    return dirty, ratios
+
+
 def controller_sync(world: World, before: ControllerSync | None = None) -> ControllerSync:
     """Services, the user's and the controller's EndpointSlices, Nodes and Pods at ``world.now``, and the
     controller's events (``before``, the previous sync: the Services whose hints it populated, so that enabling
-    hints is said once and dropping the annotation is noticed, and its slices).
+    hints is said once and dropping the annotation is noticed, its slices, and what it saw).
+
+    The first sync (no ``before``) syncs every Service, as the controller does on its informers' initial lists;
+    a later one only those its events queue (:func:`_queued`, controllers.queue): the others keep the slices and
+    events of their last sync, even where the Nodes changed under them (a Node's new zone is not written into
+    the slices of a Service nothing queued: kubernetes/kubernetes#123401).
 
     The loaded slices are the World's, less those the controllers delete now (:func:`collect_slices`: a played
     step's World has none left; one built by other calls is shown as the controllers leave it). The slices the
@@ -229,15 +265,31 @@ def controller_sync(world: World, before: ControllerSync | None = None) -> Contr
     """
     world = collect_slices(world)
     pods = tuple(p.at(world.now) for p in world.pods)
-    populated = before.populated if before is not None else frozenset()
-    done = reconcile_all(world.services, pods, world.nodes, view=topology_view(world, populated))
+    seen = _snapshot(world, pods)
+    if before is None:
+        dirty, ratios, populated = {s.key for s in world.services}, _cache_ratios(world), frozenset[str]()
+    else:
+        (dirty, ratios), populated = _queued(before, seen, world), before.populated
+    synced = tuple(s for s in world.services if s.key in dirty)
+    done = reconcile_all(synced, pods, world.nodes, view=topology_view(world, populated, ratios))
+    fresh: dict[str, list[EndpointSlice]] = {}
+    for s in done.slices:
+        fresh.setdefault(f"{s.namespace}/{s.service_name}", []).append(s)
+    kept: dict[str, list[EndpointSlice]] = {}
+    for s in before.own if before is not None else ():
+        kept.setdefault(f"{s.namespace}/{s.service_name}", []).append(s)
     unmanaged = {(s.namespace, s.name) for s in world.services} - _managed(world)
     frozen = tuple(s for s in (before.own if before is not None else ())
                    if (s.namespace, s.service_name) in unmanaged)
-    own = (*frozen, *done.slices)
+    own = (*frozen, *(s for service in world.services if (service.namespace, service.name) not in unmanaged
+                      for s in (fresh if service.key in dirty else kept).get(service.key, ())))
+    present = {s.key for s in world.services}
+    events = tuple(e for e in (before.events if before is not None else ())
+                   if e.service not in dirty and e.service in present) + done.events
+    failed = frozenset(e.service for e in done.events if e.event.reason == FAILED_UPDATE_REASON)
     cluster = Cluster(services=world.services, endpoint_slices=(*world.user_slices, *own), nodes=world.nodes,
                       pods=pods)
-    return ControllerSync(cluster, done.events, done.populated, own)
+    return ControllerSync(cluster, events, done.populated, own, seen, ratios, failed)
 
 
 def collect_slices(world: World) -> World:

@@ -33,9 +33,6 @@ spec: {selector: {app: web}, trafficDistribution: PreferClose, ports: [{port: 80
 """
 
 
-@pytest.mark.xfail(strict=True, reason="every Service is resynced at every step (controllers.world.controller_sync); "
-                                       "upstream's controller does not sync a PreferClose Service on a Node's zone "
-                                       "change, so its slice keeps the old zone and hint")
 def test_a_nodes_new_zone_does_not_resync_a_prefer_close_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     """node2 moves from zone-b to zone-a. Upstream: no pod changed and the Service is not overloaded Auto, so its
@@ -51,3 +48,88 @@ def test_a_nodes_new_zone_does_not_resync_a_prefer_close_service(tmp_path: Path,
     last = capsys.readouterr().out.split("# step 4:")[1]
     node2 = next(line for line in last.splitlines() if "node=node2" in line)
     assert "zone=zone-b" in node2 and node2.endswith("for-zones=zone-b")
+
+
+def _node(name: str, zone: str, index: int, cpu: str) -> str:
+    return (f"apiVersion: v1\nkind: Node\nmetadata: {{name: {name}, labels: {{topology.kubernetes.io/zone: {zone}}}}}\n"
+            f"spec: {{podCIDR: 10.244.{index}.0/24}}\nstatus: {{addresses: [{{type: InternalIP, address: "
+            f"192.168.1.{9 + index}}}], allocatable: {{cpu: '{cpu}'}}, "
+            "conditions: [{type: Ready, status: 'True'}]}\n---\n")
+
+
+AUTO = ("apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  annotations: {service.kubernetes.io/topology-mode: "
+        "Auto}\nspec:\n  selector: {app: web}\n  ports: [{port: 80, targetPort: 8080}]\n")
+
+
+def _endpoint_steps(tmp_path: Path, script: str, monkeypatch: pytest.MonkeyPatch,
+                    capsys: pytest.CaptureFixture[str]) -> list[str]:
+    (tmp_path / "s.script").write_text(script)
+    assert run_cli(["scenario", str(tmp_path / "s.script"), "-f", str(tmp_path / "nodes.yaml"), "--show",
+                    "endpoints", "--hostname-override", "node1"], monkeypatch) == 0
+    return capsys.readouterr().out.split("# step ")[1:]
+
+
+def _on(step: str, node: str) -> list[str]:
+    return [line for line in step.splitlines() if f"node={node}" in line]
+
+
+def test_a_prefer_close_service_takes_the_new_zone_when_a_pod_event_syncs_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """After node2's move, a pod label that leaves the Service's membership as it was queues nothing (labels
+    changed, nothing else: the Services it left or joined, none); scaling up adds a pod, whose addPod syncs the
+    Service, and every endpoint then gets its Node's zone as it is."""
+    (tmp_path / "nodes.yaml").write_text(NODES.replace("ZONE", "zone-b"))
+    (tmp_path / "relabel.yaml").write_text(NODES.replace("ZONE", "zone-a").split("---\n")[1])
+    (tmp_path / "svc.yaml").write_text(SERVICE)
+    start = "create deployment web --image=nginx --replicas=2 --port=8080\napply -f svc.yaml\nwait 10s\n"
+    pod = _on(_endpoint_steps(tmp_path, start, monkeypatch, capsys)[2], "node2")[0].split("pod=")[1].split()[0]
+    steps = _endpoint_steps(tmp_path, f"{start}apply -f relabel.yaml\nlabel pods {pod} extra=yes\n"
+                            "scale deployments/web --replicas=3\nwait 10s\n", monkeypatch, capsys)
+    assert "pod/" + pod + " labeled" in steps[4]
+    assert all("zone=zone-b" in line and line.endswith("for-zones=zone-b") for line in _on(steps[4], "node2"))
+    assert _on(steps[6], "node2") and all("zone=zone-a" in line and line.endswith("for-zones=zone-a")
+                                          for line in _on(steps[6], "node2"))
+
+
+def test_a_nodes_cpu_alone_is_not_read_by_the_topology_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """updateNode reaches the topology cache only when readiness or the zone label changes: node2's CPU going
+    from 4 to 12 is not read, so scaling to 8 (which syncs the Service) still splits the hints 4/4 by the ratios
+    the cache read (0.5/0.5), where fresh ones (0.25/0.75) would give zone-b two of zone-a's endpoints."""
+    (tmp_path / "nodes.yaml").write_text(_node("node1", "zone-a", 1, "4") + _node("node2", "zone-b", 2, "4"))
+    (tmp_path / "cpu.yaml").write_text(_node("node2", "zone-b", 2, "12"))
+    (tmp_path / "svc.yaml").write_text(AUTO)
+    steps = _endpoint_steps(tmp_path, "create deployment web --image=nginx --replicas=4 --port=8080\n"
+                            "apply -f svc.yaml\nwait 10s\napply -f cpu.yaml\n"
+                            "scale deployments/web --replicas=8\nwait 10s\n", monkeypatch, capsys)
+    node1 = _on(steps[5], "node1")
+    assert len(node1) == 4 and all(line.endswith("for-zones=zone-a") for line in node1)
+
+
+def test_a_zone_change_that_overloads_an_auto_service_resyncs_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """node2 moves from zone-b to zone-c: the cache's hints (zone-a 1, zone-b 1) leave zone-c without any, so
+    GetOverloadedServices queues the Service and its slices take the new zone at once."""
+    (tmp_path / "nodes.yaml").write_text(_node("node1", "zone-a", 1, "4") + _node("node2", "zone-b", 2, "4"))
+    (tmp_path / "zone.yaml").write_text(_node("node2", "zone-c", 2, "4"))
+    (tmp_path / "svc.yaml").write_text(AUTO)
+    steps = _endpoint_steps(tmp_path, "create deployment web --image=nginx --replicas=2 --port=8080\n"
+                            "apply -f svc.yaml\nwait 10s\napply -f zone.yaml\n", monkeypatch, capsys)
+    assert all("zone=zone-b" in line and line.endswith("for-zones=zone-b") for line in _on(steps[2], "node2"))
+    assert _on(steps[3], "node2") and all("zone=zone-c" in line and line.endswith("for-zones=zone-c")
+                                          for line in _on(steps[3], "node2"))
+
+
+def test_cpu_given_later_without_a_node_event_leaves_the_cache_without_node_information(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """node2 starts without allocatable CPU, so the cache holds no ratios; applying it again with CPU (same zone,
+    still Ready) is no event the cache reads, so a sync after it still finds insufficient Node information."""
+    (tmp_path / "nodes.yaml").write_text(_node("node1", "zone-a", 1, "4") + _node("node2", "zone-b", 2, "4")
+                                         .replace(", allocatable: {cpu: '4'}", ""))
+    (tmp_path / "cpu.yaml").write_text(_node("node2", "zone-b", 2, "4"))
+    (tmp_path / "svc.yaml").write_text(AUTO)
+    steps = _endpoint_steps(tmp_path, "create deployment web --image=nginx --replicas=2 --port=8080\n"
+                            "apply -f svc.yaml\nwait 10s\napply -f cpu.yaml\nscale deployments/web --replicas=4\n"
+                            "wait 10s\n", monkeypatch, capsys)
+    assert "node/node2 configured" in steps[3]
+    assert len(_on(steps[5], "node1")) == 2 and "for-zones" not in steps[5]

@@ -1,0 +1,171 @@
+"""Which Services the EndpointSlice controller syncs after a step: those its informers' events queue.
+
+Upstream's controller (pkg/controller/endpointslice) does not resync every Service when anything changes; its
+event handlers queue a Service when
+
+- the Service is added, updated or deleted (onServiceUpdate, onServiceDelete);
+- a pod the Service selects is added or deleted, or is updated in a way podEndpointsChanged notices: its
+  deletion timestamp, its readiness, its IPs, or its labels (then the Services it left or joined; all of old and
+  new when something else changed too: GetServicesToUpdateOnPodChange, determineNeededServiceUpdates);
+- an EndpointSlice labelled as the controller's, of that Service, is added, updated or deleted by someone else
+  (onEndpointSliceAdd/Update/Delete, through the slice tracker);
+- its last sync failed (the workqueue retries it, rate limited);
+- a Node is added or deleted, or changes readiness or zone (updateNode), and the Service is one whose hints the
+  topology cache holds and finds overloaded under the Nodes' new CPU ratios (checkNodeTopologyDistribution,
+  GetOverloadedServices). That is also the only moment the cache reads the Nodes: allocatable CPU changed alone
+  is not seen until such an event.
+
+So a Node moved to another zone leaves the slices of a Service no event queued with the old zone and hints
+(kubernetes/kubernetes#123401 reports the same staleness of hints). Pure functions over two snapshots: what the
+informers last delivered and what they deliver now. Changes made and undone within one step (a pod created and
+deleted while time passes) are not seen: the model compares the step's start and end.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from kubeproxy_sim.controllers.endpointslice import CONTROLLER_NAME, MANAGED_BY_LABEL, selects
+from kubeproxy_sim.controllers.topology import OVERLOAD_THRESHOLD, ZONE_LABEL
+from kubeproxy_sim.objects.model import EndpointSlice, Node, Pod, Service
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the controller's informers hold at one sync: Services (by key) with their topology annotations, pods
+    (at that instant), Nodes and which of them are not Ready, and the loaded EndpointSlices (the user's)."""
+
+    services: tuple[Service, ...] = ()
+    annotations: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    pods: tuple[Pod, ...] = ()
+    nodes: tuple[Node, ...] = ()
+    not_ready: frozenset[str] = frozenset()
+    loaded: tuple[EndpointSlice, ...] = ()
+
+
+class _Memberships:
+    """GetPodServiceMemberships: the keys of the Services in a pod's namespace whose selector matches its labels
+    (a Service without a selector matches none), over the Services as they are now."""
+
+    def __init__(self, services: Iterable[Service]) -> None:
+        self._by_namespace: dict[str, list[Service]] = {}
+        for service in services:
+            if service.selector is not None:
+                self._by_namespace.setdefault(service.namespace, []).append(service)
+
+    def of(self, pod: Pod) -> set[str]:
+        return {s.key for s in self._by_namespace.get(pod.namespace, ()) if selects(s, pod)}
+
+
+def _pod_changed(old: Pod, new: Pod) -> tuple[bool, bool]:
+    """podEndpointsChanged: (a change that may change its endpoints, a change that may change its Services).
+    Upstream compares the deletion timestamps as pointers, so any update of a pod already terminating counts."""
+    labels_changed = dict(old.labels) != dict(new.labels)
+    changed = (old.terminating or new.terminating or old.ready != new.ready or old.pod_ips != new.pod_ips)
+    return changed, labels_changed
+
+
+def pod_queued(old_pods: Sequence[Pod], new_pods: Sequence[Pod], services: Iterable[Service]) -> set[str]:
+    """The Services addPod, updatePod and deletePod queue between two lists of the pods."""
+    members = _Memberships(services)
+    before = {(p.namespace, p.name): p for p in old_pods}
+    out: set[str] = set()
+    for pod in new_pods:
+        old = before.pop((pod.namespace, pod.name), None)
+        if old is None:
+            out |= members.of(pod)
+        elif old != pod:  # the same object (no new resourceVersion) is no event
+            changed, labels_changed = _pod_changed(old, pod)
+            if labels_changed:
+                was, now = members.of(old), members.of(pod)
+                out |= (was | now) if changed else (was ^ now)
+            elif changed:
+                out |= members.of(pod)
+    for gone in before.values():
+        out |= members.of(gone)
+    return out
+
+
+def _owned_by_controller(s: EndpointSlice) -> bool:
+    return dict(s.labels).get(MANAGED_BY_LABEL) == CONTROLLER_NAME
+
+
+def _slice_service(s: EndpointSlice) -> str:
+    return f"{s.namespace}/{s.service_name}"
+
+
+def slice_queued(old: Sequence[EndpointSlice], new: Sequence[EndpointSlice]) -> set[str]:
+    """The Services whose controller-labelled slices someone else added, changed or deleted (the tracker does not
+    know them, so ShouldSync holds); both Services of a slice whose service-name label changed, and of one moved
+    in or out of the controller's hands (ManagedByChanged), whoever manages it."""
+    before = {s.key: s for s in old}
+    out: set[str] = set()
+    for s in new:
+        was = before.pop(s.key, None)
+        if was == s:
+            continue
+        moved = was is not None and (_slice_service(was) != _slice_service(s)
+                                     or _owned_by_controller(was) != _owned_by_controller(s))
+        out |= {_slice_service(v) for v in (was, s) if v is not None and (moved or _owned_by_controller(v))}
+    out |= {_slice_service(s) for s in before.values() if _owned_by_controller(s)}
+    return out
+
+
+def nodes_event(old: Snapshot, new: Snapshot) -> bool:
+    """Whether a Node event reaches checkNodeTopologyDistribution: a Node added or deleted (addNode, deleteNode),
+    or one whose Ready condition turned to or from True or whose zone label changed (updateNode)."""
+    before = {n.name: n for n in old.nodes}
+    after = {n.name: n for n in new.nodes}
+    if before.keys() != after.keys():
+        return True
+    return any((name in old.not_ready) != (name in new.not_ready)
+               or before[name].label(ZONE_LABEL) != node.label(ZONE_LABEL) for name, node in after.items())
+
+
+def hints_by_zone(slices: Iterable[EndpointSlice]) -> dict[str, dict[str, int]]:
+    """The topology cache's endpointsByService entry of one Service: per address type, the ready endpoints
+    hinted for each zone (what AddHints stored with SetHints)."""
+    out: dict[str, dict[str, int]] = {}
+    for s in slices:
+        for endpoint in s.endpoints:
+            if endpoint.conditions.ready is not True or not endpoint.hints_for_zones:
+                continue
+            zones = out.setdefault(s.address_type.value, {})
+            for zone in endpoint.hints_for_zones:
+                zones[zone] = zones.get(zone, 0) + 1
+    return out
+
+
+def overloaded(hinted: Mapping[str, int], ratios: Mapping[str, float] | None) -> bool:
+    """serviceOverloaded: some zone of the ratios has fewer hinted endpoints than its share allows (total * ratio
+    / 1.2, rounded up), or none at all; every hinted Service is overloaded when the cache holds no ratios."""
+    if not hinted:
+        return False
+    if not ratios:
+        return True
+    total = float(sum(hinted.values()))
+    return any(hinted.get(zone, 0) < math.ceil(total * ratio * (1 / (1 + OVERLOAD_THRESHOLD)))
+               for zone, ratio in ratios.items())
+
+
+def overloaded_services(own: Iterable[EndpointSlice], populated: Iterable[str],
+                        ratios: Mapping[str, float] | None) -> set[str]:
+    """GetOverloadedServices over the Services whose hints the cache holds, read from their slices."""
+    wanted = set(populated)
+    by_service: dict[str, list[EndpointSlice]] = {}
+    for s in own:
+        key = f"{s.namespace}/{s.service_name}"
+        if key in wanted:
+            by_service.setdefault(key, []).append(s)
+    return {key for key, slices in by_service.items()
+            if any(overloaded(zones, ratios) for zones in hints_by_zone(slices).values())}
+
+
+def service_queued(old: Snapshot, new: Snapshot) -> set[str]:
+    """The Services added or updated (their object or their annotations)."""
+    before = {s.key: s for s in old.services}
+    notes_before, notes_now = dict(old.annotations), dict(new.annotations)
+    return {s.key for s in new.services
+            if before.get(s.key) != s or notes_before.get(s.key) != notes_now.get(s.key)}

@@ -1,0 +1,118 @@
+"""controllers.queue: which Services the EndpointSlice controller's event handlers queue, rule by rule
+(GetServicesToUpdateOnPodChange, podEndpointsChanged, onEndpointSlice*, updateNode, serviceOverloaded)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kubeproxy_sim.controllers import queue as Q
+from kubeproxy_sim.controllers.endpointslice import CONTROLLER_NAME, MANAGED_BY_LABEL, SERVICE_NAME_LABEL
+from kubeproxy_sim.objects.model import (
+    AddressType,
+    Endpoint,
+    EndpointConditions,
+    EndpointSlice,
+    Node,
+    Pod,
+    Protocol,
+    Service,
+    ServicePort,
+)
+
+PORTS = (ServicePort(name="", protocol=Protocol.TCP, port=80, target_port=8080),)
+WEB = Service(namespace="default", name="web", ports=PORTS, selector=(("app", "web"),))
+API = Service(namespace="default", name="api", ports=PORTS, selector=(("tier", "api"),))
+BARE = Service(namespace="default", name="bare", ports=PORTS, selector=None)
+POD = Pod(namespace="default", name="p", node_name="node1", pod_ips=("10.244.0.5",), labels=(("app", "web"),))
+
+
+def test_an_unchanged_pod_queues_nothing_and_new_or_gone_pods_queue_their_services() -> None:
+    services = [WEB, API, BARE]
+    assert Q.pod_queued([POD], [POD], services) == set()
+    assert Q.pod_queued([], [POD], services) == {"default/web"}
+    assert Q.pod_queued([POD], [], services) == {"default/web"}
+
+
+def test_readiness_ips_or_deletion_queue_the_pods_services() -> None:
+    for changed in (replace(POD, ready=False), replace(POD, pod_ips=("10.244.0.6",)), replace(POD, terminating=True)):
+        assert Q.pod_queued([POD], [changed], [WEB, API]) == {"default/web"}
+
+
+def test_a_change_podEndpointsChanged_ignores_queues_nothing() -> None:
+    """Phase, ports and node alone are not looked at (only deletion, readiness, IPs and labels are)."""
+    for changed in (replace(POD, phase="Pending"), replace(POD, node_name="node2")):
+        assert Q.pod_queued([POD], [changed], [WEB]) == set()
+
+
+def test_any_update_of_a_terminating_pod_queues_it() -> None:
+    """The deletion timestamps are compared as pointers, which differ on every update of a terminating pod."""
+    dying = replace(POD, terminating=True)
+    assert Q.pod_queued([dying], [replace(dying, phase="Pending")], [WEB]) == {"default/web"}
+
+
+def test_labels_alone_queue_the_services_left_or_joined_and_with_another_change_all_of_both() -> None:
+    both = replace(POD, labels=(("app", "web"), ("tier", "api")))
+    assert Q.pod_queued([POD], [replace(POD, labels=(("app", "web"), ("x", "y")))], [WEB, API]) == set()
+    assert Q.pod_queued([POD], [both], [WEB, API]) == {"default/api"}
+    assert Q.pod_queued([POD], [replace(both, ready=False)], [WEB, API]) == {"default/web", "default/api"}
+
+
+def _slice(name: str, service: str, manager: str, address: str = "10.244.0.5") -> EndpointSlice:
+    return EndpointSlice(namespace="default", name=name, service_name=service, address_type=AddressType.IPV4,
+                         endpoints=(Endpoint(addresses=(address,)),),
+                         labels=((MANAGED_BY_LABEL, manager), (SERVICE_NAME_LABEL, service)))
+
+
+def test_slices_of_the_controllers_label_queue_their_service_and_others_do_not() -> None:
+    mine, theirs = _slice("a", "web", CONTROLLER_NAME), _slice("b", "web", "someone-else")
+    assert Q.slice_queued([], [mine]) == {"default/web"}
+    assert Q.slice_queued([mine], []) == {"default/web"}
+    assert Q.slice_queued([mine], [mine]) == set()
+    assert Q.slice_queued([], [theirs]) == set()
+    assert Q.slice_queued([theirs], [replace(theirs, endpoints=())]) == set()
+
+
+def test_a_slice_changing_hands_or_service_queues_both_sides() -> None:
+    theirs = _slice("b", "web", "someone-else")
+    assert Q.slice_queued([theirs], [_slice("b", "web", CONTROLLER_NAME)]) == {"default/web"}
+    assert Q.slice_queued([theirs], [_slice("b", "api", "someone-else")]) == {"default/web", "default/api"}
+
+
+def _node(name: str, zone: str) -> Node:
+    return Node(name=name, labels=(("topology.kubernetes.io/zone", zone),))
+
+
+def test_node_events_are_additions_deletions_readiness_and_zone_only() -> None:
+    nodes = (_node("node1", "zone-a"), _node("node2", "zone-b"))
+    seen = Q.Snapshot(nodes=nodes)
+    assert not Q.nodes_event(seen, Q.Snapshot(nodes=nodes))
+    assert not Q.nodes_event(seen, Q.Snapshot(nodes=(nodes[0], replace(nodes[1], labels=(
+        *nodes[1].labels, ("other", "x"))))))
+    assert Q.nodes_event(seen, Q.Snapshot(nodes=nodes[:1]))
+    assert Q.nodes_event(seen, Q.Snapshot(nodes=(nodes[0], _node("node2", "zone-c"))))
+    assert Q.nodes_event(seen, Q.Snapshot(nodes=nodes, not_ready=frozenset({"node2"})))
+
+
+def test_service_overloaded_as_upstream_computes_it() -> None:
+    """No hints: never; no ratios: always; a zone of the ratios missing or below ceil(total * ratio / 1.2)."""
+    assert not Q.overloaded({}, None)
+    assert Q.overloaded({"zone-a": 1}, None)
+    assert Q.overloaded({"zone-a": 1, "zone-b": 1}, {"zone-a": 0.5, "zone-c": 0.5})
+    assert not Q.overloaded({"zone-a": 2, "zone-b": 2}, {"zone-a": 0.5, "zone-b": 0.5})
+    assert not Q.overloaded({"zone-a": 1, "zone-b": 3}, {"zone-a": 0.25, "zone-b": 0.75})
+    assert Q.overloaded({"zone-a": 1, "zone-b": 3}, {"zone-a": 0.5, "zone-b": 0.5})  # zone-a needs ceil(4*.5/1.2)=2
+
+
+@given(st.lists(st.tuples(st.sampled_from(["zone-a", "zone-b", "zone-c"]), st.booleans()), max_size=12))
+def test_hints_by_zone_counts_the_ready_hinted_endpoints_per_family(spec: list[tuple[str, bool]]) -> None:
+    endpoints = tuple(Endpoint(addresses=(f"10.0.0.{i + 1}",), conditions=EndpointConditions(ready=ready),
+                               hints_for_zones=(zone,)) for i, (zone, ready) in enumerate(spec))
+    counted = Q.hints_by_zone([replace(_slice("a", "web", CONTROLLER_NAME), endpoints=endpoints)])
+    expected: dict[str, int] = {}
+    for zone, ready in spec:
+        if ready:
+            expected[zone] = expected.get(zone, 0) + 1
+    assert counted == ({"IPv4": expected} if expected else {})
