@@ -1044,6 +1044,7 @@ class ApiServerSource:
         self._kubeconfig, self._context = kubeconfig, context
         self._auth_loaded = time.monotonic()
         self._exec_missing = False  # the last request failed for an exec plugin not installed
+        self._credentials_lock = threading.Lock()  # held while _check_credentials looks (and reads them again)
         # (self._exec_failure: the exec plugin's last failure, which fails each request until it runs)
         self._logged = _LoggedErrors(lambda message: self._say(self.host, Diagnostic(
             f"credentials: {message}", file=self.host, severity=Severity.WARNING)))
@@ -1192,17 +1193,18 @@ class ApiServerSource:
     def _check_credentials(self) -> None:
         """Fail a request client-go would not send (:func:`_exec_request_problem`: its exec plugin is not installed),
         looked at before each request, as client-go runs the plugin for one; once the plugin is there, the
-        credentials are read again, so that the client runs it."""
-        problem = _exec_request_problem(self._kubeconfig, self._data, self._context)
-        if problem is None and self._exec_failure is not None:  # client-go runs it again for each request
-            self._reload_credentials(at_once=True)
-            problem = _exec_failure_text(self._exec_failure)
-        with self._lock:
+        credentials are read again, so that the client runs it. One thread at a time (client-go's exec authenticator
+        holds a lock too): another would send its request without the credentials being read meanwhile."""
+        with self._credentials_lock:
+            problem = _exec_request_problem(self._kubeconfig, self._data, self._context)
+            if problem is None and self._exec_failure is not None:  # client-go runs it again for each request
+                self._reload_credentials(at_once=True)
+                problem = _exec_failure_text(self._exec_failure)
             was_missing, self._exec_missing = self._exec_missing, problem is not None
-        if problem is not None:
-            raise CredentialsUnavailable(problem)
-        if was_missing and self._exec_failure is None:
-            self._reload_credentials(at_once=True)
+            if problem is not None:
+                raise CredentialsUnavailable(problem)
+            if was_missing and self._exec_failure is None:
+                self._reload_credentials(at_once=True)
 
     def _reload_credentials(self, at_once: bool = False) -> None:
         """Read the kubeconfig's credentials again after a 401, as client-go does: a rotated token file (kube-proxy's

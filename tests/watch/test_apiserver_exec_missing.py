@@ -63,13 +63,13 @@ def _kubeconfig(fake: FakeApiServer, tmp_path: Path) -> Path:
 def test_a_follower_fails_each_request_until_the_plugin_is_installed(tls_fake, tmp_path: Path, bin_dir: Path) -> None:
     kubeconfig = _kubeconfig(tls_fake, tmp_path)
     sleeps: list[float] = []
-    src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], sleep=sleeps.append).start()
+    src = ApiServerSource(str(kubeconfig), sleep=sleeps.append).start()  # (three kinds: three threads at once)
     try:
         seen = Mirror(src)
         seen.until(lambda: len(sleeps) >= 3)
         assert tls_fake.authorization == []  # no request went out without its credentials
         _install(bin_dir)
-        seen.until(lambda: Kind.SERVICE in seen.synced)
+        seen.until(lambda: {Kind.SERVICE, Kind.ENDPOINT_SLICE, Kind.NODE} <= set(seen.synced))
     finally:
         src.close(timeout=2)
     assert seen.said() == [
