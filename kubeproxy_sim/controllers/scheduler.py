@@ -68,9 +68,13 @@ HostPorts = frozenset[tuple[Protocol, int]]
 
 
 def host_ports(pod: SimPod) -> HostPorts:
-    """The host ports a pod asks of its node: a host-network pod's container ports (the API server sets each
-    hostPort to its containerPort, defaultHostNetworkPorts); none for others (the model has no hostPort)."""
-    return frozenset((p.protocol, p.container_port) for p in pod.ports) if pod.host_network else frozenset()
+    """The host ports a pod asks of its node: a host-network pod's container ports, its sidecars' too (the API
+    server sets each hostPort to its containerPort in containers and initContainers alike, defaultHostNetworkPorts,
+    and NodePorts counts the restartable init containers' since kubernetes/kubernetes#132040, 1.34); none for
+    others (the model has no hostPort)."""
+    if not pod.host_network:
+        return frozenset()
+    return frozenset((p.protocol, p.container_port) for p in (*pod.ports, *pod.sidecar_ports))
 
 
 @dataclass(frozen=True, slots=True)
