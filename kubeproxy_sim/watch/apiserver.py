@@ -370,10 +370,32 @@ def _cluster_as_dialed(cluster: dict[str, Any]) -> dict[str, Any]:
     server, proxy = cluster["server"], cluster.get("proxy-url")
     changed: dict[str, str | None] = {"server": _dialed(_small_scheme(_client_go_url(server)))}
     if proxy:
-        changed["proxy-url"] = _dialed(_small_scheme(proxy)) if _go_scheme(proxy) else None
+        changed["proxy-url"] = _dialed_proxy(proxy)
     if all(cluster.get(key) == value for key, value in changed.items()):
         return cluster
     return {key: value for key, value in {**cluster, **changed}.items() if value is not None}
+
+
+PROXY_PORTS = {"http": "80", "https": "443", "socks5": "1080"}
+"""The port Go's HTTP transport dials for a proxy-url without one (its canonicalAddr)."""
+
+
+def _dialed_proxy(proxy: str) -> str | None:
+    """The proxy-url (of a scheme client-go takes, :func:`_proxy_problem`) as Go's transport dials it, or None
+    for an opaque one (``http:HOST:PORT``, no //: Go finds no proxy host there and goes to the server directly):
+    its scheme in small letters, and an empty host the local system's address (:data:`LOCAL_SYSTEM`), with the
+    scheme's port when none is given (kubectl 1.33, the oracle, connected to 0.0.0.0:80 for proxy-url
+    ``http://``)."""
+    found = _GO_SCHEME.match(proxy)
+    if found is None or not proxy[found.end():].startswith("://"):
+        return None
+    scheme, _, rest = _small_scheme(proxy).partition("://")
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    userinfo, at, host = authority.rpartition("@")
+    name, port, problem = _host_and_port(host)
+    if name or problem is not None:
+        return f"{scheme}://{rest}"
+    return f"{scheme}://{userinfo}{at}{LOCAL_SYSTEM}:{port or PROXY_PORTS[scheme]}{rest[len(authority):]}"
 
 
 def _small_scheme(url: str) -> str:
@@ -874,7 +896,8 @@ def _server_problem(server: str, proxy: bool = False) -> str | None:
     if reparsed:
         return f"host must be a URL or a host:port pair: {json.dumps(server)}"  # (Go's url.Parse refused it)
     if problem is None:
-        problem = f"port {port} is past 65535" if port and int(port) > 65535 else None if name or port else "no host"
+        problem = (f"port {port} is past 65535" if port and int(port) > 65535 else
+                   None if name or port or proxy else "no host")  # (a proxy's: the local system, its scheme's port)
     return problem
 
 

@@ -113,3 +113,14 @@ def test_an_https_scheme_in_capitals_is_https_with_the_cluster_s_tls_settings(tl
                            server=tls_fake.url.replace("https", scheme, 1), **{"certificate-authority": "server.crt"})
     assert _synced(kubeconfig).keys(Kind.SERVICE) == {"default/s1"}
     assert tls_fake.authorization[-1] == "Bearer t"
+
+
+@pytest.mark.parametrize(("proxy", "dialed"), [("http://", "http://0.0.0.0:80"), ("http://:", "http://0.0.0.0:80"),
+                                               ("HTTPS://u:p@", "https://u:p@0.0.0.0:443")])
+def test_a_proxy_url_with_no_host_nor_port_is_the_local_system_s_port_of_its_scheme(
+        fake, tmp_path: Path, proxy: str, dialed: str) -> None:
+    """strace of kubectl 1.33 with proxy-url http://: connect(0.0.0.0:80) (Go's canonicalAddr gives the scheme's
+    port). The watch went to the server directly (http://, taken for opaque) or refused the file (http://:, "no
+    host")."""
+    kubeconfig = with_user(fake, tmp_path / "kc", {}, **{"proxy-url": proxy})
+    assert connect(str(kubeconfig)).configuration.proxy == dialed
