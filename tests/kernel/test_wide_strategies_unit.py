@@ -66,6 +66,7 @@ def _other_family(c: ClusterCase) -> set[str]:
 DUAL_WANTED: dict[str, Callable[[ClusterCase], bool]] = {
     "IPv6 proxier": lambda c: c.ipv6,
     "IPv4 proxier": lambda c: not c.ipv6,
+    "IPv6 primary": lambda c: ":" in c.config.node_ips[0] and ":" in c.cluster.nodes[0].addresses[0].address,
     "Service of both families, IPv6 first": lambda c: any(
         s.ip_families == (IPFamily.IPV6, IPFamily.IPV4) for s in c.cluster.services),
     "Service of the other family only": lambda c: any(

@@ -186,12 +186,12 @@ def _nodeport_addresses(ipv6: bool) -> st.SearchStrategy[tuple[str, ...]]:
                             ("192.168.0.0/24", "127.0.0.1/32")])
 
 
-def _config(draw: st.DrawFn, nodes: tuple[Node, ...], stack: str) -> ProxyConfig:
+def _config(draw: st.DrawFn, nodes: tuple[Node, ...], stack: str, families: tuple[bool, ...]) -> ProxyConfig:
     """node1's kube-proxy; a dual-stack node's proxier is one family's, drawn, with both families' node IPs,
-    cluster CIDRs and pod CIDRs as kube-proxy is given them (and --nodeport-addresses of both sometimes)."""
+    cluster CIDRs and pod CIDRs as kube-proxy is given them, the primary first (and --nodeport-addresses of both
+    sometimes). ``families``: is each of the cluster's families IPv6, the primary first."""
     mode = draw(st.sampled_from(list(DetectLocalMode)))
     ipv6 = stack == "ipv6" or (stack == "dual" and draw(st.booleans()))
-    families = (False, True) if stack == "dual" else (ipv6,)
     nodeports: tuple[str, ...] = ()
     for fam in families:
         drawn = draw(_nodeport_addresses(fam))
@@ -207,11 +207,19 @@ def _config(draw: st.DrawFn, nodes: tuple[Node, ...], stack: str) -> ProxyConfig
         nodeport_addresses=nodeports, node_labels=nodes[0].labels)
 
 
+def _stack_families(draw: st.DrawFn, stack: str) -> tuple[bool, ...]:
+    """Is each family of the cluster IPv6, the primary first: a dual-stack cluster's primary family is drawn (the
+    nodes list its address first, kube-proxy its node IP and CIDRs)."""
+    if stack != "dual":
+        return (stack == "ipv6",)
+    return (True, False) if draw(st.booleans()) else (False, True)
+
+
 @st.composite
 def wide_clusters(draw, stack: str = "ipv4") -> ClusterCase:
     """A cluster of 1-3 nodes (two mostly) and 1-3 Services drawn wide (see the module's docstring), of the
     ``stack`` (one of STACKS)."""
-    families = (False, True) if stack == "dual" else (stack == "ipv6",)
+    families = _stack_families(draw, stack)
     n_nodes = draw(st.sampled_from([1, 2, 2, 3]))
     nodes = tuple(
         Node(f"node{i + 1}", tuple(NodeAddress("InternalIP", node_ip(i, f)) for f in families),
@@ -220,7 +228,7 @@ def wide_clusters(draw, stack: str = "ipv4") -> ClusterCase:
     used: set[str] = set()
     pairs = [draw(_service(i, n_nodes, used, stack)) for i in range(draw(st.integers(1, 3)))]
     cluster = Cluster(tuple(p[0] for p in pairs), tuple(s for p in pairs for s in p[1]), nodes)
-    config = _config(draw, nodes, stack)
+    config = _config(draw, nodes, stack, families)
     return ClusterCase(cluster, config, config.ip_family is IPFamily.IPV6)
 
 
