@@ -501,6 +501,10 @@ class World:
     # takes, and the failures recorded since the log was last taken (scheduler.record_failures, take_log)
     unschedulable: frozenset[tuple[str, str]] = frozenset()
     scheduling_log: tuple[SchedulingFailure, ...] = ()
+    # the Services whose controller-labelled loaded EndpointSlices the last played step added, changed or deleted,
+    # seen before the controllers delete those slices (script.play): the EndpointSlice controller's
+    # onEndpointSlice* handlers queue them (controllers.queue.slice_queued)
+    slice_events: frozenset[str] = frozenset()
 
     @property
     def services(self) -> tuple[Service, ...]:

@@ -35,6 +35,7 @@ from kubeproxy_sim.controllers.model import (
     only_added_tolerations,
     replicas_over_limit,
 )
+from kubeproxy_sim.controllers.queue import slice_queued
 from kubeproxy_sim.controllers.scheduler import PortConflict
 from kubeproxy_sim.errors import Diagnostic
 from kubeproxy_sim.objects.decode import LABEL_VALUE
@@ -720,9 +721,12 @@ def _run(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
 def play(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
     """Carry out one step; a refusal (not found, already exists, ...) raises ScriptError naming the line. The
     World it leaves has lost the loaded slices the controllers delete once they see the step (W.collect_slices),
-    so that what they deleted stays deleted whatever later steps do."""
+    so that what they deleted stays deleted whatever later steps do, and says which Services the step's changes
+    to controller-labelled slices queue (World.slice_events), which that deletion would hide."""
+    start = replace(world, slice_events=frozenset()) if world.slice_events else world
     try:
-        played = _run(world, step, rng, load)
+        played = _run(start, step, rng, load)
     except (W.ActionError, AllocationError) as exc:
         raise ScriptError(step.line, f"{step.verb}: {exc}", getattr(exc, "file", None)) from None
-    return replace(played, world=W.collect_slices(played.world))
+    touched = frozenset(slice_queued(start.user_slices, played.world.user_slices))
+    return replace(played, world=replace(W.collect_slices(played.world), slice_events=touched))

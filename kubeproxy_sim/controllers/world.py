@@ -240,7 +240,7 @@ def _queued(before: ControllerSync, seen: Snapshot, world: World) -> tuple[set[s
     ratios = before.ratios
     dirty = queue.service_queued(before.seen, seen) | set(before.failed)
     dirty |= queue.pod_queued(before.seen.pods, seen.pods, world.services)
-    dirty |= queue.slice_queued(before.seen.loaded, seen.loaded)
+    dirty |= queue.slice_queued(before.seen.loaded, seen.loaded) | world.slice_events
     if queue.nodes_event(before.seen, seen):
         ratios = _cache_ratios(world)
         dirty |= queue.overloaded_services(before.own, before.populated, ratios)
