@@ -37,6 +37,7 @@ from tests.strategies import ClusterCase
 pytestmark = pytest.mark.kernel
 
 ONLY = os.environ.get("KPSIM_WIDE_STACK")
+assert ONLY in (None, *STACKS), f"KPSIM_WIDE_STACK={ONLY!r}: expected one of {', '.join(STACKS)}"
 EXAMPLES = {"ipv4": 3, "ipv6": 2, "dual": 2} if not DEEP else {s: 150 if ONLY in (None, s) else 0 for s in STACKS}
 MAX_FLOWS = None if DEEP else 20
 PINNED6 = pinned_cases(True) if DEEP else {}
