@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeproxy_sim.controllers import queue as Q
+from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.endpointslice import CONTROLLER_NAME, MANAGED_BY_LABEL, SERVICE_NAME_LABEL
+from kubeproxy_sim.controllers.model import World
 from kubeproxy_sim.objects.model import (
     AddressType,
     Endpoint,
@@ -21,6 +24,8 @@ from kubeproxy_sim.objects.model import (
     Service,
     ServicePort,
 )
+
+from ._helpers import IMAGE_BROKEN, IMAGE_V1, IMAGE_V2, deployed
 
 PORTS = (ServicePort(name="", protocol=Protocol.TCP, port=80, target_port=8080),)
 WEB = Service(namespace="default", name="web", ports=PORTS, selector=(("app", "web"),))
@@ -116,3 +121,48 @@ def test_hints_by_zone_counts_the_ready_hinted_endpoints_per_family(spec: list[t
         if ready:
             expected[zone] = expected.get(zone, 0) + 1
     assert counted == ({"IPv4": expected} if expected else {})
+
+
+_ACTIONS = st.lists(st.one_of(st.tuples(st.just("scale"), st.integers(0, 4)),
+                              st.tuples(st.just("wait"), st.sampled_from([0.5, 3.0, 20.0, 60.0])),
+                              st.tuples(st.just("image"), st.sampled_from([IMAGE_V1, IMAGE_V2, IMAGE_BROKEN])),
+                              st.tuples(st.just("label"), st.sampled_from(["web", "other"])),
+                              st.tuples(st.just("delete"), st.integers(0, 3)),
+                              st.tuples(st.just("distribution"), st.sampled_from([None, "PreferClose"]))),
+                    min_size=1, max_size=8)
+
+
+def _act(w: World, action: tuple[str, object], rng: random.Random) -> World:
+    kind, arg = action
+    pods = sorted(p.name for p in w.pods)
+    if kind == "scale":
+        return W.scale(w, "default", "web", int(arg), rng)  # type: ignore[call-overload]
+    if kind == "wait":
+        return W.advance(w, float(arg), rng)  # type: ignore[arg-type]
+    if kind == "image":
+        return W.set_image(w, "default", "web", {"kubernetes-bootcamp": str(arg)}, rng)
+    if kind in ("label", "delete") and not pods:
+        return w
+    if kind == "label":
+        return W.label_pod(w, "default", pods[0], {"app": str(arg)}, rng, overwrite=True)
+    if kind == "delete":
+        return W.delete_pods(w, "default", [pods[int(arg) % len(pods)]], rng)  # type: ignore[call-overload]
+    service = w.service("default", "web")
+    assert service is not None
+    return W.put_service(w, replace(service, traffic_distribution=arg))  # type: ignore[arg-type]
+
+
+@settings(max_examples=60, deadline=None)
+@given(actions=_ACTIONS, seed=st.integers(0, 3))
+def test_without_node_events_the_queued_syncs_give_what_syncing_every_service_gives(
+        actions: list[tuple[str, object]], seed: int) -> None:
+    """While the Nodes stay as they are, the events cover every change a sync could see: after any run of
+    scaling, waiting, rollouts, relabelled and deleted pods and trafficDistribution changes, the slices of the
+    queued syncs are those a sync of every Service writes."""
+    w, rng = deployed(2, seed)
+    w, _ = W.expose(w, "default", "web", rng, port=80)
+    sync = W.controller_sync(w)
+    for action in actions:
+        w = _act(w, action, rng)
+        sync = W.controller_sync(w, sync)
+        assert sync.cluster == W.controller_sync(w).cluster
