@@ -18,6 +18,8 @@ module used to call per frame: building a scapy packet cost ~0.7 ms, so
 ``send --count 65535 --pcap`` (a million frames) took ~12 minutes and kept
 every frame in memory. Encoded here and written as they come, a frame costs
 microseconds; tests/simulator/test_pcap_bytes.py pins the equality with scapy.
+One difference: a time that rounds up to a whole second is written as that
+second and 0 microseconds, where scapy wrote 1,000,000 microseconds.
 """
 
 from __future__ import annotations
@@ -125,9 +127,15 @@ def frame_bytes(hop: Hop, ident: int) -> bytes:
 
 
 def _record_header(time: float, length: int) -> bytes:
-    """scapy's record header: whole seconds, then the rest rounded to microseconds (not carried over)."""
+    """The record header: whole seconds, then the rest rounded to microseconds, a rounding up to a whole second
+    carried into the seconds. scapy's wrpcap does not carry (1.9999999 s became 1 s and 1,000,000 us), but pcap's
+    microsecond field holds less than a second, and Wireshark takes a larger one for a sign of another pcap variant;
+    the simulated clock sums floats, so such times come in ordinary runs."""
     whole = int(time)
-    return struct.pack("=IIII", whole, round((time - whole) * 1_000_000), length, length)
+    micros = round((time - whole) * 1_000_000)
+    if micros == 1_000_000:
+        whole, micros = whole + 1, 0
+    return struct.pack("=IIII", whole, micros, length, length)
 
 
 def write_pcap(path: str, hops: Iterable[Hop]) -> int:

@@ -1,10 +1,12 @@
 """send --pcap's own frame encoder writes the very bytes scapy's wrpcap wrote for the same hops (the encoder replaced
-scapy, which cost ~0.7 ms a frame: a million frames for ``send --count 65535 --pcap``)."""
+scapy, which cost ~0.7 ms a frame: a million frames for ``send --count 65535 --pcap``), but for a time rounding up to a
+whole second, which is carried into the seconds where scapy wrote 1,000,000 microseconds."""
 
 from __future__ import annotations
 
 import struct
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,8 +30,15 @@ def scapy_frame(hop: Hop, ident: int):
     l4 = TCP(sport=sport, dport=dport, flags=hop.flags or "A") if proto == "tcp" else \
         UDP(sport=sport, dport=dport) if proto == "udp" else SCTP(sport=sport, dport=dport)
     frame = Ether(src=simulated_mac(hop.where), dst=simulated_mac(dst_text)) / ip / l4
-    frame.time = hop.time
+    frame.time = carried_time(hop.time)
     return frame
+
+
+def carried_time(time: float) -> float:
+    """The time scapy is given: a time whose fraction rounds up to a whole second is that second, the carry scapy's
+    wrpcap leaves out (it wrote 1,000,000 microseconds) and pcap needs (the field holds less than a second)."""
+    whole = int(time)
+    return float(whole + 1) if round((time - whole) * 1_000_000) == 1_000_000 else time
 
 
 def scapy_bytes(hops: list[Hop], path) -> bytes:
@@ -57,6 +66,16 @@ def test_frames_are_scapys_bytes(tmp_path_factory, hops: list[Hop]) -> None:
     ours = where / "ours.pcap"
     assert write_pcap(str(ours), hops) == len(hops)
     assert ours.read_bytes() == scapy_bytes(hops, where / "scapy.pcap")
+
+
+@pytest.mark.parametrize("time", [0.9999996, 1.9999999, 29916.9999996, 4e9 - 1 + 0.9999996])
+def test_a_time_rounding_up_to_a_second_is_carried(tmp_path, time: float) -> None:
+    ours = tmp_path / "ours.pcap"
+    write_pcap(str(ours), [Hop(time, "router", ("udp", 4, 0x0A000001, 40000, 0x0A000002, 53), "")])
+    seconds, micros = struct.unpack_from("=II", ours.read_bytes(), 24)
+    assert (seconds, micros) == (int(time) + 1, 0)
+    assert ours.read_bytes() == scapy_bytes([Hop(time, "router", ("udp", 4, 0x0A000001, 40000, 0x0A000002, 53), "")],
+                                            tmp_path / "scapy.pcap")
 
 
 def test_identification_wraps_as_scapys_past_65535(tmp_path) -> None:
