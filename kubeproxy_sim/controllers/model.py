@@ -133,7 +133,9 @@ class PodTemplate:
     sidecars: tuple[Container, ...] = ()
 
     def images(self) -> tuple[str, ...]:
-        return tuple(c.image for c in self.containers)
+        """Every image a pod of the template must pull before it is Ready: its sidecars' too, for the kubelet
+        starts the containers only after every sidecar has started, and its ready check counts the sidecars."""
+        return tuple(c.image for c in (*self.containers, *self.sidecars))
 
     def without_hash(self) -> PodTemplate:
         """The template as the Deployment holds it (ReplicaSets add the pod-template-hash label)."""
