@@ -79,19 +79,23 @@ def test_a_time_rounding_up_to_a_second_is_carried(tmp_path, time: float) -> Non
 
 
 def test_identification_wraps_as_scapys_past_65535(tmp_path) -> None:
+    """Frames 65533..65540 carry identifications 65533, 65534, 65535, 0, 1, ... (the frame's number & 0xFFFF), and
+    their records are scapy's bytes for the frames of those numbers (scapy is too slow to write all 65540)."""
     hops = [Hop(0.001 * i, "router", ("tcp", 4, 0x0A000001, 40000 + i % 7, 0x0A000002, 80), "S")
             for i in range(65540)]
     ours = tmp_path / "ours.pcap"
-    write_pcap(str(ours), hops)
-    tail = hops[-8:]
+    assert write_pcap(str(ours), hops) == len(hops)
     data = ours.read_bytes()
-    # the last frames' IP identification: 65533..65535, then 0, 1, ... (ident & 0xFFFF)
-    frame_len = 14 + 20 + 20
-    idents = [struct.unpack_from("!H", data, len(data) - (8 - k) * (16 + frame_len) + 16 + 14 + 4)[0]
-              for k in range(8)]
-    assert idents == [(65540 - 8 + k + 1) & 0xFFFF for k in range(8)]
-    assert len(data) == 24 + len(hops) * (16 + frame_len)
-    assert tail  # (the hops themselves are unchanged)
+    record_len = 16 + 14 + 20 + 20
+    assert len(data) == 24 + len(hops) * record_len
+    tail = data[-8 * record_len:]
+    idents = [struct.unpack_from("!H", tail, k * record_len + 16 + 14 + 4)[0] for k in range(8)]
+    assert idents == [65533, 65534, 65535, 0, 1, 2, 3, 4]
+
+    from scapy.utils import wrpcap
+
+    wrpcap(str(tmp_path / "scapy.pcap"), [scapy_frame(hops[n - 1], n) for n in range(65533, 65541)])
+    assert tail == (tmp_path / "scapy.pcap").read_bytes()[24:]
 
 
 def test_crc32c_check_value() -> None:
