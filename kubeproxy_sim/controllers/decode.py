@@ -1,7 +1,8 @@
 """Decoding apps/v1 Deployment manifests (the loader of the objects layer skips them: kube-proxy never reads them).
 
 Only what the controllers model is read: replicas, matchLabels selector,
-template labels and pod-deletion-cost annotation, containers and sidecars (name, image, ports), grace period,
+template labels and pod-deletion-cost annotation, containers and init containers (name, image, ports; a
+sidecar's restartPolicy), grace period,
 hostNetwork, tolerations, strategy with
 maxSurge/maxUnavailable, progress deadline and history limit. Problems are
 reported like every other object's: file, Deployment namespace/name, field
@@ -11,7 +12,7 @@ path, what is wrong and what is expected.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kubeproxy_sim.controllers.model import (
@@ -185,21 +186,22 @@ def _template(report: Report, spec: dict[str, Any]) -> PodTemplate | None:
     tolerations = read_tolerations(report, pod_spec, "spec.template.spec.tolerations")
     cost = read_deletion_cost(report, meta, "spec.template.metadata")
     return PodTemplate(labels=labels, containers=tuple(containers), grace_period=grace, host_network=host_network,
-                       tolerations=tolerations, deletion_cost=cost, sidecars=_sidecars(report, pod_spec, host_network))
+                       tolerations=tolerations, deletion_cost=cost,
+                       init_containers=_init_containers(report, pod_spec, host_network))
 
 
-def _sidecars(report: Report, pod_spec: dict[str, Any], host_network: bool) -> tuple[Container, ...]:
-    """The template's sidecars: spec.initContainers with restartPolicy Always, the one value the API server takes
-    there (validateInitContainerRestartPolicy refuses any other: "Unsupported value: ...: supported values:
-    "Always""). Their named ports are FindPort's too; an init container without it runs to completion before the
-    containers and serves nothing, so it is not read."""
+def _init_containers(report: Report, pod_spec: dict[str, Any], host_network: bool) -> tuple[Container, ...]:
+    """The template's spec.initContainers, in order: a sidecar (restartPolicy Always, the one value the API server
+    takes there: validateInitContainerRestartPolicy refuses any other, "Unsupported value: ...: supported values:
+    "Always"") and one that runs to completion (no restartPolicy) alike, for both are part of the template (a
+    new image is a new revision, and kubectl set image names them) and both must start before the containers."""
     out = []
     for _, path, raw in report.mappings(pod_spec, "initContainers", "spec.template.spec.initContainers"):
         policy = report.string(raw, "restartPolicy", f"{path}.restartPolicy")
         if policy is not None and policy != "Always":
             report.error(f"{path}.restartPolicy", f'Unsupported value: {quote(policy)}: supported values: "Always"')
-        elif policy == "Always" and (container := _container(report, raw, path, host_network)) is not None:
-            out.append(container)
+        elif (container := _container(report, raw, path, host_network)) is not None:
+            out.append(replace(container, restart_policy=policy or ""))
     return tuple(out)
 
 

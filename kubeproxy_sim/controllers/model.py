@@ -57,6 +57,9 @@ class Container:
     name: str
     image: str
     ports: tuple[ContainerPort, ...] = ()
+    # an init container's restartPolicy: "Always" for a sidecar, empty for one that runs to completion (and for
+    # every container of spec.containers, where the field is not allowed)
+    restart_policy: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,14 +131,21 @@ class PodTemplate:
     # metadata.annotations[POD_DELETION_COST] as written (None: not set), which every pod of the revision carries;
     # a string, as upstream compares and hashes it: "0" is not the annotation left out, nor "-007" "-7"
     deletion_cost: str | None = None
-    # spec.initContainers with restartPolicy Always, whose ports FindPort searches after the containers' (other init
-    # containers run to completion and serve nothing; the model keeps none of them)
-    sidecars: tuple[Container, ...] = ()
+    # spec.initContainers in their order, sidecars (restartPolicy Always) and those that run to completion alike:
+    # each is part of the template (its hash, kubectl set image) and must start before the containers do
+    init_containers: tuple[Container, ...] = ()
+
+    @property
+    def sidecars(self) -> tuple[Container, ...]:
+        """The init containers with restartPolicy Always, whose ports FindPort searches after the containers'
+        (the others run to completion and serve nothing)."""
+        return tuple(c for c in self.init_containers if c.restart_policy == "Always")
 
     def images(self) -> tuple[str, ...]:
-        """Every image a pod of the template must pull before it is Ready: its sidecars' too, for the kubelet
-        starts the containers only after every sidecar has started, and its ready check counts the sidecars."""
-        return tuple(c.image for c in (*self.containers, *self.sidecars))
+        """Every image a pod of the template must pull before it is Ready: its init containers' too, for the
+        kubelet starts the containers only after each plain init container has run to completion and each sidecar
+        has started, and its ready check counts the sidecars."""
+        return tuple(c.image for c in (*self.containers, *self.init_containers))
 
     def without_hash(self) -> PodTemplate:
         """The template as the Deployment holds it (ReplicaSets add the pod-template-hash label)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import random
 
-from kubeproxy_sim.controllers.model import POD_DELETION_COST, PodTemplate, Toleration
+from kubeproxy_sim.controllers.model import POD_DELETION_COST, Container, PodTemplate, Toleration
 
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 HASH_LENGTH = 10  # the decimal digits of a 32-bit number
@@ -44,6 +44,15 @@ def _toleration(toleration: Toleration) -> dict[str, object]:
             "effect": toleration.effect, "tolerationSeconds": toleration.seconds}
 
 
+def _init_container(container: Container) -> dict[str, object]:
+    """One init container: a restartPolicy only when written, so a template of sidecars alone keeps its hash."""
+    entry: dict[str, object] = {"name": container.name, "image": container.image,
+                                "ports": [[p.name, p.container_port, p.protocol.value] for p in container.ports]}
+    if container.restart_policy:
+        entry["restartPolicy"] = container.restart_policy
+    return entry
+
+
 def _canonical(template: PodTemplate) -> bytes:
     """A stable encoding of everything in the template, with no hash label (the hash cannot hash itself)."""
     plain = template.without_hash()
@@ -58,10 +67,8 @@ def _canonical(template: PodTemplate) -> bytes:
         document["hostNetwork"] = True
     if plain.deletion_cost is not None:  # the same; as written ("0" and "-007" too, as upstream hashes them)
         document["annotations"] = {POD_DELETION_COST: plain.deletion_cost}
-    if plain.sidecars:  # the same
-        document["initContainers"] = [{"name": c.name, "image": c.image, "restartPolicy": "Always",
-                                       "ports": [[p.name, p.container_port, p.protocol.value] for p in c.ports]}
-                                      for c in plain.sidecars]
+    if plain.init_containers:  # the same; a sidecar's entry as it was when the model kept sidecars alone
+        document["initContainers"] = [_init_container(c) for c in plain.init_containers]
     if plain.tolerations:  # the same; in their written order, as upstream hashes the list
         document["tolerations"] = [_toleration(t) for t in plain.tolerations]
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()

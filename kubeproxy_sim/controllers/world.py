@@ -370,10 +370,10 @@ def scale(world: World, namespace: str, name: str, replicas: int, rng: random.Ra
 
 
 def set_image(world: World, namespace: str, name: str, images: dict[str, str], rng: random.Random) -> World:
-    """``kubectl set image``: a name is a container's or a sidecar's (kubectl sets initContainers too), ``*``
-    names them all."""
+    """``kubectl set image``: a name is a container's or an init container's (kubectl 1.33 sets initContainers,
+    sidecars or not, as containers), ``*`` names them all."""
     d = _deployment(world, namespace, name)
-    known = {c.name for c in (*d.template.containers, *d.template.sidecars)}
+    known = {c.name for c in (*d.template.containers, *d.template.init_containers)}
     for container in images:
         if container != "*" and container not in known:
             raise ActionError(f'unable to find container named "{container}"')
@@ -382,7 +382,7 @@ def set_image(world: World, namespace: str, name: str, images: dict[str, str], r
         return tuple(replace(c, image=images.get(c.name, images.get("*", c.image))) for c in containers)
 
     template = replace(d.template, containers=with_images(d.template.containers),
-                       sidecars=with_images(d.template.sidecars))
+                       init_containers=with_images(d.template.init_containers))
     return settle(_put_deployment(world, replace(d, template=template)), rng)
 
 
