@@ -114,7 +114,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         f"(default {DEFAULT_SEED})")
     add_color_flag(parser)
     add_node_flags(parser)
-    parser.set_defaults(func=run, filename=[])
+    parser.set_defaults(func=run, filename=[], takes_manifests=False)  # (no -f: --scenario alone names the objects)
 
 
 def chain_purpose(name: str, table: str = "nat", sticky: bool = False) -> str:
@@ -205,7 +205,7 @@ def _scenario_node(name: str) -> str | None:
     """The node the scenario's own flags name (its --hostname-override, as kube-proxy takes it), if any."""
     parser = Parser(add_help=False)
     add_node_flags(parser)
-    preset = parser.parse_known_args(scenario_args(scenario_dir(name)))[0].hostname_override
+    preset = parser.parse_known_args(scenario_args(scenario_dir(name, takes_manifests=False)))[0].hostname_override
     return preset.strip().lower() or None if preset else None
 
 
@@ -215,7 +215,8 @@ def _description(name: str) -> str:
     from kubeproxy_sim.objects.load import safe_load  # (every scenario.yaml is read as go-yaml reads YAML)
 
     try:
-        data = safe_load((scenario_dir(name) / "scenario.yaml").read_text(), single=True)[0] or {}
+        text = (scenario_dir(name, takes_manifests=False) / "scenario.yaml").read_text()
+        data = safe_load(text, single=True)[0] or {}
     except (OSError, yaml.YAMLError):
         return ""
     return str(data.get("description") or "")

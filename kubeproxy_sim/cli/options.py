@@ -267,17 +267,19 @@ SCENARIO_FILE_EXPECTED = {"scenario.yaml": "a YAML mapping with description and 
                           "objects.yaml": "a YAML or JSON manifest file"}
 
 
-def scenario_dir(name: str, flag: str = "--scenario") -> Path:
+def scenario_dir(name: str, flag: str = "--scenario", *, takes_manifests: bool = True) -> Path:
     """The folder ``--scenario NAME`` stands for: a folder of rulesets/, or a directory of the user's own that
     holds scenario.yaml and objects.yaml (an own directory of the same name as a built-in one wins).
-    ``flag``: the option NAME was given with (diff's ``--against-scenario``), which an error names."""
+    ``flag``: the option NAME was given with (diff's ``--against-scenario``), which an error names;
+    ``takes_manifests``: whether the command also reads a directory of manifests (:data:`MANIFESTS_FLAG`), which
+    a directory that is no scenario is pointed at (demo reads scenarios alone)."""
     path = Path(name)
     plain = plain_name(name)
     candidate = REPO_RULESETS / name if plain else path  # (a path joined to an absolute one is that one)
     own = _scenario_folder(path, flag, plain)
     if own and (any(os.path.lexists(path / f) for f in SCENARIO_FILES) or not plain or not os.path.isdir(candidate)):
         if not any(os.path.lexists(path / f) for f in SCENARIO_FILES):
-            raise UsageError(_not_a_scenario(path, flag))
+            raise UsageError(_not_a_scenario(path, flag, takes_manifests))
         problems = [problem for f in SCENARIO_FILES if (problem := _scenario_file_problem(path / f, flag))]
         if problems:
             raise UsageError(problems)
@@ -287,11 +289,11 @@ def scenario_dir(name: str, flag: str = "--scenario") -> Path:
     raise InputError(Diagnostic(f"no scenario {literal(name)}; {_scenarios_offered(name)}", field=flag))
 
 
-def _not_a_scenario(path: Path, flag: str) -> Diagnostic:
+def _not_a_scenario(path: Path, flag: str, takes_manifests: bool) -> Diagnostic:
     """A directory holding neither scenario file is no scenario: one error naming it (not one per missing file),
-    what a scenario directory holds, and ``-f DIR``, which reads a directory of manifests (an empty one as an empty
-    cluster, with a warning, as an empty objects.yaml is read). Its manifests, when it has some, are named: the
-    likely mistake is ``--scenario`` for ``-f``."""
+    what a scenario directory holds, and, when the command has it, ``-f DIR``, which reads a directory of manifests
+    (an empty one as an empty cluster, with a warning, as an empty objects.yaml is read). Its manifests, when it has
+    some, are named: the likely mistake is ``--scenario`` for ``-f``."""
     from kubeproxy_sim.objects.load import MANIFEST_SUFFIXES
 
     try:
@@ -303,10 +305,10 @@ def _not_a_scenario(path: Path, flag: str) -> Diagnostic:
         held = f"but {len(manifests)} manifest file{'' if len(manifests) == 1 else 's'} ({shown})"
     else:
         held = "and no manifest files (*.yaml, *.yml, *.json)"
+    hint = f"; {MANIFESTS_FLAG.get(flag, '-f')} {path} reads a directory of manifests" if takes_manifests else ""
     return Diagnostic(f"no {' and no '.join(SCENARIO_FILES)} in this directory, {held}; expected a scenario "
                       f"directory: scenario.yaml (args: node flags) and objects.yaml (its objects; an empty file is "
-                      f"an empty cluster), or a built-in scenario's name; {MANIFESTS_FLAG.get(flag, '-f')} {path} "
-                      "reads a directory of manifests", file=str(path), field=flag)
+                      f"an empty cluster), or a built-in scenario's name{hint}", file=str(path), field=flag)
 
 
 MANIFESTS_FLAG = {"--against-scenario": "--against"}
@@ -565,7 +567,7 @@ def input_paths(args: argparse.Namespace) -> list[str]:
     """The manifest paths of ``-f`` and ``--scenario``; a scenario's node flags fill the flags not given."""
     paths = list(args.filename)
     if args.scenario:
-        directory = scenario_dir(args.scenario)
+        directory = scenario_dir(args.scenario, takes_manifests=getattr(args, "takes_manifests", True))
         paths.append(str(directory / "objects.yaml"))
         args.from_scenario = fill_node_flags(args, directory) | getattr(args, "from_scenario", frozenset())
     if not paths:

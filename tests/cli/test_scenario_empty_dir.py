@@ -67,3 +67,13 @@ def test_diffs_against_scenario_points_at_against(capsys, tmp_path) -> None:
     err = capsys.readouterr().err
     assert f"{empty}: --against-scenario: no scenario.yaml and no objects.yaml in this directory" in err
     assert f"; --against {empty} reads a directory of manifests" in err
+
+
+def test_demo_names_no_flag_it_does_not_have(capsys, tmp_path) -> None:
+    (tmp_path / "web.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n")
+    assert main(["demo", "--scenario", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("kubeproxy-sim:") == 1, err
+    assert f"{tmp_path}: --scenario: no scenario.yaml and no objects.yaml in this directory, but 1 manifest" in err
+    assert err.rstrip().endswith("or a built-in scenario's name"), err  # (demo has no -f: `demo -f DIR` is refused)
+    assert " -f " not in err
