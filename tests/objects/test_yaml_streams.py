@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import io
+from collections.abc import Callable
 
 import pytest
 import yaml
@@ -16,7 +17,7 @@ from kubeproxy_sim.objects.load import manifest_loader, safe_load, strict_loader
 
 TEXT = "é: ! y\nb: ! 0o17\nc: y\nd: !!str 1\n"
 AS_GO_YAML = {"é": "y", "b": "0o17", "c": True, "d": "1"}
-FORMS = {
+FORMS: dict[str, Callable[[], str | bytes | io.StringIO | io.BytesIO]] = {  # (inferred: object)
     "text": lambda: TEXT,
     "text stream": lambda: io.StringIO(TEXT),
     "utf-8 bytes": lambda: TEXT.encode(),
