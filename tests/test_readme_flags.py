@@ -59,10 +59,30 @@ def _tools() -> set[str]:
     return found
 
 
+_RUNS_OURS = re.compile(r"(?<![\w-])(kubeproxy-sim|tools/[a-z_]+\.py)(?![\w-])")
+
+
+def _block_commands(text: str) -> Iterator[str]:
+    """The lines of fenced code blocks that run kubeproxy-sim or a maintainer script, each with the lines its
+    trailing backslashes continue it onto: a reader copies these whole (a block's other lines are other programs'
+    commands and their output, an iptables dump's options among them)."""
+    fenced, command = False, ""
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced, command = not fenced, ""
+            continue
+        if fenced and (command or _RUNS_OURS.search(line)):
+            command += line.rstrip("\\")
+            if not line.endswith("\\"):
+                yield command
+                command = ""
+
+
 def _named(text: str = README) -> dict[str, str]:
-    """Each option ``text`` writes in a code span, with the first span that has it."""
+    """Each option ``text`` writes in a code span or in a command of ours in a fenced block, with the first span
+    or command that has it."""
     named: dict[str, str] = {}
-    for span in re.findall(r"`([^`\n]+)`", text):
+    for span in (*re.findall(r"`([^`\n]+)`", text), *_block_commands(text)):
         for option in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", span):
             named.setdefault(option, span)
     return named
@@ -89,3 +109,14 @@ def test_a_renamed_option_is_caught() -> None:
     """The check itself, on a README that still names an option after its rename (and one in prose, not code)."""
     text = "`rules --cluster-cidrs 10.0.0.0/8`, `gen_scale.py --kind NodePort`, the --nodeport-address flag"
     assert _unknown(text) == {"--cluster-cidrs": "rules --cluster-cidrs 10.0.0.0/8"}
+
+
+def test_a_renamed_option_in_a_fenced_command_is_caught() -> None:
+    """A fenced block's command of ours is read too (its continuation lines with it); a block's other lines, a
+    foreign program's command or dump, are not (before, blocks were not read at all: README's quick start could
+    say --scenarioo and pass)."""
+    text = ("```sh\nkubeproxy-sim rules --scenarioo bootcamp\n$ kubeproxy-sim trace -f c.yaml \\\n"
+            "    --dstt 10.0.0.1\n-A KUBE-SVC-X --probability 0.5\n$ tools/bench.py --runz 3\n```\n"
+            "--outside a block\n")
+    assert set(_unknown(text)) == {"--scenarioo", "--dstt", "--runz"}
+    assert _unknown(text)["--dstt"] == "$ kubeproxy-sim trace -f c.yaml     --dstt 10.0.0.1"
