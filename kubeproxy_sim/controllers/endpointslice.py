@@ -89,8 +89,9 @@ def skipped_event(service: Service, skipped: Sequence[Pod]) -> topology.Event:
 
 
 def resolve_port(port: ServicePort, pod: Pod) -> int | None:
-    """The pod's number for a service port's target port; None when a named port is not in the pod. As FindPort,
-    a name is looked for in the containers' ports, then in the sidecars' (kubernetes/kubernetes#127976)."""
+    """The pod's number for a service port's target port; None when a named port is not in the pod. As the
+    controller's findPort (its copy in k8s.io/endpointslice, which kubernetes/kubernetes#128850 taught what #127976
+    taught pkg/api/v1/pod's FindPort), a name is looked for in the containers' ports, then in the sidecars'."""
     if isinstance(port.target_port, int):
         return port.target_port or port.port
     for container_port in (*pod.ports, *pod.sidecar_ports):

@@ -291,8 +291,10 @@ class Pod:
     host_network: bool = False
     labels: tuple[tuple[str, str], ...] = ()
     ports: tuple[ContainerPort, ...] = ()
-    # the ports of its sidecars (spec.initContainers with restartPolicy Always), which FindPort searches after the
-    # containers' (kubernetes/kubernetes#127976); apart, as the scheduler's NodePorts reads spec.containers alone
+    # the ports of its sidecars (spec.initContainers with restartPolicy Always), kept apart from ``ports`` as the
+    # spec keeps them; findPort searches them after the containers' (the EndpointSlice controller's copy in
+    # k8s.io/endpointslice since kubernetes/kubernetes#128850, pkg/api/v1/pod's FindPort since #127976), and the
+    # scheduler's NodePorts counts them as a host-network pod's host ports (since kubernetes/kubernetes#132040)
     sidecar_ports: tuple[ContainerPort, ...] = ()
     phase: str = "Running"
     ready: bool = True

@@ -125,9 +125,9 @@ def test_named_target_ports_resolve_per_pod() -> None:
 
 
 def test_a_named_target_port_is_found_in_the_sidecars_after_the_containers() -> None:
-    """FindPort (pkg/api/v1/pod, kubernetes/kubernetes#127976) looks a name up in spec.containers, then in the
-    init containers with restartPolicy Always: a sidecar's port serves the Service, and a container's port of the
-    same name and protocol wins over it."""
+    """findPort (the EndpointSlice controller's copy in k8s.io/endpointslice, kubernetes/kubernetes#128850) looks a
+    name up in spec.containers, then in the init containers with restartPolicy Always: a sidecar's port serves the
+    Service, and a container's port of the same name and protocol wins over it."""
     service = _service(ports=(ServicePort(name="https", protocol=Protocol.TCP, port=443, target_port="https"),))
     sidecar = (ContainerPort("https", 9443),)
     pods = [_pod("a", "10.244.0.2", ports=(ContainerPort("http", 8000),), sidecar_ports=sidecar),

@@ -1108,8 +1108,8 @@ spec:
 
 def test_a_named_target_port_of_a_sidecar_is_used_and_a_plain_init_containers_port_is_not(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    """FindPort searches the init containers with restartPolicy Always after the containers
-    (kubernetes/kubernetes#127976): a loaded Pod's sidecar and a Deployment template's give the Service's
+    """The EndpointSlice controller's findPort searches the init containers with restartPolicy Always after the
+    containers (kubernetes/kubernetes#128850): a loaded Pod's sidecar and a Deployment template's give the Service's
     endpoints their port; an init container that runs to completion (no restartPolicy) is not searched."""
     (tmp_path / "objects.yaml").write_text(SIDECAR_OBJECTS.replace("POLICY", "Always"))
     (tmp_path / "dep.yaml").write_text(SIDECAR_DEPLOYMENT.replace("POLICY", "Always"))
