@@ -292,23 +292,42 @@ def scenario_dir(name: str, flag: str = "--scenario", *, takes_manifests: bool =
 def _not_a_scenario(path: Path, flag: str, takes_manifests: bool) -> Diagnostic:
     """A directory holding neither scenario file is no scenario: one error naming it (not one per missing file),
     what a scenario directory holds, and, when the command has it, ``-f DIR``, which reads a directory of manifests
-    (an empty one as an empty cluster, with a warning, as an empty objects.yaml is read). Its manifests, when it has
-    some, are named: the likely mistake is ``--scenario`` for ``-f``."""
-    from kubeproxy_sim.objects.load import MANIFEST_SUFFIXES
+    (an empty one as an empty cluster, with a warning, as an empty objects.yaml is read), written as a shell takes
+    it. Its manifests, when it has some, are named: the likely mistake is ``--scenario`` for ``-f``; when only its
+    subdirectories hold some, ``-f DIR -R`` reads them (-f alone would not)."""
+    import shlex  # (this error path only)
 
-    try:
-        manifests = sorted(e.name for e in os.scandir(path) if e.name.endswith(MANIFEST_SUFFIXES) and e.is_file())
-    except OSError:
-        manifests = []
-    if manifests:
-        shown = ", ".join(manifests[:3]) + (f" and {len(manifests) - 3} more" if len(manifests) > 3 else "")
-        held = f"but {len(manifests)} manifest file{'' if len(manifests) == 1 else 's'} ({shown})"
-    else:
-        held = "and no manifest files (*.yaml, *.yml, *.json)"
-    hint = f"; {MANIFESTS_FLAG.get(flag, '-f')} {path} reads a directory of manifests" if takes_manifests else ""
+    held, recursive = _manifests_held(path)
+    command = f"{MANIFESTS_FLAG.get(flag, '-f')} {shlex.quote(str(path))}{' -R' if recursive else ''}"
+    what = "a directory of manifests with its subdirectories" if recursive else "a directory of manifests"
+    hint = f"; {command} reads {what}" if takes_manifests else ""
     return Diagnostic(f"no {' and no '.join(SCENARIO_FILES)} in this directory, {held}; expected a scenario "
                       f"directory: scenario.yaml (args: node flags) and objects.yaml (its objects; an empty file is "
                       f"an empty cluster), or a built-in scenario's name{hint}", file=str(path), field=flag)
+
+
+def _manifests_held(path: Path) -> tuple[str, bool]:
+    """What a directory that is no scenario holds, said after its missing scenario files: its own manifests (a
+    few named), else the first of its subdirectories' (walked as -R walks them, to the first), else none; and
+    whether -R is what reads them. A directory that cannot be listed is said so, not taken for an empty one."""
+    from kubeproxy_sim.objects.load import MANIFEST_SUFFIXES, manifest_walk
+
+    try:
+        manifests = sorted(e.name for e in os.scandir(path) if e.name.endswith(MANIFEST_SUFFIXES) and e.is_file())
+    except OSError as exc:
+        return f"and its entries cannot be listed ({exc.strerror or exc})", False
+    if manifests:
+        shown = ", ".join(manifests[:3]) + (f" and {len(manifests) - 3} more" if len(manifests) > 3 else "")
+        return f"but {len(manifests)} manifest file{'' if len(manifests) == 1 else 's'} ({shown})", False
+    none = "no manifest files (*.yaml, *.yml, *.json)"
+    try:
+        below = next((found for found, problem in manifest_walk(str(path), recursive=True)
+                      if problem is None and os.sep in os.path.relpath(found, path)), None)
+    except OSError:
+        below = None
+    if below is None:
+        return f"and {none}", False
+    return f"and {none} of its own, but its subdirectories hold some ({os.path.relpath(below, path)} first)", True
 
 
 MANIFESTS_FLAG = {"--against-scenario": "--against"}

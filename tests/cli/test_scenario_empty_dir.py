@@ -5,6 +5,8 @@ warning (kubectl's "no objects passed to apply" stops an apply; a node with no S
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from kubeproxy_sim.cli.main import main
@@ -77,3 +79,50 @@ def test_demo_names_no_flag_it_does_not_have(capsys, tmp_path) -> None:
     assert f"{tmp_path}: --scenario: no scenario.yaml and no objects.yaml in this directory, but 1 manifest" in err
     assert err.rstrip().endswith("or a built-in scenario's name"), err  # (demo has no -f: `demo -f DIR` is refused)
     assert " -f " not in err
+
+
+def test_the_hint_quotes_the_path_as_a_shell_takes_it(capsys, tmp_path) -> None:
+    spaced = tmp_path / "emp ty"
+    spaced.mkdir()
+    code, _, err = _rules(capsys, "--scenario", str(spaced))
+    assert code == 2
+    assert f"; -f '{spaced}' reads a directory of manifests" in err
+
+
+def test_manifests_only_in_subdirectories_are_pointed_at_minus_r(capsys, tmp_path) -> None:
+    (tmp_path / "apps" / "web").mkdir(parents=True)
+    (tmp_path / "apps" / "web" / "svc.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
+                                                        "spec: {ports: [{port: 80}]}\n")
+    (tmp_path / "README.md").write_text("not a manifest\n")
+    code, _, err = _rules(capsys, "--scenario", str(tmp_path))
+    assert code == 2 and err.count("kubeproxy-sim:") == 1, err
+    assert ("and no manifest files (*.yaml, *.yml, *.json) of its own, but its subdirectories hold some "
+            "(apps/web/svc.yaml first)") in err
+    assert err.rstrip().endswith(f"; -f {tmp_path} -R reads a directory of manifests with its subdirectories"), err
+    assert main(["rules", "-f", str(tmp_path), "-R", "--hostname-override", "node1"]) == 0
+    assert "-A KUBE-SERVICES" in capsys.readouterr().out
+
+    before = tmp_path / "before.yaml"  # (a manifest of its own now: -R is no longer said)
+    before.write_text("")
+    assert main(["diff", "-f", str(before), "--against-scenario", str(tmp_path / "apps")]) == 2
+    err = capsys.readouterr().err
+    assert f"; --against {tmp_path / 'apps'} -R reads a directory of manifests with its subdirectories" in err
+    assert main(["demo", "--scenario", str(tmp_path / "apps")]) == 2
+    err = capsys.readouterr().err
+    assert "its subdirectories hold some (web/svc.yaml first)" in err and "-R" not in err, err
+
+
+def test_a_directory_that_cannot_be_listed_is_not_said_empty(capsys, tmp_path, monkeypatch) -> None:
+    """(Root lists a directory without read permission: the failure is made; /proc/1/fdinfo is a real one.)"""
+    scandir = os.scandir
+
+    def refuse(path=".", *rest):
+        if os.fspath(path) == str(tmp_path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path, *rest)
+
+    monkeypatch.setattr(os, "scandir", refuse)
+    code, _, err = _rules(capsys, "--scenario", str(tmp_path))
+    assert code == 2
+    assert "in this directory, and its entries cannot be listed (Permission denied); expected a scenario" in err
+    assert "no manifest files" not in err
