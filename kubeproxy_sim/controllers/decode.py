@@ -32,6 +32,7 @@ from kubeproxy_sim.controllers.model import (
 )
 from kubeproxy_sim.errors import Diagnostic
 from kubeproxy_sim.objects.decode import DNS1123_SUBDOMAIN, LABEL_VALUE, check_metadata, object_name, read_protocol
+from kubeproxy_sim.objects.decode_nodes import is_sidecar
 from kubeproxy_sim.objects.model import ContainerPort
 from kubeproxy_sim.objects.report import Report, quote
 
@@ -191,17 +192,15 @@ def _template(report: Report, spec: dict[str, Any]) -> PodTemplate | None:
 
 
 def _init_containers(report: Report, pod_spec: dict[str, Any], host_network: bool) -> tuple[Container, ...]:
-    """The template's spec.initContainers, in order: a sidecar (restartPolicy Always, the one value the API server
-    takes there: validateInitContainerRestartPolicy refuses any other, "Unsupported value: ...: supported values:
-    "Always"") and one that runs to completion (no restartPolicy) alike, for both are part of the template (a
-    new image is a new revision, and kubectl set image names them) and both must start before the containers."""
+    """The template's spec.initContainers, in order: a sidecar (restartPolicy Always) and one that runs to
+    completion (no restartPolicy) alike, for both are part of the template (a new image is a new revision, and
+    kubectl set image names them) and both must start before the containers. Another restartPolicy fails the
+    Deployment as it fails a Pod, by the one rule of objects.decode_nodes.is_sidecar."""
     out = []
     for _, path, raw in report.mappings(pod_spec, "initContainers", "spec.template.spec.initContainers"):
-        policy = report.string(raw, "restartPolicy", f"{path}.restartPolicy")
-        if policy is not None and policy != "Always":
-            report.error(f"{path}.restartPolicy", f'Unsupported value: {quote(policy)}: supported values: "Always"')
-        elif (container := _container(report, raw, path, host_network)) is not None:
-            out.append(replace(container, restart_policy=policy or ""))
+        sidecar = is_sidecar(report, raw, path)
+        if (container := _container(report, raw, path, host_network)) is not None:
+            out.append(replace(container, restart_policy="Always" if sidecar else ""))
     return tuple(out)
 
 

@@ -211,7 +211,7 @@ def _container_ports(report: Report, spec: dict[str, Any], key: str = "container
     FindPort searches; an init container that runs to completion serves no Service."""
     out = []
     for _, path, container in report.mappings(spec, key, f"spec.{key}"):
-        if key == "initContainers" and not _sidecar(report, container, path):
+        if key == "initContainers" and not is_sidecar(report, container, path):
             continue
         for _, port_path, raw in report.mappings(container, "ports", f"{path}.ports"):
             name = report.string(raw, "name", f"{port_path}.name") or None
@@ -228,9 +228,10 @@ def _container_ports(report: Report, spec: dict[str, Any], key: str = "container
     return tuple(out)
 
 
-def _sidecar(report: Report, container: dict[str, Any], path: str) -> bool:
+def is_sidecar(report: Report, container: dict[str, Any], path: str) -> bool:
     """Whether an init container is a sidecar: restartPolicy Always. Any other value the API server refuses
-    (validateInitContainerRestartPolicy: "Unsupported value: ...: supported values: "Always"")."""
+    (validateInitContainerRestartPolicy: "Unsupported value: ...: supported values: "Always""), a Pod's as a
+    Deployment template's (controllers.decode reads those with this too)."""
     policy = report.string(container, "restartPolicy", f"{path}.restartPolicy")
     if policy is not None and policy != "Always":
         report.error(f"{path}.restartPolicy", f'Unsupported value: {quote(policy)}: supported values: "Always"')
