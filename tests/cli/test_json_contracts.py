@@ -279,18 +279,19 @@ COMMIT
 """
 
 
-@pytest.mark.parametrize(("dport", "outcome"), [("80", ("DNAT", "10.0.0.1:8080", False)),
-                                                ("81", ("ACCEPT", None, True))])
-def test_trace_json_verdicts_of_redirect_and_snat(dport: str, outcome: tuple, capsys: pytest.CaptureFixture[str],
-                                                  tmp_path: Path) -> None:
+@pytest.mark.parametrize(("dport", "outcome", "claim"), [
+    ("80", ("DNAT", "10.0.0.1:8080", False), "a `REDIRECT` is one too"),
+    ("81", ("ACCEPT", None, True), "an SNAT or MASQUERADE alone rewrites only the source, `masquerade`")])
+def test_trace_json_verdicts_of_redirect_and_snat(dport: str, outcome: tuple, claim: str,
+                                                  capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """README's outcomes[].verdict: a REDIRECT is a DNAT to the node's own address; an SNAT alone is an ACCEPT
-    whose source is rewritten (masquerade)."""
+    whose source is rewritten (masquerade). Each case checks README's clause for it."""
     (tmp_path / "nat.dump").write_text(NAT_DUMP)
     data = run(["trace", "--rules", str(tmp_path / "nat.dump"), "--node-ip", "10.0.0.1", "--src", "10.0.0.9",
                 "--dst", "10.0.0.1" if dport == "80" else "10.0.0.50", "--dport", dport, "-o", "json"], capsys)
     check_trace(data)
     assert [(o["verdict"], o["destination"], o["masquerade"]) for o in data["outcomes"]] == [outcome]
-    assert "a `REDIRECT` is one too" in readme_section("`trace -o json`")
+    assert claim in readme_section("`trace -o json`")
 
 
 # --------------------------------------------------------------------------- send, healthz, rules
