@@ -332,8 +332,8 @@ def _unread_of_user(user: dict[str, Any], tls: bool) -> set[str]:
 
 def _as_client_go_takes(data: dict[str, Any], context: str | None) -> dict[str, Any]:
     """``data`` without what client-go never reads of the chosen user (:func:`_unread_of_user`: all its
-    credentials when the server is no https one), without an opaque proxy-url (:func:`_proxy_problem`) and with
-    the local system's address for a proxy-url's empty host (:func:`_dialed`). The
+    credentials when the server is no https one), and with the local system's address for a server's or a
+    proxy-url's empty host and for an opaque proxy-url (:func:`_dialed`, :func:`_dialed_proxy`). The
     Python client sent a token, a password or an auth-provider's token over plain http, ran the exec plugin,
     read the files and used the proxy, failing on one not there. With no context chosen and none named "", the
     nameless context client-go takes (kubeconfig_types.NO_CONTEXT) is added: the Python client refused the
@@ -365,30 +365,32 @@ def _cluster_as_dialed(cluster: dict[str, Any]) -> dict[str, Any]:
     a scheme (:func:`_client_go_url`: the Python client added none, and went past the proxy-url of a server it
     found no host in), its scheme in small letters, as Go's url.Parse gives it (the Python client took the cluster's
     CA and client certificate only for a server spelt "https"), and the local system's address for an empty host
-    (:func:`_dialed`); an opaque proxy-url (no //) is none (:func:`_proxy_problem`). ``cluster`` itself when it
-    needs none of these."""
+    (:func:`_dialed`, :func:`_dialed_proxy`, which also gives an opaque proxy-url, no //, that address).
+    ``cluster`` itself when it needs none of these."""
     server, proxy = cluster["server"], cluster.get("proxy-url")
-    changed: dict[str, str | None] = {"server": _dialed(_small_scheme(_client_go_url(server)))}
+    changed = {"server": _dialed(_small_scheme(_client_go_url(server)))}
     if proxy:
         changed["proxy-url"] = _dialed_proxy(proxy)
     if all(cluster.get(key) == value for key, value in changed.items()):
         return cluster
-    return {key: value for key, value in {**cluster, **changed}.items() if value is not None}
+    return {**cluster, **changed}
 
 
 PROXY_PORTS = {"http": "80", "https": "443", "socks5": "1080"}
 """The port Go's HTTP transport dials for a proxy-url without one (its canonicalAddr)."""
 
 
-def _dialed_proxy(proxy: str) -> str | None:
-    """The proxy-url (of a scheme client-go takes, :func:`_proxy_problem`) as Go's transport dials it, or None
-    for an opaque one (``http:HOST:PORT``, no //: Go finds no proxy host there and goes to the server directly):
-    its scheme in small letters, and an empty host the local system's address (:data:`LOCAL_SYSTEM`), with the
-    scheme's port when none is given (kubectl 1.33, the oracle, connected to 0.0.0.0:80 for proxy-url
-    ``http://``)."""
+def _dialed_proxy(proxy: str) -> str:
+    """The proxy-url (of a scheme client-go takes, :func:`_proxy_problem`) as Go's transport dials it: its scheme
+    in small letters, and an empty host the local system's address (:data:`LOCAL_SYSTEM`), with the scheme's port
+    when none is given (Go's canonicalAddr). An opaque one (``http:HOST:PORT``, no //) has an empty host to Go's
+    url.Parse, and client-go's http.ProxyURL uses it all the same: it is that address and port too (strace of
+    kubectl 1.33, the oracle: connect(0.0.0.0:80) for proxy-url ``http://`` and ``http:proxy.corp:3128``, 443
+    for ``https:proxy:1``, 1080 for ``socks5:proxy.corp:3128``; none reached the server)."""
     found = _GO_SCHEME.match(proxy)
-    if found is None or not proxy[found.end():].startswith("://"):
-        return None
+    if found is not None and not proxy[found.end():].startswith("://"):
+        scheme = found.group().lower()
+        return f"{scheme}://{LOCAL_SYSTEM}:{PROXY_PORTS[scheme]}"
     scheme, _, rest = _small_scheme(proxy).partition("://")
     authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
     userinfo, at, host = authority.rpartition("@")
@@ -817,8 +819,7 @@ def _proxy_problem(proxy: str) -> str | None:
     finds a scheme only at a letter, so ``127.0.0.1:3128`` does not parse. What url.Parse takes but no connection
     can use (a port past 65535, an IPv6 address without brackets: kubectl fails each request) is said as for the
     server (:func:`_server_problem`). ``http:HOST:PORT`` (no //) is an opaque URL to Go, with no host: client-go
-    takes it and goes to the server directly (kubectl 1.33), as :func:`_as_client_go_takes` has the Python
-    client do."""
+    takes it and dials the local system's port of its scheme (:func:`_dialed_proxy`)."""
     found = _GO_SCHEME.match(proxy)
     problem = _server_problem(proxy, proxy=True) if _go_scheme(proxy) else None  # (http:HOST: opaque, no host)
     if proxy.startswith(":") or (found is None and ":" in proxy.partition("/")[0]) or (

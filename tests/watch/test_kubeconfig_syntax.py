@@ -113,16 +113,22 @@ def test_a_proxy_url_client_go_refuses_names_its_cluster_field(tmp_path: Path, p
         "http://, https:// or socks5://HOST[:PORT]".replace("'", '"')]
 
 
-def test_an_opaque_proxy_url_is_no_proxy_as_in_client_go(tmp_path: Path) -> None:
-    """Review r8 (kubectl 1.33 the oracle): proxy-url http:proxy.corp:3128 (no //) is an opaque URL to Go, with
-    no host: client-go takes it and goes to the server directly. It was refused ("too many colons")."""
+@pytest.mark.parametrize(("proxy", "dialed"), [("http:proxy.corp:3128", "http://0.0.0.0:80"),
+                                               ("Http:proxy.corp:3128", "http://0.0.0.0:80"),
+                                               ("https:proxy:1", "https://0.0.0.0:443")])
+def test_an_opaque_proxy_url_is_the_local_system_s_port_of_its_scheme(tmp_path: Path, proxy: str,
+                                                                      dialed: str) -> None:
+    """Review r3 (strace of kubectl 1.33, the oracle): proxy-url http:proxy.corp:3128 (no //) is an opaque URL
+    to Go, with an empty host, which http.ProxyURL uses all the same: kubectl connected to 0.0.0.0:80 (443 for
+    https:) and no request reached the server. The watch went to the server directly (review r8 took that for
+    client-go's behaviour)."""
     from kubeproxy_sim.watch.apiserver import connect
 
     path = tmp_path / "kubeconfig"
     path.write_text(KUBECONFIG.format(server='"https://127.0.0.1:1"').replace(
-        'cluster: {server: "https://127.0.0.1:1"', 'cluster: {proxy-url: "http:proxy.corp:3128", '
+        'cluster: {server: "https://127.0.0.1:1"', f'cluster: {{proxy-url: "{proxy}", '
         'server: "https://127.0.0.1:1", insecure-skip-tls-verify: true'))
-    assert not connect(str(path)).configuration.proxy
+    assert connect(str(path)).configuration.proxy == dialed
 
 
 @pytest.mark.filterwarnings("ignore:SOCKS support in urllib3 requires")
