@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from kubeproxy_sim.controllers.decode import (
     HOST_PORT_DROPPED,
     NOTHING_WRITTEN,
+    SIDECAR_HOST_PORT_DROPPED,
     WrittenIPFields,
     decode_deployment,
     family_policy,
@@ -87,19 +88,26 @@ def _allocatable(doc: dict[str, Any], file: str, name: str, resource: str) -> tu
 
 
 def _dropped_host_ports(doc: dict[str, Any], file: str, key: str) -> list[Diagnostic]:
-    """A warning at each hostPort of a Pod without hostNetwork: the scheduler model and the kubelet model
-    reserve no port for it (a host-network pod's container ports are its host ports, and those are modelled)."""
+    """A warning at each hostPort of a Pod without hostNetwork that upstream reads and the models drop: a
+    container's and a sidecar's, each in its words (controllers.decode, which warns a Deployment template's alike);
+    the scheduler model and the kubelet model reserve no port for it (a host-network pod's container and sidecar
+    ports are its host ports, and those are modelled). A plain init container's nothing upstream reads."""
     spec = doc.get("spec")
-    if not isinstance(spec, dict) or spec.get("hostNetwork") is True or not isinstance(spec.get("containers"), list):
+    if not isinstance(spec, dict) or spec.get("hostNetwork") is True:
         return []
-    found = []
-    for i, container in enumerate(spec["containers"]):
-        ports = container.get("ports") if isinstance(container, dict) else None
-        for j, port in enumerate(ports if isinstance(ports, list) else []):
-            if isinstance(port, dict) and port.get("hostPort"):
-                found.append(Diagnostic(HOST_PORT_DROPPED, file=file, kind="Pod", object=key,
-                                        field=f"spec.containers[{i}].ports[{j}].hostPort", severity=Severity.WARNING))
-    return found
+    sidecars = [(i, c) for i, c in _listed(spec, "initContainers") if c.get("restartPolicy") == "Always"]
+    return [Diagnostic(message, file=file, kind="Pod", object=key, field=f"spec.{where}[{i}].ports[{j}].hostPort",
+                       severity=Severity.WARNING)
+            for where, message, containers in (("containers", HOST_PORT_DROPPED, _listed(spec, "containers")),
+                                               ("initContainers", SIDECAR_HOST_PORT_DROPPED, sidecars))
+            for i, container in containers
+            for j, port in _listed(container, "ports") if port.get("hostPort")]
+
+
+def _listed(parent: dict[str, Any], key: str) -> list[tuple[int, dict[str, Any]]]:
+    """The mappings of the list ``parent[key]`` with their indexes (a malformed one is the decoders' to report)."""
+    items = parent.get(key)
+    return [(i, item) for i, item in enumerate(items if isinstance(items, list) else []) if isinstance(item, dict)]
 
 
 def _pod_applied(doc: dict[str, Any], meta: dict[str, Any], file: str, key: str,

@@ -41,6 +41,11 @@ HOST_PORT_DROPPED = ("not modelled on a pod without hostNetwork: kube-scheduler'
                      "asking it off one node, and the CNI's portmap plugin would forward the node's port to the pod; "
                      "the simulator does neither (expected hostNetwork: true for a pod serving on its node's "
                      "address)")
+SIDECAR_HOST_PORT_DROPPED = ("not modelled on a pod without hostNetwork: kube-scheduler's NodePorts would keep two "
+                             "pods asking it off one node (it counts a sidecar's host ports as a container's, "
+                             "kubernetes/kubernetes#132040; the kubelet gives the CNI's portmap plugin "
+                             "spec.containers' ports alone, so nothing forwards it); the simulator reserves nothing "
+                             "(expected hostNetwork: true for a sidecar serving on its node's address)")
 _PERCENT = re.compile(r"^[0-9]+%$")
 _STRATEGIES = {s.value: s for s in Strategy}
 _OPERATORS = ("Equal", "Exists")
@@ -199,7 +204,8 @@ def _init_containers(report: Report, pod_spec: dict[str, Any], host_network: boo
     out = []
     for _, path, raw in report.mappings(pod_spec, "initContainers", "spec.template.spec.initContainers"):
         sidecar = is_sidecar(report, raw, path)
-        if (container := _container(report, raw, path, host_network)) is not None:
+        dropped = SIDECAR_HOST_PORT_DROPPED if sidecar else None  # nothing upstream reads a plain one's hostPort
+        if (container := _container(report, raw, path, host_network, dropped)) is not None:
             out.append(replace(container, restart_policy="Always" if sidecar else ""))
     return tuple(out)
 
@@ -280,7 +286,10 @@ def read_tolerations(report: Report, pod_spec: dict[str, Any], path: str) -> tup
     return tuple(found)
 
 
-def _container(report: Report, raw: dict[str, Any], path: str, host_network: bool) -> Container | None:
+def _container(report: Report, raw: dict[str, Any], path: str, host_network: bool,
+               dropped: str | None = HOST_PORT_DROPPED) -> Container | None:
+    """One container of the template; ``dropped``: the warning at a hostPort the simulator drops on a pod without
+    hostNetwork (None: upstream drops it too)."""
     name = report.string(raw, "name", f"{path}.name", "")
     image = report.string(raw, "image", f"{path}.image", "")
     if not name:
@@ -294,8 +303,8 @@ def _container(report: Report, raw: dict[str, Any], path: str, host_network: boo
         if port.get("containerPort") is None:
             report.error(f"{port_path}.containerPort", "required; expected a port number in 1-65535")
         protocol = read_protocol(report, port, f"{port_path}.protocol")
-        if port.get("hostPort") and not host_network:
-            report.warn(f"{port_path}.hostPort", HOST_PORT_DROPPED)
+        if port.get("hostPort") and not host_network and dropped is not None:
+            report.warn(f"{port_path}.hostPort", dropped)
         if number is not None:
             ports.append(ContainerPort(name=report.string(port, "name", f"{port_path}.name") or None,
                                        container_port=number, protocol=protocol))
