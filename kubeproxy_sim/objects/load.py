@@ -962,7 +962,8 @@ def scalar_constructors() -> dict[str, Any]:
         text = self.construct_scalar(node)
         offset = go_base64_error(text)  # (Go's judge: PyYAML's reader skips what Go refuses, Python takes "d2Vi=")
         if offset is not None:
-            problem = f"!!binary value contains invalid base64 data (illegal base64 data at input byte {offset})"
+            at = f" at column {node.start_mark.column + 1}" if getattr(self, "says_column", False) else ""
+            problem = f"!!binary value{at} contains invalid base64 data (illegal base64 data at input byte {offset})"
             if getattr(self, "bad_values", None) is None:  # (a loader not strict_loader's has none)
                 raise _bad_value_error()(None, None, problem, node.start_mark) from None
             self.bad_values.append((node, problem, None))  # (the error path's second reading: see strict_loader)
@@ -987,9 +988,12 @@ class DuplicateKeyError(Exception):
 class BadValueError(Exception):
     """A value go-yaml refuses that PyYAML would build (a ``!!binary`` that is no base64), or a key sigs.k8s.io/yaml
     makes no JSON key of: a ``yaml.YAMLError`` too, as :class:`DuplicateKeyError` is. ``field``: the field path to
-    it, where its reader knows it (:func:`safe_load`'s), for :func:`yaml_syntax_error`."""
+    it, where its reader knows it (:func:`safe_load`'s), for :func:`yaml_syntax_error`; ``column_said``: its
+    problem names the column after what it is about (:func:`safe_load`'s loader), which yaml_syntax_error then
+    does not add at the end."""
 
     field: str | None = None
+    column_said: bool = False
 
 
 @functools.cache
@@ -1060,7 +1064,7 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
             key = self.construct_object(key_node)
             name = json_key(key)
             if name is None:
-                problem = _no_json_key(key_node, key, self.json_reader)
+                problem = _no_json_key(key_node, key, self.json_reader, self.says_column)
                 if self.bad_values is None:
                     raise _bad_value_error()(None, None, problem, key_node.start_mark)
                 if not refused:  # (once: the conversion fails at the first such key)
@@ -1111,7 +1115,8 @@ def strict_loader(record: bool = False, base: Any = None) -> Any:
     return type("Strict" + base.__name__, (base,), {"__init__": __init__, "construct_mapping": construct_mapping,
                                                      "construct_document": construct_document, "duplicates": (),
                                                      "collisions": (), "bad_values": None,
-                                                     "json_reader": getattr(base, "json_reader", MANIFEST_READER)})
+                                                     "json_reader": getattr(base, "json_reader", MANIFEST_READER),
+                                                     "says_column": getattr(base, "says_column", False)})
 
 
 _MERGE = "tag:yaml.org,2002:merge"
@@ -1193,7 +1198,8 @@ def safe_load(text: str, *, single: bool = False,
     follows it is not read, as go-yaml's
     Unmarshal (sigs.k8s.io/yaml's, which kube-proxy's --config codec and clientcmd's kubeconfig reading use) reads
     none of it, however broken; ``single``: another document is a ``yaml.YAMLError`` ("expected a single document
-    in the stream"), for our own files (a scenario.yaml, a flows file), where it is a mistake to be said. A
+    in the stream"), for our own files (a scenario.yaml, a flows file), where it is a mistake to be said, and
+    which no Kubernetes program reads: a key they make no JSON key of is said so (:data:`OWN_READER`). A
     document kubectl's YAML reader refuses over its
     aliases (objects.aliases) raises a ``yaml.YAMLError`` naming its line and field instead of being built. The
     one reader of the YAML files that are no manifests (a scenario.yaml, a KubeProxyConfiguration, a kubeconfig, a
@@ -1204,6 +1210,8 @@ def safe_load(text: str, *, single: bool = False,
     loader = strict_loader(record=True, base=_config_loader())(text)
     try:
         loader.duplicates, loader.collisions, loader.bad_values = [], [], []
+        if single:
+            loader.json_reader = OWN_READER
         node = loader.get_single_node() if single else loader.get_node() if loader.check_node() else None
         data = None if node is None else loader.construct_document(node)
         if loader.bad_values:
@@ -1227,6 +1235,7 @@ def _refusal(root: Any, bad_values: list[tuple[Any, str, str | None]]) -> BadVal
     node, problem, key = min(bad_values, key=lambda found: (found[2] is not None, found[0].start_mark.index))
     error = _bad_value_error()(None, None, problem, node.start_mark)
     error.field = _field(root, _Finding(node, lambda _: problem, key))
+    error.column_said = True  # (_config_loader's problems name it: says_column)
     return error
 
 
@@ -1243,6 +1252,7 @@ def _config_loader() -> Any:
     return type("ConfigLoader", (base,), {"yaml_implicit_resolvers": go_resolvers(),
                                           "yaml_constructors": {**base.yaml_constructors, **scalar_constructors()},
                                           "flatten_mapping": merged_as_go_yaml, "json_reader": CONFIG_READER,
+                                          "says_column": True,
                                           "__init__": _knowing_tags(base)})
 
 
@@ -1344,15 +1354,21 @@ MANIFEST_READER = "kubectl's YAML reading"
 """Whose reading of YAML a manifest's message names: sigs.k8s.io/yaml's, which kubectl decodes it with."""
 CONFIG_READER = "sigs.k8s.io/yaml (kube-proxy's and client-go's YAML reading)"
 """Whose a config file's message names (:func:`safe_load`): kube-proxy's --config codec and client-go's kubeconfig
-codec convert YAML to JSON with sigs.k8s.io/yaml, and our own YAML files are read the same way."""
+codec convert YAML to JSON with sigs.k8s.io/yaml."""
+OWN_READER = "sigs.k8s.io/yaml (kubectl's YAML reading, as this file is read)"
+"""Whose our own YAML files' messages name (a scenario.yaml, a flows file: :func:`safe_load`'s ``single``): no
+Kubernetes program reads them; they are read as kubectl reads a manifest, so that one rule holds for every YAML
+file."""
 
 
-def _no_json_key(key_node: Any, key: object, reader: str = MANIFEST_READER) -> str:
+def _no_json_key(key_node: Any, key: object, reader: str = MANIFEST_READER, column: bool = False) -> str:
     """Why ``reader`` makes no JSON key of a mapping key (sigs.k8s.io/yaml's convertToJSONableObject: "unsupported
-    map key of type ..."), naming it as written."""
+    map key of type ..."), naming it as written; ``column``: and where it starts on its line (a config file's
+    one-line error: see :func:`safe_load`)."""
     what = "null" if key is None else "an integer go-yaml holds as a uint64 (past int64)"
     written = _as_written(key_node)
-    return (f"mapping key {written} is {what}" if written else f"an empty mapping key is {what}") + \
+    at = f" at column {key_node.start_mark.column + 1}" if column else ""
+    return (f"mapping key {written}{at} is {what}" if written else f"an empty mapping key{at} is {what}") + \
         f", which {reader} makes no JSON key of (\"unsupported map key\")"
 
 
@@ -1497,7 +1513,7 @@ def yaml_syntax_error(exc: Any, file: str, first_line: int = 0) -> Diagnostic:
     said = "" if isinstance(exc, BadValueError) else "syntax error: "  # (a value the YAML reader refuses parses)
     message = f"{said}{problem}" + (f" ({context})" if context else "")
     field = exc.field if isinstance(exc, BadValueError) else None
-    if mark is not None:
+    if mark is not None and not getattr(exc, "column_said", False):
         message += f" at column {mark.column + 1}"
     return Diagnostic(message, file=file, line=line, field=field)
 

@@ -75,28 +75,39 @@ def test_two_keys_made_one_json_key_are_noted(text: str) -> None:
 
 
 @pytest.mark.parametrize(("text", "field", "said"), [
-    ("~: a\n", None, "mapping key ~ is null"),
+    ("~: a\n", None, "mapping key ~ at column 1 is null"),
     ("a: {b: [{18446744073709551615: x}]}\n", "a.b[0]",
-     "mapping key 18446744073709551615 is an integer go-yaml holds as a uint64 (past int64)"),
-    ("a: {? : 1}\n", "a", "an empty mapping key is null"),
+     "mapping key 18446744073709551615 at column 10 is an integer go-yaml holds as a uint64 (past int64)"),
+    ("a: {? : 1}\n", "a", "an empty mapping key at column 6 is null"),
 ])
 def test_a_key_with_no_json_key_fails_the_file_at_its_mapping(text: str, field: str | None, said: str) -> None:
     """The oracle: 'unsupported map key of type: <nil>' (uint64 likewise), for the whole file; here a YAML error
-    naming the line, the mapping's field path and the key as written, and no 'syntax error': it parses."""
+    naming the line, the mapping's field path and the key as written, where it is (its column, after it, not at the
+    end of the sentence), and no 'syntax error': it parses."""
     with pytest.raises(yaml.YAMLError) as raised:
         safe_load(text)
     found = yaml_syntax_error(raised.value, "f.yaml")
     assert (found.line, found.field) == (1, field)
-    assert found.message.startswith(f"{said}, which sigs.k8s.io/yaml (kube-proxy's and client-go's YAML reading) "
-                                    'makes no JSON key of ("unsupported map key")')
+    assert found.message == (f"{said}, which sigs.k8s.io/yaml (kube-proxy's and client-go's YAML reading) makes no "
+                             'JSON key of ("unsupported map key")')
+
+
+def test_our_own_files_say_they_are_read_as_kubectl_reads_yaml() -> None:
+    """A scenario.yaml or a flows file (read ``single``) is read by no Kubernetes program: not said to be kube-proxy's
+    or client-go's reading, but the reading kubectl gives YAML, which they are given here."""
+    with pytest.raises(yaml.YAMLError) as raised:
+        safe_load("description: x\nargs: []\n~: 3\n", single=True)
+    assert str(yaml_syntax_error(raised.value, "s/scenario.yaml")) == (
+        "s/scenario.yaml:3: mapping key ~ at column 1 is null, which sigs.k8s.io/yaml (kubectl's YAML reading, as this "
+        'file is read) makes no JSON key of ("unsupported map key")')
 
 
 def test_a_bad_binary_value_in_a_config_file_names_its_field() -> None:
     with pytest.raises(yaml.YAMLError) as raised:
         safe_load("a: {b: [x, !!binary a@]}\n")
     found = yaml_syntax_error(raised.value, "f.yaml")
-    assert str(found) == ("f.yaml:1: a.b[1]: !!binary value contains invalid base64 data (illegal base64 data at "
-                          "input byte 1) at column 12")
+    assert str(found) == ("f.yaml:1: a.b[1]: !!binary value at column 12 contains invalid base64 data (illegal "
+                          "base64 data at input byte 1)")
 
 
 def _said(body: str) -> list[str]:
@@ -117,6 +128,6 @@ def test_kube_proxy_config_keys_made_one_json_key_are_warned_of() -> None:
 
 def test_kube_proxy_config_null_key_refuses_the_file_at_its_field() -> None:
     assert _said("featureGates: {null: true}\n") == [
-        "kp.yaml:3: featureGates: mapping key null is null, which sigs.k8s.io/yaml (kube-proxy's and client-go's "
-        "YAML reading) makes no JSON key of (\"unsupported map key\") at column 16; kube-proxy's decoding refuses "
-        "the file"]
+        "kp.yaml:3: featureGates: mapping key null at column 16 is null, which sigs.k8s.io/yaml (kube-proxy's and "
+        "client-go's YAML reading) makes no JSON key of (\"unsupported map key\"); kube-proxy's decoding refuses the "
+        "file"]
