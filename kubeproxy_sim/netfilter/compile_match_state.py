@@ -71,6 +71,8 @@ def _addrtype(parts: RuleParts, opts: Sequence[Option]) -> None:
 
         def check(b: object, attr: str = attr, wanted: frozenset[str] = wanted, neg: bool = neg) -> object:
             iface = getattr(b, limit) if limit else ""
+            if b.family == 6:  # type: ignore[attr-defined]
+                return _addrtype6(b, getattr(b, attr), iface, wanted, neg)
             kind = b.env.address_type(b.family, getattr(b, attr), iface)  # type: ignore[attr-defined]
             if kind is None:
                 return Doubt(f"addrtype --limit-iface: the addresses of interface {iface or '(unknown)'} are "
@@ -82,6 +84,21 @@ def _addrtype(parts: RuleParts, opts: Sequence[Option]) -> None:
 
         parts.checks.append(reading(check, attr, *([limit] if limit else []),
                                     source=("type",) if attr == "src" else None))
+
+
+def _addrtype6(b: object, value: int, iface: str | None, wanted: frozenset[str], neg: bool) -> object:
+    """One IPv6 --src-type/--dst-type test (the node's answer: ``Env.addrtype6``), negated as asked."""
+    hit = b.env.addrtype6(value, iface, wanted)  # type: ignore[attr-defined]
+    if hit is None:
+        return Doubt(f"addrtype --limit-iface: the addresses of interface {iface or '(unknown)'} are not known; "
+                     "assumed to match", True)
+    if isinstance(hit, Doubt):
+        return Doubt(hit.reason, hit.assume != neg)
+    certain = value == 1 or value >> 120 == 0xFF or b.env.is_local(value)  # type: ignore[attr-defined]
+    if not certain and not b.env.addresses_known and wanted & {"LOCAL", "ANYCAST"}:  # type: ignore[attr-defined]
+        return Doubt("addrtype: the node's own addresses are not known (give --node-ip); assumed not to be one "
+                     "of them", hit != neg)
+    return hit != neg
 
 
 def _probability_threshold(text: str) -> int:

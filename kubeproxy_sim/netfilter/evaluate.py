@@ -53,9 +53,10 @@ from kubeproxy_sim.netfilter.compile import (
     PseudoRule,
     chain_reads,
 )
-from kubeproxy_sim.netfilter.compile_types import NatRange
+from kubeproxy_sim.netfilter.compile_types import Doubt, NatRange
 from kubeproxy_sim.netfilter.natrange import best_address
 from kubeproxy_sim.netfilter.packet import (
+    V6_ALL,
     CtState,
     Packet,
     format_address,
@@ -84,11 +85,19 @@ LOOPBACK6_NO_ROUTE = PseudoRule("", "", 0, "routing decision: a packet from else
                                           "and ::1 is on lo)", Kind.DROP)
 """The step that ends an IPv6 packet from elsewhere that PREROUTING sent to ::1: no route (the kernel answers
 ICMPv6 no-route, which quotes ::1, so the client does not take it for its connection's)."""
+LINKLOCAL6_NOT_FORWARDED = PseudoRule("", "", 0, "routing decision: a packet from a link-local source (fe80::/10) "
+                                                "is not forwarded (ip6_forward drops it before FORWARD and answers "
+                                                "ICMPv6 beyond-scope)", Kind.DROP)
+"""The step that ends an IPv6 packet from elsewhere from a link-local source that routing sends on to another
+host: a link-local address means nothing off its link. Measured on veth namespaces (nat PREROUTING counted it,
+FORWARD did not); a link-local destination is forwarded (back out of its link)."""
 EXPECTATION = PseudoRule("", "", 0, "conntrack expectation")
 """What the doubt about a RELATED packet's NAT is charged to: listed like :data:`ROUTING`."""
 EXPECTED_NAT = ("a RELATED packet opens a connection a conntrack helper expected (FTP data, say), whose nat rules the "
                 "kernel reads as for a NEW one; assumed read, as they are unless the helper bound its NAT to its "
                 "master connection's (a NATed master with the helper's nf_nat module loaded)")
+LOOKED_UP6 = frozenset({"LOCAL", "ANYCAST", "UNREACHABLE"})
+"""The addrtype types an IPv6 match answers with a route lookup (match_lookup_rt6), not from the address alone."""
 ICMP_PROTOS = frozenset({"icmp", "icmpv6"})
 """An ICMP error RELATED to a connection is translated from that connection's NAT (nf_nat_ipv4_fn and
 nf_nat_ipv6_fn hand it to nf_nat_icmp_reply_translation and return): no nat rule is read for it."""
@@ -307,6 +316,8 @@ class Env:
             name: tuple(v for f, v in map(_address, addrs) if f == family) for name, addrs in node.interfaces
         }
         self.broadcasts = _broadcasts(family, node.addresses)
+        self.anycasts = _subnet_anycasts(family, node.addresses)
+        self.iface_anycasts = {name: _subnet_anycasts(family, addrs) for name, addrs in node.interfaces}
         self.iface_broadcasts = {name: _broadcasts(family, addrs) for name, addrs in node.interfaces}
         nets = [(parse_network(cidr), iface) for cidr, iface in node.routes]
         self.routes = sorted(((n, m, i) for (f, n, m), i in nets if f == family), key=lambda r: -r[1])
@@ -319,7 +330,16 @@ class Env:
         224/4 is MULTICAST on any interface; any other address is its route's type in the local table (LOCAL, or
         BROADCAST for a subnet's broadcast address, and for 127.255.255.255 on lo: the local table's
         ``broadcast 127.255.255.255 dev lo`` comes before 127/8's LOCAL), on the interface asked about
-        (--limit-iface-*), else UNICAST."""
+        (--limit-iface-*), else UNICAST.
+
+        IPv6: a class of the address that holds all :meth:`addrtype6` reads of it (a trace key compares sources by
+        their classes): MULTICAST, UNSPEC, else LOCAL, ANYCAST or UNICAST (on the interface asked about), then
+        UNREACHABLE when the lookup finds no route, ``?`` appended when that is not known, and ``MAPPED-``
+        prefixed to a ::ffff:0:0/96 address (not UNICAST to ip6tables)."""
+        if family == 6 and iface is not None and not multicast(6, value) and value:
+            if iface and iface not in self.iface_addrs and iface != "lo":
+                return "MAPPED-?" if value >> 32 == 0xFFFF else None  # (UNICAST or not is known still)
+            return self._class6(value, iface)
         lo_broadcast = family == 4 and value == 0x7FFFFFFF
         if multicast(family, value):
             return "MULTICAST"
@@ -348,6 +368,66 @@ class Env:
             return "BROADCAST"
         return "UNICAST"
 
+    def addrtype6(self, value: int, iface: str | None, wanted: frozenset[str]) -> bool | Doubt | None:
+        """Whether an IPv6 address is of the types ``wanted`` as xt_addrtype's match_type6 answers (None: the
+        interface's addresses are not known). Not IPv4's "any of the types": MULTICAST, UNICAST and UNSPEC are
+        each required of the address itself (ipv6_addr_type: UNICAST is any address but a multicast one, :: and
+        ::ffff:0:0/96, so a local address is UNICAST too), then, when any of LOCAL, ANYCAST and UNREACHABLE is
+        wanted, one of them must be what a route lookup of the address says (match_lookup_rt6). ``iface`` ""
+        is no --limit-iface-*; with one, the lookup is strict (ip6_route_output: an output interface and no
+        source), so an address no route through that interface covers is UNREACHABLE (measured: a source routed
+        out of another interface, limited to the input one), and LOCAL and ANYCAST are its own addresses'."""
+        if "MULTICAST" in wanted and not multicast(6, value):
+            return False
+        if "UNICAST" in wanted and (multicast(6, value) or value == 0 or value >> 32 == 0xFFFF):
+            return False
+        if "UNSPEC" in wanted and value != 0:
+            return False
+        lookup = wanted & LOOKED_UP6
+        if not lookup:
+            return True
+        if iface is None or (iface and iface not in self.iface_addrs and iface != "lo"):
+            return None
+        reachable = self._reachable6(value, iface)
+        if reachable is False:
+            return "UNREACHABLE" in lookup
+        if iface:
+            local = value in self.iface_addrs.get(iface, ()) or (iface == "lo" and value == 1)
+            anycast = value in self.iface_anycasts.get(iface, ())
+        else:
+            local, anycast = self.is_local(value), value in self.anycasts
+        hit = bool(lookup & {*(["LOCAL"] if local else []), *(["ANYCAST"] if anycast else [])})
+        if reachable is None and "UNREACHABLE" in lookup:
+            return Doubt(f"addrtype: no route given covers {format_address(6, value)}"
+                         f"{f' through {iface}' if iface else ''}; assumed reachable (not UNREACHABLE)", hit)
+        return hit
+
+    def _class6(self, value: int, iface: str) -> str:
+        """:meth:`address_type` of a unicast-range IPv6 address, on a known interface (or none: "")."""
+        if iface:
+            local = value in self.iface_addrs.get(iface, ()) or (iface == "lo" and value == 1)
+            anycast = value in self.iface_anycasts.get(iface, ())
+        else:
+            local, anycast = self.is_local(value), value in self.anycasts
+        kind = "LOCAL" if local else "ANYCAST" if anycast else "UNICAST"
+        reachable = self._reachable6(value, iface)
+        kind = "UNREACHABLE" if reachable is False else kind if reachable else f"{kind}?"
+        return f"MAPPED-{kind}" if value >> 32 == 0xFFFF else kind
+
+    def _reachable6(self, value: int, iface: str) -> bool | None:
+        """Whether an IPv6 route lookup (strict to ``iface`` when one is given) finds a route: every interface
+        has ff00::/8, an address has its local route and its prefix's anycast one on its interface. None: no
+        given route covers it and the node's table is not known whole (no default route was given)."""
+        if multicast(6, value):
+            return True
+        if iface:
+            if (value in self.iface_addrs.get(iface, ()) or (iface == "lo" and value == 1)
+                    or value in self.iface_anycasts.get(iface, ()) or self.routes_through(value, iface)):
+                return True
+        elif self.is_local(value) or value in self.anycasts or self.route(value) is not None:
+            return True
+        return False if any(mask == 0 for _, mask, _ in self.routes) else None
+
     def is_local(self, value: int) -> bool:
         return value in self.local or loopback(self.family, value)
 
@@ -357,10 +437,11 @@ class Env:
         A local address, as well as a broadcast (255.255.255.255, a node address's subnet-directed one)
         or a multicast group the node has joined (ip_route_input_mc): the all-hosts group every interface
         joins; any other is assumed joined, and said so, since the kernel drops one it has not joined
-        (without multicast routing) rather than forwarding it.
+        (without multicast routing) rather than forwarding it. And an IPv6 prefix's subnet-router anycast
+        address (:func:`_subnet_anycasts`).
         """
         dst, family = b.dst, b.family
-        if dst in self.local or loopback(family, dst):
+        if dst in self.local or loopback(family, dst) or dst in self.anycasts:
             return True
         if family == 4 and (dst == 0xFFFFFFFF or dst in self.broadcasts):
             return True
@@ -463,6 +544,23 @@ def _broadcasts(family: int, addresses: Iterable[str]) -> frozenset[int]:
         host = ~mask & 0xFFFFFFFF
         if f == 4 and host > 1:
             found.add(net | host)
+    return frozenset(found)
+
+
+def _subnet_anycasts(family: int, addresses: Iterable[str]) -> frozenset[int]:
+    """The subnet-router anycast addresses (RFC 4291 2.6.1: the prefix, the rest zero) of IPv6 addresses given
+    with a prefix shorter than /127: a forwarding node joins each on the address's interface
+    (addrconf_join_anycast), so a packet to it from elsewhere is delivered to the node (INPUT), not forwarded,
+    and addrtype calls it ANYCAST. kube-proxy's nodes forward; measured on veth namespaces with forwarding on."""
+    if family != 6:
+        return frozenset()
+    found = set()
+    for text in addresses:
+        if "/" not in text:
+            continue
+        f, net, mask = parse_network(text)
+        if f == 6 and mask >> 2 != V6_ALL >> 2:  # a prefix shorter than /127
+            found.add(net)
     return frozenset(found)
 
 
@@ -1127,6 +1225,9 @@ class Engine:
         if not local and not env.addresses_known:
             _routing_doubt(b)
         if step == "ROUTE":  # from elsewhere
+            if b.family == 6 and not local and b.src >> 118 == 0x3FA and b.in_iface != "lo":
+                b.path.append(LINKLOCAL6_NOT_FORWARDED)
+                return None
             if b.family == 4 and b.in_iface != "lo":
                 if not env.route_localnet_known:
                     _martian_doubt(b)

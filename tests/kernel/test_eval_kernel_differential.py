@@ -338,9 +338,9 @@ COUNTED = re.compile(r"^\[(\d+):\d+\] -A (\S+)")
 POLICY = re.compile(r"^:(\S+) (ACCEPT|DROP) \[(\d+):\d+\]")
 
 
-def kernel_counters(node: str) -> dict[Key, int]:
-    """Every rule's packet counter and every built-in chain's policy counter, from iptables-save -c."""
-    done = nsexec.run(node, ["iptables-save", "-c"])
+def kernel_counters(node: str, family: int = 4) -> dict[Key, int]:
+    """Every rule's packet counter and every built-in chain's policy counter, from (ip6)iptables-save -c."""
+    done = nsexec.run(node, ["iptables-save" if family == 4 else "ip6tables-save", "-c"])
     assert done.returncode == 0, done.stderr
     counters: dict[Key, int] = {}
     numbers: Counter[tuple[str, str]] = Counter()
@@ -385,7 +385,11 @@ SETTLE = 0.01
 
 
 class Node:
-    """The scratch pair, with the MAC addresses a frame needs and a tag per example for its recent lists."""
+    """The scratch pair, with the MAC addresses a frame needs and a tag per example for its recent lists.
+
+    IPv4; the IPv6 differential's subclass says how its frames and its connections are written."""
+
+    family = 4
 
     def __init__(self, client: str, node: str) -> None:
         self.client, self.node = client, node
@@ -395,19 +399,33 @@ class Node:
     def run(self, chains: tuple[Chain, ...], packets: tuple[Probe, ...]) -> list[Walk]:
         """Per packet, the counters that moved (each rule's and each DROP policy's) and where conntrack says its
         connection goes (none: the packet was dropped before conntrack confirmed it), in the kernel."""
-        load_rules(self.node, MARKER + restore_text(chains, f"k{next(self.tags)}"))
+        load_rules(self.node, MARKER + self.restore(chains, f"k{next(self.tags)}"), family=self.family)
         flushed = nsexec.run(self.node, ["conntrack", "-F"])
         assert flushed.returncode == 0, flushed.stderr
-        before = kernel_counters(self.node)
+        before = self.counters()
         out = []
         for probe in packets:
-            nsexec.call(self.client, _send_frame, _frame(probe, self.src_mac, self.dst_mac).hex())
+            nsexec.call(self.client, _send_frame, self.frame(probe).hex())
             after = self._after(before)
             out.append(Counter({k: n - before.get(k, 0) for k, n in after.items()
                                 if k[0] != "raw" and n != before.get(k, 0)}))
             before = after
-        ends = connections(self.node)
+        ends = self.ends()
         return [(seen, ends.get((p.proto, p.src, p.dst, p.sport))) for seen, p in zip(out, packets, strict=True)]
+
+    def restore(self, chains: tuple[Chain, ...], lists_tag: str) -> str:
+        """The restore input of the rules (the marker aside)."""
+        return restore_text(chains, lists_tag)
+
+    def counters(self) -> dict[Key, int]:
+        return kernel_counters(self.node, self.family)
+
+    def frame(self, probe: Probe) -> bytes:
+        return _frame(probe, self.src_mac, self.dst_mac)
+
+    def ends(self) -> dict[tuple[str, str, str, int], str]:
+        """(protocol, source, destination, source port or echo id) -> where the connection goes."""
+        return connections(self.node)
 
     def _after(self, before: dict[Key, int]) -> dict[Key, int]:
         """The counters once the packet has arrived (the marker moved) and its walk is over (two reads a moment
@@ -416,7 +434,7 @@ class Node:
         deadline = time.monotonic() + ARRIVAL_WAIT
         last = None
         while True:
-            after = kernel_counters(self.node)
+            after = self.counters()
             if after[marker] > before[marker] and after == last:
                 return after
             last = after

@@ -1,0 +1,457 @@
+"""The rule evaluator against the real kernel in IPv6: ip6tables rulesets, IPv6 packets, rule by rule.
+
+The IPv6 twin of :mod:`tests.kernel.test_eval_kernel_differential` (which says how a comparison is made: the
+counters of ``ip6tables-save -c`` that each packet moves, and conntrack's table at the end), with IPv6's own
+forms: addresses and prefixes up to /128 (negated too), ``-p icmpv6`` under its spellings (and ``-p icmp``,
+which no IPv6 packet carries), addrtype as ip6tables reads it (LOCAL, UNICAST, MULTICAST, ANYCAST, UNSPEC,
+UNREACHABLE; a list of them is not IPv4's "any of": see :func:`_addrtype`), recent with IPv6 masks and
+--rdest, REJECT with IPv6's --reject-with values, DNAT to ``[addr]:port`` and to an address alone, and
+MASQUERADE in nat POSTROUTING (its source is compared too: conntrack's reply destination).
+
+The node is a pair of scratch namespaces (``kpsim-<run>-e6c`` the client, ``kpsim-<run>-e6n`` the node); the
+client's IPv6 is switched off on its link, so it sends nothing by itself (MLD reports, router solicitations)
+that would walk the node's rules between two of ours: its frames are written whole (an AF_PACKET socket needs
+no address). The node answers neighbour solicitation for nothing it needs: every address it sends to has a
+permanent neighbour entry (a MAC no one has), as in the IPv4 differential.
+
+CI runs a small derandomized budget; KPSIM_DEEP=1 many more.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from kubeproxy_sim.kernel import nsexec
+from kubeproxy_sim.netfilter.codec import parse_ruleset
+from kubeproxy_sim.netfilter.compile import compile_ruleset
+from kubeproxy_sim.netfilter.evaluate import Engine, NodeContext, RecentTable, Sampler
+from kubeproxy_sim.netfilter.packet import Packet, canonical_address, host_port
+from tests.budget import budget
+from tests.kernel.conftest import joined_pair
+from tests.kernel.test_eval_kernel_differential import (
+    BUILTIN,
+    HOOKS,
+    MARKS,
+    MASKS,
+    NOBODY,
+    NUD_PERMANENT,
+    PORTS,
+    RECENT_LISTS,
+    SOURCE_PORTS,
+    USER_HOOKS,
+    Chain,
+    Key,
+    Node,
+    Probe,
+    Walk,
+    _port_matches,
+    restore_text,
+    rule_keys,
+)
+
+pytestmark = pytest.mark.kernel
+
+NODE = "fd00:9::1"  # on c0, facing the client (/64)
+OUT_LOCAL = "fd00:100::1"  # on out0 (/48): local, though not on the interface the packets come in by
+NODE_CONTEXT = NodeContext.of(
+    (f"{NODE}/64", f"{OUT_LOCAL}/48"),
+    interfaces={"c0": (f"{NODE}/64",), "out0": (f"{OUT_LOCAL}/48",)},
+    routes=(("fd00:9::/64", "c0"), ("fd00:100::/48", "out0"), ("::/0", "out0")), route_localnet_known=True)
+"""The node's facts, all of them: a default route too (as a node has), so no address is unreachable (the
+evaluator assumes a route it is not given, and says so, where the kernel would find none)."""
+SOURCES = ("fd00:9::2", "fd00:9::3", "fd00:77::5", "fe80::2")  # never the node's own; fe80::2 is not forwarded
+FORWARDED = ("fd00:100::7", "fd00:100:0:3::9")  # routed out of out0
+ANYCASTS = ("fd00:9::", "fd00:100::")  # the prefixes' subnet-router anycast addresses: local on a forwarding node
+DESTINATIONS = (NODE, OUT_LOCAL, "ff02::1", *FORWARDED, *ANYCASTS)
+ADDRESSES = (*SOURCES, *DESTINATIONS, "fd00::", "::")
+PREFIXES = ("", "/128", "/126", "/64", "/48", "/16", "/8")
+PROTOCOLS = ("", "tcp", "udp", "icmpv6", "ipv6-icmp", "icmp", "!tcp", "!icmpv6")
+ADDRTYPES = ("LOCAL", "UNICAST", "MULTICAST", "UNREACHABLE", "ANYCAST", "UNSPEC", "LOCAL,UNICAST",
+             "UNICAST,MULTICAST", "LOCAL,MULTICAST")
+RECENT_MASKS = {"A": "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "B": "ffff:ffff:ffff:ffff::"}
+"""One mask per list: xt_recent masks an address with its list's mask, the one the first rule naming the list had
+when the kernel created it (recent_mt_check; recent_mt reads t->mask, not the rule's: measured, a /64 --rcheck
+found an address a full-mask --set had stored), where the evaluator applies each rule's own. kube-proxy writes
+one mask for a list; the difference is left unmodelled (see the session's report)."""
+REJECT_WITH = ("", " --reject-with icmp6-port-unreachable", " --reject-with icmp6-adm-prohibited",
+               " --reject-with icmp6-no-route", " --reject-with tcp-reset")
+DNAT_TO = (NODE, OUT_LOCAL, *FORWARDED)
+POLICIES = ("ACCEPT", "DROP")
+
+
+def _address(draw: st.DrawFn, flag: str) -> str:
+    address = draw(st.sampled_from(ADDRESSES))
+    return f"{'! ' if draw(st.booleans()) else ''}{flag} {address}{draw(st.sampled_from(PREFIXES))}"
+
+
+def _addrtype(draw: st.DrawFn, hooks: set[str]) -> str:
+    """ip6tables' addrtype: BROADCAST is refused by the kernel (addrtype_mt_checkentry_v1: "ipv6 does not
+    support BROADCAST matching"), and so are BLACKHOLE, PROHIBIT and the types after it."""
+    parts = []
+    for flag in draw(st.lists(st.sampled_from(("--src-type", "--dst-type")), min_size=1, max_size=2, unique=True)):
+        parts.append(f"{'! ' if draw(st.booleans()) else ''}{flag} {draw(st.sampled_from(ADDRTYPES))}")
+    limits = [""]
+    if hooks <= {"pre", "in", "fwd"}:
+        limits.append("--limit-iface-in")
+    if hooks <= {"fwd", "post"}:
+        limits.append("--limit-iface-out")
+    limit = draw(st.sampled_from(limits))
+    return "-m addrtype " + " ".join(parts) + (f" {limit}" if limit else "")
+
+
+def _recent(draw: st.DrawFn) -> str:
+    name = draw(st.sampled_from(RECENT_LISTS))
+    mask = RECENT_MASKS[name]
+    side = draw(st.sampled_from(("--rsource", "--rdest")))
+    if draw(st.booleans()):
+        return f"-m recent --set --name {name} --mask {mask} {side}"
+    seconds = draw(st.sampled_from(("", " --seconds 10000")))
+    negated = "! " if draw(st.booleans()) else ""
+    return f"-m recent {negated}--rcheck{seconds} --name {name} --mask {mask} {side}"
+
+
+def _protocol(draw: st.DrawFn, out: list[str]) -> str:
+    """Appends the protocol match (and its port matches); returns the protocol a port match names, or ""."""
+    proto = draw(st.sampled_from(PROTOCOLS))
+    if proto.startswith("!"):
+        out.append(f"! -p {proto[1:]}")
+    elif proto:
+        out.append(f"-p {proto}")
+        if proto in ("tcp", "udp"):
+            out.extend(_port_matches(draw, proto))
+            return proto
+    return ""
+
+
+def _matches(draw: st.DrawFn, hooks: set[str]) -> tuple[list[str], str]:
+    out: list[str] = []
+    for flag in ("-s", "-d"):
+        if draw(st.integers(0, 3)) == 0:
+            out.append(_address(draw, flag))
+    interfaces = [flag for flag, valid in (("-i", {"pre", "in", "fwd"}), ("-o", {"fwd", "post"})) if hooks <= valid]
+    if interfaces and draw(st.integers(0, 3)) == 0:
+        name = draw(st.sampled_from(("c0", "out0", "lo", "c+", "eth0")))
+        out.append(f"{'! ' if draw(st.booleans()) else ''}{draw(st.sampled_from(interfaces))} {name}")
+    proto = _protocol(draw, out)
+    optional = {
+        "mark": lambda: (f"-m mark {'! ' if draw(st.booleans()) else ''}--mark {draw(st.sampled_from(MARKS))}"
+                         + (f"/{draw(st.sampled_from(MASKS))}" if draw(st.booleans()) else "")),
+        "addrtype": lambda: _addrtype(draw, hooks),
+        "conntrack": lambda: (f"-m conntrack {'! ' if draw(st.booleans()) else ''}--ctstate "
+                              f"{draw(st.sampled_from(('NEW', 'ESTABLISHED', 'NEW,ESTABLISHED', 'RELATED')))}"),
+        "comment": lambda: f'-m comment --comment "{draw(st.sampled_from(("a b", "x", "--dport 80")))}"',
+        "recent": lambda: _recent(draw),
+    }
+    for name in draw(st.lists(st.sampled_from(sorted(optional)), max_size=2, unique=True)):
+        out.append(optional[name]())
+    if draw(st.integers(0, 4)) == 0:
+        every = draw(st.integers(2, 4))
+        out.append(f"-m statistic --mode nth {'! ' if draw(st.booleans()) else ''}--every {every} "
+                   f"--packet {draw(st.integers(0, every - 1))}")
+    return out, proto
+
+
+def _target(draw: st.DrawFn, table: str, name: str, hooks: set[str], callees: list[str], proto: str) -> str:
+    choices = ["", "ACCEPT", "RETURN", "MARK-x", "MARK-or"]
+    if table == "filter":
+        choices += ["DROP", "REJECT"]
+    if table == "nat" and hooks <= {"pre"}:
+        choices.append("DNAT")
+    if table == "nat" and name == "POSTROUTING":
+        choices.append("MASQUERADE")
+    if callees:
+        choices += ["jump", "goto"]
+    kind = draw(st.sampled_from(choices))
+    if kind in ("jump", "goto"):
+        return f"{'-j' if kind == 'jump' else '-g'} {draw(st.sampled_from(callees))}"
+    if kind == "MARK-x":
+        return f"-j MARK --set-xmark {draw(st.sampled_from(MARKS))}/{draw(st.sampled_from(MASKS))}"
+    if kind == "MARK-or":
+        return f"-j MARK --or-mark {draw(st.sampled_from(MARKS))}"
+    if kind == "REJECT":  # tcp-reset only with -p tcp: the kernel refuses it for any other (reject_tg6_check)
+        with_ = draw(st.sampled_from(REJECT_WITH if proto == "tcp" else REJECT_WITH[:-1]))
+        return f"-j REJECT{with_}"
+    if kind == "MASQUERADE":
+        return f"-j MASQUERADE{draw(st.sampled_from(('', ' --random-fully')))}"
+    if kind == "DNAT":
+        to = draw(st.sampled_from(DNAT_TO))
+        if proto:
+            return f"-j DNAT --to-destination [{to}]:{draw(st.sampled_from(PORTS))}"
+        return f"-j DNAT --to-destination {to}"
+    return f"-j {kind}" if kind else ""
+
+
+def _rule(draw: st.DrawFn, table: str, name: str, hooks: set[str], callees: list[str]) -> str:
+    matches, proto = _matches(draw, hooks)
+    return " ".join([*matches, _target(draw, table, name, hooks, callees, proto)]).strip()
+
+
+@st.composite
+def rulesets(draw: st.DrawFn) -> tuple[Chain, ...]:
+    """Filter and nat tables: their built-in chains for a packet from elsewhere and 1-3 user chains, 3-12 rules."""
+    users = {"filter": [f"F{i}" for i in range(draw(st.integers(0, 2)))],
+             "nat": [f"N{i}" for i in range(draw(st.integers(0, 2)))]}
+    assume(1 <= len(users["filter"]) + len(users["nat"]) <= 3)
+    names = [(t, c) for t in ("filter", "nat") for c in (*BUILTIN[t], *users[t])]
+    counts = draw(st.lists(st.integers(0, 4), min_size=len(names), max_size=len(names)))
+    assume(3 <= sum(counts) <= 12)
+    chains = []
+    for (table, name), count in zip(names, counts, strict=True):
+        builtin = name in BUILTIN[table]
+        hooks = HOOKS[(table, name)] if builtin else USER_HOOKS[table]
+        later = users[table] if builtin else users[table][users[table].index(name) + 1:]
+        callees = later if table == "filter" or name == "PREROUTING" or not builtin else []
+        policy = draw(st.sampled_from(POLICIES)) if builtin and table == "filter" else "ACCEPT" if builtin else None
+        rules = tuple(_rule(draw, table, name, hooks, callees) for _ in range(count))
+        chains.append(Chain(table, name, policy, rules))
+    return tuple(chains)
+
+
+@st.composite
+def probes(draw: st.DrawFn) -> tuple[Probe, ...]:
+    """1-6 packets, each a new connection (no two share a source port, or an ICMPv6 echo identifier)."""
+    sports = draw(st.lists(st.sampled_from(SOURCE_PORTS), min_size=1, max_size=6, unique=True))
+    return tuple(Probe(draw(st.sampled_from(("tcp", "udp", "icmpv6"))), draw(st.sampled_from(SOURCES)),
+                       draw(st.sampled_from(DESTINATIONS)), draw(st.sampled_from(PORTS)), sport)
+                 for sport in sports)
+
+
+def _end(address: str, port: int | None, masquerade: str | None) -> str:
+    """Where a connection goes, in one text for both sides: ``[ADDR]:PORT`` (ADDR alone for ICMPv6), then
+    `` from SRC`` when its source was rewritten."""
+    where = canonical_address(address) if port is None else host_port(canonical_address(address), port)
+    return where + (f" from {canonical_address(masquerade)}" if masquerade else "")
+
+
+def evaluated(chains: tuple[Chain, ...], packets: tuple[Probe, ...]) -> list[Walk]:
+    """Per packet, what the evaluator says it did, walked in order through one sampling run."""
+    text = restore_text(chains)
+    keys = rule_keys(text)
+    engine = Engine(compile_ruleset(parse_ruleset(text, ipv6=True)), NODE_CONTEXT,
+                    Sampler(rng=lambda: 0, recent=RecentTable(), now=1.0))
+    out = []
+    for probe in packets:
+        ports = (None, None) if probe.proto == "icmpv6" else (probe.dport, probe.sport)
+        packet = Packet.of(probe.proto, probe.src, probe.dst, *ports, in_iface="c0")
+        (finished,) = engine.run(packet)
+        seen: Counter[Key] = Counter()
+        for rule in finished.path:
+            step = rule.step
+            assert step is not None  # compiling gives every rule its step
+            if not step.table:
+                continue  # a routing decision: no counter holds it
+            seen[keys.get(step.line or 0, (step.table, step.chain, 0))] += 1  # 0: a policy
+        masquerade = OUT_LOCAL if finished.masquerade else None
+        end = None
+        if finished.verdict == "DNAT":
+            assert finished.destination is not None
+            address, _, port = finished.destination.rpartition(":") if ports[0] else (finished.destination, "", "")
+            end = _end(address.strip("[]"), int(port) if port else None, masquerade)
+        elif finished.verdict == "ACCEPT":
+            end = _end(probe.dst, ports[0], masquerade)
+        out.append((seen, end))
+    return out
+
+
+def _frame6(probe: Probe, src_mac: str, dst_mac: str) -> bytes:
+    """The frame of a probe; a multicast destination goes to its 33:33 group MAC, as any sender writes it."""
+    import netaddr
+    from scapy.layers.inet import TCP, UDP
+    from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
+    from scapy.layers.l2 import Ether
+
+    layer = {"tcp": lambda: TCP(sport=probe.sport, dport=probe.dport, flags="S"),
+             "udp": lambda: UDP(sport=probe.sport, dport=probe.dport) / b"x",
+             "icmpv6": lambda: ICMPv6EchoRequest(id=probe.sport, seq=1)}[probe.proto]()
+    group = int(netaddr.IPAddress(probe.dst))
+    if group >> 120 == 0xFF:
+        dst_mac = "33:33:" + ":".join(f"{(group >> s) & 0xFF:02x}" for s in (24, 16, 8, 0))
+    return bytes(Ether(src=src_mac, dst=dst_mac) / IPv6(src=probe.src, dst=probe.dst, hlim=64) / layer)
+
+
+CONNECTION = re.compile(r"^(tcp|udp|icmpv6) .*?src=(\S+) dst=(\S+) (?:sport=(\d+) dport=(\d+)|type=128 code=0 "
+                        r"id=(\d+)).*? src=(\S+) dst=(\S+) (?:sport=(\d+)|type=129)")
+
+
+def connections(node: str) -> dict[tuple[str, str, str, int], str]:
+    """(protocol, source, destination, source port or echo id) of every IPv6 connection conntrack holds -> where
+    it goes (the reply's source: a DNAT's destination) and, when its source was rewritten, to what (the reply's
+    destination)."""
+    done = nsexec.run(node, ["conntrack", "-L", "-f", "ipv6"])
+    assert done.returncode == 0, done.stderr
+    found = {}
+    for line in done.stdout.splitlines():
+        match = CONNECTION.match(line)
+        assert match is not None, f"a conntrack entry not understood: {line}"
+        proto, src, dst, sport, _, ident, to, back, to_port = match.groups()
+        masquerade = None if canonical_address(back) == canonical_address(src) else back
+        key = (proto, canonical_address(src), canonical_address(dst), int(sport or ident))
+        found[key] = _end(to, int(to_port) if to_port else None, masquerade)
+    return found
+
+
+RESET_GUARD = "-A POSTROUTING -p tcp -m tcp --tcp-flags RST RST -j ACCEPT"
+"""The node's own resets end their nat POSTROUTING walk here, before the example's rules, and this rule is left
+out of the comparison. What the node sends is not the packet the evaluator follows, and a reset that
+``REJECT --reject-with tcp-reset`` sends for a SYN rejected in INPUT or FORWARD walks nat POSTROUTING's rules
+(measured): it carries the SYN's connection, whose source NAT was not set up yet (the SYN never reached nat
+INPUT or POSTROUTING), and nf_nat_inet_fn runs the chain for a RELATED_REPLY packet of such a connection. An
+ICMPv6 error does not (nf_nat_ipv6_fn translates it from its connection's NAT)."""
+
+
+class Node6(Node):
+    """The IPv6 scratch pair."""
+
+    family = 6
+
+    def restore(self, chains: tuple[Chain, ...], lists_tag: str) -> str:
+        return super().restore(chains, lists_tag).replace(":POSTROUTING ACCEPT [0:0]\n",
+                                                          f":POSTROUTING ACCEPT [0:0]\n{RESET_GUARD}\n", 1)
+
+    def counters(self) -> dict[Key, int]:
+        """The counters, :data:`RESET_GUARD` left out (the rules after it numbered as the example numbers them)."""
+        out = {}
+        for (table, chain, number), count in super().counters().items():
+            if (table, chain) != ("nat", "POSTROUTING") or number == 0:
+                out[(table, chain, number)] = count
+            elif number > 1:
+                out[(table, chain, number - 1)] = count
+        return out
+
+    def frame(self, probe: Probe) -> bytes:
+        return _frame6(probe, self.src_mac, self.dst_mac)
+
+    def ends(self) -> dict[tuple[str, str, str, int], str]:
+        return connections(self.node)
+
+    def run(self, chains: tuple[Chain, ...], packets: tuple[Probe, ...]) -> list[Walk]:
+        flushed = nsexec.run(self.node, ["conntrack", "-F", "-f", "ipv6"])
+        assert flushed.returncode == 0, flushed.stderr
+        canonical = tuple(Probe(p.proto, canonical_address(p.src), canonical_address(p.dst), p.dport, p.sport)
+                          for p in packets)
+        return super().run(chains, canonical)
+
+
+def _configure(client: str, node: str) -> None:
+    """The node's addresses, a default route out of out0 and permanent neighbours (fd00:77::5, the source no
+    prefix of the node's holds, out there); the client's IPv6 off (it only writes frames)."""
+    from kubeproxy_sim.kernel import sysfs
+
+    nsexec.call(client, sysfs.write_sysctls, {"net.ipv6.conf.eth0.disable_ipv6": "1"})
+    with nsexec.iproute(node) as ipr:
+        ipr.link("add", ifname="out0", kind="veth", peer={"ifname": "out1", "net_ns_fd": client})
+        (out0,) = ipr.link_lookup(ifname="out0")
+        (c0,) = ipr.link_lookup(ifname="c0")
+        ipr.link("set", index=out0, state="up")
+        ipr.addr("add", index=c0, address=NODE, prefixlen=64)
+        ipr.addr("add", index=out0, address=OUT_LOCAL, prefixlen=48)
+        ipr.route("add", dst="::/0", oif=out0, family=socket.AF_INET6)
+        neighbours = [(a, c0 if a.startswith(("fd00:9:", "fe80:")) else out0) for a in (*SOURCES, *FORWARDED)]
+        for address, index in neighbours:
+            ipr.neigh("add", dst=address, lladdr=NOBODY, ifindex=index, state=NUD_PERMANENT, family=socket.AF_INET6)
+
+
+LISTENER = f"""
+import socket, sys, time
+socks = []
+for port in {sorted(set(PORTS))}:
+    sock = socket.socket(socket.AF_INET6)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("::", port))
+    sock.listen(4096)
+    socks.append(sock)
+print("ready", flush=True)
+time.sleep(86400)
+"""
+"""Listening on every port a packet may end at (a SYN to a closed port is answered with a reset, and conntrack
+deletes a connection whose only reply is a reset)."""
+
+
+@pytest.fixture(scope="module")
+def pair6(kernel: None, run_tag: str) -> Iterator[Node6]:
+    for client, node in joined_pair(run_tag, "e6", _configure):
+        with nsexec.popen(node, [sys.executable, "-c", LISTENER], stdout=subprocess.PIPE) as listener:
+            try:
+                assert listener.stdout is not None and listener.stdout.readline() == "ready\n"
+                yield Node6(client, node)
+            finally:
+                listener.kill()
+
+
+def _tables(filter_input: tuple[str, ...] = (), prerouting: tuple[str, ...] = (), postrouting: tuple[str, ...] = (),
+            forward: tuple[str, ...] = ()) -> tuple[Chain, ...]:
+    return (Chain("filter", "INPUT", "ACCEPT", filter_input), Chain("filter", "FORWARD", "ACCEPT", forward),
+            Chain("nat", "PREROUTING", "ACCEPT", prerouting), Chain("nat", "INPUT", "ACCEPT", ()),
+            Chain("nat", "POSTROUTING", "ACCEPT", postrouting))
+
+
+PINNED = {
+    # ip6tables' addrtype is not iptables': UNICAST is any unicast address, a local one too; a list's
+    # MULTICAST/UNICAST/UNSPEC are each required (LOCAL,UNICAST: local and unicast); LOCAL with
+    # --limit-iface-in is the address being on the input interface, and with it the route lookup is strict:
+    # fd00:77::5, routed out of out0 (the default route), is UNREACHABLE limited to c0. The evaluator read it
+    # all as IPv4's "any of" the address's one type.
+    "addrtype": (_tables(filter_input=("-m addrtype --src-type LOCAL,UNICAST", "-m addrtype --dst-type UNICAST",
+                                       "-m addrtype --dst-type LOCAL --limit-iface-in",
+                                       "-m addrtype ! --dst-type LOCAL,MULTICAST",
+                                       "-m addrtype --src-type UNREACHABLE --limit-iface-in",
+                                       "-m addrtype --src-type UNREACHABLE")),
+                 (Probe("tcp", "fd00:9::2", NODE, 80, 1000), Probe("udp", "fd00:9::3", OUT_LOCAL, 53, 1001),
+                  Probe("icmpv6", "fd00:77::5", "ff02::1", 0, 1002))),
+    # a forwarding node delivers its prefixes' subnet-router anycast addresses to itself, and addrtype calls
+    # them ANYCAST; the evaluator forwarded them
+    "anycast": (_tables(filter_input=("-m addrtype --dst-type ANYCAST",), forward=("-j DROP",)),
+                (Probe("tcp", "fd00:9::2", "fd00:9::", 80, 1000), Probe("udp", "fd00:9::3", "fd00:100::", 53, 1001),
+                 Probe("tcp", "fd00:9::2", "fd00:100::7", 80, 1002))),
+    # kube-proxy's IPv6 forms: DNAT to [addr]:port, MASQUERADE of a marked connection, REJECT's IPv6 answers,
+    # recent with an IPv6 mask shared by a /64
+    # ip6_forward drops a packet from a link-local source (beyond scope) before FORWARD; the evaluator forwarded it
+    "link-local": (_tables(forward=("-j ACCEPT",), postrouting=("-j MASQUERADE",)),
+                   (Probe("tcp", "fe80::2", "fd00:100::7", 80, 1000), Probe("udp", "fe80::2", NODE, 53, 1001),
+                    Probe("udp", "fd00:9::2", "fd00:100::7", 53, 1002))),
+    "kube-proxy": (_tables(
+        filter_input=("-p tcp -m tcp --dport 22 -j REJECT --reject-with tcp-reset", "-p udp -j REJECT"),
+        prerouting=(f"-d {NODE}/128 -p tcp -m tcp --dport 8080 -j MARK --or-mark 0x4000",
+                    f"-d {NODE}/128 -p tcp -m tcp --dport 8080 -m recent --set --name A "
+                    "--mask ffff:ffff:ffff:ffff:: --rsource -j DNAT --to-destination [fd00:100::7]:80",
+                    "-p tcp -m tcp --dport 80 -m recent --rcheck --seconds 10800 --name A "
+                    "--mask ffff:ffff:ffff:ffff:: --rsource -j DNAT --to-destination [fd00:100:0:3::9]:443"),
+        postrouting=("-m mark ! --mark 0x4000/0x4000 -j RETURN", "-j MARK --xor-mark 0x4000",
+                     "-j MASQUERADE --random-fully")),
+        (Probe("tcp", "fd00:9::2", NODE, 8080, 1000), Probe("tcp", "fd00:9::3", OUT_LOCAL, 80, 1001),
+         Probe("tcp", "fd00:9::2", NODE, 22, 1002), Probe("udp", "fd00:77::5", NODE, 53, 1003))),
+}
+"""Examples every run compares (each divergence found, and the forms kube-proxy writes for IPv6)."""
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_pinned_examples_agree_with_the_kernel(pair6: Node6, name: str) -> None:
+    chains, packets = PINNED[name]
+    kernel = pair6.run(chains, packets)
+    ours = evaluated(chains, packets)
+    for number, (theirs, mine) in enumerate(zip(kernel, ours, strict=True), 1):
+        assert mine == theirs, _explain(chains, packets, number)
+
+
+def _explain(chains: tuple[Chain, ...], packets: tuple[Probe, ...], number: int) -> str:
+    return f"packet {number} of {packets}\nrules:\n{restore_text(chains)}"
+
+
+@settings(max_examples=budget(24))
+@given(chains=rulesets(), packets=probes())
+def test_the_evaluator_matches_the_rules_the_kernel_matches_in_ipv6(pair6: Node6, chains: tuple[Chain, ...],
+                                                                    packets: tuple[Probe, ...]) -> None:
+    kernel = pair6.run(chains, packets)
+    ours = evaluated(chains, packets)
+    for number, (theirs, mine) in enumerate(zip(kernel, ours, strict=True), 1):
+        assert mine[0] == theirs[0], _explain(chains, packets, number)  # the same rules, as often
+        assert mine[1] == theirs[1], _explain(chains, packets, number)  # the same end: where, or nowhere
