@@ -391,13 +391,8 @@ def _dialed_proxy(proxy: str) -> str:
     if found is not None and not proxy[found.end():].startswith("://"):
         scheme = found.group().lower()
         return f"{scheme}://{LOCAL_SYSTEM}:{PROXY_PORTS[scheme]}"
-    scheme, _, rest = _small_scheme(proxy).partition("://")
-    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    userinfo, at, host = authority.rpartition("@")
-    name, port, problem = _host_and_port(host)
-    if name or problem is not None:
-        return f"{scheme}://{rest}"
-    return f"{scheme}://{userinfo}{at}{LOCAL_SYSTEM}:{port or PROXY_PORTS[scheme]}{rest[len(authority):]}"
+    proxy = _small_scheme(proxy)
+    return _dialed(proxy, PROXY_PORTS[proxy.partition(":")[0]])
 
 
 def _small_scheme(url: str) -> str:
@@ -817,8 +812,8 @@ def _proxy_problem(proxy: str) -> str | None:
     be http, https, or socks5" of a scheme other than :data:`PROXY_SCHEMES`, in that order (kubectl 1.33, the
     oracle: ``ftp://a b`` could not be parsed). A proxy without a scheme is no host to it, as a server is: Go
     finds a scheme only at a letter, so ``127.0.0.1:3128`` does not parse. What url.Parse takes but no connection
-    can use (a port past 65535, an IPv6 address without brackets: kubectl fails each request) is said as for the
-    server (:func:`_server_problem`). ``http:HOST:PORT`` (no //) is an opaque URL to Go, with no host: client-go
+    can use (a port past 65535, a name with colons that is no IPv6 address: kubectl fails each request) is said as
+    for the server (:func:`_server_problem`). ``http:HOST:PORT`` (no //) is an opaque URL to Go, with no host: client-go
     takes it and dials the local system's port of its scheme (:func:`_dialed_proxy`)."""
     found = _GO_SCHEME.match(proxy)
     problem = _server_problem(proxy, proxy=True) if _go_scheme(proxy) else None  # (http:HOST: opaque, no host)
@@ -831,7 +826,7 @@ def _proxy_problem(proxy: str) -> str | None:
     return problem
 
 
-_DIAL_PROBLEMS = ("too many colons", "port ", "no host")
+_DIAL_PROBLEMS = ("lookup ", "port ", "no host")
 """How :func:`_server_problem` begins what Go's url.Parse takes and only a connection fails on."""
 
 
@@ -872,8 +867,9 @@ def _server_problem(server: str, proxy: bool = False) -> str | None:
     refuses for its space. A URL with a scheme that Go's url.Parse refuses (a space or a brace in its host, a
     port that is no number, a missing ], user information Go refuses) is parsed again as http://URL, whose path
     is then refused as for a host. A ``%`` escape Go cannot read is refused, and a host that is empty without a
-    port, or that Go cannot dial (an IPv6 address without brackets), never connects: the watch would retry it for
-    ever (kubectl 1.33, the oracle, for each); an empty host with a port is the local system (:data:`LOCAL_SYSTEM`).
+    port, or that Go cannot dial (a name with colons that is no IPv6 address: :func:`_host_and_port`), never
+    connects: the watch would retry it for ever (kubectl 1.33, the oracle, for each); an empty host with a port is
+    the local system (:data:`LOCAL_SYSTEM`), and an IPv6 address without brackets is dialed in them.
     A ``proxy`` URL is not parsed again (clientcmd's parseProxyURL refuses it: "could not parse"), and what
     url.Parse refused is said in its words here (:func:`_proxy_problem` says kubectl's instead)."""
     if any(c < " " or c == "\x7f" for c in server):  # (urlsplit drops a tab or a newline; Go refuses them)
@@ -886,7 +882,7 @@ def _server_problem(server: str, proxy: bool = False) -> str | None:
     path = re.split(r"[?#]", rest[len(authority):], maxsplit=1)[0]
     userinfo, at, host = authority.rpartition("@")
     name, port, problem = _host_and_port(host)
-    dialed = problem is not None and problem.startswith("too many colons")  # (Go's dial's words, not url.Parse's)
+    dialed = problem is not None and problem.startswith("lookup ")  # (Go's dial's words, not url.Parse's)
     if problem is None:
         bad = next((c for c in name if c < "\x80" and not c.isalnum() and c not in _HOST_PUNCTUATION), None)
         problem = f"invalid character {json.dumps(bad)} in host name" if bad is not None else None
@@ -908,25 +904,59 @@ for the local system, and on Linux a connection to 0.0.0.0 is one to this machin
 reached a server on 127.0.0.1 so)."""
 
 
-def _no_host_but_a_port(url: str) -> tuple[str, str] | None:
-    """The parts of ``url`` (which has a scheme: ``http://`` is given to a server without one) before and after
-    an empty host with a port, or None when its host is not empty (or it has no port, or no ``//``)."""
+def _split_authority(url: str) -> tuple[str, str, str] | None:
+    """``url`` cut around its host (with its port: the authority after its last @): what comes before it (the
+    scheme, //, user information and @), the host, and what follows it (path, query, fragment); None without
+    ``://`` (a URL written so has no authority to Go: an opaque one, or a server client-go gives http://)."""
     scheme, slashes, rest = url.partition("://")
     if not slashes:
         return None
     authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
     userinfo, at, host = authority.rpartition("@")
+    return f"{scheme}://{userinfo}{at}", host, rest[len(authority):]
+
+
+def _url_host(url: str) -> str:
+    """The HOST[:PORT] of ``url`` as it is written (for what the user is told: urlsplit refuses http://[]:6443 and
+    takes http://::1:6443 apart otherwise than Go), or ``url`` itself when it has none."""
+    parts = _split_authority(url)
+    return parts[1] if parts is not None and parts[1] else url
+
+
+def _dialed_host(host: str, default_port: str = "") -> str:
+    """A URL's HOST[:PORT] as Go's transport dials it (canonicalAddr: net.JoinHostPort of Hostname() and Port(),
+    or ``default_port`` when it has none): :data:`LOCAL_SYSTEM` for an empty host, and an IPv6 address written
+    without brackets (``::1:6443``, whose last colon Go takes for the port's) in brackets; ``host`` itself
+    otherwise, and when Go cannot parse it (:func:`_host_and_port`)."""
     name, port, problem = _host_and_port(host)
-    if name or problem is not None or not port:
-        return None
-    return f"{scheme}://{userinfo}{at}", f":{port}{rest[len(authority):]}"
+    port = port or default_port
+    if problem is not None or not (port or name):
+        return host
+    if not name:
+        return f"{LOCAL_SYSTEM}:{port}"
+    if ":" in name and not host.startswith("["):
+        return f"[{name}]" + (f":{port}" if port else "")
+    return host
 
 
-def _dialed(url: str) -> str:
-    """``url`` with :data:`LOCAL_SYSTEM` for an empty host with a port, as Go dials it; urllib3 refused such a
-    URL ("No host specified"), and the watch refused the kubeconfig ("no host")."""
-    parts = _no_host_but_a_port(url)
-    return url if parts is None else LOCAL_SYSTEM.join(parts)
+def _dialed(url: str, default_port: str = "") -> str:
+    """``url`` with its host as Go dials it (:func:`_dialed_host`; ``default_port`` for a proxy-url's, whose
+    scheme's port Go gives an empty host without one). urllib3 refused an empty host ("No host specified"), and
+    took ``http://::1:6443`` for the host ``::1:6443`` with no port."""
+    parts = _split_authority(url)
+    if parts is None:
+        return url
+    before, host, after = parts
+    return f"{before}{_dialed_host(host, default_port)}{after}"
+
+
+def _host_is_empty(url: str) -> bool:
+    """Whether ``url`` has an empty host with a port (``https://:6443``), which Go dials on the local system."""
+    parts = _split_authority(url)
+    if parts is None:
+        return False
+    name, port, problem = _host_and_port(parts[1])
+    return problem is None and not name and bool(port)
 
 
 def _server_name_problem(server: str, cluster: dict[str, Any]) -> str | None:
@@ -934,7 +964,7 @@ def _server_name_problem(server: str, cluster: dict[str, Any]) -> str | None:
     insecure-skip-tls-verify: Go's TLS then has no server name to check the certificate against and fails every
     request (kubectl 1.33: "tls: either ServerName or InsecureSkipVerify must be specified in the tls.Config"),
     which no retry cures, as none of these is read again."""
-    if not client_go_tls(server) or _no_host_but_a_port(server) is None:
+    if not client_go_tls(server) or not _host_is_empty(server):
         return None
     if cluster.get("tls-server-name") or cluster.get("insecure-skip-tls-verify"):
         return None
@@ -945,9 +975,15 @@ def _server_name_problem(server: str, cluster: dict[str, Any]) -> str | None:
 
 def _host_and_port(host: str) -> tuple[str, str, str | None]:
     """A URL's host and port, as Go's url.Parse splits them (parseHost: a bracketed IPv6 address, or the part
-    after the last colon), and its refusal, in its words ("missing ']' in host", "invalid port ":64x" after
-    host"), or Go's dial's for an IPv6 address without brackets."""
-    if host.startswith("["):
+    after the last colon: Hostname() and Port() split so too), and its refusal, in its words ("missing ']' in
+    host", "invalid port ":64x" after host"). A name with colons not in brackets is dialed as Go's canonicalAddr
+    dials it, in brackets (:func:`_dialed_host`): an IPv6 address so connects (kubectl 1.33, the oracle, reached
+    [::1]:18763 for ``http://::1:18763``); anything else is looked up and never found, in Go's dial's words
+    (``http://::1`` is the name ``:`` and the port 1: "lookup :: no such host")."""
+    import netaddr
+
+    bracketed = host.startswith("[")
+    if bracketed:
         end = host.rfind("]")
         if end < 0:
             return "", "", "missing ']' in host"
@@ -955,10 +991,10 @@ def _host_and_port(host: str) -> tuple[str, str, str | None]:
     else:
         colon = host.rfind(":")
         name, rest = (host[:colon], host[colon:]) if colon >= 0 else (host, "")
-        if ":" in name:  # (Go's url.Parse takes it; dialing it fails)
-            return name, "", "too many colons in address (an IPv6 address goes in brackets: [ADDRESS]:PORT)"
     if rest and not (rest[0] == ":" and all("0" <= c <= "9" for c in rest[1:])):
         return name, "", f"invalid port {json.dumps(rest)} after host"
+    if ":" in name and not bracketed and not netaddr.valid_ipv6(name):  # (Go's url.Parse takes it)
+        return name, rest[1:], f"lookup {name}: no such host (an IPv6 address goes in brackets: [ADDRESS]:PORT)"
     return name, rest[1:], None
 
 
@@ -1077,9 +1113,10 @@ class ApiServerSource:
         if getattr(configuration, "verify_ssl", True) is False:
             _quiet_insecure_warnings()
         self.host = _client_go_url(server).rstrip("/")  # (as the kubeconfig says it, for what the user is told)
-        self._server = re.split(r"[/?#]", self.host.partition("://")[2], maxsplit=1)[0].rpartition("@")[2] \
-            or self.host  # (HOST:PORT as the URL says it: urlsplit refuses http://[]:6443, which Go takes)
+        self._server = _url_host(self.host)  # (HOST:PORT as the URL says it)
         self._base_url = str(configuration.host).rstrip("/")  # (what requests go to: _as_client_go_takes's server)
+        # Go's Host header is the URL's host as written (req.URL.Host): ":6443", "::1:6443", not the address dialed
+        self._host_header = self._server if _url_host(self._base_url) != self._server else None
         self._proxy = urlsplit(str(getattr(configuration, "proxy", "") or "")).netloc.rpartition("@")[2]
         self._kinds = tuple(Kind(k) for k in kinds)
         self._node_name = node_name
@@ -1189,6 +1226,8 @@ class ApiServerSource:
                 headers[setting["key"]] = " ".join(str(setting["value"]).split())
         for key, value in impersonation_headers(_chosen_user(self._data, self._context)[2]):
             headers.add(key, value.encode("utf-8").decode("latin-1"))  # (http.client sends latin-1: Go's bytes)
+        if self._host_header is not None:  # (a proxy is still sent the dialed address in an http request's URL)
+            headers["Host"] = self._host_header
         return headers
 
     def _get(self, kind: Kind, params: dict[str, Any]) -> Any:

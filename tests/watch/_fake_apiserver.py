@@ -74,7 +74,8 @@ class FakeApiServer:
     """
 
     def __init__(self, *, gone_as_http: bool = False, cert_dir: Path | None = None,
-                 require_client_cert: bool = False) -> None:
+                 require_client_cert: bool = False, address: str = "127.0.0.1") -> None:
+        self.address = address  # where it listens: "::1" for an IPv6 server
         self.gone_as_http = gone_as_http
         self.cert_dir = cert_dir
         self.require_client_cert = require_client_cert
@@ -84,6 +85,7 @@ class FakeApiServer:
         self.objects: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind, _, _ in COLLECTIONS.values()}
         self.requests: list[tuple[str, dict[str, str]]] = []  # (path, query) of every request, as asked
         self.authorization: list[str | None] = []  # each request's Authorization header
+        self.host_headers: list[str | None] = []  # each request's Host header
         self.cond = threading.Condition()
         self.closing = False
         self.server: ThreadingHTTPServer | None = None
@@ -104,7 +106,9 @@ class FakeApiServer:
         class Handler(_Handler):
             server_state = fake
 
-        self.server = _QuietServer(("127.0.0.1", 0), Handler)
+        server_class = _QuietServer if ":" not in self.address else type(
+            "_QuietServer6", (_QuietServer,), {"address_family": socket.AF_INET6})
+        self.server = server_class((self.address, 0), Handler)
         self.server.daemon_threads = True
         if self.cert_dir is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -120,7 +124,8 @@ class FakeApiServer:
     def url(self) -> str:
         assert self.server is not None
         scheme = "https" if self.cert_dir is not None else "http"
-        return f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{scheme}://{host}:{self.server.server_address[1]}"
 
     def write_kubeconfig(self, path: str) -> str:
         text = f"""apiVersion: v1
@@ -256,6 +261,7 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.server_state
         fake.requests.append((parsed.path, query))
         fake.authorization.append(self.headers.get("Authorization"))
+        fake.host_headers.append(self.headers.get("Host"))
         if fake.require_authorization not in (None, self.headers.get("Authorization")):
             self._json(401, status(401, "Unauthorized", "Unauthorized"))
             return

@@ -124,3 +124,40 @@ def test_a_proxy_url_with_no_host_nor_port_is_the_local_system_s_port_of_its_sch
     host")."""
     kubeconfig = with_user(fake, tmp_path / "kc", {}, **{"proxy-url": proxy})
     assert connect(str(kubeconfig)).configuration.proxy == dialed
+
+
+@pytest.mark.parametrize("server", ["http://:{port}", ":{port}", "http://@:{port}"])
+def test_the_host_header_of_an_empty_host_is_the_url_s_as_in_go(fake, tmp_path: Path, server: str) -> None:
+    """Review r3 finding 4 (kubectl 1.33, the oracle, against a local server): Go's Host header is the URL's host
+    as written, "Host: :PORT"; the watch sent the address it dialed, "Host: 0.0.0.0:PORT"."""
+    kubeconfig = with_user(fake, tmp_path / "kc", {}, server=server.format(port=_port(fake)))
+    _synced(kubeconfig)
+    assert set(fake.host_headers) == {f":{_port(fake)}"}
+
+
+@pytest.fixture
+def fake6():
+    try:
+        server = FakeApiServer(address="::1").start()
+    except OSError as exc:  # (no IPv6 loopback here)
+        pytest.skip(f"cannot listen on [::1]: {exc}")
+    populate(server)
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("server", ["http://::1:{port}", "::1:{port}", "HTTP://::1:{port}/"])
+def test_an_ipv6_server_without_brackets_is_dialed_as_go_dials_it(fake6, tmp_path: Path, server: str) -> None:
+    """Review r3 finding 2 (kubectl 1.33, the oracle, against a server on [::1]): Go's Hostname() and Port() split
+    ``::1:PORT`` at its last colon and net.JoinHostPort puts the address in brackets: kubectl reached [::1]:PORT,
+    sending "Host: ::1:PORT". The watch refused the kubeconfig ("too many colons in address")."""
+    port = _port(fake6)
+    kubeconfig = with_user(fake6, tmp_path / "kc", {}, server=server.format(port=port))
+    assert _synced(kubeconfig).keys(Kind.SERVICE) == {"default/s1"}
+    assert set(fake6.host_headers) == {f"::1:{port}"}
+
+
+def test_an_ipv6_proxy_url_without_brackets_is_dialed_in_them(fake, tmp_path: Path) -> None:
+    """The proxy-url as the server (Go's canonicalAddr dials both): http://::1:3128 is [::1]:3128."""
+    kubeconfig = with_user(fake, tmp_path / "kc", {}, **{"proxy-url": "http://::1:3128"})
+    assert connect(str(kubeconfig)).configuration.proxy == "http://[::1]:3128"
