@@ -28,6 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -184,9 +185,16 @@ def ipv6_rules(work: Path, services: int, ipv4: Run) -> None:
     line("JSON List, IPv6 -> rules, wall", f"{run.wall:.2f} s", f"CPU time {cpu_ratio(run, ipv4)} the IPv4 run's")
     slices = (o for o in json.loads(cluster.read_text())["items"] if o["kind"] == "EndpointSlice")
     packed = [socket.inet_pton(socket.AF_INET6, e["addresses"][0]) for s in slices for e in s["endpoints"]]
-    for name, write in (("ipv6_text (inet_ntop)", ipv6_text), ("go_ipv6_text (ipaddress)", go_ipv6_text)):
-        seconds = best_of(3, lambda write=write: [write(b) for b in packed])
+    writers: tuple[tuple[str, Callable[[bytes], str]], ...] = (("ipv6_text (inet_ntop)", ipv6_text),
+                                                                 ("go_ipv6_text (ipaddress)", go_ipv6_text))
+    for name, write in writers:
+        seconds = best_of(3, partial(_write_all, write, packed))
         line(f"IPv6 text, {name}, per address", f"{seconds / len(packed) * 1e6:.2f} us")
+
+
+def _write_all(write: Callable[[bytes], str], packed: list[bytes]) -> list[str]:
+    """Every address to text with one writer (a function, not a lambda in a loop, so each run binds its own)."""
+    return [write(b) for b in packed]
 
 
 def cpu_ratio(run: Run, reference: Run) -> str:

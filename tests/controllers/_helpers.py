@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,7 @@ def world(nodes: tuple[Node, ...] = NODES, **changes: object) -> World:
     return World(nodes=nodes, **changes)  # type: ignore[arg-type]
 
 
-def deployed(replicas: int, seed: int = 0, **changes: object) -> tuple[World, random.Random]:
+def deployed(replicas: int, seed: int = 0, **changes: Any) -> tuple[World, random.Random]:
     """A world with app 'web' at ``replicas`` pods, rolled out and ready."""
     import dataclasses
 
