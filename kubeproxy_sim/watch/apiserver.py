@@ -284,7 +284,7 @@ def _exec_failed(kubeconfig: str, data: dict[str, Any], context: str | None, log
     if logged.startswith(_EXEC_NOT_JSON):
         logged = "exec: the plugin's output is not JSON; expected an ExecCredential on its stdout"
     elif (exited := _EXEC_EXITED.fullmatch(logged)) is not None and user_at is not None:
-        command = data["users"][user_at]["user"]["exec"]["command"]
+        command = _exec_command_path(kubeconfig, data["users"][user_at]["user"]["exec"]["command"])
         stderr = f" (its stderr: {exited.group(2)})" if exited.group(2) else ""
         logged = f"exec: executable {command} failed with exit code {exited.group(1)}{stderr}"
     return Diagnostic(f"cannot get the kubeconfig's credentials: {logged}", file=kubeconfig,
@@ -679,21 +679,48 @@ def client_go_tls(server: str) -> bool:
     return server[:8].lower() == "https://"
 
 
-def _exec_not_found(kubeconfig: str, user: dict[str, Any]) -> tuple[str, str, str] | None:
-    """The user's exec credential plugin command when there is no such program (client-go looks a bare name up in
-    PATH and takes a path with a slash from the kubeconfig's directory: its ResolvePaths), with where it was looked
-    for and the plugin's installHint (on one line: a hint is often several); None when it is there, or there is
-    none."""
+def _exec_command_path(kubeconfig: str, command: str) -> str:
+    """The exec plugin's ``command`` as client-go runs it: a path with a separator taken from the kubeconfig's
+    directory, made absolute and cleaned as Go's filepath.Join cleans it (clientcmd's ResolvePaths: ./x is DIR/x),
+    a bare name as it is (looked up in PATH)."""
+    if os.sep not in command:
+        return command
+    return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(kubeconfig)), command))
+
+
+@dataclass(frozen=True, slots=True)
+class _ExecMissing:
+    """Why the exec plugin cannot be started: ``error`` in client-go's words after "exec: " ("executable X not
+    found" for a bare name not in PATH; "fork/exec /DIR/x: no such file or directory", or "permission denied", for
+    a path, which Go's exec.Command does not look up: client-go's wrapCmdRunErrorLocked says the *exec.Error of a
+    failed lookup so, with the installHint, and any other error as Go gives it, without), and the hint."""
+
+    command: str  # as the kubeconfig gives it
+    error: str
+    looked_up: bool  # a bare name, looked up in PATH
+    hint: str
+
+
+def _exec_not_found(kubeconfig: str, user: dict[str, Any]) -> _ExecMissing | None:
+    """Why the user's exec credential plugin cannot be started (:class:`_ExecMissing`, its installHint on one line:
+    a hint is often several), or None when it can, or there is none (kubectl 1.33, the oracle, for ./nothere.sh
+    in /tmp/r: "getting credentials: exec: fork/exec /tmp/r/nothere.sh: no such file or directory")."""
     import shutil
 
     command = (user.get("exec") or {}).get("command")
     if not command:
         return None
-    path = os.path.join(os.path.dirname(os.path.abspath(kubeconfig)), command) if os.sep in command else command
+    path = _exec_command_path(kubeconfig, command)
     if shutil.which(path) is not None:
         return None
-    where = "taken from the kubeconfig's directory" if os.sep in command else "looked up in PATH"
-    return command, where, " ".join((user["exec"].get("installHint") or "").split())
+    if os.sep not in command:
+        hint = " ".join((user["exec"].get("installHint") or "").split())
+        return _ExecMissing(command, f"executable {command} not found", True, hint)
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return _ExecMissing(command, _go_path_error("fork/exec", path, exc), False, "")
+    return _ExecMissing(command, f"fork/exec {path}: permission denied", False, "")  # (no x bit, a directory)
 
 
 def _exec_command_problem(kubeconfig: str, at: str, user: dict[str, Any]) -> Diagnostic | None:
@@ -702,9 +729,10 @@ def _exec_command_problem(kubeconfig: str, at: str, user: dict[str, Any]) -> Dia
     "[Errno 2] No such file or directory: 'x'"."""
     if (found := _exec_not_found(kubeconfig, user)) is None:
         return None
-    command, where, hint = found
-    return Diagnostic(f"{quoted(command)}: executable not found ({where}); expected the credential plugin's command"
-                      f"{f' ({hint})' if hint else ''}", file=kubeconfig, field=f"{at}.exec.command")
+    said = ("executable not found (looked up in PATH)" if found.looked_up else
+            f"{found.error} (a path is taken from the kubeconfig's directory)")
+    return Diagnostic(f"{quoted(found.command)}: {said}; expected the credential plugin's command"
+                      f"{f' ({found.hint})' if found.hint else ''}", file=kubeconfig, field=f"{at}.exec.command")
 
 
 def impersonation_headers(user: dict[str, Any]) -> list[tuple[str, str]]:
@@ -756,16 +784,17 @@ class CredentialsUnavailable(Exception):
 
 def _exec_request_problem(kubeconfig: str, data: dict[str, Any], context: str | None) -> str | None:
     """Why client-go would fail a request for want of the chosen user's exec plugin (kubectl 1.33: "getting
-    credentials: exec: executable X not found", then its installHint; no request reaches the server), naming
+    credentials: exec: executable X not found", then its installHint, or for a path "exec: fork/exec /DIR/x: no
+    such file or directory": :func:`_exec_not_found`; no request reaches the server), naming
     the field, or None: the plugin is there, or client-go runs none (no exec, or a server that is no https one)."""
     cluster_at, user_at = chosen(data, context)
     if user_at is None or not client_go_tls(data["clusters"][cluster_at]["cluster"]["server"]):
         return None
     if (found := _exec_not_found(kubeconfig, data["users"][user_at]["user"])) is None:
         return None
-    command, where, hint = found
-    return (f"getting credentials: exec: executable {command} not found ({kubeconfig}: users[{user_at}].user.exec."
-            f"command, {where}){f'; {hint}' if hint else ''}")
+    where = ", looked up in PATH" if found.looked_up else ""
+    return (f"getting credentials: exec: {found.error} ({kubeconfig}: users[{user_at}].user.exec.command{where})"
+            f"{f'; {found.hint}' if found.hint else ''}")
 
 
 FILE_CONTENTS = {"certificate-authority": "the PEM certificate of the cluster's certificate authority",

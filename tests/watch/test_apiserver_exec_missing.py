@@ -141,3 +141,64 @@ def test_a_bounded_run_gives_up_at_once_on_a_failing_plugin(tls_fake, tmp_path: 
                                  f"{sys.executable} failed with exit code 1 (its stderr: log in first) ({kubeconfig}: "
                                  "users[0].user.exec)")
     assert (sleeps, tls_fake.authorization) == ([], [])
+
+
+def _path_plugin(tls_fake: FakeApiServer, tmp_path: Path, command: str) -> Path:
+    return with_user(tls_fake, tmp_path / "kc", {"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1", "command": command, "interactiveMode": "Never",
+        "installHint": "get it from the vendor"}}, **{"insecure-skip-tls-verify": True})
+
+
+def _bounded_failure(kubeconfig: Path) -> str:
+    src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], sleep=lambda _: None, give_up=4).start()
+    try:
+        with pytest.raises(InputError) as caught:
+            Mirror(src).until(lambda: False)
+    finally:
+        src.close(timeout=2)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(("command", "made", "error"), [
+    ("./nothere.sh", None, "no such file or directory"),
+    ("sub/x", None, "no such file or directory"),
+    ("./noexec.sh", 0o644, "permission denied"),
+])
+def test_a_plugin_path_that_cannot_be_run_is_said_in_go_s_words_without_the_hint(
+        tls_fake, tmp_path: Path, command: str, made: int | None, error: str) -> None:
+    """Review r3 finding 3 (kubectl 1.33, the oracle, with the kubeconfig in /tmp/m3/r, run from /): a command
+    with a slash is made absolute from the kubeconfig's directory (ResolvePaths) and started without a lookup, so
+    its failure is Go's os error, "getting credentials: exec: fork/exec /tmp/m3/r/nothere.sh: no such file or
+    directory" (or "permission denied" for a file without its x bit), with no installHint. The watch said
+    "executable ./nothere.sh not found (..., taken from the kubeconfig's directory); get it from the vendor"."""
+    if made is not None:
+        (tmp_path / command).write_text("#!/bin/sh\nexit 0\n")
+        (tmp_path / command).chmod(made)
+    kubeconfig = _path_plugin(tls_fake, tmp_path, command)
+    assert _bounded_failure(kubeconfig) == (
+        f"{tls_fake.url}: list failed: getting credentials: exec: fork/exec {tmp_path / command}: {error} "
+        f"({kubeconfig}: users[0].user.exec.command)")
+    assert tls_fake.authorization == []
+
+
+def test_connect_says_a_plugin_path_not_there_by_its_field(tls_fake, tmp_path: Path) -> None:
+    from kubeproxy_sim.watch.apiserver import connect
+
+    kubeconfig = _path_plugin(tls_fake, tmp_path, "./nothere.sh")
+    with pytest.raises(InputError) as caught:
+        connect(str(kubeconfig))
+    assert [str(d) for d in caught.value.diagnostics] == [
+        f'{kubeconfig}: users[0].user.exec.command: "./nothere.sh": fork/exec {tmp_path}/nothere.sh: no such file '
+        "or directory (a path is taken from the kubeconfig's directory); expected the credential plugin's command"]
+
+
+def test_a_failing_plugin_path_is_named_as_client_go_ran_it(tls_fake, tmp_path: Path) -> None:
+    """Review r3 finding 3: kubectl 1.33 said "exec: executable /tmp/m3/r/fail.sh failed with exit code 3" for
+    command ./fail.sh, the path it ran; the watch said ./fail.sh."""
+    plugin = tmp_path / "fail.sh"
+    plugin.write_text("#!/bin/sh\necho oops >&2\nexit 3\n")
+    plugin.chmod(0o755)
+    kubeconfig = _path_plugin(tls_fake, tmp_path, "./fail.sh")
+    assert _bounded_failure(kubeconfig) == (
+        f"{tls_fake.url}: list failed: getting credentials: exec: executable {plugin} failed with exit code 3 "
+        f"(its stderr: oops) ({kubeconfig}: users[0].user.exec)")
