@@ -630,6 +630,9 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None,
         raise InputError(Diagnostic(f"{quoted(proxy)} is not a proxy URL ({problem}); expected "
                                     "http://, https:// or socks5://HOST[:PORT]", file=kubeconfig,
                                     field=f"clusters[{i}].cluster.proxy-url"))
+    if user_at is not None and (bad := _impersonation_problems(kubeconfig, f"users[{user_at}].user",
+                                                               data["users"][user_at]["user"])):
+        raise InputError(bad)
     taken = _as_client_go_takes(data, context)  # (what client-go reads of the user is checked)
     user = (f"users[{user_at}].user", taken["users"][user_at]["user"]) if user_at is not None else None
     if user and (missing_token := _oidc_without_token(kubeconfig, *user)) is not None:
@@ -751,6 +754,30 @@ def impersonation_headers(user: dict[str, Any]) -> list[tuple[str, str]]:
         header = _canonical_header_key("Impersonate-Extra-" + _header_key_escape(key))
         headers += [(header, value) for value in values or []]
     return headers
+
+
+_HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+"""What Go's HTTP client refuses in a header value (httpguts.ValidHeaderFieldValue: a control byte but a tab)."""
+
+
+def _impersonation_problems(kubeconfig: str, at: str, user: dict[str, Any]) -> list[Diagnostic]:
+    """Each impersonation value of the user (at its field path ``at``) that :func:`impersonation_headers` would
+    send with a control character, by its field: Go's HTTP client refuses such a header and fails every request
+    before sending it (kubectl 1.33, the oracle, for ``as: "al\\nice"``: "net/http: invalid header field value
+    for "Impersonate-User""; a tab went out), which no retry cures; urllib3 said "Invalid header value b'al\\nice'",
+    naming no field, and the watch retried."""
+    if not user.get("as"):
+        return []
+    fields = [("as", "Impersonate-User", user["as"]), ("as-uid", "Impersonate-Uid", user.get("as-uid"))]
+    fields += [(f"as-groups[{j}]", "Impersonate-Group", group) for j, group in enumerate(user.get("as-groups") or [])]
+    for key, values in (user.get("as-user-extra") or {}).items():
+        header = _canonical_header_key("Impersonate-Extra-" + _header_key_escape(key))
+        fields += [(f"as-user-extra.{key}[{j}]", header, value) for j, value in enumerate(values or [])]
+    return [Diagnostic(f"{json.dumps(value, ensure_ascii=False)} has a control character, which Go's HTTP client "
+                       f"refuses in a header, failing every request (net/http: invalid header field value for "
+                       f"{json.dumps(header)}); expected a value without control characters (a tab is allowed)",
+                       file=kubeconfig, field=f"{at}.{field}")
+            for field, header, value in fields if isinstance(value, str) and _HEADER_CONTROL.search(value)]
 
 
 _TOKEN_BYTES = frozenset(b"!#$&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")

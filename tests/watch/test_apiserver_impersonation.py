@@ -84,3 +84,37 @@ def test_each_header_line_goes_to_the_server(tmp_path: Path) -> None:
     (seen,) = server.seen
     assert _by_name([(key, value) for key, value in seen if key.startswith("Impersonate-")]) == SENT
     assert "Authorization" not in dict(seen)
+
+
+@pytest.mark.parametrize(("user", "field", "value", "header"), [
+    ({"as": "al\nice"}, "as", '"al\\nice"', "Impersonate-User"),
+    ({"as": "bob", "as-groups": ["g", "g\x7fx"]}, "as-groups[1]", '"g\\x7fx"', "Impersonate-Group"),
+    ({"as": "bob", "as-user-extra": {"Scopes/x": ["a", "b\rc"]}}, "as-user-extra.Scopes/x[1]", '"b\\rc"',
+     "Impersonate-Extra-Scopes%2fx"),
+])
+def test_an_impersonation_value_with_a_control_character_is_refused_by_its_field(
+        tmp_path: Path, user: dict[str, Any], field: str, value: str, header: str) -> None:
+    """Review r3 finding 5 (kubectl 1.33, the oracle): as "al\\nice" fails every request, 'net/http: invalid
+    header field value for "Impersonate-User"' (a group with DEL alike; a group "g\\tx" went out). The watch said
+    urllib3's "ValueError: Invalid header value b'al\\nice'" per kind and retried."""
+    from kubeproxy_sim.errors import InputError
+    from kubeproxy_sim.watch.apiserver import connect
+
+    kubeconfig = tmp_path / "kc"
+    kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "x",
+        "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:1"}}],
+        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+        "users": [{"name": "u", "user": user}]}))
+    with pytest.raises(InputError) as caught:
+        connect(str(kubeconfig))
+    assert [str(d) for d in caught.value.diagnostics] == [
+        f"{kubeconfig}: users[0].user.{field}: {value} has a control character, which Go's HTTP client refuses in a "
+        f'header, failing every request (net/http: invalid header field value for "{header}"); expected a value '
+        "without control characters (a tab is allowed)"]
+
+
+def test_a_tab_in_an_impersonation_value_is_sent() -> None:
+    from kubeproxy_sim.watch.apiserver import _impersonation_problems
+
+    assert _impersonation_problems("kc", "users[0].user", {"as": "a\tb", "as-groups": ["g\tx"]}) == []
