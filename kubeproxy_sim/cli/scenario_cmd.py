@@ -52,7 +52,7 @@ EXAMPLES = """script lines (kubectl's words; # starts a comment):
   scale deployments/NAME --replicas=N        set image deployments/NAME CONTAINER=IMG
   rollout status|undo|history deployments/NAME
   label pods NAME... KEY=VALUE... [--overwrite]
-  delete service|deployment|pod NAME | delete service|deployment|pod -l KEY=VALUE
+  delete service|deployment|pod|endpoints NAME | delete service|deployment|pod|endpoints -l KEY=VALUE
   apply -f FILE                               wait 30s
 Replicas: at most 150,000 (Kubernetes' tested limit of pods in a cluster).
 A line that cannot be parsed or played stops the script, with exit status 1, as does a step kubectl exits 1
@@ -113,18 +113,23 @@ def port_conflict_diagnostics(conflicts: Any, file: str | None = None, line: int
 def load_manifests(paths: tuple[str, ...] | list[str]) -> Manifests:
     """``apply -f``: objects through the objects layer, Deployments and API facts from the raw documents (Node
     readiness, allocatable CPU and pods, Services' topology annotations, ipFamilyPolicy, and what
-    they wrote of clusterIPs and ipFamilies, Pods' tolerations and pod-deletion-cost: cli.scenario_facts)."""
+    they wrote of clusterIPs and ipFamilies, Pods' tolerations and pod-deletion-cost: cli.scenario_facts). v1
+    Endpoints come unmirrored: the World keeps them, and the mirroring controller mirrors them on its events, with
+    the Services of every step (controllers.mirroring), not with this apply's alone."""
     from kubeproxy_sim.cli.scenario_facts import RawFacts, raw_documents
-    from kubeproxy_sim.objects import load_paths
+    from kubeproxy_sim.objects.bulk import collector_paused
+    from kubeproxy_sim.objects.load import decode_documents, input_bytes, objects_in, read_documents
 
     # overlaps: said of the whole cluster after each step (overlap_diagnostics); Deployments: read below
-    loaded = load_paths(list(paths), overlaps=False, read_elsewhere=frozenset({"Deployment"}))
+    with collector_paused(objects_in(input_bytes(list(paths)))):  # as load_paths, but unmirrored
+        loaded = decode_documents(read_documents(list(paths)), mirror=False, overlaps=False,
+                                  read_elsewhere=frozenset({"Deployment"}))
     facts = RawFacts([d for d in loaded.diagnostics
                       if not (d.kind == "Service" and d.message.startswith(_ALLOCATED_WARNING))])
     for file, doc in raw_documents(list(paths)):
         if isinstance(doc, dict):
             facts.add(file, doc)
-    return facts.manifests(loaded.cluster)
+    return replace(facts.manifests(loaded.cluster), endpoints=loaded.endpoints)
 
 
 # -- showing a step -------------------------------------------------------------------------------------------
@@ -307,7 +312,7 @@ def _initial_world(args: argparse.Namespace, rng: random.Random, cidrs: tuple[st
     except ScriptError as exc:
         raise InputError(Diagnostic(exc.message.removeprefix("apply: "), file=exc.file,
                                     field=None if exc.file else "-f")) from None
-    _report(port_conflict_diagnostics(played.port_conflicts))
+    _report([*port_conflict_diagnostics(played.port_conflicts), *played.mirror_notes])
     return played.world
 
 
@@ -414,6 +419,12 @@ def scheduling_diagnostics(world: Any, file: str | None = None,
                 found.append(Diagnostic(f"FailedScheduling: {_some_pods(group, verb)} {rest}: {message}", file=file,
                                         line=line, severity=Severity.WARNING))
     return world, found
+
+
+def mirror_diagnostics(found: Any, file: str, line: int) -> list[Diagnostic]:
+    """What the mirroring controller's syncs of a step call for saying of Endpoints (not mirrored and why, addresses
+    over its cap), at the step's line; the Endpoints' own file follows, as the object came from it."""
+    return [replace(d, file=file, line=line, message=f"{d.message} (from {d.file})") for d in found]
 
 
 def overlap_diagnostics(overlaps: Any, cluster: Any, config: Any, file: str | None = None,
@@ -569,7 +580,7 @@ def _play_step(carry: _Carry, number: int, step: Step, args: argparse.Namespace,
               *unposted.note(sync.events, seen, name, step.line)]
     world, unschedulable = scheduling_diagnostics(played.world, name, step.line)
     events += [*port_conflict_diagnostics(played.port_conflicts, name, step.line), *unschedulable,
-               *sandbox_diagnostics(world, name, step.line)]
+               *sandbox_diagnostics(world, name, step.line), *mirror_diagnostics(played.mirror_notes, name, step.line)]
     events += overlap_diagnostics(carry.overlaps, cluster, config, name, step.line)
     ruleset = _ruleset(cluster, config) if args.show != "endpoints" else None
     rules = render_ruleset(ruleset) if ruleset is not None else ""

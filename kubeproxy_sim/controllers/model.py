@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TypeVar
 
+from kubeproxy_sim.objects.mirror import Endpoints
 from kubeproxy_sim.objects.model import ContainerPort, EndpointSlice, Node, Pod, Service
 
 POD_TEMPLATE_HASH = "pod-template-hash"
@@ -517,6 +518,10 @@ class World:
     # seen before the controllers delete those slices (script.play): the EndpointSlice controller's
     # onEndpointSlice* handlers queue them (controllers.queue.slice_queued)
     slice_events: frozenset[str] = frozenset()
+    # v1 Endpoints as the API holds them (applied, or written by the endpoints controller), and the EndpointSlices
+    # the mirroring controller keeps for them, as of its last sync of each (controllers.mirroring, script.play)
+    endpoints: tuple[Endpoints, ...] = ()
+    mirrored_slices: tuple[EndpointSlice, ...] = ()
 
     @property
     def services(self) -> tuple[Service, ...]:

@@ -23,6 +23,7 @@ from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.allocate import AllocationError
 from kubeproxy_sim.controllers.decode import LABEL_KEY_EXPECTED, NOTHING_WRITTEN, WrittenIPFields, is_label_key
 from kubeproxy_sim.controllers.deployment import history
+from kubeproxy_sim.controllers.mirroring import mirror_step
 from kubeproxy_sim.controllers.model import (
     MAX_REPLICAS,
     TOLERATIONS_FORBIDDEN,
@@ -39,14 +40,16 @@ from kubeproxy_sim.controllers.queue import slice_queued
 from kubeproxy_sim.controllers.scheduler import PortConflict
 from kubeproxy_sim.errors import Diagnostic
 from kubeproxy_sim.objects.decode import LABEL_VALUE
+from kubeproxy_sim.objects.mirror import Endpoints
 from kubeproxy_sim.objects.model import Cluster, Pod, Protocol, ServiceType
 
 DEFAULT_NAMESPACE = "default"
 COMMANDS = ("create deployment", "expose", "scale", "set image", "rollout status|undo|history", "label pods",
-            "delete service|deployment|pod", "apply -f", "wait")
+            "delete service|deployment|pod|endpoints", "apply -f", "wait")
 _DEPLOYMENT_KINDS = ("deployment", "deployments", "deploy", "deployment.apps", "deployments.apps")
 _SERVICE_KINDS = ("service", "services", "svc")
 _POD_KINDS = ("pod", "pods", "po")
+_ENDPOINTS_KINDS = ("endpoints", "ep")  # v1 Endpoints: its singular name is endpoints too
 _SERVICE_TYPES = {t.value: t for t in ServiceType if t is not ServiceType.EXTERNAL_NAME}
 _DNS_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")  # RFC 1035, what a Service name must be
 _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -348,15 +351,16 @@ def _label(line: int, text: str, tokens: list[str]) -> Step:
 def _delete(line: int, text: str, tokens: list[str]) -> Step:
     args = _split_flags(line, tokens, {"selector"})
     if not args.words:
-        raise ScriptError(line, "expected delete service|deployment|pod NAME or -l KEY=VALUE")
+        raise ScriptError(line, "expected delete service|deployment|pod|endpoints NAME or -l KEY=VALUE")
     kind_word = args.words.pop(0)
     if "/" in kind_word:
         kind_word, _, name = kind_word.partition("/")
         args.words.insert(0, name)
     kinds = {**dict.fromkeys(_SERVICE_KINDS, "service"), **dict.fromkeys(_DEPLOYMENT_KINDS, "deployment"),
-             **dict.fromkeys(_POD_KINDS, "pod")}
+             **dict.fromkeys(_POD_KINDS, "pod"), **dict.fromkeys(_ENDPOINTS_KINDS, "endpoints")}
     if kind_word not in kinds:
-        raise ScriptError(line, f"{kind_word!r} cannot be deleted here; expected service, deployment or pod")
+        raise ScriptError(line, f"{kind_word!r} cannot be deleted here; expected service, deployment, pod or "
+                          "endpoints")
     selector_text = args.one("selector")
     selector = tuple((k, v or "") for k, v in _labels(line, selector_text.split(","), removals=False)) \
         if selector_text else ()
@@ -476,6 +480,7 @@ class Manifests:
     # Pod key -> what its manifest wrote of spec.tolerations and the pod-deletion-cost annotation (the new
     # last-applied view, scenario_cmd._pod_applied); a Pod left out wrote neither
     pod_applied: tuple[tuple[str, LastApplied], ...] = ()
+    endpoints: tuple[Endpoints, ...] = ()  # v1 Endpoints, unmirrored: the mirroring controller's input
 
 
 Loader = Callable[[tuple[str, ...]], Manifests]
@@ -489,6 +494,9 @@ class Played:
     # missed its progress deadline: time passed and the notes say so; an apply whose pod update the API server
     # refused: the other objects were applied), without kubectl's "error: " prefix
     port_conflicts: tuple[PortConflict, ...] = ()  # pods applied bound that the kubelet would refuse (NodePorts)
+    # what the mirroring controller's syncs of the step call for saying (Endpoints not mirrored and why, addresses
+    # over its cap): controllers.mirroring.sync_mirrored
+    mirror_notes: tuple[Diagnostic, ...] = ()
 
 
 def _format_time(seconds: float) -> str:
@@ -539,6 +547,8 @@ def _apply_manifests(world: World, manifests: Manifests, rng: random.Random) -> 
     world, notes = _apply_nodes(world, manifests, rng)
     world, more = _apply_services(world, manifests, rng)
     notes += more
+    world, more = _apply_endpoints(world, manifests)
+    notes += more
     slices_before = {s.key: s for s in world.user_slices}
     world = W.put_slices(world, manifests.cluster.endpoint_slices)
     notes += [_applied("endpointslice.discovery.k8s.io", s.name, slices_before.get(s.key), s)
@@ -582,6 +592,17 @@ def _apply_services(world: World, manifests: Manifests, rng: random.Random) -> t
                               (admitted, tuple(sorted(wanted)))))
         world = W.put_service(world, admitted, wanted)
     return world, notes
+
+
+def _apply_endpoints(world: World, manifests: Manifests) -> tuple[World, list[str]]:
+    """The manifests' v1 Endpoints, stored as they are (the mirroring controller reads them once the step is
+    played: play), each with kubectl's word."""
+    if not manifests.endpoints:
+        return world, []
+    before = {e.key: e for e in world.endpoints}
+    notes = [_applied("endpoints", e.name, before.get(e.key), e) for e in manifests.endpoints]
+    keys = {e.key for e in manifests.endpoints}
+    return replace(world, endpoints=(*(e for e in world.endpoints if e.key not in keys), *manifests.endpoints)), notes
 
 
 def _apply_pods(world: World, manifests: Manifests,
@@ -673,9 +694,24 @@ def _play_delete(world: World, step: Step, rng: random.Random) -> Played:
         for name in names:
             world = W.delete_deployment(world, step.namespace, name, rng)
         return Played(world, tuple(f'deployment.apps "{n}" deleted' for n in names) or ("No resources found",))
+    if step.kind == "endpoints":
+        return _delete_endpoints(world, step)
     names = list(step.names) or W.labelled(world.pods, step.namespace, step.selector)
     world = W.delete_pods(world, step.namespace, names, rng)
     return Played(world, tuple(f'pod "{n}" deleted' for n in names) or ("No resources found",))
+
+
+def _delete_endpoints(world: World, step: Step) -> Played:
+    """``kubectl delete endpoints``: the objects go (the mirroring controller then deletes their slices: play)."""
+    found = {e.name for e in world.endpoints if e.namespace == step.namespace}
+    names = list(step.names) or [e.name for e in world.endpoints if e.namespace == step.namespace
+                                 and all(dict(e.labels).get(k) == v for k, v in step.selector)]
+    for name in names:
+        if name not in found:
+            raise W.ActionError(f'endpoints "{name}" not found')
+    gone = {(step.namespace, name) for name in names}
+    world = replace(world, endpoints=tuple(e for e in world.endpoints if (e.namespace, e.name) not in gone))
+    return Played(world, tuple(f'endpoints "{n}" deleted' for n in names) or ("No resources found",))
 
 
 def _run(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
@@ -729,4 +765,5 @@ def play(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
     except (W.ActionError, AllocationError) as exc:
         raise ScriptError(step.line, f"{step.verb}: {exc}", getattr(exc, "file", None)) from None
     touched = frozenset(slice_queued(start.user_slices, played.world.user_slices))
-    return replace(played, world=replace(W.collect_slices(played.world), slice_events=touched))
+    world, mirror_notes = mirror_step(start, W.collect_slices(played.world))
+    return replace(played, world=replace(world, slice_events=touched), mirror_notes=mirror_notes)

@@ -287,8 +287,8 @@ def controller_sync(world: World, before: ControllerSync | None = None) -> Contr
     events = tuple(e for e in (before.events if before is not None else ())
                    if e.service not in dirty and e.service in present) + done.events
     failed = frozenset(e.service for e in done.events if e.event.reason == FAILED_UPDATE_REASON)
-    cluster = Cluster(services=world.services, endpoint_slices=(*world.user_slices, *own), nodes=world.nodes,
-                      pods=pods)
+    cluster = Cluster(services=world.services, endpoint_slices=(*world.user_slices, *world.mirrored_slices, *own),
+                      nodes=world.nodes, pods=pods)
     return ControllerSync(cluster, events, done.populated, own, seen, ratios, failed)
 
 
@@ -297,7 +297,7 @@ def collect_slices(world: World) -> World:
     controller's label on a Service it reconciles (a selector, not ExternalName: it deletes the slices of its label
     it did not write) and the mirroring controller's on a Service with a selector
     (endpointslicemirroring_controller.go: "Service now has selector, cleaning up any mirrored EndpointSlices";
-    the endpoints controller then takes the Endpoints over, labelled skip-mirror, so they are not mirrored again).
+    the slices it mirrors itself are in ``mirrored_slices``, synced on its events: controllers.mirroring).
 
     Called after every step (script.play), so a slice deleted is gone for good, as from the API: the Service
     losing its selector later does not bring it back, and one applied again is a new object, ``created``, which a
@@ -809,8 +809,9 @@ def exposed_ports(d: Deployment, port: int | None, protocol: Protocol | None) ->
 
 def delete_services(world: World, namespace: str, names: list[str]) -> World:
     """``kubectl delete service``: the Services go, and with them their loaded slices of the EndpointSlice
-    controller (the garbage collector deletes what a Service owns) and of the mirroring controller (the endpoints
-    controller deletes the Service's Endpoints, whose mirrored slices follow); a Service made again under the name
+    controller (the garbage collector deletes what a Service owns) and of the mirroring controller; and their
+    Endpoints, which the endpoints controller deletes for a Service not found, selector or not (syncService), so
+    the mirroring controller deletes the slices it made of them (script.play); a Service made again under the name
     starts without them. Gone from the World, as the loaded slices the controllers delete are
     (:func:`collect_slices`)."""
     for name in names:
@@ -820,7 +821,9 @@ def delete_services(world: World, namespace: str, names: list[str]) -> World:
     slices = tuple(s for s in world.user_slices
                    if not ((s.namespace, s.service_name) in gone
                            and dict(s.labels).get(MANAGED_BY_LABEL) in (CONTROLLER_NAME, MIRROR_CONTROLLER)))
-    return replace(world.without_services(frozenset(f"{namespace}/{name}" for name in names)), user_slices=slices)
+    endpoints = tuple(e for e in world.endpoints if (e.namespace, e.name) not in gone)
+    return replace(world.without_services(frozenset(f"{namespace}/{name}" for name in names)), user_slices=slices,
+                   endpoints=endpoints)
 
 
 def labelled(items: tuple[Service, ...] | tuple[SimPod, ...] | tuple[Deployment, ...], namespace: str,

@@ -1014,8 +1014,9 @@ MIRRORED_WEB = ("apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace:
 def test_mirrored_slices_go_when_their_service_gets_a_selector_or_is_deleted(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], script: str) -> None:
     """The mirroring controller deletes a Service's mirrored slices once it has a selector ("Service now has
-    selector, cleaning up any mirrored EndpointSlices") or is gone, and the endpoints controller then owns the
-    Endpoints (labelled skip-mirror) or deletes them: the Service without a selector again has no endpoints."""
+    selector, cleaning up any mirrored EndpointSlices") or is gone, and the endpoints controller then writes the
+    Endpoints from the pods it selects (none here) or deletes them: the Service without a selector again has no
+    endpoints."""
     (tmp_path / "objects.yaml").write_text(MIRRORED_WEB)
     (tmp_path / "nosel.yaml").write_text(MIRRORED_WEB.split("---")[0])
     (tmp_path / "sel.yaml").write_text(MIRRORED_WEB.split("---")[0].replace("spec: {", "spec: {selector: {app: web}, "))

@@ -1,0 +1,203 @@
+"""The scenario's endpointslicemirroring controller: Endpoints kept in the World, mirrored on upstream's events
+(onServiceAdd/Update/Delete, onEndpointsAdd/Update/Delete: pkg/controller/endpointslicemirroring), the endpoints
+controller's part (a deleted Service's Endpoints deleted; a selector's Endpoints written from the pods)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from kubeproxy_sim.cli.scenario_cmd import load_manifests
+from kubeproxy_sim.controllers.mirroring import mirror_queued, should_mirror, written_by_endpoints_controller
+from kubeproxy_sim.controllers.script import Step, play
+from kubeproxy_sim.controllers.world import controller_sync
+from kubeproxy_sim.objects.mirror import MANAGED_BY_LABEL, MIRROR_CONTROLLER, SKIP_MIRROR_LABEL, Endpoints
+from kubeproxy_sim.objects.model import Protocol, Service, ServicePort
+
+from ._helpers import deployed, run_cli
+
+SERVICE = ("apiVersion: v1\nkind: Service\nmetadata: {name: ext, namespace: default}\n"
+           "spec: {clusterIP: 10.96.0.50, ports: [{port: 80, targetPort: 8080}]}\n")
+ENDPOINTS = ("apiVersion: v1\nkind: Endpoints\nmetadata: {name: ext, namespace: default}\n"
+             "subsets:\n- addresses: [{ip: 192.0.2.10}, {ip: 192.0.2.11}]\n  ports: [{port: 8080}]\n")
+SKIPPED = ENDPOINTS.replace("metadata: {name: ext, namespace: default}",
+                            f'metadata: {{name: ext, namespace: default, labels: {{{SKIP_MIRROR_LABEL}: "true"}}}}')
+ROWS = ["default/ext 192.0.2.10:8080/TCP ready", "default/ext 192.0.2.11:8080/TCP ready"]
+NONE = ["default/ext (no endpoints)"]
+
+
+def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], script: str,
+         **files: str) -> tuple[list[tuple[list[str], list[str]]], str]:
+    """Play ``script`` with ``files`` (name: text; name ``both`` is Service then Endpoints): per step, (its notes,
+    its endpoint rows), and what was said on standard error."""
+    for name, text in files.items():
+        (tmp_path / f"{name}.yaml").write_text(text)
+    (tmp_path / "script").write_text(script)
+    assert run_cli(["scenario", str(tmp_path / "script"), "-f", str(Path(__file__).resolve().parents[2] / "rulesets"
+                                                                     / "bootcamp" / "objects.yaml"),
+                    "--show", "endpoints"], monkeypatch) == 0
+    captured = capsys.readouterr()
+    steps: list[tuple[list[str], list[str]]] = []
+    for line in captured.out.splitlines():
+        if line.startswith("# step "):
+            steps.append(([], []))
+        elif line.startswith("# "):
+            steps[-1][0].append(line[2:])
+        elif line.startswith("default/ext"):
+            steps[-1][1].append(line)
+    return steps, captured.err
+
+
+def test_endpoints_applied_before_their_service_are_mirrored_when_the_service_is_added(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """onServiceAdd queues the Endpoints of a Service without a selector: the Endpoints the World kept from the
+    step before are mirrored then (they were mirrored only against their own apply's Services, and lost)."""
+    steps, err = _run(tmp_path, monkeypatch, capsys, "apply -f ep.yaml\napply -f svc.yaml\n", ep=ENDPOINTS,
+                      svc=SERVICE)
+    assert steps[0] == (["endpoints/ext created"], [])
+    assert steps[1] == (["service/ext created"], ROWS)
+    assert "script:1: Endpoints default/ext: note: not mirrored to EndpointSlices: there is no Service default/ext" \
+           f" (from {tmp_path / 'ep.yaml'})" in err
+
+
+def test_endpoints_deleted_take_their_mirrored_slices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """onEndpointsDelete: the sync finds no Endpoints and deletes the mirrored slices."""
+    steps, _ = _run(tmp_path, monkeypatch, capsys, "apply -f both.yaml\ndelete endpoints ext\n",
+                    both=SERVICE + "---\n" + ENDPOINTS)
+    assert steps[0] == (["service/ext created", "endpoints/ext created"], ROWS)
+    assert steps[1] == (['endpoints "ext" deleted'], NONE)
+
+
+def test_a_service_deleted_takes_its_endpoints_and_one_made_again_has_none_until_they_are_applied(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The endpoints controller deletes the Endpoints of a Service not found; the Service made again has no
+    endpoints, and Endpoints applied alone after it are mirrored (the Service of an earlier step)."""
+    steps, _ = _run(tmp_path, monkeypatch, capsys,
+                    "apply -f both.yaml\ndelete service ext\napply -f svc.yaml\napply -f ep.yaml\napply -f ep.yaml\n",
+                    both=SERVICE + "---\n" + ENDPOINTS, svc=SERVICE, ep=ENDPOINTS)
+    assert [rows for _, rows in steps] == [ROWS, [], NONE, ROWS, ROWS]
+    assert steps[3][0] == ["endpoints/ext created"]  # (gone with the Service: created again)
+    assert steps[4][0] == ["endpoints/ext unchanged"]
+
+
+def test_the_skip_mirror_label_added_or_removed_is_an_update_the_controller_syncs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """onEndpointsUpdate queues when the old or the new object is one to mirror: the label removed mirrors the
+    Endpoints, the label added again deletes their slices."""
+    steps, err = _run(tmp_path, monkeypatch, capsys,
+                      "apply -f svc.yaml\napply -f skipped.yaml\napply -f ep.yaml\napply -f skipped.yaml\n",
+                      svc=SERVICE, skipped=SKIPPED, ep=ENDPOINTS)
+    assert [rows for _, rows in steps] == [NONE, NONE, ROWS, NONE]
+    assert [notes for notes, _ in steps[1:]] == [["endpoints/ext created"], ["endpoints/ext configured"],
+                                                 ["endpoints/ext configured"]]
+    assert err.count(f'not mirrored to EndpointSlices: it has the label {SKIP_MIRROR_LABEL}="true"') == 2
+
+
+def _mirrored(world: object) -> list[tuple[str, ...]]:
+    """The addresses of the mirrored slices kube-proxy is given, per slice."""
+    cluster = controller_sync(world).cluster  # type: ignore[arg-type]
+    return sorted(tuple(e.addresses[0] for e in s.endpoints) for s in cluster.endpoint_slices
+                  if dict(s.labels).get(MANAGED_BY_LABEL) == MIRROR_CONTROLLER)
+
+
+def test_a_selector_removed_mirrors_what_the_endpoints_controller_wrote_from_the_pods(tmp_path: Path) -> None:
+    """A selector added deletes the mirrored slices ("Service now has selector"); while it is there the endpoints
+    controller writes the Endpoints from the selected pods (replacing the hand-written ones), and once it is
+    removed it leaves them: onServiceUpdate queues them and the mirroring controller mirrors the pods' addresses."""
+    world, rng = deployed(2)
+    pods = sorted(p.at(world.now).pod_ips[0] for p in world.pods)
+    web = SERVICE.replace("name: ext", "name: web")
+    (tmp_path / "both.yaml").write_text(web + "---\n" + ENDPOINTS.replace("name: ext", "name: web"))
+    (tmp_path / "sel.yaml").write_text(web.replace("spec: {", "spec: {selector: {app: web}, "))
+    (tmp_path / "nosel.yaml").write_text(web)
+    mirrored = []
+    for name in ("both", "sel", "nosel"):
+        path = str(tmp_path / f"{name}.yaml")
+        world = play(world, Step(1, "apply", "apply", paths=(path,)), rng, lambda _p: load_manifests(_p)).world
+        mirrored.append(_mirrored(world))
+    assert mirrored == [[("192.0.2.10", "192.0.2.11")], [], [tuple(pods)]]
+    (endpoints,) = world.endpoints
+    assert {e.target_ref for s in world.mirrored_slices for e in s.endpoints} == {
+        ("Pod", "default", p.name) for p in world.pods}
+    assert endpoints.subsets and not endpoints.subsets[0].not_ready_addresses
+
+
+def test_the_endpoints_controller_leaves_out_terminating_pods_and_uses_the_services_family() -> None:
+    """ShouldPodBeInEndpoints without publishNotReadyAddresses leaves a terminating pod out; an unready pod is a
+    not-ready address; the address is of the Service's family (Endpoints are single-stack)."""
+    world, _ = deployed(3)
+    pods = [p.at(world.now) for p in world.pods]
+    pods = [replace(pods[0], terminating=True), replace(pods[1], ready=False, pod_ips=("fd00::1", pods[1].pod_ips[0])),
+            pods[2]]
+    service = Service("default", "web", cluster_ips=("10.96.0.9",), selector=(("app", "web"),),
+                      ports=(ServicePort(name="", protocol=Protocol.TCP, port=80, target_port=8080),))
+    written = written_by_endpoints_controller(service, pods)
+    ready = [a.ip for s in written.subsets for a in s.addresses]
+    not_ready = [a.ip for s in written.subsets for a in s.not_ready_addresses]
+    assert ready == [pods[2].pod_ips[0]] and not_ready == [pods[1].pod_ips[1]]
+
+
+def _service(selector: tuple[tuple[str, str], ...] | None, port: int = 80) -> Service:
+    return Service("default", "ext", cluster_ips=("10.96.0.50",), selector=selector,
+                   ports=(ServicePort(name="", protocol=Protocol.TCP, port=port, target_port=8080),))
+
+
+def _endpoints(labels: tuple[tuple[str, str], ...] = ()) -> Endpoints:
+    return Endpoints("default", "ext", labels=labels)
+
+
+SKIP = ((SKIP_MIRROR_LABEL, "true"),)
+
+
+@pytest.mark.parametrize(("old", "new", "queued"), [
+    (([], []), ([_service(None)], []), True),  # onServiceAdd, no selector
+    (([], []), ([_service((("app", "web"),))], []), False),  # onServiceAdd with a selector: nothing
+    (([_service(None)], []), ([_service(None, port=81)], []), False),  # an update that keeps no selector
+    (([_service(None)], []), ([_service((("app", "web"),))], []), True),  # selector added
+    (([_service((("app", "web"),))], []), ([_service(None)], []), True),  # selector removed
+    (([_service(None)], []), ([], []), True),  # onServiceDelete of a Service without a selector
+    (([_service((("app", "web"),))], []), ([], []), False),  # ... with one: nothing
+    (([], []), ([], [_endpoints()]), True),  # onEndpointsAdd
+    (([], []), ([], [_endpoints(SKIP)]), False),  # ... skip-mirror: nothing
+    (([], [_endpoints(SKIP)]), ([], [_endpoints((*SKIP, ("a", "b")))]), False),  # neither one to mirror
+    (([], [_endpoints(SKIP)]), ([], [_endpoints()]), True),  # the label removed
+    (([], [_endpoints()]), ([], [_endpoints(SKIP)]), True),  # the label added
+    (([], [_endpoints()]), ([], [_endpoints()]), False),  # the same object: no event
+    (([], [_endpoints()]), ([], []), True),  # onEndpointsDelete
+    (([], [_endpoints(SKIP)]), ([], []), False),
+])
+def test_the_handlers_queue_as_upstreams(old: tuple[list[Service], list[Endpoints]],
+                                         new: tuple[list[Service], list[Endpoints]], queued: bool) -> None:
+    assert mirror_queued(old[0], new[0], old[1], new[1]) == (["default/ext"] if queued else [])
+
+
+def test_should_mirror_reads_the_label_value_and_the_leader_annotation() -> None:
+    assert should_mirror(_endpoints(((SKIP_MIRROR_LABEL, "false"),)))
+    assert not should_mirror(_endpoints(SKIP)) and not should_mirror(None)
+    leader = Endpoints("kube-system", "lock", annotations=(("control-plane.alpha.kubernetes.io/leader", "{}"),))
+    assert not should_mirror(leader)
+
+
+def test_addresses_over_the_cap_are_warned_of_at_the_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    many = ", ".join(f"{{ip: 10.1.{i // 250}.{i % 250 + 1}}}" for i in range(1001))
+    text = ENDPOINTS.replace("[{ip: 192.0.2.10}, {ip: 192.0.2.11}]", f"[{many}]")
+    steps, err = _run(tmp_path, monkeypatch, capsys, "apply -f svc.yaml\napply -f ep.yaml\n", svc=SERVICE, ep=text)
+    assert len(steps[1][1]) == 1000
+    assert "script:2: Endpoints default/ext: warning: 1 addresses not mirrored: the controller copies at most 1000" \
+           " per subset" in err
+
+
+def test_the_starting_objects_endpoints_are_mirrored_with_their_services(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "objects.yaml").write_text(
+        (Path(__file__).resolve().parents[2] / "rulesets" / "bootcamp" / "objects.yaml").read_text()
+        + "\n---\n" + SERVICE + "---\n" + ENDPOINTS)
+    (tmp_path / "script").write_text("wait 1s\n")
+    assert run_cli(["scenario", str(tmp_path / "script"), "-f", str(tmp_path / "objects.yaml"), "--show",
+                    "endpoints"], monkeypatch) == 0
+    assert [line for line in capsys.readouterr().out.splitlines() if line.startswith("default/ext")] == ROWS
+
