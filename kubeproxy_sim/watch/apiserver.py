@@ -1316,13 +1316,14 @@ class ApiServerSource:
         holds a lock too): another would send its request without the credentials being read meanwhile."""
         with self._credentials_lock:
             problem = _exec_request_problem(self._kubeconfig, self._data, self._context)
-            if problem is None and self._exec_failure is not None:  # client-go runs it again for each request
+            ran = problem is None and self._exec_failure is not None  # client-go runs it again for each request
+            if ran:
                 self._reload_credentials(at_once=True)
                 problem = _exec_failure_text(self._exec_failure)
             was_missing, self._exec_missing = self._exec_missing, problem is not None
             if problem is not None:
                 raise CredentialsUnavailable(problem)
-            if was_missing and self._exec_failure is None:
+            if was_missing and not ran:  # (a plugin that ran just now, and worked, gave its credentials already)
                 self._reload_credentials(at_once=True)
 
     def _reload_credentials(self, at_once: bool = False) -> None:

@@ -202,3 +202,31 @@ def test_a_failing_plugin_path_is_named_as_client_go_ran_it(tls_fake, tmp_path: 
     assert _bounded_failure(kubeconfig) == (
         f"{tls_fake.url}: list failed: getting credentials: exec: executable {plugin} failed with exit code 3 "
         f"(its stderr: oops) ({kubeconfig}: users[0].user.exec)")
+
+
+def test_a_failing_plugin_that_starts_working_is_run_once_for_the_request(tls_fake, tmp_path: Path) -> None:
+    """Review r3 finding 6's nit: the request that found the plugin working read the credentials twice, running
+    the plugin a second time (client-go runs it once for a request it has no credentials for)."""
+    from kubeproxy_sim.watch.apiserver import CredentialsUnavailable
+
+    flag = tmp_path / "logged-in"
+    kubeconfig = with_user(tls_fake, tmp_path / "kc", {"exec": _failing_until(flag)},
+                           **{"insecure-skip-tls-verify": True})
+    src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE])
+    try:
+        with pytest.raises(CredentialsUnavailable):
+            src._check_credentials()
+        flag.write_text("")
+        reloads: list[bool] = []
+        reload = src._reload_credentials
+
+        def counted(at_once: bool = False) -> None:
+            reloads.append(at_once)
+            reload(at_once)
+
+        src._reload_credentials = counted  # type: ignore[method-assign]
+        src._check_credentials()
+        src._check_credentials()
+    finally:
+        src.close()
+    assert reloads == [True]
