@@ -6,15 +6,34 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kubeproxy_sim.cli.scenario_cmd import load_manifests
-from kubeproxy_sim.controllers.mirroring import mirror_queued, should_mirror, written_by_endpoints_controller
+from kubeproxy_sim.controllers import world as W
+from kubeproxy_sim.controllers.mirroring import (
+    mirror_queued,
+    mirror_step,
+    should_mirror,
+    sync_mirrored,
+    written_by_endpoints_controller,
+)
+from kubeproxy_sim.controllers.model import World
 from kubeproxy_sim.controllers.script import Step, play
 from kubeproxy_sim.controllers.world import controller_sync
-from kubeproxy_sim.objects.mirror import MANAGED_BY_LABEL, MIRROR_CONTROLLER, SKIP_MIRROR_LABEL, Endpoints
-from kubeproxy_sim.objects.model import Protocol, Service, ServicePort
+from kubeproxy_sim.objects.mirror import (
+    MANAGED_BY_LABEL,
+    MIRROR_CONTROLLER,
+    SKIP_MIRROR_LABEL,
+    Endpoints,
+    EndpointsAddress,
+    EndpointsPort,
+    EndpointsSubset,
+)
+from kubeproxy_sim.objects.model import IPFamily, Protocol, Service, ServicePort
 
 from ._helpers import deployed, run_cli
 
@@ -201,3 +220,49 @@ def test_the_starting_objects_endpoints_are_mirrored_with_their_services(
                     "endpoints"], monkeypatch) == 0
     assert [line for line in capsys.readouterr().out.splitlines() if line.startswith("default/ext")] == ROWS
 
+
+
+# -- invariant: syncing only what the events queue leaves the slices a sync of every key would --------------------
+
+_NAMES = ("a", "b")
+_OPS = st.one_of(
+    st.tuples(st.just("service"), st.sampled_from(_NAMES), st.booleans(), st.sampled_from((80, 81))),
+    st.tuples(st.just("delete service"), st.sampled_from(_NAMES)),
+    st.tuples(st.just("endpoints"), st.sampled_from(_NAMES), st.booleans(),
+              st.lists(st.sampled_from(("192.0.2.1", "192.0.2.2", "2001:db8::1")), max_size=3, unique=True)),
+    st.tuples(st.just("delete endpoints"), st.sampled_from(_NAMES)),
+)
+
+
+def _after(world: World, op: tuple[Any, ...], pods_world: World) -> World:
+    """One API change: a Service put (with or without a selector, the pods' app), deleted (W.delete_services, so
+    with its Endpoints), Endpoints put (skip-mirror or not) or deleted."""
+    kind, name = op[0], str(op[1])
+    if kind == "service":
+        selector = (("app", "web"),) if op[2] else None
+        service = Service("default", name, cluster_ips=("10.96.0.9",), selector=selector,
+                          ports=(ServicePort(name="", protocol=Protocol.TCP, port=int(op[3]), target_port=8080),))
+        return W.put_service(replace(world, pods=pods_world.pods, now=pods_world.now), service)
+    if kind == "delete service":
+        return W.delete_services(world, "default", [name]) if world.service("default", name) else world
+    others = tuple(e for e in world.endpoints if e.name != name)
+    if kind == "delete endpoints":
+        return replace(world, endpoints=others)
+    addresses = tuple(EndpointsAddress(ip, IPFamily.IPV6 if ":" in ip else IPFamily.IPV4) for ip in op[3])
+    subset = EndpointsSubset(addresses=addresses, ports=(EndpointsPort("", 8080),))
+    return replace(world, endpoints=(*others, Endpoints("default", name, (subset,), labels=SKIP if op[2] else ())))
+
+
+@given(st.lists(_OPS, max_size=12))
+@settings(max_examples=300, deadline=None, derandomize=True)
+def test_event_driven_mirroring_agrees_with_a_sync_of_every_key(ops: list[tuple[Any, ...]]) -> None:
+    """Upstream's handlers queue every key whose mirrored slices could change: after any sequence of Service and
+    Endpoints changes, the slices kept by syncing only the queued keys are those a sync of every key makes. A
+    handler rule too narrow (a selector toggle, the skip-mirror label removed, a Service deleted) breaks it."""
+    pods_world, _ = deployed(1)
+    world = World(nodes=pods_world.nodes)
+    for op in ops:
+        world, _notes = mirror_step(world, _after(world, op, pods_world))
+        every = sync_mirrored([f"default/{n}" for n in _NAMES], {s.key: s for s in world.services},
+                              {e.key: e for e in world.endpoints}, (), world.user_slices)
+        assert sorted(world.mirrored_slices, key=repr) == sorted(every.slices, key=repr)
