@@ -67,8 +67,20 @@ def _pod_changed(old: Pod, new: Pod) -> tuple[bool, bool]:
     return changed, labels_changed
 
 
+def _replaced(old: Pod, new: Pod) -> bool:
+    """Whether ``new`` is another pod of the same name: a field the API server never lets an update change
+    (ValidatePodUpdate: container ports, hostNetwork; spec.nodeName once set) differs. The model replaces a pod
+    whose manifest changes them (world.add_pods: a new serial), where upstream's apply is refused and only a
+    delete and a create get there, which deletePod and addPod see as two events queuing the Services of both;
+    read as an update, podEndpointsChanged (which ignores these fields) would queue nothing and leave the old
+    node or port in the slices for good. A node set where there was none is kube-scheduler's binding, an update."""
+    return (old.ports != new.ports or old.sidecar_ports != new.sidecar_ports or old.host_network != new.host_network
+            or (old.node_name is not None and old.node_name != new.node_name))
+
+
 def pod_queued(old_pods: Sequence[Pod], new_pods: Sequence[Pod], services: Iterable[Service]) -> set[str]:
-    """The Services addPod, updatePod and deletePod queue between two lists of the pods."""
+    """The Services addPod, updatePod and deletePod queue between two lists of the pods (a pod replaced under
+    its name: deletePod of the old and addPod of the new, :func:`_replaced`)."""
     members = _Memberships(services)
     before = {(p.namespace, p.name): p for p in old_pods}
     out: set[str] = set()
@@ -76,6 +88,8 @@ def pod_queued(old_pods: Sequence[Pod], new_pods: Sequence[Pod], services: Itera
         old = before.pop((pod.namespace, pod.name), None)
         if old is None:
             out |= members.of(pod)
+        elif _replaced(old, pod):
+            out |= members.of(old) | members.of(pod)
         elif old != pod:  # the same object (no new resourceVersion) is no event
             changed, labels_changed = _pod_changed(old, pod)
             if labels_changed:

@@ -154,3 +154,41 @@ def test_a_slice_applied_under_the_controllers_label_syncs_its_service(
     assert "10.9.9.9" not in steps[4]
     assert _on(steps[4], "node2") and all("zone=zone-a" in line and line.endswith("for-zones=zone-a")
                                           for line in _on(steps[4], "node2"))
+
+
+def _pod(name: str, node: str, ip: str, port: str) -> str:
+    return ("apiVersion: v1\nkind: Pod\nmetadata: {name: " + name + ", namespace: default, labels: {app: web}}\n"
+            "spec: {nodeName: " + node + ", containers: [{name: c, image: nginx, ports: [" + port + "]}]}\n"
+            "status: {podIPs: [{ip: " + ip + "}], podIP: " + ip + ", conditions: [{type: Ready, status: 'True'}]}\n")
+
+
+def test_a_pod_applied_again_on_another_node_is_replaced_and_its_service_synced(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """spec.nodeName cannot be updated once set: the model replaces the pod, which upstream is a delete and a
+    create (deletePod, addPod), so the Service is synced and the endpoint names node2 and its zone."""
+    (tmp_path / "nodes.yaml").write_text(NODES.replace("ZONE", "zone-b"))
+    (tmp_path / "svc.yaml").write_text(SERVICE)
+    (tmp_path / "a.yaml").write_text(_pod("mover", "node1", "10.244.0.50", "{containerPort: 8080}"))
+    (tmp_path / "b.yaml").write_text(_pod("mover", "node2", "10.244.0.50", "{containerPort: 8080}"))
+    steps = _endpoint_steps(tmp_path, "apply -f svc.yaml\napply -f a.yaml\napply -f b.yaml\nwait 10s\n",
+                            monkeypatch, capsys)
+    assert _on(steps[1], "node1") and not _on(steps[1], "node2")
+    assert "pod/mover configured" in steps[2]
+    for step in steps[2:]:
+        assert not _on(step, "node1")
+        assert [line.endswith("zone=zone-b pod=mover for-zones=zone-b") for line in _on(step, "node2")] == [True]
+
+
+def test_a_pod_applied_again_with_a_new_port_is_replaced_and_its_service_synced(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A named targetPort whose container port moves from 8080 to 9090 (containers' ports are immutable, so the
+    pod is replaced): the endpoint follows the new port."""
+    (tmp_path / "nodes.yaml").write_text(NODES.replace("ZONE", "zone-b"))
+    (tmp_path / "svc.yaml").write_text(SERVICE.replace("targetPort: 8080", "targetPort: http")
+                                       .replace(", trafficDistribution: PreferClose", ""))
+    (tmp_path / "a.yaml").write_text(_pod("porter", "node1", "10.244.0.60", "{name: http, containerPort: 8080}"))
+    (tmp_path / "b.yaml").write_text(_pod("porter", "node1", "10.244.0.60", "{name: http, containerPort: 9090}"))
+    steps = _endpoint_steps(tmp_path, "apply -f svc.yaml\napply -f a.yaml\napply -f b.yaml\n", monkeypatch, capsys)
+    assert "10.244.0.60:8080/TCP ready" in steps[1]
+    assert "pod/porter configured" in steps[2] and "10.244.0.60:9090/TCP ready" in steps[2]
+    assert ":8080/" not in steps[2]

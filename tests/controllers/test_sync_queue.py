@@ -15,6 +15,7 @@ from kubeproxy_sim.controllers.endpointslice import CONTROLLER_NAME, MANAGED_BY_
 from kubeproxy_sim.controllers.model import World
 from kubeproxy_sim.objects.model import (
     AddressType,
+    ContainerPort,
     Endpoint,
     EndpointConditions,
     EndpointSlice,
@@ -47,9 +48,23 @@ def test_readiness_ips_or_deletion_queue_the_pods_services() -> None:
 
 
 def test_a_change_podEndpointsChanged_ignores_queues_nothing() -> None:
-    """Phase, ports and node alone are not looked at (only deletion, readiness, IPs and labels are)."""
-    for changed in (replace(POD, phase="Pending"), replace(POD, node_name="node2")):
-        assert Q.pod_queued([POD], [changed], [WEB]) == set()
+    """Phase alone is not looked at (only deletion, readiness, IPs and labels are), nor a node set where there was
+    none (kube-scheduler's binding, an update)."""
+    unbound = replace(POD, node_name=None)
+    assert Q.pod_queued([POD], [replace(POD, phase="Pending")], [WEB]) == set()
+    assert Q.pod_queued([unbound], [POD], [WEB]) == set()
+
+
+def test_a_pod_replaced_under_its_name_queues_the_services_of_old_and_new() -> None:
+    """A new node, ports, sidecar ports or hostNetwork: fields no update may change, so the model's replacement
+    is a delete and a create upstream (deletePod, addPod), whatever podEndpointsChanged would say."""
+    port = ContainerPort(name="http", container_port=9090)
+    moved = (replace(POD, node_name="node2"), replace(POD, ports=(port,)), replace(POD, sidecar_ports=(port,)),
+             replace(POD, host_network=True))
+    for changed in moved:
+        assert Q.pod_queued([POD], [changed], [WEB, API]) == {"default/web"}
+    relabelled = replace(moved[0], labels=(("app", "web"), ("x", "y")))  # both sides, not the Services left or joined
+    assert Q.pod_queued([POD], [relabelled], [WEB, API]) == {"default/web"}
 
 
 def test_any_update_of_a_terminating_pod_queues_it() -> None:
