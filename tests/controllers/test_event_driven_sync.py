@@ -192,3 +192,22 @@ def test_a_pod_applied_again_with_a_new_port_is_replaced_and_its_service_synced(
     assert "10.244.0.60:8080/TCP ready" in steps[1]
     assert "pod/porter configured" in steps[2] and "10.244.0.60:9090/TCP ready" in steps[2]
     assert ":8080/" not in steps[2]
+
+
+def test_a_failed_sync_is_retried_until_it_succeeds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A pod on a Node the controller does not know fails the Service's sync (FailedToUpdateEndpointSlices); the
+    workqueue retries the key, so once node9 exists the retry writes its endpoint though no event of the Service
+    or its pods came (a Node added queues only overloaded Auto Services)."""
+    (tmp_path / "nodes.yaml").write_text(NODES.replace("ZONE", "zone-b"))
+    (tmp_path / "svc.yaml").write_text(SERVICE)
+    (tmp_path / "pod.yaml").write_text(_pod("lost", "node9", "10.244.9.7", "{containerPort: 8080}"))
+    (tmp_path / "node9.yaml").write_text(_node("node9", "zone-a", 9, "4"))
+    (tmp_path / "s.script").write_text("apply -f svc.yaml\napply -f pod.yaml\napply -f node9.yaml\n")
+    assert run_cli(["scenario", str(tmp_path / "s.script"), "-f", str(tmp_path / "nodes.yaml"), "--show",
+                    "endpoints", "--hostname-override", "node1"], monkeypatch) == 0
+    out, err = capsys.readouterr()
+    steps = out.split("# step ")[1:]
+    assert "(no endpoints)" in steps[1] and "Node node9 Not Found" in err
+    assert [line.split("default/web ")[1] for line in _on(steps[2], "node9")] == [
+        "10.244.9.7:8080/TCP ready node=node9 zone=zone-a pod=lost for-zones=zone-a"]
