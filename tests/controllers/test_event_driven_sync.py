@@ -1,7 +1,9 @@
-"""Where syncing every Service at every step differs from upstream's EndpointSlice controller, which syncs a
-Service on events: its own changes, its pods' (GetServicesToUpdateOnPodChange), and after a Node change only the
-Services whose Auto hints the topology cache finds overloaded (updateNode -> checkNodeTopologyDistribution ->
-GetOverloadedServices). Kept as strict expected failures, to turn green when the controller becomes event-driven."""
+"""The EndpointSlice controller syncs a Service on events, end to end through the scenario command: its own
+changes, its pods' (GetServicesToUpdateOnPodChange; a pod the model replaces is a delete and a create), slices
+under its label written by others, its last sync failing (retried), and after a Node change only the Services
+whose Auto hints the topology cache finds overloaded (updateNode -> checkNodeTopologyDistribution ->
+GetOverloadedServices); so a Service no event queued keeps what its last sync wrote, where syncing every Service
+at every step would not."""
 
 from __future__ import annotations
 
