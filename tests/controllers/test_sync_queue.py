@@ -138,24 +138,40 @@ def test_hints_by_zone_counts_the_ready_hinted_endpoints_per_family(spec: list[t
     assert counted == ({"IPv4": expected} if expected else {})
 
 
+# a bare pod, applied again and again under one name: its labels (in web, in api, in both, in both with one more
+# label), its address and its readiness change together or alone, as the informers see updates of one pod
+_BARE_LABELS = ((("app", "web"),), (("tier", "api"),), (("app", "web"), ("tier", "api")),
+                (("app", "web"), ("tier", "api"), ("x", "y")))
 _ACTIONS = st.lists(st.one_of(st.tuples(st.just("scale"), st.integers(0, 4)),
                               st.tuples(st.just("wait"), st.sampled_from([0.5, 3.0, 20.0, 60.0])),
                               st.tuples(st.just("image"), st.sampled_from([IMAGE_V1, IMAGE_V2, IMAGE_BROKEN])),
                               st.tuples(st.just("label"), st.sampled_from(["web", "other"])),
                               st.tuples(st.just("delete"), st.integers(0, 3)),
-                              st.tuples(st.just("distribution"), st.sampled_from([None, "PreferClose"]))),
+                              st.tuples(st.just("distribution"), st.sampled_from([None, "PreferClose"])),
+                              st.tuples(st.just("bare"), st.tuples(st.integers(0, len(_BARE_LABELS) - 1),
+                                                                   st.sampled_from(["10.244.0.250", "10.244.0.251"]),
+                                                                   st.booleans()))),
                     min_size=1, max_size=8)
+
+
+def _bare(w: World, spec: tuple[int, str, bool], rng: random.Random) -> World:
+    labels, address, ready = spec
+    pod = Pod(namespace="default", name="bare", node_name="node1", pod_ips=(address,), labels=_BARE_LABELS[labels],
+              ports=(ContainerPort(name=None, container_port=8080),), ready=ready)
+    return W.add_pods(w, [pod], rng)[0]
 
 
 def _act(w: World, action: tuple[str, object], rng: random.Random) -> World:
     kind, arg = action
-    pods = sorted(p.name for p in w.pods)
+    pods = sorted(p.name for p in w.pods if p.name != "bare")
     if kind == "scale":
         return W.scale(w, "default", "web", int(arg), rng)  # type: ignore[call-overload]
     if kind == "wait":
         return W.advance(w, float(arg), rng)  # type: ignore[arg-type]
     if kind == "image":
         return W.set_image(w, "default", "web", {"kubernetes-bootcamp": str(arg)}, rng)
+    if kind == "bare":
+        return _bare(w, arg, rng)  # type: ignore[arg-type]
     if kind in ("label", "delete") and not pods:
         return w
     if kind == "label":
@@ -172,10 +188,13 @@ def _act(w: World, action: tuple[str, object], rng: random.Random) -> World:
 def test_without_node_events_the_queued_syncs_give_what_syncing_every_service_gives(
         actions: list[tuple[str, object]], seed: int) -> None:
     """While the Nodes stay as they are, the events cover every change a sync could see: after any run of
-    scaling, waiting, rollouts, relabelled and deleted pods and trafficDistribution changes, the slices of the
-    queued syncs are those a sync of every Service writes."""
+    scaling, waiting, rollouts, relabelled and deleted pods, trafficDistribution changes and a bare pod applied
+    again with other labels, address or readiness, the slices of the queued syncs, over two Services (web, and
+    api selecting tier=api), are those a sync of every Service writes."""
     w, rng = deployed(2, seed)
-    w, _ = W.expose(w, "default", "web", rng, port=80)
+    w, web = W.expose(w, "default", "web", rng, port=80)
+    api = replace(web, name="api", selector=(("tier", "api"),), cluster_ips=(), cluster_ip_unset=True)
+    w = W.put_service(w, W.admit_service(w, api, rng))
     sync = W.controller_sync(w)
     for action in actions:
         w = _act(w, action, rng)
