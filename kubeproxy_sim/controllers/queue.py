@@ -16,7 +16,9 @@ event handlers queue a Service when
   is not seen until such an event.
 
 So a Node moved to another zone leaves the slices of a Service no event queued with the old zone and hints
-(kubernetes/kubernetes#123401 reports the same staleness of hints). Pure functions over two snapshots: what the
+(endpointslice_controller.go: updateNode leads only to checkNodeTopologyDistribution, which queues just the
+overloaded Services; kubernetes/kubernetes#123401 is related: hints removed while a Ready Node lacked a zone label
+are not added back when the label comes). Pure functions over two snapshots: what the
 informers last delivered and what they deliver now. Changes made and undone within one step (a pod created and
 deleted while time passes) are not seen: the model compares the step's start and end.
 """
