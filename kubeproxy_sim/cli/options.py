@@ -34,7 +34,12 @@ if TYPE_CHECKING:  # the model is imported by the commands that build rules, not
     from kubeproxy_sim.netfilter.model import Ruleset
     from kubeproxy_sim.objects.load import PathNames
 
-REPO_RULESETS = Path(__file__).resolve().parents[2] / "rulesets"
+_PACKAGE = Path(__file__).resolve().parents[1]
+REPO_RULESETS = (_PACKAGE.parent / "rulesets" if (_PACKAGE.parent / "pyproject.toml").is_file()
+                 else _PACKAGE / "rulesets")
+"""The built-in scenarios' folder: the checkout's rulesets/ when running from a checkout (an editable install,
+whose scenarios are the ones being edited), else the copy a wheel carries in the package (pyproject.toml maps
+rulesets/ there), which a regular install reads. (objects.load.BUILT_IN spells the same folder.)"""
 
 
 def parse_bool(text: str | bool) -> bool:

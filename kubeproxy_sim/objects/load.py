@@ -56,10 +56,13 @@ from kubeproxy_sim.objects.stdin import (
 from kubeproxy_sim.objects.stdin import NAME as STDIN_NAME
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-BUILT_IN = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))), "rulesets")
-"""The built-in scenarios' folder (cli.options.REPO_RULESETS; spelled here too, as the CLI imports this module
-only when it loads objects, and a file of it given with -f is as quiet as with --scenario): its files'
-Deployments go unsaid (see :func:`built_in`)."""
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+_CHECKOUT = os.path.dirname(_PACKAGE)
+BUILT_IN = os.path.join(_CHECKOUT if os.path.isfile(os.path.join(_CHECKOUT, "pyproject.toml")) else _PACKAGE,
+                        "rulesets")
+"""The built-in scenarios' folder, a checkout's or else the installed copy (cli.options.REPO_RULESETS; spelled here
+too, as the CLI imports this module only when it loads objects, and a file of it given with -f is as quiet as with
+--scenario): its files' Deployments go unsaid (see :func:`built_in`)."""
 SCENARIO_KINDS = frozenset({"Deployment"})
 """The kinds not read that the built-in scenarios' files carry (bootcamp's Deployment, which ``scenario``
 plays): any other kind there is a mistake to be noted as anywhere (``kind: EndpointSlices``)."""
