@@ -32,7 +32,9 @@ from kubeproxy_sim.controllers.model import World
 from kubeproxy_sim.errors import Diagnostic, Severity
 from kubeproxy_sim.objects.mirror import (
     LEADER_ANNOTATION,
+    MANAGED_BY_LABEL,
     MAX_ENDPOINTS_PER_SUBSET,
+    MIRROR_CONTROLLER,
     SKIP_MIRROR_LABEL,
     Endpoints,
     EndpointsAddress,
@@ -172,3 +174,12 @@ def mirror_step(start: World, end: World) -> tuple[World, tuple[Diagnostic, ...]
     result = sync_mirrored(keys, {s.key: s for s in end.services}, {e.key: e for e in end.endpoints},
                            end.mirrored_slices, end.user_slices, applied)
     return replace(end, mirrored_slices=result.slices), result.diagnostics
+
+
+def mirror_slices_deleted(loaded: Iterable[EndpointSlice]) -> tuple[Diagnostic, ...]:
+    """A note for each loaded slice of the mirroring controller's label, which it deletes once it sees it
+    (W.collect_slices): the slices of Endpoints are its own to make."""
+    return tuple(Diagnostic(f"deleted by the mirroring controller, whose managed-by label it has: the slices of "
+                            f"Endpoints {s.namespace}/{s.service_name} are its own to make, from the Endpoints",
+                            file=s.origin.file, kind="EndpointSlice", object=s.key, severity=Severity.NOTE)
+                 for s in loaded if dict(s.labels).get(MANAGED_BY_LABEL) == MIRROR_CONTROLLER)

@@ -23,7 +23,7 @@ from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.allocate import AllocationError
 from kubeproxy_sim.controllers.decode import LABEL_KEY_EXPECTED, NOTHING_WRITTEN, WrittenIPFields, is_label_key
 from kubeproxy_sim.controllers.deployment import history
-from kubeproxy_sim.controllers.mirroring import mirror_step
+from kubeproxy_sim.controllers.mirroring import mirror_slices_deleted, mirror_step
 from kubeproxy_sim.controllers.model import (
     MAX_REPLICAS,
     TOLERATIONS_FORBIDDEN,
@@ -766,4 +766,5 @@ def play(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
         raise ScriptError(step.line, f"{step.verb}: {exc}", getattr(exc, "file", None)) from None
     touched = frozenset(slice_queued(start.user_slices, played.world.user_slices))
     world, mirror_notes = mirror_step(start, W.collect_slices(played.world))
-    return replace(played, world=replace(world, slice_events=touched), mirror_notes=mirror_notes)
+    return replace(played, world=replace(world, slice_events=touched),
+                   mirror_notes=(*mirror_slices_deleted(played.world.user_slices), *mirror_notes))

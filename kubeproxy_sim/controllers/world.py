@@ -295,18 +295,19 @@ def controller_sync(world: World, before: ControllerSync | None = None) -> Contr
 def collect_slices(world: World) -> World:
     """The World once the controllers have deleted the loaded slices that are theirs to delete: the EndpointSlice
     controller's label on a Service it reconciles (a selector, not ExternalName: it deletes the slices of its label
-    it did not write) and the mirroring controller's on a Service with a selector
-    (endpointslicemirroring_controller.go: "Service now has selector, cleaning up any mirrored EndpointSlices";
-    the slices it mirrors itself are in ``mirrored_slices``, synced on its events: controllers.mirroring).
+    it did not write) and every one of the mirroring controller's label: a slice of its label it did not write
+    queues its Endpoints key (onEndpointSliceAdd/Update: the tracker does not know it), and that sync deletes it
+    (Endpoints or Service not found, not to mirror, a selector: deleteMirroredSlices) or reconciles it to the
+    Endpoints, whose slices the World keeps itself in ``mirrored_slices`` (controllers.mirroring).
 
     Called after every step (script.play), so a slice deleted is gone for good, as from the API: the Service
     losing its selector later does not bring it back, and one applied again is a new object, ``created``, which a
     Service without a selector keeps (its syncService returns before reconciling) and one with a selector loses in
     turn. The same World (``is``) when nothing goes."""
     doomed = {(CONTROLLER_NAME, namespace, name) for namespace, name in _managed(world)}
-    doomed |= {(MIRROR_CONTROLLER, s.namespace, s.name) for s in world.services if s.selector is not None}
     kept = tuple(s for s in world.user_slices
-                 if (dict(s.labels).get(MANAGED_BY_LABEL, ""), s.namespace, s.service_name) not in doomed)
+                 if (label := dict(s.labels).get(MANAGED_BY_LABEL, "")) != MIRROR_CONTROLLER
+                 and (label, s.namespace, s.service_name) not in doomed)
     return world if len(kept) == len(world.user_slices) else replace(world, user_slices=kept)
 
 

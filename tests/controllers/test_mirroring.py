@@ -266,3 +266,26 @@ def test_event_driven_mirroring_agrees_with_a_sync_of_every_key(ops: list[tuple[
         every = sync_mirrored([f"default/{n}" for n in _NAMES], {s.key: s for s in world.services},
                               {e.key: e for e in world.endpoints}, (), world.user_slices)
         assert sorted(world.mirrored_slices, key=repr) == sorted(every.slices, key=repr)
+
+
+HAND_MIRRORED = ("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: ext-by-hand\n"
+                 "  namespace: default\n"
+                 f"  labels: {{{MANAGED_BY_LABEL}: {MIRROR_CONTROLLER}, kubernetes.io/service-name: ext}}\n"
+                 "addressType: IPv4\nendpoints: [{addresses: [198.51.100.7], conditions: {ready: true}}]\n"
+                 "ports: [{port: 8080, protocol: TCP}]\n")
+
+
+@pytest.mark.parametrize(("script", "rows"), [
+    ("apply -f svc.yaml\napply -f hand.yaml\n", NONE),  # no Endpoints: deleteMirroredSlices
+    ("apply -f both.yaml\napply -f hand.yaml\n", ROWS),  # reconciled to the Endpoints
+])
+def test_a_slice_of_the_mirroring_controllers_label_applied_by_hand_is_the_controllers_to_delete(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], script: str,
+        rows: list[str]) -> None:
+    """onEndpointSliceAdd queues the Endpoints of a slice of the controller's label its tracker does not know, and
+    the sync deletes it (no Endpoints) or reconciles the Service's slices to the Endpoints: its endpoint is not
+    used either way (it was, for a Service without a selector)."""
+    steps, err = _run(tmp_path, monkeypatch, capsys, script, svc=SERVICE, both=SERVICE + "---\n" + ENDPOINTS,
+                      hand=HAND_MIRRORED)
+    assert steps[1] == (["endpointslice.discovery.k8s.io/ext-by-hand created"], rows)
+    assert "script:2: EndpointSlice default/ext-by-hand: note: deleted by the mirroring controller" in err
