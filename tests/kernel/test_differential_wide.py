@@ -50,7 +50,8 @@ def wide_flows(case: ClusterCase, limit: int | None) -> list[Flow]:
     sim = SimulatorSide(full, case.config).plain
     derived, _ = derive_flows(full, sim, clients)
     gateways = {n.name: n.gateways for n in sim.topology.nodes}
-    return round_robin([*derived, *extra_flows(case.cluster, clients, gateways, case.ipv6)], limit)
+    hairpins = {f.service: f.src for f in derived if f.kind == "hairpin"}
+    return round_robin([*derived, *extra_flows(case.cluster, clients, gateways, case.ipv6, hairpins)], limit)
 
 
 def _agrees(case: ClusterCase, run_tag: str, state_dir: Path) -> None:

@@ -153,3 +153,23 @@ def test_every_flow_is_predicted(stack: str) -> None:
             assert flow.dst.startswith("node/") or flow.dst.startswith("[") == case.ipv6, flow.label
 
     check()
+
+
+def test_endpoint_pods_hairpin_through_node_ports_and_vips() -> None:
+    """An endpoint pod also sends to its own Service's NodePorts and load-balancer IPs and externalIPs (not only its
+    clusterIP, derive_flows' hairpin), from the source of the derived hairpin flow."""
+    kinds: set[str] = set()
+
+    @settings(max_examples=30, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(case=wide_clusters("ipv6"))
+    def draw(case: ClusterCase) -> None:
+        flows = wide_flows(case, None)
+        hairpins = {f.service: f.src for f in flows if f.kind == "hairpin"}
+        for flow in flows:
+            if flow.kind.startswith("hairpin-"):
+                kinds.add(flow.kind)
+                assert flow.src == hairpins[flow.service], flow.label
+
+    draw()
+    assert kinds == {"hairpin-NodePort", "hairpin-VIP"}

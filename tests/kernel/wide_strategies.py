@@ -19,6 +19,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from kubeproxy_sim.kernel.differential import Flow
+from kubeproxy_sim.netfilter.packet import host_port
 from kubeproxy_sim.objects.model import (
     AddressType,
     Cluster,
@@ -58,11 +59,6 @@ def external_ip(i: int, ipv6: bool = False) -> str:
 def client(ipv6: bool, other: bool = False) -> str:
     """The stage's outside client of the family, or the second one (``other``)."""
     return (OTHER_CLIENT6 if other else EXTERNAL_CLIENT6) if ipv6 else OTHER_CLIENT if other else EXTERNAL_CLIENT
-
-
-def host_port(address: str, port: int) -> str:
-    """``IP:PORT``, ``[IPv6]:PORT``: a flow's destination."""
-    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
 def _family(ipv6: bool) -> IPFamily:
@@ -237,14 +233,17 @@ def _of_family(address: str, ipv6: bool) -> bool:
 
 
 def extra_flows(cluster: Cluster, clients: dict[str, str], gateways: dict[str, tuple[str, ...]],
-                ipv6: bool = False) -> list[Flow]:
+                ipv6: bool = False, hairpins: dict[str, str] | None = None) -> list[Flow]:
     """What ``derive_flows`` leaves out: each node to its own NodePorts by its loopback address (127.0.0.1, ::1)
     and by its pod bridge's gateway, and to the next node's; a pod to a NodePort at its own node's address, the
     next node's and its bridge's gateway; node and pod to load-balancer IPs and externalIPs; a second outside
-    client (out of any /32 or /128 source range) to them. All of the proxier's family (``ipv6``): a dual-stack
-    cluster's other family is another proxier's. ``gateways``: node -> its bridge's addresses (none where pods
-    are routed by veth: an address nobody answers, whose neighbour entry one flow's ARP would fail for the
-    next)."""
+    client (out of any /32 or /128 source range) to them; the Service's own endpoint pod (``hairpins``: service
+    key -> the source of its derived hairpin flow) to its NodePort on each node and to its load-balancer IPs
+    and externalIPs (the hairpin through them, not only the clusterIP). All of the proxier's family (``ipv6``):
+    a dual-stack cluster's other family is another proxier's. ``gateways``: node -> its bridge's addresses (none
+    where pods are routed by veth: an address nobody answers, whose neighbour entry one flow's ARP would fail
+    for the next)."""
+    hairpins = hairpins or {}
     nodes = [n.name for n in cluster.nodes]
     address = {n.name: next(a.address for a in n.addresses if _of_family(a.address, ipv6)) for n in cluster.nodes}
     loopback = "::1" if ipv6 else "127.0.0.1"
@@ -270,6 +269,9 @@ def extra_flows(cluster: Cluster, clients: dict[str, str], gateways: dict[str, t
                                        "NodePort-pod", svc.key) for n in dict.fromkeys((name, other))]
                         flows += [Flow(f"pod/{clients[name]}", b, proto, "NodePort-gateway", svc.key)
                                   for b in bridge]
+                    if svc.key in hairpins:
+                        flows.append(Flow(hairpins[svc.key], host_port(address[name], port.node_port), proto,
+                                          "hairpin-NodePort", svc.key))
             proxied = {i.ip for i in svc.load_balancer_ingress if i.ip_mode == "Proxy"}
             vips = [i.ip for i in svc.load_balancer_ingress if i.ip] + list(svc.external_ips)
             for vip in (v for v in vips if _of_family(v, ipv6)):
@@ -278,6 +280,8 @@ def extra_flows(cluster: Cluster, clients: dict[str, str], gateways: dict[str, t
                 if vip not in proxied:  # the kernel backend has no balancer to end it (derive_flows skips it too)
                     flows.append(Flow(f"external:{client(ipv6, other=True)}", dst, proto, "VIP-other", svc.key))
                 flows += [Flow(f"pod/{key}", dst, proto, "VIP-pod", svc.key) for key in clients.values()]
+                if svc.key in hairpins:
+                    flows.append(Flow(hairpins[svc.key], dst, proto, "hairpin-VIP", svc.key))
     return flows
 
 
