@@ -94,7 +94,7 @@ def resolve_port(port: ServicePort, pod: Pod) -> int | None:
     taught pkg/api/v1/pod's FindPort), a name is looked for in the containers' ports, then in the sidecars'."""
     if isinstance(port.target_port, int):
         return port.target_port or port.port
-    for container_port in (*pod.ports, *pod.sidecar_ports):
+    for container_port in pod.served_ports:
         if container_port.name == port.target_port and container_port.protocol is port.protocol:
             return container_port.container_port
     return None

@@ -280,7 +280,7 @@ def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str
     declared = {address for address, served in slice_ports(cluster).items() if served}  # as SimPod.serves
     warnings = [w for n in nodes for w in refused_pod_cidrs(cluster, n.config, family)]  # as build_topology's
     for pod in running_pods(cluster):
-        containers = (*pod.ports, *pod.sidecar_ports)  # a sidecar listens as any container does
+        containers = pod.served_ports
         served = {(c.protocol.value.lower(), c.container_port) for c in containers if c.protocol in SERVED}
         if pod.host_network:
             warnings += place_host_network(pods, pod, family, served, ports)

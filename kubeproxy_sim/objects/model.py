@@ -307,6 +307,12 @@ class Pod:
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
 
+    @property
+    def served_ports(self) -> tuple[ContainerPort, ...]:
+        """The ports of its containers, then its sidecars': a sidecar listens as any container does, so what the
+        pod serves (and a named targetPort is looked for in, in that order) is both."""
+        return (*self.ports, *self.sidecar_ports)
+
 
 @dataclass(frozen=True, slots=True)
 class Cluster:

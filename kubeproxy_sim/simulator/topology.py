@@ -455,7 +455,7 @@ def build_topology(cluster: Cluster, base: ProxyConfig, *,
     declared = slice_ports(cluster)
     warnings = [w for n in nodes for w in refused_pod_cidrs(cluster, n.config, family)]
     for pod in running_pods(cluster):
-        served = {(c.protocol.value.lower(), c.container_port) for c in (*pod.ports, *pod.sidecar_ports)}
+        served = {(c.protocol.value.lower(), c.container_port) for c in pod.served_ports}
         if pod.host_network:
             warnings += place_host_network(placer, pod, family, served, declared)
             continue
