@@ -194,7 +194,7 @@ def _recent(parts: RuleParts, opts: Sequence[Option]) -> None:
                     "if it does)", negated)
 
     def check(b: object) -> object:
-        hit = b.env.recent(command, name, getattr(b, attr) & mask, seconds, hitcount, negated, reap)  # type: ignore[attr-defined]
+        hit = b.env.recent(command, name, getattr(b, attr), mask, seconds, hitcount, negated, reap)  # type: ignore[attr-defined]
         return unknown if hit is None else hit
 
     # traced, a list holds the client or not by its name alone (Env.recent); only sampling reads the address

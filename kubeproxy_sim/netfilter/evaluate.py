@@ -50,6 +50,7 @@ from kubeproxy_sim.netfilter.compile import (
     CompiledRule,
     CompiledRuleset,
     Kind,
+    LazyChain,
     PseudoRule,
     chain_reads,
 )
@@ -165,6 +166,19 @@ class RecentTable:
         self.size = size
         self.stamps = stamps
         self.lists: dict[str, OrderedDict[int, list[float]]] = {}
+        self.masks: dict[str, int] = {}
+        """Each list's address mask: the --mask of the first rule that named it (-1: all ones). The kernel masks
+        an address with its list's mask, not the rule's (recent_mt reads t->mask, set by recent_mt_check when
+        the rule that created the list was loaded; measured in ip6tables: a /64 --rcheck found an address that a
+        full-mask --set of the same list had stored), and a list outlives a reload while a rule names it."""
+
+    def declare(self, name: str, mask: int) -> None:
+        """A rule naming the list was loaded: the list takes its mask unless it has one."""
+        self.masks.setdefault(name, mask)
+
+    def masked(self, name: str, addr: int, mask: int) -> int:
+        """The address as the list holds it (``mask``: the rule's, which a list not declared yet takes)."""
+        return addr & self.masks.setdefault(name, mask)
 
     def holds(self, name: str, addr: int) -> bool:
         return addr in self.lists.get(name, {})
@@ -502,15 +516,16 @@ class Env:
         addrs = self.iface_addrs.get(iface or "")
         return addrs[0] if addrs else self.primary
 
-    def recent(self, command: str, name: str, addr: int, seconds: int, hitcount: int, negated: bool,
+    def recent(self, command: str, name: str, addr: int, mask: int, seconds: int, hitcount: int, negated: bool,
                reap: bool) -> bool | None:
         """A recent match: sampled against the RecentTable, traced against the node's affinity lists.
 
         None (traced only): the match reads a list (--rcheck, --update, --remove) that is not among
         ``affinity`` when those are not known to be all the lists holding the client."""
         if self.sampler is not None:
-            return self.sampler.recent.apply(command, name, addr, self.sampler.now, seconds, hitcount, negated,
-                                             reap)
+            table = self.sampler.recent
+            return table.apply(command, name, table.masked(name, addr, mask), self.sampler.now, seconds, hitcount,
+                               negated, reap)
         hit = command == "--set" or name in self.affinity
         if not hit and not self.affinity_known:
             return None
@@ -1047,6 +1062,8 @@ class Engine:
                 ("FROM_LOCAL", FROM_LOCAL), ("LOOPBACK_IN", LOOPBACK_IN))
         }
         self.memos: dict[int, PipelineMemo] = {} if sampler is not None else self._memos()
+        if sampler is not None:
+            _declare_recent_lists(compiled, sampler.recent)
 
     def _memos(self) -> dict[int, PipelineMemo]:
         """A memo for each routing-free pipeline whose chains all declare what they read."""
@@ -1273,6 +1290,19 @@ class Engine:
         """The public record of an end (see :func:`end_of`)."""
         verdict, destination, masquerade = end_of(b, verdict)
         return Finished(verdict, destination, masquerade, b.num, b.den, tuple(b.path), tuple(b.doubts))
+
+
+def _declare_recent_lists(compiled: CompiledRuleset, table: RecentTable) -> None:
+    """Give each recent list the mask of the first rule naming it, in the order the rules were loaded (tables and
+    chains as the dump writes them). A chain not compiled yet (lazy) is not read: its lists take their masks
+    when first walked."""
+    for chains in compiled.tables.values():
+        for chain in chains.values():
+            if isinstance(chain, LazyChain):
+                continue
+            for rule in chain.rules:
+                if rule.recent is not None:
+                    table.declare(rule.recent[0], rule.recent[2])
 
 
 MARTIAN_SOURCE = PseudoRule("", "", 0, "routing decision: a source 0.0.0.0, multicast or 255.255.255.255 "

@@ -77,11 +77,7 @@ PREFIXES = ("", "/128", "/126", "/64", "/48", "/16", "/8")
 PROTOCOLS = ("", "tcp", "udp", "icmpv6", "ipv6-icmp", "icmp", "!tcp", "!icmpv6")
 ADDRTYPES = ("LOCAL", "UNICAST", "MULTICAST", "UNREACHABLE", "ANYCAST", "UNSPEC", "LOCAL,UNICAST",
              "UNICAST,MULTICAST", "LOCAL,MULTICAST")
-RECENT_MASKS = {"A": "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "B": "ffff:ffff:ffff:ffff::"}
-"""One mask per list: xt_recent masks an address with its list's mask, the one the first rule naming the list had
-when the kernel created it (recent_mt_check; recent_mt reads t->mask, not the rule's: measured, a /64 --rcheck
-found an address a full-mask --set had stored), where the evaluator applies each rule's own. kube-proxy writes
-one mask for a list; the difference is left unmodelled (see the session's report)."""
+RECENT_MASKS = ("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "ffff:ffff:ffff:ffff::")
 REJECT_WITH = ("", " --reject-with icmp6-port-unreachable", " --reject-with icmp6-adm-prohibited",
                " --reject-with icmp6-no-route", " --reject-with tcp-reset")
 DNAT_TO = (NODE, OUT_LOCAL, *FORWARDED)
@@ -110,7 +106,7 @@ def _addrtype(draw: st.DrawFn, hooks: set[str]) -> str:
 
 def _recent(draw: st.DrawFn) -> str:
     name = draw(st.sampled_from(RECENT_LISTS))
-    mask = RECENT_MASKS[name]
+    mask = draw(st.sampled_from(RECENT_MASKS))
     side = draw(st.sampled_from(("--rsource", "--rdest")))
     if draw(st.booleans()):
         return f"-m recent --set --name {name} --mask {mask} {side}"
@@ -414,6 +410,16 @@ PINNED = {
                  Probe("tcp", "fd00:9::2", "fd00:100::7", 80, 1002))),
     # kube-proxy's IPv6 forms: DNAT to [addr]:port, MASQUERADE of a marked connection, REJECT's IPv6 answers,
     # recent with an IPv6 mask shared by a /64
+    # xt_recent masks an address with its list's mask (the first rule naming the list), not the rule's: a /64
+    # --rcheck finds what a full-mask --set stored, and a full-mask --rcheck of list B finds a neighbour of the
+    # /64 --set's address; the evaluator applied each rule's own mask
+    "recent-mask": (_tables(prerouting=("-m recent --set --name A --mask ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff "
+                                        "--rsource", "-m recent --set --name B --mask ffff:ffff:ffff:ffff:: --rsource"),
+                            postrouting=("-m recent --rcheck --name A --mask ffff:ffff:ffff:ffff:: --rsource",
+                                         "-m recent --rcheck --name B --mask ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff "
+                                         "--rdest")),
+                    (Probe("tcp", "fd00:9::2", "fd00:100::7", 80, 1000),
+                     Probe("udp", "fd00:100::7", "fd00:9::3", 53, 1001))),
     # ip6_forward drops a packet from a link-local source (beyond scope) before FORWARD; the evaluator forwarded it
     "link-local": (_tables(forward=("-j ACCEPT",), postrouting=("-j MASQUERADE",)),
                    (Probe("tcp", "fe80::2", "fd00:100::7", 80, 1000), Probe("udp", "fe80::2", NODE, 53, 1001),
