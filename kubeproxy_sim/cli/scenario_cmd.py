@@ -572,7 +572,7 @@ def _play_step(carry: _Carry, number: int, step: Step, args: argparse.Namespace,
     from kubeproxy_sim.netfilter.render import render_ruleset
 
     played = play(carry.world, step, rng, load)
-    sync = controller_sync(played.world, carry.sync)
+    sync = controller_sync(played.world, carry.sync, played.slice_events)
     cluster = sync.cluster
     config, config_diagnostics = build_config(args, cluster)
     seen = set(carry.sync.events)

@@ -514,10 +514,6 @@ class World:
     # takes, and the failures recorded since the log was last taken (scheduler.record_failures, take_log)
     unschedulable: frozenset[tuple[str, str]] = frozenset()
     scheduling_log: tuple[SchedulingFailure, ...] = ()
-    # the Services whose controller-labelled loaded EndpointSlices the last played step added, changed or deleted,
-    # seen before the controllers delete those slices (script.play): the EndpointSlice controller's
-    # onEndpointSlice* handlers queue them (controllers.queue.slice_queued)
-    slice_events: frozenset[str] = frozenset()
     # v1 Endpoints as the API holds them (applied, or written by the endpoints controller), and the EndpointSlices
     # the mirroring controller keeps for them, as of its last sync of each (controllers.mirroring, script.play)
     endpoints: tuple[Endpoints, ...] = ()

@@ -497,6 +497,11 @@ class Played:
     # what the mirroring controller's syncs of the step call for saying (Endpoints not mirrored and why, addresses
     # over its cap): controllers.mirroring.sync_mirrored
     mirror_notes: tuple[Diagnostic, ...] = ()
+    # the Services whose controller-labelled loaded EndpointSlices the step added, changed or deleted, seen before
+    # the controllers delete those slices (W.collect_slices), which would hide them: the EndpointSlice controller's
+    # onEndpointSlice* handlers queue them, so the caller hands them to W.controller_sync (a step's events, not
+    # the cluster's state: they are no field of the World)
+    slice_events: frozenset[str] = frozenset()
 
 
 def _format_time(seconds: float) -> str:
@@ -758,13 +763,12 @@ def play(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
     """Carry out one step; a refusal (not found, already exists, ...) raises ScriptError naming the line. The
     World it leaves has lost the loaded slices the controllers delete once they see the step (W.collect_slices),
     so that what they deleted stays deleted whatever later steps do, and says which Services the step's changes
-    to controller-labelled slices queue (World.slice_events), which that deletion would hide."""
-    start = replace(world, slice_events=frozenset()) if world.slice_events else world
+    to controller-labelled slices queue (Played.slice_events), which that deletion would hide."""
     try:
-        played = _run(start, step, rng, load)
+        played = _run(world, step, rng, load)
     except (W.ActionError, AllocationError) as exc:
         raise ScriptError(step.line, f"{step.verb}: {exc}", getattr(exc, "file", None)) from None
-    touched = frozenset(slice_queued(start.user_slices, played.world.user_slices))
-    world, mirror_notes = mirror_step(start, W.collect_slices(played.world))
-    return replace(played, world=replace(world, slice_events=touched),
+    touched = frozenset(slice_queued(world.user_slices, played.world.user_slices))
+    after, mirror_notes = mirror_step(world, W.collect_slices(played.world))
+    return replace(played, world=after, slice_events=touched,
                    mirror_notes=(*mirror_slices_deleted(played.world.user_slices), *mirror_notes))

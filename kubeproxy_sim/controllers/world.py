@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import netaddr
@@ -197,8 +197,9 @@ class ControllerSync:
     Services whose topology hints its cache now holds, and its own slices in ``cluster`` (all three for the next
     sync); and what the next sync needs to tell which Services its events queue: what its informers held
     (``seen``), the Nodes' CPU ratios its topology cache holds (read only on a Node event) and the Services whose
-    sync failed (retried). The loaded slices the controllers delete are not its memory: they are gone from the
-    World (:func:`collect_slices`), as those of a deleted Service are (:func:`delete_services`)."""
+    sync failed (retried). The loaded slices the controllers delete are not its memory: a played step's World has
+    lost them (:func:`collect_slices`), as those of a deleted Service (:func:`delete_services`), and ``seen`` holds
+    the World's slices as the sync found them, before it deleted any."""
 
     cluster: Cluster
     events: tuple[ServiceEvent, ...] = ()
@@ -229,33 +230,37 @@ def _managed(world: World) -> set[tuple[str, str]]:
             if s.selector is not None and s.type is not ServiceType.EXTERNAL_NAME}
 
 
-def _snapshot(world: World, pods: tuple[Pod, ...]) -> Snapshot:
+def _snapshot(world: World, pods: tuple[Pod, ...], loaded: tuple[EndpointSlice, ...]) -> Snapshot:
     return Snapshot(services=world.services, annotations=world.service_annotations, pods=pods, nodes=world.nodes,
-                    not_ready=world.not_ready_nodes, loaded=world.user_slices)
+                    not_ready=world.not_ready_nodes, loaded=loaded)
 
 
-def _queued(before: ControllerSync, seen: Snapshot, world: World) -> tuple[set[str], Mapping[str, float] | None]:
-    """The Services the controller's events since ``before`` queue (controllers.queue), and the CPU ratios its
-    topology cache holds after them."""
+def _queued(before: ControllerSync, seen: Snapshot, world: World,
+            touched: set[str]) -> tuple[set[str], Mapping[str, float] | None]:
+    """The Services the controller's events since ``before`` queue (controllers.queue; ``touched``: those its
+    slice handlers queue), and the CPU ratios its topology cache holds after them."""
     ratios = before.ratios
-    dirty = queue.service_queued(before.seen, seen) | set(before.failed)
+    dirty = queue.service_queued(before.seen, seen) | set(before.failed) | touched
     dirty |= queue.pod_queued(before.seen.pods, seen.pods, world.services)
-    dirty |= queue.slice_queued(before.seen.loaded, seen.loaded) | world.slice_events
     if queue.nodes_event(before.seen, seen):
         ratios = _cache_ratios(world)
         dirty |= queue.overloaded_services(before.own, before.populated, ratios)
     return dirty, ratios
 
 
-def controller_sync(world: World, before: ControllerSync | None = None) -> ControllerSync:
+def controller_sync(world: World, before: ControllerSync | None = None,
+                    slice_events: Iterable[str] = ()) -> ControllerSync:
     """Services, the user's and the controller's EndpointSlices, Nodes and Pods at ``world.now``, and the
     controller's events (``before``, the previous sync: the Services whose hints it populated, so that enabling
-    hints is said once and dropping the annotation is noticed, its slices, and what it saw).
+    hints is said once and dropping the annotation is noticed, its slices, and what it saw; ``slice_events``: the
+    Services whose controller-labelled slices changed in steps that have since deleted them, script.Played's,
+    of every step since ``before``).
 
     The first sync (no ``before``) syncs every Service, as the controller does on its informers' initial lists;
     a later one only those its events queue (:func:`_queued`, controllers.queue): the others keep the slices and
     events of their last sync, even where the Nodes changed under them (a Node's new zone is not written into
-    the slices of a Service nothing queued: kubernetes/kubernetes#123401).
+    the slices of a Service nothing queued: updateNode leads only to checkNodeTopologyDistribution;
+    kubernetes/kubernetes#123401 is related).
 
     The loaded slices are the World's, less those the controllers delete now (:func:`collect_slices`: a played
     step's World has none left; one built by other calls is shown as the controllers leave it). The slices the
@@ -263,13 +268,20 @@ def controller_sync(world: World, before: ControllerSync | None = None) -> Contr
     syncService returns before reconciling such a Service and deletes nothing (endpointslice_controller.go), so
     kube-proxy keeps using those endpoints until the Service is deleted (its slices' owner) or gets a selector back.
     """
+    # the slice handlers see the World's slices before the controllers delete any (a played step's World has
+    # already lost them: its slice_events say what it saw), and the next sync compares with these, so a caller's
+    # World that keeps a slice the controllers delete queues its Service once, not at every sync
+    loaded = world.user_slices
+    touched = set(slice_events)
+    if before is not None:
+        touched |= queue.slice_queued(before.seen.loaded, loaded)
     world = collect_slices(world)
     pods = tuple(p.at(world.now) for p in world.pods)
-    seen = _snapshot(world, pods)
+    seen = _snapshot(world, pods, loaded)
     if before is None:
         dirty, ratios, populated = {s.key for s in world.services}, _cache_ratios(world), frozenset[str]()
     else:
-        (dirty, ratios), populated = _queued(before, seen, world), before.populated
+        (dirty, ratios), populated = _queued(before, seen, world, touched), before.populated
     synced = tuple(s for s in world.services if s.key in dirty)
     done = reconcile_all(synced, pods, world.nodes, view=topology_view(world, populated, ratios))
     fresh: dict[str, list[EndpointSlice]] = {}

@@ -13,8 +13,10 @@ from kubeproxy_sim.controllers import queue as Q
 from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.endpointslice import CONTROLLER_NAME, MANAGED_BY_LABEL, SERVICE_NAME_LABEL
 from kubeproxy_sim.controllers.model import World
+from kubeproxy_sim.controllers.script import Manifests, Step, parse_line, play
 from kubeproxy_sim.objects.model import (
     AddressType,
+    Cluster,
     ContainerPort,
     Endpoint,
     EndpointConditions,
@@ -200,3 +202,51 @@ def test_without_node_events_the_queued_syncs_give_what_syncing_every_service_gi
         w = _act(w, action, rng)
         sync = W.controller_sync(w, sync)
         assert sync.cluster == W.controller_sync(w).cluster
+
+
+def _zones(sync: W.ControllerSync) -> set[str | None]:
+    return {e.zone for s in sync.own for e in s.endpoints}
+
+
+def test_a_slice_put_under_the_controllers_label_outside_a_script_queues_its_service_once() -> None:
+    """Through the World's API, not script.play: onEndpointSliceAdd queues the Service of a slice of the
+    controller's label that its tracker does not know, so the sync deletes it and writes node2's new zone (which
+    no Node event queued: the Service has no Auto hints); the next sync, the World still holding the slice it
+    deleted, queues nothing again (the zone moved back stays unsynced)."""
+    w, rng = deployed(2, 0)
+    w, web = W.expose(w, "default", "web", rng, port=80)
+    sync = W.controller_sync(w)
+    w = replace(w, nodes=(w.nodes[0], replace(w.nodes[1], labels=(("topology.kubernetes.io/zone", "zone-c"),))))
+    sync = W.controller_sync(w, sync)
+    assert _zones(sync) == {"zone-a", "zone-b"}
+    fake = _slice("web-fake", web.name, CONTROLLER_NAME, "10.9.9.9")
+    w = W.put_slices(w, (fake,))
+    sync = W.controller_sync(w, sync)
+    assert _zones(sync) == {"zone-a", "zone-c"}
+    assert "default/web-fake" not in {s.key for s in sync.cluster.endpoint_slices}
+    w = replace(w, nodes=(w.nodes[0], replace(w.nodes[1], labels=(("topology.kubernetes.io/zone", "zone-b"),))))
+    assert _zones(W.controller_sync(w, sync)) == {"zone-a", "zone-c"}
+
+
+def _step(line: int, text: str) -> Step:
+    step = parse_line(line, text)
+    assert step is not None
+    return step
+
+
+def test_a_played_steps_slice_events_are_the_steps_own_and_reach_the_sync_it_is_given_to() -> None:
+    """A slice of the controller's label applied by a step is gone from the World play leaves; the step's
+    Played.slice_events name its Service, the next step's (which touches no slice) name none, and a sync given
+    the first step's events rewrites the Service's slices though a play came between."""
+    w, rng = deployed(2, 0)
+    w, web = W.expose(w, "default", "web", rng, port=80)
+    sync = W.controller_sync(w)
+    w = replace(w, nodes=(w.nodes[0], replace(w.nodes[1], labels=(("topology.kubernetes.io/zone", "zone-c"),))))
+    fake = _slice("web-fake", web.name, CONTROLLER_NAME, "10.9.9.9")
+    first = play(w, _step(1, "apply -f slice.yaml"), rng, lambda _paths: Manifests(Cluster(endpoint_slices=(fake,))))
+    assert first.slice_events == {"default/web"} and not first.world.user_slices
+    second = play(first.world, _step(2, "wait 1s"), rng, lambda _paths: Manifests(Cluster()))
+    assert second.slice_events == frozenset()
+    assert _zones(W.controller_sync(second.world, sync, second.slice_events)) == {"zone-a", "zone-b"}
+    assert _zones(W.controller_sync(second.world, sync, first.slice_events | second.slice_events)) == {
+        "zone-a", "zone-c"}
