@@ -92,6 +92,13 @@ LINKLOCAL6_NOT_FORWARDED = PseudoRule("", "", 0, "routing decision: a packet fro
 """The step that ends an IPv6 packet from elsewhere from a link-local source that routing sends on to another
 host: a link-local address means nothing off its link. Measured on veth namespaces (nat PREROUTING counted it,
 FORWARD did not); a link-local destination is forwarded (back out of its link)."""
+MULTICAST6_NOT_FORWARDED = PseudoRule("", "", 0, "routing decision: a packet sent to a multicast group, DNATed to "
+                                                "another host, is not forwarded (it came as a link-layer multicast "
+                                                "frame, and ip6_forward forwards only frames sent to the node)",
+                                      Kind.DROP)
+"""The step that ends an IPv6 packet from elsewhere to a multicast group that PREROUTING sent on to another host:
+measured on veth namespaces (a frame to 33:33:00:00:00:01, DNATed: nat PREROUTING counted it, FORWARD did
+not)."""
 EXPECTATION = PseudoRule("", "", 0, "conntrack expectation")
 """What the doubt about a RELATED packet's NAT is charged to: listed like :data:`ROUTING`."""
 EXPECTED_NAT = ("a RELATED packet opens a connection a conntrack helper expected (FTP data, say), whose nat rules the "
@@ -1242,9 +1249,13 @@ class Engine:
         if not local and not env.addresses_known:
             _routing_doubt(b)
         if step == "ROUTE":  # from elsewhere
-            if b.family == 6 and not local and b.src >> 118 == 0x3FA and b.in_iface != "lo":
-                b.path.append(LINKLOCAL6_NOT_FORWARDED)
-                return None
+            if b.family == 6 and not local and b.in_iface != "lo":
+                if b.src >> 118 == 0x3FA:
+                    b.path.append(LINKLOCAL6_NOT_FORWARDED)
+                    return None
+                if multicast(6, packet.dst) and not packet.reply:
+                    b.path.append(MULTICAST6_NOT_FORWARDED)
+                    return None
             if b.family == 4 and b.in_iface != "lo":
                 if not env.route_localnet_known:
                     _martian_doubt(b)

@@ -420,6 +420,13 @@ PINNED = {
                                          "--rdest")),
                     (Probe("tcp", "fd00:9::2", "fd00:100::7", 80, 1000),
                      Probe("udp", "fd00:100::7", "fd00:9::3", 53, 1001))),
+    # a frame to a multicast group that PREROUTING DNATs to another host is not forwarded (not sent to the node's
+    # MAC), one DNATed to the node is delivered; the evaluator forwarded the first
+    "multicast-dnat": (_tables(forward=("-j ACCEPT",),
+                               prerouting=("-p udp -j DNAT --to-destination [fd00:100::7]:53",
+                                           f"-p tcp -j DNAT --to-destination [{NODE}]:80")),
+                       (Probe("udp", "fd00:9::2", "ff02::1", 53, 1000),
+                        Probe("tcp", "fd00:9::2", "ff02::1", 443, 1001))),
     # ip6_forward drops a packet from a link-local source (beyond scope) before FORWARD; the evaluator forwarded it
     "link-local": (_tables(forward=("-j ACCEPT",), postrouting=("-j MASQUERADE",)),
                    (Probe("tcp", "fe80::2", "fd00:100::7", 80, 1000), Probe("udp", "fe80::2", NODE, 53, 1001),
