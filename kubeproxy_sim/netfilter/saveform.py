@@ -34,6 +34,7 @@ from typing import cast
 import netaddr
 
 from kubeproxy_sim.netfilter import syntax
+from kubeproxy_sim.netfilter.hostmask import HostRefusal, read_hosts, saved_host
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Option, Rule, Ruleset, RuleSpec, Table, Target
 from kubeproxy_sim.netfilter.packet import is_dotted_quad
 from kubeproxy_sim.netfilter.protocols import saved_protocol
@@ -636,15 +637,34 @@ TARGETS: dict[str, Callable[[str, Options, bool], Options]] = {
 # ---------------------------------------------------------------------------
 
 
+ANY_HOST = Option("", (), False, "")
+"""In :func:`_builtin`'s list of a -s or -d option's hosts, one iptables-save omits (``0.0.0.0/0``): its rule has
+no such option (``-s 1.2.3.4/0,5.6.7.8`` is a rule without -s, then one with ``-s 5.6.7.8/32``)."""
+
+
+def saved_hosts(value: str, ipv6: bool) -> list[str]:
+    """A -s or -d value's hosts as iptables-save prints them after iptables-restore read them
+    (:mod:`~kubeproxy_sim.netfilter.hostmask`: ``1.2.3`` is ``1.2.3.0/32``, ``10.1.2.3/0x10`` is
+    ``10.1.0.0/16``); a name, or a value iptables refuses (read without validating), as written."""
+    if is_dotted_quad(value):  # (a host as kube-proxy writes them)
+        return [f"{value}/32"]
+    hosts = read_hosts(value, ipv6)
+    if isinstance(hosts, HostRefusal):
+        return value.split(",")
+    return [saved_host(host) for host in hosts]
+
+
 def _builtin(option: Option, ipv6: bool) -> list[Option]:
-    """One built-in option in save form: [] when iptables-save would omit it, several for a list of hosts."""
+    """One built-in option in save form: [] when iptables-save would omit it, several for a list of hosts (each
+    omitted one :data:`ANY_HOST`)."""
     if option.flag in ("-s", "-d") and len(option.args) == 1:
-        values = option.args[0].split(",")
-        saved = [save_address(v, ipv6) for v in values]
+        saved = saved_hosts(option.args[0], ipv6)
         full = "::/0" if ipv6 else "0.0.0.0/0"
-        if len(saved) == 1 and saved[0] == full and not option.negated:
-            return []
-        return [_with(option, v) for v in saved]
+        if option.negated:
+            return [_with(option, v) for v in saved]
+        if len(saved) == 1:
+            return [] if saved[0] == full else [_with(option, saved[0])]
+        return [ANY_HOST if v == full else _with(option, v) for v in saved]
     if option.flag == "-p" and len(option.args) == 1:
         number = syntax.protocol_number(option.args[0])  # (printed by its netbase name, as iptables-save does)
         if number is None:
@@ -713,8 +733,9 @@ def save_specs(spec: RuleSpec, ipv6: bool = False, memo: SaveMemo | None = None)
         handler = TARGETS.get(target.name)
         if handler is not None:
             target = Target(target.name, tuple(handler(target.name, list(target.options), ipv6)), target.goto)
-    sources: list[Option | None] = [o for alts in by_flag["-s"] for o in alts] or [None]
-    dests: list[Option | None] = [o for alts in by_flag["-d"] for o in alts] or [None]
+    sources: list[Option | None] = [o if o is not ANY_HOST else None for alts in by_flag["-s"] for o in alts] or [
+        None]
+    dests: list[Option | None] = [o if o is not ANY_HOST else None for alts in by_flag["-d"] for o in alts] or [None]
     rest = [o for flag in BUILTIN_ORDER[2:] for alts in by_flag[flag] for o in alts] + others
     return [
         RuleSpec(tuple(o for o in (src, dst) if o is not None) + tuple(rest) + tuple(matches), target)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection, Container, Sequence
 from dataclasses import dataclass
 
 from kubeproxy_sim.errors import RulesSyntaxError
+from kubeproxy_sim.netfilter.hostmask import HostRefusal, read_hosts
 from kubeproxy_sim.netfilter.model import Option, RuleSpec, Target
 from kubeproxy_sim.netfilter.protocols import NETBASE_ALIASES, NETBASE_PROTOCOLS, XTABLES_PROTOCOLS, saved_protocol
 from kubeproxy_sim.netfilter.services import SERVICES
@@ -331,6 +332,17 @@ RECENT_VALUE_KINDS = {"--seconds": "seconds", "--hitcount": "hitcount", "--name"
 RECENT_KINDS = frozenset(RECENT_VALUE_KINDS.values())
 RECENT_NAME_LIMIT = 199  # XT_RECENT_NAME_LEN - 1: iptables keeps a longer name's first 199 characters
 RECENT_HITCOUNT_LIMIT = 65535  # XT_RECENT_MAX_NSTAMPS - 1 of a recent kernel (older kernels: 255)
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_HEX4 = r"[0-9a-fA-F]{1,4}"
+ADDRESS_VALUE = (
+    rf"{_OCTET}(?:\.{_OCTET}){{3}}(?:/(?:3[0-2]|[12]?[0-9]))?"
+    rf"|(?:(?:{_HEX4}:){{7}}{_HEX4}|(?:{_HEX4}:){{1,7}}:|:(?::{_HEX4}){{1,7}}|::"
+    + "".join(rf"|(?:{_HEX4}:){{{n}}}(?::{_HEX4}){{1,{7 - n}}}" for n in range(1, 7))
+    + r")(?:/(?:12[0-8]|1[01][0-9]|[1-9]?[0-9]))?"
+)
+"""One -s/-d address as kube-proxy writes them: a dotted quad or an IPv6 address without a dotted tail, with an
+optional prefix length, each number without leading zeros (every other spelling is read by the interpreter:
+:mod:`~kubeproxy_sim.netfilter.hostmask`)."""
 VALUE_PATTERNS = {
     "port": PORT_VALUE,
     "ports": f"{PORT_VALUE}(?:,{PORT_VALUE}){{0,{MULTIPORT_LIMIT - 1}}}",
@@ -344,7 +356,11 @@ VALUE_PATTERNS = {
     "list-name": rf"[A-Za-z0-9_][A-Za-z0-9_.:+-]{{0,{RECENT_NAME_LIMIT - 1}}}",
     "protocol": r"tcp|udp|sctp|icmp|ipv6-icmp|icmpv6|all|25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]",
     "mh-type": r"25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]",
-    "interface": r"[\x21-\x7e]{1,15}",  # (printable ASCII: one byte a character, as IFNAMSIZ counts)
+    "interface": r"(?:[\x23-\x2c\x2e-\x5b\x5d-\x7e]|-(?=[0-9]|[^\x21-\x7e]|$)|!(?=[\x21\x23-\x5b\x5d-\x7e]))"
+                 r"[\x21\x23-\x5b\x5d-\x7e]{0,14}",
+    # (printable ASCII: one byte a character, as IFNAMSIZ counts; no quote or backslash, which a canonical value
+    # does not hold bare ('-i "-5"' is '-i -5'), and not a word the tokenizer reads as a flag or a bang, -x or !)
+    "address": ADDRESS_VALUE,
     "ipv6-headers": "(?:{0})(?:,(?:{0}))*".format("|".join(sorted(map(re.escape, IPV6_HEADERS), key=len,
                                                                    reverse=True))),
     "bare-word": r"[^-!' \"\\\t\r\n\x00][^' \"\\\t\r\n\x00]*",  # one of several bare words of a --comment
@@ -632,7 +648,8 @@ def value_kind(flag: str, owner: str) -> str | None:
     return NAMED_VALUE_KINDS.get((owner, flag)) or port_kind(flag, owner)
 
 
-NAMED_VALUE_KINDS = {("", "-i"): "interface", ("", "-o"): "interface", ("conntrack", "--ctproto"): "protocol",
+NAMED_VALUE_KINDS = {("", "-i"): "interface", ("", "-o"): "interface", ("", "-s"): "address", ("", "-d"): "address",
+                     ("conntrack", "--ctproto"): "protocol",
                      ("mh", "--mh-type"): "mh-type", ("ipv6header", "--header"): "ipv6-headers"}
 """The checked values of a match option (``""``: a rule's own, such as -i) that take names (kept as written, saved
 as iptables-save prints them)."""
@@ -746,6 +763,9 @@ def value_problem(kind: str, value: str, lookup: str = "tcp") -> str | None:
         return None if protocol_number(value, fold=False) is not None else PROTOCOL_EXPECTED_AS_IS
     if kind == "interface":
         return None if len(value.encode()) < IFNAMSIZ else f"an interface name of at most {IFNAMSIZ - 1} bytes"
+    if kind == "address":
+        hosts = read_hosts(value)
+        return hosts.expected if isinstance(hosts, HostRefusal) else None
     if kind in _NAMED_EXPECTED:
         return _NAMED_EXPECTED[kind] if isinstance(_NAMED_READERS[kind](value), str) else None
     if kind in ("port", "ports"):
@@ -1374,7 +1394,27 @@ class _Interpreter:
         self.check_protocol_matches()
         for given in self.recent.values():
             self.check_recent(given)
+        self.check_addresses()
         return RuleSpec(tuple(self.options), self.target)
+
+    def check_addresses(self) -> None:
+        """Refuse a -s or -d value iptables refuses (:mod:`~kubeproxy_sim.netfilter.hostmask`), and a negated one
+        in a rule with several addresses, as iptables 1.8.9 does after reading every option and each extension's
+        final check (its post_parse: the source, then the destination, then "! not allowed with multiple source
+        or destination IP addresses"). A placeholder's value is checked rule by rule (:func:`value_holes`)."""
+        several = negated = None
+        for flag in ("-s", "-d"):
+            for option in self.options:
+                if option.flag != flag or option.module or option.args[0].startswith(HOLE):
+                    continue
+                hosts = read_hosts(option.args[0])
+                if isinstance(hosts, HostRefusal):
+                    raise self.error(hosts.message, option.args[0], hosts.expected)
+                several = several or (option if len(hosts) > 1 else None)
+                negated = negated or (option if option.negated else None)
+        if several is not None and negated is not None:
+            raise self.error("! not allowed with multiple source or destination IP addresses", several.args[0],
+                             f"one address after ! {negated.flag}, or no ! (a list makes one rule per address)")
 
     def check_recent(self, given: dict[str, tuple[str, ...]]) -> None:
         """Refuse the options of one recent match that iptables takes only apart (libxt_recent: one command,

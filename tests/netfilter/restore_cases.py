@@ -956,8 +956,53 @@ MULTIPORT_ORDER = [
                    "! -p tcp -m multiport", "-p udp -m multiport")),
 ]
 
+# -s/-d as libxtables reads them (kubeproxy_sim.netfilter.hostmask), both restores alike: the mask first ("invalid
+# mask `33' specified"), a host of digits and dots that glibc's inet_aton refuses ("host/network `1.2.3.256' not
+# found"), "! not allowed with multiple source or destination IP addresses" after every option; the parser took
+# them all, and saved a numeric spelling as written (``1.2.3``, ``010.1.1.1``) where iptables-save prints the network
+ADDRESSES = [
+    *(Case(f"address {rule}", filter_with(f"-A INPUT {rule} -j ACCEPT"), line=5)
+      for rule in ("-s 1.2.3/33", "-s 1.2.3.4/33", "-d 1.2.3.4/33", "-s 1.2.3.4/", "-s 1.2.3.4/-1", "-s 1.2.3.4/09",
+                   "-s 1.2.3.4/0x", "-s 1.2.3.4/255.255", "-s 1.2.3.4/4294967296", "-s 1.2.3.256", "-s 1.2.3.4.",
+                   "-s 1.2..4", "-s 09.1.1.1", "-s 1.2.3.4,", "-s ,1.2.3.4", "-s 1.2.3.4/33,5.6.7.8",
+                   "-s 1.2.3.4/32/8", "-s 1.2.3.256 -d 1.2.3.4/33", "! -s 1.2.3.4,5.6.7.8",
+                   "! -s 1.2.3.4 -d 1.2.3.4,5.6.7.8", "-s 1:2")),
+    *(Case(f"address {rule}", filter_with(f"-A INPUT {rule} -j ACCEPT"), line=5, ipv6=True)
+      for rule in ("-s fd00::1/129", "-s fd00::1/", "-s fd00:::1", "-s fd00::1,", "-d fd00::1:2::3")),
+    *(Case(f"address {rule}", filter_with(f"-A INPUT {rule} -j ACCEPT"), saved=tuple(
+        f"[0:0] -A INPUT {one}-j ACCEPT" for one in saved))
+      for rule, saved in (("-s 1.2.3", ("-s 1.2.3.0/32 ",)), ("-s 1", ("-s 1.0.0.0/32 ",)),
+                          ("-s 1.2.3.4/0x10", ("-s 1.2.0.0/16 ",)), ("-s 1.2.3.4/010", ("-s 1.0.0.0/8 ",)),
+                          ("-s 1.2.3.4/+8", ("-s 1.0.0.0/8 ",)), ("-s 010.1.1.1", ("-s 8.1.1.1/32 ",)),
+                          ("-s 0x1.2.3.4", ("-s 1.2.3.4/32 ",)), ("-s 1.2.3.0x4", ("-s 1.2.3.4/32 ",)),
+                          ("-s +1.2.3.4", ("-s 1.2.3.4/32 ",)), ("-s 4294967295", ("-s 255.255.255.255/32 ",)),
+                          ("-s 1.65535", ("-s 1.0.255.255/32 ",)), ("-s 1.0x10000", ("-s 1.1.0.0/32 ",)),
+                          ("-s 0x100", ("-s 0.0.1.0/32 ",)), ("-s 256", ("-s 0.0.1.0/32 ",)),
+                          ("-s 1.2.3.000000000000004", ("-s 1.2.3.0/32 ",)),
+                          ("-s 1.2.3.4/8.0.0.0", ("-s 0.0.0.0/8.0.0.0 ",)),
+                          ("-s 1.2.3.4/255.0.255.0", ("-s 1.0.3.0/255.0.255.0 ",)),
+                          ("-s 1.2.3.4/0xff.0xff.0.0", ("-s 1.2.0.0/16 ",)),
+                          ("-s 1.2.3.4/255.255.0.000000000000", ("-s 1.2.0.0/16 ",)),
+                          ("-s 1.2.3.4/255.255.255.255", ("-s 1.2.3.4/32 ",)),
+                          ("-d 10.0.0.1 -s 1.2/16", ("-s 1.2.0.0/16 -d 10.0.0.1/32 ",)),
+                          ("-s x.x.x.x/0", ("",)), ("-s 1.2.3.4/0.0.0.0", ("",)),
+                          ('-s "1.2.3.4, 5.6.7.8"', ("-s 1.2.3.4/32 ", "-s 5.6.7.8/32 ")),
+                          ("-s 1.2.3.4,1.2.3.4", ("-s 1.2.3.4/32 ", "-s 1.2.3.4/32 ")),
+                          ("-s 1.2.3.4/0,5.6.7.8", ("", "-s 5.6.7.8/32 ")))),
+    # a negated everything: legacy keeps it (a rule that never matches); nft: "RULE_APPEND failed (Invalid argument)"
+    Case("address ! -s 1.2.3.4/0", filter_with("-A INPUT ! -s 1.2.3.4/0 -j ACCEPT"),
+         saved=("[0:0] -A INPUT ! -s 0.0.0.0/0 -j ACCEPT",), nft_differs=True),
+    *(Case(f"address {rule}", filter_with(f"-A INPUT {rule} -j ACCEPT"), saved=tuple(
+        f"[0:0] -A INPUT {one}-j ACCEPT" for one in saved), ipv6=True)
+      for rule, saved in (("-s fd00::1/0x40", ("-s fd00::/64 ",)), ("-s fd00::1/ffff:ffff::", ("-s fd00::/32 ",)),
+                          ("-s fd00::1/ffff:0:ffff::", ("-s fd00::/ffff:0:ffff:: ",)),
+                          ("-s FD00:0:0:0:0:0:0:1", ("-s fd00::1/128 ",)), ("-s ::1.2.3.4", ("-s ::1.2.3.4/128 ",)),
+                          ("-s 64:ff9b::1.2.3.4", ("-s 64:ff9b::102:304/128 ",)), ("-s fd00::1/0", ("",)),
+                          ("-s fd00::1/0,fd00::2", ("", "-s fd00::2/128 ")))),
+]
+
 ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *CHAINS_RENAMED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS,
              *NAT_PORTS, *PORT_NAMES, *RECENT, *RECENT_SAVED, *CHAIN_NAMES, *JUMPS, *QUOTES,
              *PREFIXES, *PROTOCOLS, *TARGETS_NEEDING_OPTIONS, *REJECT_TYPES,
              *CONNTRACK_PROTOCOLS, *OPTIONS_TOGETHER, *FAMILY_ONLY, *MATCH_TYPES, *FIRST_BAD_LINE, *CIRCLES,
-             *IPV6_EXTENSIONS, *INTERFACES, *MULTIPORT_ORDER]
+             *IPV6_EXTENSIONS, *INTERFACES, *MULTIPORT_ORDER, *ADDRESSES]

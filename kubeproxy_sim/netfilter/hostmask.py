@@ -1,0 +1,212 @@
+"""A rule's ``-s``/``-d`` value read as iptables 1.8.9 reads it (libxtables' ``xtables_ipparse_multiple`` and
+``xtables_ip6parse_multiple``), and printed as iptables-save prints it back.
+
+The value is a comma-separated list; each item is ``HOST[/MASK]`` (split at its last ``/``, leading blanks
+skipped). The mask is read first: IPv4 takes a dotted mask of four numbers (``255.255.0.0``) or a length 0-32,
+IPv6 an IPv6 address or a length 0-128, each number as C's strtoul reads it in base 0 (``0x10``, octal ``010``,
+``+8``); anything else is "invalid mask `X' specified" (``/33``, ``/``, ``/-1``). A mask of 0 makes the host
+``0.0.0.0`` (``::``) without reading it (``x.x.x.x/0`` is taken). The host is then, in IPv4, first libxtables' own
+numeric reading (up to four dot-separated numbers 0-255 in base 0, the missing ones zero: ``1.2.3`` is 1.2.3.0,
+``010.1.1.1`` is 8.1.1.1; of at most 19 characters, the rest cut off), then a network of /etc/networks, then
+gethostbyname, which for a name of digits and dots decides without any lookup (glibc's inet_aton: ``4294967295``
+is 255.255.255.255, ``1.65535`` is 1.0.255.255; ``1.2.3.256`` is "host/network `1.2.3.256' not found") and reads
+a C number form (``0x100``) alike; in IPv6, inet_pton, then getaddrinfo. Each host is then masked.
+
+What a name resolves to is the machine's (``localhost`` is 127.0.0.1 through /etc/hosts, ``link-local`` is
+169.254.0.0 through Debian's /etc/networks, others through DNS), so a name is kept as written here (an anonymised
+``x.x.x.x`` of a pasted dump is one), never resolved: :class:`HostName`. A value with a colon is no IPv4 name, and
+an IPv6 value that inet_pton refuses none the tools resolve (``fd00::zz``, ``fd00::1%lo``): both are refused.
+
+Observed with iptables-legacy-restore and iptables-nft-restore v1.8.9 (tests/netfilter/restore_cases.py ADDRESSES,
+re-checked against this machine's tools by tests/kernel/test_restore_parity.py). Pure: no lookup, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_BLANKS_C = " \t\n\v\f\r"  # isspace() in the C locale
+_C_NUMBER = re.compile(rf"[{_BLANKS_C}]*\+?(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))")
+"""All of a number as xtables_strtoui takes it (strtoumax in base 0; no ``-``, not empty)."""
+_ATON_PART = re.compile(r"0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*)")
+"""One part of an IPv4 address as glibc's inet_aton takes it (a digit first: no sign, no blank)."""
+REDACTED = re.compile(r"[g-wyzG-WYZ]|(?<!0)[xX]")
+"""A letter no address or mask holds (any but a-f, and the x of a ``0x``): a name, or a value anonymised in a
+pasted dump (``x.x.x.x``, ``10.0.0.0/x.x.x.x``, ``zz::1``), kept as written though iptables would refuse the
+last two (the trace says it cannot read it)."""
+XT_NUMERIC_LIMIT = 19  # __numeric_to_ipaddr copies the text into a 20-byte buffer with its NUL
+HOSTNAME_LIMIT = 255  # xtables_ipparse_multiple's buffer: a longer item is "Hostname too long"
+V4_ALL = 0xFFFFFFFF
+V6_ALL = (1 << 128) - 1
+V4_EXPECTED = "an IPv4 address such as 10.0.0.1, with an optional /LENGTH 0-32 or /MASK such as /255.255.0.0"
+V6_EXPECTED = "an IPv6 address such as fd00::1, with an optional /LENGTH 0-128 or /MASK such as /ffff:ffff::"
+V4_MASK_EXPECTED = "a mask length 0-32 or a dotted mask such as 255.255.0.0"
+V6_MASK_EXPECTED = "a mask length 0-128 or an IPv6 mask such as ffff:ffff::"
+NAME_MASK_EXPECTED = "a mask length (0-32 in IPv4, 0-128 in IPv6) or a mask such as 255.255.0.0 or ffff:ffff::"
+
+
+@dataclass(frozen=True, slots=True)
+class HostNetwork:
+    """One item read: its family (4 or 6), the host with the mask applied, and the mask."""
+
+    family: int
+    network: int
+    mask: int
+
+    def saved(self) -> str:
+        """As iptables-save prints it: ``NETWORK/LENGTH``, or ``NETWORK/MASK`` for a mask that is no prefix."""
+        bits = 32 if self.family == 4 else 128
+        inverted = ~self.mask & ((1 << bits) - 1)
+        if inverted & (inverted + 1) == 0:
+            return f"{_text(self.family, self.network)}/{bits - inverted.bit_length()}"
+        return f"{_text(self.family, self.network)}/{_text(self.family, self.mask)}"
+
+
+@dataclass(frozen=True, slots=True)
+class HostName:
+    """An item iptables would resolve (a host or network name, with its mask as written): kept as written."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class HostRefusal:
+    """Why iptables-restore refuses an item, in its words, and what it expects instead."""
+
+    message: str
+    expected: str
+
+
+Host = HostNetwork | HostName
+
+
+def _text(family: int, value: int) -> str:
+    if family == 4:
+        return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+    import netaddr  # (here: an IPv4 dump never needs netaddr)
+
+    return str(netaddr.IPAddress(value, 6))
+
+
+def _c_number(text: str, limit: int) -> int | None:
+    """``text`` as xtables_strtoui reads a number 0-``limit``, all of it; None otherwise."""
+    m = _C_NUMBER.fullmatch(text)
+    if m is None:
+        return None
+    hexadecimal, octal, decimal = m.groups()
+    value = int(hexadecimal, 16) if hexadecimal else int(octal, 8) if octal else int(decimal)
+    return value if value <= limit else None
+
+
+def xt_dotted(text: str, is_mask: bool = False) -> int | None:
+    """libxtables' own numeric IPv4 reading: up to four dot-separated numbers 0-255 (a mask: exactly four), the
+    missing last ones zero, of the text's first 19 characters; None when it is not one."""
+    parts = text[:XT_NUMERIC_LIMIT].split(".", 3)
+    if is_mask and len(parts) < 4:
+        return None
+    value = 0
+    for part in parts:
+        byte = _c_number(part, 255)
+        if byte is None:
+            return None
+        value = value << 8 | byte
+    return value << 8 * (4 - len(parts))
+
+
+def inet_aton_exact(text: str) -> int | None:
+    """glibc's inet_aton of all of ``text``: one to four numbers (each 0x hex, 0 octal or decimal), the last
+    filling the bytes left (``1.65535`` is 1.0.255.255); None when it is not one."""
+    parts = text.split(".")
+    if len(parts) > 4:
+        return None
+    values = []
+    for part in parts:
+        m = _ATON_PART.fullmatch(part)
+        if m is None:
+            return None
+        hexadecimal, octal, decimal = m.groups()
+        values.append(int(hexadecimal, 16) if hexadecimal else int(octal, 8) if octal else int(decimal))
+    *head, last = values
+    if any(v > 255 for v in head) or last >= 1 << 8 * (4 - len(head)):
+        return None
+    value = 0
+    for v in head:
+        value = value << 8 | v
+    return value << 8 * (4 - len(head)) | last
+
+
+def _ipv6(text: str) -> int | None:
+    from kubeproxy_sim.objects.netaddr_safe import netaddr_address  # (inet_pton's reading; lazily, as _text)
+
+    address = netaddr_address(text, 6)
+    return None if address is None else int(address)
+
+
+def _mask(text: str | None, family: int) -> int | None:
+    """The mask of one item (None: no ``/``, a full mask), or None when the family refuses it."""
+    bits, full = (32, V4_ALL) if family == 4 else (128, V6_ALL)
+    if text is None:
+        return full
+    numeric = xt_dotted(text, is_mask=True) if family == 4 else _ipv6(text)
+    if numeric is not None:
+        return numeric
+    length = _c_number(text, bits)
+    return None if length is None else full ^ (full >> length)
+
+
+def read_host(item: str, ipv6: bool | None = None) -> Host | HostRefusal:
+    """One item of a ``-s``/``-d`` list, read as ``ip6tables`` (``ipv6``) or ``iptables`` reads it; ``ipv6=None``
+    (the family not known yet): as IPv6 when its host holds a colon, else as IPv4, except that a name's mask may be
+    either family's."""
+    item = item.lstrip(_BLANKS_C)
+    if len(item) > HOSTNAME_LIMIT:
+        return HostRefusal("Hostname too long", f"an address of at most {HOSTNAME_LIMIT} characters")
+    host, slash, written_mask = item.rpartition("/")
+    mask_text = written_mask if slash else None
+    if not slash:
+        host = item
+    family = 6 if ipv6 or (ipv6 is None and ":" in host) else 4
+    numeric: int | None = None
+    if family == 4:
+        numeric = xt_dotted(host)
+        if numeric is None:
+            numeric = inet_aton_exact(host)
+    else:
+        numeric = _ipv6(host)
+    mask = _mask(mask_text, family)
+    named = numeric is None and ipv6 is None and ":" not in host
+    if mask is None and named:
+        mask = _mask(mask_text, 6)
+    if mask is None and mask_text is not None and REDACTED.search(mask_text):
+        return HostName(item)
+    if mask is None:
+        expected = NAME_MASK_EXPECTED if named else V4_MASK_EXPECTED if family == 4 else V6_MASK_EXPECTED
+        return HostRefusal(f"invalid mask `{mask_text}' specified", expected)
+    if mask == 0:
+        return HostNetwork(family, 0, 0)
+    if numeric is not None:
+        return HostNetwork(family, numeric & mask, mask)
+    if REDACTED.search(host):
+        return HostName(item)
+    if ":" in host or "/" in host or not host or (host[0] in "0123456789" and host.strip("0123456789.") == ""):
+        # (inet_pton refused it; no name holds a slash, nothing resolves ""; glibc decides a name of digits and
+        # dots itself, and one with a dot at its end goes to DNS, where no top-level domain is all digits)
+        return HostRefusal(f"host/network `{host}' not found", V4_EXPECTED if family == 4 else V6_EXPECTED)
+    return HostName(item)
+
+
+def read_hosts(value: str, ipv6: bool | None = None) -> tuple[Host, ...] | HostRefusal:
+    """Every item of a ``-s``/``-d`` value in order (:func:`read_host`), or the first one's refusal."""
+    hosts = []
+    for item in value.split(","):
+        host = read_host(item, ipv6)
+        if isinstance(host, HostRefusal):
+            return host
+        hosts.append(host)
+    return tuple(hosts)
+
+
+def saved_host(host: Host) -> str:
+    """An item as iptables-save prints it: the network read, or a name as written."""
+    return host.saved() if isinstance(host, HostNetwork) else host.text
