@@ -511,6 +511,9 @@ def manifest(tmp_path):
 
 
 def test_cli_send_json_and_pcap(manifest, tmp_path, capsys):
+    """The pcap is read back with scapy's layers loaded (scapy.layers.l2: Ethernet is link type 1): the writer no
+    longer imports scapy (7e688a5), so a plain scapy.utils import reads every frame as Raw."""
+    import scapy.layers.inet  # noqa: F401  (registers Ether, from scapy.layers.l2, and IP with the reader)
     from scapy.utils import rdpcap
 
     path, hosts = manifest
