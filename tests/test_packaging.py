@@ -6,14 +6,14 @@ package does not sit in a checkout. The wheel is built from a copy of the tree (
 and parallel runs do not share one), installed with ``pip install --target`` (no venv, nothing of the shared one
 touched), and run from a directory outside both.
 
-The build is offline when the venv's setuptools can make wheels by itself (setuptools >= 70.1, or the wheel
-package); otherwise pip's isolated build fetches pyproject.toml's build requirement from the configured index: where
-none answers, the test is skipped with the reason, except under CI=true, where it must run.
+The build is offline when the venv's setuptools can build this project by itself (setuptools >= 77, for the SPDX
+license string); otherwise pip's isolated build fetches pyproject.toml's build requirement from the configured
+index: where none answers, the test is skipped with the reason, except under CI=true, where it must run.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.metadata
 import os
 import shutil
 import subprocess
@@ -38,10 +38,14 @@ class Installed:
 
 
 def _offline_build() -> bool:
-    """Whether the venv's own setuptools builds a wheel (setuptools >= 70.1 has bdist_wheel; older ones need the
-    wheel package), so that ``--no-build-isolation`` needs no index."""
-    return (importlib.util.find_spec("wheel") is not None
-            or importlib.util.find_spec("setuptools.command.bdist_wheel") is not None)
+    """Whether the venv's own setuptools builds this project's wheel, so that ``--no-build-isolation`` needs no
+    index: pyproject.toml's SPDX ``license = "Apache-2.0"`` needs setuptools >= 77 (older ones refuse the string),
+    which also has bdist_wheel built in (from 70.1)."""
+    try:
+        major = int(importlib.metadata.version("setuptools").split(".")[0])
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return False
+    return major >= 77
 
 
 def _pip(*args: str) -> subprocess.CompletedProcess[str]:
