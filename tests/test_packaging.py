@@ -106,6 +106,26 @@ def test_the_installed_copy_is_the_one_run(installed: Installed) -> None:
     assert Path(folder) == rulesets and built_in == os.path.realpath(rulesets)
 
 
+def test_an_install_into_a_project_folder_reads_its_own_copy(installed: Installed, tmp_path: Path) -> None:
+    """``pip install --target`` into a folder that is itself a project (a pyproject.toml there) is no checkout: the
+    scenarios are still the copy the wheel carries, not a rulesets/ beside that pyproject.toml (none there)."""
+    project = tmp_path / "proj"
+    shutil.copytree(installed.target, project, symlinks=True)
+    (project / "pyproject.toml").write_text('[project]\nname = "theirs"\n')
+    env = {**os.environ, "PYTHONPATH": str(project)}
+    code = ("import kubeproxy_sim.cli.options as o, kubeproxy_sim.objects.load as l; "
+            "print(o.REPO_RULESETS); print(l.BUILT_IN)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60, check=True)
+    folder, built_in = done.stdout.splitlines()
+    rulesets = project / "kubeproxy_sim" / "rulesets"
+    assert Path(folder) == rulesets and built_in == os.path.realpath(rulesets)
+    ran = subprocess.run([sys.executable, "-m", "kubeproxy_sim", "rules", "--scenario", "bootcamp"], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == (ROOT / "rulesets" / "bootcamp" / "rules.golden").read_text()
+
+
 def test_rules_of_a_built_in_scenario_equal_the_golden(installed: Installed) -> None:
     done = _run_installed(installed, "rules", "--scenario", "bootcamp")
     assert done.returncode == 0, done.stderr

@@ -35,11 +35,11 @@ if TYPE_CHECKING:  # the model is imported by the commands that build rules, not
     from kubeproxy_sim.objects.load import PathNames
 
 _PACKAGE = Path(__file__).resolve().parents[1]
-REPO_RULESETS = (_PACKAGE.parent / "rulesets" if (_PACKAGE.parent / "pyproject.toml").is_file()
-                 else _PACKAGE / "rulesets")
-"""The built-in scenarios' folder: the checkout's rulesets/ when running from a checkout (an editable install,
-whose scenarios are the ones being edited), else the copy a wheel carries in the package (pyproject.toml maps
-rulesets/ there), which a regular install reads. (objects.load.BUILT_IN spells the same folder.)"""
+REPO_RULESETS = (_PACKAGE / "rulesets" if (_PACKAGE / "rulesets").is_dir() else _PACKAGE.parent / "rulesets")
+"""The built-in scenarios' folder: the copy a wheel carries in the package (pyproject.toml maps rulesets/ there),
+which a regular install reads, else the checkout's rulesets/ (an editable install, whose scenarios are the ones
+being edited; a checkout has no kubeproxy_sim/rulesets). Not told apart by a pyproject.toml beside the package: a
+``pip install --target`` into a project's own folder has one. (objects.load.BUILT_IN spells the same folder.)"""
 
 
 def parse_bool(text: str | bool) -> bool:

@@ -58,8 +58,7 @@ from kubeproxy_sim.objects.stdin import NAME as STDIN_NAME
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 _CHECKOUT = os.path.dirname(_PACKAGE)
-BUILT_IN = os.path.join(_CHECKOUT if os.path.isfile(os.path.join(_CHECKOUT, "pyproject.toml")) else _PACKAGE,
-                        "rulesets")
+BUILT_IN = os.path.join(_PACKAGE if os.path.isdir(os.path.join(_PACKAGE, "rulesets")) else _CHECKOUT, "rulesets")
 """The built-in scenarios' folder, a checkout's or else the installed copy (cli.options.REPO_RULESETS; spelled here
 too, as the CLI imports this module only when it loads objects, and a file of it given with -f is as quiet as with
 --scenario): its files' Deployments go unsaid (see :func:`built_in`)."""
