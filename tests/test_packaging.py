@@ -31,10 +31,12 @@ UNREACHABLE_INDEX = ("No matching distribution found for setuptools", "Could not
 
 @dataclass(frozen=True)
 class Installed:
-    """A built wheel's archive names, and the folder it was installed into with ``pip install --target``."""
+    """A built wheel's archive names, the folder it was installed into with ``pip install --target``, and the copy
+    of the tree it was built from (what it is held to: the checkout itself may gain files while the tests run)."""
 
     names: frozenset[str]
     target: Path
+    source: Path
 
 
 def _offline_build() -> bool:
@@ -82,7 +84,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     done = _pip("install", "--no-deps", "--no-index", "--target", str(target), str(wheel))
     assert done.returncode == 0, done.stdout + done.stderr
     with zipfile.ZipFile(wheel) as archive:
-        return Installed(frozenset(archive.namelist()), target)
+        return Installed(frozenset(archive.namelist()), target, source)
 
 
 def _run_installed(installed: Installed, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -123,20 +125,20 @@ def test_an_install_into_a_project_folder_reads_its_own_copy(installed: Installe
     ran = subprocess.run([sys.executable, "-m", "kubeproxy_sim", "rules", "--scenario", "bootcamp"], cwd=tmp_path,
                          env=env, capture_output=True, text=True, timeout=120)
     assert ran.returncode == 0, ran.stderr
-    assert ran.stdout == (ROOT / "rulesets" / "bootcamp" / "rules.golden").read_text()
+    assert ran.stdout == (installed.source / "rulesets" / "bootcamp" / "rules.golden").read_text()
 
 
 def test_rules_of_a_built_in_scenario_equal_the_golden(installed: Installed) -> None:
     done = _run_installed(installed, "rules", "--scenario", "bootcamp")
     assert done.returncode == 0, done.stderr
-    assert done.stdout == (ROOT / "rulesets" / "bootcamp" / "rules.golden").read_text()
+    assert done.stdout == (installed.source / "rulesets" / "bootcamp" / "rules.golden").read_text()
 
 
 def test_completion_offers_the_installed_scenarios(installed: Installed) -> None:
     done = _run_installed(installed, "rules", "--scenario", "no-such-scenario")
     assert done.returncode != 0
     assert str(installed.target / "kubeproxy_sim" / "rulesets") in done.stderr  # the folder searched is the copy
-    names = sorted(p.parent.name for p in (ROOT / "rulesets").glob("*/scenario.yaml"))
+    names = sorted(p.parent.name for p in (installed.source / "rulesets").glob("*/scenario.yaml"))
     env = {**os.environ, "PYTHONPATH": str(installed.target)}
     code = "from kubeproxy_sim.cli.completion_cmd import scenario_names; print(*scenario_names())"
     listed = subprocess.run([sys.executable, "-c", code], cwd=installed.target.parent, env=env,
@@ -146,9 +148,10 @@ def test_completion_offers_the_installed_scenarios(installed: Installed) -> None
 
 def test_the_wheel_carries_the_package_and_scenarios_only(installed: Installed) -> None:
     files = {n for n in installed.names if not n.split("/")[0].endswith(".dist-info")}
-    modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "kubeproxy_sim").rglob("*.py")}
-    scenarios = {"kubeproxy_sim/" + p.relative_to(ROOT).as_posix()
-                 for p in (ROOT / "rulesets").rglob("*") if p.is_file()}
+    source = installed.source
+    modules = {p.relative_to(source).as_posix() for p in (source / "kubeproxy_sim").rglob("*.py")}
+    scenarios = {"kubeproxy_sim/" + p.relative_to(source).as_posix()
+                 for p in (source / "rulesets").rglob("*") if p.is_file()}
     assert files == modules | scenarios  # a subpackage missing from pyproject.toml's list shows here
     junk = [n for n in installed.names if n.endswith((".pyc", ".pyo")) or "__pycache__" in n or n.startswith("tests/")]
     assert junk == []
