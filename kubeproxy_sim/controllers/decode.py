@@ -182,7 +182,9 @@ def _template(report: Report, spec: dict[str, Any]) -> PodTemplate | None:
                    "spec.template.spec.terminationGracePeriodSeconds", DEFAULT_GRACE_PERIOD)
     host_network = bool(report.boolean(pod_spec, "hostNetwork", "spec.template.spec.hostNetwork"))
     containers = []
+    names: set[str] = set()
     for _, path, raw in report.mappings(pod_spec, "containers", "spec.template.spec.containers"):
+        _check_unique_name(report, raw, path, names)
         container = _container(report, raw, path, host_network)
         if container is not None:
             containers.append(container)
@@ -193,16 +195,32 @@ def _template(report: Report, spec: dict[str, Any]) -> PodTemplate | None:
     cost = read_deletion_cost(report, meta, "spec.template.metadata")
     return PodTemplate(labels=labels, containers=tuple(containers), grace_period=grace, host_network=host_network,
                        tolerations=tolerations, deletion_cost=cost,
-                       init_containers=_init_containers(report, pod_spec, host_network))
+                       init_containers=_init_containers(report, pod_spec, host_network, names))
 
 
-def _init_containers(report: Report, pod_spec: dict[str, Any], host_network: bool) -> tuple[Container, ...]:
+def _check_unique_name(report: Report, raw: dict[str, Any], path: str, names: set[str]) -> None:
+    """A container's name, refused when a container or init container before it has it (``names``, which it joins):
+    the API server keeps one name space for both (validateContainers, then validateInitContainers seeded with the
+    containers' names), since kubectl set image, logs and exec pick a container by name alone. An empty name is
+    the required-field error of :func:`_container`, not a duplicate."""
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        return
+    if name in names:
+        report.error(f"{path}.name", f'Duplicate value: "{name}"; expected a name no other container or init '
+                                     "container of the template has")
+    names.add(name)
+
+
+def _init_containers(report: Report, pod_spec: dict[str, Any], host_network: bool,
+                     names: set[str]) -> tuple[Container, ...]:
     """The template's spec.initContainers, in order: a sidecar (restartPolicy Always) and one that runs to
     completion (no restartPolicy) alike, for both are part of the template (a new image is a new revision, and
     kubectl set image names them) and both must start before the containers. Another restartPolicy fails the
     Deployment as it fails a Pod, by the one rule of objects.decode_nodes.is_sidecar."""
     out = []
     for _, path, raw in report.mappings(pod_spec, "initContainers", "spec.template.spec.initContainers"):
+        _check_unique_name(report, raw, path, names)
         sidecar = is_sidecar(report, raw, path)
         dropped = SIDECAR_HOST_PORT_DROPPED if sidecar else None  # nothing upstream reads a plain one's hostPort
         if (container := _container(report, raw, path, host_network, dropped)) is not None:
