@@ -683,10 +683,11 @@ def client_go_tls(server: str) -> bool:
 
 
 def _exec_command_path(kubeconfig: str, command: str) -> str:
-    """The exec plugin's ``command`` as client-go runs it: a path with a separator taken from the kubeconfig's
-    directory, made absolute and cleaned as Go's filepath.Join cleans it (clientcmd's ResolvePaths: ./x is DIR/x),
-    a bare name as it is (looked up in PATH)."""
-    if os.sep not in command:
+    """The exec plugin's ``command`` as client-go runs it: a relative path with a separator taken from the
+    kubeconfig's directory, made absolute and cleaned as Go's filepath.Join cleans it (clientcmd's ResolvePaths:
+    ./x is DIR/x), an absolute one and a bare name (looked up in PATH) as written (ResolvePaths skips absolute
+    paths: kubectl 1.33 says /usr/bin/../nothere, not /usr/nothere)."""
+    if os.sep not in command or os.path.isabs(command):
         return command
     return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(kubeconfig)), command))
 
