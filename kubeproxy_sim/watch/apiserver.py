@@ -368,13 +368,18 @@ def _cluster_as_dialed(cluster: dict[str, Any]) -> dict[str, Any]:
     (:func:`_dialed`, :func:`_dialed_proxy`, which also gives an opaque proxy-url, no //, that address).
     ``cluster`` itself when it needs none of these."""
     server, proxy = cluster["server"], cluster.get("proxy-url")
-    changed = {"server": _dialed(_small_scheme(_client_go_url(server)))}
+    url = _small_scheme(_client_go_url(server))
+    changed = {"server": _dialed(url, SERVER_PORTS.get(url.partition(":")[0], ""))}
     if proxy:
         changed["proxy-url"] = _dialed_proxy(proxy)
     if all(cluster.get(key) == value for key, value in changed.items()):
         return cluster
     return {**cluster, **changed}
 
+
+SERVER_PORTS = {"http": "80", "https": "443"}
+"""The port Go's HTTP transport dials for a server without one (its canonicalAddr), which matters for an empty host
+in brackets only (``http://[]``: 0.0.0.0:80, strace of kubectl 1.33); a named host is left as written."""
 
 PROXY_PORTS = {"http": "80", "https": "443", "socks5": "1080"}
 """The port Go's HTTP transport dials for a proxy-url without one (its canonicalAddr)."""
@@ -939,6 +944,7 @@ def _server_problem(server: str, proxy: bool = False) -> str | None:
     path = re.split(r"[?#]", rest[len(authority):], maxsplit=1)[0]
     userinfo, at, host = authority.rpartition("@")
     name, port, problem = _host_and_port(host)
+    bracketed = host.startswith("[")
     dialed = problem is not None and problem.startswith("lookup ")  # (Go's dial's words, not url.Parse's)
     if problem is None:
         bad = next((c for c in name if c < "\x80" and not c.isalnum() and c not in _HOST_PUNCTUATION), None)
@@ -951,7 +957,9 @@ def _server_problem(server: str, proxy: bool = False) -> str | None:
         return f"host must be a URL or a host:port pair: {json.dumps(server)}"  # (Go's url.Parse refused it)
     if problem is None:
         problem = (f"port {port} is past 65535" if port and int(port) > 65535 else
-                   None if name or port or proxy else "no host")  # (a proxy's: the local system, its scheme's port)
+                   None if name or port or proxy or bracketed else "no host")  # (a proxy's: the local system, its
+        # scheme's port; ``http://[]``'s too: an empty name in brackets is a host to Go's http client, http:// and
+        # http://: are none, "http: no Host in request URL", kubectl 1.33 and its strace)
     return problem
 
 
@@ -988,7 +996,7 @@ def _dialed_host(host: str, default_port: str = "") -> str:
     name, port, problem = _host_and_port(host)
     port = port or default_port
     if problem is not None or not (port or name):
-        return host
+        return host  # (no port for a server: an empty one is refused, "no host", unless in brackets)
     if not name:
         return f"{LOCAL_SYSTEM}:{port}"
     if ":" in name and not host.startswith("["):
@@ -1008,12 +1016,13 @@ def _dialed(url: str, default_port: str = "") -> str:
 
 
 def _host_is_empty(url: str) -> bool:
-    """Whether ``url`` has an empty host with a port (``https://:6443``), which Go dials on the local system."""
+    """Whether ``url`` has an empty host with a port (``https://:6443``) or in brackets (``https://[]``), which Go
+    dials on the local system."""
     parts = _split_authority(url)
     if parts is None:
         return False
     name, port, problem = _host_and_port(parts[1])
-    return problem is None and not name and bool(port)
+    return problem is None and not name and (bool(port) or parts[1].startswith("["))
 
 
 def _server_name_problem(server: str, cluster: dict[str, Any]) -> str | None:
