@@ -16,6 +16,7 @@ from functools import lru_cache
 
 import netaddr
 
+from kubeproxy_sim.netfilter.hostmask import HostName, HostRefusal, read_host
 from kubeproxy_sim.objects.addr import ipv6_text
 from kubeproxy_sim.objects.netaddr_safe import NETADDR_ERRORS, drop_tracebacks
 
@@ -105,32 +106,37 @@ def literal_family(texts: Iterable[str]) -> int | None:
     return families.pop() if len(families) == 1 else None
 
 
+_CANONICAL_LENGTHS = frozenset(str(length) for length in range(V6_BITS + 1))
+"""A decimal prefix length without leading zeros: what kube-proxy writes and iptables-save prints."""
+
+
 @lru_cache(maxsize=4096)
 def parse_network(text: str) -> tuple[int, int, int]:
-    """(family, network, mask) of ``ADDR``, ``ADDR/LEN`` or ``ADDR/MASK`` as iptables writes them.
+    """(family, network, mask) of an ``-s``/``-d`` item as iptables 1.8.9 reads it (hostmask.read_host: ``/010`` is
+    /8, ``/0x10`` /16, ``1.2.3`` 1.2.3.0, ``010.1.1.1`` 8.1.1.1, ``x.x.x.x/0`` everything), so the trace matches
+    what the kernel was given. Raises ValueError for a name or an anonymised value (``x.x.x.x``: iptables would
+    resolve or refuse it, and a trace cannot know which) and for what iptables refuses (``/33``).
 
+    A dotted quad or IPv6 text in brackets (a command's ``[fd00::1]/64``) is read as the address inside.
     Memoised (a pure function): compiling a rule reads its ``-d`` twice, for the check and for the
     chain index, and the same addresses recur across a dump's rules.
 
     iptables clears the host bits itself (``-s 10.0.0.5/8`` is 10.0.0.0/8), so
     the network is the address and the mask, not an error.
     """
-    addr, _, prefix = text.partition("/")
-    family, value = parse_address(addr)
-    bits = V4_BITS if family == 4 else V6_BITS
-    full = V4_ALL if family == 4 else V6_ALL
-    if not prefix:
-        mask = full
-    elif prefix.isdigit():
-        length = int(prefix)
-        if length > bits:
-            raise ValueError(f"{text!r}: prefix length {length} is longer than {bits}")
-        mask = full ^ (full >> length)
-    else:
-        mask_family, mask = parse_address(prefix)
-        if mask_family != family:
-            raise ValueError(f"{text!r}: the mask is not of the address's family")
-    return family, value & mask, mask
+    addr, slash, prefix = text.partition("/")
+    quad = _dotted_quad(addr)
+    if quad is not None and (not slash or (prefix in _CANONICAL_LENGTHS and int(prefix) <= V4_BITS)):
+        mask = V4_ALL ^ (V4_ALL >> int(prefix)) if slash else V4_ALL  # (kube-proxy's form, the hot path)
+        return 4, quad & mask, mask
+    if addr.startswith("[") and addr.endswith("]") and "/" not in prefix:
+        text = addr[1:-1] + slash + prefix
+    host = read_host(text)
+    if isinstance(host, HostRefusal):
+        raise ValueError(f"{text!r}: {host.message}; expected {host.expected}")
+    if isinstance(host, HostName):
+        raise ValueError(f"{text!r} is not an IP address (a name, or anonymised)")
+    return host.family, host.network, host.mask
 
 
 def format_address(family: int, value: int) -> str:

@@ -95,6 +95,19 @@ def test_routes_give_the_interfaces() -> None:
     assert verdicts(text, tcp(src="10.0.1.7", dst="8.8.8.8"), node) == {("ACCEPT", None, False): 1}
 
 
+@pytest.mark.parametrize(("rule", "verdict"), [
+    ("-d 10.0.0.0/010", "DROP"), ("-d 10.96.0.0/0x10", "DROP"), ("-d 10.96.0.0/+16", "DROP"),
+    ("-d 10.97.0.0/0x10", "ACCEPT"), ("-s 10.0/16", "DROP"), ("-s 012.0.0.0/8", "DROP"), ("-s 10.0.0", "ACCEPT"),
+    ("-d 10.96.0.0/255.255.0.0", "DROP"), ("-d 167772160/8", "DROP"),
+])
+def test_addresses_are_read_as_iptables_reads_them(rule: str, verdict: str) -> None:
+    """The trace reads -s/-d as iptables 1.8.9 does (hostmask.read_host): /010 is /8 in C's octal (it was read
+    as /10, a wrong match), 10.0 is 10.0.0.0, 012 is 10; none is "not an address" any more."""
+    result = run(tables(filt=f"-A F {rule} -j DROP\n"), tcp())
+    assert [o.verdict for o in result.outcomes] == [verdict]
+    assert not result.uncertain
+
+
 def test_anonymised_address_is_reported_and_not_matched() -> None:
     result = run(tables(filt="-A F -d x.x.x.x/32 -j DROP\n"), tcp())
     assert [o.verdict for o in result.outcomes] == ["ACCEPT"]
