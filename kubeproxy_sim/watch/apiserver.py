@@ -999,9 +999,46 @@ def _dialed_host(host: str, default_port: str = "") -> str:
         return host  # (no port for a server: an empty one is refused, "no host", unless in brackets)
     if not name:
         return f"{LOCAL_SYSTEM}:{port}"
-    if ":" in name and not host.startswith("["):
-        return f"[{name}]" + (f":{port}" if port else "")
+    bracketed = host.startswith("[")
+    suffix = f":{port}" if port else ""
+    if ":" in name and "%" in name:
+        return f"[{_zone_dialed(name)}]{suffix}"
+    if ":" in name and not bracketed:
+        return f"[{name}]{suffix}"
+    if ":" not in name and bracketed:  # (http://[127.0.0.1]:6443, http://[localhost]: go1.24.2 dials the name)
+        return f"{name}{suffix}"
     return host
+
+
+_SCOPED = ("fe80::/10", "ff01::/16", "ff02::/16", "ff11::/16", "ff12::/16", "ff31::/16", "ff32::/16")
+"""The IPv6 addresses a zone means something to: link-local unicast, and multicast of interface- or link-local
+scope (the ones the kernel reads sin6_scope_id for, __ipv6_addr_needs_scope_id)."""
+
+
+def _zone_dialed(name: str) -> str:
+    """An IPv6 address with a zone (``::1%25lo``, as the URL escapes the %), as urllib3 is to dial it so that it
+    reaches what Go reaches: Go dials the address with the zone's interface for its scope id, which the kernel
+    reads for a link-local address only; glibc's getaddrinfo takes a zone only there, and refuses ``::1%lo``
+    ("Name or service not known"). So a zone is kept (``%25``, which urllib3 unescapes) where it means something,
+    and dropped elsewhere, where dialing without it connects as Go's dial does."""
+    import netaddr
+
+    address, _, zone = name.replace("%25", "%").partition("%")
+    if not netaddr.valid_ipv6(address):  # (in brackets: Go's url.Parse takes it, and its dial fails alike)
+        return name
+    if any(netaddr.IPAddress(address) in netaddr.IPNetwork(net) for net in _SCOPED):
+        return f"{address}%25{zone}"
+    return address
+
+
+def _go_host_header(host: str) -> str:
+    """The Host header Go sends for a URL's HOST[:PORT] as written: that, but for an IPv6 address with a zone,
+    which is sent in brackets without it (kubectl 1.33 sent "Host: [::1]:PORT" for both ``[::1%25lo]:PORT`` and
+    ``::1%25lo:PORT``; net/http's removeZone)."""
+    name, port, problem = _host_and_port(host)
+    if problem is not None or ":" not in name or "%" not in name:
+        return host
+    return f"[{name.replace('%25', '%').partition('%')[0]}]" + (f":{port}" if port else "")
 
 
 def _dialed(url: str, default_port: str = "") -> str:
@@ -1059,7 +1096,8 @@ def _host_and_port(host: str) -> tuple[str, str, str | None]:
         name, rest = (host[:colon], host[colon:]) if colon >= 0 else (host, "")
     if rest and not (rest[0] == ":" and all("0" <= c <= "9" for c in rest[1:])):
         return name, "", f"invalid port {json.dumps(rest)} after host"
-    if ":" in name and not bracketed and not netaddr.valid_ipv6(name):  # (Go's url.Parse takes it)
+    address = name.replace("%25", "%").partition("%")[0]  # (an IPv6 zone, %25 in a URL, is no part of the address)
+    if ":" in name and not bracketed and not netaddr.valid_ipv6(address):  # (Go's url.Parse takes it)
         return name, rest[1:], f"lookup {name}: no such host (an IPv6 address goes in brackets: [ADDRESS]:PORT)"
     return name, rest[1:], None
 
@@ -1182,7 +1220,7 @@ class ApiServerSource:
         self._server = _url_host(self.host)  # (HOST:PORT as the URL says it)
         self._base_url = str(configuration.host).rstrip("/")  # (what requests go to: _as_client_go_takes's server)
         # Go's Host header is the URL's host as written (req.URL.Host): ":6443", "::1:6443", not the address dialed
-        self._host_header = self._server if _url_host(self._base_url) != self._server else None
+        self._host_header = _go_host_header(self._server) if _url_host(self._base_url) != self._server else None
         self._proxy = urlsplit(str(getattr(configuration, "proxy", "") or "")).netloc.rpartition("@")[2]
         self._kinds = tuple(Kind(k) for k in kinds)
         self._node_name = node_name

@@ -3,9 +3,18 @@ the oracle, with strace for where it dialed)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from kubeproxy_sim.watch.apiserver import _cluster_as_dialed, _server_name_problem, _server_problem
+from kubeproxy_sim.watch import Kind
+from kubeproxy_sim.watch.apiserver import ApiServerSource, _cluster_as_dialed, _server_name_problem, _server_problem
+
+from ._fake_apiserver import FakeApiServer
+from .conftest import Mirror
+from .test_apiserver_live import populate, with_user
+
+pytest.importorskip("kubernetes")
 
 
 @pytest.mark.parametrize(("server", "dialed"), [("http://[]", "http://0.0.0.0:80"),
@@ -31,3 +40,65 @@ def test_an_https_empty_host_in_brackets_has_no_server_name_to_check() -> None:
 def test_a_named_server_without_a_port_is_left_as_written() -> None:
     cluster = {"server": "https://api.example"}
     assert _cluster_as_dialed(cluster) is cluster
+
+
+@pytest.mark.parametrize(("server", "dialed"), [
+    ("http://[::1%25lo]:6443", "http://[::1]:6443"), ("http://::1%25lo:6443", "http://[::1]:6443"),
+    ("http://[fe80::1%25eth0]:6443", "http://[fe80::1%25eth0]:6443"),
+    ("http://fe80::1%25eth0:6443", "http://[fe80::1%25eth0]:6443"),
+    ("http://[127.0.0.1]:6443", "http://127.0.0.1:6443"), ("https://[localhost]", "https://localhost:443")])
+def test_a_zone_or_a_bracketed_ipv4_address_or_name_is_dialed_as_go1_24_2_dials_it(server: str, dialed: str) -> None:
+    """Go unescapes a zone's %25 and dials the address with it (glibc refuses ::1%lo, and the kernel reads a scope
+    id for a link-local address only, so elsewhere it is dropped); go1.24.2's url.Parse takes [127.0.0.1] and
+    [localhost] (the CVE-2025-47912 fix of 1.24.8 refuses them) and dials the name without brackets."""
+    assert _server_problem(server) is None
+    assert _cluster_as_dialed({"server": server})["server"] == dialed
+
+
+@pytest.fixture
+def fake6():
+    try:
+        server = FakeApiServer(address="::1").start()
+    except OSError as exc:  # (no IPv6 loopback here)
+        pytest.skip(f"cannot listen on [::1]: {exc}")
+    populate(server)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake():
+    server = FakeApiServer().start()
+    populate(server)
+    yield server
+    server.stop()
+
+
+def _synced(kubeconfig: Path) -> Mirror:
+    src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE]).start()
+    try:
+        seen = Mirror(src)
+        seen.until(lambda: Kind.SERVICE in seen.synced)
+    finally:
+        src.close(timeout=2)
+    return seen
+
+
+@pytest.mark.parametrize("server", ["http://[::1%25lo]:{port}", "http://::1%25lo:{port}"])
+def test_an_ipv6_server_with_a_zone_is_reached(fake6, tmp_path: Path, server: str) -> None:
+    """Reviewer r5 finding 4: kubectl 1.33 reached both; the bracketed one was retried for ever ("cannot connect to
+    [::1%25lo]:PORT: Name or service not known"), the other refused at start. kubectl sent "Host: [::1]:PORT" for
+    both (a server on [::1] that printed it)."""
+    port = fake6.url.rsplit(":", 1)[1]
+    kubeconfig = with_user(fake6, tmp_path / "kc", {}, server=server.format(port=port))
+    assert _synced(kubeconfig).keys(Kind.SERVICE) == {"default/s1"}
+    assert set(fake6.host_headers) == {f"[::1]:{port}"}
+
+
+def test_a_bracketed_ipv4_address_is_reached(fake, tmp_path: Path) -> None:
+    """Reviewer r5 finding 3: kubectl 1.33 (go1.24.2) reached http://[127.0.0.1]:PORT, sending that Host; the
+    watch said "cannot use this kubeconfig: An IPv4 address cannot be in brackets" (urlsplit's words)."""
+    port = fake.url.rsplit(":", 1)[1]
+    kubeconfig = with_user(fake, tmp_path / "kc", {}, server=f"http://[127.0.0.1]:{port}")
+    assert _synced(kubeconfig).keys(Kind.SERVICE) == {"default/s1"}
+    assert set(fake.host_headers) == {f"[127.0.0.1]:{port}"}
