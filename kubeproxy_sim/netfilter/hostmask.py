@@ -15,7 +15,9 @@ a C number form (``0x100``) alike; in IPv6, inet_pton, then getaddrinfo. Each ho
 What a name resolves to is the machine's (``localhost`` is 127.0.0.1 through /etc/hosts, ``link-local`` is
 169.254.0.0 through Debian's /etc/networks, others through DNS), so a name is kept as written here (an anonymised
 ``x.x.x.x`` of a pasted dump is one), never resolved: :class:`HostName`. A value with a colon is no IPv4 name, and
-an IPv6 value that inet_pton refuses none the tools resolve (``fd00::zz``, ``fd00::1%lo``): both are refused.
+an IPv6 value that inet_pton refuses none the tools resolve (``fd00::zz``, ``fd00::1%lo``): both tools refuse it.
+Kept as anonymised here is one holding a letter no IPv6 address holds (``zz::1``), but not one with a zone
+(``fd00::1%lo``: its letters are the interface's, and a pasted dump never holds one), which is refused.
 
 Observed with iptables-legacy-restore and iptables-nft-restore v1.8.9 (tests/netfilter/restore_cases.py ADDRESSES,
 re-checked against this machine's tools by tests/kernel/test_restore_parity.py). Pure: no lookup, no I/O.
@@ -187,7 +189,8 @@ def read_host(item: str, ipv6: bool | None = None) -> Host | HostRefusal:
         return HostNetwork(family, 0, 0)
     if numeric is not None:
         return HostNetwork(family, numeric & mask, mask)
-    if REDACTED.search(host):
+    if REDACTED.search(host) and not (":" in host and "%" in host):
+        # (a zone, fd00::1%lo, is no anonymised value: both tools refuse it, "host/network `fd00::1%lo' not found")
         return HostName(item)
     if ":" in host or "/" in host or not host or (host[0] in "0123456789" and host.strip("0123456789.") == ""):
         # (inet_pton refused it; no name holds a slash, nothing resolves ""; glibc decides a name of digits and
