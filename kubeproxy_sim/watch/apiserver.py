@@ -295,19 +295,50 @@ def _client(taken: dict[str, Any], kubeconfig: str, context: str | None) -> Any:
     """The client for the kubeconfig as read once (:func:`_check_shape`) and as client-go takes it
     (:func:`_as_client_go_takes`): the client's own reading of the file was a second one, which a pipe
     (``--kubeconfig <(...)``) answers with nothing ("Invalid kube-config ... file is empty"). Relative paths in it
-    (``certificate-authority: ca.crt``) are taken from the kubeconfig's directory, as the client's reading of the
-    file takes them; an auth-provider token it refreshes is written back to the file
-    (:func:`_persist_auth_provider`), or fails the client as kubectl's request fails. The persister reads the
-    very mapping the client was given, ``taken``, which the client refreshes in place."""
+    (``certificate-authority: ca.crt``) are taken from the kubeconfig's directory here
+    (:func:`_local_paths_resolved`), and the client is given no base path: it would run the exec plugin there,
+    where client-go runs it in the caller's directory. An auth-provider token the client refreshes is written back
+    to the file (:func:`_persist_auth_provider`), or fails the client as kubectl's request fails. The persister
+    reads the very mapping the client was given, which the client refreshes in place."""
     from kubernetes.client import ApiClient, Configuration
     from kubernetes.config.kube_config import KubeConfigLoader
 
+    given = _local_paths_resolved(taken, kubeconfig)
     configuration = type.__call__(Configuration)  # (as new_client_from_config: not a copy of the default one)
-    KubeConfigLoader(config_dict=taken, active_context=context,
-                     config_base_path=os.path.abspath(os.path.dirname(kubeconfig)),
-                     config_persister=lambda: _persist_auth_provider(kubeconfig, taken, context),
+    KubeConfigLoader(config_dict=given, active_context=context, config_base_path="",  # ("": no cwd, paths as given)
+                     config_persister=lambda: _persist_auth_provider(kubeconfig, given, context),
                      ).load_and_set(configuration)
     return ApiClient(configuration=configuration)
+
+
+_CLUSTER_PATHS = ("certificate-authority",)
+_USER_PATHS = ("client-certificate", "client-key", "tokenFile")
+"""The file paths of a kubeconfig's clusters and users clientcmd's ResolveLocalPaths takes from the kubeconfig's
+directory (the exec plugin's command too, when it holds a separator: :func:`_exec_command_path`)."""
+
+
+def _local_paths_resolved(data: dict[str, Any], kubeconfig: str) -> dict[str, Any]:
+    """``data`` with its relative file paths made absolute from the kubeconfig's directory and cleaned, as
+    clientcmd's ResolveLocalPaths makes them (filepath.Join; an absolute path, an empty one and a bare exec
+    command as written), so that the client, given no base path, reads the same files and runs the plugin in the
+    caller's directory, as client-go does (reviewer r5: kubectl 1.33's plugin printed the caller's cwd, ours
+    the kubeconfig's)."""
+    base = os.path.dirname(os.path.abspath(kubeconfig))
+
+    def resolved(entry: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+        out = {key: os.path.normpath(os.path.join(base, value))
+               if key in keys and isinstance(value, str) and value and not os.path.isabs(value) else value
+               for key, value in entry.items()}
+        run = out.get("exec")
+        if isinstance(run, dict) and isinstance(run.get("command"), str):
+            out["exec"] = {**run, "command": _exec_command_path(kubeconfig, run["command"])}
+        return out
+
+    clusters = [{**entry, "cluster": resolved(entry["cluster"], _CLUSTER_PATHS)}
+                if isinstance(entry.get("cluster"), dict) else entry for entry in data["clusters"]]
+    users = [{**entry, "user": resolved(entry["user"], _USER_PATHS)}
+             if isinstance(entry.get("user"), dict) else entry for entry in data["users"]]
+    return {**data, "clusters": clusters, "users": users}
 
 
 TLS_ONLY_CREDENTIALS = frozenset({"token", "tokenFile", "username", "password", "auth-provider", "exec",
