@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kubeproxy_sim.errors import Diagnostic, InputError, RulesSyntaxError, Severity
-from kubeproxy_sim.netfilter import syntax
+from kubeproxy_sim.netfilter import hostmask, syntax
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Rule, Ruleset, Table
 from kubeproxy_sim.netfilter.render import render_ruleset as render_ruleset  # re-exported
 from kubeproxy_sim.objects.bulk import collector_paused
@@ -1277,7 +1277,10 @@ class _Parser:
 # Address family
 # ---------------------------------------------------------------------------
 
-_ADDRESS = re.compile(r'(?:^| )(?:-[sd]|--(?:src|dst)-range|--to-(?:destination|source)) "?\[?([0-9A-Fa-f.:]+)')
+_ADDRESS = re.compile(r'(?:^| )(-[sd]|--(?:src|dst)-range|--to-(?:destination|source)) "?\[?([0-9A-Fa-f.:]+)')
+_ITEM_REST = re.compile(r'[^ \t",/]*')
+"""The rest of an -s/-d item's host after :data:`_ADDRESS`'s run of address characters (a name's letters)."""
+_MASK = re.compile(r'/([^ \t",]*)')
 
 
 _IPV6_VALUE = re.compile(
@@ -1311,13 +1314,26 @@ def _mentions_ipv6(text: str) -> bool:
 
 
 def _rule_family(spec: str) -> bool | None:
-    """True (IPv6), False (IPv4) or None (no address) from a rule's first address-like value."""
+    """True (IPv6), False (IPv4) or None (no address) from a rule's first address-like value.
+
+    An -s/-d item with a zero mask tells none (both tools read the mask first and then skip the host:
+    ``-s 1.2.3.4/0`` is taken by ip6tables-restore), and one iptables reads as an IPv4 number without three dots
+    (``1.2.3``, ``1``, ``0x100``) is IPv4, which ip6tables refuses ("host/network `1.2.3' not found")."""
     for m in _ADDRESS.finditer(spec):
-        value = m.group(1)
+        flag, value = m.groups()
+        end = m.end()
+        if len(flag) == 2 and spec.startswith("/", end):
+            mask = _MASK.match(spec, end)
+            if mask is not None and hostmask.zero_mask(mask.group(1)):
+                continue
         if ":" in value and value.count(":") >= 2:
             return True
         if value.count(".") == 3:
             return False
+        if len(flag) == 2 and ":" not in value:
+            rest = _ITEM_REST.match(spec, end)
+            if hostmask.numeric_ipv4(value + rest.group() if rest is not None else value):
+                return False
     return None
 
 

@@ -157,6 +157,19 @@ def _mask(text: str | None, family: int) -> int | None:
     return None if length is None else full ^ (full >> length)
 
 
+def zero_mask(text: str) -> bool:
+    """Whether a mask is a number 0 (``0``, ``00``, ``0x0``) that either family takes: iptables and ip6tables read
+    the mask first and, for 0, never the host, so an item with it tells no family (``-s 1.2.3.4/0`` is taken by
+    ip6tables-restore, ``-s fd00::1/0`` by iptables-restore, v1.8.9)."""
+    return _c_number(text, 0) == 0
+
+
+def numeric_ipv4(host: str) -> bool:
+    """Whether iptables reads ``host`` as an IPv4 number (``1.2.3``, ``1``, ``0x100``), which ip6tables refuses
+    ("host/network `1.2.3' not found")."""
+    return xt_dotted(host) is not None or inet_aton_exact(host) is not None
+
+
 def read_host(item: str, ipv6: bool | None = None) -> Host | HostRefusal:
     """One item of a ``-s``/``-d`` list, read as ``ip6tables`` (``ipv6``) or ``iptables`` reads it; ``ipv6=None``
     (the family not known yet): as IPv6 when its host holds a colon, else as IPv4, except that a name's mask may be

@@ -968,7 +968,9 @@ ADDRESSES = [
                    "-s 1.2.3.4/32/8", "-s 1.2.3.256 -d 1.2.3.4/33", "! -s 1.2.3.4,5.6.7.8",
                    "! -s 1.2.3.4 -d 1.2.3.4,5.6.7.8", "-s 1:2")),
     *(Case(f"address {rule}", filter_with(f"-A INPUT {rule} -j ACCEPT"), line=5, ipv6=True)
-      for rule in ("-s fd00::1/129", "-s fd00::1/", "-s fd00:::1", "-s fd00::1,", "-d fd00::1:2::3")),
+      for rule in ("-s fd00::1/129", "-s fd00::1/", "-s fd00:::1", "-s fd00::1,", "-d fd00::1:2::3",
+                   # (what only iptables reads as IPv4, and a zone, "host/network `1.2.3' not found" in both tools)
+                   "-s 1.2.3", "-s 1", "-d 0x100", "-s 1.2.3.4/0.0.0.0", "-s fd00::1%lo", "-d fd00::1%eth0/64")),
     *(Case(f"address {rule}", filter_with(f"-A INPUT {rule} -j ACCEPT"), saved=tuple(
         f"[0:0] -A INPUT {one}-j ACCEPT" for one in saved))
       for rule, saved in (("-s 1.2.3", ("-s 1.2.3.0/32 ",)), ("-s 1", ("-s 1.0.0.0/32 ",)),
@@ -988,7 +990,8 @@ ADDRESSES = [
                           ("-s x.x.x.x/0", ("",)), ("-s 1.2.3.4/0.0.0.0", ("",)),
                           ('-s "1.2.3.4, 5.6.7.8"', ("-s 1.2.3.4/32 ", "-s 5.6.7.8/32 ")),
                           ("-s 1.2.3.4,1.2.3.4", ("-s 1.2.3.4/32 ", "-s 1.2.3.4/32 ")),
-                          ("-s 1.2.3.4/0,5.6.7.8", ("", "-s 5.6.7.8/32 ")))),
+                          ("-s 1.2.3.4/0,5.6.7.8", ("", "-s 5.6.7.8/32 ")), ("-s fd00::1/0", ("",)),
+                          ("-s fd00::1/0x0 -d 10.0.0.1", ("-d 10.0.0.1/32 ",)))),
     # a negated everything: legacy keeps it (a rule that never matches); nft: "RULE_APPEND failed (Invalid argument)"
     Case("address ! -s 1.2.3.4/0", filter_with("-A INPUT ! -s 1.2.3.4/0 -j ACCEPT"),
          saved=("[0:0] -A INPUT ! -s 0.0.0.0/0 -j ACCEPT",), nft_differs=True),
@@ -998,7 +1001,10 @@ ADDRESSES = [
                           ("-s fd00::1/ffff:0:ffff::", ("-s fd00::/ffff:0:ffff:: ",)),
                           ("-s FD00:0:0:0:0:0:0:1", ("-s fd00::1/128 ",)), ("-s ::1.2.3.4", ("-s ::1.2.3.4/128 ",)),
                           ("-s 64:ff9b::1.2.3.4", ("-s 64:ff9b::102:304/128 ",)), ("-s fd00::1/0", ("",)),
-                          ("-s fd00::1/0,fd00::2", ("", "-s fd00::2/128 ")))),
+                          ("-s fd00::1/0,fd00::2", ("", "-s fd00::2/128 ")),
+                          # (a zero mask is read first and skips the host: an IPv4 one is no other family)
+                          ("-s 1.2.3.4/0", ("",)), ("-s 1.2.3.4/0x0", ("",)), ("-d 1.2.3.4/00", ("",)),
+                          ("-s 1.2.3.4/0,fd00::1", ("", "-s fd00::1/128 ")))),
 ]
 
 ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *CHAINS_RENAMED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS,
