@@ -277,8 +277,8 @@ class SpecialRange:
     many: str
     """The range in a sentence: 'multicast addresses'."""
     martian_source: bool
-    """Whether the kernel drops a packet from elsewhere from such a source, whatever the sysctls
-    (:func:`martian_source`)."""
+    """Whether the kernel may drop a packet from elsewhere for such a source alone, whatever the sysctls (a
+    link-local one where ip6_forward sends it on): a trace key then keeps it as itself (:func:`martian_source`)."""
 
     def holds(self, family: int, value: int) -> bool:
         net_family, net, mask = parse_network(self.cidr)
@@ -292,7 +292,7 @@ SPECIAL_RANGES = {
         SpecialRange("255.255.255.255/32", "the broadcast address", "the broadcast address", True)),
     6: (SpecialRange("::/128", "the unspecified address", "the unspecified address", False),
         SpecialRange("::1/128", "the loopback address", "the loopback address", True),
-        SpecialRange("fe80::/10", "a link-local address", "link-local addresses", False),
+        SpecialRange("fe80::/10", "a link-local address", "link-local addresses", True),
         SpecialRange("ff00::/8", "a multicast address", "multicast addresses", True))}
 """The addresses no machine of a network has, by family, as this kernel treats them. 0.0.0.0 (:func:`zeronet`:
 the rest of 0.0.0.0/8 is unicast since Linux 5.3) and 255.255.255.255 are broadcast to input routing
@@ -312,13 +312,15 @@ def special_range(family: int, value: int) -> SpecialRange | None:
 def martian_source(family: int, src: int) -> bool:
     """Whether the kernel may drop a packet from elsewhere for its source alone, before INPUT or FORWARD:
     IPv4 a multicast, limited-broadcast or zero source (:func:`_martian`; 0.0.0.0 still reaches a broadcast);
-    IPv6 ::1 or a multicast source (:func:`_received6_drop`). A trace key keeps such a source as itself.
+    IPv6 ::1 or a multicast source (:func:`_received6_drop`), or a link-local one, which ip6_forward drops
+    (LINKLOCAL6_NOT_FORWARDED). A trace key keeps such a source as itself: two sources of one class must not
+    share an answer that depends on one of them being link-local.
 
     The tests are :data:`SPECIAL_RANGES`' martian sources written out, not looked up: every trace-key lookup asks
     this of its source, and calling helpers took 1.7 times as long as comparing (a test holds the two in step)."""
     if family == 4:
         return src >> 28 == 0xE or src == 0xFFFFFFFF or src == 0
-    return src == 1 or src >> 120 == 0xFF
+    return src == 1 or src >> 120 == 0xFF or src >> 118 == 0x3FA
 
 
 class Env:
