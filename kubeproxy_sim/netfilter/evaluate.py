@@ -99,6 +99,14 @@ MULTICAST6_NOT_FORWARDED = PseudoRule("", "", 0, "routing decision: a packet sen
 """The step that ends an IPv6 packet from elsewhere to a multicast group that PREROUTING sent on to another host:
 measured on veth namespaces (a frame to 33:33:00:00:00:01, DNATed: nat PREROUTING counted it, FORWARD did
 not)."""
+GROUP4_NOT_FORWARDED = PseudoRule("", "", 0, "routing decision: a packet sent to a multicast group or a broadcast "
+                                            "address, DNATed to another host, is not forwarded (it came as a "
+                                            "link-layer multicast or broadcast frame, and ip_forward forwards only "
+                                            "frames sent to the node)", Kind.DROP)
+"""The IPv4 twin of :data:`MULTICAST6_NOT_FORWARDED` (ip_forward: ``pkt_type != PACKET_HOST``, drop): measured on
+veth namespaces (10.9.0.2 -> 224.0.0.1 in a frame to 01:00:5e:00:00:01, DNATed to a host out of another
+interface: nat PREROUTING counted it, FORWARD and INPUT did not). A frame to 255.255.255.255 or to the broadcast
+of the input interface's subnet is assumed sent to ff:ff:ff:ff:ff:ff, as a sender on that link writes it."""
 EXPECTATION = PseudoRule("", "", 0, "conntrack expectation")
 """What the doubt about a RELATED packet's NAT is charged to: listed like :data:`ROUTING`."""
 EXPECTED_NAT = ("a RELATED packet opens a connection a conntrack helper expected (FTP data, say), whose nat rules the "
@@ -475,6 +483,14 @@ class Env:
                                       "delivered to the node only where one of its sockets joined it; assumed "
                                       "joined, else the kernel drops the packet"))
         return True
+
+    def group_frame4(self, dst: int, in_iface: str | None) -> bool:
+        """Whether an IPv4 packet to ``dst`` (as sent, before any DNAT) came in a frame not addressed to the node
+        alone: to a multicast group, 255.255.255.255 or the input interface's subnet broadcast (any node
+        subnet's when the interfaces are not known). ip_forward drops such a frame (pkt_type not PACKET_HOST)."""
+        if dst >> 28 == 0xE or dst == 0xFFFFFFFF:
+            return True
+        return dst in self.iface_broadcasts.get(in_iface or "", self.broadcasts)
 
     def reverse_path(self, src: int, dst: int, in_iface: str | None, loose: bool, accept_local: bool) -> bool | None:
         """Whether a packet passes xt_rpfilter's test (None: the node's facts do not say).
@@ -1259,6 +1275,9 @@ class Engine:
                     b.path.append(MULTICAST6_NOT_FORWARDED)
                     return None
             if b.family == 4 and b.in_iface != "lo":
+                if not local and not packet.reply and env.group_frame4(packet.dst, b.in_iface):
+                    b.path.append(GROUP4_NOT_FORWARDED)
+                    return None
                 if not env.route_localnet_known:
                     _martian_doubt(b)
                 _own_source_doubt(b, env.local)

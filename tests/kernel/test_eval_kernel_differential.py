@@ -311,9 +311,27 @@ def evaluated(chains: tuple[Chain, ...], packets: tuple[Probe, ...]) -> list[Wal
     return out
 
 
+BROADCAST_MAC = "ff:ff:ff:ff:ff:ff"
+
+
+def frame_mac(dst: str, node_mac: str) -> str:
+    """The link-layer destination a sender on c0's link writes for ``dst``: a multicast group's 01:00:5e MAC,
+    the broadcast MAC for 255.255.255.255 and c0's subnet broadcast, else the node's. The kernel's pkt_type
+    follows it, and ip_forward forwards only a frame sent to the node (a group one DNATed on is dropped)."""
+    value = int.from_bytes(socket.inet_aton(dst), "big")
+    if value >> 28 == 0xE:
+        low = value & 0x7FFFFF
+        return "01:00:5e:" + ":".join(f"{(low >> s) & 0xFF:02x}" for s in (16, 8, 0))
+    if dst in ("255.255.255.255", "10.9.0.255"):
+        return BROADCAST_MAC
+    return node_mac
+
+
 def _frame(probe: Probe, src_mac: str, dst_mac: str) -> bytes:
     from scapy.layers.inet import ICMP, IP, TCP, UDP
     from scapy.layers.l2 import Ether
+
+    dst_mac = frame_mac(probe.dst, dst_mac)
 
     layer = {"tcp": lambda: TCP(sport=probe.sport, dport=probe.dport, flags="S"),
              "udp": lambda: UDP(sport=probe.sport, dport=probe.dport) / b"x",
@@ -502,3 +520,21 @@ def test_the_evaluator_matches_the_rules_the_kernel_matches(pair: Node, chains: 
     for number, (theirs, mine) in enumerate(zip(kernel, ours, strict=True), 1):
         assert mine[0] == theirs[0], _explain(chains, packets, number)  # the same rules, as often
         assert mine[1] == theirs[1], _explain(chains, packets, number)  # the same end: where, or nowhere
+
+
+GROUP_DNAT = (Chain("filter", "INPUT", "ACCEPT", ()), Chain("filter", "FORWARD", "ACCEPT", ("-j ACCEPT",)),
+              Chain("nat", "PREROUTING", "ACCEPT", ("-p udp -j DNAT --to-destination 10.100.0.7:53",
+                                                    "-p tcp -j DNAT --to-destination 10.9.0.1:80")),
+              Chain("nat", "INPUT", "ACCEPT", ()), Chain("nat", "POSTROUTING", "ACCEPT", ()))
+
+
+@pytest.mark.parametrize("group", ["224.0.0.1", "255.255.255.255", "10.9.0.255"])
+def test_a_group_or_broadcast_frame_dnated_on_is_dropped_and_one_dnated_to_the_node_delivered(
+        pair: Node, group: str) -> None:
+    """ip_forward drops a frame not sent to the node alone (pkt_type != PACKET_HOST) before FORWARD: measured, a
+    frame to 01:00:5e:00:00:01 DNATed to 10.100.0.7: nat PREROUTING 1, FORWARD and INPUT 0. The evaluator
+    forwarded it (reviewer r8 finding 4)."""
+    packets = (Probe("udp", "10.9.0.2", group, 53, 1000), Probe("tcp", "10.9.0.2", group, 443, 1001))
+    kernel = pair.run(GROUP_DNAT, packets)
+    assert kernel[0] == (Counter({("nat", "PREROUTING", 1): 1}), None)
+    assert evaluated(GROUP_DNAT, packets) == kernel

@@ -3,8 +3,11 @@ sources, multicast and broadcast destinations; each case pinned to what a kernel
 
 from __future__ import annotations
 
+import pytest
+
 from kubeproxy_sim.netfilter.codec import parse_ruleset
 from kubeproxy_sim.netfilter.compile import compile_ruleset
+from kubeproxy_sim.netfilter.evaluate import GROUP4_NOT_FORWARDED
 from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 
@@ -37,3 +40,39 @@ def test_a_link_local_source_gets_its_own_answer_whatever_was_traced_before() ->
     warm = Tracer(compiled, node)
     assert _verdicts(warm, "fd00:77::5") == ["DNAT"]
     assert _verdicts(warm, "fe80::2") == fresh == ["DROP"]
+
+
+DNAT4 = """*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -p udp -j DNAT --to-destination 10.100.0.7:53
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A FORWARD -j ACCEPT
+COMMIT
+"""
+NODE4 = NodeContext.of(("10.9.0.1/24", "10.100.0.1/16"),
+                       interfaces={"c0": ("10.9.0.1/24",), "out0": ("10.100.0.1/16",)},
+                       routes=(("10.9.0.0/24", "c0"), ("10.100.0.0/16", "out0")), route_localnet_known=True)
+
+
+@pytest.mark.parametrize(("dst", "verdict"), [
+    ("224.0.0.1", "DROP"),  # measured: a frame to 01:00:5e:00:00:01, nat PREROUTING 1, FORWARD and INPUT 0
+    ("239.1.2.3", "DROP"),
+    ("255.255.255.255", "DROP"),
+    ("10.9.0.255", "DROP"),  # c0's subnet broadcast: sent to ff:ff:ff:ff:ff:ff by a sender on c0's link
+    ("10.100.255.255", "DNAT"),  # out0's, sent over c0 to the node's MAC: forwarded
+    ("10.9.0.1", "DNAT"),
+])
+def test_an_ipv4_group_or_broadcast_frame_dnated_to_another_host_is_not_forwarded(dst: str, verdict: str) -> None:
+    """ip_forward drops a frame not sent to the node alone (pkt_type != PACKET_HOST) before FORWARD, as
+    ip6_forward does (14a617e); the evaluator forwarded IPv4 ones."""
+    compiled = compile_ruleset(parse_ruleset(DNAT4))
+    (outcome,) = Tracer(compiled, NODE4).trace(Packet.of("udp", "10.9.0.2", dst, 53, 1000, in_iface="c0")).outcomes
+    assert outcome.verdict == verdict
+    assert (outcome.path[-1].rule == GROUP4_NOT_FORWARDED.text()) == (verdict == "DROP")
