@@ -67,6 +67,8 @@ def test_a_pod_replaced_under_its_name_queues_the_services_of_old_and_new() -> N
         assert Q.pod_queued([POD], [changed], [WEB, API]) == {"default/web"}
     relabelled = replace(moved[0], labels=(("app", "web"), ("x", "y")))  # both sides, not the Services left or joined
     assert Q.pod_queued([POD], [relabelled], [WEB, API]) == {"default/web"}
+    left = replace(POD, node_name="node2", labels=(("tier", "api"),))  # the old pod's Service too: deletePod of it
+    assert Q.pod_queued([POD], [left], [WEB, API]) == {"default/web", "default/api"}
 
 
 def test_any_update_of_a_terminating_pod_queues_it() -> None:
