@@ -91,7 +91,8 @@ LINKLOCAL6_NOT_FORWARDED = PseudoRule("", "", 0, "routing decision: a packet fro
                                                 "ICMPv6 beyond-scope)", Kind.DROP)
 """The step that ends an IPv6 packet from elsewhere from a link-local source that routing sends on to another
 host: a link-local address means nothing off its link. Measured on veth namespaces (nat PREROUTING counted it,
-FORWARD did not); a link-local destination is forwarded (back out of its link)."""
+FORWARD did not); a link-local destination is forwarded, and so is a link-local source routed back out of the
+interface it came in by (ip6_forward's redirect branch)."""
 MULTICAST6_NOT_FORWARDED = PseudoRule("", "", 0, "routing decision: a packet sent to a multicast group, DNATed to "
                                                 "another host, is not forwarded (it came as a link-layer multicast "
                                                 "frame, and ip6_forward forwards only frames sent to the node)",
@@ -307,9 +308,9 @@ the rest of 0.0.0.0/8 is unicast since Linux 5.3) and 255.255.255.255 are broadc
 (inet_dev_addr_type), which drops them as sources from elsewhere, as it does a multicast one (ip_route_input_slow);
 every network namespace's local table sends 127.0.0.0/8 to lo (a packet to it never leaves the host; from
 elsewhere it is routed only with route_localnet, which the tracer assumes set, :data:`LOCALNET_ASSUMED`);
-ip6_rcv_core drops ::1 and a multicast source from elsewhere, ip6_forward never forwards a link-local source or
-destination, and :: is no host's. The simulator's pod ranges, send's and netns's clients and the tracer's martian
-sources all read them here."""
+ip6_rcv_core drops ::1 and a multicast source from elsewhere, ip6_forward forwards a link-local source only back
+out of the interface it came in by, and :: is no host's. The simulator's pod ranges, send's and netns's clients
+and the tracer's martian sources all read them here."""
 
 
 def special_range(family: int, value: int) -> SpecialRange | None:
@@ -1268,7 +1269,7 @@ class Engine:
             _routing_doubt(b)
         if step == "ROUTE":  # from elsewhere
             if b.family == 6 and not local and b.in_iface != "lo":
-                if b.src >> 118 == 0x3FA:
+                if b.src >> 118 == 0x3FA and not self._back_out_of_its_link(b, packet):
                     b.path.append(LINKLOCAL6_NOT_FORWARDED)
                     return None
                 if multicast(6, packet.dst) and not packet.reply:
@@ -1308,6 +1309,19 @@ class Engine:
                                       "interface (a default route through it would forward the packet back out there)"))
         b.path.append(LOOPBACK6_NO_ROUTE)
         return None
+
+    def _back_out_of_its_link(self, b: Branch, packet: Packet) -> bool:
+        """Whether an IPv6 packet from a link-local source leaves by the interface it came in on, which
+        ip6_forward lets through (sending a redirect): it drops a link-local source only in its else branch
+        (measured: fe80::2 -> fd00:9::3 in and out of c0 counted on FORWARD, fe80::2 -> fd00:100::7 out of
+        out0 not). Not known without the node's routes (or the input interface): assumed another, said so."""
+        out = packet.out_iface or (self.env.route(b.dst) if self.env.routes else None)
+        if out is not None and b.in_iface is not None:
+            return out == b.in_iface
+        b.doubts.append((ROUTING, f"a packet from the link-local source {format_address(6, b.src)} is dropped "
+                                  "unless its route leads back out of the interface it came in by, which the "
+                                  "node's routes would tell; assumed dropped"))
+        return False
 
     def _set_out_iface(self, b: Branch, packet: Packet, local: bool) -> None:
         if packet.out_iface is not None:

@@ -70,8 +70,9 @@ NODE_CONTEXT = NodeContext.of(
 evaluator assumes a route it is not given, and says so, where the kernel would find none)."""
 SOURCES = ("fd00:9::2", "fd00:9::3", "fd00:77::5", "fe80::2")  # never the node's own; fe80::2 is not forwarded
 FORWARDED = ("fd00:100::7", "fd00:100:0:3::9")  # routed out of out0
+BACK_OUT = ("fd00:9::5",)  # routed back out of c0: a link-local source is forwarded there (ip6_forward's redirect)
 ANYCASTS = ("fd00:9::", "fd00:100::")  # the prefixes' subnet-router anycast addresses: local on a forwarding node
-DESTINATIONS = (NODE, OUT_LOCAL, "ff02::1", *FORWARDED, *ANYCASTS)
+DESTINATIONS = (NODE, OUT_LOCAL, "ff02::1", *FORWARDED, *BACK_OUT, *ANYCASTS)
 ADDRESSES = (*SOURCES, *DESTINATIONS, "fd00::", "::")
 PREFIXES = ("", "/128", "/126", "/64", "/48", "/16", "/8")
 PROTOCOLS = ("", "tcp", "udp", "icmpv6", "ipv6-icmp", "icmp", "!tcp", "!icmpv6")
@@ -80,7 +81,7 @@ ADDRTYPES = ("LOCAL", "UNICAST", "MULTICAST", "UNREACHABLE", "ANYCAST", "UNSPEC"
 RECENT_MASKS = ("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "ffff:ffff:ffff:ffff::")
 REJECT_WITH = ("", " --reject-with icmp6-port-unreachable", " --reject-with icmp6-adm-prohibited",
                " --reject-with icmp6-no-route", " --reject-with tcp-reset")
-DNAT_TO = (NODE, OUT_LOCAL, *FORWARDED)
+DNAT_TO = (NODE, OUT_LOCAL, *FORWARDED, *BACK_OUT)
 POLICIES = ("ACCEPT", "DROP")
 
 
@@ -228,6 +229,14 @@ def _end(address: str, port: int | None, masquerade: str | None) -> str:
     return where + (f" from {canonical_address(masquerade)}" if masquerade else "")
 
 
+def _masquerade(masqueraded: bool, address: str) -> str | None:
+    """The source MASQUERADE gave a packet to ``address``: the address of the interface it leaves by (c0's for
+    one routed back out of c0, else out0's)."""
+    if not masqueraded:
+        return None
+    return NODE if address.startswith("fd00:9:") else OUT_LOCAL
+
+
 def evaluated(chains: tuple[Chain, ...], packets: tuple[Probe, ...]) -> list[Walk]:
     """Per packet, what the evaluator says it did, walked in order through one sampling run."""
     text = restore_text(chains)
@@ -246,14 +255,14 @@ def evaluated(chains: tuple[Chain, ...], packets: tuple[Probe, ...]) -> list[Wal
             if not step.table:
                 continue  # a routing decision: no counter holds it
             seen[keys.get(step.line or 0, (step.table, step.chain, 0))] += 1  # 0: a policy
-        masquerade = OUT_LOCAL if finished.masquerade else None
         end = None
         if finished.verdict == "DNAT":
             assert finished.destination is not None
             address, _, port = finished.destination.rpartition(":") if ports[0] else (finished.destination, "", "")
-            end = _end(address.strip("[]"), int(port) if port else None, masquerade)
+            address = address.strip("[]")
+            end = _end(address, int(port) if port else None, _masquerade(finished.masquerade, address))
         elif finished.verdict == "ACCEPT":
-            end = _end(probe.dst, ports[0], masquerade)
+            end = _end(probe.dst, ports[0], _masquerade(finished.masquerade, probe.dst))
         out.append((seen, end))
     return out
 
@@ -351,7 +360,8 @@ def _configure(client: str, node: str) -> None:
         ipr.addr("add", index=c0, address=NODE, prefixlen=64)
         ipr.addr("add", index=out0, address=OUT_LOCAL, prefixlen=48)
         ipr.route("add", dst="::/0", oif=out0, family=socket.AF_INET6)
-        neighbours = [(a, c0 if a.startswith(("fd00:9:", "fe80:")) else out0) for a in (*SOURCES, *FORWARDED)]
+        neighbours = [(a, c0 if a.startswith(("fd00:9:", "fe80:")) else out0)
+                      for a in (*SOURCES, *FORWARDED, *BACK_OUT)]
         for address, index in neighbours:
             ipr.neigh("add", dst=address, lladdr=NOBODY, ifindex=index, state=NUD_PERMANENT, family=socket.AF_INET6)
 
@@ -427,10 +437,12 @@ PINNED = {
                                            f"-p tcp -j DNAT --to-destination [{NODE}]:80")),
                        (Probe("udp", "fd00:9::2", "ff02::1", 53, 1000),
                         Probe("tcp", "fd00:9::2", "ff02::1", 443, 1001))),
-    # ip6_forward drops a packet from a link-local source (beyond scope) before FORWARD; the evaluator forwarded it
+    # ip6_forward drops a packet from a link-local source (beyond scope) before FORWARD, unless it leaves by the
+    # interface it came in on (a redirect, then forwarded); the evaluator forwarded the first, then dropped the last
     "link-local": (_tables(forward=("-j ACCEPT",), postrouting=("-j MASQUERADE",)),
                    (Probe("tcp", "fe80::2", "fd00:100::7", 80, 1000), Probe("udp", "fe80::2", NODE, 53, 1001),
-                    Probe("udp", "fd00:9::2", "fd00:100::7", 53, 1002))),
+                    Probe("udp", "fd00:9::2", "fd00:100::7", 53, 1002),
+                    Probe("tcp", "fe80::2", "fd00:9::5", 80, 1003))),
     "kube-proxy": (_tables(
         filter_input=("-p tcp -m tcp --dport 22 -j REJECT --reject-with tcp-reset", "-p udp -j REJECT"),
         prerouting=(f"-d {NODE}/128 -p tcp -m tcp --dport 8080 -j MARK --or-mark 0x4000",

@@ -76,3 +76,33 @@ def test_an_ipv4_group_or_broadcast_frame_dnated_to_another_host_is_not_forwarde
     (outcome,) = Tracer(compiled, NODE4).trace(Packet.of("udp", "10.9.0.2", dst, 53, 1000, in_iface="c0")).outcomes
     assert outcome.verdict == verdict
     assert (outcome.path[-1].rule == GROUP4_NOT_FORWARDED.text()) == (verdict == "DROP")
+
+
+FORWARD6 = """*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+-A FORWARD -j ACCEPT
+COMMIT
+"""
+NODE6 = NodeContext.of(("fd00:9::1/64", "fd00:100::1/48"),
+                       interfaces={"c0": ("fd00:9::1/64",), "out0": ("fd00:100::1/48",)},
+                       routes=(("fd00:9::/64", "c0"), ("fd00:100::/48", "out0")), route_localnet_known=True)
+
+
+@pytest.mark.parametrize(("dst", "verdict"), [("fd00:9::3", "ACCEPT"), ("fd00:100::7", "DROP")])
+def test_a_link_local_source_is_forwarded_back_out_of_the_interface_it_came_in_by(dst: str, verdict: str) -> None:
+    """ip6_forward drops a link-local source only when its route leaves by another interface (the redirect
+    branch forwards): measured, fe80::2 -> fd00:9::3 in and out of c0 counted on FORWARD, -> fd00:100::7 not."""
+    compiled = compile_ruleset(parse_ruleset(FORWARD6, ipv6=True))
+    result = Tracer(compiled, NODE6).trace(Packet.of("tcp", "fe80::2", dst, 80, 1000, in_iface="c0"))
+    assert [o.verdict for o in result.outcomes] == [verdict]
+    assert not result.uncertain
+
+
+def test_a_link_local_source_without_the_node_s_routes_is_assumed_dropped_and_said_so() -> None:
+    compiled = compile_ruleset(parse_ruleset(FORWARD6, ipv6=True))
+    node = NodeContext.of(("fd00:9::1/64",))
+    result = Tracer(compiled, node).trace(Packet.of("tcp", "fe80::2", "fd00:9::3", 80, 1000, in_iface="c0"))
+    assert [o.verdict for o in result.outcomes] == ["DROP"]
+    assert any("link-local source fe80::2" in u.reason for u in result.uncertain)
