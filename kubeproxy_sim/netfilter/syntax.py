@@ -1118,13 +1118,18 @@ def extension_hole(spec: RuleSpec) -> int | None:
     return int(target.name[1:])
 
 
+_WHOLE_RULE = frozenset({"TCPMSS"})
+"""Targets whose rule the general path judges (:meth:`_Interpreter.check_tcpmss` reads its other options): a
+skeleton with the name as a hole vouches for none of them."""
+
+
 def extension_names(spec: RuleSpec) -> str:
     """A regular expression of the target extensions whose name in an interpreted skeleton's optioned target hole
     (:func:`extension_hole`) gives a rule iptables takes: those that take its options (:func:`takes_flags`; the
     skeleton gave the target only options no match knows)."""
     assert spec.target is not None
     flags = [option.flag for option in spec.target.options]
-    names = [name for name in sorted(TARGET_EXTENSIONS) if takes_flags(name, flags)]
+    names = [name for name in sorted(TARGET_EXTENSIONS) if takes_flags(name, flags) and name not in _WHOLE_RULE]
     return "(?:" + "|".join(names) + ")" if names else "(?!)"
 
 
@@ -1395,7 +1400,23 @@ class _Interpreter:
         for given in self.recent.values():
             self.check_recent(given)
         self.check_addresses()
+        self.check_tcpmss()
         return RuleSpec(tuple(self.options), self.target)
+
+    def check_tcpmss(self) -> None:
+        """Refuse TCPMSS in a rule not of ``-p tcp`` (its xt_target names TCP: both v1.8.9 restores refuse it,
+        legacy at COMMIT, nft at the rule), and in one without a match of SYN packets: tcpmss_tg4_check wants a
+        ``tcp`` match comparing SYN set, not negated (``--tcp-flags SYN,RST SYN``, ``--syn``); legacy refuses it
+        at COMMIT, nft accepts it (nft_compat skips that check), and this follows legacy."""
+        if self.target is None or self.target.name != "TCPMSS":
+            return
+        if protocol_number(_protocol_asked(self.options)) != TCP_PROTOCOL:
+            raise self.error("target TCPMSS changes only TCP packets, which the rule does not ask for", "TCPMSS",
+                             "-p tcp in the rule (not negated)")
+        if not any(_compares_syn(o) for o in self.options):
+            raise self.error("target TCPMSS needs a match of TCP SYN packets (iptables-legacy-restore fails at "
+                             "COMMIT; iptables-nft-restore takes it)", "TCPMSS",
+                             "-m tcp --tcp-flags SYN,RST SYN (or --syn) in the rule")
 
     def check_addresses(self) -> None:
         """Refuse a -s or -d value iptables refuses (:mod:`~kubeproxy_sim.netfilter.hostmask`), and a negated one
@@ -1679,6 +1700,20 @@ class _Interpreter:
         if instance is None:
             return None
         return self.modules[instance] if instance >= 0 else self.protocol_module
+
+
+TCP_PROTOCOL = 6
+
+
+def _compares_syn(option: Option) -> bool:
+    """Whether ``option`` is a tcp match's test of SYN set, as tcpmss_tg4_check's find_syn_match wants it: ``--syn``
+    or ``--tcp-flags`` whose compared flags hold SYN (or ALL), not negated."""
+    if option.module != "tcp" or option.negated:
+        return False
+    if option.flag == "--syn":
+        return True
+    return option.flag == "--tcp-flags" and len(option.args) == 2 and bool(
+        {"SYN", "ALL"} & {flag.upper() for flag in option.args[1].split(",")})
 
 
 def _protocol_asked(options: Sequence[Option]) -> str:

@@ -1007,8 +1007,39 @@ ADDRESSES = [
                           ("-s 1.2.3.4/0,fd00::1", ("", "-s fd00::1/128 ")))),
 ]
 
+MANGLE = ("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+          ":POSTROUTING ACCEPT [0:0]\n")
+
+
+def mangle_forward(rule: str) -> str:
+    return f"{MANGLE}-A FORWARD {rule}\nCOMMIT\n"
+
+
+TCPMSS = [
+    # TCPMSS's xt_target names TCP: both refuse a rule not of -p tcp (legacy at COMMIT, nft at the rule)
+    *(Case(f"TCPMSS {rule}", mangle_forward(rule), line=7, at_commit=True)
+      for rule in ("-j TCPMSS --clamp-mss-to-pmtu", "! -p tcp -j TCPMSS --set-mss 1400",
+                   "-p udp -j TCPMSS --set-mss 1400")),
+    # tcpmss_tg4_check wants a tcp match comparing SYN set, not negated: legacy fails at COMMIT, nft takes the rule
+    *(Case(f"TCPMSS {rule}", mangle_forward(rule), line=7, at_commit=True, nft_differs=True)
+      for rule in ("-p tcp -j TCPMSS --clamp-mss-to-pmtu",
+                   "-p tcp -m tcp --tcp-flags SYN,RST RST -j TCPMSS --set-mss 1400",
+                   "-p tcp -m tcp ! --tcp-flags SYN,RST SYN -j TCPMSS --set-mss 1400")),
+    *(Case(f"TCPMSS {rule}", mangle_forward(rule), saved=(f"[0:0] -A FORWARD {saved}",))
+      for rule, saved in (
+          ("-p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu",
+           "-p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu"),
+          ("-p tcp --syn -j TCPMSS --set-mss 1400",
+           "-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j TCPMSS --set-mss 1400"),
+          ("-p tcp -m tcp --tcp-flags RST SYN -j TCPMSS --set-mss 1400",
+           "-p tcp -m tcp --tcp-flags RST SYN -j TCPMSS --set-mss 1400"),
+          ("-p 6 -m tcp --tcp-flags SYN,RST ALL -j TCPMSS --set-mss 1400",
+           "-p tcp -m tcp --tcp-flags SYN,RST FIN,SYN,RST,PSH,ACK,URG -j TCPMSS --set-mss 1400"))),
+]
+
+
 ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *CHAINS_RENAMED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS,
              *NAT_PORTS, *PORT_NAMES, *RECENT, *RECENT_SAVED, *CHAIN_NAMES, *JUMPS, *QUOTES,
              *PREFIXES, *PROTOCOLS, *TARGETS_NEEDING_OPTIONS, *REJECT_TYPES,
              *CONNTRACK_PROTOCOLS, *OPTIONS_TOGETHER, *FAMILY_ONLY, *MATCH_TYPES, *FIRST_BAD_LINE, *CIRCLES,
-             *IPV6_EXTENSIONS, *INTERFACES, *MULTIPORT_ORDER, *ADDRESSES]
+             *IPV6_EXTENSIONS, *INTERFACES, *MULTIPORT_ORDER, *ADDRESSES, *TCPMSS]
