@@ -156,13 +156,16 @@ def written_by_endpoints_controller(service: Service, pods: Sequence[Pod]) -> En
 def mirror_step(start: World, end: World) -> tuple[World, tuple[Diagnostic, ...]]:
     """The World after a step once the endpoints and mirroring controllers have seen it: the Endpoints of a
     Service whose selector the step removed are the endpoints controller's (as it wrote them from the pods at the
-    step's start), and the Endpoints keys the step's events queue are synced (:func:`mirror_queued`); with what
-    those syncs call for saying. The same World (``is``) when nothing is queued."""
+    step's start) unless the step applied them itself (that controller reacts to Endpoints only on delete, and
+    leaves a Service without a selector: the user's win), and the Endpoints keys the step's events queue are
+    synced (:func:`mirror_queued`); with what those syncs call for saying. The same World (``is``)
+    when nothing is queued."""
     had = {e.key: e for e in start.endpoints}
     applied = [e.key for e in end.endpoints if had.get(e.key) != e]
     before = {s.key: s for s in start.services}
     unselected = [before[s.key] for s in end.services if s.selector is None and s.key in before
-                  and before[s.key].selector is not None and before[s.key].type is not ServiceType.EXTERNAL_NAME]
+                  and before[s.key].selector is not None and before[s.key].type is not ServiceType.EXTERNAL_NAME
+                  and s.key not in applied]  # Endpoints the step itself applied are the user's: they win
     if unselected:
         pods = [p.at(start.now) for p in start.pods]
         written = {s.key: written_by_endpoints_controller(s, pods) for s in unselected}

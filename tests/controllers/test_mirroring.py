@@ -144,6 +144,24 @@ def test_a_selector_removed_mirrors_what_the_endpoints_controller_wrote_from_the
     assert endpoints.subsets and not endpoints.subsets[0].not_ready_addresses
 
 
+def test_endpoints_applied_in_the_step_that_removes_the_selector_are_the_users(tmp_path: Path) -> None:
+    """The endpoints controller reacts to Endpoints only on delete and its syncService returns for a Service
+    without a selector: the Endpoints one apply brings with the selector's removal are the user's, mirrored as
+    written, whatever the order of the file (not replaced by what the controller wrote from the pods)."""
+    web = SERVICE.replace("name: ext", "name: web")
+    endpoints = ENDPOINTS.replace("name: ext", "name: web")
+    (tmp_path / "sel.yaml").write_text(web.replace("spec: {", "spec: {selector: {app: web}, "))
+    (tmp_path / "both.yaml").write_text(web + "---\n" + endpoints)
+    (tmp_path / "reversed.yaml").write_text(endpoints + "---\n" + web)
+    for both in ("both", "reversed"):
+        world, rng = deployed(2)
+        for name in ("sel", both):
+            path = str(tmp_path / f"{name}.yaml")
+            world = play(world, Step(1, "apply", "apply", paths=(path,)), rng, lambda _p: load_manifests(_p)).world
+        assert _mirrored(world) == [("192.0.2.10", "192.0.2.11")]
+        assert [a.ip for e in world.endpoints for s in e.subsets for a in s.addresses] == ["192.0.2.10", "192.0.2.11"]
+
+
 def test_the_endpoints_controller_leaves_out_terminating_pods_and_uses_the_services_family() -> None:
     """ShouldPodBeInEndpoints without publishNotReadyAddresses leaves a terminating pod out; an unready pod is a
     not-ready address; the address is of the Service's family (Endpoints are single-stack)."""
