@@ -590,9 +590,10 @@ def _broadcasts(family: int, addresses: Iterable[str]) -> frozenset[int]:
 
 def _subnet_anycasts(family: int, addresses: Iterable[str]) -> frozenset[int]:
     """The subnet-router anycast addresses (RFC 4291 2.6.1: the prefix, the rest zero) of IPv6 addresses given
-    with a prefix shorter than /127: a forwarding node joins each on the address's interface
-    (addrconf_join_anycast), so a packet to it from elsewhere is delivered to the node (INPUT), not forwarded,
-    and addrtype calls it ANYCAST. kube-proxy's nodes forward; measured on veth namespaces with forwarding on."""
+    with a prefix shorter than /127 (RFC 6164: none for /127 and /128) and not :: itself: a forwarding node
+    joins each on the address's interface (addrconf_join_anycast), so a packet to it from elsewhere is delivered
+    to the node (INPUT), not forwarded, and addrtype calls it ANYCAST. kube-proxy's nodes forward; measured on
+    veth namespaces with forwarding on (fd00:9::1/126 too: anycast fd00:9:: in table local)."""
     if family != 6:
         return frozenset()
     found = set()
@@ -600,7 +601,7 @@ def _subnet_anycasts(family: int, addresses: Iterable[str]) -> frozenset[int]:
         if "/" not in text:
             continue
         f, net, mask = parse_network(text)
-        if f == 6 and mask >> 2 != V6_ALL >> 2:  # a prefix shorter than /127
+        if f == 6 and mask >> 1 != V6_ALL >> 1 and net != 0:  # a prefix shorter than /127, not ::
             found.add(net)
     return frozenset(found)
 

@@ -62,16 +62,18 @@ pytestmark = pytest.mark.kernel
 
 NODE = "fd00:9::1"  # on c0, facing the client (/64)
 OUT_LOCAL = "fd00:100::1"  # on out0 (/48): local, though not on the interface the packets come in by
+SMALL = "fd00:200::1"  # on out0 too (/126): its prefix's subnet-router anycast fd00:200:: is joined as well
 NODE_CONTEXT = NodeContext.of(
-    (f"{NODE}/64", f"{OUT_LOCAL}/48"),
-    interfaces={"c0": (f"{NODE}/64",), "out0": (f"{OUT_LOCAL}/48",)},
-    routes=(("fd00:9::/64", "c0"), ("fd00:100::/48", "out0"), ("::/0", "out0")), route_localnet_known=True)
+    (f"{NODE}/64", f"{OUT_LOCAL}/48", f"{SMALL}/126"),
+    interfaces={"c0": (f"{NODE}/64",), "out0": (f"{OUT_LOCAL}/48", f"{SMALL}/126")},
+    routes=(("fd00:9::/64", "c0"), ("fd00:100::/48", "out0"), ("fd00:200::/126", "out0"), ("::/0", "out0")),
+    route_localnet_known=True)
 """The node's facts, all of them: a default route too (as a node has), so no address is unreachable (the
 evaluator assumes a route it is not given, and says so, where the kernel would find none)."""
 SOURCES = ("fd00:9::2", "fd00:9::3", "fd00:77::5", "fe80::2")  # never the node's own; fe80::2 is not forwarded
 FORWARDED = ("fd00:100::7", "fd00:100:0:3::9")  # routed out of out0
 BACK_OUT = ("fd00:9::5",)  # routed back out of c0: a link-local source is forwarded there (ip6_forward's redirect)
-ANYCASTS = ("fd00:9::", "fd00:100::")  # the prefixes' subnet-router anycast addresses: local on a forwarding node
+ANYCASTS = ("fd00:9::", "fd00:100::", "fd00:200::")  # the prefixes' subnet-router anycasts: local when forwarding
 DESTINATIONS = (NODE, OUT_LOCAL, "ff02::1", *FORWARDED, *BACK_OUT, *ANYCASTS)
 ADDRESSES = (*SOURCES, *DESTINATIONS, "fd00::", "::")
 PREFIXES = ("", "/128", "/126", "/64", "/48", "/16", "/8")
@@ -359,6 +361,7 @@ def _configure(client: str, node: str) -> None:
         ipr.link("set", index=out0, state="up")
         ipr.addr("add", index=c0, address=NODE, prefixlen=64)
         ipr.addr("add", index=out0, address=OUT_LOCAL, prefixlen=48)
+        ipr.addr("add", index=out0, address=SMALL, prefixlen=126)
         ipr.route("add", dst="::/0", oif=out0, family=socket.AF_INET6)
         neighbours = [(a, c0 if a.startswith(("fd00:9:", "fe80:")) else out0)
                       for a in (*SOURCES, *FORWARDED, *BACK_OUT)]
@@ -414,10 +417,11 @@ PINNED = {
                  (Probe("tcp", "fd00:9::2", NODE, 80, 1000), Probe("udp", "fd00:9::3", OUT_LOCAL, 53, 1001),
                   Probe("icmpv6", "fd00:77::5", "ff02::1", 0, 1002))),
     # a forwarding node delivers its prefixes' subnet-router anycast addresses to itself, and addrtype calls
-    # them ANYCAST; the evaluator forwarded them
+    # them ANYCAST (a /126's too); the evaluator forwarded them (the /126's until r8's finding 3)
     "anycast": (_tables(filter_input=("-m addrtype --dst-type ANYCAST",), forward=("-j DROP",)),
                 (Probe("tcp", "fd00:9::2", "fd00:9::", 80, 1000), Probe("udp", "fd00:9::3", "fd00:100::", 53, 1001),
-                 Probe("tcp", "fd00:9::2", "fd00:100::7", 80, 1002))),
+                 Probe("tcp", "fd00:9::2", "fd00:100::7", 80, 1002),
+                 Probe("udp", "fd00:9::3", "fd00:200::", 53, 1003))),
     # kube-proxy's IPv6 forms: DNAT to [addr]:port, MASQUERADE of a marked connection, REJECT's IPv6 answers,
     # recent with an IPv6 mask shared by a /64
     # xt_recent masks an address with its list's mask (the first rule naming the list), not the rule's: a /64

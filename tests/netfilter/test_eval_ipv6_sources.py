@@ -3,11 +3,12 @@ sources, multicast and broadcast destinations; each case pinned to what a kernel
 
 from __future__ import annotations
 
+import netaddr
 import pytest
 
 from kubeproxy_sim.netfilter.codec import parse_ruleset
 from kubeproxy_sim.netfilter.compile import compile_ruleset
-from kubeproxy_sim.netfilter.evaluate import GROUP4_NOT_FORWARDED
+from kubeproxy_sim.netfilter.evaluate import GROUP4_NOT_FORWARDED, Env
 from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 
@@ -106,3 +107,15 @@ def test_a_link_local_source_without_the_node_s_routes_is_assumed_dropped_and_sa
     result = Tracer(compiled, node).trace(Packet.of("tcp", "fe80::2", "fd00:9::3", 80, 1000, in_iface="c0"))
     assert [o.verdict for o in result.outcomes] == ["DROP"]
     assert any("link-local source fe80::2" in u.reason for u in result.uncertain)
+
+
+@pytest.mark.parametrize(("address", "anycast"), [
+    ("fd00:9::1/64", "fd00:9::"),
+    ("fd00:9::1/126", "fd00:9::"),  # measured: anycast fd00:9:: dev c0 in table local, a packet to it on INPUT
+    ("fd00:9::1/127", None),  # RFC 6164: addrconf_join_anycast returns for /127 and /128
+    ("fd00:9::1/128", None),
+    ("fd00:9::1/0", None),  # the prefix is ::, which is never joined
+])
+def test_subnet_router_anycasts_are_those_the_kernel_joins(address: str, anycast: str | None) -> None:
+    anycasts = Env(NodeContext.of((address,)), 6).anycasts
+    assert anycasts == (frozenset() if anycast is None else {int(netaddr.IPAddress(anycast))})
