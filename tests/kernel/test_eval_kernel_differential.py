@@ -70,6 +70,7 @@ ADDRTYPES = ("LOCAL", "UNICAST", "BROADCAST", "MULTICAST", "UNREACHABLE", "LOCAL
 POLICIES = ("ACCEPT", "DROP")
 DNAT_TO = (NODE, OUT_LOCAL, *FORWARDED)
 RECENT_LISTS = ("A", "B")
+RECENT_MASKS = ("255.255.255.255", "255.255.255.0")
 
 BUILTIN = {"filter": ("INPUT", "FORWARD"), "nat": ("PREROUTING", "INPUT", "POSTROUTING")}
 HOOKS = {("filter", "INPUT"): {"in"}, ("filter", "FORWARD"): {"fwd"},
@@ -177,12 +178,15 @@ def _matches(draw: st.DrawFn, hooks: set[str]) -> list[str]:
 
 
 def _recent(draw: st.DrawFn) -> str:
+    """A recent match; its mask drawn too: xt_recent masks an address with the mask of the first rule naming
+    the list (a77b032), which a /24 shows (10.9.0.2 and 10.9.0.3 share an entry)."""
     name = draw(st.sampled_from(RECENT_LISTS))
+    mask = draw(st.sampled_from(RECENT_MASKS))
     if draw(st.booleans()):
-        return f"-m recent --set --name {name} --mask 255.255.255.255 --rsource"
+        return f"-m recent --set --name {name} --mask {mask} --rsource"
     seconds = draw(st.sampled_from(("", " --seconds 10000")))
     negated = "! " if draw(st.booleans()) else ""
-    return f"-m recent {negated}--rcheck{seconds} --name {name} --mask 255.255.255.255 --rsource"
+    return f"-m recent {negated}--rcheck{seconds} --name {name} --mask {mask} --rsource"
 
 
 def _target(draw: st.DrawFn, table: str, hooks: set[str], callees: list[str]) -> str:
@@ -538,3 +542,21 @@ def test_a_group_or_broadcast_frame_dnated_on_is_dropped_and_one_dnated_to_the_n
     kernel = pair.run(GROUP_DNAT, packets)
     assert kernel[0] == (Counter({("nat", "PREROUTING", 1): 1}), None)
     assert evaluated(GROUP_DNAT, packets) == kernel
+
+
+RECENT_FIRST_MASK = (
+    Chain("filter", "INPUT", "ACCEPT", ()), Chain("filter", "FORWARD", "ACCEPT", ()),
+    Chain("nat", "PREROUTING", "ACCEPT", ("-p tcp -m recent --set --name A --mask 255.255.255.0 --rsource",
+                                          "-m recent --rcheck --name A --mask 255.255.255.255 --rsource "
+                                          "-j DNAT --to-destination 10.100.0.7")),
+    Chain("nat", "INPUT", "ACCEPT", ()), Chain("nat", "POSTROUTING", "ACCEPT", ()))
+
+
+def test_a_recent_list_masks_with_its_first_rule_s_mask(pair: Node) -> None:
+    """xt_recent keeps one mask per list, the first rule's (a77b032): the /32 --rcheck finds what the /24 --set
+    stored for 10.9.0.2 when 10.9.0.3 asks, and a udp packet (no --set) from 10.9.0.3 too."""
+    packets = (Probe("tcp", "10.9.0.2", NODE, 80, 1000), Probe("udp", "10.9.0.3", NODE, 53, 1001),
+               Probe("udp", "10.77.0.5", NODE, 53, 1002))
+    kernel = pair.run(RECENT_FIRST_MASK, packets)
+    assert kernel[1][1] == "10.100.0.7:53"
+    assert evaluated(RECENT_FIRST_MASK, packets) == kernel
