@@ -153,6 +153,12 @@ def written_by_endpoints_controller(service: Service, pods: Sequence[Pod]) -> En
                      origin=Origin(file=service.origin.file))
 
 
+def written_by_controller(service: Service) -> bool:
+    """Whether the endpoints controller keeps this Service's Endpoints (syncService returns for an ExternalName
+    Service and for one without a selector): the object then exists whether or not the World holds a copy."""
+    return service.selector is not None and service.type is not ServiceType.EXTERNAL_NAME
+
+
 def mirror_step(start: World, end: World) -> tuple[World, tuple[Diagnostic, ...]]:
     """The World after a step once the endpoints and mirroring controllers have seen it: the Endpoints of a
     Service whose selector the step removed are the endpoints controller's (as it wrote them from the pods at the
@@ -164,7 +170,7 @@ def mirror_step(start: World, end: World) -> tuple[World, tuple[Diagnostic, ...]
     applied = [e.key for e in end.endpoints if had.get(e.key) != e]
     before = {s.key: s for s in start.services}
     unselected = [before[s.key] for s in end.services if s.selector is None and s.key in before
-                  and before[s.key].selector is not None and before[s.key].type is not ServiceType.EXTERNAL_NAME
+                  and written_by_controller(before[s.key])
                   and s.key not in applied]  # Endpoints the step itself applied are the user's: they win
     if unselected:
         pods = [p.at(start.now) for p in start.pods]

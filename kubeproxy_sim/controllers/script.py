@@ -23,7 +23,7 @@ from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.allocate import AllocationError
 from kubeproxy_sim.controllers.decode import LABEL_KEY_EXPECTED, NOTHING_WRITTEN, WrittenIPFields, is_label_key
 from kubeproxy_sim.controllers.deployment import history
-from kubeproxy_sim.controllers.mirroring import mirror_slices_deleted, mirror_step
+from kubeproxy_sim.controllers.mirroring import mirror_slices_deleted, mirror_step, written_by_controller
 from kubeproxy_sim.controllers.model import (
     MAX_REPLICAS,
     TOLERATIONS_FORBIDDEN,
@@ -549,10 +549,11 @@ def _merged(running: SimPod | None, written: LastApplied) -> tuple[tuple[Tolerat
 def _apply_manifests(world: World, manifests: Manifests, rng: random.Random) -> Played:
     """``kubectl apply -f``: each kind's objects put into the world in turn, with kubectl's word for each; a pod
     update the API server refuses leaves the other objects applied, and its refusal is the step's error."""
+    start = world
     world, notes = _apply_nodes(world, manifests, rng)
     world, more = _apply_services(world, manifests, rng)
     notes += more
-    world, more = _apply_endpoints(world, manifests)
+    world, more = _apply_endpoints(world, manifests, start)
     notes += more
     slices_before = {s.key: s for s in world.user_slices}
     world = W.put_slices(world, manifests.cluster.endpoint_slices)
@@ -599,12 +600,16 @@ def _apply_services(world: World, manifests: Manifests, rng: random.Random) -> t
     return world, notes
 
 
-def _apply_endpoints(world: World, manifests: Manifests) -> tuple[World, list[str]]:
+def _apply_endpoints(world: World, manifests: Manifests, start: World) -> tuple[World, list[str]]:
     """The manifests' v1 Endpoints, stored as they are (the mirroring controller reads them once the step is
-    played: play), each with kubectl's word."""
+    played: play), each with kubectl's word: the Endpoints of a Service the endpoints controller kept at the
+    step's start exist (it wrote them) when the World holds none, so applying them configures them."""
     if not manifests.endpoints:
         return world, []
-    before = {e.key: e for e in world.endpoints}
+    before: dict[str, object] = {e.key: e for e in world.endpoints}
+    for service in start.services:
+        if written_by_controller(service):
+            before.setdefault(service.key, "written by the endpoints controller")
     notes = [_applied("endpoints", e.name, before.get(e.key), e) for e in manifests.endpoints]
     keys = {e.key for e in manifests.endpoints}
     return replace(world, endpoints=(*(e for e in world.endpoints if e.key not in keys), *manifests.endpoints)), notes

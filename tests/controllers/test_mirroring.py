@@ -163,6 +163,17 @@ def test_endpoints_applied_in_the_step_that_removes_the_selector_are_the_users(t
         assert [a.ip for e in world.endpoints for s in e.subsets for a in s.addresses] == ["192.0.2.10", "192.0.2.11"]
 
 
+def test_endpoints_applied_for_a_service_with_a_selector_are_configured_not_created(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The endpoints controller wrote a selector Service's Endpoints, so kubectl apply finds them and says
+    configured; the same file applied again, the World holding what it applied, is unchanged."""
+    selected = SERVICE.replace("spec: {", "spec: {selector: {app: web}, ")
+    steps, _err = _run(tmp_path, monkeypatch, capsys, "apply -f svc.yaml\napply -f ep.yaml\napply -f ep.yaml\n",
+                       svc=selected, ep=ENDPOINTS)
+    assert [notes for notes, _rows in steps] == [
+        ["service/ext created"], ["endpoints/ext configured"], ["endpoints/ext unchanged"]]
+
+
 def test_the_endpoints_controller_leaves_out_terminating_pods_and_uses_the_services_family() -> None:
     """ShouldPodBeInEndpoints without publishNotReadyAddresses leaves a terminating pod out; an unready pod is a
     not-ready address; the address is of the Service's family (Endpoints are single-stack)."""
