@@ -712,10 +712,15 @@ def _play_delete(world: World, step: Step, rng: random.Random) -> Played:
 
 
 def _delete_endpoints(world: World, step: Step) -> Played:
-    """``kubectl delete endpoints``: the objects go (the mirroring controller then deletes their slices: play)."""
-    found = {e.name for e in world.endpoints if e.namespace == step.namespace}
-    names = list(step.names) or [e.name for e in world.endpoints if e.namespace == step.namespace
-                                 and all(dict(e.labels).get(k) == v for k, v in step.selector)]
+    """``kubectl delete endpoints``: the objects go (the mirroring controller then deletes their slices: play).
+    The Endpoints of a Service the endpoints controller keeps exist whether or not the World holds a copy (it
+    wrote them, with the Service's labels); deleted, they are written again from the pods at once (its
+    onEndpointsDelete queues the Service), so the World holds none for them, as before."""
+    held = {e.name: e.labels for e in world.endpoints if e.namespace == step.namespace}
+    kept = {s.name: s.labels for s in world.services if s.namespace == step.namespace and written_by_controller(s)}
+    found = {**kept, **held}
+    names = list(step.names) or [name for name, labels in sorted(found.items())
+                                 if all(dict(labels).get(k) == v for k, v in step.selector)]
     for name in names:
         if name not in found:
             raise W.ActionError(f'endpoints "{name}" not found')

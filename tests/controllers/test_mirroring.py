@@ -174,6 +174,20 @@ def test_endpoints_applied_for_a_service_with_a_selector_are_configured_not_crea
         ["service/ext created"], ["endpoints/ext configured"], ["endpoints/ext unchanged"]]
 
 
+def test_the_endpoints_of_a_service_with_a_selector_can_be_deleted_and_are_written_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The endpoints controller wrote them, so kubectl finds them (by name or by the Service's labels) and deletes
+    them; the controller writes them again from the pods: the Service's endpoints do not change."""
+    selected = SERVICE.replace("metadata: {", "metadata: {labels: {tier: x}, ").replace(
+        "spec: {", "spec: {selector: {app: kubernetes-bootcamp}, ")
+    steps, err = _run(tmp_path, monkeypatch, capsys,
+                      "apply -f svc.yaml\ndelete endpoints ext\ndelete endpoints -l tier=x\n", svc=selected)
+    assert [notes for notes, _rows in steps] == [["service/ext created"], ['endpoints "ext" deleted'],
+                                                 ['endpoints "ext" deleted']]
+    assert steps[0][1] and steps[0][1] == steps[1][1] == steps[2][1] != NONE
+    assert "error" not in err
+
+
 def test_the_endpoints_controller_leaves_out_terminating_pods_and_uses_the_services_family() -> None:
     """ShouldPodBeInEndpoints without publishNotReadyAddresses leaves a terminating pod out; an unready pod is a
     not-ready address; the address is of the Service's family (Endpoints are single-stack)."""
