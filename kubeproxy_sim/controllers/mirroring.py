@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from kubeproxy_sim.controllers.endpointslice import pod_ports, selects, service_families
+from kubeproxy_sim.controllers.endpointslice import HEADLESS_LABEL, is_endpoint, pod_ports, selects, service_families
 from kubeproxy_sim.controllers.model import World
 from kubeproxy_sim.errors import Diagnostic, Severity
 from kubeproxy_sim.objects.mirror import (
@@ -128,12 +128,14 @@ def written_by_endpoints_controller(service: Service, pods: Sequence[Pod]) -> En
     addresses (ShouldPodBeInEndpoints); its address of the Service's primary family (podToEndpointAddressForService:
     Endpoints are single-stack), ready when the pod is or the Service publishes not-ready addresses, with each
     service port its pod resolves (FindPort; a headless Service without ports: the address alone); the Service's
-    labels. What the mirroring controller mirrors once the selector is removed, as that controller then leaves
-    them (syncService returns for a Service without a selector)."""
+    labels, with service.kubernetes.io/headless: "" added for a Service without a cluster IP and removed otherwise
+    (so the slices mirrored from them are ones kube-proxy does not watch). What the mirroring controller mirrors
+    once the selector is removed, as that controller then leaves them (syncService returns for a Service without
+    a selector)."""
     family = service_families(service, pods)[0]
     subsets = []
     for pod in pods:
-        if (not selects(service, pod) or not pod.pod_ips or pod.phase in ("Succeeded", "Failed")
+        if (not selects(service, pod) or not is_endpoint(pod)
                 or (pod.terminating and not service.publish_not_ready_addresses)):
             continue
         ip = next((a for a in pod.pod_ips if (":" in a) == (family is IPFamily.IPV6)), None)
@@ -149,7 +151,10 @@ def written_by_endpoints_controller(service: Service, pods: Sequence[Pod]) -> En
         ready = pod.ready or service.publish_not_ready_addresses
         subsets.append(EndpointsSubset(addresses=(address,) if ready else (), ports=ports,
                                        not_ready_addresses=() if ready else (address,)))
-    return Endpoints(service.namespace, service.name, tuple(subsets), labels=service.labels,
+    labels = {k: v for k, v in service.labels if k != HEADLESS_LABEL}
+    if not service.cluster_ips:  # !IsServiceIPSet: clusterIP "None" or ""
+        labels[HEADLESS_LABEL] = ""
+    return Endpoints(service.namespace, service.name, tuple(subsets), labels=tuple(sorted(labels.items())),
                      origin=Origin(file=service.origin.file))
 
 

@@ -203,6 +203,17 @@ def test_the_endpoints_controller_leaves_out_terminating_pods_and_uses_the_servi
     assert ready == [pods[2].pod_ips[0]] and not_ready == [pods[1].pod_ips[1]]
 
 
+def test_the_endpoints_controller_labels_the_endpoints_of_a_service_without_a_cluster_ip_headless() -> None:
+    """syncService adds service.kubernetes.io/headless: "" when !IsServiceIPSet and removes it otherwise (a
+    Service's own label of that name is not copied), so the mirrored slices of a headless Service carry it."""
+    service = Service("default", "web", cluster_ips=("10.96.0.9",), selector=(("app", "web"),),
+                      labels=(("service.kubernetes.io/headless", "x"), ("tier", "a")))
+    assert written_by_endpoints_controller(service, []).labels == (("tier", "a"),)
+    headless = replace(service, cluster_ips=())
+    assert written_by_endpoints_controller(headless, []).labels == (
+        ("service.kubernetes.io/headless", ""), ("tier", "a"))
+
+
 def _service(selector: tuple[tuple[str, str], ...] | None, port: int = 80) -> Service:
     return Service("default", "ext", cluster_ips=("10.96.0.50",), selector=selector,
                    ports=(ServicePort(name="", protocol=Protocol.TCP, port=port, target_port=8080),))
