@@ -98,3 +98,36 @@ def connect(fake, tmp_path, sleeps) -> Iterator[Callable[..., ApiServerSource]]:
     yield make
     for src in sources:
         src.close(timeout=2)
+
+
+@pytest.fixture
+def populated(fake) -> FakeApiServer:
+    """``fake`` holding one object of each kind, Service default/s1 among them."""
+    from ._kubeconfigs import populate  # (here, not above: _kubeconfigs takes Mirror from this module)
+
+    populate(fake)
+    return fake
+
+
+@pytest.fixture
+def fake6() -> Iterator[FakeApiServer]:
+    """A populated fake on [::1] (skipped where there is no IPv6 loopback)."""
+    from ._kubeconfigs import populate
+
+    try:
+        server = FakeApiServer(address="::1").start()
+    except OSError as exc:
+        pytest.skip(f"cannot listen on [::1]: {exc}")
+    populate(server)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tls_fake(tmp_path) -> Iterator[FakeApiServer]:
+    """A populated https fake, its server.crt and server.key (the test certificate) in ``tmp_path``."""
+    from ._kubeconfigs import tls_server
+
+    server = tls_server(tmp_path)
+    yield server
+    server.stop()

@@ -19,22 +19,12 @@ from kubeproxy_sim.watch import Kind
 from kubeproxy_sim.watch.apiserver import ApiServerSource
 
 from ._fake_apiserver import FakeApiServer
+from ._kubeconfigs import given_up, with_user
 from .conftest import Mirror
-from .test_apiserver_live import TEST_CERT, TEST_KEY, populate, with_user
 
 pytest.importorskip("kubernetes")
 
 PLUGIN = "kpsim-test-credential-plugin"
-
-
-@pytest.fixture
-def tls_fake(tmp_path: Path):
-    (tmp_path / "server.crt").write_text(TEST_CERT)
-    (tmp_path / "server.key").write_text(TEST_KEY)
-    server = FakeApiServer(cert_dir=tmp_path).start()
-    populate(server)
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -83,13 +73,7 @@ def test_a_bounded_run_gives_up_at_once(tls_fake, tmp_path: Path, bin_dir: Path)
     """As kubectl's one request fails: nothing a retry within the run is likely to cure."""
     kubeconfig = _kubeconfig(tls_fake, tmp_path)
     sleeps: list[float] = []
-    src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], sleep=sleeps.append, give_up=4).start()
-    try:
-        with pytest.raises(InputError) as caught:
-            Mirror(src).until(lambda: False)
-    finally:
-        src.close(timeout=2)
-    assert str(caught.value) == (
+    assert str(given_up(kubeconfig, sleep=sleeps.append)) == (
         f"{tls_fake.url}: list failed: getting credentials: exec: executable {PLUGIN} not found ({kubeconfig}: "
         "users[0].user.exec.command, looked up in PATH); get it from the vendor")
     assert (sleeps, tls_fake.authorization) == ([], [])
@@ -131,15 +115,9 @@ def test_a_bounded_run_gives_up_at_once_on_a_failing_plugin(tls_fake, tmp_path: 
     kubeconfig = with_user(tls_fake, tmp_path / "kc", {"exec": _failing_until(tmp_path / "never")},
                            **{"insecure-skip-tls-verify": True})
     sleeps: list[float] = []
-    src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], sleep=sleeps.append, give_up=4).start()
-    try:
-        with pytest.raises(InputError) as caught:
-            Mirror(src).until(lambda: False)
-    finally:
-        src.close(timeout=2)
-    assert str(caught.value) == (f"{tls_fake.url}: list failed: getting credentials: exec: executable "
-                                 f"{sys.executable} failed with exit code 1 (its stderr: log in first) ({kubeconfig}: "
-                                 "users[0].user.exec)")
+    assert str(given_up(kubeconfig, sleep=sleeps.append)) == (
+        f"{tls_fake.url}: list failed: getting credentials: exec: executable {sys.executable} failed with exit code 1 "
+        f"(its stderr: log in first) ({kubeconfig}: users[0].user.exec)")
     assert (sleeps, tls_fake.authorization) == ([], [])
 
 
@@ -147,16 +125,6 @@ def _path_plugin(tls_fake: FakeApiServer, tmp_path: Path, command: str) -> Path:
     return with_user(tls_fake, tmp_path / "kc", {"exec": {
         "apiVersion": "client.authentication.k8s.io/v1", "command": command, "interactiveMode": "Never",
         "installHint": "get it from the vendor"}}, **{"insecure-skip-tls-verify": True})
-
-
-def _bounded_failure(kubeconfig: Path) -> str:
-    src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], sleep=lambda _: None, give_up=4).start()
-    try:
-        with pytest.raises(InputError) as caught:
-            Mirror(src).until(lambda: False)
-    finally:
-        src.close(timeout=2)
-    return str(caught.value)
 
 
 @pytest.mark.parametrize(("command", "made", "error"), [
@@ -175,7 +143,7 @@ def test_a_plugin_path_that_cannot_be_run_is_said_in_go_s_words_without_the_hint
         (tmp_path / command).write_text("#!/bin/sh\nexit 0\n")
         (tmp_path / command).chmod(made)
     kubeconfig = _path_plugin(tls_fake, tmp_path, command)
-    assert _bounded_failure(kubeconfig) == (
+    assert str(given_up(kubeconfig, sleep=lambda _: None)) == (
         f"{tls_fake.url}: list failed: getting credentials: exec: fork/exec {tmp_path / command}: {error} "
         f"({kubeconfig}: users[0].user.exec.command)")
     assert tls_fake.authorization == []
@@ -199,7 +167,7 @@ def test_a_failing_plugin_path_is_named_as_client_go_ran_it(tls_fake, tmp_path: 
     plugin.write_text("#!/bin/sh\necho oops >&2\nexit 3\n")
     plugin.chmod(0o755)
     kubeconfig = _path_plugin(tls_fake, tmp_path, "./fail.sh")
-    assert _bounded_failure(kubeconfig) == (
+    assert str(given_up(kubeconfig, sleep=lambda _: None)) == (
         f"{tls_fake.url}: list failed: getting credentials: exec: executable {plugin} failed with exit code 3 "
         f"(its stderr: oops) ({kubeconfig}: users[0].user.exec)")
 

@@ -21,9 +21,7 @@ from kubeproxy_sim.errors import InputError
 from kubeproxy_sim.watch import Kind
 from kubeproxy_sim.watch.apiserver import ApiServerSource
 
-from ._fake_apiserver import FakeApiServer
-from .conftest import Mirror
-from .test_apiserver_live import TEST_CERT, TEST_KEY, populate, with_user
+from ._kubeconfigs import TEST_CERT, TEST_KEY, synced, tls_server, with_user
 
 pytest.importorskip("kubernetes")
 
@@ -54,45 +52,24 @@ def _users(tmp_path: Path) -> dict[str, dict[str, Any]]:
     }
 
 
-@pytest.fixture
-def fake():
-    server = FakeApiServer().start()
-    populate(server)
-    yield server
-    server.stop()
-
-
-def _synced(kubeconfig: Path) -> Mirror:
-    src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE]).start()
-    try:
-        seen = Mirror(src)
-        seen.until(lambda: Kind.SERVICE in seen.synced)
-    finally:
-        src.close(timeout=2)
-    return seen
-
-
 @pytest.mark.parametrize("scheme", ["http://", ""])
 @pytest.mark.parametrize("kind", ["token", "tokenFile", "basic", "auth-provider", "exec", "client-certificate"])
-def test_no_credential_goes_to_a_plain_http_server(fake, tmp_path: Path, kind: str, scheme: str) -> None:
-    kubeconfig = with_user(fake, tmp_path / "kc", _users(tmp_path)[kind],
-                           server=scheme + fake.url.removeprefix("http://"))
-    seen = _synced(kubeconfig)
+def test_no_credential_goes_to_a_plain_http_server(populated, tmp_path: Path, kind: str, scheme: str) -> None:
+    kubeconfig = with_user(populated, tmp_path / "kc", _users(tmp_path)[kind],
+                           server=scheme + populated.url.removeprefix("http://"))
+    seen = synced(kubeconfig)
     assert seen.keys(Kind.SERVICE) == {"default/s1"}
-    assert set(fake.authorization) == {None}
+    assert set(populated.authorization) == {None}
     assert not (tmp_path / "plugin-ran").exists()
 
 
 @pytest.mark.parametrize("kind", ["token", "tokenFile", "basic", "auth-provider", "exec"])
 def test_each_credential_goes_to_an_https_server(tmp_path: Path, kind: str) -> None:
     """The same users give their credentials to an https server (a client certificate is the TLS handshake's)."""
-    (tmp_path / "server.crt").write_text(TEST_CERT)
-    (tmp_path / "server.key").write_text(TEST_KEY)
-    fake = FakeApiServer(cert_dir=tmp_path).start()
+    fake = tls_server(tmp_path)
     try:
-        populate(fake)
         kubeconfig = with_user(fake, tmp_path / "kc", _users(tmp_path)[kind], **{"insecure-skip-tls-verify": True})
-        _synced(kubeconfig)
+        synced(kubeconfig)
     finally:
         fake.stop()
     expected = {"token": "Bearer a-token", "tokenFile": "Bearer from-a-file", "basic": "Basic dTpw",
@@ -100,9 +77,9 @@ def test_each_credential_goes_to_an_https_server(tmp_path: Path, kind: str) -> N
     assert fake.authorization[-1] == expected
 
 
-def test_a_client_certificate_not_there_is_refused_for_an_http_server_too(fake, tmp_path: Path) -> None:
+def test_a_client_certificate_not_there_is_refused_for_an_http_server_too(populated, tmp_path: Path) -> None:
     """ConfirmUsable opens the files before it asks about TLS (kubectl 1.33: "unable to read client-cert")."""
-    kubeconfig = with_user(fake, tmp_path / "kc", {"client-certificate": str(tmp_path / "nowhere.crt"),
+    kubeconfig = with_user(populated, tmp_path / "kc", {"client-certificate": str(tmp_path / "nowhere.crt"),
                                                   "client-key": str(tmp_path / "client.key")})
     (tmp_path / "client.key").write_text(TEST_KEY)
     with pytest.raises(InputError) as caught:

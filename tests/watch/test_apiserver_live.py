@@ -13,7 +13,6 @@ import ssl
 import time
 import warnings
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,29 +21,9 @@ from kubeproxy_sim.watch import ApiServerSource, Backoff, EventType, Kind
 from kubeproxy_sim.watch.apiserver import KUBE_PROXY_SELECTOR, HttpStatusError, _status_message, classify
 
 from ._fake_apiserver import KIND_PATH, FakeApiServer, status
-from ._objects import node_json, pod_json, slice_json, svc_json
+from ._kubeconfigs import given_up, populate, synced, tls_server, with_user
+from ._objects import slice_json, svc_json
 from .conftest import Mirror
-
-# A self-signed certificate for IP 127.0.0.1 (CA:TRUE, so it is its own CA), valid until 2126; test-only key.
-TEST_CERT = """-----BEGIN CERTIFICATE-----
-MIIBkzCCATigAwIBAgIUTkQ/+WXxbl7G2L7HtL31C9A6+HIwCgYIKoZIzj0EAwIw
-FTETMBEGA1UEAwwKa3BzaW0tdGVzdDAgFw0yNjExMjkwODU3MDRaGA8yMTI2MTEw
-NTA4NTcwNFowFTETMBEGA1UEAwwKa3BzaW0tdGVzdDBZMBMGByqGSM49AgEGCCqG
-SM49AwEHA0IABElALEIchLpE8WxfQwsPyhsNP6MYAdWp3wEbQnlJZb2ws3NeumrM
-gtRKN/J1FP1MopRX0rG6QFDSMe9tNzTNtdCjZDBiMB0GA1UdDgQWBBTCrbDW25NW
-0IolaQVtJGpPB28AnzAfBgNVHSMEGDAWgBTCrbDW25NW0IolaQVtJGpPB28AnzAP
-BgNVHRMBAf8EBTADAQH/MA8GA1UdEQQIMAaHBH8AAAEwCgYIKoZIzj0EAwIDSQAw
-RgIhAK5Axvx7qs9wcLqvgKFaDhlOlQfJJprNl6mNQPQWGTJ2AiEA8URltBPAhiQs
-hKz08e5reMjUzImMQFfMkGVkV5ra12Y=
------END CERTIFICATE-----
-"""
-TEST_KEY = """-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgAhyC2mLm2zXhicg4
-6Ic7ZrpIwo/2ewINCL5E0KU/A/ihRANCAARJQCxCHIS6RPFsX0MLD8obDT+jGAHV
-qd8BG0J5SWW9sLNzXrpqzILUSjfydRT9TKKUV9KxukBQ0jHvbTc0zbXQ
------END PRIVATE KEY-----
-"""
-
 
 # --------------------------------------------------------------------------- fixtures and helpers
 
@@ -53,28 +32,6 @@ qd8BG0J5SWW9sLNzXrpqzILUSjfydRT9TKKUV9KxukBQ0jHvbTc0zbXQ
 def make(connect):
     """``connect`` with whole-second backoff and no jitter, so the sleeps are 1, 2, 4, 8."""
     return functools.partial(connect, backoff=Backoff(initial=1, maximum=8, jitter=0))
-
-
-def synced(kubeconfig: str | Path, **kw: Any) -> Mirror:
-    """A source on ``kubeconfig`` run until its Services are listed, then closed: what it produced."""
-    src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], **kw).start()
-    try:
-        seen = Mirror(src)
-        seen.until(lambda: Kind.SERVICE in seen.synced)
-    finally:
-        src.close(timeout=2)
-    return seen
-
-
-def with_user(fake: FakeApiServer, path: Path, user: dict[str, Any], **cluster: Any) -> Path:
-    """The fake's kubeconfig at ``path`` with ``user`` as its credentials (and ``cluster``'s fields added)."""
-    import yaml
-
-    config = yaml.safe_load(Path(fake.write_kubeconfig(str(path))).read_text())
-    config["users"][0]["user"] = user
-    config["clusters"][0]["cluster"].update(cluster)
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 class StepClock:
@@ -88,14 +45,6 @@ class StepClock:
     def __call__(self) -> float:
         watches = sum(1 for _, q in self.fake.requests if q.get("watch") in ("1", "true"))
         return 1000.0 + sum(self.durations[:watches]) + self.rest * max(0, watches - len(self.durations))
-
-
-def populate(fake: FakeApiServer) -> None:
-    fake.add("Service", svc_json("s1", "10.0.0.1"))
-    fake.add("EndpointSlice", slice_json("s1-1", "s1", ["10.1.0.1"]))
-    fake.add("Node", node_json("n1", "192.168.0.1"))
-    fake.add("Node", node_json("n2", "192.168.0.2"))
-    fake.add("Pod", pod_json("p1", "10.1.0.1"))
 
 
 # --------------------------------------------------------------------------- what kube-proxy asks for
@@ -464,38 +413,20 @@ current-context: c
     return str(path)
 
 
-@pytest.fixture
-def tls_fake(tmp_path):
-    (tmp_path / "server.crt").write_text(TEST_CERT)
-    (tmp_path / "server.key").write_text(TEST_KEY)
-    server = FakeApiServer(cert_dir=tmp_path).start()
-    populate(server)
-    yield server
-    server.stop()
-
-
 def test_tls_with_the_ca_works_and_without_it_is_given_up_on_at_once(tls_fake, tmp_path, sleeps) -> None:
     good = _tls_kubeconfig(tmp_path / "good", tls_fake.url, f"    certificate-authority: {tmp_path}/server.crt\n")
     synced(good, sleep=sleeps.append)
     bad = _tls_kubeconfig(tmp_path / "bad", tls_fake.url, "")  # the system's CAs do not know this one
-    src = ApiServerSource(bad, kinds=[Kind.SERVICE], sleep=sleeps.append, give_up=4).start()
-    try:
-        with pytest.raises(InputError) as err:
-            Mirror(src).until(lambda: False)
-    finally:
-        src.close(timeout=2)
-    assert str(err.value).startswith(f"{tls_fake.url}: list failed: TLS with 127.0.0.1:") and (
-        "CERTIFICATE_VERIFY_FAILED" in str(err.value))
+    err = given_up(bad, sleep=sleeps.append)
+    assert str(err).startswith(f"{tls_fake.url}: list failed: TLS with 127.0.0.1:") and (
+        "CERTIFICATE_VERIFY_FAILED" in str(err))
     assert sleeps == []
 
 
 @pytest.fixture
 def mtls_fake(tmp_path):
     """A server that ends the TLS handshake of a client without a certificate signed by TEST_CERT."""
-    (tmp_path / "server.crt").write_text(TEST_CERT)
-    (tmp_path / "server.key").write_text(TEST_KEY)
-    server = FakeApiServer(cert_dir=tmp_path, require_client_cert=True).start()
-    populate(server)
+    server = tls_server(tmp_path, require_client_cert=True)
     yield server
     server.stop()
 

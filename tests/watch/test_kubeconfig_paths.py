@@ -11,8 +11,7 @@ import pytest
 
 from kubeproxy_sim.watch.apiserver import _exec_not_found, connect
 
-from ._fake_apiserver import FakeApiServer
-from .test_apiserver_live import TEST_CERT, TEST_KEY, populate, with_user
+from ._kubeconfigs import with_user
 
 
 def test_an_absolute_exec_command_is_run_as_written(tmp_path: Path) -> None:
@@ -25,18 +24,6 @@ def test_an_absolute_exec_command_is_run_as_written(tmp_path: Path) -> None:
 def test_a_relative_exec_command_is_taken_from_the_kubeconfig_s_directory_and_cleaned(tmp_path: Path) -> None:
     found = _exec_not_found(str(tmp_path / "kc"), {"exec": {"command": "./bin/../nothere.sh"}})
     assert found is not None and found.error == f"fork/exec {tmp_path}/nothere.sh: no such file or directory"
-
-
-@pytest.fixture
-def tls_fake(tmp_path: Path):
-    certs = tmp_path / "certs"
-    certs.mkdir()
-    (certs / "server.crt").write_text(TEST_CERT)
-    (certs / "server.key").write_text(TEST_KEY)
-    server = FakeApiServer(cert_dir=certs).start()
-    populate(server)
-    yield server
-    server.stop()
 
 
 def test_the_exec_plugin_runs_in_the_caller_s_directory_and_relative_paths_are_the_kubeconfig_s(

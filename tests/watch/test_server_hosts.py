@@ -8,11 +8,9 @@ from pathlib import Path
 import pytest
 
 from kubeproxy_sim.watch import Kind
-from kubeproxy_sim.watch.apiserver import ApiServerSource, _cluster_as_dialed, _server_name_problem, _server_problem
+from kubeproxy_sim.watch.apiserver import _cluster_as_dialed, _server_name_problem, _server_problem
 
-from ._fake_apiserver import FakeApiServer
-from .conftest import Mirror
-from .test_apiserver_live import populate, with_user
+from ._kubeconfigs import port_of, synced, with_user
 
 pytest.importorskip("kubernetes")
 
@@ -55,50 +53,21 @@ def test_a_zone_or_a_bracketed_ipv4_address_or_name_is_dialed_as_go1_24_2_dials_
     assert _cluster_as_dialed({"server": server})["server"] == dialed
 
 
-@pytest.fixture
-def fake6():
-    try:
-        server = FakeApiServer(address="::1").start()
-    except OSError as exc:  # (no IPv6 loopback here)
-        pytest.skip(f"cannot listen on [::1]: {exc}")
-    populate(server)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def fake():
-    server = FakeApiServer().start()
-    populate(server)
-    yield server
-    server.stop()
-
-
-def _synced(kubeconfig: Path) -> Mirror:
-    src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE]).start()
-    try:
-        seen = Mirror(src)
-        seen.until(lambda: Kind.SERVICE in seen.synced)
-    finally:
-        src.close(timeout=2)
-    return seen
-
-
 @pytest.mark.parametrize("server", ["http://[::1%25lo]:{port}", "http://::1%25lo:{port}"])
 def test_an_ipv6_server_with_a_zone_is_reached(fake6, tmp_path: Path, server: str) -> None:
     """Reviewer r5 finding 4: kubectl 1.33 reached both; the bracketed one was retried for ever ("cannot connect to
     [::1%25lo]:PORT: Name or service not known"), the other refused at start. kubectl sent "Host: [::1]:PORT" for
     both (a server on [::1] that printed it)."""
-    port = fake6.url.rsplit(":", 1)[1]
+    port = port_of(fake6)
     kubeconfig = with_user(fake6, tmp_path / "kc", {}, server=server.format(port=port))
-    assert _synced(kubeconfig).keys(Kind.SERVICE) == {"default/s1"}
+    assert synced(kubeconfig).keys(Kind.SERVICE) == {"default/s1"}
     assert set(fake6.host_headers) == {f"[::1]:{port}"}
 
 
-def test_a_bracketed_ipv4_address_is_reached(fake, tmp_path: Path) -> None:
+def test_a_bracketed_ipv4_address_is_reached(populated, tmp_path: Path) -> None:
     """Reviewer r5 finding 3: kubectl 1.33 (go1.24.2) reached http://[127.0.0.1]:PORT, sending that Host; the
     watch said "cannot use this kubeconfig: An IPv4 address cannot be in brackets" (urlsplit's words)."""
-    port = fake.url.rsplit(":", 1)[1]
-    kubeconfig = with_user(fake, tmp_path / "kc", {}, server=f"http://[127.0.0.1]:{port}")
-    assert _synced(kubeconfig).keys(Kind.SERVICE) == {"default/s1"}
-    assert set(fake.host_headers) == {f"[127.0.0.1]:{port}"}
+    port = port_of(populated)
+    kubeconfig = with_user(populated, tmp_path / "kc", {}, server=f"http://[127.0.0.1]:{port}")
+    assert synced(kubeconfig).keys(Kind.SERVICE) == {"default/s1"}
+    assert set(populated.host_headers) == {f"[127.0.0.1]:{port}"}
