@@ -93,6 +93,10 @@ LINKLOCAL6_NOT_FORWARDED = PseudoRule("", "", 0, "routing decision: a packet fro
 host: a link-local address means nothing off its link. Measured on veth namespaces (nat PREROUTING counted it,
 FORWARD did not); a link-local destination is forwarded, and so is a link-local source routed back out of the
 interface it came in by (ip6_forward's redirect branch)."""
+UNSPECIFIED6_NOT_FORWARDED = PseudoRule("", "", 0, "routing decision: a packet from the unspecified source (::) is "
+                                                  "not forwarded (ip6_forward drops it before FORWARD)", Kind.DROP)
+"""As :data:`LINKLOCAL6_NOT_FORWARDED`, for the source :: (ip6_forward's IPV6_ADDR_ANY test, same branch, no ICMPv6
+answer): measured on veth namespaces, a :: source forwarded out of another interface was not counted on FORWARD."""
 MULTICAST6_NOT_FORWARDED = PseudoRule("", "", 0, "routing decision: a packet sent to a multicast group, DNATed to "
                                                 "another host, is not forwarded (it came as a link-layer multicast "
                                                 "frame, and ip6_forward forwards only frames sent to the node)",
@@ -299,7 +303,7 @@ SPECIAL_RANGES = {
         SpecialRange("127.0.0.0/8", "a loopback address", "loopback addresses", False),
         SpecialRange("224.0.0.0/4", "a multicast address", "multicast addresses", True),
         SpecialRange("255.255.255.255/32", "the broadcast address", "the broadcast address", True)),
-    6: (SpecialRange("::/128", "the unspecified address", "the unspecified address", False),
+    6: (SpecialRange("::/128", "the unspecified address", "the unspecified address", True),
         SpecialRange("::1/128", "the loopback address", "the loopback address", True),
         SpecialRange("fe80::/10", "a link-local address", "link-local addresses", True),
         SpecialRange("ff00::/8", "a multicast address", "multicast addresses", True))}
@@ -321,15 +325,15 @@ def special_range(family: int, value: int) -> SpecialRange | None:
 def martian_source(family: int, src: int) -> bool:
     """Whether the kernel may drop a packet from elsewhere for its source alone, before INPUT or FORWARD:
     IPv4 a multicast, limited-broadcast or zero source (:func:`_martian`; 0.0.0.0 still reaches a broadcast);
-    IPv6 ::1 or a multicast source (:func:`_received6_drop`), or a link-local one, which ip6_forward drops
-    (LINKLOCAL6_NOT_FORWARDED). A trace key keeps such a source as itself: two sources of one class must not
-    share an answer that depends on one of them being link-local.
+    IPv6 ::1 or a multicast source (:func:`_received6_drop`), or a link-local or unspecified (::) one, which
+    ip6_forward drops (LINKLOCAL6_NOT_FORWARDED, UNSPECIFIED6_NOT_FORWARDED). A trace key keeps such a source
+    as itself: two sources of one class must not share an answer that depends on one of them being such.
 
     The tests are :data:`SPECIAL_RANGES`' martian sources written out, not looked up: every trace-key lookup asks
     this of its source, and calling helpers took 1.7 times as long as comparing (a test holds the two in step)."""
     if family == 4:
         return src >> 28 == 0xE or src == 0xFFFFFFFF or src == 0
-    return src == 1 or src >> 120 == 0xFF or src >> 118 == 0x3FA
+    return src <= 1 or src >> 120 == 0xFF or src >> 118 == 0x3FA
 
 
 class Env:
@@ -1270,8 +1274,8 @@ class Engine:
             _routing_doubt(b)
         if step == "ROUTE":  # from elsewhere
             if b.family == 6 and not local and b.in_iface != "lo":
-                if b.src >> 118 == 0x3FA and not self._back_out_of_its_link(b, packet):
-                    b.path.append(LINKLOCAL6_NOT_FORWARDED)
+                if (b.src == 0 or b.src >> 118 == 0x3FA) and not self._back_out_of_its_link(b, packet):
+                    b.path.append(LINKLOCAL6_NOT_FORWARDED if b.src else UNSPECIFIED6_NOT_FORWARDED)
                     return None
                 if multicast(6, packet.dst) and not packet.reply:
                     b.path.append(MULTICAST6_NOT_FORWARDED)
@@ -1312,14 +1316,15 @@ class Engine:
         return None
 
     def _back_out_of_its_link(self, b: Branch, packet: Packet) -> bool:
-        """Whether an IPv6 packet from a link-local source leaves by the interface it came in on, which
-        ip6_forward lets through (sending a redirect): it drops a link-local source only in its else branch
+        """Whether an IPv6 packet from a link-local or unspecified source leaves by the interface it came in on,
+        which ip6_forward lets through (sending a redirect): it drops those sources only in its else branch
         (measured: fe80::2 -> fd00:9::3 in and out of c0 counted on FORWARD, fe80::2 -> fd00:100::7 out of
         out0 not). Not known without the node's routes (or the input interface): assumed another, said so."""
         out = packet.out_iface or (self.env.route(b.dst) if self.env.routes else None)
         if out is not None and b.in_iface is not None:
             return out == b.in_iface
-        b.doubts.append((ROUTING, f"a packet from the link-local source {format_address(6, b.src)} is dropped "
+        kind = "link-local" if b.src else "unspecified"
+        b.doubts.append((ROUTING, f"a packet from the {kind} source {format_address(6, b.src)} is dropped "
                                   "unless its route leads back out of the interface it came in by, which the "
                                   "node's routes would tell; assumed dropped"))
         return False

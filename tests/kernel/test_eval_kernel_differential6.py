@@ -442,11 +442,13 @@ PINNED = {
                        (Probe("udp", "fd00:9::2", "ff02::1", 53, 1000),
                         Probe("tcp", "fd00:9::2", "ff02::1", 443, 1001))),
     # ip6_forward drops a packet from a link-local source (beyond scope) before FORWARD, unless it leaves by the
-    # interface it came in on (a redirect, then forwarded); the evaluator forwarded the first, then dropped the last
+    # interface it came in on (a redirect, then forwarded), and so does one from :: (no ICMPv6); the evaluator
+    # forwarded the first, then dropped the fourth, and forwarded :: out of out0
     "link-local": (_tables(forward=("-j ACCEPT",), postrouting=("-j MASQUERADE",)),
                    (Probe("tcp", "fe80::2", "fd00:100::7", 80, 1000), Probe("udp", "fe80::2", NODE, 53, 1001),
                     Probe("udp", "fd00:9::2", "fd00:100::7", 53, 1002),
-                    Probe("tcp", "fe80::2", "fd00:9::5", 80, 1003))),
+                    Probe("tcp", "fe80::2", "fd00:9::5", 80, 1003), Probe("tcp", "::", "fd00:100::7", 80, 1004),
+                    Probe("udp", "::", "fd00:9::5", 53, 1005))),
     "kube-proxy": (_tables(
         filter_input=("-p tcp -m tcp --dport 22 -j REJECT --reject-with tcp-reset", "-p udp -j REJECT"),
         prerouting=(f"-d {NODE}/128 -p tcp -m tcp --dport 8080 -j MARK --or-mark 0x4000",

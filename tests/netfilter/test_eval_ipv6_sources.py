@@ -8,7 +8,7 @@ import pytest
 
 from kubeproxy_sim.netfilter.codec import parse_ruleset
 from kubeproxy_sim.netfilter.compile import compile_ruleset
-from kubeproxy_sim.netfilter.evaluate import GROUP4_NOT_FORWARDED, Env
+from kubeproxy_sim.netfilter.evaluate import GROUP4_NOT_FORWARDED, UNSPECIFIED6_NOT_FORWARDED, Env
 from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 
@@ -119,3 +119,20 @@ def test_a_link_local_source_without_the_node_s_routes_is_assumed_dropped_and_sa
 def test_subnet_router_anycasts_are_those_the_kernel_joins(address: str, anycast: str | None) -> None:
     anycasts = Env(NodeContext.of((address,)), 6).anycasts
     assert anycasts == (frozenset() if anycast is None else {int(netaddr.IPAddress(anycast))})
+
+
+def test_the_unspecified_source_is_not_forwarded_out_of_another_interface() -> None:
+    """ip6_forward's IPV6_ADDR_ANY test, in the link-local test's branch (measured by reviewer r8: a :: source
+    forwarded out of another interface was not counted on FORWARD); back out of its link it is forwarded."""
+    compiled = compile_ruleset(parse_ruleset(FORWARD6, ipv6=True))
+    tracer = Tracer(compiled, NODE6)
+    out = tracer.trace(Packet.of("tcp", "::", "fd00:100::7", 80, 1000, in_iface="c0")).outcomes
+    assert [(o.verdict, o.path[-1].rule) for o in out] == [("DROP", UNSPECIFIED6_NOT_FORWARDED.text())]
+    back = tracer.trace(Packet.of("tcp", "::", "fd00:9::3", 80, 1000, in_iface="c0")).outcomes
+    assert [o.verdict for o in back] == ["ACCEPT"]
+    # the key keeps :: as itself: a unicast source traced first does not answer for it
+    warm = Tracer(compiled, NODE6)
+    assert [o.verdict for o in warm.trace(Packet.of("tcp", "fd00:77::5", "fd00:100::7", 80, 1000,
+                                                    in_iface="c0")).outcomes] == ["ACCEPT"]
+    assert [o.verdict for o in warm.trace(Packet.of("tcp", "::", "fd00:100::7", 80, 1000,
+                                                    in_iface="c0")).outcomes] == ["DROP"]
