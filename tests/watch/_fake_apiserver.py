@@ -59,10 +59,11 @@ def status(code: int, reason: str, message: str) -> dict[str, Any]:
 
 class _QuietServer(ThreadingHTTPServer):
     """Says nothing when a client hangs up mid-answer: the watch tests stop their clients with Ctrl-C while a list
-    is being sent, and socketserver's default printed that BrokenPipeError's traceback into the suite's output."""
+    is being sent, and socketserver's default printed that BrokenPipeError's traceback into the suite's output.
+    Over TLS the same hang-up (the socket closed without close_notify) is ssl.SSLEOFError, no ConnectionError."""
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):
+        if not isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLEOFError)):
             super().handle_error(request, client_address)
 
 
