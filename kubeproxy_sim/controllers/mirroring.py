@@ -24,6 +24,7 @@ Pure functions over two snapshots (the step's start and end), as controllers.que
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -42,6 +43,7 @@ from kubeproxy_sim.objects.mirror import (
     EndpointsSubset,
     mirror_endpoints,
     mirror_skip_reason,
+    repack_subsets,
 )
 from kubeproxy_sim.objects.model import EndpointSlice, IPFamily, Origin, Pod, Service, ServiceType
 
@@ -122,6 +124,11 @@ def sync_mirrored(keys: Iterable[str], services: Mapping[str, Service], endpoint
     return Mirrored(tuple(kept), tuple(found))
 
 
+# the endpoints controller's maxCapacity, and the annotation it sets on Endpoints it truncated to it
+ENDPOINTS_CAPACITY = 1000
+OVER_CAPACITY_ANNOTATION = "endpoints.kubernetes.io/over-capacity"
+
+
 def written_by_endpoints_controller(service: Service, pods: Sequence[Pod]) -> Endpoints:
     """The Endpoints the endpoints controller keeps for a Service with a selector (syncService): one address per
     selected pod that has an address and is not finished, nor terminating unless the Service publishes not-ready
@@ -151,11 +158,36 @@ def written_by_endpoints_controller(service: Service, pods: Sequence[Pod]) -> En
         ready = pod.ready or service.publish_not_ready_addresses
         subsets.append(EndpointsSubset(addresses=(address,) if ready else (), ports=ports,
                                        not_ready_addresses=() if ready else (address,)))
+    packed, truncated = truncated_to_capacity(repack_subsets(tuple(subsets)))
     labels = {k: v for k, v in service.labels if k != HEADLESS_LABEL}
     if not service.cluster_ips:  # !IsServiceIPSet: clusterIP "None" or ""
         labels[HEADLESS_LABEL] = ""
-    return Endpoints(service.namespace, service.name, tuple(subsets), labels=tuple(sorted(labels.items())),
+    return Endpoints(service.namespace, service.name, tuple(packed), labels=tuple(sorted(labels.items())),
+                     annotations=((OVER_CAPACITY_ANNOTATION, "truncated"),) if truncated else (),
                      origin=Origin(file=service.origin.file))
+
+
+def truncated_to_capacity(subsets: list[EndpointsSubset]) -> tuple[list[EndpointsSubset], bool]:
+    """The repacked subsets cut to the endpoints controller's capacity of 1000 addresses (truncateEndpoints), and
+    whether they were cut: ready addresses first; each subset keeps its share, rounded up, of the kind cut (ready
+    ones, the not-ready ones then all dropped; or not-ready ones), in the subsets' order, the last ones taking
+    what is left. Upstream marks the object with the over-capacity annotation then."""
+    ready = sum(len(s.addresses) for s in subsets)
+    not_ready = sum(len(s.not_ready_addresses) for s in subsets)
+    if ready + not_ready <= ENDPOINTS_CAPACITY:
+        return subsets, False
+    cut_ready = ready > ENDPOINTS_CAPACITY
+    room, total = (ENDPOINTS_CAPACITY, ready) if cut_ready else (ENDPOINTS_CAPACITY - ready, not_ready)
+    left = room
+    out = []
+    for subset in subsets:
+        members = subset.addresses if cut_ready else subset.not_ready_addresses
+        share = min(math.ceil(len(members) / total * room), left)  # float64 as Go computes it: same rounding
+        kept = members[:share]
+        left -= len(kept)
+        out.append(replace(subset, addresses=kept, not_ready_addresses=()) if cut_ready
+                   else replace(subset, not_ready_addresses=kept))
+    return out, True
 
 
 def written_by_controller(service: Service) -> bool:

@@ -203,6 +203,30 @@ def test_the_endpoints_controller_leaves_out_terminating_pods_and_uses_the_servi
     assert ready == [pods[2].pod_ips[0]] and not_ready == [pods[1].pod_ips[1]]
 
 
+def test_the_endpoints_controller_truncates_to_1000_addresses_ready_ones_first() -> None:
+    """truncateEndpoints: over 1000 addresses, ready ones are kept first (in the repacked order) and not-ready
+    ones fill what is left, or all go when the ready ones alone are over; the over-capacity annotation says so."""
+    world, _ = deployed(1)
+    (pod,) = [p.at(world.now) for p in world.pods]
+    service = Service("default", "web", cluster_ips=("10.96.0.9",), selector=(("app", "web"),),
+                      ports=(ServicePort(name="", protocol=Protocol.TCP, port=80, target_port=8080),))
+
+    def pods(ready: int, not_ready: int) -> list[Any]:
+        return [replace(pod, name=f"p{i}", pod_ips=(f"10.1.{i // 250}.{i % 250 + 1}",), ready=i < ready)
+                for i in range(ready + not_ready)]
+
+    def counts(written: Any) -> tuple[int, int, tuple[tuple[str, str], ...]]:
+        return (sum(len(s.addresses) for s in written.subsets),
+                sum(len(s.not_ready_addresses) for s in written.subsets), written.annotations)
+
+    over = (("endpoints.kubernetes.io/over-capacity", "truncated"),)
+    assert counts(written_by_endpoints_controller(service, pods(600, 400))) == (600, 400, ())
+    assert counts(written_by_endpoints_controller(service, pods(600, 401))) == (600, 400, over)
+    assert counts(written_by_endpoints_controller(service, pods(1001, 5))) == (1000, 0, over)
+    (subset,) = written_by_endpoints_controller(service, pods(1001, 0)).subsets
+    assert "10.1.4.1" not in {a.ip for a in subset.addresses}  # the last in address order
+
+
 def test_the_endpoints_controller_labels_the_endpoints_of_a_service_without_a_cluster_ip_headless() -> None:
     """syncService adds service.kubernetes.io/headless: "" when !IsServiceIPSet and removes it otherwise (a
     Service's own label of that name is not copied), so the mirrored slices of a headless Service carry it."""
