@@ -202,6 +202,9 @@ def read_host(item: str, ipv6: bool | None = None) -> Host | HostRefusal:
         return HostNetwork(family, 0, 0)
     if numeric is not None:
         return HostNetwork(family, numeric & mask, mask)
+    if any(blank in host for blank in _BLANKS_C):
+        # (no name holds a blank: glibc's resolver refuses it, and an anonymised value never holds one)
+        return HostRefusal(f"host/network `{host}' not found", V4_EXPECTED if family == 4 else V6_EXPECTED)
     if REDACTED.search(host) and not (":" in host and "%" in host):
         # (a zone, fd00::1%lo, is no anonymised value: both tools refuse it, "host/network `fd00::1%lo' not found")
         return HostName(item)

@@ -1622,6 +1622,10 @@ class _Interpreter:
                              "the whole value in one pair of double quotes")
 
     def builtin(self, flag: str, negated: bool) -> None:
+        if flag != "-p" and any(o.flag == flag and not o.module for o in self.options):
+            # (iptables' set_option, as it reads the option: before its value and the rule's other checks; -p's
+            # own check names the value: check_protocol)
+            raise self.error(f"multiple {flag} flags not allowed", flag, f"one {flag} per rule")
         if flag == "-f":
             self.options.append(Option(flag, (), negated))
             return
