@@ -44,6 +44,25 @@ def pod(name: str) -> dict:
                        "conditions": [{"type": "Ready", "status": "True"}]}}
 
 
+def sidecar_pod(name: str, ip: str, node_name: str, ports: list[dict], sidecar_ports: list[dict], *,
+                namespace: str = "default", labels: dict | None = None, host_network: bool = False) -> dict:
+    """A running Pod with an app container declaring ``ports`` and one sidecar, an initContainer of restartPolicy
+    Always (which runs beside the app, KEP-753), declaring ``sidecar_ports``: each a containerPort entry. An empty
+    list is no ``ports`` key at all, as a manifest declaring none is written."""
+    app: dict = {"name": "app", "image": "app"}
+    sidecar: dict = {"name": "sidecar", "image": "envoy", "restartPolicy": "Always"}
+    if ports:
+        app["ports"] = ports
+    if sidecar_ports:
+        sidecar["ports"] = sidecar_ports
+    spec: dict = {"nodeName": node_name, "containers": [app], "initContainers": [sidecar]}
+    if host_network:
+        spec["hostNetwork"] = True
+    metadata: dict = {"name": name, "namespace": namespace, **({"labels": labels} if labels else {})}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec,
+            "status": {"podIP": ip, "podIPs": [{"ip": ip}], "phase": "Running"}}
+
+
 def service(name: str, spec: dict, ingress: list | None = None) -> dict:
     obj = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
            "spec": {"selector": {"app": "web"}, **spec}}

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from kubeproxy_sim.analysis.why import undeclared_port_note
 from kubeproxy_sim.cli.main import main
@@ -18,52 +20,38 @@ from kubeproxy_sim.objects.model import ContainerPort, Pod, Protocol
 from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.simulator.topology import build_topology
 from tests.cli.test_trace_why import NODES
+from tests.simulator.builders import sidecar_pod
+
+
+def _service(name: str, cluster_ip: str, port: dict, endpoint_port: dict) -> list[dict]:
+    """A Service selecting web-1 by its ``port`` (its targetPort a name) and the slice the EndpointSlice controller
+    writes for it (``endpoint_port``, that name resolved)."""
+    return [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
+             "spec": {"clusterIP": cluster_ip, "selector": {"app": "web"}, "ports": [port]}},
+            {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+             "metadata": {"name": f"{name}-abcde", "namespace": "default",
+                          "labels": {"kubernetes.io/service-name": name}},
+             "addressType": "IPv4",
+             "endpoints": [{"addresses": ["10.244.2.10"], "nodeName": "node2",
+                            "targetRef": {"kind": "Pod", "namespace": "default", "name": "web-1"}}],
+             "ports": [endpoint_port]}]
+
+
+def _with_nodes(*docs: dict) -> str:
+    """tests/cli's two nodes and client pod, then ``docs``: one manifest file's text."""
+    return NODES + "---\n" + yaml.safe_dump_all(docs)
+
 
 # web-1: its app serves http (8080), its TLS sidecar https (9443); web's targetPort names the one, web-tls's the
 # other (the slices as the EndpointSlice controller writes them); nothing names the sidecar's admin port 9901
-SIDECAR = NODES + """
----
-apiVersion: v1
-kind: Pod
-metadata: {name: web-1, namespace: default, labels: {app: web}}
-spec:
-  nodeName: node2
-  containers: [{name: app, image: nginx, ports: [{name: http, containerPort: 8080}]}]
-  initContainers:
-  - {name: tls, image: envoy, restartPolicy: Always,
-     ports: [{name: https, containerPort: 9443}, {name: admin, containerPort: 9901}]}
-status: {podIP: 10.244.2.10, podIPs: [{ip: 10.244.2.10}], phase: Running}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: default}
-spec:
-  clusterIP: 10.96.0.10
-  selector: {app: web}
-  ports: [{name: http, port: 80, protocol: TCP, targetPort: http}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-abcde, namespace: default, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-endpoints: [{addresses: [10.244.2.10], nodeName: node2, targetRef: {kind: Pod, namespace: default, name: web-1}}]
-ports: [{name: http, port: 8080, protocol: TCP}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web-tls, namespace: default}
-spec:
-  clusterIP: 10.96.0.11
-  selector: {app: web}
-  ports: [{name: https, port: 443, protocol: TCP, targetPort: https}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-tls-fghij, namespace: default, labels: {kubernetes.io/service-name: web-tls}}
-addressType: IPv4
-endpoints: [{addresses: [10.244.2.10], nodeName: node2, targetRef: {kind: Pod, namespace: default, name: web-1}}]
-ports: [{name: https, port: 9443, protocol: TCP}]
-"""
+SIDECAR = _with_nodes(
+    sidecar_pod("web-1", "10.244.2.10", "node2", [{"name": "http", "containerPort": 8080}],
+                [{"name": "https", "containerPort": 9443}, {"name": "admin", "containerPort": 9901}],
+                labels={"app": "web"}),
+    *_service("web", "10.96.0.10", {"name": "http", "port": 80, "protocol": "TCP", "targetPort": "http"},
+              {"name": "http", "port": 8080, "protocol": "TCP"}),
+    *_service("web-tls", "10.96.0.11", {"name": "https", "port": 443, "protocol": "TCP", "targetPort": "https"},
+              {"name": "https", "port": 9443, "protocol": "TCP"}))
 
 CONFIG = ProxyConfig(node_name="node1", node_ips=("192.168.0.10/24",), cluster_cidrs=("10.244.0.0/16",))
 SERVED = {("tcp", 8080), ("tcp", 9443), ("tcp", 9901)}
@@ -122,44 +110,27 @@ def test_both_backends_serve_the_sidecars_ports() -> None:
     assert set(kernel["10.244.2.10"].ports) == SERVED and not kernel["10.244.2.10"].any_port
 
 
+def _in_both_backends(pod: dict) -> tuple[Any, Any]:
+    """``pod`` beside tests/cli's nodes, as send's topology and netns up's plan each give it (found by its key)."""
+    cluster = load_text(_with_nodes(pod)).cluster
+    key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+    return (next(p for p in build_topology(cluster, CONFIG).pods if p.key == key),
+            next(p for p in plan("sidecar", cluster, CONFIG).pods if p.key == key))
+
+
 def test_a_pod_whose_sidecar_alone_declares_ports_serves_those_in_both_backends() -> None:
     """Its containers declare none and no slice lists it: before, neither backend read the sidecar, so both took
     it for a pod declaring nothing, which answers on any port (the plan's any_port, send's ports None); now both
     serve the sidecar's port alone, as for a pod declaring it in a container."""
-    text = NODES + """
----
-apiVersion: v1
-kind: Pod
-metadata: {name: proxy, namespace: default}
-spec:
-  nodeName: node2
-  containers: [{name: app, image: app}]
-  initContainers: [{name: envoy, image: envoy, restartPolicy: Always, ports: [{containerPort: 15001}]}]
-status: {podIP: 10.244.2.20, podIPs: [{ip: 10.244.2.20}], phase: Running}
-"""
-    cluster = load_text(text).cluster
-    sim = next(p for p in build_topology(cluster, CONFIG).pods if p.ip == "10.244.2.20")
-    kernel = next(p for p in plan("sidecar", cluster, CONFIG).pods if p.ip == "10.244.2.20")
+    sim, kernel = _in_both_backends(sidecar_pod("proxy", "10.244.2.20", "node2", [], [{"containerPort": 15001}]))
     assert sim.ports == frozenset({("tcp", 15001)})
     assert (kernel.ports, kernel.any_port) == ((("tcp", 15001),), False)
 
 
 def test_a_host_network_pods_sidecar_port_is_served_at_its_node() -> None:
     """A host-network pod's sidecar listens in its node's namespace: the node answers its port in both backends."""
-    text = NODES + """
----
-apiVersion: v1
-kind: Pod
-metadata: {name: agent, namespace: kube-system}
-spec:
-  nodeName: node2
-  hostNetwork: true
-  containers: [{name: agent, image: agent, ports: [{containerPort: 9100}]}]
-  initContainers: [{name: tls, image: envoy, restartPolicy: Always, ports: [{containerPort: 9101}]}]
-status: {podIP: 192.168.0.11, podIPs: [{ip: 192.168.0.11}], phase: Running}
-"""
-    cluster = load_text(text).cluster
-    sim = next(p for p in build_topology(cluster, CONFIG).pods if p.key == "kube-system/agent")
-    kernel = next(p for p in plan("sidecar", cluster, CONFIG).pods if p.key == "kube-system/agent")
+    sim, kernel = _in_both_backends(sidecar_pod("agent", "192.168.0.11", "node2", [{"containerPort": 9100}],
+                                                [{"containerPort": 9101}], namespace="kube-system",
+                                                host_network=True))
     assert sim.host_network and sim.ports == frozenset({("tcp", 9100), ("tcp", 9101)})
     assert kernel.host_network and kernel.ports == (("tcp", 9100), ("tcp", 9101))
