@@ -15,4 +15,6 @@ DEEP_EXAMPLES = 500
 
 def budget(ci_examples: int) -> int:
     """``ci_examples`` scaled from the ``ci`` profile's budget to the loaded profile's."""
-    return max(1, round(ci_examples * settings.default.max_examples / CI_EXAMPLES))
+    loaded = settings.default
+    assert loaded is not None, "tests/conftest.py loads a hypothesis profile before any test module"
+    return max(1, round(ci_examples * loaded.max_examples / CI_EXAMPLES))
