@@ -1382,10 +1382,24 @@ def _family(tables: list[_TableState], ipv6: bool | None, validate: bool,
         other = first.get(not guess)
         if other is not None:
             line, name, spec = other
-            return bool(guess), ((table.line, 0, line), RulesSyntaxError(
-                f"rule in chain {name} has an address of the other family", file=file, line=line, token=spec[:60],
-                expected=f"{'IPv6' if guess else 'IPv4'} addresses only"))
+            return bool(guess), ((table.line, 0, line), _other_family(name, spec, bool(guess), file, line))
     return bool(guess), None
+
+
+_HOST_VALUE = re.compile(r'(?:^| )-[sd] "?([^ \t"]*)')
+"""A rule's -s/-d value as written (the form that tells its family: :data:`_ADDRESS`)."""
+
+
+def _other_family(chain: str, spec: str, ipv6: bool, file: str | None, line: int) -> RulesSyntaxError:
+    """The refusal of a rule whose address is the other family's: in iptables' words when an -s/-d value is
+    what the ruleset's family cannot read (``-s 1.2.3`` in an IPv6 ruleset: "host/network `1.2.3' not found", as
+    ip6tables-restore v1.8.9 says), else (a NAT target's address) saying so."""
+    for m in _HOST_VALUE.finditer(spec):
+        hosts = hostmask.read_hosts(m.group(1), ipv6)
+        if isinstance(hosts, hostmask.HostRefusal):
+            return RulesSyntaxError(hosts.message, file=file, line=line, token=m.group(1), expected=hosts.expected)
+    return RulesSyntaxError(f"rule in chain {chain} has an address of the other family", file=file, line=line,
+                            token=spec[:60], expected=f"{'IPv6' if ipv6 else 'IPv4'} addresses only")
 
 
 # ---------------------------------------------------------------------------

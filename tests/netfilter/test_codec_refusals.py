@@ -204,7 +204,7 @@ def test_the_family_is_guessed_from_the_earliest_line_not_the_first_chain() -> N
     text = ("*filter\n:FOO - [0:0]\n:INPUT ACCEPT [0:0]\n-A INPUT -s 10.0.0.1 -j ACCEPT\n-A FOO -s fd00::1 -j ACCEPT\n"
             "COMMIT\n")
     err = refusal(text)
-    assert err.line == 5 and "other family" in str(err)
+    assert err.line == 5 and "host/network `fd00::1' not found" in str(err)
 
 
 def test_unvalidated_a_table_given_again_takes_its_family_from_the_copy_kept() -> None:
@@ -238,3 +238,18 @@ def test_rules_of_one_shape_with_a_match_only_ipv6_has_are_each_judged() -> None
     with pytest.raises(RulesSyntaxError) as info:
         parse_ruleset(text, ipv6=False)
     assert info.value.line == 3 and info.value.token == "eui64"
+
+
+@pytest.mark.parametrize(("first", "rule", "message"), [
+    ("-s fd00::2", "-s 1.2.3", "host/network `1.2.3' not found at '1.2.3'"),
+    ("-s fd00::2", "-d 10/24", "host/network `10' not found at '10/24'"),
+    ("-s fd00::2", "-s 1.2.3.4", "host/network `1.2.3.4' not found at '1.2.3.4'"),
+    ("-s 10.0.0.2", "-d fd00::1/24", "host/network `fd00::1' not found at 'fd00::1/24'"),
+    ("-s 10.0.0.2", "-d fd00::1/64", "invalid mask `64' specified"),  # (the mask is read first)
+])
+def test_an_address_of_the_other_family_is_refused_in_iptables_words(first: str, rule: str, message: str) -> None:
+    """ip6tables-restore and iptables-restore v1.8.9 (legacy and nft, unshare --net) read each -s/-d with the
+    ruleset's family, so the other family's address is a host they cannot find: "host/network `1.2.3' not found"
+    (m5: the parser said "has an address of the other family")."""
+    err = refusal(f"*filter\n:INPUT ACCEPT [0:0]\n-A INPUT {first} -j ACCEPT\n-A INPUT {rule} -j ACCEPT\nCOMMIT\n")
+    assert err.line == 4 and message in str(err)
