@@ -51,7 +51,9 @@ def address_check(attr: str, flag: str, value: str, negated: bool, family: int) 
                       negated)
         return reading(lambda b: doubt)
     if fam != family:
-        return reading(lambda b: negated)
+        # (a zero mask matches every packet: both tools read the mask first and skip the host, so ip6tables takes
+        # -s 1.2.3.4/0 as ::/0; any other address of the other family is refused as the dump is read)
+        return reading(lambda b: (mask == 0) != negated)
 
     source = ("net", net, mask) if attr in SOURCE_FIELDS else None
     if negated:
