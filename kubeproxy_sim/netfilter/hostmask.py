@@ -17,7 +17,9 @@ What a name resolves to is the machine's (``localhost`` is 127.0.0.1 through /et
 ``x.x.x.x`` of a pasted dump is one), never resolved: :class:`HostName`. A value with a colon is no IPv4 name, and
 an IPv6 value that inet_pton refuses none the tools resolve (``fd00::zz``, ``fd00::1%lo``): both tools refuse it.
 Kept as anonymised here is one holding a letter no IPv6 address holds (``zz::1``), but not one with a zone
-(``fd00::1%lo``: its letters are the interface's, and a pasted dump never holds one), which is refused.
+(``fd00::1%lo``: its letters are the interface's, and a pasted dump never holds one), which is refused. A zone is
+read as glibc's getaddrinfo reads it: a number up to 2^32-1 on any address is dropped (``fd00::1%1`` is fd00::1),
+an interface name is kept as a name on a link-local address (``fe80::1%lo``: the machine's interfaces decide).
 
 Observed with iptables-legacy-restore and iptables-nft-restore v1.8.9 (tests/netfilter/restore_cases.py ADDRESSES,
 re-checked against this machine's tools by tests/kernel/test_restore_parity.py). Pure: no lookup, no I/O.
@@ -157,6 +159,27 @@ def _mask(text: str | None, family: int) -> int | None:
     return None if length is None else full ^ (full >> length)
 
 
+def _numeric_zone(host: str) -> int | None:
+    """An IPv6 address with a numeric zone (``fd00::1%1``), read without it, as getaddrinfo reads it (glibc's
+    __inet6_scopeid_pton: on any address, a zone of decimal digits up to 2^32-1; iptables then keeps only the
+    address: ``fd00::1%1`` is fd00::1/128, ip6tables-legacy-restore and -nft-restore v1.8.9); None otherwise."""
+    address, _, zone = host.partition("%")
+    if not (zone.isascii() and zone.isdigit()) or int(zone) > V4_ALL:
+        return None
+    return _ipv6(address)
+
+
+def _link_local_zone(host: str) -> bool:
+    """Whether ``host`` is a link-local (unicast fe80::/10 or multicast ff02::/16) address with an interface
+    name as its zone (``fe80::1%lo``), which glibc reads only on such an address, and only when the machine has
+    that interface (``fd00::1%lo`` is "host/network `fd00::1%lo' not found" everywhere)."""
+    address, percent, zone = host.partition("%")
+    if not percent or not zone or (zone.isascii() and zone.isdigit()):
+        return False
+    value = _ipv6(address)
+    return value is not None and (value >> 118 == 0x3FA or value >> 112 == 0xFF02)
+
+
 def zero_mask(text: str) -> bool:
     """Whether a mask is a number 0 (``0``, ``00``, ``0x0``) that either family takes: iptables and ip6tables read
     the mask first and, for 0, never the host, so an item with it tells no family (``-s 1.2.3.4/0`` is taken by
@@ -189,6 +212,8 @@ def read_host(item: str, ipv6: bool | None = None) -> Host | HostRefusal:
             numeric = inet_aton_exact(host)
     else:
         numeric = _ipv6(host)
+        if numeric is None and "%" in host:
+            numeric = _numeric_zone(host)
     mask = _mask(mask_text, family)
     named = numeric is None and ipv6 is None and ":" not in host
     if mask is None and named:
@@ -205,6 +230,8 @@ def read_host(item: str, ipv6: bool | None = None) -> Host | HostRefusal:
     if any(blank in host for blank in _BLANKS_C):
         # (no name holds a blank: glibc's resolver refuses it, and an anonymised value never holds one)
         return HostRefusal(f"host/network `{host}' not found", V4_EXPECTED if family == 4 else V6_EXPECTED)
+    if family == 6 and _link_local_zone(host):
+        return HostName(item)  # (fe80::1%lo: its interface is the machine's, as a name's address is)
     if REDACTED.search(host) and not (":" in host and "%" in host):
         # (a zone, fd00::1%lo, is no anonymised value: both tools refuse it, "host/network `fd00::1%lo' not found")
         return HostName(item)

@@ -1010,7 +1010,12 @@ ADDRESSES = [
                           ("-s fd00::1/0,fd00::2", ("", "-s fd00::2/128 ")),
                           # (a zero mask is read first and skips the host: an IPv4 one is no other family)
                           ("-s 1.2.3.4/0", ("",)), ("-s 1.2.3.4/0x0", ("",)), ("-d 1.2.3.4/00", ("",)),
-                          ("-s 1.2.3.4/0,fd00::1", ("", "-s fd00::1/128 ")))),
+                          ("-s 1.2.3.4/0,fd00::1", ("", "-s fd00::1/128 ")),
+                          # (a numeric zone up to 2^32-1 on any address is read and dropped: glibc's getaddrinfo)
+                          ("-s fd00::1%1", ("-s fd00::1/128 ",)), ("-s ::1%1/64", ("-s ::/64 ",)),
+                          ("-d fd00::1%4294967295", ("-d fd00::1/128 ",)), ("-s fd00::1%01", ("-s fd00::1/128 ",)))),
+    *(Case(f"address {rule}", filter_with(f"-A INPUT {rule} -j ACCEPT"), line=5, ipv6=True)
+      for rule in ("-s fd00::1%4294967296", "-s fd00::1%+1", "-s fd00::1%")),
 ]
 
 MANGLE = ("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"

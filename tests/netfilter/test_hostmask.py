@@ -15,6 +15,7 @@ from kubeproxy_sim.errors import RulesSyntaxError
 from kubeproxy_sim.netfilter import syntax
 from kubeproxy_sim.netfilter.codec import parse_ruleset
 from kubeproxy_sim.netfilter.hostmask import (
+    V6_ALL,
     V6_EXPECTED,
     HostName,
     HostNetwork,
@@ -90,13 +91,26 @@ def test_a_name_or_an_anonymised_value_is_kept_as_written(value: str) -> None:
     assert read_hosts(value) == (HostName(value),)
 
 
-@pytest.mark.parametrize("value", ["fd00::1%lo", "fd00::1%eth0/64", "fe80::1%lo", "zz::1%lo"])
+@pytest.mark.parametrize("value", ["fd00::1%lo", "fd00::1%eth0/64", "zz::1%lo", "fd00::1%4294967296", "fd00::1%",
+                                   "fd00::1%+1", "fe80::1%"])
 def test_an_address_with_a_zone_is_refused_not_kept_as_anonymised(value: str) -> None:
     """ip6tables-legacy-restore and -nft-restore 1.8.9: "host/network `fd00::1%lo' not found" (the interface's
     letters made it look anonymised, and it was kept); restore_cases ADDRESSES pins the tools' refusal."""
     host = value.rpartition("/")[0] or value
     for ipv6 in (True, None):
         assert read_host(value, ipv6=ipv6) == HostRefusal(f"host/network `{host}' not found", V6_EXPECTED)
+
+
+@pytest.mark.parametrize(("value", "read"), [
+    ("fd00::1%1", HostNetwork(6, 0xFD00 << 112 | 1, V6_ALL)), ("::1%4294967295", HostNetwork(6, 1, V6_ALL)),
+    ("fe80::1%01/64", HostNetwork(6, 0xFE80 << 112, V6_ALL ^ (V6_ALL >> 64))),
+    ("fe80::1%lo", HostName("fe80::1%lo")), ("ff02::1%eth0/64", HostName("ff02::1%eth0/64")),
+])
+def test_a_zone_is_read_as_getaddrinfo_reads_it(value: str, read: HostNetwork | HostName) -> None:
+    """ip6tables-legacy-restore and -nft-restore 1.8.9 (unshare --net): a numeric zone up to 2^32-1 on any
+    address is dropped (``fd00::1%1`` saved as fd00::1/128), an interface name on a link-local address is the
+    machine's (``fe80::1%lo`` taken where lo exists: kept as a name); m5's 80c992a refused them all."""
+    assert read_host(value, ipv6=True) == read
 
 
 def test_the_family_is_the_ruleset_s_once_known() -> None:
