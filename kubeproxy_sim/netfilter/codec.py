@@ -1327,6 +1327,8 @@ def _rule_family(spec: str) -> bool | None:
             if mask is not None and hostmask.zero_mask(mask.group(1)):
                 continue
         if ":" in value and value.count(":") >= 2:
+            if len(flag) == 2 and hostmask.mapped_ipv4(value) is not None:
+                continue  # (::ffff:1.2.3.4: iptables reads it as 1.2.3.4, ip6tables as itself)
             return True
         if value.count(".") == 3:
             return False

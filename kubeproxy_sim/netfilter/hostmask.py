@@ -180,6 +180,16 @@ def _link_local_zone(host: str) -> bool:
     return value is not None and (value >> 118 == 0x3FA or value >> 112 == 0xFF02)
 
 
+def mapped_ipv4(host: str) -> int | None:
+    """The IPv4 address of an IPv4-mapped IPv6 one (``::ffff:1.2.3.4``, ``::ffff:102:304``), which iptables reads
+    as that IPv4 address (glibc's gethostbyname for AF_INET takes it: iptables-legacy-restore and -nft-restore
+    v1.8.9 save ``-s ::ffff:1.2.3.4`` as 1.2.3.4/32, and refuse ``::1.2.3.4``); None for any other."""
+    if "ffff:" not in host.lower():
+        return None
+    value = _ipv6(host)
+    return value & V4_ALL if value is not None and value >> 32 == 0xFFFF else None
+
+
 def zero_mask(text: str) -> bool:
     """Whether a mask is a number 0 (``0``, ``00``, ``0x0``) that either family takes: iptables and ip6tables read
     the mask first and, for 0, never the host, so an item with it tells no family (``-s 1.2.3.4/0`` is taken by
@@ -209,7 +219,7 @@ def read_host(item: str, ipv6: bool | None = None) -> Host | HostRefusal:
     if family == 4:
         numeric = xt_dotted(host)
         if numeric is None:
-            numeric = inet_aton_exact(host)
+            numeric = inet_aton_exact(host) if ":" not in host else mapped_ipv4(host)
     else:
         numeric = _ipv6(host)
         if numeric is None and "%" in host:

@@ -971,7 +971,7 @@ ADDRESSES = [
                    # -i, -o or -f: "multiple -s flags not allowed", as iptables reads it)
                    '-s "1.2.3.4 "', '-s "1.2.3.4 ,5.6.7.8"', '-d "1.2.3.4\t"', '-s "x.x.x.x /24"', '-d "foo bar"',
                    "-s 1.2.3.4 -s 5.6.7.8", "-s 1.2.3.4 --source 5.6.7.8", "-d 1.2.3.4 ! -d 5.6.7.8",
-                   "-s 1.2.3.4 -p tcp -s 5.6.7.8 --bogus", "-i a -i b", "-f -f")),
+                   "-s 1.2.3.4 -p tcp -s 5.6.7.8 --bogus", "-i a -i b", "-f -f", "-s ::1.2.3.4")),
     *(Case(f"address {rule}", filter_with(f"-A INPUT {rule} -j ACCEPT"), line=5, ipv6=True)
       for rule in ("-s fd00::1/129", "-s fd00::1/", "-s fd00:::1", "-s fd00::1,", "-d fd00::1:2::3",
                    # (what only iptables reads as IPv4, and a zone, "host/network `1.2.3' not found" in both tools)
@@ -996,7 +996,10 @@ ADDRESSES = [
                           ('-s "1.2.3.4, 5.6.7.8"', ("-s 1.2.3.4/32 ", "-s 5.6.7.8/32 ")),
                           ("-s 1.2.3.4,1.2.3.4", ("-s 1.2.3.4/32 ", "-s 1.2.3.4/32 ")),
                           ("-s 1.2.3.4/0,5.6.7.8", ("", "-s 5.6.7.8/32 ")),
-                          ('-s "1.2.3. 4"', ("-s 1.2.3.4/32 ",)), ('-s "1.2.3.4 /0"', ("",)), ("-s fd00::1/0", ("",)),
+                          ('-s "1.2.3. 4"', ("-s 1.2.3.4/32 ",)), ('-s "1.2.3.4 /0"', ("",)),
+                          # (an IPv4-mapped IPv6 address is its IPv4 address to iptables: glibc's gethostbyname)
+                          ("-s ::ffff:1.2.3.4", ("-s 1.2.3.4/32 ",)), ("-d ::ffff:1.2.3.4/24", ("-d 1.2.3.0/24 ",)),
+                          ("-s ::FFFF:102:304", ("-s 1.2.3.4/32 ",)), ("-s fd00::1/0", ("",)),
                           ("-s fd00::1/0x0 -d 10.0.0.1", ("-d 10.0.0.1/32 ",)))),
     # a negated everything: legacy keeps it (a rule that never matches); nft: "RULE_APPEND failed (Invalid argument)"
     Case("address ! -s 1.2.3.4/0", filter_with("-A INPUT ! -s 1.2.3.4/0 -j ACCEPT"),
