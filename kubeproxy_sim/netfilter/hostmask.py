@@ -14,7 +14,8 @@ a C number form (``0x100``) alike; in IPv6, inet_pton, then getaddrinfo. Each ho
 
 What a name resolves to is the machine's (``localhost`` is 127.0.0.1 through /etc/hosts, ``link-local`` is
 169.254.0.0 through Debian's /etc/networks, others through DNS), so a name is kept as written here (an anonymised
-``x.x.x.x`` of a pasted dump is one), never resolved: :class:`HostName`. A value with a colon is no IPv4 name, and
+``x.x.x.x`` of a pasted dump is one), never resolved: :class:`HostName`. A value with a colon is no IPv4 name
+(but an IPv4-mapped address, ``::ffff:1.2.3.4``, is its IPv4 address to iptables: :func:`mapped_ipv4`), and
 an IPv6 value that inet_pton refuses none the tools resolve (``fd00::zz``, ``fd00::1%lo``): both tools refuse it.
 Kept as anonymised here is one holding a letter no IPv6 address holds (``zz::1``), but not one with a zone
 (``fd00::1%lo``: its letters are the interface's, and a pasted dump never holds one), which is refused. A zone is
