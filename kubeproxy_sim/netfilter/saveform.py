@@ -620,6 +620,35 @@ def _nflog(name: str, options: Options, ipv6: bool) -> Options:
                            "--nflog-threshold"))
 
 
+def _tproxy(name: str, options: Options, ipv6: bool) -> Options:
+    """TPROXY as libxt_TPROXY's save prints it: the port as a number (a service name looked up), the address
+    (``0.0.0.0`` or ``::`` when not given) and the mark as ``VALUE/MASK`` in hex (``0x0/0x0`` when not given, a
+    value without a mask masked by ``0xffffffff``): ``--on-port http`` is saved ``--on-port 80 --on-ip 0.0.0.0
+    --tproxy-mark 0x0/0x0`` (iptables-legacy-restore and -save v1.8.9, ip6tables alike with ``::``)."""
+    given = _by_flag(options)
+    out = [o for o in options if o.flag not in ("--on-port", "--on-ip", "--tproxy-mark")]
+    port = given.get("--on-port")
+    if port is not None and len(port.args) == 1:
+        text = port.args[0]
+        number = int(text) if text.isascii() and text.isdigit() else syntax.service_port(text, "any")
+        out.append(_with(port, str(number) if number is not None and number <= 65535 else text))
+    address = given.get("--on-ip")
+    out.append(_with(address, save_address(address.args[0], ipv6, host_suffix=False))
+               if address is not None and len(address.args) == 1
+               else Option("--on-ip", ("::" if ipv6 else "0.0.0.0",), False, name))
+    mark = given.get("--tproxy-mark")
+    out.append(Option("--tproxy-mark", ("0x0/0x0",), False, name) if mark is None or len(mark.args) != 1
+               else _with(mark, _mark_mask(mark.args[0])))
+    return _in_order(out, ("--on-port", "--on-ip", "--tproxy-mark"))
+
+
+def _mark_mask(text: str) -> str:
+    """A ``VALUE[/MASK]`` mark as ``0xVALUE/0xMASK`` (no mask: 0xffffffff); as written when it is no number."""
+    value_text, slash, mask_text = text.partition("/")
+    value, mask = c_uint(value_text), c_uint(mask_text) if slash else 0xFFFFFFFF
+    return text if value is None or mask is None else f"{value:#x}/{mask:#x}"
+
+
 TARGETS: dict[str, Callable[[str, Options, bool], Options]] = {
     "MARK": _mark_target,
     "CONNMARK": _connmark_target,
@@ -630,6 +659,7 @@ TARGETS: dict[str, Callable[[str, Options, bool], Options]] = {
     "REDIRECT": _to_ports,
     "LOG": _log,
     "NFLOG": _nflog,
+    "TPROXY": _tproxy,
 }
 
 # ---------------------------------------------------------------------------

@@ -1052,8 +1052,22 @@ TCPMSS = [
 ]
 
 
+# TPROXY's save form: every option, the port a number, the address 0.0.0.0 (::) and the mark 0x0/0x0 when not given,
+# a mark without a mask masked by 0xffffffff (iptables-legacy-restore and -save v1.8.9; the parser saved it as written)
+TPROXY = [
+    *(Case(f"TPROXY {rule}", f"{MANGLE}-A PREROUTING -p tcp -j TPROXY {rule}\nCOMMIT\n",
+           saved=(f"[0:0] -A PREROUTING -p tcp -j TPROXY {saved}",), ipv6=ipv6)
+      for rule, saved, ipv6 in (
+          ("--on-port http", "--on-port 80 --on-ip 0.0.0.0 --tproxy-mark 0x0/0x0", False),
+          ("--on-port 80 --tproxy-mark 1", "--on-port 80 --on-ip 0.0.0.0 --tproxy-mark 0x1/0xffffffff", False),
+          ("--on-port 80 --tproxy-mark 0x1/0xff --on-ip 10.0.0.1",
+           "--on-port 80 --on-ip 10.0.0.1 --tproxy-mark 0x1/0xff", False),
+          ("--on-port 80", "--on-port 80 --on-ip :: --tproxy-mark 0x0/0x0", True))),
+]
+
+
 ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *CHAINS_RENAMED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS,
              *NAT_PORTS, *PORT_NAMES, *RECENT, *RECENT_SAVED, *CHAIN_NAMES, *JUMPS, *QUOTES,
              *PREFIXES, *PROTOCOLS, *TARGETS_NEEDING_OPTIONS, *REJECT_TYPES,
              *CONNTRACK_PROTOCOLS, *OPTIONS_TOGETHER, *FAMILY_ONLY, *MATCH_TYPES, *FIRST_BAD_LINE, *CIRCLES,
-             *IPV6_EXTENSIONS, *INTERFACES, *MULTIPORT_ORDER, *ADDRESSES, *TCPMSS]
+             *IPV6_EXTENSIONS, *INTERFACES, *MULTIPORT_ORDER, *ADDRESSES, *TCPMSS, *TPROXY]
