@@ -1238,7 +1238,7 @@ class ApiServerSource:
         self._auth = configuration  # where request headers come from; replaced when a 401 says they went stale
         self._kubeconfig, self._context = kubeconfig, context
         self._auth_loaded = time.monotonic()
-        self._exec_missing = False  # the last request failed for an exec plugin not installed
+        self._exec_failed = False  # the last request failed for its exec plugin (not installed, or failing)
         self._credentials_lock = threading.Lock()  # held while _check_credentials looks (and reads them again)
         # (self._exec_failure: the exec plugin's last failure, which fails each request until it runs)
         self._logged = _LoggedErrors(lambda message: self._say(self.host, Diagnostic(
@@ -1395,15 +1395,14 @@ class ApiServerSource:
         holds a lock too): another would send its request without the credentials being read meanwhile."""
         with self._credentials_lock:
             problem = _exec_request_problem(self._kubeconfig, self._data, self._context)
-            ran = problem is None and self._exec_failure is not None  # client-go runs it again for each request
-            if ran:
+            if problem is None and (self._exec_failure is not None or self._exec_failed):
+                # client-go runs the plugin for each request it has no credentials for: one that failed last time,
+                # or one installed since; a plugin that fails now fails this request too (never sent without them)
                 self._reload_credentials(at_once=True)
                 problem = _exec_failure_text(self._exec_failure)
-            was_missing, self._exec_missing = self._exec_missing, problem is not None
+            self._exec_failed = problem is not None
             if problem is not None:
                 raise CredentialsUnavailable(problem)
-            if was_missing and not ran:  # (a plugin that ran just now, and worked, gave its credentials already)
-                self._reload_credentials(at_once=True)
 
     def _reload_credentials(self, at_once: bool = False) -> None:
         """Read the kubeconfig's credentials again after a 401, as client-go does: a rotated token file (kube-proxy's

@@ -198,3 +198,25 @@ def test_a_failing_plugin_that_starts_working_is_run_once_for_the_request(tls_fa
     finally:
         src.close()
     assert reloads == [True]
+
+
+def test_a_missing_plugin_installed_but_failing_fails_the_request(tls_fake, tmp_path: Path, bin_dir: Path) -> None:
+    """Final reader f2's finding 2: once a missing plugin was installed, the next request read the credentials
+    again (running the plugin), and went out without any when the plugin failed, to a 401; client-go fails that
+    request with the plugin's exit code, as it fails any request its plugin cannot give credentials for."""
+    from kubeproxy_sim.watch.apiserver import CredentialsUnavailable
+
+    kubeconfig = _kubeconfig(tls_fake, tmp_path)
+    src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE])
+    try:
+        with pytest.raises(CredentialsUnavailable, match="not found"):
+            src._check_credentials()
+        plugin = bin_dir / PLUGIN
+        plugin.write_text("#!/bin/sh\necho nope >&2\nexit 1\n")
+        plugin.chmod(0o755)
+        with pytest.raises(CredentialsUnavailable, match=r"failed with exit code 1 \(its stderr: nope\)"):
+            src._check_credentials()
+        with pytest.raises(CredentialsUnavailable, match="failed with exit code 1"):
+            src._check_credentials()
+    finally:
+        src.close()
