@@ -269,7 +269,7 @@ _EXEC_NOT_JSON = "exec: failed to decode process output: "
 """How the client says an exec plugin's output is no JSON, followed by Python's json error."""
 
 
-_EXEC_EXITED = re.compile(r"exec: process returned (-?\d+)(?:\. (.*))?")
+_EXEC_EXITED = re.compile(r"exec: process returned (-?\d+)(?:\. (.*))?", re.DOTALL)
 """How the client says an exec plugin exited with other than 0, with its stderr; client-go says "exec: executable
 X failed with exit code N" (kubectl 1.33, the oracle; the plugin's stderr goes to kubectl's)."""
 
@@ -285,7 +285,8 @@ def _exec_failed(kubeconfig: str, data: dict[str, Any], context: str | None, log
         logged = "exec: the plugin's output is not JSON; expected an ExecCredential on its stdout"
     elif (exited := _EXEC_EXITED.fullmatch(logged)) is not None and user_at is not None:
         command = _exec_command_path(kubeconfig, data["users"][user_at]["user"]["exec"]["command"])
-        stderr = f" (its stderr: {exited.group(2)})" if exited.group(2) else ""
+        said = " ".join((exited.group(2) or "").split())  # (stderr of several lines: a message is one line)
+        stderr = f" (its stderr: {said})" if said else ""
         logged = f"exec: executable {command} failed with exit code {exited.group(1)}{stderr}"
     return Diagnostic(f"cannot get the kubeconfig's credentials: {logged}", file=kubeconfig,
                       field=f"users[{user_at}].user.exec" if user_at is not None else None)

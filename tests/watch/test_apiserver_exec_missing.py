@@ -220,3 +220,16 @@ def test_a_missing_plugin_installed_but_failing_fails_the_request(tls_fake, tmp_
             src._check_credentials()
     finally:
         src.close()
+
+
+def test_a_plugin_s_stderr_of_several_lines_is_said_on_one() -> None:
+    """Final reader f2's finding 3: the client's "exec: process returned 1. line one\\nline two" was not matched
+    (``.`` stops at a newline), so the message kept the Python client's words and a raw newline."""
+    from kubeproxy_sim.watch.apiserver import _exec_failed
+
+    data = {"users": [{"name": "u", "user": {"exec": {"command": "/bin/false"}}}],
+            "clusters": [{"name": "k", "cluster": {"server": "https://k"}}],
+            "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}], "current-context": "c"}
+    said = _exec_failed("/kc", data, None, "exec: process returned 1. line one\nline two\n")
+    assert str(said) == ("/kc: users[0].user.exec: cannot get the kubeconfig's credentials: exec: executable "
+                         "/bin/false failed with exit code 1 (its stderr: line one line two)")
