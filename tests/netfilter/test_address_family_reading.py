@@ -1,0 +1,20 @@
+"""-s/-d in the trace read as the dump's family reads them (final reader f1's findings 1 and 2)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from kubeproxy_sim.netfilter.compile_match_packet import address_check
+
+ONE_TWO_THREE_FOUR = 0x01020304
+
+
+def test_an_ipv4_mapped_address_in_an_ipv4_dump_matches_its_ipv4_address() -> None:
+    """iptables-legacy-restore v1.8.9 saves ``-s ::ffff:1.2.3.4`` in an IPv4 dump as ``-s 1.2.3.4/32``; the trace
+    read it as IPv6 and never matched, so a DROP rule let 1.2.3.4 through with no warning."""
+    check = address_check("src", "-s", "::ffff:1.2.3.4", False, 4)
+    assert check(SimpleNamespace(src=ONE_TWO_THREE_FOUR)) is True
+    assert check(SimpleNamespace(src=ONE_TWO_THREE_FOUR + 1)) is False
+    negated = address_check("dst", "-d", "::ffff:102:304", True, 4)
+    assert negated(SimpleNamespace(dst=ONE_TWO_THREE_FOUR)) is False
+    assert negated(SimpleNamespace(dst=5)) is True
