@@ -45,6 +45,8 @@ def _iface_check(attr: str, flag: str, name: str, negated: bool) -> Check:
 
 def address_check(attr: str, flag: str, value: str, negated: bool, family: int) -> Check:
     """-s/-d as a mask and a compare; an anonymised or foreign address never matches (reported)."""
+    if "," in value:
+        return _address_list_check(attr, flag, value, negated, family)
     try:
         fam, net, mask = parse_network(value)
     except ValueError:
@@ -66,6 +68,27 @@ def address_check(attr: str, flag: str, value: str, negated: bool, family: int) 
     if negated:
         return reading(lambda b: (getattr(b, attr) & mask) != net, attr, source=source)
     return reading(lambda b: (getattr(b, attr) & mask) == net, attr, source=source)
+
+
+def _address_list_check(attr: str, flag: str, value: str, negated: bool, family: int) -> Check:
+    """A list (``-s 1.2.3.4/0,5.6.7.8``) matches when any item does: iptables-restore makes one rule per item
+    (v1.8.9 saves that one as ``-A FORWARD -j DROP`` and ``-A FORWARD -s 5.6.7.8/32 -j DROP``), and a walk through
+    them meets the same verdict. (A negated list is refused as the dump is read; here it is the negation of any.)"""
+    items = [address_check(attr, flag, item, False, family) for item in value.split(",")]
+
+    def check(b: object) -> object:
+        doubt: Doubt | None = None
+        for item in items:
+            answer = item(b)
+            if isinstance(answer, Doubt):
+                doubt = doubt or answer
+            elif answer:
+                return not negated
+        if doubt is not None:
+            return Doubt(doubt.reason, doubt.assume != negated)
+        return negated
+
+    return reading(check, attr)
 
 
 @lru_cache(maxsize=1024)

@@ -18,3 +18,17 @@ def test_an_ipv4_mapped_address_in_an_ipv4_dump_matches_its_ipv4_address() -> No
     negated = address_check("dst", "-d", "::ffff:102:304", True, 4)
     assert negated(SimpleNamespace(dst=ONE_TWO_THREE_FOUR)) is False
     assert negated(SimpleNamespace(dst=5)) is True
+
+
+def test_a_list_matches_when_any_item_matches() -> None:
+    """iptables-legacy-restore v1.8.9 makes one rule per item of ``-s 1.2.3.4/0,5.6.7.8`` (saved as ``-j DROP`` and
+    ``-s 5.6.7.8/32 -j DROP``); the trace said the whole value was no address and assumed no match."""
+    check = address_check("src", "-s", "1.2.3.4,5.6.7.8", False, 4)
+    assert check(SimpleNamespace(src=0x05060708)) is True
+    assert check(SimpleNamespace(src=ONE_TWO_THREE_FOUR)) is True
+    assert check(SimpleNamespace(src=0x05060709)) is False
+    every = address_check("src", "-s", "1.2.3.4/0,5.6.7.8", False, 4)
+    assert every(SimpleNamespace(src=9)) is True
+    ipv6 = address_check("dst", "-d", "fd00::1,fd00::2/127", False, 6)
+    assert ipv6(SimpleNamespace(dst=0xFD00 << 112 | 3)) is True
+    assert ipv6(SimpleNamespace(dst=0xFD00 << 112 | 4)) is False
