@@ -44,6 +44,8 @@ import queue
 import random
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -302,14 +304,103 @@ def _client(taken: dict[str, Any], kubeconfig: str, context: str | None) -> Any:
     to the file (:func:`_persist_auth_provider`), or fails the client as kubectl's request fails. The persister
     reads the very mapping the client was given, which the client refreshes in place."""
     from kubernetes.client import ApiClient, Configuration
-    from kubernetes.config.kube_config import KubeConfigLoader
 
     given = _local_paths_resolved(taken, kubeconfig)
     configuration = type.__call__(Configuration)  # (as new_client_from_config: not a copy of the default one)
-    KubeConfigLoader(config_dict=given, active_context=context, config_base_path="",  # ("": no cwd, paths as given)
+    _loader_class()(config_dict=given, active_context=context, config_base_path="",  # ("": no cwd, paths as given)
                      config_persister=lambda: _persist_auth_provider(kubeconfig, given, context),
                      ).load_and_set(configuration)
     return ApiClient(configuration=configuration)
+
+
+def _exec_interactive(plugin: Any) -> bool:
+    """Whether client-go gives an exec plugin the terminal: not for interactiveMode Never; for IfAvailable and
+    Always (and an unset mode, which client-go defaults to IfAvailable) when its standard input is one. The Python
+    client looks at stdout whatever the mode, so a Never plugin run from a terminal got it, and its stderr was not
+    kept (final reader f2 finding 1)."""
+    return plugin.safe_get("interactiveMode") != "Never" and sys.stdin is not None and sys.stdin.isatty()
+
+
+def _run_exec_plugin(provider: Any, interactive: bool) -> dict[str, Any]:
+    """The plugin's ExecCredential status, run as the Python client's ExecProvider.run runs it (its args, env and
+    directory), but given the terminal only when ``interactive`` (:func:`_exec_interactive`: our stdin, and our
+    stderr for its prompts); otherwise its stdin is /dev/null, as Go's exec.Cmd gives one without Stdin, and its
+    stderr is kept for the message. A failure is the
+    client's own ConfigException words, which :func:`_exec_failed` says in client-go's."""
+    from kubernetes.config.config_exception import ConfigException
+
+    info: dict[str, Any] = {"apiVersion": provider.api_version, "kind": "ExecCredential",
+                            "spec": {"interactive": interactive}}
+    if provider.cluster:  # (provideClusterInfo: the cluster, its exec extension as "config", as the client does)
+        info["spec"]["cluster"] = cluster = dict(provider.cluster.value)
+        for extension in cluster.get("extensions") or []:
+            if extension.get("name") == "client.authentication.k8s.io/exec":
+                cluster["config"] = extension.get("extension")
+                break
+    env = {**provider.env, "KUBERNETES_EXEC_INFO": json.dumps(info)}
+    done = subprocess.run(provider.args, stdout=subprocess.PIPE, env=env, cwd=provider.cwd, text=True, check=False,
+                          stdin=sys.stdin if interactive else subprocess.DEVNULL,
+                          stderr=None if interactive else subprocess.PIPE)
+    if done.returncode != 0:
+        stderr = (done.stderr or "").strip()
+        raise ConfigException(f"exec: process returned {done.returncode}" + (f". {stderr}" if stderr else ""))
+    try:
+        data = json.loads(done.stdout)
+    except ValueError as exc:
+        raise ConfigException(f"{_EXEC_NOT_JSON}{exc}") from None
+    for key in ("apiVersion", "kind", "status"):
+        if key not in data:
+            raise ConfigException(f"exec: malformed response. missing key '{key}'")
+    if data["apiVersion"] != provider.api_version:
+        raise ConfigException(f"exec: plugin api version {data['apiVersion']} does not match {provider.api_version}")
+    return dict(data["status"])
+
+
+def _exec_status_taken(loader: Any, status: dict[str, Any]) -> bool | None:
+    """What the Python client's loader does with an exec plugin's status (its _load_from_exec_plugin, after
+    running it): a token, or a client certificate and key, and their expiry; a status with neither is logged."""
+    from kubernetes.config.dateutil import parse_rfc3339
+    from kubernetes.config.kube_config import FileOrData
+
+    base_path = loader._get_base_path(loader._cluster.path)
+    if "token" in status:
+        loader.token = f"Bearer {status['token']}"
+    elif "clientCertificateData" in status:
+        if "clientKeyData" not in status:
+            logging.error("exec: missing clientKeyData field in plugin output")
+            return None
+        for attribute, key in (("cert_file", "clientCertificateData"), ("key_file", "clientKeyData")):
+            setattr(loader, attribute, FileOrData(status, None, data_key_name=key, file_base_path=base_path,
+                                                  base64_file_content=False,
+                                                  temp_file_path=loader._temp_file_path).as_file())
+    else:
+        logging.error("exec: missing token or clientCertificateData field in plugin output")
+        return None
+    if "expirationTimestamp" in status:
+        loader.expiry = parse_rfc3339(status["expirationTimestamp"])
+    return True
+
+
+def _loader_class() -> Any:
+    """The Python client's KubeConfigLoader, with its exec plugin run by :func:`_run_exec_plugin` (a subclass, not
+    a patch of the client's module: nothing global changes). What it does with the plugin's status is the client's,
+    by :func:`_exec_status_taken`."""
+    from kubernetes.config.exec_provider import ExecProvider
+    from kubernetes.config.kube_config import KubeConfigLoader
+
+    class Loader(KubeConfigLoader):
+        def _load_from_exec_plugin(self) -> Any:
+            if "exec" not in self._user:
+                return None
+            try:
+                provider = ExecProvider(self._user["exec"], self._get_base_path(self._cluster.path), self._cluster)
+                status = _run_exec_plugin(provider, _exec_interactive(self._user["exec"]))
+            except Exception as exc:  # (as the client: logged, which _LoggedErrors keeps)
+                logging.error(str(exc))
+                return None
+            return _exec_status_taken(self, status)
+
+    return Loader
 
 
 _CLUSTER_PATHS = ("certificate-authority",)

@@ -7,9 +7,12 @@ on once the plugin is there. Session 19's watch refused the kubeconfig at start 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pty
 import stat
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -233,3 +236,58 @@ def test_a_plugin_s_stderr_of_several_lines_is_said_on_one() -> None:
     said = _exec_failed("/kc", data, None, "exec: process returned 1. line one\nline two\n")
     assert str(said) == ("/kc: users[0].user.exec: cannot get the kubeconfig's credentials: exec: executable "
                          "/bin/false failed with exit code 1 (its stderr: line one line two)")
+
+
+@contextlib.contextmanager
+def _terminal() -> Iterator[None]:
+    """Standard output and input a terminal, as when the watch is run by hand (set in the test's body: pytest's
+    capture sets sys.stdout again between a fixture and the test)."""
+    leader, follower = pty.openpty()
+    saved = sys.stdout, sys.stdin
+    try:
+        with os.fdopen(follower, "w") as tty, os.fdopen(follower, "r", closefd=False) as tty_in:
+            sys.stdout, sys.stdin = tty, tty_in
+            try:
+                yield
+            finally:
+                sys.stdout, sys.stdin = saved
+    finally:
+        os.close(leader)
+
+
+def test_a_never_plugin_run_from_a_terminal_gets_no_terminal(tls_fake, tmp_path: Path) -> None:
+    """Final reader f2's finding 1: the Python client hands an exec plugin the terminal whenever stdout is one,
+    whatever its interactiveMode, and then fails on the stderr it did not keep ("'NoneType' object has no
+    attribute 'strip'"); client-go gives a Never plugin no stdin and says it is not interactive."""
+    script = tmp_path / "fail.sh"
+    script.write_text("#!/bin/sh\n[ -t 0 ] && echo stdin-is-a-terminal >&2\necho \"$KUBERNETES_EXEC_INFO\" >&2\n"
+                      "exit 3\n")
+    script.chmod(0o755)
+    kubeconfig = _path_plugin(tls_fake, tmp_path, "./fail.sh")
+    with _terminal():
+        assert sys.stdout.isatty()
+        failed = given_up(kubeconfig, sleep=lambda _: None)
+    assert str(failed) == (
+        f"{tls_fake.url}: list failed: getting credentials: exec: executable {script} failed with exit code 3 "
+        '(its stderr: {"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", "spec": '
+        f'{{"interactive": false}}}}) ({kubeconfig}: users[0].user.exec)')
+
+
+def test_an_if_available_plugin_run_from_a_terminal_gets_it(tls_fake, tmp_path: Path) -> None:
+    """client-go's IfAvailable: the plugin gets standard input when that is a terminal, and is told it is
+    interactive; its stderr is the user's (a prompt goes there), so the message has none of it."""
+    seen = tmp_path / "seen"
+    script = tmp_path / "fail.sh"
+    script.write_text(f"#!/bin/sh\n[ -t 0 ] && echo terminal > {seen}\necho \"$KUBERNETES_EXEC_INFO\" >> {seen}\n"
+                      "echo not-kept >&2\nexit 3\n")
+    script.chmod(0o755)
+    kubeconfig = with_user(tls_fake, tmp_path / "kc", {"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1", "command": "./fail.sh", "interactiveMode": "IfAvailable"}},
+        **{"insecure-skip-tls-verify": True})
+    with _terminal():
+        failed = given_up(kubeconfig, sleep=lambda _: None)
+    assert str(failed) == (f"{tls_fake.url}: list failed: getting credentials: exec: executable {script} failed "
+                           f"with exit code 3 ({kubeconfig}: users[0].user.exec)")
+    assert seen.read_text().splitlines() == [
+        "terminal", '{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", '
+        '"spec": {"interactive": true}}']
