@@ -23,7 +23,12 @@ from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.allocate import AllocationError
 from kubeproxy_sim.controllers.decode import LABEL_KEY_EXPECTED, NOTHING_WRITTEN, WrittenIPFields, is_label_key
 from kubeproxy_sim.controllers.deployment import history
-from kubeproxy_sim.controllers.mirroring import mirror_slices_deleted, mirror_step, written_by_controller
+from kubeproxy_sim.controllers.mirroring import (
+    mirror_slices_deleted,
+    mirror_step,
+    written_by_controller,
+    written_by_endpoints_controller,
+)
 from kubeproxy_sim.controllers.model import (
     MAX_REPLICAS,
     TOLERATIONS_FORBIDDEN,
@@ -715,9 +720,11 @@ def _delete_endpoints(world: World, step: Step) -> Played:
     """``kubectl delete endpoints``: the objects go (the mirroring controller then deletes their slices: play).
     The Endpoints of a Service the endpoints controller keeps exist whether or not the World holds a copy (it
     wrote them, with the Service's labels); deleted, they are written again from the pods at once (its
-    onEndpointsDelete queues the Service), so the World holds none for them, as before."""
+    onEndpointsDelete queues the Service), so the World holds none for them, as before; their labels are the
+    controller's (service.kubernetes.io/headless: "" added for a Service without a cluster IP), which -l reads."""
     held = {e.name: e.labels for e in world.endpoints if e.namespace == step.namespace}
-    kept = {s.name: s.labels for s in world.services if s.namespace == step.namespace and written_by_controller(s)}
+    kept = {s.name: written_by_endpoints_controller(s, ()).labels  # (the Service's, and the headless label)
+            for s in world.services if s.namespace == step.namespace and written_by_controller(s)}
     found = {**kept, **held}
     names = list(step.names) or [name for name, labels in sorted(found.items())
                                  if all(dict(labels).get(k) == v for k, v in step.selector)]

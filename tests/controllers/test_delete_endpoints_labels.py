@@ -1,0 +1,26 @@
+"""``delete endpoints -l`` reads the labels the endpoints controller wrote (final reader f1's finding 4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kubeproxy_sim.cli.scenario_cmd import load_manifests
+from kubeproxy_sim.controllers.script import Step, play
+
+from ._helpers import deployed
+
+HEADLESS = ("apiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: default, labels: {tier: x}}\n"
+            "spec: {clusterIP: None, selector: {app: kubernetes-bootcamp}, ports: [{port: 80, targetPort: 8080}]}\n")
+
+
+def test_the_headless_label_the_controller_adds_selects_the_endpoints(tmp_path: Path) -> None:
+    """The endpoints controller adds service.kubernetes.io/headless: "" to the Endpoints of a Service without a
+    cluster IP (syncService), so kubectl delete endpoints -l service.kubernetes.io/headless finds them; the
+    scenario matched the Service's own labels only and found nothing."""
+    (tmp_path / "db.yaml").write_text(HEADLESS)
+    world, rng = deployed(2)
+    world = play(world, Step(1, "apply", "apply", paths=(str(tmp_path / "db.yaml"),)), rng, load_manifests).world
+    for selector, notes in ((("service.kubernetes.io/headless", ""),), ('endpoints "db" deleted',)), \
+            ((("tier", "x"),), ('endpoints "db" deleted',)), ((("tier", "y"),), ("No resources found",)):
+        step = Step(2, "delete", "delete", "default", kind="endpoints", selector=selector)
+        assert play(world, step, rng, load_manifests).notes == notes
