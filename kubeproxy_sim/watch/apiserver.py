@@ -1011,8 +1011,9 @@ def _proxy_problem(proxy: str) -> str | None:
     return problem
 
 
-_DIAL_PROBLEMS = ("lookup ", "port ", "no host")
-"""How :func:`_server_problem` begins what Go's url.Parse takes and only a connection fails on."""
+_DIAL_PROBLEMS = ("lookup ", "port ")
+"""How :func:`_server_problem` begins, for a proxy, what Go's url.Parse takes and only a connection fails on (its
+"no host" is never a proxy's: a proxy without one dials the local system)."""
 
 
 _HOST_PUNCTUATION = frozenset("-_.~!$&'()*+,;=:[]<>\"%")
@@ -1499,7 +1500,8 @@ class ApiServerSource:
     def _reload_credentials(self, at_once: bool = False) -> None:
         """Read the kubeconfig's credentials again after a 401, as client-go does: a rotated token file (kube-proxy's
         own projected service-account token) or an exec plugin's new token. At most once every few seconds, unless
-        ``at_once`` (an exec plugin installed meanwhile)."""
+        ``at_once``: :meth:`_check_credentials` runs the exec plugin again for a request, one installed meanwhile or
+        one that failed last time."""
         with self._lock:
             if not at_once and time.monotonic() - self._auth_loaded < CREDENTIALS_RELOAD_GAP:
                 return
