@@ -155,14 +155,15 @@ def hints_by_zone(slices: Iterable[EndpointSlice]) -> dict[str, dict[str, int]]:
 
 
 def overloaded(hinted: Mapping[str, int], ratios: Mapping[str, float] | None) -> bool:
-    """serviceOverloaded: some zone of the ratios has fewer hinted endpoints than its share allows (total * ratio
-    / 1.2, rounded up), or none at all; every hinted Service is overloaded when the cache holds no ratios."""
+    """serviceOverloaded: some zone of the ratios has no hinted endpoint at all (whatever its share, 0 included), or
+    fewer than its share allows (total * ratio / 1.2, rounded up); every hinted Service is overloaded when the
+    cache holds no ratios, and one without hints never is (upstream's first test: nothing to move)."""
     if not hinted:
         return False
     if not ratios:
         return True
     total = float(sum(hinted.values()))
-    return any(hinted.get(zone, 0) < math.ceil(total * ratio * (1 / (1 + OVERLOAD_THRESHOLD)))
+    return any(zone not in hinted or hinted[zone] < math.ceil(total * ratio * (1 / (1 + OVERLOAD_THRESHOLD)))
                for zone, ratio in ratios.items())
 
 
