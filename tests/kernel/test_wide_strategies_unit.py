@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from kubeproxy_sim.kernel.differential import SILENCE, SimulatorSide, kernel_cluster
 from kubeproxy_sim.objects.model import IPFamily, ServiceType, SessionAffinity, TrafficPolicy
 from kubeproxy_sim.proxier.config import DetectLocalMode
+from tests.budget import budget
 from tests.kernel.test_differential_wide import wide_flows
 from tests.kernel.wide_strategies import PINNED, STACKS, wide_clusters
 from tests.strategies import ClusterCase, cluster_ip, node_ip
@@ -103,7 +104,7 @@ def test_each_combination_is_drawn(stack: str) -> None:
     assert sorted(set(wanted) - _seen(stack, wanted)) == []
 
 
-@settings(max_examples=30, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(max_examples=budget(30), deadline=None, suppress_health_check=list(HealthCheck))
 @given(case=wide_clusters("ipv6"))
 def test_ipv6_draws_hold_no_ipv4_address(case: ClusterCase) -> None:
     assert case.ipv6 and case.config.ip_family is IPFamily.IPV6

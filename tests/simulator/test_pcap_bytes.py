@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from kubeproxy_sim.netfilter.packet import format_address
 from kubeproxy_sim.simulator.network import Hop
 from kubeproxy_sim.simulator.pcap import crc32c, simulated_mac, write_pcap
+from tests.budget import budget
 
 
 def scapy_frame(hop: Hop, ident: int):
@@ -59,7 +60,7 @@ hop_strategy = st.builds(
     st.sampled_from(["", "S", "SA", "A", "R", "RA", "FA", "PA"]))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=budget(150), deadline=None)
 @given(st.lists(hop_strategy, max_size=6))
 def test_frames_are_scapys_bytes(tmp_path_factory, hops: list[Hop]) -> None:
     where = tmp_path_factory.mktemp("pcap")
