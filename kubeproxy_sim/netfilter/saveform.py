@@ -34,7 +34,14 @@ from typing import cast
 import netaddr
 
 from kubeproxy_sim.netfilter import syntax
-from kubeproxy_sim.netfilter.hostmask import HostRefusal, read_hosts, saved_host
+from kubeproxy_sim.netfilter.hostmask import (
+    HostRefusal,
+    inet_aton_exact,
+    mapped_ipv4,
+    read_hosts,
+    saved_host,
+    xt_dotted,
+)
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Option, Rule, Ruleset, RuleSpec, Table, Target
 from kubeproxy_sim.netfilter.packet import is_dotted_quad
 from kubeproxy_sim.netfilter.protocols import saved_protocol
@@ -124,6 +131,52 @@ def save_address(value: str, ipv6: bool, *, host_suffix: bool = True) -> str:
     if prefix == bits and not host_suffix:
         return str(network)
     return f"{network}/{prefix}"
+
+
+_C_LENGTH = re.compile(r"0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*)")
+
+
+def _c_length(text: str, limit: int) -> int | None:
+    """A mask length as xtables_strtoui reads it (C's bases: ``0x10`` 16, ``010`` 8), 0-``limit``; else None."""
+    m = _C_LENGTH.fullmatch(text)
+    if m is None:
+        return None
+    hexadecimal, octal, decimal = m.groups()
+    value = int(hexadecimal, 16) if hexadecimal else int(octal, 8) if octal else int(decimal)
+    return value if value <= limit else None
+
+
+def conntrack_address(value: str, ipv6: bool) -> str:
+    """A conntrack match's ``--ctorigsrc`` etc. as iptables-legacy-save v1.8.9 prints it (unshare --net): the host
+    as getaddrinfo reads it (``010.1.1.1`` 8.1.1.1, ``1.2.3`` 1.2.0.3, ``::ffff:1.2.3.4`` 1.2.3.4 in IPv4) and
+    kept whole (``1.2.3.4/24`` stays: the match masks both sides as it compares), then ``/LENGTH`` read in C's
+    bases (``/0x10`` /16) or from a mask, none for a full one or a mask that is no prefix (``/255.0.255.0``);
+    as written what it cannot read (a name, an anonymised value)."""
+    host, slash, mask = value.partition("/")
+    if not ipv6 and (not slash or mask == "32") and is_dotted_quad(host):  # (the common form, as written)
+        return host
+    bits = 128 if ipv6 else 32
+    if ipv6:
+        parsed = netaddr_address(host, 6, 0)
+        number = int(parsed) if parsed is not None else None
+    else:
+        number = inet_aton_exact(host) if ":" not in host else mapped_ipv4(host)
+    if number is None:
+        return value
+    prefix: int | None = bits
+    if slash:
+        prefix = _c_length(mask, bits)
+        if prefix is None:
+            mask_value = xt_dotted(mask, is_mask=True) if not ipv6 else None
+            if ipv6 and ":" in mask:
+                parsed_mask = netaddr_address(mask, 6, 0)
+                mask_value = int(parsed_mask) if parsed_mask is not None else None
+            if mask_value is None:
+                return value
+            prefix = _prefix_of(mask_value, bits)
+    text = str(netaddr.IPAddress(number, 6)) if ipv6 else \
+        f"{number >> 24}.{(number >> 16) & 255}.{(number >> 8) & 255}.{number & 255}"
+    return text if prefix in (None, bits) else f"{text}/{prefix}"
 
 
 def _port_range(value: str, sep: str = ":") -> str | None:
@@ -332,7 +385,7 @@ def _conntrack(options: Options, ipv6: bool) -> Options:
             number = syntax.protocol_number(value, fold=False)  # (printed as a number: TCP and 0x6 are 6)
             out.append(_with(o, value if number is None else str(number)))
         elif o.flag in ("--ctorigsrc", "--ctorigdst", "--ctreplsrc", "--ctrepldst"):
-            out.append(_with(o, save_address(value, ipv6, host_suffix=False)))
+            out.append(_with(o, conntrack_address(value, ipv6)))
         elif o.flag.endswith("port"):
             out.append(_with(o, _port_range(value) or "0:65535"))
         elif o.flag == "--ctexpire":
