@@ -179,6 +179,13 @@ def conntrack_address(value: str, ipv6: bool) -> str:
     return text if prefix in (None, bits) else f"{text}/{prefix}"
 
 
+def _on_ip(value: str, ipv6: bool) -> str:
+    """TPROXY's ``--on-ip``, which libxt_TPROXY reads as getaddrinfo does, as the conntrack match's host is read
+    (v1.8.9 saves ``010.1.1.1`` as 8.1.1.1 and ``1.2.3`` as 1.2.0.3, and refuses a mask: "getaddrinfo: Name or
+    service not known"); one with a slash as before."""
+    return save_address(value, ipv6, host_suffix=False) if "/" in value else conntrack_address(value, ipv6)
+
+
 def _port_range(value: str, sep: str = ":") -> str | None:
     """``lo:hi`` normalised (``4:4`` -> ``4``, ``:4`` -> ``0:4``); None for the full range."""
     if sep in value:
@@ -686,7 +693,7 @@ def _tproxy(name: str, options: Options, ipv6: bool) -> Options:
         number = int(text) if text.isascii() and text.isdigit() else syntax.service_port(text, "any")
         out.append(_with(port, str(number) if number is not None and number <= 65535 else text))
     address = given.get("--on-ip")
-    out.append(_with(address, save_address(address.args[0], ipv6, host_suffix=False))
+    out.append(_with(address, _on_ip(address.args[0], ipv6))
                if address is not None and len(address.args) == 1
                else Option("--on-ip", ("::" if ipv6 else "0.0.0.0",), False, name))
     mark = given.get("--tproxy-mark")

@@ -34,3 +34,14 @@ def test_an_ipv4_conntrack_address_is_saved_as_iptables_save_prints_it(value: st
 @pytest.mark.parametrize(("value", "saved"), IPV6, ids=lambda x: x)
 def test_an_ipv6_conntrack_address_keeps_its_host_bits(value: str, saved: str) -> None:
     assert _saved(value, True) == f"-m conntrack --ctorigdst {saved} -j DROP"
+
+
+@pytest.mark.parametrize(("value", "saved", "ipv6"), [
+    ("010.1.1.1", "8.1.1.1", False), ("1.2.3", "1.2.0.3", False), ("0x0a.1.1.1", "10.1.1.1", False),
+    ("1.65535", "1.0.255.255", False), ("::ffff:1.2.3.4", "1.2.3.4", False), ("1.2.3.4", "1.2.3.4", False),
+    ("fd00::1", "fd00::1", True), ("::ffff:1.2.3.4", "::ffff:1.2.3.4", True)], ids=str)
+def test_tproxy_on_ip_is_read_as_getaddrinfo_reads_it(value: str, saved: str, ipv6: bool) -> None:
+    """iptables-legacy-restore/-save v1.8.9 (unshare --net) from ``-t mangle -A PREROUTING -p tcp -j TPROXY
+    --on-port 1 --on-ip VALUE``; save_address kept 010.1.1.1, 1.2.3 and the like as written."""
+    specs = save_specs(syntax.parse_spec(f"-p tcp -j TPROXY --on-port 1 --on-ip {value}"), ipv6)
+    assert render_save_spec(specs[0]) == f"-p tcp -j TPROXY --on-port 1 --on-ip {saved} --tproxy-mark 0x0/0x0"
