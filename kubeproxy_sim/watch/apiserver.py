@@ -1105,6 +1105,40 @@ def _split_authority(url: str) -> tuple[str, str, str] | None:
     return f"{scheme}://{userinfo}{at}", host, rest[len(authority):]
 
 
+def _url_user(url: str) -> tuple[str, str] | None:
+    """The user and password of ``url``'s user information, percent-decoded as Go's url.Parse keeps them (a user
+    alone has the password ""), or None without any."""
+    from urllib.parse import unquote
+
+    parts = _split_authority(url)
+    if parts is None or not parts[0].endswith("@"):
+        return None
+    user, _, password = parts[0].partition("://")[2][:-1].partition(":")
+    return unquote(user), unquote(password)
+
+
+def _url_basic_auth(url: str) -> str | None:
+    """The Authorization header Go's http.Client sends for a URL with user information (Client.send: Basic auth of
+    the URL's user and password, set before client-go's round trippers, which leave a header already set alone:
+    kubectl 1.33, the oracle, sent it over http and https, and instead of the user's token), or None."""
+    import base64
+
+    found = _url_user(url)
+    if found is None:
+        return None
+    return "Basic " + base64.b64encode(":".join(found).encode("utf-8")).decode("ascii")
+
+
+def _password_hidden(url: str) -> str:
+    """``url`` as Go says it in an error: its password, when it has one, as ``***`` (net/http's stripPassword)."""
+    parts = _split_authority(url)
+    if parts is None or ":" not in parts[0].partition("://")[2]:
+        return url
+    head, host, rest = parts
+    scheme, _, userinfo = head.partition("://")
+    return f"{scheme}://{userinfo.partition(':')[0]}:***@{host}{rest}"
+
+
 def _url_host(url: str) -> str:
     """The HOST[:PORT] of ``url`` as it is written (for what the user is told: urlsplit refuses http://[]:6443 and
     takes http://::1:6443 apart otherwise than Go), or ``url`` itself when it has none."""
@@ -1340,8 +1374,10 @@ class ApiServerSource:
         scheme_note = _scheme_note(server)
         if getattr(configuration, "verify_ssl", True) is False:
             _quiet_insecure_warnings()
-        self.host = _client_go_url(server).rstrip("/")  # (as the kubeconfig says it, for what the user is told)
-        self._server = _url_host(self.host)  # (HOST:PORT as the URL says it)
+        url = _client_go_url(server).rstrip("/")
+        self.host = _password_hidden(url)  # (as the kubeconfig says it, for what the user is told)
+        self._server = _url_host(url)  # (HOST:PORT as the URL says it)
+        self._url_basic_auth = _url_basic_auth(url)
         self._base_url = str(configuration.host).rstrip("/")  # (what requests go to: _as_client_go_takes's server)
         # Go's Host header is the URL's host as written (req.URL.Host): ":6443", "::1:6443", not the address dialed
         self._host_header = _go_host_header(self._server) if _url_host(self._base_url) != self._server else None
@@ -1452,6 +1488,8 @@ class ApiServerSource:
             if setting.get("in") == "header" and setting.get("value"):
                 # a token file written by echo or a secret ends in a newline; client-go trims it, so do we
                 headers[setting["key"]] = " ".join(str(setting["value"]).split())
+        if self._url_basic_auth is not None:  # (Go's client sets it before any credential: it wins)
+            headers["Authorization"] = self._url_basic_auth
         for key, value in impersonation_headers(_chosen_user(self._data, self._context)[2]):
             headers.add(key, value.encode("utf-8").decode("latin-1"))  # (http.client sends latin-1: Go's bytes)
         if self._host_header is not None:  # (a proxy is still sent the dialed address in an http request's URL)
