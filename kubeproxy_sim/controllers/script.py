@@ -699,41 +699,58 @@ def _play_rollout(world: World, step: Step, rng: random.Random) -> Played:
     return Played(world, tuple(rows))
 
 
+_NOT_FOUND = {"service": "services", "deployment": "deployments.apps", "pod": "pods", "endpoints": "endpoints"}
+
+
 def _play_delete(world: World, step: Step, rng: random.Random) -> Played:
+    """``kubectl delete KIND NAME...``: the objects found are deleted and each missing name is an error, kubectl's
+    NotFound, after them (it exits 1 having deleted the rest: the script stops there)."""
+    names, missing = _delete_names(world, step)
     if step.kind == "service":
-        names = list(step.names) or W.labelled(world.services, step.namespace, step.selector)
         world = W.delete_services(world, step.namespace, names)
-        return Played(world, tuple(f'service "{n}" deleted' for n in names) or ("No resources found",))
-    if step.kind == "deployment":
-        names = list(step.names) or W.labelled(world.deployments, step.namespace, step.selector)
+        notes = [f'service "{n}" deleted' for n in names]
+    elif step.kind == "deployment":
         for name in names:
             world = W.delete_deployment(world, step.namespace, name, rng)
-        return Played(world, tuple(f'deployment.apps "{n}" deleted' for n in names) or ("No resources found",))
+        notes = [f'deployment.apps "{n}" deleted' for n in names]
+    elif step.kind == "endpoints":
+        gone = {(step.namespace, name) for name in names}
+        world = replace(world, endpoints=tuple(e for e in world.endpoints if (e.namespace, e.name) not in gone))
+        notes = [f'endpoints "{n}" deleted' for n in names]
+    else:
+        world = W.delete_pods(world, step.namespace, names, rng)
+        notes = [f'pod "{n}" deleted' for n in names]
+    if missing:
+        return Played(world, tuple(notes), "; ".join(f'{_NOT_FOUND[step.kind]} "{n}" not found' for n in missing))
+    return Played(world, tuple(notes) or ("No resources found",))
+
+
+def _delete_names(world: World, step: Step) -> tuple[list[str], list[str]]:
+    """The names a delete step finds (those named, or those its -l selects) and the names it does not."""
+    ns = step.namespace
     if step.kind == "endpoints":
-        return _delete_endpoints(world, step)
-    names = list(step.names) or W.labelled(world.pods, step.namespace, step.selector)
-    world = W.delete_pods(world, step.namespace, names, rng)
-    return Played(world, tuple(f'pod "{n}" deleted' for n in names) or ("No resources found",))
+        labels = _endpoints_labels(world, ns)
+    elif step.kind == "service":
+        labels = {x.name: x.labels for x in world.services if x.namespace == ns}
+    elif step.kind == "deployment":
+        labels = {x.name: x.labels for x in world.deployments if x.namespace == ns}
+    else:
+        labels = {x.name: x.labels for x in world.pods if x.namespace == ns}
+    if not step.names:
+        return [name for name, held in labels.items() if all(dict(held).get(k) == v for k, v in step.selector)], []
+    return [n for n in step.names if n in labels], [n for n in step.names if n not in labels]
 
 
-def _delete_endpoints(world: World, step: Step) -> Played:
-    """``kubectl delete endpoints``: the objects go (the mirroring controller then deletes their slices: play).
-    The Endpoints of a Service the endpoints controller keeps exist whether or not the World holds a copy (it
-    wrote them, with the Service's labels); deleted, they are written again from the pods at once (its
-    onEndpointsDelete queues the Service), so the World holds none for them, as before; their labels are the
-    controller's (service.kubernetes.io/headless: "" added for a Service without a cluster IP), which -l reads."""
-    held = {e.name: e.labels for e in world.endpoints if e.namespace == step.namespace}
-    kept = {s.name: written_by_endpoints_controller(s, ()).labels  # (the Service's, and the headless label)
-            for s in world.services if s.namespace == step.namespace and written_by_controller(s)}
-    found = {**kept, **held}
-    names = list(step.names) or [name for name, labels in sorted(found.items())
-                                 if all(dict(labels).get(k) == v for k, v in step.selector)]
-    for name in names:
-        if name not in found:
-            raise W.ActionError(f'endpoints "{name}" not found')
-    gone = {(step.namespace, name) for name in names}
-    world = replace(world, endpoints=tuple(e for e in world.endpoints if (e.namespace, e.name) not in gone))
-    return Played(world, tuple(f'endpoints "{n}" deleted' for n in names) or ("No resources found",))
+def _endpoints_labels(world: World, namespace: str) -> dict[str, tuple[tuple[str, str], ...]]:
+    """The Endpoints of ``namespace`` by name, with their labels, in name order. Those of a Service the endpoints
+    controller keeps exist whether or not the World holds a copy (it wrote them; its labels are the Service's,
+    with service.kubernetes.io/headless: "" added for a Service without a cluster IP); deleted, they are written
+    again from the pods at once (its onEndpointsDelete queues the Service), so the World holds none for them, as
+    before. The mirroring controller then deletes the slices of the others (play)."""
+    held = {e.name: e.labels for e in world.endpoints if e.namespace == namespace}
+    kept = {s.name: written_by_endpoints_controller(s, ()).labels
+            for s in world.services if s.namespace == namespace and written_by_controller(s)}
+    return dict(sorted({**kept, **held}.items()))
 
 
 def _run(world: World, step: Step, rng: random.Random, load: Loader) -> Played:

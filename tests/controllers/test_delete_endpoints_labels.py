@@ -24,3 +24,21 @@ def test_the_headless_label_the_controller_adds_selects_the_endpoints(tmp_path: 
             ((("tier", "x"),), ('endpoints "db" deleted',)), ((("tier", "y"),), ("No resources found",)):
         step = Step(2, "delete", "delete", "default", kind="endpoints", selector=selector)
         assert play(world, step, rng, load_manifests).notes == notes
+
+
+def test_a_missing_name_is_reported_after_the_others_are_deleted(tmp_path: Path) -> None:
+    """kubectl delete deletes the objects it finds and says NotFound for the rest (exit 1); the scenario refused
+    the whole step at the first missing name and deleted nothing."""
+    (tmp_path / "db.yaml").write_text(HEADLESS)
+    world, rng = deployed(2)
+    world = play(world, Step(1, "apply", "apply", paths=(str(tmp_path / "db.yaml"),)), rng, load_manifests).world
+    pod = world.pods[0].name
+    for kind, name, note, error in (
+            ("pod", pod, f'pod "{pod}" deleted', 'pods "nope" not found'),
+            ("service", "db", 'service "db" deleted', 'services "nope" not found'),
+            ("endpoints", "db", 'endpoints "db" deleted', 'endpoints "nope" not found')):
+        step = Step(2, "delete", "delete", "default", kind=kind, names=("nope", name))
+        played = play(world, step, rng, load_manifests)
+        assert (played.notes, played.error) == ((note,), error)
+    step = Step(2, "delete", "delete", "default", kind="service", names=("db", "nope"))
+    assert play(world, step, rng, load_manifests).world.service("default", "db") is None
