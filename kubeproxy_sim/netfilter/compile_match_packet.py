@@ -45,7 +45,7 @@ def _iface_check(attr: str, flag: str, name: str, negated: bool) -> Check:
 
 def address_check(attr: str, flag: str, value: str, negated: bool, family: int) -> Check:
     """-s/-d as a mask and a compare; an anonymised or foreign address never matches (reported)."""
-    if "," in value:
+    if "," in value and flag in ("-s", "-d"):  # (conntrack's addresses are one each: iptables refuses a list)
         return _address_list_check(attr, flag, value, negated, family)
     try:
         fam, net, mask = parse_network(value)

@@ -32,3 +32,10 @@ def test_a_list_matches_when_any_item_matches() -> None:
     ipv6 = address_check("dst", "-d", "fd00::1,fd00::2/127", False, 6)
     assert ipv6(SimpleNamespace(dst=0xFD00 << 112 | 3)) is True
     assert ipv6(SimpleNamespace(dst=0xFD00 << 112 | 4)) is False
+
+
+def test_a_conntrack_address_is_never_a_list() -> None:
+    """iptables-restore v1.8.9 refuses ``--ctorigdst 1.2.3.4,5.6.7.8`` (getaddrinfo: Name or service not known):
+    only -s/-d take lists, so the trace says it cannot read one and assumes no match, as before lists were read."""
+    answer = address_check("orig_dst", "--ctorigdst", "1.2.3.4,5.6.7.8", False, 4)(SimpleNamespace(orig_dst=0x05060708))
+    assert getattr(answer, "assume", None) is False
