@@ -25,10 +25,10 @@ IPTABLES = "an iptables match's, target's or restore's option, in a dump README 
 # Options of other programs README quotes in code, each with whose it is.
 FOREIGN = {
     **dict.fromkeys(("--comment", "--counters", "--ctorigdst", "--ctorigsrc", "--ctproto", "--ctrepldst",
-                     "--ctreplsrc", "--ctstatus", "--dports", "--header", "--hitcount", "--icmp-type", "--log-prefix",
-                     "--mask", "--mh-type", "--nfmask", "--noflush", "--or-mark", "--persistent", "--random",
-                     "--reject-with", "--save-mark", "--seconds", "--set-mark", "--set-xmark", "--to-destination",
-                     "--ttl-set", "--zone"), IPTABLES),
+                     "--ctreplsrc", "--ctstatus", "--dports", "--header", "--hitcount", "--icmp-type",
+                     "--limit-iface-in", "--log-prefix", "--mask", "--mh-type", "--nfmask", "--noflush", "--or-mark",
+                     "--persistent", "--random", "--reject-with", "--save-mark", "--seconds", "--set-mark",
+                     "--set-xmark", "--syn", "--tcp-flags", "--to-destination", "--ttl-set", "--zone"), IPTABLES),
     "--replicas": "kubectl's (create deployment, scale), in a scenario script",
     "--node-monitor-grace-period": "kube-controller-manager's, whose node lifecycle controller scenario follows",
     "--node-startup-grace-period": "kube-controller-manager's, likewise",
