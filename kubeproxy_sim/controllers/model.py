@@ -266,6 +266,11 @@ class SimPod:
     def terminating(self) -> bool:
         return self.deleted_at is not None
 
+    @property
+    def served_ports(self) -> tuple[ContainerPort, ...]:
+        """Its containers' ports, then its sidecars' (objects.model.Pod.served_ports, the API's view of the same)."""
+        return (*self.ports, *self.sidecar_ports)
+
     def running(self, now: float) -> bool:
         """Started, and reported so by its node's kubelet; a terminating pod keeps the state it had when it was
         deleted."""

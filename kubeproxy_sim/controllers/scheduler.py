@@ -74,7 +74,7 @@ def host_ports(pod: SimPod) -> HostPorts:
     others (the model has no hostPort)."""
     if not pod.host_network:
         return frozenset()
-    return frozenset((p.protocol, p.container_port) for p in (*pod.ports, *pod.sidecar_ports))
+    return frozenset((p.protocol, p.container_port) for p in pod.served_ports)
 
 
 @dataclass(frozen=True, slots=True)
