@@ -677,6 +677,17 @@ status: {addresses: [{address: 192.168.49.3, type: InternalIP}]}
 """
 
 
+def _small_nodes(node1: str = "", node2: str = "") -> str:
+    """SMALL_NODES with more of node1's and node2's status (YAML flow fields after their addresses)."""
+    text = SMALL_NODES
+    for address, extra in (("192.168.49.2", node1), ("192.168.49.3", node2)):
+        if extra:
+            status = f"status: {{addresses: [{{address: {address}, type: InternalIP}}]"
+            assert f"{status}}}" in text
+            text = text.replace(f"{status}}}", f"{status}, {extra}}}")
+    return text
+
+
 def test_a_full_pod_cidr_is_warned_per_node_and_step_and_caps_no_other_node(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """node1's /28 holds 13 pods: the 7 more the scheduler binds there stay ContainerCreating, said once per step
@@ -702,11 +713,7 @@ def test_a_node_s_allocatable_pods_caps_what_is_scheduled_there(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """status.allocatable.pods is the scheduler's limit per node: 3 + 20 of 40 replicas run, the others stay
     Pending and are no endpoints; a value that is no quantity is reported at its field and the node keeps 110."""
-    text = SMALL_NODES.replace("status: {addresses: [{address: 192.168.49.2, type: InternalIP}]}",
-                               "status: {addresses: [{address: 192.168.49.2, type: InternalIP}], "
-                               "allocatable: {pods: '3'}}")
-    text = text.replace("status: {addresses: [{address: 192.168.49.3, type: InternalIP}]}",
-                        "status: {addresses: [{address: 192.168.49.3, type: InternalIP}], allocatable: {pods: 20}}")
+    text = _small_nodes("allocatable: {pods: '3'}", "allocatable: {pods: 20}")
     (tmp_path / "nodes.yaml").write_text(text)
     script = _script(tmp_path, "create deployment web --image=nginx\nexpose deployment/web --port=80\n"
                                "scale deployments/web --replicas=40\nwait 30s\n")
@@ -726,11 +733,7 @@ def test_pods_no_node_takes_are_said_once_as_kube_scheduler_s_failed_scheduling(
     """The pods left Pending when every node is at its allocatable pods are said once, at the step they became
     unschedulable, in kube-scheduler's words (several share a warning, one is named as the Pod); the steps after
     it, while they stay Pending for the same reason, say nothing more, and a new one is said alone."""
-    text = SMALL_NODES.replace("status: {addresses: [{address: 192.168.49.2, type: InternalIP}]}",
-                               "status: {addresses: [{address: 192.168.49.2, type: InternalIP}], "
-                               "allocatable: {pods: '3'}}")
-    text = text.replace("status: {addresses: [{address: 192.168.49.3, type: InternalIP}]}",
-                        "status: {addresses: [{address: 192.168.49.3, type: InternalIP}], allocatable: {pods: 20}}")
+    text = _small_nodes("allocatable: {pods: '3'}", "allocatable: {pods: 20}")
     (tmp_path / "nodes.yaml").write_text(text)
     script = _script(tmp_path, "create deployment web --image=nginx\nscale deployments/web --replicas=40\n"
                                "wait 30s\nscale deployments/web --replicas=25\nscale deployments/web --replicas=26\n")
@@ -775,12 +778,8 @@ def test_a_node_whose_ready_condition_is_unknown_is_named_by_its_unreachable_tai
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A Node applied with Ready "Unknown" carries node.kubernetes.io/unreachable, one with "False"
     node.kubernetes.io/not-ready: the pod that neither takes is said with both."""
-    text = SMALL_NODES.replace("status: {addresses: [{address: 192.168.49.2, type: InternalIP}]}",
-                               "status: {addresses: [{address: 192.168.49.2, type: InternalIP}], "
-                               "conditions: [{type: Ready, status: Unknown}]}")
-    text = text.replace("status: {addresses: [{address: 192.168.49.3, type: InternalIP}]}",
-                        "status: {addresses: [{address: 192.168.49.3, type: InternalIP}], "
-                        "conditions: [{type: Ready, status: 'False'}]}")
+    text = _small_nodes("conditions: [{type: Ready, status: Unknown}]",
+                        "conditions: [{type: Ready, status: 'False'}]")
     (tmp_path / "nodes.yaml").write_text(text)
     script = _script(tmp_path, "create deployment web --image=nginx\n")
     assert run_cli(["scenario", script, "-f", str(tmp_path / "nodes.yaml"), "--hostname-override", "node1",
@@ -849,12 +848,8 @@ def test_a_ready_status_other_than_true_false_or_unknown_is_warned_and_taints_no
     """The node lifecycle controller taints a Node for Ready False or Unknown only: node2's "Maybe" is warned at
     its field, and the scheduler places the pods there while node1 (Ready False) takes none; it used to count
     silently as NotReady, leaving every pod Pending."""
-    text = SMALL_NODES.replace("status: {addresses: [{address: 192.168.49.2, type: InternalIP}]}",
-                               "status: {addresses: [{address: 192.168.49.2, type: InternalIP}], "
-                               "conditions: [{type: Ready, status: 'False'}]}")
-    text = text.replace("status: {addresses: [{address: 192.168.49.3, type: InternalIP}]}",
-                        "status: {addresses: [{address: 192.168.49.3, type: InternalIP}], "
-                        "conditions: [{type: MemoryPressure, status: 'False'}, {type: Ready, status: Maybe}]}")
+    text = _small_nodes("conditions: [{type: Ready, status: 'False'}]",
+                        "conditions: [{type: MemoryPressure, status: 'False'}, {type: Ready, status: Maybe}]")
     (tmp_path / "nodes.yaml").write_text(text)
     script = _script(tmp_path, "create deployment web --image=nginx --replicas=2\nexpose deployment/web --port=80\n"
                                "wait 10s\n")
@@ -872,9 +867,7 @@ def test_an_unquoted_boolean_ready_status_is_warned_with_the_quoted_word_it_stan
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A bare false (or n, no, off) is a boolean, not the string False: the hint says to write 'False', where it
     used to say 'True' for any boolean."""
-    text = SMALL_NODES.replace("status: {addresses: [{address: 192.168.49.3, type: InternalIP}]}",
-                               "status: {addresses: [{address: 192.168.49.3, type: InternalIP}], "
-                               "conditions: [{type: Ready, status: n}]}")
+    text = _small_nodes(node2="conditions: [{type: Ready, status: n}]")
     (tmp_path / "nodes.yaml").write_text(text)
     script = _script(tmp_path, "create deployment web --image=nginx --replicas=1\nwait 10s\n")
     assert run_cli(["scenario", script, "-f", str(tmp_path / "nodes.yaml"), "--hostname-override", "node1",
