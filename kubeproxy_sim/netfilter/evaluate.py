@@ -40,7 +40,7 @@ every endpoint of every service shares one walk of filter FORWARD and POSTROUTIN
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import attrgetter
 
@@ -581,15 +581,8 @@ def _broadcasts(family: int, addresses: Iterable[str]) -> frozenset[int]:
     prefix under /31) a broadcast route in the local table (fib_add_ifaddr)."""
     if family != 4:
         return frozenset()
-    found = set()
-    for text in addresses:
-        if "/" not in text:
-            continue
-        f, net, mask = parse_network(text)
-        host = ~mask & 0xFFFFFFFF
-        if f == 4 and host > 1:
-            found.add(net | host)
-    return frozenset(found)
+    hosts = ((net, ~mask & 0xFFFFFFFF) for net, mask in _prefixed(4, addresses))
+    return frozenset(net | host for net, host in hosts if host > 1)
 
 
 def _subnet_anycasts(family: int, addresses: Iterable[str]) -> frozenset[int]:
@@ -600,14 +593,17 @@ def _subnet_anycasts(family: int, addresses: Iterable[str]) -> frozenset[int]:
     veth namespaces with forwarding on (fd00:9::1/126 too: anycast fd00:9:: in table local)."""
     if family != 6:
         return frozenset()
-    found = set()
+    # (a prefix shorter than /127, not ::)
+    return frozenset(net for net, mask in _prefixed(6, addresses) if mask >> 1 != V6_ALL >> 1 and net != 0)
+
+
+def _prefixed(family: int, addresses: Iterable[str]) -> Iterator[tuple[int, int]]:
+    """The network and mask of each address of ``family`` given with a prefix (``10.0.0.1/24``), in order."""
     for text in addresses:
-        if "/" not in text:
-            continue
-        f, net, mask = parse_network(text)
-        if f == 6 and mask >> 1 != V6_ALL >> 1 and net != 0:  # a prefix shorter than /127, not ::
-            found.add(net)
-    return frozenset(found)
+        if "/" in text:
+            f, net, mask = parse_network(text)
+            if f == family:
+                yield net, mask
 
 
 def _parse_members(members: Iterable[str]) -> tuple[list[tuple[int, int]], set[tuple[int, str, int]]]:
