@@ -427,11 +427,7 @@ class Env:
         reachable = self._reachable6(value, iface)
         if reachable is False:
             return "UNREACHABLE" in lookup
-        if iface:
-            local = value in self.iface_addrs.get(iface, ()) or (iface == "lo" and value == 1)
-            anycast = value in self.iface_anycasts.get(iface, ())
-        else:
-            local, anycast = self.is_local(value), value in self.anycasts
+        local, anycast = self._local_anycast6(value, iface)
         hit = bool(lookup & {*(["LOCAL"] if local else []), *(["ANYCAST"] if anycast else [])})
         if reachable is None and "UNREACHABLE" in lookup:
             return Doubt(f"addrtype: no route given covers {format_address(6, value)}"
@@ -440,27 +436,27 @@ class Env:
 
     def _class6(self, value: int, iface: str) -> str:
         """:meth:`address_type` of a unicast-range IPv6 address, on a known interface (or none: "")."""
-        if iface:
-            local = value in self.iface_addrs.get(iface, ()) or (iface == "lo" and value == 1)
-            anycast = value in self.iface_anycasts.get(iface, ())
-        else:
-            local, anycast = self.is_local(value), value in self.anycasts
+        local, anycast = self._local_anycast6(value, iface)
         kind = "LOCAL" if local else "ANYCAST" if anycast else "UNICAST"
         reachable = self._reachable6(value, iface)
         kind = "UNREACHABLE" if reachable is False else kind if reachable else f"{kind}?"
         return f"MAPPED-{kind}" if value >> 32 == 0xFFFF else kind
 
+    def _local_anycast6(self, value: int, iface: str) -> tuple[bool, bool]:
+        """Whether an IPv6 address is one of the node's own, and whether it is one of its prefixes' subnet-router
+        anycasts: on ``iface`` when one is given (::1 is lo's), else on any interface."""
+        if iface:
+            local = value in self.iface_addrs.get(iface, ()) or (iface == "lo" and value == 1)
+            return local, value in self.iface_anycasts.get(iface, ())
+        return self.is_local(value), value in self.anycasts
+
     def _reachable6(self, value: int, iface: str) -> bool | None:
         """Whether an IPv6 route lookup (strict to ``iface`` when one is given) finds a route: every interface
         has ff00::/8, an address has its local route and its prefix's anycast one on its interface. None: no
         given route covers it and the node's table is not known whole (no default route was given)."""
-        if multicast(6, value):
+        if multicast(6, value) or any(self._local_anycast6(value, iface)):
             return True
-        if iface:
-            if (value in self.iface_addrs.get(iface, ()) or (iface == "lo" and value == 1)
-                    or value in self.iface_anycasts.get(iface, ()) or self.routes_through(value, iface)):
-                return True
-        elif self.is_local(value) or value in self.anycasts or self.route(value) is not None:
+        if (self.routes_through(value, iface) if iface else self.route(value) is not None):
             return True
         return False if any(mask == 0 for _, mask, _ in self.routes) else None
 
