@@ -240,19 +240,20 @@ def _connected(kubeconfig: str, context: str | None,
                per_request: bool = False) -> tuple[Any, dict[str, Any], Diagnostic | None]:
     """:func:`connect`'s client, the kubeconfig as it read it (once: what else is asked of the file is asked of
     that, as a pipe gives its text once), and, when ``per_request`` (the watch, which fails each request for it,
-    as client-go does: see :func:`_check_server` too), the exec plugin's failure the client logged; without
-    ``per_request`` that failure is raised."""
+    as client-go does: see :func:`_check_server` too), why the client holds no credentials of the exec plugin: it
+    was not installed, or it failed (the client logged it); None when it ran or there is none. Without
+    ``per_request`` either is raised."""
     try:
         import kubernetes  # noqa: F401  (here: said before the file is read)
     except ImportError:
         raise EnvironmentMissing("watching an API server needs the kubernetes client: "
                                  "pip install 'kubeproxy-sim[live]'") from None
     data = _check_shape(kubeconfig)
-    taken = _check_server(kubeconfig, data, context, per_request)
+    taken, missing = _check_server(kubeconfig, data, context, per_request)
     try:
         with _client_errors_logged() as logged:
             client = _client(taken, kubeconfig, context)
-        failure = _exec_failed(kubeconfig, data, context, logged[0]) if logged else None
+        failure = _exec_failed(kubeconfig, data, context, logged[0]) if logged else missing
         if failure is not None and not per_request:  # (the client logs it and carries on without credentials)
             raise InputError(failure)
         return client, data, failure
@@ -729,7 +730,7 @@ def _check_shape(kubeconfig: str) -> dict[str, Any]:
 
 
 def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None,
-                  per_request: bool = False) -> dict[str, Any]:
+                  per_request: bool = False) -> tuple[dict[str, Any], Diagnostic | None]:
     """What client-go refuses in the context, cluster and user the kubeconfig (``data``: as :func:`_check_shape`
     gives it) chooses is said by its field path (kubeconfig_types.choice_problems: a context or cluster that is not
     there, a cluster without a server; usable_problems: what ConfirmUsable refuses besides files; then the files
@@ -739,7 +740,8 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None,
     Returns ``data`` as client-go takes it (:func:`_as_client_go_takes`, which needs the choice and the proxy-url
     checked first), whose user is what the file checks look at and what the client is given. An exec plugin not
     installed is refused too, unless ``per_request`` (the watch, which fails each request for it as client-go
-    does: :func:`_exec_request_problem`): then it is left out of what the client is given."""
+    does: :func:`_exec_request_problem`): then it is left out of what the client is given, and returned beside
+    it (None when it is there)."""
     from kubeproxy_sim.watch.kubeconfig_types import choice_problems, chosen, usable_problems
 
     found = choice_problems(data, context) or usable_problems(data, context)
@@ -770,7 +772,7 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None,
     missing = _exec_command_problem(kubeconfig, *user) if user else None
     if unreadable or (missing and not per_request):
         raise InputError(unreadable + ([missing] if missing else []))
-    return _without_exec(taken, user_at) if missing and user_at is not None else taken
+    return (_without_exec(taken, user_at), missing) if missing and user_at is not None else (taken, None)
 
 
 def _without_exec(data: dict[str, Any], user_at: int) -> dict[str, Any]:
@@ -1365,9 +1367,9 @@ class ApiServerSource:
         self._auth = configuration  # where request headers come from; replaced when a 401 says they went stale
         self._kubeconfig, self._context = kubeconfig, context
         self._auth_loaded = time.monotonic()
-        self._exec_failed = False  # the last request failed for its exec plugin (not installed, or failing)
         self._credentials_lock = threading.Lock()  # held while _check_credentials looks (and reads them again)
-        # (self._exec_failure: the exec plugin's last failure, which fails each request until it runs)
+        # (self._exec_failure: why the client holds no credentials of the exec plugin, not installed or failing
+        # when it was built: each request runs it again until it works)
         self._logged = _LoggedErrors(lambda message: self._say(self.host, Diagnostic(
             f"credentials: {message}", file=self.host, severity=Severity.WARNING)))
         server = self._data["clusters"][chosen(self._data, context)[0]]["cluster"]["server"]
@@ -1526,12 +1528,11 @@ class ApiServerSource:
         holds a lock too): another would send its request without the credentials being read meanwhile."""
         with self._credentials_lock:
             problem = _exec_request_problem(self._kubeconfig, self._data, self._context)
-            if problem is None and (self._exec_failure is not None or self._exec_failed):
+            if problem is None and self._exec_failure is not None:
                 # client-go runs the plugin for each request it has no credentials for: one that failed last time,
                 # or one installed since; a plugin that fails now fails this request too (never sent without them)
                 self._reload_credentials(at_once=True)
                 problem = _exec_failure_text(self._exec_failure)
-            self._exec_failed = problem is not None
             if problem is not None:
                 raise CredentialsUnavailable(problem)
 

@@ -291,3 +291,19 @@ def test_an_if_available_plugin_run_from_a_terminal_gets_it(tls_fake, tmp_path: 
     assert seen.read_text().splitlines() == [
         "terminal", '{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", '
         '"spec": {"interactive": true}}']
+
+
+def test_a_plugin_installed_after_start_but_before_the_first_request_is_run_for_it(
+        tls_fake, tmp_path: Path, bin_dir: Path) -> None:
+    """The client was built without the plugin (not installed then): the first request, which finds it there, runs
+    it, as client-go would, instead of going out without credentials."""
+    src = ApiServerSource(str(_kubeconfig(tls_fake, tmp_path)), kinds=[Kind.SERVICE], sleep=lambda _: None)
+    _install(bin_dir)
+    src.start()
+    try:
+        seen = Mirror(src)
+        seen.until(lambda: Kind.SERVICE in seen.synced)
+    finally:
+        src.close(timeout=2)
+    assert seen.said() == []
+    assert set(tls_fake.authorization) == {"Bearer from-exec"}
