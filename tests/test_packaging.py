@@ -1,10 +1,10 @@
 """A regular install (a wheel, `pip install .`) carries the built-in scenarios and finds them outside a checkout.
 
 The scenarios live at the top of the repository (rulesets/), outside the package; pyproject.toml maps them into the
-wheel as kubeproxy_sim/rulesets, and cli.options.REPO_RULESETS / objects.load.BUILT_IN read that copy when the
-package does not sit in a checkout. The wheel is built from a copy of the tree (the checkout gets no build/ folder,
-and parallel runs do not share one), installed with ``pip install --target`` (no venv, nothing of the shared one
-touched), and run from a directory outside both.
+wheel as kubeproxy_sim/rulesets, and builtin_folder.RULESETS (cli.options.REPO_RULESETS, objects.load.BUILT_IN)
+is that copy when the package does not sit in a checkout. The wheel is built from a copy of the tree (the checkout
+gets no build/ folder, and parallel runs do not share one), installed with ``pip install --target`` (no venv,
+nothing of the shared one touched), and run from a directory outside both.
 
 The build is offline when the venv's setuptools can build this project by itself (setuptools >= 77, for the SPDX
 license string); otherwise pip's isolated build fetches pyproject.toml's build requirement from the configured

@@ -23,6 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from kubeproxy_sim.builtin_folder import RULESETS
 from kubeproxy_sim.cli.builtin_names import plain_name
 from kubeproxy_sim.cli.parsers import Parser
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, cannot_read, literal
@@ -34,12 +35,8 @@ if TYPE_CHECKING:  # the model is imported by the commands that build rules, not
     from kubeproxy_sim.netfilter.model import Ruleset
     from kubeproxy_sim.objects.load import PathNames
 
-_PACKAGE = Path(__file__).resolve().parents[1]
-REPO_RULESETS = (_PACKAGE / "rulesets" if (_PACKAGE / "rulesets").is_dir() else _PACKAGE.parent / "rulesets")
-"""The built-in scenarios' folder: the copy a wheel carries in the package (pyproject.toml maps rulesets/ there),
-which a regular install reads, else the checkout's rulesets/ (an editable install, whose scenarios are the ones
-being edited; a checkout has no kubeproxy_sim/rulesets). Not told apart by a pyproject.toml beside the package: a
-``pip install --target`` into a project's own folder has one. (objects.load.BUILT_IN spells the same folder.)"""
+REPO_RULESETS = RULESETS
+"""The built-in scenarios' folder (:data:`kubeproxy_sim.builtin_folder.RULESETS`, which objects.load reads too)."""
 
 
 def parse_bool(text: str | bool) -> bool:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, NoReturn, TypedDict, TypeVar
 
+from kubeproxy_sim.builtin_folder import RULESETS
 from kubeproxy_sim.errors import Diagnostic, Severity, cannot_read
 from kubeproxy_sim.objects.aliases import AliasingError, check_aliases, may_alias
 from kubeproxy_sim.objects.bulk import collector_paused
@@ -56,12 +57,9 @@ from kubeproxy_sim.objects.stdin import (
 from kubeproxy_sim.objects.stdin import NAME as STDIN_NAME
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-_CHECKOUT = os.path.dirname(_PACKAGE)
-BUILT_IN = os.path.join(_PACKAGE if os.path.isdir(os.path.join(_PACKAGE, "rulesets")) else _CHECKOUT, "rulesets")
-"""The built-in scenarios' folder, a checkout's or else the installed copy (cli.options.REPO_RULESETS; spelled here
-too, as the CLI imports this module only when it loads objects, and a file of it given with -f is as quiet as with
---scenario): its files' Deployments go unsaid (see :func:`built_in`)."""
+BUILT_IN = str(RULESETS)
+"""The built-in scenarios' folder (:data:`kubeproxy_sim.builtin_folder.RULESETS`, the CLI's too), resolved, as a
+string for a file's realpath to be compared with: its files' Deployments go unsaid (see :func:`built_in`)."""
 SCENARIO_KINDS = frozenset({"Deployment"})
 """The kinds not read that the built-in scenarios' files carry (bootcamp's Deployment, which ``scenario``
 plays): any other kind there is a mistake to be noted as anywhere (``kind: EndpointSlices``)."""
