@@ -91,10 +91,10 @@ def sync_mirrored(keys: Iterable[str], services: Mapping[str, Service], endpoint
     holds."""
     keys = list(keys)
     wanted = set(keys)
-    kept = [s for s in mirrored if f"{s.namespace}/{s.service_name}" not in wanted]
+    kept = [s for s in mirrored if s.service_key not in wanted]
     loaded = tuple(user_slices)
     taken = {s.key for s in loaded}
-    loaded_for = {f"{s.namespace}/{s.service_name}" for s in loaded}
+    loaded_for = {s.service_key for s in loaded}
     found: list[Diagnostic] = []
     for key in dict.fromkeys([*keys, *told]):
         item = endpoints.get(key)

@@ -108,10 +108,6 @@ def _owned_by_controller(s: EndpointSlice) -> bool:
     return dict(s.labels).get(MANAGED_BY_LABEL) == CONTROLLER_NAME
 
 
-def _slice_service(s: EndpointSlice) -> str:
-    return f"{s.namespace}/{s.service_name}"
-
-
 def slice_queued(old: Sequence[EndpointSlice], new: Sequence[EndpointSlice]) -> set[str]:
     """The Services whose controller-labelled slices someone else added, changed or deleted (the tracker does not
     know them, so ShouldSync holds); both Services of a slice whose service-name label changed, and of one moved
@@ -122,10 +118,10 @@ def slice_queued(old: Sequence[EndpointSlice], new: Sequence[EndpointSlice]) -> 
         was = before.pop(s.key, None)
         if was == s:
             continue
-        moved = was is not None and (_slice_service(was) != _slice_service(s)
+        moved = was is not None and (was.service_key != s.service_key
                                      or _owned_by_controller(was) != _owned_by_controller(s))
-        out |= {_slice_service(v) for v in (was, s) if v is not None and (moved or _owned_by_controller(v))}
-    out |= {_slice_service(s) for s in before.values() if _owned_by_controller(s)}
+        out |= {v.service_key for v in (was, s) if v is not None and (moved or _owned_by_controller(v))}
+    out |= {s.service_key for s in before.values() if _owned_by_controller(s)}
     return out
 
 
@@ -167,16 +163,19 @@ def overloaded(hinted: Mapping[str, int], ratios: Mapping[str, float] | None) ->
                for zone, ratio in ratios.items())
 
 
+def by_service(slices: Iterable[EndpointSlice]) -> dict[str, list[EndpointSlice]]:
+    """The slices by the key of their Service (EndpointSlice.service_key), in their order."""
+    out: dict[str, list[EndpointSlice]] = {}
+    for s in slices:
+        out.setdefault(s.service_key, []).append(s)
+    return out
+
+
 def overloaded_services(own: Iterable[EndpointSlice], populated: Iterable[str],
                         ratios: Mapping[str, float] | None) -> set[str]:
     """GetOverloadedServices over the Services whose hints the cache holds, read from their slices."""
     wanted = set(populated)
-    by_service: dict[str, list[EndpointSlice]] = {}
-    for s in own:
-        key = f"{s.namespace}/{s.service_name}"
-        if key in wanted:
-            by_service.setdefault(key, []).append(s)
-    return {key for key, slices in by_service.items()
+    return {key for key, slices in by_service(s for s in own if s.service_key in wanted).items()
             if any(overloaded(zones, ratios) for zones in hints_by_zone(slices).values())}
 
 

@@ -284,15 +284,10 @@ def controller_sync(world: World, before: ControllerSync | None = None,
         (dirty, ratios), populated = _queued(before, seen, world, touched), before.populated
     synced = tuple(s for s in world.services if s.key in dirty)
     done = reconcile_all(synced, pods, world.nodes, view=topology_view(world, populated, ratios))
-    fresh: dict[str, list[EndpointSlice]] = {}
-    for s in done.slices:
-        fresh.setdefault(f"{s.namespace}/{s.service_name}", []).append(s)
-    kept: dict[str, list[EndpointSlice]] = {}
-    for s in before.own if before is not None else ():
-        kept.setdefault(f"{s.namespace}/{s.service_name}", []).append(s)
+    previous = before.own if before is not None else ()
+    fresh, kept = queue.by_service(done.slices), queue.by_service(previous)
     unmanaged = {(s.namespace, s.name) for s in world.services} - _managed(world)
-    frozen = tuple(s for s in (before.own if before is not None else ())
-                   if (s.namespace, s.service_name) in unmanaged)
+    frozen = tuple(s for s in previous if (s.namespace, s.service_name) in unmanaged)
     own = (*frozen, *(s for service in world.services if (service.namespace, service.name) not in unmanaged
                       for s in (fresh if service.key in dirty else kept).get(service.key, ())))
     present = {s.key for s in world.services}

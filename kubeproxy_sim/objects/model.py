@@ -208,6 +208,11 @@ class EndpointSlice:
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
 
+    @property
+    def service_key(self) -> str:
+        """The key of the Service its kubernetes.io/service-name label names (Service.key's form)."""
+        return f"{self.namespace}/{self.service_name}"
+
 
 @dataclass(frozen=True, slots=True)
 class NodeAddress:
