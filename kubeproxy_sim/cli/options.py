@@ -279,8 +279,9 @@ def scenario_dir(name: str, flag: str = "--scenario", *, takes_manifests: bool =
     plain = plain_name(name)
     candidate = REPO_RULESETS / name if plain else path  # (a path joined to an absolute one is that one)
     own = _scenario_folder(path, flag, plain)
-    if own and (any(os.path.lexists(path / f) for f in SCENARIO_FILES) or not plain or not os.path.isdir(candidate)):
-        if not any(os.path.lexists(path / f) for f in SCENARIO_FILES):
+    holds = own and any(os.path.lexists(path / f) for f in SCENARIO_FILES)
+    if own and (holds or not plain or not os.path.isdir(candidate)):
+        if not holds:
             raise UsageError(_not_a_scenario(path, flag, takes_manifests))
         problems = [problem for f in SCENARIO_FILES if (problem := _scenario_file_problem(path / f, flag))]
         if problems:
