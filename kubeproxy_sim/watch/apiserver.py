@@ -52,7 +52,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from kubeproxy_sim import signals
 from kubeproxy_sim.errors import Diagnostic, EnvironmentMissing, InputError, Severity, cannot_read, quoted
@@ -1065,17 +1065,15 @@ def _server_problem(server: str, proxy: bool = False) -> str | None:
     if (escape := _BAD_ESCAPE.search(server.partition("?")[0])) is not None:
         return f"invalid URL escape {json.dumps(server[escape.start():escape.start() + 3])}"
     scheme = _go_scheme(server)
-    rest = server.partition("://")[2] if scheme else server
-    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    path = re.split(r"[?#]", rest[len(authority):], maxsplit=1)[0]
-    userinfo, at, host = authority.rpartition("@")
+    userinfo, host, after = _authority(server.partition("://")[2] if scheme else server)
+    path = re.split(r"[?#]", after, maxsplit=1)[0]
     name, port, problem = _host_and_port(host)
     bracketed = host.startswith("[")
     dialed = problem is not None and problem.startswith("lookup ")  # (Go's dial's words, not url.Parse's)
     if problem is None:
         bad = next((c for c in name if c < "\x80" and not c.isalnum() and c not in _HOST_PUNCTUATION), None)
         problem = f"invalid character {json.dumps(bad)} in host name" if bad is not None else None
-    if problem is None and at and not _USERINFO.fullmatch(userinfo):
+    if problem is None and userinfo is not None and not _USERINFO.fullmatch(userinfo):
         problem = "net/url: invalid userinfo"
     reparsed = not proxy and ((scheme and problem is not None and not dialed) or (
         not scheme and problem is None and path not in ("", "/")))
@@ -1095,16 +1093,20 @@ for the local system, and on Linux a connection to 0.0.0.0 is one to this machin
 reached a server on 127.0.0.1 so)."""
 
 
-def _split_authority(url: str) -> tuple[str, str, str] | None:
-    """``url`` cut around its host (with its port: the authority after its last @): what comes before it (the
-    scheme, //, user information and @), the host, and what follows it (path, query, fragment); None without
-    ``://`` (a URL written so has no authority to Go: an opaque one, or a server client-go gives http://)."""
-    scheme, slashes, rest = url.partition("://")
-    if not slashes:
-        return None
+def _authority(rest: str) -> tuple[str | None, str, str]:
+    """What follows a URL's ``://`` (or a scheme-less server, all of it a host to client-go), cut around its host
+    (with its port: the authority after its last @): the user information before that @ (None without one), the
+    host, and what follows it (path, query, fragment)."""
     authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
     userinfo, at, host = authority.rpartition("@")
-    return f"{scheme}://{userinfo}{at}", host, rest[len(authority):]
+    return (userinfo if at else None), host, rest[len(authority):]
+
+
+def _split_authority(url: str) -> tuple[str, str | None, str, str] | None:
+    """``url``'s scheme and its :func:`_authority` parts (user information, host, what follows); None without
+    ``://`` (a URL written so has no authority to Go: an opaque one, or a server client-go gives http://)."""
+    scheme, slashes, rest = url.partition("://")
+    return (scheme, *_authority(rest)) if slashes else None
 
 
 def _url_user(url: str) -> tuple[str, str] | None:
@@ -1113,9 +1115,9 @@ def _url_user(url: str) -> tuple[str, str] | None:
     from urllib.parse import unquote
 
     parts = _split_authority(url)
-    if parts is None or not parts[0].endswith("@"):
+    if parts is None or parts[1] is None:
         return None
-    user, _, password = parts[0].partition("://")[2][:-1].partition(":")
+    user, _, password = parts[1].partition(":")
     return unquote(user), unquote(password)
 
 
@@ -1134,10 +1136,11 @@ def _url_basic_auth(url: str) -> str | None:
 def _password_hidden(url: str) -> str:
     """``url`` as Go says it in an error: its password, when it has one, as ``***`` (net/http's stripPassword)."""
     parts = _split_authority(url)
-    if parts is None or ":" not in parts[0].partition("://")[2]:
+    if parts is None:
         return url
-    head, host, rest = parts
-    scheme, _, userinfo = head.partition("://")
+    scheme, userinfo, host, rest = parts
+    if userinfo is None or ":" not in userinfo:
+        return url
     return f"{scheme}://{userinfo.partition(':')[0]}:***@{host}{rest}"
 
 
@@ -1145,7 +1148,7 @@ def _url_host(url: str) -> str:
     """The HOST[:PORT] of ``url`` as it is written (for what the user is told: urlsplit refuses http://[]:6443 and
     takes http://::1:6443 apart otherwise than Go), or ``url`` itself when it has none."""
     parts = _split_authority(url)
-    return parts[1] if parts is not None and parts[1] else url
+    return parts[2] if parts is not None and parts[2] else url
 
 
 def _dialed_host(host: str, default_port: str = "") -> str:
@@ -1208,8 +1211,8 @@ def _dialed(url: str, default_port: str = "") -> str:
     parts = _split_authority(url)
     if parts is None:
         return url
-    before, host, after = parts
-    return f"{before}{_dialed_host(host, default_port)}{after}"
+    scheme, userinfo, host, after = parts
+    return f"{scheme}://{'' if userinfo is None else userinfo + '@'}{_dialed_host(host, default_port)}{after}"
 
 
 def _host_is_empty(url: str) -> bool:
@@ -1218,8 +1221,8 @@ def _host_is_empty(url: str) -> bool:
     parts = _split_authority(url)
     if parts is None:
         return False
-    name, port, problem = _host_and_port(parts[1])
-    return problem is None and not name and (bool(port) or parts[1].startswith("["))
+    name, port, problem = _host_and_port(parts[2])
+    return problem is None and not name and (bool(port) or parts[2].startswith("["))
 
 
 def _server_name_problem(server: str, cluster: dict[str, Any]) -> str | None:
@@ -1383,7 +1386,7 @@ class ApiServerSource:
         self._base_url = str(configuration.host).rstrip("/")  # (what requests go to: _as_client_go_takes's server)
         # Go's Host header is the URL's host as written (req.URL.Host): ":6443", "::1:6443", not the address dialed
         self._host_header = _go_host_header(self._server) if _url_host(self._base_url) != self._server else None
-        self._proxy = urlsplit(str(getattr(configuration, "proxy", "") or "")).netloc.rpartition("@")[2]
+        self._proxy = _url_host(str(getattr(configuration, "proxy", "") or ""))  # (the HOST:PORT dialed)
         self._kinds = tuple(Kind(k) for k in kinds)
         self._node_name = node_name
         self._give_up = give_up
