@@ -34,7 +34,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -220,6 +220,15 @@ def _rule(draw: st.DrawFn, table: str, hooks: set[str], callees: list[str]) -> s
 @st.composite
 def rulesets(draw: st.DrawFn) -> tuple[Chain, ...]:
     """Filter and nat tables: their built-in chains for a packet from elsewhere and 1-3 user chains, 3-12 rules."""
+    return draw_chains(draw, lambda d, table, _name, hooks, callees: _rule(d, table, hooks, callees))
+
+
+RuleDrawer = Callable[[st.DrawFn, str, str, set[str], list[str]], str]
+"""Draws one rule of a chain: (draw, table, chain, the hooks it runs at, the user chains it may call)."""
+
+
+def draw_chains(draw: st.DrawFn, rule: RuleDrawer) -> tuple[Chain, ...]:
+    """The chains of :func:`rulesets`, each rule drawn by ``rule`` (this family's or IPv6's)."""
     users = {"filter": [f"F{i}" for i in range(draw(st.integers(0, 2)))],
              "nat": [f"N{i}" for i in range(draw(st.integers(0, 2)))]}
     assume(1 <= len(users["filter"]) + len(users["nat"]) <= 3)
@@ -233,7 +242,7 @@ def rulesets(draw: st.DrawFn) -> tuple[Chain, ...]:
         later = users[table] if builtin else users[table][users[table].index(name) + 1:]
         callees = later if table == "filter" or name == "PREROUTING" or not builtin else []
         policy = draw(st.sampled_from(POLICIES)) if builtin and table == "filter" else "ACCEPT" if builtin else None
-        rules = tuple(_rule(draw, table, hooks, callees) for _ in range(count))
+        rules = tuple(rule(draw, table, name, hooks, callees) for _ in range(count))
         chains.append(Chain(table, name, policy, rules))
     return tuple(chains)
 

@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeproxy_sim.kernel import nsexec
@@ -38,8 +38,6 @@ from kubeproxy_sim.netfilter.packet import Packet, canonical_address, host_port
 from tests.budget import budget
 from tests.kernel.conftest import joined_pair
 from tests.kernel.test_eval_kernel_differential import (
-    BUILTIN,
-    HOOKS,
     MARKS,
     MASKS,
     NOBODY,
@@ -47,13 +45,13 @@ from tests.kernel.test_eval_kernel_differential import (
     PORTS,
     RECENT_LISTS,
     SOURCE_PORTS,
-    USER_HOOKS,
     Chain,
     Key,
     Node,
     Probe,
     Walk,
     _port_matches,
+    draw_chains,
     restore_text,
     rule_keys,
 )
@@ -197,22 +195,7 @@ def _rule(draw: st.DrawFn, table: str, name: str, hooks: set[str], callees: list
 @st.composite
 def rulesets(draw: st.DrawFn) -> tuple[Chain, ...]:
     """Filter and nat tables: their built-in chains for a packet from elsewhere and 1-3 user chains, 3-12 rules."""
-    users = {"filter": [f"F{i}" for i in range(draw(st.integers(0, 2)))],
-             "nat": [f"N{i}" for i in range(draw(st.integers(0, 2)))]}
-    assume(1 <= len(users["filter"]) + len(users["nat"]) <= 3)
-    names = [(t, c) for t in ("filter", "nat") for c in (*BUILTIN[t], *users[t])]
-    counts = draw(st.lists(st.integers(0, 4), min_size=len(names), max_size=len(names)))
-    assume(3 <= sum(counts) <= 12)
-    chains = []
-    for (table, name), count in zip(names, counts, strict=True):
-        builtin = name in BUILTIN[table]
-        hooks = HOOKS[(table, name)] if builtin else USER_HOOKS[table]
-        later = users[table] if builtin else users[table][users[table].index(name) + 1:]
-        callees = later if table == "filter" or name == "PREROUTING" or not builtin else []
-        policy = draw(st.sampled_from(POLICIES)) if builtin and table == "filter" else "ACCEPT" if builtin else None
-        rules = tuple(_rule(draw, table, name, hooks, callees) for _ in range(count))
-        chains.append(Chain(table, name, policy, rules))
-    return tuple(chains)
+    return draw_chains(draw, _rule)
 
 
 @st.composite
