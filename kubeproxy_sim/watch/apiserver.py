@@ -876,15 +876,21 @@ def impersonation_headers(user: dict[str, Any]) -> list[tuple[str, str]]:
     line per value, KEY escaped as its headerKeyEscape escapes it and the whole name as Go's CanonicalHeaderKey
     writes it (kubectl 1.33, the oracle: ``Impersonate-Extra-Scopes%2fx%25y%20%c3%a9``). The Python client sent
     none of them."""
-    name = user.get("as")
-    if not name:
+    return [(header, value) for _, header, value in _impersonation_fields(user)]
+
+
+def _impersonation_fields(user: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """Each impersonation value :func:`impersonation_headers` sends, as (its field under the user, its header,
+    the value): none without ``as``."""
+    if not user.get("as"):
         return []
-    headers = [("Impersonate-User", name)] + ([("Impersonate-Uid", user["as-uid"])] if user.get("as-uid") else [])
-    headers += [("Impersonate-Group", group) for group in user.get("as-groups") or []]
+    fields = [("as", "Impersonate-User", user["as"])]
+    fields += [("as-uid", "Impersonate-Uid", user["as-uid"])] if user.get("as-uid") else []
+    fields += [(f"as-groups[{j}]", "Impersonate-Group", group) for j, group in enumerate(user.get("as-groups") or [])]
     for key, values in (user.get("as-user-extra") or {}).items():
         header = _canonical_header_key("Impersonate-Extra-" + _header_key_escape(key))
-        headers += [(header, value) for value in values or []]
-    return headers
+        fields += [(f"as-user-extra.{key}[{j}]", header, value) for j, value in enumerate(values or [])]
+    return fields
 
 
 _HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -897,18 +903,12 @@ def _impersonation_problems(kubeconfig: str, at: str, user: dict[str, Any]) -> l
     before sending it (kubectl 1.33, the oracle, for ``as: "al\\nice"``: "net/http: invalid header field value
     for "Impersonate-User""; a tab went out), which no retry cures; urllib3 said "Invalid header value b'al\\nice'",
     naming no field, and the watch retried."""
-    if not user.get("as"):
-        return []
-    fields = [("as", "Impersonate-User", user["as"]), ("as-uid", "Impersonate-Uid", user.get("as-uid"))]
-    fields += [(f"as-groups[{j}]", "Impersonate-Group", group) for j, group in enumerate(user.get("as-groups") or [])]
-    for key, values in (user.get("as-user-extra") or {}).items():
-        header = _canonical_header_key("Impersonate-Extra-" + _header_key_escape(key))
-        fields += [(f"as-user-extra.{key}[{j}]", header, value) for j, value in enumerate(values or [])]
     return [Diagnostic(f"{json.dumps(value, ensure_ascii=False)} has a control character, which Go's HTTP client "
                        f"refuses in a header, failing every request (net/http: invalid header field value for "
                        f"{json.dumps(header)}); expected a value without control characters (a tab is allowed)",
                        file=kubeconfig, field=f"{at}.{field}")
-            for field, header, value in fields if isinstance(value, str) and _HEADER_CONTROL.search(value)]
+            for field, header, value in _impersonation_fields(user)
+            if isinstance(value, str) and _HEADER_CONTROL.search(value)]
 
 
 _TOKEN_BYTES = frozenset(b"!#$&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
