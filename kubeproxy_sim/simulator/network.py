@@ -558,14 +558,10 @@ class Simulator:
         family, dst_value = self._address(dst)
         if family != self.family:
             return Connection(failure=Failure(NO_ROUTE, f"{dst} is not an IPv{self.family} address"))
-        src_value = self._address(client.ip)[1]
         answered = self.loopback_answer(client, proto, dport) if loopback(family, dst_value) else None
         if answered is not None:
             return answered
-        if client.kind == "node" and loopback(family, dst_value):
-            src_value = loopback_source(family)  # the kernel picks loopback's own address for a loopback peer
-        elif client.kind == "node" and not client.bound:
-            src_value = self.route_source(self.runtimes[client.node], dst_value, src_value)  # type: ignore[index]
+        src_value = self.client_source(client, family, dst_value)
         if client.kind == "external":
             self.clients.add(src_value)
         pkt: Tuple = (proto, family, src_value, sport or self.ephemeral_port(), dst_value, dport)
@@ -581,6 +577,18 @@ class Simulator:
         if first[0] == "lb":
             return self._proxied(client, pkt, first[1], first[2], proto)  # type: ignore[arg-type]
         return self._answer(client, pkt, start, first, entry)
+
+    def client_source(self, client: Client, family: int, dst: int) -> int:
+        """The source address of a client's connection to ``dst``: a node's towards a loopback address is
+        loopback's own (the kernel picks it for a loopback peer), an unbound node socket's its route's preferred
+        source (:meth:`route_source`), any other the client's address. The one rule for the walk and the
+        expectations that send nothing (send's entries)."""
+        src = self._address(client.ip)[1]
+        if client.kind != "node":
+            return src
+        if loopback(family, dst):
+            return loopback_source(family)
+        return src if client.bound else self.route_source(self.runtimes[client.node], dst, src)  # type: ignore[index]
 
     def loopback_answer(self, client: Client, proto: str, port: int) -> Connection | None:
         """A client's connection to a loopback address, which never leaves its own host: a pod's is

@@ -40,7 +40,6 @@ from kubeproxy_sim.netfilter.packet import (
     is_address,
     literal_family,
     loopback,
-    loopback_source,
     parse_address,
 )
 from kubeproxy_sim.netfilter.trace import Outcome, TraceResult
@@ -492,9 +491,7 @@ def _entries(sim: Simulator, client: Client, dst: str, port: int, proto: str) ->
     if client.kind == "node":
         assert client.node is not None  # a node client (or a host-network pod's) always names its node
         family, value = parse_address(dst)
-        src = format_address(family, loopback_source(family)) if loopback(family, value) else client.ip
-        if not loopback(family, value) and not client.bound:  # the route's source, as Simulator._connect picks it
-            src = format_address(family, sim.route_source(sim.runtimes[client.node], value, parse_address(src)[1]))
+        src = format_address(family, sim.client_source(client, family, value))
         return [(client.node, Fraction(1), Packet.of(proto, src, dst, port))], None
     return _router_entries(sim, client.ip, dst, port, proto)
 
