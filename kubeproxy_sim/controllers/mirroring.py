@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 
 from kubeproxy_sim.controllers.endpointslice import HEADLESS_LABEL, is_endpoint, pod_ports, selects, service_families
 from kubeproxy_sim.controllers.model import World
+from kubeproxy_sim.controllers.queue import changes
 from kubeproxy_sim.errors import Diagnostic, Severity
 from kubeproxy_sim.objects.mirror import (
     LEADER_ANNOTATION,
@@ -57,20 +58,19 @@ def should_mirror(endpoints: Endpoints | None) -> bool:
 def mirror_queued(old_services: Iterable[Service], new_services: Iterable[Service],
                   old_endpoints: Iterable[Endpoints], new_endpoints: Iterable[Endpoints]) -> list[str]:
     """The Endpoints keys the controller's handlers queue between two snapshots, in the order first queued."""
-    before = {s.key: s for s in old_services}
     queued: dict[str, None] = {}
-    for service in new_services:
-        was = before.pop(service.key, None)
-        if (service.selector is None) if was is None else ((was.selector is None) != (service.selector is None)):
-            queued[service.key] = None  # onServiceAdd of a selectorless Service; onServiceUpdate of the selector
-    queued.update((s.key, None) for s in before.values() if s.selector is None)  # onServiceDelete
-    had = {e.key: e for e in old_endpoints}
-    for endpoints in new_endpoints:
-        was_e = had.pop(endpoints.key, None)
+    for key, was, service in changes(old_services, new_services, lambda s: s.key):
+        if _selectorless(was) != _selectorless(service):
+            queued[key] = None  # onServiceAdd, onServiceDelete of a selectorless Service; onServiceUpdate of it
+    for key, was_e, endpoints in changes(old_endpoints, new_endpoints, lambda e: e.key):
         if was_e != endpoints and (should_mirror(endpoints) or should_mirror(was_e)):
-            queued[endpoints.key] = None  # onEndpointsAdd, onEndpointsUpdate
-    queued.update((e.key, None) for e in had.values() if should_mirror(e))  # onEndpointsDelete
+            queued[key] = None  # onEndpointsAdd, onEndpointsUpdate, onEndpointsDelete
     return list(queued)
+
+
+def _selectorless(service: Service | None) -> bool:
+    """A Service there without a selector: one turning so, or added or deleted so, queues its Endpoints key."""
+    return service is not None and service.selector is None
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,12 +26,28 @@ deleted while time passes) are not seen: the model compares the step's start and
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from kubeproxy_sim.controllers.endpointslice import CONTROLLER_NAME, MANAGED_BY_LABEL, selects
 from kubeproxy_sim.controllers.topology import OVERLOAD_THRESHOLD, ZONE_LABEL
 from kubeproxy_sim.objects.model import EndpointSlice, Node, Pod, Service
+
+T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
+
+
+def changes(old: Iterable[T], new: Iterable[T], key: Callable[[T], K]) -> Iterator[tuple[K, T | None, T | None]]:
+    """What an informer delivers between two lists of objects, as (key, before, after) matched by ``key``: those
+    of ``new`` in their order (before None: added), then those of ``old`` gone from it (after None: deleted); an
+    object unchanged is paired with itself too, for the caller decides what an update is."""
+    before = {key(o): o for o in old}
+    for item in new:
+        k = key(item)
+        yield k, before.pop(k, None), item
+    for k, gone in before.items():
+        yield k, gone, None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +73,10 @@ class _Memberships:
             if service.selector is not None:
                 self._by_namespace.setdefault(service.namespace, []).append(service)
 
-    def of(self, pod: Pod) -> set[str]:
+    def of(self, pod: Pod | None) -> set[str]:
+        """(None, a pod not there at one end: no Services.)"""
+        if pod is None:
+            return set()
         return {s.key for s in self._by_namespace.get(pod.namespace, ()) if selects(s, pod)}
 
 
@@ -84,13 +103,9 @@ def pod_queued(old_pods: Sequence[Pod], new_pods: Sequence[Pod], services: Itera
     """The Services addPod, updatePod and deletePod queue between two lists of the pods (a pod replaced under
     its name: deletePod of the old and addPod of the new, :func:`_replaced`)."""
     members = _Memberships(services)
-    before = {(p.namespace, p.name): p for p in old_pods}
     out: set[str] = set()
-    for pod in new_pods:
-        old = before.pop((pod.namespace, pod.name), None)
-        if old is None:
-            out |= members.of(pod)
-        elif _replaced(old, pod):
+    for _, old, pod in changes(old_pods, new_pods, lambda p: (p.namespace, p.name)):
+        if old is None or pod is None or _replaced(old, pod):  # addPod, deletePod, or both
             out |= members.of(old) | members.of(pod)
         elif old != pod:  # the same object (no new resourceVersion) is no event
             changed, labels_changed = _pod_changed(old, pod)
@@ -99,8 +114,6 @@ def pod_queued(old_pods: Sequence[Pod], new_pods: Sequence[Pod], services: Itera
                 out |= (was | now) if changed else (was ^ now)
             elif changed:
                 out |= members.of(pod)
-    for gone in before.values():
-        out |= members.of(gone)
     return out
 
 
@@ -112,16 +125,13 @@ def slice_queued(old: Sequence[EndpointSlice], new: Sequence[EndpointSlice]) -> 
     """The Services whose controller-labelled slices someone else added, changed or deleted (the tracker does not
     know them, so ShouldSync holds); both Services of a slice whose service-name label changed, and of one moved
     in or out of the controller's hands (ManagedByChanged), whoever manages it."""
-    before = {s.key: s for s in old}
     out: set[str] = set()
-    for s in new:
-        was = before.pop(s.key, None)
+    for _, was, s in changes(old, new, lambda s: s.key):
         if was == s:
             continue
-        moved = was is not None and (was.service_key != s.service_key
-                                     or _owned_by_controller(was) != _owned_by_controller(s))
+        moved = was is not None and s is not None and (was.service_key != s.service_key
+                                                       or _owned_by_controller(was) != _owned_by_controller(s))
         out |= {v.service_key for v in (was, s) if v is not None and (moved or _owned_by_controller(v))}
-    out |= {s.service_key for s in before.values() if _owned_by_controller(s)}
     return out
 
 
