@@ -498,8 +498,7 @@ def undeclared_port_note(pod: Pod | None, port: int, protocol: Protocol) -> list
     kube-proxy cannot know what listens (trace's note of a DNAT, send's of a pod reached there). Its sidecars'
     ports count as its containers' do (a sidecar listens as any container does, and FindPort resolves a named
     targetPort to one). No note for a pod declaring no port, nor for no pod."""
-    ports = () if pod is None else pod.served_ports
-    if pod is None or not ports:
+    if pod is None or not (ports := pod.served_ports):
         return []
     declared = [p.container_port for p in ports if p.protocol is protocol]
     if port in declared:
