@@ -1186,7 +1186,7 @@ def _zone_dialed(name: str) -> str:
     and dropped elsewhere, where dialing without it connects as Go's dial does."""
     import netaddr
 
-    address, _, zone = name.replace("%25", "%").partition("%")
+    address, zone = _zone_split(name)
     if not netaddr.valid_ipv6(address):  # (in brackets: Go's url.Parse takes it, and its dial fails alike)
         return name
     if any(netaddr.IPAddress(address) in netaddr.IPNetwork(net) for net in _SCOPED):
@@ -1201,7 +1201,14 @@ def _go_host_header(host: str) -> str:
     name, port, problem = _host_and_port(host)
     if problem is not None or ":" not in name or "%" not in name:
         return host
-    return f"[{name.replace('%25', '%').partition('%')[0]}]" + (f":{port}" if port else "")
+    return f"[{_zone_split(name)[0]}]" + (f":{port}" if port else "")
+
+
+def _zone_split(name: str) -> tuple[str, str]:
+    """A URL's host name cut into its address and its IPv6 zone ("" without one): ``::1%25lo`` (the URL escapes
+    the %, and Go unescapes it) is ``::1`` and ``lo``."""
+    address, _, zone = name.replace("%25", "%").partition("%")
+    return address, zone
 
 
 def _dialed(url: str, default_port: str = "") -> str:
@@ -1259,8 +1266,7 @@ def _host_and_port(host: str) -> tuple[str, str, str | None]:
         name, rest = (host[:colon], host[colon:]) if colon >= 0 else (host, "")
     if rest and not (rest[0] == ":" and all("0" <= c <= "9" for c in rest[1:])):
         return name, "", f"invalid port {json.dumps(rest)} after host"
-    address = name.replace("%25", "%").partition("%")[0]  # (an IPv6 zone, %25 in a URL, is no part of the address)
-    if ":" in name and not bracketed and not netaddr.valid_ipv6(address):  # (Go's url.Parse takes it)
+    if ":" in name and not bracketed and not netaddr.valid_ipv6(_zone_split(name)[0]):  # (Go's url.Parse takes it)
         return name, rest[1:], f"lookup {name}: no such host (an IPv6 address goes in brackets: [ADDRESS]:PORT)"
     return name, rest[1:], None
 
