@@ -7,7 +7,7 @@ import difflib
 import os
 import random
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -421,7 +421,7 @@ def scheduling_diagnostics(world: Any, file: str | None = None,
     return world, found
 
 
-def mirror_diagnostics(found: Any, file: str, line: int) -> list[Diagnostic]:
+def mirror_diagnostics(found: Iterable[Diagnostic], file: str, line: int) -> list[Diagnostic]:
     """What the mirroring controller's syncs of a step call for saying of Endpoints (not mirrored and why, addresses
     over its cap), at the step's line; the Endpoints' own file follows, as the object came from it."""
     return [replace(d, file=file, line=line, message=f"{d.message} (from {d.file})") for d in found]
