@@ -904,9 +904,9 @@ def scalar_constructors() -> dict[str, Any]:
 
     def as_written(self: Any, node: Any) -> bool:
         """Whether a scalar resolved as a plain one is tagged ``!`` (:data:`_NON_SPECIFIC`): then go-yaml's string.
-        A text with no ``!`` costs a look at one attribute per resolved scalar."""
-        text = self.tagged
-        return bool(text) and _NON_SPECIFIC.match(text, node.start_mark.index) is not None
+        Asked only where the loader's ``tagged`` text is not "" (``self.tagged and as_written(...)``), so a text
+        with no ``!`` costs a look at one attribute per resolved scalar."""
+        return _NON_SPECIFIC.match(self.tagged, node.start_mark.index) is not None
 
     def refused(tag: str, node: Any) -> Exception:
         expected, forms = _SCALARS[tag]
