@@ -159,12 +159,19 @@ def written_by_endpoints_controller(service: Service, pods: Sequence[Pod]) -> En
         subsets.append(EndpointsSubset(addresses=(address,) if ready else (), ports=ports,
                                        not_ready_addresses=() if ready else (address,)))
     packed, truncated = truncated_to_capacity(repack_subsets(tuple(subsets)))
-    labels = {k: v for k, v in service.labels if k != HEADLESS_LABEL}
-    if not service.cluster_ips:  # !IsServiceIPSet: clusterIP "None" or ""
-        labels[HEADLESS_LABEL] = ""
-    return Endpoints(service.namespace, service.name, tuple(packed), labels=tuple(sorted(labels.items())),
+    return Endpoints(service.namespace, service.name, tuple(packed), labels=endpoints_controller_labels(service),
                      annotations=((OVER_CAPACITY_ANNOTATION, "truncated"),) if truncated else (),
                      origin=Origin(file=service.origin.file))
+
+
+def endpoints_controller_labels(service: Service) -> tuple[tuple[str, str], ...]:
+    """The labels the endpoints controller gives a Service's Endpoints: the Service's, with
+    service.kubernetes.io/headless: "" for one without a cluster IP (!IsServiceIPSet: clusterIP "None" or "") and
+    without it otherwise; sorted."""
+    labels = {k: v for k, v in service.labels if k != HEADLESS_LABEL}
+    if not service.cluster_ips:
+        labels[HEADLESS_LABEL] = ""
+    return tuple(sorted(labels.items()))
 
 
 def truncated_to_capacity(subsets: list[EndpointsSubset]) -> tuple[list[EndpointsSubset], bool]:

@@ -24,10 +24,10 @@ from kubeproxy_sim.controllers.allocate import AllocationError
 from kubeproxy_sim.controllers.decode import LABEL_KEY_EXPECTED, NOTHING_WRITTEN, WrittenIPFields, is_label_key
 from kubeproxy_sim.controllers.deployment import history
 from kubeproxy_sim.controllers.mirroring import (
+    endpoints_controller_labels,
     mirror_slices_deleted,
     mirror_step,
     written_by_controller,
-    written_by_endpoints_controller,
 )
 from kubeproxy_sim.controllers.model import (
     MAX_REPLICAS,
@@ -743,13 +743,13 @@ def _delete_names(world: World, step: Step) -> tuple[list[str], list[str]]:
 
 def _endpoints_labels(world: World, namespace: str) -> dict[str, tuple[tuple[str, str], ...]]:
     """The Endpoints of ``namespace`` by name, with their labels, in name order. Those of a Service the endpoints
-    controller keeps exist whether or not the World holds a copy (it wrote them; its labels are the Service's,
-    with service.kubernetes.io/headless: "" added for a Service without a cluster IP); deleted, they are written
+    controller keeps exist whether or not the World holds a copy (it wrote them, with the labels of
+    mirroring.endpoints_controller_labels); deleted, they are written
     again from the pods at once (its onEndpointsDelete queues the Service), so the World holds none for them, as
     before. The mirroring controller then deletes the slices of the others (play)."""
     held = {e.name: e.labels for e in world.endpoints if e.namespace == namespace}
-    kept = {s.name: written_by_endpoints_controller(s, ()).labels
-            for s in world.services if s.namespace == namespace and written_by_controller(s)}
+    kept = {s.name: endpoints_controller_labels(s) for s in world.services
+            if s.namespace == namespace and written_by_controller(s)}
     return dict(sorted({**kept, **held}.items()))
 
 
