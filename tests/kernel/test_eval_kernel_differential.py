@@ -130,10 +130,11 @@ def _port_matches(draw: st.DrawFn, proto: str) -> list[str]:
     return out
 
 
-def _addrtype(draw: st.DrawFn, hooks: set[str]) -> str:
+def addrtype_match(draw: st.DrawFn, hooks: set[str], types: tuple[str, ...]) -> str:
+    """An addrtype match of one or both sides, each maybe negated, of ``types`` (the family's)."""
     parts = []
     for flag in draw(st.lists(st.sampled_from(("--src-type", "--dst-type")), min_size=1, max_size=2, unique=True)):
-        parts.append(f"{'! ' if draw(st.booleans()) else ''}{flag} {draw(st.sampled_from(ADDRTYPES))}")
+        parts.append(f"{'! ' if draw(st.booleans()) else ''}{flag} {draw(st.sampled_from(types))}")
     limits = [""]
     if hooks <= {"pre", "in", "fwd"}:
         limits.append("--limit-iface-in")
@@ -143,30 +144,32 @@ def _addrtype(draw: st.DrawFn, hooks: set[str]) -> str:
     return "-m addrtype " + " ".join(parts) + (f" {limit}" if limit else "")
 
 
-def _matches(draw: st.DrawFn, hooks: set[str]) -> list[str]:
+def address_matches(draw: st.DrawFn, hooks: set[str], address: Callable[[st.DrawFn, str], str]) -> list[str]:
+    """Maybe -s, -d (drawn by the family's ``address``) and an interface the hooks allow, each maybe negated."""
     out: list[str] = []
     for flag in ("-s", "-d"):
         if draw(st.integers(0, 3)) == 0:
-            out.append(_address(draw, flag))
+            out.append(address(draw, flag))
     interfaces = [flag for flag, valid in (("-i", {"pre", "in", "fwd"}), ("-o", {"fwd", "post"})) if hooks <= valid]
     if interfaces and draw(st.integers(0, 3)) == 0:
         name = draw(st.sampled_from(("c0", "out0", "lo", "c+", "eth0")))
         out.append(f"{'! ' if draw(st.booleans()) else ''}{draw(st.sampled_from(interfaces))} {name}")
-    proto = draw(st.sampled_from(("", "tcp", "udp", "icmp", "!tcp")))
-    if proto == "!tcp":
-        out.append("! -p tcp")
-    elif proto:
-        out.append(f"-p {proto}")
-        if proto != "icmp":
-            out.extend(_port_matches(draw, proto))
+    return out
+
+
+def optional_matches(draw: st.DrawFn, hooks: set[str], types: tuple[str, ...],
+                     recent: Callable[[st.DrawFn], str]) -> list[str]:
+    """Up to two of mark, addrtype (of ``types``), conntrack, comment and recent (the family's ``recent``), then
+    maybe a statistic nth match."""
+    out: list[str] = []
     optional = {
         "mark": lambda: (f"-m mark {'! ' if draw(st.booleans()) else ''}--mark {draw(st.sampled_from(MARKS))}"
                          + (f"/{draw(st.sampled_from(MASKS))}" if draw(st.booleans()) else "")),
-        "addrtype": lambda: _addrtype(draw, hooks),
+        "addrtype": lambda: addrtype_match(draw, hooks, types),
         "conntrack": lambda: (f"-m conntrack {'! ' if draw(st.booleans()) else ''}--ctstate "
                               f"{draw(st.sampled_from(('NEW', 'ESTABLISHED', 'NEW,ESTABLISHED', 'RELATED')))}"),
         "comment": lambda: f'-m comment --comment "{draw(st.sampled_from(("a b", "x", "--dport 80")))}"',
-        "recent": lambda: _recent(draw),
+        "recent": lambda: recent(draw),
     }
     for name in draw(st.lists(st.sampled_from(sorted(optional)), max_size=2, unique=True)):
         out.append(optional[name]())
@@ -175,6 +178,18 @@ def _matches(draw: st.DrawFn, hooks: set[str]) -> list[str]:
         out.append(f"-m statistic --mode nth {'! ' if draw(st.booleans()) else ''}--every {every} "
                    f"--packet {draw(st.integers(0, every - 1))}")
     return out
+
+
+def _matches(draw: st.DrawFn, hooks: set[str]) -> list[str]:
+    out = address_matches(draw, hooks, _address)
+    proto = draw(st.sampled_from(("", "tcp", "udp", "icmp", "!tcp")))
+    if proto == "!tcp":
+        out.append("! -p tcp")
+    elif proto:
+        out.append(f"-p {proto}")
+        if proto != "icmp":
+            out.extend(_port_matches(draw, proto))
+    return out + optional_matches(draw, hooks, ADDRTYPES, _recent)
 
 
 def _recent(draw: st.DrawFn) -> str:

@@ -4,7 +4,7 @@ The IPv6 twin of :mod:`tests.kernel.test_eval_kernel_differential` (which says h
 counters of ``ip6tables-save -c`` that each packet moves, and conntrack's table at the end), with IPv6's own
 forms: addresses and prefixes up to /128 (negated too), ``-p icmpv6`` under its spellings (and ``-p icmp``,
 which no IPv6 packet carries), addrtype as ip6tables reads it (LOCAL, UNICAST, MULTICAST, ANYCAST, UNSPEC,
-UNREACHABLE; a list of them is not IPv4's "any of": see :func:`_addrtype`), recent with IPv6 masks and
+UNREACHABLE; a list of them is not IPv4's "any of": see :data:`ADDRTYPES`), recent with IPv6 masks and
 --rdest, REJECT with IPv6's --reject-with values, DNAT to ``[addr]:port`` and to an address alone, and
 MASQUERADE in nat POSTROUTING (its source is compared too: conntrack's reply destination).
 
@@ -51,7 +51,9 @@ from tests.kernel.test_eval_kernel_differential import (
     Probe,
     Walk,
     _port_matches,
+    address_matches,
     draw_chains,
+    optional_matches,
     restore_text,
     rule_keys,
 )
@@ -78,6 +80,8 @@ PREFIXES = ("", "/128", "/126", "/64", "/48", "/16", "/8")
 PROTOCOLS = ("", "tcp", "udp", "icmpv6", "ipv6-icmp", "icmp", "!tcp", "!icmpv6")
 ADDRTYPES = ("LOCAL", "UNICAST", "MULTICAST", "UNREACHABLE", "ANYCAST", "UNSPEC", "LOCAL,UNICAST",
              "UNICAST,MULTICAST", "LOCAL,MULTICAST")
+"""ip6tables' addrtype types: BROADCAST is refused by the kernel (addrtype_mt_checkentry_v1: "ipv6 does not
+support BROADCAST matching"), and so are BLACKHOLE, PROHIBIT and the types after it."""
 RECENT_MASKS = ("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "ffff:ffff:ffff:ffff::")
 REJECT_WITH = ("", " --reject-with icmp6-port-unreachable", " --reject-with icmp6-adm-prohibited",
                " --reject-with icmp6-no-route", " --reject-with tcp-reset")
@@ -88,21 +92,6 @@ POLICIES = ("ACCEPT", "DROP")
 def _address(draw: st.DrawFn, flag: str) -> str:
     address = draw(st.sampled_from(ADDRESSES))
     return f"{'! ' if draw(st.booleans()) else ''}{flag} {address}{draw(st.sampled_from(PREFIXES))}"
-
-
-def _addrtype(draw: st.DrawFn, hooks: set[str]) -> str:
-    """ip6tables' addrtype: BROADCAST is refused by the kernel (addrtype_mt_checkentry_v1: "ipv6 does not
-    support BROADCAST matching"), and so are BLACKHOLE, PROHIBIT and the types after it."""
-    parts = []
-    for flag in draw(st.lists(st.sampled_from(("--src-type", "--dst-type")), min_size=1, max_size=2, unique=True)):
-        parts.append(f"{'! ' if draw(st.booleans()) else ''}{flag} {draw(st.sampled_from(ADDRTYPES))}")
-    limits = [""]
-    if hooks <= {"pre", "in", "fwd"}:
-        limits.append("--limit-iface-in")
-    if hooks <= {"fwd", "post"}:
-        limits.append("--limit-iface-out")
-    limit = draw(st.sampled_from(limits))
-    return "-m addrtype " + " ".join(parts) + (f" {limit}" if limit else "")
 
 
 def _recent(draw: st.DrawFn) -> str:
@@ -130,31 +119,9 @@ def _protocol(draw: st.DrawFn, out: list[str]) -> str:
 
 
 def _matches(draw: st.DrawFn, hooks: set[str]) -> tuple[list[str], str]:
-    out: list[str] = []
-    for flag in ("-s", "-d"):
-        if draw(st.integers(0, 3)) == 0:
-            out.append(_address(draw, flag))
-    interfaces = [flag for flag, valid in (("-i", {"pre", "in", "fwd"}), ("-o", {"fwd", "post"})) if hooks <= valid]
-    if interfaces and draw(st.integers(0, 3)) == 0:
-        name = draw(st.sampled_from(("c0", "out0", "lo", "c+", "eth0")))
-        out.append(f"{'! ' if draw(st.booleans()) else ''}{draw(st.sampled_from(interfaces))} {name}")
+    out = address_matches(draw, hooks, _address)
     proto = _protocol(draw, out)
-    optional = {
-        "mark": lambda: (f"-m mark {'! ' if draw(st.booleans()) else ''}--mark {draw(st.sampled_from(MARKS))}"
-                         + (f"/{draw(st.sampled_from(MASKS))}" if draw(st.booleans()) else "")),
-        "addrtype": lambda: _addrtype(draw, hooks),
-        "conntrack": lambda: (f"-m conntrack {'! ' if draw(st.booleans()) else ''}--ctstate "
-                              f"{draw(st.sampled_from(('NEW', 'ESTABLISHED', 'NEW,ESTABLISHED', 'RELATED')))}"),
-        "comment": lambda: f'-m comment --comment "{draw(st.sampled_from(("a b", "x", "--dport 80")))}"',
-        "recent": lambda: _recent(draw),
-    }
-    for name in draw(st.lists(st.sampled_from(sorted(optional)), max_size=2, unique=True)):
-        out.append(optional[name]())
-    if draw(st.integers(0, 4)) == 0:
-        every = draw(st.integers(2, 4))
-        out.append(f"-m statistic --mode nth {'! ' if draw(st.booleans()) else ''}--every {every} "
-                   f"--packet {draw(st.integers(0, every - 1))}")
-    return out, proto
+    return out + optional_matches(draw, hooks, ADDRTYPES, _recent), proto
 
 
 def _target(draw: st.DrawFn, table: str, name: str, hooks: set[str], callees: list[str], proto: str) -> str:
