@@ -34,7 +34,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -44,7 +44,7 @@ from hypothesis import strategies as st
 from kubeproxy_sim.kernel import nsexec
 from kubeproxy_sim.kernel.build import load_rules
 from kubeproxy_sim.netfilter.codec import parse_ruleset
-from kubeproxy_sim.netfilter.compile import compile_ruleset
+from kubeproxy_sim.netfilter.compile import CompiledRule, compile_ruleset
 from kubeproxy_sim.netfilter.evaluate import Engine, NodeContext, RecentTable, Sampler
 from kubeproxy_sim.netfilter.packet import Packet
 from tests.budget import budget
@@ -328,15 +328,21 @@ def evaluated(chains: tuple[Chain, ...], packets: tuple[Probe, ...]) -> list[Wal
         ports = (None, None) if probe.proto == "icmp" else (probe.dport, probe.sport)
         packet = Packet.of(probe.proto, probe.src, probe.dst, *ports, in_iface="c0")
         (finished,) = engine.run(packet)
-        seen: Counter[Key] = Counter()
-        for rule in finished.path:
-            step = rule.step
-            assert step is not None  # compiling gives every rule its step
-            if not step.table:
-                continue  # a routing decision: no counter holds it
-            seen[keys.get(step.line or 0, (step.table, step.chain, 0))] += 1  # 0: a policy
-        out.append((seen, _ends_at(probe, finished.verdict, finished.destination)))
+        out.append((path_counters(finished.path, keys), _ends_at(probe, finished.verdict, finished.destination)))
     return out
+
+
+def path_counters(path: Iterable[CompiledRule], keys: dict[int, Key]) -> Counter[Key]:
+    """The counters a walk moves: one per rule or policy of ``path`` (by ``keys``, the dump's rule lines);
+    a routing decision moves none."""
+    seen: Counter[Key] = Counter()
+    for rule in path:
+        step = rule.step
+        assert step is not None  # compiling gives every rule its step
+        if not step.table:
+            continue  # a routing decision: no counter holds it
+        seen[keys.get(step.line or 0, (step.table, step.chain, 0))] += 1  # 0: a policy
+    return seen
 
 
 BROADCAST_MAC = "ff:ff:ff:ff:ff:ff"

@@ -23,7 +23,6 @@ import re
 import socket
 import subprocess
 import sys
-from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -54,6 +53,7 @@ from tests.kernel.test_eval_kernel_differential import (
     address_matches,
     draw_chains,
     optional_matches,
+    path_counters,
     restore_text,
     rule_keys,
 )
@@ -200,13 +200,6 @@ def evaluated(chains: tuple[Chain, ...], packets: tuple[Probe, ...]) -> list[Wal
         ports = (None, None) if probe.proto == "icmpv6" else (probe.dport, probe.sport)
         packet = Packet.of(probe.proto, probe.src, probe.dst, *ports, in_iface="c0")
         (finished,) = engine.run(packet)
-        seen: Counter[Key] = Counter()
-        for rule in finished.path:
-            step = rule.step
-            assert step is not None  # compiling gives every rule its step
-            if not step.table:
-                continue  # a routing decision: no counter holds it
-            seen[keys.get(step.line or 0, (step.table, step.chain, 0))] += 1  # 0: a policy
         end = None
         if finished.verdict == "DNAT":
             assert finished.destination is not None
@@ -215,7 +208,7 @@ def evaluated(chains: tuple[Chain, ...], packets: tuple[Probe, ...]) -> list[Wal
             end = _end(address, int(port) if port else None, _masquerade(finished.masquerade, address))
         elif finished.verdict == "ACCEPT":
             end = _end(probe.dst, ports[0], _masquerade(finished.masquerade, probe.dst))
-        out.append((seen, end))
+        out.append((path_counters(finished.path, keys), end))
     return out
 
 
