@@ -254,6 +254,13 @@ def _topology_hints(groups: dict[PortSet, list[Endpoint]], view: TopologyView,
     return hinted
 
 
+def reconciled(service: Service) -> bool:
+    """Whether the EndpointSlice controller reconciles the Service, and the endpoints controller writes its
+    Endpoints: it has a selector and is not ExternalName (both syncService return before doing anything for any
+    other, so what they wrote earlier stays as it was)."""
+    return service.selector is not None and service.type is not ServiceType.EXTERNAL_NAME
+
+
 def reconcile_service(service: Service, pods: Sequence[Pod], nodes: Mapping[str, Node],
                       max_per_slice: int = MAX_ENDPOINTS_PER_SLICE,
                       view: TopologyView = TopologyView()) -> Reconciled:
@@ -262,7 +269,7 @@ def reconcile_service(service: Service, pods: Sequence[Pod], nodes: Mapping[str,
     trafficDistribution's, else none; and the events it records. ``populated`` in the result says whether the
     cache now holds hints for the Service (``{key}`` or empty)."""
     key = service.key
-    if service.selector is None or service.type is ServiceType.EXTERNAL_NAME:
+    if not reconciled(service):
         return Reconciled((), (), frozenset({key}) & view.populated)  # not synced: the cache is left alone
     members = [p for p in pods if selects(service, p) and is_endpoint(p)]
     skipped = [p for p in members if node_missing(p, nodes, service)]  # reconciler.go: "Node not found"

@@ -28,7 +28,14 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from kubeproxy_sim.controllers.endpointslice import HEADLESS_LABEL, is_endpoint, pod_ports, selects, service_families
+from kubeproxy_sim.controllers.endpointslice import (
+    HEADLESS_LABEL,
+    is_endpoint,
+    pod_ports,
+    reconciled,
+    selects,
+    service_families,
+)
 from kubeproxy_sim.controllers.model import World
 from kubeproxy_sim.controllers.queue import changes
 from kubeproxy_sim.errors import Diagnostic, Severity
@@ -46,7 +53,7 @@ from kubeproxy_sim.objects.mirror import (
     mirror_skip_reason,
     repack_subsets,
 )
-from kubeproxy_sim.objects.model import EndpointSlice, IPFamily, Origin, Pod, Service, ServiceType
+from kubeproxy_sim.objects.model import EndpointSlice, IPFamily, Origin, Pod, Service
 
 
 def should_mirror(endpoints: Endpoints | None) -> bool:
@@ -197,11 +204,6 @@ def truncated_to_capacity(subsets: list[EndpointsSubset]) -> tuple[list[Endpoint
     return out, True
 
 
-def written_by_controller(service: Service) -> bool:
-    """Whether the endpoints controller keeps this Service's Endpoints (syncService returns for an ExternalName
-    Service and for one without a selector): the object then exists whether or not the World holds a copy."""
-    return service.selector is not None and service.type is not ServiceType.EXTERNAL_NAME
-
 
 def mirror_step(start: World, end: World) -> tuple[World, tuple[Diagnostic, ...]]:
     """The World after a step once the endpoints and mirroring controllers have seen it: the Endpoints of a
@@ -214,7 +216,7 @@ def mirror_step(start: World, end: World) -> tuple[World, tuple[Diagnostic, ...]
     applied = [e.key for e in end.endpoints if had.get(e.key) != e]
     before = {s.key: s for s in start.services}
     unselected = [before[s.key] for s in end.services if s.selector is None and s.key in before
-                  and written_by_controller(before[s.key])
+                  and reconciled(before[s.key])
                   and s.key not in applied]  # Endpoints the step itself applied are the user's: they win
     if unselected:
         pods = [p.at(start.now) for p in start.pods]

@@ -23,11 +23,11 @@ from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.allocate import AllocationError
 from kubeproxy_sim.controllers.decode import LABEL_KEY_EXPECTED, NOTHING_WRITTEN, WrittenIPFields, is_label_key
 from kubeproxy_sim.controllers.deployment import history
+from kubeproxy_sim.controllers.endpointslice import reconciled
 from kubeproxy_sim.controllers.mirroring import (
     endpoints_controller_labels,
     mirror_slices_deleted,
     mirror_step,
-    written_by_controller,
 )
 from kubeproxy_sim.controllers.model import (
     MAX_REPLICAS,
@@ -613,7 +613,7 @@ def _apply_endpoints(world: World, manifests: Manifests, start: World) -> tuple[
         return world, []
     before: dict[str, object] = {e.key: e for e in world.endpoints}
     for service in start.services:
-        if written_by_controller(service):
+        if reconciled(service):
             before.setdefault(service.key, "written by the endpoints controller")
     notes = [_applied("endpoints", e.name, before.get(e.key), e) for e in manifests.endpoints]
     keys = {e.key for e in manifests.endpoints}
@@ -749,7 +749,7 @@ def _endpoints_labels(world: World, namespace: str) -> dict[str, tuple[tuple[str
     before. The mirroring controller then deletes the slices of the others (play)."""
     held = {e.name: e.labels for e in world.endpoints if e.namespace == namespace}
     kept = {s.name: endpoints_controller_labels(s) for s in world.services
-            if s.namespace == namespace and written_by_controller(s)}
+            if s.namespace == namespace and reconciled(s)}
     return dict(sorted({**kept, **held}.items()))
 
 

@@ -41,6 +41,7 @@ from kubeproxy_sim.controllers.endpointslice import (
     TopologyView,
     ip_family,
     reconcile_all,
+    reconciled,
     selects,
 )
 from kubeproxy_sim.controllers.model import (
@@ -223,11 +224,9 @@ def _cache_ratios(world: World) -> Mapping[str, float] | None:
     return zone_ratios(world.nodes, world.not_ready_nodes, dict(world.node_cpu))
 
 
-def _managed(world: World) -> set[tuple[str, str]]:
-    """The Services the EndpointSlice controller reconciles: those with a selector, not ExternalName (its
-    syncService returns before reconciling any other)."""
-    return {(s.namespace, s.name) for s in world.services
-            if s.selector is not None and s.type is not ServiceType.EXTERNAL_NAME}
+def _managed(world: World) -> set[str]:
+    """The keys of the Services the EndpointSlice controller reconciles (endpointslice.reconciled)."""
+    return {s.key for s in world.services if reconciled(s)}
 
 
 def _snapshot(world: World, pods: tuple[Pod, ...], loaded: tuple[EndpointSlice, ...]) -> Snapshot:
@@ -286,11 +285,11 @@ def controller_sync(world: World, before: ControllerSync | None = None,
     done = reconcile_all(synced, pods, world.nodes, view=topology_view(world, populated, ratios))
     previous = before.own if before is not None else ()
     fresh, kept = queue.by_service(done.slices), queue.by_service(previous)
-    unmanaged = {(s.namespace, s.name) for s in world.services} - _managed(world)
-    frozen = tuple(s for s in previous if (s.namespace, s.service_name) in unmanaged)
-    own = (*frozen, *(s for service in world.services if (service.namespace, service.name) not in unmanaged
-                      for s in (fresh if service.key in dirty else kept).get(service.key, ())))
     present = {s.key for s in world.services}
+    unmanaged = present - _managed(world)
+    frozen = tuple(s for s in previous if s.service_key in unmanaged)
+    own = (*frozen, *(s for service in world.services if service.key not in unmanaged
+                      for s in (fresh if service.key in dirty else kept).get(service.key, ())))
     events = tuple(e for e in (before.events if before is not None else ())
                    if e.service not in dirty and e.service in present) + done.events
     failed = frozenset(e.service for e in done.events if e.event.reason == FAILED_UPDATE_REASON)
@@ -311,10 +310,10 @@ def collect_slices(world: World) -> World:
     losing its selector later does not bring it back, and one applied again is a new object, ``created``, which a
     Service without a selector keeps (its syncService returns before reconciling) and one with a selector loses in
     turn. The same World (``is``) when nothing goes."""
-    doomed = {(CONTROLLER_NAME, namespace, name) for namespace, name in _managed(world)}
+    doomed = {(CONTROLLER_NAME, key) for key in _managed(world)}
     kept = tuple(s for s in world.user_slices
                  if (label := dict(s.labels).get(MANAGED_BY_LABEL, "")) != MIRROR_CONTROLLER
-                 and (label, s.namespace, s.service_name) not in doomed)
+                 and (label, s.service_key) not in doomed)
     return world if len(kept) == len(world.user_slices) else replace(world, user_slices=kept)
 
 
