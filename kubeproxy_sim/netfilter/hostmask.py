@@ -94,7 +94,7 @@ def _text(family: int, value: int) -> str:
     return str(netaddr.IPAddress(value, 6))
 
 
-def _c_number(text: str, limit: int) -> int | None:
+def c_number(text: str, limit: int) -> int | None:
     """``text`` as xtables_strtoui reads a number 0-``limit``, all of it; None otherwise."""
     m = _C_NUMBER.fullmatch(text)
     if m is None:
@@ -112,7 +112,7 @@ def xt_dotted(text: str, is_mask: bool = False) -> int | None:
         return None
     value = 0
     for part in parts:
-        byte = _c_number(part, 255)
+        byte = c_number(part, 255)
         if byte is None:
             return None
         value = value << 8 | byte
@@ -156,7 +156,7 @@ def _mask(text: str | None, family: int) -> int | None:
     numeric = xt_dotted(text, is_mask=True) if family == 4 else _ipv6(text)
     if numeric is not None:
         return numeric
-    length = _c_number(text, bits)
+    length = c_number(text, bits)
     return None if length is None else full ^ (full >> length)
 
 
@@ -195,7 +195,7 @@ def zero_mask(text: str) -> bool:
     """Whether a mask is a number 0 (``0``, ``00``, ``0x0``) that either family takes: iptables and ip6tables read
     the mask first and, for 0, never the host, so an item with it tells no family (``-s 1.2.3.4/0`` is taken by
     ip6tables-restore, ``-s fd00::1/0`` by iptables-restore, v1.8.9)."""
-    return _c_number(text, 0) == 0
+    return c_number(text, 0) == 0
 
 
 def numeric_ipv4(host: str) -> bool:

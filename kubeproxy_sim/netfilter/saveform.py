@@ -36,6 +36,7 @@ import netaddr
 from kubeproxy_sim.netfilter import syntax
 from kubeproxy_sim.netfilter.hostmask import (
     HostRefusal,
+    c_number,
     inet_aton_exact,
     mapped_ipv4,
     read_hosts,
@@ -133,19 +134,6 @@ def save_address(value: str, ipv6: bool, *, host_suffix: bool = True) -> str:
     return f"{network}/{prefix}"
 
 
-_C_LENGTH = re.compile(r"0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*)")
-
-
-def _c_length(text: str, limit: int) -> int | None:
-    """A mask length as xtables_strtoui reads it (C's bases: ``0x10`` 16, ``010`` 8), 0-``limit``; else None."""
-    m = _C_LENGTH.fullmatch(text)
-    if m is None:
-        return None
-    hexadecimal, octal, decimal = m.groups()
-    value = int(hexadecimal, 16) if hexadecimal else int(octal, 8) if octal else int(decimal)
-    return value if value <= limit else None
-
-
 def conntrack_address(value: str, ipv6: bool) -> str:
     """A conntrack match's ``--ctorigsrc`` etc. as iptables-legacy-save v1.8.9 prints it (unshare --net): the host
     as getaddrinfo reads it (``010.1.1.1`` 8.1.1.1, ``1.2.3`` 1.2.0.3, ``::ffff:1.2.3.4`` 1.2.3.4 in IPv4) and
@@ -165,7 +153,7 @@ def conntrack_address(value: str, ipv6: bool) -> str:
         return value
     prefix: int | None = bits
     if slash:
-        prefix = _c_length(mask, bits)
+        prefix = c_number(mask, bits)
         if prefix is None:
             mask_value = xt_dotted(mask, is_mask=True) if not ipv6 else None
             if ipv6 and ":" in mask:

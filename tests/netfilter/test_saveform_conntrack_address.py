@@ -14,9 +14,9 @@ IPV4 = [("010.1.1.1", "8.1.1.1"), ("1.2.3", "1.2.0.3"), ("0x0a.1.1.1", "10.1.1.1
         ("::ffff:1.2.3.4", "1.2.3.4"), ("10.0.0.0/0x10", "10.0.0.0/16"), ("10.0.0.0/010", "10.0.0.0/8"),
         ("10.1.2.3/255.255.0.0", "10.1.2.3/16"), ("10.1.2.3/255.0.255.0", "10.1.2.3"), ("10.1.2.3/32", "10.1.2.3"),
         ("10.1.2.3/033", "10.1.2.3/27"), ("1.2.3.4/24", "1.2.3.4/24"), ("1.2.3.4/0", "1.2.3.4/0"),
-        ("1.2.3.4/255.255.255.0", "1.2.3.4/24"), ("10.0.0.1", "10.0.0.1")]
+        ("1.2.3.4/255.255.255.0", "1.2.3.4/24"), ("10.0.0.1", "10.0.0.1"), ("10.1.2.3/+16", "10.1.2.3/16")]
 IPV6 = [("fd00::1/64", "fd00::1/64"), ("fd00::1/128", "fd00::1"), ("fd00::1/ffff:ffff::", "fd00::1/32"),
-        ("fd00::1/0x40", "fd00::1/64")]
+        ("fd00::1/0x40", "fd00::1/64"), ("fd00::1/+64", "fd00::1/64")]
 
 
 def _saved(value: str, ipv6: bool) -> str:
@@ -27,7 +27,8 @@ def _saved(value: str, ipv6: bool) -> str:
 @pytest.mark.parametrize(("value", "saved"), IPV4, ids=lambda x: x)
 def test_an_ipv4_conntrack_address_is_saved_as_iptables_save_prints_it(value: str, saved: str) -> None:
     """save_address read it as -s/-d's fast path or netaddr and cleared the host bits: 010.1.1.1 and /0x10 were
-    kept as written, 1.2.3.4/24 became 1.2.3.0/24."""
+    kept as written, 1.2.3.4/24 became 1.2.3.0/24; and a length with a sign (``/+16``, which xtables_strtoui's
+    strtoumax takes, as it does leading blanks) was kept as written."""
     assert _saved(value, False) == f"-m conntrack --ctorigdst {saved} -j DROP"
 
 
