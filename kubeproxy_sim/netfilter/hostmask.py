@@ -64,8 +64,8 @@ class HostNetwork:
         bits = 32 if self.family == 4 else 128
         inverted = ~self.mask & ((1 << bits) - 1)
         if inverted & (inverted + 1) == 0:
-            return f"{_text(self.family, self.network)}/{bits - inverted.bit_length()}"
-        return f"{_text(self.family, self.network)}/{_text(self.family, self.mask)}"
+            return f"{address_text(self.family, self.network)}/{bits - inverted.bit_length()}"
+        return f"{address_text(self.family, self.network)}/{address_text(self.family, self.mask)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +86,8 @@ class HostRefusal:
 Host = HostNetwork | HostName
 
 
-def _text(family: int, value: int) -> str:
+def address_text(family: int, value: int) -> str:
+    """An address as iptables-save prints it (dotted, or inet_ntop's IPv6 form)."""
     if family == 4:
         return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
     import netaddr  # (here: an IPv4 dump never needs netaddr)
@@ -141,19 +142,20 @@ def inet_aton_exact(text: str) -> int | None:
     return value << 8 * (4 - len(head)) | last
 
 
-def _ipv6(text: str) -> int | None:
-    from kubeproxy_sim.objects.netaddr_safe import netaddr_address  # (inet_pton's reading; lazily, as _text)
+def ipv6_number(text: str) -> int | None:
+    """An IPv6 address as inet_pton reads it, as a number; None when it refuses it."""
+    from kubeproxy_sim.objects.netaddr_safe import netaddr_address  # (inet_pton's reading; lazily, as address_text)
 
     address = netaddr_address(text, 6)
     return None if address is None else int(address)
 
 
-def _mask(text: str | None, family: int) -> int | None:
+def read_mask(text: str | None, family: int) -> int | None:
     """The mask of one item (None: no ``/``, a full mask), or None when the family refuses it."""
     bits, full = (32, V4_ALL) if family == 4 else (128, V6_ALL)
     if text is None:
         return full
-    numeric = xt_dotted(text, is_mask=True) if family == 4 else _ipv6(text)
+    numeric = xt_dotted(text, is_mask=True) if family == 4 else ipv6_number(text)
     if numeric is not None:
         return numeric
     length = c_number(text, bits)
@@ -167,7 +169,7 @@ def _numeric_zone(host: str) -> int | None:
     address, _, zone = host.partition("%")
     if not (zone.isascii() and zone.isdigit()) or int(zone) > V4_ALL:
         return None
-    return _ipv6(address)
+    return ipv6_number(address)
 
 
 def _link_local_zone(host: str) -> bool:
@@ -177,7 +179,7 @@ def _link_local_zone(host: str) -> bool:
     address, percent, zone = host.partition("%")
     if not percent or not zone or (zone.isascii() and zone.isdigit()):
         return False
-    value = _ipv6(address)
+    value = ipv6_number(address)
     return value is not None and (value >> 118 == 0x3FA or value >> 112 == 0xFF02)
 
 
@@ -187,7 +189,7 @@ def mapped_ipv4(host: str) -> int | None:
     v1.8.9 save ``-s ::ffff:1.2.3.4`` as 1.2.3.4/32, and refuse ``::1.2.3.4``); None for any other."""
     if "ffff:" not in host.lower():
         return None
-    value = _ipv6(host)
+    value = ipv6_number(host)
     return value & V4_ALL if value is not None and value >> 32 == 0xFFFF else None
 
 
@@ -222,13 +224,13 @@ def read_host(item: str, ipv6: bool | None = None) -> Host | HostRefusal:
         if numeric is None:
             numeric = inet_aton_exact(host) if ":" not in host else mapped_ipv4(host)
     else:
-        numeric = _ipv6(host)
+        numeric = ipv6_number(host)
         if numeric is None and "%" in host:
             numeric = _numeric_zone(host)
-    mask = _mask(mask_text, family)
+    mask = read_mask(mask_text, family)
     named = numeric is None and ipv6 is None and ":" not in host
     if mask is None and named:
-        mask = _mask(mask_text, 6)
+        mask = read_mask(mask_text, 6)
     if mask is None and mask_text is not None and REDACTED.search(mask_text):
         return HostName(item)
     if mask is None:

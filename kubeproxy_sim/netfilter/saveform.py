@@ -36,12 +36,13 @@ import netaddr
 from kubeproxy_sim.netfilter import syntax
 from kubeproxy_sim.netfilter.hostmask import (
     HostRefusal,
-    c_number,
+    address_text,
     inet_aton_exact,
+    ipv6_number,
     mapped_ipv4,
     read_hosts,
+    read_mask,
     saved_host,
-    xt_dotted,
 )
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Option, Rule, Ruleset, RuleSpec, Table, Target
 from kubeproxy_sim.netfilter.packet import is_dotted_quad
@@ -143,27 +144,13 @@ def conntrack_address(value: str, ipv6: bool) -> str:
     host, slash, mask = value.partition("/")
     if not ipv6 and (not slash or mask == "32") and is_dotted_quad(host):  # (the common form, as written)
         return host
-    bits = 128 if ipv6 else 32
-    if ipv6:
-        parsed = netaddr_address(host, 6, 0)
-        number = int(parsed) if parsed is not None else None
-    else:
-        number = inet_aton_exact(host) if ":" not in host else mapped_ipv4(host)
-    if number is None:
+    bits, family = (128, 6) if ipv6 else (32, 4)
+    number = ipv6_number(host) if ipv6 else inet_aton_exact(host) if ":" not in host else mapped_ipv4(host)
+    mask_value = read_mask(mask if slash else None, family)  # (a length in C's bases, or a mask)
+    if number is None or mask_value is None:
         return value
-    prefix: int | None = bits
-    if slash:
-        prefix = c_number(mask, bits)
-        if prefix is None:
-            mask_value = xt_dotted(mask, is_mask=True) if not ipv6 else None
-            if ipv6 and ":" in mask:
-                parsed_mask = netaddr_address(mask, 6, 0)
-                mask_value = int(parsed_mask) if parsed_mask is not None else None
-            if mask_value is None:
-                return value
-            prefix = _prefix_of(mask_value, bits)
-    text = str(netaddr.IPAddress(number, 6)) if ipv6 else \
-        f"{number >> 24}.{(number >> 16) & 255}.{(number >> 8) & 255}.{number & 255}"
+    prefix = _prefix_of(mask_value, bits)
+    text = address_text(family, number)
     return text if prefix in (None, bits) else f"{text}/{prefix}"
 
 
