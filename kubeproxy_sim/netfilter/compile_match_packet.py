@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from kubeproxy_sim.netfilter.compile_types import SOURCE_FIELDS, Check, Doubt, RuleParts, reading
-from kubeproxy_sim.netfilter.hostmask import HostNetwork, read_host
+from kubeproxy_sim.netfilter.hostmask import HostNetwork, read_conntrack_host, read_host
 from kubeproxy_sim.netfilter.model import Option
 from kubeproxy_sim.netfilter.packet import PACKET_PROTOCOLS, parse_address, parse_network
 from kubeproxy_sim.netfilter.syntax import ipv6_headers, protocol_number
@@ -48,7 +48,7 @@ def address_check(attr: str, flag: str, value: str, negated: bool, family: int) 
     if "," in value and flag in ("-s", "-d"):  # (conntrack's addresses are one each: iptables refuses a list)
         return _address_list_check(attr, flag, value, negated, family)
     try:
-        fam, net, mask = parse_network(value)
+        fam, net, mask = parse_network(value) if flag in ("-s", "-d") else _conntrack_network(value, family)
     except ValueError:
         doubt = Doubt(f"{flag} {value} is not an address (anonymised in the dump?); assumed not to match",
                       negated)
@@ -68,6 +68,17 @@ def address_check(attr: str, flag: str, value: str, negated: bool, family: int) 
     if negated:
         return reading(lambda b: (getattr(b, attr) & mask) != net, attr, source=source)
     return reading(lambda b: (getattr(b, attr) & mask) == net, attr, source=source)
+
+
+def _conntrack_network(value: str, family: int) -> tuple[int, int, int]:
+    """(family, network, mask) of a conntrack match's address, read as libxt_conntrack reads it
+    (:func:`~kubeproxy_sim.netfilter.hostmask.read_conntrack_host`: ``1.2.3`` is 1.2.0.3, where -s reads
+    1.2.3.0); ValueError for what it cannot read."""
+    read = read_conntrack_host(value, family == 6)
+    if read is None:
+        raise ValueError(f"{value!r} is not an IP address (a name, or anonymised)")
+    address, mask = read
+    return family, address & mask, mask
 
 
 def _address_list_check(attr: str, flag: str, value: str, negated: bool, family: int) -> Check:

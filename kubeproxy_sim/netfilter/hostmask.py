@@ -206,6 +206,18 @@ def numeric_ipv4(host: str) -> bool:
     return xt_dotted(host) is not None or inet_aton_exact(host) is not None
 
 
+def read_conntrack_host(value: str, ipv6: bool) -> tuple[int, int] | None:
+    """(address, mask) of a conntrack match's address (``--ctorigsrc`` and the like) as libxt_conntrack reads it:
+    the host as getaddrinfo reads it (glibc's inet_aton in IPv4: ``1.2.3`` is 1.2.0.3, ``1`` 0.0.0.1, and an
+    IPv4-mapped address is its IPv4 one; inet_pton in IPv6) and kept whole (the match masks both sides as it
+    compares), the mask as -s/-d's (:func:`read_mask`); None for what it cannot read (a name, an anonymised
+    value). iptables-legacy-save v1.8.9 prints ``--ctorigsrc 1/24`` as 0.0.0.1/24 (unshare --net)."""
+    host, slash, mask = value.partition("/")
+    number = ipv6_number(host) if ipv6 else inet_aton_exact(host) if ":" not in host else mapped_ipv4(host)
+    mask_value = read_mask(mask if slash else None, 6 if ipv6 else 4)
+    return None if number is None or mask_value is None else (number, mask_value)
+
+
 def read_host(item: str, ipv6: bool | None = None) -> Host | HostRefusal:
     """One item of a ``-s``/``-d`` list, read as ``ip6tables`` (``ipv6``) or ``iptables`` reads it; ``ipv6=None``
     (the family not known yet): as IPv6 when its host holds a colon, else as IPv4, except that a name's mask may be

@@ -37,11 +37,8 @@ from kubeproxy_sim.netfilter import syntax
 from kubeproxy_sim.netfilter.hostmask import (
     HostRefusal,
     address_text,
-    inet_aton_exact,
-    ipv6_number,
-    mapped_ipv4,
+    read_conntrack_host,
     read_hosts,
-    read_mask,
     saved_host,
 )
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Option, Rule, Ruleset, RuleSpec, Table, Target
@@ -144,13 +141,12 @@ def conntrack_address(value: str, ipv6: bool) -> str:
     host, slash, mask = value.partition("/")
     if not ipv6 and (not slash or mask == "32") and is_dotted_quad(host):  # (the common form, as written)
         return host
-    bits, family = (128, 6) if ipv6 else (32, 4)
-    number = ipv6_number(host) if ipv6 else inet_aton_exact(host) if ":" not in host else mapped_ipv4(host)
-    mask_value = read_mask(mask if slash else None, family)  # (a length in C's bases, or a mask)
-    if number is None or mask_value is None:
+    read = read_conntrack_host(value, ipv6)
+    if read is None:
         return value
-    prefix = _prefix_of(mask_value, bits)
-    text = address_text(family, number)
+    bits, family = (128, 6) if ipv6 else (32, 4)
+    prefix = _prefix_of(read[1], bits)
+    text = address_text(family, read[0])
     return text if prefix in (None, bits) else f"{text}/{prefix}"
 
 

@@ -39,3 +39,17 @@ def test_a_conntrack_address_is_never_a_list() -> None:
     only -s/-d take lists, so the trace says it cannot read one and assumes no match, as before lists were read."""
     answer = address_check("orig_dst", "--ctorigdst", "1.2.3.4,5.6.7.8", False, 4)(SimpleNamespace(orig_dst=0x05060708))
     assert getattr(answer, "assume", None) is False
+
+
+def test_a_conntrack_address_is_read_as_getaddrinfo_reads_it() -> None:
+    """libxt_conntrack reads its host as getaddrinfo does (iptables-legacy-save v1.8.9 prints ``--ctorigdst 1.2.3``
+    as 1.2.0.3 and ``1`` as 0.0.0.1, tests/netfilter/test_saveform_conntrack_address.py), not as -s/-d's
+    numeric reading (1.2.3.0, 1.0.0.0): the trace compared the connection with the address -s would mean."""
+    check = address_check("orig_dst", "--ctorigdst", "1.2.3", False, 4)
+    assert check(SimpleNamespace(orig_dst=0x01020003)) is True
+    assert check(SimpleNamespace(orig_dst=0x01020300)) is False
+    one = address_check("orig_src", "--ctorigsrc", "1/24", False, 4)
+    assert one(SimpleNamespace(orig_src=0x000000FE)) is True
+    assert one(SimpleNamespace(orig_src=0x01000000)) is False
+    mapped = address_check("orig_src", "--ctorigsrc", "::ffff:1.2.3.4", False, 4)
+    assert mapped(SimpleNamespace(orig_src=ONE_TWO_THREE_FOUR)) is True
