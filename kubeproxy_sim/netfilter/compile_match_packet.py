@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from kubeproxy_sim.netfilter.compile_types import SOURCE_FIELDS, Check, Doubt, RuleParts, reading
-from kubeproxy_sim.netfilter.hostmask import HostNetwork, read_conntrack_host, read_host
+from kubeproxy_sim.netfilter.hostmask import read_conntrack_host
 from kubeproxy_sim.netfilter.model import Option
 from kubeproxy_sim.netfilter.packet import PACKET_PROTOCOLS, parse_address, parse_network
 from kubeproxy_sim.netfilter.syntax import ipv6_headers, protocol_number
@@ -47,23 +47,15 @@ def address_check(attr: str, flag: str, value: str, negated: bool, family: int) 
     """-s/-d as a mask and a compare; an anonymised or foreign address never matches (reported)."""
     if "," in value and flag in ("-s", "-d"):  # (conntrack's addresses are one each: iptables refuses a list)
         return _address_list_check(attr, flag, value, negated, family)
+    # (read as the dump's family reads it: ::ffff:1.2.3.4 is 1.2.3.4/32 to iptables-legacy-restore v1.8.9, and a
+    # zero mask, read before the host, takes any host: ip6tables reads -s 1.2.3.4/0 as ::/0)
     try:
-        fam, net, mask = parse_network(value) if flag in ("-s", "-d") else _conntrack_network(value, family)
+        _, net, mask = parse_network(value, family == 6) if flag in ("-s", "-d") else \
+            _conntrack_network(value, family)
     except ValueError:
         doubt = Doubt(f"{flag} {value} is not an address (anonymised in the dump?); assumed not to match",
                       negated)
         return reading(lambda b: doubt)
-    if fam != family and mask != 0:
-        # (an IPv4-mapped address, ::ffff:1.2.3.4, is read without a family as IPv6, but iptables-legacy-restore
-        # v1.8.9 takes it in an IPv4 dump as 1.2.3.4/32: read it again as the dump's family reads it)
-        host = read_host(value, ipv6=family == 6)
-        if isinstance(host, HostNetwork) and host.family == family:
-            fam, net, mask = host.family, host.network, host.mask
-    if fam != family:
-        # (a zero mask matches every packet: both tools read the mask first and skip the host, so ip6tables takes
-        # -s 1.2.3.4/0 as ::/0; any other address of the other family is refused as the dump is read)
-        return reading(lambda b: (mask == 0) != negated)
-
     source = ("net", net, mask) if attr in SOURCE_FIELDS else None
     if negated:
         return reading(lambda b: (getattr(b, attr) & mask) != net, attr, source=source)

@@ -111,11 +111,13 @@ _CANONICAL_LENGTHS = frozenset(str(length) for length in range(V6_BITS + 1))
 
 
 @lru_cache(maxsize=4096)
-def parse_network(text: str) -> tuple[int, int, int]:
+def parse_network(text: str, ipv6: bool | None = None) -> tuple[int, int, int]:
     """(family, network, mask) of an ``-s``/``-d`` item as iptables 1.8.9 reads it (hostmask.read_host: ``/010`` is
     /8, ``/0x10`` /16, ``1.2.3`` 1.2.3.0, ``010.1.1.1`` 8.1.1.1, ``x.x.x.x/0`` everything), so the trace matches
     what the kernel was given. Raises ValueError for a name or an anonymised value (``x.x.x.x``: iptables would
-    resolve or refuse it, and a trace cannot know which) and for what iptables refuses (``/33``).
+    resolve or refuse it, and a trace cannot know which) and for what iptables refuses (``/33``). ``ipv6``: as
+    ip6tables (True) or iptables (False) reads it, else (None) by its look (``::ffff:1.2.3.4`` is IPv6 then, and
+    1.2.3.4 to iptables; ``1.2.3.4/0`` is ::/0 to ip6tables).
 
     A dotted quad or IPv6 text in brackets (a command's ``[fd00::1]/64``) is read as the address inside.
     Memoised (a pure function): compiling a rule reads its ``-d`` twice, for the check and for the
@@ -126,12 +128,12 @@ def parse_network(text: str) -> tuple[int, int, int]:
     """
     addr, slash, prefix = text.partition("/")
     quad = _dotted_quad(addr)
-    if quad is not None and (not slash or (prefix in _CANONICAL_LENGTHS and int(prefix) <= V4_BITS)):
+    if quad is not None and not ipv6 and (not slash or (prefix in _CANONICAL_LENGTHS and int(prefix) <= V4_BITS)):
         mask = V4_ALL ^ (V4_ALL >> int(prefix)) if slash else V4_ALL  # (kube-proxy's form, the hot path)
         return 4, quad & mask, mask
     if addr.startswith("[") and addr.endswith("]") and "/" not in prefix:
         text = addr[1:-1] + slash + prefix
-    host = read_host(text)
+    host = read_host(text, ipv6)
     if isinstance(host, HostRefusal):
         raise ValueError(f"{text!r}: {host.message}; expected {host.expected}")
     if isinstance(host, HostName):
