@@ -191,8 +191,7 @@ def describe_cluster(inputs: Inputs, con: Console | None = None) -> list[str]:
     services = [(svc.key, svc.type.value, ", ".join(svc.cluster_ips) or "-", _ports(svc))
                 for svc in inputs.cluster.services]
     lines += render_table(["service", "type", "cluster-ip", "ports"], services, color=con.color).splitlines()
-    endpoints = [(", ".join(ep.addresses), ep.node_name or "?", _state(ep.conditions),
-                  f"{eps.namespace}/{eps.service_name}")
+    endpoints = [(", ".join(ep.addresses), ep.node_name or "?", _state(ep.conditions), eps.service_key)
                  for eps in inputs.cluster.endpoint_slices for ep in eps.endpoints]
     if endpoints:
         state = Column("state", style=lambda v: STATE_STYLES.get(v, ("yellow",)))

@@ -66,7 +66,7 @@ def slices_by_service(slices: Iterable[EndpointSlice]) -> dict[str, list[Endpoin
     by_service: dict[str, list[EndpointSlice]] = {}
     for es in slices:
         if es.service_name:
-            by_service.setdefault(f"{es.namespace}/{es.service_name}", []).append(es)
+            by_service.setdefault(es.service_key, []).append(es)
     return by_service
 
 

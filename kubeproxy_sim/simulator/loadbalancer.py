@@ -104,7 +104,7 @@ class LoadBalancer:
         if self._slices is None:
             self._slices = {key: [] for key in self.probed}
             for one in self._cluster.endpoint_slices:
-                if (group := self._slices.get(f"{one.namespace}/{one.service_name}")) is not None:
+                if (group := self._slices.get(one.service_key)) is not None:
                     group.append(one)
         return self._slices
 

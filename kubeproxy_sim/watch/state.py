@@ -78,7 +78,7 @@ def mirrored_from(cluster: Cluster) -> dict[str, tuple[Any, ...]]:
     found: dict[str, list[Any]] = {}
     for es in cluster.endpoint_slices:
         if es.service_name and dict(es.labels).get(MANAGED_BY_LABEL) == MIRROR_CONTROLLER:
-            found.setdefault(f"{es.namespace}/{es.service_name}", []).append(es)
+            found.setdefault(es.service_key, []).append(es)
     return {key: tuple(slices) for key, slices in found.items()}
 
 

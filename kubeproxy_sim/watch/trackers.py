@@ -38,7 +38,7 @@ _Update = tuple[EndpointSlice | None, EndpointSlice | None, bool]
 
 def slice_service(es: EndpointSlice) -> str | None:
     """The Service key ("ns/name") a slice belongs to; None when it names none."""
-    return f"{es.namespace}/{es.service_name}" if es.service_name else None
+    return es.service_key if es.service_name else None
 
 
 @dataclass(frozen=True, slots=True)
