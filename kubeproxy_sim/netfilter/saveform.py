@@ -152,9 +152,9 @@ def conntrack_address(value: str, ipv6: bool) -> str:
 
 def _on_ip(value: str, ipv6: bool) -> str:
     """TPROXY's ``--on-ip``, which libxt_TPROXY reads as getaddrinfo does, as the conntrack match's host is read
-    (v1.8.9 saves ``010.1.1.1`` as 8.1.1.1 and ``1.2.3`` as 1.2.0.3, and refuses a mask: "getaddrinfo: Name or
-    service not known"); one with a slash as before."""
-    return save_address(value, ipv6, host_suffix=False) if "/" in value else conntrack_address(value, ipv6)
+    (v1.8.9 saves ``010.1.1.1`` as 8.1.1.1 and ``1.2.3`` as 1.2.0.3); the parser refuses a mask, as iptables does
+    (:func:`~kubeproxy_sim.netfilter.syntax.tproxy_address_problem`)."""
+    return conntrack_address(value, ipv6)
 
 
 def _port_range(value: str, sep: str = ":") -> str | None:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection, Container, Sequence
 from dataclasses import dataclass
 
 from kubeproxy_sim.errors import RulesSyntaxError
-from kubeproxy_sim.netfilter.hostmask import HostRefusal, read_hosts
+from kubeproxy_sim.netfilter.hostmask import HostRefusal, inet_aton_exact, read_hosts
 from kubeproxy_sim.netfilter.model import Option, RuleSpec, Target
 from kubeproxy_sim.netfilter.protocols import NETBASE_ALIASES, NETBASE_PROTOCOLS, XTABLES_PROTOCOLS, saved_protocol
 from kubeproxy_sim.netfilter.services import SERVICES
@@ -334,11 +334,13 @@ RECENT_NAME_LIMIT = 199  # XT_RECENT_NAME_LEN - 1: iptables keeps a longer name'
 RECENT_HITCOUNT_LIMIT = 65535  # XT_RECENT_MAX_NSTAMPS - 1 of a recent kernel (older kernels: 255)
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
 _HEX4 = r"[0-9a-fA-F]{1,4}"
+_IPV4_HOST = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
+_IPV6_HOST = (rf"(?:(?:{_HEX4}:){{7}}{_HEX4}|(?:{_HEX4}:){{1,7}}:|:(?::{_HEX4}){{1,7}}|::"
+              + "".join(rf"|(?:{_HEX4}:){{{n}}}(?::{_HEX4}){{1,{7 - n}}}" for n in range(1, 7)) + ")")
+HOST_VALUE = f"{_IPV4_HOST}|{_IPV6_HOST}"
+"""One address without a mask, a dotted quad or an IPv6 address without a dotted tail (TPROXY's ``--on-ip``)."""
 ADDRESS_VALUE = (
-    rf"{_OCTET}(?:\.{_OCTET}){{3}}(?:/(?:3[0-2]|[12]?[0-9]))?"
-    rf"|(?:(?:{_HEX4}:){{7}}{_HEX4}|(?:{_HEX4}:){{1,7}}:|:(?::{_HEX4}){{1,7}}|::"
-    + "".join(rf"|(?:{_HEX4}:){{{n}}}(?::{_HEX4}){{1,{7 - n}}}" for n in range(1, 7))
-    + r")(?:/(?:12[0-8]|1[01][0-9]|[1-9]?[0-9]))?"
+    rf"{_IPV4_HOST}(?:/(?:3[0-2]|[12]?[0-9]))?|{_IPV6_HOST}(?:/(?:12[0-8]|1[01][0-9]|[1-9]?[0-9]))?"
 )
 """One -s/-d address as kube-proxy writes them: a dotted quad or an IPv6 address without a dotted tail, with an
 optional prefix length, each number without leading zeros (every other spelling is read by the interpreter:
@@ -361,6 +363,8 @@ VALUE_PATTERNS = {
     # (printable ASCII: one byte a character, as IFNAMSIZ counts; no quote or backslash, which a canonical value
     # does not hold bare ('-i "-5"' is '-i -5'), and not a word the tokenizer reads as a flag or a bang, -x or !)
     "address": ADDRESS_VALUE,
+    "ct-address": ADDRESS_VALUE,
+    "on-ip": HOST_VALUE,
     "ipv6-headers": "(?:{0})(?:,(?:{0}))*".format("|".join(sorted(map(re.escape, IPV6_HEADERS), key=len,
                                                                    reverse=True))),
     "bare-word": r"[^-!' \"\\\t\r\n\x00][^' \"\\\t\r\n\x00]*",  # one of several bare words of a --comment
@@ -645,14 +649,19 @@ def value_kind(flag: str, owner: str) -> str | None:
     :data:`NAMED_VALUE_KINDS`; None: a value the parser keeps as written unchecked."""
     if owner == "recent":
         return RECENT_VALUE_KINDS.get(flag)
-    return NAMED_VALUE_KINDS.get((owner, flag)) or port_kind(flag, owner)
+    return NAMED_VALUE_KINDS.get((owner, flag)) or FLAG_VALUE_KINDS.get(flag) or port_kind(flag, owner)
 
 
 NAMED_VALUE_KINDS = {("", "-i"): "interface", ("", "-o"): "interface", ("", "-s"): "address", ("", "-d"): "address",
                      ("conntrack", "--ctproto"): "protocol",
+                     **{("conntrack", flag): "ct-address" for flag in ("--ctorigsrc", "--ctorigdst", "--ctreplsrc",
+                                                                       "--ctrepldst")},
                      ("mh", "--mh-type"): "mh-type", ("ipv6header", "--header"): "ipv6-headers"}
 """The checked values of a match option (``""``: a rule's own, such as -i) that take names (kept as written, saved
 as iptables-save prints them)."""
+FLAG_VALUE_KINDS = {"--on-ip": "on-ip"}
+"""The checked values of options only one extension of iptables 1.8.9 has (TPROXY's ``--on-ip``), by the flag alone:
+a skeleton's target is a placeholder (:func:`value_holes`), and its options are that one's."""
 IFNAMSIZ = 16  # an interface's name and its NUL: xtables_parse_interface refuses a longer name
 MH_TYPES = ("binding-refresh-request", "brr", "home-test-init", "hoti", "careof-test-init", "coti", "home-test", "hot",
             "careof-test", "cot", "binding-update", "bu", "binding-acknowledgement", "ba", "binding-error", "be")
@@ -696,6 +705,38 @@ def ipv6_headers(value: str) -> frozenset[str] | str:
             number = NETBASE_PROTOCOLS.get(name, NETBASE_ALIASES.get(name))
             return f"unknown header `{name if number is None else number}' specified"
     return frozenset(IPV6_HEADERS[name] for name in names)
+
+
+GETADDRINFO_UNKNOWN = "getaddrinfo: Name or service not known"
+
+
+def _unresolvable(host: str) -> bool:
+    """Whether getaddrinfo refuses ``host`` whatever the family and the machine: empty, or holding a blank, a comma
+    or a slash (no name does: glibc's resolver refuses it), or a name of digits and dots that inet_aton does not
+    take (``1.2.3.256``: glibc decides such a name itself, without a lookup)."""
+    if not host or any(c in _BLANKS_C or c in ",/" for c in host):
+        return True
+    return host[0] in "0123456789" and host.strip("0123456789.") == "" and inet_aton_exact(host) is None
+
+
+def conntrack_address_problem(value: str) -> str | None:
+    """What iptables 1.8.9 says refusing a conntrack match's ``--ctorigsrc``-like ``HOST[/MASK]`` whatever the
+    family (libxt_conntrack reads the host by getaddrinfo, one host: ``10.0.0.1,10.0.0.2`` is "getaddrinfo: Name or
+    service not known"; an empty mask or one holding a ``/`` is "neither a valid network mask nor valid CIDR"),
+    None when it may take it (a family's own refusals, fd00::1 in IPv4, are the family's reader's)."""
+    host, slash, mask = value.partition("/")
+    if _unresolvable(host):
+        return GETADDRINFO_UNKNOWN
+    if slash and (not mask or "/" in mask or any(c in _BLANKS_C for c in mask)):
+        return "neither a valid network mask nor valid CIDR (0-32 in IPv4, 0-128 in IPv6)"
+    return None
+
+
+def tproxy_address_problem(value: str) -> str | None:
+    """What iptables 1.8.9 says refusing TPROXY's ``--on-ip`` whatever the family: one host read by getaddrinfo,
+    so a mask or a list is "getaddrinfo: Name or service not known" (``10.0.0.1/24``, even ``/32``; legacy and
+    nft, unshare --net); None when it may take it."""
+    return GETADDRINFO_UNKNOWN if _unresolvable(value) else None
 
 
 def c_strtoumax(text: str) -> int | None:
@@ -742,8 +783,12 @@ _NAMED_EXPECTED = {
     "mh-type": "a type 0-255 or its name (such as binding-update, or bu), or a range such as 1:5, the lower first",
     "ipv6-headers": "comma-separated headers: hop, dst, route, frag, auth, esp, none, prot, their protocol names "
                     "(such as ipv6-frag) or numbers (0, 60, 43, 44, 51, 50, 59, 255)",
+    "ct-address": "one address such as 10.0.0.1 or fd00::1 (not a list), with an optional /LENGTH or /MASK",
+    "on-ip": "one address such as 10.0.0.1 or fd00::1, without a mask or a list",
 }
-_NAMED_READERS: dict[str, Callable[[str], object]] = {"mh-type": mh_type_range, "ipv6-headers": ipv6_headers}
+_NAMED_READERS: dict[str, Callable[[str], object]] = {"mh-type": mh_type_range, "ipv6-headers": ipv6_headers,
+                                                      "ct-address": conntrack_address_problem,
+                                                      "on-ip": tproxy_address_problem}
 """Each named-value kind's reader, which returns its problem as a string (validation and parsing share it)."""
 _RECENT_EXPECTED = {
     "seconds": "a number 1-4294967295 (0x.. hex, 0.. octal)",
@@ -1527,7 +1572,7 @@ class _Interpreter:
         elif self.target is not None and takes_options(self.target.name) and self.target_owns(flag):
             args = self.args(flag)[0]
             self.check_words(flag, args)
-            if port_kind(flag, self.target.name) is not None:
+            if value_kind(flag, self.target.name) is not None:
                 args = self.check_values(flag, self.target.name, args, 1)
             self.target_options.append(Option(flag, args, negated, self.target.name))
         else:

@@ -1,0 +1,38 @@
+"""The parser reads option values as iptables 1.8.9 reads them, for the inputs of
+:mod:`tests.netfilter.option_cases` (``tests/kernel/test_option_parity`` checks them against this machine's
+tools)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubeproxy_sim.errors import RulesSyntaxError
+from kubeproxy_sim.netfilter import syntax
+from tests.netfilter.option_cases import ALL_CASES
+from tests.netfilter.restore_cases import Case
+from tests.netfilter.test_codec_restore_parity import refusal, saved_lines
+
+
+@pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.name)
+def test_the_parser_agrees_with_iptables_restore(case: Case) -> None:
+    if case.line is not None:
+        assert refusal(case.text, case.ipv6).line == case.line
+        return
+    ours = saved_lines(case.text, case.ipv6)
+    assert [line for line in case.saved if line not in ours] == [], ours
+
+
+def test_a_conntrack_address_list_is_refused_in_iptables_words() -> None:
+    with pytest.raises(RulesSyntaxError) as info:
+        syntax.parse_spec("-m conntrack --ctorigsrc 10.0.0.1,10.0.0.2 -j ACCEPT")
+    assert str(info.value) == ("getaddrinfo: Name or service not known at '10.0.0.1,10.0.0.2'; expected one address "
+                               "such as 10.0.0.1 or fd00::1 (not a list), with an optional /LENGTH or /MASK")
+
+
+@pytest.mark.parametrize("rule", ["-p tcp -j TPROXY --on-port 80 --on-ip 10.0.0.1/24",
+                                  "-p tcp -m mark --mark 1 -j TPROXY --on-ip 10.0.0.1/32 --on-port 80"])
+def test_a_tproxy_address_with_a_mask_is_refused_also_through_a_rule_shape(rule: str) -> None:
+    """A rule's shape (skeleton) has its target's name as a placeholder: --on-ip is checked by its flag."""
+    for _ in range(2):  # (the second time through the shape's compiled program)
+        with pytest.raises(RulesSyntaxError, match="getaddrinfo: Name or service not known"):
+            syntax.parse_spec(rule)
