@@ -318,8 +318,27 @@ def _exec_interactive(plugin: Any) -> bool:
     """Whether client-go gives an exec plugin the terminal: not for interactiveMode Never; for IfAvailable and
     Always (and an unset mode, which client-go defaults to IfAvailable) when its standard input is one. The Python
     client looks at stdout whatever the mode, so a Never plugin run from a terminal got it, and its stderr was not
-    kept (final reader f2 finding 1)."""
-    return plugin.safe_get("interactiveMode") != "Never" and sys.stdin is not None and sys.stdin.isatty()
+    kept (final reader f2 finding 1). An Always plugin without a terminal is not run at all
+    (:func:`_exec_mode_refused`)."""
+    return plugin.safe_get("interactiveMode") != "Never" and _stdin_is_terminal()
+
+
+def _stdin_is_terminal() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+EXEC_NOT_INTERACTIVE = "exec plugin cannot support interactive mode: standard input is not a terminal"
+"""client-go's refusal of an interactiveMode Always plugin when standard input is no terminal (its isInteractive,
+before the plugin is run: kubectl 1.33, the oracle, failed each request with "getting credentials: " and this, and
+never ran the plugin)."""
+
+
+def _exec_mode_refused(plugin: Any) -> str | None:
+    """Why client-go refuses to run the exec ``plugin`` (the kubeconfig's exec mapping) at all, or None:
+    interactiveMode Always without a terminal on standard input (:data:`EXEC_NOT_INTERACTIVE`); the Python client
+    ran it without one."""
+    return EXEC_NOT_INTERACTIVE if plugin.safe_get("interactiveMode") == "Always" and not _stdin_is_terminal() \
+        else None
 
 
 def _run_exec_plugin(provider: Any, interactive: bool) -> dict[str, Any]:
@@ -392,6 +411,9 @@ def _loader_class() -> Any:
     class Loader(KubeConfigLoader):
         def _load_from_exec_plugin(self) -> Any:
             if "exec" not in self._user:
+                return None
+            if (refused := _exec_mode_refused(self._user["exec"])) is not None:
+                logging.error(refused)  # (as a failed plugin: each request fails for it, and asks again)
                 return None
             try:
                 provider = ExecProvider(self._user["exec"], self._get_base_path(self._cluster.path), self._cluster)

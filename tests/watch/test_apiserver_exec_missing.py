@@ -307,3 +307,41 @@ def test_a_plugin_installed_after_start_but_before_the_first_request_is_run_for_
         src.close(timeout=2)
     assert seen.said() == []
     assert set(tls_fake.authorization) == {"Bearer from-exec"}
+
+
+def _always_plugin(tls_fake: FakeApiServer, tmp_path: Path, seen: Path) -> Path:
+    """An interactiveMode Always plugin that notes in ``seen`` each run (and whether its stdin is a terminal) and
+    hands out a token."""
+    script = tmp_path / "always.sh"
+    script.write_text(f"#!/bin/sh\nif [ -t 0 ]; then echo terminal >> {seen}; else echo no-terminal >> {seen}; fi\n"
+                      "echo '{\"apiVersion\": \"client.authentication.k8s.io/v1\", \"kind\": \"ExecCredential\", "
+                      "\"status\": {\"token\": \"from-exec\"}}'\n")
+    script.chmod(0o755)
+    return with_user(tls_fake, tmp_path / "kc", {"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1", "command": "./always.sh", "interactiveMode": "Always"}},
+        **{"insecure-skip-tls-verify": True})
+
+
+def test_an_always_plugin_without_a_terminal_is_refused_and_not_run(tls_fake, tmp_path: Path) -> None:
+    """client-go's isInteractive refuses an Always plugin when standard input is no terminal, before running it
+    (kubectl 1.33, the oracle, with </dev/null: "getting credentials: exec plugin cannot support interactive mode:
+    standard input is not a terminal", the plugin never run, no request sent); the watch ran it without one."""
+    seen = tmp_path / "seen"
+    kubeconfig = _always_plugin(tls_fake, tmp_path, seen)
+    assert not sys.stdin.isatty()  # (pytest's)
+    failed = given_up(kubeconfig, sleep=lambda _: None)
+    assert str(failed) == (f"{tls_fake.url}: list failed: getting credentials: exec plugin cannot support "
+                           f"interactive mode: standard input is not a terminal ({kubeconfig}: users[0].user.exec)")
+    assert (seen.exists(), tls_fake.authorization) == (False, [])
+
+
+def test_an_always_plugin_with_a_terminal_is_run_with_it(tls_fake, tmp_path: Path) -> None:
+    seen = tmp_path / "seen"
+    kubeconfig = _always_plugin(tls_fake, tmp_path, seen)
+    with _terminal():
+        src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], sleep=lambda _: None).start()
+        try:
+            Mirror(src).until(lambda: set(tls_fake.authorization) == {"Bearer from-exec"})
+        finally:
+            src.close(timeout=2)
+    assert set(seen.read_text().splitlines()) == {"terminal"}
