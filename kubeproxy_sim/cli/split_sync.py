@@ -77,19 +77,14 @@ class Synced:
     """A full sync from manifests: the node's config, every message about the input, and the rules.
 
     ``pieces`` is the restore input when it was asked for, as pieces of whole lines (joined with newlines, they
-    are its text: :attr:`text`); ``result`` the sync as a ruleset, which a split run asked for text only does
-    not build (rendering the two halves apart is what makes it fast).
+    are its text, which :meth:`write_text` writes); ``result`` the sync as a ruleset, which a split run asked for
+    text only does not build (rendering the two halves apart is what makes it fast).
     """
 
     config: ProxyConfig
     diagnostics: tuple[Diagnostic, ...]
     result: SyncResult | None
     pieces: list[str] | None
-
-    @property
-    def text(self) -> str | None:
-        """The restore input as one string (None when it was not asked for)."""
-        return None if self.pieces is None else "\n".join(self.pieces)
 
     def write_text(self, stream: TextIO) -> None:
         """Write the restore input to ``stream``, :data:`WRITE_PIECES` pieces at a time.
