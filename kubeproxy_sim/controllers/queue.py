@@ -9,7 +9,8 @@ event handlers queue a Service when
   new when something else changed too: GetServicesToUpdateOnPodChange, determineNeededServiceUpdates);
 - an EndpointSlice labelled as the controller's, of that Service, is added, updated or deleted by someone else
   (onEndpointSliceAdd/Update/Delete, through the slice tracker);
-- its last sync failed (the workqueue retries it, rate limited);
+- its last sync failed: the workqueue retries it after a per-key exponential delay, and drops it after too many
+  failures (:class:`Backoff`, :func:`retried`; an event queues it again, but does not reset its count);
 - a Node is added or deleted, or changes readiness or zone (updateNode), and the Service is one whose hints the
   topology cache holds and finds overloaded under the Nodes' new CPU ratios (checkNodeTopologyDistribution,
   GetOverloadedServices). That is also the only moment the cache reads the Nodes: allocatable CPU changed alone
@@ -48,6 +49,83 @@ def changes(old: Iterable[T], new: Iterable[T], key: Callable[[T], K]) -> Iterat
         yield k, before.pop(k, None), item
     for k, gone in before.items():
         yield k, gone, None
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """A controller's retry policy: client-go's ItemExponentialFailureRateLimiter (the k-th failure since the key
+    was last forgotten waits ``base * 2**(k-1)`` seconds, at most ``cap``) and the controller's maxRetries (its
+    handleErr requeues while NumRequeues < max_retries, and forgets the key otherwise: dropped until an event
+    queues it again). Both controllers pair it with a 10 qps, 100 burst bucket (MaxOfRateLimiter), shared by all
+    keys, which never delays the few failing keys of a scenario and is left out."""
+
+    base: float
+    cap: float
+    max_retries: int
+
+    def delay(self, requeues: int) -> float:
+        """When(): the wait after a failure with ``requeues`` failures already counted."""
+        return min(self.base * 2.0 ** min(requeues, 64), self.cap)
+
+
+# endpointslice_controller.go: defaultSyncBackOff 1s, maxSyncBackOff 1000s, maxRetries 15 (1s, 2s, ... 512s, then
+# 1000s five times: the 16th failed sync, 6023s after the first, drops the Service)
+ENDPOINTSLICE_BACKOFF = Backoff(1.0, 1000.0, 15)
+# endpointslicemirroring_controller.go: the same but maxSyncBackOff 100s (no sync of the model's mirroring
+# controller fails: its failures are the API server's, which the scenario does not model)
+MIRRORING_BACKOFF = Backoff(1.0, 100.0, 15)
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """A key's state in a rate-limited workqueue: the failures its rate limiter counts (NumRequeues, reset by
+    Forget: a sync that succeeds or the drop after the last retry) and when its delayed re-add fires (None: none
+    waiting). The waiting re-add outlives a Forget: the delaying queue keeps it, so a key synced with success by an
+    event meanwhile is synced once more when it fires; of two re-adds the earlier is kept (waitingEntryByData)."""
+
+    key: str
+    requeues: int = 0
+    due: float | None = None
+
+
+def _failed_at(policy: Backoff, retry: Retry, when: float) -> Retry:
+    """handleErr of a failed sync at ``when``: AddRateLimited while requeues < max_retries, else Forget."""
+    if retry.requeues >= policy.max_retries:
+        return Retry(retry.key, 0, retry.due)
+    due = when + policy.delay(retry.requeues)
+    return Retry(retry.key, retry.requeues + 1, due if retry.due is None else min(retry.due, due))
+
+
+def due_keys(retries: Iterable[Retry], now: float) -> set[str]:
+    """The keys whose delayed re-add has fired by ``now``: synced at this step whatever else happened."""
+    return {r.key for r in retries if r.due is not None and r.due <= now}
+
+
+def retried(policy: Backoff, retries: Iterable[Retry], now: float, queued: Iterable[str],
+            failing: Iterable[str]) -> tuple[Retry, ...]:
+    """The workqueue's retry state after the sync at ``now``, from the state after the previous one (``retries``):
+    each key's re-adds that fired since (at their due times, then at the times their failures set, while due by
+    ``now``), then the sync of the keys an event ``queued`` at ``now``; a sync of a key in ``failing`` fails, of
+    another succeeds (Forget). Keys with no failure counted and no re-add waiting are left out.
+
+    The scenario syncs once per step, at its end, so a retry that fell due during a ``wait`` meets the step's end
+    state. Within a wait no Node is added or removed (only steps change Nodes) and pods only go on in their lives
+    (an address, readiness, deletion), so a key failing at the end (a pod on a Node the controller does not know)
+    failed at each of those retries, and one succeeding at the end stopped failing at some retry, after which the
+    key is forgotten as here."""
+    failing, queued = set(failing), set(queued)
+    state = {r.key: r for r in retries}
+    out = []
+    for key in dict.fromkeys([*state, *sorted(queued)]):
+        retry = state.get(key, Retry(key))
+        while retry.due is not None and retry.due <= now:
+            when, retry = retry.due, Retry(key, retry.requeues)
+            retry = _failed_at(policy, retry, when) if key in failing else Retry(key)
+        if key in queued:
+            retry = _failed_at(policy, retry, now) if key in failing else Retry(key, 0, retry.due)
+        if retry.requeues or retry.due is not None:
+            out.append(retry)
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)

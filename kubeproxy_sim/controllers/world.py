@@ -197,10 +197,11 @@ class ControllerSync:
     """The projection at one instant, with what the EndpointSlice controller recorded on Services on the way, the
     Services whose topology hints its cache now holds, and its own slices in ``cluster`` (all three for the next
     sync); and what the next sync needs to tell which Services its events queue: what its informers held
-    (``seen``), the Nodes' CPU ratios its topology cache holds (read only on a Node event) and the Services whose
-    sync failed (retried). The loaded slices the controllers delete are not its memory: a played step's World has
-    lost them (:func:`collect_slices`), as those of a deleted Service (:func:`delete_services`), and ``seen`` holds
-    the World's slices as the sync found them, before it deleted any."""
+    (``seen``), the Nodes' CPU ratios its topology cache holds (read only on a Node event) and its workqueue's
+    retries: the Services whose syncs failed, how often, and when each is synced again (queue.retried). The
+    loaded slices the controllers delete are not its memory: a played step's World has lost them
+    (:func:`collect_slices`), as those of a deleted Service (:func:`delete_services`), and ``seen`` holds the
+    World's slices as the sync found them, before it deleted any."""
 
     cluster: Cluster
     events: tuple[ServiceEvent, ...] = ()
@@ -208,7 +209,7 @@ class ControllerSync:
     own: tuple[EndpointSlice, ...] = ()
     seen: Snapshot = field(default_factory=Snapshot)
     ratios: Mapping[str, float] | None = None
-    failed: frozenset[str] = frozenset()
+    retries: tuple[queue.Retry, ...] = ()
 
 
 def topology_view(world: World, populated: frozenset[str], ratios: Mapping[str, float] | None) -> TopologyView:
@@ -239,7 +240,7 @@ def _queued(before: ControllerSync, seen: Snapshot, world: World,
     """The Services the controller's events since ``before`` queue (controllers.queue; ``touched``: those its
     slice handlers queue), and the CPU ratios its topology cache holds after them."""
     ratios = before.ratios
-    dirty = queue.service_queued(before.seen, seen) | set(before.failed) | touched
+    dirty = queue.service_queued(before.seen, seen) | touched
     dirty |= queue.pod_queued(before.seen.pods, seen.pods, world.services)
     if queue.nodes_event(before.seen, seen):
         ratios = _cache_ratios(world)
@@ -256,7 +257,9 @@ def controller_sync(world: World, before: ControllerSync | None = None,
     of every step since ``before``).
 
     The first sync (no ``before``) syncs every Service, as the controller does on its informers' initial lists;
-    a later one only those its events queue (:func:`_queued`, controllers.queue): the others keep the slices and
+    a later one only those its events queue (:func:`_queued`, controllers.queue) and those whose retry after a
+    failed sync has come (queue.retried: 1s, 2s, 4s, ... of scenario time, dropped after 15): the others keep the
+    slices and
     events of their last sync, even where the Nodes changed under them (a Node's new zone is not written into
     the slices of a Service nothing queued: updateNode leads only to checkNodeTopologyDistribution;
     kubernetes/kubernetes#123401 is related).
@@ -278,9 +281,11 @@ def controller_sync(world: World, before: ControllerSync | None = None,
     pods = tuple(p.at(world.now) for p in world.pods)
     seen = _snapshot(world, pods, loaded)
     if before is None:
-        dirty, ratios, populated = {s.key for s in world.services}, _cache_ratios(world), frozenset[str]()
+        queued, ratios, populated = {s.key for s in world.services}, _cache_ratios(world), frozenset[str]()
     else:
-        (dirty, ratios), populated = _queued(before, seen, world, touched), before.populated
+        (queued, ratios), populated = _queued(before, seen, world, touched), before.populated
+    retries = before.retries if before is not None else ()
+    dirty = queued | queue.due_keys(retries, world.now)
     synced = tuple(s for s in world.services if s.key in dirty)
     done = reconcile_all(synced, pods, world.nodes, view=topology_view(world, populated, ratios))
     previous = before.own if before is not None else ()
@@ -292,10 +297,11 @@ def controller_sync(world: World, before: ControllerSync | None = None,
                       for s in (fresh if service.key in dirty else kept).get(service.key, ())))
     events = tuple(e for e in (before.events if before is not None else ())
                    if e.service not in dirty and e.service in present) + done.events
-    failed = frozenset(e.service for e in done.events if e.event.reason == FAILED_UPDATE_REASON)
+    failed = {e.service for e in done.events if e.event.reason == FAILED_UPDATE_REASON}
+    retries = queue.retried(queue.ENDPOINTSLICE_BACKOFF, retries, world.now, queued, failed)
     cluster = Cluster(services=world.services, endpoint_slices=(*world.user_slices, *world.mirrored_slices, *own),
                       nodes=world.nodes, pods=pods)
-    return ControllerSync(cluster, events, done.populated, own, seen, ratios, failed)
+    return ControllerSync(cluster, events, done.populated, own, seen, ratios, retries)
 
 
 def collect_slices(world: World) -> World:

@@ -196,20 +196,54 @@ def test_a_pod_applied_again_with_a_new_port_is_replaced_and_its_service_synced(
     assert ":8080/" not in steps[2]
 
 
-def test_a_failed_sync_is_retried_until_it_succeeds(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    """A pod on a Node the controller does not know fails the Service's sync (FailedToUpdateEndpointSlices); the
-    workqueue retries the key, so once node9 exists the retry writes its endpoint though no event of the Service
-    or its pods came (a Node added queues only overloaded Auto Services)."""
+def _lost_pod_steps(tmp_path: Path, waits: tuple[str, ...], monkeypatch: pytest.MonkeyPatch,
+                    capsys: pytest.CaptureFixture[str]) -> tuple[list[str], str]:
+    """The steps of: the Service, a pod on node9 (no such Node: the sync fails at t=0), the first wait, node9
+    applied, the other waits; and the diagnostics."""
     (tmp_path / "nodes.yaml").write_text(NODES.replace("ZONE", "zone-b"))
     (tmp_path / "svc.yaml").write_text(SERVICE)
     (tmp_path / "pod.yaml").write_text(_pod("lost", "node9", "10.244.9.7", "{containerPort: 8080}"))
     (tmp_path / "node9.yaml").write_text(_node("node9", "zone-a", 9, "4"))
-    (tmp_path / "s.script").write_text("apply -f svc.yaml\napply -f pod.yaml\napply -f node9.yaml\n")
+    first, *rest = waits
+    script = "".join(["apply -f svc.yaml\napply -f pod.yaml\n", first, "apply -f node9.yaml\n", *rest])
+    (tmp_path / "s.script").write_text(script)
     assert run_cli(["scenario", str(tmp_path / "s.script"), "-f", str(tmp_path / "nodes.yaml"), "--show",
                     "endpoints", "--hostname-override", "node1"], monkeypatch) == 0
     out, err = capsys.readouterr()
-    steps = out.split("# step ")[1:]
+    return out.split("# step ")[1:], err
+
+
+LOST = ["10.244.9.7:8080/TCP ready node=node9 zone=zone-a pod=lost for-zones=zone-a"]
+
+
+def _lost(step: str) -> list[str]:
+    return [line.split("default/web ")[1] for line in _on(step, "node9")]
+
+
+def test_a_failed_sync_is_retried_a_second_later(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A pod on a Node the controller does not know fails the Service's sync (FailedToUpdateEndpointSlices); the
+    workqueue retries the key after 1s (defaultSyncBackOff), so once node9 exists the retry writes its endpoint
+    though no event of the Service or its pods came (a Node added queues only overloaded Auto Services); not at
+    once: node9 applied at the same instant waits for that second."""
+    steps, err = _lost_pod_steps(tmp_path, ("", "wait 0.5s\n", "wait 0.5s\n"), monkeypatch, capsys)
     assert "(no endpoints)" in steps[1] and "Node node9 Not Found" in err
-    assert [line.split("default/web ")[1] for line in _on(steps[2], "node9")] == [
-        "10.244.9.7:8080/TCP ready node=node9 zone=zone-a pod=lost for-zones=zone-a"]
+    assert _lost(steps[2]) == [] and _lost(steps[3]) == []  # t=0, t=0.5s
+    assert _lost(steps[4]) == LOST  # t=1s
+
+
+def test_the_retries_back_off_and_the_service_is_dropped_after_15(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The retries come at 1, 3, 7, ... 1023s (1s doubling to 512s), then every 1000s (maxSyncBackOff): the
+    15th and last at 6023s. Node9 applied at 6022s is written by that retry; applied at 6023s, after it, the
+    Service is out of the queue (maxRetries 15) and nothing writes the endpoint, however long one waits, until
+    an event queues the Service again."""
+    steps, _ = _lost_pod_steps(tmp_path, ("wait 6022s\n", "wait 1s\n"), monkeypatch, capsys)
+    assert _lost(steps[3]) == [] and _lost(steps[4]) == LOST
+    steps, _ = _lost_pod_steps(tmp_path, ("wait 5022s\n", "wait 1000s\n"), monkeypatch, capsys)
+    assert _lost(steps[4]) == LOST  # the retry at 6023s, the 15th
+    (tmp_path / "other.yaml").write_text(_pod("other", "node1", "10.244.0.8", "{containerPort: 8080}"))
+    steps, _ = _lost_pod_steps(tmp_path, ("wait 6023s\n", "wait 100000s\n", "apply -f other.yaml\n"),
+                               monkeypatch, capsys)
+    assert _lost(steps[3]) == [] and _lost(steps[4]) == []
+    assert _lost(steps[5]) == LOST  # addPod of another pod queues the Service

@@ -257,3 +257,33 @@ def test_a_played_steps_slice_events_are_the_steps_own_and_reach_the_sync_it_is_
     assert _zones(W.controller_sync(second.world, sync, second.slice_events)) == {"zone-a", "zone-b"}
     assert _zones(W.controller_sync(second.world, sync, first.slice_events | second.slice_events)) == {
         "zone-a", "zone-c"}
+
+
+def test_the_retry_delays_are_the_rate_limiters_and_the_16th_failure_drops_the_key() -> None:
+    """ItemExponentialFailureRateLimiter(1s, 1000s) under handleErr's maxRetries 15: a key failing at every sync
+    is synced again 1, 2, 4, ... 512s after each failure, then 1000s (2**10 > 1000) five times; the failure at
+    6023s is the 16th, NumRequeues 15: Forget, nothing waits."""
+    policy, retries, times = Q.ENDPOINTSLICE_BACKOFF, Q.retried(Q.ENDPOINTSLICE_BACKOFF, (), 0.0, {"k"}, {"k"}), []
+    while retries:
+        (retry,) = retries
+        assert retry.due is not None
+        times.append(retry.due)
+        retries = Q.retried(policy, retries, retry.due, (), {"k"})
+    assert times == [1, 3, 7, 15, 31, 63, 127, 255, 511, 1023, 2023, 3023, 4023, 5023, 6023]
+    assert [Q.MIRRORING_BACKOFF.delay(n) for n in (0, 6, 7, 20)] == [1, 64, 100, 100]
+
+
+def test_retries_due_within_a_step_are_all_taken_and_an_event_does_not_reset_the_count() -> None:
+    """A long wait takes every retry due in it (the state after 100s of failing is the one after the retry at
+    63s: 7 failures counted, the next at 127s); an event's sync that fails counts on from there (Add does not
+    Forget), its re-add later than the waiting one, which is kept; a success forgets the count but not the
+    waiting re-add (the delaying queue still holds it)."""
+    policy = Q.ENDPOINTSLICE_BACKOFF
+    first = Q.retried(policy, (), 0.0, {"k", "ok"}, {"k"})
+    assert first == (Q.Retry("k", 1, 1.0),)
+    assert Q.due_keys(first, 0.5) == set() and Q.due_keys(first, 1.0) == {"k"}
+    later = Q.retried(policy, first, 100.0, (), {"k"})
+    assert later == (Q.Retry("k", 7, 127.0),)
+    assert Q.retried(policy, later, 110.0, {"k"}, {"k"}) == (Q.Retry("k", 8, 127.0),)
+    assert Q.retried(policy, later, 110.0, {"k"}, ()) == (Q.Retry("k", 0, 127.0),)
+    assert Q.retried(policy, later, 130.0, (), ()) == ()
