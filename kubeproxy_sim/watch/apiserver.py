@@ -1244,6 +1244,31 @@ def _dialed(url: str, default_port: str = "") -> str:
     return f"{scheme}://{'' if userinfo is None else userinfo + '@'}{_dialed_host(host, default_port)}{after}"
 
 
+def _proxied_base(base_url: str, server: str, pool_manager: Any) -> str:
+    """The base of the URLs requests are made for: ``base_url`` (the server as dialed: :func:`_dialed`), but for
+    a request an http or https proxy is sent as it is (an http server's, through no tunnel), whose URL names the
+    server as Go writes it (net/http's Request.write: the scheme, the Host header's host, :func:`_go_host_header`
+    of ``server``, the URL's HOST[:PORT] as written, then the path), without the URL's user information (kubectl
+    1.33, the oracle, to a local proxy: "GET http://:6443/api/v1/services" for server http://:6443, "GET
+    http://10.9.9.9:6443/..." for http://u:p@10.9.9.9:6443; urllib3 sent http://0.0.0.0:6443/... and the user
+    information). A host urllib3 cannot parse (``[]:6443``, ``::1:6443``) keeps the address dialed."""
+    from urllib3 import ProxyManager
+    from urllib3.exceptions import LocationParseError
+    from urllib3.util import parse_url
+    from urllib3.util.proxy import connection_requires_http_tunnel
+
+    parts = _split_authority(base_url)
+    if parts is None or not isinstance(pool_manager, ProxyManager) or connection_requires_http_tunnel(
+            pool_manager.proxy, pool_manager.proxy_config, parts[0]):
+        return base_url
+    written = f"{parts[0]}://{_go_host_header(server)}{parts[3]}"
+    try:
+        parse_url(written)
+    except LocationParseError:
+        return base_url
+    return written
+
+
 def _host_is_empty(url: str) -> bool:
     """Whether ``url`` has an empty host with a port (``https://:6443``) or in brackets (``https://[]``), which Go
     dials on the local system."""
@@ -1415,6 +1440,8 @@ class ApiServerSource:
         # Go's Host header is the URL's host as written (req.URL.Host): ":6443", "::1:6443", not the address dialed
         self._host_header = _go_host_header(self._server) if _url_host(self._base_url) != self._server else None
         self._proxy = _url_host(str(getattr(configuration, "proxy", "") or ""))  # (the HOST:PORT dialed)
+        self._request_base = _proxied_base(self._base_url, self._server,
+                                           getattr(getattr(self._api, "rest_client", None), "pool_manager", None))
         self._kinds = tuple(Kind(k) for k in kinds)
         self._node_name = node_name
         self._give_up = give_up
@@ -1537,7 +1564,7 @@ class ApiServerSource:
             raise _Stopped
         self._check_credentials()
         query = {k: v for k, v in params.items() if v is not None}
-        url = f"{self._base_url}{KIND_SPECS[kind].path}?{urlencode(query)}"
+        url = f"{self._request_base}{KIND_SPECS[kind].path}?{urlencode(query)}"
         resp = self._api.rest_client.pool_manager.request(
             "GET", url, headers=self._headers(), preload_content=False, retries=False,
             timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=self._read_timeout))

@@ -87,6 +87,7 @@ class FakeApiServer:
         self.requests: list[tuple[str, dict[str, str]]] = []  # (path, query) of every request, as asked
         self.authorization: list[str | None] = []  # each request's Authorization header
         self.host_headers: list[str | None] = []  # each request's Host header
+        self.targets: list[str] = []  # each request's target as sent (an absolute URL when sent as to a proxy)
         self.cond = threading.Condition()
         self.closing = False
         self.server: ThreadingHTTPServer | None = None
@@ -263,6 +264,7 @@ class _Handler(BaseHTTPRequestHandler):
         fake.requests.append((parsed.path, query))
         fake.authorization.append(self.headers.get("Authorization"))
         fake.host_headers.append(self.headers.get("Host"))
+        fake.targets.append(self.path)
         if fake.require_authorization not in (None, self.headers.get("Authorization")):
             self._json(401, status(401, "Unauthorized", "Unauthorized"))
             return

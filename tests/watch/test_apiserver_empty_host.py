@@ -118,3 +118,18 @@ def test_an_ipv6_proxy_url_without_brackets_is_dialed_in_them(populated, tmp_pat
     """The proxy-url as the server (Go's canonicalAddr dials both): http://::1:3128 is [::1]:3128."""
     kubeconfig = with_user(populated, tmp_path / "kc", {}, **{"proxy-url": "http://::1:3128"})
     assert connect(str(kubeconfig)).configuration.proxy == "http://[::1]:3128"
+
+
+@pytest.mark.parametrize(("server", "target"), [
+    ("http://:6443", "http://:6443"), ("http://u:p@:6443", "http://:6443"),
+    ("http://u:p@10.9.9.9:6443", "http://10.9.9.9:6443"), ("10.9.9.9:6443", "http://10.9.9.9:6443")])
+def test_an_http_proxy_is_sent_the_url_as_go_writes_it(populated, tmp_path: Path, server: str, target: str) -> None:
+    """Go's request to an http proxy names the server by the Host header's host (net/http Request.write: the
+    URL's scheme, r.Host or URL.Host with its zone removed, then the path), not by the address it would dial, and
+    without the URL's user information (kubectl 1.33, the oracle, to a local proxy: "GET http://:6443/api/v1/
+    services" for http://:6443 and "GET http://10.9.9.9:6443/..." for http://u:p@10.9.9.9:6443). The watch sent
+    http://0.0.0.0:6443/... and http://u:p@10.9.9.9:6443/... (The fake answers as the proxy would.)"""
+    kubeconfig = with_user(populated, tmp_path / "kc", {}, server=server, **{"proxy-url": populated.url})
+    synced(kubeconfig)
+    assert {t.partition("/api/")[0] for t in populated.targets} == {target}
+    assert set(populated.host_headers) == {target.removeprefix("http://")}
