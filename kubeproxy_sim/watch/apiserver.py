@@ -159,6 +159,8 @@ def classify(exc: BaseException, server: str, proxy: str = "") -> Failure:
         return Failure(str(exc), exc.status in PERMANENT_STATUSES, exc.status in SERVER_WIDE_STATUSES)
     if isinstance(exc, CredentialsUnavailable):  # (a bounded run gives up at once, as kubectl's one request fails)
         return Failure(str(exc), permanent=True, server_wide=True)
+    if isinstance(exc, DialImpossible):  # (the same)
+        return Failure(f"cannot connect to {server}: {exc}", permanent=True, server_wide=True)
     causes = list(_causes(exc))
     tls = next((c for c in causes if _is_tls(c)), None)
     if tls is not None:
@@ -772,7 +774,8 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None,
     i, user_at = chosen(data, context)
     cluster = data["clusters"][i]["cluster"]
     server, proxy = cluster["server"], cluster.get("proxy-url")
-    if (problem := _scheme_problem(server) or _server_problem(server)) is not None:
+    if (problem := _scheme_problem(server) or _server_problem(server)) is not None and not (
+            per_request and not proxy and _dial_problem(server) is not None):  # (the watch fails each request)
         raise InputError(Diagnostic(f"{quoted(server)} is not a URL ({problem}); expected http(s)://HOST[:PORT]",
                                     file=kubeconfig, field=f"clusters[{i}].cluster.server"))
     if (problem := _server_name_problem(server, cluster)) is not None:
@@ -956,6 +959,25 @@ def _exec_failure_text(failure: Diagnostic | None) -> str | None:
     said = failure.message.removeprefix("cannot get the kubeconfig's credentials: ")
     return f"getting credentials: {said} ({failure.file}: {failure.field})" if failure.field else \
         f"getting credentials: {said}"
+
+
+class DialImpossible(Exception):
+    """A request Go's transport fails as it dials the server (:func:`_dial_problem`), without sending it."""
+
+
+def _dial_problem(server: str) -> str | None:
+    """How Go's transport fails every request to ``server`` (a kubeconfig's, reached with no proxy) as it dials,
+    in its words, or None: a port past 65535 ("dial tcp: address 70000: invalid port"), and a name with colons
+    that is no IPv6 address (``http://a:b:6443``, ``http://::1``: :func:`_host_and_port`'s "lookup a:b: no such
+    host"). Go's url.Parse takes both, and kubectl 1.33, the oracle, failed each request so (through a proxy-url
+    it sent them to the proxy); the watch refused the kubeconfig at start instead, as :func:`connect` still does."""
+    parts = _split_authority(_client_go_url(server))
+    if parts is None:
+        return None
+    _, port, problem = _host_and_port(parts[2])
+    if port and int(port) > 65535:
+        return f"dial tcp: address {port}: invalid port"
+    return f"dial tcp: {problem}" if problem is not None and problem.startswith("lookup ") else None
 
 
 class CredentialsUnavailable(Exception):
@@ -1440,6 +1462,7 @@ class ApiServerSource:
         # Go's Host header is the URL's host as written (req.URL.Host): ":6443", "::1:6443", not the address dialed
         self._host_header = _go_host_header(self._server) if _url_host(self._base_url) != self._server else None
         self._proxy = _url_host(str(getattr(configuration, "proxy", "") or ""))  # (the HOST:PORT dialed)
+        self._dial_problem = None if self._proxy else _dial_problem(server)  # (each request fails for it)
         self._request_base = _proxied_base(self._base_url, self._server,
                                            getattr(getattr(self._api, "rest_client", None), "pool_manager", None))
         self._kinds = tuple(Kind(k) for k in kinds)
@@ -1563,6 +1586,8 @@ class ApiServerSource:
         if self._stop.is_set():
             raise _Stopped
         self._check_credentials()
+        if self._dial_problem is not None:  # (Go dials after getting the credentials)
+            raise DialImpossible(self._dial_problem)
         query = {k: v for k, v in params.items() if v is not None}
         url = f"{self._request_base}{KIND_SPECS[kind].path}?{urlencode(query)}"
         resp = self._api.rest_client.pool_manager.request(

@@ -71,3 +71,33 @@ def test_a_bracketed_ipv4_address_is_reached(populated, tmp_path: Path) -> None:
     kubeconfig = with_user(populated, tmp_path / "kc", {}, server=f"http://[127.0.0.1]:{port}")
     assert synced(kubeconfig).keys(Kind.SERVICE) == {"default/s1"}
     assert set(populated.host_headers) == {f"[127.0.0.1]:{port}"}
+
+
+@pytest.mark.parametrize(("server", "reason"), [
+    ("http://a:b:6443", "lookup a:b: no such host (an IPv6 address goes in brackets: [ADDRESS]:PORT)"),
+    ("http://::1", "lookup :: no such host (an IPv6 address goes in brackets: [ADDRESS]:PORT)"),
+    ("127.0.0.1:1:6443", "lookup 127.0.0.1:1: no such host (an IPv6 address goes in brackets: [ADDRESS]:PORT)"),
+    ("http://127.0.0.1:70000", "address 70000: invalid port"),
+    ("http://a:b:70000", "address 70000: invalid port"),
+])
+def test_a_server_go_cannot_dial_fails_each_request(tmp_path: Path, server: str, reason: str) -> None:
+    """kubectl 1.33 (the oracle) takes the kubeconfig and fails each request as Go dials: "Unable to connect to the
+    server: dial tcp: lookup a:b: no such host", "dial tcp: address 70000: invalid port"; the watch refused the
+    kubeconfig at start. A bounded run gives up at the first list, as kubectl's one request fails."""
+    from ._kubeconfigs import given_up
+
+    kubeconfig = tmp_path / "kc"
+    kubeconfig.write_text(_kubeconfig_for(server))
+    sleeps: list[float] = []
+    failed = given_up(kubeconfig, sleep=sleeps.append)
+    host = server.removeprefix("http://")
+    assert str(failed) == f"http://{host}: list failed: cannot connect to {host}: dial tcp: {reason}"
+    assert sleeps == []
+
+
+def _kubeconfig_for(server: str) -> str:
+    import yaml
+
+    return yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current-context": "c",
+                           "clusters": [{"name": "k", "cluster": {"server": server}}],
+                           "contexts": [{"name": "c", "context": {"cluster": "k"}}], "users": []})
