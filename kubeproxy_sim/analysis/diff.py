@@ -168,14 +168,11 @@ def rule_changes(before: NodeSet | None, after: NodeSet | None, node: str, owner
     grouped: dict[str, tuple[list[str], list[str]]] = {}
     other_added: list[str] = []
     other_removed: list[str] = []
-    for text, count in (new - old).items():
-        owner = _owner(by_text[text], text, owners, names)
-        target = grouped.setdefault(owner, ([], []))[0] if owner else other_added
-        target.extend([text] * count)
-    for text, count in (old - new).items():
-        owner = _owner(by_text[text], text, owners, names)
-        target = grouped.setdefault(owner, ([], []))[1] if owner else other_removed
-        target.extend([text] * count)
+    for side, lines, other in ((0, new - old, other_added), (1, old - new, other_removed)):  # added, then removed
+        for text, count in lines.items():
+            owner = _owner(by_text[text], text, owners, names)
+            target = grouped.setdefault(owner, ([], []))[side] if owner else other
+            target.extend([text] * count)
     return grouped, other_added, other_removed
 
 
