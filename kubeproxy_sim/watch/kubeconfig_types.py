@@ -171,11 +171,13 @@ def go_decoded(data: dict[str, Any]) -> dict[str, Any]:
     value for unset (the client took certificate-authority: "" for the kubeconfig's directory: "File does not
     exist"), a null list item is the zero value of its type (a null cluster, user or context an entry named ""),
     every cluster, user and context entry has its name and its inner mapping, every context a cluster and a user
-    name, every exec env variable a value and the file a current-context ("" when unset). The client tripped over
-    each of these in Python's words ("argument of type 'NoneType' is not iterable") or its own ("Expected key
-    current-context")."""
+    name, every exec env variable a value and the file a current-context ("" when unset) and a users list (empty
+    when unset: the watch refused a file without one, "cannot use this kubeconfig: 'users'", where kubectl 1.33
+    connects). The client tripped over each of these in Python's words ("argument of type 'NoneType' is not
+    iterable") or its own ("Expected key current-context")."""
     decoded = _zeroed(data, CONFIG)
     decoded.setdefault("current-context", "")
+    decoded.setdefault("users", [])  # (a file without users: client-go's empty map; the client's loader needs one)
     for key, inner in (("clusters", "cluster"), ("users", "user"), ("contexts", "context")):
         for entry in decoded.get(key) or []:
             entry.setdefault("name", "")

@@ -358,3 +358,12 @@ def test_an_exec_plugin_whose_output_is_no_json_is_said_without_python_s_json_er
     assert _connected_or_said(tmp_path, text) == [
         "kc.yaml: users[0].user.exec: cannot get the kubeconfig's credentials: exec: the plugin's output is not "
         "JSON; expected an ExecCredential on its stdout"]
+
+
+@pytest.mark.parametrize("users", ["", "users: null\n", "users: []\n"])
+def test_a_file_without_users_is_a_kubeconfig_whose_context_chooses_none(tmp_path: Path, users: str) -> None:
+    """kubectl 1.33 (the oracle) connects with a kubeconfig that has no users key (its context names no user);
+    the watch said "cannot use this kubeconfig: 'users'" (found while testing session 21's dial failures)."""
+    text = ("apiVersion: v1\nkind: Config\ncurrent-context: x\nclusters:\n- {name: k, cluster: {server: "
+            "'http://127.0.0.1:1'}}\ncontexts:\n- {name: x, context: {cluster: k}}\n" + users)
+    assert _connected_or_said(tmp_path, text) == []
