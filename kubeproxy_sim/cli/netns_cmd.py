@@ -98,8 +98,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     gc = verbs.add_parser("gc", help="remove what killed runs left behind",
                           description="Remove the namespaces of clusters whose owner process is gone (a killed "
                           "build, verify or test run, or a cluster whose keeper was killed), whatever state "
-                          "directory they were started with, and the scratch namespace a killed tools/bench.py left "
-                          "(kpsim-bench-PID.net); live ones are never touched.")
+                          "directory they were started with, the scratch namespace a killed tools/bench.py left "
+                          "(kpsim-bench-PID.net), and the scratch pairs of a killed kernel test run (kpsim-RUN-TAG.c "
+                          "and .n, beside their owner record .net); live ones are never touched.")
     gc.add_argument("--only", metavar="PREFIX", default="",
                     help="only clusters whose name starts with PREFIX (a test run's own, say)")
     gc.set_defaults(func=run_gc)

@@ -806,16 +806,36 @@ def _age(names: Iterable[str], now: float) -> float:
 @contextlib.contextmanager
 def scratch_netns(tag: str) -> Iterator[str]:
     """A network namespace of this process's own for a one-off job (tools/bench.py's iptables-restore timing),
-    removed on exit. It is named and marked as the node-network namespace of a cluster ``TAG-PID``
-    (``kpsim-TAG-PID.net``, this process its owner), so :func:`gc` removes it once the process is gone without
-    its cleanup (killed), and never while it runs; one killed before the marker is set goes after the grace."""
-    net = f"{cluster_prefix(f'{tag}-{os.getpid()}')}net"
-    netns.create(net)
+    removed on exit: :func:`owned_netns` of the cluster ``TAG-PID`` (``kpsim-TAG-PID.net``), the pid keeping two
+    runs of one job apart."""
+    with owned_netns(f"{tag}-{os.getpid()}") as net:
+        yield net
+
+
+@contextlib.contextmanager
+def owned_netns(name: str) -> Iterator[str]:
+    """The node-network namespace of a cluster ``NAME`` that is no cluster (``kpsim-NAME.net``), marked with this
+    process as its owner and removed on exit: the owner record of scratch namespaces the caller names
+    ``kpsim-NAME.<role>`` beside it (a test's client and node pair), so that :func:`gc` removes them all once
+    this process is gone without its cleanup (killed), and never while it runs; one killed before the marker
+    is set goes after the grace. The caller removes its own namespaces first; whatever it leaves of the
+    prefix (an interrupt between two steps of its cleanup) is removed here too, the marked one last, as
+    :func:`teardown` removes a cluster's. The namespace is taken as :func:`claimed` takes a cluster's name:
+    only a creation that won removes anything."""
+    net = f"{cluster_prefix(name)}net"
+    ours = False
     try:
+        with signals.held():
+            nsexec.create_netns(net)
+            ours = True
         mark_owner(net, owner_of(os.getpid()))
         yield net
     finally:
-        netns.remove(net)
+        if ours:
+            prefix = cluster_prefix(name)
+            for ns_name in sorted((n for n in netns.listnetns() if n.startswith(prefix)), key=lambda n: n == net):
+                with contextlib.suppress(FileNotFoundError):
+                    netns.remove(ns_name)
 
 
 def gc(directory: Path, *, now: float | None = None, grace: float = GC_GRACE, only: str = "") -> list[str]:

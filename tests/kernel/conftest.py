@@ -62,27 +62,32 @@ def no_leftovers(run_tag: str) -> Iterator[None]:
 
 def joined_pair(run_tag: str, tag: str, configure: Callable[[str, str], None]) -> Iterator[tuple[str, str]]:
     """The body of a module fixture (``yield from`` it) for two scratch namespaces joined by a veth:
-    ``kpsim-<run>-<tag>c`` (the client side, its end eth0) and ``kpsim-<run>-<tag>n`` (the node, its end c0),
+    ``kpsim-<run>-<tag>.c`` (the client side, its end eth0) and ``kpsim-<run>-<tag>.n`` (the node, its end c0),
     both with FORWARDING_SYSCTLS and their links (lo too) up; ``configure(client, node)`` adds the test's
-    addresses, routes and rules. Both are removed afterwards, however the build or the tests ended."""
+    addresses, routes and rules. Both are removed afterwards, however the build or the tests ended; a run
+    killed before that leaves them to ``netns gc``, which the owner record beside them
+    (``kpsim-<run>-<tag>.net``, :func:`~kubeproxy_sim.kernel.build.owned_netns`) tells they are garbage once
+    this process is gone."""
     from pyroute2 import netns
 
-    from kubeproxy_sim.kernel import nsexec, sysfs
+    from kubeproxy_sim.kernel import build, nsexec, sysfs
 
-    client, node = names = (f"kpsim-{run_tag}-{tag}c", f"kpsim-{run_tag}-{tag}n")
-    try:
-        for name in names:
-            nsexec.create_netns(name)
-            nsexec.call(name, sysfs.write_sysctls, FORWARDING_SYSCTLS)
-        with nsexec.iproute(node) as ipr:
-            ipr.link("add", ifname="c0", kind="veth", peer={"ifname": "eth0", "net_ns_fd": client})
-        for name, end in ((node, "c0"), (client, "eth0")):
-            with nsexec.iproute(name) as ipr:
-                for link in (end, "lo"):
-                    ipr.link("set", index=ipr.link_lookup(ifname=link)[0], state="up")
-        configure(client, node)
-        yield names
-    finally:
-        for name in names:
-            if name in netns.listnetns():
-                netns.remove(name)
+    with build.owned_netns(f"{run_tag}-{tag}") as marker:
+        prefix = marker.removesuffix("net")
+        client, node = names = (f"{prefix}c", f"{prefix}n")
+        try:
+            for name in names:
+                nsexec.create_netns(name)
+                nsexec.call(name, sysfs.write_sysctls, FORWARDING_SYSCTLS)
+            with nsexec.iproute(node) as ipr:
+                ipr.link("add", ifname="c0", kind="veth", peer={"ifname": "eth0", "net_ns_fd": client})
+            for name, end in ((node, "c0"), (client, "eth0")):
+                with nsexec.iproute(name) as ipr:
+                    for link in (end, "lo"):
+                        ipr.link("set", index=ipr.link_lookup(ifname=link)[0], state="up")
+            configure(client, node)
+            yield names
+        finally:
+            for name in names:
+                if name in netns.listnetns():
+                    netns.remove(name)

@@ -5,9 +5,10 @@ targets the evaluator claims to model: addresses with masks and negation, interf
 takes them), protocols, ports and port ranges, multiport, marks and MARK, addrtype (with --limit-iface-in/out
 where the kernel takes them), conntrack state, statistic nth, recent --set/--rcheck, comments, jumps, gotos,
 RETURN, ACCEPT/DROP/REJECT and DNAT. The
-kernel side is a pair of scratch namespaces (``kpsim-<run>-ekc`` the client, ``kpsim-<run>-ekn`` the node)
-joined by a veth; the node also has a second one (``out0``, its peer down in the client) that a forwarded
-packet leaves by, into nothing (to a MAC no one has), and listens on every port a packet may end at.
+kernel side is a pair of scratch namespaces (``kpsim-<run>-ek.c`` the client, ``kpsim-<run>-ek.n`` the node)
+joined by a veth (conftest.joined_pair); the node also has a second one (``out0``, its peer down in the client)
+that a forwarded packet leaves by, into nothing (to a MAC no one has), and listens on every port a packet may
+end at.
 Each example loads its rules into the node with iptables-restore, then sends its packets one at a time as raw
 frames from the client (each a new connection: conntrack is flushed first, and no two packets share a
 tuple), and after each packet reads ``iptables-save -c``: the counters that moved are the rules the packet

@@ -8,7 +8,7 @@ UNREACHABLE; a list of them is not IPv4's "any of": see :data:`ADDRTYPES`), rece
 --rdest, REJECT with IPv6's --reject-with values, DNAT to ``[addr]:port`` and to an address alone, and
 MASQUERADE in nat POSTROUTING (its source is compared too: conntrack's reply destination).
 
-The node is a pair of scratch namespaces (``kpsim-<run>-e6c`` the client, ``kpsim-<run>-e6n`` the node); the
+The node is a pair of scratch namespaces (``kpsim-<run>-e6.c`` the client, ``kpsim-<run>-e6.n`` the node); the
 client's IPv6 is switched off on its link, so it sends nothing by itself (MLD reports, router solicitations)
 that would walk the node's rules between two of ours: its frames are written whole (an AF_PACKET socket needs
 no address). The node answers neighbour solicitation for nothing it needs: every address it sends to has a
