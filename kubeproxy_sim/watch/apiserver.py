@@ -250,8 +250,7 @@ def _connected(kubeconfig: str, context: str | None,
     except ImportError:
         raise EnvironmentMissing("watching an API server needs the kubernetes client: "
                                  "pip install 'kubeproxy-sim[live]'") from None
-    data = _check_shape(kubeconfig)
-    taken, missing = _check_server(kubeconfig, data, context, per_request)
+    data, taken, missing = _check_server(kubeconfig, _check_shape(kubeconfig), context, per_request)
     try:
         with _client_errors_logged() as logged:
             client = _client(taken, kubeconfig, context)
@@ -754,7 +753,7 @@ def _check_shape(kubeconfig: str) -> dict[str, Any]:
 
 
 def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None,
-                  per_request: bool = False) -> tuple[dict[str, Any], Diagnostic | None]:
+                  per_request: bool = False) -> tuple[dict[str, Any], dict[str, Any], Diagnostic | None]:
     """What client-go refuses in the context, cluster and user the kubeconfig (``data``: as :func:`_check_shape`
     gives it) chooses is said by its field path (kubeconfig_types.choice_problems: a context or cluster that is not
     there, a cluster without a server; usable_problems: what ConfirmUsable refuses besides files; then the files
@@ -765,7 +764,8 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None,
     checked first), whose user is what the file checks look at and what the client is given. An exec plugin not
     installed is refused too, unless ``per_request`` (the watch, which fails each request for it as client-go
     does: :func:`_exec_request_problem`): then it is left out of what the client is given, and returned beside
-    it (None when it is there)."""
+    it (None when it is there). ``data`` is returned first, without an exec plugin client-go would not run
+    (:func:`_exec_unasked`), then what the client is given, and that."""
     from kubeproxy_sim.watch.kubeconfig_types import choice_problems, chosen, usable_problems
 
     found = choice_problems(data, context) or usable_problems(data, context)
@@ -794,10 +794,69 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None,
         raise InputError(missing_token)
     confirmed = _confirmed(user[0], data["users"][user_at]["user"], client_go_tls(server)) if user else None
     unreadable = _file_problems(kubeconfig, [(f"clusters[{i}].cluster", cluster), *([confirmed] if confirmed else [])])
+    if unreadable:
+        raise InputError(unreadable)
+    if user_at is not None and _exec_unasked(cluster, taken["users"][user_at]["user"]):
+        return _without_exec(data, user_at), _without_exec(taken, user_at), None
     missing = _exec_command_problem(kubeconfig, *user) if user else None
-    if unreadable or (missing and not per_request):
-        raise InputError(unreadable + ([missing] if missing else []))
-    return (_without_exec(taken, user_at), missing) if missing and user_at is not None else (taken, None)
+    if missing and not per_request:
+        raise InputError(missing)
+    return (data, _without_exec(taken, user_at), missing) if missing and user_at is not None else (data, taken, None)
+
+
+def _exec_unasked(cluster: dict[str, Any], user: dict[str, Any]) -> bool:
+    """Whether client-go would never run the ``user``'s exec plugin (as client-go takes the user: an https server's)
+    for ``cluster``, reached without a proxy-url: its server URL has user information, so Go's http.Client sets an
+    Authorization header (Basic auth) before client-go's exec round tripper, which leaves such a request alone, and
+    the plugin is run only for a client certificate the server's TLS handshake asks for, which this one does not
+    (:func:`_server_asks_for_certificate`; kubectl 1.33, the oracle: against a server asking none the plugin never
+    ran, and one not installed or failing was no matter; against one asking, as kube-apiserver with a client CA
+    asks, it ran at the handshake, and its failure failed the connection). The Python client ran it whatever."""
+    if not user.get("exec") or cluster.get("proxy-url") or _url_user(_client_go_url(cluster["server"])) is None:
+        return False
+    return _server_asks_for_certificate(cluster) is False
+
+
+CERTIFICATE_REQUEST = 13  # (a TLS handshake message type, RFC 8446 4.3.2; 22 is the handshake content type)
+
+
+def _server_asks_for_certificate(cluster: dict[str, Any]) -> bool | None:
+    """Whether the https server of ``cluster`` asks for a client certificate in its TLS handshake (a
+    CertificateRequest, seen by a handshake of our own, which verifies nothing and sends no certificate: a server
+    requiring one ends it after asking), or None when that cannot be known (no connection, a handshake failing
+    before it asks, a Python without ssl's message callback): Go's TLS calls client-go's certificate callback only
+    then."""
+    import ssl
+
+    import netaddr
+
+    parts = _split_authority(_cluster_as_dialed(cluster)["server"])
+    name, port, problem = _host_and_port(parts[2]) if parts is not None else ("", "", "no host")
+    if problem is not None:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    if not hasattr(context, "_msg_callback"):
+        return None
+    asked: list[bool] = []
+
+    def note(_conn: Any, direction: str, _version: Any, content: int, message: int, _data: bytes) -> None:
+        if direction == "read" and content == 22 and message == CERTIFICATE_REQUEST:
+            asked.append(True)
+
+    context._msg_callback = note  # (a hook of the ssl module's own, the one way Python shows handshake messages)
+    address = _zone_split(name)[0] if ":" in name else name
+    server_name = cluster.get("tls-server-name") or (None if netaddr.valid_ipv4(address) or ":" in address
+                                                      else name or None)
+    try:
+        with socket.create_connection((address, int(port or 443)), timeout=CONNECT_TIMEOUT) as sock, \
+                context.wrap_socket(sock, server_hostname=server_name):
+            pass
+    except ssl.SSLError:
+        return True if asked else None
+    except (OSError, ValueError):
+        return None
+    return bool(asked)
 
 
 def _without_exec(data: dict[str, Any], user_at: int) -> dict[str, Any]:
@@ -1616,6 +1675,10 @@ class ApiServerSource:
                 # or one installed since; a plugin that fails now fails this request too (never sent without them)
                 self._reload_credentials(at_once=True)
                 problem = _exec_failure_text(self._exec_failure)
+            if problem is not None and self._url_basic_auth is not None:
+                # (the plugin beside the URL's user is run for the certificate a TLS handshake asks for, by Go's
+                # certificate callback, which fails the connection in the plugin's words: _exec_unasked)
+                problem = problem.removeprefix("getting credentials: ")
             if problem is not None:
                 raise CredentialsUnavailable(problem)
 

@@ -61,3 +61,54 @@ def test_a_failure_says_no_password(dead_server, tmp_path: Path) -> None:
     _with_userinfo(Path(kubeconfig), "u:secret")
     said = str(given_up(kubeconfig, sleep=lambda _: None))
     assert "secret" not in said and said.startswith(url.replace("http://", "http://u:***@"))
+
+
+def _exec_beside_userinfo(fake, tmp_path: Path, command: str, **cluster: object) -> Path:
+    return _with_userinfo(with_user(fake, tmp_path / "kc", {"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1", "command": command, "interactiveMode": "Never"}},
+        **{"insecure-skip-tls-verify": True, **cluster}), "u:secret")
+
+
+def _noting_plugin(tmp_path: Path) -> tuple[str, Path]:
+    ran = tmp_path / "ran"
+    plugin = tmp_path / "plugin.sh"
+    plugin.write_text(f"#!/bin/sh\necho ran >> {ran}\necho '{{\"apiVersion\": \"client.authentication.k8s.io/v1\", "
+                      "\"kind\": \"ExecCredential\", \"status\": {\"token\": \"from-exec\"}}'\n")
+    plugin.chmod(0o755)
+    return str(plugin), ran
+
+
+@pytest.mark.parametrize("command", ["plugin", "/nothere/plugin", "/bin/false"])
+def test_an_exec_plugin_beside_the_url_s_user_is_not_run_for_a_server_that_asks_no_certificate(
+        tls_fake, tmp_path: Path, command: str) -> None:
+    """client-go's exec round tripper leaves a request that has an Authorization header alone, and Go's http.Client
+    sets Basic auth from the URL's user before it: the plugin is run only for a client certificate the server's
+    TLS handshake asks for (kubectl 1.33, the oracle, against a server that asks none: the plugin never ran, one
+    not installed or failing was no matter, Basic auth went out). The watch ran it, and failed each request
+    when it failed."""
+    ran = None
+    if command == "plugin":
+        command, ran = _noting_plugin(tmp_path)
+    synced(_exec_beside_userinfo(tls_fake, tmp_path, command))
+    assert set(tls_fake.authorization) == {"Basic dTpzZWNyZXQ="}
+    assert ran is None or not ran.exists()
+
+
+def test_an_exec_plugin_beside_the_url_s_user_is_run_for_a_server_that_asks_a_certificate(tmp_path: Path) -> None:
+    """kubectl 1.33 ran the plugin at the TLS handshake of a server asking for a client certificate (as
+    kube-apiserver asks), for the certificate alone (the token unused: Basic auth went out); one that failed
+    failed the connection in the plugin's words, without client-go's "getting credentials: " (its certificate
+    callback, not its round tripper: "Unable to connect to the server: exec: fork/exec ...")."""
+    from ._kubeconfigs import given_up, tls_server
+
+    mtls = tls_server(tmp_path, require_client_cert=True)
+    try:
+        plugin, ran = _noting_plugin(tmp_path)
+        given_up(_exec_beside_userinfo(mtls, tmp_path, plugin), sleep=lambda _: None)  # (a token: no certificate)
+        assert ran.read_text().splitlines()[:1] == ["ran"]
+        kubeconfig = _exec_beside_userinfo(mtls, tmp_path, "/nothere/plugin")
+        said = str(given_up(kubeconfig, sleep=lambda _: None))
+    finally:
+        mtls.stop()
+    assert said == (f"https://u:***@127.0.0.1:{mtls.url.rsplit(':', 1)[1]}: list failed: exec: fork/exec "
+                    f"/nothere/plugin: no such file or directory ({kubeconfig}: users[0].user.exec.command)")
