@@ -40,6 +40,7 @@ from kubeproxy_sim.objects.model import (
     Protocol,
     Service,
 )
+from kubeproxy_sim.objects.subset_order import port_hash, subset_hash
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
@@ -171,11 +172,11 @@ _AddressKey = tuple[str, str]  # (IP as written, targetRef UID), as RepackSubset
 def repack_subsets(subsets: tuple[EndpointsSubset, ...]) -> list[EndpointsSubset]:
     """The subsets as ``RepackSubsets`` (pkg/api/endpoints/util.go) leaves them: per port, one entry per (IP,
     targetRef UID) whose first copy is kept, not ready if any copy is not ready; the ports with the same
-    addresses (and readiness) make one subset, in the order the ports were first seen; addresses sorted as
-    ``LessEndpointAddress`` sorts them (IP text as written, then no targetRef first, then UID). The addresses of subsets
-    without ports are gathered under upstream's sentinel port (None here), which no subset lists: they make a
-    subset without ports, or join the subset of ports offered by exactly those addresses. A port no address
-    offers goes."""
+    addresses (and readiness) make one subset; addresses sorted as ``LessEndpointAddress`` sorts them (IP text as
+    written, then no targetRef first, then UID). The addresses of subsets without ports are gathered under
+    upstream's sentinel port (None here), which no subset lists: they make a subset without ports, or join the
+    subset of ports offered by exactly those addresses. A port no address offers goes. SortSubsets then orders
+    each subset's ports, and the subsets, by hash (objects.subset_order)."""
     first: dict[_AddressKey, EndpointsAddress] = {}
     by_port: dict[EndpointsPort | None, dict[_AddressKey, bool]] = {}
     for subset in subsets:
@@ -202,8 +203,8 @@ def repack_subsets(subsets: tuple[EndpointsSubset, ...]) -> list[EndpointsSubset
         ready = sorted((first[key] for key, is_ready in members if is_ready), key=_address_order)
         not_ready = sorted((first[key] for key, is_ready in members if not is_ready), key=_address_order)
         repacked.append(EndpointsSubset(addresses=tuple(ready), not_ready_addresses=tuple(not_ready),
-                                        ports=tuple(ports)))
-    return repacked
+                                        ports=tuple(sorted(ports, key=port_hash))))
+    return sorted(repacked, key=subset_hash)
 
 
 def _address_order(address: EndpointsAddress) -> tuple[bytes, bool, str]:
