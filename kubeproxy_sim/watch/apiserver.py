@@ -334,12 +334,12 @@ before the plugin is run: kubectl 1.33, the oracle, failed each request with "ge
 never ran the plugin)."""
 
 
-def _exec_mode_refused(plugin: Any) -> str | None:
-    """Why client-go refuses to run the exec ``plugin`` (the kubeconfig's exec mapping) at all, or None:
-    interactiveMode Always without a terminal on standard input (:data:`EXEC_NOT_INTERACTIVE`); the Python client
-    ran it without one."""
-    return EXEC_NOT_INTERACTIVE if plugin.safe_get("interactiveMode") == "Always" and not _stdin_is_terminal() \
-        else None
+def _exec_mode_refused(mode: str | None) -> str | None:
+    """Why client-go refuses to run an exec plugin of ``interactiveMode`` ``mode`` at all, or None: Always without
+    a terminal on standard input (:data:`EXEC_NOT_INTERACTIVE`), said before anything of the plugin's command is
+    looked at (its refreshCredsLocked asks isInteractive first: kubectl 1.33 said it of an Always plugin not
+    installed too); the Python client ran it without one."""
+    return EXEC_NOT_INTERACTIVE if mode == "Always" and not _stdin_is_terminal() else None
 
 
 def _run_exec_plugin(provider: Any, interactive: bool) -> dict[str, Any]:
@@ -413,7 +413,7 @@ def _loader_class() -> Any:
         def _load_from_exec_plugin(self) -> Any:
             if "exec" not in self._user:
                 return None
-            if (refused := _exec_mode_refused(self._user["exec"])) is not None:
+            if (refused := _exec_mode_refused(self._user["exec"].safe_get("interactiveMode"))) is not None:
                 logging.error(refused)  # (as a failed plugin: each request fails for it, and asks again)
                 return None
             try:
@@ -1046,11 +1046,15 @@ class CredentialsUnavailable(Exception):
 def _exec_request_problem(kubeconfig: str, data: dict[str, Any], context: str | None) -> str | None:
     """Why client-go would fail a request for want of the chosen user's exec plugin (kubectl 1.33: "getting
     credentials: exec: executable X not found", then its installHint, or for a path "exec: fork/exec /DIR/x: no
-    such file or directory": :func:`_exec_not_found`; no request reaches the server), naming
-    the field, or None: the plugin is there, or client-go runs none (no exec, or a server that is no https one)."""
+    such file or directory": :func:`_exec_not_found`; no request reaches the server), or, before that, refuses to
+    run it (:func:`_exec_mode_refused`), naming the field, or None: the plugin is there, or client-go runs none (no
+    exec, or a server that is no https one)."""
     cluster_at, user_at = chosen(data, context)
     if user_at is None or not client_go_tls(data["clusters"][cluster_at]["cluster"]["server"]):
         return None
+    plugin = data["users"][user_at]["user"].get("exec")
+    if plugin and (refused := _exec_mode_refused(plugin.get("interactiveMode"))) is not None:
+        return f"getting credentials: {refused} ({kubeconfig}: users[{user_at}].user.exec)"
     if (found := _exec_not_found(kubeconfig, data["users"][user_at]["user"])) is None:
         return None
     where = ", looked up in PATH" if found.looked_up else ""

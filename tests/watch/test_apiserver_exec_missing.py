@@ -345,3 +345,14 @@ def test_an_always_plugin_with_a_terminal_is_run_with_it(tls_fake, tmp_path: Pat
         finally:
             src.close(timeout=2)
     assert set(seen.read_text().splitlines()) == {"terminal"}
+
+
+def test_an_always_plugin_not_installed_is_refused_for_want_of_a_terminal_first(tls_fake, tmp_path: Path) -> None:
+    """client-go asks isInteractive before it runs the command: kubectl 1.33 said the terminal refusal of an Always
+    plugin not installed, where the watch said the missing file."""
+    kubeconfig = with_user(tls_fake, tmp_path / "kc", {"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1", "command": "./nothere.sh", "interactiveMode": "Always"}},
+        **{"insecure-skip-tls-verify": True})
+    assert str(given_up(kubeconfig, sleep=lambda _: None)) == (
+        f"{tls_fake.url}: list failed: getting credentials: exec plugin cannot support interactive mode: standard "
+        f"input is not a terminal ({kubeconfig}: users[0].user.exec)")
