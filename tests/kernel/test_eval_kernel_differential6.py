@@ -21,41 +21,39 @@ from __future__ import annotations
 
 import re
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeproxy_sim.kernel import nsexec
-from kubeproxy_sim.netfilter.codec import parse_ruleset
-from kubeproxy_sim.netfilter.compile import compile_ruleset
-from kubeproxy_sim.netfilter.evaluate import Engine, NodeContext, RecentTable, Sampler
-from kubeproxy_sim.netfilter.packet import Packet, canonical_address, host_port
+from kubeproxy_sim.netfilter.evaluate import NodeContext
+from kubeproxy_sim.netfilter.packet import canonical_address, host_port
 from tests.budget import budget
-from tests.kernel.conftest import joined_pair
-from tests.kernel.test_eval_kernel_differential import (
-    MARKS,
-    MASKS,
+from tests.kernel.eval_kernel import (
     NOBODY,
     NUD_PERMANENT,
     PORTS,
-    RECENT_LISTS,
-    SOURCE_PORTS,
     Chain,
     Key,
-    Node,
     Probe,
+    ScratchNode,
     Walk,
     _port_matches,
     address_matches,
+    check_agrees,
+    conntrack_entries,
     draw_chains,
+    draw_probes,
+    draw_target,
+    listener,
+    listening_pair,
     optional_matches,
-    path_counters,
-    restore_text,
-    rule_keys,
+    out_link,
+    recent_match,
+    walks,
 )
 
 pytestmark = pytest.mark.kernel
@@ -86,7 +84,6 @@ RECENT_MASKS = ("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "ffff:ffff:ffff:ffff:
 REJECT_WITH = ("", " --reject-with icmp6-port-unreachable", " --reject-with icmp6-adm-prohibited",
                " --reject-with icmp6-no-route", " --reject-with tcp-reset")
 DNAT_TO = (NODE, OUT_LOCAL, *FORWARDED, *BACK_OUT)
-POLICIES = ("ACCEPT", "DROP")
 
 
 def _address(draw: st.DrawFn, flag: str) -> str:
@@ -95,14 +92,7 @@ def _address(draw: st.DrawFn, flag: str) -> str:
 
 
 def _recent(draw: st.DrawFn) -> str:
-    name = draw(st.sampled_from(RECENT_LISTS))
-    mask = draw(st.sampled_from(RECENT_MASKS))
-    side = draw(st.sampled_from(("--rsource", "--rdest")))
-    if draw(st.booleans()):
-        return f"-m recent --set --name {name} --mask {mask} {side}"
-    seconds = draw(st.sampled_from(("", " --seconds 10000")))
-    negated = "! " if draw(st.booleans()) else ""
-    return f"-m recent {negated}--rcheck{seconds} --name {name} --mask {mask} {side}"
+    return recent_match(draw, RECENT_MASKS, ("--rsource", "--rdest"))
 
 
 def _protocol(draw: st.DrawFn, out: list[str]) -> str:
@@ -125,33 +115,18 @@ def _matches(draw: st.DrawFn, hooks: set[str]) -> tuple[list[str], str]:
 
 
 def _target(draw: st.DrawFn, table: str, name: str, hooks: set[str], callees: list[str], proto: str) -> str:
-    choices = ["", "ACCEPT", "RETURN", "MARK-x", "MARK-or"]
-    if table == "filter":
-        choices += ["DROP", "REJECT"]
-    if table == "nat" and hooks <= {"pre"}:
-        choices.append("DNAT")
-    if table == "nat" and name == "POSTROUTING":
-        choices.append("MASQUERADE")
-    if callees:
-        choices += ["jump", "goto"]
-    kind = draw(st.sampled_from(choices))
-    if kind in ("jump", "goto"):
-        return f"{'-j' if kind == 'jump' else '-g'} {draw(st.sampled_from(callees))}"
-    if kind == "MARK-x":
-        return f"-j MARK --set-xmark {draw(st.sampled_from(MARKS))}/{draw(st.sampled_from(MASKS))}"
-    if kind == "MARK-or":
-        return f"-j MARK --or-mark {draw(st.sampled_from(MARKS))}"
-    if kind == "REJECT":  # tcp-reset only with -p tcp: the kernel refuses it for any other (reject_tg6_check)
-        with_ = draw(st.sampled_from(REJECT_WITH if proto == "tcp" else REJECT_WITH[:-1]))
-        return f"-j REJECT{with_}"
-    if kind == "MASQUERADE":
-        return f"-j MASQUERADE{draw(st.sampled_from(('', ' --random-fully')))}"
-    if kind == "DNAT":
+    def reject() -> str:  # tcp-reset only with -p tcp: the kernel refuses it for any other (reject_tg6_check)
+        return f"-j REJECT{draw(st.sampled_from(REJECT_WITH if proto == 'tcp' else REJECT_WITH[:-1]))}"
+
+    def dnat() -> str:
         to = draw(st.sampled_from(DNAT_TO))
         if proto:
             return f"-j DNAT --to-destination [{to}]:{draw(st.sampled_from(PORTS))}"
         return f"-j DNAT --to-destination {to}"
-    return f"-j {kind}" if kind else ""
+
+    return draw_target(draw, table, name, hooks, callees, {
+        "REJECT": reject, "DNAT": dnat,
+        "MASQUERADE": lambda: f"-j MASQUERADE{draw(st.sampled_from(('', ' --random-fully')))}"})
 
 
 def _rule(draw: st.DrawFn, table: str, name: str, hooks: set[str], callees: list[str]) -> str:
@@ -167,11 +142,7 @@ def rulesets(draw: st.DrawFn) -> tuple[Chain, ...]:
 
 @st.composite
 def probes(draw: st.DrawFn) -> tuple[Probe, ...]:
-    """1-6 packets, each a new connection (no two share a source port, or an ICMPv6 echo identifier)."""
-    sports = draw(st.lists(st.sampled_from(SOURCE_PORTS), min_size=1, max_size=6, unique=True))
-    return tuple(Probe(draw(st.sampled_from(("tcp", "udp", "icmpv6"))), draw(st.sampled_from(SOURCES)),
-                       draw(st.sampled_from(DESTINATIONS)), draw(st.sampled_from(PORTS)), sport)
-                 for sport in sports)
+    return draw_probes(draw, ("tcp", "udp", "icmpv6"), SOURCES, DESTINATIONS)
 
 
 def _end(address: str, port: int | None, masquerade: str | None) -> str:
@@ -189,27 +160,23 @@ def _masquerade(masqueraded: bool, address: str) -> str | None:
     return NODE if address.startswith("fd00:9:") else OUT_LOCAL
 
 
+def _ends_at(probe: Probe, finished: Any) -> str | None:
+    """Where the connection of a walk that ended so goes (see :func:`_end`): a DNAT's destination, or the
+    packet's own; with its new source when MASQUERADE took it."""
+    port = None if probe.proto == "icmpv6" else probe.dport
+    if finished.verdict == "DNAT":
+        assert finished.destination is not None
+        address, _, to = finished.destination.rpartition(":") if port else (finished.destination, "", "")
+        address = address.strip("[]")
+        return _end(address, int(to) if to else None, _masquerade(finished.masquerade, address))
+    if finished.verdict == "ACCEPT":
+        return _end(probe.dst, port, _masquerade(finished.masquerade, probe.dst))
+    return None
+
+
 def evaluated(chains: tuple[Chain, ...], packets: tuple[Probe, ...]) -> list[Walk]:
     """Per packet, what the evaluator says it did, walked in order through one sampling run."""
-    text = restore_text(chains)
-    keys = rule_keys(text)
-    engine = Engine(compile_ruleset(parse_ruleset(text, ipv6=True)), NODE_CONTEXT,
-                    Sampler(rng=lambda: 0, recent=RecentTable(), now=1.0))
-    out = []
-    for probe in packets:
-        ports = (None, None) if probe.proto == "icmpv6" else (probe.dport, probe.sport)
-        packet = Packet.of(probe.proto, probe.src, probe.dst, *ports, in_iface="c0")
-        (finished,) = engine.run(packet)
-        end = None
-        if finished.verdict == "DNAT":
-            assert finished.destination is not None
-            address, _, port = finished.destination.rpartition(":") if ports[0] else (finished.destination, "", "")
-            address = address.strip("[]")
-            end = _end(address, int(port) if port else None, _masquerade(finished.masquerade, address))
-        elif finished.verdict == "ACCEPT":
-            end = _end(probe.dst, ports[0], _masquerade(finished.masquerade, probe.dst))
-        out.append((path_counters(finished.path, keys), end))
-    return out
+    return walks(chains, packets, NODE_CONTEXT, icmp="icmpv6", end=_ends_at, ipv6=True)
 
 
 def _frame6(probe: Probe, src_mac: str, dst_mac: str) -> bytes:
@@ -236,13 +203,8 @@ def connections(node: str) -> dict[tuple[str, str, str, int], str]:
     """(protocol, source, destination, source port or echo id) of every IPv6 connection conntrack holds -> where
     it goes (the reply's source: a DNAT's destination) and, when its source was rewritten, to what (the reply's
     destination)."""
-    done = nsexec.run(node, ["conntrack", "-L", "-f", "ipv6"])
-    assert done.returncode == 0, done.stderr
     found = {}
-    for line in done.stdout.splitlines():
-        match = CONNECTION.match(line)
-        assert match is not None, f"a conntrack entry not understood: {line}"
-        proto, src, dst, sport, _, ident, to, back, to_port = match.groups()
+    for proto, src, dst, sport, _, ident, to, back, to_port in conntrack_entries(node, CONNECTION, "-f", "ipv6"):
         masquerade = None if canonical_address(back) == canonical_address(src) else back
         key = (proto, canonical_address(src), canonical_address(dst), int(sport or ident))
         found[key] = _end(to, int(to_port) if to_port else None, masquerade)
@@ -258,7 +220,7 @@ INPUT or POSTROUTING), and nf_nat_inet_fn runs the chain for a RELATED_REPLY pac
 ICMPv6 error does not (nf_nat_ipv6_fn translates it from its connection's NAT)."""
 
 
-class Node6(Node):
+class Node6(ScratchNode):
     """The IPv6 scratch pair."""
 
     family = 6
@@ -298,10 +260,7 @@ def _configure(client: str, node: str) -> None:
 
     nsexec.call(client, sysfs.write_sysctls, {"net.ipv6.conf.eth0.disable_ipv6": "1"})
     with nsexec.iproute(node) as ipr:
-        ipr.link("add", ifname="out0", kind="veth", peer={"ifname": "out1", "net_ns_fd": client})
-        (out0,) = ipr.link_lookup(ifname="out0")
-        (c0,) = ipr.link_lookup(ifname="c0")
-        ipr.link("set", index=out0, state="up")
+        c0, out0 = out_link(ipr, client)
         ipr.addr("add", index=c0, address=NODE, prefixlen=64)
         ipr.addr("add", index=out0, address=OUT_LOCAL, prefixlen=48)
         ipr.addr("add", index=out0, address=SMALL, prefixlen=126)
@@ -312,31 +271,12 @@ def _configure(client: str, node: str) -> None:
             ipr.neigh("add", dst=address, lladdr=NOBODY, ifindex=index, state=NUD_PERMANENT, family=socket.AF_INET6)
 
 
-LISTENER = f"""
-import socket, sys, time
-socks = []
-for port in {sorted(set(PORTS))}:
-    sock = socket.socket(socket.AF_INET6)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("::", port))
-    sock.listen(4096)
-    socks.append(sock)
-print("ready", flush=True)
-time.sleep(86400)
-"""
-"""Listening on every port a packet may end at (a SYN to a closed port is answered with a reset, and conntrack
-deletes a connection whose only reply is a reset)."""
+LISTENER = listener(6)
 
 
 @pytest.fixture(scope="module")
 def pair6(kernel: None, run_tag: str) -> Iterator[Node6]:
-    for client, node in joined_pair(run_tag, "e6", _configure):
-        with nsexec.popen(node, [sys.executable, "-c", LISTENER], stdout=subprocess.PIPE) as listener:
-            try:
-                assert listener.stdout is not None and listener.stdout.readline() == "ready\n"
-                yield Node6(client, node)
-            finally:
-                listener.kill()
+    yield from listening_pair(run_tag, "e6", _configure, Node6)
 
 
 def _tables(filter_input: tuple[str, ...] = (), prerouting: tuple[str, ...] = (), postrouting: tuple[str, ...] = (),
@@ -409,23 +349,12 @@ PINNED = {
 
 @pytest.mark.parametrize("name", sorted(PINNED))
 def test_pinned_examples_agree_with_the_kernel(pair6: Node6, name: str) -> None:
-    chains, packets = PINNED[name]
-    kernel = pair6.run(chains, packets)
-    ours = evaluated(chains, packets)
-    for number, (theirs, mine) in enumerate(zip(kernel, ours, strict=True), 1):
-        assert mine == theirs, _explain(chains, packets, number)
+    check_agrees(pair6, *PINNED[name], evaluated)
 
-
-def _explain(chains: tuple[Chain, ...], packets: tuple[Probe, ...], number: int) -> str:
-    return f"packet {number} of {packets}\nrules:\n{restore_text(chains)}"
 
 
 @settings(max_examples=budget(24))
 @given(chains=rulesets(), packets=probes())
 def test_the_evaluator_matches_the_rules_the_kernel_matches_in_ipv6(pair6: Node6, chains: tuple[Chain, ...],
                                                                     packets: tuple[Probe, ...]) -> None:
-    kernel = pair6.run(chains, packets)
-    ours = evaluated(chains, packets)
-    for number, (theirs, mine) in enumerate(zip(kernel, ours, strict=True), 1):
-        assert mine[0] == theirs[0], _explain(chains, packets, number)  # the same rules, as often
-        assert mine[1] == theirs[1], _explain(chains, packets, number)  # the same end: where, or nowhere
+    check_agrees(pair6, chains, packets, evaluated)
