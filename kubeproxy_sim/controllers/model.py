@@ -523,6 +523,10 @@ class World:
     # the mirroring controller keeps for them, as of its last sync of each (controllers.mirroring, script.play)
     endpoints: tuple[Endpoints, ...] = ()
     mirrored_slices: tuple[EndpointSlice, ...] = ()
+    # the keys of those Endpoints kubectl apply wrote, which carry its last-applied-configuration annotation (the
+    # endpoints controller keeps an object's annotations when it updates it, and creates its own without); kept to
+    # the keys ``endpoints`` holds (script.play), so an object deleted and made again by the controller has none
+    endpoints_applied: frozenset[str] = frozenset()
 
     @property
     def services(self) -> tuple[Service, ...]:

@@ -55,6 +55,10 @@ _DEPLOYMENT_KINDS = ("deployment", "deployments", "deploy", "deployment.apps", "
 _SERVICE_KINDS = ("service", "services", "svc")
 _POD_KINDS = ("pod", "pods", "po")
 _ENDPOINTS_KINDS = ("endpoints", "ep")  # v1 Endpoints: its singular name is endpoints too
+# the API server's warning on every request for v1 Endpoints from v1.33 (KEP-4974: the type is deprecated), which
+# kubectl prints once per command (its warning writer drops repeats), before the lines of the request it came with
+ENDPOINTS_DEPRECATED = "Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"
+LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
 _SERVICE_TYPES = {t.value: t for t in ServiceType if t is not ServiceType.EXTERNAL_NAME}
 _DNS_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")  # RFC 1035, what a Service name must be
 _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -615,9 +619,24 @@ def _apply_endpoints(world: World, manifests: Manifests, start: World) -> tuple[
     for service in start.services:
         if reconciled(service):
             before.setdefault(service.key, "written by the endpoints controller")
-    notes = [_applied("endpoints", e.name, before.get(e.key), e) for e in manifests.endpoints]
+    notes = [ENDPOINTS_DEPRECATED]
+    for e in manifests.endpoints:
+        if before.get(e.key) is not None and e.key not in world.endpoints_applied:
+            notes.append(_no_last_applied("endpoints", e.name))
+        notes.append(_applied("endpoints", e.name, before.get(e.key), e))
     keys = {e.key for e in manifests.endpoints}
-    return replace(world, endpoints=(*(e for e in world.endpoints if e.key not in keys), *manifests.endpoints)), notes
+    return replace(world, endpoints=(*(e for e in world.endpoints if e.key not in keys), *manifests.endpoints),
+                   endpoints_applied=world.endpoints_applied | keys), notes
+
+
+def _no_last_applied(resource: str, name: str) -> str:
+    """What kubectl apply prints (to stderr) before patching an object that exists without its
+    last-applied-configuration annotation (apply.go's warningNoLastAppliedConfigAnnotation, kubectl 1.33): one
+    another client made, as the endpoints controller makes a selector Service's Endpoints."""
+    return (f"Warning: resource {resource}/{name} is missing the {LAST_APPLIED_ANNOTATION} annotation which is "
+            "required by kubectl apply. kubectl apply should only be used on resources created declaratively by "
+            "either kubectl create --save-config or kubectl apply. The missing annotation will be patched "
+            "automatically.")
 
 
 def _apply_pods(world: World, manifests: Manifests,
@@ -716,13 +735,13 @@ def _play_delete(world: World, step: Step, rng: random.Random) -> Played:
     elif step.kind == "endpoints":
         gone = {(step.namespace, name) for name in names}
         world = replace(world, endpoints=tuple(e for e in world.endpoints if (e.namespace, e.name) not in gone))
-        notes = [f'endpoints "{n}" deleted' for n in names]
+        notes = [ENDPOINTS_DEPRECATED, *(f'endpoints "{n}" deleted' for n in names)]
     else:
         world = W.delete_pods(world, step.namespace, names, rng)
         notes = [f'pod "{n}" deleted' for n in names]
     if missing:
         return Played(world, tuple(notes), "; ".join(f'{_NOT_FOUND[step.kind]} "{n}" not found' for n in missing))
-    return Played(world, tuple(notes) or ("No resources found",))
+    return Played(world, tuple(notes) if names else (*notes, "No resources found"))
 
 
 def _delete_names(world: World, step: Step) -> tuple[list[str], list[str]]:
@@ -804,5 +823,8 @@ def play(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
         raise ScriptError(step.line, f"{step.verb}: {exc}", getattr(exc, "file", None)) from None
     touched = frozenset(slice_queued(world.user_slices, played.world.user_slices))
     after, mirror_notes = mirror_step(world, W.collect_slices(played.world))
+    held = {e.key for e in after.endpoints}
+    if not after.endpoints_applied <= held:  # deleted (with its Service too): made again, it has no annotation
+        after = replace(after, endpoints_applied=after.endpoints_applied & held)
     return replace(played, world=after, slice_events=touched,
                    mirror_notes=(*mirror_slices_deleted(played.world.user_slices), *mirror_notes))

@@ -38,6 +38,14 @@ from tests.budget import budget
 
 from ._helpers import deployed, run_cli
 
+# kubectl 1.33's lines (stderr) before those of a command touching v1 Endpoints: the API server's deprecation
+# warning (KEP-4974), once per command, and apply's of an object no apply made (warningNoLastAppliedConfigAnnotation)
+WARN = "Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"
+NO_LAST_APPLIED = ("Warning: resource endpoints/ext is missing the kubectl.kubernetes.io/last-applied-configuration "
+                   "annotation which is required by kubectl apply. kubectl apply should only be used on resources "
+                   "created declaratively by either kubectl create --save-config or kubectl apply. The missing "
+                   "annotation will be patched automatically.")
+
 SERVICE = ("apiVersion: v1\nkind: Service\nmetadata: {name: ext, namespace: default}\n"
            "spec: {clusterIP: 10.96.0.50, ports: [{port: 80, targetPort: 8080}]}\n")
 ENDPOINTS = ("apiVersion: v1\nkind: Endpoints\nmetadata: {name: ext, namespace: default}\n"
@@ -76,7 +84,7 @@ def test_endpoints_applied_before_their_service_are_mirrored_when_the_service_is
     step before are mirrored then (they were mirrored only against their own apply's Services, and lost)."""
     steps, err = _run(tmp_path, monkeypatch, capsys, "apply -f ep.yaml\napply -f svc.yaml\n", ep=ENDPOINTS,
                       svc=SERVICE)
-    assert steps[0] == (["endpoints/ext created"], [])
+    assert steps[0] == ([WARN, "endpoints/ext created"], [])
     assert steps[1] == (["service/ext created"], ROWS)
     assert "script:1: Endpoints default/ext: note: not mirrored to EndpointSlices: there is no Service default/ext" \
            f" (from {tmp_path / 'ep.yaml'})" in err
@@ -87,8 +95,8 @@ def test_endpoints_deleted_take_their_mirrored_slices(tmp_path: Path, monkeypatc
     """onEndpointsDelete: the sync finds no Endpoints and deletes the mirrored slices."""
     steps, _ = _run(tmp_path, monkeypatch, capsys, "apply -f both.yaml\ndelete endpoints ext\n",
                     both=SERVICE + "---\n" + ENDPOINTS)
-    assert steps[0] == (["service/ext created", "endpoints/ext created"], ROWS)
-    assert steps[1] == (['endpoints "ext" deleted'], NONE)
+    assert steps[0] == (["service/ext created", WARN, "endpoints/ext created"], ROWS)
+    assert steps[1] == ([WARN, 'endpoints "ext" deleted'], NONE)
 
 
 def test_a_service_deleted_takes_its_endpoints_and_one_made_again_has_none_until_they_are_applied(
@@ -99,8 +107,8 @@ def test_a_service_deleted_takes_its_endpoints_and_one_made_again_has_none_until
                     "apply -f both.yaml\ndelete service ext\napply -f svc.yaml\napply -f ep.yaml\napply -f ep.yaml\n",
                     both=SERVICE + "---\n" + ENDPOINTS, svc=SERVICE, ep=ENDPOINTS)
     assert [rows for _, rows in steps] == [ROWS, [], NONE, ROWS, ROWS]
-    assert steps[3][0] == ["endpoints/ext created"]  # (gone with the Service: created again)
-    assert steps[4][0] == ["endpoints/ext unchanged"]
+    assert steps[3][0] == [WARN, "endpoints/ext created"]  # (gone with the Service: created again)
+    assert steps[4][0] == [WARN, "endpoints/ext unchanged"]
 
 
 def test_the_skip_mirror_label_added_or_removed_is_an_update_the_controller_syncs(
@@ -111,8 +119,8 @@ def test_the_skip_mirror_label_added_or_removed_is_an_update_the_controller_sync
                       "apply -f svc.yaml\napply -f skipped.yaml\napply -f ep.yaml\napply -f skipped.yaml\n",
                       svc=SERVICE, skipped=SKIPPED, ep=ENDPOINTS)
     assert [rows for _, rows in steps] == [NONE, NONE, ROWS, NONE]
-    assert [notes for notes, _ in steps[1:]] == [["endpoints/ext created"], ["endpoints/ext configured"],
-                                                 ["endpoints/ext configured"]]
+    assert [notes for notes, _ in steps[1:]] == [[WARN, "endpoints/ext created"], [WARN, "endpoints/ext configured"],
+                                                 [WARN, "endpoints/ext configured"]]
     assert err.count(f'not mirrored to EndpointSlices: it has the label {SKIP_MIRROR_LABEL}="true"') == 2
 
 
@@ -171,7 +179,21 @@ def test_endpoints_applied_for_a_service_with_a_selector_are_configured_not_crea
     steps, _err = _run(tmp_path, monkeypatch, capsys, "apply -f svc.yaml\napply -f ep.yaml\napply -f ep.yaml\n",
                        svc=selected, ep=ENDPOINTS)
     assert [notes for notes, _rows in steps] == [
-        ["service/ext created"], ["endpoints/ext configured"], ["endpoints/ext unchanged"]]
+        ["service/ext created"], [WARN, NO_LAST_APPLIED, "endpoints/ext configured"], [WARN, "endpoints/ext unchanged"]]
+
+
+def test_kubectl_warns_of_the_missing_last_applied_annotation_on_the_controllers_endpoints_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """kubectl apply warns of an object it finds without its annotation: the endpoints controller's, not those it
+    applied itself (their annotation kept), and again once they are deleted and the controller writes them anew;
+    the API server's deprecation warning comes first, once a command."""
+    selected = SERVICE.replace("spec: {", "spec: {selector: {app: web}, ")
+    script = "apply -f svc.yaml\napply -f ep.yaml\napply -f ep2.yaml\ndelete endpoints ext\napply -f ep.yaml\n"
+    steps, _err = _run(tmp_path, monkeypatch, capsys, script, svc=selected, ep=ENDPOINTS,
+                       ep2=ENDPOINTS.replace("192.0.2.11", "192.0.2.17"))
+    assert [notes for notes, _rows in steps[1:]] == [
+        [WARN, NO_LAST_APPLIED, "endpoints/ext configured"], [WARN, "endpoints/ext configured"],
+        [WARN, 'endpoints "ext" deleted'], [WARN, NO_LAST_APPLIED, "endpoints/ext configured"]]
 
 
 def test_the_endpoints_of_a_service_with_a_selector_can_be_deleted_and_are_written_again(
@@ -182,8 +204,8 @@ def test_the_endpoints_of_a_service_with_a_selector_can_be_deleted_and_are_writt
         "spec: {", "spec: {selector: {app: kubernetes-bootcamp}, ")
     steps, err = _run(tmp_path, monkeypatch, capsys,
                       "apply -f svc.yaml\ndelete endpoints ext\ndelete endpoints -l tier=x\n", svc=selected)
-    assert [notes for notes, _rows in steps] == [["service/ext created"], ['endpoints "ext" deleted'],
-                                                 ['endpoints "ext" deleted']]
+    assert [notes for notes, _rows in steps] == [["service/ext created"], [WARN, 'endpoints "ext" deleted'],
+                                                 [WARN, 'endpoints "ext" deleted']]
     assert steps[0][1] and steps[0][1] == steps[1][1] == steps[2][1] != NONE
     assert "error" not in err
 
