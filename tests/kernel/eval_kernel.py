@@ -5,6 +5,7 @@ comparison. How a comparison is made: :mod:`tests.kernel.test_eval_kernel_differ
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import socket
 import subprocess
@@ -411,10 +412,15 @@ def out_link(ipr: Any, client: str) -> tuple[int, int]:
 def listener(family: int) -> str:
     """A program listening on every port a packet may end at on the node: a SYN to a closed port is answered
     with a reset, and conntrack deletes a connection whose only reply is a reset, so where it went would not
-    be seen."""
+    be seen. It dies with the test process that started it (PR_SET_PDEATHSIG, and its parent checked once
+    that is set): a killed run's listener would otherwise sleep on for a day in the namespace ``netns gc``
+    removes, which kills only our servers."""
     kind, anywhere = ("socket.AF_INET6", "::") if family == 6 else ("socket.AF_INET", "0.0.0.0")
     return f"""
-import socket, sys, time
+import ctypes, os, signal, socket, sys, time
+ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+if os.getppid() != {os.getpid()}:
+    sys.exit("the test process is gone")
 socks = []
 for port in {sorted(set(PORTS))}:
     sock = socket.socket({kind})

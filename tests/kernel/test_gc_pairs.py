@@ -3,15 +3,18 @@ differentials'): kept while the test process that made them runs, garbage once i
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from pyroute2 import netns
 
 from kubeproxy_sim.kernel import build
+from kubeproxy_sim.kernel.state import process_start
 from tests.kernel.conftest import joined_pair
 
 pytestmark = pytest.mark.kernel
@@ -23,6 +26,16 @@ import sys, time
 from tests.kernel.conftest import joined_pair
 for names in joined_pair(sys.argv[1], sys.argv[2], lambda client, node: None):
     print(" ".join(names), flush=True)
+    time.sleep(600)
+"""
+
+
+LISTENING = """
+import sys, time
+from tests.kernel.eval_kernel import listening_pair
+from tests.kernel.test_eval_kernel_differential import Node
+for node in listening_pair(sys.argv[1], sys.argv[2], lambda client, node: None, Node):
+    print(node.node, flush=True)
     time.sleep(600)
 """
 
@@ -57,3 +70,31 @@ def test_gc_removes_the_pair_of_a_killed_test_run_and_keeps_a_live_one(
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+def test_the_listener_of_a_killed_test_run_dies_with_it(kernel: None, run_tag: str, tmp_path: Path) -> None:
+    """The evaluator differentials' listener (eval_kernel.listener) slept on for a day after its test process
+    was killed, in a namespace gc then removed (gc kills only our servers): now it dies with that process."""
+    child = subprocess.Popen([sys.executable, "-c", LISTENING, run_tag, "gs"], stdout=subprocess.PIPE, text=True,
+                             cwd=REPO)
+    listener, started = 0, None
+    try:
+        assert child.stdout is not None
+        node = child.stdout.readline().strip()
+        assert node == f"kpsim-{run_tag}-gs.n"
+        (listener,) = build._processes_in([node])
+        started = process_start(listener)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        deadline = time.monotonic() + 30
+        while process_start(listener) is not None:
+            assert time.monotonic() < deadline, f"the listener {listener} outlived its test process"
+            time.sleep(0.05)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        if started is not None and process_start(listener) == started:  # (the failure above: not left behind)
+            os.kill(listener, signal.SIGKILL)
+        build.gc(tmp_path, only=f"{run_tag}-gs")
+    assert _ours(f"kpsim-{run_tag}-gs.") == []
