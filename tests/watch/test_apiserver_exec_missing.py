@@ -8,6 +8,7 @@ on once the plugin is there. Session 19's watch refused the kubeconfig at start 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import pty
 import stat
@@ -255,6 +256,18 @@ def _terminal() -> Iterator[None]:
         os.close(leader)
 
 
+@contextlib.contextmanager
+def _no_terminal() -> Iterator[None]:
+    """Standard input no terminal, as under a supervisor or a pipe, whatever the runner's is (pytest's -s under
+    script(1) leaves it the terminal)."""
+    saved = sys.stdin
+    sys.stdin = io.StringIO()
+    try:
+        yield
+    finally:
+        sys.stdin = saved
+
+
 def test_a_never_plugin_run_from_a_terminal_gets_no_terminal(tls_fake, tmp_path: Path) -> None:
     """Final reader f2's finding 1: the Python client hands an exec plugin the terminal whenever stdout is one,
     whatever its interactiveMode, and then fails on the stderr it did not keep ("'NoneType' object has no
@@ -328,8 +341,8 @@ def test_an_always_plugin_without_a_terminal_is_refused_and_not_run(tls_fake, tm
     standard input is not a terminal", the plugin never run, no request sent); the watch ran it without one."""
     seen = tmp_path / "seen"
     kubeconfig = _always_plugin(tls_fake, tmp_path, seen)
-    assert not sys.stdin.isatty()  # (pytest's)
-    failed = given_up(kubeconfig, sleep=lambda _: None)
+    with _no_terminal():
+        failed = given_up(kubeconfig, sleep=lambda _: None)
     assert str(failed) == (f"{tls_fake.url}: list failed: getting credentials: exec plugin cannot support "
                            f"interactive mode: standard input is not a terminal ({kubeconfig}: users[0].user.exec)")
     assert (seen.exists(), tls_fake.authorization) == (False, [])
@@ -353,6 +366,8 @@ def test_an_always_plugin_not_installed_is_refused_for_want_of_a_terminal_first(
     kubeconfig = with_user(tls_fake, tmp_path / "kc", {"exec": {
         "apiVersion": "client.authentication.k8s.io/v1", "command": "./nothere.sh", "interactiveMode": "Always"}},
         **{"insecure-skip-tls-verify": True})
-    assert str(given_up(kubeconfig, sleep=lambda _: None)) == (
+    with _no_terminal():
+        failed = given_up(kubeconfig, sleep=lambda _: None)
+    assert str(failed) == (
         f"{tls_fake.url}: list failed: getting credentials: exec plugin cannot support interactive mode: standard "
         f"input is not a terminal ({kubeconfig}: users[0].user.exec)")
