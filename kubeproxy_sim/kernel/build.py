@@ -629,6 +629,12 @@ def _servers_in(namespaces: Iterable[str]) -> list[int]:
     return [pid for pid in _processes_in(namespaces) if pid_alive(pid, SERVER_MARK)]
 
 
+def stop_servers_in(namespaces: Iterable[str]) -> None:
+    """SIGKILL our servers running in ``namespaces`` (and reap those that are our children): what removing a
+    namespace does not stop, as a process keeps its namespace alive once the name is gone."""
+    _kill(_servers_in(namespaces))
+
+
 def stop_children_in(namespaces: Iterable[str]) -> int:
     """SIGKILL this process's own children (not its servers) that run in one of ``namespaces``: the probes,
     DNS lookups and counter reads a flow still runs there when a run is stopped, so the threads waiting for

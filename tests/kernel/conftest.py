@@ -52,12 +52,22 @@ def no_leftovers(run_tag: str) -> Iterator[None]:
     yield
     if env.missing():
         return
+    left = remove_leftovers(f"kpsim-{run_tag}")
+    assert not left, f"namespaces left behind: {left}"
+
+
+def remove_leftovers(prefix: str) -> list[str]:
+    """Remove the namespaces whose name starts with ``prefix``, our servers in them first (a failed test's
+    cluster: removing the name alone leaves them running, in a namespace no one can name); the names removed."""
     from pyroute2 import netns
 
-    left = [n for n in netns.listnetns() if n.startswith(f"kpsim-{run_tag}")]
+    from kubeproxy_sim.kernel import build
+
+    left = sorted(n for n in netns.listnetns() if n.startswith(prefix))
+    build.stop_servers_in(left)
     for name in left:
         netns.remove(name)
-    assert not left, f"namespaces left behind: {left}"
+    return left
 
 
 def joined_pair(run_tag: str, tag: str, configure: Callable[[str, str], None]) -> Iterator[tuple[str, str]]:

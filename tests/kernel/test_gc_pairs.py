@@ -98,3 +98,28 @@ def test_the_listener_of_a_killed_test_run_dies_with_it(kernel: None, run_tag: s
             os.kill(listener, signal.SIGKILL)
         build.gc(tmp_path, only=f"{run_tag}-gs")
     assert _ours(f"kpsim-{run_tag}-gs.") == []
+
+
+def test_a_failed_tests_leftovers_are_removed_with_their_servers(kernel: None, run_tag: str) -> None:
+    """What no_leftovers removes at the end of a run: a failed test's namespaces, and the servers in them (a
+    CLI killed mid-run leaves its cluster's servers to init; removing the names alone left them running)."""
+    from kubeproxy_sim.kernel import nsexec
+    from kubeproxy_sim.kernel.state import SERVER_MARK
+    from tests.kernel.conftest import remove_leftovers
+
+    name = f"kpsim-{run_tag}-lo.p0"
+    nsexec.create_netns(name)
+    server = None
+    try:
+        server = nsexec.popen(name, [sys.executable, "-c", "import time; time.sleep(600)", SERVER_MARK])
+        started = process_start(server.pid)
+        assert started is not None
+        assert remove_leftovers(f"kpsim-{run_tag}-lo.") == [name]
+        assert name not in netns.listnetns()
+        assert server.poll() is not None  # killed and reaped
+    finally:
+        if server is not None and server.poll() is None:
+            server.kill()
+            server.wait()
+        if name in netns.listnetns():
+            netns.remove(name)
