@@ -467,14 +467,30 @@ no exec plugin, and sent Impersonate-User)."""
 
 def _unread_of_user(user: dict[str, Any], tls: bool) -> set[str]:
     """The fields of ``user`` client-go does not take for a server that is https (``tls``) or not: every
-    credential (:data:`TLS_ONLY_CREDENTIALS`) for http, and a client key without a client certificate for any
-    (ConfirmUsable and the TLS config look at a key only beside a certificate)."""
+    credential (:data:`TLS_ONLY_CREDENTIALS`) for http, a client key without a client certificate for any
+    (ConfirmUsable and the TLS config look at a key only beside a certificate), and an exec plugin beside
+    another credential (:func:`_exec_set_aside`)."""
     from kubeproxy_sim.watch.kubeconfig_types import has_client_certificate
 
     unread = set() if tls else set(TLS_ONLY_CREDENTIALS)
     if not has_client_certificate(user):
         unread |= {"client-key", "client-key-data"}
+    if _exec_set_aside(user):
+        unread.add("exec")
     return unread & user.keys()
+
+
+def _exec_set_aside(user: dict[str, Any]) -> bool:
+    """Whether client-go never installs the ``user``'s exec plugin: its authenticator's UpdateTransportConfig
+    returns before wrapping the transport or setting its certificate callback when the config already has a bearer
+    token (``token``, or ``tokenFile`` even empty), a username (HasBasicAuth: a password alone is none) or a client
+    certificate (ConfirmUsable has refused one without its key), so the plugin never runs and that credential goes
+    out (kubectl 1.33, the oracle: a token beside a plugin not installed sent ``Bearer tok``). The Python client's
+    loader took a token first, but ran the plugin before a username and whatever the certificate."""
+    from kubeproxy_sim.watch.kubeconfig_types import has_client_certificate
+
+    return bool(user.get("exec")) and (any(user.get(key) for key in ("token", "tokenFile", "username"))
+                                       or has_client_certificate(user))
 
 
 def _as_client_go_takes(data: dict[str, Any], context: str | None) -> dict[str, Any]:
@@ -789,6 +805,9 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None,
                                                                data["users"][user_at]["user"])):
         raise InputError(bad)
     taken = _as_client_go_takes(data, context)  # (what client-go reads of the user is checked)
+    if user_at is not None and "exec" in data["users"][user_at]["user"] and _exec_set_aside(
+            data["users"][user_at]["user"]):  # (nor is it asked for: _exec_request_problem looks at ``data``)
+        data = _without_exec(data, user_at)
     user = (f"users[{user_at}].user", taken["users"][user_at]["user"]) if user_at is not None else None
     if user and (missing_token := _oidc_without_token(kubeconfig, *user)) is not None:
         raise InputError(missing_token)
