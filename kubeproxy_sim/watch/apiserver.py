@@ -780,8 +780,8 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None,
     checked first), whose user is what the file checks look at and what the client is given. An exec plugin not
     installed is refused too, unless ``per_request`` (the watch, which fails each request for it as client-go
     does: :func:`_exec_request_problem`): then it is left out of what the client is given, and returned beside
-    it (None when it is there). ``data`` is returned first, without an exec plugin client-go would not run
-    (:func:`_exec_unasked`), then what the client is given, and that."""
+    it (None when it is there). ``data`` is returned first, without an exec plugin client-go never installs
+    (:func:`_exec_set_aside`), then what the client is given, and that."""
     from kubeproxy_sim.watch.kubeconfig_types import choice_problems, chosen, usable_problems
 
     found = choice_problems(data, context) or usable_problems(data, context)
@@ -815,67 +815,10 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None,
     unreadable = _file_problems(kubeconfig, [(f"clusters[{i}].cluster", cluster), *([confirmed] if confirmed else [])])
     if unreadable:
         raise InputError(unreadable)
-    if user_at is not None and _exec_unasked(cluster, taken["users"][user_at]["user"]):
-        return _without_exec(data, user_at), _without_exec(taken, user_at), None
     missing = _exec_command_problem(kubeconfig, *user) if user else None
     if missing and not per_request:
         raise InputError(missing)
     return (data, _without_exec(taken, user_at), missing) if missing and user_at is not None else (data, taken, None)
-
-
-def _exec_unasked(cluster: dict[str, Any], user: dict[str, Any]) -> bool:
-    """Whether client-go would never run the ``user``'s exec plugin (as client-go takes the user: an https server's)
-    for ``cluster``, reached without a proxy-url: its server URL has user information, so Go's http.Client sets an
-    Authorization header (Basic auth) before client-go's exec round tripper, which leaves such a request alone, and
-    the plugin is run only for a client certificate the server's TLS handshake asks for, which this one does not
-    (:func:`_server_asks_for_certificate`; kubectl 1.33, the oracle: against a server asking none the plugin never
-    ran, and one not installed or failing was no matter; against one asking, as kube-apiserver with a client CA
-    asks, it ran at the handshake, and its failure failed the connection). The Python client ran it whatever."""
-    if not user.get("exec") or cluster.get("proxy-url") or _url_user(_client_go_url(cluster["server"])) is None:
-        return False
-    return _server_asks_for_certificate(cluster) is False
-
-
-CERTIFICATE_REQUEST = 13  # (a TLS handshake message type, RFC 8446 4.3.2; 22 is the handshake content type)
-
-
-def _server_asks_for_certificate(cluster: dict[str, Any]) -> bool | None:
-    """Whether the https server of ``cluster`` asks for a client certificate in its TLS handshake (a
-    CertificateRequest, seen by a handshake of our own, which verifies nothing and sends no certificate: a server
-    requiring one ends it after asking), or None when that cannot be known (no connection, a handshake failing
-    before it asks, a Python without ssl's message callback): Go's TLS calls client-go's certificate callback only
-    then."""
-    import ssl
-
-    import netaddr
-
-    parts = _split_authority(_cluster_as_dialed(cluster)["server"])
-    name, port, problem = _host_and_port(parts[2]) if parts is not None else ("", "", "no host")
-    if problem is not None:
-        return None
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    if not hasattr(context, "_msg_callback"):
-        return None
-    asked: list[bool] = []
-
-    def note(_conn: Any, direction: str, _version: Any, content: int, message: int, _data: bytes) -> None:
-        if direction == "read" and content == 22 and message == CERTIFICATE_REQUEST:
-            asked.append(True)
-
-    context._msg_callback = note  # (a hook of the ssl module's own, the one way Python shows handshake messages)
-    address = _zone_split(name)[0] if ":" in name else name
-    server_name = cluster.get("tls-server-name") or (None if netaddr.valid_ipv4(address) or ":" in address
-                                                      else name or None)
-    try:
-        with socket.create_connection((address, int(port or 443)), timeout=CONNECT_TIMEOUT) as sock, \
-                context.wrap_socket(sock, server_hostname=server_name):
-            pass
-    except ssl.SSLError:
-        return True if asked else None
-    except (OSError, ValueError):
-        return None
-    return bool(asked)
 
 
 def _without_exec(data: dict[str, Any], user_at: int) -> dict[str, Any]:
@@ -1480,13 +1423,14 @@ def _shutdown(sock: Any) -> None:
             sock.shutdown(socket.SHUT_RDWR)
 
 
-def _track_connections(pool_manager: Any, note: Callable[[Any], None]) -> None:
-    """Have every connection the pool manager makes call ``note(conn)`` when it sends a request, so that
-    ``close()`` can cut a request still waiting for its response headers (a hung LIST) or reading its body (a
-    streaming response keeps its connection, so it is the same socket)."""
+def _track_connections(pool_manager: Any, note: Callable[[Any], None]) -> bool:
+    """Have every connection the pool manager makes call ``note(conn)`` when it sends a request (after it is
+    connected: TCP, a proxy's tunnel and the TLS handshake, which urllib3 does first), so that ``close()`` can cut a
+    request still waiting for its response headers (a hung LIST) or reading its body (a streaming response keeps
+    its connection, so it is the same socket), and ``note`` may fail the request there, unsent. Whether it took."""
     classes = getattr(pool_manager, "pool_classes_by_scheme", None)
     if not isinstance(classes, dict):
-        return
+        return False
 
     def tracked(pool_cls: type) -> type:
         class Connection(pool_cls.ConnectionCls):  # type: ignore[name-defined]
@@ -1496,8 +1440,11 @@ def _track_connections(pool_manager: Any, note: Callable[[Any], None]) -> None:
 
         return type(pool_cls.__name__, (pool_cls,), {"ConnectionCls": Connection})
 
-    with contextlib.suppress(Exception):  # urllib3 1.26 and 2.x have both; else close() waits for reads to end
+    try:  # urllib3 1.26 and 2.x have both; else close() waits for reads to end
         pool_manager.pool_classes_by_scheme = {scheme: tracked(cls) for scheme, cls in classes.items()}
+    except Exception:
+        return False
+    return True
 
 
 class _Stopped(Exception):
@@ -1569,8 +1516,9 @@ class ApiServerSource:
         self.failure: Diagnostic | None = None  # why the source gave up (bounded runs only)
         self.caches: dict[Kind, KindCache] = {k: KindCache(KIND_SPECS[k], self.host + KIND_SPECS[k].path)
                                               for k in self._kinds}
-        _track_connections(getattr(getattr(self._api, "rest_client", None), "pool_manager", None),
-                           self._note_connection)
+        self._at_handshake: dict[int, CredentialsUnavailable] = {}  # thread id -> why its connection fails unsent
+        self._tracked = _track_connections(getattr(getattr(self._api, "rest_client", None), "pool_manager", None),
+                                           self._note_connection)
         if scheme_note:
             self._emit([Diagnostic(scheme_note, file=kubeconfig, severity=Severity.NOTE)])
 
@@ -1627,6 +1575,8 @@ class ApiServerSource:
         self._sending[threading.get_ident()] = conn
         if self._stop.is_set():  # closed while this request was being prepared
             _shutdown(getattr(conn, "sock", None))
+        if (failing := self._at_handshake.get(threading.get_ident())) is not None:
+            raise failing  # (urllib3 closes the connection: Go's failed handshake ends it)
 
     def _cut_all(self) -> None:
         for conn in list(self._sending.values()):
@@ -1667,14 +1617,24 @@ class ApiServerSource:
 
         if self._stop.is_set():
             raise _Stopped
-        self._check_credentials()
-        if self._dial_problem is not None:  # (Go dials after getting the credentials)
-            raise DialImpossible(self._dial_problem)
-        query = {k: v for k, v in params.items() if v is not None}
-        url = f"{self._request_base}{KIND_SPECS[kind].path}?{urlencode(query)}"
-        resp = self._api.rest_client.pool_manager.request(
-            "GET", url, headers=self._headers(), preload_content=False, retries=False,
-            timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=self._read_timeout))
+        try:
+            self._check_credentials()
+        except CredentialsUnavailable as exc:
+            if self._url_basic_auth is None or not self._tracked:
+                raise
+            # (beside the URL's user the plugin is run by Go's certificate callback alone, in the TLS handshake,
+            # after the server was dialed and its certificate verified: their failures come first, then this)
+            self._at_handshake[threading.get_ident()] = exc
+        try:
+            if self._dial_problem is not None:  # (Go dials after getting the credentials)
+                raise DialImpossible(self._dial_problem)
+            query = {k: v for k, v in params.items() if v is not None}
+            url = f"{self._request_base}{KIND_SPECS[kind].path}?{urlencode(query)}"
+            resp = self._api.rest_client.pool_manager.request(
+                "GET", url, headers=self._headers(), preload_content=False, retries=False,
+                timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=self._read_timeout))
+        finally:
+            self._at_handshake.pop(threading.get_ident(), None)
         if resp.status != 200:
             try:
                 body = resp.read(65536)
@@ -1699,8 +1659,9 @@ class ApiServerSource:
                 self._reload_credentials(at_once=True)
                 problem = _exec_failure_text(self._exec_failure)
             if problem is not None and self._url_basic_auth is not None:
-                # (the plugin beside the URL's user is run for the certificate a TLS handshake asks for, by Go's
-                # certificate callback, which fails the connection in the plugin's words: _exec_unasked)
+                # (Go's http.Client sets Basic auth from the URL's user before client-go's exec round tripper, which
+                # then leaves the request alone: the plugin is run only by its certificate callback, for the client
+                # certificate a server with a client CA asks for, and fails the connection in its own words)
                 problem = problem.removeprefix("getting credentials: ")
             if problem is not None:
                 raise CredentialsUnavailable(problem)

@@ -78,20 +78,60 @@ def _noting_plugin(tmp_path: Path) -> tuple[str, Path]:
     return str(plugin), ran
 
 
-@pytest.mark.parametrize("command", ["plugin", "/nothere/plugin", "/bin/false"])
-def test_an_exec_plugin_beside_the_url_s_user_is_not_run_for_a_server_that_asks_no_certificate(
-        tls_fake, tmp_path: Path, command: str) -> None:
+def test_an_exec_plugin_beside_the_url_s_user_is_run_whatever_the_server_asks(tls_fake, tmp_path: Path) -> None:
     """client-go's exec round tripper leaves a request that has an Authorization header alone, and Go's http.Client
-    sets Basic auth from the URL's user before it: the plugin is run only for a client certificate the server's
-    TLS handshake asks for (kubectl 1.33, the oracle, against a server that asks none: the plugin never ran, one
-    not installed or failing was no matter, Basic auth went out). The watch ran it, and failed each request
-    when it failed."""
-    ran = None
-    if command == "plugin":
-        command, ran = _noting_plugin(tmp_path)
-    synced(_exec_beside_userinfo(tls_fake, tmp_path, command))
+    sets Basic auth from the URL's user before it: the plugin is run only by its certificate callback, when the
+    server's TLS handshake asks for a client certificate (as kube-apiserver with a client CA asks). The watch runs
+    it as though the server asked, whatever it does (this fake asks none, where kubectl 1.33 never ran it); Basic
+    auth goes out, not the plugin's token."""
+    plugin, ran = _noting_plugin(tmp_path)
+    synced(_exec_beside_userinfo(tls_fake, tmp_path, plugin))
     assert set(tls_fake.authorization) == {"Basic dTpzZWNyZXQ="}
-    assert ran is None or not ran.exists()
+    assert ran.read_text().splitlines()[:1] == ["ran"]
+
+
+def test_an_exec_plugin_beside_the_url_s_user_that_fails_fails_each_request_in_its_own_words(
+        tls_fake, tmp_path: Path) -> None:
+    """Go's certificate callback fails the handshake with the plugin's error as it is, without client-go's round
+    tripper's "getting credentials: " (kubectl 1.33: "Unable to connect to the server: exec: fork/exec ..."); no
+    request is sent."""
+    from ._kubeconfigs import given_up
+
+    kubeconfig = _exec_beside_userinfo(tls_fake, tmp_path, "/bin/false")
+    said = str(given_up(kubeconfig, sleep=lambda _: None))
+    assert said == (f"https://u:***@127.0.0.1:{tls_fake.url.rsplit(':', 1)[1]}: list failed: exec: executable "
+                    f"/bin/false failed with exit code 1 ({kubeconfig}: users[0].user.exec)")
+    assert tls_fake.authorization == []
+
+
+def test_beside_the_url_s_user_a_server_not_there_is_said_before_the_plugin(tmp_path: Path) -> None:
+    """Go dials the server before its TLS handshake runs the plugin (reviewer r1 finding 1: kubectl 1.33 said
+    "dial tcp 127.0.0.1:P: connect: connection refused" where the watch said the plugin's error)."""
+    from ._kubeconfigs import given_up, tls_server
+
+    server = tls_server(tmp_path)
+    kubeconfig = _exec_beside_userinfo(server, tmp_path, "/nothere/plugin")
+    server.stop()
+    said = str(given_up(kubeconfig, sleep=lambda _: None))
+    assert "connection refused by 127.0.0.1:" in said and "nothere" not in said
+
+
+def test_beside_the_url_s_user_a_server_certificate_not_verified_is_said_before_the_plugin(tmp_path: Path) -> None:
+    """Go verifies the server's certificate before it calls the certificate callback (reviewer r1 finding 2:
+    kubectl 1.33 said "tls: failed to verify certificate: x509: ..." where the watch said the plugin's error), here
+    of a server asking for a client certificate, as kube-apiserver asks."""
+    from ._kubeconfigs import given_up, tls_server
+
+    mtls = tls_server(tmp_path, require_client_cert=True)
+    try:
+        kubeconfig = _exec_beside_userinfo(mtls, tmp_path, "/nothere/plugin", **{
+            "insecure-skip-tls-verify": False, "certificate-authority": str(tmp_path / "server.crt"),
+            "tls-server-name": "elsewhere.invalid"})
+        said = str(given_up(kubeconfig, sleep=lambda _: None))
+    finally:
+        mtls.stop()
+    assert "TLS with 127.0.0.1:" in said and "elsewhere.invalid" in said and "nothere" not in said
+    assert mtls.authorization == []
 
 
 def test_an_exec_plugin_beside_the_url_s_user_is_run_for_a_server_that_asks_a_certificate(tmp_path: Path) -> None:
@@ -112,3 +152,13 @@ def test_an_exec_plugin_beside_the_url_s_user_is_run_for_a_server_that_asks_a_ce
         mtls.stop()
     assert said == (f"https://u:***@127.0.0.1:{mtls.url.rsplit(':', 1)[1]}: list failed: exec: fork/exec "
                     f"/nothere/plugin: no such file or directory ({kubeconfig}: users[0].user.exec.command)")
+
+
+def test_beside_the_url_s_user_a_server_go_cannot_dial_is_said_before_the_plugin(tls_fake, tmp_path: Path) -> None:
+    """The same for a server Go fails to dial (a name with colons): its dial error, not the plugin's."""
+    from ._kubeconfigs import given_up
+
+    kubeconfig = _exec_beside_userinfo(tls_fake, tmp_path, "/nothere/plugin", server="https://a:b:6443")
+    said = str(given_up(kubeconfig, sleep=lambda _: None))
+    assert said == ("https://u:***@a:b:6443: list failed: cannot connect to a:b:6443: dial tcp: lookup a:b: no such "
+                    "host (an IPv6 address goes in brackets: [ADDRESS]:PORT)")
