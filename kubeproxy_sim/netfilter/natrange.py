@@ -21,7 +21,11 @@ The conntrack zone is 0 unless a ``CT --zone`` rule in the raw table sets one (e
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kubeproxy_sim.netfilter.hostmask import c_number, inet_aton_exact, ipv6_number, mapped_ipv4
 
 MASK = 0xFFFFFFFF
 JHASH_INITVAL = 0xDEADBEEF
@@ -127,3 +131,169 @@ def best_address(family: int, src: int, dst: int, low: int, high: int, *, dnat: 
     for word in chosen:
         value = value << 32 | word
     return value
+
+
+# ---------------------------------------------------------------------------
+# Reading a NAT target's range as iptables 1.8.9 reads it
+# ---------------------------------------------------------------------------
+
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_INET_PTON4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+"""glibc's inet_pton for IPv4: four decimal numbers 0-255 without a leading zero, nothing else (``1.2.3``,
+``010.1.1.1`` and ``0x1.2.3.4``, which -s takes, are "Bad IP address")."""
+
+
+@dataclass(frozen=True, slots=True)
+class NatTo:
+    """A ``--to-destination``/``--to-source`` value as libxt_NAT's parse_to reads it: the addresses (None: the value
+    names only ports, ``:80``) and the ports' text after the colon (None: no colon), which the parser reads."""
+
+    low: int | None
+    high: int | None
+    ports: str | None
+
+    def saved(self, family: int, ports: str | None) -> str:
+        """As libxt_NAT's save prints it (sprint_range), with ``ports`` as read (``80`` or ``80-90``): the high
+        address only when it differs, an IPv6 range in brackets when ports follow."""
+        text = ""
+        if self.low is not None and self.high is not None:
+            text = address_text(family, self.low)
+            if self.high != self.low:
+                text += "-" + address_text(family, self.high)
+            if family == 6 and ports is not None:
+                text = f"[{text}]"
+        return text if ports is None else f"{text}:{ports}"
+
+
+def address_text(family: int, value: int) -> str:
+    """inet_ntop's text of an address."""
+    from kubeproxy_sim.netfilter.hostmask import address_text as text
+
+    return text(family, value)
+
+
+def inet_pton(family: int, text: str) -> int | None:
+    """glibc's inet_pton of all of ``text`` for ``family`` (4 or 6), as a number; None when it refuses it."""
+    if family == 4:
+        if _INET_PTON4.fullmatch(text) is None:
+            return None
+        a, b, c, d = (int(part) for part in text.split("."))
+        return a << 24 | b << 16 | c << 8 | d
+    return None if not text or text != text.strip() else ipv6_number(text)
+
+
+def split_nat_to(value: str, family: int) -> tuple[str | None, str | None] | str:
+    """``value`` cut as libxt_NAT's parse_to cuts it for ``family``: (the addresses' text, None when it names only
+    ports; the ports' text after the colon, None without one), or its words refusing it. With a ``[`` (anywhere:
+    what comes before it is skipped, as is what follows the ``]`` up to a colon) the addresses are those inside the
+    brackets ("Invalid address format" without a ``]``, or in IPv4); else the first colon starts the ports unless a
+    second one follows (an IPv6 address). A colon first, or after ``[]`` or any two characters (``12:80``), leaves
+    no address."""
+    bracket = value.find("[")
+    if bracket != -1:
+        end = value.find("]", bracket + 1)
+        if end == -1 or family == 4:
+            return "Invalid address format"
+        addresses = value[bracket + 1:end]
+        colon = value.find(":", end + 1)
+    else:
+        colon = value.find(":")
+        if colon != -1 and ":" in value[colon + 1:]:
+            colon = -1
+        addresses = value if colon == -1 else value[:colon]
+    ports = None if colon == -1 else value[colon + 1:]
+    return (None if colon in (0, 2) else addresses), ports  # (parse_to: "Starts with colon or [] colon? No IP info")
+
+
+def read_nat_to(value: str, family: int) -> NatTo | str:
+    """``value`` as libxt_NAT's parse_to reads it for ``family`` (:func:`split_nat_to`), or its words refusing it:
+    the first ``-`` splits a range, each side read by inet_pton ("Bad IP address \"X\""); a descending range is
+    taken (and printed as written). The ports are the parser's to read (syntax.nat_port_range)."""
+    cut = split_nat_to(value, family)
+    if isinstance(cut, str):
+        return cut
+    addresses, ports = cut
+    if addresses is None:
+        return NatTo(None, None, ports)
+    low_text, dash, high_text = addresses.partition("-")
+    low = inet_pton(family, low_text)
+    if low is None:
+        return f'Bad IP address "{low_text}"'
+    high = inet_pton(family, high_text) if dash else low
+    if high is None:
+        return f'Bad IP address "{high_text}"'
+    return NatTo(low, high, ports)
+
+
+GETADDRINFO_UNKNOWN = "getaddrinfo: Name or service not known"
+
+
+def host_problem(host: str) -> str | None:
+    """getaddrinfo's words refusing ``host`` whatever the family and the machine: empty, or holding a blank, a
+    comma or a slash (no name does: glibc's resolver refuses it), or a name of digits and dots that inet_aton does
+    not take (``1.2.3.256``: glibc decides such a name itself, without a lookup); None when a family may take it."""
+    if not host or any(c in " \t\n\v\f\r,/" for c in host):
+        return GETADDRINFO_UNKNOWN
+    if host[0] in "0123456789" and host.strip("0123456789.") == "" and inet_aton_exact(host) is None:
+        return GETADDRINFO_UNKNOWN
+    return None
+
+
+def read_getaddrinfo_host(host: str, family: int) -> int | None:
+    """A host as getaddrinfo reads a number of ``family`` (inet_aton in IPv4, with an IPv4-mapped IPv6 address its
+    IPv4 one; inet_pton in IPv6); None for anything else (a name, which the machine would resolve)."""
+    if family == 6:
+        return ipv6_number(host)
+    return inet_aton_exact(host) if ":" not in host else mapped_ipv4(host)
+
+
+def plen_mask(text: str, family: int) -> int | None:
+    """A ``/MASK`` as libxtables 1.8.9's xtopt_parse_plenmask reads it (XTTYPE_HOSTMASK: NETMAP's ``--to``): a
+    length in C's bases up to the family's bits, else an address getaddrinfo reads as a number (``255.255.0.0``,
+    also ``33``, inet_aton's 0.0.0.33); a mask that is no prefix becomes the full one (its length, -1, fits none
+    of the shifts: ``/255.0.255.0`` and ``/33`` are saved /32, iptables-legacy-save v1.8.9); None when it is
+    neither ("neither a valid network mask nor valid CIDR")."""
+    bits = 32 if family == 4 else 128
+    full = (1 << bits) - 1
+    length = c_number(text, bits)
+    if length is None:
+        if not text or any(c in " \t\n\v\f\r" for c in text):
+            return None
+        mask = read_getaddrinfo_host(text, family)
+        if mask is None:
+            return None
+        inverted = ~mask & full
+        if inverted & (inverted + 1):
+            return full
+        return mask
+    return full ^ (full >> length)
+
+
+def read_netmap_to(value: str, family: int) -> tuple[int, int] | str | None:
+    """NETMAP's ``--to ADDRESS[/MASK]`` as libxt_NETMAP 1.8.9 reads it for ``family``: (the network, the mask), the
+    host as getaddrinfo reads it (``1.2.3`` is 1.2.0.3 in IPv4, ``010.0.0.0`` 8.0.0.0) masked, the mask after the
+    first ``/`` by :func:`plen_mask` (none: the full one); iptables' words refusing it; None for a host that is no
+    number of either family (a name, which the machine would resolve, or an anonymised ``x.x.x.x``)."""
+    host, slash, mask_text = value.partition("/")
+    problem = host_problem(host)
+    if problem is not None:
+        return problem
+    number = read_getaddrinfo_host(host, family)
+    if number is None:
+        if read_getaddrinfo_host(host, 10 - family) is None:
+            return None
+        return "getaddrinfo: Address family for hostname not supported"
+    bits = 32 if family == 4 else 128
+    mask = plen_mask(mask_text, family) if slash else (1 << bits) - 1
+    if mask is None:
+        return f"NETMAP: bad value for option \"--to\", neither a valid network mask nor valid CIDR (0-{bits})."
+    return number & mask, mask
+
+
+def netmap_problem(value: str) -> str | None:
+    """iptables' words refusing a NETMAP ``--to`` in both families (a list, an empty or blank host, a mask
+    neither family reads); None when one family may take it."""
+    read4, read6 = read_netmap_to(value, 4), read_netmap_to(value, 6)
+    if not isinstance(read4, str) or not isinstance(read6, str):
+        return None
+    return read6 if ":" in value.partition("/")[0] else read4

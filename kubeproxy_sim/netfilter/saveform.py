@@ -42,6 +42,7 @@ from kubeproxy_sim.netfilter.hostmask import (
     saved_host,
 )
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Option, Rule, Ruleset, RuleSpec, Table, Target
+from kubeproxy_sim.netfilter.natrange import read_nat_to, read_netmap_to
 from kubeproxy_sim.netfilter.packet import is_dotted_quad
 from kubeproxy_sim.netfilter.protocols import saved_protocol
 from kubeproxy_sim.netfilter.syntax import HOLE, skeleton_spec, split_skeleton
@@ -499,6 +500,19 @@ def _mh(options: Options, ipv6: bool) -> Options:
     return out
 
 
+def _iprange(options: Options, ipv6: bool) -> Options:
+    """iprange as libxt_iprange 1.8.9 saves what it read (:func:`~kubeproxy_sim.netfilter.syntax.iprange_bounds`):
+    ``--src-range`` then ``--dst-range``, each ``LOW-HIGH`` even for one address (``1.2.3.4`` is 1.2.3.4-1.2.3.4,
+    ``1-2`` 1.0.0.0-2.0.0.0); as written what it cannot read."""
+    family = 6 if ipv6 else 4
+    out = []
+    for o in options:
+        read = syntax.iprange_bounds(o.args[0], ipv6) if len(o.args) == 1 else ""
+        out.append(o if isinstance(read, str) else
+                   _with(o, f"{address_text(family, read[0])}-{address_text(family, read[1])}"))
+    return _in_order(out, ("--src-range", "--dst-range"))
+
+
 MATCHES: dict[str, Normaliser] = {
     "limit": _limit,
     "tcp": _tcp,
@@ -519,6 +533,7 @@ MATCHES: dict[str, Normaliser] = {
     "icmp6": _icmp_module("--icmpv6-type", ICMPV6_TYPES),
     "ipv6header": _ipv6header,
     "mh": _mh,
+    "iprange": _iprange,
 }
 
 # ---------------------------------------------------------------------------
@@ -585,23 +600,21 @@ def _reject(name: str, options: Options, ipv6: bool) -> Options:
 
 
 def _nat_range(value: str, ipv6: bool) -> str:
-    """``ADDR[-ADDR][:PORT[-PORT]]`` with canonical addresses; IPv6 in brackets when a port follows."""
-    if ipv6:
-        if value.startswith("["):
-            addrs, _, rest = value[1:].partition("]")
-            ports = rest[1:] if rest.startswith(":") else ""
-        else:
-            addrs, ports = value, ""
-    else:
-        addrs, _, ports = value.partition(":")
-    lo, _, hi = addrs.partition("-")
-    lo_s = save_address(lo, ipv6, host_suffix=False) if lo else lo
-    hi_s = save_address(hi, ipv6, host_suffix=False) if hi else ""
-    text = lo_s if not hi_s or hi_s == lo_s else f"{lo_s}-{hi_s}"
-    if ports:
-        ports = _port_range(ports, "-") or "0-65535"
-        text = f"[{text}]:{ports}" if ipv6 else f"{text}:{ports}"
-    return text
+    """A NAT range as libxt_NAT's save prints what its parse_to read (:func:`~kubeproxy_sim.netfilter.natrange.
+    read_nat_to`): inet_ntop's addresses, the high one only when it differs, an IPv6 range in brackets before its
+    ports (``[fd00::1-fd00::9]:80``), the ports as numbers (one when both ends are the same), no address for a value
+    of ports only (``[]:80`` is ``:80``); as written what the family refuses."""
+    family = 6 if ipv6 else 4
+    read = read_nat_to(value, family)
+    if isinstance(read, str):
+        return value
+    ports = None
+    if read.ports is not None:
+        written = syntax.nat_port_range(read.ports)
+        if written is None:
+            return value
+        ports = _port_range(written, "-") or "0-65535"
+    return read.saved(family, ports)
 
 
 def _nat(flag: str, order: Sequence[str]) -> Callable[[str, Options, bool], Options]:
@@ -673,6 +686,22 @@ def _tproxy(name: str, options: Options, ipv6: bool) -> Options:
     return _in_order(out, ("--on-port", "--on-ip", "--tproxy-mark"))
 
 
+def _netmap(name: str, options: Options, ipv6: bool) -> Options:
+    """NETMAP's ``--to`` as libxt_NETMAP 1.8.9 saves what it read (:func:`~kubeproxy_sim.netfilter.natrange.
+    read_netmap_to`): the network and its length, always (``10.0.0.1/24`` is 10.0.0.0/24, ``10.0.0.0`` /32,
+    ``/255.255.255.0`` /24, a mask that is no prefix /32); as written what it cannot read (a name)."""
+    family = 6 if ipv6 else 4
+    out = []
+    for o in options:
+        read = read_netmap_to(o.args[0], family) if o.flag == "--to" and len(o.args) == 1 else None
+        if read is None or isinstance(read, str):
+            out.append(o)
+            continue
+        network, mask = read
+        out.append(_with(o, f"{address_text(family, network)}/{_prefix_of(mask, 32 if family == 4 else 128)}"))
+    return out
+
+
 def _mark_mask(text: str) -> str:
     """A ``VALUE[/MASK]`` mark as ``0xVALUE/0xMASK`` (no mask: 0xffffffff); as written when it is no number."""
     value_text, slash, mask_text = text.partition("/")
@@ -691,6 +720,7 @@ TARGETS: dict[str, Callable[[str, Options, bool], Options]] = {
     "LOG": _log,
     "NFLOG": _nflog,
     "TPROXY": _tproxy,
+    "NETMAP": _netmap,
 }
 
 # ---------------------------------------------------------------------------

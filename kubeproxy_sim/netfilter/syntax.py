@@ -18,8 +18,9 @@ from collections.abc import Callable, Collection, Container, Sequence
 from dataclasses import dataclass
 
 from kubeproxy_sim.errors import RulesSyntaxError
-from kubeproxy_sim.netfilter.hostmask import HostRefusal, inet_aton_exact, read_hosts
+from kubeproxy_sim.netfilter.hostmask import REDACTED, HostRefusal, ipv6_number, read_hosts, xt_dotted
 from kubeproxy_sim.netfilter.model import Option, RuleSpec, Target
+from kubeproxy_sim.netfilter.natrange import host_problem, netmap_problem, read_nat_to, split_nat_to
 from kubeproxy_sim.netfilter.protocols import NETBASE_ALIASES, NETBASE_PROTOCOLS, XTABLES_PROTOCOLS, saved_protocol
 from kubeproxy_sim.netfilter.services import SERVICES
 
@@ -334,7 +335,7 @@ RECENT_NAME_LIMIT = 199  # XT_RECENT_NAME_LEN - 1: iptables keeps a longer name'
 RECENT_HITCOUNT_LIMIT = 65535  # XT_RECENT_MAX_NSTAMPS - 1 of a recent kernel (older kernels: 255)
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
 _HEX4 = r"[0-9a-fA-F]{1,4}"
-_IPV4_HOST = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
+_IPV4_HOST = rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}"  # (unrolled: quicker to match than a repeated group)
 _IPV6_HOST = (rf"(?:(?:{_HEX4}:){{7}}{_HEX4}|(?:{_HEX4}:){{1,7}}:|:(?::{_HEX4}){{1,7}}|::"
               + "".join(rf"|(?:{_HEX4}:){{{n}}}(?::{_HEX4}){{1,{7 - n}}}" for n in range(1, 7)) + ")")
 HOST_VALUE = f"{_IPV4_HOST}|{_IPV6_HOST}"
@@ -348,10 +349,11 @@ optional prefix length, each number without leading zeros (every other spelling 
 VALUE_PATTERNS = {
     "port": PORT_VALUE,
     "ports": f"{PORT_VALUE}(?:,{PORT_VALUE}){{0,{MULTIPORT_LIMIT - 1}}}",
-    "nat": rf"(?:[0-9.]+(?:-[0-9.]+)?|\[[0-9A-Fa-f:.]+\])(?::{PORT_VALUE})?"
-           r"|[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f.:]*",  # (a bare IPv6 address: no port)
+    "nat": rf"(?:{_IPV4_HOST}(?:-{_IPV4_HOST})?|\[(?:{_IPV6_HOST})(?:-(?:{_IPV6_HOST}))?\])(?::{PORT_VALUE})?"
+           rf"|(?:{_IPV6_HOST})(?:-(?:{_IPV6_HOST}))?",  # (a bare IPv6 address: no port)
     "to-ports": PORT_VALUE,
-    "nat-bare": r"[0-9.]+(?:-[0-9.]+)?|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f.:]*",
+    "nat-bare": rf"{_IPV4_HOST}(?:-{_IPV4_HOST})?|\[(?:{_IPV6_HOST})(?:-(?:{_IPV6_HOST}))?\]"
+                rf"|(?:{_IPV6_HOST})(?:-(?:{_IPV6_HOST}))?",
     "no-ports": r"(?!)",
     "seconds": r"[1-9][0-9]{0,8}",
     "hitcount": r"0|[1-9][0-9]{0,3}",
@@ -365,6 +367,8 @@ VALUE_PATTERNS = {
     "address": ADDRESS_VALUE,
     "ct-address": ADDRESS_VALUE,
     "on-ip": HOST_VALUE,
+    "netmap": ADDRESS_VALUE,
+    "iprange": rf"{_IPV4_HOST}(?:-{_IPV4_HOST})?|(?:{_IPV6_HOST})(?:-(?:{_IPV6_HOST}))?",
     "ipv6-headers": "(?:{0})(?:,(?:{0}))*".format("|".join(sorted(map(re.escape, IPV6_HEADERS), key=len,
                                                                    reverse=True))),
     "bare-word": r"[^-!' \"\\\t\r\n\x00][^' \"\\\t\r\n\x00]*",  # one of several bare words of a --comment
@@ -541,6 +545,11 @@ def nat_port_range(text: str) -> str | None:
     return f"{first}-{last}" if last is not None and last >= first else None
 
 
+NAT_EXPECTED = ("ADDRESS[-ADDRESS][:PORT[-PORT]] (an IPv6 range in brackets before a port: [fd00::1-fd00::9]:80), "
+                "addresses as inet_pton reads them (10.0.0.1, fd00::1), ports 0-65535 (the first may be a service "
+                "name, such as http), the lower first")
+
+
 def nat_values(kind: str, value: str) -> str | None:
     """A NAT range (``nat``: its ports, if any) or a ``--to-ports`` value with its ports as decimal numbers
     (:func:`nat_port_range`); None when iptables refuses the ports."""
@@ -649,19 +658,23 @@ def value_kind(flag: str, owner: str) -> str | None:
     :data:`NAMED_VALUE_KINDS`; None: a value the parser keeps as written unchecked."""
     if owner == "recent":
         return RECENT_VALUE_KINDS.get(flag)
-    return NAMED_VALUE_KINDS.get((owner, flag)) or FLAG_VALUE_KINDS.get(flag) or port_kind(flag, owner)
+    if flag in FLAG_VALUE_KINDS and (owner in TARGET_EXTENSIONS or owner.startswith(HOLE)):
+        return FLAG_VALUE_KINDS[flag]
+    return NAMED_VALUE_KINDS.get((owner, flag)) or port_kind(flag, owner)
 
 
 NAMED_VALUE_KINDS = {("", "-i"): "interface", ("", "-o"): "interface", ("", "-s"): "address", ("", "-d"): "address",
                      ("conntrack", "--ctproto"): "protocol",
                      **{("conntrack", flag): "ct-address" for flag in ("--ctorigsrc", "--ctorigdst", "--ctreplsrc",
                                                                        "--ctrepldst")},
+                     ("iprange", "--src-range"): "iprange", ("iprange", "--dst-range"): "iprange",
                      ("mh", "--mh-type"): "mh-type", ("ipv6header", "--header"): "ipv6-headers"}
 """The checked values of a match option (``""``: a rule's own, such as -i) that take names (kept as written, saved
 as iptables-save prints them)."""
-FLAG_VALUE_KINDS = {"--on-ip": "on-ip"}
-"""The checked values of options only one extension of iptables 1.8.9 has (TPROXY's ``--on-ip``), by the flag alone:
-a skeleton's target is a placeholder (:func:`value_holes`), and its options are that one's."""
+FLAG_VALUE_KINDS = {"--on-ip": "on-ip", "--to": "netmap"}
+"""The checked values of target options only one target extension of iptables 1.8.9 has (TPROXY's ``--on-ip``,
+NETMAP's ``--to``), by the flag alone: a skeleton's target is a placeholder (:func:`value_holes`), and its options
+are that one's."""
 IFNAMSIZ = 16  # an interface's name and its NUL: xtables_parse_interface refuses a longer name
 MH_TYPES = ("binding-refresh-request", "brr", "home-test-init", "hoti", "careof-test-init", "coti", "home-test", "hot",
             "careof-test", "cot", "binding-update", "bu", "binding-acknowledgement", "ba", "binding-error", "be")
@@ -707,16 +720,30 @@ def ipv6_headers(value: str) -> frozenset[str] | str:
     return frozenset(IPV6_HEADERS[name] for name in names)
 
 
-GETADDRINFO_UNKNOWN = "getaddrinfo: Name or service not known"
+def iprange_bounds(value: str, ipv6: bool) -> tuple[int, int] | str:
+    """An iprange ``--src-range``/``--dst-range`` as libxt_iprange 1.8.9 reads it: (low, high), cut at the first
+    ``-`` (none: one address, both ends), each side read as libxtables reads a number of the family (IPv4: up to
+    four dot-separated numbers in C's bases, the missing last ones zero, ``1-2`` is 1.0.0.0-2.0.0.0, a leading
+    blank skipped; IPv6: inet_pton); a range that descends is taken. Else its words refusing the first side it
+    cannot read ("Bad value for ... option: \"X\"", the option named by the caller)."""
+    low_text, dash, high_text = value.partition("-")
+    bounds = []
+    for side in (low_text, high_text) if dash else (low_text,):
+        number = ipv6_number(side) if ipv6 else xt_dotted(side)
+        if number is None:
+            return side
+        bounds.append(number)
+    return bounds[0], bounds[-1]
 
 
-def _unresolvable(host: str) -> bool:
-    """Whether getaddrinfo refuses ``host`` whatever the family and the machine: empty, or holding a blank, a comma
-    or a slash (no name does: glibc's resolver refuses it), or a name of digits and dots that inet_aton does not
-    take (``1.2.3.256``: glibc decides such a name itself, without a lookup)."""
-    if not host or any(c in _BLANKS_C or c in ",/" for c in host):
-        return True
-    return host[0] in "0123456789" and host.strip("0123456789.") == "" and inet_aton_exact(host) is None
+def iprange_problem(value: str) -> str | None:
+    """iptables' words refusing an iprange range in both families (``1.2.3.4-``, ``1.2.3.256``, ``a,b``), less
+    the option's name (:data:`_NAMED_MESSAGES`); None when one family reads it (or a side holds a letter no address
+    holds: an anonymised ``x.x.x.x``, kept as written)."""
+    read4, read6 = iprange_bounds(value, False), iprange_bounds(value, True)
+    if not isinstance(read4, str) or not isinstance(read6, str) or REDACTED.search(value):
+        return None
+    return read6 if ":" in value else read4
 
 
 def conntrack_address_problem(value: str) -> str | None:
@@ -725,8 +752,8 @@ def conntrack_address_problem(value: str) -> str | None:
     service not known"; an empty mask or one holding a ``/`` is "neither a valid network mask nor valid CIDR"),
     None when it may take it (a family's own refusals, fd00::1 in IPv4, are the family's reader's)."""
     host, slash, mask = value.partition("/")
-    if _unresolvable(host):
-        return GETADDRINFO_UNKNOWN
+    if (problem := host_problem(host)) is not None:
+        return problem
     if slash and (not mask or "/" in mask or any(c in _BLANKS_C for c in mask)):
         return "neither a valid network mask nor valid CIDR (0-32 in IPv4, 0-128 in IPv6)"
     return None
@@ -736,7 +763,7 @@ def tproxy_address_problem(value: str) -> str | None:
     """What iptables 1.8.9 says refusing TPROXY's ``--on-ip`` whatever the family: one host read by getaddrinfo,
     so a mask or a list is "getaddrinfo: Name or service not known" (``10.0.0.1/24``, even ``/32``; legacy and
     nft, unshare --net); None when it may take it."""
-    return GETADDRINFO_UNKNOWN if _unresolvable(value) else None
+    return host_problem(value)
 
 
 def c_strtoumax(text: str) -> int | None:
@@ -785,11 +812,16 @@ _NAMED_EXPECTED = {
                     "(such as ipv6-frag) or numbers (0, 60, 43, 44, 51, 50, 59, 255)",
     "ct-address": "one address such as 10.0.0.1 or fd00::1 (not a list), with an optional /LENGTH or /MASK",
     "on-ip": "one address such as 10.0.0.1 or fd00::1, without a mask or a list",
+    "netmap": "one network such as 10.0.0.0/24 or fd00::/64 (not a list): an address, an optional /LENGTH or /MASK",
+    "iprange": "ADDRESS[-ADDRESS] such as 10.0.0.1-10.0.0.9 or fd00::1-fd00::9 (no mask, no list)",
 }
 _NAMED_READERS: dict[str, Callable[[str], object]] = {"mh-type": mh_type_range, "ipv6-headers": ipv6_headers,
                                                       "ct-address": conntrack_address_problem,
-                                                      "on-ip": tproxy_address_problem}
+                                                      "on-ip": tproxy_address_problem, "netmap": netmap_problem,
+                                                      "iprange": iprange_problem}
 """Each named-value kind's reader, which returns its problem as a string (validation and parsing share it)."""
+_NAMED_MESSAGES = {"iprange": 'iprange: Bad value for "{flag}" option: "{read}"'}
+"""The refusal of a named-value kind whose words name the option, from its reader's (``read``)."""
 _RECENT_EXPECTED = {
     "seconds": "a number 1-4294967295 (0x.. hex, 0.. octal)",
     "hitcount": f"a number 0-{RECENT_HITCOUNT_LIMIT} (0x.. hex, 0.. octal)",
@@ -822,24 +854,34 @@ def value_problem(kind: str, value: str, lookup: str = "tcp") -> str | None:
         return (f"up to {MULTIPORT_LIMIT} port numbers 0-65535{_service_names(lookup)} or ascending ranges such as "
                 "1024:65535, comma-separated (a range counts as two)")
     if kind in ("nat", "nat-bare"):
-        ok = nat_values("nat", value) is not None
-        return None if ok else ("ADDRESS[:PORT[-PORT]] with ports 0-65535 (the first may be a service name, such as "
-                                "http), the lower first")
+        if nat_values("nat", value) is None:
+            return ("ADDRESS[:PORT[-PORT]] with ports 0-65535 (the first may be a service name, such as http), the "
+                    "lower first")
+        return None if nat_address_problem(value) is None else NAT_EXPECTED
     return None if nat_values("to-ports", value) is not None else (
         "a port number 0-65535 or a service name (such as http), or a range such as 1024-2047")
 
 
 def _nat_ports(value: str) -> str | None:
-    """The ports of a NAT range (``10.0.0.1:80``, ``[fd00::1]:80-90``), None when it names none (a bare IPv6
-    address has colons of its own)."""
-    if value.startswith("["):
-        close = value.rfind("]")
-        rest = value[close + 1:] if close != -1 else ""
-        return rest[1:] if rest.startswith(":") else None
-    if value.count(":") > 1:
+    """The ports of a NAT range (``10.0.0.1:80``, ``[fd00::1]:80-90``) as libxt_NAT cuts them (IPv6's way when the
+    value has a ``[``, which IPv4 refuses), None when it names none (a bare IPv6 address has colons of its own)."""
+    cut = split_nat_to(value, 6 if "[" in value else 4)
+    return None if isinstance(cut, str) else cut[1]
+
+
+def nat_address_problem(value: str) -> str | None:
+    """iptables' words refusing a NAT range's addresses in both families (``1.2.3``, ``010.1.1.1``, ``1.2.3.4-``,
+    ``[fd00::1``: "Bad IP address \"1.2.3\"", "Invalid address format"), the family's own when it has a ``[`` or
+    two colons; None when one family takes them (the other family's refusal is the ruleset's family check's), or when
+    they hold a letter no address holds (an anonymised value of a pasted dump, ``x.x.x.x:53``: kept as written)."""
+    read4, read6 = read_nat_to(value, 4), read_nat_to(value, 6)
+    if not isinstance(read4, str) or not isinstance(read6, str):
         return None
-    _, colon, ports = value.partition(":")
-    return ports if colon else None
+    family = 6 if "[" in value or value.count(":") > 1 else 4
+    cut = split_nat_to(value, family)
+    if not isinstance(cut, str) and cut[0] is not None and REDACTED.search(cut[0]):
+        return None
+    return read6 if family == 6 else read4
 
 
 @dataclass(frozen=True, slots=True)
@@ -1637,11 +1679,14 @@ class _Interpreter:
             return args
         if kind in _NAMED_EXPECTED:  # (likewise: iptables-save prints its numbers, or its own names)
             if isinstance(read := _NAMED_READERS[kind](args[0]), str):
-                raise self.error(read, args[0], _NAMED_EXPECTED[kind])
+                raise self.error(_NAMED_MESSAGES.get(kind, "{read}").format(read=read, flag=flag), args[0],
+                                 _NAMED_EXPECTED[kind])
             return args
         lookup = port_lookup(owner, self.protocol_module)
         written = port_values(kind, args[0], lookup) if kind in ("port", "ports") else recent_value(
             kind, args[0]) if kind in RECENT_KINDS else nat_values(kind, args[0])
+        if written is not None and kind == "nat" and (address := nat_address_problem(args[0])) is not None:
+            raise self.error(f"{flag} {args[0]}: {address}", args[0], NAT_EXPECTED)
         if written is not None:
             return (written,)
         problem = value_problem(kind, args[0], lookup)
