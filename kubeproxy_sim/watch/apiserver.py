@@ -424,7 +424,24 @@ def _loader_class() -> Any:
                 return None
             return _exec_status_taken(self, status)
 
+        def _load_user_pass_token(self) -> Any:
+            username = self._user.safe_get("username")
+            if not username:  # (HasBasicAuth: a password alone sends nothing)
+                return None
+            self.token = _basic_auth(str(username), str(self._user.safe_get("password") or ""))
+            return True
+
     return Loader
+
+
+def _basic_auth(username: str, password: str) -> str:
+    """The Authorization header of Go's SetBasicAuth: base64 of the UTF-8 ``username:password``. client-go sends it
+    for a username whatever the password (its basic auth round tripper is installed on HasBasicAuth, the username
+    alone: kubectl 1.33, the oracle, sent "Basic dTo=" for username u without a password); the Python client sent
+    it only beside a password, and in latin-1."""
+    import base64
+
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
 
 
 _CLUSTER_PATHS = ("certificate-authority",)
@@ -1194,12 +1211,8 @@ def _url_basic_auth(url: str) -> str | None:
     """The Authorization header Go's http.Client sends for a URL with user information (Client.send: Basic auth of
     the URL's user and password, set before client-go's round trippers, which leave a header already set alone:
     kubectl 1.33, the oracle, sent it over http and https, and instead of the user's token), or None."""
-    import base64
-
     found = _url_user(url)
-    if found is None:
-        return None
-    return "Basic " + base64.b64encode(":".join(found).encode("utf-8")).decode("ascii")
+    return None if found is None else _basic_auth(*found)
 
 
 def _password_hidden(url: str) -> str:

@@ -85,3 +85,18 @@ def test_a_client_certificate_not_there_is_refused_for_an_http_server_too(popula
     with pytest.raises(InputError) as caught:
         ApiServerSource(str(kubeconfig))
     assert [d.field for d in caught.value.diagnostics] == ["users[0].user.client-certificate"]
+
+
+@pytest.mark.parametrize(("user", "sent"), [
+    ({"username": "u"}, "Basic dTo="),  # (kubectl 1.33, the oracle, sent this)
+    ({"username": "ü", "password": "p"}, "Basic w7w6cA=="),  # (Go's SetBasicAuth: the string's UTF-8 bytes)
+    ({"username": "u", "exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": "/nothere/plugin",
+                                "interactiveMode": "Never"}}, "Basic dTo="),
+])
+def test_a_username_goes_as_basic_auth_without_a_password_too(tls_fake, tmp_path: Path, user: dict[str, Any],
+                                                              sent: str) -> None:
+    """client-go's basic auth round tripper is installed for a username (HasBasicAuth) and sends it with the
+    password it has, "" when none; the Python client sent basic auth only for both, and nothing (or the exec
+    plugin's token) for a username alone."""
+    synced(with_user(tls_fake, tmp_path / "kc", user, **{"insecure-skip-tls-verify": True}), sleep=lambda _: None)
+    assert set(tls_fake.authorization) == {sent}
