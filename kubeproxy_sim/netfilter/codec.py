@@ -205,14 +205,18 @@ class _TableState:
     # under (:MARK), and the line of the -E that first renamed it: legacy loads that extension no more (jump_error)
     edited: bool = False  # a command other than -A changed its rules or chains (-I, -D, -R, -F, -X, -E): the
     # chains' targets no longer say their arrows (the circle check reads the rules then: :meth:`_Parser.circles`)
+    arrow_map: dict[str, dict[str, None]] | None = None  # what arrows() made (10 ms at 110,000 chains)
 
     def arrows(self) -> dict[str, dict[str, None]] | None:
-        """Each chain's -j/-g words, to check for circles without reading its rules again; None when they may not
-        say it (:attr:`edited`, or a chain named as a target extension, which a rule with options names as the
-        extension: :func:`.syntax.jump_target`)."""
+        """Each chain's -j/-g words, to check for circles and what the hooks reach without reading its rules again;
+        None when they may not say it (:attr:`edited`, or a chain named as a target extension, which a rule with
+        options names as the extension: :func:`.syntax.jump_target`). Made once, when the table is read (the
+        checks that ask run after reading stopped)."""
         if self.edited or not syntax.TARGET_EXTENSIONS.isdisjoint(self.chains):
             return None
-        return {name: chain.targets for name, chain in self.chains.items()}
+        if self.arrow_map is None or len(self.arrow_map) != len(self.chains):
+            self.arrow_map = {name: chain.targets for name, chain in self.chains.items()}
+        return self.arrow_map
 
     def freeze(self) -> Table:
         return Table(self.name, tuple(c.freeze() for c in self.chains.values()), tuple(self.deleted))
@@ -436,6 +440,7 @@ class _Parser:
         self.shapes = _Shapes()
         self.text = ""  # the text being read (for messages that look ahead)
         self.ipv6_only = False  # a line no shape vouched for names a match only IPv6 has (_IPV6_ONLY; note_line)
+        self.placed_match = False  # ... or a match of some hooks only (_PLACED_MATCH; note_line)
         self.replaced: list[_TableState] = []  # tables committed, then given again: iptables-restore committed them,
         # so what it refuses in them stands (the family's and the targets' checks read them too: :meth:`all_committed`)
 
@@ -575,10 +580,15 @@ class _Parser:
         """:func:`_judged` of ``tables`` (read from this text), without a regex per rule when it may: every rule's
         text being a piece of the input (:attr:`verbatim`) and none of the input reading as IPv6, every rule is
         IPv4 or has no address, so nothing is refused for its family and the family is IPv4 (a C-level search)."""
-        more = (_IPV6_ONLY,) if self.ipv6_only else ()
+        more = ((_IPV6_ONLY,) if self.ipv6_only else ()) + ((_PLACED_MATCH,) if self.placed_match else ())
         if self.verbatim and ipv6 is not True and not _mentions_ipv6(self.text):
-            return _judged(self.text, tables, ipv6, self.file, until, address_family=False, more=more)
-        return _judged(self.text, tables, ipv6, self.file, until, more=more)
+            family, found = _judged(self.text, tables, ipv6, self.file, until, address_family=False, more=more)
+        else:
+            family, found = _judged(self.text, tables, ipv6, self.file, until, more=more)
+        words = self.shapes.targets
+        for table in tables:
+            found = _earlier(found, _hook_problems(table, (table.jumps, words), self.placed_match, self.file, until))
+        return family, found
 
     def all_committed(self, tables: list[_TableState]) -> list[_TableState]:
         """``tables`` and the copies they replaced: every table iptables-restore committed, each to be judged."""
@@ -770,6 +780,8 @@ class _Parser:
         match only IPv6 has makes the family's checks search the text for them (:meth:`judged`)."""
         if not self.ipv6_only and _IPV6_ONLY.search(line) is not None:
             self.ipv6_only = True
+        if not self.placed_match and "mac" in line and _PLACED_MATCH.search(line) is not None:
+            self.placed_match = True
 
     def append_fast(self, line: str, counters: tuple[int, int] | None) -> None:
         """``-A CHAIN spec``: the line kind that makes up nearly all of a big dump."""
@@ -1408,25 +1420,55 @@ def _other_family(chain: str, spec: str, ipv6: bool, file: str | None, line: int
 # Where a target may stand (what the kernel and iptables-restore check at COMMIT)
 # ---------------------------------------------------------------------------
 
+_MANGLE_ONLY = ("CHECKSUM", "DSCP", "ECN", "HL", "TCPOPTSTRIP", "TOS", "TTL")
 TARGET_PLACES: dict[str, tuple[str, tuple[str, ...]]] = {
     "DNAT": ("nat", ("PREROUTING", "OUTPUT")), "REDIRECT": ("nat", ("PREROUTING", "OUTPUT")),
     "SNAT": ("nat", ("POSTROUTING", "INPUT")), "MASQUERADE": ("nat", ("POSTROUTING",)),
+    "NETMAP": ("nat", BUILTIN_CHAINS["nat"]),
     "REJECT": ("filter", BUILTIN_CHAINS["filter"]),
+    "CT": ("raw", BUILTIN_CHAINS["raw"]), "NOTRACK": ("raw", BUILTIN_CHAINS["raw"]),
+    "TRACE": ("raw", BUILTIN_CHAINS["raw"]),
+    "TPROXY": ("mangle", ("PREROUTING",)), "CLASSIFY": ("mangle", ("FORWARD", "OUTPUT", "POSTROUTING")),
+    "DNPT": ("mangle", ("PREROUTING", "OUTPUT")), "SNPT": ("mangle", ("INPUT", "POSTROUTING")),
+    **{name: ("mangle", BUILTIN_CHAINS["mangle"]) for name in _MANGLE_ONLY},
 }
-"""Target -> (its table, the built-in chains of it it may stand in): the kernel's ``.table`` and ``.hooks`` of
-xt_nat, xt_MASQUERADE, xt_REDIRECT and ipt_REJECT (a rule elsewhere makes iptables-restore fail)."""
+"""Target -> (its table, the built-in chains of it it may stand in, with the chains only they reach): the kernel's
+``.table`` and ``.hooks`` of xt_nat, xt_MASQUERADE, xt_REDIRECT, xt_NETMAP, ipt_REJECT, xt_CT (CT and NOTRACK),
+xt_TRACE, xt_TPROXY, xt_CLASSIFY, ip6t_NPT, xt_CHECKSUM, xt_DSCP (DSCP and TOS), ipt_ECN, xt_HL (TTL and HL) and
+xt_TCPOPTSTRIP. A rule elsewhere makes iptables-restore fail at COMMIT (iptables-legacy-restore v1.8.9: "line N
+failed", N the COMMIT's; iptables-nft-restore: "RULE_APPEND failed (Invalid argument)"; unshare --net), but for
+-j TRACE outside raw, which iptables-nft-restore takes (nf_tables traces by itself). Not here: SYNPROXY (INPUT
+and FORWARD of any table), SECMARK and CONNSECMARK (mangle or security), whose places one table does not say."""
+MATCH_PLACES: dict[str, tuple[str, ...]] = {"mac": ("PREROUTING", "INPUT", "FORWARD")}
+"""Match -> the built-in chains (of any table) it may stand in, with the chains only they reach: xt_mac's ``.hooks``
+(a packet has a source MAC address only as it comes in: -m mac in OUTPUT fails at COMMIT, both restores v1.8.9)."""
 
 _JUMP_TO = r'-j(?:ump)?[ \t]+"?'  # (from "--jump"'s second dash on: a literal "-j" first, which re finds fast)
 _NAT_JUMP = re.compile(_JUMP_TO + r'(?:DNAT|SNAT|MASQUERADE|REDIRECT)"?(?=[ \t\r\n]|$)')
-_REJECT_JUMP = re.compile(_JUMP_TO + r'REJECT"?(?=[ \t\r\n]|$)')
 _REJECT_WITH = re.compile(r'--reject-with')
 _FAMILY_JUMP = re.compile(_JUMP_TO + r'(?:HL|TTL)"?(?=[ \t\r\n]|$)')
 _ICMP = re.compile(r'icmp(?:-type|v6-type|(?:v?6)?(?=[" \t\r\n]|$))')  # (-m icmp6, --icmp-type ...: not REJECT's
 # icmp-port-unreachable; syntax.foreign_extension. Two literal starts: 2.5% of a 10k-service parse, one pattern 5%)
-_SUSPECTS = {"nat": (_REJECT_JUMP, _FAMILY_JUMP, _ICMP), "filter": (_NAT_JUMP, _REJECT_WITH, _FAMILY_JUMP, _ICMP)}
+
+
+def _placed_jumps(table: str) -> re.Pattern[str]:
+    """The -j of each target :data:`TARGET_PLACES` may refuse in ``table`` (another table's, or one of only some of
+    its hooks), but nat's own there: its many DNAT rules are not searched (nat's built-in chains are read apart)."""
+    names = sorted(name for name, (home, hooks) in TARGET_PLACES.items()
+                   if home != table or (table != "nat" and set(hooks) != set(BUILTIN_CHAINS[table])))
+    return re.compile(_JUMP_TO + "(?:" + "|".join(names) + r')"?(?=[ \t\r\n]|$)')
+
+
+_SUSPECTS: dict[str, tuple[re.Pattern[str], ...]] = {
+    table: (_placed_jumps(table), _ICMP) if table != "mangle" else (_placed_jumps(table), _FAMILY_JUMP, _ICMP)
+    for table in BUILTIN_CHAINS}
+_SUSPECTS["filter"] += (_REJECT_WITH,)
 """Per table, what may be a target out of place, or an extension of the other family, in its text (each such line
-is then read exactly); other tables: both targets. A kube-proxy dump has none: each is a search for a literal
-first, fast on a large dump."""
+is then read exactly). A kube-proxy dump has none: each is a search for a literal first, fast on a large dump.
+HL and TTL, mangle's, are among the targets out of place elsewhere (one search less: 8% of the searches)."""
+_PLACED_MATCH = re.compile(r'-m(?:atch)?[ \t]+"?(?:' + "|".join(MATCH_PLACES) + r')"?(?=[ \t\r\n]|$)')
+"""A match :data:`MATCH_PLACES` may refuse, one more suspect; searched for only when a line no shape vouched for
+names one (:attr:`_Parser.placed_match`), as :data:`_IPV6_ONLY` is."""
 _IPV6_ONLY = re.compile(r'-m(?:atch)?[ \t]+"?(?:' + "|".join(syntax.IPV6_ONLY_MATCHES) + r')"?(?=[ \t\r\n]|$)')
 """A match only IPv6 has (``syntax.IPV6_ONLY_MATCHES``), one more suspect; searched for only when a line no shape
 vouched for names one (:attr:`_Parser.ipv6_only`): no shape is learnt from such a rule, and a search starting with
@@ -1445,7 +1487,7 @@ def _check_targets(text: str, tables: list[_TableState], ipv6: bool, file: str |
     best: _Found | None = None
     for table in tables:
         start, end = spans[table.line]
-        for suspects in (*_SUSPECTS.get(table.name, (_NAT_JUMP, _REJECT_JUMP, _FAMILY_JUMP, _ICMP)), *more):
+        for suspects in (*_SUSPECTS[table.name], *more):
             line, counted = table.line, start  # the line at offset counted: the matches come in order, so each
             for found in suspects.finditer(text, start, end):  # line is counted on from the last (not from 0)
                 line_start = text.rfind("\n", 0, found.start()) + 1
@@ -1478,6 +1520,142 @@ def _judged(text: str, tables: list[_TableState], ipv6: bool | None, file: str |
             and _check_targets(text, tables, True, file, until, more) is None):
         return True, None
     return family, found
+
+
+_REACH_BUDGET = 4096
+"""Chains a walk from a built-in chain visits before :func:`_hook_problems` asks the other way round (which chains
+jump to the few that hold a target): kube-proxy's PREROUTING reaches 110,000 chains at 10,000 services."""
+
+
+def _reach(arrows: dict[str, dict[str, None]], root: str, budget: int | None) -> set[str] | None:
+    """The chains ``root`` reaches by its rules' jumps and gotos (itself included); None past ``budget`` chains."""
+    seen = {root}
+    frontier: set[str] = {root}
+    while frontier:
+        found = set().union(*[arrows[name] for name in frontier if name in arrows])
+        frontier = found - seen
+        seen |= frontier
+        if budget is not None and len(seen) > budget:
+            return None
+    return seen
+
+
+def _reaches_any(arrows: dict[str, dict[str, None]], holders: set[str], roots: set[str],
+                 builtin: tuple[str, ...]) -> bool | None:
+    """Whether one of ``roots`` (built-in chains) reaches one of ``holders``, walking back from these (a pass over
+    the chains per step; no rule jumps to a built-in chain, so the walk stops at one); None past
+    :data:`_REACH_BUDGET` chains."""
+    behind, frontier = set(holders), set(holders)
+    while frontier:
+        if len(frontier) == 1:
+            (one,) = frontier
+            found = {name for name, words in arrows.items() if one in words}
+        else:
+            found = {name for name, words in arrows.items() if not frontier.isdisjoint(words)}
+        if not roots.isdisjoint(found):
+            return True
+        frontier = found.difference(behind, builtin)
+        behind |= frontier
+        if len(behind) > _REACH_BUDGET:
+            return None
+    return False
+
+
+def _path_jumps(table: _TableState, arrows: dict[str, dict[str, None]], root: str) -> dict[str, str]:
+    """Each chain ``root`` reaches, with the chain whose jump first led there (breadth first)."""
+    parent = {root: root}
+    queue = [root]
+    for name in queue:
+        for word in arrows.get(name, ()):
+            if word not in parent and word in table.chains:
+                parent[word] = name
+                queue.append(word)
+    return parent
+
+
+def _jump_line(table: _TableState, source: str, chain: str) -> int:
+    """The line of the first rule of ``source`` that jumps (or goes) to ``chain``."""
+    return next((line for spec, line in table.chains[source].texts() if chain in _JUMP.findall(" " + spec)), 0)
+
+
+def _hook_problems(table: _TableState, targets: tuple[set[str], ...], matches: bool, file: str | None,
+                   until: int | None = None) -> _Found | None:
+    """The first refusal (:data:`_Found`) of a target of :data:`TARGET_PLACES` or a match of :data:`MATCH_PLACES`
+    in a user chain that a built-in chain not of its hooks reaches: the kernel checks a rule against every hook
+    whose chain reaches it (ip_tables' mark_source_chains, nf_tables' chain validation), and takes one in a chain
+    no built-in chain reaches (iptables-legacy-restore and -nft-restore v1.8.9, unshare --net: ``-A OUTPUT -j FOO``
+    and ``-m mac`` in FOO fails, FOO alone is taken). Named at the rule, as at a built-in chain. ``targets``: sets
+    that hold every -j word of the table's rules (and more); ``matches``: whether a rule may name a match of
+    :data:`MATCH_PLACES`. Cheap when the hooks a target may not stand in reach few chains (kube-proxy's DNAT), or
+    few chains hold it (its MASQUERADE): a walk back from those then; a full walk only past both budgets."""
+    builtin = BUILTIN_CHAINS[table.name]
+    roots = {name for name in builtin if name in table.chains and not table.chains[name].is_empty()}
+    if not roots:
+        return None  # (a restore input without its built-in chains: the node's rules reach its chains)
+    wanted = {name: roots.difference(hooks) for name, (home, hooks) in TARGET_PLACES.items()
+              if home == table.name and any(name in words for words in targets)}
+    wanted = {name: hooks for name, hooks in wanted.items() if hooks}
+    if not wanted and not matches:
+        return None
+    arrows = table.arrows()
+    if arrows is None:
+        arrows = {name: dict.fromkeys(word for spec in chain.spec_list() for word in _JUMP.findall(" " + spec))
+                  for name, chain in table.chains.items()}
+    reached: dict[str, set[str] | None] = {}
+
+    def reach(root: str) -> set[str] | None:
+        if root not in reached:
+            reached[root] = _reach(arrows, root, _REACH_BUDGET)
+        return reached[root]
+
+    bad: list[tuple[str, str]] = []  # (root, what) that reach a chain holding a target or match they may not
+    for name, hooks in wanted.items():
+        for root in sorted(hooks):
+            chains = reach(root)
+            if chains is not None:
+                if any(name in arrows.get(chain, ()) for chain in chains if chain not in builtin):
+                    bad.append((root, name))
+                continue
+            holders = {chain for chain, words in arrows.items() if name in words and chain not in builtin}
+            close = _reaches_any(arrows, holders, hooks, builtin) if len(holders) <= _REACH_BUDGET else None
+            if close is not False:
+                bad.extend((hook, name) for hook in sorted(hooks))
+            break  # (every hook of the target was judged at once)
+    if matches:
+        bad.extend((root, "-m") for root in sorted(roots))
+    found: _Found | None = None
+    for root, what in bad:
+        parent = _path_jumps(table, arrows, root)
+        for chain, via in parent.items():
+            if chain in builtin or (what != "-m" and what not in arrows.get(chain, ())):
+                continue
+            for spec, line in table.chains[chain].texts():
+                if until is not None and line >= until:
+                    break
+                problem = _hook_problem(chain, spec, what, root, functools.partial(_jump_line, table, via, chain))
+                if problem is not None:
+                    found = _earlier(found, _found(table, problem, line, file))
+                    break
+    return found
+
+
+def _hook_problem(chain: str, spec: str, what: str, root: str,
+                  jump: Callable[[], int]) -> tuple[str, str, str, bool] | None:
+    """What the kernel refuses of rule ``spec`` of user chain ``chain`` that ``root`` reaches (``jump``: the line of
+    the jump into the chain on the way): its target ``what``, or (``what`` "-m") a match of :data:`MATCH_PLACES`,
+    not of that hook."""
+    if what != "-m":
+        if what not in _JUMP.findall(" " + spec) or root in TARGET_PLACES[what][1]:
+            return None
+        hooks = TARGET_PLACES[what][1]
+        return (f"target {what} cannot be used in chain {chain}, which {root} reaches (the jump at line {jump()})",
+                chain, f"{what} in {' or '.join(hooks)} (or a chain only they jump to)", True)
+    if _PLACED_MATCH.search(spec) is None:
+        return None
+    for option in syntax.parse_spec(spec).options:
+        if option.flag == "-m" and root not in MATCH_PLACES.get(option.module, (root,)):
+            return _match_misplaced(option.module, chain, (root, jump()))
+    return None
 
 
 def _addressless(tables: list[_TableState]) -> bool:
@@ -1563,8 +1741,12 @@ def _misplaced(state: _TableState, line: str, ipv6: bool) -> tuple[str, str, str
         missing = syntax.missing_option(target.name, [o.flag for o in target.options])
         if missing is not None:
             return missing[0], target.name, missing[1], False
-    if target is None or target.name not in TARGET_PLACES:
-        return None
+    if chain in BUILTIN_CHAINS[table]:
+        for option in spec.options:
+            if option.flag == "-m" and chain not in MATCH_PLACES.get(option.module, (chain,)):
+                return _match_misplaced(option.module, chain, None)
+    if target is None or target.name not in TARGET_PLACES or target.name in state.chains:
+        return None  # (a jump to a chain of an extension's name: :meth:`_Parser.jump_error` judged it)
     home, hooks = TARGET_PLACES[target.name]
     if table != home:
         return (f"target {target.name} is valid only in table {home}, not {table}", target.name,
@@ -1585,6 +1767,16 @@ def _misplaced(state: _TableState, line: str, ipv6: bool) -> tuple[str, str, str
         return ("--reject-with tcp-reset needs a TCP packet", given.value if given else kind, "-p tcp in the rule",
                 True)
     return None
+
+
+def _match_misplaced(match: str, chain: str, hook: tuple[str, int] | None) -> tuple[str, str, str, bool]:
+    """The refusal of ``-m MATCH`` in ``chain`` (a built-in chain not of its hooks: :data:`MATCH_PLACES`; else a
+    user chain that ``hook``, (a built-in chain, the line of the jump on the way), reaches), which the kernel makes
+    at COMMIT."""
+    hooks = MATCH_PLACES[match]
+    reached = f", which {hook[0]} reaches (the jump at line {hook[1]})" if hook is not None else ""
+    return (f"match {match} cannot be used in chain {chain}{reached}", chain,
+            f"-m {match} in {', '.join(hooks[:-1])} or {hooks[-1]} (or a chain only they jump to)", True)
 
 
 BYTES_PER_OBJECT = 100

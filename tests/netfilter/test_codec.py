@@ -155,14 +155,17 @@ def jumping_to(draw: st.DrawFn, chains: list[str], spec: RuleSpec) -> RuleSpec:
 
 def placed(table: str, chain: str, spec: RuleSpec) -> bool:
     """The kernel takes ``spec``'s target in that chain of that table (DNAT only in nat, REJECT only in filter,
-    each only in the built-in chains of its hooks), and iptables its interfaces (no -o in INPUT, no -i in OUTPUT)."""
+    each only in the built-in chains of its hooks and the chains only they reach: a user chain here takes only a
+    target of every hook, as any built-in chain may jump to it), and iptables its interfaces (no -o in INPUT, no
+    -i in OUTPUT)."""
     wrong = {"PREROUTING": "-o", "INPUT": "-o", "OUTPUT": "-i", "POSTROUTING": "-i"}.get(chain)
     if any(o.flag == wrong and not o.module for o in spec.options):
         return False
     if spec.target is None or spec.target.name not in codec.TARGET_PLACES:
         return True
     home, hooks = codec.TARGET_PLACES[spec.target.name]
-    return table == home and (chain in hooks or chain not in BUILTIN_CHAINS[table])
+    builtin = BUILTIN_CHAINS[table]
+    return table == home and (chain in hooks if chain in builtin else set(hooks) >= set(builtin))
 
 
 def noisy(spec: RuleSpec, draw: st.DrawFn) -> str:

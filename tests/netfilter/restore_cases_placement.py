@@ -1,0 +1,105 @@
+"""Where the kernel takes a target or a match (its table, the hooks whose chains reach the rule), and what it refuses
+at COMMIT: inputs whose fate under the real iptables-restore was observed, as :mod:`tests.netfilter.restore_cases`
+records them (the same :class:`Case`; ``tests/kernel/test_placement_parity`` checks them again against this
+machine's tools).
+
+Observed on 2026-12-01 with iptables-legacy-restore and iptables-nft-restore v1.8.9 (ip6tables- for IPv6), each
+input restored into a fresh network namespace (``unshare --net``) with ``--counters``. Legacy refuses at the table's
+COMMIT ("line N failed"), nft at a rule ("RULE_APPEND failed (Invalid argument)"): at the rule itself, or, for a
+user chain a built-in chain comes to reach later, at the jump that makes it reach it.
+"""
+
+from __future__ import annotations
+
+from tests.netfilter.restore_cases import MANGLE, NAT, Case, filter_with
+
+RAW = "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+MAC = "-m mac --mac-source 00:11:22:33:44:55"
+
+
+def table_with(head: str, *lines: str) -> str:
+    return head + "".join(line + "\n" for line in lines) + "COMMIT\n"
+
+
+def _line(head: str, extra: int = 0) -> int:
+    """The line of the first rule after ``head`` (and ``extra`` lines)."""
+    return head.count("\n") + 1 + extra
+
+
+TABLES = [
+    # xt_CT (CT, NOTRACK) and xt_TRACE: .table "raw"; nft takes -j TRACE anywhere (nf_tables traces by itself)
+    *(Case(f"placement {rule} in filter", filter_with(f"-A INPUT {rule}"), line=5, at_commit=True)
+      for rule in ("-j NOTRACK", "-j CT --notrack", "-j CT --zone 1")),
+    Case("placement -j TRACE in filter", filter_with("-A INPUT -j TRACE"), line=5, at_commit=True, nft_differs=True),
+    Case("placement NOTRACK and CT in raw", table_with(RAW, "-A PREROUTING -j CT --notrack", "-A OUTPUT -j NOTRACK"),
+         saved=("[0:0] -A PREROUTING -j CT --notrack", "[0:0] -A OUTPUT -j NOTRACK")),
+    # xt_DSCP (DSCP, TOS), xt_HL (TTL, HL), ipt_ECN, xt_TCPOPTSTRIP, xt_CHECKSUM, xt_CLASSIFY: .table "mangle"
+    *(Case(f"placement {rule} in filter", filter_with(f"-A INPUT {rule}"), line=5, at_commit=True)
+      for rule in ("-j DSCP --set-dscp 1", "-j TOS --set-tos 1", "-j TTL --ttl-set 1", "-j ECN --ecn-tcp-remove",
+                   "-p tcp -j TCPOPTSTRIP --strip-options 2", "-j CHECKSUM --checksum-fill",
+                   "-j CLASSIFY --set-class 1:1", "-p tcp -j TPROXY --on-port 80")),
+    Case("placement -j HL in filter", filter_with("-A INPUT -j HL --hl-set 1"), line=5, at_commit=True, ipv6=True),
+    # xt_NETMAP: .table "nat"
+    Case("placement -j NETMAP in filter", filter_with("-A INPUT -j NETMAP --to 10.0.0.0/24"), line=5,
+         at_commit=True),
+]
+
+HOOKS = [
+    # xt_TPROXY: mangle PREROUTING only; xt_CLASSIFY: FORWARD, OUTPUT, POSTROUTING; ip6t_NPT: DNPT PREROUTING and
+    # OUTPUT, SNPT INPUT and POSTROUTING
+    *(Case(f"placement TPROXY in mangle {chain}", table_with(MANGLE, f"-A {chain} -p tcp -j TPROXY --on-port 80"),
+           line=_line(MANGLE), at_commit=True) for chain in ("INPUT", "FORWARD", "OUTPUT", "POSTROUTING")),
+    *(Case(f"placement CLASSIFY in mangle {chain}", table_with(MANGLE, f"-A {chain} -j CLASSIFY --set-class 1:1"),
+           line=_line(MANGLE), at_commit=True) for chain in ("PREROUTING", "INPUT")),
+    *(Case(f"placement {target} in mangle {chain}",
+           table_with(MANGLE, f"-A {chain} -j {target} --src-pfx fd00::/64 --dst-pfx fd01::/64"),
+           line=_line(MANGLE), at_commit=True, ipv6=True)
+      for target, chains in (("DNPT", ("INPUT", "FORWARD", "POSTROUTING")), ("SNPT", ("PREROUTING", "OUTPUT")))
+      for chain in chains),
+    # xt_mac: PREROUTING, INPUT and FORWARD (a packet has a source MAC only as it comes in), in any table
+    *(Case(f"placement -m mac in filter {chain}", filter_with(f"-A {chain} {MAC} -j ACCEPT"), line=5,
+           at_commit=True) for chain in ("OUTPUT",)),
+    *(Case(f"placement -m mac in {name} {chain}", table_with(head, f"-A {chain} {MAC} -j ACCEPT"),
+           line=_line(head), at_commit=True)
+      for name, head, chain in (("mangle", MANGLE, "POSTROUTING"), ("raw", RAW, "OUTPUT"), ("nat", NAT, "OUTPUT"))),
+    *(Case(f"placement -m mac in filter {chain}", filter_with(f"-A {chain} {MAC} -j ACCEPT"),
+           saved=(f"[0:0] -A {chain} {MAC} -j ACCEPT",)) for chain in ("INPUT", "FORWARD")),
+]
+
+REACHED = [
+    # a user chain is judged by the built-in chains that reach it (ip_tables' mark_source_chains, nf_tables' chain
+    # validation), through any number of jumps; one no built-in chain reaches is taken
+    Case("placement -m mac in a chain OUTPUT jumps to",
+         filter_with(":FOO - [0:0]", "-A OUTPUT -j FOO", f"-A FOO {MAC} -j ACCEPT"), line=7, at_commit=True),
+    Case("placement -m mac in a chain OUTPUT jumps to later",
+         filter_with(":FOO - [0:0]", f"-A FOO {MAC} -j ACCEPT", "-A INPUT -j ACCEPT", "-A OUTPUT -j FOO"),
+         line=6, at_commit=True),
+    Case("placement -m mac two jumps from OUTPUT",
+         filter_with(":FOO - [0:0]", ":BAR - [0:0]", "-A OUTPUT -j BAR", "-A BAR -j FOO", f"-A FOO {MAC} -j ACCEPT"),
+         line=9, at_commit=True),
+    Case("placement -m mac in a chain INPUT jumps to",
+         filter_with(":FOO - [0:0]", "-A INPUT -j FOO", f"-A FOO {MAC} -j ACCEPT"),
+         saved=("[0:0] -A INPUT -j FOO", f"[0:0] -A FOO {MAC} -j ACCEPT")),
+    Case("placement -m mac in a chain no built-in chain reaches",
+         filter_with(":FOO - [0:0]", f"-A FOO {MAC} -j ACCEPT"),
+         saved=(f"[0:0] -A FOO {MAC} -j ACCEPT",)),
+    Case("placement TPROXY in a chain mangle INPUT jumps to",
+         table_with(MANGLE, ":FOO - [0:0]", "-A INPUT -j FOO", "-A FOO -p tcp -j TPROXY --on-port 80"),
+         line=_line(MANGLE, 2), at_commit=True),
+    Case("placement TPROXY in a chain mangle PREROUTING jumps to",
+         table_with(MANGLE, ":FOO - [0:0]", "-A PREROUTING -j FOO", "-A FOO -p tcp -j TPROXY --on-port 80"),
+         saved=("[0:0] -A PREROUTING -j FOO",
+                "[0:0] -A FOO -p tcp -j TPROXY --on-port 80 --on-ip 0.0.0.0 --tproxy-mark 0x0/0x0")),
+    Case("placement DNAT in a chain nat POSTROUTING jumps to",
+         table_with(NAT, ":FOO - [0:0]", "-A POSTROUTING -j FOO", "-A FOO -j DNAT --to-destination 10.0.0.1"),
+         line=_line(NAT, 2), at_commit=True),
+    Case("placement MASQUERADE in a chain nat OUTPUT goes to",
+         table_with(NAT, ":FOO - [0:0]", "-A OUTPUT -g FOO", "-A FOO -j MASQUERADE"),
+         line=_line(NAT, 2), at_commit=True),
+    Case("placement DNAT and MASQUERADE where their hooks reach them",
+         table_with(NAT, ":FOO - [0:0]", ":BAR - [0:0]", "-A PREROUTING -j FOO", "-A POSTROUTING -j BAR",
+                    "-A FOO -j DNAT --to-destination 10.0.0.1", "-A BAR -j MASQUERADE"),
+         saved=("[0:0] -A FOO -j DNAT --to-destination 10.0.0.1", "[0:0] -A BAR -j MASQUERADE")),
+]
+
+PLACEMENT_CASES = [*TABLES, *HOOKS, *REACHED]

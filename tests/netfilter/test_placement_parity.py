@@ -1,0 +1,76 @@
+"""The parser refuses a target or a match where the kernel does (its table, the hooks whose built-in chains reach
+the rule), at the rule, as iptables-restore v1.8.9 does (:mod:`tests.netfilter.restore_cases_placement`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubeproxy_sim.errors import RulesSyntaxError
+from kubeproxy_sim.netfilter.codec import parse_ruleset
+from tests.netfilter.restore_cases import MANGLE, NAT, Case, filter_with
+from tests.netfilter.restore_cases_placement import MAC, PLACEMENT_CASES, table_with
+from tests.netfilter.test_codec_restore_parity import refusal, saved_lines
+
+
+@pytest.mark.parametrize("case", PLACEMENT_CASES, ids=lambda c: c.name)
+def test_the_parser_places_targets_and_matches_as_the_kernel_does(case: Case) -> None:
+    if case.line is not None:
+        assert refusal(case.text, case.ipv6).line == case.line
+        return
+    ours = saved_lines(case.text, case.ipv6)
+    assert [line for line in case.saved if line not in ours] == [], ours
+
+
+def test_a_target_of_another_table_names_its_table() -> None:
+    """iptables-legacy-restore v1.8.9: "line 6 failed" (the COMMIT); the parser names the rule and the table."""
+    assert str(refusal(filter_with("-A INPUT -j NOTRACK"))) == (
+        "node.rules:5: target NOTRACK is valid only in table raw, not filter at 'NOTRACK'; expected NOTRACK in table "
+        "raw (PREROUTING, OUTPUT or a chain they jump to)")
+
+
+def test_a_match_out_of_its_hooks_names_them() -> None:
+    assert str(refusal(filter_with(f"-A OUTPUT {MAC} -j ACCEPT"))) == (
+        "node.rules:5: match mac cannot be used in chain OUTPUT at 'OUTPUT'; expected -m mac in PREROUTING, INPUT "
+        "or FORWARD (or a chain only they jump to)")
+
+
+def test_a_user_chain_s_refusal_names_the_hook_and_the_jump_that_reach_it() -> None:
+    text = table_with(MANGLE, ":FOO - [0:0]", ":BAR - [0:0]", "-A INPUT -j BAR", "-A BAR -j FOO",
+                      "-A FOO -p tcp -j TPROXY --on-port 80")
+    assert str(refusal(text)) == (
+        "node.rules:11: target TPROXY cannot be used in chain FOO, which INPUT reaches (the jump at line 10) at "
+        "'FOO'; expected TPROXY in PREROUTING (or a chain only they jump to)")
+
+
+def test_the_earliest_misplaced_rule_is_named() -> None:
+    """Two misplaced rules, the later one reached first: the kernel (legacy) refuses the table, named at the
+    earlier rule (as a built-in chain's misplaced rules are)."""
+    text = table_with(NAT, ":FOO - [0:0]", ":BAR - [0:0]", "-A BAR -j DNAT --to-destination 10.0.0.1",
+                      "-A FOO -j MASQUERADE", "-A OUTPUT -j FOO", "-A POSTROUTING -j BAR")
+    assert refusal(text).line == 8
+
+
+def test_a_restore_input_without_its_built_in_chains_is_not_judged_by_reach() -> None:
+    """kube-proxy's restore input (iptables-restore --noflush) declares none of the built-in chains: the node's own
+    rules decide what reaches its chains, which no reading of the file can tell."""
+    text = "*nat\n:FOO - [0:0]\n:BAR - [0:0]\n-A FOO -j BAR\n-A BAR -j MASQUERADE\n-A FOO -j DNAT " \
+           "--to-destination 10.0.0.1\nCOMMIT\n"
+    assert len(list(parse_ruleset(text).tables[0].rules())) == 3
+
+
+def test_a_large_table_is_judged_by_walking_back_from_the_few_chains_that_hold_a_target() -> None:
+    """PREROUTING reaching more chains than a walk forward visits (kube-proxy's reach 110,000 at 10,000 services):
+    MASQUERADE is judged by the chains that jump to its one chain, and refused when PREROUTING is among them."""
+    many = [f":C{i} - [0:0]" for i in range(5000)] + [f"-A PREROUTING -j C{i}" for i in range(5000)]
+    fine = table_with(NAT, ":MQ - [0:0]", *many, "-A POSTROUTING -j MQ", "-A MQ -j MASQUERADE")
+    assert parse_ruleset(fine).tables[0].chain("MQ") is not None
+    bad = table_with(NAT, ":MQ - [0:0]", *many, "-A C4999 -j MQ", "-A MQ -j MASQUERADE")
+    with pytest.raises(RulesSyntaxError, match="target MASQUERADE cannot be used in chain MQ, which PREROUTING"):
+        parse_ruleset(bad)
+
+
+def test_a_jump_to_a_chain_of_an_extension_s_name_is_no_misplaced_target() -> None:
+    """``:TPROXY - [0:0]`` then ``-j TPROXY`` in filter INPUT: a jump to that chain, which both restores v1.8.9
+    take (iptables-save prints ``-A INPUT -j TPROXY``)."""
+    rules = list(parse_ruleset(filter_with(":TPROXY - [0:0]", "-A INPUT -j TPROXY")).tables[0].rules())
+    assert [r.spec for r in rules] == ["-j TPROXY"]
