@@ -240,8 +240,8 @@ def test_the_retries_back_off_and_the_service_is_dropped_after_15(
     an event queues the Service again."""
     steps, _ = _lost_pod_steps(tmp_path, ("wait 6022s\n", "wait 1s\n"), monkeypatch, capsys)
     assert _lost(steps[3]) == [] and _lost(steps[4]) == LOST
-    steps, _ = _lost_pod_steps(tmp_path, ("wait 5022s\n", "wait 1000s\n"), monkeypatch, capsys)
-    assert _lost(steps[4]) == LOST  # the retry at 6023s, the 15th
+    steps, _ = _lost_pod_steps(tmp_path, ("wait 5024s\n", "wait 998s\n", "wait 1s\n"), monkeypatch, capsys)
+    assert _lost(steps[4]) == [] and _lost(steps[5]) == LOST  # node9 after the 14th retry (5023s); the 15th
     (tmp_path / "other.yaml").write_text(_pod("other", "node1", "10.244.0.8", "{containerPort: 8080}"))
     steps, _ = _lost_pod_steps(tmp_path, ("wait 6023s\n", "wait 100000s\n", "apply -f other.yaml\n"),
                                monkeypatch, capsys)
