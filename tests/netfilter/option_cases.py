@@ -69,11 +69,12 @@ TPROXY_ADDRESSES = [
 
 
 
-def rule_case(family: int, chain: str, rule: str, saved: str | None) -> Case:
-    """``-A CHAIN RULE`` (table nat for a NAT chain, else filter) of ``family`` (4 or 6): refused at its line when
-    ``saved`` is REFUSED, else saved back as ``-A CHAIN SAVED`` (:data:`SAME`: as written)."""
-    text = f"{NAT}-A {chain} {rule}\nCOMMIT\n" if chain in ("PREROUTING", "POSTROUTING") else filter_with(
-        f"-A {chain} {rule}")
+def rule_case(family: int, chain: str, rule: str, saved: str | None, table: str | None = None) -> Case:
+    """``-A CHAIN RULE`` (in ``table``; by default nat for a NAT chain, else filter) of ``family`` (4 or 6): refused
+    at its line when ``saved`` is REFUSED, else saved back as ``-A CHAIN SAVED`` (:data:`SAME`: as written)."""
+    table = table or ("nat" if chain in ("PREROUTING", "POSTROUTING") else "filter")
+    text = filter_with(f"-A {chain} {rule}") if table == "filter" else \
+        f"{MANGLE if table == 'mangle' else NAT}-A {chain} {rule}\nCOMMIT\n"
     name = f"IPv{family} {rule}"
     if saved is None:
         return Case(name, text, line=text.count("\n") - 1, ipv6=family == 6)
@@ -475,4 +476,68 @@ IPRANGES = [
     rule_case(4, "INPUT", "-m iprange --src-range 255.255.255.255-1.2.3.4.5.6.7.8.9.10 -j ACCEPT", REFUSED),
 ]
 
-ALL_CASES = [*CONNTRACK_ADDRESSES, *TPROXY_ADDRESSES, *NAT_RANGES, *NAT_TO_PORTS, *NETMAP_NETWORKS, *IPRANGES]
+# tos, dscp and devgroup, -j TOS, DSCP and CLASSIFY: numbers as each extension's save prints them
+TOS_DSCP_CLASSIFY_DEVGROUP = [
+    rule_case(4, "INPUT", "-m tos --tos 0x10 -j ACCEPT", "-m tos --tos 0x10/0xff -j ACCEPT"),
+    rule_case(4, "INPUT", "-m tos --tos Minimize-Delay -j ACCEPT", "-m tos --tos 0x10/0x3f -j ACCEPT"),
+    rule_case(4, "INPUT", "-m tos --tos 16 -j ACCEPT", "-m tos --tos 0x10/0xff -j ACCEPT"),
+    rule_case(4, "INPUT", "-m tos --tos 0x10/0x3f -j ACCEPT", SAME),
+    rule_case(4, "INPUT", "-m tos ! --tos 0x08 -j ACCEPT", "-m tos ! --tos 0x08/0xff -j ACCEPT"),
+    rule_case(4, "INPUT", "-m tos --tos Normal-Service -j ACCEPT", "-m tos --tos 0x00/0x3f -j ACCEPT"),
+    rule_case(4, "INPUT", "-m tos --tos 0x02 -j ACCEPT", "-m tos --tos 0x02/0xff -j ACCEPT"),
+    rule_case(4, "INPUT", "-m tos --tos 0x12 -j ACCEPT", "-m tos --tos 0x12/0xff -j ACCEPT"),
+    rule_case(4, "INPUT", "-m tos --tos 0x10/0xff -j ACCEPT", SAME),
+    rule_case(4, "INPUT", "-m tos --tos minimize-delay -j ACCEPT", "-m tos --tos 0x10/0x3f -j ACCEPT"),
+    rule_case(6, "INPUT", "-m tos --tos 0x10 -j ACCEPT", "-m tos --tos 0x10/0xff -j ACCEPT"),
+    rule_case(4, "PREROUTING", "-j TOS --set-tos 0x10", "-j TOS --set-tos 0x10/0xff", table="mangle"),
+    rule_case(4, "PREROUTING", "-j TOS --set-tos Minimize-Delay", "-j TOS --set-tos 0x10/0x3f", table="mangle"),
+    rule_case(4, "PREROUTING", "-j TOS --set-tos 0x10/0x3f", SAME, table="mangle"),
+    rule_case(4, "PREROUTING", "-j TOS --set-tos 0x10/0xff", SAME, table="mangle"),
+    rule_case(4, "PREROUTING", "-j TOS --and-tos 0x10", "-j TOS --set-tos 0x00/0xef", table="mangle"),
+    rule_case(4, "PREROUTING", "-j TOS --or-tos 0x10", "-j TOS --set-tos 0x10/0x10", table="mangle"),
+    rule_case(4, "PREROUTING", "-j TOS --xor-tos 0x10", "-j TOS --set-tos 0x10/0x00", table="mangle"),
+    rule_case(4, "PREROUTING", "-j TOS --set-tos 0", "-j TOS --set-tos 0x00/0xff", table="mangle"),
+    rule_case(6, "PREROUTING", "-j TOS --set-tos 0x10", "-j TOS --set-tos 0x10/0xff", table="mangle"),
+    rule_case(4, "POSTROUTING", "-j CLASSIFY --set-class 1:2", "-j CLASSIFY --set-class 0001:0002", table="mangle"),
+    rule_case(4, "POSTROUTING", "-j CLASSIFY --set-class 10:20", "-j CLASSIFY --set-class 0010:0020", table="mangle"),
+    rule_case(4, "POSTROUTING", "-j CLASSIFY --set-class ffff:ffff", SAME, table="mangle"),
+    rule_case(4, "POSTROUTING", "-j CLASSIFY --set-class 0x1:0x2", "-j CLASSIFY --set-class 0001:0002", table="mangle"),
+    rule_case(4, "POSTROUTING", "-j CLASSIFY --set-class 10000:1", "-j CLASSIFY --set-class 0000:0001", table="mangle"),
+    rule_case(4, "POSTROUTING", "-j CLASSIFY --set-class 0001:0002", SAME, table="mangle"),
+    rule_case(4, "PREROUTING", "-j DSCP --set-dscp 10", "-j DSCP --set-dscp 0x0a", table="mangle"),
+    rule_case(4, "PREROUTING", "-j DSCP --set-dscp 0x0a", SAME, table="mangle"),
+    rule_case(4, "PREROUTING", "-j DSCP --set-dscp-class AF11", "-j DSCP --set-dscp 0x0a", table="mangle"),
+    rule_case(4, "PREROUTING", "-j DSCP --set-dscp-class ef", "-j DSCP --set-dscp 0x2e", table="mangle"),
+    rule_case(4, "PREROUTING", "-j DSCP --set-dscp-class CS0", "-j DSCP --set-dscp 0x00", table="mangle"),
+    rule_case(6, "PREROUTING", "-j DSCP --set-dscp-class EF", "-j DSCP --set-dscp 0x2e", table="mangle"),
+    rule_case(4, "INPUT", "-m dscp --dscp 10 -j ACCEPT", "-m dscp --dscp 0x0a -j ACCEPT"),
+    rule_case(4, "INPUT", "-m dscp --dscp 0x2e -j ACCEPT", SAME),
+    rule_case(4, "INPUT", "-m dscp ! --dscp 46 -j ACCEPT", "-m dscp ! --dscp 0x2e -j ACCEPT"),
+    rule_case(4, "INPUT", "-m dscp --dscp-class EF -j ACCEPT", "-m dscp --dscp 0x2e -j ACCEPT"),
+    rule_case(4, "INPUT", "-m dscp --dscp-class af41 -j ACCEPT", "-m dscp --dscp 0x22 -j ACCEPT"),
+    rule_case(4, "INPUT", "-m devgroup --src-group 1 -j ACCEPT", "-m devgroup --src-group 0x1 -j ACCEPT"),
+    rule_case(4, "INPUT", "-m devgroup --src-group 0x1 -j ACCEPT", SAME),
+    rule_case(4, "INPUT", "-m devgroup --src-group 1/0xff -j ACCEPT", "-m devgroup --src-group 0x1/0xff -j ACCEPT"),
+    rule_case(4, "INPUT", "-m devgroup --src-group default -j ACCEPT", SAME),
+    rule_case(4, "INPUT", "-m devgroup --src-group 0xffffffff -j ACCEPT", SAME),
+    rule_case(4, "INPUT", "-m devgroup --src-group 10/0xffffffff -j ACCEPT", "-m devgroup --src-group 0xa -j ACCEPT"),
+    rule_case(4, "INPUT", "-m devgroup --src-group 010 -j ACCEPT", "-m devgroup --src-group 0x8 -j ACCEPT"),
+    rule_case(4, "INPUT", "-m dscp --dscp-class efx -j ACCEPT", "-m dscp --dscp 0x2e -j ACCEPT"),
+    rule_case(4, "INPUT", "-m dscp --dscp-class be -j ACCEPT", "-m dscp --dscp 0x00 -j ACCEPT"),
+    rule_case(4, "INPUT", "-m dscp --dscp 010 -j ACCEPT", "-m dscp --dscp 0x08 -j ACCEPT"),
+    rule_case(4, "INPUT", '-m dscp --dscp " 10" -j ACCEPT', "-m dscp --dscp 0x0a -j ACCEPT"),
+    rule_case(4, "INPUT", "-m tos --tos 010 -j ACCEPT", "-m tos --tos 0x08/0xff -j ACCEPT"),
+    rule_case(4, "INPUT", '-m tos --tos " 16" -j ACCEPT', "-m tos --tos 0x10/0xff -j ACCEPT"),
+    rule_case(4, "INPUT", "-m devgroup --src-group 0 -j ACCEPT", "-m devgroup --src-group default -j ACCEPT"),
+    rule_case(4, "INPUT", "-m devgroup --src-group 0/0xff -j ACCEPT", "-m devgroup --src-group 0x0/0xff -j ACCEPT"),
+    rule_case(4, "FORWARD", "-m devgroup --dst-group 5 --src-group 3 -j ACCEPT",
+              "-m devgroup --src-group 0x3 --dst-group 0x5 -j ACCEPT"),
+    rule_case(4, "FORWARD", "-m devgroup ! --dst-group 5 ! --src-group 3 -j ACCEPT",
+              "-m devgroup ! --src-group 0x3 ! --dst-group 0x5 -j ACCEPT"),
+    rule_case(4, "POSTROUTING", '-j CLASSIFY --set-class " 1: 2"', "-j CLASSIFY --set-class 0001:0002", table="mangle"),
+    rule_case(4, "POSTROUTING", "-j CLASSIFY --set-class 1:2xyz", "-j CLASSIFY --set-class 0001:0002", table="mangle"),
+    rule_case(4, "POSTROUTING", "-j CLASSIFY --set-class -1:2", "-j CLASSIFY --set-class ffff:0002", table="mangle"),
+]
+
+ALL_CASES = [*CONNTRACK_ADDRESSES, *TPROXY_ADDRESSES, *NAT_RANGES, *NAT_TO_PORTS, *NETMAP_NETWORKS, *IPRANGES,
+             *TOS_DSCP_CLASSIFY_DEVGROUP]
