@@ -78,9 +78,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                      "client's")
     pkt.add_argument("--dst", required=True, metavar="IP", help="destination address: a cluster IP, a node's address "
                      "(NodePort), an external or load-balancer IP; not a name (dist --to NAME.NS shows a Service's)")
-    pkt.add_argument("--dport", required=True, type=parse_int, metavar="N", help="destination port")
+    pkt.add_argument("--dport", type=parse_int, metavar="N", help="destination port (required, but for ICMP)")
     pkt.add_argument("--sport", type=parse_int, metavar="N", help="source port (default: unknown)")
-    pkt.add_argument("--proto", default="tcp", choices=["tcp", "udp", "sctp"], help="protocol (default tcp)")
+    pkt.add_argument("--proto", default="tcp", choices=["tcp", "udp", "sctp", "icmp", "icmpv6"],
+                     help="protocol (default tcp)")
+    pkt.add_argument("--icmp-type", metavar="TYPE[/CODE]", help="an ICMP or ICMPv6 packet's type and code, as "
+                     "iptables reads --icmp-type (echo-reply, 3/3, port-unreach; a bare type has code 0; default: "
+                     "echo-request, its echo-reply with --ctdir REPLY, port-unreachable with --ctstate RELATED)")
     pkt.add_argument("--in-iface", metavar="IFACE", help="the interface it arrives on (default: unknown, or "
                      "none for a packet from the node itself)")
     pkt.add_argument("--out-iface", metavar="IFACE", help="the interface it leaves by (default: unknown)")
@@ -106,19 +110,60 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _packet(args: argparse.Namespace):
-    from kubeproxy_sim.netfilter.packet import CtState, Packet, parse_address
+    from kubeproxy_sim.netfilter.packet import ICMP_PROTOS, CtState, Packet, parse_address
 
     for flag, value in (("--src", args.src), ("--dst", args.dst)):
         try:
             parse_address(value)
         except ValueError as exc:  # text that is no address: the wrong shape, a usage error
             raise UsageError(Diagnostic(f"{exc}; expected an IPv4 or IPv6 address", field=flag)) from None
+    icmp = _icmp_of_args(args)
+    state = CtState(args.ctstate)
+    # (a direction a NEW packet cannot have is _check_direction's refusal, not the ICMP type's)
+    reply = args.ctdir == "REPLY" and state in (CtState.ESTABLISHED, CtState.RELATED)
+    if args.proto in ICMP_PROTOS:
+        try:
+            return Packet.of(args.proto, args.src, args.dst, icmp=icmp, in_iface=args.in_iface,
+                             out_iface=args.out_iface, bridge_port=args.bridge_port, ctstate=state, reply=reply)
+        except ValueError as exc:
+            raise UsageError(Diagnostic(str(exc), field="--icmp-type/--ctstate/--ctdir")) from None
     try:
         return Packet.of(args.proto, args.src, args.dst, args.dport, args.sport, in_iface=args.in_iface,
-                         out_iface=args.out_iface, bridge_port=args.bridge_port, ctstate=CtState(args.ctstate))
+                         out_iface=args.out_iface, bridge_port=args.bridge_port, ctstate=state, reply=reply)
     except ValueError as exc:
         raise InputError(Diagnostic(f"{exc}; expected addresses of one family and ports 0-65535",
                                     field="--src/--dst/--dport/--sport")) from None
+
+
+def _icmp_of_args(args: argparse.Namespace) -> tuple[int, int] | None:
+    """The ICMP (type, code) --icmp-type gives an ICMP packet; None when not given (Packet.of's default then) and
+    for another protocol, which needs --dport and takes no --icmp-type. Ports and an ICMP type are never both
+    given: an ICMP packet has no ports (an echo's identifier stands in for one in conntrack alone)."""
+    from kubeproxy_sim.netfilter.compile_match_packet import read_icmp_type
+    from kubeproxy_sim.netfilter.packet import ICMP_PROTOS
+
+    if args.proto not in ICMP_PROTOS:
+        if args.icmp_type is not None:
+            raise UsageError(Diagnostic(f"--icmp-type given for a {args.proto} packet; expected --proto icmp or "
+                                        "icmpv6", field="--icmp-type"))
+        if args.dport is None:
+            raise UsageError(Diagnostic(f"no --dport for a {args.proto} packet; expected a destination port",
+                                        field="--dport"))
+        return None
+    for flag, value in (("--dport", args.dport), ("--sport", args.sport)):
+        if value is not None:
+            raise UsageError(Diagnostic(f"{flag} given for an {args.proto} packet, which has no ports; expected "
+                                        "--icmp-type for its type, or --proto tcp, udp or sctp", field=flag))
+    if args.icmp_type is None:
+        return None
+    test = read_icmp_type(args.icmp_type, args.proto == "icmpv6")
+    wildcard = args.proto == "icmp" and args.icmp_type.strip().lower() == "any"
+    if test is None or wildcard or (test[1] != test[2] and (test[1], test[2]) != (0, 255)):
+        names = "an ICMPv6 type's name or number" if args.proto == "icmpv6" else "an ICMP type's name or number"
+        raise UsageError(Diagnostic(f"{args.icmp_type!r} is not one ICMP type and code as iptables reads "
+                                    f"--icmp-type; expected {names} 0-255, with /CODE (0-255) or not",
+                                    field="--icmp-type"))
+    return test[0], test[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,7 +459,8 @@ def unserved_port_notes(objects: tuple[Cluster, ProxyConfig], packet: Packet, re
     if not owners:
         return []
     whose = ", and ".join(f"{role} of {key}, which defines {', '.join(ports)}" for (role, key), ports in owners.items())
-    return [f"{ip} is {whose}; no rule matches {packet.dport}/{packet.proto.upper()}, so the packet leaves the "
+    what = packet.proto.upper() if packet.dport is None else f"{packet.dport}/{packet.proto.upper()}"
+    return [f"{ip} is {whose}; no rule matches {what}, so the packet leaves the "
             "tables untranslated"]
 
 
@@ -519,12 +565,12 @@ def trace_text(result: TraceResult, con: Console | None = None, notes: Sequence[
     on a terminal the paths are drawn with box-drawing characters and the verdicts coloured. The header says
     whose rules were read (``rules_of``: ``node NAME``, or the dump's name); ``notes`` follow it (see
     :func:`unserved_port_notes`)."""
-    from kubeproxy_sim.netfilter.trace import no_connection_note, percent, state_note
+    from kubeproxy_sim.netfilter.trace import no_connection_note, packet_head, percent, state_note
 
     con = con or Console(sys.stdout)
     p = result.packet
     origin = "generated on the node" if result.origin == "local" else "from elsewhere"
-    out = [con.paint(f"{p.proto} {p.src_text} -> {p.dst_endpoint}", "bold") + f" ({origin})"
+    out = [con.paint(packet_head(p), "bold") + f" ({origin})"
            + (f" through the rules of {rules_of}" if rules_of else ""), *state_note(p),
            *(f"note: {note}" for note in notes), ""]
     chars = UNICODE_TREE if con.unicode else INDENT_TREE
@@ -596,9 +642,10 @@ def traced_graph(ruleset: Ruleset, result: TraceResult, dump: str | None = None,
     from kubeproxy_sim.cli.graph_cmd import scoped_graph
     from kubeproxy_sim.graph import highlight
     from kubeproxy_sim.graph.steps import path_selection
+    from kubeproxy_sim.netfilter.trace import packet_head
 
     p = result.packet
-    title = f"trace {p.proto} {p.src_text} -> {p.dst_endpoint}"
+    title = f"trace {packet_head(p)}"
     ref = service_hit(ruleset, first or result)
     if ref is None:
         graph = path_graph(ruleset, result, title, dump, lines, generated)

@@ -17,9 +17,10 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from kubeproxy_sim.netfilter.compile_types import SOURCE_FIELDS, Check, Doubt, RuleParts, reading
-from kubeproxy_sim.netfilter.hostmask import read_conntrack_host
+from kubeproxy_sim.netfilter.hostmask import c_number, read_conntrack_host
 from kubeproxy_sim.netfilter.model import Option
 from kubeproxy_sim.netfilter.packet import PACKET_PROTOCOLS, parse_address, parse_network
+from kubeproxy_sim.netfilter.saveform import ICMP_TYPES, ICMPV6_TYPES
 from kubeproxy_sim.netfilter.syntax import ipv6_headers, protocol_number
 
 
@@ -240,10 +241,75 @@ def _iprange(parts: RuleParts, opts: Sequence[Option]) -> None:
             attr, source=("range", lo, hi) if attr == "src" else None))
 
 
+ICMP_ANY = 0xFF
+"""xt_icmp's wildcard type (``--icmp-type any``, ``255``): it matches every ICMP packet whatever its code
+(ip_tables.c's icmp_type_code_match). ip6_tables' icmp6 match has none: its 255 is type 255 alone."""
+
+
+def read_icmp_type(text: str, ipv6: bool) -> tuple[int, int, int] | None:
+    """(type, lowest code, highest code) of an ``--icmp-type``/``--icmpv6-type`` value as iptables 1.8.9 reads
+    it (unshare --net, iptables-legacy and ip6tables-legacy, then -save): first as a name, any case, of which it
+    may be a prefix that names one entry alone (``destination`` is 3, ``ECHO-REQ`` 8, ``network-unr`` 3/0;
+    ``echo`` is ambiguous), else ``TYPE[/CODE[:CODE]]``, each a number 0-255 in C's bases (``0x3/0x3`` is 3/3,
+    ``010`` 8). A bare type takes every code (0:255); ``any`` (IPv4 only) is type 255. None when iptables refuses
+    it (``256``, ``3:5``, ``8/``, ``8 ``, ``3/3/3``)."""
+    names = ICMPV6_TYPES if ipv6 else ICMP_TYPES
+    folded = text.lower()
+    found = [value for name, value in names.items() if name.lower().startswith(folded)]
+    if len(found) > 1:
+        return None  # ("Ambiguous ICMP type `echo': `echo-reply' or `echo-request'?")
+    written = found[0] if found else text
+    if found == ["any"]:  # (IPv4's name alone: ip6tables says "Unknown ICMPv6 type `any'")
+        return ICMP_ANY, 0, 255
+    type_text, slash, codes = written.partition("/")
+    type_ = c_number(type_text, 255)
+    if type_ is None:
+        return None
+    if not slash:
+        return type_, 0, 255
+    low_text, colon, high_text = codes.partition(":")
+    low = c_number(low_text, 255)
+    high = c_number(high_text, 255) if colon else low
+    return None if low is None or high is None else (type_, low, high)
+
+
+@lru_cache(maxsize=256)
+def icmp_check(value: str, negated: bool, ipv6: bool) -> Check:
+    """``--icmp-type``/``--icmpv6-type`` as xt_icmp and ip6t_icmp6 test it: the packet's type that one and its
+    code within the range, or (IPv4) the type is ``any``, the answer inverted by ``!``. (The kernel's match also
+    fails a fragment that is not the first whatever ``!`` says; a packet here is never one.) A packet whose type
+    is not known is assumed to pass, negated or not, and the doubt says so; a value iptables refuses (a rule no
+    dump holds) is assumed to match. (Memoised: a pure function, and a few types recur.)"""
+    flag = "--icmpv6-type" if ipv6 else "--icmp-type"
+    test = read_icmp_type(value, ipv6)
+    if test is None:
+        doubt = Doubt(f"{flag} {value} is not an ICMP{'v6' if ipv6 else ''} type iptables reads; assumed to match")
+        return reading(lambda b: doubt)
+    type_, low, high = test
+    unknown = Doubt(f"the packet's ICMP type is not known; assumed {'not ' if negated else ''}to be {value}, so the "
+                    "test matches")
+    if type_ == ICMP_ANY and not ipv6:
+        return reading(lambda b: not negated)  # (every ICMP packet: the protocol is the module's own check)
+
+    def check(b: object) -> object:
+        got = b.icmp_type  # type: ignore[attr-defined]
+        if got is None:
+            return unknown
+        return (got == type_ and low <= b.icmp_code <= high) != negated  # type: ignore[attr-defined]
+
+    return reading(check, "icmp_type", "icmp_code")
+
+
 def icmp_module(parts: RuleParts, module: str, opts: Sequence[Option]) -> None:
-    parts.checks.append(reading(lambda b: b.proto in ("icmp", "icmpv6"), "proto"))  # type: ignore[attr-defined]
+    """icmp (IPv4) and icmp6, by either name: the module's own protocol (the kernel loads it only after ``-p icmp``
+    or ``-p ipv6-icmp``), then its type test."""
+    ipv6 = module != "icmp"
+    parts.checks.append(_is_protocol("icmpv6" if ipv6 else "icmp"))
     for o in opts:
-        parts.doubts.append(f"{module} {o.flag} {o.value} is not modelled; assumed to match")
+        if o.flag in ("--icmp-type", "--icmpv6-type"):
+            parts.checks.append(icmp_check(o.value, o.negated, ipv6))
+        else:
+            parts.doubts.append(f"{module} {o.flag} {o.value} is not modelled; assumed to match")
 
 
 NEVER = reading(lambda b: False)  # a match no packet passes (also statistic with no chance, in compile_match_state)

@@ -22,8 +22,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kubeproxy_sim.netfilter.evaluate import ICMP_PROTOS
-from kubeproxy_sim.netfilter.packet import CtState, Packet, parse_address, split_endpoint
+from kubeproxy_sim.netfilter.packet import ICMP_ANSWERS, ICMP_PROTOS, CtState, Packet, parse_address, split_endpoint
 from kubeproxy_sim.netfilter.trace import FirstPacketOutcome, Outcome, Tracer, TraceResult, Uncertainty
 
 REPLY_STATES = (CtState.ESTABLISHED, CtState.RELATED)
@@ -41,8 +40,11 @@ REVERSE_NAT = Uncertainty(
 
 
 def as_reply(packet: Packet) -> Packet:
-    """``packet`` in its connection's reply direction, as ``-m conntrack --ctdir REPLY`` sees it."""
-    reply = replace(packet, reply=True)
+    """``packet`` in its connection's reply direction, as ``-m conntrack --ctdir REPLY`` sees it: an ICMP request
+    (a packet made in the original direction: a ping) becomes its answer (an echo reply), which is what that
+    direction carries (conntrack's invmap)."""
+    answer = ICMP_ANSWERS.get(packet.proto, {}).get(packet.icmp_type) if not packet.reply else None  # type: ignore[arg-type]
+    reply = replace(packet, reply=True) if answer is None else replace(packet, reply=True, icmp_type=answer)
     return replace(reply, ctstatus=later_status(reply))
 
 

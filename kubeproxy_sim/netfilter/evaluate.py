@@ -57,6 +57,7 @@ from kubeproxy_sim.netfilter.compile import (
 from kubeproxy_sim.netfilter.compile_types import Doubt, NatRange
 from kubeproxy_sim.netfilter.natrange import best_address
 from kubeproxy_sim.netfilter.packet import (
+    ICMP_PROTOS,
     V6_ALL,
     CtState,
     Packet,
@@ -119,9 +120,9 @@ EXPECTED_NAT = ("a RELATED packet opens a connection a conntrack helper expected
                 "master connection's (a NATed master with the helper's nf_nat module loaded)")
 LOOKED_UP6 = frozenset({"LOCAL", "ANYCAST", "UNREACHABLE"})
 """The addrtype types an IPv6 match answers with a route lookup (match_lookup_rt6), not from the address alone."""
-ICMP_PROTOS = frozenset({"icmp", "icmpv6"})
-"""An ICMP error RELATED to a connection is translated from that connection's NAT (nf_nat_ipv4_fn and
-nf_nat_ipv6_fn hand it to nf_nat_icmp_reply_translation and return): no nat rule is read for it."""
+# An ICMP packet RELATED to a connection is an error about it (Packet.of refuses any other type RELATED, as conntrack
+# gives it none), translated from that connection's NAT (nf_nat_ipv4_fn and nf_nat_ipv6_fn hand it to
+# nf_nat_icmp_reply_translation and return): no nat rule is read for it (ICMP_PROTOS, from packet).
 ALL_HOSTS = {4: frozenset({0xE0000001}), 6: frozenset({0xFF01 << 112 | 1, 0xFF02 << 112 | 1})}
 """The all-hosts (all-nodes) multicast groups, which every interface joins: 224.0.0.1, ff01::1 and ff02::1."""
 TCP_FLAGS_NEW = frozenset({"SYN"})
@@ -620,9 +621,9 @@ class Branch:
     """One possible history of the packet: its state now, how likely it is, and how it got here."""
 
     __slots__ = ("bridge_port", "ct_dnat", "ctmark", "ctstate", "ctstatus", "den", "dnat", "doubts", "dport", "dst",
-                 "env", "family", "in_iface", "mark", "masq", "nat_text", "num", "orig_dport", "orig_dst",
-                 "orig_sport", "orig_src", "out_iface", "path", "proto", "reply", "snat", "sport", "src", "tcp_flags",
-                 "zone")
+                 "env", "family", "icmp_code", "icmp_type", "in_iface", "mark", "masq", "nat_text", "num", "orig_dport",
+                 "orig_dst", "orig_sport", "orig_src", "out_iface", "path", "proto", "reply", "snat", "sport", "src",
+                 "tcp_flags", "zone")
 
     def __init__(self, packet: Packet, env: Env) -> None:
         self.env = env
@@ -632,6 +633,7 @@ class Branch:
         self.dst = self.orig_dst = packet.dst
         self.sport = self.orig_sport = packet.sport
         self.dport = self.orig_dport = packet.dport
+        self.icmp_type, self.icmp_code = packet.icmp_type, packet.icmp_code
         if packet.reply:  # the connection's original tuple went the other way (as the reply is walked: no NAT)
             self.orig_src, self.orig_dst = packet.dst, packet.src
             self.orig_sport, self.orig_dport = packet.dport, packet.sport
@@ -659,6 +661,7 @@ class Branch:
         other = Branch.__new__(Branch)
         other.env, other.family, other.proto = self.env, self.family, self.proto
         other.src, other.dst, other.sport, other.dport = self.src, self.dst, self.sport, self.dport
+        other.icmp_type, other.icmp_code = self.icmp_type, self.icmp_code
         other.orig_src, other.orig_dst = self.orig_src, self.orig_dst
         other.orig_sport, other.orig_dport = self.orig_sport, self.orig_dport
         other.in_iface, other.out_iface, other.bridge_port = self.in_iface, self.out_iface, self.bridge_port

@@ -42,6 +42,66 @@ PACKET_PROTOCOLS = {number: name for name, number in PROTOCOL_NUMBERS.items() if
 """A protocol number -> the name a packet of it carries (58: icmpv6; ipv6-icmp is only a rule's spelling of it)."""
 
 
+ICMP_PROTOS = frozenset({"icmp", "icmpv6"})
+"""The protocols whose packets carry an ICMP type and code (:class:`Packet`'s ``icmp_type``/``icmp_code``)."""
+
+ECHO_REQUEST = {"icmp": (8, 0), "icmpv6": (128, 0)}
+ECHO_REPLY = {"icmp": (0, 0), "icmpv6": (129, 0)}
+PORT_UNREACHABLE = {"icmp": (3, 3), "icmpv6": (1, 4)}
+"""(type, code) of the ICMP packet a trace follows unless told: a ping (its reply, in the reply direction), and
+for a RELATED one the error REJECT sends by default (icmp-port-unreachable, icmp6-port-unreachable)."""
+
+ICMP_ANSWERS = {"icmp": {8: 0, 13: 14, 15: 16, 17: 18}, "icmpv6": {128: 129, 139: 140}}
+"""The ICMP requests conntrack starts a connection on (nf_conntrack_proto_icmp.c's and icmpv6's ``valid_new``:
+echo, timestamp, information and address mask requests; echo request and node information query), each with the
+type of its answer, which conntrack finds in the reply direction of the request's connection (``invmap``). Any
+other type that is no error and finds no connection is INVALID (ICMPv6 neighbour discovery and MLD UNTRACKED)."""
+
+
+def icmp_error(proto: str, type_: int) -> bool:
+    """Whether conntrack reads an ICMP message of this type as an error about another packet (RELATED to that
+    packet's connection, INVALID when it has none): icmp_is_err's destination unreachable, source quench,
+    redirect, time exceeded and parameter problem; every ICMPv6 type below 128 (nf_conntrack_icmpv6_error)."""
+    return type_ < 128 if proto == "icmpv6" else type_ in (3, 4, 5, 11, 12)
+
+
+UNTRACKED_ICMPV6 = frozenset({130, 131, 132, 133, 134, 135, 136, 143})
+"""MLD and neighbour discovery messages: nf_conntrack_icmpv6_error leaves them untracked (``noct_valid_new``)."""
+
+
+def unconnected_icmp_state(proto: str, type_: int) -> CtState:
+    """The state conntrack gives an ICMP packet of no connection it knows: NEW for a request (it starts one),
+    UNTRACKED for ICMPv6 neighbour discovery and MLD, INVALID for any other (an error about no tracked connection,
+    a reply to no request)."""
+    if type_ in ICMP_ANSWERS[proto]:
+        return CtState.NEW
+    return CtState.UNTRACKED if proto == "icmpv6" and type_ in UNTRACKED_ICMPV6 else CtState.INVALID
+
+
+def _icmp_state_problem(proto: str, type_: int, ctstate: CtState, reply: bool) -> str | None:
+    """Why conntrack never gives this state to an ICMP packet of this type, and what it gives (None when it can):
+    the trace's state is the user's word, and the walk's treatment of RELATED ICMP (an error, translated) hangs
+    on it."""
+    error = icmp_error(proto, type_)
+    answers = ICMP_ANSWERS[proto]
+    if ctstate is CtState.RELATED and not error:
+        return "conntrack calls only an ICMP error RELATED (one about a tracked connection's packet)"
+    if ctstate is CtState.NEW and type_ not in answers:
+        if error:
+            return "an ICMP error starts no connection; expected RELATED (about a tracked connection) or INVALID"
+        return (f"conntrack starts connections on ICMP requests only (types {_listed(answers.keys())}); "
+                f"expected {unconnected_icmp_state(proto, type_)}")
+    if ctstate is CtState.ESTABLISHED and type_ not in (answers.values() if reply else answers.keys()):
+        if reply:
+            return f"an ESTABLISHED ICMP reply is a request's answer; expected type {_listed(answers.values())}"
+        return f"an ESTABLISHED ICMP packet is a request; expected type {_listed(answers.keys())}"
+    return None
+
+
+def _listed(types: Iterable[int]) -> str:
+    return ", ".join(map(str, sorted(types)))
+
+
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _DOTTED_QUAD = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 """0-255 four times, ASCII digits without leading zeros: what iptables prints and kube-proxy writes."""
@@ -221,14 +281,25 @@ class Packet:
     destination is the connection's original one (``--ctorigdst``); its status holds DNAT (``--ctstate DNAT``)."""
     ct_snat: bool = False
     """A later packet of a connection whose first packet was source-NATed (SNAT, MASQUERADE): ``--ctstate SNAT``."""
+    icmp_type: int | None = None
+    icmp_code: int | None = None
+    """An ICMP or ICMPv6 packet's type and code, as ``-m icmp --icmp-type``/``-m icmp6 --icmpv6-type`` test them
+    (None for other protocols; None for an ICMP one means not known, and a test of it is then uncertain, as one
+    of a port not given is). :meth:`of` gives an ICMP packet a ping's unless told."""
 
     @classmethod
     def of(cls, proto: str, src: str, dst: str, dport: int | None = None, sport: int | None = None,
-           **fields: object) -> Packet:
-        """A packet from text addresses; raises ValueError naming what is wrong."""
+           icmp: tuple[int, int] | None = None, **fields: object) -> Packet:
+        """A packet from text addresses; raises ValueError naming what is wrong. ``icmp``: an ICMP packet's
+        (type, code), by default an echo request (a reply in the reply direction; for a RELATED one, the port
+        unreachable REJECT sends), and refused where conntrack never gives the packet's state to that type."""
         proto = proto.lower()
         if proto not in PROTOCOLS:
             raise ValueError(f"protocol {proto!r} is not one of {', '.join(PROTOCOLS)}")
+        if proto in ICMP_PROTOS:
+            fields["icmp_type"], fields["icmp_code"] = _icmp_of(proto, icmp, fields)
+        elif icmp is not None:
+            raise ValueError(f"a {proto} packet has no ICMP type; expected --proto icmp or icmpv6 with one")
         src_family, src_value = parse_address(src)
         dst_family, dst_value = parse_address(dst)
         if src_family != dst_family:
@@ -237,6 +308,11 @@ class Packet:
             if port is not None and not 0 <= port <= 65535:
                 raise ValueError(f"{name} {port} is not a port (0-65535)")
         return cls(proto, src_family, src_value, dst_value, sport, dport, **fields)  # type: ignore[arg-type]
+
+    @property
+    def icmp_text(self) -> str | None:
+        """``TYPE/CODE`` of an ICMP packet whose type is known (as iptables-save prints an --icmp-type), else None."""
+        return None if self.icmp_type is None else f"{self.icmp_type}/{self.icmp_code}"
 
     @property
     def src_text(self) -> str:
@@ -250,3 +326,19 @@ class Packet:
     def dst_endpoint(self) -> str:
         """``10.0.0.1:80``, ``[fd00::1]:80``, or the bare address when the packet has no port."""
         return format_endpoint(self.family, self.dst, self.dport)
+
+
+def _icmp_of(proto: str, icmp: tuple[int, int] | None, fields: dict[str, object]) -> tuple[int, int]:
+    """The (type, code) :meth:`Packet.of` gives an ICMP packet: ``icmp``, checked, or its state's usual one."""
+    state = fields.get("ctstate", CtState.NEW)
+    reply = bool(fields.get("reply", False))
+    if icmp is None:
+        return (PORT_UNREACHABLE if state is CtState.RELATED else ECHO_REPLY if reply else ECHO_REQUEST)[proto]
+    type_, code = icmp
+    for name, value in (("type", type_), ("code", code)):
+        if not 0 <= value <= 255:
+            raise ValueError(f"ICMP {name} {value} is not 0-255")
+    problem = _icmp_state_problem(proto, type_, state, reply) if isinstance(state, CtState) else None
+    if problem is not None:
+        raise ValueError(f"{proto} type {type_}/{code} as {state}{' REPLY' if reply else ''}: {problem}")
+    return type_, code

@@ -29,14 +29,14 @@ from typing import Any
 
 from kubeproxy_sim.netfilter.compile import CompiledRule, CompiledRuleset, PathStep, Renumber, compile_ruleset
 from kubeproxy_sim.netfilter.digits import fraction_texts
-from kubeproxy_sim.netfilter.evaluate import ICMP_PROTOS, End, Engine, NodeContext, end_of
+from kubeproxy_sim.netfilter.evaluate import End, Engine, NodeContext, end_of
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Ruleset
-from kubeproxy_sim.netfilter.packet import CtState, Packet, split_endpoint
+from kubeproxy_sim.netfilter.packet import ICMP_PROTOS, CtState, Packet, split_endpoint
 from kubeproxy_sim.netfilter.tracekey import TraceKeys, Unkeyable
 from kubeproxy_sim.objects.bulk import slot_setters
 
 __all__ = ["FirstPacketOutcome", "NodeContext", "Outcome", "PathStep", "TraceResult", "Tracer", "Uncertainty",
-           "exact_fraction", "exact_text", "no_connection_note", "render_text", "trace"]
+           "exact_fraction", "exact_text", "no_connection_note", "packet_head", "render_text", "trace"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +103,8 @@ class TraceResult:
         return {
             "packet": {"proto": p.proto, "src": p.src_text, "dst": p.dst_text, "sport": p.sport, "dport": p.dport,
                        "in_iface": p.in_iface, "out_iface": p.out_iface, "bridge_port": p.bridge_port,
-                       "ctstate": str(p.ctstate), "ctdir": "REPLY" if p.reply else "ORIGINAL"},
+                       "ctstate": str(p.ctstate), "ctdir": "REPLY" if p.reply else "ORIGINAL",
+                       "icmp_type": p.icmp_type, "icmp_code": p.icmp_code},
             "origin": self.origin,
             "outcomes": [
                 {
@@ -407,11 +408,18 @@ def state_note(packet: Packet) -> list[str]:
 
 
 
+def packet_head(p: Packet) -> str:
+    """The packet in a line: ``tcp 10.0.0.1 -> 10.96.0.10:80``, an ICMP one with its type and code
+    (``icmp 10.0.0.1 -> 10.0.0.2 type 8/0``)."""
+    head = f"{p.proto} {p.src_text} -> {p.dst_endpoint}"
+    return head if p.icmp_type is None else f"{head} type {p.icmp_text}"
+
+
 def render_text(result: TraceResult) -> str:
     """A person's view: each outcome with its probability and the chains it went through."""
     p = result.packet
     origin = "generated on the node" if result.origin == "local" else "from elsewhere"
-    out = [f"{p.proto} {p.src_text} -> {p.dst_endpoint} ({origin})", *state_note(p), ""]
+    out = [f"{packet_head(p)} ({origin})", *state_note(p), ""]
     for o in result.outcomes:
         head = f"DNAT to {o.destination}" if o.verdict == "DNAT" else o.verdict
         if o.masquerade:

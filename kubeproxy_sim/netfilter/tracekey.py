@@ -46,7 +46,7 @@ from kubeproxy_sim.netfilter.packet import Packet, loopback, parse_address
 # Every field of a Packet that the key holds as it is; the source address and port are treated apart,
 # and the family is the tracer's own. A test checks that this covers every field of Packet.
 KEYED_FIELDS = ("proto", "dst", "dport", "in_iface", "out_iface", "mark", "ctstate", "ctstatus", "bridge_port",
-                "reply", "ct_dnat", "ct_snat")
+                "reply", "ct_dnat", "ct_snat", "icmp_type", "icmp_code")
 
 SOURCE_PORTS = frozenset({"sport", "orig_sport", "orig_dport"})
 """Branch fields that hold the packet's source port for some packet (a reply's original destination port)."""
@@ -313,7 +313,7 @@ class TraceKeys:
         strings, small ints, True, False, None), so that comparing it touches no other object."""
         src, env = p.src, self.env
         head = (p.proto, p.dport, p.sport if self.sport else None, p.in_iface, p.out_iface, p.mark, p.ctstate,
-                p.ctstatus or None, p.bridge_port, p.reply, p.ct_dnat, p.ct_snat)
+                p.ctstatus or None, p.bridge_port, p.reply, p.ct_dnat, p.ct_snat, p.icmp_type, p.icmp_code)
         if tests.opaque:
             return (*head, src)
         return (*head, src if exact else None,

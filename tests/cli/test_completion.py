@@ -55,7 +55,7 @@ def test_spec_covers_every_command_and_flag() -> None:
     by_flag = {f: o for o in trace.options for f in o.flags}
     assert by_flag["--rules"].files and by_flag["--graph"].files and by_flag["--config"].files
     assert by_flag["-f"].files and by_flag["-f"].repeatable
-    assert by_flag["--proto"].choices == ("tcp", "udp", "sctp")
+    assert by_flag["--proto"].choices == ("tcp", "udp", "sctp", "icmp", "icmpv6")
     assert by_flag["--scenario"].choices == scenario_names() and "bootcamp" in by_flag["--scenario"].choices
     assert by_flag["--masquerade-all"].optional_value and by_flag["--masquerade-all"].choices == ("true", "false")
     assert not by_flag["--src"].files and not by_flag["--src"].choices
@@ -109,7 +109,7 @@ def test_bash_completes_commands_flags_and_values(bash_script: str) -> None:
     assert complete_bash(bash_script, ["tr"]) == ["trace"]
     assert complete_bash(bash_script, ["--"]) == ["--help", "--version", "--color"]
     assert complete_bash(bash_script, ["rules", "--fu"]) == ["--full"]
-    assert complete_bash(bash_script, ["trace", "--proto", ""]) == ["tcp", "udp", "sctp"]
+    assert complete_bash(bash_script, ["trace", "--proto", ""]) == ["tcp", "udp", "sctp", "icmp", "icmpv6"]
     assert complete_bash(bash_script, ["rules", "-o", ""]) == ["text", "json", "yaml"]
     assert complete_bash(bash_script, ["rules", "--scenario", "bootc"]) == ["bootcamp"]
     assert complete_bash(bash_script, ["completion", ""]) == ["bash", "zsh"]
@@ -121,7 +121,7 @@ def test_bash_skips_option_values_when_finding_the_command(bash_script: str) -> 
     assert "--dport" in complete_bash(bash_script, ["trace", "--hostname-override", "rules", "--dp"])
     assert complete_bash(bash_script, ["rules", "--masquerade-all", "--fu"]) == ["--full"]  # optional value
     # bash splits "--proto=" at the "=" (COMP_WORDBREAKS)
-    assert complete_bash(bash_script, ["trace", "--proto", "=", ""]) == ["tcp", "udp", "sctp"]
+    assert complete_bash(bash_script, ["trace", "--proto", "=", ""]) == ["tcp", "udp", "sctp", "icmp", "icmpv6"]
 
 
 def test_bash_completes_files_for_path_flags(bash_script: str, tmp_path: Path) -> None:
@@ -214,8 +214,8 @@ def test_zsh_completes_commands_and_choices(zsh_script: str, tmp_path: Path) -> 
              "kubeproxy-sim rules --masquerade-all --fu", "kubeproxy-sim rules --node-ip 1.2.3.4 --cl",
              "kubeproxy-sim completion ", "kubeproxy-sim trace --rules no", "kubeproxy-sim rules -o "]
     assert complete_zsh(path, lines, tmp_path) == [
-        {"trace"}, {"tcp", "udp", "sctp"}, {"bootcamp"}, {"--full"}, {"--cluster-cidr"}, {"bash", "zsh"},
-        {"node.rules"}, {"text", "json", "yaml"}]
+        {"trace"}, {"tcp", "udp", "sctp", "icmp", "icmpv6"}, {"bootcamp"}, {"--full"}, {"--cluster-cidr"},
+        {"bash", "zsh"}, {"node.rules"}, {"text", "json", "yaml"}]
 
 
 def test_bash_completes_positional_files_names_with_spaces_and_every_scenario_flag(

@@ -63,7 +63,7 @@ DIST_CHI_SQUARE = {"statistic", "df", "p_value"}
 
 TRACE = {"packet", "origin", "outcomes", "uncertain", "notes", "node", "ip_family"}
 TRACE_PACKET = {"proto", "src", "dst", "sport", "dport", "in_iface", "out_iface", "bridge_port", "ctstate", "ctdir",
-                "affinity"}
+                "affinity", "icmp_type", "icmp_code"}
 TRACE_OUTCOME = {"verdict", "destination", "probability", "probability_exact", "masquerade", "path"}
 TRACE_NO_CONNECTION = "no_connection"  # on an ESTABLISHED trace's outcome whose first packet is dropped, only
 TRACE_STEP = {"table", "chain", "line", "rule"}

@@ -124,7 +124,8 @@ def test_trace_yaml_is_the_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and yaml.safe_load(out) == data and out.startswith("packet:\n  proto: tcp\n")
     assert data["packet"] == {"proto": "tcp", "src": "10.244.0.9", "dst": "10.96.142.87", "sport": None,
                               "dport": 8080, "in_iface": None, "out_iface": None, "bridge_port": None,
-                              "ctstate": "NEW", "ctdir": "ORIGINAL", "affinity": []}
+                              "ctstate": "NEW", "ctdir": "ORIGINAL", "icmp_type": None, "icmp_code": None,
+                              "affinity": []}
 
 
 def test_trace_json_packet_says_what_was_asked(capsys: pytest.CaptureFixture[str]) -> None:

@@ -47,7 +47,8 @@ def test_json_contract() -> None:
             "rule": "-A KUBE-SERVICES -d 172.30.0.41/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-A"}
     assert result.to_json() == {
         "packet": {"proto": "tcp", "src": "10.0.0.2", "dst": "172.30.0.41", "sport": None, "dport": 80,
-                   "in_iface": None, "out_iface": None, "bridge_port": None, "ctstate": "NEW", "ctdir": "ORIGINAL"},
+                   "in_iface": None, "out_iface": None, "bridge_port": None, "ctstate": "NEW", "ctdir": "ORIGINAL",
+                   "icmp_type": None, "icmp_code": None},
         "origin": "remote",
         "outcomes": [
             {"verdict": "DNAT", "destination": "10.180.0.1:80", "probability": 0.5, "probability_exact": "1/2",

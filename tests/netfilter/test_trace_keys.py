@@ -240,7 +240,7 @@ def test_every_other_packet_field_is_in_the_key() -> None:
     base = Packet.of("tcp", "10.2.0.5", "172.30.0.1", 80)
     changed = {"proto": "udp", "dst": 2, "dport": 81, "in_iface": "eth0", "out_iface": "eth0", "mark": 1,
                "ctstate": CtState.ESTABLISHED, "ctstatus": frozenset({"ASSURED"}), "bridge_port": "veth0",
-               "reply": True, "ct_dnat": (3, 8080), "ct_snat": True}
+               "reply": True, "ct_dnat": (3, 8080), "ct_snat": True, "icmp_type": 8, "icmp_code": 1}
     assert set(changed) == set(KEYED_FIELDS)
     assert {f.name for f in fields(Packet)} == {*KEYED_FIELDS, "family", "src", "sport"}, "key every new field"
     for name, value in changed.items():
