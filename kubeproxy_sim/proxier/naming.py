@@ -46,11 +46,12 @@ def _hash16(text: str, _sha=hashlib.sha256, _pairs=_B32_PAIRS, _int=int.from_byt
     16 base32 characters are exactly the first 80 digest bits, so only those
     are encoded, ten bits at a time through a table: the result is identical to
     ``base64.b32encode(digest)[:16]`` and several times cheaper, which matters
-    with a hundred thousand endpoints.
+    with a hundred thousand endpoints. The eight pairs are joined by one
+    f-string (one string built, where ``+`` built seven).
     """
     n = _int(_sha(text.encode()).digest()[:10], "big")
-    return (_pairs[n >> 70] + _pairs[(n >> 60) & 1023] + _pairs[(n >> 50) & 1023] + _pairs[(n >> 40) & 1023]
-            + _pairs[(n >> 30) & 1023] + _pairs[(n >> 20) & 1023] + _pairs[(n >> 10) & 1023] + _pairs[n & 1023])
+    return (f"{_pairs[n >> 70]}{_pairs[(n >> 60) & 1023]}{_pairs[(n >> 50) & 1023]}{_pairs[(n >> 40) & 1023]}"
+            f"{_pairs[(n >> 30) & 1023]}{_pairs[(n >> 20) & 1023]}{_pairs[(n >> 10) & 1023]}{_pairs[n & 1023]}")
 
 
 def port_proto_hash(service_port_name: str, protocol: str) -> str:
@@ -85,6 +86,12 @@ def external_chain(service_port_name: str, protocol: str) -> str:
 def endpoint_chain(service_port_name: str, protocol: str, endpoint: str) -> str:
     """KUBE-SEP-*: one endpoint (``ip:port``, ``[ip6]:port``) of one service port."""
     return SEP_PREFIX + _hash16(service_port_name + protocol + endpoint)
+
+
+def endpoint_chains(service_port_name: str, protocol: str, endpoints: list[str]) -> list[str]:
+    """:func:`endpoint_chain` of each of ``endpoints``, the port's part of the hashed text joined once."""
+    base = service_port_name + protocol
+    return [SEP_PREFIX + _hash16(base + endpoint) for endpoint in endpoints]
 
 
 def is_service_chain(name: str) -> bool:

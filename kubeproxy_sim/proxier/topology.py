@@ -80,8 +80,11 @@ def _topology_filter(mode: TopologyMode, node_name: str, zone: str | None) -> Ca
 
 def _cluster_endpoints(endpoints: Sequence[EndpointInfo], mode: TopologyMode, node_name: str,
                        zone: str | None) -> tuple[EndpointInfo, ...]:
-    allowed = _topology_filter(mode, node_name, zone)
-    chosen = tuple(ep for ep in endpoints if ep.ready and allowed(ep))
+    if mode is TopologyMode.NONE:  # the common case: no filter to call once per endpoint
+        chosen = tuple([ep for ep in endpoints if ep.ready])
+    else:
+        allowed = _topology_filter(mode, node_name, zone)
+        chosen = tuple([ep for ep in endpoints if ep.ready and allowed(ep)])
     if chosen:
         return chosen
     # Nothing ready anywhere (topology already fell back if only our zone was empty).

@@ -33,22 +33,25 @@ def _comment(ctx: SyncContext, text: str) -> str:
 
 def policy_chain_rules(ctx: SyncContext, plan: ServicePlan, chain: str, endpoints: Sequence[EndpointInfo],
                        sep: dict[str, str], out: RuleBuffer) -> None:
-    """Declare and fill one SVC or SVL chain: affinity checks first, then the random cascade."""
+    """Declare and fill one SVC or SVL chain: affinity checks first, then the random cascade.
+
+    The per-endpoint comment is made only when written (not in large-cluster mode, where a large sync is)."""
     out.nat_chains.append(chain)
     svc = plan.svc
     rules = out.nat[chain]
     if chain == plan.internal_chain and plan.has_internal:
         cluster_ip_masquerade(ctx, svc.name_string, svc.proto, svc.cluster_ip, svc.port, chain, out)
     name = svc.name_string
+    commented = not ctx.large_cluster
     if svc.client_ip_affinity:
         for ep in endpoints:
             target = sep[ep.endpoint]
-            comment = _comment(ctx, f'"{name} -> {ep.endpoint}"')
+            comment = f'-m comment --comment "{name} -> {ep.endpoint}" ' if commented else ""
             rules.append(f"{comment}-m recent --name {target} --rcheck --seconds {svc.affinity_timeout}"
                          f" --reap -j {target}")
     last = len(endpoints) - 1
     for i, ep in enumerate(endpoints):
-        comment = _comment(ctx, f'"{name} -> {ep.endpoint}"')
+        comment = f'-m comment --comment "{name} -> {ep.endpoint}" ' if commented else ""
         if i < last:
             rules.append(f"{comment}-m statistic --mode random --probability {probability(last + 1 - i)}"
                          f" -j {sep[ep.endpoint]}")
@@ -56,27 +59,34 @@ def policy_chain_rules(ctx: SyncContext, plan: ServicePlan, chain: str, endpoint
             rules.append(f"{comment}-j {sep[ep.endpoint]}")
 
 
-def endpoint_chain_rules(ctx: SyncContext, plan: ServicePlan, ep: EndpointInfo, chain: str,
-                         out: RuleBuffer) -> None:
-    """Declare and fill one KUBE-SEP chain: hairpin masquerade, affinity record, DNAT."""
-    out.nat_chains.append(chain)
+def endpoint_chain_rules(ctx: SyncContext, plan: ServicePlan, endpoints: Sequence[EndpointInfo],
+                         sep: dict[str, str], out: RuleBuffer) -> None:
+    """Declare and fill the KUBE-SEP chain of each endpoint: hairpin masquerade, affinity record, DNAT.
+
+    One loop for all of a port's endpoints, what they share formatted once: a large cluster has 100,000s."""
     svc = plan.svc
     head = _comment(ctx, svc.name_string)
-    recent = f"-m recent --name {chain} --set " if svc.client_ip_affinity else ""
-    rules = out.nat[chain]
-    rules.append(f"{head}-s {ep.ip} -j {naming.KUBE_MARK_MASQ}")
-    rules.append(f"{head}{recent}-m {svc.proto} -p {svc.proto} -j DNAT --to-destination {ep.endpoint}")
+    masq = f" -j {naming.KUBE_MARK_MASQ}"
+    dnat = f"-m {svc.proto} -p {svc.proto} -j DNAT --to-destination "
+    affinity = svc.client_ip_affinity
+    declare = out.nat_chains.append
+    nat = out.nat
+    for ep in endpoints:
+        chain = sep[ep.endpoint]
+        declare(chain)
+        recent = f"-m recent --name {chain} --set " if affinity else ""
+        nat[chain].extend((f"{head}-s {ep.ip}{masq}", f"{head}{recent}{dnat}{ep.endpoint}"))
 
 
 def service_endpoint_rules(ctx: SyncContext, plan: ServicePlan, out: RuleBuffer) -> None:
     """The SVC chain, the SVL chain and the SEP chains of one service port, as needed."""
     svc = plan.svc
     cats = plan.endpoints
-    name, proto = svc.name_string, svc.proto
-    sep = {ep.endpoint: naming.endpoint_chain(name, proto, ep.endpoint) for ep in cats.reachable}
+    reachable = cats.reachable
+    texts = [ep.endpoint for ep in reachable]
+    sep = dict(zip(texts, naming.endpoint_chains(svc.name_string, svc.proto, texts), strict=True))
     if plan.uses_cluster_chain:
         policy_chain_rules(ctx, plan, plan.cluster_chain, cats.cluster, sep, out)
     if plan.uses_local_chain:
         policy_chain_rules(ctx, plan, plan.local_chain, cats.local, sep, out)
-    for ep in cats.reachable:
-        endpoint_chain_rules(ctx, plan, ep, sep[ep.endpoint], out)
+    endpoint_chain_rules(ctx, plan, reachable, sep, out)
