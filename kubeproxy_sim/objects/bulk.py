@@ -36,6 +36,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 
 def slot_setters(cls: type, names: str | None = None) -> tuple[Callable[[object, object], None], ...]:
@@ -47,6 +48,23 @@ def slot_setters(cls: type, names: str | None = None) -> tuple[Callable[[object,
     """
     fields = cls.__slots__ if names is None else names.split()  # type: ignore[attr-defined]
     return tuple(getattr(cls, name).__set__ for name in fields)
+
+
+def draft_class(cls: type) -> type:
+    """A plain class with the slots of the slotted class ``cls``, for bulk constructors that beat :func:`slot_setters`.
+
+    A draft's slots are written as plain attributes (the cheapest store Python has), and the draft then becomes a
+    ``cls`` by ``__class__`` assignment, which CPython allows between classes of one layout (same base, same
+    slots): the object is a ``cls`` like any other, its fields the values written. For a frozen dataclass of 9
+    fields that is 3,800 instructions an object against 8,900 through the setters (callgrind), and a large
+    cluster builds two such objects per endpoint. Every slot must be written before the assignment: an unwritten
+    one would be missing on the ``cls``.
+    """
+    slots = cls.__slots__  # type: ignore[attr-defined]
+    draft = type(f"{cls.__name__}Draft", (), {"__slots__": slots, "__module__": cls.__module__})
+    probe: Any = object.__new__(draft)
+    probe.__class__ = cls  # refused at import if the layouts differ (TypeError), not on the first endpoint
+    return draft
 
 
 FREEZE_THRESHOLD = 200_000

@@ -13,6 +13,7 @@ from itertools import product
 from typing import Any
 
 from kubeproxy_sim.objects.addr import MAYBE_SPECIAL_V4, is_plain_ipv4, parse_ip
+from kubeproxy_sim.objects.bulk import draft_class
 from kubeproxy_sim.objects.decode import (
     LABEL_VALUE,
     api_special_address,
@@ -141,8 +142,21 @@ def _fast_endpoint(raw: Any, match: Any) -> Endpoint | None:
                                               target.get("name", ""))
         if type(kind) is not str or type(namespace) is not str or type(name) is not str:
             return None
-    return Endpoint.make((address,), conditions, hostname or None, node_name or None, zone or None, None, None,
-                         target_ref)
+    # Endpoint.make's result, built on a draft (objects.bulk.draft_class: ~2.3x cheaper, two objects an endpoint)
+    endpoint = object.__new__(_ENDPOINT_DRAFT)
+    endpoint.addresses = (address,)
+    endpoint.conditions = conditions
+    endpoint.hostname = hostname or None
+    endpoint.node_name = node_name or None
+    endpoint.zone = zone or None
+    endpoint.hints_for_zones = None
+    endpoint.hints_for_nodes = None
+    endpoint.target_ref = target_ref
+    endpoint.__class__ = Endpoint
+    return endpoint
+
+
+_ENDPOINT_DRAFT: Any = draft_class(Endpoint)
 
 
 def _endpoint(report: Report, raw: Any, index: int, address_type: AddressType | None) -> Endpoint | None:

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from kubeproxy_sim.objects.bulk import slot_setters
+from kubeproxy_sim.objects.bulk import draft_class
 from kubeproxy_sim.objects.model import (
     AddressType,
     Cluster,
@@ -102,24 +103,24 @@ class EndpointInfo:
     @classmethod
     def make(cls, ip: str, port: int, endpoint: str, is_local: bool, ready: bool, serving: bool,
              terminating: bool, zone_hints: frozenset[str] | None, node_hints: frozenset[str] | None) -> EndpointInfo:
-        """The bulk path (one per endpoint of a large cluster): every slot written through its descriptor,
-        which skips the frozen ``__init__``'s ``object.__setattr__`` per field; the result is identical."""
-        info = object.__new__(cls)
-        set_ip, set_port, set_endpoint, set_local, set_ready, set_serving, set_terminating, set_zones, set_nodes = \
-            _ENDPOINT_INFO_SETTERS
-        set_ip(info, ip)
-        set_port(info, port)
-        set_endpoint(info, endpoint)
-        set_local(info, is_local)
-        set_ready(info, ready)
-        set_serving(info, serving)
-        set_terminating(info, terminating)
-        set_zones(info, zone_hints)
-        set_nodes(info, node_hints)
+        """The bulk path (one per endpoint of a large cluster): the slots written on a draft that then becomes an
+        EndpointInfo (:func:`~kubeproxy_sim.objects.bulk.draft_class`), skipping the frozen ``__init__``'s
+        ``object.__setattr__`` per field; the result is identical."""
+        info = object.__new__(_ENDPOINT_INFO_DRAFT)
+        info.ip = ip
+        info.port = port
+        info.endpoint = endpoint
+        info.is_local = is_local
+        info.ready = ready
+        info.serving = serving
+        info.terminating = terminating
+        info.zone_hints = zone_hints
+        info.node_hints = node_hints
+        info.__class__ = cls
         return info
 
 
-_ENDPOINT_INFO_SETTERS = slot_setters(EndpointInfo)
+_ENDPOINT_INFO_DRAFT: Any = draft_class(EndpointInfo)
 
 
 def is_ipv6_text(address: str) -> bool:

@@ -9,6 +9,7 @@ import gc
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,3 +94,39 @@ def test_the_loaders_estimate_from_the_inputs_size(tmp_path: Path) -> None:
     # 21-24 objects a kilobyte, measured on 1,000 services x 10 endpoints in JSON and YAML
     assert objects_in(17_184_701) >= LARGE  # tools/gen_scale.py's 10,000 x 10 in JSON
     assert objects_in(1_742_485) < LARGE // 2  # 1,000 x 10 in YAML: 41,485 objects
+
+
+def test_a_draft_becomes_the_frozen_dataclass_its_fields_as_written() -> None:
+    """draft_class: what the bulk constructors build is the dataclass itself, equal to what its __init__ builds,
+    hashed alike and still frozen (EndpointInfo.make and the EndpointSlice decoder's fast path use it)."""
+    import dataclasses
+
+    from kubeproxy_sim.objects.model import Endpoint, EndpointConditions
+    from kubeproxy_sim.proxier.state import EndpointInfo
+
+    made = EndpointInfo.make("10.0.0.1", 80, "10.0.0.1:80", True, True, False, True, frozenset({"a"}), None)
+    built = EndpointInfo("10.0.0.1", 80, "10.0.0.1:80", True, True, False, True, frozenset({"a"}), None)
+    assert type(made) is EndpointInfo
+    assert made == built and hash(made) == hash(built) and repr(made) == repr(built)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.port = 81  # type: ignore[misc]
+
+    draft = bulk.draft_class(Endpoint)
+    endpoint: Any = object.__new__(draft)
+    for name, value in zip(Endpoint.__slots__, (("10.0.0.2",), EndpointConditions(True), "h", "n", "z", None,
+                                                None, ("Pod", "ns", "p")), strict=True):
+        setattr(endpoint, name, value)
+    endpoint.__class__ = Endpoint
+    assert endpoint == Endpoint(("10.0.0.2",), EndpointConditions(True), "h", "n", "z", None, None, ("Pod", "ns", "p"))
+
+
+def test_a_draft_of_a_class_of_another_layout_is_refused_when_made() -> None:
+    """A class whose instances cannot take a plain draft's layout (here: one with a __dict__) is refused by
+    draft_class itself, not by the first object built."""
+
+    class Loose:
+        pass
+
+    Loose.__slots__ = ("a",)  # type: ignore[attr-defined]  # declared after the class was made: instances still have a __dict__
+    with pytest.raises(TypeError):
+        bulk.draft_class(Loose)
