@@ -33,7 +33,7 @@ from typing import Any, BinaryIO, TextIO
 
 from kubeproxy_sim.cli.options import build_config, input_names, input_paths
 from kubeproxy_sim.errors import Diagnostic
-from kubeproxy_sim.netfilter.render import generated_rules_text, generated_table_text, render_ruleset
+from kubeproxy_sim.netfilter.render import generated_rules_texts, generated_table_text, render_ruleset
 from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.load import (
     STDIN,
@@ -290,9 +290,8 @@ def _private_texts(out: RuleBuffer) -> tuple[_Blocks, _Blocks]:
     """
     texts = []
     for declared, rules in ((out.filter_chains, out.filter), (out.nat_chains, out.nat)):
-        pop = rules.pop
         names = sorted(declared)
-        texts.append(_Blocks(names, [generated_rules_text(name, pop(name, ())) for name in names]))
+        texts.append(_Blocks(names, generated_rules_texts(names, rules.pop)))
         declared.clear()
     return texts[0], texts[1]
 
@@ -301,7 +300,7 @@ def _table_chains(declared: list[str], rules: dict[str, list[str]],
                   per_service: tuple[_Blocks, ...]) -> list[tuple[str, str]]:
     """(name, rule lines) of every chain of a table in canonical order: the top-level chains of the joined
     buffer, and the per-service chains as each process rendered them (sorted runs, so the one sort is a merge)."""
-    chains = [(name, generated_rules_text(name, rules.get(name, ()))) for name in declared]
+    chains = list(zip(declared, generated_rules_texts(declared, rules.get), strict=True))
     for blocks in per_service:
         chains += zip(blocks.names, blocks.texts, strict=True)
     return canonical_chain_order(chains, _NAME)

@@ -24,7 +24,14 @@ from kubeproxy_sim.cli import split_sync
 from kubeproxy_sim.cli.main import build_parser, main
 from kubeproxy_sim.cli.options import REPO_RULESETS
 from kubeproxy_sim.netfilter.model import Chain
-from kubeproxy_sim.netfilter.render import chain_texts, generated_table_text, render_ruleset, table_text
+from kubeproxy_sim.netfilter.render import (
+    chain_texts,
+    generated_rules_text,
+    generated_rules_texts,
+    generated_table_text,
+    render_ruleset,
+    table_text,
+)
 from kubeproxy_sim.objects.load import Share, decode_documents, service_key, text_documents
 from kubeproxy_sim.proxier.rules.context import RuleBuffer
 from kubeproxy_sim.proxier.sync import canonical_chain_order, chain_order
@@ -291,3 +298,13 @@ def test_a_parent_that_sends_its_count_after_the_child_finished_still_splits(tmp
     monkeypatch.setattr(split_sync, "_send", late_in_the_parent)
     whole, split = both_ways(["-f", str(listing)], text=True)
     assert written(split) == written(whole)
+
+
+def test_chains_rendered_in_one_loop_read_as_each_one_alone() -> None:
+    """generated_rules_texts (the split's per-service chains) writes what generated_rules_text writes per chain:
+    no rule, a bare rule (``-A NAME``, through the chain's own rendering), several rules."""
+    rules = {"KUBE-SEP-A": ["-s 10.0.0.1 -j KUBE-MARK-MASQ", "-m tcp -p tcp -j DNAT --to-destination 10.0.0.1:80"],
+             "KUBE-SVC-B": ["", "-j KUBE-SEP-A"], "KUBE-SVC-C": []}
+    names = ["KUBE-SEP-A", "KUBE-SVC-B", "KUBE-SVC-C", "KUBE-SVC-D"]
+    assert generated_rules_texts(names, rules.get) == [generated_rules_text(n, rules.get(n, ())) for n in names]
+    assert generated_rules_texts(names, rules.get)[1] == "-A KUBE-SVC-B\n-A KUBE-SVC-B -j KUBE-SEP-A"
