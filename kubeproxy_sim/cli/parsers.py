@@ -15,8 +15,18 @@ from typing import Any
 
 
 class Parser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` with ``allow_abbrev`` off, whatever the caller passes."""
+    """An ``ArgumentParser`` with ``allow_abbrev`` off, whatever the caller passes, that keeps an explicit ``--``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["allow_abbrev"] = False
         super().__init__(*args, **kwargs)
+
+    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
+        """An option's words, converted and checked; a lone ``--`` among an option's words can only be the value
+        written after ``=`` (a bare ``--`` on the command line ends the options before any option takes it), and
+        is converted as the value it is, where argparse (3.11) removes it first."""
+        if action.option_strings and arg_strings == ["--"]:
+            value = self._get_value(action, "--")
+            self._check_value(action, value)
+            return value if action.nargs in (None, argparse.OPTIONAL) else [value]
+        return super()._get_values(action, arg_strings)
