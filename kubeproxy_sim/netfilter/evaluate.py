@@ -352,10 +352,13 @@ class Env:
         self.iface_addrs = {
             name: tuple(v for f, v in map(_address, addrs) if f == family) for name, addrs in node.interfaces
         }
-        self.broadcasts = _broadcasts(family, node.addresses)
-        self.anycasts = _subnet_anycasts(family, node.addresses)
-        self.iface_anycasts = {name: _subnet_anycasts(family, addrs) for name, addrs in node.interfaces}
-        self.iface_broadcasts = {name: _broadcasts(family, addrs) for name, addrs in node.interfaces}
+        # an IPv4 node's subnets give it broadcasts, an IPv6 one's anycasts (_subnet_addresses), never both
+        subnets = _subnet_addresses(family, node.addresses)
+        per_iface = {name: _subnet_addresses(family, addrs) for name, addrs in node.interfaces}
+        self.broadcasts = subnets if family == 4 else frozenset()
+        self.anycasts = subnets if family == 6 else frozenset()
+        self.iface_broadcasts = per_iface if family == 4 else {name: frozenset() for name in per_iface}
+        self.iface_anycasts = per_iface if family == 6 else {name: frozenset() for name in per_iface}
         nets = [(parse_network(cidr), iface) for cidr, iface in node.routes]
         self.routes = sorted(((n, m, i) for (f, n, m), i in nets if f == family), key=lambda r: -r[1])
         self.ipsets = None if node.ipsets is None else {n: _parse_members(m) for n, m in node.ipsets}
@@ -471,7 +474,7 @@ class Env:
         or a multicast group the node has joined (ip_route_input_mc): the all-hosts group every interface
         joins; any other is assumed joined, and said so, since the kernel drops one it has not joined
         (without multicast routing) rather than forwarding it. And an IPv6 prefix's subnet-router anycast
-        address (:func:`_subnet_anycasts`).
+        address (:func:`_subnet_addresses`).
         """
         dst, family = b.dst, b.family
         if dst in self.local or loopback(family, dst) or dst in self.anycasts:
@@ -573,25 +576,24 @@ def _address(text: str) -> tuple[int, int]:
     return parse_address(text.partition("/")[0])
 
 
-def _broadcasts(family: int, addresses: Iterable[str]) -> frozenset[int]:
-    """The subnet-directed broadcasts of IPv4 addresses given with a prefix: the kernel gives each (a
-    prefix under /31) a broadcast route in the local table (fib_add_ifaddr)."""
-    if family != 4:
-        return frozenset()
-    hosts = ((net, ~mask & 0xFFFFFFFF) for net, mask in _prefixed(4, addresses))
-    return frozenset(net | host for net, host in hosts if host > 1)
+def _subnet_addresses(family: int, addresses: Iterable[str]) -> frozenset[int]:
+    """The addresses beside its own that the node's addresses given with a prefix make its, by family.
 
-
-def _subnet_anycasts(family: int, addresses: Iterable[str]) -> frozenset[int]:
-    """The subnet-router anycast addresses (RFC 4291 2.6.1: the prefix, the rest zero) of IPv6 addresses given
-    with a prefix shorter than /127 (RFC 6164: none for /127 and /128) and not :: itself: a forwarding node
-    joins each on the address's interface (addrconf_join_anycast), so a packet to it from elsewhere is delivered
-    to the node (INPUT), not forwarded, and addrtype calls it ANYCAST. kube-proxy's nodes forward; measured on
-    veth namespaces with forwarding on (fd00:9::1/126 too: anycast fd00:9:: in table local)."""
-    if family != 6:
-        return frozenset()
-    # (a prefix shorter than /127, not ::)
-    return frozenset(net for net, mask in _prefixed(6, addresses) if mask >> 1 != V6_ALL >> 1 and net != 0)
+    IPv4: the subnet-directed broadcasts: the kernel gives each prefix under /31 a broadcast route in the local
+    table (fib_add_ifaddr). IPv6: the subnet-router anycasts (RFC 4291 2.6.1: the prefix, the rest zero) of a
+    prefix shorter than /127 (RFC 6164: none for /127 and /128) and not :: itself: a forwarding node joins each on
+    the address's interface (addrconf_join_anycast), so a packet to it from elsewhere is delivered to the node
+    (INPUT), not forwarded, and addrtype calls it ANYCAST. kube-proxy's nodes forward; measured on veth namespaces
+    with forwarding on (fd00:9::1/126 too: anycast fd00:9:: in table local)."""
+    found = set()
+    for net, mask in _prefixed(family, addresses):
+        if family == 4:
+            host = ~mask & 0xFFFFFFFF
+            if host > 1:
+                found.add(net | host)
+        elif mask >> 1 != V6_ALL >> 1 and net != 0:
+            found.add(net)
+    return frozenset(found)
 
 
 def _prefixed(family: int, addresses: Iterable[str]) -> Iterator[tuple[int, int]]:
