@@ -23,7 +23,7 @@ from kubeproxy_sim.netfilter.codec import parse_ruleset
 from kubeproxy_sim.netfilter.compile import compile_ruleset
 from kubeproxy_sim.netfilter.compile_match_packet import read_icmp_type
 from kubeproxy_sim.netfilter.evaluate import Engine, NodeContext, RecentTable, Sampler
-from kubeproxy_sim.netfilter.packet import Packet, unconnected_icmp_state
+from kubeproxy_sim.netfilter.packet import CtState, Packet, unconnected_icmp_state
 from tests.kernel import test_eval_kernel_differential as v4
 from tests.kernel import test_eval_kernel_differential6 as v6
 from tests.kernel.conftest import joined_pair
@@ -36,9 +36,14 @@ pytestmark = pytest.mark.kernel
 class IcmpProbe(Probe):
     icmp_type: int
     icmp_code: int
+    state: CtState | None = None
+    """The state the packet has in the kernel, when it is not an ICMP packet of no connection's."""
+    quoting: Probe | None = None
+    """The packet an ICMP error quotes (one the node sent: an error about it is RELATED to its connection)."""
 
 
-STATES = ("-m conntrack --ctstate NEW", "-m conntrack --ctstate INVALID", "-m conntrack --ctstate UNTRACKED")
+STATES = ("-m conntrack --ctstate NEW", "-m conntrack --ctstate INVALID", "-m conntrack --ctstate UNTRACKED",
+          "-m conntrack --ctstate RELATED")
 
 TYPES4 = ("any", "255", "255/3", "! any", "8", "8/0", "8/1", "echo-request", "! echo-request", "ECHO-REQ", "ping",
           "0", "pong", "3", "3/3", "port-unreachable", "destination", "network-unr", "3/0:5", "3/5:1", "0x3/0x3",
@@ -68,10 +73,17 @@ def _chains(proto: str, types: tuple[str, ...]) -> tuple[Chain, ...]:
 
 
 def _frame4(probe: IcmpProbe, src_mac: str, dst_mac: str) -> bytes:
-    from scapy.layers.inet import ICMP, IP
+    from scapy.layers.inet import ICMP, IP, UDP
     from scapy.layers.l2 import Ether
 
-    body = ICMP(type=probe.icmp_type, code=probe.icmp_code, id=probe.sport, seq=1) / (b"\0" * 8)
+    if probe.proto == "udp":
+        body = UDP(sport=probe.sport, dport=probe.dport) / b"x"
+    elif probe.quoting is not None:
+        quoted = probe.quoting
+        inner = IP(src=quoted.src, dst=quoted.dst, ttl=64) / UDP(sport=quoted.sport, dport=quoted.dport) / b"x"
+        body = ICMP(type=probe.icmp_type, code=probe.icmp_code) / inner
+    else:
+        body = ICMP(type=probe.icmp_type, code=probe.icmp_code, id=probe.sport, seq=1) / (b"\0" * 8)
     return bytes(Ether(src=src_mac, dst=dst_mac) / IP(src=probe.src, dst=probe.dst, ttl=64) / body)
 
 
@@ -138,8 +150,11 @@ def _evaluated(chains: tuple[Chain, ...], probes: tuple[IcmpProbe, ...], context
                     Sampler(rng=lambda: 0, recent=RecentTable(), now=1.0))
     out = []
     for p in probes:
-        state = unconnected_icmp_state(p.proto, p.icmp_type)
-        packet = Packet.of(p.proto, p.src, p.dst, icmp=(p.icmp_type, p.icmp_code), in_iface="c0", ctstate=state)
+        if p.proto == "udp":
+            packet = Packet.of(p.proto, p.src, p.dst, p.dport, p.sport, in_iface="c0")
+        else:
+            state = p.state or unconnected_icmp_state(p.proto, p.icmp_type)
+            packet = Packet.of(p.proto, p.src, p.dst, icmp=(p.icmp_type, p.icmp_code), in_iface="c0", ctstate=state)
         (finished,) = engine.run(packet)
         assert finished.verdict == "ACCEPT"
         out.append(path_counters(finished.path, keys))
@@ -164,6 +179,21 @@ def test_icmp_types_match_as_xt_icmp_matches_them(icmp_pair: IcmpNode) -> None:
     probes = _probes("icmp", v4.SOURCES[0], (v4.NODE, v4.FORWARDED[0]), PACKETS4)
     kernel = icmp_pair.run(chains, probes)
     assert kernel[0][0][("filter", "INPUT", 1)] == 1  # (an echo request is NEW: the table is the kernel's)
+    _compare(kernel, _evaluated(chains, probes, v4.NODE_CONTEXT, False), probes, chains)
+
+
+def test_an_icmp_error_about_a_tracked_connection_is_related_and_matched_by_its_type(icmp_pair: IcmpNode) -> None:
+    """A UDP packet to the node opens a connection; an error from the client quoting the node's answer on it
+    (node:53 -> client:1000) is RELATED to it (icmp_error_message), and its type is matched as any packet's: the
+    model's RELATED ICMP packet, an error with its type (Packet.of refuses a RELATED echo)."""
+    chains = _chains("icmp", TYPES4)
+    client, node = v4.SOURCES[0], v4.NODE
+    opening = IcmpProbe("udp", client, node, 53, 1000, 0, 0)
+    answer = Probe("udp", node, client, 1000, 53)
+    probes = (opening, *(IcmpProbe("icmp", client, node, 0, 0, t, c, CtState.RELATED, answer)
+                         for t, c in ((3, 3), (3, 1), (11, 0), (12, 0))))
+    kernel = icmp_pair.run(chains, probes)
+    assert [seen[("filter", "INPUT", 4)] for seen, _ in kernel] == [0, 1, 1, 1, 1]  # RELATED, in the kernel's word
     _compare(kernel, _evaluated(chains, probes, v4.NODE_CONTEXT, False), probes, chains)
 
 
