@@ -75,7 +75,9 @@ def _chains(proto: str, types: tuple[str, ...]) -> tuple[Chain, ...]:
 def _frame4(probe: IcmpProbe, src_mac: str, dst_mac: str) -> bytes:
     from scapy.layers.inet import ICMP, IP, UDP
     from scapy.layers.l2 import Ether
+    from scapy.packet import Packet as Layers
 
+    body: Layers
     if probe.proto == "udp":
         body = UDP(sport=probe.sport, dport=probe.dport) / b"x"
     elif probe.quoting is not None:
