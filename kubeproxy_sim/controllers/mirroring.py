@@ -52,8 +52,10 @@ from kubeproxy_sim.objects.mirror import (
     mirror_endpoints,
     mirror_skip_reason,
     repack_subsets,
+    sort_subsets,
 )
 from kubeproxy_sim.objects.model import EndpointSlice, IPFamily, Origin, Pod, Service
+from kubeproxy_sim.objects.subset_order import CORE, V1
 
 
 def should_mirror(endpoints: Endpoints | None) -> bool:
@@ -165,7 +167,9 @@ def written_by_endpoints_controller(service: Service, pods: Sequence[Pod]) -> En
         ready = pod.ready or service.publish_not_ready_addresses
         subsets.append(EndpointsSubset(addresses=(address,) if ready else (), ports=ports,
                                        not_ready_addresses=() if ready else (address,)))
-    packed, truncated = truncated_to_capacity(repack_subsets(tuple(subsets)))
+    # truncated in the order of the controller's RepackSubsets (v1 types), then stored in the API server's
+    packed, truncated = truncated_to_capacity(repack_subsets(tuple(subsets), V1))
+    packed = sort_subsets(packed, CORE)
     return Endpoints(service.namespace, service.name, tuple(packed), labels=endpoints_controller_labels(service),
                      annotations=((OVER_CAPACITY_ANNOTATION, "truncated"),) if truncated else (),
                      origin=Origin(file=service.origin.file))
@@ -185,7 +189,8 @@ def truncated_to_capacity(subsets: list[EndpointsSubset]) -> tuple[list[Endpoint
     """The repacked subsets cut to the endpoints controller's capacity of 1000 addresses (truncateEndpoints), and
     whether they were cut: ready addresses first; each subset keeps its share, rounded up, of the kind cut (ready
     ones, the not-ready ones then all dropped; or not-ready ones), in the subsets' order, the last ones taking
-    what is left. Upstream marks the object with the over-capacity annotation then."""
+    what is left: upstream's is its RepackSubsets', by the hash of the v1 types (objects.subset_order), not the
+    order the API server then stores. Upstream marks the object with the over-capacity annotation then."""
     ready = sum(len(s.addresses) for s in subsets)
     not_ready = sum(len(s.not_ready_addresses) for s in subsets)
     if ready + not_ready <= ENDPOINTS_CAPACITY:

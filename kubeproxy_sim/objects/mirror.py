@@ -27,7 +27,8 @@ so output is reproducible.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 
 from kubeproxy_sim.objects.model import (
     AddressType,
@@ -40,7 +41,7 @@ from kubeproxy_sim.objects.model import (
     Protocol,
     Service,
 )
-from kubeproxy_sim.objects.subset_order import port_hash, subset_hash
+from kubeproxy_sim.objects.subset_order import CORE, port_hash, subset_hash
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
@@ -169,14 +170,15 @@ _GroupKey = tuple[AddressType, frozenset[EndpointsPort]]
 _AddressKey = tuple[str, str]  # (IP as written, targetRef UID), as RepackSubsets' addressKey
 
 
-def repack_subsets(subsets: tuple[EndpointsSubset, ...]) -> list[EndpointsSubset]:
-    """The subsets as ``RepackSubsets`` (pkg/api/endpoints/util.go) leaves them: per port, one entry per (IP,
+def repack_subsets(subsets: tuple[EndpointsSubset, ...], package: str = CORE) -> list[EndpointsSubset]:
+    """The subsets as ``RepackSubsets`` (pkg/api/endpoints/util.go; ``package`` "v1": pkg/api/v1/endpoints', the
+    endpoints controller's) leaves them: per port, one entry per (IP,
     targetRef UID) whose first copy is kept, not ready if any copy is not ready; the ports with the same
     addresses (and readiness) make one subset; addresses sorted as ``LessEndpointAddress`` sorts them (IP text as
     written, then no targetRef first, then UID). The addresses of subsets without ports are gathered under
     upstream's sentinel port (None here), which no subset lists: they make a subset without ports, or join the
     subset of ports offered by exactly those addresses. A port no address offers goes. SortSubsets then orders
-    each subset's ports, and the subsets, by hash (objects.subset_order)."""
+    each subset's ports, and the subsets, by the hash of ``package``'s types (:func:`sort_subsets`)."""
     first: dict[_AddressKey, EndpointsAddress] = {}
     by_port: dict[EndpointsPort | None, dict[_AddressKey, bool]] = {}
     for subset in subsets:
@@ -203,8 +205,15 @@ def repack_subsets(subsets: tuple[EndpointsSubset, ...]) -> list[EndpointsSubset
         ready = sorted((first[key] for key, is_ready in members if is_ready), key=_address_order)
         not_ready = sorted((first[key] for key, is_ready in members if not is_ready), key=_address_order)
         repacked.append(EndpointsSubset(addresses=tuple(ready), not_ready_addresses=tuple(not_ready),
-                                        ports=tuple(sorted(ports, key=port_hash))))
-    return sorted(repacked, key=subset_hash)
+                                        ports=tuple(ports)))
+    return sort_subsets(repacked, package)
+
+
+def sort_subsets(subsets: Iterable[EndpointsSubset], package: str = CORE) -> list[EndpointsSubset]:
+    """SortSubsets over ``package``'s types (objects.subset_order): each subset's ports, then the subsets, by hash;
+    the addresses, sorted by IP and UID whatever the package, are taken as they are (RepackSubsets sorted them)."""
+    ported = [replace(s, ports=tuple(sorted(s.ports, key=lambda p: port_hash(p, package)))) for s in subsets]
+    return sorted(ported, key=lambda s: subset_hash(s, package))
 
 
 def _address_order(address: EndpointsAddress) -> tuple[bytes, bool, str]:

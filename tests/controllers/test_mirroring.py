@@ -32,8 +32,10 @@ from kubeproxy_sim.objects.mirror import (
     EndpointsAddress,
     EndpointsPort,
     EndpointsSubset,
+    sort_subsets,
 )
-from kubeproxy_sim.objects.model import IPFamily, Protocol, Service, ServicePort
+from kubeproxy_sim.objects.model import ContainerPort, IPFamily, Protocol, Service, ServicePort
+from kubeproxy_sim.objects.subset_order import CORE, V1
 from tests.budget import budget
 
 from ._helpers import deployed, run_cli
@@ -394,3 +396,30 @@ def test_a_slice_of_the_mirroring_controllers_label_applied_by_hand_is_the_contr
                       hand=HAND_MIRRORED)
     assert steps[1] == (["endpointslice.discovery.k8s.io/ext-by-hand created"], rows)
     assert "script:2: EndpointSlice default/ext-by-hand: note: deleted by the mirroring controller" in err
+
+
+def test_the_endpoints_controller_truncates_in_the_v1_hash_order_and_stores_the_core_one() -> None:
+    """RepackSubsets of the endpoints controller (pkg/api/v1/endpoints) sorts the subsets by the hash of the v1
+    types, truncateEndpoints then cuts in that order (each subset its share rounded up, the last ones what is
+    left), and the API server stores them sorted by the hash of its core types. Seven subsets of 2 addresses and
+    one of 1000 (a port each): shares 2 and 987, one too many, so the subset last in the v1 order loses one."""
+    world, _ = deployed(1)
+    (pod,) = [p.at(world.now) for p in world.pods]
+    service = Service("default", "web", cluster_ips=("10.96.0.9",), selector=(("app", "web"),),
+                      ports=(ServicePort(name="", protocol=Protocol.TCP, port=80, target_port="http"),))
+    sizes = [2] * 8
+    sizes[1] = 1000  # 8081: neither last in the v1 order nor in the core one
+    pods = [replace(pod, name=f"p{group}-{i}", pod_ips=(f"10.{group + 1}.{i // 250}.{i % 250 + 1}",),
+                    ports=(ContainerPort("http", 8080 + group),))
+            for group, size in enumerate(sizes) for i in range(size)]
+    untruncated = [EndpointsSubset(addresses=tuple(sorted(
+        (EndpointsAddress(p.pod_ips[0], IPFamily.IPV4, node_name=p.node_name, target_ref=("Pod", p.namespace, p.name),
+                          uid=p.key) for p in pods if p.ports[0].container_port == port),
+        key=lambda a: a.ip.encode())), ports=(EndpointsPort("", port),)) for port in range(8080, 8088)]
+    v1_last = sort_subsets(untruncated, V1)[-1].ports[0].port
+    core_last = sort_subsets(untruncated, CORE)[-1].ports[0].port
+    assert len({v1_last, core_last, 8081}) == 3
+    written = written_by_endpoints_controller(service, pods)
+    kept = {s.ports[0].port: len(s.addresses) for s in written.subsets}
+    assert kept == {port: 987 if port == 8081 else 1 if port == v1_last else 2 for port in range(8080, 8088)}
+    assert list(written.subsets) == sort_subsets(written.subsets, CORE)
