@@ -61,8 +61,13 @@ class Backoff:
     """A controller's retry policy: client-go's ItemExponentialFailureRateLimiter (the k-th failure since the key
     was last forgotten waits ``base * 2**(k-1)`` seconds, at most ``cap``) and the controller's maxRetries (its
     handleErr requeues while NumRequeues < max_retries, and forgets the key otherwise: dropped until an event
-    queues it again). Both controllers pair it with a 10 qps, 100 burst bucket (MaxOfRateLimiter), shared by all
-    keys, which never delays the few failing keys of a scenario and is left out."""
+    queues it again). The controller pairs it with a token bucket of 10 per second and 100 burst, shared by all
+    keys, and waits the longer of the two (MaxOfRateLimiter); the bucket is left out. Each failure takes a token, so
+    the bucket's wait is (tokens taken beyond what it holds) / 10 seconds: it is longer than a key's k-th
+    exponential wait (2**(k-1) s) only when more than 100 + 10 * 2**(k-1) failures (110 for a first one, less
+    what refilled meanwhile at 10 a second) come together, as when a hundred-odd Services all fail at one
+    instant (a pod on an unknown Node selected by each); then the model retries some of them earlier than
+    upstream."""
 
     base: float
     cap: float
@@ -76,9 +81,8 @@ class Backoff:
 # endpointslice_controller.go: defaultSyncBackOff 1s, maxSyncBackOff 1000s, maxRetries 15 (1s, 2s, ... 512s, then
 # 1000s five times: the 16th failed sync, 6023s after the first, drops the Service)
 ENDPOINTSLICE_BACKOFF = Backoff(1.0, 1000.0, 15)
-# endpointslicemirroring_controller.go: the same but maxSyncBackOff 100s (no sync of the model's mirroring
-# controller fails: its failures are the API server's, which the scenario does not model)
-MIRRORING_BACKOFF = Backoff(1.0, 100.0, 15)
+# (the mirroring controller's policy, maxSyncBackOff 100s, is not modelled: no sync of the model's mirroring
+# controller fails, its failures being the API server's, which the scenario does not model)
 
 
 @dataclass(frozen=True, slots=True)
