@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection, Container, Sequence
 from dataclasses import dataclass
 
 from kubeproxy_sim.errors import RulesSyntaxError
-from kubeproxy_sim.netfilter.hostmask import REDACTED, HostRefusal, ipv6_number, read_hosts, xt_dotted
+from kubeproxy_sim.netfilter.hostmask import REDACTED, HostRefusal, c_number, ipv6_number, read_hosts, xt_dotted
 from kubeproxy_sim.netfilter.model import Option, RuleSpec, Target
 from kubeproxy_sim.netfilter.natrange import host_problem, netmap_problem, read_nat_to, split_nat_to
 from kubeproxy_sim.netfilter.protocols import NETBASE_ALIASES, NETBASE_PROTOCOLS, XTABLES_PROTOCOLS, saved_protocol
@@ -490,6 +490,8 @@ def _port_range(text: str, sep: str, low: int = 0) -> int | None:
 _BLANKS_C = " \t\n\v\f\r"  # isspace() in the C locale
 _C_UNSIGNED = re.compile(rf"[{_BLANKS_C}]*([+-]?)0*([0-9]+)")  # (\d would take any script's digits)
 _C_ANY_BASE = re.compile(rf"[{_BLANKS_C}]*\+?(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))")
+"""The number a text starts with, as strtoul in base 0 reads it (hostmask.c_number reads a whole text: this is for
+a number followed by more, a NAT port range's first port)."""
 ULONG_MAX = (1 << 64) - 1
 
 
@@ -509,21 +511,16 @@ def strtoul_at(text: str, pos: int = 0) -> tuple[int, int] | None:
 
 def _c_port(text: str) -> int | None:
     """``text`` as iptables' xtables_strtoui reads a port (strtoul in base 0: ``0x50`` is 80, ``010`` is 8, and
-    ``080`` nothing), all of it; None when it is no number 0-65535."""
-    m = _C_ANY_BASE.fullmatch(text)
-    return None if m is None or len(text) > 64 else _c_number(m)
+    ``080`` nothing), all of it; None when it is no number 0-65535 (hostmask.c_number, the one reading of a C
+    number; a text of more than 64 characters is none, and never converted)."""
+    return None if len(text) > 64 else c_number(text, 65535)
 
 
-def _c_number(m: re.Match[str]) -> int | None:
-    """The number of a :data:`_C_ANY_BASE` match as a port, None above 65535."""
-    value = _c_value(m)
-    return value if value <= 65535 else None
-
-
-def _c_value(m: re.Match[str]) -> int:
-    """The number of a :data:`_C_ANY_BASE` match, in the base its prefix says."""
+def _c_prefix(m: re.Match[str]) -> int | None:
+    """The number of a :data:`_C_ANY_BASE` match (a number that text starts with) as a port, None above 65535."""
     hexadecimal, octal, decimal = m.groups()
-    return int(hexadecimal, 16) if hexadecimal else int(octal, 8) if octal else int(decimal)
+    value = int(hexadecimal, 16) if hexadecimal else int(octal, 8) if octal else int(decimal)
+    return value if value <= 65535 else None
 
 
 def nat_port_range(text: str) -> str | None:
@@ -536,7 +533,7 @@ def nat_port_range(text: str) -> str | None:
     if m is None or len(text) > 64:
         first, rest = service_port(text, "any"), ""
     else:
-        first, rest = _c_number(m), text[m.end():]
+        first, rest = _c_prefix(m), text[m.end():]
     if first is None:
         return None
     if not rest:
@@ -769,12 +766,9 @@ def tproxy_address_problem(value: str) -> str | None:
 def c_strtoumax(text: str) -> int | None:
     """All of ``text`` as xtables_strtoui reads a number (strtoumax in base 0: blanks, a ``+``, ``0x`` hex or
     ``0`` octal); None when it is none, too large or starts with a ``-`` (even ``-0``: xtables_strtoul refuses
-    any, where strtoumax would wrap a negative number around 2**64)."""
-    m = _C_ANY_BASE.fullmatch(text)
-    if m is None or len(text) > 100:
-        return None
-    value = _c_value(m)
-    return value if value <= ULONG_MAX else None
+    any, where strtoumax would wrap a negative number around 2**64). hostmask.c_number reads it; a text of more
+    than 100 characters is none, and never converted."""
+    return None if len(text) > 100 else c_number(text, ULONG_MAX)
 
 
 def recent_value(kind: str, value: str) -> str | None:
