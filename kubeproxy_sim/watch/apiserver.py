@@ -1054,7 +1054,7 @@ def _file_problems(kubeconfig: str, entries: list[tuple[str, dict[str, Any]]]) -
     to read client-cert ... due to open ...: no such file or directory"), and its reading a tokenFile (not read
     beside a token) fails; a relative path is taken from the kubeconfig's directory, as both clients take it.
     The client said "File does not exist: ca.crt" or "[Errno 2] No such file or directory: 'token'", naming no
-    field."""
+    field. An empty token file is refused too (:data:`EMPTY_TOKEN_FILE`)."""
     base = os.path.dirname(os.path.abspath(kubeconfig))
     found = []
     for at, entry in entries:
@@ -1064,11 +1064,24 @@ def _file_problems(kubeconfig: str, entries: list[tuple[str, dict[str, Any]]]) -
                 continue
             try:
                 with open(os.path.join(base, name), "rb", buffering=0) as stream:
-                    stream.read(1)  # (a directory opens, and fails here)
+                    first = stream.read(1)  # (a directory opens, and fails here)
             except OSError as exc:
                 found.append(Diagnostic(f"{quoted(name)}: {cannot_read(exc, contents)}", file=kubeconfig,
                                         field=f"{at}.{key}"))
+                continue
+            if key == "tokenFile" and not first:
+                found.append(Diagnostic(f"{quoted(name)}: {EMPTY_TOKEN_FILE}; expected {contents}", file=kubeconfig,
+                                        field=f"{at}.{key}"))
     return found
+
+
+EMPTY_TOKEN_FILE = 'the file is empty (client-go: "read empty token from file")'
+"""Why a user's empty ``tokenFile`` fails the client as it is built, before any request: clientcmd takes the file's
+bytes as the bearer token, and with none client-go's NewBearerAuthWithRefreshRoundTripper asks its file token
+source at once, which refuses a file empty once trimmed (kubectl 1.33, the oracle: ``error: read empty token from
+file "..."``, exit 1, nothing dialed; kube-proxy builds its client at start and stops there). The Python client took
+it as no token and sent the request without one. A file of blanks is no empty token to clientcmd, and is not
+refused here."""
 
 
 _GO_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*(?=:)")
