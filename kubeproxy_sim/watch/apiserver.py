@@ -238,19 +238,24 @@ def connect(kubeconfig: str, context: str | None = None) -> Any:
     return _connected(kubeconfig, context)[0]
 
 
-def _connected(kubeconfig: str, context: str | None,
-               per_request: bool = False) -> tuple[Any, dict[str, Any], Diagnostic | None]:
+def _connected(kubeconfig: str, context: str | None, per_request: bool = False,
+               handshake: bool = False) -> tuple[Any, dict[str, Any], Diagnostic | None]:
     """:func:`connect`'s client, the kubeconfig as it read it (once: what else is asked of the file is asked of
     that, as a pipe gives its text once), and, when ``per_request`` (the watch, which fails each request for it,
     as client-go does: see :func:`_check_server` too), why the client holds no credentials of the exec plugin: it
     was not installed, or it failed (the client logged it); None when it ran or there is none. Without
-    ``per_request`` either is raised."""
+    ``per_request`` either is raised. With ``per_request``, a plugin client-go runs only in the TLS handshake
+    (:func:`_exec_at_handshake`) is not run (nor looked for) unless ``handshake``: the watch runs it when a
+    connection is up (:meth:`ApiServerSource._handshake_problem`)."""
     try:
         import kubernetes  # noqa: F401  (here: said before the file is read)
     except ImportError:
         raise EnvironmentMissing("watching an API server needs the kubernetes client: "
                                  "pip install 'kubeproxy-sim[live]'") from None
     data, taken, missing = _check_server(kubeconfig, _check_shape(kubeconfig), context, per_request)
+    user_at = chosen(data, context)[1]
+    if per_request and not handshake and user_at is not None and _exec_at_handshake(data, context):
+        taken, missing = _without_exec(taken, user_at), None
     try:
         with _client_errors_logged() as logged:
             client = _client(taken, kubeconfig, context)
@@ -508,6 +513,19 @@ def _exec_set_aside(user: dict[str, Any]) -> bool:
 
     return bool(user.get("exec")) and (any(user.get(key) for key in ("token", "tokenFile", "username"))
                                        or has_client_certificate(user))
+
+
+def _exec_at_handshake(data: dict[str, Any], context: str | None) -> bool:
+    """Whether client-go runs the chosen user's exec plugin (in ``data``, as :func:`_check_server` returns it: one
+    set aside is gone) only in a TLS handshake: beside the https server URL's user information, whose Basic auth Go's
+    http.Client sets before client-go's exec round tripper, which then leaves the request alone; the plugin's
+    certificate callback is all that runs it, once the server is dialed, in a handshake: never against a server not
+    there (kubectl 1.33, the oracle, ran it 0 times against a refused port), nor for a request on a kept-alive
+    connection, which has no handshake."""
+    cluster_at, user_at = chosen(data, context)
+    server = data["clusters"][cluster_at]["cluster"]["server"]
+    return (user_at is not None and bool(data["users"][user_at]["user"].get("exec")) and client_go_tls(server)
+            and _url_user(_client_go_url(server)) is not None)
 
 
 def _as_client_go_takes(data: dict[str, Any], context: str | None) -> dict[str, Any]:
@@ -1542,7 +1560,10 @@ class ApiServerSource:
         self.failure: Diagnostic | None = None  # why the source gave up (bounded runs only)
         self.caches: dict[Kind, KindCache] = {k: KindCache(KIND_SPECS[k], self.host + KIND_SPECS[k].path)
                                               for k in self._kinds}
-        self._at_handshake: dict[int, CredentialsUnavailable] = {}  # thread id -> why its connection fails unsent
+        # an exec plugin client-go runs only in a TLS handshake (beside the URL's user): run once a connection is up,
+        # until it works once (client-go keeps its credentials), never at start nor before a dial
+        self._exec_at_handshake = _exec_at_handshake(self._data, context)
+        self._handshake_worked = False
         self._tracked = _track_connections(getattr(getattr(self._api, "rest_client", None), "pool_manager", None),
                                            self._note_connection)
         if scheme_note:
@@ -1601,8 +1622,8 @@ class ApiServerSource:
         self._sending[threading.get_ident()] = conn
         if self._stop.is_set():  # closed while this request was being prepared
             _shutdown(getattr(conn, "sock", None))
-        if (failing := self._at_handshake.get(threading.get_ident())) is not None:
-            raise failing  # (urllib3 closes the connection: Go's failed handshake ends it)
+        if self._exec_at_handshake and (problem := self._handshake_problem()) is not None:
+            raise CredentialsUnavailable(problem)  # (urllib3 closes the connection: Go's failed handshake ends it)
 
     def _cut_all(self) -> None:
         for conn in list(self._sending.values()):
@@ -1643,24 +1664,14 @@ class ApiServerSource:
 
         if self._stop.is_set():
             raise _Stopped
-        try:
-            self._check_credentials()
-        except CredentialsUnavailable as exc:
-            if self._url_basic_auth is None or not self._tracked:
-                raise
-            # (beside the URL's user the plugin is run by Go's certificate callback alone, in the TLS handshake,
-            # after the server was dialed and its certificate verified: their failures come first, then this)
-            self._at_handshake[threading.get_ident()] = exc
-        try:
-            if self._dial_problem is not None:  # (Go dials after getting the credentials)
-                raise DialImpossible(self._dial_problem)
-            query = {k: v for k, v in params.items() if v is not None}
-            url = f"{self._request_base}{KIND_SPECS[kind].path}?{urlencode(query)}"
-            resp = self._api.rest_client.pool_manager.request(
-                "GET", url, headers=self._headers(), preload_content=False, retries=False,
-                timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=self._read_timeout))
-        finally:
-            self._at_handshake.pop(threading.get_ident(), None)
+        self._check_credentials()
+        if self._dial_problem is not None:  # (Go dials after getting the credentials)
+            raise DialImpossible(self._dial_problem)
+        query = {k: v for k, v in params.items() if v is not None}
+        url = f"{self._request_base}{KIND_SPECS[kind].path}?{urlencode(query)}"
+        resp = self._api.rest_client.pool_manager.request(
+            "GET", url, headers=self._headers(), preload_content=False, retries=False,
+            timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=self._read_timeout))
         if resp.status != 200:
             try:
                 body = resp.read(65536)
@@ -1676,7 +1687,13 @@ class ApiServerSource:
         """Fail a request client-go would not send (:func:`_exec_request_problem`: its exec plugin is not installed),
         looked at before each request, as client-go runs the plugin for one; once the plugin is there, the
         credentials are read again, so that the client runs it. One thread at a time (client-go's exec authenticator
-        holds a lock too): another would send its request without the credentials being read meanwhile."""
+        holds a lock too): another would send its request without the credentials being read meanwhile. A plugin
+        run only in the TLS handshake is not looked at here (:meth:`_note_connection` runs it once a connection is
+        up), unless connections cannot be followed: then before the request, as the best left."""
+        if self._exec_at_handshake:
+            if not self._tracked and (problem := self._handshake_problem()) is not None:
+                raise CredentialsUnavailable(problem)
+            return
         with self._credentials_lock:
             problem = _exec_request_problem(self._kubeconfig, self._data, self._context)
             if problem is None and self._exec_failure is not None:
@@ -1684,13 +1701,38 @@ class ApiServerSource:
                 # or one installed since; a plugin that fails now fails this request too (never sent without them)
                 self._reload_credentials(at_once=True)
                 problem = _exec_failure_text(self._exec_failure)
-            if problem is not None and self._url_basic_auth is not None:
-                # (Go's http.Client sets Basic auth from the URL's user before client-go's exec round tripper, which
-                # then leaves the request alone: the plugin is run only by its certificate callback, for the client
-                # certificate a server with a client CA asks for, and fails the connection in its own words)
-                problem = problem.removeprefix("getting credentials: ")
             if problem is not None:
                 raise CredentialsUnavailable(problem)
+
+    def _handshake_problem(self) -> str | None:
+        """Why the exec plugin client-go runs only in a TLS handshake (:func:`_exec_at_handshake`) fails a
+        connection now up (dialed, and the server's certificate verified), in the words Go's certificate callback
+        fails it with (no "getting credentials: "), or None: it worked, now or before. It is run as client-go's
+        callback would be against a server asking for a client certificate (kube-apiserver with a client CA,
+        kubeadm's default), whatever this server asks, after the connection rather than in its handshake; once it
+        has worked it is not run again (client-go keeps the credentials it gave; their expiry is not followed), so
+        never for a request on a kept-alive connection. The kubeconfig is read again for each run, as each run
+        of client-go reads the plugin's current output."""
+        with self._credentials_lock:
+            if self._handshake_worked:
+                return None
+            problem = _exec_request_problem(self._kubeconfig, self._data, self._context)
+            if problem is None:
+                problem = _exec_failure_text(self._handshake_plugin_run())
+            self._handshake_worked = problem is None
+        return None if problem is None else problem.removeprefix("getting credentials: ")
+
+    def _handshake_plugin_run(self) -> Diagnostic | None:
+        """The exec plugin run once (the client built for it is not kept: the URL's Basic auth is what is sent):
+        its failure, or the kubeconfig's own problem when it went bad since, or None."""
+        logging.getLogger().removeHandler(self._logged)  # (its failure is said by the request)
+        try:
+            return _connected(self._kubeconfig, self._context, per_request=True, handshake=True)[2]
+        except InputError as exc:
+            return exc.diagnostics[0] if exc.diagnostics else Diagnostic(str(exc), file=self._kubeconfig)
+        finally:
+            if self._threads and not self._stop.is_set():
+                logging.getLogger().addHandler(self._logged)
 
     def _reload_credentials(self, at_once: bool = False) -> None:
         """Read the kubeconfig's credentials again after a 401, as client-go does: a rotated token file (kube-proxy's

@@ -162,3 +162,62 @@ def test_beside_the_url_s_user_a_server_go_cannot_dial_is_said_before_the_plugin
     said = str(given_up(kubeconfig, sleep=lambda _: None))
     assert said == ("https://u:***@a:b:6443: list failed: cannot connect to a:b:6443: dial tcp: lookup a:b: no such "
                     "host (an IPv6 address goes in brackets: [ADDRESS]:PORT)")
+
+
+def _failing_noting_plugin(tmp_path: Path) -> tuple[str, Path]:
+    ran = tmp_path / "ran"
+    plugin = tmp_path / "failing.sh"
+    plugin.write_text(f"#!/bin/sh\necho ran >> {ran}\nexit 1\n")
+    plugin.chmod(0o755)
+    return str(plugin), ran
+
+
+def _runs(ran: Path) -> int:
+    return len(ran.read_text().splitlines()) if ran.exists() else 0
+
+
+def test_beside_the_url_s_user_the_plugin_is_never_run_against_a_server_not_there(tmp_path: Path) -> None:
+    """Go's certificate callback runs in a TLS handshake, which a server not there never gives (reviewer r3
+    finding 2: the watch ran the plugin as it read the kubeconfig and before each attempt, 5 times in 4)."""
+    from ._kubeconfigs import given_up, tls_server
+
+    plugin, ran = _failing_noting_plugin(tmp_path)
+    server = tls_server(tmp_path)
+    kubeconfig = _exec_beside_userinfo(server, tmp_path, plugin)
+    server.stop()
+    assert "connection refused by 127.0.0.1:" in str(given_up(kubeconfig, sleep=lambda _: None))
+    assert _runs(ran) == 0
+
+
+def test_beside_the_url_s_user_a_failing_plugin_is_run_once_the_connection_is_up_not_at_start(
+        tls_fake, tmp_path: Path) -> None:
+    """The handshake of the one connection a bounded run makes runs it (its failure is one nothing cures: the run
+    ends), once; the watch ran it a second time, as it read the kubeconfig."""
+    from kubeproxy_sim.watch.apiserver import ApiServerSource
+    from kubeproxy_sim.watch.events import Kind
+
+    from ._kubeconfigs import given_up
+
+    plugin, ran = _failing_noting_plugin(tmp_path)
+    kubeconfig = _exec_beside_userinfo(tls_fake, tmp_path, plugin)
+    ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE])
+    assert _runs(ran) == 0
+    assert str(given_up(kubeconfig, sleep=lambda _: None)) == (
+        f"https://u:***@127.0.0.1:{tls_fake.url.rsplit(':', 1)[1]}: list failed: exec: executable {plugin} failed "
+        f"with exit code 1 ({kubeconfig}: users[0].user.exec)")
+    assert (_runs(ran), tls_fake.authorization) == (1, [])
+
+
+def test_beside_the_url_s_user_a_plugin_that_worked_is_not_run_again(tls_fake, tmp_path: Path) -> None:
+    """Not at start (no connection is up), then once, at the first connection: client-go keeps the credentials it
+    got, and a request on a kept-alive connection has no handshake at all."""
+    from kubeproxy_sim.watch.apiserver import ApiServerSource
+    from kubeproxy_sim.watch.events import Kind
+
+    plugin, ran = _noting_plugin(tmp_path)
+    kubeconfig = _exec_beside_userinfo(tls_fake, tmp_path, plugin)
+    ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE])
+    assert _runs(ran) == 0
+    synced(kubeconfig, sleep=lambda _: None)
+    assert (_runs(ran), set(tls_fake.authorization)) == (1, {"Basic dTpzZWNyZXQ="})
+    assert len(tls_fake.requests) >= 2  # (the list, then its watch)
