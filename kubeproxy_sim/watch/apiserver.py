@@ -1098,8 +1098,57 @@ EMPTY_TOKEN_FILE = 'the file is empty (client-go: "read empty token from file")'
 bytes as the bearer token, and with none client-go's NewBearerAuthWithRefreshRoundTripper asks its file token
 source at once, which refuses a file empty once trimmed (kubectl 1.33, the oracle: ``error: read empty token from
 file "..."``, exit 1, nothing dialed; kube-proxy builds its client at start and stops there). The Python client took
-it as no token and sent the request without one. A file of blanks is no empty token to clientcmd, and is not
-refused here."""
+it as no token and sent the request without one. A file of white space alone is no empty token to clientcmd
+(:func:`_blank_token_file`)."""
+
+GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029" \
+    "\u202f\u205f\u3000"
+"""What Go's strings.TrimSpace trims (unicode.IsSpace); Python's str.strip trims \\x1c-\\x1f too."""
+
+
+@dataclass(frozen=True)
+class _BlankToken:
+    """A token file of white space alone, which client-go takes as its bearer token as it is
+    (:func:`_blank_token_file`): where it is (``path``, as opened), how a request fails for it (``problem``, None
+    when Go sends it) and the Authorization header Go sends then (``header``: latin-1, a character a byte)."""
+
+    path: str
+    problem: str | None
+    header: str
+
+
+def _blank_token_file(kubeconfig: str, data: dict[str, Any], context: str | None) -> _BlankToken | None:
+    """The chosen user's ``tokenFile`` when it holds white space alone (``echo "$UNSET" > token``'s line break), or
+    None. clientcmd takes the file's bytes as the bearer token, which are not empty, so the client is built; at
+    each request the file token source finds no token in it (trimmed, it is empty) and client-go's bearer round
+    tripper sends the bytes as they are: Go's transport fails the request, before dialing, for a control
+    character other than a tab (kubectl 1.33, the oracle, for a file holding a space and a line break: ``net/http:
+    invalid header field value for "Authorization"``), and otherwise sends ``Bearer`` and the bytes, its header
+    writer trimming ASCII spaces and tabs at the ends (kubectl 1.33 sent ``Bearer`` for two spaces, and ``Bearer``,
+    a tab, a space and a no-break space for those three). Once the file holds a token the source gives it. The
+    Python client's loader took the bytes too, and the header was made ``Bearer`` whatever they were. Not for an
+    http server, beside a token, nor an empty file (refused at start: :data:`EMPTY_TOKEN_FILE`)."""
+    cluster_at, user_at = chosen(data, context)
+    if user_at is None or not client_go_tls(data["clusters"][cluster_at]["cluster"]["server"]):
+        return None
+    user = data["users"][user_at]["user"]
+    name = user.get("tokenFile")
+    if not name or user.get("token"):
+        return None
+    path = os.path.join(os.path.dirname(os.path.abspath(kubeconfig)), name)
+    try:
+        with open(path, "rb") as stream:
+            raw = stream.read()
+    except OSError:
+        return None
+    if not raw or raw.decode("utf-8", "replace").strip(GO_SPACE):
+        return None
+    refused = any((byte < 0x20 and byte != 0x09) or byte == 0x7F for byte in raw)
+    return _BlankToken(path, f'net/http: invalid header field value for "Authorization" ({kubeconfig}: '
+                             f"users[{user_at}].user.tokenFile: {quoted(name)} holds no token, only white space with "
+                             "a control character such as a line break, which client-go then sends as the bearer "
+                             "token as it is; expected a file holding the user's bearer token)" if refused else None,
+                       ("Bearer " + raw.decode("latin-1")).strip(" \t"))
 
 
 _GO_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*(?=:)")
@@ -1536,6 +1585,10 @@ class ApiServerSource:
         self._host_header = _go_host_header(self._server) if _url_host(self._base_url) != self._server else None
         self._proxy = _url_host(str(getattr(configuration, "proxy", "") or ""))  # (the HOST:PORT dialed)
         self._dial_problem = None if self._proxy else _dial_problem(server)  # (each request fails for it)
+        # a token file of white space alone, as the client was built with it: Go's header (sent, or failing each
+        # request) until the file holds a token (Go's http.Client sends the URL's user first: never looked at)
+        self._blank_token = None if self._url_basic_auth is not None else _blank_token_file(kubeconfig, self._data,
+                                                                                            context)
         self._request_base = _proxied_base(self._base_url, self._server,
                                            getattr(getattr(self._api, "rest_client", None), "pool_manager", None))
         self._kinds = tuple(Kind(k) for k in kinds)
@@ -1650,6 +1703,8 @@ class ApiServerSource:
             if setting.get("in") == "header" and setting.get("value"):
                 # a token file written by echo or a secret ends in a newline; client-go trims it, so do we
                 headers[setting["key"]] = " ".join(str(setting["value"]).split())
+        if (blank := self._blank_token) is not None:  # (the bytes of a token file of white space alone)
+            headers["Authorization"] = blank.header
         if self._url_basic_auth is not None:  # (Go's client sets it before any credential: it wins)
             headers["Authorization"] = self._url_basic_auth
         for key, value in impersonation_headers(_chosen_user(self._data, self._context)[2]):
@@ -1690,6 +1745,8 @@ class ApiServerSource:
         holds a lock too): another would send its request without the credentials being read meanwhile. A plugin
         run only in the TLS handshake is not looked at here (:meth:`_note_connection` runs it once a connection is
         up), unless connections cannot be followed: then before the request, as the best left."""
+        if self._blank_token is not None and (problem := self._blank_token_problem()) is not None:
+            raise CredentialsUnavailable(problem)
         if self._exec_at_handshake:
             if not self._tracked and (problem := self._handshake_problem()) is not None:
                 raise CredentialsUnavailable(problem)
@@ -1703,6 +1760,27 @@ class ApiServerSource:
                 problem = _exec_failure_text(self._exec_failure)
             if problem is not None:
                 raise CredentialsUnavailable(problem)
+
+    def _blank_token_problem(self) -> str | None:
+        """How a request fails for a token file that held white space alone when the client was built
+        (:func:`_blank_token_file`), or None: Go sends it (``Bearer``), or the file holds a token now, which client-go's
+        file token source reads at each request until it has one: the credentials are read again at once, and
+        the blank one is done with."""
+        blank = self._blank_token
+        if blank is None:
+            return None
+        try:
+            with open(blank.path, "rb") as stream:
+                holds_token = bool(stream.read().decode("utf-8", "replace").strip(GO_SPACE))
+        except OSError:  # (the source fails, and the bytes the client was built with are sent)
+            holds_token = False
+        if not holds_token:
+            return blank.problem
+        with self._credentials_lock:
+            if self._blank_token is not None:
+                self._blank_token = None
+                self._reload_credentials(at_once=True)
+        return None
 
     def _handshake_problem(self) -> str | None:
         """Why the exec plugin client-go runs only in a TLS handshake (:func:`_exec_at_handshake`) fails a
