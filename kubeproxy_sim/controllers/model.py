@@ -527,6 +527,11 @@ class World:
     # endpoints controller keeps an object's annotations when it updates it, and creates its own without); kept to
     # the keys ``endpoints`` holds (script.play), so an object deleted and made again by the controller has none
     endpoints_applied: frozenset[str] = frozenset()
+    # the pods at each instant the last stretch of time stopped at on its way (world.advance, wait_for_rollout: a
+    # pod ready or gone, an eviction), before its end: what the EndpointSlice controller's informers delivered in
+    # between, whose events it syncs at their own instants (world.controller_sync). Not part of the cluster's
+    # state: not compared, and left behind by later steps (the instants tell which stretch they belong to)
+    trail: tuple[tuple[float, tuple[SimPod, ...]], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def services(self) -> tuple[Service, ...]:

@@ -110,6 +110,30 @@ def due_keys(retries: Iterable[Retry], now: float) -> set[str]:
     return {r.key for r in retries if r.due is not None and r.due <= now}
 
 
+def due_before(retries: Iterable[Retry], when: float) -> set[str]:
+    """The keys whose delayed re-add fires before ``when`` (not at it)."""
+    return {r.key for r in retries if r.due is not None and r.due < when}
+
+
+def _fired(policy: Backoff, retry: Retry, until: float, failing: bool, *, at_until: bool) -> Retry:
+    """A key's state once its re-adds up to ``until`` (``at_until``: one due at it too) have fired, each one's sync
+    failing or not: at the due time, then at the time that failure set, and so on."""
+    while retry.due is not None and (retry.due < until or (at_until and retry.due == until)):
+        when, retry = retry.due, Retry(retry.key, retry.requeues)
+        retry = _failed_at(policy, retry, when) if failing else Retry(retry.key)
+    return retry
+
+
+def fired_before(policy: Backoff, retries: Iterable[Retry], when: float,
+                 failing: Iterable[str]) -> tuple[Retry, ...]:
+    """The workqueue's retry state once the re-adds due before ``when`` have fired with nothing else happening
+    meanwhile: a key in ``failing`` fails at each of them, another succeeds (Forget) at the first. (A stretch of
+    time in which nothing the controller sees changes, so a key's syncs in it all fail or all succeed.)"""
+    failing = set(failing)
+    out = (_fired(policy, r, when, r.key in failing, at_until=False) for r in retries)
+    return tuple(r for r in out if r.requeues or r.due is not None)
+
+
 def retried(policy: Backoff, retries: Iterable[Retry], now: float, queued: Iterable[str],
             failing: Iterable[str]) -> tuple[Retry, ...]:
     """The workqueue's retry state after the sync at ``now``, from the state after the previous one (``retries``):
@@ -117,19 +141,16 @@ def retried(policy: Backoff, retries: Iterable[Retry], now: float, queued: Itera
     ``now``), then the sync of the keys an event ``queued`` at ``now``; a sync of a key in ``failing`` fails, of
     another succeeds (Forget). Keys with no failure counted and no re-add waiting are left out.
 
-    The scenario syncs once per step, at its end, so a retry that fell due during a ``wait`` meets the step's end
-    state. Within a wait no Node is added or removed (only steps change Nodes) and pods only go on in their lives
-    (an address, readiness, deletion), so a key failing at the end (a pod on a Node the controller does not know)
-    failed at each of those retries, and one succeeding at the end stopped failing at some retry, after which the
-    key is forgotten as here."""
+    A step that lets time pass is played as the controller lives it (world.controller_sync): at each instant the
+    World changed on the way (World.trail) the re-adds due before it fire against the pods as they were
+    (:func:`fired_before`), then the keys the changes queue and those due at that instant are synced against
+    the new pods (this function, at that instant); this call at the step's end takes the re-adds due since the
+    last such instant, when nothing the controller sees changed, so ``failing``, the end's, is theirs too."""
     failing, queued = set(failing), set(queued)
     state = {r.key: r for r in retries}
     out = []
     for key in dict.fromkeys([*state, *sorted(queued)]):
-        retry = state.get(key, Retry(key))
-        while retry.due is not None and retry.due <= now:
-            when, retry = retry.due, Retry(key, retry.requeues)
-            retry = _failed_at(policy, retry, when) if key in failing else Retry(key)
+        retry = _fired(policy, state.get(key, Retry(key)), now, key in failing, at_until=True)
         if key in queued:
             retry = _failed_at(policy, retry, now) if key in failing else Retry(key, 0, retry.due)
         if retry.requeues or retry.due is not None:

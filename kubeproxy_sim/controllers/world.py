@@ -144,11 +144,19 @@ def next_event(world: World) -> float | None:
 
 
 def advance(world: World, seconds: float, rng: random.Random) -> World:
-    """Let ``seconds`` pass, stopping at each event on the way."""
+    """Let ``seconds`` pass, stopping at each event on the way; the World it leaves holds the pods at each of
+    those instants before its end (World.trail)."""
     target = world.now + seconds
+    trail = []
     while (when := next_event(world)) is not None and when <= target:
         world = settle(replace(world, now=when), rng)
-    return settle(replace(world, now=target), rng)
+        trail.append((when, world.pods))
+    return replace(settle(replace(world, now=target), rng), trail=_before(trail, target))
+
+
+def _before(trail: list[tuple[float, tuple[SimPod, ...]]], end: float) -> tuple[tuple[float, tuple[SimPod, ...]], ...]:
+    """A stretch's trail: the instants it stopped at before its ``end`` (the end is the World itself)."""
+    return tuple(point for point in trail if point[0] < end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,22 +174,24 @@ def wait_for_rollout(world: World, namespace: str, name: str, rng: random.Random
     last_progress = deploy.last_progress(world, d)
     last_progress = world.now if last_progress is None else last_progress
     status = deploy.rollout_status(world, d)
+    trail: list[tuple[float, tuple[SimPod, ...]]] = []  # (World.trail)
     while True:
         done, line = status.message(d)
         deadline = last_progress + d.progress_deadline
         if not done and world.now >= deadline:  # kubectl reads the Progressing condition first: the error alone
             messages.append((world.now, f'error: deployment "{d.name}" exceeded its progress deadline'))
-            return RolloutWait(world, False, tuple(messages))
+            return RolloutWait(replace(world, trail=_before(trail, world.now)), False, tuple(messages))
         if not messages or messages[-1][1] != line:
             messages.append((world.now, line))
         if done:
-            return RolloutWait(world, True, tuple(messages))
+            return RolloutWait(replace(world, trail=_before(trail, world.now)), True, tuple(messages))
         when = next_event(world)
         if when is None or when > deadline:
             world = settle(replace(world, now=max(world.now, deadline)), rng)
             messages.append((world.now, f'error: deployment "{d.name}" exceeded its progress deadline'))
-            return RolloutWait(world, False, tuple(messages))
+            return RolloutWait(replace(world, trail=_before(trail, world.now)), False, tuple(messages))
         world = settle(replace(world, now=when), rng)
+        trail.append((when, world.pods))
         d = _deployment(world, namespace, name)
         after = deploy.rollout_status(world, d)
         if (after.updated, after.available) != (status.updated, status.available) or after.replicas < status.replicas:
@@ -210,6 +220,7 @@ class ControllerSync:
     seen: Snapshot = field(default_factory=Snapshot)
     ratios: Mapping[str, float] | None = None
     retries: tuple[queue.Retry, ...] = ()
+    now: float = 0.0  # the instant of this sync
 
 
 def topology_view(world: World, populated: frozenset[str], ratios: Mapping[str, float] | None) -> TopologyView:
@@ -235,17 +246,52 @@ def _snapshot(world: World, pods: tuple[Pod, ...], loaded: tuple[EndpointSlice, 
                     not_ready=world.not_ready_nodes, loaded=loaded)
 
 
-def _queued(before: ControllerSync, seen: Snapshot, world: World,
-            touched: set[str]) -> tuple[set[str], Mapping[str, float] | None]:
+def _queued(before: ControllerSync, seen: Snapshot, world: World, touched: set[str],
+            pods: Sequence[Pod]) -> tuple[set[str], Mapping[str, float] | None]:
     """The Services the controller's events since ``before`` queue (controllers.queue; ``touched``: those its
-    slice handlers queue), and the CPU ratios its topology cache holds after them."""
+    slice handlers queue; ``pods``: the pods as its informers delivered them last, at ``before`` or at an instant
+    since: :func:`_stretch`), and the CPU ratios its topology cache holds after them."""
     ratios = before.ratios
     dirty = queue.service_queued(before.seen, seen) | touched
-    dirty |= queue.pod_queued(before.seen.pods, seen.pods, world.services)
+    dirty |= queue.pod_queued(pods, seen.pods, world.services)
     if queue.nodes_event(before.seen, seen):
         ratios = _cache_ratios(world)
         dirty |= queue.overloaded_services(before.own, before.populated, ratios)
     return dirty, ratios
+
+
+def _failing(world: World, keys: Collection[str], pods: Sequence[Pod], view: TopologyView) -> set[str]:
+    """Those of ``keys`` whose sync against ``pods`` fails (FailedToUpdateEndpointSlices: a pod on a Node not
+    known)."""
+    if not keys:
+        return set()
+    done = reconcile_all(tuple(s for s in world.services if s.key in keys), pods, world.nodes, view=view)
+    return {e.service for e in done.events if e.event.reason == FAILED_UPDATE_REASON}
+
+
+def _stretch(before: ControllerSync, world: World,
+             view: TopologyView) -> tuple[tuple[queue.Retry, ...], tuple[Pod, ...], set[str]]:
+    """The controller's syncs between ``before`` and ``world.now``, at their own instants: at each instant the
+    time since stopped at (World.trail: a pod ready or gone, an eviction), the re-adds due before it fire
+    against the pods as they were, then the Services its pod events queue and those due at it are synced against
+    the new pods (upstream's handlers queue them then, not at the end of a ``wait``: a failure counted then
+    sets the next retry from then). Services, Nodes and slices do not change while time passes, only pods. The
+    retry state this leaves, the pods as last delivered, and the Services synced (their slices, written at
+    those instants, are what the end's pods give: none of their pods changed since, or it queued them again)."""
+    retries, pods, synced = before.retries, before.seen.pods, set[str]()
+    policy = queue.ENDPOINTSLICE_BACKOFF
+    for when, sims in world.trail:
+        if not before.now < when < world.now:  # another stretch's
+            continue
+        due = queue.due_before(retries, when)
+        retries = queue.fired_before(policy, retries, when, _failing(world, due, pods, view))
+        delivered = tuple(p.at(when) for p in sims)
+        queued = queue.pod_queued(pods, delivered, world.services)
+        keys = queued | queue.due_keys(retries, when)
+        retries = queue.retried(policy, retries, when, queued, _failing(world, keys, delivered, view))
+        synced |= due | keys
+        pods = delivered
+    return retries, pods, synced
 
 
 def controller_sync(world: World, before: ControllerSync | None = None,
@@ -280,12 +326,14 @@ def controller_sync(world: World, before: ControllerSync | None = None,
     world = collect_slices(world)
     pods = tuple(p.at(world.now) for p in world.pods)
     seen = _snapshot(world, pods, loaded)
+    retries: tuple[queue.Retry, ...] = ()
     if before is None:
         queued, ratios, populated = {s.key for s in world.services}, _cache_ratios(world), frozenset[str]()
+        replayed = set[str]()
     else:
-        (queued, ratios), populated = _queued(before, seen, world, touched), before.populated
-    retries = before.retries if before is not None else ()
-    dirty = queued | queue.due_keys(retries, world.now)
+        retries, delivered, replayed = _stretch(before, world, topology_view(world, before.populated, before.ratios))
+        (queued, ratios), populated = _queued(before, seen, world, touched, delivered), before.populated
+    dirty = queued | queue.due_keys(retries, world.now) | replayed
     synced = tuple(s for s in world.services if s.key in dirty)
     done = reconcile_all(synced, pods, world.nodes, view=topology_view(world, populated, ratios))
     previous = before.own if before is not None else ()
@@ -301,7 +349,7 @@ def controller_sync(world: World, before: ControllerSync | None = None,
     retries = queue.retried(queue.ENDPOINTSLICE_BACKOFF, retries, world.now, queued, failed)
     cluster = Cluster(services=world.services, endpoint_slices=(*world.user_slices, *world.mirrored_slices, *own),
                       nodes=world.nodes, pods=pods)
-    return ControllerSync(cluster, events, done.populated, own, seen, ratios, retries)
+    return ControllerSync(cluster, events, done.populated, own, seen, ratios, retries, world.now)
 
 
 def collect_slices(world: World) -> World:

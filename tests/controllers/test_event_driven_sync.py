@@ -247,3 +247,21 @@ def test_the_retries_back_off_and_the_service_is_dropped_after_15(
                                monkeypatch, capsys)
     assert _lost(steps[3]) == [] and _lost(steps[4]) == []
     assert _lost(steps[5]) == LOST  # addPod of another pod queues the Service
+
+
+def test_a_pod_event_during_a_wait_is_synced_at_its_own_instant_between_the_retries(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The lost pod applied at 1s fails the sync; during the wait 1s-20s the retries at 2s and 4s fail, the
+    Deployment's pod turns ready at 5s, whose event's sync fails too (its re-add at 13s loses to the one waiting
+    for 8s: the earlier is kept), and the retry at 8s fails, the 5th failure: next at 24s. So node9, applied at
+    20s, is written at 24s, not at 23s. Counted at the wait's end instead, the ready event was a 6th failure
+    after the retry at 16s, and node9 waited for 32s."""
+    (tmp_path / "nodes.yaml").write_text(NODES.replace("ZONE", "zone-b"))
+    (tmp_path / "svc.yaml").write_text(SERVICE)
+    (tmp_path / "pod.yaml").write_text(_pod("lost", "node9", "10.244.9.7", "{containerPort: 8080}"))
+    (tmp_path / "node9.yaml").write_text(_node("node9", "zone-a", 9, "4"))
+    steps = _endpoint_steps(tmp_path, "apply -f svc.yaml\ncreate deployment web --image=nginx --replicas=1 "
+                            "--port=8080\nwait 1s\napply -f pod.yaml\nwait 19s\napply -f node9.yaml\nwait 3s\n"
+                            "wait 1s\n", monkeypatch, capsys)
+    assert "t=23s" in steps[6] and _lost(steps[6]) == []
+    assert "t=24s" in steps[7] and _lost(steps[7]) == LOST

@@ -287,3 +287,27 @@ def test_retries_due_within_a_step_are_all_taken_and_an_event_does_not_reset_the
     assert Q.retried(policy, later, 110.0, {"k"}, {"k"}) == (Q.Retry("k", 8, 127.0),)
     assert Q.retried(policy, later, 110.0, {"k"}, ()) == (Q.Retry("k", 0, 127.0),)
     assert Q.retried(policy, later, 130.0, (), ()) == ()
+
+
+def test_the_re_adds_before_an_instant_fire_without_it_and_one_due_at_it_is_left() -> None:
+    """fired_before: the re-adds due before 5s fire (2s and 4s fail: 3 failures, next at 8s); one due at 5s is
+    the sync at that instant, left to retried with the instant's own failing set; a success forgets the key."""
+    policy = Q.ENDPOINTSLICE_BACKOFF
+    first = (Q.Retry("k", 1, 2.0),)
+    assert Q.due_before(first, 2.0) == set() and Q.due_before(first, 2.5) == {"k"}
+    assert Q.fired_before(policy, first, 5.0, {"k"}) == (Q.Retry("k", 3, 8.0),)
+    assert Q.fired_before(policy, first, 4.0, {"k"}) == (Q.Retry("k", 2, 4.0),)
+    assert Q.fired_before(policy, first, 5.0, ()) == ()
+    at_five = Q.fired_before(policy, first, 5.0, {"k"})
+    assert Q.retried(policy, at_five, 5.0, {"k"}, {"k"}) == (Q.Retry("k", 4, 8.0),)  # 13s loses to 8s
+
+
+def test_a_wait_records_the_pods_at_each_instant_it_stopped_at_before_its_end() -> None:
+    """World.trail: advance's instants before its end, with the pods then; not compared with the World."""
+    rng = random.Random(1)
+    start = W.create_deployment(World(), W.new_deployment("default", "web", [IMAGE_V1], 1, 8080), rng)
+    start = W.put_nodes(start, (Node("node1", pod_cidrs=("10.244.0.0/24",)),), frozenset(), rng)
+    later = W.advance(start, 60.0, rng)
+    assert later == replace(later, trail=()) and later.now == 60.0
+    assert [(when, [p.at(when).ready for p in pods]) for when, pods in later.trail] == [(5.0, [True])]
+    assert W.advance(later, 1.0, rng).trail == ()
