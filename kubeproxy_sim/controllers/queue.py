@@ -20,13 +20,14 @@ So a Node moved to another zone leaves the slices of a Service no event queued w
 (endpointslice_controller.go: updateNode leads only to checkNodeTopologyDistribution, which queues just the
 overloaded Services; kubernetes/kubernetes#123401 is related: hints removed while a Ready Node lacked a zone label
 are not added back when the label comes). Pure functions over two snapshots: what the
-informers last delivered and what they deliver now (the step's start and end). A change made and undone within
-one step would be missed, where upstream's handlers queue the Service and its sync at that moment shows (a Node's
-new zone written, a failure counted); but the model makes none: a step is one command, and while a ``wait``
-passes no Node changes and each pod only goes on in its life (bound, addressed, ready, marked not ready,
-terminating, gone), so a pod made during a wait (a ReplicaSet's replacement) is still there at its end and none
-is made and deleted, or changed and changed back, in one step (none in the 841 steps the controller, scenario
-and scenario command tests play, each step's intermediate settles compared with its ends: session 21, b4).
+informers last delivered and what they deliver now. A step that lets time pass is read at each instant it stopped
+at on the way (a pod ready or gone, an eviction: World.trail), so a pod's event is queued at its own instant, and
+its sync's failure counted then, between the retries (world.controller_sync); Services, Nodes and slices change
+only in steps where no time passes, so their events come at the step's instant. A change made and undone within one
+instant would be missed, where upstream's handlers see both; the model makes none (a pod made during a wait, a
+ReplicaSet's replacement, is still there at the next instant; a probe of the 841 steps the controller, scenario
+and scenario command tests play found none made and deleted, nor changed and changed back, between a step's
+settles: session 21, b4).
 """
 
 from __future__ import annotations
