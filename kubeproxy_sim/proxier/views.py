@@ -42,7 +42,7 @@ def _seen_by_service(slices: Iterable[EndpointSlice], ipv6: bool) -> dict[str, d
     grouped: dict[str, dict[str, EndpointSlice]] = {}
     for es in slices:
         if slice_state(es, ipv6) is not None:
-            grouped.setdefault(f"{es.namespace}/{es.service_name}", {})[es.key] = es
+            grouped.setdefault(es.service_key, {})[es.key] = es
     return grouped
 
 
