@@ -58,7 +58,7 @@ import random
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ALL_COMPLETED, FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -66,6 +66,7 @@ from typing import Any
 
 import netaddr
 
+from kubeproxy_sim import signals
 from kubeproxy_sim.analysis import stats
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError
 from kubeproxy_sim.kernel.dnsquery import TCP_RETRY
@@ -93,6 +94,12 @@ DEFAULT_ALPHA = Fraction(1, 1000)
 DEFAULT_TIMEOUT = 1.5  # see kernel.send.DEFAULT_TIMEOUT: a REJECT may be heard only at the SYN's retransmission
 PARALLEL_FLOWS = 4
 STOP_POLL = 0.05  # seconds between two rounds of killing a stopped run's probes (a probe may start meanwhile)
+SIGNAL_POLL = 0.1
+"""Seconds the main thread waits for the flows before it runs a signal handler another thread was given. The
+kernel hands a Ctrl-C (or SIGTERM) to any thread not blocking it, a pool thread too; Python then runs the
+handler in the main thread, but only once that thread next runs Python code: a wait with no end, which only
+the signal's own thread would have cut short, held it until the flows it waited for were done (minutes: seen
+as a run still going 15 s after its signal, 2 times in 16 runs)."""
 # large services: endpoints beyond which only the needed flows run and the shares are compared by group
 LARGE_SERVICE, GROUPS, MC_PER_GROUP = 32, 8, 12
 EFFECT, POWER, N_GROUPED_MAX = 0.5, 0.9, 2400  # detect a group's share off by half, with this power
@@ -680,13 +687,26 @@ def observation(result: dict[str, str]) -> Key:
 def observe(state: dict[str, Any], flow: Flow, count: int, timeout: float, sticky: bool) -> Counter[Key]:
     """``count`` real connections as ``netns send`` makes them (a pod's name looked up first, by a real DNS
     query: one that fails is that connection's outcome, as the simulator's side predicts it, see
-    :meth:`SimulatorSide.leaves`); a sticky flow makes one first, so the rest find its affinity entry."""
+    :meth:`SimulatorSide.leaves`); a sticky flow makes one first, so the rest find its affinity entry.
+
+    An error names the flow it stopped (:func:`of_flow`): ``send``'s own name only the source's namespace."""
     from kubeproxy_sim.kernel.send import connect, resolve_destination, resolve_source
 
-    source = resolve_source(state, flow.src)
-    dest = resolve_destination(state, flow.dst, source)
-    asked, results = connect(source, dest, flow.proto, count, timeout, first=1 if sticky else 0)
+    try:
+        source = resolve_source(state, flow.src)
+        dest = resolve_destination(state, flow.dst, source)
+        asked, results = connect(source, dest, flow.proto, count, timeout, first=1 if sticky else 0)
+    except InputError as exc:
+        raise of_flow(exc, flow) from None
     return Counter(observation(r) for r in [*(a for a in asked if "error" in a), *results])
+
+
+def of_flow(exc: InputError, flow: Flow) -> InputError:
+    """``exc`` with each line after the flow's label (a usage error stays one, for its exit status): a run of many
+    flows stopped by one, whose message says only "the probe failed in kpsim-NAME.p3", left the user to guess
+    which of the flows from that client it was."""
+    kind = UsageError if isinstance(exc, UsageError) else InputError
+    return kind([Diagnostic(f"flow {flow.label}: {d}") for d in exc.diagnostics])
 
 
 # --------------------------------------------------------------------------- judging
@@ -1013,30 +1033,63 @@ def _run_and_judge(sims: SimulatorSide, state: dict[str, Any], flows: Sequence[F
 def observe_all(state: dict[str, Any], jobs: Sequence[Callable[[], Counter[Key]]]) -> list[Counter[Key]]:
     """Each job's counts, PARALLEL_FLOWS jobs at a time.
 
-    Stopped by an interrupt (a Ctrl-C, or a SIGTERM the CLI unwinds as one) or a job's error, it stops at once:
-    the jobs not started are cancelled, and the running ones' processes in the cluster's namespaces (the
-    probes, whose connections may each wait the whole timeout) are killed until every thread has returned. A
-    pool left to finish them would hold the interrupt, and the teardown after it, until their flows are done
-    (measured: a Ctrl-C 6 s into a flow of dropped connections at --timeout 20 exited 19 s later), for counts
-    no one will judge."""
+    Stopped by an interrupt (a Ctrl-C, or a SIGTERM the CLI unwinds as one) or a job's error (whichever job's
+    comes first, not once the jobs before it are done), it stops at once: the jobs not started are cancelled,
+    and the running ones' processes in the cluster's namespaces (the probes, whose connections may each wait the
+    whole timeout) are killed until every started job has returned (:func:`_stop_started`). A pool left to
+    finish them would hold the interrupt, and the teardown after it, until their flows are done (measured: a
+    Ctrl-C 6 s into a flow of dropped connections at --timeout 20 exited 19 s later), for counts no one will
+    judge."""
     pool = ThreadPoolExecutor(PARALLEL_FLOWS)
     futures: list[Future[Counter[Key]]] = []
     try:
         for job in jobs:
             futures.append(pool.submit(job))
+        pending = set(futures)
+        while pending:  # (never one wait for them all: see SIGNAL_POLL)
+            done, pending = _wait_held(pending, SIGNAL_POLL, FIRST_EXCEPTION)
+            failed = [future for future in done if future.exception() is not None]
+            if failed:
+                min(failed, key=futures.index).result()  # (raises it)
         return [future.result() for future in futures]
     except BaseException:
-        from kubeproxy_sim.kernel import build  # (pyroute2: imported where a kernel run is)
-
         pool.shutdown(wait=False, cancel_futures=True)
-        namespaces = state.get("namespaces", ())
-        while True:
-            build.stop_children_in(namespaces)
-            if not wait(futures, timeout=STOP_POLL).not_done:
-                break
+        _stop_started(state.get("namespaces", ()), futures)
         raise
     finally:
         pool.shutdown(wait=True)
+
+
+def _stop_started(namespaces: Collection[str], futures: Sequence[Future[Counter[Key]]]) -> None:
+    """Kill the started jobs' processes in ``namespaces`` until each of those jobs has returned.
+
+    Only the futures not cancelled are waited for: :func:`concurrent.futures.wait` counts a cancelled one done
+    once it is CANCELLED_AND_NOTIFIED, which only a pool thread taking it from the queue makes it, and the
+    pool's shutdown emptied the queue (it stays CANCELLED); waiting for all of them waited for ever whenever a
+    run of more than PARALLEL_FLOWS flows was stopped. A second Ctrl-C (or SIGTERM) meanwhile does not cut the
+    stop short, nor replace what stopped the run (a flow's own error, or the first interrupt), which the caller
+    raises: the stop goes on, and takes a moment (the probes are killed every STOP_POLL seconds)."""
+    from kubeproxy_sim.kernel import build  # (pyroute2: imported where a kernel run is)
+
+    started = [future for future in futures if not future.cancelled()]
+    while True:
+        try:
+            build.stop_children_in(namespaces)
+            _, running = _wait_held(started, STOP_POLL)
+            if not running:
+                return
+        except (KeyboardInterrupt, SystemExit):
+            continue
+
+
+def _wait_held(futures: Iterable[Future[Counter[Key]]], timeout: float,
+               return_when: str = ALL_COMPLETED) -> tuple[set[Future[Counter[Key]]], set[Future[Counter[Key]]]]:
+    """:func:`concurrent.futures.wait` with SIGINT and SIGTERM held in this thread. It takes every future's
+    lock in turn, in Python code: an interrupt raised between two of them would leave the first held by this
+    thread for good, the pool thread finishing that future would wait for it for ever, and so would the stop.
+    Held, the signal lands as the wait returns, at most ``timeout`` later. The futures done and not done."""
+    with signals.held():
+        return wait(futures, timeout=timeout, return_when=return_when)
 
 
 def kernel_cluster(cluster: Cluster, config: ProxyConfig) -> tuple[Cluster, dict[str, str], list[str]]:

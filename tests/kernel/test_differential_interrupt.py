@@ -3,7 +3,8 @@
 The flows run on a pool of threads, each waiting for a probe whose connections may each wait the whole
 --timeout. The run used to wait for the running flows to end before its teardown (a Ctrl-C 6 s into a flow of
 dropped connections at --timeout 20 exited 19 s later); now it kills their probes, removes the namespaces and
-exits 130 (143), with no traceback. The signal is sent once the flow's probe runs, not by a timer.
+exits 130 (143), with no traceback, also with flows still queued behind the running ones (a run of more flows
+than the pool runs at once waited for ever). The signal is sent once a flow's probe runs, not by a timer.
 """
 
 from __future__ import annotations
@@ -19,14 +20,17 @@ import pytest
 from pyroute2 import netns
 
 from kubeproxy_sim.kernel import build
+from kubeproxy_sim.kernel.differential import PARALLEL_FLOWS
 from kubeproxy_sim.kernel.send import PROBE
 
 pytestmark = pytest.mark.kernel
 
 TIMEOUT = 30.0  # seconds a dropped connection waits (--timeout's largest): the flow's probe runs that long
-DROPPED = "flows:\n- {from: external, to: 'node/node1:30081'}\n"
+FLOWS = PARALLEL_FLOWS + 2  # some still queued when the signal comes: a run of as many as the pool ran stopped,
+# and one of more waited for ever for the queued flows the stop had cancelled
+DROPPED = "flows:\n" + "- {from: external, to: 'node/node1:30081'}\n" * FLOWS
 """oncall-incidents' NodePort of externalTrafficPolicy Local whose endpoints are on no node: dropped
-(`netns verify --scenario oncall-incidents` says no answer (DROP/TIMEOUT) for it)."""
+(`netns verify --scenario oncall-incidents` says no answer (DROP/TIMEOUT) for it); the same flow several times."""
 START_WAIT = 120.0  # seconds for the build and the flow's prediction on a loaded machine
 
 
@@ -58,14 +62,14 @@ def test_an_interrupt_stops_the_running_flows_at_once(kernel: None, run_tag: str
     try:
         deadline = time.monotonic() + START_WAIT
         while _probe_of(proc.pid) is None:
-            assert proc.poll() is None, f"the run ended before its flow ran: {proc.communicate()}"
-            assert time.monotonic() < deadline, "the flow's probe never started"
+            assert proc.poll() is None, f"the run ended before its flows ran: {proc.communicate()}"
+            assert time.monotonic() < deadline, "no flow's probe ever started"
             time.sleep(0.05)
         proc.send_signal(signum)
         try:
             out, err = proc.communicate(timeout=TIMEOUT / 2)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"still running {TIMEOUT / 2:g} s after the signal: it waits for the flow's probe")
+            pytest.fail(f"still running {TIMEOUT / 2:g} s after the signal: it waits for the flows")
     finally:
         if proc.poll() is None:
             proc.kill()
