@@ -501,45 +501,15 @@ def _mh(options: Options, ipv6: bool) -> Options:
     return out
 
 
-TOS_NAMES = {"minimize-cost": 0x02, "maximize-reliability": 0x04, "maximize-throughput": 0x08,
-             "minimize-delay": 0x10, "normal-service": 0x00}
-"""libxtables' symbolic TOS values (tos_values), any case: a name's mask is 0x3f (a number's 0xff)."""
-DSCP_CLASSES = (("CS0", 0x00), ("CS1", 0x08), ("CS2", 0x10), ("CS3", 0x18), ("CS4", 0x20), ("CS5", 0x28),
-                ("CS6", 0x30), ("CS7", 0x38), ("BE", 0x00), ("AF11", 0x0a), ("AF12", 0x0c), ("AF13", 0x0e),
-                ("AF21", 0x12), ("AF22", 0x14), ("AF23", 0x16), ("AF31", 0x1a), ("AF32", 0x1c), ("AF33", 0x1e),
-                ("AF41", 0x22), ("AF42", 0x24), ("AF43", 0x26), ("EF", 0x2e))
-"""libxt_dscp_helper's classes in its order: the first whose name starts the given one, any case, is taken
-(``efx`` is EF, 0x2e; ``af1`` none: "Invalid DSCP value `af1'")."""
 DEVGROUP_NAMES = {0: "default"}
 """/etc/iproute2/group as Debian's iproute2 ships it: iptables-save prints group 0 (with a full mask) by name."""
-
-
-def tos_value_mask(text: str) -> tuple[int, int] | None:
-    """A TOS ``VALUE[/MASK]`` as libxtables' XTTYPE_TOSMASK reads it: numbers 0-255 in C's bases (no mask: 0xff),
-    else a symbolic name (mask 0x3f); None when iptables refuses it ("Symbolic name \"256\" is unknown")."""
-    value_text, slash, mask_text = text.partition("/")
-    value = c_number(value_text, 0xFF)
-    if value is None:
-        named = TOS_NAMES.get(text.lower()) if text.isascii() else None
-        return None if named is None else (named, 0x3F)
-    mask = c_number(mask_text, 0xFF) if slash else 0xFF
-    return None if mask is None else (value, mask)
-
-
-def dscp_value(flag: str, text: str) -> int | None:
-    """A DSCP as ``--dscp``/``--set-dscp`` (a number 0-63 in C's bases) or ``--dscp-class``/``--set-dscp-class``
-    (:data:`DSCP_CLASSES`) read it; None when iptables refuses it."""
-    if not flag.endswith("-class"):
-        return c_number(text, 63)
-    folded = text.upper() if text.isascii() else ""
-    return next((value for name, value in DSCP_CLASSES if folded.startswith(name)), None)
 
 
 def _tos(options: Options, ipv6: bool) -> Options:
     """tos as libxt_tos saves it: ``--tos 0xVV/0xMM`` (``0x10`` is 0x10/0xff, ``Minimize-Delay`` 0x10/0x3f)."""
     out = []
     for o in options:
-        read = tos_value_mask(o.args[0]) if o.flag == "--tos" and len(o.args) == 1 else None
+        read = syntax.tos_value_mask(o.args[0]) if o.flag == "--tos" and len(o.args) == 1 else None
         out.append(o if read is None else _with(o, f"0x{read[0]:02x}/0x{read[1]:02x}"))
     return out
 
@@ -548,7 +518,7 @@ def _dscp(options: Options, ipv6: bool) -> Options:
     """dscp as libxt_dscp saves it: ``--dscp 0xVV``, a class by its value (``--dscp-class EF`` is --dscp 0x2e)."""
     out = []
     for o in options:
-        value = dscp_value(o.flag, o.args[0]) if len(o.args) == 1 else None
+        value = syntax.dscp_value(o.flag, o.args[0]) if len(o.args) == 1 else None
         out.append(o if value is None else _with(o, f"0x{value:02x}", flag="--dscp"))
     return out
 
@@ -784,7 +754,7 @@ def _tos_target(name: str, options: Options, ipv6: bool) -> Options:
     for o in options:
         read = None
         if len(o.args) == 1 and o.flag == "--set-tos":
-            read = tos_value_mask(o.args[0])
+            read = syntax.tos_value_mask(o.args[0])
         elif len(o.args) == 1 and (number := c_number(o.args[0], 0xFF)) is not None:
             read = {"--and-tos": (0, ~number & 0xFF), "--or-tos": (number, number),
                     "--xor-tos": (number, 0)}.get(o.flag)
@@ -796,35 +766,16 @@ def _dscp_target(name: str, options: Options, ipv6: bool) -> Options:
     """DSCP as libxt_DSCP saves it: ``--set-dscp 0xVV``, a class by its value."""
     out = []
     for o in options:
-        value = dscp_value(o.flag, o.args[0]) if len(o.args) == 1 else None
+        value = syntax.dscp_value(o.flag, o.args[0]) if len(o.args) == 1 else None
         out.append(o if value is None else _with(o, f"0x{value:02x}", flag="--set-dscp"))
     return out
-
-
-_CLASS_PART = re.compile(r"[ \t\n\v\f\r]*([+-]?)(?:0[xX](?=[0-9a-fA-F]))?([0-9a-fA-F]+)")
-"""One number of sscanf's ``%x``: blanks, a sign, an optional 0x, hex digits."""
-
-
-def classify_class(text: str) -> tuple[int, int] | None:
-    """CLASSIFY's ``--set-class MAJOR:MINOR`` as libxt_CLASSIFY reads it (sscanf ``%x:%x``, what follows ignored;
-    TC_H_MAKE keeps 16 bits of each: ``10000:1`` is 0000:0001, ``-1:2`` ffff:0002); None when sscanf reads fewer
-    than two ("Bad class value")."""
-    first = _CLASS_PART.match(text)
-    if first is None or text[first.end():first.end() + 1] != ":":
-        return None
-    second = _CLASS_PART.match(text, first.end() + 1)
-    if second is None:
-        return None
-    major, minor = ((-int(m.group(2), 16) if m.group(1) == "-" else int(m.group(2), 16)) & 0xFFFF
-                    for m in (first, second))
-    return major, minor
 
 
 def _classify(name: str, options: Options, ipv6: bool) -> Options:
     """CLASSIFY as libxt_CLASSIFY saves it: ``--set-class MMMM:mmmm`` in four hex digits each."""
     out = []
     for o in options:
-        read = classify_class(o.args[0]) if o.flag == "--set-class" and len(o.args) == 1 else None
+        read = syntax.classify_class(o.args[0]) if o.flag == "--set-class" and len(o.args) == 1 else None
         out.append(o if read is None else _with(o, f"{read[0]:04x}:{read[1]:04x}"))
     return out
 

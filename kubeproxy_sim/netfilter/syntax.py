@@ -369,6 +369,11 @@ VALUE_PATTERNS = {
     "on-ip": HOST_VALUE,
     "netmap": ADDRESS_VALUE,
     "iprange": rf"{_IPV4_HOST}(?:-{_IPV4_HOST})?|(?:{_IPV6_HOST})(?:-(?:{_IPV6_HOST}))?",
+    "tos": r"0x[0-9a-fA-F]{1,2}(?:/0x[0-9a-fA-F]{1,2})?",
+    "tos-number": r"0x[0-9a-fA-F]{1,2}",
+    "dscp": r"0x[0-3]?[0-9a-fA-F]",
+    "dscp-class": r"CS[0-7]|BE|AF[1-4][1-3]|EF",
+    "class": r"[0-9a-fA-F]{1,4}:[0-9a-fA-F]{1,4}",
     "ipv6-headers": "(?:{0})(?:,(?:{0}))*".format("|".join(sorted(map(re.escape, IPV6_HEADERS), key=len,
                                                                    reverse=True))),
     "bare-word": r"[^-!' \"\\\t\r\n\x00][^' \"\\\t\r\n\x00]*",  # one of several bare words of a --comment
@@ -665,10 +670,13 @@ NAMED_VALUE_KINDS = {("", "-i"): "interface", ("", "-o"): "interface", ("", "-s"
                      **{("conntrack", flag): "ct-address" for flag in ("--ctorigsrc", "--ctorigdst", "--ctreplsrc",
                                                                        "--ctrepldst")},
                      ("iprange", "--src-range"): "iprange", ("iprange", "--dst-range"): "iprange",
+                     ("tos", "--tos"): "tos", ("dscp", "--dscp"): "dscp", ("dscp", "--dscp-class"): "dscp-class",
                      ("mh", "--mh-type"): "mh-type", ("ipv6header", "--header"): "ipv6-headers"}
 """The checked values of a match option (``""``: a rule's own, such as -i) that take names (kept as written, saved
 as iptables-save prints them)."""
-FLAG_VALUE_KINDS = {"--on-ip": "on-ip", "--to": "netmap"}
+FLAG_VALUE_KINDS = {"--on-ip": "on-ip", "--to": "netmap", "--set-tos": "tos", "--and-tos": "tos-number",
+                    "--or-tos": "tos-number", "--xor-tos": "tos-number", "--set-dscp": "dscp",
+                    "--set-dscp-class": "dscp-class", "--set-class": "class"}
 """The checked values of target options only one target extension of iptables 1.8.9 has (TPROXY's ``--on-ip``,
 NETMAP's ``--to``), by the flag alone: a skeleton's target is a placeholder (:func:`value_holes`), and its options
 are that one's."""
@@ -715,6 +723,88 @@ def ipv6_headers(value: str) -> frozenset[str] | str:
             number = NETBASE_PROTOCOLS.get(name, NETBASE_ALIASES.get(name))
             return f"unknown header `{name if number is None else number}' specified"
     return frozenset(IPV6_HEADERS[name] for name in names)
+
+
+TOS_NAMES = {"minimize-cost": 0x02, "maximize-reliability": 0x04, "maximize-throughput": 0x08,
+             "minimize-delay": 0x10, "normal-service": 0x00}
+"""libxtables' symbolic TOS values (tos_values), any case: a name's mask is 0x3f (a number's 0xff)."""
+DSCP_CLASSES = (("CS0", 0x00), ("CS1", 0x08), ("CS2", 0x10), ("CS3", 0x18), ("CS4", 0x20), ("CS5", 0x28),
+                ("CS6", 0x30), ("CS7", 0x38), ("BE", 0x00), ("AF11", 0x0a), ("AF12", 0x0c), ("AF13", 0x0e),
+                ("AF21", 0x12), ("AF22", 0x14), ("AF23", 0x16), ("AF31", 0x1a), ("AF32", 0x1c), ("AF33", 0x1e),
+                ("AF41", 0x22), ("AF42", 0x24), ("AF43", 0x26), ("EF", 0x2e))
+"""libxt_dscp_helper's classes in its order: the first whose name starts the given one, any case, is taken
+(``efx`` is EF, 0x2e; ``af1`` none: "Invalid DSCP value `af1'")."""
+
+
+def tos_value_mask(text: str) -> tuple[int, int] | None:
+    """A TOS ``VALUE[/MASK]`` as libxtables' XTTYPE_TOSMASK reads it: numbers 0-255 in C's bases (no mask: 0xff),
+    else a symbolic name (mask 0x3f); None when iptables refuses it ("Symbolic name \"256\" is unknown")."""
+    value_text, slash, mask_text = text.partition("/")
+    value = c_number(value_text, 0xFF)
+    if value is None:
+        named = TOS_NAMES.get(text.lower()) if text.isascii() else None
+        return None if named is None else (named, 0x3F)
+    mask = c_number(mask_text, 0xFF) if slash else 0xFF
+    return None if mask is None else (value, mask)
+
+
+def dscp_value(flag: str, text: str) -> int | None:
+    """A DSCP as ``--dscp``/``--set-dscp`` (a number 0-63 in C's bases) or ``--dscp-class``/``--set-dscp-class``
+    (:data:`DSCP_CLASSES`) read it; None when iptables refuses it."""
+    if not flag.endswith("-class"):
+        return c_number(text, 63)
+    folded = text.upper() if text.isascii() else ""
+    return next((value for name, value in DSCP_CLASSES if folded.startswith(name)), None)
+
+
+_CLASS_PART = re.compile(r"[ \t\n\v\f\r]*([+-]?)(?:0[xX](?=[0-9a-fA-F]))?([0-9a-fA-F]+)")
+"""One number of sscanf's ``%x``: blanks, a sign, an optional 0x, hex digits."""
+
+
+def classify_class(text: str) -> tuple[int, int] | None:
+    """CLASSIFY's ``--set-class MAJOR:MINOR`` as libxt_CLASSIFY reads it (sscanf ``%x:%x``, what follows ignored;
+    TC_H_MAKE keeps 16 bits of each: ``10000:1`` is 0000:0001, ``-1:2`` ffff:0002); None when sscanf reads fewer
+    than two ("Bad class value")."""
+    first = _CLASS_PART.match(text)
+    if first is None or text[first.end():first.end() + 1] != ":":
+        return None
+    second = _CLASS_PART.match(text, first.end() + 1)
+    if second is None:
+        return None
+    major, minor = ((-int(m.group(2), 16) if m.group(1) == "-" else int(m.group(2), 16)) & 0xFFFF
+                    for m in (first, second))
+    return major, minor
+
+
+def tos_problem(value: str) -> str | None:
+    """libxtables' words refusing a TOS ``VALUE[/MASK]`` (:func:`tos_value_mask`): a value that is no number 0-255
+    nor a name is 'Symbolic name "X" is unknown', a bad mask 'Illegal value: "X"'."""
+    if tos_value_mask(value) is not None:
+        return None
+    number, slash, _ = value.partition("/")
+    if slash and c_number(number, 0xFF) is not None:
+        return f'Illegal value: "{value}"'
+    return f'Symbolic name "{value}" is unknown'
+
+
+def tos_number_problem(value: str) -> str | None:
+    """libxt_TOS's words refusing an ``--and-tos``/``--or-tos``/``--xor-tos`` (a number 0-255)."""
+    return None if c_number(value, 0xFF) is not None else "bad value, or out of range (0-255)"
+
+
+def dscp_problem(value: str) -> str | None:
+    """iptables' words refusing a ``--dscp``/``--set-dscp`` (a number 0-63)."""
+    return None if dscp_value("--dscp", value) is not None else "bad value, or out of range (0-63)"
+
+
+def dscp_class_problem(value: str) -> str | None:
+    """libxt_dscp_helper's words refusing a DSCP class (:data:`DSCP_CLASSES`)."""
+    return None if dscp_value("--dscp-class", value) is not None else f"Invalid DSCP value `{value}'"
+
+
+def classify_problem(value: str) -> str | None:
+    """libxt_CLASSIFY's words refusing a ``--set-class`` (:func:`classify_class`)."""
+    return None if classify_class(value) is not None else f'Bad class value "{value}"'
 
 
 def iprange_bounds(value: str, ipv6: bool) -> tuple[int, int] | str:
@@ -808,13 +898,21 @@ _NAMED_EXPECTED = {
     "on-ip": "one address such as 10.0.0.1 or fd00::1, without a mask or a list",
     "netmap": "one network such as 10.0.0.0/24 or fd00::/64 (not a list): an address, an optional /LENGTH or /MASK",
     "iprange": "ADDRESS[-ADDRESS] such as 10.0.0.1-10.0.0.9 or fd00::1-fd00::9 (no mask, no list)",
+    "tos": "a TOS 0-255 (0x10), with an optional /MASK (0x10/0x3f), or a name such as Minimize-Delay",
+    "tos-number": "a number 0-255 such as 0x10",
+    "dscp": "a DSCP 0-63 such as 0x2e or 46",
+    "dscp-class": "a DSCP class: CS0-CS7, BE, AF11-AF43 or EF",
+    "class": "MAJOR:MINOR in hexadecimal, such as 1:10",
 }
 _NAMED_READERS: dict[str, Callable[[str], object]] = {"mh-type": mh_type_range, "ipv6-headers": ipv6_headers,
                                                       "ct-address": conntrack_address_problem,
                                                       "on-ip": tproxy_address_problem, "netmap": netmap_problem,
-                                                      "iprange": iprange_problem}
+                                                      "iprange": iprange_problem, "tos": tos_problem,
+                                                      "tos-number": tos_number_problem, "dscp": dscp_problem,
+                                                      "dscp-class": dscp_class_problem, "class": classify_problem}
 """Each named-value kind's reader, which returns its problem as a string (validation and parsing share it)."""
-_NAMED_MESSAGES = {"iprange": 'iprange: Bad value for "{flag}" option: "{read}"'}
+_NAMED_MESSAGES = {"iprange": 'iprange: Bad value for "{flag}" option: "{read}"',
+                   **dict.fromkeys(("tos-number", "dscp"), '{flag}: {read}')}
 """The refusal of a named-value kind whose words name the option, from its reader's (``read``)."""
 _RECENT_EXPECTED = {
     "seconds": "a number 1-4294967295 (0x.. hex, 0.. octal)",

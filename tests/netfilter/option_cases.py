@@ -478,6 +478,16 @@ IPRANGES = [
 
 # tos, dscp and devgroup, -j TOS, DSCP and CLASSIFY: numbers as each extension's save prints them
 TOS_DSCP_CLASSIFY_DEVGROUP = [
+    rule_case(4, "INPUT", "-m tos --tos 256 -j ACCEPT", REFUSED),
+    rule_case(4, "PREROUTING", "-j TOS --set-tos 256", REFUSED, table="mangle"),
+    rule_case(4, "POSTROUTING", "-j CLASSIFY --set-class 1", REFUSED, table="mangle"),
+    rule_case(4, "PREROUTING", "-j DSCP --set-dscp 64", REFUSED, table="mangle"),
+    rule_case(4, "PREROUTING", "-j DSCP --set-dscp-class bogus", REFUSED, table="mangle"),
+    rule_case(4, "INPUT", "-m dscp --dscp 64 -j ACCEPT", REFUSED),
+    rule_case(4, "INPUT", "-m dscp --dscp-class af1 -j ACCEPT", REFUSED),
+    rule_case(4, "INPUT", "-m tos --tos Minimize -j ACCEPT", REFUSED),
+    rule_case(4, "INPUT", "-m tos --tos 0x10/0x100 -j ACCEPT", REFUSED),
+    rule_case(4, "POSTROUTING", "-j CLASSIFY --set-class 1 :2", REFUSED, table="mangle"),
     rule_case(4, "INPUT", "-m tos --tos 0x10 -j ACCEPT", "-m tos --tos 0x10/0xff -j ACCEPT"),
     rule_case(4, "INPUT", "-m tos --tos Minimize-Delay -j ACCEPT", "-m tos --tos 0x10/0x3f -j ACCEPT"),
     rule_case(4, "INPUT", "-m tos --tos 16 -j ACCEPT", "-m tos --tos 0x10/0xff -j ACCEPT"),
