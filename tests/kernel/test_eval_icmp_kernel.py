@@ -27,7 +27,8 @@ from kubeproxy_sim.netfilter.packet import CtState, Packet, unconnected_icmp_sta
 from tests.kernel import test_eval_kernel_differential as v4
 from tests.kernel import test_eval_kernel_differential6 as v6
 from tests.kernel.conftest import joined_pair
-from tests.kernel.test_eval_kernel_differential import Chain, Key, Node, Probe, path_counters, restore_text, rule_keys
+from tests.kernel.eval_kernel import Chain, Key, Probe, path_counters, restore_text, rule_keys
+from tests.kernel.test_eval_kernel_differential import Node
 
 pytestmark = pytest.mark.kernel
 

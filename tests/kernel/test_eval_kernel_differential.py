@@ -41,7 +41,6 @@ from hypothesis import strategies as st
 from kubeproxy_sim.kernel import nsexec
 from kubeproxy_sim.netfilter.evaluate import NodeContext
 from tests.budget import budget
-from tests.kernel import eval_kernel
 from tests.kernel.eval_kernel import (
     NOBODY,
     NUD_PERMANENT,
@@ -57,8 +56,6 @@ from tests.kernel.eval_kernel import (
     draw_chains,
     draw_probes,
     draw_target,
-    explain,
-    listener,
     listening_pair,
     optional_matches,
     out_link,
@@ -67,13 +64,6 @@ from tests.kernel.eval_kernel import (
 )
 
 pytestmark = pytest.mark.kernel
-
-
-def __getattr__(name: str) -> Any:
-    """The helpers this module held before :mod:`tests.kernel.eval_kernel` took them (restore_text,
-    kernel_counters, _send_frame, MARKER...): importable from here still, for the kernel tests that import them
-    from here."""
-    return getattr(eval_kernel, name)
 
 
 NODE = "10.9.0.1"  # on c0, facing the client (/24: 10.9.0.255 is its broadcast)
@@ -141,7 +131,7 @@ def probes(draw: st.DrawFn) -> tuple[Probe, ...]:
 def _ends_at(probe: Probe, finished: Any) -> str | None:
     """Where the connection of a walk that ended so goes: a DNAT's destination, or the packet's own."""
     if finished.verdict == "DNAT":
-        return finished.destination  # type: ignore[no-any-return]
+        return finished.destination
     if finished.verdict != "ACCEPT":
         return None
     return probe.dst if probe.proto == "icmp" else f"{probe.dst}:{probe.dport}"
@@ -218,15 +208,9 @@ def _configure(client: str, node: str) -> None:
             ipr.neigh("add", dst=address, lladdr=NOBODY, ifindex=index, state=NUD_PERMANENT)
 
 
-LISTENER = listener(4)
-
-
 @pytest.fixture(scope="module")
 def pair(kernel: None, run_tag: str) -> Iterator[Node]:
     yield from listening_pair(run_tag, "ek", _configure, Node)
-
-
-_explain = explain
 
 
 @settings(max_examples=budget(24))

@@ -48,7 +48,6 @@ from tests.kernel.eval_kernel import (
     draw_chains,
     draw_probes,
     draw_target,
-    listener,
     listening_pair,
     optional_matches,
     out_link,
@@ -269,9 +268,6 @@ def _configure(client: str, node: str) -> None:
                       for a in (*SOURCES, *FORWARDED, *BACK_OUT)]
         for address, index in neighbours:
             ipr.neigh("add", dst=address, lladdr=NOBODY, ifindex=index, state=NUD_PERMANENT, family=socket.AF_INET6)
-
-
-LISTENER = listener(6)
 
 
 @pytest.fixture(scope="module")
