@@ -48,24 +48,33 @@ def test_gc_removes_the_pair_of_a_killed_test_run_and_keeps_a_live_one(
         kernel: None, run_tag: str, tmp_path: Path) -> None:
     """An interrupted CI run (its pytest killed) used to leave ``kpsim-<run>-ekc``/``-ekn`` for good: no owner
     record, so gc passed over them. Now the pair of a killed process goes, with its owner record, and the live
-    pair of this process (and of a same-named tag of another run) stays."""
+    pairs stay: this process's own, and one of the killed pair's tag under another run's tag (which ``only``
+    takes in too: its name starts with this run's), told apart by its own owner record."""
     child = subprocess.Popen([sys.executable, "-c", HOLD, run_tag, "gk"], stdout=subprocess.PIPE, text=True,
                              cwd=REPO)
+    other = f"{run_tag}o"  # another run's tag
+
+    def roles(run: str, tag: str) -> list[str]:
+        return [f"kpsim-{run}-{tag}.{role}" for role in ("c", "n", "net")]
+
     try:
         assert child.stdout is not None
         client, node = child.stdout.readline().split()
         assert (client, node) == (f"kpsim-{run_tag}-gk.c", f"kpsim-{run_tag}-gk.n")
         for live in joined_pair(run_tag, "gl", lambda _client, _node: None):
-            killed = [f"kpsim-{run_tag}-gk.{role}" for role in ("c", "n", "net")]
-            alive = [f"kpsim-{run_tag}-gl.{role}" for role in ("c", "n", "net")]
-            assert _ours(f"kpsim-{run_tag}-g") == sorted(killed + alive)
-            assert build.gc(tmp_path, only=run_tag) == []  # both owners run
-            child.send_signal(signal.SIGKILL)
-            child.wait()
-            assert _ours(f"kpsim-{run_tag}-gk.") == sorted(killed)  # the killed run could not clean up
-            assert sorted(build.gc(tmp_path, only=run_tag)) == sorted(killed)
-            assert _ours(f"kpsim-{run_tag}-g") == sorted(alive) and set(live) <= set(alive)
-        assert _ours(f"kpsim-{run_tag}-g") == []  # the live pair's own cleanup, its owner record too
+            for twin in joined_pair(other, "gk", lambda _client, _node: None):
+                killed, alive, twins = roles(run_tag, "gk"), roles(run_tag, "gl"), roles(other, "gk")
+                assert _ours(f"kpsim-{run_tag}-g") == sorted(killed + alive)
+                assert _ours(f"kpsim-{other}-") == sorted(twins)
+                assert build.gc(tmp_path, only=run_tag) == []  # every owner runs
+                child.send_signal(signal.SIGKILL)
+                child.wait()
+                assert _ours(f"kpsim-{run_tag}-gk.") == sorted(killed)  # the killed run could not clean up
+                assert sorted(build.gc(tmp_path, only=run_tag)) == sorted(killed)
+                assert _ours(f"kpsim-{run_tag}-g") == sorted(alive) and set(live) <= set(alive)
+                assert _ours(f"kpsim-{other}-") == sorted(twins) and set(twin) <= set(twins)
+            assert _ours(f"kpsim-{other}-") == []
+        assert _ours(f"kpsim-{run_tag}-g") == []  # the live pairs' own cleanup, their owner records too
     finally:
         if child.poll() is None:
             child.kill()

@@ -1,6 +1,6 @@
 """Where input routing drops a packet PREROUTING sent to a martian address, against the real kernel.
 
-Two scratch namespaces (``kpsim-<run>-mtc`` the client, ``kpsim-<run>-mtn`` the node) joined by a veth (the
+Two scratch namespaces (``kpsim-<run>-mt.c`` the client, ``kpsim-<run>-mt.n`` the node) joined by a veth (the
 client's eth0, the node's c0). The node DNATs UDP port 54 to 0.0.0.0 and [::1], and port 55 to 0.0.0.1, and
 counts what reaches filter INPUT and FORWARD; the client sends one datagram to each. The kernel's rule counters
 say how far each packet got; the tracer, given the same rules and the node's routes, must end each trace at the

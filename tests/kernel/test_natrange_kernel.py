@@ -1,6 +1,6 @@
 """The trace's member of a NAT range against the real kernel's, flow by flow.
 
-Two scratch namespaces (``kpsim-<run>-nrc`` the clients, ``kpsim-<run>-nrn`` the node) joined by a veth: the
+Two scratch namespaces (``kpsim-<run>-nr.c`` the clients, ``kpsim-<run>-nr.n`` the node) joined by a veth: the
 clients' link holds 64 addresses of each family, the node DNATs service addresses to address ranges in
 PREROUTING (plain, ``--persistent``, an IPv6 range across a 32-bit word, port ranges, a connection a raw
 ``CT --zone`` put in zone 5) and SNATs what it forwards
