@@ -556,7 +556,8 @@ def _json_stream_recovered(text: str, file: str, ending: str = SKIPPED) -> list[
             value, at = _raw_decode(decoder, text, at)
         except json.JSONDecodeError as exc:
             parsed = parsed or isinstance(exc, _ConstantError)  # (JSON for sure, which YAML would misread)
-            documents.append(Diagnostic(f"syntax error: {exc.msg[:1].lower()}{exc.msg[1:]} at line {exc.lineno} "
+            said = exc.msg.removesuffix(" at")  # ("Unterminated string starting at": the place follows here)
+            documents.append(Diagnostic(f"syntax error: {said[:1].lower()}{said[1:]} at line {exc.lineno} "
                                         f"column {exc.colno}; {ending}", file=file,
                                         line=text.count("\n", 0, at) + 1))  # (named by its first line)
             resume = _JSON_VALUE_START.search(text, max(exc.pos, at + 1))

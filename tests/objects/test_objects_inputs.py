@@ -495,6 +495,19 @@ def test_a_broken_object_in_a_json_stream_costs_only_itself(messages):
     assert [s.name for s in result.cluster.services] == ["b"] and len(result.errors) == 1
 
 
+def test_a_json_stream_error_whose_reader_message_ends_in_at_says_at_once(messages):
+    """Python's reader ends some messages with " at" (the place is ours to add): "at at line" was printed (b9's
+    fuzzing)."""
+    a = json.dumps(_svc("a", "10.0.0.1"))
+    result = load_text(f'{a}\n{{"apiVersion": "v1", "kind": "Service", "metadata": {{"name": "b\n', "s.json")
+    assert [s.name for s in result.cluster.services] == ["a"]
+    assert messages(result) == [
+        "s.json:2: syntax error: invalid control character at line 2 column 64; this document is skipped"]
+    result = load_text(f'{a}\n{{"apiVersion": "v1", "kind": "Service", "metadata": {{"name": "b', "s.json")
+    assert messages(result) == [
+        "s.json:2: syntax error: unterminated string starting at line 2 column 62; this document is skipped"]
+
+
 def test_files_with_a_byte_order_mark_are_read_in_its_encoding(tmp_path):
     text = json.dumps(_svc("a", "10.0.0.1"))
     paths = []
