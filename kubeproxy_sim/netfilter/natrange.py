@@ -241,9 +241,13 @@ def host_problem(host: str) -> str | None:
 
 def read_getaddrinfo_host(host: str, family: int) -> int | None:
     """A host as getaddrinfo reads a number of ``family`` (inet_aton in IPv4, with an IPv4-mapped IPv6 address its
-    IPv4 one; inet_pton in IPv6); None for anything else (a name, which the machine would resolve)."""
+    IPv4 one; inet_pton in IPv6, a decimal zone up to 2^32-1 dropped: ``fd00::1%1`` is fd00::1); None for anything
+    else (a name, which the machine would resolve)."""
     if family == 6:
-        return ipv6_number(host)
+        address, percent, zone = host.partition("%")
+        if percent and (not (zone.isascii() and zone.isdigit()) or int(zone) > 0xFFFFFFFF):
+            return None
+        return ipv6_number(address)
     return inet_aton_exact(host) if ":" not in host else mapped_ipv4(host)
 
 

@@ -394,6 +394,7 @@ NAT_TO_PORTS = [
 
 # NETMAP --to (XTTYPE_HOSTMASK: getaddrinfo's host, masked; a mask that is no prefix is the full one)
 NETMAP_NETWORKS = [
+    rule_case(6, "PREROUTING", "-j NETMAP --to fd00::1%1", "-j NETMAP --to fd00::1/128"),
     rule_case(4, "PREROUTING", "-j NETMAP --to 10.0.0.0/24", SAME),
     rule_case(4, "PREROUTING", "-j NETMAP --to 10.0.0.1/24", "-j NETMAP --to 10.0.0.0/24"),
     rule_case(4, "PREROUTING", "-j NETMAP --to 10.0.0.0/255.255.255.0", "-j NETMAP --to 10.0.0.0/24"),
