@@ -441,6 +441,8 @@ class _Parser:
         self.text = ""  # the text being read (for messages that look ahead)
         self.ipv6_only = False  # a line no shape vouched for names a match only IPv6 has (_IPV6_ONLY; note_line)
         self.placed_match = False  # ... or a match of some hooks only (_PLACED_MATCH; note_line)
+        self.named_hosts: list[tuple[_TableState, int, str]] = []  # ... or an -s/-d name with a mask, which the
+        # family read once known judges again (its table, line and text: note_line, _named_host_refusal)
         self.replaced: list[_TableState] = []  # tables committed, then given again: iptables-restore committed them,
         # so what it refuses in them stands (the family's and the targets' checks read them too: :meth:`all_committed`)
 
@@ -569,10 +571,30 @@ class _Parser:
             return error
         committed = self.all_committed(self.tables)
         tables = [*committed, *([self.table] if self.table is not None else [])]
-        found = _earlier(self.judged(tables, ipv6, until=error.line)[1], self.circles(committed))
+        family, found = self.judged(tables, ipv6, until=error.line)
+        found = _earlier(found, self.circles(committed))
         reading = self.table.line if self.table is not None else error.line
         if found is not None and found[0] < (reading, 0, error.line):
             return found[1]
+        return self.host_in_family(error, ipv6 if ipv6 is not None else family if found is None else None)
+
+    def host_in_family(self, error: RulesSyntaxError, ipv6: bool | None) -> RulesSyntaxError:
+        """``error``, or, when it refuses an -s/-d mask read before the family was known (``-s 1.2.3/64``: the
+        interpreter reads an IPv4-looking host's mask as IPv4's) and the family is IPv6, what ip6tables-restore
+        v1.8.9 says of the value instead: "host/network `1.2.3' not found" (it reads the mask as IPv6's, then
+        fails on the host), or the mask refused with what IPv6 expects of it (``/129``)."""
+        message = error.diagnostics[0].message
+        if not ipv6 or error.line is None or "invalid mask `" not in message:
+            return error
+        lines = self.text.split("\n", error.line)
+        text = lines[error.line - 1] if len(lines) >= error.line else ""
+        for m in _HOST_WRITTEN.finditer(text):
+            value = m.group(1)
+            value = value[1:-1] if value[:1] == '"' and value[-1:] == '"' and len(value) > 1 else value
+            hosts = hostmask.read_hosts(value, True)
+            if isinstance(hosts, hostmask.HostRefusal):
+                return RulesSyntaxError(hosts.message, file=self.file, line=error.line, token=value,
+                                        expected=hosts.expected)
         return error
 
     def judged(self, tables: list[_TableState], ipv6: bool | None,
@@ -586,6 +608,9 @@ class _Parser:
         else:
             family, found = _judged(self.text, tables, ipv6, self.file, until, more=more)
         words = self.shapes.targets
+        for table, line, text in self.named_hosts:
+            if (until is None or line < until) and any(table is one for one in tables):
+                found = _earlier(found, _named_host_refusal(table, line, text, family, self.file))
         for table in tables:
             found = _earlier(found, _hook_problems(table, (table.jumps, words), self.placed_match, self.file, until))
         return family, found
@@ -782,6 +807,8 @@ class _Parser:
             self.ipv6_only = True
         if not self.placed_match and "mac" in line and _PLACED_MATCH.search(line) is not None:
             self.placed_match = True
+        if "/" in line and self.table is not None and _NAMED_HOST.search(line) is not None:
+            self.named_hosts.append((self.table, self.lineno, line))
 
     def append_fast(self, line: str, counters: tuple[int, int] | None) -> None:
         """``-A CHAIN spec``: the line kind that makes up nearly all of a big dump."""
@@ -1296,9 +1323,11 @@ _MASK = re.compile(r'/([^ \t",]*)')
 
 
 _IPV6_VALUE = re.compile(
-    r'(?:^| )(?:-[sd]|--(?:src|dst)-range|--to-(?:destination|source)) "?\[?[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:'
+    r'(?:^| )(?:-[sd] "?(?:[^ \t",]*,)*|(?:--(?:src|dst)-range|--to-(?:destination|source)) "?\[?)'
+    r'[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:'
 )
-"""An address value :func:`_rule_family` reads as IPv6 (two colons in its run of address characters)."""
+"""An address value :func:`_rule_family` reads as IPv6 (two colons in its run of address characters), or an item
+of an -s/-d list that may be one (:func:`_holds_other`)."""
 
 
 _COLON_PAIR = re.compile(r":[0-9A-Fa-f.]*:")
@@ -1325,8 +1354,9 @@ def _mentions_ipv6(text: str) -> bool:
     return False
 
 
-def _rule_family(spec: str) -> bool | None:
-    """True (IPv6), False (IPv4) or None (no address) from a rule's first address-like value.
+def _find_family(spec: str, want: bool | None = None) -> bool | None:
+    """The family (True: IPv6) of a rule's first address-like value that tells one, or (``want``) of the first that
+    tells that one; None when none does.
 
     An -s/-d item with a zero mask tells none (both tools read the mask first and then skip the host:
     ``-s 1.2.3.4/0`` is taken by ip6tables-restore), and one iptables reads as an IPv4 number without three dots
@@ -1341,13 +1371,68 @@ def _rule_family(spec: str) -> bool | None:
         if ":" in value and value.count(":") >= 2:
             if len(flag) == 2 and hostmask.mapped_ipv4(value) is not None:
                 continue  # (::ffff:1.2.3.4: iptables reads it as 1.2.3.4, ip6tables as itself)
-            return True
-        if value.count(".") == 3:
-            return False
-        if len(flag) == 2 and ":" not in value:
+            if want is not False:
+                return True
+        elif value.count(".") == 3:
+            if not want:
+                return False
+        elif len(flag) == 2 and ":" not in value and not want:
             rest = _ITEM_REST.match(spec, end)
             if hostmask.numeric_ipv4(value + rest.group() if rest is not None else value):
                 return False
+    return None
+
+
+def _rule_family(spec: str) -> bool | None:
+    """True (IPv6), False (IPv4) or None (no address) from a rule's first address-like value (:func:`_find_family`;
+    an -s/-d list's first item)."""
+    return _find_family(spec)
+
+
+def _holds_other(spec: str, first: bool) -> bool:
+    """Whether a rule whose first address is of the family ``first`` (:func:`_rule_family`) holds one of the other
+    family too (an -s/-d list item after the first counts). Asked only when its text may hold one (two dots besides
+    IPv6, not the one of kube-proxy's ``--probability 0.5``; two colons besides IPv4): a rule of IPv6 and an IPv4
+    number of fewer dots, ``-s fd00::1 -d 1.2``, is not told apart."""
+    if _find_family(spec, not first) is not None:
+        return True
+    return "," in spec and any(_item_family(item) is (not first) for m in _HOST_VALUE.finditer(spec)
+                               for item in m.group(1).split(",")[1:])
+
+
+def _item_family(item: str) -> bool | None:
+    """The family an -s/-d list item after the first tells (:func:`_find_family`'s reading of an item)."""
+    host, slash, mask = item.strip(hostmask.BLANKS_C).rpartition("/")
+    if not slash:
+        host = item.strip(hostmask.BLANKS_C)
+    elif hostmask.zero_mask(mask):
+        return None
+    if host.count(":") >= 2:
+        return None if hostmask.mapped_ipv4(host) is not None else True
+    return False if ":" not in host and hostmask.numeric_ipv4(host) else None
+
+
+_NAMED_HOST = re.compile(r'-(?:[sd]|-source|-destination|-src|-dst)[ \t]+(?:![ \t]+)?"?[^ \t"]*'
+                         r'[^ \t"0-9A-Fa-f.:,/!][^ \t"]*/')
+"""An -s/-d value holding a name (a letter no address holds) and a mask: the interpreter, before the family is
+known, takes either family's mask for a name (``localhost/54``), which the family then judges
+(:func:`_named_host_refusal`); noted only on lines no shape vouched for (a shape's -s/-d is numeric)."""
+_HOST_WRITTEN = re.compile(r'(?:^|[ \t])(?:-[sd]|--source|--destination|--src|--dst)[ \t]+(?:![ \t]+)?'
+                           r'("[^"]*"|[^ \t]+)')
+
+
+def _named_host_refusal(table: _TableState, line: int, text: str, ipv6: bool, file: str | None) -> _Found | None:
+    """The refusal of an -s/-d value of the rule at ``line`` (as written, ``text``) that the family ``ipv6``
+    refuses (:func:`hostmask.read_hosts`): iptables-restore v1.8.9 says "invalid mask `54' specified" of
+    ``-s localhost/54`` (a mask up to 128 is IPv6's only), as ip6tables-restore says it of
+    ``-s localhost/255.255.0.0``; None when it takes them all."""
+    for m in _HOST_WRITTEN.finditer(text):
+        value = m.group(1)
+        value = value[1:-1] if value[:1] == '"' and value[-1:] == '"' and len(value) > 1 else value
+        hosts = hostmask.read_hosts(value, ipv6)
+        if isinstance(hosts, hostmask.HostRefusal):
+            return (table.line, 0, line), RulesSyntaxError(hosts.message, file=file, line=line, token=value,
+                                                           expected=hosts.expected)
     return None
 
 
@@ -1371,31 +1456,44 @@ def _earlier(first: _Found | None, other: _Found | None) -> _Found | None:
     return first
 
 
+_DOTTED_PAIR = re.compile(r"\.[0-9]*\.")
+"""Two dots with only digits between, which an IPv4 address value holds (:func:`_holds_other` looks for one only
+when the text has this: a search for a literal dot, 14 ms in a 33 MB IPv6 dump whose one dot a line is
+kube-proxy's ``--probability 0.5``, where asking each rule took 25 ms)."""
+
+
 def _family(tables: list[_TableState], ipv6: bool | None, validate: bool,
-            file: str | None) -> tuple[bool, _Found | None]:
+            file: str | None, may_mix: bool = True) -> tuple[bool, _Found | None]:
     """The ruleset's family: given, else that of the earliest address (in its first table with one; not
     validating, the first found); validating, also the earliest rule (by table, then line) with an address of the
-    other family, which iptables refuses as it reads it ("host/network not found")."""
+    other family, which iptables refuses as it reads it ("host/network not found"), a rule of both families among
+    them (``may_mix``: whether the text may hold one, :data:`_DOTTED_PAIR`)."""
     if ipv6 is not None and not validate:
         return ipv6, None
     guess = ipv6
     for table in sorted(tables, key=lambda t: t.line):
-        first: dict[bool, tuple[int, str, str]] = {}  # family -> its earliest rule's (line, chain, text)
+        first: dict[bool, tuple[int, int, str, str]] = {}  # family -> its earliest rule's (line, 0 when the family
+        # is that of the rule's first address else 1, chain, text): a rule of both families counts for both
         for chain in table.chains.values():
             for spec, line in chain.texts():
-                family = _rule_family(spec)
+                family = _find_family(spec)  # (:func:`_rule_family`, one call less a rule: 30 ms at 320,000)
                 if family is None:
                     continue
                 if not validate:
                     return family, None
                 known = first.get(family)
                 if known is None or line < known[0]:
-                    first[family] = (line, chain.name, spec)
+                    first[family] = (line, 0, chain.name, spec)
+                if may_mix and (spec.count(".") >= 2 if family else spec.count(":") >= 2) \
+                        and _holds_other(spec, family):
+                    known = first.get(not family)
+                    if known is None or line < known[0]:  # (one rule a line: a tie is the same rule)
+                        first[not family] = (line, 1, chain.name, spec)
         if guess is None and first:
-            guess = min(first, key=lambda f: first[f][0])
+            guess = min(first, key=lambda f: first[f][:2])
         other = first.get(not guess)
         if other is not None:
-            line, name, spec = other
+            line, _, name, spec = other
             return bool(guess), ((table.line, 0, line), _other_family(name, spec, bool(guess), file, line))
     return bool(guess), None
 
@@ -1404,10 +1502,38 @@ _HOST_VALUE = re.compile(r'(?:^| )-[sd] "?([^ \t"]*)')
 """A rule's -s/-d value as written (the form that tells its family: :data:`_ADDRESS`)."""
 
 
+_NAT_VALUE = re.compile(r'(?:^| )--to-(?:destination|source) "?([^ \t"]*)')
+"""A NAT target's address range as written (:data:`_ADDRESS`'s --to-destination and --to-source)."""
+
+
+def _nat_family_refusal(value: str, ipv6: bool) -> tuple[str, str] | None:
+    """(message, the address it names) of a NAT target's range of the other family, as libxt_DNAT and libxt_SNAT
+    1.8.9 say it: iptables 'Invalid address format' for a bracketed IPv6 host, else 'Bad IP address "fd00::1"';
+    ip6tables 'Bad IP address "10.0.0.1"' for an IPv4 host, bracketed or not, with or without a port (both
+    restores alike, unshare --net); None when its family is the ruleset's."""
+    if ipv6:
+        host = value[1:value.find("]")] if value.startswith("[") else value
+        if host.count(":") == 1:
+            host = host[:host.find(":")]  # (10.0.0.1:80: the port cut off)
+        host = host.split("-")[0]
+        return (f'Bad IP address "{host}"', host) if host.count(".") == 3 and ":" not in host else None
+    if value.startswith("[") and value.count(":") >= 2:
+        return "Invalid address format", value
+    host = value.split("-")[0]
+    return (f'Bad IP address "{host}"', host) if host.count(":") >= 2 else None
+
+
 def _other_family(chain: str, spec: str, ipv6: bool, file: str | None, line: int) -> RulesSyntaxError:
-    """The refusal of a rule whose address is the other family's: in iptables' words when an -s/-d value is
-    what the ruleset's family cannot read (``-s 1.2.3`` in an IPv6 ruleset: "host/network `1.2.3' not found", as
-    ip6tables-restore v1.8.9 says), else (a NAT target's address) saying so."""
+    """The refusal of a rule with an address of the other family, in iptables' words: a NAT target's first (the
+    tools read it with the target's options, an -s/-d value after them: "Invalid address format", 'Bad IP address
+    "fd00::1"', :func:`_nat_family_refusal`), then an -s/-d value the ruleset's family cannot read (``-s 1.2.3`` in
+    an IPv6 ruleset: "host/network `1.2.3' not found", as ip6tables-restore v1.8.9 says), else saying so."""
+    expected = "an IPv6 address, as the ruleset's other rules have" if ipv6 else \
+        "an IPv4 address, as the ruleset's other rules have"
+    for m in _NAT_VALUE.finditer(spec):
+        refused = _nat_family_refusal(m.group(1), ipv6)
+        if refused is not None:
+            return RulesSyntaxError(refused[0], file=file, line=line, token=refused[1], expected=expected)
     for m in _HOST_VALUE.finditer(spec):
         hosts = hostmask.read_hosts(m.group(1), ipv6)
         if isinstance(hosts, hostmask.HostRefusal):
@@ -1514,7 +1640,8 @@ def _judged(text: str, tables: list[_TableState], ipv6: bool | None, file: str |
     address gives way to IPv6 when only IPv6 loads the rules' extensions (``-m icmp6``, ``-j HL``, REJECT's
     ``icmp6-*`` types, ``-m frag`` and the other matches only IPv6 has: :data:`_IPV6_ONLY`, in ``more``): a dump
     of that family alone, which ip6tables-save wrote."""
-    family, found = (address_family, None) if address_family is not None else _family(tables, ipv6, True, file)
+    family, found = (address_family, None) if address_family is not None else \
+        _family(tables, ipv6, True, file, _DOTTED_PAIR.search(text) is not None)
     found = _earlier(found, _check_targets(text, tables, family, file, until, more))
     if (found is not None and ipv6 is None and not family and _addressless(tables)
             and _check_targets(text, tables, True, file, until, more) is None):

@@ -31,7 +31,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_BLANKS_C = " \t\n\v\f\r"  # isspace() in the C locale
+BLANKS_C = " \t\n\v\f\r"  # isspace() in the C locale
+_BLANKS_C = BLANKS_C
 _C_NUMBER = re.compile(rf"[{_BLANKS_C}]*\+?(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))")
 """All of a number as xtables_strtoui takes it (strtoumax in base 0; no ``-``, not empty)."""
 _ATON_PART = re.compile(r"0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*)")

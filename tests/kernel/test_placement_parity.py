@@ -1,6 +1,6 @@
-"""The inputs of :mod:`tests.netfilter.restore_cases_placement` fed to this machine's iptables-legacy-restore and
-iptables-nft-restore, as ``test_restore_parity`` feeds restore_cases' (each in a network namespace of its own that
-lives for that one command, ``unshare --net``)."""
+"""The inputs of :mod:`tests.netfilter.restore_cases_placement` and :mod:`tests.netfilter.restore_cases_families`
+fed to this machine's iptables-legacy-restore and iptables-nft-restore, as ``test_restore_parity`` feeds
+restore_cases' (each in a network namespace of its own that lives for that one command, ``unshare --net``)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import pytest
 
 from tests.kernel.test_restore_parity import _ours, _restore
 from tests.netfilter.restore_cases import Case
+from tests.netfilter.restore_cases_families import FAMILY_CASES
 from tests.netfilter.restore_cases_placement import PLACEMENT_CASES
 
 pytestmark = pytest.mark.kernel
 
 
-@pytest.mark.parametrize("case", PLACEMENT_CASES, ids=lambda c: c.name)
+@pytest.mark.parametrize("case", [*PLACEMENT_CASES, *FAMILY_CASES], ids=lambda c: c.name)
 def test_the_parser_places_as_this_machine_s_iptables_restore(kernel: None, case: Case) -> None:
     legacy_line, legacy_saved = _restore("legacy", case.text, case.ipv6)
     ours_line, ours_saved = _ours(case.text, case.ipv6)
