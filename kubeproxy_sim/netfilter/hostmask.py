@@ -32,8 +32,7 @@ import re
 from dataclasses import dataclass
 
 BLANKS_C = " \t\n\v\f\r"  # isspace() in the C locale
-_BLANKS_C = BLANKS_C
-_C_NUMBER = re.compile(rf"[{_BLANKS_C}]*\+?(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))")
+_C_NUMBER = re.compile(rf"[{BLANKS_C}]*\+?(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))")
 """All of a number as xtables_strtoui takes it (strtoumax in base 0; no ``-``, not empty)."""
 _ATON_PART = re.compile(r"0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*)")
 """One part of an IPv4 address as glibc's inet_aton takes it (a digit first: no sign, no blank)."""
@@ -223,7 +222,7 @@ def read_host(item: str, ipv6: bool | None = None) -> Host | HostRefusal:
     """One item of a ``-s``/``-d`` list, read as ``ip6tables`` (``ipv6``) or ``iptables`` reads it; ``ipv6=None``
     (the family not known yet): as IPv6 when its host holds a colon, else as IPv4, except that a name's mask may be
     either family's."""
-    item = item.lstrip(_BLANKS_C)
+    item = item.lstrip(BLANKS_C)
     if len(item) > HOSTNAME_LIMIT:
         return HostRefusal("Hostname too long", f"an address of at most {HOSTNAME_LIMIT} characters")
     host, slash, written_mask = item.rpartition("/")
@@ -253,7 +252,7 @@ def read_host(item: str, ipv6: bool | None = None) -> Host | HostRefusal:
         return HostNetwork(family, 0, 0)
     if numeric is not None:
         return HostNetwork(family, numeric & mask, mask)
-    if any(blank in host for blank in _BLANKS_C):
+    if any(blank in host for blank in BLANKS_C):
         # (no name holds a blank: glibc's resolver refuses it, and an anonymised value never holds one)
         return HostRefusal(f"host/network `{host}' not found", V4_EXPECTED if family == 4 else V6_EXPECTED)
     if family == 6 and _link_local_zone(host):
