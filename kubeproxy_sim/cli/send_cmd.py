@@ -33,6 +33,8 @@ EXAMPLES = """examples:
   kubeproxy-sim send --scenario upstream-external-traffic-policy-local --from external --to 192.168.0.2:3001 -o yaml
   kubeproxy-sim send --scenario bootcamp --from external --to node/node2:31526 --count 5000 --plot shares.svg
   kubeproxy-sim send -f objects.yaml --hosts hosts.txt --from pod/default/client --to my-externalname.default:443
+  kubeproxy-sim send --scenario bootcamp --from pod/default/kubernetes-bootcamp-855d5cc575-4lb7w \
+      --to kubernetes-bootcamp.default --proto icmp --count 3
 """
 BAR_WIDTH = 30
 HOSTS_EXPECTED = "an /etc/hosts-style file (ADDRESS NAME [ALIAS...] lines)"
@@ -56,8 +58,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="pod/NS/NAME, node/NAME, external (203.0.113.10) or external:IP")
     parser.add_argument("--to", dest="destination", required=True, metavar="DST",
                         help="IP:PORT, NAME.NS:PORT, NAME.NS.svc.cluster.local:PORT, node/NAME:NODEPORT, or a "
-                        "LoadBalancer ingress IP:PORT; a Service's name takes a port's name too (NAME.NS:http)")
-    parser.add_argument("--proto", default="tcp", choices=["tcp", "udp", "sctp"], help="protocol (default tcp)")
+                        "LoadBalancer ingress IP:PORT; a Service's name takes a port's name too (NAME.NS:http); "
+                        "with --proto icmp the host alone (IP, node/NAME, NAME.NS)")
+    parser.add_argument("--proto", default="tcp", choices=["tcp", "udp", "sctp", "icmp", "icmpv6"],
+                        help="protocol (default tcp); icmp (icmpv6) pings: an echo request, answered or not by an "
+                        "echo reply (icmp to an IPv6 host is icmpv6, as ping sends it)")
     parser.add_argument("--count", type=parse_int, default=100, metavar="N", help="connections (default 100)")
     parser.add_argument("--seed", type=parse_int, default=1, help="random seed (default 1)")
     parser.add_argument("--hosts", metavar="FILE", type=no_stdin(
@@ -112,12 +117,19 @@ def send_counted(sim: Simulator, source: str, destination: str, *, proto: str = 
                  seed: int | None = None, record: bool = False,
                  tick: Callable[..., None] | None = None) -> SendResult:
     """:func:`kubeproxy_sim.simulator.send.send`, calling ``tick`` after each connection (a progress bar), its rows
-    with their words (:func:`kubeproxy_sim.analysis.why.send_why`)."""
+    with their words (:func:`kubeproxy_sim.analysis.why.send_why`; a ping's: :func:`.ping.ping_why`, as no
+    Service port's rule is about an echo)."""
     from kubeproxy_sim.analysis.why import send_why
+    from kubeproxy_sim.netfilter.packet import ICMP_PROTOS
     from kubeproxy_sim.simulator import send as simsend
 
-    return send_why(sim, simsend.send(sim, source, destination, proto=proto, count=count, seed=seed, record=record,
-                                      on_connection=tick))
+    result = simsend.send(sim, source, destination, proto=proto, count=count, seed=seed, record=record,
+                          on_connection=tick)
+    if proto in ICMP_PROTOS:
+        from kubeproxy_sim.simulator.ping import ping_why
+
+        return ping_why(sim, result)
+    return send_why(sim, result)
 
 
 def ticking(items: Iterable[T], tick: Callable[..., None]) -> Iterator[T]:
@@ -184,10 +196,16 @@ def failed_table(result: SendResult, con: Console) -> str:
 def send_text(result: SendResult, con: Console | None = None) -> str:
     """A person's view: the run, the pods that answered as a table with bars, then the failures."""
     con = con or Console(sys.stdout)
-    head = (f"{result.connections} {result.proto} connection{'' if result.connections == 1 else 's'} from "
-            f"{result.source} to {result.destination}"
+    plural = "" if result.connections == 1 else "s"
+    what = (f"{result.proto} ping{plural} (echo request{plural})" if result.ping is not None else
+            f"{result.proto} connection{plural}")
+    head = (f"{result.connections} {what} from {result.source} to {result.destination}"
             + (f" (seed {result.seed})" if result.seed is not None else ""))
     parts = [con.paint(head, "bold"), ""]
+    if result.ping is not None:
+        answered = sum(d.count for d in result.delivered)
+        parts += [f"answered: {answered} of {result.connections} (echo replies); the destination is "
+                  f"{result.ping.said}", ""]
     if result.delivered:
         parts.append(delivered_table(result, con))
     if result.failed:
@@ -256,14 +274,21 @@ def run(args: argparse.Namespace) -> int:
 
     check_connections(args.count, "--count")  # before any work
     check_source_form(args.source)  # --from's and --to's shapes (usage errors) before the objects are read
-    port_name = named_port(args.destination)  # (checking --to's shape)
+    ping = args.proto in ("icmp", "icmpv6")
+    port_name = None if ping else named_port(args.destination)  # (checking --to's shape)
     if args.plot is not None:
         from kubeproxy_sim.cli.plot import check_plot_path
 
         check_plot_path(args.plot)  # refuse a bad name or an unwritable place before the work
     if args.pcap is not None:
         check_writable(args.pcap, "--pcap", expected="FILE.pcap")
-    sim, input_errors = build_simulator(args, packet_family(args.source, args.destination))
+    if ping:
+        from kubeproxy_sim.simulator.send import ping_family
+
+        family = ping_family(args.source, args.destination)  # (checking --to's shape: a host, no port)
+    else:
+        family = packet_family(args.source, args.destination)
+    sim, input_errors = build_simulator(args, family)
     destination = args.destination if port_name is None else port_numbered(sim, args.source, args.destination,
                                                                             args.proto)
     with progress("sending connections", total=max(args.count, 0)) as tick:

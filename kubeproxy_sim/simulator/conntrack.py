@@ -43,6 +43,10 @@ TIMEOUTS: dict[tuple[str, State], float] = {
     ("udp", State.ASSURED): 120.0,  # nf_conntrack_udp_timeout_stream
     ("sctp", State.UNREPLIED): 3.0,  # COOKIE_WAIT
     ("sctp", State.REPLIED): 210.0,  # ESTABLISHED
+    ("icmp", State.UNREPLIED): 30.0,  # nf_conntrack_icmp_timeout, whatever the state
+    ("icmp", State.REPLIED): 30.0,
+    ("icmpv6", State.UNREPLIED): 30.0,  # nf_conntrack_icmpv6_timeout
+    ("icmpv6", State.REPLIED): 30.0,
 }
 GENERIC_TIMEOUT = 600.0
 UDP_STREAM_AFTER = 2.0

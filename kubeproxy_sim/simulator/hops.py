@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from kubeproxy_sim.netfilter.packet import Packet
+from kubeproxy_sim.netfilter.packet import ICMP_PROTOS, Packet
 from kubeproxy_sim.simulator.topology import UPLINK
 
 NODE_HOPS: Final = 3
@@ -53,4 +53,4 @@ def next_hop(node: str, owner: str | None, depth: int, proto: str, src: str, ip:
         return None
     if circled(depth):
         return CIRCLES
-    return owner, Packet.of(proto, src, ip, port, in_iface=UPLINK)
+    return owner, Packet.of(proto, src, ip, None if proto in ICMP_PROTOS else port, in_iface=UPLINK)

@@ -31,6 +31,9 @@ from kubeproxy_sim.netfilter.compile import CompiledRuleset, Kind, PathStep, Rul
 from kubeproxy_sim.netfilter.evaluate import ACCEPT, Branch, Engine, NodeContext, Sampler
 from kubeproxy_sim.netfilter.model import Ruleset
 from kubeproxy_sim.netfilter.packet import (
+    ECHO_REPLY,
+    ECHO_REQUEST,
+    ICMP_PROTOS,
     CtState,
     Packet,
     format_address,
@@ -88,8 +91,22 @@ def heard(reason: str, proto: str) -> str:
     """A failure's reason as the client's socket meets it. A router's "no route" comes back as ICMP net unreachable,
     which a TCP connect hears (a SYN_SENT socket ends on any ICMP unreachable); to a UDP or SCTP socket it is a
     soft error (not fatal in icmp_err_convert), reported only to one that asked for it with IP_RECVERR, so an
-    ordinary client of theirs hears nothing and waits: TIMEOUT, as ``netns send`` sees it."""
-    return TIMEOUT if reason == NO_ROUTE and proto != "tcp" else reason
+    ordinary client of theirs hears nothing and waits: TIMEOUT, as ``netns send`` sees it. A ping hears it (iputils
+    ping reads ICMP errors: "Destination Net Unreachable"), though no echo reply came."""
+    return TIMEOUT if reason == NO_ROUTE and proto not in HEARS_ICMP_ERRORS else reason
+
+
+HEARS_ICMP_ERRORS = frozenset({"tcp", *ICMP_PROTOS})
+"""The clients that hear an ICMP error about their packet: a TCP connect in SYN_SENT, and a ping."""
+
+PING_ID = (1, 65535)
+"""The ICMP echo identifiers a ping draws from (an ICMP datagram socket's, which the kernel picks like a port),
+the ``sport``/``dport`` of an echo's tuple: conntrack keys an echo by its identifier (both directions the same)."""
+
+
+def echo(proto: str, flags: str) -> tuple[int, int]:
+    """(type, code) of the ICMP packet a ping's walk sends with ``flags``: the request ("S"), else its reply."""
+    return ECHO_REQUEST[proto] if flags == "S" else ECHO_REPLY[proto]
 
 
 IN_CIRCLES = ("the packet went round in circles (more than 32 hops): its TTL ran out, and the ICMP time exceeded "
@@ -564,7 +581,11 @@ class Simulator:
         src_value = self.client_source(client, family, dst_value)
         if client.kind == "external":
             self.clients.add(src_value)
-        pkt: Tuple = (proto, family, src_value, sport or self.ephemeral_port(), dst_value, dport)
+        if proto in ICMP_PROTOS:  # an echo: no ports, its identifier is the tuple's both ways (:data:`PING_ID`)
+            ident = sport or self.rng.randint(*PING_ID)
+            pkt: Tuple = (proto, family, src_value, ident, dst_value, ident)
+        else:
+            pkt = (proto, family, src_value, sport or self.ephemeral_port(), dst_value, dport)
         start = self._start(client)
         self._entry: str | None = None
         first = self._travel(pkt, start, "S")
@@ -597,6 +618,9 @@ class Simulator:
         (localhost NodePorts)."""
         if client.kind == "pod":
             return self.own_loopback(client.pod, proto, port)  # type: ignore[arg-type]
+        if client.kind == "external" and proto in ICMP_PROTOS:  # its own stack answers the echo
+            ip = format_address(self.family, loopback_source(self.family))
+            return Connection(f"external/{client.ip}", ip, None, ip)
         if client.kind == "external":
             return Connection(failure=Failure(REJECT, f"{client.label}: nothing listens on {proto}/{port} on its own "
                                               "loopback (an outside host's loopback never leaves it)"))
@@ -606,7 +630,7 @@ class Simulator:
         """A pod's packet to its own loopback: its network namespace has its own ``lo``, so the packet never
         reaches the node (no localhost NodePort, no KUBE-FIREWALL); the pod answers itself, or refuses."""
         ip = format_address(self.family, loopback_source(self.family))
-        if not pod.serves(proto, port):
+        if proto not in ICMP_PROTOS and not pod.serves(proto, port):
             return Connection(failure=Failure(REJECT, f"pod {pod.key}: nothing listens on {proto}/{port} on its own "
                                               "loopback (a pod's loopback never leaves the pod)"))
         return Connection(pod.key, ip, pod.node, ip, None, None)
@@ -671,6 +695,10 @@ class Simulator:
             # the address only: the client's port differs per connection, and failures are grouped by detail
             went = f" went to {self._where(back)} ({self._text(reply[4])}), not to {client.label}"
             return TIMEOUT, went, ReplyLoss()
+        if pkt[0] in ICMP_PROTOS and reply[2] != pkt[4]:  # an echo reply from another address than pinged
+            came_from = (self._text(reply[2]), 0)
+            return WRONG_REPLY_SOURCE, (f" came from {came_from[0]}, the client pinged {self._text(pkt[4])}"), \
+                ReplyLoss(came_from=came_from)
         if reply[2] != pkt[4] or reply[3] != pkt[5]:
             assert reply[3] is not None and pkt[5] is not None  # TCP/UDP/SCTP only here: ports always set
             came_from = (self._text(reply[2]), reply[3])
@@ -688,6 +716,8 @@ class Simulator:
         """Who answers a packet that reached a host: (target, address, node), or why nobody does."""
         kind, where, pkt = arrival
         proto, port, ip = pkt[0], pkt[5], self._text(pkt[4])
+        if proto in ICMP_PROTOS:
+            return self._echoed(kind, where, ip, pkt[4])
         assert port is not None  # the simulator's connections are TCP/UDP/SCTP: always a port
         if kind == "pod":
             pod: SimPod = where  # type: ignore[assignment]
@@ -713,6 +743,21 @@ class Simulator:
             return Failure(TIMEOUT, f"{address}: nothing answers on {proto}/{port}")
         host = self.external_at.get(value)
         return f"external/{host or address}", address, None
+
+    def _echoed(self, kind: str, where: object, ip: str, value: int) -> tuple[str, str, str | None] | Failure:
+        """Who answers a ping that reached a host: its kernel, whatever listens (icmp_echo: no socket needed, and
+        net.ipv4.icmp_echo_ignore_all is 0), a pod's in its own namespace, a node's for itself and its host-network
+        pods alike, an outside host's; only a load balancer's address stays silent, as it forwards just its
+        Services' ports (and a cloud's answers no echo that kube-proxy's rules see)."""
+        if kind == "pod":
+            pod: SimPod = where  # type: ignore[assignment]
+            return pod.key, ip, pod.node
+        if kind == "node":
+            return f"node/{where}", ip, where  # type: ignore[return-value]
+        if ip in self.balancer.addresses and value not in self.clients:
+            return Failure(TIMEOUT, f"{ip}: the load balancer forwards only its Services' ports; nothing answers "
+                           "the echo request")
+        return f"external/{self.external_at.get(value) or ip}", ip, None
 
     def server_at(self, address: str, port: int, proto: str, *, node: str | None = None,
                   senders: bool = False) -> tuple[str, str, str | None] | Failure | None:
@@ -921,7 +966,12 @@ class Simulator:
             self._note(f"{rt.name} {in_iface or 'local'} in", pkt, flags)
         found, state, dst, dport = self._conntrack_in(rt, pkt, flags, now)
         proto, family, src, sport = pkt[0], pkt[1], pkt[2], pkt[3]
-        packet = Packet(proto, family, src, dst, sport, dport, in_iface, None, 0, state, frozenset(), bport)
+        if proto in ICMP_PROTOS:  # an echo has no ports (its identifier is the tuple's): the rules see its type
+            icmp_type, icmp_code = echo(proto, flags)
+            packet = Packet(proto, family, src, dst, None, None, in_iface, None, 0, state, frozenset(), bport,
+                            icmp_type=icmp_type, icmp_code=icmp_code)
+        else:
+            packet = Packet(proto, family, src, dst, sport, dport, in_iface, None, 0, state, frozenset(), bport)
         walked = walk_node(rt.engine, packet, local_origin=local_origin, nat=found is None and state is CtState.NEW,
                            out_iface=rt.out_iface)
         b = walked.branch
@@ -956,12 +1006,13 @@ class Simulator:
             ahead = entry.orig if is_reply else entry.reply  # the tuple the other side sends
             state = CtState.ESTABLISHED if (is_reply or entry.seen_reply) else CtState.NEW
             return found, state, ahead[2], ahead[3]
-        if flags == "R" or (pkt[0] == "tcp" and flags == "SA"):
+        if flags == "R" or (flags == "SA" and (pkt[0] == "tcp" or pkt[0] in ICMP_PROTOS)):
             # conntrack's TCP tracker starts no connection on a SYN/ACK or a RST it has no entry for (a reply
             # that took another way back than its SYN came), nor does an ICMP error whose inner packet has none
             # start one (icmp_error_message): the packet is INVALID, and no NAT sees it. (A reply to a pod of this
             # node whose SYN another node DNATed back here finds the entry that SYN made coming in, bridged or
-            # routed alike: tests/kernel/test_same_node_reply_kernel.py)
+            # routed alike: tests/kernel/test_same_node_reply_kernel.py); nor does an echo reply with no request
+            # (icmp_new: only requests start one)
             return None, CtState.INVALID, pkt[4], pkt[5]
         return None, CtState.NEW, pkt[4], pkt[5]
 
@@ -979,7 +1030,8 @@ class Simulator:
                 rt.conntrack.seen(entry, is_reply, now)
             elif proto == "tcp":  # a RST aborts the connection (a new SYN on its tuple reopens it); an ICMP error
                 Conntrack.abort(entry, now)  # is only related to a UDP one, whose state it leaves
-            return (proto, family, back[4], back[5], b.dst, b.dport)
+            # (an echo's identifier is its tuple's both ways: the packet the rules saw had no ports)
+            return (proto, family, back[4], back[5], b.dst, back[5] if proto in ICMP_PROTOS else b.dport)
         if state is CtState.INVALID:  # accepted (no INVALID drop rule, tcp-be-liberal): on, untracked
             return pkt
         confirmed = self._new_entry(rt, pkt, b, kind, local_origin, now)
@@ -1014,9 +1066,11 @@ class Simulator:
         (:func:`nat_port_range`). None when no port of the range is free: the kernel drops the packet.
         """
         proto, family = pkt[0], pkt[1]
-        src, sport, dst, dport = b.src, pkt[3], b.dst, b.dport
-        assert sport is not None  # the simulator's connections are TCP/UDP/SCTP: always a port
-        ports: tuple[int, int] | None = None
+        echo_ = proto in ICMP_PROTOS
+        src, sport, dst, dport = b.src, pkt[3], b.dst, pkt[5] if echo_ else b.dport
+        assert sport is not None  # a TCP/UDP/SCTP connection's port, an echo's identifier: always set
+        # nf_nat_l4proto_unique_tuple takes any identifier 0-65535 for an echo, a port of nat_port_range else
+        ports: tuple[int, int] | None = (0, 65535) if echo_ else None
         random_all = False
         if b.snat:  # a SNAT or MASQUERADE rule bound the source: its flags and --to-ports/--to-source port range
             for rule in reversed(b.path):
@@ -1037,8 +1091,9 @@ class Simulator:
             if found is None:
                 return None
             sport = found
+            dport = found if echo_ else dport
         reply = (proto, family, dst, dport, src, sport)
-        dnat = (dst, dport) != (pkt[4], pkt[5])
+        dnat = (dst, dport) != (pkt[4], pkt[5]) if not echo_ else dst != pkt[4]
         entry = rt.conntrack.add(pkt, reply, now, dnat=dnat, snat=(src, sport) != (pkt[2], pkt[3]))
         if self._opened is not None:
             self._opened.append(entry)
@@ -1054,11 +1109,13 @@ class Simulator:
         attempts = min(size, 128)
         taken = rt.conntrack.taken
         head = reply[:5]
+        proto, family, dst, _, src = head
+        echo_ = proto in ICMP_PROTOS  # an echo's identifier is its tuple's both ways
         while True:
             start = self.rng.randint(lo, hi) - lo
             for i in range(attempts):
                 port = lo + (start + i) % size
-                if not taken((*head, port), now):
+                if not taken((proto, family, dst, port, src, port) if echo_ else (*head, port), now):
                     return port
             if attempts >= size or attempts < 16:
                 return None

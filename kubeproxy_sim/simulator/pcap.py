@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from kubeproxy_sim.netfilter.packet import format_address
-from kubeproxy_sim.simulator.network import Hop
+from kubeproxy_sim.simulator.network import Hop, echo
 
 SNAPLEN = 0xFFFF
 """scapy's default snaplen (its MTU constant)."""
@@ -38,7 +38,7 @@ LINKTYPE_ETHERNET = 1
 TTL = 64
 TCP_WINDOW = 8192
 ETHERTYPE = {4: 0x0800, 6: 0x86DD}
-IP_PROTO = {"tcp": 6, "udp": 17, "sctp": 132}
+IP_PROTO = {"tcp": 6, "udp": 17, "sctp": 132, "icmp": 1, "icmpv6": 58}
 TCP_FLAG_BITS = {letter: 1 << bit for bit, letter in enumerate("FSRPAUECN")}
 """scapy's TCP flag letters, bit 0 first."""
 
@@ -93,7 +93,13 @@ def _pseudo_header(family: int, src: bytes, dst: bytes, proto: int, length: int)
 
 
 def _transport(proto: str, family: int, src: bytes, dst: bytes, sport: int, dport: int, flags: str) -> bytes:
-    """The TCP, UDP or SCTP header (no payload), its checksum filled in."""
+    """The TCP, UDP or SCTP header (no payload), or an ICMP echo's (``sport`` its identifier, sequence 1), its
+    checksum filled in (ICMPv6's over the pseudo-header, ICMP's over the message alone)."""
+    if proto in ("icmp", "icmpv6"):
+        type_, code = echo(proto, flags)
+        head = struct.pack("!BBHHH", type_, code, 0, sport, 1)
+        covered = head if proto == "icmp" else _pseudo_header(family, src, dst, IP_PROTO[proto], len(head)) + head
+        return head[:2] + struct.pack("!H", internet_checksum(covered)) + head[4:]
     if proto == "sctp":
         head = struct.pack("!HHII", sport, dport, 0, 0)
         return head[:8] + struct.pack("<I", crc32c(head))

@@ -34,6 +34,7 @@ import netaddr
 
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, literal, one_of
 from kubeproxy_sim.netfilter.packet import (
+    ICMP_PROTOS,
     Packet,
     canonical_address,
     format_address,
@@ -70,9 +71,16 @@ from kubeproxy_sim.simulator.network import (
     heard,
     translated_at,
 )
+from kubeproxy_sim.simulator.ping import PingTarget, ping_target
 from kubeproxy_sim.simulator.topology import UPLINK, family_mismatch, ip_family_flag, no_machines, why_not_placed
 
-PROTOCOLS = ("tcp", "udp", "sctp")
+PROTOCOLS = ("tcp", "udp", "sctp", "icmp", "icmpv6")
+"""send's protocols: connections, or (icmp, icmpv6) pings, echo requests answered by echo replies."""
+
+
+def probe_packet(proto: str, src: str, dst: str, port: int | None, **fields: object) -> Packet:
+    """The first packet of a connection to ``dst``:``port``, or of a ping to ``dst`` (an echo request: no port)."""
+    return Packet.of(proto, src, dst, None if proto in ICMP_PROTOS else port, **fields)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +130,11 @@ class SendResult:
     hops: tuple = field(default=(), compare=False, repr=False)
     sticky: bool | None = None  # ClientIP affinity on the way: one client keeps its pod (None: not predicted)
     evidence: Evidence | None = field(default=None, compare=False, repr=False)  # (send's, for the rows' words)
+    ping: PingTarget | None = None  # a ping's (icmp, icmpv6) destination: what has the address, why it answers
 
     def as_json(self) -> dict[str, object]:
-        """The public ``-o json`` contract (shared with ``netns send``)."""
+        """The public ``-o json`` contract (shared with ``netns send``): ``answered`` the connections (pings) the
+        destination's answer reached the client of, ``ping`` a ping's destination (:class:`.ping.PingTarget`)."""
         return {
             "from": self.source, "to": self.destination, "proto": self.proto, "connections": self.connections,
             "seed": self.seed,
@@ -134,6 +144,8 @@ class SendResult:
             "failed": [{"reason": f.reason, "count": f.count, "detail": f.detail, "expected": f.expected,
                         "why": list(f.why)} for f in self.failed],
             "sticky": self.sticky,
+            "answered": sum(d.count for d in self.delivered),
+            "ping": None if self.ping is None else self.ping.as_json(),
         }
 
 
@@ -338,9 +350,47 @@ def _check_slashed(text: str, host: str, port: str, forms: str) -> None:
     raise _bad(text, "--to", f"{why}; expected {forms}", usage=True)
 
 
-def parse_destination(sim: Simulator, client: Client, text: str) -> Target:
-    """IP:PORT, [IPv6]:PORT, node/NAME:NODEPORT, or HOST:PORT resolved by the client's DNS."""
-    host, port = split_destination(text)
+PING_DESTINATION_FORMS = ("IP, [IPv6], node/NAME, NAME.NAMESPACE (a Service's name, by the client's DNS search list) "
+                          "or any name the client resolves, without a port (a ping has none)")
+"""The forms of send's ``--to`` for ``--proto icmp``/``icmpv6``, as its usage errors name them."""
+
+
+def ping_host(text: str) -> str:
+    """The host of a ping's ``--to`` (:data:`PING_DESTINATION_FORMS`) from its text alone: an address (an IPv6 one
+    bare or in brackets), ``node/NAME`` or a name; a port given is a usage error (2), as an echo has none."""
+    if is_address(text):
+        return text
+    host, sep, port = text.rpartition(":")
+    if sep and (not host or port.isdigit() or ":" in host or host.startswith("[")):
+        raise _bad(text, "--to", f"a ping (--proto icmp) goes to a host, not a port; expected {PING_DESTINATION_FORMS}",
+                   usage=True)
+    if not text or sep or any(c.isspace() for c in text):
+        raise _bad(text, "--to", f"expected {PING_DESTINATION_FORMS}", usage=True)
+    if "/" in text:
+        _check_slashed(text, text, "PORT", PING_DESTINATION_FORMS)
+    return text
+
+
+def ping_family(source: str, destination: str) -> int | None:
+    """:func:`packet_family` of a ping's ``--from``/``--to`` (its host has no port)."""
+    return literal_family((source.removeprefix("external:"), ping_host(destination)))
+
+
+def ping_proto(proto: str, family: int) -> str:
+    """A ping's protocol in the simulated family: ``--proto icmp`` to an IPv6 address is ICMPv6, as ``ping`` sends
+    an echo of the address's family; ``icmpv6`` in an IPv4 cluster is refused (no IPv4 packet carries it)."""
+    if proto == "icmp" and family == 6:
+        return "icmpv6"
+    if proto == "icmpv6" and family == 4:
+        raise InputError(Diagnostic("icmpv6 is IPv6's ICMP, and the packet is IPv4; expected --proto icmp",
+                                    field="--proto"))
+    return proto
+
+
+def parse_destination(sim: Simulator, client: Client, text: str, *, ping: bool = False) -> Target:
+    """IP:PORT, [IPv6]:PORT, node/NAME:NODEPORT, or HOST:PORT resolved by the client's DNS; ``ping``: the host
+    alone (:func:`ping_host`), the target's port 0."""
+    host, port = (ping_host(text), 0) if ping else split_destination(text)
     if host.startswith("node/"):
         node = sim.topology.node(host[5:])
         if node is None:
@@ -486,13 +536,13 @@ def _entries(sim: Simulator, client: Client, dst: str, port: int, proto: str) ->
         assert pod is not None  # a pod client always has its pod (Simulator.client)
         rt = sim.runtimes[pod.node]
         bport = None if rt.node.pods_by_veth else pod.veth
-        return [(pod.node, Fraction(1), Packet.of(proto, client.ip, dst, port, in_iface=rt.pod_iface(pod),
+        return [(pod.node, Fraction(1), probe_packet(proto, client.ip, dst, port, in_iface=rt.pod_iface(pod),
                                                   bridge_port=bport))], None
     if client.kind == "node":
         assert client.node is not None  # a node client (or a host-network pod's) always names its node
         family, value = parse_address(dst)
         src = format_address(family, sim.client_source(client, family, value))
-        return [(client.node, Fraction(1), Packet.of(proto, src, dst, port))], None
+        return [(client.node, Fraction(1), probe_packet(proto, src, dst, port))], None
     return _router_entries(sim, client.ip, dst, port, proto)
 
 
@@ -502,7 +552,7 @@ def _router_entries(sim: Simulator, src: str, dst: str, port: int, proto: str) -
     and the reason when the balancer ends the connection itself (as ``network._proxied`` and ``_router``)."""
     node = next((n for n in sim.topology.nodes if dst in n.addresses), None)
     if node is not None:
-        return [(node.name, Fraction(1), Packet.of(proto, src, dst, port, in_iface=UPLINK))], None
+        return [(node.name, Fraction(1), probe_packet(proto, src, dst, port, in_iface=UPLINK))], None
     frontend = sim.balancer.frontend(dst, proto, port)
     if frontend is not None:
         nodes = sim.balancer.backends(frontend.service)
@@ -511,16 +561,16 @@ def _router_entries(sim: Simulator, src: str, dst: str, port: int, proto: str) -
                 return [], DROP
             if not frontend.port.node_port or not nodes:
                 return [], TIMEOUT
-            return [(n, Fraction(1, len(nodes)), Packet.of(proto, frontend.ip, sim.runtimes[n].node.primary,
+            return [(n, Fraction(1, len(nodes)), probe_packet(proto, frontend.ip, sim.runtimes[n].node.primary,
                                                             frontend.port.node_port, in_iface=UPLINK))
                     for n in nodes], None
         if not nodes:
             return [], TIMEOUT
-        return [(n, Fraction(1, len(nodes)), Packet.of(proto, src, dst, port, in_iface=UPLINK)) for n in nodes], None
+        return [(n, Fraction(1, len(nodes)), probe_packet(proto, src, dst, port, in_iface=UPLINK)) for n in nodes], None
     value = parse_address(dst)[1]
     if value in sim.external_ip_nodes:
         names = list(sim.runtimes)
-        return [(n, Fraction(1, len(names)), Packet.of(proto, src, dst, port, in_iface=UPLINK))
+        return [(n, Fraction(1, len(names)), probe_packet(proto, src, dst, port, in_iface=UPLINK))
                 for n in names], None
     if value in sim.pod_at or sim.in_pod_subnet(value):
         return [], heard(NO_ROUTE, proto)  # the outside network has no route to pod addresses
@@ -677,11 +727,15 @@ def send(sim: Simulator, source: str, destination: str, *, proto: str = "tcp", c
     """
     proto = proto.lower()
     if proto not in PROTOCOLS:
-        raise InputError(Diagnostic(f"{proto!r} is not a protocol; expected tcp, udp or sctp", field="--proto"))
+        raise InputError(Diagnostic(f"{proto!r} is not a protocol; expected tcp, udp, sctp, icmp or icmpv6",
+                                    field="--proto"))
     if count < 1:
         raise InputError(Diagnostic(f"{count} connections; expected at least 1", field="--count"))
+    ping = proto in ICMP_PROTOS
+    if ping:
+        proto = ping_proto(proto, sim.family)
     client = parse_source(sim, source)
-    target = parse_destination(sim, client, destination)
+    target = parse_destination(sim, client, destination, ping=ping)
     sim.record = [] if record else None
     results: list[Connection] = []
     for _ in range(count):
@@ -698,7 +752,8 @@ def send(sim: Simulator, source: str, destination: str, *, proto: str = "tcp", c
     result = tally(client.label, destination, proto, seed, results, expected, hops, places)
     pods = {(p.key, p.ip): p.pod_object for p in sim.topology.pods}
     delivered = tuple(dataclasses.replace(d, pod_object=pods.get((d.pod, d.ip))) for d in result.delivered)
-    return dataclasses.replace(result, delivered=delivered, evidence=evidence)
+    return dataclasses.replace(result, delivered=delivered, evidence=evidence,
+                               ping=ping_target(sim, target.addresses[0]) if ping else None)
 
 
 def tally(source: str, destination: str, proto: str, seed: int | None, results: list[Connection],

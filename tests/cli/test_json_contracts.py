@@ -69,7 +69,9 @@ TRACE_NO_CONNECTION = "no_connection"  # on an ESTABLISHED trace's outcome whose
 TRACE_STEP = {"table", "chain", "line", "rule"}
 TRACE_UNCERTAIN = {"line", "rule", "reason"}
 
-SEND = {"from", "to", "proto", "connections", "seed", "delivered", "failed", "sticky"}  # netns send's too
+SEND = {"from", "to", "proto", "connections", "seed", "delivered", "failed", "sticky", "answered", "ping"}  # netns
+# send's too ("ping" null but for send --proto icmp/icmpv6)
+SEND_PING = {"address", "kind", "owner", "note"}
 SEND_DELIVERED = {"pod", "ip", "node", "count", "share", "expected", "sources_seen", "pod_object", "why"}
 SEND_FAILED = {"reason", "count", "detail", "expected", "why"}
 
@@ -301,6 +303,21 @@ def check_send(data: dict) -> None:
     assert set(data) == SEND
     assert all(set(row) == SEND_DELIVERED for row in data["delivered"])
     assert all(set(row) == SEND_FAILED for row in data["failed"])
+    assert data["answered"] == sum(row["count"] for row in data["delivered"])
+    assert data["ping"] is None or set(data["ping"]) == SEND_PING
+
+
+def test_send_json_of_a_ping_names_its_destination(capsys: pytest.CaptureFixture[str]) -> None:
+    """A ping (--proto icmp) to a cluster IP: no echo reply, the router's net unreachable, and ``ping`` saying
+    whose address it is; every row carries its note."""
+    data = run(["send", "--scenario", "bootcamp", "--from", "pod/default/kubernetes-bootcamp-855d5cc575-4lb7w",
+                "--to", "10.96.142.87", "--proto", "icmp", "--count", "3", "-o", "json"], capsys)
+    check_send(data)
+    assert (data["proto"], data["answered"], data["delivered"]) == ("icmp", 0, [])
+    assert [(f["reason"], f["count"]) for f in data["failed"]] == [("NO_ROUTE", 3)]
+    assert {k: v for k, v in data["ping"].items() if k != "note"} == {
+        "address": "10.96.142.87", "kind": "cluster-ip", "owner": "default/kubernetes-bootcamp"}
+    assert data["failed"][0]["why"] == [data["ping"]["note"]]
 
 
 def test_send_json_keys_delivered_and_failed(capsys: pytest.CaptureFixture[str]) -> None:
@@ -575,7 +592,7 @@ CONTRACT_KEYS = [
      | VERIFY_DUMP | VERIFY_DUMP_ENDPOINT | VERIFY_DUMP_LEFT_OUT | VERIFY_DUMP_FLOW | VERIFY_DUMP_OUTCOME),
     ("`dist -o json`", OUT | DIST | DIST_SERVICE | DIST_ENDPOINT | DIST_VIEW | DIST_ENTRY | DIST_SOURCE | DIST_AFFINITY
      | DIST_STICKY | DIST_CLIENT_LOAD | DIST_SAMPLED | DIST_CONNECTIONS | DIST_CONNECTION_OUTCOME | DIST_CHI_SQUARE),
-    ("`send -o json`", SEND | SEND_DELIVERED | SEND_FAILED),
+    ("`send -o json`", SEND | SEND_DELIVERED | SEND_FAILED | SEND_PING),
     ("`trace -o json`", TRACE | TRACE_PACKET | TRACE_OUTCOME | {TRACE_NO_CONNECTION} | TRACE_STEP | TRACE_UNCERTAIN),
     ("`healthz -o json`", HEALTHZ | HEALTHZ_BODY | HEALTHZ_SERVICE),
 ]

@@ -446,7 +446,8 @@ def test_a_flows_file_entry_of_no_form_is_bad_content_of_the_file_not_a_usage_er
 def test_json_contract():
     result = send(simulator(), "pod/default/client", "web.default:80", count=10, seed=1)
     data = result.as_json()
-    assert list(data) == ["from", "to", "proto", "connections", "seed", "delivered", "failed", "sticky"]
+    assert list(data) == ["from", "to", "proto", "connections", "seed", "delivered", "failed", "sticky",
+                          "answered", "ping"]
     assert data["from"] == "pod/default/client" and data["connections"] == 10 and data["seed"] == 1
     assert data["sticky"] is False
     entry = data["delivered"][0]

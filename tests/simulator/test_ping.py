@@ -1,0 +1,222 @@
+"""send --proto icmp: a ping through the simulated cluster, answered by the pinged host's kernel or not, and why.
+
+kube-proxy's iptables rules are per port and protocol, so an echo request to a Service's address is translated by
+none of them and goes where the routes take it: a cluster IP out to the network (the router's net unreachable,
+which a ping hears), an externalIP round between the router and the nodes (the TTL's time exceeded), a
+LoadBalancer IP to the balancer (silence). A pod, a node or an outside host answers itself.
+(tests/kernel/test_ping_kernel.py has the kernel's answers for the same destinations.)"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import re
+from pathlib import Path
+
+import pytest
+from scapy.layers.inet import ICMP, IP
+from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest
+from scapy.utils import rdpcap
+
+from kubeproxy_sim.cli.main import main
+from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args, scenario_args
+from kubeproxy_sim.errors import InputError, UsageError
+from kubeproxy_sim.objects import load_paths
+from kubeproxy_sim.simulator.conntrack import State
+from kubeproxy_sim.simulator.network import Simulator
+from kubeproxy_sim.simulator.pcap import write_pcap
+from kubeproxy_sim.simulator.send import ping_host, send
+from tests.simulator.builders import BASE, HOSTS, first_forward_rule, load, objects, simulator
+
+ANSWERED = "answered"
+CIRCLES = "the packet went round in circles"
+NO_ROUTE_DETAIL = "router: no route to {}"
+LB_SILENT = "{}: the load balancer forwards only its Services' ports; nothing answers the echo request"
+
+# (source, destination) -> (kind, owner, what comes of it: ANSWERED by whom, or (reason, the detail's start))
+CASES = {
+    ("pod/default/client", "10.96.0.10"): ("cluster-ip", "default/web", ("NO_ROUTE", NO_ROUTE_DETAIL)),
+    ("pod/default/client", "web.default"): ("cluster-ip", "default/web", ("NO_ROUTE", NO_ROUTE_DETAIL)),
+    ("pod/default/client", "10.244.2.10"): ("pod", "default/web-2", (ANSWERED, "default/web-2")),
+    ("pod/default/client", "10.244.1.10"): ("pod", "default/web-1", (ANSWERED, "default/web-1")),
+    ("pod/default/client", "192.168.0.11"): ("node", "node2", (ANSWERED, "node/node2")),
+    ("pod/default/client", "node/node1"): ("node", "node1", (ANSWERED, "node/node1")),
+    ("pod/default/client", "203.0.113.200"): ("external-ip", "default/web-ext", ("NO_ROUTE", CIRCLES)),
+    ("pod/default/client", "203.0.113.100"): ("load-balancer-ip", "default/web-local", ("TIMEOUT", LB_SILENT)),
+    ("pod/default/client", "93.184.216.34"): ("outside-host", "example.com", (ANSWERED, "external/example.com")),
+    ("pod/default/client", "10.244.2.99"): ("pod-subnet", None, ("TIMEOUT", "node node2: no pod has 10.244.2.99")),
+    ("pod/default/client", "127.0.0.1"): ("loopback", None, (ANSWERED, "default/client")),
+    ("node/node1", "10.96.0.10"): ("cluster-ip", "default/web", ("NO_ROUTE", NO_ROUTE_DETAIL)),
+    ("node/node1", "10.244.2.10"): ("pod", "default/web-2", (ANSWERED, "default/web-2")),
+    ("node/node1", "node/node2"): ("node", "node2", (ANSWERED, "node/node2")),
+    ("node/node1", "203.0.113.200"): ("external-ip", "default/web-ext", ("NO_ROUTE", CIRCLES)),
+    ("node/node1", "203.0.113.101"): ("load-balancer-ip", "default/web-lb", ("TIMEOUT", LB_SILENT)),
+    ("external", "10.96.0.10"): ("cluster-ip", "default/web", ("NO_ROUTE", NO_ROUTE_DETAIL)),
+    ("external", "10.244.2.10"): ("pod", "default/web-2", ("NO_ROUTE", NO_ROUTE_DETAIL)),
+    ("external", "192.168.0.10"): ("node", "node1", (ANSWERED, "node/node1")),
+    ("external", "203.0.113.200"): ("external-ip", "default/web-ext", ("NO_ROUTE", CIRCLES)),
+    ("external", "203.0.113.102"): ("load-balancer-ip", "default/web-proxy", ("TIMEOUT", LB_SILENT)),
+    ("external", "127.0.0.1"): ("loopback", None, (ANSWERED, "external/203.0.113.10")),
+}
+
+
+@pytest.mark.parametrize(("source", "destination"), list(CASES))
+def test_a_ping_is_answered_where_a_host_has_the_address_and_nowhere_else(source: str, destination: str) -> None:
+    """Every ping of the run ends alike (nothing random on the way), and the exact pass predicts that end."""
+    kind, owner, (how, what) = CASES[source, destination]
+    result = send(simulator(), source, destination, proto="icmp", count=5)
+    assert result.proto == "icmp" and result.ping is not None
+    assert (result.ping.kind, result.ping.owner) == (kind, owner)
+    if how == ANSWERED:
+        assert not result.failed
+        assert [(d.pod, d.count, d.expected) for d in result.delivered] == [(what, 5, 1.0)]
+        assert result.as_json()["answered"] == 5
+    else:
+        assert not [d for d in result.delivered if d.count]
+        ((reason, count, expected, detail),) = [(f.reason, f.count, f.expected, f.detail) for f in result.failed]
+        address = result.ping.address
+        assert (reason, count, expected) == (how, 5, 1.0)
+        assert detail.startswith(what.format(address)), detail
+
+
+def test_the_rows_say_why_a_cluster_ip_does_not_answer() -> None:
+    result = send(simulator(), "pod/default/client", "10.96.0.10", proto="icmp", count=2)
+    assert result.ping is not None
+    note = result.ping.note
+    assert note.startswith("10.96.0.10 is Service default/web's cluster IP (ports 80/TCP): kube-proxy's iptables "
+                           "rules for it are per port and protocol")
+    assert "on no interface of any node" in note and "IPVS mode on kube-ipvs0" in note
+
+
+def test_a_ping_is_masqueraded_out_of_the_cluster_and_its_reply_un_natted() -> None:
+    """A pod's echo request to an outside host leaves masqueraded (the CNI's), its identifier kept; the echo reply
+    is found by the entry's reply tuple and reaches the pod."""
+    sim = simulator()
+    result = send(sim, "pod/default/client", "93.184.216.34", proto="icmp", count=3)
+    assert [(d.count, d.sources_seen) for d in result.delivered] == [(3, ("192.168.0.10",))]
+    entries = [e for e in sim.runtimes["node1"].conntrack.entries() if e.proto == "icmp"]
+    assert len(entries) == 3 and all(e.snat and not e.dnat and e.state is State.REPLIED for e in entries)
+    # the identifier is the tuple's both ways; --random-fully (the CNI's masquerade here) draws a new one
+    assert all(e.orig[3] == e.orig[5] and e.reply[3] == e.reply[5] for e in entries)
+    assert all(e.expires - e.created == 30.0 for e in entries)  # nf_conntrack_icmp_timeout
+
+
+def test_two_pings_of_one_identifier_masqueraded_to_one_address_get_two_identifiers() -> None:
+    """Two pods of node1 ping one outside host with the same identifier: masqueraded to node1's address (without
+    --random-fully, which would draw anew), the first keeps it; the second would have the first's reply tuple, so
+    nf_nat gives it another identifier (any of 0-65535); both are answered."""
+    sim = Simulator(load(objects()), dataclasses.replace(BASE, random_fully=False), rng=random.Random(1), hosts=HOSTS)
+    first = sim.connect(sim.client("pod", "default/client"), "93.184.216.34", 0, "icmp", sport=4242)
+    second = sim.connect(sim.client("pod", "default/web-1"), "93.184.216.34", 0, "icmp", sport=4242)
+    assert first.failure is None and second.failure is None
+    replies = sorted(e.reply[3] or 0 for e in sim.runtimes["node1"].conntrack.entries() if e.proto == "icmp")
+    assert len(replies) == 2 and 4242 in replies and len(set(replies)) == 2
+
+
+@pytest.mark.parametrize(("rule", "reason"), [
+    ("-A FORWARD -p icmp -m icmp --icmp-type echo-request -j DROP", "DROP"),
+    ("-A FORWARD -p icmp -m icmp --icmp-type echo-request -j REJECT", "REJECT"),
+    ("-A FORWARD -p icmp -m icmp --icmp-type echo-reply -j DROP", "DROP"),
+    ("-A FORWARD -p icmp -m icmp --icmp-type timestamp-request -j DROP", None),
+])
+def test_a_rule_of_an_icmp_type_meets_the_ping_s_request_or_its_reply(rule: str, reason: str | None) -> None:
+    """The walk's packets carry their ICMP type: the request's rule stops the first packet (expected), the reply's
+    the answer on its way back (decided after the first: no expectation); another type's stops nothing."""
+    result = send(simulator(docs=None, rules=first_forward_rule(rule, "node1")), "pod/default/client",
+                  "10.244.2.10", proto="icmp", count=3)
+    if reason is None:
+        assert [(d.pod, d.count) for d in result.delivered] == [("default/web-2", 3)] and not result.failed
+        return
+    ((got, count, expected, detail),) = [(f.reason, f.count, f.expected, f.detail) for f in result.failed]
+    assert (got, count) == (reason, 3)
+    if "echo-reply" in rule:
+        assert (expected, detail) == (None, f"the reply: node node1: filter table (line 16): {rule}")
+    else:
+        assert (expected, detail) == (1.0, f"node node1: filter table (line 16): {rule}")
+
+
+def ipv6() -> Simulator:
+    directory = REPO_RULESETS / "ipv6"
+    cluster = load_paths([str(directory / "objects.yaml")]).cluster
+    return Simulator(cluster, config_from_args(scenario_args(directory), cluster), rng=random.Random(1))
+
+
+@pytest.mark.parametrize(("destination", "answered"), [("fd00:10:96::10", False), ("[2001:db8:0:1::11]", True),
+                                                       ("node/node1", True)])
+def test_icmp_to_an_ipv6_host_is_icmpv6(destination: str, answered: bool) -> None:
+    result = send(ipv6(), "external", destination, proto="icmp", count=2)
+    assert result.proto == "icmpv6" and result.as_json()["answered"] == (2 if answered else 0)
+    assert answered or [f.reason for f in result.failed] == ["NO_ROUTE"]
+
+
+def test_icmpv6_in_an_ipv4_cluster_is_refused() -> None:
+    with pytest.raises(InputError, match="icmpv6 is IPv6's ICMP, and the packet is IPv4; expected --proto icmp"):
+        send(simulator(), "external", "192.168.0.10", proto="icmpv6", count=1)
+
+
+@pytest.mark.parametrize("text", ["10.96.0.10:80", "[fd00::1]:80", "node/node1:30080", "web.default:80", ":80", "",
+                                  "a b"])
+def test_a_ping_s_destination_has_no_port(text: str) -> None:
+    with pytest.raises(UsageError, match="--to"):
+        ping_host(text)
+
+
+@pytest.mark.parametrize("text", ["10.96.0.10", "fd00::1", "[fd00::1]", "node/node1", "web.default", "example.com"])
+def test_a_ping_s_destination_is_a_host(text: str) -> None:
+    assert ping_host(text) == text
+
+
+def test_the_pcap_holds_echo_requests_and_replies_with_their_checksums(tmp_path: Path) -> None:
+    result = send(simulator(), "pod/default/client", "10.244.2.10", proto="icmp", count=1, record=True)
+    path = tmp_path / "ping.pcap"
+    write_pcap(str(path), result.hops)
+    frames = rdpcap(str(path))
+    types = [(f[IP].src, f[IP].dst, f[ICMP].type) for f in frames]
+    assert types[0] == ("10.244.1.5", "10.244.2.10", 8) and types[-1] == ("10.244.2.10", "10.244.1.5", 0)
+    for frame in frames:
+        written = frame[ICMP].chksum
+        del frame[ICMP].chksum
+        assert IP(bytes(frame[IP]))[ICMP].chksum == written
+
+
+def test_the_pcap_of_an_icmpv6_ping(tmp_path: Path) -> None:
+    result = send(ipv6(), "external", "node/node1", proto="icmp", count=1, record=True)
+    path = tmp_path / "ping6.pcap"
+    write_pcap(str(path), result.hops)
+    frames = rdpcap(str(path))
+    assert frames[0].haslayer(ICMPv6EchoRequest) and frames[-1].haslayer(ICMPv6EchoReply)
+    written = frames[0][ICMPv6EchoRequest].cksum
+    del frames[0][ICMPv6EchoRequest].cksum
+    assert frames[0].__class__(bytes(frames[0]))[ICMPv6EchoRequest].cksum == written
+
+
+BOOTCAMP_POD = "pod/default/kubernetes-bootcamp-855d5cc575-4lb7w"
+
+
+def test_the_text_says_how_many_pings_were_answered(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["send", "--scenario", "bootcamp", "--from", BOOTCAMP_POD, "--to", "node/node2", "--proto", "icmp",
+                 "--count", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"3 icmp pings (echo requests) from {BOOTCAMP_POD} to node/node2 (seed 1)\n\nanswered: "
+                          "3 of 3 (echo replies); the destination is node node2's address 192.168.49.3\n")
+
+
+def test_a_ping_with_a_port_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["send", "--scenario", "bootcamp", "--from", "external", "--to", "node/node1:31526", "--proto",
+                 "icmp"]) == 2
+    assert "a ping (--proto icmp) goes to a host, not a port" in capsys.readouterr().err
+
+
+def readme_example() -> tuple[list[str], str]:
+    """The README's ping example: its command line's arguments and the output it shows."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("\n### Why does ping to a ClusterIP not answer?"):]
+    block = re.search(r"```console\n\$ kubeproxy-sim (.*?)\n(.*?)```", section, flags=re.DOTALL)
+    assert block is not None
+    return block.group(1).split(), block.group(2)
+
+
+def test_the_readme_s_ping_example_is_what_send_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    argv, shown = readme_example()
+    assert main(argv) == 0
+    assert capsys.readouterr().out == shown
