@@ -59,6 +59,7 @@ from kubeproxy_sim.errors import Diagnostic, EnvironmentMissing, InputError, Sev
 from kubeproxy_sim.objects.model import UNWATCHED_LABELS
 from kubeproxy_sim.watch.cache import KIND_SPECS, KindCache, StreamSignal
 from kubeproxy_sim.watch.events import Batch, Kind, WatchEvent
+from kubeproxy_sim.watch.go_idna import host_port_ascii, lookup_ascii
 from kubeproxy_sim.watch.kubeconfig_types import chosen
 
 DEFAULT_KINDS = (Kind.SERVICE, Kind.ENDPOINT_SLICE, Kind.NODE)
@@ -1025,14 +1026,18 @@ def _dial_problem(server: str) -> str | None:
     """How Go's transport fails every request to ``server`` (a kubeconfig's, reached with no proxy) as it dials,
     in its words, or None: a port past 65535 ("dial tcp: address 70000: invalid port"), and a name with colons
     that is no IPv6 address (``http://a:b:6443``, ``http://::1``: :func:`_host_and_port`'s "lookup a:b: no such
-    host"). Go's url.Parse takes both, and kubectl 1.33, the oracle, failed each request so (through a proxy-url
+    host"), and a non-ASCII name that idna.Lookup refuses (go_idna.lookup_ascii: ``http://\u0663``, "lookup
+    \u0663: no such host"; urllib3 said "LocationParseError: ... is not a valid IDNA label"). Go's url.Parse
+    takes them, and kubectl 1.33, the oracle, failed each request so (through a proxy-url
     it sent them to the proxy); the watch refused the kubeconfig at start instead, as :func:`connect` still does."""
     parts = _split_authority(_client_go_url(server))
     if parts is None:
         return None
-    _, port, problem = _host_and_port(parts[2])
+    name, port, problem = _host_and_port(parts[2])
     if port and int(port) > 65535:
         return f"dial tcp: address {port}: invalid port"
+    if problem is None and lookup_ascii(name) is None:  # (Go dials the name as written: no domain name to its
+        return f"dial tcp: lookup {name}: no such host"  # resolver, which says so before asking; go_idna)
     return f"dial tcp: {problem}" if problem is not None and problem.startswith("lookup ") else None
 
 
@@ -1317,15 +1322,23 @@ def _dialed_host(host: str, default_port: str = "") -> str:
     """A URL's HOST[:PORT] as Go's transport dials it (canonicalAddr: net.JoinHostPort of Hostname() and Port(),
     or ``default_port`` when it has none): :data:`LOCAL_SYSTEM` for an empty host, and an IPv6 address written
     without brackets (``::1:6443``, whose last colon Go takes for the port's) in brackets; ``host`` itself
-    otherwise, and when Go cannot parse it (:func:`_host_and_port`)."""
+    otherwise, and when Go cannot parse it (:func:`_host_and_port`). A non-ASCII name is the ASCII one Go's
+    idna.Lookup makes of it (go_idna.lookup_ascii: ``http://bücher.example`` dials xn--bcher-kva.example, and
+    ``http://\u200b``, of a code point Lookup ignores, the local system), or itself when Lookup refuses it (the
+    dial fails: :func:`_dial_problem`)."""
     name, port, problem = _host_and_port(host)
     port = port or default_port
     if problem is not None or not (port or name):
         return host  # (no port for a server: an empty one is refused, "no host", unless in brackets)
-    if not name:
-        return f"{LOCAL_SYSTEM}:{port}"
+    looked_up = lookup_ascii(name)
+    if looked_up is None:
+        return host
+    if not looked_up:
+        return f"{LOCAL_SYSTEM}:{port}" if port else host
     bracketed = host.startswith("[")
     suffix = f":{port}" if port else ""
+    if looked_up != name:
+        return f"{looked_up}{suffix}"
     if ":" in name and "%" in name:
         return f"[{_zone_dialed(name)}]{suffix}"
     if ":" in name and not bracketed:
@@ -1359,10 +1372,11 @@ def _zone_dialed(name: str) -> str:
 def _go_host_header(host: str) -> str:
     """The Host header Go sends for a URL's HOST[:PORT] as written: that, but for an IPv6 address with a zone,
     which is sent in brackets without it (kubectl 1.33 sent "Host: [::1]:PORT" for both ``[::1%25lo]:PORT`` and
-    ``::1%25lo:PORT``; net/http's removeZone)."""
+    ``::1%25lo:PORT``; net/http's removeZone), and a non-ASCII host, sent in punycode as written, not mapped
+    (go_idna.host_port_ascii: "Host: xn--BCHER-2pa.example" for ``BÜCHER.example``, kubectl 1.33)."""
     name, port, problem = _host_and_port(host)
     if problem is not None or ":" not in name or "%" not in name:
-        return host
+        return host_port_ascii(host)
     return f"[{_zone_split(name)[0]}]" + (f":{port}" if port else "")
 
 
@@ -1410,13 +1424,13 @@ def _proxied_base(base_url: str, server: str, pool_manager: Any) -> str:
 
 
 def _host_is_empty(url: str) -> bool:
-    """Whether ``url`` has an empty host with a port (``https://:6443``) or in brackets (``https://[]``), which Go
-    dials on the local system."""
+    """Whether ``url`` has an empty host with a port (``https://:6443``) or in brackets (``https://[]``), or one
+    that idna.Lookup maps to nothing (``https://\u200b``), which Go dials on the local system."""
     parts = _split_authority(url)
     if parts is None:
         return False
     name, port, problem = _host_and_port(parts[2])
-    return problem is None and not name and (bool(port) or parts[2].startswith("["))
+    return problem is None and lookup_ascii(name) == "" and (bool(name) or bool(port) or parts[2].startswith("["))
 
 
 def _server_name_problem(server: str, cluster: dict[str, Any]) -> str | None:
