@@ -1022,23 +1022,74 @@ class DialImpossible(Exception):
     """A request Go's transport fails as it dials the server (:func:`_dial_problem`), without sending it."""
 
 
-def _dial_problem(server: str) -> str | None:
+HOSTS_FILE = "/etc/hosts"
+"""Where Go's resolver (and glibc's) looks a name up before asking DNS."""
+
+
+def _dial_problem(server: str, hosts: str = HOSTS_FILE) -> str | None:
     """How Go's transport fails every request to ``server`` (a kubeconfig's, reached with no proxy) as it dials,
-    in its words, or None: a port past 65535 ("dial tcp: address 70000: invalid port"), and a name with colons
-    that is no IPv6 address (``http://a:b:6443``, ``http://::1``: :func:`_host_and_port`'s "lookup a:b: no such
-    host"), and a non-ASCII name that idna.Lookup refuses (go_idna.lookup_ascii: ``http://\u0663``, "lookup
-    \u0663: no such host"; urllib3 said "LocationParseError: ... is not a valid IDNA label"). Go's url.Parse
-    takes them, and kubectl 1.33, the oracle, failed each request so (through a proxy-url
-    it sent them to the proxy); the watch refused the kubeconfig at start instead, as :func:`connect` still does."""
+    in its words, or None: a port past 65535 ("dial tcp: address 70000: invalid port"), a name with colons that
+    is no IPv6 address (``http://a:b:6443``, ``http://::1``: :func:`_host_and_port`'s "lookup a:b: no such
+    host"), and a name Go's pure resolver finds to be no domain name (:func:`_go_domain_name`) and not in the
+    ``hosts`` file (which it reads first): "lookup NAME: no such host", NAME the one dialed, a non-ASCII name
+    as idna.Lookup maps it, or as written where Lookup refuses it (go_idna.lookup_ascii; ``http://\\u0663``).
+    Go's url.Parse takes them all, and kubectl 1.33, the oracle, failed each request so (through a proxy-url it
+    sent them to the proxy); the watch refused the first two at start, as :func:`connect` still does, said
+    urllib3's "LocationParseError: Failed to parse: Name '\\u0663' is not a valid IDNA label" or "'a..b', label
+    empty or too long" at each attempt, and reached 127.0.0.1 for ``http://127.1:6443``, which glibc reads as
+    inet_aton does (kubectl: "lookup 127.1: no such host")."""
     parts = _split_authority(_client_go_url(server))
     if parts is None:
         return None
     name, port, problem = _host_and_port(parts[2])
     if port and int(port) > 65535:
         return f"dial tcp: address {port}: invalid port"
-    if problem is None and lookup_ascii(name) is None:  # (Go dials the name as written: no domain name to its
-        return f"dial tcp: lookup {name}: no such host"  # resolver, which says so before asking; go_idna)
-    return f"dial tcp: {problem}" if problem is not None and problem.startswith("lookup ") else None
+    if problem is not None:
+        return f"dial tcp: {problem}" if problem.startswith("lookup ") else None
+    import netaddr
+
+    dialed = lookup_ascii(name)
+    if dialed is None:
+        return f"dial tcp: lookup {name}: no such host"  # (Lookup refused it: non-ASCII, no domain name)
+    if dialed == ".":  # (the root: Go asks DNS, which has no address for it; Python's socket cannot ask)
+        return "dial tcp: lookup .: no such host"
+    if not dialed or ":" in dialed or netaddr.valid_ipv4(dialed, netaddr.INET_PTON) or _go_domain_name(dialed):
+        return None  # (the local system, an IP address, a name to look up)
+    if _in_hosts_file(dialed, hosts):
+        return None
+    return f"dial tcp: lookup {dialed}: no such host"
+
+
+_GO_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})")
+
+
+def _go_domain_name(name: str) -> bool:
+    """Go's isDomainName (net/dnsclient.go), which its resolver asks before DNS, failing "no such host" without
+    asking: "." (the root), or labels of 1 to 63 ASCII letters, digits, ``_`` and ``-`` (not first nor last),
+    joined by dots, a last dot allowed, 253 bytes at most without it, and not all digits: ``127.1``, ``2130706433``
+    and ``127.000.0.1`` are no IP address to Go (its ParseIP is strict) and no name either, where glibc dials
+    what inet_aton reads in them (kubectl 1.33: "lookup 127.1: no such host", "lookup a..b: ...", "lookup -a:
+    ...", "lookup .a: ...", and a 70-letter label; "." and "a." were looked up)."""
+    if name == ".":
+        return True
+    bare = name[:-1] if name.endswith(".") else name
+    if not bare or len(bare) > 253 or not all(_GO_LABEL.fullmatch(label) and not label.endswith("-")
+                                              for label in bare.split(".")):
+        return False
+    return any(not c.isdigit() and c != "." for c in bare)
+
+
+def _in_hosts_file(name: str, hosts: str) -> bool:
+    """Whether the ``hosts`` file names ``name`` (case aside, a last dot aside), as Go's resolver finds it there
+    before it asks whether the name is one (a numeric alias in /etc/hosts was reached by kubectl 1.33); an
+    unreadable file names nothing."""
+    wanted = name.lower().removesuffix(".")
+    try:
+        with open(hosts, encoding="utf-8", errors="replace") as lines:
+            return any(wanted in (alias.lower().removesuffix(".") for alias in line.partition("#")[0].split()[1:])
+                       for line in lines)
+    except OSError:
+        return False
 
 
 class CredentialsUnavailable(Exception):

@@ -1,0 +1,60 @@
+"""watch --kubeconfig: a server name Go's pure resolver (kubectl is built with CGO_ENABLED=0) refuses before it asks
+DNS, failing each request "dial tcp: lookup NAME: no such host" (kubectl 1.33, the oracle, in a network namespace
+of its own with a listener on 127.0.0.1 and an /etc/hosts of its own)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kubeproxy_sim.watch.apiserver import _dial_problem
+
+from ._kubeconfigs import given_up, port_of, with_user
+
+pytest.importorskip("kubernetes")
+
+
+@pytest.mark.parametrize(("server", "name"), [
+    ("http://127.1:6443", "127.1"), ("http://2130706433:6443", "2130706433"),  # (no IP to Go: glibc's inet_aton)
+    ("http://127.000.0.1:6443", "127.000.0.1"), ("http://1.2.3.4.", "1.2.3.4."),
+    ("http://a..b", "a..b"), ("http://.a", ".a"), ("http://-a:6443", "-a"), ("http://a-.b", "a-.b"),
+    ("http://" + "a" * 70, "a" * 70), ("http://[127.1]:6443", "127.1"),
+    ("http://.", "."),  # (the root: kubectl asked DNS, unreachable there; where it answers, it has no address)
+    ("http://\u0663", "\u0663")])
+def test_no_domain_name_to_go_s_resolver_is_not_found(tmp_path: Path, server: str, name: str) -> None:
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n")
+    assert _dial_problem(server, str(hosts)) == f"dial tcp: lookup {name}: no such host"
+
+
+@pytest.mark.parametrize("server", [
+    "http://1234:6443",  # (in the hosts file: kubectl reached it)
+    "http://a.:6443", "http://0x7f.1:6443", "http://a_b", "http://localhost", "http://127.0.0.1:1", "http://[::1]:1",
+    "http://bücher.example", "http://\u200b", "http://:1"])
+def test_a_name_an_address_or_one_in_the_hosts_file_is_dialed(tmp_path: Path, server: str) -> None:
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n127.0.0.1 other 1234.  # a comment\n")
+    assert _dial_problem(server, str(hosts)) is None
+
+
+def test_a_numeric_name_is_not_dialed_as_glibc_reads_it(populated, tmp_path: Path) -> None:
+    """The watch reached 127.0.0.1 for http://127.1:PORT (glibc's getaddrinfo reads it as inet_aton does) and
+    synced; kubectl 1.33 failed its request, "dial tcp: lookup 127.1: no such host"."""
+    port = port_of(populated)
+    kubeconfig = with_user(populated, tmp_path / "kc", {}, server=f"http://127.1:{port}")
+    assert str(given_up(kubeconfig, sleep=lambda _: None)) == (
+        f"http://127.1:{port}: list failed: cannot connect to 127.1:{port}: dial tcp: lookup 127.1: no such host")
+    assert populated.requests == []
+
+
+@pytest.mark.parametrize(("server", "name"), [("http://a..b:1", "a..b"), ("http://" + "a" * 64 + ":1", "a" * 64)])
+def test_a_name_python_s_idna_codec_refuses_fails_in_go_s_words(tmp_path: Path, server: str, name: str) -> None:
+    """urllib3 said "LocationParseError: Failed to parse: 'a..b', label empty or too long" at each attempt."""
+    from .test_server_hosts import _kubeconfig_for
+
+    kubeconfig = tmp_path / "kc"
+    kubeconfig.write_text(_kubeconfig_for(server))
+    host = server.removeprefix("http://")
+    assert str(given_up(kubeconfig, sleep=lambda _: None)) == (
+        f"{server}: list failed: cannot connect to {host}: dial tcp: lookup {name}: no such host")
