@@ -827,7 +827,7 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None,
     cluster = data["clusters"][i]["cluster"]
     server, proxy = cluster["server"], cluster.get("proxy-url")
     if (problem := _scheme_problem(server) or _server_problem(server)) is not None and not (
-            per_request and not proxy and _dial_problem(server) is not None):  # (the watch fails each request)
+            per_request and not proxy and _parsed_dial_problem(server) is not None):  # (the watch fails each request)
         raise InputError(Diagnostic(f"{quoted(server)} is not a URL ({problem}); expected http(s)://HOST[:PORT]",
                                     file=kubeconfig, field=f"clusters[{i}].cluster.server"))
     if (problem := _server_name_problem(server, cluster)) is not None:
@@ -1025,35 +1025,49 @@ class DialImpossible(Exception):
 HOSTS_FILE = "/etc/hosts"
 """Where Go's resolver (and glibc's) looks a name up before asking DNS."""
 
+_GO_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_GO_IPV4 = re.compile(rf"(?:{_GO_OCTET}\.){{3}}{_GO_OCTET}")
+"""An IPv4 address as Go's ParseIP takes one: four decimal numbers to 255, without leading zeros (go1.17 on)."""
 
-def _dial_problem(server: str, hosts: str = HOSTS_FILE) -> str | None:
-    """How Go's transport fails every request to ``server`` (a kubeconfig's, reached with no proxy) as it dials,
-    in its words, or None: a port past 65535 ("dial tcp: address 70000: invalid port"), a name with colons that
+
+def _parsed_dial_problem(server: str) -> str | None:
+    """How Go dials a server its url.Parse takes but the watch's own reading refuses (:func:`_server_problem`), in
+    Go's words, or None: a port past 65535 ("dial tcp: address 70000: invalid port"), a name with colons that
     is no IPv6 address (``http://a:b:6443``, ``http://::1``: :func:`_host_and_port`'s "lookup a:b: no such
-    host"), and a name Go's pure resolver finds to be no domain name (:func:`_go_domain_name`) and not in the
-    ``hosts`` file (which it reads first): "lookup NAME: no such host", NAME the one dialed, a non-ASCII name
-    as idna.Lookup maps it, or as written where Lookup refuses it (go_idna.lookup_ascii; ``http://\\u0663``).
-    Go's url.Parse takes them all, and kubectl 1.33, the oracle, failed each request so (through a proxy-url it
-    sent them to the proxy); the watch refused the first two at start, as :func:`connect` still does, said
-    urllib3's "LocationParseError: Failed to parse: Name '\\u0663' is not a valid IDNA label" or "'a..b', label
-    empty or too long" at each attempt, and reached 127.0.0.1 for ``http://127.1:6443``, which glibc reads as
-    inet_aton does (kubectl: "lookup 127.1: no such host")."""
+    host"). kubectl 1.33, the oracle, took the kubeconfig and failed each request so."""
     parts = _split_authority(_client_go_url(server))
     if parts is None:
         return None
-    name, port, problem = _host_and_port(parts[2])
+    _, port, problem = _host_and_port(parts[2])
     if port and int(port) > 65535:
         return f"dial tcp: address {port}: invalid port"
-    if problem is not None:
-        return f"dial tcp: {problem}" if problem.startswith("lookup ") else None
-    import netaddr
+    return f"dial tcp: {problem}" if problem is not None and problem.startswith("lookup ") else None
 
+
+def _dial_problem(server: str, hosts: str = HOSTS_FILE) -> str | None:
+    """How Go's transport fails every request to ``server`` (a kubeconfig's, reached with no proxy) as it dials,
+    in its words, or None: :func:`_parsed_dial_problem`'s, and a name Go's pure resolver finds to be no domain
+    name (:func:`_go_domain_name`) and not in the ``hosts`` file (which it reads first): "lookup NAME: no such
+    host", NAME the one dialed, a non-ASCII name as idna.Lookup maps it, or as written where Lookup refuses it
+    (go_idna.lookup_ascii; ``http://\\u0663``). kubectl 1.33, the oracle, failed each request so (through a
+    proxy-url it sent them to the proxy); the watch said urllib3's "LocationParseError: Failed to parse: Name
+    '\\u0663' is not a valid IDNA label" or "'a..b', label empty or too long" at each attempt, and reached
+    127.0.0.1 for ``http://127.1:6443``, which glibc reads as inet_aton does (kubectl: "lookup 127.1: no such
+    host")."""
+    if (problem := _parsed_dial_problem(server)) is not None:
+        return problem
+    parts = _split_authority(_client_go_url(server))
+    if parts is None:
+        return None
+    name, _, problem = _host_and_port(parts[2])
+    if problem is not None:
+        return None
     dialed = lookup_ascii(name)
     if dialed is None:
         return f"dial tcp: lookup {name}: no such host"  # (Lookup refused it: non-ASCII, no domain name)
     if dialed == ".":  # (the root: Go asks DNS, which has no address for it; Python's socket cannot ask)
         return "dial tcp: lookup .: no such host"
-    if not dialed or ":" in dialed or netaddr.valid_ipv4(dialed, netaddr.INET_PTON) or _go_domain_name(dialed):
+    if not dialed or ":" in dialed or _GO_IPV4.fullmatch(dialed) or _go_domain_name(dialed):
         return None  # (the local system, an IP address, a name to look up)
     if _in_hosts_file(dialed, hosts):
         return None

@@ -58,3 +58,20 @@ def test_a_name_python_s_idna_codec_refuses_fails_in_go_s_words(tmp_path: Path, 
     host = server.removeprefix("http://")
     assert str(given_up(kubeconfig, sleep=lambda _: None)) == (
         f"{server}: list failed: cannot connect to {host}: dial tcp: lookup {name}: no such host")
+
+
+@pytest.mark.parametrize("server", ["https://a\x00x", "http://ü x", "http://\u0663 :1"])
+def test_a_server_go_s_url_parse_refuses_is_refused_at_start_still(tmp_path: Path, server: str) -> None:
+    """The name is no domain name (its dial would fail so), but Go's url.Parse refuses the URL before any dial
+    ("invalid control character in URL", a space in the host): refused as the kubeconfig is read, not an internal
+    error (netaddr's inet_pton on a NUL) nor a dial's failure."""
+    from kubeproxy_sim.errors import InputError
+    from kubeproxy_sim.watch import Kind
+    from kubeproxy_sim.watch.apiserver import ApiServerSource
+
+    from .test_server_hosts import _kubeconfig_for
+
+    kubeconfig = tmp_path / "kc"
+    kubeconfig.write_text(_kubeconfig_for(server))
+    with pytest.raises(InputError, match="is not a URL"):
+        ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE])
