@@ -116,20 +116,21 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Manifests:
     they wrote of clusterIPs and ipFamilies, Pods' tolerations and pod-deletion-cost: cli.scenario_facts). v1
     Endpoints come unmirrored: the World keeps them, and the mirroring controller mirrors them on its events, with
     the Services of every step (controllers.mirroring), not with this apply's alone."""
-    from kubeproxy_sim.cli.scenario_facts import RawFacts, raw_documents
+    from kubeproxy_sim.cli.scenario_facts import RawFacts, raw_documents, visit_order
     from kubeproxy_sim.objects.bulk import collector_paused
     from kubeproxy_sim.objects.load import decode_documents, input_bytes, objects_in, read_documents
 
     # overlaps: said of the whole cluster after each step (overlap_diagnostics); Deployments: read below
+    order: dict[tuple[str, str], None] = {}  # (kind, key) as kubectl apply visits them (stdin's documents too)
     with collector_paused(objects_in(input_bytes(list(paths)))):  # as load_paths, but unmirrored
-        loaded = decode_documents(read_documents(list(paths)), mirror=False, overlaps=False,
+        loaded = decode_documents(visit_order(read_documents(list(paths)), order), mirror=False, overlaps=False,
                                   read_elsewhere=frozenset({"Deployment"}))
     facts = RawFacts([d for d in loaded.diagnostics
                       if not (d.kind == "Service" and d.message.startswith(_ALLOCATED_WARNING))])
     for file, doc in raw_documents(list(paths)):
         if isinstance(doc, dict):
             facts.add(file, doc)
-    return replace(facts.manifests(loaded.cluster), endpoints=loaded.endpoints)
+    return replace(facts.manifests(loaded.cluster), endpoints=loaded.endpoints, order=tuple(order))
 
 
 # -- showing a step -------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ the decoders it uses are imported here once, not in the command's module."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from kubeproxy_sim.controllers.decode import (
@@ -24,7 +25,7 @@ from kubeproxy_sim.controllers.model import Deployment, LastApplied
 from kubeproxy_sim.controllers.script import Manifests
 from kubeproxy_sim.controllers.topology import ANNOTATIONS, cpu_millis
 from kubeproxy_sim.errors import Diagnostic, Severity
-from kubeproxy_sim.objects.load import STDIN, read_documents
+from kubeproxy_sim.objects.load import STDIN, Document, read_documents
 from kubeproxy_sim.objects.report import Report, described
 
 if TYPE_CHECKING:
@@ -41,6 +42,33 @@ def raw_documents(paths: list[str]) -> list[tuple[str, Any]]:
         items = document.get("items") if isinstance(document, dict) else None
         out.extend((file, item) for item in (items if isinstance(items, list) else [document]))
     return out
+
+
+def visit_order(documents: Iterable[Document], order: dict[tuple[str, str], None]) -> Iterator[Document]:
+    """The documents as they come, noting in ``order`` the (kind, key) of each object in the order kubectl apply
+    visits them (a List's items in its place: FlattenListVisitor), the first visit of one given twice: keys as
+    the models', NS/NAME (a namespace left out is the default one) or a Node's name."""
+    for entry in documents:
+        document = entry[2]
+        if isinstance(document, dict):
+            items, kind = document.get("items"), document.get("kind")
+            listed = isinstance(kind, str) and kind.endswith("List")
+            for item in items if listed and isinstance(items, list) else [document]:
+                if isinstance(item, dict) and (key := _object_key(item)) is not None:
+                    order.setdefault(key, None)
+        yield entry
+
+
+def _object_key(document: dict[str, Any]) -> tuple[str, str] | None:
+    """(kind, key) of a document with a kind and a name, as :func:`visit_order` notes it."""
+    meta, kind = document.get("metadata"), document.get("kind")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if not isinstance(kind, str) or not isinstance(name, str):
+        return None
+    if kind == "Node":
+        return kind, name
+    namespace = meta.get("namespace") if isinstance(meta, dict) else None
+    return kind, f"{namespace if isinstance(namespace, str) and namespace else 'default'}/{name}"
 
 
 _CONDITION_STATUSES = ("True", "False", "Unknown")

@@ -527,6 +527,10 @@ class World:
     # endpoints controller keeps an object's annotations when it updates it, and creates its own without); kept to
     # the keys ``endpoints`` holds (script.play), so an object deleted and made again by the controller has none
     endpoints_applied: frozenset[str] = frozenset()
+    # (kind, NS/NAME) of the Services and Deployments ``expose`` and ``create deployment`` made, which carry no
+    # last-applied-configuration annotation (neither saves it without --save-config) until an apply patches it in;
+    # kept to the objects the World holds (script.play)
+    unannotated: frozenset[tuple[str, str]] = frozenset()
     # the pods at each instant the last stretch of time stopped at on its way (world.advance, wait_for_rollout: a
     # pod ready or gone, an eviction), before its end: what the EndpointSlice controller's informers delivered in
     # between, whose events it syncs at their own instants (world.controller_sync). Not part of the cluster's

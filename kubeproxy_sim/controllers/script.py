@@ -41,7 +41,7 @@ from kubeproxy_sim.controllers.model import (
     only_added_tolerations,
     replicas_over_limit,
 )
-from kubeproxy_sim.controllers.queue import slice_queued
+from kubeproxy_sim.controllers.queue import pod_queued, slice_queued
 from kubeproxy_sim.controllers.scheduler import PortConflict
 from kubeproxy_sim.errors import Diagnostic
 from kubeproxy_sim.objects.decode import LABEL_VALUE
@@ -490,6 +490,9 @@ class Manifests:
     # last-applied view, scenario_cmd._pod_applied); a Pod left out wrote neither
     pod_applied: tuple[tuple[str, LastApplied], ...] = ()
     endpoints: tuple[Endpoints, ...] = ()  # v1 Endpoints, unmirrored: the mirroring controller's input
+    # (kind, key) of each object in the order kubectl apply visits them: the files as given (a directory's in
+    # its listing's order), each file's documents, a List's items in place; kubectl prints its lines so
+    order: tuple[tuple[str, str], ...] = ()
 
 
 Loader = Callable[[tuple[str, ...]], Manifests]
@@ -555,9 +558,14 @@ def _merged(running: SimPod | None, written: LastApplied) -> tuple[tuple[Tolerat
     return tolerations, cost
 
 
+Note = tuple[tuple[str, str], str]
+"""One line kubectl apply prints and the object it is of: (kind, key) as in :attr:`Manifests.order`."""
+
+
 def _apply_manifests(world: World, manifests: Manifests, rng: random.Random) -> Played:
-    """``kubectl apply -f``: each kind's objects put into the world in turn, with kubectl's word for each; a pod
-    update the API server refuses leaves the other objects applied, and its refusal is the step's error."""
+    """``kubectl apply -f``: each kind's objects put into the world in turn, with kubectl's lines for each in the
+    order it visits the objects (:func:`in_file_order`); a pod update the API server refuses leaves the other
+    objects applied, and its refusal is the step's error."""
     start = world
     world, notes = _apply_nodes(world, manifests, rng)
     world, more = _apply_services(world, manifests, rng)
@@ -566,16 +574,36 @@ def _apply_manifests(world: World, manifests: Manifests, rng: random.Random) -> 
     notes += more
     slices_before = {s.key: s for s in world.user_slices}
     world = W.put_slices(world, manifests.cluster.endpoint_slices)
-    notes += [_applied("endpointslice.discovery.k8s.io", s.name, slices_before.get(s.key), s)
+    notes += [(("EndpointSlice", s.key), _applied("endpointslice.discovery.k8s.io", s.name, slices_before.get(s.key),
+                                                  s))
               for s in manifests.cluster.endpoint_slices]
     world, more, refused, conflicts = _apply_pods(world, manifests, rng)
     notes += more
     world, more = _apply_deployments(world, manifests, rng)
     notes += more
-    return Played(world, tuple(notes), "; ".join(refused) or None, port_conflicts=conflicts)
+    applied = {("Service", s.key) for s in manifests.cluster.services} | {("Deployment", d.key)
+                                                                          for d in manifests.deployments}
+    world = replace(world, unannotated=world.unannotated - applied)  # the annotation patched in
+    return Played(world, in_file_order(notes, manifests.order), "; ".join(refused) or None,
+                  port_conflicts=conflicts)
 
 
-def _apply_nodes(world: World, manifests: Manifests, rng: random.Random) -> tuple[World, list[str]]:
+def in_file_order(notes: list[Note], order: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    """The lines of one apply in the order kubectl prints them: it visits the objects in ``order`` (the files'),
+    printing each one's lines as it applies it, where the model applies them kind by kind; an object not in
+    ``order`` keeps its place after those that are. The API server's v1 Endpoints deprecation warning comes once,
+    before the lines of the first Endpoints (kubectl's warning writer drops repeats; its GET of the object
+    brings it)."""
+    place = {key: index for index, key in reversed(list(enumerate(order)))}
+    ranked = sorted(notes, key=lambda note: place.get(note[0], len(place)))
+    lines = [line for _, line in ranked]
+    first = next((i for i, (key, _) in enumerate(ranked) if key[0] == "Endpoints"), None)
+    if first is not None:
+        lines.insert(first, ENDPOINTS_DEPRECATED)
+    return tuple(lines)
+
+
+def _apply_nodes(world: World, manifests: Manifests, rng: random.Random) -> tuple[World, list[Note]]:
     """The manifests' Nodes put, and a word for each: a Node is "configured" when its object, its allocatable
     CPU or pods, or its readiness changed, which the model keeps apart from the Node object."""
     nodes_before = {n.name: n for n in world.nodes}
@@ -585,31 +613,46 @@ def _apply_nodes(world: World, manifests: Manifests, rng: random.Random) -> tupl
     if manifests.cluster.nodes:
         world = W.put_nodes(world, manifests.cluster.nodes, manifests.not_ready_nodes, rng, cpu, max_pods,
                             manifests.unreachable_nodes, manifests.untainted_nodes)
-    notes = [_applied("node", n.name, nodes_before.get(n.name) and (nodes_before[n.name], cpu_before.get(n.name),
-                                                                     pods_before.get(n.name), ready_before[n.name]),
-                      (n, cpu.get(n.name), max_pods.get(n.name), _ready_state(manifests, n.name)))
+    notes = [(("Node", n.key), _applied("node", n.name, nodes_before.get(n.name) and (
+        nodes_before[n.name], cpu_before.get(n.name), pods_before.get(n.name), ready_before[n.name]),
+        (n, cpu.get(n.name), max_pods.get(n.name), _ready_state(manifests, n.name))))
              for n in manifests.cluster.nodes]
     return world, notes
 
 
-def _apply_services(world: World, manifests: Manifests, rng: random.Random) -> tuple[World, list[str]]:
+def _apply_services(world: World, manifests: Manifests, rng: random.Random) -> tuple[World, list[Note]]:
     """The manifests' Services, each admitted as the API server completes it (cluster IPs and families from the
-    fields the manifest wrote) before it is put, so a later one sees its addresses taken."""
+    fields the manifest wrote) before it is put, so a later one sees its addresses taken; one ``expose`` made
+    is warned of and configured (:func:`_unannotated`)."""
     annotations = dict(manifests.service_annotations)
     policies, written = dict(manifests.family_policies), dict(manifests.ip_fields)
-    notes = []
+    notes: list[Note] = []
     for service in manifests.cluster.services:
         admitted = W.admit_service(world, service, rng, policy=policies.get(service.key),
                                    written=written.get(service.key, NOTHING_WRITTEN))
         current = world.service(service.namespace, service.name)
         wanted = annotations.get(service.key, ())  # a changed topology annotation is a change too
-        notes.append(_applied("service", service.name, current and (current, W.annotations_of(world, service.key)),
-                              (admitted, tuple(sorted(wanted)))))
+        key = ("Service", service.key)
+        notes += _unannotated(world, key, "services", service.name, current is not None) or [
+            (key, _applied("service", service.name, current and (current, W.annotations_of(world, service.key)),
+                           (admitted, tuple(sorted(wanted)))))]
         world = W.put_service(world, admitted, wanted)
     return world, notes
 
 
-def _apply_endpoints(world: World, manifests: Manifests, start: World) -> tuple[World, list[str]]:
+def _unannotated(world: World, key: tuple[str, str], resource: str, name: str, exists: bool) -> list[Note]:
+    """kubectl apply's lines for an object a command other than apply made (``expose``, ``create deployment``:
+    World.unannotated), which has no last-applied-configuration annotation: its warning, and "configured",
+    as the patch adds the annotation whatever else it changes; none for any other object."""
+    if not exists or key not in world.unannotated:
+        return []
+    return [(key, _no_last_applied(resource, name)), (key, f"{_APPLIED_KIND[key[0]]}/{name} configured")]
+
+
+_APPLIED_KIND = {"Service": "service", "Deployment": "deployment.apps"}
+
+
+def _apply_endpoints(world: World, manifests: Manifests, start: World) -> tuple[World, list[Note]]:
     """The manifests' v1 Endpoints, stored as they are (the mirroring controller reads them once the step is
     played: play), each with kubectl's word: the Endpoints of a Service the endpoints controller kept at the
     step's start exist (it wrote them) when the World holds none, so applying them configures them."""
@@ -619,11 +662,11 @@ def _apply_endpoints(world: World, manifests: Manifests, start: World) -> tuple[
     for service in start.services:
         if reconciled(service):
             before.setdefault(service.key, "written by the endpoints controller")
-    notes = [ENDPOINTS_DEPRECATED]
+    notes: list[Note] = []  # (in_file_order puts the deprecation warning before the first of them)
     for e in manifests.endpoints:
         if before.get(e.key) is not None and e.key not in world.endpoints_applied:
-            notes.append(_no_last_applied("endpoints", e.name))
-        notes.append(_applied("endpoints", e.name, before.get(e.key), e))
+            notes.append((("Endpoints", e.key), _no_last_applied("endpoints", e.name)))
+        notes.append((("Endpoints", e.key), _applied("endpoints", e.name, before.get(e.key), e)))
     keys = {e.key for e in manifests.endpoints}
     return replace(world, endpoints=(*(e for e in world.endpoints if e.key not in keys), *manifests.endpoints),
                    endpoints_applied=world.endpoints_applied | keys), notes
@@ -631,8 +674,10 @@ def _apply_endpoints(world: World, manifests: Manifests, start: World) -> tuple[
 
 def _no_last_applied(resource: str, name: str) -> str:
     """What kubectl apply prints (to stderr) before patching an object that exists without its
-    last-applied-configuration annotation (apply.go's warningNoLastAppliedConfigAnnotation, kubectl 1.33): one
-    another client made, as the endpoints controller makes a selector Service's Endpoints."""
+    last-applied-configuration annotation (apply.go's warningNoLastAppliedConfigAnnotation, kubectl 1.33, naming
+    it by Info.ObjectName: the plural resource and the name): one another client made, as the endpoints controller
+    makes a selector Service's Endpoints, the ReplicaSet controller its pods, ``expose`` its Service and ``create
+    deployment`` its Deployment."""
     return (f"Warning: resource {resource}/{name} is missing the {LAST_APPLIED_ANNOTATION} annotation which is "
             "required by kubectl apply. kubectl apply should only be used on resources created declaratively by "
             "either kubectl create --save-config or kubectl apply. The missing annotation will be patched "
@@ -640,13 +685,14 @@ def _no_last_applied(resource: str, name: str) -> str:
 
 
 def _apply_pods(world: World, manifests: Manifests,
-                rng: random.Random) -> tuple[World, list[str], list[str], tuple[PortConflict, ...]]:
+                rng: random.Random) -> tuple[World, list[Note], list[str], tuple[PortConflict, ...]]:
     """(world, notes, refusals, port conflicts) of the manifests' Pods: a running pod the manifest leaves the
     same is updated in place (its tolerations merged as apply merges them, a toleration dropped refused), any
-    other is created; the updates, then the creations, are made once every pod of the apply is read."""
+    other is created; the updates, then the creations, are made once every pod of the apply is read. A pod no
+    apply made (a ReplicaSet's: last_applied None) has no last-applied-configuration annotation: warned of."""
     running = {p.key: p for p in world.pods}
     views = dict(manifests.pod_applied)
-    notes: list[str] = []
+    notes: list[Note] = []
     changed = []
     merged: dict[str, tuple[tuple[Toleration, ...], str | None]] = {}  # by NS/NAME: the fields after the merge
     applied: dict[str, LastApplied] = {}  # by NS/NAME: the new last-applied view
@@ -661,14 +707,17 @@ def _apply_pods(world: World, manifests: Manifests,
             refused.append(_tolerations_refused(pod))
             continue
         merged[pod.key], applied[pod.key] = (own, cost), view
+        key = ("Pod", pod.key)
+        if before is not None and before.last_applied is None:
+            notes.append((key, _no_last_applied("pods", pod.name)))
         if before is not None and _same_pod(before, pod):  # a running pod keeps its node, address and readiness
             same = ((admitted_tolerations(own), cost, view)
                     == (before.tolerations, before.deletion_cost, before.last_applied))
-            notes.append(f"pod/{pod.name} {'unchanged' if same else 'configured'}")
+            notes.append((key, f"pod/{pod.name} {'unchanged' if same else 'configured'}"))
             if not same:  # a pod spec change the API server allows, an annotation, or a first apply: in place
                 updated.add(pod.key)
             continue
-        notes.append(_applied("pod", pod.name, before, False))
+        notes.append((key, _applied("pod", pod.name, before, False)))
         changed.append(pod)
     if updated:
         world = W.update_pods(world, {key: merged[key] for key in updated}, rng, applied)
@@ -677,18 +726,22 @@ def _apply_pods(world: World, manifests: Manifests,
     return world, notes, refused, conflicts
 
 
-def _apply_deployments(world: World, manifests: Manifests, rng: random.Random) -> tuple[World, list[str]]:
+def _apply_deployments(world: World, manifests: Manifests, rng: random.Random) -> tuple[World, list[Note]]:
     """The manifests' Deployments, as apply merges them: replicas left out keep the live count, and a changed
-    selector is refused (it is immutable), which stops the step."""
-    notes = []
+    selector is refused (it is immutable), which stops the step; one ``create deployment`` made is warned of
+    and configured (:func:`_unannotated`)."""
+    notes: list[Note] = []
     for d in manifests.deployments:
         existing = world.deployment(d.namespace, d.name)
         if existing is not None and not d.replicas_given:  # apply leaves a field the manifest omits alone
             d = replace(d, replicas=existing.replicas)
         if existing is not None and existing.selector != d.selector:
             raise W.ActionError(f'The Deployment "{d.name}" is invalid: spec.selector: field is immutable')
+        key = ("Deployment", d.key)
+        unannotated = _unannotated(world, key, "deployments", d.name, existing is not None)
         world = W.apply_deployment(world, d, rng)
-        notes.append(_applied("deployment.apps", d.name, existing, world.deployment(d.namespace, d.name)))
+        notes += unannotated or [(key, _applied("deployment.apps", d.name, existing,
+                                                world.deployment(d.namespace, d.name)))]
     return world, notes
 
 
@@ -734,7 +787,8 @@ def _play_delete(world: World, step: Step, rng: random.Random) -> Played:
         notes = [f'deployment.apps "{n}" deleted' for n in names]
     elif step.kind == "endpoints":
         gone = {(step.namespace, name) for name in names}
-        world = replace(world, endpoints=tuple(e for e in world.endpoints if (e.namespace, e.name) not in gone))
+        world = replace(world, endpoints=tuple(e for e in world.endpoints if (e.namespace, e.name) not in gone),
+                        endpoints_applied=world.endpoints_applied - {f"{ns}/{name}" for ns, name in gone})
         notes = [ENDPOINTS_DEPRECATED, *(f'endpoints "{n}" deleted' for n in names)]
     else:
         world = W.delete_pods(world, step.namespace, names, rng)
@@ -776,11 +830,14 @@ def _run(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
     verb = step.verb
     if verb == "create deployment":
         d = W.new_deployment(step.namespace, step.name, [i for _, i in step.images], step.replicas, step.port)
-        return Played(W.create_deployment(world, d, rng), (f"deployment.apps/{step.name} created",))
+        world = W.create_deployment(world, d, rng)
+        world = replace(world, unannotated=world.unannotated | {("Deployment", d.key)})
+        return Played(world, (f"deployment.apps/{step.name} created",))
     if verb == "expose":
         world, service = W.expose(world, step.namespace, step.name, rng, port=step.port,
                                   target_port=step.target_port, service_type=step.service_type,
                                   name=step.service_name, protocol=step.protocol)
+        world = replace(world, unannotated=world.unannotated | {("Service", service.key)})
         return Played(world, (f"service/{service.name} exposed",))
     if verb == "scale":
         return Played(W.scale(world, step.namespace, step.name, step.replicas, rng),
@@ -812,6 +869,32 @@ def _run(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
     return Played(W.advance(world, step.seconds, rng), (f"t={_format_time(world.now + step.seconds)}",))
 
 
+def endpoints_controller_step(start: World, end: World) -> World:
+    """The World once the endpoints controller has synced the Services a step's events queue (addPod, updatePod,
+    deletePod: queue.pod_queued; onServiceUpdate: a Service added or changed): the Endpoints of such a Service
+    with a selector that the World held from before the step (applied over what the controller wrote) are
+    written again from the pods (syncService finds their subsets or labels unlike its own), keeping their
+    annotations, kubectl's last-applied-configuration among them (it copies the object). The World then holds
+    no copy, as for any other Endpoints the controller keeps (script._apply_endpoints: a later apply of the same
+    file is "configured"). That controller has no handler for Endpoints but onEndpointsDelete, so Endpoints
+    applied with no such event after them stay as applied; those a step applies itself are left as applied
+    too (where the step's own pod events fall against the write is not modelled)."""
+    had = {e.key: e for e in start.endpoints}
+    services = {s.key: s for s in end.services}
+    held = [e.key for e in end.endpoints if had.get(e.key) == e and e.key in services and reconciled(services[e.key])]
+    if not held:
+        return end
+    before = {s.key: s for s in start.services}
+    notes_before, notes_now = dict(start.service_annotations), dict(end.service_annotations)
+    queued = {key for key, s in services.items()
+              if before.get(key) != s or notes_before.get(key) != notes_now.get(key)}
+    queued |= pod_queued([p.at(start.now) for p in start.pods], [p.at(end.now) for p in end.pods], end.services)
+    rewritten = queued.intersection(held)
+    if not rewritten:
+        return end
+    return replace(end, endpoints=tuple(e for e in end.endpoints if e.key not in rewritten))
+
+
 def play(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
     """Carry out one step; a refusal (not found, already exists, ...) raises ScriptError naming the line. The
     World it leaves has lost the loaded slices the controllers delete once they see the step (W.collect_slices),
@@ -823,8 +906,13 @@ def play(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
         raise ScriptError(step.line, f"{step.verb}: {exc}", getattr(exc, "file", None)) from None
     touched = frozenset(slice_queued(world.user_slices, played.world.user_slices))
     after, mirror_notes = mirror_step(world, W.collect_slices(played.world))
-    held = {e.key for e in after.endpoints}
-    if not after.endpoints_applied <= held:  # deleted (with its Service too): made again, it has no annotation
-        after = replace(after, endpoints_applied=after.endpoints_applied & held)
+    after = endpoints_controller_step(world, after)
+    if after.endpoints_applied:  # gone (with its Service too): made again, it has no annotation
+        present = {e.key for e in after.endpoints} | {s.key for s in after.services if reconciled(s)}
+        if not after.endpoints_applied <= present:
+            after = replace(after, endpoints_applied=after.endpoints_applied & present)
+    if after.unannotated:  # deleted: made again by apply, it has one
+        made = {("Service", s.key) for s in after.services} | {("Deployment", d.key) for d in after.deployments}
+        after = replace(after, unannotated=after.unannotated & made)
     return replace(played, world=after, slice_events=touched,
                    mirror_notes=(*mirror_slices_deleted(played.world.user_slices), *mirror_notes))

@@ -394,9 +394,9 @@ def test_apply_says_created_unchanged_or_configured_and_keeps_the_selector(
     assert run_cli(["scenario", script, "--show", "endpoints"], monkeypatch) == 1
     captured = capsys.readouterr()
     notes = [line for line in captured.out.splitlines() if line.startswith("# ") and "step" not in line]
-    assert notes[:6] == ["# service/web created", "# deployment.apps/web created",
-                         "# service/web unchanged", "# deployment.apps/web unchanged",
-                         "# service/web unchanged", "# deployment.apps/web configured"]
+    assert notes[:6] == ["# deployment.apps/web created", "# service/web created",  # the file's order
+                         "# deployment.apps/web unchanged", "# service/web unchanged",
+                         "# deployment.apps/web configured", "# service/web unchanged"]
     assert 'sel.yaml' not in captured.err and ':4: apply: The Deployment "web" is invalid: spec.selector: field is ' \
         'immutable' in captured.err
 

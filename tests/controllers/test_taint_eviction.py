@@ -379,7 +379,7 @@ def test_scenario_a_bare_pod_reapplied_with_a_toleration_added_is_configured_and
     script = ("apply -f p1.yaml\nwait 10s\napply -f down.yaml\nwait 100s\napply -f p1-forever.yaml\n"
               "apply -f p1-forever.yaml\nwait 1h\n")
     steps = _play(tmp_path, script, monkeypatch, capsys, "endpoints")
-    assert [step["notes"][1] for step in steps[4:6]] == ["pod/p1 configured", "pod/p1 unchanged"]
+    assert [step["notes"][0] for step in steps[4:6]] == ["pod/p1 configured", "pod/p1 unchanged"]  # (file order)
     endpoints = [[(str(e["node"]), str(e["state"])) for e in step["endpoints"]]  # type: ignore[attr-defined]
                  for step in steps[3:]]
     assert endpoints == [[("node2", "not-ready")]] * 4  # never terminating
@@ -481,7 +481,7 @@ def test_scenario_a_pod_reapplied_writing_operator_equal_it_had_left_out_is_refu
     assert run_cli(argv, monkeypatch) == 1
     captured = capsys.readouterr()
     steps = json.loads(captured.out)["steps"]
-    assert steps[1]["notes"] == ["service/calm unchanged", "pod/p1 unchanged"]
+    assert steps[1]["notes"] == ["pod/p1 unchanged", "service/calm unchanged"]  # the file's order
     assert captured.err.startswith(f'kubeproxy-sim: {tmp_path / "script"}:3: apply: The Pod "p1" is invalid: '
                                    "spec.tolerations: Forbidden: existing toleration can not be modified")
 
@@ -522,17 +522,25 @@ def _reapply(w: World, rng: random.Random, name: str, *, cost: str | None = None
     return play(w, Step(1, "apply -f p.yaml", "apply", paths=("p.yaml",)), rng, lambda _: manifests)
 
 
+def no_last_applied(name: str) -> str:
+    """kubectl apply's warning before patching a pod no apply made (a ReplicaSet's)."""
+    return (f"Warning: resource pods/{name} is missing the kubectl.kubernetes.io/last-applied-configuration "
+            "annotation which is required by kubectl apply. kubectl apply should only be used on resources created "
+            "declaratively by either kubectl create --save-config or kubectl apply. The missing annotation will be "
+            "patched automatically.")
+
+
 def test_a_pod_the_replicaset_made_keeps_what_a_reapplied_manifest_leaves_out() -> None:
     """A ReplicaSet's pod has no last-applied-configuration, so kubectl's three-way merge removes nothing from
     it: a Pod manifest of its name writing only a pod-deletion-cost leaves its tolerations ('dedicated' and the
     defaults) as they are (no Forbidden), and one leaving the cost out keeps the template's "4". Either is
-    'configured' (kubectl adds the annotation) and updates the pod in place, owner and all."""
+    'configured' (kubectl warns of the missing annotation and adds it) and updates the pod in place, owner and all."""
     w, rng = _deployed(2, DEDICATED)
     name = sorted(p.name for p in w.pods)[0]
     before = w.pod("default", name)
     assert before is not None and before.tolerations == (DEDICATED, *DEFAULTS)
     played = _reapply(w, rng, name, cost="5")
-    assert played.error is None and played.notes == (f"pod/{name} configured",)
+    assert played.error is None and played.notes == (no_last_applied(name), f"pod/{name} configured")
     after = played.world.pod("default", name)
     assert after is not None and after.tolerations == before.tolerations and after.deletion_cost == "5"
     assert after.owner == before.owner and after.serial == before.serial
@@ -540,7 +548,7 @@ def test_a_pod_the_replicaset_made_keeps_what_a_reapplied_manifest_leaves_out() 
     template = W.new_deployment("default", "web", [IMAGE_V1], 2, 8080).template
     w, rng = deployed(2, template=replace(template, deletion_cost="4"))
     played = _reapply(w, rng, name := sorted(p.name for p in w.pods)[0])
-    assert played.error is None and played.notes == (f"pod/{name} configured",)
+    assert played.error is None and played.notes == (no_last_applied(name), f"pod/{name} configured")
     assert played.world.pod("default", name).deletion_cost == "4"  # type: ignore[union-attr]
 
 
@@ -557,6 +565,6 @@ def test_a_reapply_removes_only_what_the_last_apply_wrote() -> None:
     after = dropped.world.pod("default", name)
     assert after is not None and after.deletion_cost is None and after.tolerations == (DEDICATED, *DEFAULTS)
     written = _reapply(w, rng, name, own=(DEDICATED, FOREVER))
-    assert written.error is None and written.notes == (f"pod/{name} configured",)
+    assert written.error is None and written.notes == (no_last_applied(name), f"pod/{name} configured")
     refused = _reapply(written.world, rng, name)
     assert refused.error is not None and refused.error.startswith(f'The Pod "{name}" is invalid: spec.tolerations')

@@ -1,0 +1,179 @@
+"""The lines ``apply -f`` prints in a scenario, as kubectl 1.33 prints them: in the order it visits the objects
+(the files as given, a directory's in name order, each file's documents, a List's items in place), with the API
+server's v1 Endpoints deprecation warning once, before the first Endpoints' lines, and apply's warning of an
+object that lacks the last-applied-configuration annotation (one ``expose``, ``create deployment`` or the
+ReplicaSet controller made), which the apply then patches in ("configured")."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from kubeproxy_sim.cli.scenario_cmd import load_manifests
+from kubeproxy_sim.controllers.script import Step, parse_line, play
+
+from ._helpers import deployed, run_cli
+
+BOOTCAMP = str(Path(__file__).resolve().parents[2] / "rulesets" / "bootcamp" / "objects.yaml")
+WARN = "Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"
+
+
+def no_last_applied(resource: str) -> str:
+    """apply.go's warningNoLastAppliedConfigAnnotation for RESOURCE (Info.ObjectName: plural/name)."""
+    return (f"Warning: resource {resource} is missing the kubectl.kubernetes.io/last-applied-configuration "
+            "annotation which is required by kubectl apply. kubectl apply should only be used on resources "
+            "created declaratively by either kubectl create --save-config or kubectl apply. The missing "
+            "annotation will be patched automatically.")
+
+
+SERVICE = ("apiVersion: v1\nkind: Service\nmetadata: {name: ext, namespace: default}\n"
+           "spec: {ports: [{port: 80, targetPort: 8080}]}\n")
+ENDPOINTS = ("apiVersion: v1\nkind: Endpoints\nmetadata: {name: ext}\n"
+             "subsets: [{addresses: [{ip: 192.0.2.10}], ports: [{port: 8080}]}]\n")
+NODE = ("apiVersion: v1\nkind: Node\nmetadata: {name: node9}\nspec: {podCIDR: 10.244.9.0/24}\n"
+        "status: {addresses: [{type: InternalIP, address: 192.168.1.19}], conditions: [{type: Ready, "
+        "status: 'True'}]}\n")
+WEB = ("apiVersion: v1\nkind: Service\nmetadata: {name: web, labels: {app: web}}\n"
+       "spec: {selector: {app: web}, ports: [{port: 8080, protocol: TCP, targetPort: 8080}]}\n")
+DEPLOYMENT = ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, labels: {app: web}}\n"
+              "spec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n"
+              "    metadata: {labels: {app: web}}\n    spec: {containers: [{name: nginx, image: nginx, "
+              "ports: [{containerPort: 8080}]}]}\n")
+
+
+def notes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], script: str,
+          **files: str) -> list[list[str]]:
+    """Each step's notes of ``script`` played with ``files`` (name: text, written as name.yaml; a name with
+    '__' is a path below a directory: d__a is d/a.yaml)."""
+    for name, text in files.items():
+        path = tmp_path / (name.replace("__", "/") + ".yaml")
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+    (tmp_path / "script").write_text(script)
+    assert run_cli(["scenario", str(tmp_path / "script"), "-f", BOOTCAMP, "--show", "endpoints"], monkeypatch) == 0
+    steps: list[list[str]] = []
+    for line in capsys.readouterr().out.splitlines():
+        if line.startswith("# step "):
+            steps.append([])
+        elif line.startswith("# "):
+            steps[-1].append(line[2:])
+    return steps
+
+
+def test_the_lines_come_in_the_files_order_not_by_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Endpoints before their Service in a file: kubectl prints the Endpoints' lines first (the model applied
+    Services first and said so); the deprecation warning comes with the first Endpoints, where it is."""
+    steps = notes(tmp_path, monkeypatch, capsys, "apply -f ep.yaml\napply -f svc.yaml\n",
+                  ep=ENDPOINTS + "---\n" + SERVICE, svc=SERVICE.replace("ext", "other") + "---\n"
+                  + ENDPOINTS.replace("ext", "other") + "---\n" + NODE)
+    assert steps == [[WARN, "endpoints/ext created", "service/ext created"],
+                     ["service/other created", WARN, "endpoints/other created", "node/node9 created"]]
+
+
+def test_several_files_a_directory_and_a_list_are_visited_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """-f files as given; a directory's files by name (filepath.Walk), not as written; a List's items in its
+    place (FlattenListVisitor)."""
+    items = "".join(f"- {line}\n" if i == 0 else f"  {line}\n" for doc in (NODE, ENDPOINTS)
+                    for i, line in enumerate(doc.splitlines()))
+    steps = notes(tmp_path, monkeypatch, capsys, "apply -f svc.yaml -f d\n", svc=SERVICE,
+                  d__b=f"apiVersion: v1\nkind: List\nitems:\n{items}", d__a=SERVICE.replace("ext", "aaa"))
+    assert steps == [["service/ext created", "service/aaa created", "node/node9 created", WARN,
+                      "endpoints/ext created"]]
+
+
+def test_an_exposed_service_applied_is_warned_of_and_configured_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """``expose`` saves no last-applied-configuration: the first apply over its Service warns and patches it in
+    (configured, though the spec is the same), the next finds it (unchanged); deleted and exposed again, it has
+    none again; a Service applied first and exposed... cannot be (AlreadyExists), so an applied one never warns."""
+    script = ("create deployment web --image=nginx --port=8080\nexpose deployment/web\napply -f web.yaml\n"
+              "apply -f web.yaml\ndelete service web\nexpose deployment/web\napply -f web.yaml\n")
+    steps = notes(tmp_path, monkeypatch, capsys, script, web=WEB)
+    assert steps[2:5] == [[no_last_applied("services/web"), "service/web configured"], ["service/web unchanged"],
+                          ['service "web" deleted']]
+    assert steps[6] == [no_last_applied("services/web"), "service/web configured"]
+
+
+def test_a_created_deployment_applied_is_warned_of_and_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """``create deployment`` saves no last-applied-configuration either: deployments/web is warned of once."""
+    steps = notes(tmp_path, monkeypatch, capsys, "create deployment web --image=nginx --port=8080\n"
+                  "apply -f d.yaml\napply -f d.yaml\ndelete deployment web\napply -f d.yaml\n", d=DEPLOYMENT)
+    assert steps[1:] == [[no_last_applied("deployments/web"), "deployment.apps/web configured"],
+                         ["deployment.apps/web unchanged"], ['deployment.apps "web" deleted'],
+                         ["deployment.apps/web created"]]
+
+
+def test_a_replicasets_pod_applied_is_warned_of(tmp_path: Path) -> None:
+    """A pod the ReplicaSet controller made has no last-applied-configuration: applying its manifest warns
+    (pods/NAME); one applied before does not."""
+    world, rng = deployed(1)
+    (pod,) = world.pods
+    ip = pod.at(world.now).pod_ips[0]
+    (tmp_path / "p.yaml").write_text(
+        f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod.name}, labels: {dict(pod.labels)}}}\n"
+        f"spec: {{nodeName: {pod.node_name}, containers: [{{name: c, image: x, ports: [{{containerPort: 8080}}]}}]}}\n"
+        f"status: {{podIP: {ip}, podIPs: [{{ip: {ip}}}], conditions: [{{type: Ready, status: 'True'}}]}}\n")
+    said = []
+    for _ in range(2):
+        played = play(world, Step(1, "apply", "apply", paths=(str(tmp_path / "p.yaml"),)), rng,
+                      lambda p: load_manifests(p))
+        world = played.world
+        said.append(list(played.notes))
+    assert said == [[no_last_applied(f"pods/{pod.name}"), f"pod/{pod.name} configured"], [f"pod/{pod.name} unchanged"]]
+
+
+def test_a_parsed_expose_marks_the_service_for_the_warning() -> None:
+    """The mark is the World's (unannotated), kept to the objects it holds."""
+    world, rng = deployed(1)
+    step = parse_line(1, "expose deployment/web --port=80")
+    assert step is not None
+    world = play(world, step, rng, lambda _p: pytest.fail("no apply")).world
+    assert world.unannotated == {("Service", "default/web")}
+    step = parse_line(2, "delete service web")
+    assert step is not None
+    assert play(world, step, random.Random(0), lambda _p: pytest.fail("no apply")).world.unannotated == frozenset()
+
+
+SELECTED = ("apiVersion: v1\nkind: Service\nmetadata: {name: web, labels: {tier: x}}\n"
+            "spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}\n")
+WEB_ENDPOINTS = ENDPOINTS.replace("name: ext", "name: web")
+
+
+def test_endpoints_applied_over_a_selector_service_are_rewritten_at_the_controllers_next_sync(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The endpoints controller has no handler for an Endpoints update: what apply wrote stays until an event
+    queues the Service (a pod of it here), whose sync writes the subsets and labels from the pods again, keeping
+    the annotation: the same file applied then is "configured" (kubectl's patch puts the subsets back), without
+    the warning; with no event in between it is "unchanged"."""
+    script = ("apply -f svc.yaml\napply -f ep.yaml\napply -f ep.yaml\ncreate deployment web --image=nginx "
+              "--port=8080\nwait 20s\napply -f ep.yaml\napply -f ep.yaml\n")
+    steps = notes(tmp_path, monkeypatch, capsys, script, svc=SELECTED, ep=WEB_ENDPOINTS)
+    assert [s for s in steps if s and s[0] == WARN] == [
+        [WARN, no_last_applied("endpoints/web"), "endpoints/web configured"], [WARN, "endpoints/web unchanged"],
+        [WARN, "endpoints/web configured"], [WARN, "endpoints/web unchanged"]]
+
+
+def test_the_controllers_rewrite_takes_the_services_labels_for_a_delete_by_label(tmp_path: Path) -> None:
+    """Rewritten, the Endpoints carry the Service's labels (newEndpoints.Labels = service.Labels), so
+    ``delete endpoints -l`` of them finds them; the user's copy had none. A Service changed is an event too."""
+    world, rng = deployed(0)
+    (tmp_path / "svc.yaml").write_text(SELECTED)
+    (tmp_path / "svc2.yaml").write_text(SELECTED.replace("port: 80,", "port: 81,"))
+    (tmp_path / "ep.yaml").write_text(WEB_ENDPOINTS)
+    lines = ["apply -f svc.yaml", "apply -f ep.yaml", "apply -f svc2.yaml", "delete endpoints -l tier=x"]
+    said = []
+    for number, text in enumerate(lines, start=1):
+        step = parse_line(number, text)
+        assert step is not None
+        step = Step(step.line, step.text, step.verb, step.namespace, kind=step.kind, names=step.names,
+                    selector=step.selector, paths=tuple(str(tmp_path / p) for p in step.paths))
+        played = play(world, step, rng, lambda p: load_manifests(p))
+        world = played.world
+        said.append(list(played.notes))
+    assert said[3] == [WARN, 'endpoints "web" deleted']
+    assert world.endpoints == () and world.endpoints_applied == frozenset()
