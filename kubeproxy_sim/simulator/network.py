@@ -99,6 +99,12 @@ def heard(reason: str, proto: str) -> str:
 HEARS_ICMP_ERRORS = frozenset({"tcp", *ICMP_PROTOS})
 """The clients that hear an ICMP error about their packet: a TCP connect in SYN_SENT, and a ping."""
 
+ARP_FAILED = "; after some 3 s of asking, the node sends ICMP host unreachable, which a ping hears"
+"""How a ping's detail goes on when it is sent to a pod subnet's address nobody has: the node's neighbour
+resolution gives up (3 probes a second apart) and ip_link_failure sends ICMP host unreachable to the source (the
+kernel answered a ping so after 3 s, tests/kernel/test_ping_kernel.py); a connection's client, which ``netns
+send`` waits 1.5 s for, has timed out by then (TIMEOUT)."""
+
 PING_ID = (1, 65535)
 """The ICMP echo identifiers a ping draws from (an ICMP datagram socket's, which the kernel picks like a port),
 the ``sport``/``dport`` of an echo's tuple: conntrack keys an echo by its identifier (both directions the same)."""
@@ -1133,6 +1139,9 @@ class Simulator:
             return ("next", out, ("node", self.runtimes[target], UPLINK, None, False))  # type: ignore[index]
         if kind == "router":
             return ("next", out, ("router",))
+        if out[0] in ICMP_PROTOS:  # a ping waits longer than the node's neighbour resolution, which then gives up
+            return Failure(NO_ROUTE, f"node {rt.name}: no pod has {self._text(out[4])} on {iface} (nobody answers "
+                           f"ARP for it){ARP_FAILED}")
         return Failure(TIMEOUT, f"node {rt.name}: no pod has {self._text(out[4])} on {iface} "
                        "(nobody answers ARP for it)")
 

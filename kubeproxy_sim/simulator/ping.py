@@ -106,7 +106,8 @@ def ping_target(sim: Simulator, address: str) -> PingTarget:
                           f"{address} is an outside host's address: its kernel answers the echo request")
     if sim.in_pod_subnet(value):
         return PingTarget(address, "pod-subnet", None, f"{address}, in a pod subnet but no pod's",
-                          f"{address} is in a node's pod subnet, and no pod has it: nobody answers the node's ARP")
+                          f"{address} is in a node's pod subnet, and no pod has it: nobody answers the node's ARP, "
+                          "and the node answers the echo request with ICMP host unreachable once it gives up")
     return PingTarget(address, "nobody", None, f"{address}, nobody's",
                       f"{address} is no pod's, node's, Service's or outside host's address: nobody answers")
 

@@ -588,7 +588,10 @@ def _target_of(sim: Simulator, ip: str, port: int, proto: str, node: str | None 
     served = sim.server_at(ip, port, proto, node=node, senders=True)
     source = None if src is None else parse_address(src)[1]
     if served is None:
-        return heard(sim.unowned_reason(parse_address(ip)[1], source, translated), proto)
+        value = parse_address(ip)[1]
+        if proto in ICMP_PROTOS and sim.in_pod_subnet(value):  # the node's ICMP host unreachable (network.ARP_FAILED)
+            return NO_ROUTE
+        return heard(sim.unowned_reason(value, source, translated), proto)
     if not isinstance(served, Failure):
         return served[0]
     heard_here = served.reason != REJECT or sim.refusal_heard(parse_address(ip)[1], source, translated)

@@ -1,0 +1,198 @@
+"""The kernel on pings through kube-proxy's rules: the builders' cluster (tests/simulator/builders.py) built in real
+namespaces, and one raw ICMP echo request from a pod, a node and an outside client to each kind of address. Each is
+answered, or not, as ``send --proto icmp`` says (tests/simulator/test_ping.py); where an ICMP error came back the
+simulator's reason is one a ping hears (NO_ROUTE), where nothing did, silence (TIMEOUT).
+
+The namespaces' outside network is not the simulator's in one respect: its router has no load balancer and routes
+no externalIP to the nodes (outside clients reach those through the first node, pods and nodes by the router), so
+an echo to a LoadBalancer IP or an externalIP from a pod or a node meets the router's net unreachable where the
+simulator's balancer is silent or its router sends it round the nodes; answered or not agrees there too."""
+
+from __future__ import annotations
+
+import random
+import select
+import socket
+import struct
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubeproxy_sim.cli.options import REPO_RULESETS, config_from_args, scenario_args
+from kubeproxy_sim.kernel import build, nsexec
+from kubeproxy_sim.kernel.plan import Topology, plan
+from kubeproxy_sim.kernel.send import topology_record
+from kubeproxy_sim.kernel.state import read_state
+from kubeproxy_sim.objects import load_paths
+from kubeproxy_sim.objects.model import Cluster
+from kubeproxy_sim.simulator.network import Simulator
+from kubeproxy_sim.simulator.send import send as sim_send
+from tests.simulator.builders import HOSTS, load, objects
+
+pytestmark = pytest.mark.kernel
+
+OUTSIDE_HOST = HOSTS[0][1]  # example.com of the simulator's --hosts: an outside client namespace here
+ARGS = ["--hostname-override", "node1", "--cluster-cidr", "10.244.0.0/16"]
+WAIT = 1.0
+"""Seconds a ping waits for its echo reply or an ICMP error about it (both come at once or never, here)."""
+ARP_WAIT = 5.0
+"""A ping to a pod subnet's address nobody has: the node's neighbour resolution gives up after some 3 s, and
+sends ICMP host unreachable (3/1; ICMPv6 address unreachable, 1/3)."""
+
+SOURCES = {"pod/default/client": ("pod", "default/client"), "node/node1": ("node", "node1"),
+           "external": ("client", "203.0.113.10")}
+DESTINATIONS = ["10.96.0.10", "10.244.2.10", "10.244.1.10", "192.168.0.11", "192.168.0.10", "203.0.113.200",
+                "203.0.113.100", OUTSIDE_HOST, "10.244.2.99", "127.0.0.1"]
+OUTSIDE_DIFFERS = {"external-ip", "load-balancer-ip"}
+"""The kinds whose ICMP error (not whose answer) hangs on the outside network, which the namespaces model otherwise
+(the module's docstring)."""
+
+
+def cluster() -> Cluster:
+    return load(objects())
+
+
+@pytest.fixture(scope="module")
+def stage(kernel: None, run_tag: str, state_dir: Path) -> Iterator[tuple[Topology, dict[str, Any]]]:
+    name = f"{run_tag}-png"
+    objs = cluster()
+    topo = plan(name, objs, config_from_args(ARGS, objs), sources=[OUTSIDE_HOST])
+    state = build.up(objs, topo, state_dir, topology_record(topo, objs))
+    try:
+        yield topo, state
+    finally:
+        build.teardown(name, state_dir, read_state(state_dir, name))
+
+
+def checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+@dataclass(frozen=True, slots=True)
+class Echo:
+    """A family's raw ICMP socket, an echo's types and the ICMP errors about it (unreachable, time exceeded)."""
+
+    family: int
+    proto: int
+    request: int
+    reply: int
+    errors: tuple[int, int]
+
+
+V4 = Echo(socket.AF_INET, socket.IPPROTO_ICMP, 8, 0, (3, 11))
+V6 = Echo(socket.AF_INET6, socket.IPPROTO_ICMPV6, 128, 129, (1, 3))
+
+
+def ping(dst: str, ident: int, wait: float) -> str:
+    """One echo request to ``dst`` from a raw socket (run in the source's namespace): "reply" when its echo reply
+    came, "error TYPE/CODE" when an ICMP error about it did, else "timeout". An IPv4 raw socket hands over the IP
+    header and takes the checksum as given; an ICMPv6 one neither (the kernel fills the checksum in)."""
+    six = ":" in dst
+    kind = V6 if six else V4
+    sock = socket.socket(kind.family, socket.SOCK_RAW, kind.proto)
+    try:
+        body = struct.pack("!BBHHH", kind.request, 0, 0, ident, 1) + b"kubeproxy-sim ping"
+        sock.sendto(body if six else body[:2] + struct.pack("!H", checksum(body)) + body[4:], (dst, 0))
+        deadline = time.monotonic() + wait
+        while (left := deadline - time.monotonic()) > 0:
+            if not select.select([sock], [], [], left)[0]:
+                break
+            data = sock.recv(4096)
+            icmp = data if six else data[(data[0] & 15) * 4:]
+            if icmp[0] == kind.reply and struct.unpack("!H", icmp[4:6])[0] == ident:
+                return "reply"
+            if icmp[0] in kind.errors:  # (the error quotes the request's IP header and what follows)
+                inner = icmp[8:]
+                quoted = inner[40:] if six else inner[(inner[0] & 15) * 4:]
+                if quoted[0] == kind.request and struct.unpack("!H", quoted[4:6])[0] == ident:
+                    return f"error {icmp[0]}/{icmp[1]}"
+        return "timeout"
+    finally:
+        sock.close()
+
+
+def namespace(topo: Topology, source: str) -> str:
+    kind, name = SOURCES[source]
+    if kind == "pod":
+        return next(p.netns for p in topo.pods if p.key == name)
+    if kind == "node":
+        return next(n.netns for n in topo.nodes if n.name == name)
+    return next(c.netns for c in topo.clients if c.ip == name)
+
+
+@pytest.mark.parametrize("source", list(SOURCES))
+def test_a_ping_is_answered_in_the_kernel_where_the_simulator_answers_it(
+        stage: tuple[Topology, dict[str, Any]], source: str) -> None:
+    topo, _ = stage
+    objs = cluster()
+    config = config_from_args(ARGS, objs)
+    rng = random.Random(7)
+    compared = []
+    for destination in DESTINATIONS:
+        simulated = sim_send(Simulator(objs, config, rng=random.Random(1), hosts=HOSTS), source, destination,
+                             proto="icmp", count=1)
+        assert simulated.ping is not None
+        answered = bool(simulated.delivered and simulated.delivered[0].count)
+        reason = None if answered else simulated.failed[0].reason
+        wait = ARP_WAIT if simulated.ping.kind == "pod-subnet" else WAIT
+        heard = nsexec.call(namespace(topo, source), ping, destination, rng.randint(1, 65535), wait)
+        compared.append((destination, simulated.ping.kind, answered, reason, heard))
+    for destination, kind, answered, reason, heard in compared:
+        where = f"{source} -> {destination} ({kind}): simulator {reason or 'answered'}, kernel {heard}"
+        assert (heard == "reply") == answered, where
+        if not answered and kind not in OUTSIDE_DIFFERS:
+            assert (reason == "NO_ROUTE") == heard.startswith("error"), where
+            assert reason in ("NO_ROUTE", "TIMEOUT"), where
+            if kind == "pod-subnet" and source != "external":  # (from outside: the router's net unreachable)
+                assert heard == "error 3/1", where  # host unreachable, from the node whose ARP gave up
+
+
+IPV6 = REPO_RULESETS / "ipv6"
+DESTINATIONS6 = ["fd00:10:96::10", "fd00:10:244:1::10", "fd00:10:244:2::10", "2001:db8:0:1::10", "2001:db8:0:1::11",
+                 "2001:db8:ffff::80", "fd00:10:244:2::99", "::1"]
+
+
+@pytest.fixture(scope="module")
+def stage6(kernel: None, run_tag: str, state_dir: Path) -> Iterator[tuple[Topology, Cluster, list[str]]]:
+    name = f"{run_tag}-pn6"
+    objs = load_paths([str(IPV6 / "objects.yaml")]).cluster
+    args = scenario_args(IPV6)
+    topo = plan(name, objs, config_from_args(args, objs))
+    build.up(objs, topo, state_dir, topology_record(topo, objs))
+    try:
+        yield topo, objs, args
+    finally:
+        build.teardown(name, state_dir, read_state(state_dir, name))
+
+
+@pytest.mark.parametrize("source", ["node/node1", "external"])
+def test_an_icmpv6_ping_is_answered_in_the_kernel_where_the_simulator_answers_it(
+        stage6: tuple[Topology, Cluster, list[str]], source: str) -> None:
+    """The ipv6 scenario (endpoints with no Pod objects: the kernel's servers answer their addresses)."""
+    topo, objs, args = stage6
+    config = config_from_args(args, objs)
+    netns = topo.nodes[0].netns if source == "node/node1" else topo.clients[0].netns
+    rng = random.Random(7)
+    for destination in DESTINATIONS6:
+        simulated = sim_send(Simulator(objs, config, rng=random.Random(1)), source, destination, proto="icmp",
+                             count=1)
+        assert simulated.ping is not None and simulated.proto == "icmpv6"
+        answered = bool(simulated.delivered and simulated.delivered[0].count)
+        reason = None if answered else simulated.failed[0].reason
+        wait = ARP_WAIT if simulated.ping.kind == "pod-subnet" else WAIT
+        heard = nsexec.call(netns, ping, destination, rng.randint(1, 65535), wait)
+        where = f"{source} -> {destination} ({simulated.ping.kind}): simulator {reason or 'answered'}, kernel {heard}"
+        assert (heard == "reply") == answered, where
+        if not answered and simulated.ping.kind not in OUTSIDE_DIFFERS:
+            assert (reason == "NO_ROUTE") == heard.startswith("error"), where
+        if simulated.ping.kind == "pod-subnet" and source != "external":
+            assert heard == "error 1/3", where  # address unreachable, from the node whose neighbour discovery gave up
