@@ -92,11 +92,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="an xt_recent list (session affinity, e.g. KUBE-SEP-...) that already holds the client "
                      "(repeatable)")
     pkt.add_argument("--bridge-port", metavar="IFACE", help="the bridge port it came in through (physdev)")
-    pkt.add_argument("--ctstate", default="NEW", choices=["NEW", "ESTABLISHED", "RELATED", "INVALID"],
+    pkt.add_argument("--ctstate", default="NEW", choices=["NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED"],
                      help="its connection's conntrack state (default NEW: the first packet; ESTABLISHED: a later "
                      "one, which keeps the translation its first packet got and walks no nat rule; RELATED: the first "
                      "packet of a connection a conntrack helper expected; INVALID: a packet of no connection, which "
-                     "walks no nat rule)")
+                     "walks no nat rule; UNTRACKED: one conntrack leaves alone (a raw table NOTRACK, ICMPv6 neighbour "
+                     "discovery and MLD), which walks no nat rule)")
     pkt.add_argument("--ctdir", default="ORIGINAL", choices=["ORIGINAL", "REPLY"],
                      help="its direction in the connection, as -m conntrack --ctdir tests it (default ORIGINAL; "
                      "REPLY, with --ctstate ESTABLISHED or RELATED: a reply, given as the filter table sees it, "
@@ -110,13 +111,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _packet(args: argparse.Namespace):
-    from kubeproxy_sim.netfilter.packet import ICMP_PROTOS, CtState, Packet, parse_address
+    from kubeproxy_sim.netfilter.packet import ICMP_PROTOS, CtState, Packet, icmp_family_problem, parse_address
 
+    families = []
     for flag, value in (("--src", args.src), ("--dst", args.dst)):
         try:
-            parse_address(value)
+            families.append(parse_address(value)[0])
         except ValueError as exc:  # text that is no address: the wrong shape, a usage error
             raise UsageError(Diagnostic(f"{exc}; expected an IPv4 or IPv6 address", field=flag)) from None
+    if families[0] != families[1]:  # first, for every protocol: the same words and status whatever --proto says
+        raise InputError(Diagnostic(f"source {args.src} and destination {args.dst} are of different IP families; "
+                                    "expected addresses of one family", field="--src/--dst"))
+    problem = icmp_family_problem(args.proto, families[0]) if args.proto in ICMP_PROTOS else None
+    if problem is not None:  # (the kernel finds no ICMP in such a frame: INVALID, which no packet here models)
+        raise UsageError(Diagnostic(problem, field="--proto"))
     icmp = _icmp_of_args(args)
     state = CtState(args.ctstate)
     # (a direction a NEW packet cannot have is _check_direction's refusal, not the ICMP type's)
@@ -131,6 +139,7 @@ def _packet(args: argparse.Namespace):
         return Packet.of(args.proto, args.src, args.dst, args.dport, args.sport, in_iface=args.in_iface,
                          out_iface=args.out_iface, bridge_port=args.bridge_port, ctstate=state, reply=reply)
     except ValueError as exc:
+        # (the families were checked above: only a port is left to be wrong; the words are kept for their tests)
         raise InputError(Diagnostic(f"{exc}; expected addresses of one family and ports 0-65535",
                                     field="--src/--dst/--dport/--sport")) from None
 
@@ -139,7 +148,7 @@ def _icmp_of_args(args: argparse.Namespace) -> tuple[int, int] | None:
     """The ICMP (type, code) --icmp-type gives an ICMP packet; None when not given (Packet.of's default then) and
     for another protocol, which needs --dport and takes no --icmp-type. Ports and an ICMP type are never both
     given: an ICMP packet has no ports (an echo's identifier stands in for one in conntrack alone)."""
-    from kubeproxy_sim.netfilter.compile_match_packet import read_icmp_type
+    from kubeproxy_sim.netfilter.compile_match_packet import icmp_packet_type
     from kubeproxy_sim.netfilter.packet import ICMP_PROTOS
 
     if args.proto not in ICMP_PROTOS:
@@ -156,14 +165,13 @@ def _icmp_of_args(args: argparse.Namespace) -> tuple[int, int] | None:
                                         "--icmp-type for its type, or --proto tcp, udp or sctp", field=flag))
     if args.icmp_type is None:
         return None
-    test = read_icmp_type(args.icmp_type, args.proto == "icmpv6")
-    wildcard = args.proto == "icmp" and args.icmp_type.strip().lower() == "any"
-    if test is None or wildcard or (test[1] != test[2] and (test[1], test[2]) != (0, 255)):
+    read = icmp_packet_type(args.icmp_type, args.proto == "icmpv6")
+    if read is None:  # (any spelling of IPv4's any, a code range: a rule's, no packet's)
         names = "an ICMPv6 type's name or number" if args.proto == "icmpv6" else "an ICMP type's name or number"
         raise UsageError(Diagnostic(f"{args.icmp_type!r} is not one ICMP type and code as iptables reads "
-                                    f"--icmp-type; expected {names} 0-255, with /CODE (0-255) or not",
-                                    field="--icmp-type"))
-    return test[0], test[1]
+                                    f"--icmp-type; expected {names} 0-255, with /CODE (0-255) or not, not any nor a "
+                                    "code range", field="--icmp-type"))
+    return read
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,6 @@ from kubeproxy_sim.netfilter.compile_types import SOURCE_FIELDS, Check, Doubt, R
 from kubeproxy_sim.netfilter.hostmask import c_number, read_conntrack_host
 from kubeproxy_sim.netfilter.model import Option
 from kubeproxy_sim.netfilter.packet import PACKET_PROTOCOLS, parse_address, parse_network
-from kubeproxy_sim.netfilter.saveform import ICMP_TYPES, ICMPV6_TYPES
 from kubeproxy_sim.netfilter.syntax import ipv6_headers, protocol_number
 
 
@@ -253,13 +252,10 @@ def read_icmp_type(text: str, ipv6: bool) -> tuple[int, int, int] | None:
     ``echo`` is ambiguous), else ``TYPE[/CODE[:CODE]]``, each a number 0-255 in C's bases (``0x3/0x3`` is 3/3,
     ``010`` 8). A bare type takes every code (0:255); ``any`` (IPv4 only) is type 255. None when iptables refuses
     it (``256``, ``3:5``, ``8/``, ``8 ``, ``3/3/3``)."""
-    names = ICMPV6_TYPES if ipv6 else ICMP_TYPES
-    folded = text.lower()
-    found = [value for name, value in names.items() if name.lower().startswith(folded)]
-    if len(found) > 1:
-        return None  # ("Ambiguous ICMP type `echo': `echo-reply' or `echo-request'?")
-    written = found[0] if found else text
-    if found == ["any"]:  # (IPv4's name alone: ip6tables says "Unknown ICMPv6 type `any'")
+    written = _icmp_written(text, ipv6)
+    if written is None:
+        return None
+    if written == "any" and not ipv6:  # (IPv4's name alone: ip6tables says "Unknown ICMPv6 type `any'")
         return ICMP_ANY, 0, 255
     type_text, slash, codes = written.partition("/")
     type_ = c_number(type_text, 255)
@@ -271,6 +267,33 @@ def read_icmp_type(text: str, ipv6: bool) -> tuple[int, int, int] | None:
     low = c_number(low_text, 255)
     high = c_number(high_text, 255) if colon else low
     return None if low is None or high is None else (type_, low, high)
+
+
+def _icmp_written(text: str, ipv6: bool) -> str | None:
+    """The ``TYPE[/CODE[:CODE]]`` (or ``any``) a value stands for: the entry of iptables' name table it names, or
+    is an unambiguous prefix of, any case, else the text itself; None when it is a prefix of several names. The
+    tables are saveform's (as iptables-save prints the names), imported here only when a type is read: saveform
+    costs every trace ~20 ms to import, and most rules and packets have no ICMP type."""
+    from kubeproxy_sim.netfilter.saveform import ICMP_TYPES, ICMPV6_TYPES
+
+    names = ICMPV6_TYPES if ipv6 else ICMP_TYPES
+    folded = text.lower()
+    found = [value for name, value in names.items() if name.lower().startswith(folded)]
+    if len(found) > 1:
+        return None  # ("Ambiguous ICMP type `echo': `echo-reply' or `echo-request'?")
+    return found[0] if found else text
+
+
+def icmp_packet_type(text: str, ipv6: bool) -> tuple[int, int] | None:
+    """One packet's (type, code) in ``--icmp-type``'s words (what trace's ``--icmp-type`` reads): a name or
+    ``TYPE[/CODE]`` as :func:`read_icmp_type` reads it, a bare type having code 0. None for what names no one
+    packet: what iptables refuses, IPv4's ``any`` by any of its spellings (``an``: a rule's wildcard, no packet's
+    type; the number 255 is type 255), and a code range (``3/0:255``, ``3/3:3``)."""
+    written = _icmp_written(text, ipv6)
+    test = read_icmp_type(text, ipv6)
+    if written is None or test is None or written == "any" or ":" in written:
+        return None
+    return test[0], (test[1] if "/" in written else 0)
 
 
 @lru_cache(maxsize=256)

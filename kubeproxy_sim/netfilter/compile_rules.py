@@ -28,6 +28,10 @@ from kubeproxy_sim.netfilter.packet import PACKET_PROTOCOLS, parse_network
 from kubeproxy_sim.netfilter.syntax import protocol_number
 
 MODULES: dict[str, Callable[[RuleParts, Sequence[Option]], None]] = {**PACKET_MODULES, **STATE_MODULES}
+ICMP_MODULES = frozenset({"icmp", "icmp6", "icmpv6", "ipv6-icmp"})
+"""icmp and icmp6 by every name iptables loads them by: ip6tables 1.8.9 (legacy and nft) reads ``-m icmpv6`` and
+``-m ipv6-icmp`` as icmp6 (xtables' match aliases; -S prints ``-m icmp6``), case as written (``ICMP6``: "Couldn't
+load match")."""
 
 
 def _module_groups(spec: RuleSpec) -> list[tuple[str, list[Option]]]:
@@ -52,7 +56,7 @@ def match_parts(spec: RuleSpec, family: int) -> RuleParts:
     for module, opts in _module_groups(spec):
         if module in PROTOCOL_MODULES:
             proto_module(parts, module, opts)
-        elif module in ("icmp", "icmp6", "icmpv6"):
+        elif module in ICMP_MODULES:
             icmp_module(parts, module, opts)
         elif module in MODULES:
             MODULES[module](parts, opts)
