@@ -164,14 +164,25 @@ def _evaluated(chains: tuple[Chain, ...], probes: tuple[IcmpProbe, ...], context
     return out
 
 
+def differences(kernel: list[tuple[Counter[Key], str | None]], ours: list[Counter[Key]],
+                probes: tuple[IcmpProbe, ...], chains: tuple[Chain, ...]) -> list[str]:
+    """Each probe whose counters differ, with every rule whose count differs: the same rules matched a different
+    number of times are a difference too (the keys' symmetric difference alone listed none of them)."""
+    rules = chains[0].rules
+    out = []
+    for probe, (theirs, _), mine in zip(probes, kernel, ours, strict=True):
+        differ = sorted(key for key in set(mine) | set(theirs) if mine[key] != theirs[key])
+        if differ:
+            said = [f"{key}: {rules[key[2] - 1]!r} kernel {theirs[key]}, evaluator {mine[key]}" for key in differ]
+            out.append(f"{probe.proto} type {probe.icmp_type}/{probe.icmp_code} to {probe.dst}:\n" + "\n".join(said))
+    return out
+
+
 def _compare(kernel: list[tuple[Counter[Key], str | None]], ours: list[Counter[Key]],
              probes: tuple[IcmpProbe, ...], chains: tuple[Chain, ...]) -> None:
-    rules = chains[0].rules
-    for probe, (theirs, _), mine in zip(probes, kernel, ours, strict=True):
-        if mine != theirs:
-            differ = sorted(set(mine) ^ set(theirs))
-            said = [f"{key}: {rules[key[2] - 1]!r} kernel {theirs[key]}, evaluator {mine[key]}" for key in differ]
-            pytest.fail(f"{probe.proto} type {probe.icmp_type}/{probe.icmp_code} to {probe.dst}:\n" + "\n".join(said))
+    found = differences(kernel, ours, probes, chains)
+    if found:
+        pytest.fail("\n".join(found))
 
 
 def test_icmp_types_match_as_xt_icmp_matches_them(icmp_pair: IcmpNode) -> None:
