@@ -131,8 +131,13 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 
 
 def _first_line(exc: BaseException) -> str:
+    """The first line of what ``exc`` says; for one that says nothing (``ConnectionResetError()``), its class's
+    name in words ("connection reset", "ssl error"): a Python class's name means nothing to the user."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    if text:
+        return text.splitlines()[0]
+    words = [word.lower() for word in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+", type(exc).__name__)]
+    return " ".join(words[:-1] if len(words) > 2 and words[-1] in ("error", "exception") else words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +200,14 @@ def classify(exc: BaseException, server: str, proxy: str = "") -> Failure:
         if any(isinstance(c, ValueError) for c in causes) or "IncompleteRead" in names:
             return Failure(f"{server} closed the connection in the middle of a response")
         return Failure(f"the connection to {server} broke ({_first_line(causes[-1])})")
-    return Failure(f"{type(exc).__name__}: {_first_line(exc)}" if str(exc).strip() else type(exc).__name__)
+    if "LocationParseError" in names:  # (a tunnel to a host Go asks for as written: ``https://\\u0663`` by a proxy)
+        said = _first_line(next(c for c in causes if type(c).__name__ == "LocationParseError"))
+        return Failure(f"cannot send the request for {server}: the watch's HTTP client (urllib3) cannot name that "
+                       f"host ({said.removeprefix('Failed to parse: ')}), where kubectl names it as written",
+                       permanent=True, server_wide=True)
+    said = str(exc).strip()  # (the words alone: a Python class's name means nothing to the user)
+    return Failure(f"the request to {server} failed: {said.splitlines()[0]}" if said else
+                   f"the request to {server} failed")
 
 
 def relist_after(exc: BaseException) -> bool:
