@@ -550,6 +550,14 @@ class _Shown:
     diff: str | None
 
 
+def collected(world: World, sync: ControllerSync) -> World:
+    """``world`` without the loaded slices the sync of it deleted (W.collect_slices: those of the EndpointSlice
+    controller's label whose Service it synced; one whose sync still waits stays, and kube-proxy sees it)."""
+    if not sync.deleted:
+        return world
+    return replace(world, user_slices=tuple(s for s in world.user_slices if s not in sync.deleted))
+
+
 def _first_carry(args: argparse.Namespace, world: World, unposted: UnpostedNodes) -> tuple[_Carry, list[Diagnostic]]:
     """The carry before the first step, and what the starting objects gave rise to (the controller's events, the
     pods no node takes, the overlaps), for :func:`run` to say before any step."""
@@ -557,6 +565,7 @@ def _first_carry(args: argparse.Namespace, world: World, unposted: UnpostedNodes
     from kubeproxy_sim.watch.overlaps import OverlapWarnings
 
     sync = controller_sync(world)
+    world = collected(world, sync)
     overlaps = OverlapWarnings()
     world, unschedulable = scheduling_diagnostics(world)  # the same: pods no node takes
     said = [*event_diagnostics(sync.events, ()), *unposted.note(sync.events, ()), *unschedulable,
@@ -575,6 +584,7 @@ def _play_step(carry: _Carry, number: int, step: Step, args: argparse.Namespace,
     played = play(carry.world, step, rng, load)
     sync = controller_sync(played.world, carry.sync, played.slice_events)
     cluster = sync.cluster
+    played = replace(played, world=collected(played.world, sync))
     config, config_diagnostics = build_config(args, cluster)
     seen = set(carry.sync.events)
     events = [*event_diagnostics(sync.events, seen, name, step.line),

@@ -8,7 +8,8 @@ event handlers queue a Service when
   deletion timestamp, its readiness, its IPs, or its labels (then the Services it left or joined; all of old and
   new when something else changed too: GetServicesToUpdateOnPodChange, determineNeededServiceUpdates);
 - an EndpointSlice labelled as the controller's, of that Service, is added, updated or deleted by someone else
-  (onEndpointSliceAdd/Update/Delete, through the slice tracker);
+  (onEndpointSliceAdd/Update/Delete, through the slice tracker): a second later (:data:`SLICE_CHANGE_DELAY`, a
+  delayed re-add in the retry state, :func:`added_after`), so kube-proxy sees such a slice until then;
 - its last sync failed: the workqueue retries it after a per-key exponential delay, and drops it after too many
   failures (:class:`Backoff`, :func:`retried`; an event queues it again, but does not reset its count);
 - a Node is added or deleted, or changes readiness or zone (updateNode), and the Service is one whose hints the
@@ -104,6 +105,22 @@ def _failed_at(policy: Backoff, retry: Retry, when: float) -> Retry:
         return Retry(retry.key, 0, retry.due)
     due = when + policy.delay(retry.requeues)
     return Retry(retry.key, retry.requeues + 1, due if retry.due is None else min(retry.due, due))
+
+
+# endpointslice_controller.go: endpointSliceChangeMinSyncDelay (kube-controller-manager's
+# --endpoint-updates-batch-period defaults to 0, so this is the delay): queueServiceForEndpointSlice adds the
+# Service after it, where the Service and pod handlers add it at once
+SLICE_CHANGE_DELAY = 1.0
+
+
+def added_after(retries: Iterable[Retry], keys: Iterable[str], due: float) -> tuple[Retry, ...]:
+    """The workqueue's state once ``keys`` are added after a delay (AddAfter) to fire at ``due``: a key with a
+    re-add already waiting keeps the earlier of the two (waitingEntryByData), and its failure count either way."""
+    state = {r.key: r for r in retries}
+    for key in sorted(set(keys)):
+        was = state.get(key, Retry(key))
+        state[key] = Retry(key, was.requeues, due if was.due is None else min(was.due, due))
+    return tuple(state.values())
 
 
 def due_keys(retries: Iterable[Retry], now: float) -> set[str]:

@@ -509,10 +509,9 @@ class Played:
     # what the mirroring controller's syncs of the step call for saying (Endpoints not mirrored and why, addresses
     # over its cap): controllers.mirroring.sync_mirrored
     mirror_notes: tuple[Diagnostic, ...] = ()
-    # the Services whose controller-labelled loaded EndpointSlices the step added, changed or deleted, seen before
-    # the controllers delete those slices (W.collect_slices), which would hide them: the EndpointSlice controller's
-    # onEndpointSlice* handlers queue them, so the caller hands them to W.controller_sync (a step's events, not
-    # the cluster's state: they are no field of the World)
+    # the Services whose controller-labelled loaded EndpointSlices the step added, changed or deleted: the
+    # EndpointSlice controller's onEndpointSlice* handlers queue them (a second later), so the caller hands them to
+    # W.controller_sync (a step's events, not the cluster's state: they are no field of the World)
     slice_events: frozenset[str] = frozenset()
 
 
@@ -897,15 +896,16 @@ def endpoints_controller_step(start: World, end: World) -> World:
 
 def play(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
     """Carry out one step; a refusal (not found, already exists, ...) raises ScriptError naming the line. The
-    World it leaves has lost the loaded slices the controllers delete once they see the step (W.collect_slices),
-    so that what they deleted stays deleted whatever later steps do, and says which Services the step's changes
-    to controller-labelled slices queue (Played.slice_events), which that deletion would hide."""
+    World it leaves has lost the loaded slices the mirroring controller deletes once it sees the step
+    (W.collect_slices), so that what it deleted stays deleted whatever later steps do, and says which Services
+    the step's changes to slices of the EndpointSlice controller's label queue (Played.slice_events), for
+    W.controller_sync, whose sync of them a second later deletes those (the caller drops them then)."""
     try:
         played = _run(world, step, rng, load)
     except (W.ActionError, AllocationError) as exc:
         raise ScriptError(step.line, f"{step.verb}: {exc}", getattr(exc, "file", None)) from None
     touched = frozenset(slice_queued(world.user_slices, played.world.user_slices))
-    after, mirror_notes = mirror_step(world, W.collect_slices(played.world))
+    after, mirror_notes = mirror_step(world, W.collect_slices(played.world, own_label=False))
     after = endpoints_controller_step(world, after)
     if after.endpoints_applied:  # gone (with its Service too): made again, it has no annotation
         present = {e.key for e in after.endpoints} | {s.key for s in after.services if reconciled(s)}

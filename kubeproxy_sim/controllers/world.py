@@ -209,9 +209,9 @@ class ControllerSync:
     sync); and what the next sync needs to tell which Services its events queue: what its informers held
     (``seen``), the Nodes' CPU ratios its topology cache holds (read only on a Node event) and its workqueue's
     retries: the Services whose syncs failed, how often, and when each is synced again (queue.retried). The
-    loaded slices the controllers delete are not its memory: a played step's World has lost them
-    (:func:`collect_slices`), as those of a deleted Service (:func:`delete_services`), and ``seen`` holds the
-    World's slices as the sync found them, before it deleted any."""
+    loaded slices the controllers delete are not its memory: the caller's World loses them (:func:`collect_slices`,
+    ``deleted``), as those of a deleted Service (:func:`delete_services`), and ``seen`` holds the World's slices
+    as the sync found them, before it deleted any."""
 
     cluster: Cluster
     events: tuple[ServiceEvent, ...] = ()
@@ -221,6 +221,9 @@ class ControllerSync:
     ratios: Mapping[str, float] | None = None
     retries: tuple[queue.Retry, ...] = ()
     now: float = 0.0  # the instant of this sync
+    # the loaded slices this sync deleted (collect_slices; the World a caller keeps may still hold them): the next
+    # sync takes their deletion, or their staying, as no event (the controller's tracker knows its own deletions)
+    deleted: tuple[EndpointSlice, ...] = ()
 
 
 def topology_view(world: World, populated: frozenset[str], ratios: Mapping[str, float] | None) -> TopologyView:
@@ -310,20 +313,24 @@ def controller_sync(world: World, before: ControllerSync | None = None,
     the slices of a Service nothing queued: updateNode leads only to checkNodeTopologyDistribution;
     kubernetes/kubernetes#123401 is related).
 
-    The loaded slices are the World's, less those the controllers delete now (:func:`collect_slices`: a played
-    step's World has none left; one built by other calls is shown as the controllers leave it). The slices the
+    The loaded slices are the World's, less those the controllers delete now (:func:`collect_slices`): the
+    mirroring controller's (a played step's World has none left), and those of the EndpointSlice controller's
+    label for a Service it syncs now. A change someone else makes to such a slice queues its Service a second
+    later (queue.SLICE_CHANGE_DELAY: a delayed re-add in ``retries``, fired at its instant on the scenario clock
+    as a failed sync's retry is), not at once as the Service and pod handlers do: until then kube-proxy sees the
+    slice, unless another event syncs the Service sooner. ``deleted`` says which the sync deleted, for the
+    caller to drop from its World (the scenario command does). The slices the
     controller wrote for a Service that has since lost its selector or become ExternalName stay as they were: its
     syncService returns before reconciling such a Service and deletes nothing (endpointslice_controller.go), so
     kube-proxy keeps using those endpoints until the Service is deleted (its slices' owner) or gets a selector back.
     """
-    # the slice handlers see the World's slices before the controllers delete any (a played step's World has
-    # already lost them: its slice_events say what it saw), and the next sync compares with these, so a caller's
-    # World that keeps a slice the controllers delete queues its Service once, not at every sync
+    # the slice handlers see the World's slices before the controllers delete any, and the next sync compares with
+    # these less those this one deleted, so a caller's World that keeps a slice the controllers delete queues its
+    # Service once, not at every sync, and one that drops it queues nothing
     loaded = world.user_slices
     touched = set(slice_events)
-    if before is not None:
-        touched |= queue.slice_queued(before.seen.loaded, loaded)
-    world = collect_slices(world)
+    if before is not None:  # (its own deletions are no event to it: the tracker knows them)
+        touched |= queue.slice_queued(_without(before.seen.loaded, before.deleted), _without(loaded, before.deleted))
     pods = tuple(p.at(world.now) for p in world.pods)
     seen = _snapshot(world, pods, loaded)
     retries: tuple[queue.Retry, ...] = ()
@@ -332,7 +339,8 @@ def controller_sync(world: World, before: ControllerSync | None = None,
         replayed = set[str]()
     else:
         retries, delivered, replayed = _stretch(before, world, topology_view(world, before.populated, before.ratios))
-        (queued, ratios), populated = _queued(before, seen, world, touched, delivered), before.populated
+        (queued, ratios), populated = _queued(before, seen, world, set(), delivered), before.populated
+        retries = queue.added_after(retries, touched, world.now + queue.SLICE_CHANGE_DELAY)
     dirty = queued | queue.due_keys(retries, world.now) | replayed
     synced = tuple(s for s in world.services if s.key in dirty)
     done = reconcile_all(synced, pods, world.nodes, view=topology_view(world, populated, ratios))
@@ -347,28 +355,46 @@ def controller_sync(world: World, before: ControllerSync | None = None,
                    if e.service not in dirty and e.service in present) + done.events
     failed = {e.service for e in done.events if e.event.reason == FAILED_UPDATE_REASON}
     retries = queue.retried(queue.ENDPOINTSLICE_BACKOFF, retries, world.now, queued, failed)
+    left = collect_slices(world, spare=waiting_slice_syncs(retries, world.now) - dirty).user_slices
+    deleted = tuple(s for s in world.user_slices if s not in left) if len(left) < len(loaded) else ()
+    world = replace(world, user_slices=left)
     cluster = Cluster(services=world.services, endpoint_slices=(*world.user_slices, *world.mirrored_slices, *own),
                       nodes=world.nodes, pods=pods)
-    return ControllerSync(cluster, events, done.populated, own, seen, ratios, retries, world.now)
+    return ControllerSync(cluster, events, done.populated, own, seen, ratios, retries, world.now, deleted)
 
 
-def collect_slices(world: World) -> World:
+def _without(slices: tuple[EndpointSlice, ...], gone: tuple[EndpointSlice, ...]) -> tuple[EndpointSlice, ...]:
+    return tuple(s for s in slices if s not in gone) if gone else slices
+
+
+def collect_slices(world: World, spare: Collection[str] = frozenset(), *, own_label: bool = True) -> World:
     """The World once the controllers have deleted the loaded slices that are theirs to delete: the EndpointSlice
     controller's label on a Service it reconciles (a selector, not ExternalName: it deletes the slices of its label
-    it did not write) and every one of the mirroring controller's label: a slice of its label it did not write
-    queues its Endpoints key (onEndpointSliceAdd/Update: the tracker does not know it), and that sync deletes it
-    (Endpoints or Service not found, not to mirror, a selector: deleteMirroredSlices) or reconciles it to the
-    Endpoints, whose slices the World keeps itself in ``mirrored_slices`` (controllers.mirroring).
+    it did not write) at that Service's sync, so not those of a Service in ``spare`` (its sync still waits:
+    :func:`waiting_slice_syncs`), nor any with ``own_label`` False; and every one of the mirroring controller's
+    label: a slice of its label it did not write queues its Endpoints key (onEndpointSliceAdd/Update: the
+    tracker does not know it), and that sync deletes it (Endpoints or Service not found, not to mirror, a
+    selector: deleteMirroredSlices) or reconciles it to the Endpoints, whose slices the World keeps itself in
+    ``mirrored_slices`` (controllers.mirroring).
 
-    Called after every step (script.play), so a slice deleted is gone for good, as from the API: the Service
-    losing its selector later does not bring it back, and one applied again is a new object, ``created``, which a
-    Service without a selector keeps (its syncService returns before reconciling) and one with a selector loses in
-    turn. The same World (``is``) when nothing goes."""
-    doomed = {(CONTROLLER_NAME, key) for key in _managed(world)}
+    script.play deletes the mirroring controller's at once (own_label False), the scenario command the
+    EndpointSlice controller's once a sync has deleted them (after controller_sync, sparing what it spared), so a
+    slice deleted is gone for good, as from the API: the Service losing its selector later does not bring it
+    back, and one applied again is a new object, ``created``, which a Service without a selector keeps (its
+    syncService returns before reconciling) and one with a selector loses in turn, a second after (the delay of
+    its slice handlers: queue.SLICE_CHANGE_DELAY). The same World (``is``) when nothing goes."""
+    doomed = {(CONTROLLER_NAME, key) for key in _managed(world) if key not in spare} if own_label else set()
     kept = tuple(s for s in world.user_slices
                  if (label := dict(s.labels).get(MANAGED_BY_LABEL, "")) != MIRROR_CONTROLLER
                  and (label, s.service_key) not in doomed)
     return world if len(kept) == len(world.user_slices) else replace(world, user_slices=kept)
+
+
+def waiting_slice_syncs(retries: Iterable[queue.Retry], now: float) -> set[str]:
+    """The Services whose next sync by the EndpointSlice controller waits past ``now`` (a re-add not yet
+    fired: after a slice change, queue.SLICE_CHANGE_DELAY, or a failure's backoff): the slices of its label
+    loaded for them stay until that sync (collect_slices' ``spare``)."""
+    return {r.key for r in retries if r.due is not None and r.due > now}
 
 
 def cluster_of(world: World) -> Cluster:

@@ -140,7 +140,8 @@ def test_cpu_given_later_without_a_node_event_leaves_the_cache_without_node_info
 def test_a_slice_applied_under_the_controllers_label_syncs_its_service(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """onEndpointSliceAdd queues the Service of a slice labelled as the controller's that its tracker does not
-    know; the sync deletes that slice and writes the Service's own, with node2's zone as it is now."""
+    know, a second later (endpointSliceChangeMinSyncDelay: kube-proxy uses the slice meanwhile); the sync deletes
+    that slice and writes the Service's own, with node2's zone as it is now."""
     (tmp_path / "nodes.yaml").write_text(NODES.replace("ZONE", "zone-b"))
     (tmp_path / "relabel.yaml").write_text(NODES.replace("ZONE", "zone-a").split("---\n")[1])
     (tmp_path / "svc.yaml").write_text(SERVICE)
@@ -150,12 +151,13 @@ def test_a_slice_applied_under_the_controllers_label_syncs_its_service(
         "    endpointslice.kubernetes.io/managed-by: endpointslice-controller.k8s.io\n"
         "addressType: IPv4\nendpoints: [{addresses: [10.9.9.9]}]\nports: [{port: 8080, protocol: TCP}]\n")
     steps = _endpoint_steps(tmp_path, "create deployment web --image=nginx --replicas=2 --port=8080\n"
-                            "apply -f svc.yaml\nwait 10s\napply -f relabel.yaml\napply -f slice.yaml\n",
+                            "apply -f svc.yaml\nwait 10s\napply -f relabel.yaml\napply -f slice.yaml\nwait 1s\n",
                             monkeypatch, capsys)
     assert all("zone=zone-b" in line for line in _on(steps[3], "node2"))
-    assert "10.9.9.9" not in steps[4]
-    assert _on(steps[4], "node2") and all("zone=zone-a" in line and line.endswith("for-zones=zone-a")
-                                          for line in _on(steps[4], "node2"))
+    assert "10.9.9.9" in steps[4] and all("zone=zone-b" in line for line in _on(steps[4], "node2"))
+    assert "10.9.9.9" not in steps[5]
+    assert _on(steps[5], "node2") and all("zone=zone-a" in line and line.endswith("for-zones=zone-a")
+                                          for line in _on(steps[5], "node2"))
 
 
 def _pod(name: str, node: str, ip: str, port: str) -> str:

@@ -1029,7 +1029,8 @@ HAND_SLICE = ("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n
 
 @pytest.mark.parametrize(("script", "shown"), [
     ("apply -f nosel.yaml\napply -f hand.yaml\n", True),
-    ("apply -f hand.yaml\n", False),  # (the Service still has its selector: the controller deletes it)
+    ("apply -f hand.yaml\nwait 1s\n", False),  # (the Service still has its selector: the controller deletes it
+    # a second later, endpointSliceChangeMinSyncDelay)
 ])
 def test_a_controller_labelled_slice_applied_after_the_service_lost_its_selector_is_kept(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], script: str,
@@ -1049,16 +1050,19 @@ def test_a_controller_labelled_slice_applied_after_the_service_lost_its_selector
 
 def test_a_loaded_slice_the_controller_deleted_is_created_again_by_an_apply(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    """The controller deletes a slice of its label for a Service it reconciles: the slice is gone from the API, so
+    """The controller deletes a slice of its label for a Service it reconciles, at its sync a second after the
+    slice came (endpointSliceChangeMinSyncDelay; kube-proxy uses it meanwhile): the slice is gone from the API, so
     applying the same file again is kubectl's `created`, not `unchanged` (the World kept the deleted object while a
     separate list in the controller's memory hid it), and the controller deletes the new object in turn."""
     objects = REPO / "rulesets" / "bootcamp" / "objects.yaml"
     (tmp_path / "hand.yaml").write_text(HAND_SLICE)
-    assert run_cli(["scenario", _script(tmp_path, "apply -f hand.yaml\napply -f hand.yaml\n"), "-f", str(objects),
-                    "--show", "endpoints"], monkeypatch) == 0
+    script = "apply -f hand.yaml\nwait 1s\napply -f hand.yaml\nwait 999ms\nwait 1ms\n"
+    assert run_cli(["scenario", _script(tmp_path, script), "-f", str(objects), "--show", "endpoints"],
+                   monkeypatch) == 0
     steps = _steps(capsys.readouterr().out)
-    assert [body[0] for _, body in steps] == ["# endpointslice.discovery.k8s.io/by-hand created"] * 2
-    assert not [line for _, body in steps for line in body if "10.9.9.9" in line]
+    assert [body[0] for _, body in steps][::2] == ["# endpointslice.discovery.k8s.io/by-hand created"] * 2 + [
+        "# t=2s"]
+    assert [any("10.9.9.9" in line for line in body) for _, body in steps] == [True, False, True, True, False]
 
 
 SIDECAR_OBJECTS = """\

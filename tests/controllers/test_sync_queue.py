@@ -217,9 +217,11 @@ def _zones(sync: W.ControllerSync) -> set[str | None]:
 
 def test_a_slice_put_under_the_controllers_label_outside_a_script_queues_its_service_once() -> None:
     """Through the World's API, not script.play: onEndpointSliceAdd queues the Service of a slice of the
-    controller's label that its tracker does not know, so the sync deletes it and writes node2's new zone (which
-    no Node event queued: the Service has no Auto hints); the next sync, the World still holding the slice it
-    deleted, queues nothing again (the zone moved back stays unsynced)."""
+    controller's label that its tracker does not know a second later (endpointSliceChangeMinSyncDelay): a sync
+    at the same instant leaves the slice (kube-proxy sees it) and the old zone; once the second has passed the
+    sync deletes it and writes node2's new zone (which no Node event queued: the Service has no Auto hints);
+    the next sync, the World still holding the slice it deleted, queues nothing again (the zone moved back stays
+    unsynced)."""
     w, rng = deployed(2, 0)
     w, web = W.expose(w, "default", "web", rng, port=80)
     sync = W.controller_sync(w)
@@ -229,9 +231,13 @@ def test_a_slice_put_under_the_controllers_label_outside_a_script_queues_its_ser
     fake = _slice("web-fake", web.name, CONTROLLER_NAME, "10.9.9.9")
     w = W.put_slices(w, (fake,))
     sync = W.controller_sync(w, sync)
+    assert _zones(sync) == {"zone-a", "zone-b"} and fake in sync.cluster.endpoint_slices and not sync.deleted
+    w = W.advance(w, 1.0, rng)
+    sync = W.controller_sync(w, sync)
     assert _zones(sync) == {"zone-a", "zone-c"}
-    assert "default/web-fake" not in {s.key for s in sync.cluster.endpoint_slices}
+    assert "default/web-fake" not in {s.key for s in sync.cluster.endpoint_slices} and sync.deleted == (fake,)
     w = replace(w, nodes=(w.nodes[0], replace(w.nodes[1], labels=(("topology.kubernetes.io/zone", "zone-b"),))))
+    w = W.advance(w, 5.0, rng)
     assert _zones(W.controller_sync(w, sync)) == {"zone-a", "zone-c"}
 
 
@@ -242,21 +248,24 @@ def _step(line: int, text: str) -> Step:
 
 
 def test_a_played_steps_slice_events_are_the_steps_own_and_reach_the_sync_it_is_given_to() -> None:
-    """A slice of the controller's label applied by a step is gone from the World play leaves; the step's
-    Played.slice_events name its Service, the next step's (which touches no slice) name none, and a sync given
-    the first step's events rewrites the Service's slices though a play came between."""
+    """A slice of the controller's label applied by a step stays in the World play leaves (the controller syncs
+    its Service a second later, and deletes it then); the step's Played.slice_events name its Service, the next
+    step's (which touches no slice) name none, and a sync given the first step's events, a second after them,
+    rewrites the Service's slices though a play came between."""
     w, rng = deployed(2, 0)
     w, web = W.expose(w, "default", "web", rng, port=80)
     sync = W.controller_sync(w)
     w = replace(w, nodes=(w.nodes[0], replace(w.nodes[1], labels=(("topology.kubernetes.io/zone", "zone-c"),))))
     fake = _slice("web-fake", web.name, CONTROLLER_NAME, "10.9.9.9")
     first = play(w, _step(1, "apply -f slice.yaml"), rng, lambda _paths: Manifests(Cluster(endpoint_slices=(fake,))))
-    assert first.slice_events == {"default/web"} and not first.world.user_slices
+    assert first.slice_events == {"default/web"} and first.world.user_slices == (fake,)
     second = play(first.world, _step(2, "wait 1s"), rng, lambda _paths: Manifests(Cluster()))
     assert second.slice_events == frozenset()
-    assert _zones(W.controller_sync(second.world, sync, second.slice_events)) == {"zone-a", "zone-b"}
-    assert _zones(W.controller_sync(second.world, sync, first.slice_events | second.slice_events)) == {
-        "zone-a", "zone-c"}
+    gone = replace(second.world, user_slices=())  # (the slice's own event queues it otherwise)
+    assert _zones(W.controller_sync(gone, sync, second.slice_events)) == {"zone-a", "zone-b"}
+    assert _zones(W.controller_sync(gone, sync, first.slice_events | second.slice_events)) == {"zone-a", "zone-b"}
+    later = W.controller_sync(second.world, W.controller_sync(first.world, sync, first.slice_events))
+    assert _zones(later) == {"zone-a", "zone-c"} and later.deleted == (fake,)
 
 
 def test_the_retry_delays_are_the_rate_limiters_and_the_16th_failure_drops_the_key() -> None:
