@@ -14,6 +14,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scapy.layers.inet import ICMP, IP
 from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest
 from scapy.utils import rdpcap
@@ -25,7 +27,9 @@ from kubeproxy_sim.objects import load_paths
 from kubeproxy_sim.simulator.conntrack import State
 from kubeproxy_sim.simulator.network import Simulator
 from kubeproxy_sim.simulator.pcap import write_pcap
+from kubeproxy_sim.simulator.ping import ping_why
 from kubeproxy_sim.simulator.send import ping_host, send
+from tests.budget import budget
 from tests.simulator.builders import BASE, HOSTS, first_forward_rule, load, objects, simulator
 
 ANSWERED = "answered"
@@ -221,3 +225,27 @@ def test_the_readme_s_ping_example_is_what_send_prints(capsys: pytest.CaptureFix
     argv, shown = readme_example()
     assert main(argv) == 0
     assert capsys.readouterr().out == shown
+
+
+SOURCES = ["pod/default/client", "pod/default/client2", "pod/default/web-3", "node/node1", "node/node2", "external",
+           "external:198.51.100.7"]
+ADDRESSES = ["10.96.0.10", "10.96.0.11", "10.96.0.13", "10.96.0.53", "10.244.1.5", "10.244.1.10", "10.244.2.5",
+             "10.244.2.11", "10.244.1.1", "10.244.2.1", "192.168.0.10", "192.168.0.11", "203.0.113.100",
+             "203.0.113.101", "203.0.113.102", "203.0.113.200", "93.184.216.34", "203.0.113.10", "198.51.100.7",
+             "10.244.1.77", "10.244.2.77", "10.1.2.3", "8.8.8.8", "127.0.0.1", "127.9.9.9"]
+
+
+@settings(max_examples=budget(30), deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), source=st.sampled_from(SOURCES), destination=st.sampled_from(ADDRESSES))
+def test_every_ping_ends_as_the_exact_pass_says(seed: int, source: str, destination: str) -> None:
+    """Nothing random decides a ping (no Service balances it): all of a run's pings end alike, whatever the seed,
+    and that end is the one the exact pass gives the whole share (1.0): a pod, node or outside host answering, or
+    one failure row. Every row carries the destination's note."""
+    sim = simulator(seed)
+    result = ping_why(sim, send(sim, source, destination, proto="icmp", count=3, seed=seed))
+    rows = [(d.pod, d.count, d.expected) for d in result.delivered if d.count] + \
+        [(f.reason, f.count, f.expected) for f in result.failed]
+    assert len(rows) == 1 and rows[0][1] == 3, rows
+    assert rows[0][2] == 1.0 or (rows[0][2] is None and result.failed and result.failed[0].detail.startswith(
+        "the reply")), rows
+    assert result.ping is not None and all(r.why == (result.ping.note,) for r in (*result.delivered, *result.failed))
