@@ -1069,21 +1069,27 @@ def _dial_problem(server: str, hosts: str = HOSTS_FILE) -> str | None:
     if (problem := _parsed_dial_problem(server)) is not None:
         return problem
     parts = _split_authority(_client_go_url(server))
-    if parts is None:
-        return None
-    name, _, problem = _host_and_port(parts[2])
+    problem = None if parts is None else _lookup_problem(parts[2], hosts)
+    return None if problem is None else f"dial tcp: {problem}"
+
+
+def _lookup_problem(host: str, hosts: str = HOSTS_FILE) -> str | None:
+    """Why Go's resolver finds no address for a URL's HOST[:PORT] without asking DNS, in its words ("lookup NAME:
+    no such host", NAME the one dialed: :func:`_dial_problem`), or None (an address, a name to ask DNS about, the
+    local system, and a host :func:`_host_and_port` refuses)."""
+    name, _, problem = _host_and_port(host)
     if problem is not None:
         return None
     dialed = lookup_ascii(name)
     if dialed is None:
-        return f"dial tcp: lookup {name}: no such host"  # (Lookup refused it: non-ASCII, no domain name)
+        return f"lookup {name}: no such host"  # (Lookup refused it: non-ASCII, no domain name)
     if dialed == ".":  # (the root: Go asks DNS, which has no address for it; Python's socket cannot ask)
-        return "dial tcp: lookup .: no such host"
+        return "lookup .: no such host"
     if not dialed or ":" in dialed or _GO_IPV4.fullmatch(dialed) or _go_domain_name(dialed):
         return None  # (the local system, an IP address, a name to look up)
     if _in_hosts_file(dialed, hosts):
         return None
-    return f"dial tcp: lookup {dialed}: no such host"
+    return f"lookup {dialed}: no such host"
 
 
 _GO_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})")
@@ -1248,8 +1254,12 @@ def _proxy_problem(proxy: str) -> str | None:
     oracle: ``ftp://a b`` could not be parsed). A proxy without a scheme is no host to it, as a server is: Go
     finds a scheme only at a letter, so ``127.0.0.1:3128`` does not parse. What url.Parse takes but no connection
     can use (a port past 65535, a name with colons that is no IPv6 address: kubectl fails each request) is said as
-    for the server (:func:`_server_problem`). ``http:HOST:PORT`` (no //) is an opaque URL to Go, with no host: client-go
-    takes it and dials the local system's port of its scheme (:func:`_dialed_proxy`)."""
+    for the server (:func:`_server_problem`), and so is a name Go's resolver finds none for without asking DNS
+    (:func:`_lookup_problem`: kubectl 1.33 failed each request "proxyconnect tcp: dial tcp: lookup \\u0663: no
+    such host", likewise for 127.1 and a..b, where the watch said urllib3's "Failed to parse: Name '\\u0663' is
+    not a valid IDNA label", dialed 127.0.0.1, or blamed the server's host). ``http:HOST:PORT`` (no //) is an
+    opaque URL to Go, with no host: client-go takes it and dials the local system's port of its scheme
+    (:func:`_dialed_proxy`)."""
     found = _GO_SCHEME.match(proxy)
     problem = _server_problem(proxy, proxy=True) if _go_scheme(proxy) else None  # (http:HOST: opaque, no host)
     if proxy.startswith(":") or (found is None and ":" in proxy.partition("/")[0]) or (
@@ -1258,7 +1268,8 @@ def _proxy_problem(proxy: str) -> str | None:
     scheme = found.group().lower() if found else ""
     if scheme not in PROXY_SCHEMES:
         return f"unsupported scheme {json.dumps(scheme)}, must be http, https, or socks5"
-    return problem
+    parts = _split_authority(proxy)
+    return problem or (None if parts is None else _lookup_problem(parts[2]))
 
 
 _DIAL_PROBLEMS = ("lookup ", "port ")

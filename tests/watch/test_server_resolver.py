@@ -75,3 +75,35 @@ def test_a_server_go_s_url_parse_refuses_is_refused_at_start_still(tmp_path: Pat
     kubeconfig.write_text(_kubeconfig_for(server))
     with pytest.raises(InputError, match="is not a URL"):
         ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE])
+
+
+@pytest.mark.parametrize(("proxy", "name"), [("http://\u0663:3128", "\u0663"), ("http://127.1:3128", "127.1"),
+                                             ("https://a..b:3128", "a..b"), ("socks5://127.1", "127.1")])
+def test_a_proxy_go_s_resolver_finds_no_address_for_is_refused_as_the_kubeconfig_is_read(
+        tmp_path: Path, proxy: str, name: str) -> None:
+    """kubectl 1.33 failed each request "proxyconnect tcp: dial tcp: lookup \\u0663: no such host" (127.1 and a..b
+    likewise); the watch refuses a proxy-url no connection can use at start, naming the field (as for a name with
+    colons, 136a85f). It said "cannot use this kubeconfig: Failed to parse: Name '\\u0663' is not a valid IDNA
+    label", dialed 127.0.0.1 for 127.1, and blamed the server's host for a..b."""
+    from kubeproxy_sim.errors import InputError
+    from kubeproxy_sim.watch import Kind
+    from kubeproxy_sim.watch.apiserver import ApiServerSource
+
+    from .test_server_hosts import _kubeconfig_for
+
+    kubeconfig = tmp_path / "kc"
+    kubeconfig.write_text(_kubeconfig_for("http://10.1.1.1").replace("server:", f"proxy-url: '{proxy}'\n    server:"))
+    with pytest.raises(InputError) as caught:
+        ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE])
+    assert str(caught.value) == (
+        f"{kubeconfig}: clusters[0].cluster.proxy-url: \"{proxy}\" is not a proxy URL (lookup {name}: no such host); "
+        "expected http://, https:// or socks5://HOST[:PORT]")
+
+
+def test_a_proxy_s_non_ascii_name_is_dialed_as_idna_lookup_maps_it() -> None:
+    """kubectl 1.33 looked up xn--bcher-kva.example for proxy-url http://bücher.example:3128, and reached the local
+    system for http://\\u200b:3128 (the server's connection was then refused there)."""
+    from kubeproxy_sim.watch.apiserver import _dialed_proxy
+
+    assert _dialed_proxy("http://bücher.example:3128") == "http://xn--bcher-kva.example:3128"
+    assert _dialed_proxy("http://\u200b:3128") == "http://0.0.0.0:3128"
