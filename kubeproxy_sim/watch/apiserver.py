@@ -1078,8 +1078,8 @@ def _lookup_problem(host: str, hosts: str = HOSTS_FILE) -> str | None:
     no such host", NAME the one dialed: :func:`_dial_problem`), or None (an address, a name to ask DNS about, the
     local system, and a host :func:`_host_and_port` refuses)."""
     name, _, problem = _host_and_port(host)
-    if problem is not None:
-        return None
+    if problem is not None or ":" in name:  # (an IPv6 address, a zone past ASCII too: Go's Lookup refuses it and
+        return None  # dials it as written)
     dialed = lookup_ascii(name)
     if dialed is None:
         return f"lookup {name}: no such host"  # (Lookup refused it: non-ASCII, no domain name)
@@ -1418,7 +1418,7 @@ def _dialed_host(host: str, default_port: str = "") -> str:
     port = port or default_port
     if problem is not None or not (port or name):
         return host  # (no port for a server: an empty one is refused, "no host", unless in brackets)
-    looked_up = lookup_ascii(name)
+    looked_up = lookup_ascii(name) if ":" not in name else name  # (an IPv6 address as written, with its zone)
     if looked_up is None:
         return host
     if not looked_up:

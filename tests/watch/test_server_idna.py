@@ -89,3 +89,13 @@ def test_a_name_lookup_maps_is_reached_and_sent_in_punycode(populated, tmp_path:
     kubeconfig = with_user(populated, tmp_path / "kc", {}, server=f"http://{written.format(port=port)}")
     assert synced(kubeconfig).keys(Kind.SERVICE) == {"default/s1"}
     assert set(populated.host_headers) == {host.format(port=port)}
+
+
+def test_an_ipv6_address_with_a_zone_past_ascii_is_dialed_as_before() -> None:
+    """Go's idna.Lookup refuses ``::1%ü`` and dials it as written, with its zone: no lookup (998d8ae dialed
+    ``[::1%25ü]`` and said "lookup ::1%25ü: no such host"); the zone is dropped where the kernel reads none."""
+    from kubeproxy_sim.watch.apiserver import _dial_problem
+
+    assert _cluster_as_dialed({"server": "http://[::1%25ü]:6443"})["server"] == "http://[::1]:6443"
+    assert _cluster_as_dialed({"server": "http://[fe80::1%25ü]:6443"})["server"] == "http://[fe80::1%25ü]:6443"
+    assert _dial_problem("http://[fe80::1%25ü]:6443") is None
