@@ -83,8 +83,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     pkt.add_argument("--proto", default="tcp", choices=["tcp", "udp", "sctp", "icmp", "icmpv6"],
                      help="protocol (default tcp)")
     pkt.add_argument("--icmp-type", metavar="TYPE[/CODE]", help="an ICMP or ICMPv6 packet's type and code, as "
-                     "iptables reads --icmp-type (echo-reply, 3/3, port-unreach; a bare type has code 0; default: "
-                     "echo-request, its echo-reply with --ctdir REPLY, port-unreachable with --ctstate RELATED)")
+                     "iptables reads --icmp-type (echo-reply, 3/3, port-unreach; a bare type has code 0; not any "
+                     "nor a code range, a rule's, no packet's; default: echo-request, its echo-reply with --ctdir "
+                     "REPLY, port-unreachable with --ctstate RELATED)")
     pkt.add_argument("--in-iface", metavar="IFACE", help="the interface it arrives on (default: unknown, or "
                      "none for a packet from the node itself)")
     pkt.add_argument("--out-iface", metavar="IFACE", help="the interface it leaves by (default: unknown)")
