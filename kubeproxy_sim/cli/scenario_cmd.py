@@ -121,7 +121,7 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Manifests:
     from kubeproxy_sim.objects.load import decode_documents, input_bytes, objects_in, read_documents
 
     # overlaps: said of the whole cluster after each step (overlap_diagnostics); Deployments: read below
-    order: dict[tuple[str, str], None] = {}  # (kind, key) as kubectl apply visits them (stdin's documents too)
+    order: dict[tuple[str, str], bool] = {}  # (kind, key) as kubectl apply visits them (stdin's documents too)
     with collector_paused(objects_in(input_bytes(list(paths)))):  # as load_paths, but unmirrored
         loaded = decode_documents(visit_order(read_documents(list(paths)), order), mirror=False, overlaps=False,
                                   read_elsewhere=frozenset({"Deployment"}))
@@ -130,7 +130,8 @@ def load_manifests(paths: tuple[str, ...] | list[str]) -> Manifests:
     for file, doc in raw_documents(list(paths)):
         if isinstance(doc, dict):
             facts.add(file, doc)
-    return replace(facts.manifests(loaded.cluster), endpoints=loaded.endpoints, order=tuple(order))
+    return replace(facts.manifests(loaded.cluster), endpoints=loaded.endpoints, order=tuple(order),
+                   annotated=frozenset(key for key, annotated in order.items() if annotated))
 
 
 # -- showing a step -------------------------------------------------------------------------------------------
@@ -293,7 +294,7 @@ def _initial_world(args: argparse.Namespace, rng: random.Random, cidrs: tuple[st
     Nodes. A starting object the API server would refuse (a cluster IP outside the range) stops the command.
     ``unposted``: told which Nodes have no Ready condition."""
     from kubeproxy_sim.controllers.model import World
-    from kubeproxy_sim.controllers.script import Manifests, ScriptError, Step, play
+    from kubeproxy_sim.controllers.script import Manifests, ScriptError, Step, mark_unannotated, play
     from kubeproxy_sim.objects.model import Cluster
 
     manifests = load_manifests(_start_paths(args))
@@ -301,7 +302,9 @@ def _initial_world(args: argparse.Namespace, rng: random.Random, cidrs: tuple[st
         manifests = Manifests(Cluster(nodes=manifests.cluster.nodes), not_ready_nodes=manifests.not_ready_nodes,
                               unreachable_nodes=manifests.unreachable_nodes, untainted_nodes=manifests.untainted_nodes,
                               unposted_nodes=manifests.unposted_nodes, node_cpu=manifests.node_cpu,
-                              node_max_pods=manifests.node_max_pods)
+                              node_max_pods=manifests.node_max_pods,
+                              order=tuple(key for key in manifests.order if key[0] == "Node"),
+                              annotated=manifests.annotated)
     if unposted is not None:
         unposted.record(manifests)
     _report(manifests.diagnostics)
@@ -314,7 +317,7 @@ def _initial_world(args: argparse.Namespace, rng: random.Random, cidrs: tuple[st
         raise InputError(Diagnostic(exc.message.removeprefix("apply: "), file=exc.file,
                                     field=None if exc.file else "-f")) from None
     _report([*port_conflict_diagnostics(played.port_conflicts), *played.mirror_notes])
-    return played.world
+    return mark_unannotated(played.world, manifests)
 
 
 class UnpostedNodes:

@@ -22,7 +22,7 @@ from kubeproxy_sim.controllers.decode import (
     written_ip_fields,
 )
 from kubeproxy_sim.controllers.model import Deployment, LastApplied
-from kubeproxy_sim.controllers.script import Manifests
+from kubeproxy_sim.controllers.script import LAST_APPLIED_ANNOTATION, Manifests
 from kubeproxy_sim.controllers.topology import ANNOTATIONS, cpu_millis
 from kubeproxy_sim.errors import Diagnostic, Severity
 from kubeproxy_sim.objects.load import STDIN, Document, read_documents
@@ -44,10 +44,12 @@ def raw_documents(paths: list[str]) -> list[tuple[str, Any]]:
     return out
 
 
-def visit_order(documents: Iterable[Document], order: dict[tuple[str, str], None]) -> Iterator[Document]:
+def visit_order(documents: Iterable[Document], order: dict[tuple[str, str], bool]) -> Iterator[Document]:
     """The documents as they come, noting in ``order`` the (kind, key) of each object in the order kubectl apply
     visits them (a List's items in its place: FlattenListVisitor), the first visit of one given twice: keys as
-    the models', NS/NAME (a namespace left out is the default one) or a Node's name."""
+    the models', NS/NAME (a namespace left out is the default one) or a Node's name; each with whether it
+    carries kubectl's last-applied-configuration annotation (what the objects a scenario starts with say of how
+    they were made: script.mark_unannotated)."""
     for entry in documents:
         document = entry[2]
         if isinstance(document, dict):
@@ -55,8 +57,14 @@ def visit_order(documents: Iterable[Document], order: dict[tuple[str, str], None
             listed = isinstance(kind, str) and kind.endswith("List")
             for item in items if listed and isinstance(items, list) else [document]:
                 if isinstance(item, dict) and (key := _object_key(item)) is not None:
-                    order.setdefault(key, None)
+                    order.setdefault(key, _last_applied(item))
         yield entry
+
+
+def _last_applied(document: dict[str, Any]) -> bool:
+    meta = document.get("metadata")
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    return isinstance(annotations, dict) and LAST_APPLIED_ANNOTATION in annotations
 
 
 def _object_key(document: dict[str, Any]) -> tuple[str, str] | None:

@@ -527,9 +527,10 @@ class World:
     # endpoints controller keeps an object's annotations when it updates it, and creates its own without); kept to
     # the keys ``endpoints`` holds (script.play), so an object deleted and made again by the controller has none
     endpoints_applied: frozenset[str] = frozenset()
-    # (kind, NS/NAME) of the Services and Deployments ``expose`` and ``create deployment`` made, which carry no
-    # last-applied-configuration annotation (neither saves it without --save-config) until an apply patches it in;
-    # kept to the objects the World holds (script.play)
+    # (kind, NS/NAME or a Node's name) of the Services and Deployments ``expose`` and ``create deployment`` made,
+    # and of the Nodes, Services and Deployments the scenario started with whose documents lack it, which carry no
+    # last-applied-configuration annotation (neither command saves it without --save-config; a kubelet registers
+    # its Node) until an apply patches it in; kept to the objects the World holds (script.play)
     unannotated: frozenset[tuple[str, str]] = frozenset()
     # the pods at each instant the last stretch of time stopped at on its way (world.advance, wait_for_rollout: a
     # pod ready or gone, an eviction), before its end: what the EndpointSlice controller's informers delivered in

@@ -493,6 +493,8 @@ class Manifests:
     # (kind, key) of each object in the order kubectl apply visits them: the files as given (a directory's in
     # its listing's order), each file's documents, a List's items in place; kubectl prints its lines so
     order: tuple[tuple[str, str], ...] = ()
+    # those of them whose document carries kubectl's last-applied-configuration annotation
+    annotated: frozenset[tuple[str, str]] = frozenset()
 
 
 Loader = Callable[[tuple[str, ...]], Manifests]
@@ -582,6 +584,7 @@ def _apply_manifests(world: World, manifests: Manifests, rng: random.Random) -> 
     notes += more
     applied = {("Service", s.key) for s in manifests.cluster.services} | {("Deployment", d.key)
                                                                           for d in manifests.deployments}
+    applied |= {("Node", n.key) for n in manifests.cluster.nodes}
     world = replace(world, unannotated=world.unannotated - applied)  # the annotation patched in
     return Played(world, in_file_order(notes, manifests.order), "; ".join(refused) or None,
                   port_conflicts=conflicts)
@@ -612,10 +615,11 @@ def _apply_nodes(world: World, manifests: Manifests, rng: random.Random) -> tupl
     if manifests.cluster.nodes:
         world = W.put_nodes(world, manifests.cluster.nodes, manifests.not_ready_nodes, rng, cpu, max_pods,
                             manifests.unreachable_nodes, manifests.untainted_nodes)
-    notes = [(("Node", n.key), _applied("node", n.name, nodes_before.get(n.name) and (
-        nodes_before[n.name], cpu_before.get(n.name), pods_before.get(n.name), ready_before[n.name]),
-        (n, cpu.get(n.name), max_pods.get(n.name), _ready_state(manifests, n.name))))
-             for n in manifests.cluster.nodes]
+    notes = [note for n in manifests.cluster.nodes for note in _unannotated(
+        world, ("Node", n.key), "nodes", n.name, n.name in nodes_before) or [(("Node", n.key), _applied(
+            "node", n.name, nodes_before.get(n.name) and (nodes_before[n.name], cpu_before.get(n.name),
+                                                          pods_before.get(n.name), ready_before[n.name]),
+            (n, cpu.get(n.name), max_pods.get(n.name), _ready_state(manifests, n.name))))]]
     return world, notes
 
 
@@ -648,7 +652,22 @@ def _unannotated(world: World, key: tuple[str, str], resource: str, name: str, e
     return [(key, _no_last_applied(resource, name)), (key, f"{_APPLIED_KIND[key[0]]}/{name} configured")]
 
 
-_APPLIED_KIND = {"Service": "service", "Deployment": "deployment.apps"}
+_APPLIED_KIND = {"Service": "service", "Deployment": "deployment.apps", "Node": "node"}
+
+
+def mark_unannotated(world: World, manifests: Manifests) -> World:
+    """The World a scenario starts from (the objects of -f, or the bootcamp Nodes, put as an apply puts them)
+    with the objects whose documents lack kubectl's last-applied-configuration annotation marked as such, as a
+    kubelet registers its Node and a controller or ``kubectl create`` makes other objects: the first apply over
+    one warns and says configured (World.unannotated for Nodes, Services and Deployments; a pod without a
+    last-applied view, whose merge then removes nothing; Endpoints left out of endpoints_applied)."""
+    bare = {key for key in manifests.order if key not in manifests.annotated}
+    if not bare:
+        return world
+    marked = {(kind, key) for kind, key in bare if kind in _APPLIED_KIND}
+    pods = tuple(replace(p, last_applied=None) if ("Pod", p.key) in bare else p for p in world.pods)
+    return replace(world, unannotated=world.unannotated | marked, pods=pods,
+                   endpoints_applied=world.endpoints_applied - {key for kind, key in bare if kind == "Endpoints"})
 
 
 def _apply_endpoints(world: World, manifests: Manifests, start: World) -> tuple[World, list[Note]]:
@@ -913,6 +932,7 @@ def play(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
             after = replace(after, endpoints_applied=after.endpoints_applied & present)
     if after.unannotated:  # deleted: made again by apply, it has one
         made = {("Service", s.key) for s in after.services} | {("Deployment", d.key) for d in after.deployments}
+        made |= {("Node", n.key) for n in after.nodes}
         after = replace(after, unannotated=after.unannotated & made)
     return replace(played, world=after, slice_events=touched,
                    mirror_notes=(*mirror_slices_deleted(played.world.user_slices), *mirror_notes))

@@ -177,3 +177,33 @@ def test_the_controllers_rewrite_takes_the_services_labels_for_a_delete_by_label
         said.append(list(played.notes))
     assert said[3] == [WARN, 'endpoints "web" deleted']
     assert world.endpoints == () and world.endpoints_applied == frozenset()
+
+
+def test_the_objects_a_scenario_starts_with_lack_the_annotation_unless_their_documents_carry_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The bootcamp Nodes (a kubelet registers its Node) and the objects of -f whose documents have no
+    last-applied-configuration (as `kubectl get -o yaml` shows an object create, expose or a controller made) are
+    warned of at their first apply; one whose document carries it is not."""
+    node1 = NODE.replace("node9", "node1").replace("10.244.9.0", "10.244.0.0").replace("1.19", "49.2")
+    (tmp_path / "node1.yaml").write_text(node1)
+    (tmp_path / "script").write_text("apply -f node1.yaml\napply -f node1.yaml\n")
+    assert run_cli(["scenario", str(tmp_path / "script"), "--show", "endpoints"], monkeypatch) == 0
+    out = [line[2:] for line in capsys.readouterr().out.splitlines() if line.startswith("# ")]
+    assert out == ["step 1: apply -f node1.yaml", no_last_applied("nodes/node1"), "node/node1 configured",
+                   "step 2: apply -f node1.yaml", "node/node1 unchanged"]
+    annotated = SERVICE.replace("metadata: {", "metadata: {annotations: {kubectl.kubernetes.io/last-applied-"
+                                "configuration: '{}'}, ")
+    (tmp_path / "start.yaml").write_text(annotated + "---\n" + SERVICE.replace("ext", "bare") + "---\n" + POD)
+    (tmp_path / "again.yaml").write_text(SERVICE + "---\n" + SERVICE.replace("ext", "bare") + "---\n" + POD)
+    (tmp_path / "script").write_text("apply -f again.yaml\n")
+    assert run_cli(["scenario", str(tmp_path / "script"), "-f", BOOTCAMP, "-f", str(tmp_path / "start.yaml"),
+                    "--show", "endpoints"], monkeypatch) == 0
+    out = [line[2:] for line in capsys.readouterr().out.splitlines() if line.startswith("# ")]
+    assert out[2:] == [no_last_applied("services/bare"), "service/bare configured", no_last_applied("pods/p1"),
+                       "pod/p1 configured"]
+    assert out[1].startswith("service/ext ")  # (no warning: its word is the model's comparison of the objects)
+
+
+POD = ("apiVersion: v1\nkind: Pod\nmetadata: {name: p1, labels: {app: x}}\n"
+       "spec: {nodeName: node1, containers: [{name: c, image: nginx, ports: [{containerPort: 8080}]}]}\n"
+       "status: {podIP: 10.244.0.77, podIPs: [{ip: 10.244.0.77}], conditions: [{type: Ready, status: 'True'}]}\n")

@@ -200,8 +200,10 @@ def test_scenario_a_node_going_unknown_takes_its_pods_out_of_the_rules_until_it_
 def test_scenario_an_apply_that_changes_a_nodes_ready_condition_is_configured(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """kubectl says "configured" of any change to the object, its Ready condition too; the same status again is
-    "unchanged"."""
-    (tmp_path / "nodes.yaml").write_text(SMALL_NODES.format(ready="True"))
+    "unchanged". (The starting Nodes carry the last-applied-configuration annotation, else the first apply warns
+    of each and configures both: a kubelet registers its Node without one.)"""
+    annotated = "metadata: {{annotations: {{kubectl.kubernetes.io/last-applied-configuration: '{{}}'}}, "
+    (tmp_path / "nodes.yaml").write_text(SMALL_NODES.replace("metadata: {{", annotated).format(ready="True"))
     (tmp_path / "down.yaml").write_text(SMALL_NODES.format(ready="Unknown"))
     (tmp_path / "script").write_text("apply -f down.yaml\napply -f down.yaml\napply -f nodes.yaml\n")
     argv = ["scenario", str(tmp_path / "script"), "-f", str(tmp_path / "nodes.yaml"), "--hostname-override",
