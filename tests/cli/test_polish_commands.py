@@ -75,7 +75,8 @@ def test_send_json_contract_is_the_simulators(capsys: pytest.CaptureFixture[str]
     code, out, _ = run([*SEND, "--seed", "9", "-o", "json"], capsys)
     expected = send(bootcamp_simulator(9), "external", "node/node1:31526", count=300, seed=9).as_json()
     assert code == 0 and json.loads(out) == expected
-    assert list(json.loads(out)) == ["from", "to", "proto", "connections", "seed", "delivered", "failed", "sticky"]
+    assert list(json.loads(out)) == ["from", "to", "proto", "connections", "seed", "delivered", "failed", "sticky",
+                                     "answered", "ping"]
     assert list(expected["delivered"][0]) == ["pod", "ip", "node", "count", "share", "expected", "sources_seen",
                                               "pod_object", "why"]
 

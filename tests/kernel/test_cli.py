@@ -31,7 +31,8 @@ def test_up_send_exec_down(kernel: None, run_tag: str, tmp_path, monkeypatch, ca
         assert run(["netns", "send", name, "--from", "pod/client/10-244-0-9", "--to",
                     "kubernetes-bootcamp.default:8080", "--count", "40", "-o", "json"]) == 0
         result = json.loads(capfd.readouterr().out)
-        assert set(result) == {"from", "to", "proto", "connections", "seed", "delivered", "failed", "sticky"}
+        assert set(result) == {"from", "to", "proto", "connections", "seed", "delivered", "failed", "sticky",
+                               "answered", "ping"}
         assert result["sticky"] is None  # the kernel alone predicts nothing
         assert sum(d["count"] for d in result["delivered"]) == 40 and result["failed"] == []
         assert {d["node"] for d in result["delivered"]} == {"node1", "node2"}

@@ -294,7 +294,8 @@ def test_kernel_send_result_has_the_simulators_shape() -> None:
     raw = tally(Source("pod/client/c", "z"), Destination("10.96.0.10:80", "10.96.0.10", 80), "tcp", results,
                 verdicts=frozenset({"DROP"}))
     out = raw.as_json(state)
-    assert set(out) == {"from", "to", "proto", "connections", "seed", "delivered", "failed", "sticky"}
+    assert set(out) == {"from", "to", "proto", "connections", "seed", "delivered", "failed", "sticky", "answered",
+                        "ping"}
     assert out["delivered"] == [{"pod": "default/web-a", "ip": "10.244.0.3", "node": "node1", "count": 3,
                                  "share": 0.5, "expected": None, "sources_seen": ["10.244.0.9"], "pod_object": None,
                                  "why": []}]  # (netns send has no words for its rows: send_why is the simulator's)
