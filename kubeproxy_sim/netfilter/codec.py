@@ -1547,24 +1547,26 @@ def _other_family(chain: str, spec: str, ipv6: bool, file: str | None, line: int
 # ---------------------------------------------------------------------------
 
 _MANGLE_ONLY = ("CHECKSUM", "DSCP", "ECN", "HL", "TCPOPTSTRIP", "TOS", "TTL")
-TARGET_PLACES: dict[str, tuple[str, tuple[str, ...]]] = {
+TARGET_PLACES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "DNAT": ("nat", ("PREROUTING", "OUTPUT")), "REDIRECT": ("nat", ("PREROUTING", "OUTPUT")),
     "SNAT": ("nat", ("POSTROUTING", "INPUT")), "MASQUERADE": ("nat", ("POSTROUTING",)),
     "NETMAP": ("nat", BUILTIN_CHAINS["nat"]),
     "REJECT": ("filter", BUILTIN_CHAINS["filter"]),
     "CT": ("raw", BUILTIN_CHAINS["raw"]), "NOTRACK": ("raw", BUILTIN_CHAINS["raw"]),
     "TRACE": ("raw", BUILTIN_CHAINS["raw"]),
-    "TPROXY": ("mangle", ("PREROUTING",)), "CLASSIFY": ("mangle", ("FORWARD", "OUTPUT", "POSTROUTING")),
+    "TPROXY": ("mangle", ("PREROUTING",)), "CLASSIFY": (None, ("FORWARD", "OUTPUT", "POSTROUTING")),
+    "SYNPROXY": (None, ("INPUT", "FORWARD")),
     "DNPT": ("mangle", ("PREROUTING", "OUTPUT")), "SNPT": ("mangle", ("INPUT", "POSTROUTING")),
     **{name: ("mangle", BUILTIN_CHAINS["mangle"]) for name in _MANGLE_ONLY},
 }
-"""Target -> (its table, the built-in chains of it it may stand in, with the chains only they reach): the kernel's
-``.table`` and ``.hooks`` of xt_nat, xt_MASQUERADE, xt_REDIRECT, xt_NETMAP, ipt_REJECT, xt_CT (CT and NOTRACK),
-xt_TRACE, xt_TPROXY, xt_CLASSIFY, ip6t_NPT, xt_CHECKSUM, xt_DSCP (DSCP and TOS), ipt_ECN, xt_HL (TTL and HL) and
-xt_TCPOPTSTRIP. A rule elsewhere makes iptables-restore fail at COMMIT (iptables-legacy-restore v1.8.9: "line N
-failed", N the COMMIT's; iptables-nft-restore: "RULE_APPEND failed (Invalid argument)"; unshare --net), but for
--j TRACE outside raw, which iptables-nft-restore takes (nf_tables traces by itself). Not here: SYNPROXY (INPUT
-and FORWARD of any table), SECMARK and CONNSECMARK (mangle or security), whose places one table does not say."""
+"""Target -> (its table, None for any table, and the built-in chains it may stand in, with the chains only they
+reach): the kernel's ``.table`` and ``.hooks`` of xt_nat, xt_MASQUERADE, xt_REDIRECT, xt_NETMAP, ipt_REJECT, xt_CT
+(CT and NOTRACK), xt_TRACE, xt_TPROXY, ip6t_NPT, xt_CHECKSUM, xt_DSCP (DSCP and TOS), ipt_ECN, xt_HL (TTL and HL)
+and xt_TCPOPTSTRIP; xt_CLASSIFY and xt_SYNPROXY have hooks and no ``.table`` (-j CLASSIFY in filter OUTPUT, raw
+OUTPUT and nat POSTROUTING is taken, in filter INPUT refused). A rule elsewhere makes iptables-restore fail at
+COMMIT (iptables-legacy-restore v1.8.9: "line N failed", N the COMMIT's; iptables-nft-restore: "RULE_APPEND failed
+(Invalid argument)"; unshare --net), but for -j TRACE outside raw, which iptables-nft-restore takes (nf_tables
+traces by itself). Not here: SECMARK and CONNSECMARK (mangle or security), whose places one table does not say."""
 MATCH_PLACES: dict[str, tuple[str, ...]] = {"mac": ("PREROUTING", "INPUT", "FORWARD")}
 """Match -> the built-in chains (of any table) it may stand in, with the chains only they reach: xt_mac's ``.hooks``
 (a packet has a source MAC address only as it comes in: -m mac in OUTPUT fails at COMMIT, both restores v1.8.9)."""
@@ -1579,9 +1581,11 @@ _ICMP = re.compile(r'icmp(?:-type|v6-type|(?:v?6)?(?=[" \t\r\n]|$))')  # (-m icm
 
 def _placed_jumps(table: str) -> re.Pattern[str]:
     """The -j of each target :data:`TARGET_PLACES` may refuse in ``table`` (another table's, or one of only some of
-    its hooks), but nat's own there: its many DNAT rules are not searched (nat's built-in chains are read apart)."""
+    its hooks; a target of any table that does not serve every hook of ``table``), but nat's own there: its many
+    DNAT rules are not searched (nat's built-in chains are read apart)."""
+    builtin = set(BUILTIN_CHAINS[table])
     names = sorted(name for name, (home, hooks) in TARGET_PLACES.items()
-                   if home != table or (table != "nat" and set(hooks) != set(BUILTIN_CHAINS[table])))
+                   if home not in (table, None) or (home != "nat" and not builtin.issubset(hooks)))
     return re.compile(_JUMP_TO + "(?:" + "|".join(names) + r')"?(?=[ \t\r\n]|$)')
 
 
@@ -1720,7 +1724,7 @@ def _hook_problems(table: _TableState, targets: tuple[set[str], ...], matches: b
     if not roots:
         return None  # (a restore input without its built-in chains: the node's rules reach its chains)
     wanted = {name: roots.difference(hooks) for name, (home, hooks) in TARGET_PLACES.items()
-              if home == table.name and any(name in words for words in targets)}
+              if home in (table.name, None) and any(name in words for words in targets)}
     wanted = {name: hooks for name, hooks in wanted.items() if hooks}
     if not wanted and not matches:
         return None
@@ -1875,7 +1879,7 @@ def _misplaced(state: _TableState, line: str, ipv6: bool) -> tuple[str, str, str
     if target is None or target.name not in TARGET_PLACES or target.name in state.chains:
         return None  # (a jump to a chain of an extension's name: :meth:`_Parser.jump_error` judged it)
     home, hooks = TARGET_PLACES[target.name]
-    if table != home:
+    if home is not None and table != home:
         return (f"target {target.name} is valid only in table {home}, not {table}", target.name,
                 f"{target.name} in table {home} ({', '.join(hooks)} or a chain they jump to)", True)
     if chain in BUILTIN_CHAINS[table] and chain not in hooks:

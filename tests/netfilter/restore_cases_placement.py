@@ -11,7 +11,7 @@ user chain a built-in chain comes to reach later, at the jump that makes it reac
 
 from __future__ import annotations
 
-from tests.netfilter.restore_cases import MANGLE, NAT, Case, filter_with
+from tests.netfilter.restore_cases import FILTER, MANGLE, NAT, Case, filter_with
 
 RAW = "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
 MAC = "-m mac --mac-source 00:11:22:33:44:55"
@@ -33,11 +33,38 @@ TABLES = [
     Case("placement -j TRACE in filter", filter_with("-A INPUT -j TRACE"), line=5, at_commit=True, nft_differs=True),
     Case("placement NOTRACK and CT in raw", table_with(RAW, "-A PREROUTING -j CT --notrack", "-A OUTPUT -j NOTRACK"),
          saved=("[0:0] -A PREROUTING -j CT --notrack", "[0:0] -A OUTPUT -j NOTRACK")),
-    # xt_DSCP (DSCP, TOS), xt_HL (TTL, HL), ipt_ECN, xt_TCPOPTSTRIP, xt_CHECKSUM, xt_CLASSIFY: .table "mangle"
+    # xt_DSCP (DSCP, TOS), xt_HL (TTL, HL), ipt_ECN, xt_TCPOPTSTRIP, xt_CHECKSUM, xt_TPROXY: .table "mangle" (ECN
+    # with -p tcp, as its checkentry wants one for --ecn-tcp-remove: refused for its table, not its protocol)
     *(Case(f"placement {rule} in filter", filter_with(f"-A INPUT {rule}"), line=5, at_commit=True)
-      for rule in ("-j DSCP --set-dscp 1", "-j TOS --set-tos 1", "-j TTL --ttl-set 1", "-j ECN --ecn-tcp-remove",
-                   "-p tcp -j TCPOPTSTRIP --strip-options 2", "-j CHECKSUM --checksum-fill",
-                   "-j CLASSIFY --set-class 1:1", "-p tcp -j TPROXY --on-port 80")),
+      for rule in ("-j DSCP --set-dscp 1", "-j TOS --set-tos 1", "-j TTL --ttl-set 1",
+                   "-p tcp -j ECN --ecn-tcp-remove", "-p tcp -j TCPOPTSTRIP --strip-options 2",
+                   "-j CHECKSUM --checksum-fill", "-p tcp -j TPROXY --on-port 80")),
+    Case("placement -p tcp -j ECN in mangle", table_with(MANGLE, "-A INPUT -p tcp -j ECN --ecn-tcp-remove"),
+         saved=("[0:0] -A INPUT -p tcp -j ECN --ecn-tcp-remove",)),
+    # xt_CLASSIFY (FORWARD, OUTPUT, POSTROUTING) and xt_SYNPROXY (INPUT, FORWARD): hooks and no .table, so any
+    # table's chains of those hooks take them; INPUT refuses CLASSIFY for its hook
+    Case("placement -j CLASSIFY in filter INPUT", filter_with("-A INPUT -j CLASSIFY --set-class 1:1"), line=5,
+         at_commit=True),
+    *(Case(f"placement -j CLASSIFY in {name} {chain}", table_with(head, f"-A {chain} -j CLASSIFY --set-class 1:1"),
+           saved=(f"[0:0] -A {chain} -j CLASSIFY --set-class 0001:0001",))
+      for name, head, chain in (("filter", FILTER, "OUTPUT"), ("filter", FILTER, "FORWARD"), ("raw", RAW, "OUTPUT"),
+                                ("nat", NAT, "POSTROUTING"))),
+    Case("placement -j CLASSIFY in raw PREROUTING", table_with(RAW, "-A PREROUTING -j CLASSIFY --set-class 1:1"),
+         line=_line(RAW), at_commit=True),
+    Case("placement -j CLASSIFY in a chain filter OUTPUT jumps to",
+         filter_with(":FOO - [0:0]", "-A OUTPUT -j FOO", "-A FOO -j CLASSIFY --set-class 1:1"),
+         saved=("[0:0] -A OUTPUT -j FOO", "[0:0] -A FOO -j CLASSIFY --set-class 0001:0001")),
+    Case("placement -j CLASSIFY in a chain filter INPUT jumps to",
+         filter_with(":FOO - [0:0]", "-A INPUT -j FOO", "-A FOO -j CLASSIFY --set-class 1:1"), line=7,
+         at_commit=True),
+    *(Case(f"placement -j SYNPROXY in {name} {chain}", table_with(head, f"-A {chain} -p tcp -j SYNPROXY --mss 1460"),
+           saved=(f"[0:0] -A {chain} -p tcp -j SYNPROXY --mss 1460",))
+      for name, head, chain in (("filter", FILTER, "INPUT"), ("mangle", MANGLE, "FORWARD"))),
+    *(Case(f"placement -j SYNPROXY in {name} {chain}", table_with(head, f"-A {chain} -p tcp -j SYNPROXY --mss 1460"),
+           line=_line(head), at_commit=True)
+      for name, head, chain in (("filter", FILTER, "OUTPUT"), ("raw", RAW, "PREROUTING"))),
+    Case("placement -j SYNPROXY in a chain filter OUTPUT jumps to",
+         filter_with(":FOO - [0:0]", "-A OUTPUT -j FOO", "-A FOO -p tcp -j SYNPROXY"), line=7, at_commit=True),
     Case("placement -j HL in filter", filter_with("-A INPUT -j HL --hl-set 1"), line=5, at_commit=True, ipv6=True),
     # xt_NETMAP: .table "nat"
     Case("placement -j NETMAP in filter", filter_with("-A INPUT -j NETMAP --to 10.0.0.0/24"), line=5,
