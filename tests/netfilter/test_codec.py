@@ -123,11 +123,18 @@ def rulesets(draw: st.DrawFn) -> Ruleset:
         builtins = [Chain(n, (), draw(st.sampled_from(["ACCEPT", "DROP"])), draw(counters))
                     for n in draw(st.lists(st.sampled_from(BUILTIN_CHAINS[table]), unique=True))]
         users = [Chain(n, (), None, None) for n in draw(st.lists(names, unique=True, max_size=4))]
+        # the built-in chains that may reach each chain (kube-proxy's shape: DNAT in chains only PREROUTING and
+        # OUTPUT reach, MASQUERADE in one only POSTROUTING reaches); a chain jumps only to one that they all may
+        reach = {c.name: frozenset({c.name}) for c in builtins}
+        reach |= {c.name: frozenset(draw(st.lists(st.sampled_from([b.name for b in builtins]), unique=True)))
+                  if builtins else frozenset() for c in users}
         chains = []
         for chain in builtins + users:
-            specs = draw(st.lists(rule_specs().filter(partial(placed, table, chain.name)), max_size=3))
-            below = [c.name for c in users[users.index(chain) + 1 if chain in users else 0:]]  # (no circle: the
-            specs = [draw(jumping_to(below, spec)) for spec in specs]  # kernel refuses one, and so does the parse)
+            specs = draw(st.lists(rule_specs().filter(partial(placed, table, chain.name, reach=reach[chain.name])),
+                                  max_size=3))
+            below = [c.name for c in users[users.index(chain) + 1 if chain in users else 0:]  # (no circle: the
+                     if reach[chain.name] <= reach[c.name]]  # kernel refuses one, and so does the parse)
+            specs = [draw(jumping_to(below, spec)) for spec in specs]
             rules = tuple(Rule(chain.name, syntax.render_spec(s), 0, draw(counters)) for s in specs)
             chains.append(Chain(chain.name, rules, chain.policy, chain.counters))
         if draw(st.booleans()):  # a circle no built-in chain reaches (no chain jumps into it): both iptables-restores
@@ -153,10 +160,10 @@ def jumping_to(draw: st.DrawFn, chains: list[str], spec: RuleSpec) -> RuleSpec:
     return RuleSpec(spec.options, Target(draw(st.sampled_from(chains)), (), target.goto) if chains else None)
 
 
-def placed(table: str, chain: str, spec: RuleSpec) -> bool:
+def placed(table: str, chain: str, spec: RuleSpec, reach: frozenset[str] = frozenset()) -> bool:
     """The kernel takes ``spec``'s target in that chain of that table (DNAT only in nat, REJECT only in filter,
-    each only in the built-in chains of its hooks and the chains only they reach: a user chain here takes only a
-    target of every hook, as any built-in chain may jump to it), and iptables its interfaces (no -o in INPUT, no
+    CLASSIFY in any; each only in the built-in chains of its hooks and the user chains only they reach: ``reach``,
+    the built-in chains that may jump to a user chain ``chain``), and iptables its interfaces (no -o in INPUT, no
     -i in OUTPUT)."""
     wrong = {"PREROUTING": "-o", "INPUT": "-o", "OUTPUT": "-i", "POSTROUTING": "-i"}.get(chain)
     if any(o.flag == wrong and not o.module for o in spec.options):
@@ -164,8 +171,8 @@ def placed(table: str, chain: str, spec: RuleSpec) -> bool:
     if spec.target is None or spec.target.name not in codec.TARGET_PLACES:
         return True
     home, hooks = codec.TARGET_PLACES[spec.target.name]
-    builtin = BUILTIN_CHAINS[table]
-    return table == home and (chain in hooks if chain in builtin else set(hooks) >= set(builtin))
+    reached = {chain} if chain in BUILTIN_CHAINS[table] else reach
+    return home in (table, None) and reached.issubset(hooks)
 
 
 def noisy(spec: RuleSpec, draw: st.DrawFn) -> str:
