@@ -757,8 +757,9 @@ def dscp_value(flag: str, text: str) -> int | None:
     return next((value for name, value in DSCP_CLASSES if folded.startswith(name)), None)
 
 
-_CLASS_PART = re.compile(r"[ \t\n\v\f\r]*([+-]?)(?:0[xX](?=[0-9a-fA-F]))?([0-9a-fA-F]+)")
-"""One number of sscanf's ``%x``: blanks, a sign, an optional 0x, hex digits."""
+_CLASS_PART = re.compile(r"[ \t\n\v\f\r]*([+-]?)(?:0[xX]([0-9a-fA-F]*)|([0-9a-fA-F]+))")
+"""One number of glibc sscanf's ``%x``: blanks, a sign, then hex digits or 0x and hex digits; glibc takes a bare
+``0x`` as 0 (``--set-class 0x:1`` is saved 0000:0001), so the digits after 0x may be none."""
 
 
 def classify_class(text: str) -> tuple[int, int] | None:
@@ -771,9 +772,14 @@ def classify_class(text: str) -> tuple[int, int] | None:
     second = _CLASS_PART.match(text, first.end() + 1)
     if second is None:
         return None
-    major, minor = ((-int(m.group(2), 16) if m.group(1) == "-" else int(m.group(2), 16)) & 0xFFFF
-                    for m in (first, second))
+    major, minor = (_class_number(m) for m in (first, second))
     return major, minor
+
+
+def _class_number(m: re.Match[str]) -> int:
+    """The 16 bits TC_H_MAKE keeps of one :data:`_CLASS_PART` (a bare 0x is 0, a minus wraps)."""
+    number = int(m.group(2) or m.group(3) or "0", 16)
+    return (-number if m.group(1) == "-" else number) & 0xFFFF
 
 
 def tos_problem(value: str) -> str | None:

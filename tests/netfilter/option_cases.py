@@ -548,6 +548,13 @@ TOS_DSCP_CLASSIFY_DEVGROUP = [
     rule_case(4, "POSTROUTING", '-j CLASSIFY --set-class " 1: 2"', "-j CLASSIFY --set-class 0001:0002", table="mangle"),
     rule_case(4, "POSTROUTING", "-j CLASSIFY --set-class 1:2xyz", "-j CLASSIFY --set-class 0001:0002", table="mangle"),
     rule_case(4, "POSTROUTING", "-j CLASSIFY --set-class -1:2", "-j CLASSIFY --set-class ffff:0002", table="mangle"),
+    # glibc's %x takes a bare 0x as 0 (and a 0x before a letter no hex digit as 0, which then misses the colon)
+    rule_case(4, "POSTROUTING", "-j CLASSIFY --set-class 0x:1", "-j CLASSIFY --set-class 0000:0001", table="mangle"),
+    rule_case(4, "POSTROUTING", "-j CLASSIFY --set-class 0X:0X", "-j CLASSIFY --set-class 0000:0000", table="mangle"),
+    rule_case(4, "POSTROUTING", "-j CLASSIFY --set-class -0x:1", "-j CLASSIFY --set-class 0000:0001", table="mangle"),
+    rule_case(4, "POSTROUTING", "-j CLASSIFY --set-class 1:0xg", "-j CLASSIFY --set-class 0001:0000", table="mangle"),
+    rule_case(4, "POSTROUTING", "-j CLASSIFY --set-class 0xg:1", REFUSED, table="mangle"),
+    rule_case(4, "POSTROUTING", "-j CLASSIFY --set-class x:1", REFUSED, table="mangle"),
 ]
 
 ALL_CASES = [*CONNTRACK_ADDRESSES, *TPROXY_ADDRESSES, *NAT_RANGES, *NAT_TO_PORTS, *NETMAP_NETWORKS, *IPRANGES,
