@@ -14,6 +14,8 @@ import random
 import select
 import socket
 import struct
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -92,6 +94,11 @@ V4 = Echo(socket.AF_INET, socket.IPPROTO_ICMP, 8, 0, (3, 11))
 V6 = Echo(socket.AF_INET6, socket.IPPROTO_ICMPV6, 128, 129, (1, 3))
 
 
+def payload(ident: int) -> bytes:
+    """An echo request's data: what the pinged host knows it by, as a masquerade may change its identifier."""
+    return b"kubeproxy-sim ping %d" % ident
+
+
 def ping(dst: str, ident: int, wait: float) -> str:
     """One echo request to ``dst`` from a raw socket (run in the source's namespace): "reply" when its echo reply
     came, "error TYPE/CODE" when an ICMP error about it did, else "timeout". An IPv4 raw socket hands over the IP
@@ -100,7 +107,7 @@ def ping(dst: str, ident: int, wait: float) -> str:
     kind = V6 if six else V4
     sock = socket.socket(kind.family, socket.SOCK_RAW, kind.proto)
     try:
-        body = struct.pack("!BBHHH", kind.request, 0, 0, ident, 1) + b"kubeproxy-sim ping"
+        body = struct.pack("!BBHHH", kind.request, 0, 0, ident, 1) + payload(ident)
         sock.sendto(body if six else body[:2] + struct.pack("!H", checksum(body)) + body[4:], (dst, 0))
         deadline = time.monotonic() + wait
         while (left := deadline - time.monotonic()) > 0:
@@ -127,6 +134,73 @@ def namespace(topo: Topology, source: str) -> str:
     if kind == "node":
         return next(n.netns for n in topo.nodes if n.name == name)
     return next(c.netns for c in topo.clients if c.ip == name)
+
+
+LISTENER = """
+import select, socket, sys, time
+data_, wait = sys.argv[1].encode(), float(sys.argv[2])
+sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+print("ready", flush=True)
+deadline = time.monotonic() + wait
+while (left := deadline - time.monotonic()) > 0 and select.select([sock], [], [], left)[0]:
+    data, (source, _) = sock.recvfrom(4096)
+    icmp = data[(data[0] & 15) * 4:]
+    if icmp[0] == 8 and icmp[8:] == data_:
+        print(source, flush=True)
+        break
+else:
+    print("none", flush=True)
+"""
+"""Run in the pinged host's namespace: the source address its echo request of data argv[1] came from (a raw socket
+there gets a copy of every ICMP packet delivered to the host), or "none" within argv[2] seconds. The data tells the
+request, not the identifier, which MASQUERADE --random-fully (the CNI's, out of the cluster) draws anew."""
+
+
+def host_namespace(topo: Topology, target: str) -> str | None:
+    """The namespace of a delivered row's host (a pod's, a node's, an outside host's), None for the others."""
+    kind, _, name = target.partition("/")
+    if kind == "node":
+        return next(n.netns for n in topo.nodes if n.name == name)
+    if kind == "external":
+        return next(c.netns for c in topo.clients if c.ip == dict(HOSTS).get(name, name))
+    return next((p.netns for p in topo.pods if p.key == target and not p.host_network), None)
+
+
+def seen(topo: Topology, source: str, destination: str, target: str, ident: int) -> str | None:
+    """The source address the pinged host saw on the echo request (ping's ``From`` is its reply's source)."""
+    netns = host_namespace(topo, target)
+    if netns is None or netns == namespace(topo, source):
+        return None  # (loopback: the host pinged itself)
+    with nsexec.popen(netns, [sys.executable, "-c", LISTENER, payload(ident).decode(), str(WAIT + 1)],
+                      stdout=subprocess.PIPE) as listener:
+        try:
+            assert listener.stdout is not None and listener.stdout.readline().strip() == "ready"
+            assert nsexec.call(namespace(topo, source), ping, destination, ident, WAIT) == "reply"
+            return listener.stdout.readline().strip()
+        finally:
+            listener.kill()
+
+
+@pytest.mark.parametrize("source", list(SOURCES))
+def test_the_pinged_host_sees_the_source_the_simulator_says(stage: tuple[Topology, dict[str, Any]],
+                                                             source: str) -> None:
+    """An answered ping's ``sources_seen``: a pod's own address to a pod or a node, the node's where the CNI
+    masquerades a pod's echo out of the cluster, an outside client's own to a node."""
+    topo, _ = stage
+    objs = cluster()
+    config = config_from_args(ARGS, objs)
+    checked = 0
+    for index, destination in enumerate(DESTINATIONS):
+        simulated = sim_send(Simulator(objs, config, rng=random.Random(1), hosts=HOSTS), source, destination,
+                             proto="icmp", count=1)
+        if not (simulated.delivered and simulated.delivered[0].count):
+            continue
+        row = simulated.delivered[0]
+        got = seen(topo, source, destination, row.pod, 4000 + index)
+        if got is not None:
+            assert (got,) == row.sources_seen, f"{source} -> {destination} ({row.pod})"
+            checked += 1
+    assert checked >= 3
 
 
 @pytest.mark.parametrize("source", list(SOURCES))
