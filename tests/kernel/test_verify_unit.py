@@ -218,7 +218,7 @@ def test_node_ips_must_be_of_the_dump_s_family() -> None:
     ("[fd00::1]:8080", ("fd00::1", 8080)),
     ("[fd00::1]", ("fd00::1", None)),
     ("fd00::1", ("fd00::1", None)),
-    ("[fd00::1]-[fd00::9]:80", "DNAT to a range ([fd00::1]-[fd00::9]:80); only single addresses are served"),
+    ("[fd00::1-fd00::9]:80", "DNAT to a range ([fd00::1-fd00::9]:80); only single addresses are served"),
     ("10.0.0.1:80", "DNAT to '10.0.0.1:80', not an IPv6 address"),
 ])
 def test_ipv6_dnat_targets(text: str, found: object) -> None:
