@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from kubeproxy_sim.errors import RulesSyntaxError
+from kubeproxy_sim.netfilter import codec
 from kubeproxy_sim.netfilter.codec import parse_ruleset
 from tests.netfilter.restore_cases import MANGLE, NAT, Case, filter_with
 from tests.netfilter.restore_cases_placement import MAC, PLACEMENT_CASES, table_with
@@ -74,3 +75,20 @@ def test_a_jump_to_a_chain_of_an_extension_s_name_is_no_misplaced_target() -> No
     take (iptables-save prints ``-A INPUT -j TPROXY``)."""
     rules = list(parse_ruleset(filter_with(":TPROXY - [0:0]", "-A INPUT -j TPROXY")).tables[0].rules())
     assert [r.spec for r in rules] == ["-j TPROXY"]
+
+
+def test_a_match_in_a_built_in_chain_walks_no_chain(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One -m mac in INPUT (judged there) made the reach check walk every table from every built-in chain: a
+    10k-service dump parsed 2.5 -> 3.6 s (reviewer r7). Only the chains holding such a match are walked back from
+    now, and a built-in chain's own rules are judged where they stand."""
+    walks: list[str] = []
+    real = codec._path_jumps
+
+    def counted(table: object, arrows: dict[str, dict[str, None]], root: str) -> dict[str, str]:
+        walks.append(root)
+        return real(table, arrows, root)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(codec, "_path_jumps", counted)
+    chains = [f":C{n} - [0:0]" for n in range(50)] + [f"-A OUTPUT -j C{n}" for n in range(50)]
+    parse_ruleset(filter_with(*chains, f"-A INPUT {MAC} -j ACCEPT") + table_with(NAT, *chains))
+    assert walks == []
