@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection, Container, Sequence
 from dataclasses import dataclass
 
 from kubeproxy_sim.errors import RulesSyntaxError
+from kubeproxy_sim.netfilter.hostmask import BLANKS_C as _BLANKS_C  # isspace() in the C locale
 from kubeproxy_sim.netfilter.hostmask import REDACTED, HostRefusal, c_number, ipv6_number, read_hosts, xt_dotted
 from kubeproxy_sim.netfilter.model import Option, RuleSpec, Target
 from kubeproxy_sim.netfilter.natrange import host_problem, netmap_problem, read_nat_to, split_nat_to
@@ -492,7 +493,6 @@ def _port_range(text: str, sep: str, low: int = 0) -> int | None:
     return 2 if lo is not None and hi is not None and lo <= hi else None
 
 
-_BLANKS_C = " \t\n\v\f\r"  # isspace() in the C locale
 _C_UNSIGNED = re.compile(rf"[{_BLANKS_C}]*([+-]?)0*([0-9]+)")  # (\d would take any script's digits)
 _C_ANY_BASE = re.compile(rf"[{_BLANKS_C}]*\+?(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))")
 """The number a text starts with, as strtoul in base 0 reads it (hostmask.c_number reads a whole text: this is for
