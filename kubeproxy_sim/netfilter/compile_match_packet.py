@@ -19,8 +19,8 @@ from functools import lru_cache
 from kubeproxy_sim.netfilter.compile_types import SOURCE_FIELDS, Check, Doubt, RuleParts, reading
 from kubeproxy_sim.netfilter.hostmask import c_number, read_conntrack_host
 from kubeproxy_sim.netfilter.model import Option
-from kubeproxy_sim.netfilter.packet import PACKET_PROTOCOLS, parse_address, parse_network
-from kubeproxy_sim.netfilter.syntax import ipv6_headers, protocol_number
+from kubeproxy_sim.netfilter.packet import PACKET_PROTOCOLS, parse_network
+from kubeproxy_sim.netfilter.syntax import iprange_bounds, ipv6_headers, protocol_number
 
 
 def _iface_check(attr: str, flag: str, name: str, negated: bool) -> Check:
@@ -229,10 +229,14 @@ def _either_port(spec: str, negated: bool) -> Check:
 
 
 def _iprange(parts: RuleParts, opts: Sequence[Option]) -> None:
+    """iprange's ranges as the parser read them (:func:`iprange_bounds`: ``1-2`` is 1.0.0.0-2.0.0.0,
+    ``0x0a.0.0.1`` 10.0.0.1); ValueError for a side no address of the family reads (an anonymised one)."""
     for o in opts:
-        lo_text, _, hi_text = o.value.partition("-")
-        lo = parse_address(lo_text)[1]
-        hi = parse_address(hi_text)[1] if hi_text else lo
+        bounds = iprange_bounds(o.value, parts.family == 6)
+        if isinstance(bounds, str):
+            raise ValueError(f"{o.flag} {o.value}: {bounds!r} is not an IPv{parts.family} address (a name, or "
+                             "anonymised)")
+        lo, hi = bounds
         attr = "src" if o.flag == "--src-range" else "dst"
         parts.checks.append(reading(
             lambda b, a=attr, lo=lo, hi=hi, n=o.negated:  # type: ignore[misc]  # mypy#15459

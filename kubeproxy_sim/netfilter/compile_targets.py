@@ -14,7 +14,8 @@ from kubeproxy_sim.netfilter import syntax
 from kubeproxy_sim.netfilter.compile_match_state import parse_mark, uint32_value
 from kubeproxy_sim.netfilter.compile_types import Kind, NatRange
 from kubeproxy_sim.netfilter.model import Target
-from kubeproxy_sim.netfilter.packet import format_endpoint, parse_address
+from kubeproxy_sim.netfilter.natrange import read_nat_to
+from kubeproxy_sim.netfilter.packet import format_endpoint
 
 # Targets that do not change anything this model follows (verdict, addresses, marks, conntrack).
 PASSIVE_TARGETS = frozenset(
@@ -24,28 +25,22 @@ PASSIVE_TARGETS = frozenset(
 
 
 def parse_nat_range(text: str, family: int) -> NatRange:
-    """``ADDR[-ADDR][:PORT[-PORT]]``; IPv6 addresses in brackets when a port follows."""
-    if text.startswith("["):
-        close = text.find("]")
-        addrs, rest = text[1:close], text[close + 1:]
-        if rest.startswith("-["):  # [a]-[b]:port
-            close2 = rest.find("]")
-            addrs, rest = f"{addrs}-{rest[2:close2]}", rest[close2 + 1:]
-        ports = rest[1:] if rest.startswith(":") else ""
-    elif family == 6:
-        addrs, ports = text, ""
-    else:
-        addrs, _, ports = text.partition(":")
-    lo = hi = None
-    if addrs:
-        lo_text, _, hi_text = addrs.partition("-") if family == 4 or addrs.count("-") else (addrs, "", "")
-        lo = parse_address(lo_text)[1]
-        hi = parse_address(hi_text)[1] if hi_text else lo
+    """A ``--to-destination``/``--to-source`` value read as the parser read it (libxt_NAT's parse_to:
+    :func:`~kubeproxy_sim.netfilter.natrange.read_nat_to`, its ports by :func:`syntax.nat_port_range`), so a trace
+    maps what iptables-restore loaded: ``[fd00::1]x:8080`` is [fd00::1]:8080, ``12:80`` port 80 alone. Raises
+    ValueError for what iptables refuses or a name (an anonymised address), which no packet can be mapped to."""
+    read = read_nat_to(text, family)
+    if isinstance(read, str):
+        raise ValueError(f"{text!r} is not a NAT range of IPv{family} ({read}; a name, or anonymised?)")
     plo = phi = None
-    if ports:
+    if read.ports is not None:
+        ports = syntax.nat_port_range(read.ports)
+        if ports is None:
+            raise ValueError(f"{text!r}: {read.ports!r} is not a port range iptables takes")
         p1, _, p2 = ports.partition("-")
         plo = int(p1)
         phi = int(p2) if p2 else plo
+    lo, hi = read.low, read.high
     endpoint = None
     if lo is not None and lo == hi and plo is not None and plo == phi:  # one address, one port
         endpoint = format_endpoint(family, lo, plo)
