@@ -231,12 +231,35 @@ GETADDRINFO_UNKNOWN = "getaddrinfo: Name or service not known"
 def host_problem(host: str) -> str | None:
     """getaddrinfo's words refusing ``host`` whatever the family and the machine: empty, or holding a blank, a
     comma or a slash (no name does: glibc's resolver refuses it), or a name of digits and dots that inet_aton does
-    not take (``1.2.3.256``: glibc decides such a name itself, without a lookup); None when a family may take it."""
+    not take (``1.2.3.256``: glibc decides such a name itself, without a lookup), or one holding a colon that is
+    no IPv6 address (:func:`_ipv6_host_refused`); None when a family may take it."""
     if not host or any(c in " \t\n\v\f\r,/" for c in host):
         return GETADDRINFO_UNKNOWN
     if host[0] in "0123456789" and host.strip("0123456789.") == "" and inet_aton_exact(host) is None:
         return GETADDRINFO_UNKNOWN
+    if ":" in host and _ipv6_host_refused(host):
+        return GETADDRINFO_UNKNOWN
     return None
+
+
+def _ipv6_host_refused(host: str) -> bool:
+    """Whether glibc's getaddrinfo refuses a host holding a colon without a lookup, whatever the family (no name
+    holds one): its address before any ``%`` is no inet_pton IPv6 address (``fd00::00001``, ``a:b``,
+    ``[fd00::1]``), or its zone is none glibc's scope reading takes: empty, a decimal number above 2^32-1, or a
+    name (even ``0x1``) on an address that is not link-local (``fd00::1%lo``). A name on fe80::/10 or a node- or
+    link-local multicast address (ffX1::, ffX2::: glibc's __inet6_scopeid_pton) depends on the machine's
+    interfaces (``fe80::1%lo`` is taken, ``%nosuch`` refused): not refused here.
+    (iptables-legacy/-nft-restore 1.8.9, unshare --net: "getaddrinfo: Name or service not known".)"""
+    address, percent, zone = host.partition("%")
+    number = ipv6_number(address)
+    if number is None:
+        return True
+    if not percent:
+        return False
+    if zone.isascii() and zone.isdigit():
+        return int(zone) > 0xFFFFFFFF
+    named = number >> 118 == 0xFE80 >> 6 or (number >> 120 == 0xFF and (number >> 112) & 0xF in (1, 2))
+    return not zone or not named
 
 
 def read_getaddrinfo_host(host: str, family: int) -> int | None:

@@ -49,6 +49,16 @@ CONNTRACK_ADDRESSES = [
     conntrack_case("10.0.0.1/24/24"),
     conntrack_case("10.0.0.1/24", "10.0.0.1/24"),
     conntrack_case("10.0.0.1/255.0.255.0", "10.0.0.1"),
+    # a host holding a colon is no name: getaddrinfo refuses what inet_pton (and its zone reading) does not take
+    conntrack_case("fd00::00001"),
+    conntrack_case("fd00::00001", ipv6=True),
+    conntrack_case("a:b"),
+    conntrack_case("a:b", ipv6=True),
+    conntrack_case("[fd00::1]", ipv6=True),
+    conntrack_case("fd00::1%", ipv6=True),
+    conntrack_case("fd00::1%0x1", ipv6=True),
+    conntrack_case("fd00::1%lo", ipv6=True),
+    conntrack_case("fd00::1%4294967296", ipv6=True),
 ]
 
 # TPROXY's --on-ip is one host without a mask (XTTYPE_HOST): a mask, even /32, and a list are refused
@@ -58,6 +68,9 @@ TPROXY_ADDRESSES = [
     tproxy_case("10.0.0.1,10.0.0.2"),
     tproxy_case("fd00::1/64", ipv6=True),
     tproxy_case('""'),
+    tproxy_case("fd00::00001", ipv6=True),
+    tproxy_case("a:b"),
+    tproxy_case("a:b", ipv6=True),
     tproxy_case('"1.2.3.4 "'),
     tproxy_case("1.2.3.256"),
     tproxy_case("/"),
@@ -395,6 +408,12 @@ NAT_TO_PORTS = [
 # NETMAP --to (XTTYPE_HOSTMASK: getaddrinfo's host, masked; a mask that is no prefix is the full one)
 NETMAP_NETWORKS = [
     rule_case(6, "PREROUTING", "-j NETMAP --to fd00::1%1", "-j NETMAP --to fd00::1/128"),
+    rule_case(4, "PREROUTING", "-j NETMAP --to fd00::00001", REFUSED),
+    rule_case(6, "PREROUTING", "-j NETMAP --to fd00::00001", REFUSED),
+    rule_case(6, "PREROUTING", "-j NETMAP --to fd00::1::2/64", REFUSED),
+    rule_case(4, "PREROUTING", "-j NETMAP --to a:b/24", REFUSED),
+    rule_case(6, "PREROUTING", "-j NETMAP --to a:b/24", REFUSED),
+    rule_case(6, "PREROUTING", "-j NETMAP --to fd00::1%lo/64", REFUSED),
     rule_case(4, "PREROUTING", "-j NETMAP --to 10.0.0.0/24", SAME),
     rule_case(4, "PREROUTING", "-j NETMAP --to 10.0.0.1/24", "-j NETMAP --to 10.0.0.0/24"),
     rule_case(4, "PREROUTING", "-j NETMAP --to 10.0.0.0/255.255.255.0", "-j NETMAP --to 10.0.0.0/24"),
