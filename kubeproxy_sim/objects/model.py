@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from kubeproxy_sim.objects.bulk import slot_setters
-
 
 class Protocol(StrEnum):
     TCP = "TCP"
@@ -153,6 +151,10 @@ class EndpointConditions:
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
+    """One endpoint of an EndpointSlice. A field added here must be added to the hand-written builder too:
+    objects.decode_slices._fast_endpoint fills every slot itself (tests/objects/test_draft_builders.py fails
+    until it does)."""
+
     addresses: tuple[str, ...]
     conditions: EndpointConditions = EndpointConditions()
     hostname: str | None = None
@@ -161,28 +163,6 @@ class Endpoint:
     hints_for_zones: tuple[str, ...] | None = None  # None: no hints at all
     hints_for_nodes: tuple[str, ...] | None = None
     target_ref: tuple[str, str, str] | None = None  # (kind, namespace, name)
-
-    @classmethod
-    def make(cls, addresses: tuple[str, ...], conditions: EndpointConditions, hostname: str | None,
-             node_name: str | None, zone: str | None, hints_for_zones: tuple[str, ...] | None,
-             hints_for_nodes: tuple[str, ...] | None, target_ref: tuple[str, str, str] | None) -> Endpoint:
-        """The bulk path for the decoder (a large cluster has 100,000s of endpoints): every slot written
-        through its descriptor, skipping the frozen ``__init__``'s ``object.__setattr__`` per field."""
-        endpoint = object.__new__(cls)
-        (set_addresses, set_conditions, set_hostname, set_node, set_zone, set_zone_hints, set_node_hints,
-         set_target) = _ENDPOINT_SETTERS
-        set_addresses(endpoint, addresses)
-        set_conditions(endpoint, conditions)
-        set_hostname(endpoint, hostname)
-        set_node(endpoint, node_name)
-        set_zone(endpoint, zone)
-        set_zone_hints(endpoint, hints_for_zones)
-        set_node_hints(endpoint, hints_for_nodes)
-        set_target(endpoint, target_ref)
-        return endpoint
-
-
-_ENDPOINT_SETTERS = slot_setters(Endpoint)
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,12 +100,15 @@ class EndpointInfo:
     zone_hints: frozenset[str] | None = None
     node_hints: frozenset[str] | None = None
 
-    @classmethod
-    def make(cls, ip: str, port: int, endpoint: str, is_local: bool, ready: bool, serving: bool,
+    @staticmethod
+    def make(ip: str, port: int, endpoint: str, is_local: bool, ready: bool, serving: bool,
              terminating: bool, zone_hints: frozenset[str] | None, node_hints: frozenset[str] | None) -> EndpointInfo:
         """The bulk path (one per endpoint of a large cluster): the slots written on a draft that then becomes an
         EndpointInfo (:func:`~kubeproxy_sim.objects.bulk.draft_class`), skipping the frozen ``__init__``'s
-        ``object.__setattr__`` per field; the result is identical."""
+        ``object.__setattr__`` per field; the result is identical. Always an EndpointInfo, even called on a subclass
+        (a static method: a subclass with fields of its own or a ``__dict__`` has another layout than the draft's,
+        and the ``__class__`` assignment would be refused); every field must be written here
+        (tests/objects/test_draft_builders.py checks)."""
         info = object.__new__(_ENDPOINT_INFO_DRAFT)
         info.ip = ip
         info.port = port
@@ -116,7 +119,7 @@ class EndpointInfo:
         info.terminating = terminating
         info.zone_hints = zone_hints
         info.node_hints = node_hints
-        info.__class__ = cls
+        info.__class__ = EndpointInfo
         return info
 
 

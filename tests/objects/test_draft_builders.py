@@ -1,0 +1,160 @@
+"""The hand-written builders on objects.bulk.draft_class drafts build exactly what the dataclass's __init__ builds.
+
+The EndpointSlice decoder's fast endpoint (decode_slices._fast_endpoint) and EndpointInfo.make write every slot
+of a draft by hand and then turn it into the frozen dataclass. Nothing in Python ties those stores to the
+dataclass's fields: a field added to Endpoint or EndpointInfo and forgotten there would give objects without it
+(AttributeError far away, on first read). The first tests compare the fields each builder writes with the class's
+fields, naming what is missing; the others check that the objects built equal the checked path's, field by field.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import textwrap
+from collections.abc import Callable
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kubeproxy_sim.objects import decode_slices
+from kubeproxy_sim.objects.addr import is_plain_ipv4
+from kubeproxy_sim.objects.model import AddressType, Endpoint
+from kubeproxy_sim.objects.report import Report
+from kubeproxy_sim.proxier.state import EndpointInfo
+from tests.budget import budget
+
+
+def written_attributes(function: Callable[..., Any], target: str) -> set[str]:
+    """The attributes ``function`` stores on its local ``target`` (``target.name = ...``), read from its source."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    return {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
+        and isinstance(node.value, ast.Name) and node.value.id == target
+    }
+
+
+def field_names(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)}
+
+
+def test_the_fast_endpoint_writes_every_field_of_endpoint() -> None:
+    written = written_attributes(decode_slices._fast_endpoint, "endpoint") - {"__class__"}
+    assert written == field_names(Endpoint), (
+        f"decode_slices._fast_endpoint writes {sorted(written)}; Endpoint's fields are "
+        f"{sorted(field_names(Endpoint))}: update the fast path with the dataclass")
+
+
+def test_endpoint_info_make_writes_every_field_of_endpoint_info() -> None:
+    written = written_attributes(EndpointInfo.make, "info") - {"__class__"}
+    assert written == field_names(EndpointInfo), (
+        f"EndpointInfo.make writes {sorted(written)}; EndpointInfo's fields are "
+        f"{sorted(field_names(EndpointInfo))}: update make with the dataclass")
+
+
+def test_the_guard_reads_stores_only() -> None:
+    """written_attributes sees a store through the named local only: a read, or a store on another name, is not
+    a field written (so a builder that only reads a new field is still caught)."""
+
+    def builder(other: Any) -> Any:
+        draft: Any = object()
+        draft.a = other.b
+        other.c = draft.d
+        return draft
+
+    assert written_attributes(builder, "draft") == {"a"}
+
+
+def assert_same_object(made: Any, built: Any) -> None:
+    """Equal, hashed and printed alike, of the same class, and every field of the same type and value."""
+    assert type(made) is type(built)
+    assert made == built and hash(made) == hash(built) and repr(made) == repr(built)
+    for f in dataclasses.fields(built):
+        mine, theirs = getattr(made, f.name), getattr(built, f.name)
+        assert type(mine) is type(theirs) and mine == theirs, f.name
+
+
+def raw_endpoint(addresses: st.SearchStrategy[Any], condition: st.SearchStrategy[Any], text: st.SearchStrategy[Any],
+                 extra: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
+    """Raw endpoints whose fields are drawn from the given values (``extra``: the odd ones in any field)."""
+    names = st.one_of(st.none(), text, extra)
+    return st.fixed_dictionaries(
+        {"addresses": addresses},
+        optional={
+            "conditions": st.one_of(st.none(), extra, st.fixed_dictionaries(
+                {}, optional={"ready": condition, "serving": condition, "terminating": condition})),
+            "hostname": names,
+            "nodeName": names,
+            "zone": names,
+            "hints": st.one_of(st.none(), extra),
+            "targetRef": st.one_of(st.none(), extra, st.fixed_dictionaries(
+                {}, optional={"kind": st.one_of(st.sampled_from(["Pod", ""]), extra), "namespace": names,
+                              "name": names})),
+        },
+    )
+
+
+short_text = st.one_of(st.text(max_size=3), st.sampled_from(["node-1", "zone-a"]))
+# Half the draws are endpoints the fast path takes (every field of a type it reads), half have odd values anywhere,
+# which it mostly hands over: the test compares what it does take
+raw_endpoints = st.one_of(
+    raw_endpoint(st.lists(st.ip_addresses(v=4).map(str), min_size=1, max_size=1), st.sampled_from([None, True, False]),
+                 short_text, st.nothing()),
+    raw_endpoint(st.one_of(st.lists(st.sampled_from(["10.0.0.1", "0.0.0.0", "127.0.0.1", "169.254.1.1", "224.0.0.1",
+                                                     "010.0.0.1", "1.2.3", "fd00::1"]), max_size=2),
+                           st.just("10.0.0.1")),
+                 st.sampled_from([None, True, False, 1, "x"]), short_text,
+                 st.sampled_from([1, "x", 2.0, [], {"forZones": [{"name": "zone-a"}]}])),
+)
+
+
+@settings(max_examples=budget(300), deadline=None)
+@given(raw_endpoints)
+def test_a_fast_endpoint_is_the_checked_paths_endpoint(raw: dict[str, Any]) -> None:
+    """What the fast path takes, the checked path takes without a word, and builds the same Endpoint."""
+    fast = decode_slices._fast_endpoint(raw, is_plain_ipv4)
+    if fast is None:
+        return  # handed over: the checked path decides, and it has its own tests
+    report = Report("t.yaml", "EndpointSlice", "ns/s")
+    checked = decode_slices._endpoint(report, raw, 0, AddressType.IPV4)
+    assert report.diagnostics == []
+    assert_same_object(fast, checked)
+
+
+def test_the_fast_path_is_drawn() -> None:
+    """The parity test above compares something: the fast path takes a plain endpoint with every field it reads."""
+    raw = {"addresses": ["10.0.0.1"], "conditions": {"ready": True, "serving": None, "terminating": False},
+           "hostname": "h", "nodeName": "n", "zone": "z", "targetRef": {"kind": "Pod", "namespace": "ns"}}
+    fast = decode_slices._fast_endpoint(raw, is_plain_ipv4)
+    assert fast is not None
+    assert_same_object(fast, decode_slices._endpoint(Report("t.yaml", "EndpointSlice", "ns/s"), raw, 0,
+                                                     AddressType.IPV4))
+
+
+hints = st.one_of(st.none(), st.frozensets(st.sampled_from(["a", "b", "node-1"]), max_size=2))
+
+
+@settings(max_examples=budget(100), deadline=None)
+@given(st.text(max_size=5), st.integers(1, 65535), st.text(max_size=8), st.booleans(), st.booleans(), st.booleans(),
+       st.booleans(), hints, hints)
+def test_endpoint_info_make_is_the_init(ip: str, port: int, endpoint: str, is_local: bool, ready: bool,
+                                        serving: bool, terminating: bool, zone_hints: frozenset[str] | None,
+                                        node_hints: frozenset[str] | None) -> None:
+    values = (ip, port, endpoint, is_local, ready, serving, terminating, zone_hints, node_hints)
+    assert_same_object(EndpointInfo.make(*values), EndpointInfo(*values))
+
+
+def test_endpoint_info_make_on_a_subclass_builds_an_endpoint_info() -> None:
+    """make is static: called through a subclass it still builds an EndpointInfo, rather than trying to turn the
+    draft into a class of another layout (a TypeError on the first endpoint)."""
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Tagged(EndpointInfo):
+        tag: str = ""
+
+    made = Tagged.make("10.0.0.1", 80, "10.0.0.1:80", False, True, True, False, None, None)
+    assert type(made) is EndpointInfo
