@@ -59,6 +59,11 @@ def draft_class(cls: type) -> type:
     fields that is 3,800 instructions an object against 8,900 through the setters (callgrind), and a large
     cluster builds two such objects per endpoint. Every slot must be written before the assignment: an unwritten
     one would be missing on the ``cls``.
+
+    CPython-specific: ``__class__`` assignment between such classes is a CPython rule (its layout check), not a
+    language guarantee. A slotted class directly on ``object`` qualifies; on CPython 3.11 a dataclass with
+    ``weakref_slot=True`` (a ``__weakref__`` slot) or one whose base has slots of its own is refused, here, with
+    TypeError (tests/objects/test_draft_builders.py).
     """
     slots = cls.__slots__  # type: ignore[attr-defined]
     draft = type(f"{cls.__name__}Draft", (), {"__slots__": slots, "__module__": cls.__module__})

@@ -16,11 +16,13 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeproxy_sim.objects import decode_slices
 from kubeproxy_sim.objects.addr import is_plain_ipv4
+from kubeproxy_sim.objects.bulk import draft_class
 from kubeproxy_sim.objects.model import AddressType, Endpoint
 from kubeproxy_sim.objects.report import Report
 from kubeproxy_sim.proxier.state import EndpointInfo
@@ -158,3 +160,24 @@ def test_endpoint_info_make_on_a_subclass_builds_an_endpoint_info() -> None:
 
     made = Tagged.make("10.0.0.1", 80, "10.0.0.1:80", False, True, True, False, None, None)
     assert type(made) is EndpointInfo
+
+
+def test_draft_class_refuses_what_cpython_will_not_reassign() -> None:
+    """objects.bulk.draft_class's documented limits (CPython 3.11): a ``__weakref__`` slot, or slots on a base, give
+    another layout than a plain draft's, and the draft is refused when made, not on the first object."""
+
+    @dataclasses.dataclass(frozen=True, slots=True, weakref_slot=True)
+    class Referable:
+        x: int
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Base:
+        x: int
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Derived(Base):
+        y: int
+
+    for cls in (Referable, Derived):
+        with pytest.raises(TypeError, match="layout differs"):
+            draft_class(cls)
