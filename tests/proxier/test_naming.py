@@ -18,6 +18,8 @@ def test_known_names_from_upstream_dumps():
     assert naming.firewall_chain("ns5/svc5:p80", "tcp") == "KUBE-FW-NUKIZ6OKUXPJNT4C"
     assert naming.endpoint_chain("ns1/svc1:p80", "tcp", "10.180.0.1:80") == "KUBE-SEP-SXIVWICOYRO3J4NJ"
     assert naming.endpoint_chain("ns4/svc4:p80", "tcp", "10.180.0.5:80") == "KUBE-SEP-C6EBXVWJJZMIWKLZ"
+    # the per-port loop's naming (rules/endpoints) joins the port's part once: the same names
+    assert naming.endpoint_chains("ns1/svc1:p80", "tcp", ["10.180.0.1:80"]) == ["KUBE-SEP-SXIVWICOYRO3J4NJ"]
 
 
 @given(st.text(min_size=0, max_size=60))
