@@ -576,13 +576,19 @@ def _cluster_as_dialed(cluster: dict[str, Any]) -> dict[str, Any]:
     a scheme (:func:`_client_go_url`: the Python client added none, and went past the proxy-url of a server it
     found no host in), its scheme in small letters, as Go's url.Parse gives it (the Python client took the cluster's
     CA and client certificate only for a server spelt "https"), and the local system's address for an empty host
-    (:func:`_dialed`, :func:`_dialed_proxy`, which also gives an opaque proxy-url, no //, that address).
-    ``cluster`` itself when it needs none of these."""
+    (:func:`_dialed`, :func:`_dialed_proxy`, which also gives an opaque proxy-url, no //, that address), and for
+    a name Go's resolver reads otherwise than glibc's, what glibc reaches Go's address by (:func:`_resolved_host`;
+    not behind a proxy-url, which is sent the name), an https one's certificate checked against the name still
+    (tls-server-name, Go's ServerName). ``cluster`` itself when it needs none of these."""
     server, proxy = cluster["server"], cluster.get("proxy-url")
     url = _small_scheme(_client_go_url(server))
-    changed = {"server": _dialed(url, SERVER_PORTS.get(url.partition(":")[0], ""))}
+    scheme = url.partition(":")[0]
+    changed = {"server": _dialed(url, SERVER_PORTS.get(scheme, ""), resolve=not proxy)}
     if proxy:
         changed["proxy-url"] = _dialed_proxy(proxy)
+    elif scheme == "https" and not cluster.get("tls-server-name") and (
+            named := _dialed(url, SERVER_PORTS[scheme], resolve=False)) != changed["server"]:
+        changed["tls-server-name"] = _host_and_port(_url_host(named))[0]  # (Go checks the name, not the address)
     if all(cluster.get(key) == value for key, value in changed.items()):
         return cluster
     return {**cluster, **changed}
@@ -1056,7 +1062,7 @@ def _parsed_dial_problem(server: str) -> str | None:
     return f"dial tcp: {problem}" if problem is not None and problem.startswith("lookup ") else None
 
 
-def _dial_problem(server: str, hosts: str = HOSTS_FILE) -> str | None:
+def _dial_problem(server: str, hosts: str | None = None) -> str | None:
     """How Go's transport fails every request to ``server`` (a kubeconfig's, reached with no proxy) as it dials,
     in its words, or None: :func:`_parsed_dial_problem`'s, and a name Go's pure resolver finds to be no domain
     name (:func:`_go_domain_name`) and not in the ``hosts`` file (which it reads first): "lookup NAME: no such
@@ -1073,7 +1079,7 @@ def _dial_problem(server: str, hosts: str = HOSTS_FILE) -> str | None:
     return None if problem is None else f"dial tcp: {problem}"
 
 
-def _lookup_problem(host: str, hosts: str = HOSTS_FILE) -> str | None:
+def _lookup_problem(host: str, hosts: str | None = None) -> str | None:
     """Why Go's resolver finds no address for a URL's HOST[:PORT] without asking DNS, in its words ("lookup NAME:
     no such host", NAME the one dialed: :func:`_dial_problem`), or None (an address, a name to ask DNS about, the
     local system, and a host :func:`_host_and_port` refuses)."""
@@ -1087,7 +1093,7 @@ def _lookup_problem(host: str, hosts: str = HOSTS_FILE) -> str | None:
         return "lookup .: no such host"
     if not dialed or ":" in dialed or _GO_IPV4.fullmatch(dialed) or _go_domain_name(dialed):
         return None  # (the local system, an IP address, a name to look up)
-    if _in_hosts_file(dialed, hosts):
+    if _hosts_addresses(dialed, hosts):
         return None
     return f"lookup {dialed}: no such host"
 
@@ -1111,17 +1117,85 @@ def _go_domain_name(name: str) -> bool:
     return any(not c.isdigit() and c != "." for c in bare)
 
 
-def _in_hosts_file(name: str, hosts: str) -> bool:
-    """Whether the ``hosts`` file names ``name`` (case aside, a last dot aside), as Go's resolver finds it there
-    before it asks whether the name is one (a numeric alias in /etc/hosts was reached by kubectl 1.33); an
-    unreadable file names nothing."""
-    wanted = name.lower().removesuffix(".")
+def _hosts_addresses(name: str, hosts: str | None = None) -> list[str]:
+    """The addresses the ``hosts`` file (:data:`HOSTS_FILE` by default) gives ``name`` as Go's resolver reads it
+    (net/hosts.go), in the file's order, which Go's resolver tries before it asks whether the name is one (kubectl
+    1.33 reached a numeric alias): fields split at spaces, tabs and line ends, ``#`` to the line's end a comment, a
+    line skipped whose first field is no IP address to Go, names matched in small ASCII letters, and a last dot
+    added only to a name with a dot in it (absDomainName), so ``1234.`` does not match ``1234`` nor ``localhost.``
+    ``localhost``, where ``a.b`` and ``a.b.`` match (Go 1.19's LookupHost in a namespace with such a file). An
+    unreadable file gives nothing."""
+    wanted = _go_hosts_key(name.encode("utf-8", "surrogateescape"))
+    found = []
     try:
-        with open(hosts, encoding="utf-8", errors="replace") as lines:
-            return any(wanted in (alias.lower().removesuffix(".") for alias in line.partition("#")[0].split()[1:])
-                       for line in lines)
+        with open(hosts or HOSTS_FILE, "rb") as lines:
+            for line in lines:
+                fields = _HOSTS_FIELD.findall(line.partition(b"#")[0])
+                address = _go_literal_ip(fields[0].decode("latin-1")) if len(fields) > 1 else None
+                if address is not None and any(_go_hosts_key(field) == wanted for field in fields[1:]):
+                    found.append(address)
     except OSError:
+        return []
+    return found
+
+
+_HOSTS_FIELD = re.compile(rb"[^ \t\r\n]+")
+"""A field of a hosts file line as Go's getFields cuts it (at spaces, tabs and line ends only)."""
+
+
+def _go_hosts_key(name: bytes) -> bytes:
+    """``name`` as Go's hosts table keys it: small ASCII letters (bytes.lower leaves the rest), and a last dot added
+    to a name that has a dot but does not end in one (absDomainName: ``localhost`` stays as it is)."""
+    name = name.lower()
+    return name + b"." if b"." in name and not name.endswith(b".") else name
+
+
+def _go_literal_ip(field: str) -> str | None:
+    """A hosts file line's first field as Go's parseLiteralIP takes it (netip.ParseAddr: an IPv4 address in four
+    decimal numbers without leading zeros, or an IPv6 one with an optional zone), or None: the line is skipped."""
+    import netaddr
+
+    if _GO_IPV4.fullmatch(field):
+        return field
+    address, _, zone = field.partition("%")
+    if ":" in address and netaddr.valid_ipv6(address) and (zone or "%" not in field):  # (an empty zone: refused)
+        return field
+    return None
+
+
+def _resolved_host(name: str, hosts: str | None = None) -> str | None:
+    """What glibc's getaddrinfo is to be given for ``name`` (ASCII, as Go's idna.Lookup made it) so that the watch
+    reaches what Go's pure resolver reaches (kubectl is built with CGO_ENABLED=0), or None: ``name`` itself does.
+    Go reads the hosts file (:func:`_hosts_addresses`) before it asks whether a name is one; glibc reads a name
+    inet_aton takes as that address first, and matches a name with a last dot to no line (Go 1.19's LookupHost and
+    Python's getaddrinfo, in a namespace with ``127.0.0.9 127.1 myname.example``: 127.0.0.9 for ``127.1``,
+    ``127.1.`` and ``myname.example.`` to Go, 127.0.0.1 and DNS to glibc). Such a name listed there is its first
+    address (Go sorts several by RFC 6724 and tries the next on failure: one address is dialed here); a name
+    glibc finds there too is left to it (it gives the same addresses). A name not listed that inet_aton reads and
+    Go finds a domain name in (``0x7f.1``, ``0x7f000001``; Go's ParseIP refuses them) Go asks DNS for: it is given
+    with a last dot, which inet_aton refuses, so glibc asks DNS too (for that name as it is: where it has fewer
+    dots than resolv.conf's ndots, Go would try the search list's names first)."""
+    if not name or ":" in name or _GO_IPV4.fullmatch(name):
+        return None
+    numeric = _inet_aton_reads(name)
+    if numeric or name.endswith("."):
+        addresses = _hosts_addresses(name, hosts)
+        if addresses:
+            address, _, zone = addresses[0].partition("%")
+            if ":" not in address:
+                return address
+            return f"[{_zone_dialed(f'{address}%25{zone}') if zone else address}]"
+    return f"{name}." if numeric and _go_domain_name(name) else None
+
+
+def _inet_aton_reads(name: str) -> bool:
+    """Whether glibc's inet_aton takes ``name`` as an IPv4 address (``127.1``, ``0x7f.1``, ``2130706433``), as its
+    getaddrinfo does before any lookup."""
+    try:
+        socket.inet_aton(name)
+    except (OSError, ValueError):
         return False
+    return True
 
 
 class CredentialsUnavailable(Exception):
@@ -1406,14 +1480,16 @@ def _url_host(url: str) -> str:
     return parts[2] if parts is not None and parts[2] else url
 
 
-def _dialed_host(host: str, default_port: str = "") -> str:
+def _dialed_host(host: str, default_port: str = "", resolve: bool = True) -> str:
     """A URL's HOST[:PORT] as Go's transport dials it (canonicalAddr: net.JoinHostPort of Hostname() and Port(),
     or ``default_port`` when it has none): :data:`LOCAL_SYSTEM` for an empty host, and an IPv6 address written
     without brackets (``::1:6443``, whose last colon Go takes for the port's) in brackets; ``host`` itself
     otherwise, and when Go cannot parse it (:func:`_host_and_port`). A non-ASCII name is the ASCII one Go's
     idna.Lookup makes of it (go_idna.lookup_ascii: ``http://bücher.example`` dials xn--bcher-kva.example, and
     ``http://\u200b``, of a code point Lookup ignores, the local system), or itself when Lookup refuses it (the
-    dial fails: :func:`_dial_problem`)."""
+    dial fails: :func:`_dial_problem`). With ``resolve`` (a host Go resolves itself: not a server behind a proxy,
+    which is sent the name), a name Go's resolver reads otherwise than glibc's is what glibc reaches Go's address
+    by (:func:`_resolved_host`: the hosts file's address, ``0x7f.1.`` for ``0x7f.1``)."""
     name, port, problem = _host_and_port(host)
     port = port or default_port
     if problem is not None or not (port or name):
@@ -1425,6 +1501,8 @@ def _dialed_host(host: str, default_port: str = "") -> str:
         return f"{LOCAL_SYSTEM}:{port}" if port else host
     bracketed = host.startswith("[")
     suffix = f":{port}" if port else ""
+    if resolve and (resolved := _resolved_host(looked_up)) is not None:
+        return f"{resolved}{suffix}"
     if looked_up != name:
         return f"{looked_up}{suffix}"
     if ":" in name and "%" in name:
@@ -1475,15 +1553,15 @@ def _zone_split(name: str) -> tuple[str, str]:
     return address, zone
 
 
-def _dialed(url: str, default_port: str = "") -> str:
+def _dialed(url: str, default_port: str = "", resolve: bool = True) -> str:
     """``url`` with its host as Go dials it (:func:`_dialed_host`; ``default_port`` for a proxy-url's, whose
     scheme's port Go gives an empty host without one). urllib3 refused an empty host ("No host specified"), and
-    took ``http://::1:6443`` for the host ``::1:6443`` with no port."""
+    took ``http://::1:6443`` for the host ``::1:6443`` with no port. ``resolve``: as for :func:`_dialed_host`."""
     parts = _split_authority(url)
     if parts is None:
         return url
     scheme, userinfo, host, after = parts
-    return f"{scheme}://{'' if userinfo is None else userinfo + '@'}{_dialed_host(host, default_port)}{after}"
+    return f"{scheme}://{'' if userinfo is None else userinfo + '@'}{_dialed_host(host, default_port, resolve)}{after}"
 
 
 def _proxied_base(base_url: str, server: str, pool_manager: Any) -> str:

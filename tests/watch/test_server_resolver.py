@@ -10,7 +10,7 @@ import pytest
 
 from kubeproxy_sim.watch.apiserver import _dial_problem
 
-from ._kubeconfigs import given_up, port_of, with_user
+from ._kubeconfigs import given_up, port_of, synced, with_user
 
 pytest.importorskip("kubernetes")
 
@@ -29,13 +29,93 @@ def test_no_domain_name_to_go_s_resolver_is_not_found(tmp_path: Path, server: st
 
 
 @pytest.mark.parametrize("server", [
-    "http://1234:6443",  # (in the hosts file: kubectl reached it)
+    "http://1234.:6443",  # (in the hosts file: kubectl reached it)
     "http://a.:6443", "http://0x7f.1:6443", "http://a_b", "http://localhost", "http://127.0.0.1:1", "http://[::1]:1",
     "http://bücher.example", "http://\u200b", "http://:1"])
 def test_a_name_an_address_or_one_in_the_hosts_file_is_dialed(tmp_path: Path, server: str) -> None:
     hosts = tmp_path / "hosts"
     hosts.write_text("127.0.0.1 localhost\n127.0.0.1 other 1234.  # a comment\n")
     assert _dial_problem(server, str(hosts)) is None
+
+
+@pytest.mark.parametrize(("name", "addresses"), [
+    ("1234.", ["127.0.0.9"]), ("1234", []), ("5678", ["127.0.0.9"]), ("5678.", []),  # (a last dot added to a
+    ("localhost", ["127.0.0.1", "::1"]), ("localhost.", []), ("LOCALHOST", ["127.0.0.1", "::1"]),  # dotted name only)
+    ("myname.example.", ["127.0.0.9"]), ("MyName.Example", ["127.0.0.9"]), ("up.example.", ["127.0.0.9"]),
+    ("bogus", []), ("127.0.0.7", []),  # (a line whose first field is no IP address to Go is skipped)
+    ("zero", []), ("tabbed.example", ["127.0.0.6"]), ("commented", []), ("zoned", ["fe80::1%lo"])])
+def test_the_hosts_file_is_matched_as_go_s_resolver_matches_it(tmp_path: Path, name: str,
+                                                              addresses: list[str]) -> None:
+    """Reviewer r9: a trailing dot was dropped from both sides, so ``1234`` matched a line's ``1234.`` (Go 1.19's
+    LookupHost, pure resolver, in a namespace with this file: "lookup 1234: no such host"), and a line whose first
+    field is no address counted. Go keys a name in small ASCII letters, with a last dot added to one with a dot."""
+    from kubeproxy_sim.watch.apiserver import _hosts_addresses
+
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n::1 localhost ip6-localhost\n127.0.0.9 127.1 myname.example 1234. 5678 "
+                     "Up.Example\nnotanip 127.0.0.7 bogus\n127.000.0.1 zero\nfe80::1%lo zoned\n"
+                     "127.0.0.6\ttabbed.example\t# commented\n")
+    assert _hosts_addresses(name, str(hosts)) == addresses
+
+
+def test_a_name_go_finds_in_the_hosts_file_only_by_its_number_is_not_found_there(tmp_path: Path) -> None:
+    """``1234`` is no domain name to Go and its line says ``1234.``: kubectl fails each request; the watch dialed
+    it (reviewer r9)."""
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 other 1234.\n")
+    assert _dial_problem("http://1234:6443", str(hosts)) == "dial tcp: lookup 1234: no such host"
+
+
+@pytest.mark.parametrize(("name", "dialed"), [
+    ("0x7f.1", "0x7f.1."), ("0x7f000001", "0x7f000001."), ("0177.0.0.1.x", None),  # (not listed: Go asks DNS)
+    ("127.1", "127.0.0.9"), ("127.1.", "127.0.0.9"), ("0x7f.2", "127.0.0.5"), ("myname.example.", "127.0.0.9"),
+    ("six.example.", "[fe80::1%25lo]"), ("myname.example", None), ("localhost", None), ("a.b", None)])
+def test_a_name_glibc_reads_otherwise_than_go_is_dialed_as_go_reaches_it(tmp_path: Path, name: str,
+                                                                        dialed: str | None) -> None:
+    """Reviewer r9: glibc's getaddrinfo reads a name inet_aton takes (``0x7f.1``) as that address before its hosts
+    file, and matches no line to a name with a last dot; Go reads the hosts file first and asks DNS for
+    ``0x7f.1`` (Go 1.19's LookupHost: "lookup 0x7f.1 on 127.0.0.1:53"). A last dot makes glibc ask DNS too."""
+    from kubeproxy_sim.watch.apiserver import _resolved_host
+
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.9 127.1 myname.example\n127.0.0.5 0x7f.2\nfe80::1%lo six.example\n")
+    assert _resolved_host(name, str(hosts)) == dialed
+
+
+def test_behind_a_proxy_the_server_s_name_is_not_resolved_but_the_proxy_s_is() -> None:
+    """Go sends the proxy the server's name (CONNECT, or the request's URL) and dials the proxy's own."""
+    from kubeproxy_sim.watch.apiserver import _cluster_as_dialed
+
+    assert _cluster_as_dialed({"server": "http://0x7f.1:1", "proxy-url": "http://0x7f.2:3128"}) == {
+        "server": "http://0x7f.1:1", "proxy-url": "http://0x7f.2.:3128"}
+    assert _cluster_as_dialed({"server": "https://0x7f.1:1"}) == {
+        "server": "https://0x7f.1.:1", "tls-server-name": "0x7f.1"}
+
+
+@pytest.mark.parametrize(("listening", "line", "name"), [
+    ("127.0.0.9", "127.0.0.9 127.1", "127.1"),  # (glibc: 127.0.0.1)
+    ("127.0.0.1", "127.0.0.1 0x7f.2", "0x7f.2"),  # (glibc: 127.0.0.2)
+    ("127.0.0.9", "127.0.0.9 myname.example", "myname.example.")])  # (glibc: DNS)
+def test_a_name_in_the_hosts_file_reaches_its_address_there(monkeypatch, tmp_path: Path, listening: str, line: str,
+                                                            name: str) -> None:
+    """Reviewer r9: the watch dialed what glibc reads in the name, not the hosts file's address Go reaches, and sent
+    the Host header as written (net/http: req.URL.Host)."""
+    from kubeproxy_sim.watch import Kind, apiserver
+
+    from ._fake_apiserver import FakeApiServer
+    from ._kubeconfigs import populate
+
+    hosts = tmp_path / "hosts"
+    hosts.write_text(f"127.0.0.1 localhost\n{line}\n")
+    monkeypatch.setattr(apiserver, "HOSTS_FILE", str(hosts))
+    server = FakeApiServer(address=listening).start()
+    try:
+        populate(server)
+        kubeconfig = with_user(server, tmp_path / "kc", {}, server=f"http://{name}:{port_of(server)}")
+        assert synced(kubeconfig, sleep=lambda _: None).keys(Kind.SERVICE) == {"default/s1"}
+    finally:
+        server.stop()
+    assert set(server.host_headers) == {f"{name}:{port_of(server)}"}
 
 
 def test_a_numeric_name_is_not_dialed_as_glibc_reads_it(populated, tmp_path: Path) -> None:
