@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 from kubeproxy_sim.netfilter.packet import loopback, parse_address
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from kubeproxy_sim.objects.model import Service
     from kubeproxy_sim.simulator.network import Simulator
     from kubeproxy_sim.simulator.send import SendResult
@@ -43,6 +45,9 @@ class PingTarget:
     owner: str | None
     said: str
     note: str
+    resolved: tuple[str, ...] = ()
+    """Every address the destination's name resolved to, ``address`` the first ((): an address given); not in the
+    JSON, whose ``ping`` is the first address's (README), each row saying its own (:func:`ping_why`)."""
 
     def as_json(self) -> dict[str, object]:
         return {"address": self.address, "kind": self.kind, "owner": self.owner, "note": self.note}
@@ -113,9 +118,24 @@ def ping_target(sim: Simulator, address: str) -> PingTarget:
 
 
 def ping_why(sim: Simulator, result: SendResult) -> SendResult:
-    """``result`` (a ping's) with the destination's note on its rows, answered or not: why it is so."""
+    """``result`` (a ping's) with its destination's note on each row, answered or not: why it is so. A name may
+    resolve to several addresses (a headless Service, ``--hosts``), each ping going to one of them: a row's notes
+    are those of the addresses its pings went to (its ``addresses``; a row no ping reached, its own address), as
+    one note for the run's first address would name another pod on the other rows."""
     if result.ping is None:
         return result
-    why = (result.ping.note,)
-    return dataclasses.replace(result, delivered=tuple(dataclasses.replace(d, why=why) for d in result.delivered),
-                               failed=tuple(dataclasses.replace(f, why=why) for f in result.failed))
+    first = result.ping.note
+    notes: dict[str, str] = {result.ping.address: first}
+
+    def note(address: str) -> str:
+        if address not in notes:
+            notes[address] = ping_target(sim, address).note
+        return notes[address]
+
+    def why(addresses: Iterable[str]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(note(a) for a in addresses)) or (first,)
+
+    return dataclasses.replace(
+        result, delivered=tuple(dataclasses.replace(d, why=why(d.addresses or [d.ip] * bool(d.ip)))
+                                for d in result.delivered),
+        failed=tuple(dataclasses.replace(f, why=why(f.addresses)) for f in result.failed))

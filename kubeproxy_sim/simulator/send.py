@@ -105,6 +105,7 @@ class Delivered:
     sources_seen: tuple[str, ...]
     pod_object: bool | None = None  # a Pod object's (False: an endpoint address no Pod owns; None: no pod, unknown)
     why: tuple[str, ...] = ()  # what the objects leave unsaid about it (a port its pod does not declare)
+    addresses: tuple[str, ...] = field(default=(), compare=False, repr=False)  # a ping's: as Failed.addresses
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,9 @@ class Failed:
     why: tuple[str, ...] = ()  # the Service field or endpoint condition behind the rule that dropped or rejected
     lost: ReplyLoss | None = field(default=None, compare=False, repr=False)  # its Failure's (the same for the row)
     decided_by: Decided | None = field(default=None, compare=False, repr=False)  # its Failure's: failure_trace's
+    addresses: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    """A ping's row: the addresses its echo requests went to (a name may resolve to several: a headless Service),
+    so that its words are about them (:func:`.ping.ping_why`); () for the rest."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -711,14 +715,28 @@ def expected_shares(sim: Simulator, client: Client, target: Target, proto: str,
 # ---------------------------------------------------------------------------- the run
 
 
-def _one(sim: Simulator, client: Client, target: Target, proto: str) -> Connection:
+def _one(sim: Simulator, client: Client, target: Target, proto: str) -> tuple[str, Connection]:
+    """One connection: the address it went to (one of the target's, drawn) and what came of it."""
     dst = target.addresses[0] if len(target.addresses) == 1 else \
         target.addresses[sim.rng.randrange(len(target.addresses))]
     if target.name is not None:  # (the name was resolved once, by parse_destination)
         failure = sim.dns_query(client, target.truncated)
         if failure is not None:
-            return Connection(failure=failure)
-    return sim.connect(client, dst, target.port, proto, close=True)  # one connection per socket, then closed
+            return dst, Connection(failure=failure)
+    return dst, sim.connect(client, dst, target.port, proto, close=True)  # one connection per socket, then closed
+
+
+def _rows_to(result: SendResult, sent: list[tuple[str, Connection]]) -> SendResult:
+    """``result`` (a ping's) with each row's addresses: those its echo requests went to, in the order first sent
+    (the pinged address, which the row's own may not be: 127.0.0.1 answered by the client, a node's bridge address
+    by the node). Rows are keyed as :func:`tally` groups them."""
+    to: dict[object, dict[str, None]] = {}
+    for dst, conn in sent:
+        key = conn.target or "?" if conn.failure is None else (conn.failure.reason, conn.failure.detail)
+        to.setdefault(key, {})[dst] = None
+    return dataclasses.replace(
+        result, delivered=tuple(dataclasses.replace(d, addresses=tuple(to.get(d.pod, ()))) for d in result.delivered),
+        failed=tuple(dataclasses.replace(f, addresses=tuple(to.get((f.reason, f.detail), ()))) for f in result.failed))
 
 
 def send(sim: Simulator, source: str, destination: str, *, proto: str = "tcp", count: int = 100,
@@ -740,9 +758,9 @@ def send(sim: Simulator, source: str, destination: str, *, proto: str = "tcp", c
     client = parse_source(sim, source)
     target = parse_destination(sim, client, destination, ping=ping)
     sim.record = [] if record else None
-    results: list[Connection] = []
+    sent: list[tuple[str, Connection]] = []
     for _ in range(count):
-        results.append(_one(sim, client, target, proto))
+        sent.append(_one(sim, client, target, proto))
         sim.advance(interval)
         if on_connection is not None:
             on_connection()
@@ -752,11 +770,15 @@ def send(sim: Simulator, source: str, destination: str, *, proto: str = "tcp", c
     expected = expected_shares(sim, client, target, proto, evidence)
     places = {p.key: (p.ip, p.node) for p in sim.topology.pods}
     places.update({f"node/{name}": (rt.node.primary, name) for name, rt in sim.runtimes.items()})
-    result = tally(client.label, destination, proto, seed, results, expected, hops, places)
+    result = tally(client.label, destination, proto, seed, [conn for _, conn in sent], expected, hops, places)
     pods = {(p.key, p.ip): p.pod_object for p in sim.topology.pods}
     delivered = tuple(dataclasses.replace(d, pod_object=pods.get((d.pod, d.ip))) for d in result.delivered)
-    return dataclasses.replace(result, delivered=delivered, evidence=evidence,
-                               ping=ping_target(sim, target.addresses[0]) if ping else None)
+    if not ping:
+        return dataclasses.replace(result, delivered=delivered, evidence=evidence)
+    # ping(8) pings one address; each of ours is a new `ping -c 1`, drawing among the name's addresses: the JSON's
+    # ping is the first's, each row's words its own (ping_why)
+    first = dataclasses.replace(ping_target(sim, target.addresses[0]), resolved=target.addresses)
+    return _rows_to(dataclasses.replace(result, delivered=delivered, evidence=evidence, ping=first), sent)
 
 
 def tally(source: str, destination: str, proto: str, seed: int | None, results: list[Connection],

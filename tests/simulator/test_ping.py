@@ -240,7 +240,8 @@ ADDRESSES = ["10.96.0.10", "10.96.0.11", "10.96.0.13", "10.96.0.53", "10.244.1.5
 def test_every_ping_ends_as_the_exact_pass_says(seed: int, source: str, destination: str) -> None:
     """Nothing random decides a ping (no Service balances it): all of a run's pings end alike, whatever the seed,
     and that end is the one the exact pass gives the whole share (1.0): a pod, node or outside host answering, or
-    one failure row. Every row carries the destination's note."""
+    one failure row. An address stands for itself alone, so every row carries that address's note (a name of
+    several addresses has a note per row: test_a_name_of_several_addresses_has_each_row_s_own_note)."""
     sim = simulator(seed)
     result = ping_why(sim, send(sim, source, destination, proto="icmp", count=3, seed=seed))
     rows = [(d.pod, d.count, d.expected) for d in result.delivered if d.count] + \
@@ -250,3 +251,29 @@ def test_every_ping_ends_as_the_exact_pass_says(seed: int, source: str, destinat
         "the reply")), rows
     assert result.ping is not None
     assert {d.why for d in result.delivered} | {f.why for f in result.failed} == {(result.ping.note,)}
+
+
+def test_a_name_of_several_addresses_has_each_row_s_own_note() -> None:
+    """A headless Service's name resolves to its pods' addresses, each ping (a new ``ping -c 1``) going to one of
+    them: each answered row's why is its own pod's, not the first address's; ``ping`` is the first's."""
+    sim = simulator()
+    result = ping_why(sim, send(sim, "node/node1", "web-headless.default", proto="icmp", count=12))
+    assert result.ping is not None and result.ping.kind == "pod" and not result.failed
+    rows = [(d.pod, d.ip, d.why) for d in result.delivered if d.count]
+    assert len(rows) > 1
+    for pod, ip, why in rows:
+        assert why == (f"{ip} is pod {pod}'s own address: the pod's kernel answers the echo request itself (no "
+                       "container has to listen), wherever the routes let it through",)
+
+
+def test_a_failed_row_s_note_is_of_the_addresses_its_pings_went_to() -> None:
+    """A headless name, node1 dropping the echo requests to one of its pods: the DROP row's why is about that pod
+    alone, each answered row about its own."""
+    rule = "-A FORWARD -d 10.244.2.11/32 -p icmp -m icmp --icmp-type echo-request -j DROP"
+    sim = simulator(docs=None, rules=first_forward_rule(rule, "node1"))
+    result = ping_why(sim, send(sim, "pod/default/client", "web-headless.default", proto="icmp", count=12))
+    ((reason, addresses, why),) = [(f.reason, f.addresses, f.why) for f in result.failed]
+    assert (reason, addresses) == ("DROP", ("10.244.2.11",))
+    assert all("10.244.2.11" in w and "10.244.1.10" not in w for w in why), why
+    assert {d.pod for d in result.delivered if d.count} == {"default/web-1", "default/web-2"}
+    assert all(d.why[0].startswith(f"{d.ip} is pod {d.pod}'s") for d in result.delivered)
