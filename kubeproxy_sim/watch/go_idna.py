@@ -49,11 +49,75 @@ def lookup_ascii(name: str) -> str | None:
 
 def punycode_ascii(name: str) -> str:
     """``name`` as Go's Request.write sends it in the Host header (idna.Punycode: each non-ASCII label "xn--" and
-    its punycode, case kept; a "xn--" label decoded and encoded again), or ``name`` itself when it is ASCII."""
+    its punycode, case kept; a "xn--" label decoded by Go's decode, nothing checked, and encoded again, so
+    ``xn--`` is an empty label and ``xn--BCHER-KVA`` is ``xn--BCHER-kva``; a label Go cannot decode kept), or
+    ``name`` itself when it is ASCII."""
     if name.isascii():
         return name
-    labels = [(_decoded(label) or label) if label.startswith(_ACE) else label for label in name.split(".")]
+    labels = []
+    for label in name.split("."):
+        decoded = _go_decode(label[len(_ACE):]) if label.startswith(_ACE) else None
+        labels.append(label if decoded is None else decoded)
     return ".".join(_encoded(label) for label in labels)
+
+
+_DIGITS = {c: v for v, c in enumerate("abcdefghijklmnopqrstuvwxyz0123456789")} | {
+    c: v for v, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZ")}
+"""Punycode's digits, letters of either case read alike (Go's decodeDigit)."""
+
+_INT32_MAX = 2**31 - 1
+
+
+def _go_decode(encoded: str) -> str | None:
+    """RFC 3492's decoding of what follows "xn--", as golang.org/x/net/idna's decode does it, or None where it
+    fails: "" for nothing (Python's codec gives "" too, which punycode_ascii took for a failure), the part before
+    the last "-" kept as it is, a label ending in "-" that part alone, one whose only "-" comes first refused, Go's
+    int32 overflow checks and 1024 code points at most, and a surrogate as U+FFFD (Go's string of a rune)."""
+    if not encoded:
+        return ""
+    dash = encoded.rfind("-")
+    if dash == 0:
+        return None
+    if dash == len(encoded) - 1:
+        return encoded[:-1]
+    output = list(encoded[:dash]) if dash > 0 else []
+    pos, i, n, bias = dash + 1, 0, 0x80, 72
+    while pos < len(encoded):
+        old_i, weight, k = i, 1, 36
+        while True:
+            if pos == len(encoded) or (digit := _DIGITS.get(encoded[pos])) is None:
+                return None
+            pos += 1
+            i += digit * weight
+            threshold = 1 if k <= bias else 26 if k >= bias + 26 else k - bias
+            if i > _INT32_MAX:
+                return None
+            if digit < threshold:
+                break
+            weight *= 36 - threshold
+            if weight > _INT32_MAX:
+                return None
+            k += 36
+        if len(output) >= 1024:
+            return None
+        bias = _adapt(i - old_i, len(output) + 1, old_i == 0)
+        n, i = n + i // (len(output) + 1), i % (len(output) + 1)
+        if n > 0x10FFFF:
+            return None
+        output.insert(i, "\ufffd" if 0xD800 <= n <= 0xDFFF else chr(n))
+        i += 1
+    return "".join(output)
+
+
+def _adapt(delta: int, points: int, first: bool) -> int:
+    """RFC 3492's bias adaptation (section 6.1)."""
+    delta = delta // 700 if first else delta // 2
+    delta += delta // points
+    k = 0
+    while delta > (35 * 26) // 2:
+        delta //= 35
+        k += 36
+    return k + 36 * delta // (delta + 38)
 
 
 def host_port_ascii(hostport: str) -> str:
