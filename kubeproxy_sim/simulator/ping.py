@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from kubeproxy_sim.objects.model import Service
     from kubeproxy_sim.simulator.network import Simulator
-    from kubeproxy_sim.simulator.send import SendResult
+    from kubeproxy_sim.simulator.send import Failed, SendResult
 
 KINDS = ("loopback", "pod", "node", "cluster-ip", "external-ip", "load-balancer-ip", "outside-host", "pod-subnet",
          "nobody")
@@ -58,6 +58,11 @@ PER_PORT = ("kube-proxy's iptables rules for it are per port and protocol (-p tc
 """What every Service address's note begins its reason with."""
 
 
+REACHED = "wherever the routes and the nodes' rules let the echo through"
+"""The hedge of a note saying a host answers: the routes may not reach it (from outside, a pod's address or a node's
+pod bridge address), and a rule may stop the echo on the way (:func:`_rule_said`)."""
+
+
 def _ports(svc: Service) -> str:
     return ", ".join(f"{p.port}/{p.protocol.value}" for p in svc.ports) or "none"
 
@@ -81,12 +86,12 @@ def ping_target(sim: Simulator, address: str) -> PingTarget:
     if pod is not None:
         return PingTarget(address, "pod", pod.key, f"pod {pod.key}'s address {address}",
                           f"{address} is pod {pod.key}'s own address: the pod's kernel answers the echo request "
-                          "itself (no container has to listen), wherever the routes let it through")
+                          f"itself (no container has to listen), {REACHED}")
     node = sim.host_node(value)
     if node is not None:
         return PingTarget(address, "node", node, f"node {node}'s address {address}",
-                          f"{address} is node {node}'s own address: its kernel answers the echo request itself; a "
-                          "NodePort is a port, which a ping has none of, so the Service plays no part")
+                          f"{address} is node {node}'s own address: its kernel answers the echo request itself, "
+                          f"{REACHED}; a NodePort is a port, which a ping has none of, so the Service plays no part")
     svc = _service_with(sim, address, "cluster_ips")
     if svc is not None:
         return PingTarget(address, "cluster-ip", svc.key, f"Service {svc.key}'s cluster IP {address}",
@@ -138,4 +143,17 @@ def ping_why(sim: Simulator, result: SendResult) -> SendResult:
     return dataclasses.replace(
         result, delivered=tuple(dataclasses.replace(d, why=why(d.addresses or [d.ip] * bool(d.ip)))
                                 for d in result.delivered),
-        failed=tuple(dataclasses.replace(f, why=why(f.addresses)) for f in result.failed))
+        failed=tuple(dataclasses.replace(f, why=_rule_said(f) + why(f.addresses)) for f in result.failed))
+
+
+def _rule_said(row: Failed) -> tuple[str, ...]:
+    """A row a node's rule decided (its request's ``decided_by``, its reply's ``lost.dropped``), said first: the
+    address's note says who would answer, and the rule is why that answer did not come. From the row's facts, not
+    its detail's words."""
+    lost = row.lost.dropped if row.lost is not None else None
+    decided, what = (row.decided_by, "echo request") if row.decided_by is not None else (lost, "echo reply")
+    if decided is None or decided.step is None:
+        return ()
+    step = decided.step
+    return (f"node {decided.node}'s rule in its {step.table} table's {step.chain} chain ({step.rule}) stopped the "
+            f"{what}, so no answer reached the client",)

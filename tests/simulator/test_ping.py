@@ -250,7 +250,8 @@ def test_every_ping_ends_as_the_exact_pass_says(seed: int, source: str, destinat
     assert rows[0][2] == 1.0 or (rows[0][2] is None and result.failed and result.failed[0].detail.startswith(
         "the reply")), rows
     assert result.ping is not None
-    assert {d.why for d in result.delivered} | {f.why for f in result.failed} == {(result.ping.note,)}
+    # (a row a node's rule decided says the rule first: test_a_row_a_rule_decided_says_the_rule_first)
+    assert {d.why[-1:] for d in result.delivered} | {f.why[-1:] for f in result.failed} == {(result.ping.note,)}
 
 
 def test_a_name_of_several_addresses_has_each_row_s_own_note() -> None:
@@ -263,7 +264,7 @@ def test_a_name_of_several_addresses_has_each_row_s_own_note() -> None:
     assert len(rows) > 1
     for pod, ip, why in rows:
         assert why == (f"{ip} is pod {pod}'s own address: the pod's kernel answers the echo request itself (no "
-                       "container has to listen), wherever the routes let it through",)
+                       "container has to listen), wherever the routes and the nodes' rules let the echo through",)
 
 
 def test_a_failed_row_s_note_is_of_the_addresses_its_pings_went_to() -> None:
@@ -277,3 +278,30 @@ def test_a_failed_row_s_note_is_of_the_addresses_its_pings_went_to() -> None:
     assert all("10.244.2.11" in w and "10.244.1.10" not in w for w in why), why
     assert {d.pod for d in result.delivered if d.count} == {"default/web-1", "default/web-2"}
     assert all(d.why[0].startswith(f"{d.ip} is pod {d.pod}'s") for d in result.delivered)
+
+
+@pytest.mark.parametrize(("rule", "what"), [
+    ("-A FORWARD -p icmp -m icmp --icmp-type echo-request -j DROP", "echo request"),
+    ("-A FORWARD -p icmp -m icmp --icmp-type echo-reply -j DROP", "echo reply"),
+])
+def test_a_row_a_rule_decided_says_the_rule_first(rule: str, what: str) -> None:
+    """A rule of a node stops the echo: the row's why says that rule stopped it before the note of who would answer
+    (hedged: wherever the routes and rules let it through), not the pod's answer alone, which the row belies."""
+    sim = simulator(docs=None, rules=first_forward_rule(rule, "node1"))
+    result = ping_why(sim, send(sim, "pod/default/client", "10.244.2.10", proto="icmp", count=2))
+    ((why,),) = [f.why[:1] for f in result.failed]
+    assert why == (f"node node1's rule in its filter table's FORWARD chain ({rule}) stopped the {what}, so no answer "
+                   "reached the client")
+    assert result.failed[0].why[1].endswith("wherever the routes and the nodes' rules let the echo through")
+
+
+def test_a_node_s_address_the_routes_do_not_reach_is_said_hedged() -> None:
+    """From outside, a node's pod bridge address (10.244.1.1) is in a pod CIDR the outside does not route: NO_ROUTE,
+    and the node note says it answers only wherever the routes let the echo through."""
+    sim = simulator()
+    result = ping_why(sim, send(sim, "external", "10.244.1.1", proto="icmp", count=2))
+    ((reason, why),) = [(f.reason, f.why) for f in result.failed]
+    assert reason == "NO_ROUTE" and why == (
+        "10.244.1.1 is node node1's own address: its kernel answers the echo request itself, wherever the routes and "
+        "the nodes' rules let the echo through; a NodePort is a port, which a ping has none of, so the Service plays "
+        "no part",)
