@@ -588,7 +588,8 @@ def _cluster_as_dialed(cluster: dict[str, Any]) -> dict[str, Any]:
         changed["proxy-url"] = _dialed_proxy(proxy)
     elif scheme == "https" and not cluster.get("tls-server-name") and (
             named := _dialed(url, SERVER_PORTS[scheme], resolve=False)) != changed["server"]:
-        changed["tls-server-name"] = _host_and_port(_url_host(named))[0]  # (Go checks the name, not the address)
+        # (Go checks the certificate against the name, not the address, without a last dot: crypto/x509)
+        changed["tls-server-name"] = _host_and_port(_url_host(named))[0].removesuffix(".")
     if all(cluster.get(key) == value for key, value in changed.items()):
         return cluster
     return {**cluster, **changed}

@@ -187,3 +187,36 @@ def test_a_proxy_s_non_ascii_name_is_dialed_as_idna_lookup_maps_it() -> None:
 
     assert _dialed_proxy("http://bücher.example:3128") == "http://xn--bcher-kva.example:3128"
     assert _dialed_proxy("http://\u200b:3128") == "http://0.0.0.0:3128"
+
+
+def test_an_https_name_in_the_hosts_file_is_checked_against_its_certificate_by_name(monkeypatch,
+                                                                                    tmp_path: Path) -> None:
+    """Go dials the hosts file's address for ``myname.example.`` and checks the certificate against the name
+    (its ServerName, the last dot dropped as crypto/x509 drops it); dialing the address, urllib3 would check it
+    against the address, so the name is the watch's tls-server-name."""
+    import shutil
+    import subprocess
+
+    from kubeproxy_sim.watch import Kind, apiserver
+
+    from ._fake_apiserver import FakeApiServer
+    from ._kubeconfigs import populate
+
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl to make a certificate for a name")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-days", "2", "-subj", "/CN=myname", "-addext", "subjectAltName=DNS:myname.example",
+                    "-keyout", str(tmp_path / "server.key"), "-out", str(tmp_path / "server.crt")],
+                   check=True, capture_output=True)
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 myname.example\n")
+    monkeypatch.setattr(apiserver, "HOSTS_FILE", str(hosts))
+    server = FakeApiServer(cert_dir=tmp_path).start()
+    try:
+        populate(server)
+        kubeconfig = with_user(server, tmp_path / "kc", {}, server=f"https://myname.example.:{port_of(server)}",
+                               **{"certificate-authority": str(tmp_path / "server.crt")})
+        assert synced(kubeconfig, sleep=lambda _: None).keys(Kind.SERVICE) == {"default/s1"}
+    finally:
+        server.stop()
+    assert set(server.host_headers) == {f"myname.example.:{port_of(server)}"}
