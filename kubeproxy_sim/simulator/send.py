@@ -336,9 +336,10 @@ def destination_shape(text: str, *, port_names: bool) -> tuple[str, str]:
     return host, port_text
 
 
-def _check_slashed(text: str, host: str, port: str, forms: str) -> None:
+def _check_slashed(text: str, host: str, port: str | None, forms: str) -> None:
     """A host with a '/' is node/NAME or of no form: no DNS name holds a '/', so looking it up (an NXDOMAIN, 1)
-    would say the wrong thing. NS/NAME, dist's form of a Service, is answered with send's spelling of it."""
+    would say the wrong thing. NS/NAME, dist's form of a Service, is answered with send's spelling of it. ``port``
+    None: a ping's ``--to``, a host alone, whose '/' is node/NAME's only (an IP/PREFIX is a network, no host)."""
     from kubeproxy_sim.objects.decode import DNS1123_LABEL
 
     prefix, _, rest = host.partition("/")
@@ -348,7 +349,11 @@ def _check_slashed(text: str, host: str, port: str, forms: str) -> None:
         why = ("node/NAME takes one node's name after 'node/'" if prefix == "node" else
                f"a node is node/NAME, 'node/' in lower case (not '{prefix}/')")
     elif all(DNS1123_LABEL.problem(part.lower()) is None for part in (prefix, rest)):
-        why = f"a Service is NAME.NAMESPACE here ({rest}.{prefix}:{port}; NS/NAME is dist's form)"
+        spelled = f"{rest}.{prefix}" if port is None else f"{rest}.{prefix}:{port}"
+        why = f"a Service is NAME.NAMESPACE here ({spelled}; NS/NAME is dist's form)"
+    elif port is None:
+        why = (f"a ping goes to one host, not a network: {prefix}, without '/{rest}'" if is_address(prefix) else
+               "of a ping's forms only node/NAME holds a '/'")
     else:
         why = "of the forms only node/NAME:NODEPORT holds a '/'"
     raise _bad(text, "--to", f"{why}; expected {forms}", usage=True)
@@ -364,6 +369,8 @@ def ping_host(text: str) -> str:
     bare or in brackets), ``node/NAME`` or a name; a port given is a usage error (2), as an echo has none."""
     if is_address(text):
         return text
+    if is_address(text.partition("/")[0]):  # (an IPv6 network's colons are no port's)
+        _check_slashed(text, text, None, PING_DESTINATION_FORMS)
     host, sep, port = text.rpartition(":")
     if sep and (not host or port.isdigit() or ":" in host or host.startswith("[")):
         raise _bad(text, "--to", f"a ping (--proto icmp) goes to a host, not a port; expected {PING_DESTINATION_FORMS}",
@@ -371,7 +378,7 @@ def ping_host(text: str) -> str:
     if not text or sep or any(c.isspace() for c in text):
         raise _bad(text, "--to", f"expected {PING_DESTINATION_FORMS}", usage=True)
     if "/" in text:
-        _check_slashed(text, text, "PORT", PING_DESTINATION_FORMS)
+        _check_slashed(text, text, None, PING_DESTINATION_FORMS)
     return text
 
 

@@ -28,7 +28,7 @@ from kubeproxy_sim.simulator.conntrack import State
 from kubeproxy_sim.simulator.network import Simulator
 from kubeproxy_sim.simulator.pcap import write_pcap
 from kubeproxy_sim.simulator.ping import ping_why
-from kubeproxy_sim.simulator.send import ping_host, send
+from kubeproxy_sim.simulator.send import PING_DESTINATION_FORMS, ping_host, send
 from tests.budget import budget
 from tests.simulator.builders import BASE, HOSTS, first_forward_rule, load, objects, simulator
 
@@ -305,3 +305,17 @@ def test_a_node_s_address_the_routes_do_not_reach_is_said_hedged() -> None:
         "10.244.1.1 is node node1's own address: its kernel answers the echo request itself, wherever the routes and "
         "the nodes' rules let the echo through; a NodePort is a port, which a ping has none of, so the Service plays "
         "no part",)
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("10.96.142.87/32", "a ping goes to one host, not a network: 10.96.142.87, without '/32'"),
+    ("fd00::1/64", "a ping goes to one host, not a network: fd00::1, without '/64'"),
+    ("default/web", "a Service is NAME.NAMESPACE here (web.default; NS/NAME is dist's form)"),
+    ("a/b/c", "of a ping's forms only node/NAME holds a '/'"),
+])
+def test_a_ping_s_destination_with_a_slash_is_said_as_a_ping_s(text: str, said: str) -> None:
+    """A ping's --to holds no port: its '/' errors name a ping's forms (not node/NAME:NODEPORT, nor NAME.NS:PORT)."""
+    with pytest.raises(UsageError) as raised:
+        ping_host(text)
+    ((diagnostic,),) = [raised.value.diagnostics]
+    assert diagnostic.message == f"'{text}': {said}; expected {PING_DESTINATION_FORMS}", diagnostic.message
