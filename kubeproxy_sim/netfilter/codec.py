@@ -1628,14 +1628,15 @@ def _check_targets(text: str, tables: list[_TableState], ipv6: bool, file: str |
                 counted = line_start
                 if until is not None and line >= until:
                     break
-                problem = _misplaced(table, text[line_start:line_end if line_end != -1 else len(text)], ipv6)
+                problem = _misplaced(table, text[line_start:line_end if line_end != -1 else len(text)], ipv6, line)
                 best = _earlier(best, _found(table, problem, line, file))
         if table.name == "nat":
             for name in BUILTIN_CHAINS["nat"]:
                 chain = table.chains.get(name)
                 for spec, line in chain.texts() if chain is not None else ():
                     if _NAT_JUMP.search(spec) is not None:
-                        best = _earlier(best, _found(table, _misplaced(table, f"-A {name} {spec}", ipv6), line, file))
+                        problem = _misplaced(table, f"-A {name} {spec}", ipv6, line)
+                        best = _earlier(best, _found(table, problem, line, file))
     return best
 
 
@@ -1694,16 +1695,62 @@ def _reaches_any(arrows: dict[str, dict[str, None]], holders: set[str], roots: s
     return False
 
 
-def _path_jumps(table: _TableState, arrows: dict[str, dict[str, None]], root: str) -> dict[str, str]:
-    """Each chain ``root`` reaches, with the chain whose jump first led there (breadth first)."""
+def _unconditional(spec: str) -> bool:
+    """Whether rule ``spec`` is an unconditional standard verdict (-j ACCEPT, DROP, RETURN or QUEUE and no match,
+    address or protocol: ``-p all`` and ``-s 0.0.0.0/0`` leave the kernel's ipt_ip zero, and iptables-save prints
+    such a rule bare), where ip_tables' mark_source_chains stops walking its chain."""
+    words = spec.split()
+    if len(words) < 2 or words[-2] != "-j" or words[-1] not in VERDICTS:  # (canonical text: the target last)
+        return False
+    if len(words) == 2:
+        return True
+    parsed = syntax.parse_spec(spec)
+    target = parsed.target
+    if target is None or target.goto or target.name not in VERDICTS or target.options:
+        return False
+    return all(not o.negated and not o.module and ((o.flag == "-p" and o.value in ("all", "0")) or
+                                                   (o.flag in ("-s", "-d") and o.value.endswith("/0")))
+               for o in parsed.options)
+
+
+def _walked(chain: _ChainState) -> list[tuple[str, int]]:
+    """(spec, line) of the rules of ``chain`` a hook's walk marks (ip_tables' mark_source_chains): up to its first
+    unconditional standard verdict, after which no packet goes on. The kernel checks the others against no hook,
+    so iptables-legacy-restore v1.8.9 takes -m mac after ``-A OUTPUT -j ACCEPT`` (iptables-nft-restore refuses
+    it: nf_tables checks every rule of a chain against the hooks that reach the chain)."""
+    texts = chain.texts()
+    for at, (spec, _) in enumerate(texts):
+        if _unconditional(spec):
+            return texts[:at + 1]
+    return texts
+
+
+def _walked_jumps(table: _TableState, root: str) -> dict[str, str]:
+    """Each chain ``root`` reaches through the rules a hook's walk marks (:func:`_walked`), with the chain whose
+    jump first led there (breadth first). Asked only for a rule about to be refused: it reads every rule reached."""
     parent = {root: root}
     queue = [root]
     for name in queue:
-        for word in arrows.get(name, ()):
-            if word not in parent and word in table.chains:
-                parent[word] = name
-                queue.append(word)
+        for spec, _ in _walked(table.chains[name]):
+            for word in _JUMP.findall(" " + spec):
+                if word not in parent and word in table.chains:
+                    parent[word] = name
+                    queue.append(word)
     return parent
+
+
+def _past_verdict(state: _TableState, chain: str, line: int | None) -> bool:
+    """Whether the rule of ``line`` in built-in chain ``chain`` comes after an unconditional standard verdict, so
+    that no hook's walk reaches it (:func:`_walked`)."""
+    rules = state.chains.get(chain)
+    if line is None or rules is None:
+        return False
+    for spec, at in rules.texts():
+        if at == line:
+            return False
+        if _unconditional(spec):
+            return True
+    return False
 
 
 def _jump_line(table: _TableState, source: str, chain: str) -> int:
@@ -1742,14 +1789,14 @@ def _roots_reaching(arrows: dict[str, dict[str, None]], holders: set[str],
     return roots
 
 
-def _hook_problems(table: _TableState, targets: tuple[set[str], ...], holders: set[str], file: str | None,
+def _hook_problems(table: _TableState, targets: tuple[set[str], ...], matched: set[str], file: str | None,
                    until: int | None = None) -> _Found | None:
     """The first refusal (:data:`_Found`) of a target of :data:`TARGET_PLACES` or a match of :data:`MATCH_PLACES`
     in a user chain that a built-in chain not of its hooks reaches: the kernel checks a rule against every hook
     whose chain reaches it (ip_tables' mark_source_chains, nf_tables' chain validation), and takes one in a chain
     no built-in chain reaches (iptables-legacy-restore and -nft-restore v1.8.9, unshare --net: ``-A OUTPUT -j FOO``
     and ``-m mac`` in FOO fails, FOO alone is taken). Named at the rule, as at a built-in chain. ``targets``: sets
-    that hold every -j word of the table's rules (and more); ``holders``: the chains whose rules may name a match
+    that hold every -j word of the table's rules (and more); ``matched``: the chains whose rules may name a match
     of :data:`MATCH_PLACES` (:func:`_match_holders`). Cheap when the hooks a target may not stand in reach few
     chains (kube-proxy's DNAT), or few chains hold it (its MASQUERADE): a walk back from those then; a full walk
     only past both budgets. A match is judged walking back from its few chains (one -m mac in a 10k-service dump
@@ -1762,9 +1809,9 @@ def _hook_problems(table: _TableState, targets: tuple[set[str], ...], holders: s
               if home in (table.name, None) and any(name in words for words in targets)}
     wanted = {name: hooks for name, hooks in wanted.items() if hooks}
     if table.edited:  # (-E may have moved a rule to a chain of another name than its line's)
-        holders = set(table.chains) if holders else holders
-    holders = holders.intersection(table.chains).difference(builtin)  # (a built-in chain's own: _misplaced)
-    if not wanted and not holders:
+        matched = set(table.chains) if matched else matched
+    matched = matched.intersection(table.chains).difference(builtin)  # (a built-in chain's own: _misplaced)
+    if not wanted and not matched:
         return None
     arrows = table.arrows()
     if arrows is None:
@@ -1790,16 +1837,16 @@ def _hook_problems(table: _TableState, targets: tuple[set[str], ...], holders: s
             if close is not False:
                 bad.extend((hook, name) for hook in sorted(hooks))
             break  # (every hook of the target was judged at once)
-    if holders:
-        reaching = _roots_reaching(arrows, holders, builtin)
+    if matched:
+        reaching = _roots_reaching(arrows, matched, builtin)
         bad.extend((root, "-m") for root in sorted(roots if reaching is None else roots.intersection(reaching)))
     found: _Found | None = None
     for root, what in bad:
-        parent = _path_jumps(table, arrows, root)
+        parent = _walked_jumps(table, root)
         for chain, via in parent.items():
-            if chain in builtin or (what not in arrows.get(chain, ()) if what != "-m" else chain not in holders):
+            if chain in builtin or (what not in arrows.get(chain, ()) if what != "-m" else chain not in matched):
                 continue
-            for spec, line in table.chains[chain].texts():
+            for spec, line in _walked(table.chains[chain]):
                 if until is not None and line >= until:
                     break
                 problem = _hook_problem(chain, spec, what, root, functools.partial(_jump_line, table, via, chain))
@@ -1867,13 +1914,15 @@ def _found(table: _TableState, problem: tuple[str, str, str, bool] | None, line:
                                                                  expected=expected)
 
 
-def _misplaced(state: _TableState, line: str, ipv6: bool) -> tuple[str, str, str, bool] | None:
+def _misplaced(state: _TableState, line: str, ipv6: bool,
+               lineno: int | None = None) -> tuple[str, str, str, bool] | None:
     """What is wrong with the rule of ``line`` (of the table ``state``, of the family ``ipv6``) as iptables judges
     the other family's extensions (:func:`syntax.foreign_extension`), IPv6's own (:func:`syntax.ipv6_match_problem`),
     its own HL or TTL alone (no chain of the name:
     jump_error left it here), its own icmp or icmp6 match's type and protocol, and REJECT's type, and the kernel its
     target's place, as (message, token, expected, whether the kernel refuses it at COMMIT rather than iptables at
-    the rule); None when nothing is (or the line is no rule with such a target)."""
+    the rule); None when nothing is (or the line is no rule with such a target). ``lineno``: the line's, to tell a
+    rule of a built-in chain no hook's walk reaches (:func:`_past_verdict`), which the kernel checks against none."""
     table = state.name
     line = line.strip()
     if line[:1] == "[":  # a restore input's [packets:bytes], which the parser has read already
@@ -1911,7 +1960,8 @@ def _misplaced(state: _TableState, line: str, ipv6: bool) -> tuple[str, str, str
         missing = syntax.missing_option(target.name, [o.flag for o in target.options])
         if missing is not None:
             return missing[0], target.name, missing[1], False
-    if chain in BUILTIN_CHAINS[table]:
+    walked = chain in BUILTIN_CHAINS[table] and not _past_verdict(state, chain, lineno)
+    if walked:
         for option in spec.options:
             if option.flag == "-m" and chain not in MATCH_PLACES.get(option.module, (chain,)):
                 return _match_misplaced(option.module, chain, None)
@@ -1921,7 +1971,7 @@ def _misplaced(state: _TableState, line: str, ipv6: bool) -> tuple[str, str, str
     if home is not None and table != home:
         return (f"target {target.name} is valid only in table {home}, not {table}", target.name,
                 f"{target.name} in table {home} ({', '.join(hooks)} or a chain they jump to)", True)
-    if chain in BUILTIN_CHAINS[table] and chain not in hooks:
+    if walked and chain not in hooks:
         return (f"target {target.name} cannot be used in chain {chain}", chain, f"{target.name} in "
                 f"{' or '.join(hooks)} (or a chain they jump to)", True)
     if target.name != "REJECT":

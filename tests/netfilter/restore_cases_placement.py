@@ -137,4 +137,40 @@ REACHED = [
          saved=("[0:0] -A FOO -j DNAT --to-destination 10.0.0.1", "[0:0] -A BAR -j MASQUERADE")),
 ]
 
-PLACEMENT_CASES = [*TABLES, *HOOKS, *REACHED]
+WALKED = [
+    # ip_tables' mark_source_chains stops a chain's walk at an unconditional standard verdict (-j ACCEPT, DROP,
+    # RETURN, no match): the rules after it, and the chains only they jump to, are checked against no hook, and
+    # iptables-legacy-restore takes them; iptables-nft-restore checks every rule of a chain (nft_differs). The
+    # project follows legacy. A verdict with a match, or a goto, does not stop the walk.
+    Case("placement -m mac after -j ACCEPT in OUTPUT",
+         filter_with("-A OUTPUT -j ACCEPT", f"-A OUTPUT {MAC} -j ACCEPT"), nft_differs=True,
+         saved=("[0:0] -A OUTPUT -j ACCEPT", f"[0:0] -A OUTPUT {MAC} -j ACCEPT")),
+    Case("placement -m mac in a chain OUTPUT jumps to after -j DROP",
+         filter_with(":FOO - [0:0]", "-A OUTPUT -j DROP", "-A OUTPUT -j FOO", f"-A FOO {MAC} -j ACCEPT"),
+         nft_differs=True,
+         saved=("[0:0] -A OUTPUT -j DROP", "[0:0] -A OUTPUT -j FOO", f"[0:0] -A FOO {MAC} -j ACCEPT")),
+    Case("placement -m mac after -j RETURN in a chain OUTPUT jumps to",
+         filter_with(":FOO - [0:0]", "-A OUTPUT -j FOO", "-A FOO -j RETURN", f"-A FOO {MAC} -j ACCEPT"),
+         nft_differs=True,
+         saved=("[0:0] -A OUTPUT -j FOO", "[0:0] -A FOO -j RETURN", f"[0:0] -A FOO {MAC} -j ACCEPT")),
+    Case("placement TPROXY in a chain gone to from one after -j RETURN",
+         table_with(MANGLE, ":A - [0:0]", ":B - [0:0]", ":C - [0:0]", "-A INPUT -j A", "-A A -j RETURN", "-A A -j B",
+                    "-A B -g C", "-A C -p tcp -j TPROXY --on-port 80"), nft_differs=True,
+         saved=("[0:0] -A INPUT -j A", "[0:0] -A A -j RETURN", "[0:0] -A A -j B", "[0:0] -A B -g C",
+                "[0:0] -A C -p tcp -j TPROXY --on-port 80 --on-ip 0.0.0.0 --tproxy-mark 0x0/0x0")),
+    Case("placement CLASSIFY after -j ACCEPT in INPUT",
+         filter_with("-A INPUT -j ACCEPT", "-A INPUT -j CLASSIFY --set-class 1:1"), nft_differs=True,
+         saved=("[0:0] -A INPUT -j ACCEPT", "[0:0] -A INPUT -j CLASSIFY --set-class 0001:0001")),
+    Case("placement -m mac in a chain INPUT jumps to and OUTPUT only after -j ACCEPT",
+         filter_with(":FOO - [0:0]", "-A OUTPUT -j ACCEPT", "-A OUTPUT -j FOO", "-A INPUT -j FOO",
+                     f"-A FOO {MAC} -j ACCEPT"), nft_differs=True,
+         saved=("[0:0] -A INPUT -j FOO", "[0:0] -A OUTPUT -j ACCEPT", "[0:0] -A OUTPUT -j FOO",
+                f"[0:0] -A FOO {MAC} -j ACCEPT")),
+    Case("placement -m mac after a verdict with a match in OUTPUT",
+         filter_with("-A OUTPUT -m comment --comment x -j ACCEPT", f"-A OUTPUT {MAC} -j ACCEPT"), line=6,
+         at_commit=True),
+    Case("placement -m mac after a goto in OUTPUT",
+         filter_with(":FOO - [0:0]", "-A OUTPUT -g FOO", f"-A OUTPUT {MAC} -j ACCEPT"), line=7, at_commit=True),
+]
+
+PLACEMENT_CASES = [*TABLES, *HOOKS, *REACHED, *WALKED]

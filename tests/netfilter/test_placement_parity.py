@@ -82,13 +82,33 @@ def test_a_match_in_a_built_in_chain_walks_no_chain(monkeypatch: pytest.MonkeyPa
     10k-service dump parsed 2.5 -> 3.6 s (reviewer r7). Only the chains holding such a match are walked back from
     now, and a built-in chain's own rules are judged where they stand."""
     walks: list[str] = []
-    real = codec._path_jumps
+    real = codec._walked_jumps
 
-    def counted(table: object, arrows: dict[str, dict[str, None]], root: str) -> dict[str, str]:
+    def counted(table: object, root: str) -> dict[str, str]:
         walks.append(root)
-        return real(table, arrows, root)  # type: ignore[arg-type]
+        return real(table, root)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(codec, "_path_jumps", counted)
+    monkeypatch.setattr(codec, "_walked_jumps", counted)
     chains = [f":C{n} - [0:0]" for n in range(50)] + [f"-A OUTPUT -j C{n}" for n in range(50)]
     parse_ruleset(filter_with(*chains, f"-A INPUT {MAC} -j ACCEPT") + table_with(NAT, *chains))
     assert walks == []
+
+
+@pytest.mark.parametrize("verdict", ["-p all -j ACCEPT", "-s 0.0.0.0/0 -j DROP", "-d 10.0.0.0/0 -j RETURN"])
+def test_a_verdict_whose_ip_part_is_zero_stops_the_walk(verdict: str) -> None:
+    """-p all and a /0 address leave ipt_ip zero: iptables-legacy-restore v1.8.9 takes -m mac after such a verdict
+    in OUTPUT (and saves the verdict bare, -j ACCEPT); a negated address is a condition (refused at COMMIT)."""
+    assert len(list(parse_ruleset(filter_with(f"-A OUTPUT {verdict}", f"-A OUTPUT {MAC} -j ACCEPT")).tables[0]
+                    .rules())) == 2
+    if verdict[:2] != "-p":  # (! -p all is refused: "rule would never match protocol")
+        assert refusal(filter_with(f"-A OUTPUT ! {verdict}", f"-A OUTPUT {MAC} -j ACCEPT")).line == 6
+
+
+def test_a_match_is_judged_in_a_table_whose_targets_are_judged_walking_back() -> None:
+    """kube-proxy's shape (PREROUTING reaching more chains than the walk's budget, MASQUERADE in a chain
+    POSTROUTING reaches) and -m mac in a chain OUTPUT jumps to: the refusal is found there too."""
+    many = [f":C{n} - [0:0]" for n in range(codec._REACH_BUDGET + 10)]
+    text = table_with(NAT, *many, ":MASQ - [0:0]", ":FOO - [0:0]",
+                      *(f"-A PREROUTING -j C{n}" for n in range(codec._REACH_BUDGET + 10)),
+                      "-A POSTROUTING -j MASQ", "-A MASQ -j MASQUERADE", "-A OUTPUT -j FOO", f"-A FOO {MAC} -j ACCEPT")
+    assert refusal(text).line == text.split("\n").index(f"-A FOO {MAC} -j ACCEPT") + 1
