@@ -1573,6 +1573,7 @@ class _Interpreter:
                 raise self.error("unexpected value", texts[pos], "an option such as -s, -m or -j")
             self.pos = pos + 1
             self.option(texts[pos], negated)
+        flags = []
         if self.target is not None:
             self.target = Target(self.target.name, tuple(self.target_options), self.target.goto)
             self.check_nat_ports()
@@ -1580,6 +1581,11 @@ class _Interpreter:
             conflict = option_conflict(self.target.name, flags)
             if conflict is not None:
                 raise self.error(*conflict)
+        if _OPTIONED_MATCHES.intersection(self.texts):
+            unoptioned = unoptioned_match(self.options)
+            if unoptioned is not None:
+                raise self.error(*unoptioned)
+        if self.target is not None:
             missing = missing_option(self.target.name, flags) \
                 if self.target_options else None  # (bare, the name may be a chain's: the parser's to judge)
             if missing is not None:
@@ -1968,6 +1974,36 @@ def missing_match_option(options: Sequence[Option], module: str) -> tuple[str, s
     if waiting is None:
         return None
     return (f'{module}: option "{flag}" must be specified', waiting.module, f"-m {waiting.module} {flag} TYPE")
+
+
+UNOPTIONED_MATCHES = {
+    "iprange": ("iprange match: You must specify `--src-range' or `--dst-range'", "--src-range or --dst-range"),
+    "devgroup": ("devgroup match: You must specify either '--src-group' or '--dst-group'",
+                 "--src-group or --dst-group"),
+    "tos": ('tos: option "--tos" must be specified', "--tos"),
+}
+"""Matches whose final check wants one of their options, with iptables 1.8.9's words (legacy and nft alike, at
+the rule; unshare --net) and what is expected: ``-m iprange`` alone, or ``-m iprange --src 1-2``, whose --src is
+-s's. (icmp, icmp6 and ipv6header, judged with the family: :data:`REQUIRED_MATCH_OPTIONS`.)"""
+_OPTIONED_MATCHES = frozenset(UNOPTIONED_MATCHES)
+
+
+def unoptioned_match(options: Sequence[Option]) -> tuple[str, str, str] | None:
+    """(message, token, expected) for the first ``-m`` of a match of :data:`UNOPTIONED_MATCHES` that no option of
+    its own follows before the match is loaded again (each ``-m`` is a match of its own, checked alone); None."""
+    waiting: Option | None = None
+    for option in options:
+        if option.flag == "-m":
+            if waiting is not None and option.module == waiting.module:
+                break
+            if waiting is None and option.module in UNOPTIONED_MATCHES:
+                waiting = option
+        elif waiting is not None and option.module == waiting.module:
+            waiting = None
+    if waiting is None:
+        return None
+    message, wanted = UNOPTIONED_MATCHES[waiting.module]
+    return message, waiting.module, f"-m {waiting.module} {wanted} ..."
 
 
 _PROTOCOL_OF_MATCH = {"tcp": "tcp", "udp": "udp", "sctp": "sctp", "dccp": "dccp", "icmp": "icmp", "icmp6": "icmp6",

@@ -574,6 +574,16 @@ TOS_DSCP_CLASSIFY_DEVGROUP = [
     rule_case(4, "POSTROUTING", "-j CLASSIFY --set-class 1:0xg", "-j CLASSIFY --set-class 0001:0000", table="mangle"),
     rule_case(4, "POSTROUTING", "-j CLASSIFY --set-class 0xg:1", REFUSED, table="mangle"),
     rule_case(4, "POSTROUTING", "-j CLASSIFY --set-class x:1", REFUSED, table="mangle"),
+    # a match whose final check wants one of its options ("You must specify ...", 'option "--tos" must be ...')
+    rule_case(4, "INPUT", "-m iprange -j ACCEPT", REFUSED),
+    rule_case(6, "INPUT", "-m iprange -j ACCEPT", REFUSED),
+    rule_case(4, "INPUT", "-m iprange --src 1-2 -j ACCEPT", REFUSED),  # (--src is -s's)
+    rule_case(4, "INPUT", "-m devgroup -j ACCEPT", REFUSED),
+    rule_case(4, "INPUT", "-m tos -j ACCEPT", REFUSED),
+    rule_case(4, "INPUT", "-m tos --tos 0x10 -m tos -j ACCEPT", REFUSED),
+    rule_case(4, "INPUT", "-m tos -m iprange --src-range 1.2.3.4 -j ACCEPT", REFUSED),
+    rule_case(4, "INPUT", "-m iprange --dst-range 1.2.3.4 -m tos --tos 0x10 -j ACCEPT",
+              "-m iprange --dst-range 1.2.3.4-1.2.3.4 -m tos --tos 0x10/0xff -j ACCEPT"),
 ]
 
 ALL_CASES = [*CONNTRACK_ADDRESSES, *TPROXY_ADDRESSES, *NAT_RANGES, *NAT_TO_PORTS, *NETMAP_NETWORKS, *IPRANGES,

@@ -36,3 +36,15 @@ def test_a_tproxy_address_with_a_mask_is_refused_also_through_a_rule_shape(rule:
     for _ in range(2):  # (the second time through the shape's compiled program)
         with pytest.raises(RulesSyntaxError, match="getaddrinfo: Name or service not known"):
             syntax.parse_spec(rule)
+
+
+@pytest.mark.parametrize(("rule", "words"), [
+    ("-m iprange -j ACCEPT", "iprange match: You must specify `--src-range' or `--dst-range' at 'iprange'"),
+    ("-m iprange --src 1-2 -j ACCEPT", "iprange match: You must specify `--src-range' or `--dst-range'"),
+    ("-m devgroup -j ACCEPT", "devgroup match: You must specify either '--src-group' or '--dst-group'"),
+    ("-m tos --tos 0x10 -m tos -j ACCEPT", 'tos: option "--tos" must be specified at \'tos\'; expected -m tos --tos'),
+])
+def test_a_match_without_the_option_its_final_check_wants_is_refused_in_iptables_words(rule: str, words: str) -> None:
+    with pytest.raises(RulesSyntaxError) as info:
+        syntax.parse_spec(rule)
+    assert str(info.value).startswith(words)
