@@ -807,7 +807,8 @@ class _Parser:
         match only IPv6 has makes the family's checks search the text for them (:meth:`judged`)."""
         if not self.ipv6_only and _IPV6_ONLY.search(line) is not None:
             self.ipv6_only = True
-        if not self.placed_match and "mac" in line and _PLACED_MATCH.search(line) is not None:
+        if not self.placed_match and any(name in line for name in _PLACED_NAMES) and \
+                _PLACED_MATCH.search(line) is not None:
             self.placed_match = True
         if "/" in line and self.table is not None and _NAMED_HOST.search(line) is not None:
             self.named_hosts.append((self.table, self.lineno, line))
@@ -1569,9 +1570,19 @@ OUTPUT and nat POSTROUTING is taken, in filter INPUT refused). A rule elsewhere 
 COMMIT (iptables-legacy-restore v1.8.9: "line N failed", N the COMMIT's; iptables-nft-restore: "RULE_APPEND failed
 (Invalid argument)"; unshare --net), but for -j TRACE outside raw, which iptables-nft-restore takes (nf_tables
 traces by itself). Not here: SECMARK and CONNSECMARK (mangle or security), whose places one table does not say."""
-MATCH_PLACES: dict[str, tuple[str, ...]] = {"mac": ("PREROUTING", "INPUT", "FORWARD")}
-"""Match -> the built-in chains (of any table) it may stand in, with the chains only they reach: xt_mac's ``.hooks``
-(a packet has a source MAC address only as it comes in: -m mac in OUTPUT fails at COMMIT, both restores v1.8.9)."""
+MATCH_PLACES: dict[str, tuple[str, ...]] = {
+    "mac": ("PREROUTING", "INPUT", "FORWARD"), "owner": ("OUTPUT", "POSTROUTING"), "socket": ("PREROUTING", "INPUT"),
+    "cgroup": ("INPUT", "OUTPUT", "POSTROUTING"), "rpfilter": ("PREROUTING",),
+}
+"""Match -> the built-in chains (of any table) it may stand in, with the chains only they reach: the ``.hooks`` of
+xt_mac (a packet has a source MAC address only as it comes in), xt_owner and xt_cgroup (a local socket's packet),
+xt_socket and xt_rpfilter. Elsewhere a rule fails at COMMIT (both restores v1.8.9, unshare --net: -m mac in OUTPUT,
+-m owner in INPUT or FORWARD, -m socket in mangle OUTPUT, -m cgroup in FORWARD or mangle PREROUTING, -m rpfilter in
+raw OUTPUT)."""
+MATCH_TABLES: dict[str, tuple[str, ...]] = {"rpfilter": ("raw", "mangle")}
+"""Match -> the tables its checkentry takes it in: xt_rpfilter's refuses any other, even in a chain no hook reaches
+(-m rpfilter in filter INPUT and in a filter chain nothing jumps to fail at COMMIT, both restores v1.8.9)."""
+_PLACED_NAMES = tuple(MATCH_PLACES)
 
 _JUMP_TO = r'-j(?:ump)?[ \t]+"?'  # (from "--jump"'s second dash on: a literal "-j" first, which re finds fast)
 _NAT_JUMP = re.compile(_JUMP_TO + r'(?:DNAT|SNAT|MASQUERADE|REDIRECT)"?(?=[ \t\r\n]|$)')
@@ -1960,6 +1971,11 @@ def _misplaced(state: _TableState, line: str, ipv6: bool,
         missing = syntax.missing_option(target.name, [o.flag for o in target.options])
         if missing is not None:
             return missing[0], target.name, missing[1], False
+    for option in spec.options:
+        if option.flag == "-m" and table not in MATCH_TABLES.get(option.module, (table,)):
+            tables = MATCH_TABLES[option.module]
+            return (f"match {option.module} is valid only in table {' or '.join(tables)}, not {table}",
+                    option.module, f"-m {option.module} in table {' or '.join(tables)}", True)
     walked = chain in BUILTIN_CHAINS[table] and not _past_verdict(state, chain, lineno)
     if walked:
         for option in spec.options:
@@ -1994,9 +2010,10 @@ def _match_misplaced(match: str, chain: str, hook: tuple[str, int] | None) -> tu
     user chain that ``hook``, (a built-in chain, the line of the jump on the way), reaches), which the kernel makes
     at COMMIT."""
     hooks = MATCH_PLACES[match]
+    places = f"{', '.join(hooks[:-1])} or {hooks[-1]}" if len(hooks) > 1 else hooks[0]
     reached = f", which {hook[0]} reaches (the jump at line {hook[1]})" if hook is not None else ""
     return (f"match {match} cannot be used in chain {chain}{reached}", chain,
-            f"-m {match} in {', '.join(hooks[:-1])} or {hooks[-1]} (or a chain only they jump to)", True)
+            f"-m {match} in {places} (or a chain only {'they jump' if len(hooks) > 1 else 'it jumps'} to)", True)
 
 
 BYTES_PER_OBJECT = 100

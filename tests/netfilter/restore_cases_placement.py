@@ -93,6 +93,30 @@ HOOKS = [
            saved=(f"[0:0] -A {chain} {MAC} -j ACCEPT",)) for chain in ("INPUT", "FORWARD")),
 ]
 
+# xt_owner (OUTPUT, POSTROUTING), xt_socket (PREROUTING, INPUT), xt_cgroup (INPUT, OUTPUT, POSTROUTING), xt_rpfilter
+# (PREROUTING; its checkentry wants table raw or mangle, also in a chain nothing reaches)
+_MATCHES = (("owner", "-m owner --uid-owner 0"), ("socket", "-m socket"), ("cgroup", "-m cgroup --cgroup 1"),
+            ("rpfilter", "-m rpfilter"))
+_MATCH = dict(_MATCHES)
+_REFUSED = (("owner", "filter", FILTER, "INPUT"), ("owner", "filter", FILTER, "FORWARD"),
+            ("socket", "mangle", MANGLE, "OUTPUT"), ("cgroup", "filter", FILTER, "FORWARD"),
+            ("cgroup", "mangle", MANGLE, "PREROUTING"), ("rpfilter", "filter", FILTER, "INPUT"),
+            ("rpfilter", "raw", RAW, "OUTPUT"), ("rpfilter", "mangle", MANGLE, "INPUT"))
+_TAKEN = (("owner", "filter", FILTER, "OUTPUT"), ("socket", "mangle", MANGLE, "PREROUTING"),
+          ("socket", "mangle", MANGLE, "INPUT"), ("cgroup", "filter", FILTER, "INPUT"),
+          ("cgroup", "mangle", MANGLE, "POSTROUTING"), ("rpfilter", "raw", RAW, "PREROUTING"))
+MATCHES = [
+    *(Case(f"placement -m {name} in {table} {chain}", table_with(head, f"-A {chain} {_MATCH[name]} -j ACCEPT"),
+           line=_line(head), at_commit=True) for name, table, head, chain in _REFUSED),
+    *(Case(f"placement -m {name} in {table} {chain}", table_with(head, f"-A {chain} {_MATCH[name]} -j ACCEPT"),
+           saved=(f"[0:0] -A {chain} {_MATCH[name]} -j ACCEPT",)) for name, table, head, chain in _TAKEN),
+    Case("placement -m owner in a chain INPUT jumps to",
+         filter_with(":FOO - [0:0]", "-A INPUT -j FOO", "-A FOO -m owner --uid-owner 0 -j ACCEPT"), line=7,
+         at_commit=True),
+    Case("placement -m rpfilter in a filter chain nothing jumps to",
+         filter_with(":FOO - [0:0]", "-A FOO -m rpfilter -j ACCEPT"), line=6, at_commit=True),
+]
+
 REACHED = [
     # a user chain is judged by the built-in chains that reach it (ip_tables' mark_source_chains, nf_tables' chain
     # validation), through any number of jumps; one no built-in chain reaches is taken
@@ -173,4 +197,4 @@ WALKED = [
          filter_with(":FOO - [0:0]", "-A OUTPUT -g FOO", f"-A OUTPUT {MAC} -j ACCEPT"), line=7, at_commit=True),
 ]
 
-PLACEMENT_CASES = [*TABLES, *HOOKS, *REACHED, *WALKED]
+PLACEMENT_CASES = [*TABLES, *HOOKS, *MATCHES, *REACHED, *WALKED]
