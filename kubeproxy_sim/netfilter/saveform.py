@@ -501,8 +501,7 @@ def _mh(options: Options, ipv6: bool) -> Options:
     return out
 
 
-DEVGROUP_NAMES = {0: "default"}
-"""/etc/iproute2/group as Debian's iproute2 ships it: iptables-save prints group 0 (with a full mask) by name."""
+DEVGROUP_NAMES = syntax.DEVGROUP_NAMES
 
 
 def _tos(options: Options, ipv6: bool) -> Options:

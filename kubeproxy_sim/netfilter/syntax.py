@@ -378,6 +378,7 @@ VALUE_PATTERNS = {
     "dscp": r"0x[0-3]?[0-9a-fA-F]",
     "dscp-class": r"CS[0-7]|BE|AF[1-4][1-3]|EF",
     "class": r"[0-9a-fA-F]{1,4}:[0-9a-fA-F]{1,4}",
+    "devgroup": r"(?:0x[0-9a-fA-F]{1,8}|[1-9][0-9]{0,8}|0)(?:/(?:0x[0-9a-fA-F]{1,8}|[1-9][0-9]{0,8}|0))?|default",
     "ipv6-headers": "(?:{0})(?:,(?:{0}))*".format("|".join(sorted(map(re.escape, IPV6_HEADERS), key=len,
                                                                    reverse=True))),
     "bare-word": r"[^-!' \"\\\t\r\n\x00][^' \"\\\t\r\n\x00]*",  # one of several bare words of a --comment
@@ -674,7 +675,8 @@ NAMED_VALUE_KINDS = {("", "-i"): "interface", ("", "-o"): "interface", ("", "-s"
                                                                        "--ctrepldst")},
                      ("iprange", "--src-range"): "iprange", ("iprange", "--dst-range"): "iprange",
                      ("tos", "--tos"): "tos", ("dscp", "--dscp"): "dscp", ("dscp", "--dscp-class"): "dscp-class",
-                     ("mh", "--mh-type"): "mh-type", ("ipv6header", "--header"): "ipv6-headers"}
+                     ("mh", "--mh-type"): "mh-type", ("ipv6header", "--header"): "ipv6-headers",
+                     ("devgroup", "--src-group"): "devgroup", ("devgroup", "--dst-group"): "devgroup"}
 """The checked values of a match option (``""``: a rule's own, such as -i) that take names (kept as written, saved
 as iptables-save prints them)."""
 FLAG_VALUE_KINDS = {"--on-ip": "on-ip", "--to": "netmap", "--set-tos": "tos", "--and-tos": "tos-number",
@@ -783,6 +785,36 @@ def _class_number(m: re.Match[str]) -> int:
     """The 16 bits TC_H_MAKE keeps of one :data:`_CLASS_PART` (a bare 0x is 0, a minus wraps)."""
     number = int(m.group(2) or m.group(3) or "0", 16)
     return (-number if m.group(1) == "-" else number) & 0xFFFF
+
+
+DEVGROUP_NAMES = {0: "default"}
+"""/etc/iproute2/group as Debian's iproute2 ships it, the only names the parser takes (it reads no file: a name
+another machine's file adds is refused as iptables refuses a name its file lacks); iptables-save prints group 0
+(with a full mask) by its name."""
+_BAD_INTEGER = "bad integer value"
+
+
+def devgroup_problem(value: str) -> str | None:
+    """libxtables 1.8.9's xtables_parse_val_mask refusing a devgroup ``--src-group``/``--dst-group`` ``VALUE[/MASK]``
+    (unshare --net, legacy and nft): a value that is no number 0-2^32-1 in C's bases, or is followed by anything
+    but ``/``, is looked up whole as a name ("could not map name X to an integer value": ``foo``, ``4294967296``,
+    ``1x``, ``default/0xff``; :data:`DEVGROUP_NAMES`); a mask that is none is a bad integer (``1/``, ``1/-1``), one
+    followed by more "trailing garbage after value" (``1/2x``). None when iptables takes it."""
+    value_text, slash, mask_text = value.partition("/")
+    if c_number(value_text, 0xFFFFFFFF) is None:
+        return None if value in DEVGROUP_NAMES.values() else f"could not map name {value} to an integer value"
+    if not slash or c_number(mask_text, 0xFFFFFFFF) is not None:
+        return None
+    prefix = _C_ANY_BASE.match(mask_text)
+    if prefix is not None and prefix.end() < len(mask_text) and _c_number_of(prefix) <= 0xFFFFFFFF:
+        return "trailing garbage after value"
+    return _BAD_INTEGER
+
+
+def _c_number_of(m: re.Match[str]) -> int:
+    """The number of a :data:`_C_ANY_BASE` match."""
+    hexadecimal, octal, decimal = m.groups()
+    return int(hexadecimal, 16) if hexadecimal else int(octal, 8) if octal else int(decimal)
 
 
 def tos_problem(value: str) -> str | None:
@@ -912,17 +944,26 @@ _NAMED_EXPECTED = {
     "dscp": "a DSCP 0-63 such as 0x2e or 46",
     "dscp-class": "a DSCP class: CS0-CS7, BE, AF11-AF43 or EF",
     "class": "MAJOR:MINOR in hexadecimal, such as 1:10",
+    "devgroup": "a device group 0-4294967295 (0x.. hex, 0.. octal) with an optional /MASK, or default (group 0)",
 }
 _NAMED_READERS: dict[str, Callable[[str], object]] = {"mh-type": mh_type_range, "ipv6-headers": ipv6_headers,
                                                       "ct-address": conntrack_address_problem,
                                                       "on-ip": tproxy_address_problem, "netmap": netmap_problem,
                                                       "iprange": iprange_problem, "tos": tos_problem,
                                                       "tos-number": tos_number_problem, "dscp": dscp_problem,
-                                                      "dscp-class": dscp_class_problem, "class": classify_problem}
+                                                      "dscp-class": dscp_class_problem, "class": classify_problem,
+                                                      "devgroup": devgroup_problem}
 """Each named-value kind's reader, which returns its problem as a string (validation and parsing share it)."""
 _NAMED_MESSAGES = {"iprange": 'iprange: Bad value for "{flag}" option: "{read}"',
                    **dict.fromkeys(("tos-number", "dscp"), '{flag}: {read}')}
 """The refusal of a named-value kind whose words name the option, from its reader's (``read``)."""
+
+
+def named_message(kind: str, read: str, flag: str) -> str:
+    """iptables' words refusing ``flag``'s value of a named-value kind, from its reader's (``read``)."""
+    if kind == "devgroup":  # (xtables_parse_val_mask's three refusals, each naming the option)
+        return f'devgroup: {read} for option "{flag}"' + (", or out of range." if read == _BAD_INTEGER else ".")
+    return _NAMED_MESSAGES.get(kind, "{read}").format(read=read, flag=flag)
 _RECENT_EXPECTED = {
     "seconds": "a number 1-4294967295 (0x.. hex, 0.. octal)",
     "hitcount": f"a number 0-{RECENT_HITCOUNT_LIMIT} (0x.. hex, 0.. octal)",
@@ -1786,7 +1827,7 @@ class _Interpreter:
             return args
         if kind in _NAMED_EXPECTED:  # (likewise: iptables-save prints its numbers, or its own names)
             if isinstance(read := _NAMED_READERS[kind](args[0]), str):
-                raise self.error(_NAMED_MESSAGES.get(kind, "{read}").format(read=read, flag=flag), args[0],
+                raise self.error(named_message(kind, read, flag), args[0],
                                  _NAMED_EXPECTED[kind])
             return args
         lookup = port_lookup(owner, self.protocol_module)

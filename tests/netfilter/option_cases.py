@@ -582,6 +582,16 @@ TOS_DSCP_CLASSIFY_DEVGROUP = [
     rule_case(4, "INPUT", "-m tos -j ACCEPT", REFUSED),
     rule_case(4, "INPUT", "-m tos --tos 0x10 -m tos -j ACCEPT", REFUSED),
     rule_case(4, "INPUT", "-m tos -m iprange --src-range 1.2.3.4 -j ACCEPT", REFUSED),
+    # devgroup's VALUE[/MASK] (xtables_parse_val_mask): no number, or one followed by anything but /, is a name
+    # of /etc/iproute2/group (default alone, as Debian ships it); a bad mask is refused
+    *(rule_case(4, "INPUT", f"-m devgroup --src-group {value} -j ACCEPT", REFUSED)
+      for value in ("foo", "4294967296", "default/0xff", "1/", "1x", "1/2x", "0x", "1/4294967296", "-1", "DEFAULT",
+                    '"1 "', "1/-1", "1/0xg", "1/0x", '"1/ 2x"')),
+    rule_case(6, "INPUT", "-m devgroup --dst-group foo -j ACCEPT", REFUSED),
+    rule_case(4, "INPUT", '-m devgroup --src-group "1/ 2" -j ACCEPT', "-m devgroup --src-group 0x1/0x2 -j ACCEPT"),
+    rule_case(4, "INPUT", "-m devgroup --src-group +1 -j ACCEPT", "-m devgroup --src-group 0x1 -j ACCEPT"),
+    rule_case(4, "INPUT", "-m devgroup --src-group 0xffffffff/0 -j ACCEPT",
+              "-m devgroup --src-group 0xffffffff/0x0 -j ACCEPT"),
     rule_case(4, "INPUT", "-m iprange --dst-range 1.2.3.4 -m tos --tos 0x10 -j ACCEPT",
               "-m iprange --dst-range 1.2.3.4-1.2.3.4 -m tos --tos 0x10/0xff -j ACCEPT"),
 ]

@@ -43,8 +43,12 @@ def test_a_tproxy_address_with_a_mask_is_refused_also_through_a_rule_shape(rule:
     ("-m iprange --src 1-2 -j ACCEPT", "iprange match: You must specify `--src-range' or `--dst-range'"),
     ("-m devgroup -j ACCEPT", "devgroup match: You must specify either '--src-group' or '--dst-group'"),
     ("-m tos --tos 0x10 -m tos -j ACCEPT", 'tos: option "--tos" must be specified at \'tos\'; expected -m tos --tos'),
+    ("-m devgroup --src-group foo -j ACCEPT",
+     'devgroup: could not map name foo to an integer value for option "--src-group". at \'foo\''),
+    ("-m devgroup --dst-group 1/ -j ACCEPT", 'devgroup: bad integer value for option "--dst-group", or out of range.'),
+    ("-m devgroup --src-group 1/2x -j ACCEPT", 'devgroup: trailing garbage after value for option "--src-group".'),
 ])
-def test_a_match_without_the_option_its_final_check_wants_is_refused_in_iptables_words(rule: str, words: str) -> None:
+def test_a_match_s_missing_option_or_bad_group_is_refused_in_iptables_words(rule: str, words: str) -> None:
     with pytest.raises(RulesSyntaxError) as info:
         syntax.parse_spec(rule)
     assert str(info.value).startswith(words)
