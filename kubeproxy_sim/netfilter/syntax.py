@@ -866,12 +866,13 @@ def iprange_bounds(value: str, ipv6: bool) -> tuple[int, int] | str:
 
 def iprange_problem(value: str) -> str | None:
     """iptables' words refusing an iprange range in both families (``1.2.3.4-``, ``1.2.3.256``, ``a,b``), less
-    the option's name (:data:`_NAMED_MESSAGES`); None when one family reads it (or a side holds a letter no address
-    holds: an anonymised ``x.x.x.x``, kept as written)."""
+    the option's name (:data:`_NAMED_MESSAGES`), the family's its first side is of (``1.2.3.4-fd00::1`` names
+    fd00::1, as iptables does); None when one family reads it (or a side holds a letter no address holds: an
+    anonymised ``x.x.x.x``, kept as written)."""
     read4, read6 = iprange_bounds(value, False), iprange_bounds(value, True)
     if not isinstance(read4, str) or not isinstance(read6, str) or REDACTED.search(value):
         return None
-    return read6 if ":" in value else read4
+    return read6 if ":" in value.partition("-")[0] else read4
 
 
 def conntrack_address_problem(value: str) -> str | None:
@@ -883,8 +884,16 @@ def conntrack_address_problem(value: str) -> str | None:
     if (problem := host_problem(host)) is not None:
         return problem
     if slash and (not mask or "/" in mask or any(c in _BLANKS_C for c in mask)):
-        return "neither a valid network mask nor valid CIDR (0-32 in IPv4, 0-128 in IPv6)"
+        return f"neither a valid network mask nor valid CIDR ({_cidr_range(host)})"
     return None
+
+
+def _cidr_range(host: str) -> str:
+    """The prefix lengths iptables names refusing a mask of ``host``: its family's when only one can read it (a
+    colon: IPv6's; digits and dots: IPv4's), else both."""
+    if ":" in host:
+        return "0-128"
+    return "0-32" if host.strip("0123456789.") == "" else "0-32 in IPv4, 0-128 in IPv6"
 
 
 def tproxy_address_problem(value: str) -> str | None:
@@ -954,8 +963,7 @@ _NAMED_READERS: dict[str, Callable[[str], object]] = {"mh-type": mh_type_range, 
                                                       "dscp-class": dscp_class_problem, "class": classify_problem,
                                                       "devgroup": devgroup_problem}
 """Each named-value kind's reader, which returns its problem as a string (validation and parsing share it)."""
-_NAMED_MESSAGES = {"iprange": 'iprange: Bad value for "{flag}" option: "{read}"',
-                   **dict.fromkeys(("tos-number", "dscp"), '{flag}: {read}')}
+_NAMED_MESSAGES = {"iprange": 'iprange: Bad value for "{flag}" option: "{read}"'}
 """The refusal of a named-value kind whose words name the option, from its reader's (``read``)."""
 
 
@@ -963,6 +971,11 @@ def named_message(kind: str, read: str, flag: str) -> str:
     """iptables' words refusing ``flag``'s value of a named-value kind, from its reader's (``read``)."""
     if kind == "devgroup":  # (xtables_parse_val_mask's three refusals, each naming the option)
         return f'devgroup: {read} for option "{flag}"' + (", or out of range." if read == _BAD_INTEGER else ".")
+    if kind in ("tos-number", "dscp"):  # (libxtables' "bad value for option", by the extension's name)
+        owner = "TOS" if kind == "tos-number" else "DSCP" if flag.startswith("--set") else "dscp"
+        return f'{owner}: bad value for option "{flag}", {read.removeprefix("bad value, ")}.'
+    if kind == "ct-address" and read.startswith("neither"):
+        return f'conntrack: bad value for option "{flag}", {read}.'
     return _NAMED_MESSAGES.get(kind, "{read}").format(read=read, flag=flag)
 _RECENT_EXPECTED = {
     "seconds": "a number 1-4294967295 (0x.. hex, 0.. octal)",
@@ -1013,17 +1026,28 @@ def _nat_ports(value: str) -> str | None:
 
 def nat_address_problem(value: str) -> str | None:
     """iptables' words refusing a NAT range's addresses in both families (``1.2.3``, ``010.1.1.1``, ``1.2.3.4-``,
-    ``[fd00::1``: "Bad IP address \"1.2.3\"", "Invalid address format"), the family's own when it has a ``[`` or
-    two colons; None when one family takes them (the other family's refusal is the ruleset's family check's), or when
-    they hold a letter no address holds (an anonymised value of a pasted dump, ``x.x.x.x:53``: kept as written)."""
+    ``[fd00::1``: "Bad IP address \"1.2.3\"", "Invalid address format"), IPv6's when its brackets hold a colon (or,
+    without a ``[``, it has two), else IPv4's (``[1.2.3.4]:80`` "Invalid address format"); None when one family
+    takes them (the other family's refusal is the ruleset's family check's), or when they hold a letter no address
+    holds (an anonymised value of a pasted dump, ``x.x.x.x:53``: kept as written)."""
     read4, read6 = read_nat_to(value, 4), read_nat_to(value, 6)
     if not isinstance(read4, str) or not isinstance(read6, str):
         return None
-    family = 6 if "[" in value or value.count(":") > 1 else 4
+    family = 6 if ":" in _bracketed(value) or ("[" not in value and value.count(":") > 1) else 4
     cut = split_nat_to(value, family)
     if not isinstance(cut, str) and cut[0] is not None and REDACTED.search(cut[0]):
         return None
     return read6 if family == 6 else read4
+
+
+def _bracketed(value: str) -> str:
+    """What a NAT range holds between its ``[`` and the ``]`` after it (IPv4's ``[1.2.3.4]:80`` is "Invalid address
+    format", where ``[fd00::1`` is either family's); the text after the ``[`` without a ``]``."""
+    bracket = value.find("[")
+    if bracket == -1:
+        return ""
+    end = value.find("]", bracket + 1)
+    return value[bracket + 1:] if end == -1 else value[bracket + 1:end]
 
 
 @dataclass(frozen=True, slots=True)

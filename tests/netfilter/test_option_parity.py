@@ -52,3 +52,23 @@ def test_a_match_s_missing_option_or_bad_group_is_refused_in_iptables_words(rule
     with pytest.raises(RulesSyntaxError) as info:
         syntax.parse_spec(rule)
     assert str(info.value).startswith(words)
+
+
+@pytest.mark.parametrize(("rule", "words"), [
+    # the family a value's own first address is of names its refusal (the parser has no family: iptables says
+    # these in IPv4; ip6tables says 'Bad IP address "1.2.3.4"' for the first)
+    ("-p tcp -j DNAT --to-destination [1.2.3.4]:80", "--to-destination [1.2.3.4]:80: Invalid address format at"),
+    ("-m iprange --src-range 1.2.3.4-fd00::1 -j ACCEPT", 'iprange: Bad value for "--src-range" option: "fd00::1" at'),
+    ("-m iprange --src-range fd00::1-1.2.3.4 -j ACCEPT", 'iprange: Bad value for "--src-range" option: "1.2.3.4" at'),
+    ("-j TOS --and-tos 256", 'TOS: bad value for option "--and-tos", or out of range (0-255). at'),
+    ("-m dscp --dscp 64 -j ACCEPT", 'dscp: bad value for option "--dscp", or out of range (0-63). at'),
+    ("-j DSCP --set-dscp 64", 'DSCP: bad value for option "--set-dscp", or out of range (0-63). at'),
+    ("-m conntrack --ctorigdst 1.2.3.4/ -j ACCEPT",
+     'conntrack: bad value for option "--ctorigdst", neither a valid network mask nor valid CIDR (0-32). at'),
+    ("-m conntrack --ctrepldst fd00::1/1/2 -j ACCEPT",
+     'conntrack: bad value for option "--ctrepldst", neither a valid network mask nor valid CIDR (0-128). at'),
+])
+def test_a_bad_value_is_refused_in_the_words_of_the_extension_that_reads_it(rule: str, words: str) -> None:
+    with pytest.raises(RulesSyntaxError) as info:
+        syntax.parse_spec(rule)
+    assert str(info.value).startswith(words), str(info.value)
