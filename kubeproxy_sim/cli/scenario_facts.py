@@ -47,9 +47,9 @@ def raw_documents(paths: list[str]) -> list[tuple[str, Any]]:
 def visit_order(documents: Iterable[Document], order: dict[tuple[str, str], bool]) -> Iterator[Document]:
     """The documents as they come, noting in ``order`` the (kind, key) of each object in the order kubectl apply
     visits them (a List's items in its place: FlattenListVisitor), the first visit of one given twice: keys as
-    the models', NS/NAME (a namespace left out is the default one) or a Node's name; each with whether it
-    carries kubectl's last-applied-configuration annotation (what the objects a scenario starts with say of how
-    they were made: script.mark_unannotated)."""
+    the models', NS/NAME (a namespace left out is the default one) or a Node's name; each with whether it counts
+    as made by kubectl apply (:func:`_last_applied`: what the objects a scenario starts with say of how they were
+    made, script.mark_unannotated)."""
     for entry in documents:
         document = entry[2]
         if isinstance(document, dict):
@@ -61,10 +61,28 @@ def visit_order(documents: Iterable[Document], order: dict[tuple[str, str], bool
         yield entry
 
 
+CLIENT_SIDE_APPLY_MANAGER = "kubectl-client-side-apply"
+"""The field manager kubectl apply (client-side) records in managedFields (kubectl's apply.go)."""
+
+
 def _last_applied(document: dict[str, Any]) -> bool:
+    """Whether a starting document counts as made by kubectl apply, so re-applying it is ``unchanged`` and leaving
+    a field out removes it: it carries the last-applied-configuration annotation, or shows nothing of being made
+    otherwise (the user's own start file, as it would have been applied). It was not when it is a Node (a kubelet
+    registers it), has ownerReferences (a controller made it: a ReplicaSet's pods), or has managedFields none of
+    whose managers is kubectl-client-side-apply (create, expose or a controller wrote it, as `kubectl get -o yaml`
+    shows)."""
     meta = document.get("metadata")
-    annotations = meta.get("annotations") if isinstance(meta, dict) else None
-    return isinstance(annotations, dict) and LAST_APPLIED_ANNOTATION in annotations
+    meta = meta if isinstance(meta, dict) else {}
+    annotations = meta.get("annotations")
+    if isinstance(annotations, dict) and LAST_APPLIED_ANNOTATION in annotations:
+        return True
+    if document.get("kind") == "Node" or meta.get("ownerReferences"):
+        return False
+    managed = meta.get("managedFields")
+    if isinstance(managed, list) and managed:
+        return any(isinstance(m, dict) and m.get("manager") == CLIENT_SIDE_APPLY_MANAGER for m in managed)
+    return True
 
 
 def _object_key(document: dict[str, Any]) -> tuple[str, str] | None:

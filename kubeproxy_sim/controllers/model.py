@@ -528,7 +528,8 @@ class World:
     # the keys ``endpoints`` holds (script.play), so an object deleted and made again by the controller has none
     endpoints_applied: frozenset[str] = frozenset()
     # (kind, NS/NAME or a Node's name) of the Services and Deployments ``expose`` and ``create deployment`` made,
-    # and of the Nodes, Services and Deployments the scenario started with whose documents lack it, which carry no
+    # and of the Nodes, Services and Deployments the scenario started with whose documents show another maker (a
+    # Node; ownerReferences; managedFields without kubectl-client-side-apply: script.mark_unannotated), which carry no
     # last-applied-configuration annotation (neither command saves it without --save-config; a kubelet registers
     # its Node) until an apply patches it in; kept to the objects the World holds (script.play)
     unannotated: frozenset[tuple[str, str]] = frozenset()

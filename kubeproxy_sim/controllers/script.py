@@ -493,7 +493,9 @@ class Manifests:
     # (kind, key) of each object in the order kubectl apply visits them: the files as given (a directory's in
     # its listing's order), each file's documents, a List's items in place; kubectl prints its lines so
     order: tuple[tuple[str, str], ...] = ()
-    # those of them whose document carries kubectl's last-applied-configuration annotation
+    # those of them whose document counts as made by kubectl apply: it carries the last-applied-configuration
+    # annotation or shows nothing of being made otherwise (not a Node, no ownerReferences, no managedFields without
+    # kubectl-client-side-apply: scenario_facts._last_applied)
     annotated: frozenset[tuple[str, str]] = frozenset()
 
 
@@ -657,10 +659,13 @@ _APPLIED_KIND = {"Service": "service", "Deployment": "deployment.apps", "Node": 
 
 def mark_unannotated(world: World, manifests: Manifests) -> World:
     """The World a scenario starts from (the objects of -f, or the bootcamp Nodes, put as an apply puts them)
-    with the objects whose documents lack kubectl's last-applied-configuration annotation marked as such, as a
-    kubelet registers its Node and a controller or ``kubectl create`` makes other objects: the first apply over
-    one warns and says configured (World.unannotated for Nodes, Services and Deployments; a pod without a
-    last-applied view, whose merge then removes nothing; Endpoints left out of endpoints_applied)."""
+    with the objects whose documents show they were not made by kubectl apply marked as lacking its
+    last-applied-configuration annotation (Manifests.annotated: a Node, which a kubelet registers; one with
+    ownerReferences, a controller's; one whose managedFields name no kubectl-client-side-apply, as create or
+    expose leave them): the first apply over one warns and says configured (World.unannotated for Nodes,
+    Services and Deployments; a pod without a last-applied view, whose merge then removes nothing; Endpoints left
+    out of endpoints_applied). The others keep the last-applied view the start's apply gave them, as the user's own
+    file applied: applied again it is unchanged, and a re-apply leaving a field out removes it."""
     bare = {key for key in manifests.order if key not in manifests.annotated}
     if not bare:
         return world
