@@ -21,7 +21,7 @@ from kubeproxy_sim.errors import RulesSyntaxError
 from kubeproxy_sim.netfilter.hostmask import BLANKS_C as _BLANKS_C  # isspace() in the C locale
 from kubeproxy_sim.netfilter.hostmask import REDACTED, HostRefusal, c_number, ipv6_number, read_hosts, xt_dotted
 from kubeproxy_sim.netfilter.model import Option, RuleSpec, Target
-from kubeproxy_sim.netfilter.natrange import host_problem, netmap_problem, read_nat_to, split_nat_to
+from kubeproxy_sim.netfilter.natrange import IPV4_TEXT, host_problem, netmap_problem, read_nat_to, split_nat_to
 from kubeproxy_sim.netfilter.protocols import NETBASE_ALIASES, NETBASE_PROTOCOLS, XTABLES_PROTOCOLS, saved_protocol
 from kubeproxy_sim.netfilter.services import SERVICES
 
@@ -334,9 +334,8 @@ RECENT_VALUE_KINDS = {"--seconds": "seconds", "--hitcount": "hitcount", "--name"
 RECENT_KINDS = frozenset(RECENT_VALUE_KINDS.values())
 RECENT_NAME_LIMIT = 199  # XT_RECENT_NAME_LEN - 1: iptables keeps a longer name's first 199 characters
 RECENT_HITCOUNT_LIMIT = 65535  # XT_RECENT_MAX_NSTAMPS - 1 of a recent kernel (older kernels: 255)
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
 _HEX4 = r"[0-9a-fA-F]{1,4}"
-_IPV4_HOST = rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}"  # (unrolled: quicker to match than a repeated group)
+_IPV4_HOST = IPV4_TEXT
 _IPV6_HOST = ("(?:" + "|".join(rf"(?:{_HEX4}:){{{n}}}(?::{_HEX4}){{1,{7 - n}}}" for n in range(1, 7))
               + rf"|(?:{_HEX4}:){{7}}{_HEX4}|(?:{_HEX4}:){{1,7}}:|:(?::{_HEX4}){{1,7}}|::)")
 """inet_pton's IPv6 text without a dotted tail. The forms with ``::`` inside come first: kube-proxy's addresses
