@@ -23,6 +23,16 @@ MIXED = [
       for rule in ("-s 10.0.0.1 -d fd00::1", "-d 10.0.0.1 -s fd00::1", "-s 10.0.0.1,fd00::1", "-s 1.2.3 -d fd00::1")),
     *(Case(f"family {rule}, IPv6", filter_with(f"-A INPUT {rule} -j ACCEPT"), line=5, ipv6=True)
       for rule in ("-s 10.0.0.1 -d fd00::1", "-s fd00::1 -d 10.0.0.1", "-d fd00::1,10.0.0.1", "-s fd00::1 -d 1.2.3")),
+    # an IPv4 number of fewer than two dots after an IPv6 address (ip6tables: "host/network `1.2' not found"), and
+    # an item of the other family after a name first (iptables: "host/network `fd00::1' not found")
+    *(Case(f"family {rule}, IPv6", filter_with(f"-A INPUT {rule} -j ACCEPT"), line=5, ipv6=True)
+      for rule in ("-s fd00::1 -d 1.2", "-s fd00::1 -d 16909060", "-s fd00::1 -d 1.2 -m comment --comment a.b.c",
+                   "-s fd00::1 -d 0x100", "-d fd00::1,1.2")),
+    Case("family -s localhost,fd00::1", filter_with("-A INPUT -s localhost,fd00::1 -j ACCEPT"), line=5),
+    Case("family -s 10.0.0.1, then -s localhost,fd00::1",
+         filter_with("-A INPUT -s 10.0.0.1 -j ACCEPT", "-A INPUT -s localhost,fd00::1 -j ACCEPT"), line=6),
+    Case("family -d 16909060", filter_with("-A INPUT -d 16909060 -j ACCEPT"),
+         saved=("[0:0] -A INPUT -d 1.2.3.4/32 -j ACCEPT",)),
     # a zero mask skips its host: no family told
     Case("family -s 1.2.3.4/0 -d fd00::1, IPv6", filter_with("-A INPUT -s 1.2.3.4/0 -d fd00::1 -j ACCEPT"),
          saved=("[0:0] -A INPUT -d fd00::1/128 -j ACCEPT",), ipv6=True),
