@@ -775,6 +775,17 @@ from two places in each of n chains makes 2^n stacks (and a path of 2^n entries,
 n = 12 takes 0.8 s to answer, n = 14 stops after 1.2 s. A service of 100,000 endpoints takes about 10 steps a fork."""
 
 
+WALK_LIMIT = 1 << 17
+"""Branches (ended or waiting) of one packet's walk over all its hooks: past it the trace gives up too. A table's
+splits merge, but the next table walks each branch it is handed, so splits in several tables multiply (9 distinct
+marks in raw, 9 in mangle: 262,144 branches, 10 s); a kube-proxy walk has one a service endpoint."""
+
+
+def _last_split(b: Branch) -> CompiledRule | None:
+    """The split a branch passed last (where a walk of too many branches is said to stop)."""
+    return next((rule for rule in reversed(b.path) if rule.split is not None), None)
+
+
 class _Tangled(Exception):
     """A depth-first walk met splits whose branches go on: walk again, merging them."""
 
@@ -1033,12 +1044,13 @@ def _ends_in_order(ends: Iterable[tuple[str, _Group]], goes_on: bool) -> list[tu
     return [*first, *((b, verdict) for _, b, verdict in listed)]
 
 
-def _too_many(rule: CompiledRule, what: str) -> InputError:
+def _too_many(rule: CompiledRule | None, what: str) -> InputError:
     """The trace gives up at a split: the branches it would follow are too many."""
+    where = f"{rule.table} {rule.rule.chain}: " if rule is not None else ""
     return InputError(Diagnostic(
-        f"{rule.table} {rule.rule.chain}: the probability splits (-m statistic) up to this rule make {what}; the "
-        "trace stops here; expected splits whose branches end (kube-proxy's each jump to a chain that DNATs) or "
-        "meet again", line=rule.line or None))
+        f"{where}the probability splits (-m statistic) up to this rule make {what}; the trace stops here; expected "
+        "splits whose branches end (kube-proxy's each jump to a chain that DNATs) or meet again",
+        line=(rule.line or None) if rule is not None else None))
 
 
 def _walk_to_split(b: Branch, frames: list[MFrame], base: CompiledChain, taken: bool) -> str | None:
@@ -1448,6 +1460,9 @@ class Engine:
         memos = self.memos
         pending = [(start, steps)]
         while pending:
+            if len(pending) + len(ends) > WALK_LIMIT:
+                raise _too_many(_last_split(pending[-1][0]), f"more than {WALK_LIMIT:,} branches of the packet in all "
+                                "(each table's splits multiply the branches the tables before it made)")
             branch, steps = pending.pop()
             memo = memos.get(id(steps)) if memos else None
             if memo is None:

@@ -131,14 +131,14 @@ TARGETS = ("-j MARK --or-mark 0x1", "-j MARK --or-mark 0x2", "-j MARK --set-mark
            "-j RETURN", "-p tcp -j DNAT --to-destination 10.9.0.1:80", "-p tcp -j DNAT --to-destination 10.9.0.2:80",
            "-j MASQUERADE", "-j CONNMARK --set-mark 0x4")
 MATCHES = ("", HALF, "-m statistic --mode random --probability 0.25", "-m statistic --mode nth --every 3 --packet 0",
-           "-m mark --mark 0x1/0x1", "-m mark ! --mark 0x2/0x2", "-m owner --uid-owner 0",
+           "-m mark --mark 0x1/0x1", "-m mark ! --mark 0x2/0x2", "-m connlimit --connlimit-above 2",
            "-m limit --limit 5/second")
 
 
 @st.composite
 def tangled(draw: st.DrawFn) -> str:
     """A small dump of mangle and nat PREROUTING/POSTROUTING and filter FORWARD, with user chains (jumps only to a
-    later one: no circle), splits that go on, mark tests, doubts (owner, limit), RETURNs and gotos."""
+    later one: no circle), splits that go on, mark tests, doubts (connlimit, limit), RETURNs and gotos."""
     out = []
     for table, hooks in (("mangle", ("PREROUTING", "FORWARD")), ("nat", ("PREROUTING", "POSTROUTING")),
                          ("filter", ("FORWARD",))):
@@ -185,3 +185,23 @@ def evaluate_fraction(text: str):  # type: ignore[no-untyped-def]
     from fractions import Fraction
 
     return Fraction(text)
+
+
+def test_splits_in_several_tables_stop_past_the_walk_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each table's splits merge, but the next table walks every branch it is handed: distinct marks set at random
+    in raw and then in mangle multiply (9 and 9 bits: 262,144 branches, 10 s). Past WALK_LIMIT branches in all the
+    trace stops before the next table, at the last split the next branch passed (the limit lowered to 1,000 here:
+    6 bits and 6 bits make 4,096)."""
+    monkeypatch.setattr(evaluate, "WALK_LIMIT", 1000)
+    lines = []
+    for table, bits in (("raw", range(6)), ("mangle", range(6, 12))):
+        lines += [f"*{table}", ":PREROUTING ACCEPT [0:0]",
+                  *(f"-A PREROUTING {HALF} -j MARK --or-mark {hex(1 << bit)}" for bit in bits), "COMMIT"]
+    text = "\n".join(lines) + "\n"
+    with pytest.raises(InputError) as caught:
+        Tracer(parse_ruleset(text), NodeContext.of()).trace(PACKET)
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.message.startswith("raw PREROUTING: the probability splits (-m statistic) up to this rule "
+                                         "make more than 1,000 branches of the packet in all (each table's splits "
+                                         "multiply the branches the tables before it made); the trace stops here")
+    assert diagnostic.line == 8  # raw's last split, which the branch next for mangle passed
