@@ -233,7 +233,7 @@ def pod_queued(old_pods: Sequence[Pod], new_pods: Sequence[Pod], services: Itera
     for _, old, pod in changes(old_pods, new_pods, lambda p: (p.namespace, p.name)):
         if old is None or pod is None or _replaced(old, pod):  # addPod, deletePod, or both
             out |= members.of(old) | members.of(pod)
-        elif old != pod:  # the same object (no new resourceVersion) is no event
+        elif old is not pod and old != pod:  # the same object (no new resourceVersion) is no event
             changed, labels_changed = _pod_changed(old, pod)
             if labels_changed:
                 was, now = members.of(old), members.of(pod)
