@@ -32,6 +32,7 @@ from kubeproxy_sim.kernel.state import read_state
 from kubeproxy_sim.objects import load_paths
 from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.simulator.network import Simulator
+from kubeproxy_sim.simulator.pcap import internet_checksum
 from kubeproxy_sim.simulator.send import send as sim_send
 from tests.simulator.builders import HOSTS, load, objects
 
@@ -70,15 +71,6 @@ def stage(kernel: None, run_tag: str, state_dir: Path) -> Iterator[tuple[Topolog
         build.teardown(name, state_dir, read_state(state_dir, name))
 
 
-def checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
 @dataclass(frozen=True, slots=True)
 class Echo:
     """A family's raw ICMP socket, an echo's types and the ICMP errors about it (unreachable, time exceeded)."""
@@ -108,7 +100,7 @@ def ping(dst: str, ident: int, wait: float) -> str:
     sock = socket.socket(kind.family, socket.SOCK_RAW, kind.proto)
     try:
         body = struct.pack("!BBHHH", kind.request, 0, 0, ident, 1) + payload(ident)
-        sock.sendto(body if six else body[:2] + struct.pack("!H", checksum(body)) + body[4:], (dst, 0))
+        sock.sendto(body if six else body[:2] + struct.pack("!H", internet_checksum(body)) + body[4:], (dst, 0))
         deadline = time.monotonic() + wait
         while (left := deadline - time.monotonic()) > 0:
             if not select.select([sock], [], [], left)[0]:
