@@ -25,7 +25,7 @@ IPTABLES = "an iptables match's, target's or restore's option, in a dump README 
 # Options of other programs README quotes in code, each with whose it is.
 FOREIGN = {
     **dict.fromkeys(("--comment", "--counters", "--ctorigdst", "--ctorigsrc", "--ctproto", "--ctrepldst",
-                     "--ctreplsrc", "--ctstatus", "--dports", "--header", "--hitcount", "--icmp-type",
+                     "--ctreplsrc", "--ctstatus", "--dports", "--header", "--hitcount", "--icmpv6-type",
                      "--limit-iface-in", "--log-prefix", "--mask", "--mh-type", "--nfmask", "--noflush", "--or-mark",
                      "--persistent", "--random", "--reject-with", "--save-mark", "--seconds", "--set-mark",
                      "--set-xmark", "--syn", "--tcp-flags", "--to-destination", "--ttl-set", "--zone"), IPTABLES),
