@@ -257,8 +257,11 @@ def read_icmp_type(text: str, ipv6: bool) -> tuple[int, int, int] | None:
     ``010`` 8). A bare type takes every code (0:255); ``any`` (IPv4 only) is type 255. None when iptables refuses
     it (``256``, ``3:5``, ``8/``, ``8 ``, ``3/3/3``)."""
     written = _icmp_written(text, ipv6)
-    if written is None:
-        return None
+    return None if written is None else _read_written(written, ipv6)
+
+
+def _read_written(written: str, ipv6: bool) -> tuple[int, int, int] | None:
+    """:func:`read_icmp_type` of what a value stands for (:func:`_icmp_written`'s answer)."""
     if written == "any" and not ipv6:  # (IPv4's name alone: ip6tables says "Unknown ICMPv6 type `any'")
         return ICMP_ANY, 0, 255
     type_text, slash, codes = written.partition("/")
@@ -294,8 +297,10 @@ def icmp_packet_type(text: str, ipv6: bool) -> tuple[int, int] | None:
     packet: what iptables refuses, IPv4's ``any`` by any of its spellings (``an``: a rule's wildcard, no packet's
     type; the number 255 is type 255), and a code range (``3/0:255``, ``3/3:3``)."""
     written = _icmp_written(text, ipv6)
-    test = read_icmp_type(text, ipv6)
-    if written is None or test is None or written == "any" or ":" in written:
+    if written is None or written == "any" or ":" in written:
+        return None
+    test = _read_written(written, ipv6)
+    if test is None:
         return None
     return test[0], (test[1] if "/" in written else 0)
 
