@@ -73,6 +73,17 @@ def with_user(fake: FakeApiServer, path: Path, user: dict[str, Any], **cluster: 
     return path
 
 
+def noting_plugin(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """An exec entry (interactiveMode Never) whose plugin, written into ``tmp_path``, notes each run in the returned
+    file (absent until it runs) and hands out the token ``from-exec``."""
+    ran = tmp_path / "ran"
+    plugin = tmp_path / "plugin.sh"
+    plugin.write_text(f"#!/bin/sh\necho ran >> {ran}\necho '{{\"apiVersion\": \"client.authentication.k8s.io/v1\", "
+                      "\"kind\": \"ExecCredential\", \"status\": {\"token\": \"from-exec\"}}'\n")
+    plugin.chmod(0o755)
+    return {"apiVersion": "client.authentication.k8s.io/v1", "command": str(plugin), "interactiveMode": "Never"}, ran
+
+
 def synced(kubeconfig: str | Path, **kw: Any) -> Mirror:
     """A source on ``kubeconfig`` run until its Services are listed, then closed: what it produced."""
     src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], **kw).start()

@@ -22,18 +22,9 @@ from kubeproxy_sim.errors import InputError
 from kubeproxy_sim.watch.apiserver import ApiServerSource
 from kubeproxy_sim.watch.events import Kind
 
-from ._kubeconfigs import synced, with_user
+from ._kubeconfigs import noting_plugin, synced, with_user
 
 pytest.importorskip("kubernetes")
-
-
-def _noting_plugin(tmp_path: Path) -> tuple[dict[str, str], Path]:
-    ran = tmp_path / "ran"
-    plugin = tmp_path / "plugin.sh"
-    plugin.write_text(f"#!/bin/sh\necho ran >> {ran}\necho '{{\"apiVersion\": \"client.authentication.k8s.io/v1\", "
-                      "\"kind\": \"ExecCredential\", \"status\": {\"token\": \"from-exec\"}}'\n")
-    plugin.chmod(0o755)
-    return {"apiVersion": "client.authentication.k8s.io/v1", "command": str(plugin), "interactiveMode": "Never"}, ran
 
 
 @pytest.mark.parametrize("beside", ["nothing", "an exec plugin"])
@@ -41,7 +32,7 @@ def _noting_plugin(tmp_path: Path) -> tuple[dict[str, str], Path]:
 def test_an_empty_token_file_is_refused_at_start_naming_its_field(
         tls_fake, tmp_path: Path, beside: str, written: str) -> None:
     (tmp_path / "empty.tok").write_text("")
-    run, ran = _noting_plugin(tmp_path)
+    run, ran = noting_plugin(tmp_path)
     name = str(tmp_path / "empty.tok") if written == "absolute" else "empty.tok"
     user = {"tokenFile": name, **({"exec": run} if beside == "an exec plugin" else {})}
     kubeconfig = with_user(tls_fake, tmp_path / "kc", user, **{"insecure-skip-tls-verify": True})

@@ -12,23 +12,12 @@ fork/exec ...``), or ran it and sent its token in place of the username and pass
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from ._kubeconfigs import TEST_CERT, TEST_KEY, synced, tls_server, with_user
+from ._kubeconfigs import TEST_CERT, TEST_KEY, noting_plugin, synced, tls_server, with_user
 
 pytest.importorskip("kubernetes")
-
-
-def _noting_plugin(tmp_path: Path) -> tuple[dict[str, Any], Path]:
-    """An exec entry whose plugin notes each run in the returned file and hands out the token ``from-exec``."""
-    ran = tmp_path / "ran"
-    plugin = tmp_path / "plugin.sh"
-    plugin.write_text(f"#!/bin/sh\necho ran >> {ran}\necho '{{\"apiVersion\": \"client.authentication.k8s.io/v1\", "
-                      "\"kind\": \"ExecCredential\", \"status\": {\"token\": \"from-exec\"}}'\n")
-    plugin.chmod(0o755)
-    return {"apiVersion": "client.authentication.k8s.io/v1", "command": str(plugin), "interactiveMode": "Never"}, ran
 
 
 NOT_INSTALLED = {"apiVersion": "client.authentication.k8s.io/v1", "command": "/nothere/plugin",
@@ -48,7 +37,7 @@ def test_a_token_or_username_beside_an_exec_plugin_is_sent_and_the_plugin_never_
     credential = {key: str(tmp_path / "token") if value == "TOKEN_FILE" else value
                   for key, value in credential.items()}
     ran = tmp_path / "ran"
-    run = {"noting": lambda: _noting_plugin(tmp_path)[0], "not installed": lambda: NOT_INSTALLED,
+    run = {"noting": lambda: noting_plugin(tmp_path)[0], "not installed": lambda: NOT_INSTALLED,
            "always": lambda: ALWAYS}[plugin]()
     kubeconfig = with_user(tls_fake, tmp_path / "kc", {**credential, "exec": run},
                            **{"insecure-skip-tls-verify": True})
@@ -62,7 +51,7 @@ def test_a_client_certificate_beside_an_exec_plugin_is_the_credential_and_the_pl
     given, and no Authorization header goes out (the Python client also sent the plugin's token)."""
     (tmp_path / "client.crt").write_text(TEST_CERT)
     (tmp_path / "client.key").write_text(TEST_KEY)
-    run, ran = _noting_plugin(tmp_path)
+    run, ran = noting_plugin(tmp_path)
     mtls = tls_server(tmp_path, require_client_cert=True)
     try:
         kubeconfig = with_user(mtls, tmp_path / "kc", {
@@ -77,7 +66,7 @@ def test_a_client_certificate_beside_an_exec_plugin_is_the_credential_and_the_pl
 def test_a_password_alone_beside_an_exec_plugin_leaves_the_plugin_installed(tls_fake, tmp_path: Path) -> None:
     """HasBasicAuth looks at the username only: a password without one does not keep the plugin out (its token is
     sent; the Python client would have sent it too)."""
-    run, ran = _noting_plugin(tmp_path)
+    run, ran = noting_plugin(tmp_path)
     kubeconfig = with_user(tls_fake, tmp_path / "kc", {"password": "p", "exec": run},
                            **{"insecure-skip-tls-verify": True})
     synced(kubeconfig, sleep=lambda _: None)

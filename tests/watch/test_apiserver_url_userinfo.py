@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ._kubeconfigs import synced, with_user
+from ._kubeconfigs import noting_plugin, synced, with_user
 from .conftest import Mirror
 
 pytest.importorskip("kubernetes")
@@ -70,23 +70,14 @@ def _exec_beside_userinfo(fake, tmp_path: Path, command: str, **cluster: object)
         **{"insecure-skip-tls-verify": True, **cluster}), "u:secret")
 
 
-def _noting_plugin(tmp_path: Path) -> tuple[str, Path]:
-    ran = tmp_path / "ran"
-    plugin = tmp_path / "plugin.sh"
-    plugin.write_text(f"#!/bin/sh\necho ran >> {ran}\necho '{{\"apiVersion\": \"client.authentication.k8s.io/v1\", "
-                      "\"kind\": \"ExecCredential\", \"status\": {\"token\": \"from-exec\"}}'\n")
-    plugin.chmod(0o755)
-    return str(plugin), ran
-
-
 def test_an_exec_plugin_beside_the_url_s_user_is_run_whatever_the_server_asks(tls_fake, tmp_path: Path) -> None:
     """client-go's exec round tripper leaves a request that has an Authorization header alone, and Go's http.Client
     sets Basic auth from the URL's user before it: the plugin is run only by its certificate callback, when the
     server's TLS handshake asks for a client certificate (as kube-apiserver with a client CA asks). The watch runs
     it as though the server asked, whatever it does (this fake asks none, where kubectl 1.33 never ran it); Basic
     auth goes out, not the plugin's token."""
-    plugin, ran = _noting_plugin(tmp_path)
-    synced(_exec_beside_userinfo(tls_fake, tmp_path, plugin))
+    plugin, ran = noting_plugin(tmp_path)
+    synced(_exec_beside_userinfo(tls_fake, tmp_path, plugin["command"]))
     assert set(tls_fake.authorization) == {"Basic dTpzZWNyZXQ="}
     assert ran.read_text().splitlines()[:1] == ["ran"]
 
@@ -144,8 +135,9 @@ def test_an_exec_plugin_beside_the_url_s_user_is_run_for_a_server_that_asks_a_ce
 
     mtls = tls_server(tmp_path, require_client_cert=True)
     try:
-        plugin, ran = _noting_plugin(tmp_path)
-        given_up(_exec_beside_userinfo(mtls, tmp_path, plugin), sleep=lambda _: None)  # (a token: no certificate)
+        plugin, ran = noting_plugin(tmp_path)
+        given_up(_exec_beside_userinfo(mtls, tmp_path, plugin["command"]),
+                 sleep=lambda _: None)  # (a token: no certificate)
         assert ran.read_text().splitlines()[:1] == ["ran"]
         kubeconfig = _exec_beside_userinfo(mtls, tmp_path, "/nothere/plugin")
         said = str(given_up(kubeconfig, sleep=lambda _: None))
@@ -215,8 +207,8 @@ def test_beside_the_url_s_user_a_plugin_that_worked_is_not_run_again(tls_fake, t
     from kubeproxy_sim.watch.apiserver import ApiServerSource
     from kubeproxy_sim.watch.events import Kind
 
-    plugin, ran = _noting_plugin(tmp_path)
-    kubeconfig = _exec_beside_userinfo(tls_fake, tmp_path, plugin)
+    plugin, ran = noting_plugin(tmp_path)
+    kubeconfig = _exec_beside_userinfo(tls_fake, tmp_path, plugin["command"])
     ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE])
     assert _runs(ran) == 0
     src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], sleep=lambda _: None).start()
