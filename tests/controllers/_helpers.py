@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,3 +48,29 @@ def run_cli(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
     if SCENARIO_MODULE not in main_module.COMMAND_MODULES:
         monkeypatch.setattr(main_module, "COMMAND_MODULES", (*main_module.COMMAND_MODULES, SCENARIO_MODULE))
     return main_module.main(argv)
+
+
+def split_steps(out: str) -> list[list[str]]:
+    """Each step's lines of the scenario command's output (``--show``), its ``# step N: ...`` header left out."""
+    steps: list[list[str]] = []
+    for line in out.splitlines():
+        if line.startswith("# step "):
+            steps.append([])
+        else:
+            assert steps, f"output before the first step: {line!r}"
+            steps[-1].append(line)
+    return steps
+
+
+def step_notes(lines: list[str]) -> list[str]:
+    """A step's notes (what an apply, a controller or a failing sync said): its ``# `` lines, the marker dropped."""
+    return [line[2:] for line in lines if line.startswith("# ")]
+
+
+def play_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], script: str,
+               *options: str) -> list[list[str]]:
+    """Play ``script`` (written as ``tmp_path``/script) with the scenario command and ``options``: each step's
+    lines (:func:`split_steps`)."""
+    (tmp_path / "script").write_text(script)
+    assert run_cli(["scenario", str(tmp_path / "script"), *options], monkeypatch) == 0
+    return split_steps(capsys.readouterr().out)

@@ -14,7 +14,7 @@ import pytest
 from kubeproxy_sim.cli.scenario_cmd import load_manifests
 from kubeproxy_sim.controllers.script import Step, parse_line, play
 
-from ._helpers import deployed, run_cli
+from ._helpers import deployed, play_steps, run_cli, step_notes
 
 BOOTCAMP = str(Path(__file__).resolve().parents[2] / "rulesets" / "bootcamp" / "objects.yaml")
 WARN = "Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"
@@ -51,15 +51,8 @@ def notes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captur
         path = tmp_path / (name.replace("__", "/") + ".yaml")
         path.parent.mkdir(exist_ok=True)
         path.write_text(text)
-    (tmp_path / "script").write_text(script)
-    assert run_cli(["scenario", str(tmp_path / "script"), "-f", BOOTCAMP, "--show", "endpoints"], monkeypatch) == 0
-    steps: list[list[str]] = []
-    for line in capsys.readouterr().out.splitlines():
-        if line.startswith("# step "):
-            steps.append([])
-        elif line.startswith("# "):
-            steps[-1].append(line[2:])
-    return steps
+    return [step_notes(step) for step in play_steps(tmp_path, monkeypatch, capsys, script, "-f", BOOTCAMP,
+                                                     "--show", "endpoints")]
 
 
 def test_the_lines_come_in_the_files_order_not_by_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

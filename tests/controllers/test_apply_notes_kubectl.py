@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ._helpers import run_cli
+from ._helpers import play_steps, step_notes
 
 KUBECTL = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.33")
 pytestmark = pytest.mark.skipif(not KUBECTL.is_file(), reason="kubectl 1.33 is not installed here")
@@ -112,15 +112,7 @@ def kubectl_apply(tmp_path: Path, port: int, files: list[str]) -> list[str]:
 def scenario_notes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
                    script: str) -> list[str]:
     """The last step's notes of ``script`` (in ``tmp_path``)."""
-    (tmp_path / "script").write_text(script)
-    assert run_cli(["scenario", str(tmp_path / "script"), "--show", "endpoints"], monkeypatch) == 0
-    steps: list[list[str]] = []
-    for line in capsys.readouterr().out.splitlines():
-        if line.startswith("# step "):
-            steps.append([])
-        elif line.startswith("# "):
-            steps[-1].append(line[2:])
-    return steps[-1]
+    return step_notes(play_steps(tmp_path, monkeypatch, capsys, script, "--show", "endpoints")[-1])
 
 
 def test_the_order_of_files_documents_a_directory_and_a_list_is_kubectls(

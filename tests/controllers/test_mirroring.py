@@ -38,7 +38,7 @@ from kubeproxy_sim.objects.model import ContainerPort, IPFamily, Protocol, Servi
 from kubeproxy_sim.objects.subset_order import CORE, V1
 from tests.budget import budget
 
-from ._helpers import deployed, run_cli
+from ._helpers import deployed, run_cli, split_steps, step_notes
 
 # kubectl 1.33's lines (stderr) before those of a command touching v1 Endpoints: the API server's deprecation
 # warning (KEP-4974), once per command, and apply's of an object no apply made (warningNoLastAppliedConfigAnnotation)
@@ -69,15 +69,8 @@ def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capture
                                                                      / "bootcamp" / "objects.yaml"),
                     "--show", "endpoints"], monkeypatch) == 0
     captured = capsys.readouterr()
-    steps: list[tuple[list[str], list[str]]] = []
-    for line in captured.out.splitlines():
-        if line.startswith("# step "):
-            steps.append(([], []))
-        elif line.startswith("# "):
-            steps[-1][0].append(line[2:])
-        elif line.startswith("default/ext"):
-            steps[-1][1].append(line)
-    return steps, captured.err
+    return [(step_notes(step), [line for line in step if line.startswith("default/ext")])
+            for step in split_steps(captured.out)], captured.err
 
 
 def test_endpoints_applied_before_their_service_are_mirrored_when_the_service_is_added(

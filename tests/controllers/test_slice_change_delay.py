@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ._helpers import run_cli
+from ._helpers import play_steps
 
 SERVICE = ("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
            "spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}\n")
@@ -29,15 +29,8 @@ def rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capture
     """Each step's endpoint rows of default/web (the bootcamp nodes)."""
     for name, text in (("svc", SERVICE), ("slice", SLICE), ("pod", POD)):
         (tmp_path / f"{name}.yaml").write_text(text)
-    (tmp_path / "script").write_text(script)
-    assert run_cli(["scenario", str(tmp_path / "script"), "--show", "endpoints"], monkeypatch) == 0
-    steps: list[list[str]] = []
-    for line in capsys.readouterr().out.splitlines():
-        if line.startswith("# step "):
-            steps.append([])
-        elif line.startswith("default/web"):
-            steps[-1].append(line)
-    return steps
+    return [[line for line in step if line.startswith("default/web")]
+            for step in play_steps(tmp_path, monkeypatch, capsys, script, "--show", "endpoints")]
 
 
 def test_kube_proxy_sees_the_slice_for_the_second_before_the_controller_deletes_it(
