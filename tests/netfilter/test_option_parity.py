@@ -10,15 +10,13 @@ from kubeproxy_sim.errors import RulesSyntaxError
 from kubeproxy_sim.netfilter import syntax
 from tests.netfilter.option_cases import ALL_CASES
 from tests.netfilter.restore_cases import Case
-from tests.netfilter.test_codec_restore_parity import test_the_parser_agrees_with_iptables_restore as agrees
-
-# (imported under another name: pytest collects it in its own module only, with restore_cases' inputs)
+from tests.netfilter.test_codec_restore_parity import check_case
 
 
 @pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.name)
 def test_the_parser_agrees_with_iptables_restore(case: Case) -> None:
     """restore_cases' check (refused at the line iptables names, else saved back as iptables-save prints it)."""
-    agrees(case)
+    check_case(case)
 
 
 def test_a_conntrack_address_list_is_refused_in_iptables_words() -> None:
