@@ -272,11 +272,12 @@ def port_numbered(sim: Simulator, source: str, destination: str, proto: str) -> 
 
 def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.cli.dist_cmd import check_connections
-    from kubeproxy_sim.simulator.send import check_source_form, packet_family
+    from kubeproxy_sim.netfilter.packet import ICMP_PROTOS
+    from kubeproxy_sim.simulator.send import check_source_form, packet_family, ping_family
 
     check_connections(args.count, "--count")  # before any work
     check_source_form(args.source)  # --from's and --to's shapes (usage errors) before the objects are read
-    ping = args.proto in ("icmp", "icmpv6")
+    ping = args.proto in ICMP_PROTOS
     port_name = None if ping else named_port(args.destination)  # (checking --to's shape)
     if args.plot is not None:
         from kubeproxy_sim.cli.plot import check_plot_path
@@ -284,12 +285,8 @@ def run(args: argparse.Namespace) -> int:
         check_plot_path(args.plot)  # refuse a bad name or an unwritable place before the work
     if args.pcap is not None:
         check_writable(args.pcap, "--pcap", expected="FILE.pcap")
-    if ping:
-        from kubeproxy_sim.simulator.send import ping_family
-
-        family = ping_family(args.source, args.destination)  # (checking --to's shape: a host, no port)
-    else:
-        family = packet_family(args.source, args.destination)
+    # (ping_family checks a ping's --to shape: a host, no port)
+    family = (ping_family if ping else packet_family)(args.source, args.destination)
     sim, input_errors = build_simulator(args, family)
     destination = args.destination if port_name is None else port_numbered(sim, args.source, args.destination,
                                                                             args.proto)

@@ -29,7 +29,7 @@ import struct
 from collections.abc import Iterable
 from functools import lru_cache
 
-from kubeproxy_sim.netfilter.packet import format_address
+from kubeproxy_sim.netfilter.packet import ICMP_PROTOS, format_address
 from kubeproxy_sim.simulator.network import Hop, echo
 
 SNAPLEN = 0xFFFF
@@ -95,7 +95,7 @@ def _pseudo_header(family: int, src: bytes, dst: bytes, proto: int, length: int)
 def _transport(proto: str, family: int, src: bytes, dst: bytes, sport: int, dport: int, flags: str) -> bytes:
     """The TCP, UDP or SCTP header (no payload), or an ICMP echo's (``sport`` its identifier, sequence 1), its
     checksum filled in (ICMPv6's over the pseudo-header, ICMP's over the message alone)."""
-    if proto in ("icmp", "icmpv6"):
+    if proto in ICMP_PROTOS:
         type_, code = echo(proto, flags)
         head = struct.pack("!BBHHH", type_, code, 0, sport, 1)
         covered = head if proto == "icmp" else _pseudo_header(family, src, dst, IP_PROTO[proto], len(head)) + head
