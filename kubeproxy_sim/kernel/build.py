@@ -47,6 +47,7 @@ from kubeproxy_sim.kernel.state import (
     read_state,
     read_state_file,
     remove_state,
+    stat_fields,
     state_owner_alive,
     state_path,
     write_state,
@@ -653,12 +654,8 @@ def stop_children_in(namespaces: Iterable[str]) -> int:
 
 def _parent(pid: int) -> int | None:
     """The parent of ``pid`` (field 4 of /proc/PID/stat), or None when it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[-1].split()
-    return int(fields[1]) if len(fields) > 1 else None
+    fields = stat_fields(pid)
+    return int(fields[1]) if fields is not None and len(fields) > 1 else None
 
 
 def _processes_in(namespaces: Iterable[str]) -> list[int]:

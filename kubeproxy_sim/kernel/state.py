@@ -57,13 +57,19 @@ class Owner:
         return {"pid": self.pid, "start": self.start}
 
 
-def process_start(pid: int) -> int | None:
-    """When ``pid`` started (clock ticks since boot), or None when no such process runs (zombies count as gone)."""
+def stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (``fields[0]`` is field 3 of proc(5), the state), or None
+    when ``pid`` is gone. Cut after the name's last ")": the name itself may hold spaces and parentheses."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = stat.rsplit(")", 1)[-1].split()
+    return stat.rsplit(")", 1)[-1].split()
+
+
+def process_start(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot), or None when no such process runs (zombies count as gone)."""
+    fields = stat_fields(pid)
     if not fields or fields[0] in ("Z", "X"):
         return None
     return int(fields[19])  # field 22 of proc(5); fields[0] is field 3
