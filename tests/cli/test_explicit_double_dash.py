@@ -5,27 +5,15 @@ gave a flag with an optional value its bare value (``--masquerade-all=--`` was t
 
 from __future__ import annotations
 
-import contextlib
-import io
-
 import pytest
 
 from kubeproxy_sim.cli import main as cli
 from kubeproxy_sim.cli.options import REPO_RULESETS
 from kubeproxy_sim.cli.parsers import Parser
+from tests.cli._main_run import status_and_stderr as _run
 
 TRACE = ["trace", "--rules", str(REPO_RULESETS / "bootcamp" / "full.golden"), "--src", "10.244.0.9", "--dst",
          "10.96.142.87", "--dport", "8080"]
-
-
-def _run(argv: list[str]) -> tuple[int, str]:
-    err = io.StringIO()
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-        try:
-            status = cli.main(argv)
-        except SystemExit as exc:  # (argparse's usage errors)
-            status = int(exc.code or 0)
-    return status, err.getvalue()
 
 
 @pytest.mark.parametrize("argv", [
@@ -37,8 +25,7 @@ def _run(argv: list[str]) -> tuple[int, str]:
     ["rules", "--scenario", "bootcamp", "--cluster-cidr=--"],
     ["rules", "--scenario", "bootcamp", "-o--"],
 ])
-def test_a_double_dash_value_is_a_value_the_flag_refuses(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> None:
-    monkeypatch.delenv("KPSIM_DEBUG", raising=False)
+def test_a_double_dash_value_is_a_value_the_flag_refuses(argv: list[str]) -> None:
     status, err = _run(argv)
     assert "internal error" not in err, err
     assert status in (cli.EXIT_INVALID_INPUT, cli.EXIT_USAGE), err
@@ -57,8 +44,7 @@ def test_the_parser_keeps_an_explicit_double_dash_and_still_ends_options_with_a_
     assert parser.parse_args(["--maybe"]).maybe == "bare"
 
 
-def test_an_interface_named_by_a_double_dash_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_interface_named_by_a_double_dash_is_taken() -> None:
     """"--" is a name the kernel gives an interface (dev_valid_name refuses only "", ".", "..", a slash, a colon, a
     blank and 16 bytes or more): the trace runs with it (it raised TypeError: unhashable type: 'list')."""
-    monkeypatch.delenv("KPSIM_DEBUG", raising=False)
     assert _run([*TRACE, "--out-iface=--"]) == (cli.EXIT_OK, "")

@@ -10,11 +10,8 @@ list item or wraps a value; a dump's rule line gets a token replaced, added, dro
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 import json
-import os
 import shlex
 import tempfile
 from collections.abc import Iterator
@@ -29,6 +26,7 @@ from hypothesis import strategies as st
 from kubeproxy_sim.cli import main as cli
 from kubeproxy_sim.cli.options import REPO_RULESETS
 from tests.budget import budget
+from tests.cli._main_run import status_and_stderr as _run
 
 SEEDS = ("bootcamp", "dual-stack", "externalname-and-headless", "ipv6")
 ATOMS: tuple[Any, ...] = (
@@ -84,19 +82,6 @@ def _mutated(data: st.DataObject, docs: list[Any]) -> list[Any]:
             else:
                 parent[path[-1]] = value
     return docs
-
-
-def _run(argv: list[str]) -> tuple[int, str]:
-    """main()'s status and standard error, KPSIM_DEBUG unset (a bug would be the one line of exit 4)."""
-    out, err = io.StringIO(), io.StringIO()
-    debug = os.environ.pop("KPSIM_DEBUG", None)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            status = cli.main(argv)
-    finally:
-        if debug is not None:
-            os.environ["KPSIM_DEBUG"] = debug
-    return status, err.getvalue()
 
 
 def _check(status: int, err: str, path: str, allowed: tuple[int, ...]) -> None:
@@ -231,9 +216,6 @@ def test_odd_flag_values_are_refused_never_a_traceback(command: tuple[str, ...],
     argv = list(command)
     for flag, value, joined in given_flags:
         argv += [f"{flag}={value}"] if joined else [flag, value]
-    try:
-        status, err = _run(argv)
-    except SystemExit as exc:  # (argparse's usage errors)
-        status, err = int(exc.code or 0), ""
+    status, err = _run(argv)
     assert "internal error" not in err and "Traceback" not in err, err
     assert status in (cli.EXIT_OK, cli.EXIT_INVALID_INPUT, cli.EXIT_USAGE), (status, err)
