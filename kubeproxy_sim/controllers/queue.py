@@ -41,6 +41,7 @@ from typing import TypeVar
 from kubeproxy_sim.controllers.endpointslice import CONTROLLER_NAME, MANAGED_BY_LABEL, selects
 from kubeproxy_sim.controllers.topology import OVERLOAD_THRESHOLD, ZONE_LABEL
 from kubeproxy_sim.objects.model import EndpointSlice, Node, Pod, Service
+from kubeproxy_sim.objects.overlap import slices_by_service
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
@@ -299,19 +300,11 @@ def overloaded(hinted: Mapping[str, int], ratios: Mapping[str, float] | None) ->
                for zone, ratio in ratios.items())
 
 
-def by_service(slices: Iterable[EndpointSlice]) -> dict[str, list[EndpointSlice]]:
-    """The slices by the key of their Service (EndpointSlice.service_key), in their order."""
-    out: dict[str, list[EndpointSlice]] = {}
-    for s in slices:
-        out.setdefault(s.service_key, []).append(s)
-    return out
-
-
 def overloaded_services(own: Iterable[EndpointSlice], populated: Iterable[str],
                         ratios: Mapping[str, float] | None) -> set[str]:
     """GetOverloadedServices over the Services whose hints the cache holds, read from their slices."""
     wanted = set(populated)
-    return {key for key, slices in by_service(s for s in own if s.service_key in wanted).items()
+    return {key for key, slices in slices_by_service(s for s in own if s.service_key in wanted).items()
             if any(overloaded(zones, ratios) for zones in hints_by_zone(slices).values())}
 
 

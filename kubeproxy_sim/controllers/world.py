@@ -86,6 +86,7 @@ from kubeproxy_sim.objects.model import (
     ServiceType,
     TrafficPolicy,
 )
+from kubeproxy_sim.objects.overlap import slices_by_service
 
 MAX_SETTLE_ROUNDS = 50
 
@@ -377,7 +378,7 @@ def controller_sync(world: World, before: ControllerSync | None = None,
     synced = tuple(s for s in world.services if s.key in dirty)
     done = reconcile_all(synced, pods, world.nodes, view=topology_view(world, populated, ratios))
     previous = before.own if before is not None else ()
-    fresh, kept = queue.by_service(done.slices), queue.by_service(previous)
+    fresh, kept = slices_by_service(done.slices), slices_by_service(previous)
     present = {s.key for s in world.services}
     unmanaged = present - _managed(world)
     frozen = tuple(s for s in previous if s.service_key in unmanaged)
