@@ -860,8 +860,8 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None,
                                                                data["users"][user_at]["user"])):
         raise InputError(bad)
     taken = _as_client_go_takes(data, context)  # (what client-go reads of the user is checked)
-    if user_at is not None and "exec" in data["users"][user_at]["user"] and _exec_set_aside(
-            data["users"][user_at]["user"]):  # (nor is it asked for: _exec_request_problem looks at ``data``)
+    if user_at is not None and _exec_set_aside(data["users"][user_at]["user"]):
+        # (nor is it asked for: _exec_request_problem looks at ``data``)
         data = _without_exec(data, user_at)
     user = (f"users[{user_at}].user", taken["users"][user_at]["user"]) if user_at is not None else None
     if user and (missing_token := _oidc_without_token(kubeconfig, *user)) is not None:
@@ -1304,7 +1304,7 @@ def _blank_token_file(kubeconfig: str, data: dict[str, Any], context: str | None
             raw = stream.read()
     except OSError:
         return None
-    if not raw or raw.decode("utf-8", "replace").strip(GO_SPACE):
+    if not raw or _holds_token(raw):
         return None
     refused = any((byte < 0x20 and byte != 0x09) or byte == 0x7F for byte in raw)
     return _BlankToken(path, f'net/http: invalid header field value for "Authorization" ({kubeconfig}: '
@@ -1312,6 +1312,12 @@ def _blank_token_file(kubeconfig: str, data: dict[str, Any], context: str | None
                              "a control character such as a line break, which client-go then sends as the bearer "
                              "token as it is; expected a file holding the user's bearer token)" if refused else None,
                        ("Bearer " + raw.decode("latin-1")).strip(" \t"))
+
+
+def _holds_token(raw: bytes) -> bool:
+    """Whether a token file's bytes hold a token to client-go's file token source: anything left once Go's
+    strings.TrimSpace has trimmed them (:data:`GO_SPACE`)."""
+    return bool(raw.decode("utf-8", "replace").strip(GO_SPACE))
 
 
 _GO_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*(?=:)")
@@ -1926,7 +1932,7 @@ class ApiServerSource:
         holds a lock too): another would send its request without the credentials being read meanwhile. A plugin
         run only in the TLS handshake is not looked at here (:meth:`_note_connection` runs it once a connection is
         up), unless connections cannot be followed: then before the request, as the best left."""
-        if self._blank_token is not None and (problem := self._blank_token_problem()) is not None:
+        if (problem := self._blank_token_problem()) is not None:
             raise CredentialsUnavailable(problem)
         if self._exec_at_handshake:
             if not self._tracked and (problem := self._handshake_problem()) is not None:
@@ -1952,7 +1958,7 @@ class ApiServerSource:
             return None
         try:
             with open(blank.path, "rb") as stream:
-                holds_token = bool(stream.read().decode("utf-8", "replace").strip(GO_SPACE))
+                holds_token = _holds_token(stream.read())
         except OSError:  # (the source fails, and the bytes the client was built with are sent)
             holds_token = False
         if not holds_token:
