@@ -252,13 +252,14 @@ def _snapshot(world: World, pods: tuple[Pod, ...], loaded: tuple[EndpointSlice, 
                     not_ready=world.not_ready_nodes, loaded=loaded)
 
 
-def _queued(before: ControllerSync, seen: Snapshot, world: World, touched: set[str],
+def _queued(before: ControllerSync, seen: Snapshot, world: World,
             pods: Sequence[Pod]) -> tuple[set[str], Mapping[str, float] | None]:
-    """The Services the controller's events since ``before`` queue (controllers.queue; ``touched``: those its
-    slice handlers queue; ``pods``: the pods as its informers delivered them last, at ``before`` or at an instant
-    since: :func:`_stretch`), and the CPU ratios its topology cache holds after them."""
+    """The Services the controller's Service, pod and Node events since ``before`` queue at once
+    (controllers.queue; ``pods``: the pods as its informers delivered them last, at ``before`` or at an instant
+    since: :func:`_stretch`; its slice handlers' queue a second later: controller_sync), and the CPU ratios its
+    topology cache holds after them."""
     ratios = before.ratios
-    dirty = queue.service_queued(before.seen, seen) | touched
+    dirty = queue.service_queued(before.seen, seen)
     dirty |= queue.pod_queued(pods, seen.pods, world.services)
     if queue.nodes_event(before.seen, seen):
         ratios = _cache_ratios(world)
@@ -372,7 +373,7 @@ def controller_sync(world: World, before: ControllerSync | None = None,
         replayed = set[str]()
     else:
         retries, delivered, replayed = _stretch(before, world)
-        (queued, ratios), populated = _queued(before, seen, world, set(), delivered), before.populated
+        (queued, ratios), populated = _queued(before, seen, world, delivered), before.populated
         retries = queue.added_after(retries, touched, world.now + queue.SLICE_CHANGE_DELAY)
     dirty = queued | queue.due_keys(retries, world.now) | replayed
     synced = tuple(s for s in world.services if s.key in dirty)
