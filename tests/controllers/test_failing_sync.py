@@ -13,7 +13,9 @@ from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.endpointslice import FAILED_UPDATE_REASON, TopologyView, reconcile_all
 from kubeproxy_sim.controllers.model import ServiceTable, World
 from kubeproxy_sim.objects.model import Node, Pod, Protocol, Service, ServicePort, ServiceType
-from tests.controllers._helpers import NODES
+from tests.budget import budget
+
+from ._helpers import NODES
 
 _NODE_NAMES = (None, "node1", "node2", "node9")
 _LABELS = (("app", "web"), ("app", "db"), ("tier", "front"))
@@ -50,7 +52,7 @@ def _pods(draw: st.DrawFn) -> tuple[Pod, ...]:
     return tuple(out)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=budget(300), deadline=None)
 @given(services=_services(), pods=_pods(), nodes=st.sampled_from((NODES, NODES[:1], ())), data=st.data())
 def test_failing_is_what_a_reconcile_records(services: tuple[Service, ...], pods: tuple[Pod, ...],
                                              nodes: tuple[Node, ...], data: st.DataObject) -> None:

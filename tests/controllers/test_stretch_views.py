@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.model import SimPod
 from kubeproxy_sim.objects.model import Pod
+from tests.budget import budget
 
 _TIMES = st.sampled_from((0.0, 0.5, 1.0, 2.0, 2.5, 3.0, 7.0))
 
@@ -26,7 +27,7 @@ def _sim(draw: st.DrawFn) -> SimPod:
                   unreported=draw(st.booleans()), marked_not_ready=draw(st.booleans()))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=budget(400), deadline=None)
 @given(sim=_sim(), instants=st.lists(_TIMES, min_size=1, max_size=6, unique=True),
        changes=st.lists(st.booleans(), min_size=6, max_size=6))
 def test_a_handed_on_view_is_the_pods_view_at_the_instant(sim: SimPod, instants: list[float],
