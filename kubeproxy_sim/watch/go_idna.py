@@ -146,15 +146,13 @@ def _split_host_port(hostport: str) -> tuple[str, str | None]:
 
 
 def _decoded(label: str) -> str | None:
-    """A mapped label, an ACE one ("xn--...") decoded and checked as Go's validateFromPunycode checks it (normal
-    form C, every code point valid or a deviation); None where Go's Lookup fails it."""
+    """A mapped label, an ACE one ("xn--...") decoded by Go's decode (:func:`_go_decode`: Python's codec took
+    ``xn---x``, whose only "-" comes first, which Go refuses) and checked as Go's validateFromPunycode checks it
+    (normal form C, every code point valid or a deviation); None where Go's Lookup fails it."""
     if not label.startswith(_ACE):
         return label
-    try:
-        text = label[len(_ACE):].encode("ascii").decode("punycode")
-    except (UnicodeError, ValueError):
-        return None
-    if unicodedata.normalize("NFC", text) != text:
+    text = _go_decode(label[len(_ACE):])
+    if text is None or unicodedata.normalize("NFC", text) != text:
         return None
     import idna.core
 
