@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -46,7 +46,7 @@ from kubeproxy_sim.controllers.scheduler import PortConflict
 from kubeproxy_sim.errors import Diagnostic
 from kubeproxy_sim.objects.decode import LABEL_VALUE
 from kubeproxy_sim.objects.mirror import Endpoints
-from kubeproxy_sim.objects.model import Cluster, Pod, Protocol, ServiceType
+from kubeproxy_sim.objects.model import Cluster, Node, Pod, Protocol, Service, ServiceType
 
 DEFAULT_NAMESPACE = "default"
 COMMANDS = ("create deployment", "expose", "scale", "set image", "rollout status|undo|history", "label pods",
@@ -584,9 +584,7 @@ def _apply_manifests(world: World, manifests: Manifests, rng: random.Random) -> 
     notes += more
     world, more = _apply_deployments(world, manifests, rng)
     notes += more
-    applied = {("Service", s.key) for s in manifests.cluster.services} | {("Deployment", d.key)
-                                                                          for d in manifests.deployments}
-    applied |= {("Node", n.key) for n in manifests.cluster.nodes}
+    applied = _annotatable(manifests.cluster.services, manifests.deployments, manifests.cluster.nodes)
     world = replace(world, unannotated=world.unannotated - applied)  # the annotation patched in
     return Played(world, in_file_order(notes, manifests.order), "; ".join(refused) or None,
                   port_conflicts=conflicts)
@@ -655,6 +653,13 @@ def _unannotated(world: World, key: tuple[str, str], resource: str, name: str, e
 
 
 _APPLIED_KIND = {"Service": "service", "Deployment": "deployment.apps", "Node": "node"}
+
+
+def _annotatable(services: Iterable[Service], deployments: Iterable[Deployment],
+                 nodes: Iterable[Node]) -> set[tuple[str, str]]:
+    """(kind, key) of the objects of the kinds World.unannotated tracks (:data:`_APPLIED_KIND`)."""
+    return ({("Service", s.key) for s in services} | {("Deployment", d.key) for d in deployments}
+            | {("Node", n.key) for n in nodes})
 
 
 def mark_unannotated(world: World, manifests: Manifests) -> World:
@@ -936,8 +941,7 @@ def play(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
         if not after.endpoints_applied <= present:
             after = replace(after, endpoints_applied=after.endpoints_applied & present)
     if after.unannotated:  # deleted: made again by apply, it has one
-        made = {("Service", s.key) for s in after.services} | {("Deployment", d.key) for d in after.deployments}
-        made |= {("Node", n.key) for n in after.nodes}
-        after = replace(after, unannotated=after.unannotated & made)
+        after = replace(after, unannotated=after.unannotated & _annotatable(after.services, after.deployments,
+                                                                            after.nodes))
     return replace(played, world=after, slice_events=touched,
                    mirror_notes=(*mirror_slices_deleted(played.world.user_slices), *mirror_notes))
