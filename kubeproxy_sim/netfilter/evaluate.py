@@ -854,7 +854,13 @@ def _walk(b: Branch, stack: list[Frame], pending: list[tuple[Branch, list[Frame]
                 verdict = _apply(rule, kind, b)
                 if verdict is not None:
                     return verdict
-    if base.policy == DROP:  # the path ends with the policy that decided (rare: not worth a step per ACCEPT)
+    return _policy_verdict(base, path)
+
+
+def _policy_verdict(base: CompiledChain, path: list[CompiledRule]) -> str:
+    """The verdict of a walk that ran out of rules: ``base``'s policy. The path ends with the policy when it
+    decided a DROP (rare: not worth a step per ACCEPT)."""
+    if base.policy == DROP:
         policy = base.policy_rule
         assert policy is not None  # compile_tables gives every DROP-policy chain its step
         path.append(policy)
@@ -1089,12 +1095,7 @@ def _walk_to_split(b: Branch, frames: list[MFrame], base: CompiledChain, taken: 
             verdict = _apply(rule, kind, b)
             if verdict is not None:
                 return verdict
-    if base.policy == DROP:
-        policy = base.policy_rule
-        assert policy is not None  # compile_tables gives every DROP-policy chain its step
-        path.append(policy)
-        return DROP
-    return ACCEPT
+    return _policy_verdict(base, path)
 
 
 def _apply(rule: CompiledRule, kind: Kind, b: Branch) -> str | None:
