@@ -588,14 +588,8 @@ class _Parser:
             return error
         lines = self.text.split("\n", error.line)
         text = lines[error.line - 1] if len(lines) >= error.line else ""
-        for m in _HOST_WRITTEN.finditer(text):
-            value = m.group(1)
-            value = value[1:-1] if value[:1] == '"' and value[-1:] == '"' and len(value) > 1 else value
-            hosts = hostmask.read_hosts(value, True)
-            if isinstance(hosts, hostmask.HostRefusal):
-                return RulesSyntaxError(hosts.message, file=self.file, line=error.line, token=value,
-                                        expected=hosts.expected)
-        return error
+        refused = _host_refusal(text, error.line, True, self.file)
+        return refused if refused is not None else error
 
     def judged(self, tables: list[_TableState], ipv6: bool | None,
                until: int | None = None) -> tuple[bool, _Found | None]:
@@ -1424,19 +1418,24 @@ _HOST_WRITTEN = re.compile(r'(?:^|[ \t])(?:-[sd]|--source|--destination|--src|--
                            r'("[^"]*"|[^ \t]+)')
 
 
-def _named_host_refusal(table: _TableState, line: int, text: str, ipv6: bool, file: str | None) -> _Found | None:
-    """The refusal of an -s/-d value of the rule at ``line`` (as written, ``text``) that the family ``ipv6``
-    refuses (:func:`hostmask.read_hosts`): iptables-restore v1.8.9 says "invalid mask `54' specified" of
-    ``-s localhost/54`` (a mask up to 128 is IPv6's only), as ip6tables-restore says it of
-    ``-s localhost/255.255.0.0``; None when it takes them all."""
+def _host_refusal(text: str, line: int, ipv6: bool, file: str | None) -> RulesSyntaxError | None:
+    """The refusal of the first -s/-d value of the rule at ``line`` (as written, ``text``) that the family ``ipv6``
+    refuses (:func:`hostmask.read_hosts`); None when it takes them all."""
     for m in _HOST_WRITTEN.finditer(text):
         value = m.group(1)
         value = value[1:-1] if value[:1] == '"' and value[-1:] == '"' and len(value) > 1 else value
         hosts = hostmask.read_hosts(value, ipv6)
         if isinstance(hosts, hostmask.HostRefusal):
-            return (table.line, 0, line), RulesSyntaxError(hosts.message, file=file, line=line, token=value,
-                                                           expected=hosts.expected)
+            return RulesSyntaxError(hosts.message, file=file, line=line, token=value, expected=hosts.expected)
     return None
+
+
+def _named_host_refusal(table: _TableState, line: int, text: str, ipv6: bool, file: str | None) -> _Found | None:
+    """:func:`_host_refusal` of the rule at ``line``, in the order iptables-restore meets it: iptables-restore
+    v1.8.9 says "invalid mask `54' specified" of ``-s localhost/54`` (a mask up to 128 is IPv6's only), as
+    ip6tables-restore says it of ``-s localhost/255.255.0.0``."""
+    refused = _host_refusal(text, line, ipv6, file)
+    return None if refused is None else ((table.line, 0, line), refused)
 
 
 _Found = tuple[tuple[int, int, int], RulesSyntaxError]
