@@ -1699,27 +1699,6 @@ def _reach(arrows: dict[str, dict[str, None]], root: str, budget: int | None) ->
     return seen
 
 
-def _reaches_any(arrows: dict[str, dict[str, None]], holders: set[str], roots: set[str],
-                 builtin: tuple[str, ...]) -> bool | None:
-    """Whether one of ``roots`` (built-in chains) reaches one of ``holders``, walking back from these (a pass over
-    the chains per step; no rule jumps to a built-in chain, so the walk stops at one); None past
-    :data:`_REACH_BUDGET` chains."""
-    behind, frontier = set(holders), set(holders)
-    while frontier:
-        if len(frontier) == 1:
-            (one,) = frontier
-            found = {name for name, words in arrows.items() if one in words}
-        else:
-            found = {name for name, words in arrows.items() if not frontier.isdisjoint(words)}
-        if not roots.isdisjoint(found):
-            return True
-        frontier = found.difference(behind, builtin)
-        behind |= frontier
-        if len(behind) > _REACH_BUDGET:
-            return None
-    return False
-
-
 def _unconditional(spec: str) -> bool:
     """Whether rule ``spec`` is an unconditional standard verdict (-j ACCEPT, DROP, RETURN or QUEUE and no match,
     address or protocol: ``-p all`` and ``-s 0.0.0.0/0`` leave the kernel's ipt_ip zero, and iptables-save prints
@@ -1801,11 +1780,16 @@ def _match_holders(text: str, start: int, end: int) -> set[str]:
 
 def _roots_reaching(arrows: dict[str, dict[str, None]], holders: set[str],
                     builtin: tuple[str, ...]) -> set[str] | None:
-    """The built-in chains that reach one of ``holders`` (user chains), walking back from these as
-    :func:`_reaches_any` does; None past :data:`_REACH_BUDGET` chains."""
+    """The built-in chains that reach one of ``holders`` (user chains), walking back from these (a pass over the
+    chains per step; no rule jumps to a built-in chain, so the walk stops at one); None past :data:`_REACH_BUDGET`
+    chains."""
     behind, frontier, roots = set(holders), set(holders), set()
     while frontier:
-        found = {name for name, words in arrows.items() if not frontier.isdisjoint(words)}
+        if len(frontier) == 1:
+            (one,) = frontier
+            found = {name for name, words in arrows.items() if one in words}
+        else:
+            found = {name for name, words in arrows.items() if not frontier.isdisjoint(words)}
         roots |= found.intersection(builtin)
         frontier = found.difference(behind, builtin)
         behind |= frontier
@@ -1858,8 +1842,8 @@ def _hook_problems(table: _TableState, targets: tuple[set[str], ...], matched: s
                     bad.append((root, name))
                 continue
             holders = {chain for chain, words in arrows.items() if name in words and chain not in builtin}
-            close = _reaches_any(arrows, holders, hooks, builtin) if len(holders) <= _REACH_BUDGET else None
-            if close is not False:
+            behind = _roots_reaching(arrows, holders, builtin) if len(holders) <= _REACH_BUDGET else None
+            if behind is None or not behind.isdisjoint(hooks):
                 bad.extend((hook, name) for hook in sorted(hooks))
             break  # (every hook of the target was judged at once)
     if matched:
