@@ -58,6 +58,8 @@ def test_subsets_with_same_ports_share_a_slice_and_different_ports_do_not(load):
     slices = {frozenset(p.port for p in s.ports): s for s in result.cluster.endpoint_slices}
     assert sorted(s.name for s in slices.values()) == ["ext-mirror-ipv4", "ext-mirror-ipv4-2"]
     assert set(slices) == {frozenset({9090}), frozenset({5353, 8080})}
+    assert {ports: s.name for ports, s in slices.items()} == {frozenset({9090}): "ext-mirror-ipv4",
+                                                             frozenset({5353, 8080}): "ext-mirror-ipv4-2"}
     assert [e.addresses[0] for e in slices[frozenset({5353, 8080})].endpoints] == ["10.1.0.1", "10.1.0.2"]  # merged
     assert [e.addresses[0] for e in slices[frozenset({9090})].endpoints] == ["10.1.0.3"]
 
@@ -226,6 +228,8 @@ def test_repacking_regroups_ports_by_the_addresses_that_offer_them(load):
     assert result.ok, result.diagnostics
     slices = {tuple(p.name for p in s.ports): s for s in result.cluster.endpoint_slices}
     assert sorted(slices) == [(), ("dns",), ("http",)]  # (named in SortSubsets' order, by hash)
+    assert {ports: s.name for ports, s in slices.items()} == {("dns",): "ext-mirror-ipv4", (): "ext-mirror-ipv4-2",
+                                                             ("http",): "ext-mirror-ipv4-3"}
     assert [e.addresses[0] for e in slices["http",].endpoints] == ["10.1.0.1", "10.1.0.2", "10.1.0.3"]
     assert [e.addresses[0] for e in slices["dns",].endpoints] == ["10.1.0.1", "10.1.0.2"]
     portless = slices[()]
