@@ -68,7 +68,8 @@ def _ports(draw: st.DrawFn) -> str:
     return f"{low}:{draw(st.sampled_from([p for p in PORTS + SOURCE_PORTS if p > low]))}"
 
 
-def _port_matches(draw: st.DrawFn, proto: str) -> list[str]:
+def port_matches(draw: st.DrawFn, proto: str) -> list[str]:
+    """Maybe a ``-m tcp``/``-m udp`` port match, maybe a multiport one, of ``proto`` (either family's)."""
     out = []
     if draw(st.booleans()):
         # At most one of --sport and --dport negated: iptables-nft 1.8.9 (this machine's) loads

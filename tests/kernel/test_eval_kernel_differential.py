@@ -49,7 +49,6 @@ from tests.kernel.eval_kernel import (
     Probe,
     ScratchNode,
     Walk,
-    _port_matches,
     address_matches,
     check_agrees,
     conntrack_entries,
@@ -59,6 +58,7 @@ from tests.kernel.eval_kernel import (
     listening_pair,
     optional_matches,
     out_link,
+    port_matches,
     recent_match,
     walks,
 )
@@ -95,7 +95,7 @@ def _matches(draw: st.DrawFn, hooks: set[str]) -> list[str]:
     elif proto:
         out.append(f"-p {proto}")
         if proto != "icmp":
-            out.extend(_port_matches(draw, proto))
+            out.extend(port_matches(draw, proto))
     return out + optional_matches(draw, hooks, ADDRTYPES, _recent)
 
 

@@ -41,7 +41,6 @@ from tests.kernel.eval_kernel import (
     Probe,
     ScratchNode,
     Walk,
-    _port_matches,
     address_matches,
     check_agrees,
     conntrack_entries,
@@ -51,6 +50,7 @@ from tests.kernel.eval_kernel import (
     listening_pair,
     optional_matches,
     out_link,
+    port_matches,
     recent_match,
     walks,
 )
@@ -102,7 +102,7 @@ def _protocol(draw: st.DrawFn, out: list[str]) -> str:
     elif proto:
         out.append(f"-p {proto}")
         if proto in ("tcp", "udp"):
-            out.extend(_port_matches(draw, proto))
+            out.extend(port_matches(draw, proto))
             return proto
     return ""
 
