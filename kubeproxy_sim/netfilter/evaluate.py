@@ -962,7 +962,7 @@ def _walk_merging(b0: Branch, stack: list[Frame], base: CompiledChain, goes_on: 
     Raises an InputError at the split where more than :data:`BRANCH_LIMIT` distinct branches wait, or where the
     walk has taken :data:`STEP_LIMIT` steps.
     """
-    heap: list[tuple[tuple[float, ...], int, _Group]] = []
+    heap: list[tuple[tuple[float, ...], int, tuple, _Group]] = []  # (place, order of arrival, key in waiting, group)
     waiting: dict[tuple, _Group] = {}
     ends: dict[tuple, tuple[str, _Group]] = {}
     seq = count()
@@ -979,7 +979,7 @@ def _walk_merging(b0: Branch, stack: list[Frame], base: CompiledChain, goes_on: 
             raise _too_many(rules[i], f"more than {BRANCH_LIMIT:,} branches of the packet that differ (in marks, "
                                       "addresses or conntrack state) at once")
         waiting[key] = group
-        heappush(heap, (_place(frames), next(seq), group))
+        heappush(heap, (_place(frames), next(seq), key, group))
 
     def advance(group: _Group, taken: bool) -> None:
         lead, frames = group.lead(), group.frames
@@ -1001,10 +1001,9 @@ def _walk_merging(b0: Branch, stack: list[Frame], base: CompiledChain, goes_on: 
     first_order: tuple[int, ...] = ()
     steps = 0
     while heap:
-        _, _, group = heappop(heap)
+        _, _, key, group = heappop(heap)
         frames = group.frames
-        lead = group.lead()
-        del waiting[(tuple((id(c), id(r), i) for c, r, i, _ in frames), _state(lead), _doubt_set(lead))]
+        del waiting[key]
         chain, rules, j, gotos = frames[-1]
         steps += sum(len(b.path) + 1 for b in group.members())  # what forking them copies
         if steps > STEP_LIMIT:
