@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -178,13 +179,7 @@ def test_merged_walk_answers_as_the_depth_first_walk(dump: str, src: str) -> Non
         merged = answer(Tracer(rules, node)._walk(packet))
     assert merged == plain
     outcomes = plain[1]["outcomes"]
-    assert sum(evaluate_fraction(o["probability_exact"]) for o in outcomes) == 1
-
-
-def evaluate_fraction(text: str):  # type: ignore[no-untyped-def]
-    from fractions import Fraction
-
-    return Fraction(text)
+    assert sum(Fraction(o["probability_exact"]) for o in outcomes) == 1
 
 
 def test_splits_in_several_tables_stop_past_the_walk_limit(monkeypatch: pytest.MonkeyPatch) -> None:
