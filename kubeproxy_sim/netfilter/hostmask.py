@@ -32,8 +32,9 @@ import re
 from dataclasses import dataclass
 
 BLANKS_C = " \t\n\v\f\r"  # isspace() in the C locale
-_C_NUMBER = re.compile(rf"[{BLANKS_C}]*\+?(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))")
-"""All of a number as xtables_strtoui takes it (strtoumax in base 0; no ``-``, not empty)."""
+C_NUMBER = re.compile(rf"[{BLANKS_C}]*\+?(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))")
+"""A number as xtables_strtoui takes it (strtoumax in base 0; no ``-``, not empty): :func:`c_number` reads all of a
+text, ``.match`` the number a text starts with (:func:`c_value` converts either)."""
 _ATON_PART = re.compile(r"0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*)")
 """One part of an IPv4 address as glibc's inet_aton takes it (a digit first: no sign, no blank)."""
 REDACTED = re.compile(r"[g-wyzG-WYZ]|(?<!0)[xX]")
@@ -97,12 +98,17 @@ def address_text(family: int, value: int) -> str:
 
 def c_number(text: str, limit: int) -> int | None:
     """``text`` as xtables_strtoui reads a number 0-``limit``, all of it; None otherwise."""
-    m = _C_NUMBER.fullmatch(text)
+    m = C_NUMBER.fullmatch(text)
     if m is None:
         return None
-    hexadecimal, octal, decimal = m.groups()
-    value = int(hexadecimal, 16) if hexadecimal else int(octal, 8) if octal else int(decimal)
+    value = c_value(m)
     return value if value <= limit else None
+
+
+def c_value(m: re.Match[str]) -> int:
+    """The number of a :data:`C_NUMBER` match, in the base its prefix says."""
+    hexadecimal, octal, decimal = m.groups()
+    return int(hexadecimal, 16) if hexadecimal else int(octal, 8) if octal else int(decimal)
 
 
 def xt_dotted(text: str, is_mask: bool = False) -> int | None:

@@ -19,7 +19,16 @@ from dataclasses import dataclass
 
 from kubeproxy_sim.errors import RulesSyntaxError
 from kubeproxy_sim.netfilter.hostmask import BLANKS_C as _BLANKS_C  # isspace() in the C locale
-from kubeproxy_sim.netfilter.hostmask import REDACTED, HostRefusal, c_number, ipv6_number, read_hosts, xt_dotted
+from kubeproxy_sim.netfilter.hostmask import C_NUMBER as _C_ANY_BASE  # (.match: the number a text starts with)
+from kubeproxy_sim.netfilter.hostmask import (
+    REDACTED,
+    HostRefusal,
+    c_number,
+    c_value,
+    ipv6_number,
+    read_hosts,
+    xt_dotted,
+)
 from kubeproxy_sim.netfilter.model import Option, RuleSpec, Target
 from kubeproxy_sim.netfilter.natrange import IPV4_TEXT, host_problem, netmap_problem, read_nat_to, split_nat_to
 from kubeproxy_sim.netfilter.protocols import NETBASE_ALIASES, NETBASE_PROTOCOLS, XTABLES_PROTOCOLS, saved_protocol
@@ -497,9 +506,6 @@ def _port_range(text: str, sep: str, low: int = 0) -> int | None:
 
 
 _C_UNSIGNED = re.compile(rf"[{_BLANKS_C}]*([+-]?)0*([0-9]+)")  # (\d would take any script's digits)
-_C_ANY_BASE = re.compile(rf"[{_BLANKS_C}]*\+?(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))")
-"""The number a text starts with, as strtoul in base 0 reads it (hostmask.c_number reads a whole text: this is for
-a number followed by more, a NAT port range's first port)."""
 ULONG_MAX = (1 << 64) - 1
 
 
@@ -526,8 +532,7 @@ def _c_port(text: str) -> int | None:
 
 def _c_prefix(m: re.Match[str]) -> int | None:
     """The number of a :data:`_C_ANY_BASE` match (a number that text starts with) as a port, None above 65535."""
-    hexadecimal, octal, decimal = m.groups()
-    value = int(hexadecimal, 16) if hexadecimal else int(octal, 8) if octal else int(decimal)
+    value = c_value(m)
     return value if value <= 65535 else None
 
 
@@ -805,15 +810,9 @@ def devgroup_problem(value: str) -> str | None:
     if not slash or c_number(mask_text, 0xFFFFFFFF) is not None:
         return None
     prefix = _C_ANY_BASE.match(mask_text)
-    if prefix is not None and prefix.end() < len(mask_text) and _c_number_of(prefix) <= 0xFFFFFFFF:
+    if prefix is not None and prefix.end() < len(mask_text) and c_value(prefix) <= 0xFFFFFFFF:
         return "trailing garbage after value"
     return _BAD_INTEGER
-
-
-def _c_number_of(m: re.Match[str]) -> int:
-    """The number of a :data:`_C_ANY_BASE` match."""
-    hexadecimal, octal, decimal = m.groups()
-    return int(hexadecimal, 16) if hexadecimal else int(octal, 8) if octal else int(decimal)
 
 
 def tos_problem(value: str) -> str | None:
