@@ -1109,7 +1109,7 @@ class Simulator:
         """nf_nat_l4proto_unique_tuple: from a random port of the range, the first whose reply tuple is free, in
         rounds of 128, 64, 32 and 16 tries (each from a new random port); None when every try clashed."""
         sport = reply[5]
-        assert sport is not None  # the simulator's connections are TCP/UDP/SCTP: always a port
+        assert sport is not None  # a TCP/UDP/SCTP connection's port, an echo's identifier: always set
         lo, hi = ports if ports is not None else nat_port_range(sport)
         size = hi - lo + 1
         attempts = min(size, 128)
