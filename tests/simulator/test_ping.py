@@ -317,5 +317,5 @@ def test_a_ping_s_destination_with_a_slash_is_said_as_a_ping_s(text: str, said: 
     """A ping's --to holds no port: its '/' errors name a ping's forms (not node/NAME:NODEPORT, nor NAME.NS:PORT)."""
     with pytest.raises(UsageError) as raised:
         ping_host(text)
-    ((diagnostic,),) = [raised.value.diagnostics]
+    (diagnostic,) = raised.value.diagnostics
     assert diagnostic.message == f"'{text}': {said}; expected {PING_DESTINATION_FORMS}", diagnostic.message
