@@ -78,26 +78,19 @@ def joined_pair(run_tag: str, tag: str, configure: Callable[[str, str], None]) -
     killed before that leaves them to ``netns gc``, which the owner record beside them
     (``kpsim-<run>-<tag>.net``, :func:`~kubeproxy_sim.kernel.build.owned_netns`) tells they are garbage once
     this process is gone."""
-    from pyroute2 import netns
-
     from kubeproxy_sim.kernel import build, nsexec, sysfs
 
-    with build.owned_netns(f"{run_tag}-{tag}") as marker:
+    with build.owned_netns(f"{run_tag}-{tag}") as marker:  # (its exit removes the pair too, then itself)
         prefix = marker.removesuffix("net")
         client, node = names = (f"{prefix}c", f"{prefix}n")
-        try:
-            for name in names:
-                nsexec.create_netns(name)
-                nsexec.call(name, sysfs.write_sysctls, FORWARDING_SYSCTLS)
-            with nsexec.iproute(node) as ipr:
-                ipr.link("add", ifname="c0", kind="veth", peer={"ifname": "eth0", "net_ns_fd": client})
-            for name, end in ((node, "c0"), (client, "eth0")):
-                with nsexec.iproute(name) as ipr:
-                    for link in (end, "lo"):
-                        ipr.link("set", index=ipr.link_lookup(ifname=link)[0], state="up")
-            configure(client, node)
-            yield names
-        finally:
-            for name in names:
-                if name in netns.listnetns():
-                    netns.remove(name)
+        for name in names:
+            nsexec.create_netns(name)
+            nsexec.call(name, sysfs.write_sysctls, FORWARDING_SYSCTLS)
+        with nsexec.iproute(node) as ipr:
+            ipr.link("add", ifname="c0", kind="veth", peer={"ifname": "eth0", "net_ns_fd": client})
+        for name, end in ((node, "c0"), (client, "eth0")):
+            with nsexec.iproute(name) as ipr:
+                for link in (end, "lo"):
+                    ipr.link("set", index=ipr.link_lookup(ifname=link)[0], state="up")
+        configure(client, node)
+        yield names
