@@ -130,16 +130,12 @@ def _packet(args: argparse.Namespace):
     state = CtState(args.ctstate)
     # (a direction a NEW packet cannot have is _check_direction's refusal, not the ICMP type's)
     reply = args.ctdir == "REPLY" and state in (CtState.ESTABLISHED, CtState.RELATED)
-    if args.proto in ICMP_PROTOS:
-        try:
-            return Packet.of(args.proto, args.src, args.dst, icmp=icmp, in_iface=args.in_iface,
-                             out_iface=args.out_iface, bridge_port=args.bridge_port, ctstate=state, reply=reply)
-        except ValueError as exc:
-            raise UsageError(Diagnostic(str(exc), field="--icmp-type/--ctstate/--ctdir")) from None
-    try:
-        return Packet.of(args.proto, args.src, args.dst, args.dport, args.sport, in_iface=args.in_iface,
+    try:  # (an ICMP packet's ports are None and another's icmp is None: _icmp_of_args refused the rest)
+        return Packet.of(args.proto, args.src, args.dst, args.dport, args.sport, icmp=icmp, in_iface=args.in_iface,
                          out_iface=args.out_iface, bridge_port=args.bridge_port, ctstate=state, reply=reply)
     except ValueError as exc:
+        if args.proto in ICMP_PROTOS:  # a type conntrack never gives that state or direction
+            raise UsageError(Diagnostic(str(exc), field="--icmp-type/--ctstate/--ctdir")) from None
         # (the families were checked above: only a port is left to be wrong; the words are kept for their tests)
         raise InputError(Diagnostic(f"{exc}; expected addresses of one family and ports 0-65535",
                                     field="--src/--dst/--dport/--sport")) from None
