@@ -56,6 +56,7 @@ from urllib.parse import urlencode
 
 from kubeproxy_sim import signals
 from kubeproxy_sim.errors import Diagnostic, EnvironmentMissing, InputError, Severity, cannot_read, quoted
+from kubeproxy_sim.objects.addr import is_plain_ipv4  # (Go's ParseIP of IPv4 since go1.17: no leading zeros)
 from kubeproxy_sim.objects.model import UNWATCHED_LABELS
 from kubeproxy_sim.watch.cache import KIND_SPECS, KindCache, StreamSignal
 from kubeproxy_sim.watch.events import Batch, Kind, WatchEvent
@@ -1044,10 +1045,6 @@ class DialImpossible(Exception):
 HOSTS_FILE = "/etc/hosts"
 """Where Go's resolver (and glibc's) looks a name up before asking DNS."""
 
-_GO_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_GO_IPV4 = re.compile(rf"(?:{_GO_OCTET}\.){{3}}{_GO_OCTET}")
-"""An IPv4 address as Go's ParseIP takes one: four decimal numbers to 255, without leading zeros (go1.17 on)."""
-
 
 def _parsed_dial_problem(server: str) -> str | None:
     """How Go dials a server its url.Parse takes but the watch's own reading refuses (:func:`_server_problem`), in
@@ -1092,7 +1089,7 @@ def _lookup_problem(host: str, hosts: str | None = None) -> str | None:
         return f"lookup {name}: no such host"  # (Lookup refused it: non-ASCII, no domain name)
     if dialed == ".":  # (the root: Go asks DNS, which has no address for it; Python's socket cannot ask)
         return "lookup .: no such host"
-    if not dialed or ":" in dialed or _GO_IPV4.fullmatch(dialed) or _go_domain_name(dialed):
+    if not dialed or ":" in dialed or is_plain_ipv4(dialed) or _go_domain_name(dialed):
         return None  # (the local system, an IP address, a name to look up)
     if _hosts_addresses(dialed, hosts):
         return None
@@ -1156,7 +1153,7 @@ def _go_literal_ip(field: str) -> str | None:
     decimal numbers without leading zeros, or an IPv6 one with an optional zone), or None: the line is skipped."""
     import netaddr
 
-    if _GO_IPV4.fullmatch(field):
+    if is_plain_ipv4(field):
         return field
     address, _, zone = field.partition("%")
     if ":" in address and netaddr.valid_ipv6(address) and (zone or "%" not in field):  # (an empty zone: refused)
@@ -1176,7 +1173,7 @@ def _resolved_host(name: str, hosts: str | None = None) -> str | None:
     Go finds a domain name in (``0x7f.1``, ``0x7f000001``; Go's ParseIP refuses them) Go asks DNS for: it is given
     with a last dot, which inet_aton refuses, so glibc asks DNS too (for that name as it is: where it has fewer
     dots than resolv.conf's ndots, Go would try the search list's names first)."""
-    if not name or ":" in name or _GO_IPV4.fullmatch(name):
+    if not name or ":" in name or is_plain_ipv4(name):
         return None
     numeric = _inet_aton_reads(name)
     if numeric or name.endswith("."):
