@@ -178,6 +178,16 @@ def _numeric_zone(host: str) -> int | None:
     return ipv6_number(address)
 
 
+def getaddrinfo_number(host: str, ipv6: bool) -> int | None:
+    """A host as getaddrinfo reads a number of its family: inet_aton in IPv4 (an IPv4-mapped IPv6 address is its
+    IPv4 one), inet_pton in IPv6 with a decimal zone up to 2^32-1 dropped (:func:`_numeric_zone`: ``fd00::1%1`` is
+    fd00::1); None for anything else (a name, which the machine would resolve)."""
+    if not ipv6:
+        return inet_aton_exact(host) if ":" not in host else mapped_ipv4(host)
+    numeric = ipv6_number(host)
+    return _numeric_zone(host) if numeric is None and "%" in host else numeric
+
+
 def _link_local_zone(host: str) -> bool:
     """Whether ``host`` is a link-local (unicast fe80::/10 or multicast ff02::/16) address with an interface
     name as its zone (``fe80::1%lo``), which glibc reads only on such an address, and only when the machine has
@@ -219,7 +229,7 @@ def read_conntrack_host(value: str, ipv6: bool) -> tuple[int, int] | None:
     compares), the mask as -s/-d's (:func:`read_mask`); None for what it cannot read (a name, an anonymised
     value). iptables-legacy-save v1.8.9 prints ``--ctorigsrc 1/24`` as 0.0.0.1/24 (unshare --net)."""
     host, slash, mask = value.partition("/")
-    number = ipv6_number(host) if ipv6 else inet_aton_exact(host) if ":" not in host else mapped_ipv4(host)
+    number = ipv6_number(host) if ipv6 else getaddrinfo_number(host, False)
     mask_value = read_mask(mask if slash else None, 6 if ipv6 else 4)
     return None if number is None or mask_value is None else (number, mask_value)
 
@@ -240,11 +250,9 @@ def read_host(item: str, ipv6: bool | None = None) -> Host | HostRefusal:
     if family == 4:
         numeric = xt_dotted(host)
         if numeric is None:
-            numeric = inet_aton_exact(host) if ":" not in host else mapped_ipv4(host)
+            numeric = getaddrinfo_number(host, False)
     else:
-        numeric = ipv6_number(host)
-        if numeric is None and "%" in host:
-            numeric = _numeric_zone(host)
+        numeric = getaddrinfo_number(host, True)
     mask = read_mask(mask_text, family)
     named = numeric is None and ipv6 is None and ":" not in host
     if mask is None and named:

@@ -25,7 +25,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kubeproxy_sim.netfilter.hostmask import address_text, c_number, inet_aton_exact, ipv6_number, mapped_ipv4
+from kubeproxy_sim.netfilter.hostmask import address_text, c_number, getaddrinfo_number, inet_aton_exact, ipv6_number
 
 MASK = 0xFFFFFFFF
 JHASH_INITVAL = 0xDEADBEEF
@@ -256,18 +256,6 @@ def _ipv6_host_refused(host: str) -> bool:
     return not zone or not named
 
 
-def read_getaddrinfo_host(host: str, family: int) -> int | None:
-    """A host as getaddrinfo reads a number of ``family`` (inet_aton in IPv4, with an IPv4-mapped IPv6 address its
-    IPv4 one; inet_pton in IPv6, a decimal zone up to 2^32-1 dropped: ``fd00::1%1`` is fd00::1); None for anything
-    else (a name, which the machine would resolve)."""
-    if family == 6:
-        address, percent, zone = host.partition("%")
-        if percent and (not (zone.isascii() and zone.isdigit()) or int(zone) > 0xFFFFFFFF):
-            return None
-        return ipv6_number(address)
-    return inet_aton_exact(host) if ":" not in host else mapped_ipv4(host)
-
-
 def plen_mask(text: str, family: int) -> int | None:
     """A ``/MASK`` as libxtables 1.8.9's xtopt_parse_plenmask reads it (XTTYPE_HOSTMASK: NETMAP's ``--to``): a
     length in C's bases up to the family's bits, else an address getaddrinfo reads as a number (``255.255.0.0``,
@@ -280,7 +268,7 @@ def plen_mask(text: str, family: int) -> int | None:
     if length is None:
         if not text or any(c in " \t\n\v\f\r" for c in text):
             return None
-        mask = read_getaddrinfo_host(text, family)
+        mask = getaddrinfo_number(text, family == 6)
         if mask is None:
             return None
         inverted = ~mask & full
@@ -299,9 +287,9 @@ def read_netmap_to(value: str, family: int) -> tuple[int, int] | str | None:
     problem = host_problem(host)
     if problem is not None:
         return problem
-    number = read_getaddrinfo_host(host, family)
+    number = getaddrinfo_number(host, family == 6)
     if number is None:
-        if read_getaddrinfo_host(host, 10 - family) is None:
+        if getaddrinfo_number(host, family != 6) is None:
             return None
         return "getaddrinfo: Address family for hostname not supported"
     bits = 32 if family == 4 else 128
