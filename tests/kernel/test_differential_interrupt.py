@@ -22,6 +22,7 @@ from pyroute2 import netns
 from kubeproxy_sim.kernel import build
 from kubeproxy_sim.kernel.differential import PARALLEL_FLOWS
 from kubeproxy_sim.kernel.send import PROBE
+from kubeproxy_sim.kernel.state import stat_fields
 
 pytestmark = pytest.mark.kernel
 
@@ -39,12 +40,14 @@ def _probe_of(pid: int) -> int | None:
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
+        fields = stat_fields(int(entry.name))
+        if fields is None or len(fields) < 2 or int(fields[1]) != pid:
+            continue
         try:
-            stat = Path(f"/proc/{entry.name}/stat").read_text()
             cmdline = Path(f"/proc/{entry.name}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if int(stat.rsplit(")", 1)[-1].split()[1]) == pid and PROBE.encode() in cmdline:
+        if PROBE.encode() in cmdline:
             return int(entry.name)
     return None
 
