@@ -515,10 +515,15 @@ def _tos(options: Options, ipv6: bool) -> Options:
 
 def _dscp(options: Options, ipv6: bool) -> Options:
     """dscp as libxt_dscp saves it: ``--dscp 0xVV``, a class by its value (``--dscp-class EF`` is --dscp 0x2e)."""
+    return _dscp_values(options, "--dscp")
+
+
+def _dscp_values(options: Options, flag: str) -> Options:
+    """Each DSCP value or class of the dscp match or the DSCP target as ``flag 0xVV`` (its save's one form)."""
     out = []
     for o in options:
         value = syntax.dscp_value(o.flag, o.args[0]) if len(o.args) == 1 else None
-        out.append(o if value is None else _with(o, f"0x{value:02x}", flag="--dscp"))
+        out.append(o if value is None else _with(o, f"0x{value:02x}", flag=flag))
     return out
 
 
@@ -763,11 +768,7 @@ def _tos_target(name: str, options: Options, ipv6: bool) -> Options:
 
 def _dscp_target(name: str, options: Options, ipv6: bool) -> Options:
     """DSCP as libxt_DSCP saves it: ``--set-dscp 0xVV``, a class by its value."""
-    out = []
-    for o in options:
-        value = syntax.dscp_value(o.flag, o.args[0]) if len(o.args) == 1 else None
-        out.append(o if value is None else _with(o, f"0x{value:02x}", flag="--set-dscp"))
-    return out
+    return _dscp_values(options, "--set-dscp")
 
 
 def _classify(name: str, options: Options, ipv6: bool) -> Options:
