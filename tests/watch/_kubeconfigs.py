@@ -62,6 +62,16 @@ def port_of(fake: FakeApiServer) -> str:
     return fake.url.rsplit(":", 1)[1]
 
 
+def kubeconfig_for(server: str, **cluster: Any) -> str:
+    """The text of a kubeconfig with one cluster (``server``, and ``cluster``'s fields beside it) and a context
+    naming no user, for a server no fake stands behind."""
+    import yaml
+
+    return yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current-context": "c",
+                           "clusters": [{"name": "k", "cluster": {"server": server, **cluster}}],
+                           "contexts": [{"name": "c", "context": {"cluster": "k"}}], "users": []})
+
+
 def with_user(fake: FakeApiServer, path: Path, user: dict[str, Any], **cluster: Any) -> Path:
     """The fake's kubeconfig at ``path`` with ``user`` as its credentials (and ``cluster``'s fields added)."""
     import yaml

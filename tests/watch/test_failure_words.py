@@ -42,16 +42,15 @@ def test_a_host_urllib3_cannot_name_fails_for_good_in_words() -> None:
 def test_a_tunnel_to_a_name_idna_lookup_refuses_is_given_up_at_once(tmp_path: Path) -> None:
     """https://\\u0663 through a proxy-url: Go asks the proxy for "CONNECT \\u0663:443" as written; urllib3 cannot
     build the request, so nothing cures it: a bounded run gives up at the first list, without the class's name."""
-    from ._kubeconfigs import given_up
-    from .test_server_hosts import _kubeconfig_for
+    from ._kubeconfigs import given_up, kubeconfig_for
 
     listener = socket.create_server(("127.0.0.1", 0))
     accepted: list[socket.socket] = []
     threading.Thread(target=lambda: accepted.append(listener.accept()[0]), daemon=True).start()
     try:
         kubeconfig = tmp_path / "kc"
-        kubeconfig.write_text(_kubeconfig_for("https://\u0663").replace(
-            "server:", f"proxy-url: http://127.0.0.1:{listener.getsockname()[1]}\n    server:"))
+        proxy = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        kubeconfig.write_text(kubeconfig_for("https://\u0663", **{"proxy-url": proxy}))
         sleeps: list[float] = []
         failed = str(given_up(kubeconfig, sleep=sleeps.append))
     finally:

@@ -10,7 +10,7 @@ import pytest
 from kubeproxy_sim.watch import Kind
 from kubeproxy_sim.watch.apiserver import _cluster_as_dialed, _server_name_problem, _server_problem
 
-from ._kubeconfigs import port_of, synced, with_user
+from ._kubeconfigs import kubeconfig_for, port_of, synced, with_user
 
 pytest.importorskip("kubernetes")
 
@@ -87,7 +87,7 @@ def test_a_server_go_cannot_dial_fails_each_request(tmp_path: Path, server: str,
     from ._kubeconfigs import given_up
 
     kubeconfig = tmp_path / "kc"
-    kubeconfig.write_text(_kubeconfig_for(server))
+    kubeconfig.write_text(kubeconfig_for(server))
     sleeps: list[float] = []
     failed = given_up(kubeconfig, sleep=sleeps.append)
     host = server.removeprefix("http://")
@@ -95,9 +95,3 @@ def test_a_server_go_cannot_dial_fails_each_request(tmp_path: Path, server: str,
     assert sleeps == []
 
 
-def _kubeconfig_for(server: str) -> str:
-    import yaml
-
-    return yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current-context": "c",
-                           "clusters": [{"name": "k", "cluster": {"server": server}}],
-                           "contexts": [{"name": "c", "context": {"cluster": "k"}}], "users": []})

@@ -66,11 +66,9 @@ def test_a_name_lookup_refuses_fails_each_request_in_go_s_words(tmp_path: Path, 
     """The fuzzer's finding F3: the watch said "list failed: LocationParseError: Failed to parse: Name '\\u0663' is
     not a valid IDNA label" (urllib3's class and words) at each attempt; kubectl 1.33 failed its one request "dial
     tcp: lookup \\u0663: no such host" (Go's resolver finds no domain name in it), which a bounded run gives up at."""
-    from ._kubeconfigs import given_up
-    from .test_server_hosts import _kubeconfig_for
-
+    from ._kubeconfigs import given_up, kubeconfig_for
     kubeconfig = tmp_path / "kc"
-    kubeconfig.write_text(_kubeconfig_for(f"http://{written}"))
+    kubeconfig.write_text(kubeconfig_for(f"http://{written}"))
     sleeps: list[float] = []
     failed = given_up(kubeconfig, sleep=sleeps.append)
     assert str(failed) == f"http://{said}"

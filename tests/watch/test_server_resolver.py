@@ -10,7 +10,7 @@ import pytest
 
 from kubeproxy_sim.watch.apiserver import _dial_problem
 
-from ._kubeconfigs import given_up, port_of, synced, with_user
+from ._kubeconfigs import given_up, kubeconfig_for, port_of, synced, with_user
 
 pytest.importorskip("kubernetes")
 
@@ -131,10 +131,8 @@ def test_a_numeric_name_is_not_dialed_as_glibc_reads_it(populated, tmp_path: Pat
 @pytest.mark.parametrize(("server", "name"), [("http://a..b:1", "a..b"), ("http://" + "a" * 64 + ":1", "a" * 64)])
 def test_a_name_python_s_idna_codec_refuses_fails_in_go_s_words(tmp_path: Path, server: str, name: str) -> None:
     """urllib3 said "LocationParseError: Failed to parse: 'a..b', label empty or too long" at each attempt."""
-    from .test_server_hosts import _kubeconfig_for
-
     kubeconfig = tmp_path / "kc"
-    kubeconfig.write_text(_kubeconfig_for(server))
+    kubeconfig.write_text(kubeconfig_for(server))
     host = server.removeprefix("http://")
     assert str(given_up(kubeconfig, sleep=lambda _: None)) == (
         f"{server}: list failed: cannot connect to {host}: dial tcp: lookup {name}: no such host")
@@ -149,10 +147,8 @@ def test_a_server_go_s_url_parse_refuses_is_refused_at_start_still(tmp_path: Pat
     from kubeproxy_sim.watch import Kind
     from kubeproxy_sim.watch.apiserver import ApiServerSource
 
-    from .test_server_hosts import _kubeconfig_for
-
     kubeconfig = tmp_path / "kc"
-    kubeconfig.write_text(_kubeconfig_for(server))
+    kubeconfig.write_text(kubeconfig_for(server))
     with pytest.raises(InputError, match="is not a URL"):
         ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE])
 
@@ -169,10 +165,8 @@ def test_a_proxy_go_s_resolver_finds_no_address_for_is_refused_as_the_kubeconfig
     from kubeproxy_sim.watch import Kind
     from kubeproxy_sim.watch.apiserver import ApiServerSource
 
-    from .test_server_hosts import _kubeconfig_for
-
     kubeconfig = tmp_path / "kc"
-    kubeconfig.write_text(_kubeconfig_for("http://10.1.1.1").replace("server:", f"proxy-url: '{proxy}'\n    server:"))
+    kubeconfig.write_text(kubeconfig_for("http://10.1.1.1", **{"proxy-url": proxy}))
     with pytest.raises(InputError) as caught:
         ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE])
     assert str(caught.value) == (
