@@ -10,9 +10,7 @@ import pytest
 from kubeproxy_sim.netfilter.codec import parse_ruleset
 from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
-
-NAT = "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
-FILTER = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+from tests.netfilter.restore_cases import FILTER, NAT
 
 
 def traced(text: str, packet: Packet, ipv6: bool = False) -> tuple[list[tuple[str, str | None]], list[str]]:
