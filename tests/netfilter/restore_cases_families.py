@@ -11,12 +11,7 @@ family ("Invalid address format", 'Bad IP address "10.0.0.1"'), and a name's mas
 
 from __future__ import annotations
 
-from tests.netfilter.restore_cases import NAT, Case, filter_with
-
-
-def nat_with(rule: str) -> str:
-    return f"{NAT}{rule}\nCOMMIT\n"
-
+from tests.netfilter.restore_cases import Case, filter_with, nat_with
 
 MIXED = [
     *(Case(f"family {rule}", filter_with(f"-A INPUT {rule} -j ACCEPT"), line=5)
