@@ -188,15 +188,23 @@ def getaddrinfo_number(host: str, ipv6: bool) -> int | None:
     return _numeric_zone(host) if numeric is None and "%" in host else numeric
 
 
+def zone_named(value: int) -> bool:
+    """Whether glibc (__inet6_scopeid_pton) reads an interface name as the zone of IPv6 address ``value``: a
+    link-local unicast one (fe80::/10) or a node- or link-local multicast one (ffX1::, ffX2::, any flags X); on any
+    other a named zone is refused (ip6tables-legacy-restore v1.8.9, unshare --net: ``-s ff01::1%lo``,
+    ``ff12::1%lo``, ``ff02::1%lo`` taken; ``ff05::1%lo``, ``fd00::1%lo`` "host/network ... not found")."""
+    return value >> 118 == 0x3FA or (value >> 120 == 0xFF and (value >> 112) & 0xF in (1, 2))
+
+
 def _link_local_zone(host: str) -> bool:
-    """Whether ``host`` is a link-local (unicast fe80::/10 or multicast ff02::/16) address with an interface
-    name as its zone (``fe80::1%lo``), which glibc reads only on such an address, and only when the machine has
-    that interface (``fd00::1%lo`` is "host/network `fd00::1%lo' not found" everywhere)."""
+    """Whether ``host`` is an address of :func:`zone_named` with an interface name as its zone (``fe80::1%lo``),
+    which glibc reads only on such an address, and only when the machine has that interface (``fd00::1%lo`` is
+    "host/network `fd00::1%lo' not found" everywhere)."""
     address, percent, zone = host.partition("%")
     if not percent or not zone or (zone.isascii() and zone.isdigit()):
         return False
     value = ipv6_number(address)
-    return value is not None and (value >> 118 == 0x3FA or value >> 112 == 0xFF02)
+    return value is not None and zone_named(value)
 
 
 def mapped_ipv4(host: str) -> int | None:

@@ -25,7 +25,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kubeproxy_sim.netfilter.hostmask import address_text, c_number, getaddrinfo_number, inet_aton_exact, ipv6_number
+from kubeproxy_sim.netfilter.hostmask import (
+    address_text,
+    c_number,
+    getaddrinfo_number,
+    inet_aton_exact,
+    ipv6_number,
+    zone_named,
+)
 
 MASK = 0xFFFFFFFF
 JHASH_INITVAL = 0xDEADBEEF
@@ -252,8 +259,7 @@ def _ipv6_host_refused(host: str) -> bool:
         return False
     if zone.isascii() and zone.isdigit():
         return int(zone) > 0xFFFFFFFF
-    named = number >> 118 == 0xFE80 >> 6 or (number >> 120 == 0xFF and (number >> 112) & 0xF in (1, 2))
-    return not zone or not named
+    return not zone or not zone_named(number)
 
 
 def plen_mask(text: str, family: int) -> int | None:

@@ -92,7 +92,7 @@ def test_a_name_or_an_anonymised_value_is_kept_as_written(value: str) -> None:
 
 
 @pytest.mark.parametrize("value", ["fd00::1%lo", "fd00::1%eth0/64", "zz::1%lo", "fd00::1%4294967296", "fd00::1%",
-                                   "fd00::1%+1", "fe80::1%"])
+                                   "fd00::1%+1", "fe80::1%", "ff05::1%lo"])
 def test_an_address_with_a_zone_is_refused_not_kept_as_anonymised(value: str) -> None:
     """ip6tables-legacy-restore and -nft-restore 1.8.9: "host/network `fd00::1%lo' not found" (the interface's
     letters made it look anonymised, and it was kept); restore_cases ADDRESSES pins the tools' refusal."""
@@ -105,6 +105,10 @@ def test_an_address_with_a_zone_is_refused_not_kept_as_anonymised(value: str) ->
     ("fd00::1%1", HostNetwork(6, 0xFD00 << 112 | 1, V6_ALL)), ("::1%4294967295", HostNetwork(6, 1, V6_ALL)),
     ("fe80::1%01/64", HostNetwork(6, 0xFE80 << 112, V6_ALL ^ (V6_ALL >> 64))),
     ("fe80::1%lo", HostName("fe80::1%lo")), ("ff02::1%eth0/64", HostName("ff02::1%eth0/64")),
+    # node- and link-local multicast of any flags (ffX1::, ffX2::), as glibc's __inet6_scopeid_pton takes them:
+    # ip6tables-legacy-restore v1.8.9 (unshare --net) saves -s ff01::1%lo and ff12::1%lo as ff01::1/128, ff12::1/128
+    ("ff01::1%lo", HostName("ff01::1%lo")), ("ff12::1%lo", HostName("ff12::1%lo")),
+    ("ff11::1%lo", HostName("ff11::1%lo")),
 ])
 def test_a_zone_is_read_as_getaddrinfo_reads_it(value: str, read: HostNetwork | HostName) -> None:
     """ip6tables-legacy-restore and -nft-restore 1.8.9 (unshare --net): a numeric zone up to 2^32-1 on any
