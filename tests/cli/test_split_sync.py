@@ -12,9 +12,10 @@ import json
 import mmap
 import os
 import time
+from collections.abc import Callable
 from operator import itemgetter
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import pytest
 from hypothesis import given
@@ -62,6 +63,20 @@ def written(synced: split_sync.Synced) -> str:
 
 def _no_fallback(*args: object) -> None:
     raise AssertionError("the split fell back to one process")
+
+
+_R = TypeVar("_R")
+
+
+def _recorded(function: Callable[..., _R], results: list[_R]) -> Callable[..., _R]:
+    """``function``, keeping each of its results in ``results``: the test sees what a patched step returned."""
+
+    def call(*args: object) -> _R:
+        result = function(*args)
+        results.append(result)
+        return result
+
+    return call
 
 
 def _service_count(argv: list[str]) -> int:
@@ -184,7 +199,7 @@ def test_rules_too_large_for_the_shared_mapping_come_through_the_pipe(tmp_path: 
     monkeypatch.setattr(split_sync, "HANDOVER_BYTES", mmap.PAGESIZE)
     received: list[object] = []
     receive = split_sync._receive
-    monkeypatch.setattr(split_sync, "_receive", lambda stream: received.append(receive(stream)) or received[-1])
+    monkeypatch.setattr(split_sync, "_receive", _recorded(receive, received))
     whole, split = both_ways(argv, text=True)
     assert written(split) == written(whole) and split.diagnostics == whole.diagnostics
     assert None in received  # the child said its rules did not fit, and sent them through the pipe
@@ -218,8 +233,8 @@ def test_a_failing_child_falls_back_to_one_process(tmp_path: Path, monkeypatch: 
     split_once, whole_once = split_sync._split, split_sync._whole
     whole = split_sync.load_and_generate(rules_args("--scenario", scenario), text=True, threshold=10**9)
     monkeypatch.setattr(split_sync, "_child", broken)
-    monkeypatch.setattr(split_sync, "_split", lambda *a: splits.append(split_once(*a)) or splits[-1])
-    monkeypatch.setattr(split_sync, "_whole", lambda *a: wholes.append(whole_once(*a)) or wholes[-1])
+    monkeypatch.setattr(split_sync, "_split", _recorded(split_once, splits))
+    monkeypatch.setattr(split_sync, "_whole", _recorded(whole_once, wholes))
     split = split_sync.load_and_generate(rules_args("--scenario", scenario), text=True, threshold=2)
     assert ran.exists() and splits == [None] and len(wholes) == 1  # forked, the child failed, one process did it
     assert written(split) == written(whole) and split.diagnostics == whole.diagnostics

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from kubeproxy_sim.errors import Severity
-from kubeproxy_sim.watch import ApiServerSource, EventType, Kind
+from kubeproxy_sim.watch import EventType, Kind
+from kubeproxy_sim.watch.apiserver import ApiServerSource  # (the package's lazy name is no type to mypy)
 
 from ._fake_apiserver import FakeApiServer
 
