@@ -128,8 +128,8 @@ def send_counted(sim: Simulator, source: str, destination: str, *, proto: str = 
     if proto in ICMP_PROTOS:
         from kubeproxy_sim.simulator.ping import ping_why
 
-        return ping_why(sim, result)
-    return send_why(sim, result)
+        return simsend.with_destination_note(ping_why(sim, result))
+    return simsend.with_destination_note(send_why(sim, result))
 
 
 def ticking(items: Iterable[T], tick: Callable[..., None]) -> Iterator[T]:

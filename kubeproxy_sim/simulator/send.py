@@ -41,6 +41,7 @@ from kubeproxy_sim.netfilter.packet import (
     is_address,
     literal_family,
     loopback,
+    loopback_source,
     parse_address,
 )
 from kubeproxy_sim.netfilter.trace import Outcome, TraceResult
@@ -92,6 +93,7 @@ class Target:
     port: int
     name: str | None = None  # the DNS name, when it was one
     truncated: bool = False  # its DNS answer does not fit a datagram: the query is asked again over TCP
+    note: str | None = None  # what the client's kernel made of the address given (:func:`unspecified_note`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +137,9 @@ class SendResult:
     sticky: bool | None = None  # ClientIP affinity on the way: one client keeps its pod (None: not predicted)
     evidence: Evidence | None = field(default=None, compare=False, repr=False)  # (send's, for the rows' words)
     ping: PingTarget | None = None  # a ping's (icmp, icmpv6) destination: what has the address, why it answers
+    destination_note: str | None = field(default=None, compare=False, repr=False)
+    """What the client's kernel made of the destination given (0.0.0.0: its own host, :func:`unspecified_note`),
+    said first on every row by :func:`with_destination_note` once the rows have their own words."""
 
     def as_json(self) -> dict[str, object]:
         """The public ``-o json`` contract (shared with ``netns send``): ``answered`` the connections (pings) the
@@ -411,9 +416,44 @@ def parse_destination(sim: Simulator, client: Client, text: str, *, ping: bool =
         ip = canonical_address(host)
         if (":" in ip) != (sim.family == 6):
             raise _bad(text, "--to", family_mismatch("the packet", 6 if ":" in ip else 4, sim.family))
+        if parse_address(ip)[1] == 0:  # 0.0.0.0 or ::: the client's kernel connects to its own host
+            connected = unspecified_destination(client, sim.family)
+            return Target(text, (connected,), port, note=unspecified_note(ip, connected, client,
+                                                                          "pings" if ping else "connections"))
         return Target(text, (ip,), port)
     answer = resolve_host(sim, client, host, text)
     return Target(text, answer.addresses, port, host, sim.dns.truncated(answer, sim.resolver(client)))
+
+
+def unspecified_destination(client: Client, family: int) -> str:
+    """The address a client's socket is connected to when told the unspecified one (0.0.0.0, ::), which no packet
+    can carry: Linux's IPv4 output route (ip_route_output_key_hash_rcu, which connect, sendto and a raw socket's
+    send all take) makes a zero destination the socket's bound source, else 127.0.0.1 (the source as well), and
+    sends on lo; IPv6's connect (tcp_v6_connect, ip6_datagram_connect) and send (udpv6_sendmsg, rawv6_sendmsg)
+    make it ::1, bound or not. So ``curl 0.0.0.0:NODEPORT`` on a node is a connection to 127.0.0.1:NODEPORT,
+    which kube-proxy's localhost NodePort rules take."""
+    if family == 4 and client.bound:
+        return client.ip
+    return format_address(family, loopback_source(family))
+
+
+def unspecified_note(given: str, connected: str, client: Client, what: str) -> str:
+    """Why ``what`` (connections, pings) to the unspecified address ``given`` went to ``connected``
+    (:func:`unspecified_destination`)."""
+    where = f"its socket's bound source, {connected}" if connected == client.ip else connected
+    return (f"{given} is no host's address (no packet carries it): Linux sends to it as to the client's own host, "
+            f"on lo, at {where}, so {client.label}'s {what} went to {connected}")
+
+
+def with_destination_note(result: SendResult) -> SendResult:
+    """``result`` with its :attr:`SendResult.destination_note` first on every row's words (after the rows got their
+    own: analysis.why's and ping_why replace them)."""
+    note = result.destination_note
+    if note is None:
+        return result
+    return dataclasses.replace(
+        result, delivered=tuple(dataclasses.replace(d, why=(note, *d.why)) for d in result.delivered),
+        failed=tuple(dataclasses.replace(f, why=(note, *f.why)) for f in result.failed))
 
 
 def resolve_host(sim: Simulator, client: Client, host: str, text: str) -> Answer:
@@ -781,11 +821,12 @@ def send(sim: Simulator, source: str, destination: str, *, proto: str = "tcp", c
     pods = {(p.key, p.ip): p.pod_object for p in sim.topology.pods}
     delivered = tuple(dataclasses.replace(d, pod_object=pods.get((d.pod, d.ip))) for d in result.delivered)
     if not ping:
-        return dataclasses.replace(result, delivered=delivered, evidence=evidence)
+        return dataclasses.replace(result, delivered=delivered, evidence=evidence, destination_note=target.note)
     # ping(8) pings one address; each of ours is a new `ping -c 1`, drawing among the name's addresses: the JSON's
     # ping is the first's, each row's words its own (ping_why)
     first = dataclasses.replace(ping_target(sim, target.addresses[0]), resolved=target.addresses)
-    return _rows_to(dataclasses.replace(result, delivered=delivered, evidence=evidence, ping=first), sent)
+    return _rows_to(dataclasses.replace(result, delivered=delivered, evidence=evidence, ping=first,
+                                        destination_note=target.note), sent)
 
 
 def tally(source: str, destination: str, proto: str, seed: int | None, results: list[Connection],
