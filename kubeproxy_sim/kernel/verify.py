@@ -437,14 +437,18 @@ def queued(path: Sequence[PathStep]) -> bool:
 
 
 def observe(plan: StagePlan, flow: Flow, source: str, count: int, timeout: float) -> Counter[tuple[str, ...]]:
-    """``count`` real connections from the flow's origin namespace, keyed like :class:`Expectation`."""
+    """``count`` real connections from the flow's origin namespace, keyed like :class:`Expectation`.
+
+    A failed probe's error names the flow, as objects mode's do (differential.of_flow): the namespace alone is
+    the same for every flow from that origin, and left the user to guess which of them it was."""
     namespace = {Origin.POD: plan.client_pod.netns, Origin.NODE: plan.node.netns,
                  Origin.EXTERNAL: plan.external.netns}[flow.origin]
     bind = source if flow.origin is Origin.NODE else ""
     argv = nsexec.python_module(PROBE, flow.dst, str(flow.port), flow.proto, str(count), str(timeout), bind)
     done = nsexec.run(namespace, argv, timeout=60 + count * timeout)
     if done.returncode != 0:
-        raise InputError(Diagnostic(f"the probe failed in {namespace}: {done.stderr.strip()[-300:]}"))
+        raise InputError(Diagnostic(f"flow {flow_name(flow, source)}: the probe failed in {namespace}: "
+                                    f"{done.stderr.strip()[-300:]}"))
     seen: Counter[tuple[str, ...]] = Counter()
     for result in json.loads(done.stdout):
         if "error" in result:
@@ -453,6 +457,11 @@ def observe(plan: StagePlan, flow: Flow, source: str, count: int, timeout: float
             host, _, port = result["dst"].rpartition(":")
             seen[("reply", host_port(host, int(port)), result["src"].rsplit(":", 1)[0])] += 1
     return seen
+
+
+def flow_name(flow: Flow, source: str) -> str:
+    """A flow as the result table's "from" and "to" columns show it: ``external 203.0.113.10 -> 10.0.0.1:80/tcp``."""
+    return f"{flow.origin.value} {source} -> {flow.label}"
 
 
 # --------------------------------------------------------------------------- judging

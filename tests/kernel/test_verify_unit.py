@@ -607,3 +607,21 @@ def test_a_partial_restore_input_is_refused_before_anything_is_staged(tmp_path: 
     assert "sync-2.rules:20: a partial restore input" in message and "nat KUBE-SVC-XPGD46QRK7WJZT7O" in message
     assert "iptables-restore would refuse it at COMMIT; expected the node's iptables-save output" in message
     assert not list(tmp_path.iterdir())  # nothing staged or recorded
+
+
+def test_a_failed_probe_names_its_flow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every flow from one origin probes from the same namespace: its name alone did not say which flow failed."""
+    import subprocess
+    from types import SimpleNamespace
+
+    from kubeproxy_sim.kernel import verify as module
+
+    ran = subprocess.CompletedProcess(["probe"], 1, "", "OSError: [Errno 99] Cannot assign requested address\n")
+    monkeypatch.setattr(module.nsexec, "run", lambda namespace, argv, timeout: ran)
+    plan = SimpleNamespace(**{role: SimpleNamespace(netns=f"kpsim-t.{role}")
+                              for role in ("client_pod", "node", "external")})
+    with pytest.raises(InputError) as raised:
+        module.observe(plan, Flow(Origin.NODE, "10.96.0.10", 53, "udp"), "192.168.1.5", 3, 0.3)  # type: ignore
+    assert [str(d) for d in raised.value.diagnostics] == [
+        "flow node 192.168.1.5 -> 10.96.0.10:53/udp: the probe failed in kpsim-t.node: "
+        "OSError: [Errno 99] Cannot assign requested address"]
