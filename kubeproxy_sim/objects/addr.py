@@ -25,8 +25,9 @@ from dataclasses import dataclass
 
 from kubeproxy_sim.objects.model import IPFamily
 
-PLAIN_IPV4 = r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-"""A dotted quad in canonical form (no leading zeros): the overwhelmingly common case."""
+PLAIN_IPV4 = r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+r"""A dotted quad in canonical form (no leading zeros): the overwhelmingly common case. ASCII digits only: a
+Unicode ``\d`` also takes other scripts' digits (``1٠.0.0.1``), which no address parser reads as a number."""
 _PLAIN_IPV4 = re.compile(PLAIN_IPV4)
 
 
