@@ -254,17 +254,30 @@ def walks(chains: tuple[Chain, ...], packets: tuple[Probe, ...], context: NodeCo
           end: Callable[[Probe, Any], str | None], ipv6: bool = False) -> list[Walk]:
     """Per packet, what the evaluator says it did, walked in order through one sampling run on the node
     ``context`` describes: the counters its path moves and ``end(probe, finished walk)``, where it goes."""
+
+    def packet(probe: Probe) -> Packet:
+        ports = (None, None) if probe.proto == icmp else (probe.dport, probe.sport)
+        return Packet.of(probe.proto, probe.src, probe.dst, *ports, in_iface="c0")
+
+    return [(counters, end(probe, finished))
+            for probe, counters, finished in evaluated(chains, packets, context, packet, ipv6=ipv6)]
+
+
+ProbeT = TypeVar("ProbeT", bound=Probe)
+
+
+def evaluated(chains: tuple[Chain, ...], probes: Iterable[ProbeT], context: NodeContext,
+              packet: Callable[[ProbeT], Packet], *, ipv6: bool = False) -> Iterator[tuple[ProbeT, Counter[Key], Any]]:
+    """Each probe, as ``packet`` builds it, walked by the evaluator in order through one sampling run (the
+    kernel's order: a walk may find what an earlier one left, a recent list's entry): the probe, the counters
+    its path moves and the finished walk."""
     text = restore_text(chains)
     keys = rule_keys(text)
     engine = Engine(compile_ruleset(parse_ruleset(text, ipv6=ipv6)), context,
                     Sampler(rng=lambda: 0, recent=RecentTable(), now=1.0))
-    out = []
-    for probe in packets:
-        ports = (None, None) if probe.proto == icmp else (probe.dport, probe.sport)
-        packet = Packet.of(probe.proto, probe.src, probe.dst, *ports, in_iface="c0")
-        (finished,) = engine.run(packet)
-        out.append((path_counters(finished.path, keys), end(probe, finished)))
-    return out
+    for probe in probes:
+        (finished,) = engine.run(packet(probe))
+        yield probe, path_counters(finished.path, keys), finished
 
 
 def path_counters(path: Iterable[CompiledRule], keys: dict[int, Key]) -> Counter[Key]:

@@ -19,15 +19,13 @@ from dataclasses import dataclass
 import pytest
 
 from kubeproxy_sim.kernel import nsexec
-from kubeproxy_sim.netfilter.codec import parse_ruleset
-from kubeproxy_sim.netfilter.compile import compile_ruleset
 from kubeproxy_sim.netfilter.compile_match_packet import read_icmp_type
-from kubeproxy_sim.netfilter.evaluate import Engine, NodeContext, RecentTable, Sampler
+from kubeproxy_sim.netfilter.evaluate import NodeContext
 from kubeproxy_sim.netfilter.packet import CtState, Packet, unconnected_icmp_state
 from tests.kernel import test_eval_kernel_differential as v4
 from tests.kernel import test_eval_kernel_differential6 as v6
 from tests.kernel.conftest import joined_pair
-from tests.kernel.eval_kernel import Chain, Key, Probe, path_counters, restore_text, rule_keys
+from tests.kernel.eval_kernel import Chain, Key, Probe, evaluated
 from tests.kernel.test_eval_kernel_differential import Node
 
 pytestmark = pytest.mark.kernel
@@ -147,21 +145,19 @@ def _probes(proto: str, src: str, destinations: tuple[str, ...],
 
 def _evaluated(chains: tuple[Chain, ...], probes: tuple[IcmpProbe, ...], context: NodeContext,
                ipv6: bool) -> list[Counter[Key]]:
-    text = restore_text(chains)
-    keys = rule_keys(text)
-    engine = Engine(compile_ruleset(parse_ruleset(text, ipv6=ipv6)), context,
-                    Sampler(rng=lambda: 0, recent=RecentTable(), now=1.0))
     out = []
-    for p in probes:
-        if p.proto == "udp":
-            packet = Packet.of(p.proto, p.src, p.dst, p.dport, p.sport, in_iface="c0")
-        else:
-            state = p.state or unconnected_icmp_state(p.proto, p.icmp_type)
-            packet = Packet.of(p.proto, p.src, p.dst, icmp=(p.icmp_type, p.icmp_code), in_iface="c0", ctstate=state)
-        (finished,) = engine.run(packet)
-        assert finished.verdict == "ACCEPT"
-        out.append(path_counters(finished.path, keys))
+    for _, counters, finished in evaluated(chains, probes, context, _packet, ipv6=ipv6):
+        assert finished.verdict == "ACCEPT"  # (the rules only count: none decides)
+        out.append(counters)
     return out
+
+
+def _packet(p: IcmpProbe) -> Packet:
+    """The probe as the evaluator sees it: a UDP datagram, or an ICMP packet in the state conntrack gives it."""
+    if p.proto == "udp":
+        return Packet.of(p.proto, p.src, p.dst, p.dport, p.sport, in_iface="c0")
+    state = p.state or unconnected_icmp_state(p.proto, p.icmp_type)
+    return Packet.of(p.proto, p.src, p.dst, icmp=(p.icmp_type, p.icmp_code), in_iface="c0", ctstate=state)
 
 
 def differences(kernel: list[tuple[Counter[Key], str | None]], ours: list[Counter[Key]],
