@@ -1585,14 +1585,14 @@ COMMIT (iptables-legacy-restore v1.8.9: "line N failed", N the COMMIT's; iptable
 traces by itself). Not here: SECMARK and CONNSECMARK (mangle or security), whose places one table does not say."""
 MATCH_PLACES: dict[str, tuple[str, ...]] = {
     "mac": ("PREROUTING", "INPUT", "FORWARD"), "socket": ("PREROUTING", "INPUT"),
-    "cgroup": ("INPUT", "OUTPUT", "POSTROUTING"), "rpfilter": ("PREROUTING",),
+    "cgroup": ("INPUT", "OUTPUT", "POSTROUTING"), "rpfilter": ("PREROUTING",), "owner": ("OUTPUT", "POSTROUTING"),
 }
 """Match -> the built-in chains (of any table) it may stand in, with the chains only they reach: the ``.hooks`` of
-xt_mac (a packet has a source MAC address only as it comes in), xt_cgroup (a local socket's packet), xt_socket and
-xt_rpfilter. Elsewhere a rule fails at COMMIT (both restores v1.8.9, unshare --net: -m mac in OUTPUT, -m socket in
-mangle OUTPUT, -m cgroup in FORWARD or mangle PREROUTING, -m rpfilter in raw OUTPUT). Not yet here: xt_owner
-(OUTPUT, POSTROUTING: both restores refuse -m owner in INPUT, FORWARD and PREROUTING), which test fixtures of
-test_trace and test_eval put in chains PREROUTING and FORWARD reach."""
+xt_mac (a packet has a source MAC address only as it comes in), xt_cgroup (a local socket's packet), xt_socket,
+xt_rpfilter and xt_owner (a packet a local socket sends: LOCAL_OUT and POST_ROUTING). Elsewhere a rule fails at
+COMMIT (both restores v1.8.9, unshare --net: -m mac in OUTPUT, -m socket in mangle OUTPUT, -m cgroup in FORWARD or
+mangle PREROUTING, -m rpfilter in raw OUTPUT, -m owner in filter INPUT and FORWARD, nat PREROUTING and INPUT,
+mangle PREROUTING; ip6tables- alike)."""
 MATCH_TABLES: dict[str, tuple[str, ...]] = {"rpfilter": ("raw", "mangle")}
 """Match -> the tables its checkentry takes it in: xt_rpfilter's refuses any other, even in a chain no hook reaches
 (-m rpfilter in filter INPUT and in a filter chain nothing jumps to fail at COMMIT, both restores v1.8.9)."""

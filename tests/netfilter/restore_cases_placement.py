@@ -94,15 +94,18 @@ HOOKS = [
 ]
 
 # xt_socket (PREROUTING, INPUT), xt_cgroup (INPUT, OUTPUT, POSTROUTING), xt_rpfilter (PREROUTING; its checkentry
-# wants table raw or mangle, also in a chain nothing reaches). xt_owner (OUTPUT, POSTROUTING; -m owner in filter INPUT
-# and FORWARD and a chain INPUT jumps to are refused by both restores) is not placed yet (codec.MATCH_PLACES)
+# wants table raw or mangle, also in a chain nothing reaches), xt_owner (OUTPUT, POSTROUTING)
 _MATCHES = (("owner", "-m owner --uid-owner 0"), ("socket", "-m socket"), ("cgroup", "-m cgroup --cgroup 1"),
             ("rpfilter", "-m rpfilter"))
 _MATCH = dict(_MATCHES)
-_REFUSED = (("socket", "mangle", MANGLE, "OUTPUT"), ("cgroup", "filter", FILTER, "FORWARD"),
-            ("cgroup", "mangle", MANGLE, "PREROUTING"), ("rpfilter", "filter", FILTER, "INPUT"),
-            ("rpfilter", "raw", RAW, "OUTPUT"), ("rpfilter", "mangle", MANGLE, "INPUT"))
-_TAKEN = (("owner", "filter", FILTER, "OUTPUT"), ("socket", "mangle", MANGLE, "PREROUTING"),
+_REFUSED = (("owner", "filter", FILTER, "INPUT"), ("owner", "filter", FILTER, "FORWARD"),
+            ("owner", "nat", NAT, "PREROUTING"), ("owner", "nat", NAT, "INPUT"),
+            ("owner", "mangle", MANGLE, "PREROUTING"), ("socket", "mangle", MANGLE, "OUTPUT"),
+            ("cgroup", "filter", FILTER, "FORWARD"), ("cgroup", "mangle", MANGLE, "PREROUTING"),
+            ("rpfilter", "filter", FILTER, "INPUT"), ("rpfilter", "raw", RAW, "OUTPUT"),
+            ("rpfilter", "mangle", MANGLE, "INPUT"))
+_TAKEN = (("owner", "filter", FILTER, "OUTPUT"), ("owner", "nat", NAT, "POSTROUTING"),
+          ("owner", "mangle", MANGLE, "POSTROUTING"), ("socket", "mangle", MANGLE, "PREROUTING"),
           ("socket", "mangle", MANGLE, "INPUT"), ("cgroup", "filter", FILTER, "INPUT"),
           ("cgroup", "mangle", MANGLE, "POSTROUTING"), ("rpfilter", "raw", RAW, "PREROUTING"))
 MATCHES = [
@@ -110,6 +113,14 @@ MATCHES = [
            line=_line(head), at_commit=True) for name, table, head, chain in _REFUSED),
     *(Case(f"placement -m {name} in {table} {chain}", table_with(head, f"-A {chain} {_MATCH[name]} -j ACCEPT"),
            saved=(f"[0:0] -A {chain} {_MATCH[name]} -j ACCEPT",)) for name, table, head, chain in _TAKEN),
+    Case("placement -m owner in a chain INPUT jumps to",
+         filter_with(":FOO - [0:0]", "-A INPUT -j FOO", "-A FOO -m owner --uid-owner 0 -j ACCEPT"), line=7,
+         at_commit=True),
+    Case("placement -m owner in a chain nat OUTPUT and POSTROUTING jump to",
+         table_with(NAT, ":FOO - [0:0]", "-A OUTPUT -j FOO", "-A POSTROUTING -j FOO",
+                    "-A FOO -m owner --uid-owner 0 -j ACCEPT"),
+         saved=("[0:0] -A OUTPUT -j FOO", "[0:0] -A POSTROUTING -j FOO",
+                "[0:0] -A FOO -m owner --uid-owner 0 -j ACCEPT")),
     Case("placement -m rpfilter in a filter chain nothing jumps to",
          filter_with(":FOO - [0:0]", "-A FOO -m rpfilter -j ACCEPT"), line=6, at_commit=True),
 ]

@@ -309,7 +309,10 @@ def test_physdev(rule: str, bridge_port: str | None, verdict: str) -> None:
 
 
 def test_unmodelled_modules_and_limit_are_assumed_to_match_and_reported() -> None:
-    result = run(tables(filt="-A F -m owner --uid-owner 0 -j DROP\n-A G -m limit --limit 5/sec -j DROP\n"), tcp())
+    """-m owner in filter OUTPUT, met by the node's own packet (the kernel's xt_owner takes OUTPUT and POSTROUTING
+    only: F, which INPUT and FORWARD reach too, would be refused at COMMIT)."""
+    owner = "-A OUTPUT -m owner --uid-owner 0 -j DROP\n-A G -m limit --limit 5/sec -j DROP\n"
+    result = run(tables(filt=owner), tcp(src="192.168.0.2"))
     assert result.outcomes[0].verdict == "DROP"
     assert "owner" in result.uncertain[0].reason and result.uncertain[0].line == 22
     result = run(tables(filt="-A F -j G\n-A G -m limit --limit 5/sec -j DROP\n"), tcp())

@@ -30,7 +30,7 @@ SMALL = """*nat
 :KUBE-SVC-A - [0:0]
 :KUBE-SEP-1 - [0:0]
 :KUBE-SEP-2 - [0:0]
--A PREROUTING -j KUBE-SERVICES
+-A OUTPUT -j KUBE-SERVICES
 -A KUBE-SERVICES -d 172.30.0.41/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-A
 -A KUBE-SVC-A -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-1
 -A KUBE-SVC-A -j KUBE-SEP-2
@@ -38,18 +38,22 @@ SMALL = """*nat
 -A KUBE-SEP-2 -m owner --uid-owner 0 -p tcp -m tcp -j DNAT --to-destination 10.180.0.2:80
 COMMIT
 """
+"""A service of two endpoints as the node's own packets meet it (nat OUTPUT), the second behind ``-m owner``, a
+match the evaluator does not model: the kernel's xt_owner takes only OUTPUT and POSTROUTING (nat PREROUTING is
+refused at COMMIT)."""
+SMALL_NODE = NodeContext.of(["10.0.0.2"])  # 10.0.0.2 the node's: its packets are local
 
 
 def test_json_contract() -> None:
-    result = trace(parse_ruleset(SMALL), Packet.of("tcp", "10.0.0.2", "172.30.0.41", 80), NodeContext.of())
-    svc = {"table": "nat", "chain": "PREROUTING", "line": 9, "rule": "-A PREROUTING -j KUBE-SERVICES"}
+    result = trace(parse_ruleset(SMALL), Packet.of("tcp", "10.0.0.2", "172.30.0.41", 80), SMALL_NODE)
+    svc = {"table": "nat", "chain": "OUTPUT", "line": 9, "rule": "-A OUTPUT -j KUBE-SERVICES"}
     jump = {"table": "nat", "chain": "KUBE-SERVICES", "line": 10,
             "rule": "-A KUBE-SERVICES -d 172.30.0.41/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-A"}
     assert result.to_json() == {
         "packet": {"proto": "tcp", "src": "10.0.0.2", "dst": "172.30.0.41", "sport": None, "dport": 80,
                    "in_iface": None, "out_iface": None, "bridge_port": None, "ctstate": "NEW", "ctdir": "ORIGINAL",
                    "icmp_type": None, "icmp_code": None},
-        "origin": "remote",
+        "origin": "local",
         "outcomes": [
             {"verdict": "DNAT", "destination": "10.180.0.1:80", "probability": 0.5, "probability_exact": "1/2",
              "masquerade": False, "path": [svc, jump, {
@@ -71,16 +75,16 @@ def test_json_contract() -> None:
 
 
 def test_text_shows_the_tree_and_probabilities() -> None:
-    result = trace(parse_ruleset(SMALL), Packet.of("tcp", "10.0.0.2", "172.30.0.41", 80), NodeContext.of())
+    result = trace(parse_ruleset(SMALL), Packet.of("tcp", "10.0.0.2", "172.30.0.41", 80), SMALL_NODE)
     text = render_text(result)
     assert "DNAT to 10.180.0.1:80: 50% (1/2)" in text
-    assert "  nat PREROUTING\n    line 9: -A PREROUTING -j KUBE-SERVICES\n    KUBE-SERVICES\n" in text
+    assert "  nat OUTPUT\n    line 9: -A OUTPUT -j KUBE-SERVICES\n    KUBE-SERVICES\n" in text
     assert "Uncertain" in text and "owner" in text
 
 
 def test_branches_to_one_destination_merge() -> None:
     rules = SMALL.replace("--to-destination 10.180.0.2:80", "--to-destination 10.180.0.1:80")
-    result = trace(parse_ruleset(rules), Packet.of("tcp", "10.0.0.2", "172.30.0.41", 80), NodeContext.of())
+    result = trace(parse_ruleset(rules), Packet.of("tcp", "10.0.0.2", "172.30.0.41", 80), SMALL_NODE)
     assert [(o.destination, o.probability_exact) for o in result.outcomes] == [("10.180.0.1:80", 1)]
 
 
