@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +104,7 @@ class Clock:
 class ScriptedOut(io.StringIO):
     """Runs ``actions[n]`` when sync n+1 has been written (the printer flushes once per sync)."""
 
-    def __init__(self, actions: list[Callable[[], None]]) -> None:
+    def __init__(self, actions: Sequence[Callable[[], object]]) -> None:
         super().__init__()
         self.actions = actions
         self.syncs = 0
@@ -116,11 +116,21 @@ class ScriptedOut(io.StringIO):
         self.syncs += 1
 
 
-def run_watch(argv: list[str], actions: list[Callable[[], None]] = ()) -> tuple[int, str, str]:
+def run_watch(argv: list[str], actions: Sequence[Callable[[], object]] = ()) -> tuple[int, str, str]:
     args = build_parser().parse_args(["watch", *argv])
     out, err, clock = ScriptedOut(list(actions)), io.StringIO(), Clock()
     status = watch_cmd.run(args, out=out, err=err, sleep=clock.sleep, clock=clock)
     return status, out.getvalue(), err.getvalue()
+
+
+def together(*steps: Callable[[], object]) -> Callable[[], None]:
+    """One scripted action of several steps, in order: the edits made between two syncs."""
+
+    def action() -> None:
+        for step in steps:
+            step()
+
+    return action
 
 
 def syncs(out: str) -> list[tuple[str, str]]:
@@ -140,7 +150,7 @@ def nat_chains(text: str) -> list[str]:
 def test_directory_edits_become_partial_syncs(manifests: Path):
     actions = [
         lambda: write(manifests / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", ["10.0.1.1", "10.0.1.2"], 80, "p80")),
-        lambda: (os.remove(manifests / "svc2.yaml"), os.remove(manifests / "svc2-eps.yaml")),
+        together(lambda: os.remove(manifests / "svc2.yaml"), lambda: os.remove(manifests / "svc2-eps.yaml")),
     ]
     status, out, err = run_watch(["-f", str(manifests), *NODE_FLAGS, *FAST, "--max-syncs", "3"], actions)
     assert status == 0, err
@@ -158,9 +168,9 @@ def test_directory_edits_become_partial_syncs(manifests: Path):
 def test_bad_input_is_reported_and_the_rest_keeps_syncing(manifests: Path):
     bad_service = service("ns3", "svc3", "not-an-ip", 80, "p80")
     actions = [
-        lambda: (write(manifests / "bad.yaml", bad_service),
-                 write(manifests / "half.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: x\n"),
-                 write(manifests / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", ["10.0.1.7"], 80, "p80"))),
+        together(lambda: write(manifests / "bad.yaml", bad_service),
+                 lambda: write(manifests / "half.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: x\n"),
+                 lambda: write(manifests / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", ["10.0.1.7"], 80, "p80"))),
     ]
     status, out, err = run_watch(["-f", str(manifests), *NODE_FLAGS, *FAST, "--max-syncs", "2"], actions)
     assert status == EXIT_INVALID_INPUT  # errors were reported during a bounded run
@@ -238,9 +248,9 @@ def test_a_deleted_node_keeps_its_zone_as_in_replay(tmp_path: Path):
     write(directory / "svc1-eps.yaml", zoned_slice([("10.0.1.1", "a"), ("10.0.1.2", "b")]))
     write(directory / "node.yaml", zoned_node("a"))
     actions = [
-        lambda: (os.remove(directory / "node.yaml"),
-                 write(directory / "svc1-eps.yaml", zoned_slice([("10.0.1.1", "a"), ("10.0.1.2", "b"),
-                                                                 ("10.0.1.3", "a")]))),
+        together(lambda: os.remove(directory / "node.yaml"),
+                 lambda: write(directory / "svc1-eps.yaml", zoned_slice([("10.0.1.1", "a"), ("10.0.1.2", "b"),
+                                                                         ("10.0.1.3", "a")]))),
         lambda: write(directory / "svc1-eps.yaml", zoned_slice([("10.0.1.1", "a"), ("10.0.1.2", "b"),
                                                                 ("10.0.1.4", "a")])),
         lambda: write(directory / "node.yaml", zoned_node("b")),
@@ -279,8 +289,8 @@ def test_the_default_node_is_picked_at_the_first_sync_and_kept(tmp_path: Path):
     write(directory / "svc.yaml", service("ns1", "s", "172.30.0.41", 80, "p80") + "  internalTrafficPolicy: Local\n")
     write(directory / "es.yaml", local_slice())
     write(directory / "n2.yaml", node("n2", "192.168.0.2"))
-    actions = [lambda: (write(directory / "a1.yaml", node("a1", "192.168.0.9")),
-                        write(directory / "es.yaml", local_slice("10.0.1.5")))]
+    actions = [together(lambda: write(directory / "a1.yaml", node("a1", "192.168.0.9")),
+                        lambda: write(directory / "es.yaml", local_slice("10.0.1.5")))]
     status, out, err = run_watch(["-f", str(directory), "--cluster-cidr", "10.0.0.0/8", *FAST, "--max-syncs", "2"],
                                  actions)
     assert status == 0, err
@@ -304,9 +314,9 @@ def test_node_ips_and_pod_cidrs_are_followed_as_kube_proxy_follows_them(manifest
     the Node again (IPs too) and syncs fully. The watch says which, and goes on as the restarted kube-proxy."""
     write(manifests / "node.yaml", cidr_node("192.168.0.2", "10.0.1.0/24"))
     actions = [
-        lambda: (write(manifests / "node.yaml", cidr_node("192.168.0.3", "10.0.1.0/24")),
-                 write(manifests / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", ["10.0.1.1", "10.0.1.2"], 80,
-                                                                   "p80"))),
+        together(lambda: write(manifests / "node.yaml", cidr_node("192.168.0.3", "10.0.1.0/24")),
+                 lambda: write(manifests / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", ["10.0.1.1", "10.0.1.2"], 80,
+                                                                           "p80"))),
         lambda: write(manifests / "node.yaml", cidr_node("192.168.0.3", "10.0.7.0/24")),
     ]
     flags = ["--hostname-override", "test-node", "--detect-local-mode", "NodeCIDR", "--nodeport-addresses",
@@ -388,10 +398,10 @@ def test_a_node_deleted_and_registered_again_is_followed_as_kube_proxy_s_node_ma
            "address: 192.168.0.2}]}\n"
     registered: list[float] = []
     actions = [
-        lambda: (os.remove(manifests / "node.yaml"),
-                 write(manifests / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", ["10.0.1.1", "10.0.1.2"], 80,
-                                                                   "p80"))),
-        lambda: (write(manifests / "node.yaml", bare), registered.append(clock.now)),
+        together(lambda: os.remove(manifests / "node.yaml"),
+                 lambda: write(manifests / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", ["10.0.1.1", "10.0.1.2"], 80,
+                                                                           "p80"))),
+        together(lambda: write(manifests / "node.yaml", bare), lambda: registered.append(clock.now)),
     ]
     args = build_parser().parse_args(["watch", "-f", str(manifests),
                                       *(["--hostname-override", "test-node"] if named else []),
@@ -606,9 +616,9 @@ def test_a_config_file_replaced_by_a_rename_goes_unnoticed(manifests: Path, tmp_
         os.replace(fresh, config)
         write(manifests / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", ["10.0.1.1", "10.0.1.2"], 80, "p80"))
 
-    actions = [replace_it, lambda: (write(config, KP_CONFIG.format(cidr="10.100.0.0/16")),
-                                    write(manifests / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", ["10.0.1.1"],
-                                                                                      80, "p80")))]
+    actions = [replace_it, together(lambda: write(config, KP_CONFIG.format(cidr="10.100.0.0/16")),
+                                    lambda: write(manifests / "svc1-eps.yaml",
+                                                  endpoint_slice("ns1", "svc1", ["10.0.1.1"], 80, "p80")))]
     status, out, err = run_watch(["-f", str(manifests), "--config", str(config), *FAST, "--max-syncs", "3"], actions)
     assert status == 0, err
     assert [h for h, _ in syncs(out)] == ["# sync 1 full", "# sync 2 partial", "# sync 3 partial"]
@@ -662,9 +672,9 @@ def test_a_restart_keeps_the_node_picked_unless_the_new_file_names_one(manifests
     config = tmp_path / "kp.conf"
     write(config, plain.format(cidr="10.0.0.0/8"))
     write(manifests / "nodeb.yaml", named_node("node-b", "192.168.0.2"))
-    actions = [lambda: (write(manifests / "nodea.yaml", named_node("node-a", "192.168.0.9")),
-                        write(manifests / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", ["10.0.1.1", "10.0.1.2"],
-                                                                          80, "p80"))),
+    actions = [together(lambda: write(manifests / "nodea.yaml", named_node("node-a", "192.168.0.9")),
+                        lambda: write(manifests / "svc1-eps.yaml",
+                                      endpoint_slice("ns1", "svc1", ["10.0.1.1", "10.0.1.2"], 80, "p80"))),
                lambda: write(config, plain.format(cidr="10.200.0.0/16") + override)]
     status, out, err = run_watch(["-f", str(manifests), "--config", str(config), "--nodeport-addresses", "primary",
                                   *FAST, "--max-syncs", "3"], actions)
@@ -779,7 +789,7 @@ def test_the_sync_period_forces_no_sync(manifests: Path):
     args = build_parser().parse_args(["watch", "-f", str(manifests), *NODE_FLAGS, "--sync-period", "5s",
                                       "--max-syncs", "2", "-o", "json"])
     out, err, clock = io.StringIO(), io.StringIO(), Clock()
-    edited = []
+    edited: list[float] = []
 
     def sleep(seconds: float) -> None:
         clock.sleep(seconds)
@@ -978,6 +988,7 @@ def test_ctrl_c_ends_the_watch_without_a_traceback(manifests: Path, invalid: boo
         [sys.executable, "-m", "kubeproxy_sim", "watch", "-f", str(manifests), *NODE_FLAGS, "-o", "json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # a shell's background job ignores it
+    assert child.stdout is not None and child.stderr is not None  # (both piped)
     try:
         first = json.loads(child.stdout.readline())
         assert first["number"] == 1 and first["full"]
@@ -1253,7 +1264,11 @@ def test_without_a_name_the_watch_picks_the_node_rules_picks_not_the_machine_s_h
     read: list[str] = []
 
     def host(name: str, value: object) -> Callable[..., object]:
-        return lambda *_: read.append(name) or value
+        def read_it(*_: object) -> object:
+            read.append(name)
+            return value
+
+        return read_it
 
     uname = os.uname()
     monkeypatch.setattr(socket, "gethostname", host("socket.gethostname", "NODE-B"))
