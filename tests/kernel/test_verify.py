@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from pyroute2 import netns
 from kubeproxy_sim.cli import netns_cmd
 from kubeproxy_sim.kernel import build
 from kubeproxy_sim.kernel.state import SERVER_MARK, pid_alive
-from kubeproxy_sim.kernel.verify import Origin, verify
+from kubeproxy_sim.kernel.verify import Origin, Report, verify
 
 pytestmark = pytest.mark.kernel
 
@@ -53,8 +53,9 @@ def test_every_dump_verifies(kernel: None, run_tag: str, state_dir: Path, dump: 
     assert not (state_dir / f"{name}.json").exists()
 
 
-def _run(dump: str, name: str, state_dir: Path, **extra: object):
-    return verify(str(DUMPS / dump), state_dir, name=name, **{"count": COUNT, "max_flows": MAX_FLOWS, **extra})
+def _run(dump: str, name: str, state_dir: Path, *, node_ips: Sequence[str] = (), count: int | None = COUNT,
+         max_flows: int | None = MAX_FLOWS) -> Report:
+    return verify(str(DUMPS / dump), state_dir, name=name, node_ips=node_ips, count=count, max_flows=max_flows)
 
 
 def _rows(report, dst: str, origin: Origin):

@@ -222,9 +222,10 @@ def test_node_ips_must_be_of_the_dump_s_family() -> None:
     ("10.0.0.1:80", "DNAT to '10.0.0.1:80', not an IPv6 address"),
 ])
 def test_ipv6_dnat_targets(text: str, found: object) -> None:
-    rule = parse_ruleset(f"*nat\n:X - [0:0]\n-A X -p tcp -j DNAT --to-destination {text}\nCOMMIT\n",
-                         ipv6=True, validate=False).table("nat").chains[0].rules[0]
-    assert _dnat_target(rule, 6) == found
+    nat = parse_ruleset(f"*nat\n:X - [0:0]\n-A X -p tcp -j DNAT --to-destination {text}\nCOMMIT\n",
+                        ipv6=True, validate=False).table("nat")
+    assert nat is not None
+    assert _dnat_target(nat.chains[0].rules[0], 6) == found
 
 
 def test_ipv6_flows_are_written_with_brackets(tmp_path: Path) -> None:
@@ -534,7 +535,7 @@ def test_dump_mode_groups_a_large_service_and_sees_a_wrong_split_by_chi_square()
     """More than 32 endpoints: grouped as objects mode groups them, one chi-square over the groups; a flow of a
     few endpoints gets a chi-square over its outcomes (a redistributed split no single range sees)."""
     flow = Flow(Origin.POD, "10.96.0.10", 80, "tcp")
-    keys = [("reply", f"10.0.{i // 250}.{i % 250 + 1}:80", "10.0.0.200") for i in range(40)]
+    keys: list[tuple[str, ...]] = [("reply", f"10.0.{i // 250}.{i % 250 + 1}:80", "10.0.0.200") for i in range(40)]
     expect = [Expectation(k, f"DNAT to {k[1]}", Fraction(1, 40), False) for k in keys]
     prediction = verify_prediction(expect)
     assert prediction.grouped and len(prediction.shares) <= 10
