@@ -100,6 +100,7 @@ class HttpStatusError(Exception):
     def __init__(self, status: int, reason: str, message: str = "") -> None:
         if not message or message == reason:
             message = STATUS_HINTS.get(status, "")
+        self.generation = 0  # the generation of the watch's credentials the request was sent with
         self.status = status
         self.reason = reason
         self.message = message
@@ -252,15 +253,32 @@ def connect(kubeconfig: str, context: str | None = None) -> Any:
     return _connected(kubeconfig, context)[0]
 
 
-def _connected(kubeconfig: str, context: str | None, per_request: bool = False,
-               handshake: bool = False) -> tuple[Any, dict[str, Any], Diagnostic | None]:
+@dataclass(frozen=True, slots=True)
+class ExecCredential:
+    """What the watch keeps of the credentials an exec plugin gave, to follow them as client-go's exec
+    authenticator does: when they expire (``expiry``, the status's expirationTimestamp in seconds since the epoch;
+    None: never, until a 401), and which client certificate they hold (``cert``, a digest of its PEM certificate
+    and key; None for a token alone), whose change closes every connection."""
+
+    expiry: float | None
+    cert: str | None = None
+
+    def expired(self, now: float) -> bool:
+        """client-go's credsExpired: strictly after the timestamp, no early margin (the Python client re-ran the
+        plugin five minutes early, by its own wall clock, at each request within those five minutes)."""
+        return self.expiry is not None and now > self.expiry
+
+
+def _connected(kubeconfig: str, context: str | None, per_request: bool = False, handshake: bool = False,
+               ) -> tuple[Any, dict[str, Any], Diagnostic | None, ExecCredential | None]:
     """:func:`connect`'s client, the kubeconfig as it read it (once: what else is asked of the file is asked of
     that, as a pipe gives its text once), and, when ``per_request`` (the watch, which fails each request for it,
     as client-go does: see :func:`_check_server` too), why the client holds no credentials of the exec plugin: it
-    was not installed, or it failed (the client logged it); None when it ran or there is none. Without
-    ``per_request`` either is raised. With ``per_request``, a plugin client-go runs only in the TLS handshake
-    (:func:`_exec_at_handshake`) is not run (nor looked for) unless ``handshake``: the watch runs it when a
-    connection is up (:meth:`ApiServerSource._handshake_problem`)."""
+    was not installed, or it failed (the client logged it); None when it ran or there is none; last, what the
+    exec plugin gave when it ran (:class:`ExecCredential`), else None. Without ``per_request`` either is raised.
+    With ``per_request``, a plugin client-go runs only in the TLS handshake (:func:`_exec_at_handshake`) is not
+    run (nor looked for) unless ``handshake``: the watch runs it when a connection is up
+    (:meth:`ApiServerSource._handshake_problem`)."""
     try:
         import kubernetes  # noqa: F401  (here: said before the file is read)
     except ImportError:
@@ -272,11 +290,11 @@ def _connected(kubeconfig: str, context: str | None, per_request: bool = False,
         taken, missing = _without_exec(taken, user_at), None
     try:
         with _client_errors_logged() as logged:
-            client = _client(taken, kubeconfig, context)
+            client, credential = _client(taken, kubeconfig, context)
         failure = _exec_failed(kubeconfig, data, context, logged[0]) if logged else missing
         if failure is not None and not per_request:  # (the client logs it and carries on without credentials)
             raise InputError(failure)
-        return client, data, failure
+        return client, data, failure, None if failure is not None else credential
     except InputError:
         raise
     except ImportError as exc:
@@ -315,7 +333,7 @@ def _exec_failed(kubeconfig: str, data: dict[str, Any], context: str | None, log
                       field=f"users[{user_at}].user.exec" if user_at is not None else None)
 
 
-def _client(taken: dict[str, Any], kubeconfig: str, context: str | None) -> Any:
+def _client(taken: dict[str, Any], kubeconfig: str, context: str | None) -> tuple[Any, ExecCredential | None]:
     """The client for the kubeconfig as read once (:func:`_check_shape`) and as client-go takes it
     (:func:`_as_client_go_takes`): the client's own reading of the file was a second one, which a pipe
     (``--kubeconfig <(...)``) answers with nothing ("Invalid kube-config ... file is empty"). Relative paths in it
@@ -323,15 +341,20 @@ def _client(taken: dict[str, Any], kubeconfig: str, context: str | None) -> Any:
     (:func:`_local_paths_resolved`), and the client is given no base path: it would run the exec plugin there,
     where client-go runs it in the caller's directory. An auth-provider token the client refreshes is written back
     to the file (:func:`_persist_auth_provider`), or fails the client as kubectl's request fails. The persister
-    reads the very mapping the client was given, which the client refreshes in place."""
+    reads the very mapping the client was given, which the client refreshes in place. Credentials an exec plugin
+    gave are returned beside the client (:class:`ExecCredential`), and the client's own refresh of them is
+    switched off: the watch follows their expiry as client-go does (:meth:`ApiServerSource._check_credentials`)."""
     from kubernetes.client import ApiClient, Configuration
 
     given = _local_paths_resolved(taken, kubeconfig)
     configuration = type.__call__(Configuration)  # (as new_client_from_config: not a copy of the default one)
-    _loader_class()(config_dict=given, active_context=context, config_base_path="",  # ("": no cwd, paths as given)
-                     config_persister=lambda: _persist_auth_provider(kubeconfig, given, context),
-                     ).load_and_set(configuration)
-    return ApiClient(configuration=configuration)
+    loader = _loader_class()(config_dict=given, active_context=context, config_base_path="",  # ("": paths as given)
+                              config_persister=lambda: _persist_auth_provider(kubeconfig, given, context))
+    loader.load_and_set(configuration)
+    credential = getattr(loader, "exec_credential", None)
+    if credential is not None:
+        configuration.refresh_api_key_hook = None
+    return ApiClient(configuration=configuration), credential
 
 
 def _exec_interactive(plugin: Any) -> bool:
@@ -398,7 +421,10 @@ def _run_exec_plugin(provider: Any, interactive: bool) -> dict[str, Any]:
 
 def _exec_status_taken(loader: Any, status: dict[str, Any]) -> bool | None:
     """What the Python client's loader does with an exec plugin's status (its _load_from_exec_plugin, after
-    running it): a token, or a client certificate and key, and their expiry; a status with neither is logged."""
+    running it): a token, or a client certificate and key, and their expiry; a status with neither is logged.
+    What the watch follows of them is kept as the loader's ``exec_credential`` (:class:`ExecCredential`)."""
+    import hashlib
+
     from kubernetes.config.dateutil import parse_rfc3339
     from kubernetes.config.kube_config import FileOrData
 
@@ -418,6 +444,11 @@ def _exec_status_taken(loader: Any, status: dict[str, Any]) -> bool | None:
         return None
     if "expirationTimestamp" in status:
         loader.expiry = parse_rfc3339(status["expirationTimestamp"])
+    pem = "" if "token" in status else "\0".join(  # (what the PEM blocks hold: client-go compares them parsed)
+        re.sub(r"-----[^-]*-----|\s", "", str(status[key])) for key in ("clientCertificateData", "clientKeyData"))
+    cert = hashlib.sha256(pem.encode()).hexdigest() if pem else None
+    loader.exec_credential = ExecCredential(loader.expiry.timestamp() if "expirationTimestamp" in status else None,
+                                            cert)
     return True
 
 
@@ -1745,8 +1776,14 @@ class ApiServerSource:
                  node_name: str | None = None, give_up: int | None = None,
                  sleep: Callable[[float], None] | None = None, clock: Callable[[], float] = time.monotonic,
                  rng: random.Random | None = None, backoff: Backoff = Backoff(), watch_timeout: int = 300,
-                 read_timeout: float | None = None, page_size: int = 500) -> None:
-        self._api, self._data, self._exec_failure = _connected(kubeconfig, context, per_request=True)
+                 read_timeout: float | None = None, page_size: int = 500, now: Callable[[], float] = time.time,
+                 ) -> None:
+        self._api, self._data, self._exec_failure, self._exec_credential = _connected(kubeconfig, context,
+                                                                                       per_request=True)
+        self._now = now  # the wall clock an exec plugin's expirationTimestamp is read against
+        self._generation = 0  # the credentials' generation: one more each time the exec plugin gives new ones
+        # the plugin ran for the first request (client-go runs it then): that one takes what it gave, expired or not
+        self._exec_first_use = True
         configuration = self._api.configuration
         self._auth = configuration  # where request headers come from; replaced when a 401 says they went stale
         self._kubeconfig, self._context = kubeconfig, context
@@ -1800,7 +1837,7 @@ class ApiServerSource:
         # an exec plugin client-go runs only in a TLS handshake (beside the URL's user): run once a connection is up,
         # until it works once (client-go keeps its credentials), never at start nor before a dial
         self._exec_at_handshake = _exec_at_handshake(self._data, context)
-        self._handshake_worked = False
+        self._handshake_worked: ExecCredential | None = None  # what the plugin gave when it last worked
         self._tracked = _track_connections(getattr(getattr(self._api, "rest_client", None), "pool_manager", None),
                                            self._note_connection)
         if scheme_note:
@@ -1908,6 +1945,7 @@ class ApiServerSource:
             raise DialImpossible(self._dial_problem)
         query = {k: v for k, v in params.items() if v is not None}
         url = f"{self._request_base}{KIND_SPECS[kind].path}?{urlencode(query)}"
+        generation = self._generation
         resp = self._api.rest_client.pool_manager.request(
             "GET", url, headers=self._headers(), preload_content=False, retries=False,
             timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=self._read_timeout))
@@ -1916,7 +1954,9 @@ class ApiServerSource:
                 body = resp.read(65536)
             finally:
                 resp.release_conn()
-            raise HttpStatusError(resp.status, str(resp.reason or ""), _status_message(body))
+            refused = HttpStatusError(resp.status, str(resp.reason or ""), _status_message(body))
+            refused.generation = generation
+            raise refused
         if self._stop.is_set():  # closed while connecting: the cut may have come before the socket existed
             resp.release_conn()
             raise _Stopped
@@ -1926,7 +1966,8 @@ class ApiServerSource:
         """Fail a request client-go would not send (:func:`_exec_request_problem`: its exec plugin is not installed),
         looked at before each request, as client-go runs the plugin for one; once the plugin is there, the
         credentials are read again, so that the client runs it. One thread at a time (client-go's exec authenticator
-        holds a lock too): another would send its request without the credentials being read meanwhile. A plugin
+        holds a lock too): another would send its request without the credentials being read meanwhile. The plugin's
+        credentials are kept until their expirationTimestamp has passed (by ``now``): then it runs again. A plugin
         run only in the TLS handshake is not looked at here (:meth:`_note_connection` runs it once a connection is
         up), unless connections cannot be followed: then before the request, as the best left."""
         if (problem := self._blank_token_problem()) is not None:
@@ -1937,9 +1978,13 @@ class ApiServerSource:
             return
         with self._credentials_lock:
             problem = _exec_request_problem(self._kubeconfig, self._data, self._context)
-            if problem is None and self._exec_failure is not None:
+            expired = (self._exec_credential is not None and not self._exec_first_use
+                       and self._exec_credential.expired(self._now()))
+            self._exec_first_use = False
+            if problem is None and (self._exec_failure is not None or expired):
                 # client-go runs the plugin for each request it has no credentials for: one that failed last time,
-                # or one installed since; a plugin that fails now fails this request too (never sent without them)
+                # or one installed since, or once those it gave expired; a plugin that fails now fails this request
+                # too (never sent without them, nor with the expired ones)
                 self._reload_credentials(at_once=True)
                 problem = _exec_failure_text(self._exec_failure)
             if problem is not None:
@@ -1972,52 +2017,104 @@ class ApiServerSource:
         fails it with (no "getting credentials: "), or None: it worked, now or before. It is run as client-go's
         callback would be against a server asking for a client certificate (kube-apiserver with a client CA,
         kubeadm's default), whatever this server asks, after the connection rather than in its handshake; once it
-        has worked it is not run again (client-go keeps the credentials it gave; their expiry is not followed), so
-        never for a request on a kept-alive connection. The kubeconfig is read again for each run, as each run
-        of client-go reads the plugin's current output."""
+        has worked it is not run again until the credentials it gave expire (client-go's certificate callback asks
+        its authenticator, which keeps them until their expirationTimestamp), so never for a request on a
+        kept-alive connection. The kubeconfig is read again for each run, as each run of client-go reads the
+        plugin's current output."""
         with self._credentials_lock:
-            if self._handshake_worked:
+            worked = self._handshake_worked
+            if worked is not None and not worked.expired(self._now()):
                 return None
             problem = _exec_request_problem(self._kubeconfig, self._data, self._context)
             if problem is None:
-                problem = _exec_failure_text(self._handshake_plugin_run())
-            self._handshake_worked = problem is None
+                failure, self._handshake_worked = self._handshake_plugin_run()
+                problem = _exec_failure_text(failure)
         return None if problem is None else problem.removeprefix("getting credentials: ")
 
-    def _handshake_plugin_run(self) -> Diagnostic | None:
+    def _handshake_plugin_run(self) -> tuple[Diagnostic | None, ExecCredential | None]:
         """The exec plugin run once (the client built for it is not kept: the URL's Basic auth is what is sent):
-        its failure, or the kubeconfig's own problem when it went bad since, or None."""
+        its failure, or the kubeconfig's own problem when it went bad since, or None, and what it gave."""
         logging.getLogger().removeHandler(self._logged)  # (its failure is said by the request)
         try:
-            return _connected(self._kubeconfig, self._context, per_request=True, handshake=True)[2]
+            _, _, failure, credential = _connected(self._kubeconfig, self._context, per_request=True, handshake=True)
+            return failure, credential
         except InputError as exc:
-            return exc.diagnostics[0] if exc.diagnostics else Diagnostic(str(exc), file=self._kubeconfig)
+            return exc.diagnostics[0] if exc.diagnostics else Diagnostic(str(exc), file=self._kubeconfig), None
         finally:
             if self._threads and not self._stop.is_set():
                 logging.getLogger().addHandler(self._logged)
 
     def _reload_credentials(self, at_once: bool = False) -> None:
-        """Read the kubeconfig's credentials again after a 401, as client-go does: a rotated token file (kube-proxy's
-        own projected service-account token) or an exec plugin's new token. At most once every few seconds, unless
-        ``at_once``: :meth:`_check_credentials` runs the exec plugin again for a request, one installed meanwhile or
-        one that failed last time."""
+        """Read the kubeconfig's credentials again after a 401 (:meth:`_unauthorized`): a rotated token file
+        (kube-proxy's own projected service-account token). At most once every few seconds, unless ``at_once``:
+        :meth:`_check_credentials` runs the exec plugin again for a request, one installed meanwhile, one that
+        failed last time, or one whose credentials expired."""
         with self._lock:
             if not at_once and time.monotonic() - self._auth_loaded < CREDENTIALS_RELOAD_GAP:
                 return
             self._auth_loaded = time.monotonic()
+        fresh = self._fresh_client()
+        if fresh is not None:
+            client, self._data, self._exec_failure, credential = fresh
+            self._take(client, credential)
+
+    def _fresh_client(self) -> tuple[Any, dict[str, Any], Diagnostic | None, ExecCredential | None] | None:
+        """The client built anew from the kubeconfig (:func:`_connected`), its exec plugin run again; None when the
+        kubeconfig itself went bad meanwhile (what works is kept for the TLS part) or an auth-provider's refreshed
+        token could not be written back (said)."""
         logging.getLogger().removeHandler(self._logged)  # (an exec plugin failing here is said by the request)
         try:
-            fresh, self._data, self._exec_failure = _connected(self._kubeconfig, self._context, per_request=True)
+            return _connected(self._kubeconfig, self._context, per_request=True)
         except PersistFailed as exc:  # said (the client logs an exec plugin's failure itself: ``_logged``)
             for diagnostic in exc.diagnostics:
                 self._say(self.host, replace(diagnostic, severity=Severity.WARNING))
-            return
-        except Exception:  # the kubeconfig itself went bad meanwhile: keep what works for the TLS part
-            return
+            return None
+        except Exception:
+            return None
         finally:
             if self._threads and not self._stop.is_set():
                 logging.getLogger().addHandler(self._logged)
-        self._auth = fresh.configuration
+
+    def _take(self, client: Any, credential: ExecCredential | None) -> None:
+        """Send the next requests with ``client``'s credentials. New ones of the exec plugin are a new generation
+        (:meth:`_unauthorized`); when their client certificate differs from the last ones', every connection is
+        closed, as client-go's exec authenticator closes all it dialed (a token's rotation keeps them): the watches
+        under way break and resume from their resourceVersion, and the next connections present the new
+        certificate, which only the new client's connection pool holds."""
+        self._auth = client.configuration
+        if credential is None:
+            return
+        old, self._exec_credential = self._exec_credential, credential
+        self._generation += 1
+        if old is not None and old.cert != credential.cert:
+            pool_manager = getattr(getattr(client, "rest_client", None), "pool_manager", None)
+            self._api = client
+            self._request_base = _proxied_base(self._base_url, self._server, pool_manager)
+            self._tracked = _track_connections(pool_manager, self._note_connection)
+            self._cut_all()
+
+    def _unauthorized(self, exc: HttpStatusError) -> None:
+        """A 401. Credentials of the exec plugin are refreshed at once, as client-go's maybeRefreshCreds: the plugin
+        is run again unless those the refused request carried were replaced meanwhile (another request's 401, an
+        expiry); if it fails, the old credentials are kept (client-go logs "refreshing credentials: ..." and sends
+        them until they expire). Other credentials: the kubeconfig is read again (:meth:`_reload_credentials`)."""
+        if self._exec_credential is None or self._exec_at_handshake:
+            self._reload_credentials()
+            return
+        with self._credentials_lock:
+            if exc.generation != self._generation or self._exec_failure is not None:
+                return
+            fresh = self._fresh_client()
+            if fresh is None:
+                return
+            client, data, failure, credential = fresh
+            if failure is not None:
+                said = str(_exec_failure_text(failure)).removeprefix("getting credentials: ")
+                self._say(self.host, Diagnostic(f"refreshing credentials after HTTP 401: {said}", file=self.host,
+                                                severity=Severity.WARNING))
+                return
+            self._data = data
+            self._take(client, credential)
 
     # -- saying things once -----------------------------------------------------------------------
 
@@ -2098,8 +2195,8 @@ class ApiServerSource:
                     failures += 1
                 if what == "watch" and relist_after(exc):
                     need_list = True
-                if getattr(exc, "status", None) == 401:
-                    self._reload_credentials()
+                if isinstance(exc, HttpStatusError) and exc.status == 401:
+                    self._unauthorized(exc)
                 if not self._failed(kind, cache, what, self._classify(exc), failures, listed, need_list):
                     return
                 continue

@@ -87,6 +87,7 @@ class FakeApiServer:
         self.requests: list[tuple[str, dict[str, str]]] = []  # (path, query) of every request, as asked
         self.authorization: list[str | None] = []  # each request's Authorization header
         self.host_headers: list[str | None] = []  # each request's Host header
+        self.client_certs: list[bytes | None] = []  # each request's client certificate (DER), over TLS
         self.targets: list[str] = []  # each request's target as sent (an absolute URL when sent as to a proxy)
         self.cond = threading.Condition()
         self.closing = False
@@ -264,6 +265,8 @@ class _Handler(BaseHTTPRequestHandler):
         fake.requests.append((parsed.path, query))
         fake.authorization.append(self.headers.get("Authorization"))
         fake.host_headers.append(self.headers.get("Host"))
+        peer = self.connection.getpeercert(binary_form=True) if isinstance(self.connection, ssl.SSLSocket) else None
+        fake.client_certs.append(peer)
         fake.targets.append(self.path)
         if fake.require_authorization not in (None, self.headers.get("Authorization")):
             self._json(401, status(401, "Unauthorized", "Unauthorized"))

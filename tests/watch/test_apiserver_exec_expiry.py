@@ -1,0 +1,267 @@
+"""watch --kubeconfig: an exec plugin's credentials followed as client-go's exec authenticator follows them.
+
+client-go (plugin/pkg/client/auth/exec/exec.go) keeps the ExecCredential a plugin gave until the wall clock is
+strictly after its ``status.expirationTimestamp`` (credsExpired: no early margin), then runs the plugin again for the
+next request; a run that fails then fails the request ("getting credentials: ...") and the next request runs it
+again. A 401 runs it again at once (maybeRefreshCreds), unless the credentials the refused request carried were
+replaced meanwhile; a failing run there is logged ("refreshing credentials: ...") and the old credentials are kept.
+New client certificates close every connection the authenticator dialed. The watch ran the plugin through the Python
+client, which ran it again at each request within five minutes of the timestamp (by its own clock), re-read the
+kubeconfig after a 401 at most once every two seconds, failed each request after a failing refresh, and never
+presented a rotated client certificate.
+"""
+
+from __future__ import annotations
+
+import calendar
+import itertools
+import json
+import ssl
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubeproxy_sim.watch import Kind
+from kubeproxy_sim.watch.apiserver import ApiServerSource
+
+from ._fake_apiserver import FakeApiServer
+from ._kubeconfigs import TEST_CERT, TEST_KEY, tls_server, with_user
+from .conftest import Mirror
+
+pytest.importorskip("kubernetes")
+
+EXPIRY = "2030-01-01T00:00:00Z"
+AT_EXPIRY = float(calendar.timegm(time.strptime(EXPIRY, "%Y-%m-%dT%H:%M:%SZ")))
+
+# A second client certificate the test certificate (a CA) signed (openssl req + x509 -CA, prime256v1); test-only key.
+ROTATED_CERT = """-----BEGIN CERTIFICATE-----
+MIIBFjCBvQIBAjAKBggqhkjOPQQDAjAVMRMwEQYDVQQDDAprcHNpbS10ZXN0MCAX
+DTI2MTIwMTA0MTIyMloYDzIxMjYxMTA3MDQxMjIyWjAYMRYwFAYDVQQDDA1rcHNp
+bS1yb3RhdGVkMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEUn4HZUbkchihrOjK
+x+JWm1hXHV3EtdEakGLmej+6xl+BuzcltR/Mjnsf5ZY9h7f/XChuUvFgFvJ3gIYD
+AKfOyjAKBggqhkjOPQQDAgNIADBFAiB5XcZ39kLgJmUE3w4Qkrm3PKrGFW2OSB2v
+fUNtvQrLJAIhAI4it1IOBR9EOnhy/HmURhU6W00GApDNjvK5h8XeirL3
+-----END CERTIFICATE-----
+"""
+ROTATED_KEY = """-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg0CXB44KqocLQXd8W
+Fik1julzP8nBgoglrfgdUz90NOOhRANCAARSfgdlRuRyGKGs6MrH4labWFcdXcS1
+0RqQYuZ6P7rGX4G7NyW1H8yOex/llj2Ht/9cKG5S8WAW8neAhgMAp87K
+-----END PRIVATE KEY-----
+"""
+
+_PLUGIN = """import json, pathlib, sys
+plan = json.loads(pathlib.Path(sys.argv[1]).read_text())
+runs = pathlib.Path(sys.argv[2])
+n = len(runs.read_text().splitlines()) + 1 if runs.exists() else 1
+with runs.open("a") as out:
+    out.write("ran\\n")
+if plan.get("fail"):
+    sys.stderr.write("token service down")
+    sys.exit(1)
+status = {key: value for key, value in plan.items() if key in ("clientCertificateData", "clientKeyData")}
+if not status:
+    status["token"] = f"t{n}"
+if plan.get("expiry"):
+    status["expirationTimestamp"] = plan["expiry"]
+print(json.dumps({"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", "status": status}))
+"""
+
+
+class Plugin:
+    """An exec plugin handing out ``t<N>`` on its Nth run (or the client certificate of its plan), with the plan's
+    expirationTimestamp; it fails while the plan says so."""
+
+    def __init__(self, tmp_path: Path, **plan: Any) -> None:
+        self.plan_file, self.runs_file = tmp_path / "plan.json", tmp_path / "runs"
+        self.plan(**plan)
+        self.entry = {"apiVersion": "client.authentication.k8s.io/v1", "command": sys.executable,
+                      "args": ["-c", _PLUGIN, str(self.plan_file), str(self.runs_file)], "interactiveMode": "Never"}
+
+    def plan(self, **plan: Any) -> None:
+        self.plan_file.write_text(json.dumps(plan))
+
+    @property
+    def runs(self) -> int:
+        return len(self.runs_file.read_text().splitlines()) if self.runs_file.exists() else 0
+
+
+class Clock:
+    """The injected wall clock, moved by the test."""
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def __call__(self) -> float:
+        return self.at
+
+
+def _source(fake: FakeApiServer, tmp_path: Path, plugin: Plugin, **kw: Any) -> ApiServerSource:
+    fake.watch_seconds = 0.05  # (short watches: each one a request that asks for the credentials)
+    kubeconfig = with_user(fake, tmp_path / "kc", {"exec": plugin.entry}, **{"insecure-skip-tls-verify": True})
+    clock = itertools.count(0.0, 10.0).__next__  # (each watch lasts long enough, to the source: none is very short)
+    return ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], sleep=lambda _: None, clock=clock, **kw).start()
+
+
+def _requests_after(fake: FakeApiServer, count: int) -> int:
+    return len(fake.authorization) - count
+
+
+def test_credentials_are_kept_until_their_expiry_has_passed(tls_fake, tmp_path: Path) -> None:
+    """The plugin runs once while the clock is before the timestamp, and at the timestamp itself (client-go's
+    After: strictly later); the first request after it runs the plugin again, and its new token is sent."""
+    plugin = Plugin(tmp_path, expiry=EXPIRY)
+    clock = Clock(AT_EXPIRY - 60)
+    src = _source(tls_fake, tmp_path, plugin, now=clock)
+    try:
+        seen = Mirror(src)
+        seen.until(lambda: len(tls_fake.authorization) >= 4)
+        clock.at = AT_EXPIRY
+        before = len(tls_fake.authorization)
+        seen.until(lambda: _requests_after(tls_fake, before) >= 3)
+        assert (set(tls_fake.authorization), plugin.runs) == ({"Bearer t1"}, 1)
+        plugin.plan(expiry="2031-01-01T00:00:00Z")
+        clock.at = AT_EXPIRY + 1
+        seen.until(lambda: "Bearer t2" in tls_fake.authorization)
+        before = len(tls_fake.authorization)
+        seen.until(lambda: _requests_after(tls_fake, before) >= 3)
+    finally:
+        src.close(timeout=2)
+    assert plugin.runs == 2
+    assert tls_fake.authorization[-3:] == ["Bearer t2"] * 3
+    assert seen.said() == []
+
+
+def test_a_token_minutes_from_expiry_is_not_run_again_at_each_request(tls_fake, tmp_path: Path) -> None:
+    """The Python client ran the plugin again for every request within five minutes of the timestamp (by the real
+    clock, here): an EKS token (15 minutes) was fetched anew for each watch during its last third."""
+    expiry = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 120))
+    plugin = Plugin(tmp_path, expiry=expiry)
+    src = _source(tls_fake, tmp_path, plugin)
+    try:
+        Mirror(src).until(lambda: len(tls_fake.authorization) >= 4)
+    finally:
+        src.close(timeout=2)
+    assert (set(tls_fake.authorization), plugin.runs) == ({"Bearer t1"}, 1)
+
+
+def test_credentials_expired_when_given_serve_the_request_they_were_fetched_for(tls_fake, tmp_path: Path) -> None:
+    """client-go runs the plugin for the first request and sends what it gave, whatever its timestamp; each later
+    request finds them expired and runs it again (kubectl 1.33 against this fake: one request, one run, t1). The
+    watch ran the plugin twice before its first request (once building the client, once for the request)."""
+    plugin = Plugin(tmp_path, expiry=EXPIRY)
+    src = _source(tls_fake, tmp_path, plugin, now=Clock(AT_EXPIRY + 1))
+    try:
+        Mirror(src).until(lambda: len(tls_fake.authorization) >= 4)
+    finally:
+        src.close(timeout=2)
+    assert tls_fake.authorization[:4] == ["Bearer t1", "Bearer t2", "Bearer t3", "Bearer t4"]
+
+
+def test_a_token_without_expiry_is_kept(tls_fake, tmp_path: Path) -> None:
+    plugin = Plugin(tmp_path)
+    src = _source(tls_fake, tmp_path, plugin, now=Clock(AT_EXPIRY * 2))
+    try:
+        Mirror(src).until(lambda: len(tls_fake.authorization) >= 4)
+    finally:
+        src.close(timeout=2)
+    assert (set(tls_fake.authorization), plugin.runs) == ({"Bearer t1"}, 1)
+
+
+def test_a_failing_run_at_expiry_fails_each_request_until_it_works(tls_fake, tmp_path: Path) -> None:
+    """client-go sends no request with credentials that expired: the run fails the request, and the next request
+    runs the plugin again."""
+    plugin = Plugin(tmp_path, expiry=EXPIRY)
+    clock = Clock(AT_EXPIRY - 60)
+    src = _source(tls_fake, tmp_path, plugin, now=clock)
+    try:
+        seen = Mirror(src)
+        seen.until(lambda: len(tls_fake.authorization) >= 2)
+        plugin.plan(fail=True)
+        clock.at = AT_EXPIRY + 1
+        seen.until(lambda: plugin.runs >= 4)
+        sent = len(tls_fake.authorization)
+        seen.until(lambda: plugin.runs >= 6)
+        assert len(tls_fake.authorization) == sent  # (at most the request under way when the clock moved)
+        plugin.plan(expiry="2031-01-01T00:00:00Z")
+        seen.until(lambda: len(tls_fake.authorization) > sent and tls_fake.authorization[-1] != "Bearer t1")
+    finally:
+        src.close(timeout=2)
+    (said,) = seen.said()
+    assert said.startswith(f"{tls_fake.url}: warning: watch failed: getting credentials: exec: executable "
+                           f"{sys.executable} failed with exit code 1 (its stderr: token service down) (")
+    assert said.endswith(": users[0].user.exec); retrying from resourceVersion 105 with backoff, until it works")
+    assert set(tls_fake.authorization) == {"Bearer t1", f"Bearer t{plugin.runs}"}
+
+
+def test_a_401_runs_the_plugin_again_at_once(tls_fake, tmp_path: Path) -> None:
+    """The server stops taking t1 (revoked) long before its timestamp: the refused request runs the plugin, whose
+    new token the next request carries (the watch re-read its kubeconfig after a 401 only two seconds after the
+    last reading, sending t1 meanwhile)."""
+    plugin = Plugin(tmp_path, expiry=EXPIRY)
+    src = _source(tls_fake, tmp_path, plugin, now=Clock(AT_EXPIRY - 3600))
+    try:
+        seen = Mirror(src)
+        seen.until(lambda: len(tls_fake.authorization) >= 2)
+        tls_fake.require_authorization = "Bearer t2"
+        before = len(tls_fake.authorization)
+        seen.until(lambda: tls_fake.authorization[-1:] == ["Bearer t2"])
+        refused = tls_fake.authorization[before:].count("Bearer t1")
+    finally:
+        src.close(timeout=2)
+    assert (refused, plugin.runs) == (1, 2)
+
+
+def test_a_failing_run_after_a_401_keeps_the_old_credentials(tls_fake, tmp_path: Path) -> None:
+    """client-go logs "refreshing credentials: ..." and sends the credentials it has (not expired) with the next
+    request, whose 401 runs the plugin again (the watch failed each request with "getting credentials")."""
+    plugin = Plugin(tmp_path, expiry=EXPIRY)
+    src = _source(tls_fake, tmp_path, plugin, now=Clock(AT_EXPIRY - 3600))
+    try:
+        seen = Mirror(src)
+        seen.until(lambda: len(tls_fake.authorization) >= 2)
+        plugin.plan(fail=True)
+        before = len(tls_fake.authorization)
+        tls_fake.require_authorization = "Bearer none"
+        seen.until(lambda: plugin.runs >= 4)
+    finally:
+        src.close(timeout=2)
+    assert set(tls_fake.authorization) == {"Bearer t1"}
+    assert len(tls_fake.authorization) - before >= 3  # (a request, refused, between each two runs)
+    refused = [str(d).split(": warning: ", 1)[1] for d in seen.diagnostics if "refreshing" in str(d)]
+    assert refused[0].startswith(f"refreshing credentials after HTTP 401: exec: executable {sys.executable} failed "
+                                 "with exit code 1 (its stderr: token service down) (")
+    assert "getting credentials" not in " ".join(seen.said())
+
+
+def _der(pem: str) -> bytes:
+    return ssl.PEM_cert_to_DER_cert(pem)
+
+
+def test_a_rotated_client_certificate_is_presented_on_new_connections(tmp_path: Path) -> None:
+    """A plugin handing out a client certificate: at its expiry the plugin runs again, and the certificate it gives
+    now is the one every later connection presents (the client kept the first one's connection pool for good)."""
+    fake = tls_server(tmp_path, require_client_cert=True)
+    try:
+        plugin = Plugin(tmp_path, expiry=EXPIRY, clientCertificateData=TEST_CERT, clientKeyData=TEST_KEY)
+        clock = Clock(AT_EXPIRY - 60)
+        src = _source(fake, tmp_path, plugin, now=clock)
+        try:
+            seen = Mirror(src)
+            seen.until(lambda: len(fake.client_certs) >= 3)
+            plugin.plan(expiry="2031-01-01T00:00:00Z", clientCertificateData=ROTATED_CERT, clientKeyData=ROTATED_KEY)
+            clock.at = AT_EXPIRY + 1
+            seen.until(lambda: _der(ROTATED_CERT) in fake.client_certs)
+            before = len(fake.client_certs)
+            seen.until(lambda: len(fake.client_certs) >= before + 3)
+        finally:
+            src.close(timeout=2)
+    finally:
+        fake.stop()
+    first = fake.client_certs.index(_der(ROTATED_CERT))
+    assert set(fake.client_certs[:first]) == {_der(TEST_CERT)}
+    assert set(fake.client_certs[first:]) == {_der(ROTATED_CERT)}
+    assert (plugin.runs, seen.said()) == (2, [])
