@@ -265,3 +265,33 @@ def test_a_rotated_client_certificate_is_presented_on_new_connections(tmp_path: 
     assert set(fake.client_certs[:first]) == {_der(TEST_CERT)}
     assert set(fake.client_certs[first:]) == {_der(ROTATED_CERT)}
     assert (plugin.runs, seen.said()) == (2, [])
+
+
+def test_a_plugin_run_only_in_the_handshake_runs_again_once_its_credentials_expired(tls_fake, tmp_path: Path) -> None:
+    """Beside the URL's user (Basic auth goes out) client-go runs the plugin only from its certificate callback,
+    which asks the authenticator for its credentials: kept until they expire, then run again at the next new
+    connection (the watch ran it once for good)."""
+    import yaml
+
+    plugin = Plugin(tmp_path, expiry=EXPIRY)
+    clock = Clock(AT_EXPIRY - 60)
+    src = _source(tls_fake, tmp_path, plugin, now=clock)
+    src.close()
+    config = yaml.safe_load((tmp_path / "kc").read_text())
+    config["clusters"][0]["cluster"]["server"] = tls_fake.url.replace("https://", "https://u:secret@")
+    (tmp_path / "kc").write_text(yaml.safe_dump(config))
+    runs = plugin.runs
+    src = ApiServerSource(str(tmp_path / "kc"), kinds=[Kind.SERVICE], sleep=lambda _: None, now=clock,
+                          clock=itertools.count(0.0, 10.0).__next__).start()
+    try:
+        seen = Mirror(src)
+        seen.until(lambda: len(tls_fake.watches("Service")) >= 1)
+        tls_fake.inject("Service", "drop", b"")  # (a new connection, a new handshake)
+        seen.until(lambda: len(tls_fake.watches("Service")) >= 3)
+        assert plugin.runs - runs == 1
+        clock.at = AT_EXPIRY + 1
+        tls_fake.inject("Service", "drop", b"")
+        seen.until(lambda: plugin.runs - runs == 2)
+    finally:
+        src.close(timeout=2)
+    assert set(tls_fake.authorization) == {"Basic dTpzZWNyZXQ="}
