@@ -204,10 +204,10 @@ def send_text(result: SendResult, con: Console | None = None) -> str:
     parts = [con.paint(head, "bold"), ""]
     if result.ping is not None:
         answered = sum(d.count for d in result.delivered)
-        several = len(result.ping.resolved) > 1  # (each ping draws one of a name's addresses: each row has its own)
+        several = len(result.ping.resolved) > 1  # (ping pings the one address its lookup gave first)
         parts += [f"answered: {answered} of {result.connections} (echo replies); the destination is "
-                  f"{result.ping.said}" + (f" (the first of the {len(result.ping.resolved)} addresses it resolves to;"
-                                           " each row's note names its own)" if several else ""), ""]
+                  f"{result.ping.said}" + (f" (one of the {len(result.ping.resolved)} addresses it resolves to: "
+                                           "one ping, one lookup, its first answer)" if several else ""), ""]
     if result.delivered:
         parts.append(delivered_table(result, con))
     if result.failed:

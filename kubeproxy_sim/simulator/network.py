@@ -266,6 +266,7 @@ class Hop:
     where: str
     packet: Tuple
     flags: str
+    sequence: int = 1  # an echo's sequence number (its ping's n-th request, and that one's reply; others: 1)
 
 
 Location = tuple[str, object]  # ("pod", SimPod) | ("local", node name) | ("router", None)
@@ -410,6 +411,7 @@ class Simulator:
         self.overrides = overrides
         self.hosts = tuple(hosts)
         self.record: list[Hop] | None = None
+        self.echo_sequence = 1  # the sequence number of the echoes sent now (a ping's n-th request), for the record
         self._opened: list[Entry] | None = None  # the entries of a connection to close (connect's ``close``)
         self.router_flows: dict[Tuple, str] = {}
         self.clients: set[int] = set()
@@ -826,7 +828,7 @@ class Simulator:
 
     def _note(self, where: str, pkt: Tuple, flags: str) -> None:
         if self.record is not None:
-            self.record.append(Hop(self.now, where, pkt, flags))
+            self.record.append(Hop(self.now, where, pkt, flags, self.echo_sequence))
 
     def _travel(self, pkt: Tuple, start: Location, flags: str) -> Arrival | Failure:
         """Follow one packet from where it is sent to the host that receives it."""

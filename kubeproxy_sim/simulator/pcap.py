@@ -92,12 +92,13 @@ def _pseudo_header(family: int, src: bytes, dst: bytes, proto: int, length: int)
     return src + dst + struct.pack("!I3xB", length, proto)
 
 
-def _transport(proto: str, family: int, src: bytes, dst: bytes, sport: int, dport: int, flags: str) -> bytes:
-    """The TCP, UDP or SCTP header (no payload), or an ICMP echo's (``sport`` its identifier, sequence 1), its
-    checksum filled in (ICMPv6's over the pseudo-header, ICMP's over the message alone)."""
+def _transport(proto: str, family: int, src: bytes, dst: bytes, sport: int, dport: int, flags: str,
+               sequence: int = 1) -> bytes:
+    """The TCP, UDP or SCTP header (no payload), or an ICMP echo's (``sport`` its identifier, ``sequence`` its
+    sequence number), its checksum filled in (ICMPv6's over the pseudo-header, ICMP's over the message alone)."""
     if proto in ICMP_PROTOS:
         type_, code = echo(proto, flags)
-        head = struct.pack("!BBHHH", type_, code, 0, sport, 1)
+        head = struct.pack("!BBHHH", type_, code, 0, sport, sequence & 0xFFFF)
         covered = head if proto == "icmp" else _pseudo_header(family, src, dst, IP_PROTO[proto], len(head)) + head
         return head[:2] + struct.pack("!H", internet_checksum(covered)) + head[4:]
     if proto == "sctp":
@@ -121,7 +122,7 @@ def frame_bytes(hop: Hop, ident: int) -> bytes:
     proto, family, src, sport, dst, dport = hop.packet
     size = 4 if family == 4 else 16
     src_raw, dst_raw = src.to_bytes(size, "big"), dst.to_bytes(size, "big")
-    l4 = _transport(proto, family, src_raw, dst_raw, sport or 0, dport or 0, hop.flags)
+    l4 = _transport(proto, family, src_raw, dst_raw, sport or 0, dport or 0, hop.flags, hop.sequence)
     if family == 4:
         head = struct.pack("!BBHHHBBH", 0x45, 0, 20 + len(l4), ident & 0xFFFF, 0, TTL, IP_PROTO[proto], 0) + \
             src_raw + dst_raw

@@ -46,8 +46,8 @@ class PingTarget:
     said: str
     note: str
     resolved: tuple[str, ...] = ()
-    """Every address the destination's name resolved to, ``address`` the first ((): an address given); not in the
-    JSON, whose ``ping`` is the first address's (README), each row saying its own (:func:`ping_why`)."""
+    """Every address the destination's name resolved to, ``address`` (the one pinged) first ((): an address given);
+    not in the JSON, whose ``ping`` is the pinged address's (README), each row saying its own (:func:`ping_why`)."""
 
     def as_json(self) -> dict[str, object]:
         return {"address": self.address, "kind": self.kind, "owner": self.owner, "note": self.note}
@@ -123,10 +123,10 @@ def ping_target(sim: Simulator, address: str) -> PingTarget:
 
 
 def ping_why(sim: Simulator, result: SendResult) -> SendResult:
-    """``result`` (a ping's) with its destination's note on each row, answered or not: why it is so. A name may
-    resolve to several addresses (a headless Service, ``--hosts``), each ping going to one of them: a row's notes
-    are those of the addresses its pings went to (its ``addresses``; a row no ping reached, its own address), as
-    one note for the run's first address would name another pod on the other rows."""
+    """``result`` (a ping's) with its destination's note on each row, answered or not: why it is so. A row's notes
+    are those of the addresses its pings went to (its ``addresses``; a row no ping reached, its own address): a
+    name of several addresses (a headless Service, ``--hosts``) has the run ping the one its lookup gave, and a
+    row no ping reached, the expected one of another pod, names that pod."""
     if result.ping is None:
         return result
     first = result.ping.note

@@ -60,6 +60,7 @@ from kubeproxy_sim.simulator.network import (
     DNS_PORT,
     DROP,
     NO_ROUTE,
+    PING_ID,
     REJECT,
     TIMEOUT,
     Client,
@@ -773,6 +774,33 @@ def _one(sim: Simulator, client: Client, target: Target, proto: str) -> tuple[st
     return dst, sim.connect(client, dst, target.port, proto, close=True)  # one connection per socket, then closed
 
 
+PING_INTERVAL = 1.0
+"""Seconds between a ping's echo requests: ping(8)'s default interval (``-i 1``)."""
+
+
+def _ping_run(sim: Simulator, client: Client, target: Target, proto: str, count: int,
+              on_connection: Callable[[], None] | None) -> list[tuple[str, Connection]]:
+    """``ping -c count``: one process, so one lookup of a name (its address drawn once, as the answer's first of a
+    name of several: cluster DNS shuffles them, as CoreDNS's loadbalance does), one echo identifier, and sequence
+    numbers 1, 2, ... a second apart. Conntrack keys an echo by its addresses and identifier, not its sequence:
+    the requests after the first are that first one's flow (ESTABLISHED once a reply came), as the kernel sees a
+    ping, not ``count`` new ones. A lookup that fails fails every request (ping sends none)."""
+    dst = target.addresses[0] if len(target.addresses) == 1 else \
+        target.addresses[sim.rng.randrange(len(target.addresses))]
+    failure = sim.dns_query(client, target.truncated) if target.name is not None else None
+    ident = sim.rng.randint(*PING_ID)
+    sent: list[tuple[str, Connection]] = []
+    for sequence in range(1, count + 1):
+        sim.echo_sequence = sequence
+        sent.append((dst, Connection(failure=failure) if failure is not None else
+                     sim.connect(client, dst, 0, proto, sport=ident)))
+        sim.advance(PING_INTERVAL)
+        if on_connection is not None:
+            on_connection()
+    sim.echo_sequence = 1
+    return sent
+
+
 def _rows_to(result: SendResult, sent: list[tuple[str, Connection]]) -> SendResult:
     """``result`` (a ping's) with each row's addresses: those its echo requests went to, in the order first sent
     (the pinged address, which the row's own may not be: 127.0.0.1 answered by the client, a node's bridge address
@@ -805,12 +833,15 @@ def send(sim: Simulator, source: str, destination: str, *, proto: str = "tcp", c
     client = parse_source(sim, source)
     target = parse_destination(sim, client, destination, ping=ping)
     sim.record = [] if record else None
-    sent: list[tuple[str, Connection]] = []
-    for _ in range(count):
-        sent.append(_one(sim, client, target, proto))
-        sim.advance(interval)
-        if on_connection is not None:
-            on_connection()
+    if ping:
+        sent = _ping_run(sim, client, target, proto, count, on_connection)
+    else:
+        sent = []
+        for _ in range(count):
+            sent.append(_one(sim, client, target, proto))
+            sim.advance(interval)
+            if on_connection is not None:
+                on_connection()
     hops = tuple(sim.record or ())
     sim.record = None
     evidence = Evidence()
@@ -822,9 +853,10 @@ def send(sim: Simulator, source: str, destination: str, *, proto: str = "tcp", c
     delivered = tuple(dataclasses.replace(d, pod_object=pods.get((d.pod, d.ip))) for d in result.delivered)
     if not ping:
         return dataclasses.replace(result, delivered=delivered, evidence=evidence, destination_note=target.note)
-    # ping(8) pings one address; each of ours is a new `ping -c 1`, drawing among the name's addresses: the JSON's
-    # ping is the first's, each row's words its own (ping_why)
-    first = dataclasses.replace(ping_target(sim, target.addresses[0]), resolved=target.addresses)
+    # ping(8) pings the one address its lookup gave first: the JSON's ping is that one's, each row's words its own
+    pinged = sent[0][0]
+    first = dataclasses.replace(ping_target(sim, pinged), resolved=(pinged, *(a for a in target.addresses
+                                                                               if a != pinged)))
     return _rows_to(dataclasses.replace(result, delivered=delivered, evidence=evidence, ping=first,
                                         destination_note=target.note), sent)
 

@@ -100,10 +100,12 @@ def test_a_ping_is_masqueraded_out_of_the_cluster_and_its_reply_un_natted() -> N
     result = send(sim, "pod/default/client", "93.184.216.34", proto="icmp", count=3)
     assert [(d.count, d.sources_seen) for d in result.delivered] == [(3, ("192.168.0.10",))]
     entries = [e for e in sim.runtimes["node1"].conntrack.entries() if e.proto == "icmp"]
-    assert len(entries) == 3 and all(e.snat and not e.dnat and e.state is State.REPLIED for e in entries)
+    # (one ping process: its echoes are one flow, one entry)
+    assert len(entries) == 1 and all(e.snat and not e.dnat and e.state is State.REPLIED for e in entries)
     # the identifier is the tuple's both ways; --random-fully (the CNI's masquerade here) draws a new one
     assert all(e.orig[3] == e.orig[5] and e.reply[3] == e.reply[5] for e in entries)
-    assert all(e.expires - e.created == 30.0 for e in entries)  # nf_conntrack_icmp_timeout
+    # nf_conntrack_icmp_timeout, from the last echo (the third, 2 s after the first)
+    assert all(e.expires - e.created == 32.0 for e in entries)
 
 
 def test_two_pings_of_one_identifier_masqueraded_to_one_address_get_two_identifiers() -> None:
@@ -254,30 +256,60 @@ def test_every_ping_ends_as_the_exact_pass_says(seed: int, source: str, destinat
     assert {d.why[-1:] for d in result.delivered} | {f.why[-1:] for f in result.failed} == {(result.ping.note,)}
 
 
-def test_a_name_of_several_addresses_has_each_row_s_own_note() -> None:
-    """A headless Service's name resolves to its pods' addresses, each ping (a new ``ping -c 1``) going to one of
-    them: each answered row's why is its own pod's, not the first address's; ``ping`` is the first's."""
-    sim = simulator()
-    result = ping_why(sim, send(sim, "node/node1", "web-headless.default", proto="icmp", count=12))
-    assert result.ping is not None and result.ping.kind == "pod" and not result.failed
-    rows = [(d.pod, d.ip, d.why) for d in result.delivered if d.count]
-    assert len(rows) > 1
-    for pod, ip, why in rows:
+def test_a_name_of_several_addresses_is_pinged_at_the_one_its_lookup_gave() -> None:
+    """A headless Service's name resolves to its pods' addresses; ``ping -c 12`` looks it up once and pings the
+    address the answer gave first (drawn by the run: cluster DNS shuffles them), all twelve there: one row, whose
+    why is its own pod's, and ``ping`` that address's. Across runs every pod is the one pinged."""
+    pinged = set()
+    for seed in range(12):
+        sim = simulator(seed)
+        result = ping_why(sim, send(sim, "node/node1", "web-headless.default", proto="icmp", count=12))
+        assert result.ping is not None and result.ping.kind == "pod" and not result.failed
+        ((pod, ip, count, why),) = [(d.pod, d.ip, d.count, d.why) for d in result.delivered if d.count]
+        assert (count, result.ping.address, result.ping.resolved[0]) == (12, ip, ip)
         assert why == (f"{ip} is pod {pod}'s own address: the pod's kernel answers the echo request itself (no "
                        "container has to listen), wherever the routes and the nodes' rules let the echo through",)
+        pinged.add(pod)
+    assert pinged == {"default/web-1", "default/web-2", "default/web-3"}
 
 
-def test_a_failed_row_s_note_is_of_the_addresses_its_pings_went_to() -> None:
-    """A headless name, node1 dropping the echo requests to one of its pods: the DROP row's why is about that pod
-    alone, each answered row about its own."""
+def test_a_failed_row_s_note_is_of_the_address_its_pings_went_to() -> None:
+    """A headless name, node1 dropping the echo requests to one of its pods: a run that pinged that pod has one
+    DROP row, its why about that pod alone; a run that pinged another is answered, its why its own pod's."""
     rule = "-A FORWARD -d 10.244.2.11/32 -p icmp -m icmp --icmp-type echo-request -j DROP"
-    sim = simulator(docs=None, rules=first_forward_rule(rule, "node1"))
-    result = ping_why(sim, send(sim, "pod/default/client", "web-headless.default", proto="icmp", count=12))
-    ((reason, addresses, why),) = [(f.reason, f.addresses, f.why) for f in result.failed]
-    assert (reason, addresses) == ("DROP", ("10.244.2.11",))
-    assert all("10.244.2.11" in w and "10.244.1.10" not in w for w in why), why
-    assert {d.pod for d in result.delivered if d.count} == {"default/web-1", "default/web-2"}
-    assert all(d.why[0].startswith(f"{d.ip} is pod {d.pod}'s") for d in result.delivered)
+    ends = {}
+    for seed in range(12):
+        sim = simulator(seed, docs=None, rules=first_forward_rule(rule, "node1"))
+        result = ping_why(sim, send(sim, "pod/default/client", "web-headless.default", proto="icmp", count=3))
+        assert result.ping is not None
+        if result.ping.address == "10.244.2.11":
+            ((reason, count, addresses, why),) = [(f.reason, f.count, f.addresses, f.why) for f in result.failed]
+            assert (reason, count, addresses) == ("DROP", 3, ("10.244.2.11",))
+            assert all("10.244.2.11" in w and "10.244.1.10" not in w for w in why), why
+        else:
+            assert not result.failed
+            assert all(d.why[0].startswith(f"{d.ip} is pod {d.pod}'s") for d in result.delivered if d.count)
+        ends[result.ping.address] = True
+    assert "10.244.2.11" in ends and len(ends) > 1
+
+
+def test_a_ping_is_one_flow_one_identifier_rising_sequence(tmp_path: Path) -> None:
+    """``ping -c 3`` is one process: its three echo requests carry one identifier and sequence numbers 1, 2, 3, a
+    second apart, and each node's conntrack holds one entry for them (conntrack keys an echo by its identifier,
+    not its sequence), where three ``ping -c 1`` would each draw an identifier and make an entry."""
+    sim = simulator()
+    result = send(sim, "pod/default/client", "10.244.2.10", proto="icmp", count=3, record=True)
+    assert [(d.pod, d.count) for d in result.delivered] == [("default/web-2", 3)]
+    requests = [hop for hop in result.hops if hop.flags == "S" and hop.where == "pod default/client eth0"]
+    assert [hop.sequence for hop in requests] == [1, 2, 3]
+    assert len({hop.packet[3] for hop in result.hops}) == 1  # (no NAT on the way: one identifier both ways)
+    assert [h.time for h in requests] == [0.0, 1.0, 2.0]
+    for node in ("node1", "node2"):
+        assert len([e for e in sim.runtimes[node].conntrack.entries() if e.proto == "icmp"]) == 1, node
+    write_pcap(str(tmp_path / "ping.pcap"), result.hops)
+    echoes = [p for p in rdpcap(str(tmp_path / "ping.pcap")) if ICMP in p and p[ICMP].type == 8
+              and p[IP].src == "10.244.1.5"]
+    assert sorted({(p[ICMP].id, p[ICMP].seq) for p in echoes}) == [(requests[0].packet[3], n) for n in (1, 2, 3)]
 
 
 @pytest.mark.parametrize(("rule", "what"), [
