@@ -209,11 +209,13 @@ def _link_local_zone(host: str) -> bool:
 
 def mapped_ipv4(host: str) -> int | None:
     """The IPv4 address of an IPv4-mapped IPv6 one (``::ffff:1.2.3.4``, ``::ffff:102:304``), which iptables reads
-    as that IPv4 address (glibc's gethostbyname for AF_INET takes it: iptables-legacy-restore and -nft-restore
-    v1.8.9 save ``-s ::ffff:1.2.3.4`` as 1.2.3.4/32, and refuse ``::1.2.3.4``); None for any other."""
+    as that IPv4 address (glibc's gethostbyname and getaddrinfo for AF_INET take it: iptables-legacy-restore and
+    -nft-restore v1.8.9 save ``-s ::ffff:1.2.3.4`` as 1.2.3.4/32, and refuse ``::1.2.3.4``), a decimal zone dropped
+    as glibc drops it (:func:`_numeric_zone`: ``-s ::ffff:1.2.3.4%1`` and ``--ctorigdst ::ffff:1.2.3.4%1`` are
+    1.2.3.4, both tools); None for any other."""
     if "ffff:" not in host.lower():
         return None
-    value = ipv6_number(host)
+    value = ipv6_number(host) if "%" not in host else _numeric_zone(host)
     return value & V4_ALL if value is not None and value >> 32 == 0xFFFF else None
 
 
@@ -230,15 +232,42 @@ def numeric_ipv4(host: str) -> bool:
     return xt_dotted(host) is not None or inet_aton_exact(host) is not None
 
 
+def plen_mask(text: str, family: int) -> int | None:
+    """A ``/MASK`` as libxtables 1.8.9's xtopt_parse_plenmask reads it (XTTYPE_HOSTMASK: the conntrack match's
+    addresses, NETMAP's ``--to``): a length in C's bases up to the family's bits (``16``, ``0x10``, ``+16``), else
+    an address getaddrinfo reads as a number (``255.255.0.0``, also ``33`` and ``4294967040``, inet_aton's 0.0.0.33
+    and 255.255.255.0); a mask that is no prefix becomes the full one (its length, -1, fits none of the shifts:
+    ``/255.0.255.0`` and ``/33`` are saved without a mask, iptables-legacy-save and -nft-save v1.8.9); None when it
+    is neither ("neither a valid network mask nor valid CIDR")."""
+    bits = 32 if family == 4 else 128
+    full = (1 << bits) - 1
+    length = c_number(text, bits)
+    if length is not None:
+        return full ^ (full >> length)
+    if not text or any(c in BLANKS_C for c in text):
+        return None
+    mask = getaddrinfo_number(text, family == 6)
+    if mask is None:
+        return None
+    inverted = ~mask & full
+    return full if inverted & (inverted + 1) else mask
+
+
 def read_conntrack_host(value: str, ipv6: bool) -> tuple[int, int] | None:
-    """(address, mask) of a conntrack match's address (``--ctorigsrc`` and the like) as libxt_conntrack reads it:
-    the host as getaddrinfo reads it (glibc's inet_aton in IPv4: ``1.2.3`` is 1.2.0.3, ``1`` 0.0.0.1, and an
-    IPv4-mapped address is its IPv4 one; inet_pton in IPv6) and kept whole (the match masks both sides as it
-    compares), the mask as -s/-d's (:func:`read_mask`); None for what it cannot read (a name, an anonymised
-    value). iptables-legacy-save v1.8.9 prints ``--ctorigsrc 1/24`` as 0.0.0.1/24 (unshare --net)."""
+    """(address, mask) of a conntrack match's address (``--ctorigsrc`` and the like) as libxt_conntrack reads it
+    (XTTYPE_HOSTMASK): the host as getaddrinfo reads it (:func:`getaddrinfo_number`: glibc's inet_aton in IPv4,
+    ``1.2.3`` is 1.2.0.3, ``1`` 0.0.0.1, an IPv4-mapped address its IPv4 one; inet_pton in IPv6; a decimal zone
+    dropped, ``fd00::1%1`` is fd00::1, and an interface's name on a link-local address, ``fe80::1%lo`` is fe80::1
+    where the machine has that interface) and kept whole (the match masks both sides as it compares), the mask
+    by :func:`plen_mask` (``/33`` and a mask that is no prefix are the full one); None for what it cannot read (a
+    name, an anonymised value, the other family's address). iptables-legacy-save and -nft-save v1.8.9 (unshare
+    --net) print ``--ctorigsrc 1/24`` as 0.0.0.1/24, ``10.0.0.1/33`` as 10.0.0.1, ``fd00::1%1`` as fd00::1."""
     host, slash, mask = value.partition("/")
-    number = ipv6_number(host) if ipv6 else getaddrinfo_number(host, False)
-    mask_value = read_mask(mask if slash else None, 6 if ipv6 else 4)
+    number = getaddrinfo_number(host, ipv6)
+    if number is None and ipv6 and _link_local_zone(host):
+        number = ipv6_number(host.partition("%")[0])
+    family = 6 if ipv6 else 4
+    mask_value = plen_mask(mask, family) if slash else (V6_ALL if ipv6 else V4_ALL)
     return None if number is None or mask_value is None else (number, mask_value)
 
 

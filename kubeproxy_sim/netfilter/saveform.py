@@ -416,19 +416,29 @@ ICMPV6_TYPES = {
 }
 
 
-def _icmp_module(flag: str, names: dict[str, str]) -> Normaliser:
+def icmp_type_saved(text: str, ipv6: bool) -> str:
+    """An ``--icmp-type``/``--icmpv6-type`` value as libipt_icmp's and libip6t_icmp6's save print what their parse
+    read (:func:`~kubeproxy_sim.netfilter.compile_match_packet.read_icmp_type`: a name in any case or an unambiguous
+    prefix of one, numbers in C's bases): the type as a number, then ``/CODE`` with the range's first code alone
+    unless the range is every code, 0:255; IPv4's type 255 as ``any``. So ``ECHO-REQ`` is saved ``8``,
+    ``network-unr`` ``3/0``, ``3/3:5`` ``3/3``, ``8/0`` ``8/0``, ``255`` ``any``; in IPv6 ``No-Route`` ``1/0`` and
+    ``255`` stays (iptables- and ip6tables-legacy-restore and -nft-restore v1.8.9, then -save, unshare --net: both
+    alike, numbers only). A value iptables refuses (``echo``, a prefix of two names) stays as written."""
+    from kubeproxy_sim.netfilter.compile_match_packet import ICMP_ANY, read_icmp_type  # (only for an ICMP type)
+
+    read = read_icmp_type(text, ipv6)
+    if read is None:
+        return text
+    type_, low, high = read
+    if type_ == ICMP_ANY and not ipv6:
+        return "any"
+    return str(type_) if (low, high) == (0, 255) else f"{type_}/{low}"
+
+
+def _icmp_module(flag: str) -> Normaliser:
     def normalise(options: Options, ipv6: bool) -> Options:
-        out: Options = []
-        for o in options:
-            if o.flag == flag and len(o.args) == 1:
-                value = names.get(o.args[0], o.args[0])
-                type_, _, code = value.partition("/")
-                if type_.isdigit() and code in ("", "0:255"):
-                    value = type_
-                out.append(_with(o, value))
-            else:
-                out.append(o)
-        return out
+        return [_with(o, icmp_type_saved(o.args[0], ipv6)) if o.flag == flag and len(o.args) == 1 else o
+                for o in options]
 
     return normalise
 
@@ -575,8 +585,8 @@ MATCHES: dict[str, Normaliser] = {
     "conntrack": _conntrack,
     "state": _state,
     "physdev": _physdev,
-    "icmp": _icmp_module("--icmp-type", ICMP_TYPES),
-    "icmp6": _icmp_module("--icmpv6-type", ICMPV6_TYPES),
+    "icmp": _icmp_module("--icmp-type"),
+    "icmp6": _icmp_module("--icmpv6-type"),
     "ipv6header": _ipv6header,
     "mh": _mh,
     "iprange": _iprange,
