@@ -689,7 +689,8 @@ def observe(state: dict[str, Any], flow: Flow, count: int, timeout: float, stick
     query: one that fails is that connection's outcome, as the simulator's side predicts it, see
     :meth:`SimulatorSide.leaves`); a sticky flow makes one first, so the rest find its affinity entry.
 
-    An error names the flow it stopped (:func:`of_flow`): ``send``'s own name only the source's namespace."""
+    An error names the flow it stopped (:func:`of_flow`): ``send``'s own name only the source's namespace. A
+    probe or lookup that ran past its limit is one of them (:class:`.nsexec.Overran`, an InputError)."""
     from kubeproxy_sim.kernel.send import connect, resolve_destination, resolve_source
 
     try:

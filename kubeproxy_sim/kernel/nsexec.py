@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from kubeproxy_sim import signals
+from kubeproxy_sim.errors import Diagnostic, InputError
 
 if TYPE_CHECKING:
     from pyroute2 import IPRoute
@@ -112,10 +113,36 @@ def _preexec(name: str, previous: set[int | signal.Signals]) -> Callable[[], Non
     return enter
 
 
+class Overran(InputError):
+    """A command in a namespace that ran past its time limit, and was killed.
+
+    An error of its own, not :class:`subprocess.TimeoutExpired`: that one reached the CLI as a bug of ours
+    (internal error, exit 70) though it says something of the machine (too busy to run a probe's attempts
+    within their limit) or of the command (one that hangs). Its message names the command, the namespace and
+    the limit; a caller that knows more (the flow a probe was for) puts that before it."""
+
+    def __init__(self, name: str, argv: Sequence[str], timeout: float) -> None:
+        self.namespace = name
+        self.command = command_name(argv)
+        self.timeout = timeout
+        super().__init__(Diagnostic(f"{self.command} in {name} ran past its {timeout:g} s limit and was killed; "
+                                    "expected it to finish well within it (a machine too busy, or a command "
+                                    "that hangs)"))
+
+
+def command_name(argv: Sequence[str]) -> str:
+    """What a message calls ``argv``: one of our helper modules by its module name (every one of them is this
+    interpreter's ``-m``, :func:`python_module`), another command by its program's name."""
+    if len(argv) >= 3 and argv[1] == "-m":
+        return argv[2]
+    return os.path.basename(argv[0]) if argv else "the command"
+
+
 def run(name: str, argv: Sequence[str], *, stdin: str | None = None,
         timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` inside namespace ``name`` and capture its output (as ``subprocess.run`` does; only the
-    start holds the signals, so a Ctrl-C while it runs stops the wait at once)."""
+    start holds the signals, so a Ctrl-C while it runs stops the wait at once). One still running after
+    ``timeout`` seconds is killed, and :class:`Overran` raised."""
     piped = subprocess.PIPE if stdin is not None else None
     with popen(name, argv, stdin=piped, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
         try:
@@ -123,7 +150,7 @@ def run(name: str, argv: Sequence[str], *, stdin: str | None = None,
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
-            raise
+            raise Overran(name, argv, timeout) from None
         except BaseException:
             proc.kill()
             raise

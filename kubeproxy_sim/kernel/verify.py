@@ -440,12 +440,16 @@ def observe(plan: StagePlan, flow: Flow, source: str, count: int, timeout: float
     """``count`` real connections from the flow's origin namespace, keyed like :class:`Expectation`.
 
     A failed probe's error names the flow, as objects mode's do (differential.of_flow): the namespace alone is
-    the same for every flow from that origin, and left the user to guess which of them it was."""
+    the same for every flow from that origin, and left the user to guess which of them it was. So does one that
+    ran past its limit (:class:`.nsexec.Overran`), which reached the CLI as a bug of ours before."""
     namespace = {Origin.POD: plan.client_pod.netns, Origin.NODE: plan.node.netns,
                  Origin.EXTERNAL: plan.external.netns}[flow.origin]
     bind = source if flow.origin is Origin.NODE else ""
     argv = nsexec.python_module(PROBE, flow.dst, str(flow.port), flow.proto, str(count), str(timeout), bind)
-    done = nsexec.run(namespace, argv, timeout=60 + count * timeout)
+    try:
+        done = nsexec.run(namespace, argv, timeout=60 + count * timeout)
+    except nsexec.Overran as exc:
+        raise InputError([Diagnostic(f"flow {flow_name(flow, source)}: {d}") for d in exc.diagnostics]) from None
     if done.returncode != 0:
         raise InputError(Diagnostic(f"flow {flow_name(flow, source)}: the probe failed in {namespace}: "
                                     f"{done.stderr.strip()[-300:]}"))
