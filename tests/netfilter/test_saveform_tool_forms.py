@@ -84,6 +84,7 @@ BUILTINS = [
     (4, "-s 1.2.3.4/0 -j ACCEPT", "-j ACCEPT"),
     (4, "-s 1.2.3.4/0,5.6.7.8 -j ACCEPT", "-j ACCEPT\n-A FORWARD -s 5.6.7.8/32 -j ACCEPT"),
     (4, "-i + -o + -j ACCEPT", "-j ACCEPT"),
+    (4, "-s ::ffff:1.2.3.4%1 -j ACCEPT", "-s 1.2.3.4/32 -j ACCEPT"),  # (a decimal zone dropped, as getaddrinfo does)
     (6, "-p all -j ACCEPT", "-j ACCEPT"),
     (6, "-s ::/0 -j ACCEPT", "-j ACCEPT"),
     (6, "-d fd00::1/0 -j ACCEPT", "-j ACCEPT"),
@@ -163,6 +164,37 @@ def test_the_conntrack_match_reads_what_it_keeps(value: str, ipv6: bool, read: t
     assert read_conntrack_host(value, ipv6) == read
 
 
+NAMED_LIKE_TARGETS = "\n".join([
+    "*mangle", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":TPROXY - [0:0]", ":MARK - [0:0]",
+    "-A PREROUTING -p tcp -j TPROXY", "-A INPUT -j MARK", "-A INPUT -g TPROXY", "-A TPROXY -j ACCEPT", "COMMIT",
+    "*filter", ":INPUT ACCEPT [0:0]", ":REJECT - [0:0]", ":LOG - [0:0]", ":FORWARD ACCEPT [0:0]",
+    "-A INPUT -j REJECT", "-A INPUT -j LOG", "-A FORWARD -p tcp -j REJECT", "COMMIT", ""])
+NAMED_LIKE_TARGETS_SAVED = [
+    "-A PREROUTING -p tcp -j TPROXY", "-A INPUT -j MARK", "-A INPUT -g TPROXY", "-A TPROXY -j ACCEPT",
+    "-A INPUT -j REJECT", "-A INPUT -j LOG", "-A FORWARD -p tcp -j REJECT"]
+"""Both tools take ``-j NAME`` after ``:NAME - [0:0]`` as a jump to the chain, and print no option of the target
+(it takes none: 'unknown option "--on-port"' after ``-j TPROXY``)."""
+
+
+def test_a_jump_to_a_chain_named_like_a_target_gets_none_of_its_options() -> None:
+    """Before: ``-j TPROXY`` to a chain TPROXY was saved with TPROXY's ``--on-ip 0.0.0.0 --tproxy-mark 0x0/0x0``,
+    ``-j REJECT`` to a chain REJECT with ``--reject-with icmp-port-unreachable``."""
+    assert _ours(NAMED_LIKE_TARGETS, False) == NAMED_LIKE_TARGETS_SAVED
+
+
+def test_a_trace_cites_such_a_jump_as_saved() -> None:
+    """:func:`saved_rule_text` with the table's jumps (what a trace's citation reads) prints the jump."""
+    from kubeproxy_sim.netfilter.saveform import RuleShapes, SavedLines, saved_rule_text
+
+    ruleset = parse_ruleset(NAMED_LIKE_TARGETS)
+    lines = SavedLines(ruleset)
+    shapes = RuleShapes(False)
+    chain = ruleset.table("mangle").chain("PREROUTING")  # type: ignore[union-attr]
+    assert chain is not None
+    assert saved_rule_text(chain.rules[0], False, shapes, lines.jumps("mangle")) == "-A PREROUTING -p tcp -j TPROXY"
+    assert lines.jumps("filter") == frozenset({"REJECT", "LOG"}) and lines.jumps("raw") == frozenset()
+
+
 # ---------------------------------------------------------------------------
 # The pins, against this machine's tools
 # ---------------------------------------------------------------------------
@@ -207,3 +239,13 @@ def test_where_the_tools_differ(kernel_iptables: None, family: int, written: str
         assert done.returncode != 0 and "RULE_APPEND failed (Invalid argument)" in done.stderr
     else:
         assert _saved_rules(done) == [f"-A FORWARD {nft}"]
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("tool", TOOLS)
+def test_a_chain_named_like_a_target_is_jumped_to_by_both_tools(kernel_iptables: None, tool: str) -> None:
+    saved = _saved_rules(_tool_save(tool, NAMED_LIKE_TARGETS, False), ("mangle", "filter"))
+    assert saved == NAMED_LIKE_TARGETS_SAVED
+    with_options = NAMED_LIKE_TARGETS.replace("-j TPROXY\n", "-j TPROXY --on-port 1\n")
+    refused = _tool_save(tool, with_options, False)
+    assert refused.returncode != 0 and 'unknown option "--on-port"' in refused.stderr
