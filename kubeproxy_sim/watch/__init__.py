@@ -6,6 +6,8 @@ and :class:`ApiServerSource` for a live API server (imported lazily, so the
 ``kubernetes`` client is needed only when it is used).
 """
 
+from typing import TYPE_CHECKING
+
 from kubeproxy_sim.watch.directory import DirectorySource
 from kubeproxy_sim.watch.events import Batch, EventType, Kind, WatchEvent, kind_of
 from kubeproxy_sim.watch.memory import MemorySource
@@ -18,6 +20,9 @@ from kubeproxy_sim.watch.trackers import (
     slice_service,
     slice_state,
 )
+
+if TYPE_CHECKING:  # their real types to a checker; at run time the module __getattr__ below loads them on first use
+    from kubeproxy_sim.watch.apiserver import ApiServerSource, Backoff
 
 __all__ = [
     "ApiServerSource",
