@@ -249,3 +249,23 @@ def test_a_chain_named_like_a_target_is_jumped_to_by_both_tools(kernel_iptables:
     with_options = NAMED_LIKE_TARGETS.replace("-j TPROXY\n", "-j TPROXY --on-port 1\n")
     refused = _tool_save(tool, with_options, False)
     assert refused.returncode != 0 and 'unknown option "--on-port"' in refused.stderr
+
+
+MAPPED_WITH_ZONE = "\n".join([
+    "*mangle", ":PREROUTING ACCEPT [0:0]", "-A PREROUTING -p tcp -j TPROXY --on-port 1 --on-ip ::ffff:1.2.3.4%1",
+    "COMMIT", "*nat", ":PREROUTING ACCEPT [0:0]", "-A PREROUTING -j NETMAP --to ::ffff:1.2.3.4%1/24", "COMMIT", ""])
+MAPPED_WITH_ZONE_SAVED = ["-A PREROUTING -p tcp -j TPROXY --on-port 1 --on-ip 1.2.3.4 --tproxy-mark 0x0/0x0",
+                          "-A PREROUTING -j NETMAP --to 1.2.3.0/24"]
+"""getaddrinfo's other readers (libxt_TPROXY's --on-ip, libxt_NETMAP's --to) take an IPv4-mapped address with a
+decimal zone in IPv4 as its IPv4 address too (hostmask.mapped_ipv4)."""
+
+
+def test_tproxy_and_netmap_read_a_mapped_address_with_a_zone() -> None:
+    """Before: both were saved as written (``--on-ip ::ffff:1.2.3.4%1``, ``--to ::ffff:1.2.3.4%1/24``)."""
+    assert _ours(MAPPED_WITH_ZONE, False) == MAPPED_WITH_ZONE_SAVED
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("tool", TOOLS)
+def test_tproxy_and_netmap_pins(kernel_iptables: None, tool: str) -> None:
+    assert _saved_rules(_tool_save(tool, MAPPED_WITH_ZONE, False), ("mangle", "nat")) == MAPPED_WITH_ZONE_SAVED
