@@ -14,8 +14,9 @@ import dataclasses
 import io
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
 from hypothesis import given, settings
@@ -25,7 +26,7 @@ from kubeproxy_sim.analysis import diff as diff_module
 from kubeproxy_sim.analysis import exact
 from kubeproxy_sim.analysis.diff import DiffReport, diff
 from kubeproxy_sim.analysis.diffrender import diff_json, diff_text
-from kubeproxy_sim.analysis.nodes import NodeSet, node_set
+from kubeproxy_sim.analysis.nodes import NodeSet, Source, node_set
 from kubeproxy_sim.cli.main import main
 from kubeproxy_sim.objects.model import (
     AddressType,
@@ -43,12 +44,15 @@ from kubeproxy_sim.objects.model import (
 )
 from kubeproxy_sim.objects.nodes import EXCLUDE_FROM_LB_LABEL
 from kubeproxy_sim.proxier.config import ProxyConfig
+from kubeproxy_sim.proxier.rules.context import RuleBuffer, SyncContext
+from kubeproxy_sim.proxier.rules.plan import ServicePlan
+from kubeproxy_sim.proxier.state import EndpointInfo, PortKey, ServicePortInfo
 from tests.budget import budget
 from tests.strategies import CONDITIONS, ClusterCase, clusters
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted(p.name for p in (ROOT / "rulesets").iterdir() if (p / "objects.yaml").exists())
-OUTPUTS = ([], ["-o", "json", "--all"])
+OUTPUTS: tuple[list[str], ...] = ([], ["-o", "json", "--all"])
 
 
 def _run(argv: list[str]) -> tuple[int, str, str]:
@@ -71,7 +75,7 @@ def _both_ways(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> tuple[tuple[
     kept: list[int] = []
     real, shared = diff_module.views_kept, diff_module.rules_shared
 
-    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def counting(*args: Any, **kwargs: Any) -> frozenset[PortKey]:
         found = real(*args, **kwargs)
         kept.append(len(found))
         return found
@@ -128,7 +132,7 @@ def test_identical_states_trace_nothing(monkeypatch: pytest.MonkeyPatch) -> None
     calls: list[str] = []
     real = exact.service_views
 
-    def counting(nodes, sel, sources):  # type: ignore[no-untyped-def]
+    def counting(nodes: NodeSet, sel: exact.Selection, sources: Sequence[Source] | None) -> tuple[exact.View, ...]:
         calls.append(sel.svc.name_string)
         return real(nodes, sel, sources)
 
@@ -150,7 +154,7 @@ def _compare(case: ClusterCase, after: Cluster, include_unchanged: bool) -> tupl
     kept: set[str] = set()
     real = diff_module.views_kept
 
-    def recording(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def recording(*args: Any, **kwargs: Any) -> frozenset[PortKey]:
         found = real(*args, **kwargs)
         kept.update(key[1] for key in found)
         return found
@@ -168,9 +172,9 @@ def _compare(case: ClusterCase, after: Cluster, include_unchanged: bool) -> tupl
     return skipping, frozenset(kept)
 
 
-def _replace_service(cluster: Cluster, index: int, **changes: object) -> Cluster:
+def _replace_service(cluster: Cluster, index: int, svc: Service) -> Cluster:
     services = list(cluster.services)
-    services[index] = dataclasses.replace(services[index], **changes)
+    services[index] = svc
     return dataclasses.replace(cluster, services=tuple(services))
 
 
@@ -199,16 +203,16 @@ def changes(draw: st.DrawFn) -> tuple[ClusterCase, Cluster]:
         cluster = _replace_slice(cluster, index, dataclasses.replace(slc, endpoints=slc.endpoints[1:]))
     elif kind == "port":
         port = dataclasses.replace(svc.ports[0], port=svc.ports[0].port + draw(st.integers(1, 2)))
-        cluster = _replace_service(cluster, index, ports=(port, *svc.ports[1:]))
+        cluster = _replace_service(cluster, index, dataclasses.replace(svc, ports=(port, *svc.ports[1:])))
     elif kind in ("external IP of another", "load balancer IP of another"):
         # another service's cluster IP (or a node's address): its packets may now meet this service's rules
         other = cluster.services[draw(st.integers(0, len(cluster.services) - 1))]
         address = draw(st.sampled_from([*other.cluster_ips, *(a.address for n in cluster.nodes for a in n.addresses)]))
         if kind == "external IP of another":
-            cluster = _replace_service(cluster, index, external_ips=(address,))
+            cluster = _replace_service(cluster, index, dataclasses.replace(svc, external_ips=(address,)))
         elif svc.load_balancer_ingress:
             ingress = dataclasses.replace(svc.load_balancer_ingress[0], ip=address)
-            cluster = _replace_service(cluster, index, load_balancer_ingress=(ingress,))
+            cluster = _replace_service(cluster, index, dataclasses.replace(svc, load_balancer_ingress=(ingress,)))
     elif kind == "exclude node":
         node = cluster.nodes[-1]
         nodes = (*cluster.nodes[:-1], dataclasses.replace(node, labels=(*node.labels, (EXCLUDE_FROM_LB_LABEL, ""))))
@@ -221,7 +225,7 @@ def changes(draw: st.DrawFn) -> tuple[ClusterCase, Cluster]:
         # the node port of another service's port (a clash the API server refuses, the simulator does not)
         taken = draw(st.sampled_from([p.node_port or p.port for p in other.ports]))
         port = dataclasses.replace(svc.ports[0], node_port=taken)
-        cluster = _replace_service(cluster, index, ports=(port, *svc.ports[1:]))
+        cluster = _replace_service(cluster, index, dataclasses.replace(svc, ports=(port, *svc.ports[1:])))
     return case, cluster
 
 
@@ -278,7 +282,8 @@ def test_a_port_another_port_s_new_rules_catch_is_traced() -> None:
     """b takes a's cluster IP and port as an external IP: a's packets now meet b's KUBE-SERVICES rule, so a is
     traced again though none of its own rules or endpoints changed."""
     case = _two_services()
-    after = _replace_service(case.cluster, 1, external_ips=("10.96.0.10",))
+    b = case.cluster.services[1]
+    after = _replace_service(case.cluster, 1, dataclasses.replace(b, external_ips=("10.96.0.10",)))
     report, kept = _compare(case, after, include_unchanged=True)
     assert kept == frozenset()
     assert {p.name: p.status for p in report.ports}["default/b"] == "changed"
@@ -365,7 +370,8 @@ def test_the_state_after_writes_only_the_ports_that_changed(monkeypatch: pytest.
     written: list[tuple[int, str]] = []
     real = sync.write_service_port
 
-    def counting(ctx, svc, eps, zone, out):  # type: ignore[no-untyped-def]
+    def counting(ctx: SyncContext, svc: ServicePortInfo, eps: tuple[EndpointInfo, ...], zone: str | None,
+                 out: RuleBuffer) -> ServicePlan:
         written.append((id(ctx.config), svc.name))
         return real(ctx, svc, eps, zone, out)
 
@@ -403,7 +409,6 @@ def test_a_port_owns_the_chains_naming_gives_it(name: str, protocol: Protocol, e
     """chain_owners names a port's chains with one hash for SVC/SVL/EXT/FW and each endpoint once: the names
     proxier.naming gives each of them."""
     from kubeproxy_sim.proxier import naming
-    from kubeproxy_sim.proxier.state import ServicePortInfo
 
     namespace, _, rest = name.partition("/")
     service, _, port_name = rest.partition(":")
@@ -421,7 +426,7 @@ def test_no_port_that_can_be_kept_scans_no_rules(monkeypatch: pytest.MonkeyPatch
     slc = case.cluster.endpoint_slices[1]
     after = _replace_slice(case.cluster, 1, dataclasses.replace(slc, endpoints=slc.endpoints[:1]))
 
-    def scanned(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def scanned(*args: Any, **kwargs: Any) -> NoReturn:
         pytest.fail("the rules were scanned with no port left to keep")
 
     monkeypatch.setattr(diff_module, "_rules_apart", scanned)
@@ -434,8 +439,6 @@ def test_each_node_s_addresses_and_each_port_s_ipmode_proxy_ingress_are_read_onc
         monkeypatch: pytest.MonkeyPatch) -> None:
     """views_kept reads every node's addresses once for every port's packet targets, and each port's ipMode Proxy
     ingress once a state (R-sim 6: every node's addresses were read and parsed again for each port)."""
-    from kubeproxy_sim.analysis.nodes import NodeSet
-
     case = _two_services()
     c_slice = dataclasses.replace(case.cluster.endpoint_slices[0], name="c-x", service_name="c")
     cluster = dataclasses.replace(case.cluster, services=(*case.cluster.services, _service("c", "10.96.0.12")),
@@ -447,18 +450,18 @@ def test_each_node_s_addresses_and_each_port_s_ipmode_proxy_ingress_are_read_onc
     ingress: list[tuple[int, str]] = []
     real_addresses, real_ingress = NodeSet.addresses, diff_module.proxy_ingress
 
-    def reading(self, node):  # type: ignore[no-untyped-def]
+    def reading(self: NodeSet, node: str) -> tuple[str, ...]:
         addresses.append(node)
         return real_addresses(self, node)
 
-    def asking(nodes, svc):  # type: ignore[no-untyped-def]
+    def asking(nodes: NodeSet, svc: ServicePortInfo) -> tuple[str, ...]:
         ingress.append((id(nodes), svc.name_string))
         return real_ingress(nodes, svc)
 
     real_kept = diff_module.views_kept
-    kept: list[frozenset[object]] = []
+    kept: list[frozenset[PortKey]] = []
 
-    def recording(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def recording(*args: Any, **kwargs: Any) -> frozenset[PortKey]:
         monkeypatch.setattr(NodeSet, "addresses", reading)
         monkeypatch.setattr(diff_module, "proxy_ingress", asking)
         kept.append(real_kept(*args, **kwargs))
