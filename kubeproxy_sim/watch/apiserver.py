@@ -1342,6 +1342,65 @@ def _blank_token_file(kubeconfig: str, data: dict[str, Any], context: str | None
                        ("Bearer " + raw.decode("latin-1")).strip(" \t"))
 
 
+TOKEN_FILE_PERIOD = 60.0
+"""Seconds a token read from a tokenFile is good for, less :data:`TOKEN_FILE_LEEWAY`: client-go's file token source
+(transport.NewCachedFileTokenSource) reads the file again 50 seconds after it last read a token there."""
+TOKEN_FILE_LEEWAY = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class FileToken:
+    """The token client-go's caching file token source last read (``header``: ``Bearer`` and it, a character a
+    byte), and the wall-clock time (seconds since the epoch) until which it is not read again."""
+
+    header: str
+    fresh_until: float
+
+
+def _token_file_path(kubeconfig: str, data: dict[str, Any], context: str | None) -> str | None:
+    """The chosen user's ``tokenFile`` as opened, when client-go reads it at requests (its bearer round tripper's
+    file token source: NewBearerAuthWithRefreshRoundTripper), or None: an https server, and no auth-provider (the
+    Python client takes that first). With a ``token`` beside it too: clientcmd keeps both, and the source's token
+    wins while the file gives one (kubectl 1.33 sent the file's, not the token)."""
+    cluster_at, user_at = chosen(data, context)
+    if user_at is None or not client_go_tls(data["clusters"][cluster_at]["cluster"]["server"]):
+        return None
+    user = data["users"][user_at]["user"]
+    name = user.get("tokenFile")
+    if not isinstance(name, str) or not name or user.get("auth-provider"):
+        return None
+    return os.path.join(os.path.dirname(os.path.abspath(kubeconfig)), name)
+
+
+_GO_SPACE = frozenset("\t\n\v\f\r \x85\xa0")
+"""The characters below U+0100 Go's unicode.IsSpace takes (Python's str.isspace takes U+001C..U+001F too)."""
+
+
+def _go_trim_space(text: str) -> str:
+    """Go's strings.TrimSpace."""
+    def space(char: str) -> bool:
+        return char in _GO_SPACE if char < "\u0100" else char.isspace()
+
+    start, end = 0, len(text)
+    while start < end and space(text[start]):
+        start += 1
+    while end > start and space(text[end - 1]):
+        end -= 1
+    return text[start:end]
+
+
+def read_token_file(path: str) -> str:
+    """The Authorization header for the token in a tokenFile as client-go's file token source reads it (the
+    file's text trimmed of white space; the header's bytes are the file's, a character a byte), or OSError with
+    client-go's words: the file cannot be read, or holds no token."""
+    with open(path, "rb") as stream:
+        raw = stream.read()
+    token = _go_trim_space(raw.decode("utf-8", "surrogateescape"))
+    if not token:
+        raise OSError(f"read empty token from file {quoted(path)}")
+    return "Bearer " + token.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
 def _holds_token(raw: bytes) -> bool:
     """Whether a token file's bytes hold a token to client-go's file token source: anything left once Go's
     strings.TrimSpace has trimmed them (:data:`GO_SPACE`)."""
@@ -1812,6 +1871,12 @@ class ApiServerSource:
                                                                                             context)
         self._request_base = _proxied_base(self._base_url, self._server,
                                            getattr(getattr(self._api, "rest_client", None), "pool_manager", None))
+        # a token file client-go reads again at requests (unless Go's client sends the URL's user)
+        self._token_file = None if self._url_basic_auth is not None else _token_file_path(kubeconfig, self._data,
+                                                                                           context)
+        self._file_token: FileToken | None = None
+        self._token_file_failing: str | None = None  # why the file could not be read again, said once
+        self._token_file_lock = threading.Lock()
         self._kinds = tuple(Kind(k) for k in kinds)
         self._node_name = node_name
         self._give_up = give_up
@@ -1924,6 +1989,8 @@ class ApiServerSource:
             if setting.get("in") == "header" and setting.get("value"):
                 # a token file written by echo or a secret ends in a newline; client-go trims it, so do we
                 headers[setting["key"]] = " ".join(str(setting["value"]).split())
+        if self._token_file is not None and (from_file := self._file_token_header()) is not None:
+            headers["Authorization"] = from_file
         if (blank := self._blank_token) is not None:  # (the bytes of a token file of white space alone)
             headers["Authorization"] = blank.header
         if self._url_basic_auth is not None:  # (Go's client sets it before any credential: it wins)
@@ -1933,6 +2000,35 @@ class ApiServerSource:
         if self._host_header is not None:  # (a proxy is still sent the dialed address in an http request's URL)
             headers["Host"] = self._host_header
         return headers
+
+    def _file_token_header(self) -> str | None:
+        """The Authorization header client-go's caching file token source gives this request: the token it last
+        read while that is fresh (:data:`TOKEN_FILE_PERIOD`, by ``now``), else the file read again (a projected
+        service-account token the kubelet rotated). A file that cannot be read again (gone, emptied) leaves the
+        token read last, said once as client-go logs it ("Unable to rotate token"), and is tried again at the next
+        request; None before any was read (the client's own, read as it was built, goes out)."""
+        assert self._token_file is not None
+        now = self._now()
+        with self._token_file_lock:
+            last = self._file_token
+            if last is not None and last.fresh_until - TOKEN_FILE_LEEWAY > now:
+                return last.header
+            try:
+                header = read_token_file(self._token_file)
+            except OSError as exc:
+                problem = str(exc) if exc.filename is None else (  # (client-go's fileTokenSource words)
+                    f"failed to read token file {quoted(self._token_file)}: "
+                    f"{_go_path_error('open', self._token_file, exc)}")
+                if last is not None and problem != self._token_file_failing:
+                    self._token_file_failing = problem
+                    _, user_at = chosen(self._data, self._context)
+                    self._say(self.host, Diagnostic(
+                        f"cannot read the token file again ({problem}); the token read last is sent until it can "
+                        "(client-go: \"Unable to rotate token\")", file=self._kubeconfig,
+                        field=f"users[{user_at}].user.tokenFile", severity=Severity.WARNING))
+                return None if last is None else last.header
+            self._file_token, self._token_file_failing = FileToken(header, now + TOKEN_FILE_PERIOD), None
+            return header
 
     def _get(self, kind: Kind, params: dict[str, Any]) -> Any:
         """GET a collection; the raw response, streaming (a response other than 200 raises HttpStatusError)."""
@@ -2045,8 +2141,8 @@ class ApiServerSource:
                 logging.getLogger().addHandler(self._logged)
 
     def _reload_credentials(self, at_once: bool = False) -> None:
-        """Read the kubeconfig's credentials again after a 401 (:meth:`_unauthorized`): a rotated token file
-        (kube-proxy's own projected service-account token). At most once every few seconds, unless ``at_once``:
+        """Read the kubeconfig's credentials again after a 401 (:meth:`_unauthorized`). At most once every few
+        seconds, unless ``at_once``:
         :meth:`_check_credentials` runs the exec plugin again for a request, one installed meanwhile, one that
         failed last time, or one whose credentials expired."""
         with self._lock:
@@ -2097,7 +2193,11 @@ class ApiServerSource:
         """A 401. Credentials of the exec plugin are refreshed at once, as client-go's maybeRefreshCreds: the plugin
         is run again unless those the refused request carried were replaced meanwhile (another request's 401, an
         expiry); if it fails, the old credentials are kept (client-go logs "refreshing credentials: ..." and sends
-        them until they expire). Other credentials: the kubeconfig is read again (:meth:`_reload_credentials`)."""
+        them until they expire). A token file is not read again for it (client-go's bearer round tripper reads it
+        by the clock alone: :meth:`_file_token_header`). Other credentials: the kubeconfig is read again
+        (:meth:`_reload_credentials`)."""
+        if self._token_file is not None:  # (client-go's file token source reads it again by the clock alone)
+            return
         if self._exec_credential is None or self._exec_at_handshake:
             self._reload_credentials()
             return

@@ -302,7 +302,7 @@ def test_failures_are_described_in_one_line() -> None:
     assert not failure.permanent and failure.server_wide
     verify = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
                                              "self-signed certificate in certificate chain (_ssl.c:1006)")
-    failure = classify(MaxRetryError(None, "/", SSLError(verify)), "k8s:6443")
+    failure = classify(MaxRetryError(urllib3.HTTPConnectionPool("k8s", 6443), "/", SSLError(verify)), "k8s:6443")
     assert failure.permanent and failure.server_wide and failure.text.startswith(
         "TLS with k8s:6443 failed: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
     assert not classify(ssl.SSLEOFError(8, "EOF occurred in violation of protocol"), "k8s:6443").permanent
@@ -583,21 +583,26 @@ def test_a_token_file_is_not_read_for_an_http_server(fake, tmp_path) -> None:
     assert seen.said() == [] and fake.authorization[-1] is None
 
 
-def test_credentials_are_read_again_after_a_401(tls_fake, tmp_path, sleeps, monkeypatch) -> None:
-    """A rotated token file (kube-proxy's projected service-account token): the follower recovers."""
+def test_a_rotated_token_file_is_read_again_a_minute_after_the_last_reading(tls_fake, tmp_path, sleeps) -> None:
+    """A rotated token file (kube-proxy's projected service-account token): client-go's file token source reads it
+    again 50 seconds after its last reading (by the clock, not after a 401): the follower recovers then.
+    tests/watch/test_apiserver_token_file.py has the rest."""
     fake = tls_fake
     token = tmp_path / "token"
     token.write_text("old")
     kubeconfig = with_user(fake, tmp_path / "kc", {"tokenFile": str(token)}, **{"insecure-skip-tls-verify": True})
     fake.require_authorization = "Bearer new"  # the server has rotated the token; the file is behind
-    src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], sleep=sleeps.append,
+    wall = [1000.0]
+    src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], sleep=sleeps.append, now=lambda: wall[0],
                           backoff=Backoff(initial=1, maximum=8, jitter=0))
-    monkeypatch.setattr("kubeproxy_sim.watch.apiserver.CREDENTIALS_RELOAD_GAP", 0.0)
     try:
         src.start()
         seen = Mirror(src)
-        seen.until(lambda: len(sleeps) >= 1)
+        seen.until(lambda: len(sleeps) >= 2)
         token.write_text("new")  # the kubelet rotates the projected token
+        seen.until(lambda: len(sleeps) >= 4)
+        assert set(fake.authorization) == {"Bearer old"}  # (not read again within the minute, 401s or not)
+        wall[0] += 50
         seen.until(lambda: Kind.SERVICE in seen.synced)
     finally:
         src.close(timeout=2)
