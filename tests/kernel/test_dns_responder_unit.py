@@ -60,6 +60,13 @@ def responder(state: dict) -> Responder:
     return Responder(json.loads(json.dumps(dns_records(state))))  # as a server reads it from its standard input
 
 
+def _answered(responder: Responder, query: bytes, *, over_tcp: bool = False) -> bytes:
+    """The responder's response to ``query`` (None is only for a datagram that is no query)."""
+    response = responder.answer(query, "{}", over_tcp=over_tcp)
+    assert response is not None
+    return response
+
+
 def test_a_query_is_one_question_with_recursion_desired_as_scapy_reads_it() -> None:
     for qtype, number in (("A", 1), ("AAAA", 28)):
         read = DNS(dnswire.encode_query(4242, "Web.Default.svc.cluster.local", qtype))
@@ -91,7 +98,7 @@ def test_the_responder_answers_each_name_as_the_simulator_s_cluster_dns(state: d
 
 def test_a_question_of_the_other_type_has_the_name_s_rcode_and_no_address(responder: Responder) -> None:
     for name, rcode in (("web.default.svc.cluster.local", 0), ("nope.default.svc.cluster.local", 3)):
-        read = DNS(responder.answer(dnswire.encode_query(1, name, "AAAA"), "{}"))
+        read = DNS(_answered(responder, dnswire.encode_query(1, name, "AAAA")))
         assert (read.rcode, read.ancount) == (rcode, 0)
 
 
@@ -188,6 +195,7 @@ def test_a_failed_query_is_the_connection_s_failure_in_send_s_words(state: dict)
                   verdicts=frozenset({"DROP"}), lookups=lookups)
     assert (found.count, found.dns_seen) == (5, {"default/web-1 10.244.1.10:5353": 1})
     shown = found.as_json(state)
+    assert isinstance(shown["delivered"], list)
     assert shown["connections"] == 5 and [d["count"] for d in shown["delivered"]] == [1]
     assert shown["failed"] == [
         {"reason": "DROP", "count": 1, "expected": None, "why": [],
@@ -300,7 +308,7 @@ def test_a_headless_service_s_addresses_come_shuffled_by_the_query_s_id_as_cored
     assert len(expected) == 3
 
     def order(qid: int) -> list[str]:
-        reply = dnswire.parse_response(responder.answer(dnswire.encode_query(qid, name, "A"), "{}") or b"")
+        reply = dnswire.parse_response(_answered(responder, dnswire.encode_query(qid, name, "A")))
         return [value for _, _, value in reply.answers]
 
     assert order(5) == order(5) and sorted(order(5)) == sorted(expected)
@@ -316,11 +324,11 @@ def test_an_ipv6_cluster_answers_aaaa() -> None:
         "cluster_ips": ["fd00:10:96::10"], "ports": [], "type": "ClusterIP", "cluster_ip_unset": False,
         "external_name": ""}}}
     responder = Responder(records)
-    read = DNS(responder.answer(dnswire.encode_query(5, "web.default.svc.cluster.local", "AAAA"), "{}"))
+    read = DNS(_answered(responder, dnswire.encode_query(5, "web.default.svc.cluster.local", "AAAA")))
     assert [(rr.type, rr.rdata) for rr in read.an] == [(28, "fd00:10:96::10")]
-    assert DNS(responder.answer(dnswire.encode_query(5, "web.default.svc.cluster.local", "A"), "{}")).ancount == 0
-    reply = dnswire.parse_response(responder.answer(dnswire.encode_query(5, "web.default.svc.cluster.local",
-                                                                          "AAAA"), "{}"))
+    assert DNS(_answered(responder, dnswire.encode_query(5, "web.default.svc.cluster.local", "A"))).ancount == 0
+    reply = dnswire.parse_response(_answered(responder, dnswire.encode_query(5, "web.default.svc.cluster.local",
+                                                                             "AAAA")))
     assert reply.answers == (("web.default.svc.cluster.local", "AAAA", "fd00:10:96::10"),)
 
 
@@ -355,7 +363,7 @@ def test_a_mutated_response_reads_or_is_a_wire_error(changes: list[tuple[int, in
 class _Broken(Responder):
     """A responder with a bug: every query makes it raise."""
 
-    def answer(self, data: bytes, witness: str) -> bytes | None:
+    def answer(self, data: bytes, witness: str, *, over_tcp: bool = False) -> bytes | None:
         raise KeyError("services")
 
 
@@ -548,6 +556,7 @@ def test_a_truncated_answer_without_a_tcp_listener_fails_the_lookup_saying_the_r
     client = resolve_source(state, "pod/default/custom")
     dest = resolve_destination(state, "web.default:80", client)
     row = tally(client, dest, "tcp", [], lookups=[found]).result(state).failed[0]
+    assert dest.query is not None  # (a pod's source asks kube-dns)
     assert (row.reason, row.detail) == ("REJECT", f"DNS query to {dest.query.server}:53: the answer over UDP was "
                                         "truncated, and the retry over TCP failed: connection refused (a REJECT "
                                         "rule answered, or nothing listens on the port)")
@@ -592,10 +601,10 @@ def test_an_edns0_query_is_answered_with_coredns_s_opt_record_as_scapy_reads_it(
     assert (query.arcount, query.ar[0].type, query.ar[0].rclass, query.ar[0].version, query.ar[0].z) == \
         (1, 41, 1200, 0, 0)
     for over_tcp in (False, True):
-        read = DNS(responder.answer(bytes(query), "{}", over_tcp=over_tcp))
+        read = DNS(_answered(responder, bytes(query), over_tcp=over_tcp))
         assert [(rr.type, rr.rclass) for rr in read.ar] == [(41, 1200), (16, 1)]
         assert [rr.rdata for rr in read.an] == ["10.96.0.10"]
-    assert [rr.type for rr in DNS(responder.answer(dnswire.encode_query(5, name, "A"), "{}")).ar] == [16]
+    assert [rr.type for rr in DNS(_answered(responder, dnswire.encode_query(5, name, "A"))).ar] == [16]
 
 
 @pytest.mark.parametrize(("count", "edns0", "over"), [(29, False, "udp"), (30, False, "tcp"), (71, True, "udp"),
