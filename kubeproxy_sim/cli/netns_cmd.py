@@ -68,9 +68,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="IP:PORT ([IPv6]:PORT), node/NAME:NODEPORT or NAME:PORT: a Service NAME.NS (or its "
                       "FQDN), a bare NAME by the source pod's search list (its dnsPolicy and dnsConfig), an "
                       "endpoint's or a pod's DNS name")
-    send.add_argument("--proto", default="tcp", choices=["tcp", "udp", "sctp"],
+    send.add_argument("--proto", default="tcp", choices=["tcp", "udp", "sctp", "icmp", "icmpv6"],
                       help="the connections' protocol (default tcp; sctp is refused where the kernel has no SCTP "
-                      "sockets)")
+                      "sockets); icmp (icmpv6) is one `ping -c COUNT` to a host without a port, its rows as "
+                      "`send --proto icmp`'s")
     send.add_argument("--count", type=parse_int, default=100, metavar="N", help="connections to open (default 100)")
     send.add_argument("--seed", type=parse_int, help="fix our side's randomness: the source ports of the "
                       "connections and DNS queries, the queries' IDs, a headless Service's address per connection "
@@ -236,21 +237,37 @@ def run_up(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_PINGS = 65535
+"""The most echo requests one ``netns send --proto icmp`` sends: a ping's sequence numbers are 16 bits."""
+
+
 def run_send(args: argparse.Namespace) -> int:
     from kubeproxy_sim.cli.output import console, emit
     from kubeproxy_sim.cli.send_cmd import send_text
     from kubeproxy_sim.kernel import env
     from kubeproxy_sim.kernel.send import resolve_source, send
-    from kubeproxy_sim.simulator.send import check_source_form, split_destination
+    from kubeproxy_sim.simulator.send import check_source_form, ping_host, split_destination
 
+    pinging = args.proto in ("icmp", "icmpv6")
     check_source_form(args.src)  # a malformed target is a usage error, whatever the machine and the cluster
-    split_destination(args.dst)
+    (ping_host if pinging else split_destination)(args.dst)
     env.require()
     if args.count < 1:
         raise InputError(Diagnostic(f"{args.count} is not a count; expected 1 or more", field="--count"))
+    if pinging and args.count > MAX_PINGS:
+        raise InputError(Diagnostic(f"{args.count} echo requests: one ping's sequence numbers are 16 bits; expected "
+                                    f"at most {MAX_PINGS}", field="--count"))
     if not 0 < args.timeout <= 30:
         raise InputError(Diagnostic(f"{args.timeout} seconds: expected more than 0 and at most 30", field="--timeout"))
     state = _state(args.name)
+    if pinging:
+        from kubeproxy_sim.kernel.send import ping
+
+        pinged = ping(state, args.src, args.dst, proto=args.proto, count=args.count, seed=args.seed,
+                      timeout=args.timeout)
+        emit(pinged.as_json() if args.output != "text" else None, args.output,
+             text=lambda: send_text(pinged, console(args)))
+        return 0
     result = send(state, args.src, args.dst, proto=args.proto, count=args.count, seed=args.seed,
                   timeout=args.timeout)
     if result.note:

@@ -42,6 +42,7 @@ from kubeproxy_sim.simulator.network import (
     dns_query_detail,
     heard,
 )
+from kubeproxy_sim.simulator.ping import PingTarget
 from kubeproxy_sim.simulator.send import (
     Delivered,
     Failed,
@@ -200,6 +201,13 @@ def resolve_destination(state: dict[str, Any], text: str, source: Source | None 
     addresses, as in ``send`` (each connection goes to one, :func:`targets`). A pod whose resolver asks kube-dns
     gets the :class:`Query` each connection then sends over the data plane (:func:`lookup`)."""
     host, port = split_destination(text)
+    return destination_of(state, host, port, text, source)
+
+
+def destination_of(state: dict[str, Any], host: str, port: int, text: str, source: Source | None = None
+                   ) -> Destination:
+    """:func:`resolve_destination` of a ``--to`` already split into ``host`` and ``port`` (a ping's: 0), errors
+    quoting ``text``, the value as given."""
     if host.startswith("node/"):
         node = state["nodes"].get(host[5:])
         if node is None:
@@ -511,3 +519,141 @@ def check_answers(dest: Destination, answers: list[dict[str, Any]]) -> None:
             f"{', '.join(wrong['addresses']) or '(no address)'}{fault}, but cluster DNS resolves the name to "
             f"{', '.join(dest.choices())}: the responder and the simulator disagree (a bug: please report it)",
             field="--to"))
+
+
+# ---------------------------------------------------------------------------- ping
+
+PINGER = "kubeproxy_sim.kernel.pinger"
+PING_INTERVAL = 0.01
+"""Seconds between the kernel ping's echo requests (``ping -i 0.01``, root's to ask): the simulator's are a second
+apart (ping's default), which only the pcap's times show; a run of 100 need not take 100 s here."""
+
+
+def ping(state: dict[str, Any], src: str, dst: str, *, proto: str = "icmp", count: int = 1, seed: int | None = None,
+         timeout: float = DEFAULT_TIMEOUT) -> SendResult:
+    """``netns send --proto icmp``: one ``ping -c count`` from the source's namespace (:mod:`.pinger`: one raw
+    socket, one identifier, sequence numbers 1..count), a name looked up once (a pod's DNS query, for real, as a
+    connection's: :func:`lookup`) and pinged at the address its answer gave first, as ping(8) does; its rows in
+    the simulator's ``send --proto icmp`` shape (:func:`ping_result`). ``seed`` fixes the identifier (and the
+    lookup's port and ID, and a headless name's address from a source that sends no query)."""
+    from kubeproxy_sim.simulator.send import ping_host, ping_proto
+
+    source = resolve_source(state, src)
+    dest = destination_of(state, ping_host(dst), 0, dst, source)
+    proto = ping_proto(proto.lower(), _family(state))
+    rng = random.Random(None if seed is None else f"ping:{seed}")
+    with dscp.lease(state.get("dscp_leases")) as mark:
+        before = _counters(state, mark)
+        asked = lookup(source, dest, 1, timeout, mark, seed) if dest.query is not None else []
+        if asked and "error" in asked[0]:  # ping: no address, no echo request sent
+            ends: list[dict[str, Any]] = [{"dns": asked[0]["error"]}] * count
+            address = dest.ip
+        else:
+            address = asked[0]["addresses"][0] if asked else targets(dest, [], 1, seed)[0]
+            args = [address, str(count), str(timeout), str(rng.randint(1, 65535)), source.bind or "", str(mark),
+                    str(PING_INTERVAL)]
+            done = nsexec.run(source.netns, nsexec.python_module(PINGER, *args),
+                              timeout=120 + count * PING_INTERVAL + timeout)
+            if done.returncode != 0:
+                raise InputError(Diagnostic(f"the ping failed in {source.netns}: {done.stderr.strip()[-300:]}"))
+            ends = json.loads(done.stdout)
+        verdicts: frozenset[str] = frozenset()
+        if any(e.get("error") in ("timeout", "EPERM") or "dns" in e for e in ends):
+            verdicts = _verdicts_seen(before, _counters(state, mark))
+    server = dest.query.server if dest.query is not None else ""
+    return ping_result(state, source, dest, proto, address, ends, seed=seed, timeout=timeout, verdicts=verdicts,
+                       dns_server=server)
+
+
+def ping_result(state: dict[str, Any], source: Source, dest: Destination, proto: str, address: str,
+                ends: list[dict[str, Any]], *, seed: int | None = None, timeout: float = DEFAULT_TIMEOUT,
+                verdicts: frozenset[str] = frozenset(), dns_server: str = "") -> SendResult:
+    """The echo requests' ends as ``send --proto icmp``'s rows: an echo reply from the pinged address (any, for a
+    loopback or unspecified one, which the client's own host answers) is the host that holds it answering; one
+    from another address WRONG_REPLY_SOURCE; an ICMP error NO_ROUTE (naming the error and its sender); silence
+    DROP when a node counted this run's packets at a DROP rule, else TIMEOUT. ``sources_seen`` is empty: the
+    pinged host's view of the source is not sent back (tests/kernel/test_ping_kernel.py listens for it)."""
+    from kubeproxy_sim.simulator.network import WRONG_REPLY_SOURCE
+
+    own = _own_host(address)
+    tally = Tally(source.label, dest.label, proto, len(ends), timeout=timeout, verdicts=verdicts)
+    answered: Counter[str] = Counter()
+    failures: Counter[tuple[str, str]] = Counter()
+    for end in ends:
+        reply = end.get("reply")
+        if reply is not None and (own or reply == address):
+            answered[reply] += 1
+        elif reply is not None:
+            failures[WRONG_REPLY_SOURCE, f"the reply came from {reply}, the client pinged {address}"] += 1
+        elif "dns" in end:
+            name, detail = tally._named(end["dns"])
+            failures[name, dns_query_detail(dns_server, detail)] += 1
+        elif end.get("error") == "unreachable" and "icmp" in end:
+            failures["NO_ROUTE", f"ICMP {end['icmp']} from {end.get('from', '?')}"] += 1
+        elif end.get("error") == "timeout":
+            name, detail = tally._named("timeout")
+            failures[name, detail.replace("no answer", "no echo reply", 1)] += 1
+        else:
+            failures[tally._named(str(end.get("error")))] += 1
+    total = len(ends)
+    delivered = []
+    for reply, n in sorted(answered.items()):
+        key, node, pod_object = _answerer(state, source, reply)
+        delivered.append(Delivered(key, reply, node, n, round(n / total, 6), None, (), pod_object=pod_object))
+    failed = tuple(Failed(reason, n, detail, None) for (reason, detail), n in sorted(failures.items()))
+    return SendResult(source.label, dest.label, proto, total, seed, tuple(delivered), failed,
+                      ping=ping_target_of(state, address))
+
+
+def _own_host(address: str) -> bool:
+    """A loopback address, or the unspecified one the kernel sends to the client's own host (its loopback, or the
+    address its socket is bound to): whatever answers is that host."""
+    from kubeproxy_sim.netfilter.packet import loopback, parse_address
+
+    family, value = parse_address(address)
+    return value == 0 or loopback(family, value)
+
+
+def _answerer(state: dict[str, Any], source: Source, ip: str) -> tuple[str, str | None, bool | None]:
+    """(row key, node, pod_object) of the host whose address ``ip`` answered, named as ``send`` names it: a pod's
+    key, ``node/NAME`` (its pod bridge address too), ``external/IP``; a loopback one is the source's own host."""
+    if _own_host(ip):
+        node = next((n for n, v in state["nodes"].items() if v["netns"] == source.netns), None)
+        if node is not None:
+            return f"node/{node}", node, None
+        pod = next((p for p in state["pods"].values() if p["netns"] == source.netns), None)
+        if pod is not None:
+            return pod["key"], pod["node"], pod.get("pod_object")
+        ip = next((c for c, netns in state["clients"].items() if netns == source.netns), ip)
+        return f"external/{ip}", None, None
+    pod = state["pods"].get(ip)
+    if pod is not None and not pod["host_network"]:
+        return pod["key"], pod["node"], pod.get("pod_object")
+    node = next((n for n, v in state["nodes"].items() if ip in (*v["addresses"], *v.get("gateways", ()))), None)
+    if node is not None:
+        return f"node/{node}", node, None
+    return f"external/{ip}", None, None
+
+
+def ping_target_of(state: dict[str, Any], address: str) -> PingTarget:
+    """What the state record knows the pinged address to be (``send``'s :class:`.ping.PingTarget`, its ``kind``
+    null where the record does not say: it keeps no externalIPs or load-balancer IPs), with no note: the kernel
+    says what happened, not why (run ``send --proto icmp`` on the same objects for the words)."""
+    if _own_host(address):
+        from kubeproxy_sim.netfilter.packet import parse_address
+
+        said = (f"{address}, the client's own host (Linux sends to it on lo)" if parse_address(address)[1] == 0
+                else f"a loopback address ({address})")
+        return PingTarget(address, "loopback", None, said, "")
+    pod = state["pods"].get(address)
+    if pod is not None and not pod["host_network"]:
+        return PingTarget(address, "pod", pod["key"], f"pod {pod['key']}'s address {address}", "")
+    node = next((n for n, v in state["nodes"].items() if address in (*v["addresses"], *v.get("gateways", ()))), None)
+    if node is not None:
+        return PingTarget(address, "node", node, f"node {node}'s address {address}", "")
+    service = next((key for key, svc in state.get("services", {}).items() if address in svc["cluster_ips"]), None)
+    if service is not None:
+        return PingTarget(address, "cluster-ip", service, f"Service {service}'s cluster IP {address}", "")
+    if address in state["clients"]:
+        return PingTarget(address, "outside-host", address, f"the outside host {address}", "")
+    return PingTarget(address, None, None, address, "")

@@ -41,7 +41,7 @@ class PingTarget:
     None for the rest), ``said`` (the words of the text output's head) and ``note`` (why it answers or not)."""
 
     address: str
-    kind: str
+    kind: str | None  # (None: netns send's, where its state record does not say)
     owner: str | None
     said: str
     note: str

@@ -262,3 +262,30 @@ def test_an_icmpv6_ping_is_answered_in_the_kernel_where_the_simulator_answers_it
             assert (reason == "NO_ROUTE") == heard.startswith("error"), where
         if simulated.ping.kind == "pod-subnet" and source != "external":
             assert heard == "error 1/3", where  # address unreachable, from the node whose neighbour discovery gave up
+
+
+@pytest.mark.parametrize("source", list(SOURCES))
+def test_netns_send_pings_as_send_does(stage: tuple[Topology, dict[str, Any]], source: str) -> None:
+    """``netns send --proto icmp`` (:func:`kubeproxy_sim.kernel.send.ping`: one ``ping -c 3``, one identifier)
+    answers where ``send --proto icmp`` does, from the same host's address, hears an ICMP error (NO_ROUTE) where
+    it does but for the kinds the outside network differs on, and gives the same JSON keys (the same contract)."""
+    from kubeproxy_sim.kernel.send import ping as kernel_ping
+
+    _, state = stage
+    objs = cluster()
+    config = config_from_args(ARGS, objs)
+    for destination in [*DESTINATIONS, "0.0.0.0", "web.default"]:
+        simulated = sim_send(Simulator(objs, config, rng=random.Random(1), hosts=HOSTS), source, destination,
+                             proto="icmp", count=3)
+        assert simulated.ping is not None
+        wait = ARP_WAIT if simulated.ping.kind == "pod-subnet" else WAIT
+        real = kernel_ping(state, source, destination, count=3, seed=1, timeout=wait)
+        where = f"{source} -> {destination} ({simulated.ping.kind}): simulator {simulated}, kernel {real}"
+        assert real.as_json().keys() == simulated.as_json().keys(), where
+        assert real.connections == 3 and real.proto == simulated.proto, where
+        assert [(d.ip, d.count) for d in real.delivered] == [(d.ip, d.count) for d in simulated.delivered if d.count], \
+            where
+        if simulated.ping.kind not in OUTSIDE_DIFFERS:
+            assert [(f.reason, f.count) for f in real.failed] == [(f.reason, f.count) for f in simulated.failed], where
+        if real.delivered and not real.delivered[0].pod.startswith("external/"):
+            assert [d.pod for d in real.delivered] == [d.pod for d in simulated.delivered if d.count], where

@@ -1,0 +1,24 @@
+"""``netns send --proto icmp``: a ping's ``--to`` is a host without a port, checked (a usage error) before the
+cluster is looked up, as ``send --proto icmp`` checks it. (tests/kernel/test_ping_kernel.py runs it on a cluster.)"""
+
+from __future__ import annotations
+
+import pytest
+
+from kubeproxy_sim.cli.main import main
+from kubeproxy_sim.simulator.send import PING_DESTINATION_FORMS
+
+
+@pytest.mark.parametrize("proto", ["icmp", "icmpv6"])
+def test_a_ping_to_a_port_is_a_usage_error(capsys: pytest.CaptureFixture[str], proto: str) -> None:
+    code = main(["netns", "send", "nosuch-cluster", "--from", "external", "--to", "10.0.0.1:80", "--proto", proto])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == (f"kubeproxy-sim: --to: '10.0.0.1:80': a ping (--proto icmp) goes to a host, not a port; expected "
+                   f"{PING_DESTINATION_FORMS}\n")
+
+
+def test_a_ping_host_passes_the_form_check(capsys: pytest.CaptureFixture[str]) -> None:
+    """Past the shape, the command goes on to the machine and the cluster (none here: not a usage error)."""
+    code = main(["netns", "send", "nosuch-cluster", "--from", "external", "--to", "10.0.0.1", "--proto", "icmp"])
+    assert code != 2, capsys.readouterr().err
