@@ -18,6 +18,8 @@ from kubeproxy_sim.kernel.differential import (
     SILENCE,
     UNREACHABLE,
     Flow,
+    FlowReport,
+    Key,
     Prediction,
     SimulatorSide,
     check_counts,
@@ -299,8 +301,10 @@ def test_kernel_send_result_has_the_simulators_shape() -> None:
     assert out["delivered"] == [{"pod": "default/web-a", "ip": "10.244.0.3", "node": "node1", "count": 3,
                                  "share": 0.5, "expected": None, "sources_seen": ["10.244.0.9"], "pod_object": None,
                                  "why": []}]  # (netns send has no words for its rows: send_why is the simulator's)
-    assert [(f["reason"], f["count"]) for f in out["failed"]] == [("DROP", 1), ("DROP", 1), ("REJECT", 1)]
-    assert {f["detail"].split(" ")[0] for f in out["failed"]} == {"no", "the", "connection"}
+    failed = out["failed"]
+    assert isinstance(failed, list)
+    assert [(f["reason"], f["count"]) for f in failed] == [("DROP", 1), ("DROP", 1), ("REJECT", 1)]
+    assert {f["detail"].split(" ")[0] for f in failed} == {"no", "the", "connection"}
 
 
 def test_outside_to_a_cluster_ip_is_unreachable_on_both_sides() -> None:
@@ -634,14 +638,15 @@ def test_grouped_judging_by_chi_square() -> None:
     alpha = Fraction(1, 10**4)
     n = sample_size(prediction, alpha)
     assert n == grouped_size([0.5, 0.5], 1e-4) and 100 <= n <= 400
-    even = Counter({("reply", "10.0.0.1", "s"): n // 2, ("reply", "10.0.0.77", "s"): n - n // 2})
+    even: Counter[Key] = Counter({("reply", "10.0.0.1", "s"): n // 2, ("reply", "10.0.0.77", "s"): n - n // 2})
     assert judge(Flow("a", "b:1"), prediction, even, alpha).agree
-    skewed = Counter({("reply", "10.0.0.1", "s"): n * 3 // 4, ("reply", "10.0.0.77", "s"): n - n * 3 // 4})
+    skewed: Counter[Key] = Counter({("reply", "10.0.0.1", "s"): n * 3 // 4,
+                                    ("reply", "10.0.0.77", "s"): n - n * 3 // 4})
     report = judge(Flow("a", "b:1"), prediction, skewed, alpha)
     assert not report.agree and "chi-square" in report.why[0]
-    stranger = Counter({("reply", "10.0.0.1", "s"): n // 2, ("reply", "10.9.9.9", "s"): n - n // 2})
+    stranger: Counter[Key] = Counter({("reply", "10.0.0.1", "s"): n // 2, ("reply", "10.9.9.9", "s"): n - n // 2})
     assert "never does" in judge(Flow("a", "b:1"), prediction, stranger, alpha).why[0]
-    wrong_source = Counter({("reply", "10.0.0.1", "s"): n // 2, ("reply", "10.0.0.77", "x"): n - n // 2})
+    wrong_source: Counter[Key] = Counter({("reply", "10.0.0.1", "s"): n // 2, ("reply", "10.0.0.77", "x"): n - n // 2})
     assert "never does" in judge(Flow("a", "b:1"), prediction, wrong_source, alpha).why[0]
 
 
@@ -679,12 +684,23 @@ def test_a_run_sizes_and_judges_every_flow_at_its_share_of_alpha(monkeypatch) ->
         counts[A] += count - sum(counts.values())
         return counts
 
-    sized, judged = [], []
+    sized: list[Fraction] = []
+    judged: list[Fraction] = []
     real_size, real_judge = differential.sample_size, differential.judge
+
+    def sizing(prediction: Prediction, row_alpha: Fraction) -> int:
+        sized.append(row_alpha)
+        return real_size(prediction, row_alpha)
+
+    def judging(flow: Flow, prediction: Prediction, seen: Counter[Key], row_alpha: Fraction) -> FlowReport:
+        judged.append(row_alpha)
+        return real_judge(flow, prediction, seen, row_alpha)
+
     monkeypatch.setattr(differential, "observe", exact_counts)
-    monkeypatch.setattr(differential, "sample_size", lambda pr, a: sized.append(a) or real_size(pr, a))
-    monkeypatch.setattr(differential, "judge", lambda f, pr, seen, a: judged.append(a) or real_judge(f, pr, seen, a))
-    reports = differential._run_and_judge(None, {}, flows, predictions, alpha, 1.0, lambda *_: None)
+    monkeypatch.setattr(differential, "sample_size", sizing)
+    monkeypatch.setattr(differential, "judge", judging)
+    sims = SimulatorSide(*small_cluster())  # (asked only of a sticky flow: none here)
+    reports = differential._run_and_judge(sims, {}, flows, predictions, alpha, 1.0, lambda *_: None)
     assert [r.agree for r in reports] == [True, True]
     assert sized == judged == [alpha / 3, alpha / 3]
     assert [r.count for r in reports] == [real_size(pr, alpha / 3) for pr in predictions]
