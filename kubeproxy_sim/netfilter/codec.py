@@ -345,8 +345,10 @@ class _Shapes:
 
     def learn(self, spec: str) -> None:
         """Remember the shape of ``spec``, canonical text that has just been interpreted without error; not one
-        naming a match only IPv6 has, whose every rule the parser notes (:meth:`_Parser.note_line`)."""
-        if self.count >= _SHAPES_LIMIT or _IPV6_ONLY.search(spec) is not None:
+        naming a match only IPv6 has, or one of some hooks only, whose every rule the parser notes
+        (:meth:`_Parser.note_line`)."""
+        if self.count >= _SHAPES_LIMIT or _IPV6_ONLY.search(spec) is not None or (
+                any(name in spec for name in _PLACED_NAMES) and _PLACED_MATCH.search(spec) is not None):
             return
         blanks = spec.count(" ")
         bucket = self.buckets.get(blanks, ())
@@ -440,7 +442,8 @@ class _Parser:
         self.shapes = _Shapes()
         self.text = ""  # the text being read (for messages that look ahead)
         self.ipv6_only = False  # a line no shape vouched for names a match only IPv6 has (_IPV6_ONLY; note_line)
-        self.placed_match = False  # ... or a match of some hooks only (_PLACED_MATCH; note_line)
+        self.placed: list[tuple[_TableState, int, str]] = []  # ... or a match of some hooks only (_PLACED_MATCH):
+        # its table, line and text (note_line), which the hooks' checks read, not the whole text (judged)
         self.named_hosts: list[tuple[_TableState, int, str]] = []  # ... or an -s/-d name with a mask, which the
         # family read once known judges again (its table, line and text: note_line, _named_host_refusal)
         self.replaced: list[_TableState] = []  # tables committed, then given again: iptables-restore committed them,
@@ -596,7 +599,7 @@ class _Parser:
         """:func:`_judged` of ``tables`` (read from this text), without a regex per rule when it may: every rule's
         text being a piece of the input (:attr:`verbatim`) and none of the input reading as IPv6, every rule is
         IPv4 or has no address, so nothing is refused for its family and the family is IPv4 (a C-level search)."""
-        more = ((_IPV6_ONLY,) if self.ipv6_only else ()) + ((_PLACED_MATCH,) if self.placed_match else ())
+        more = (_IPV6_ONLY,) if self.ipv6_only else ()
         if self.verbatim and ipv6 is not True and not _mentions_ipv6(self.text):
             family, found = _judged(self.text, tables, ipv6, self.file, until, address_family=False, more=more)
         else:
@@ -605,10 +608,14 @@ class _Parser:
         for table, line, text in self.named_hosts:
             if (until is None or line < until) and any(table is one for one in tables):
                 found = _earlier(found, _named_host_refusal(table, line, text, family, self.file))
-        spans = _table_spans(self.text, tables) if self.placed_match else {}
+        holders: dict[int, set[str]] = {}  # id of a table -> the chains its placed matches' lines name
+        for table, line, text in self.placed:
+            if (until is None or line < until) and any(table is one for one in tables):
+                found = _earlier(found, _found(table, _misplaced(table, text, family, line), line, self.file))
+                holders.setdefault(id(table), set()).add(_holder(text))
         for table in tables:
-            holders = _match_holders(self.text, *spans[table.line]) if self.placed_match else set()
-            found = _earlier(found, _hook_problems(table, (table.jumps, words), holders, self.file, until))
+            found = _earlier(found, _hook_problems(table, (table.jumps, words), holders.get(id(table), set()),
+                                                   self.file, until))
         return family, found
 
     def all_committed(self, tables: list[_TableState]) -> list[_TableState]:
@@ -798,12 +805,14 @@ class _Parser:
 
     def note_line(self, line: str) -> None:
         """A rule's line that no shape vouched for (every such line comes here or to :meth:`command`): one naming a
-        match only IPv6 has makes the family's checks search the text for them (:meth:`judged`)."""
+        match only IPv6 has makes the family's checks search the text for them (:meth:`judged`); one naming a match
+        of some hooks only is kept, to be judged at its place (no shape is learnt from either: :meth:`_Shapes.learn`,
+        so each such line comes here)."""
         if not self.ipv6_only and _IPV6_ONLY.search(line) is not None:
             self.ipv6_only = True
-        if not self.placed_match and any(name in line for name in _PLACED_NAMES) and \
-                _PLACED_MATCH.search(line) is not None:
-            self.placed_match = True
+        if any(name in line for name in _PLACED_NAMES) and _PLACED_MATCH.search(line) is not None and \
+                self.table is not None:
+            self.placed.append((self.table, self.lineno, line))
         if "/" in line and self.table is not None and _NAMED_HOST.search(line) is not None:
             self.named_hosts.append((self.table, self.lineno, line))
 
@@ -1624,8 +1633,8 @@ _SUSPECTS["filter"] += (_REJECT_WITH,)
 is then read exactly). A kube-proxy dump has none: each is a search for a literal first, fast on a large dump.
 HL and TTL, mangle's, are among the targets out of place elsewhere (one search less: 8% of the searches)."""
 _PLACED_MATCH = re.compile(r'-m(?:atch)?[ \t]+"?(?:' + "|".join(MATCH_PLACES) + r')"?(?=[ \t\r\n]|$)')
-"""A match :data:`MATCH_PLACES` may refuse, one more suspect; searched for only when a line no shape vouched for
-names one (:attr:`_Parser.placed_match`), as :data:`_IPV6_ONLY` is."""
+"""A match :data:`MATCH_PLACES` may refuse: a line naming one is kept as it is read (:attr:`_Parser.placed`) and
+judged at its place; a search of the text for it would cost 0.3 s on a 10k-service dump."""
 _IPV6_ONLY = re.compile(r'-m(?:atch)?[ \t]+"?(?:' + "|".join(syntax.IPV6_ONLY_MATCHES) + r')"?(?=[ \t\r\n]|$)')
 """A match only IPv6 has (``syntax.IPV6_ONLY_MATCHES``), one more suspect; searched for only when a line no shape
 vouched for names one (:attr:`_Parser.ipv6_only`): no shape is learnt from such a rule, and a search starting with
@@ -1762,20 +1771,14 @@ def _jump_line(table: _TableState, source: str, chain: str) -> int:
     return next((line for spec, line in table.chains[source].texts() if chain in _JUMP.findall(" " + spec)), 0)
 
 
-def _match_holders(text: str, start: int, end: int) -> set[str]:
-    """The chains whose rules in ``text[start:end]`` (a table's) may name a match of :data:`MATCH_PLACES`: the
-    chain of each -A/-I/-R line the search finds (more than hold one: a line deleted later, a comment's words)."""
-    holders: set[str] = set()
-    for found in _PLACED_MATCH.finditer(text, start, end):
-        line_start = text.rfind("\n", 0, found.start()) + 1
-        line_end = text.find("\n", found.start())
-        line = text[line_start:line_end if line_end != -1 else len(text)].strip()
-        if line[:1] == "[":  # a restore input's [packets:bytes]
-            line = line[line.find("]") + 1:]
-        tokens = syntax.tokenize(line)
-        if len(tokens) > 1 and _COMMANDS.get(tokens[0].text) in ("-A", "-I", "-R"):
-            holders.add(tokens[1].text)
-    return holders
+def _holder(line: str) -> str:
+    """The chain a rule's line (an -A, -I or -R the parser has read: :meth:`_Parser.note_line`) names, quoted or
+    not; "" for a line of another command (one naming a match out of place only in a comment's words)."""
+    line = line.strip()
+    if line[:1] == "[":  # a restore input's [packets:bytes]
+        line = line[line.find("]") + 1:]
+    tokens = syntax.tokenize(line)
+    return tokens[1].text if len(tokens) > 1 and _COMMANDS.get(tokens[0].text) in ("-A", "-I", "-R") else ""
 
 
 def _roots_reaching(arrows: dict[str, dict[str, None]], holders: set[str],
@@ -1806,7 +1809,7 @@ def _hook_problems(table: _TableState, targets: tuple[set[str], ...], matched: s
     no built-in chain reaches (iptables-legacy-restore and -nft-restore v1.8.9, unshare --net: ``-A OUTPUT -j FOO``
     and ``-m mac`` in FOO fails, FOO alone is taken). Named at the rule, as at a built-in chain. ``targets``: sets
     that hold every -j word of the table's rules (and more); ``matched``: the chains whose rules may name a match
-    of :data:`MATCH_PLACES` (:func:`_match_holders`). Cheap when the hooks a target may not stand in reach few
+    of :data:`MATCH_PLACES` (:attr:`_Parser.placed`). Cheap when the hooks a target may not stand in reach few
     chains (kube-proxy's DNAT), or few chains hold it (its MASQUERADE): a walk back from those then; a full walk
     only past both budgets. A match is judged walking back from its few chains (one -m mac in a 10k-service dump
     walked every table from every built-in chain: 2.5 -> 3.6 s)."""

@@ -144,6 +144,10 @@ REACHED = [
     Case("placement -m mac in a chain renamed to one OUTPUT jumps to",
          filter_with(":FOO - [0:0]", f"-A FOO {MAC} -j ACCEPT", "-E FOO BAR", "-A OUTPUT -j BAR"), line=6,
          at_commit=True),
+    Case("placement -m mac in a chain OUTPUT jumps to, after rules of its shape elsewhere",
+         filter_with(":FOO - [0:0]", ":BAR - [0:0]", *(f"-A FOO -m mac --mac-source 00:11:22:33:44:5{i} -j ACCEPT"
+                                                       for i in range(3)),
+                     f"-A BAR {MAC} -j ACCEPT", "-A OUTPUT -j BAR"), line=10, at_commit=True),
     Case("placement -m mac in a chain INPUT jumps to",
          filter_with(":FOO - [0:0]", "-A INPUT -j FOO", f"-A FOO {MAC} -j ACCEPT"),
          saved=("[0:0] -A INPUT -j FOO", f"[0:0] -A FOO {MAC} -j ACCEPT")),
