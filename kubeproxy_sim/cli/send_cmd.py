@@ -167,13 +167,11 @@ def pod_shown(row: Delivered) -> str:
     """A row's destination as a person reads it: an endpoint address no Pod was read for is marked, and one named
     after its address (``NS/ep-10-244-1-10``, the JSON's stable key, which reads like a Pod's name) is shown by
     the address itself."""
-    from kubeproxy_sim.simulator.topology import endpoint_owner_key
+    from kubeproxy_sim.simulator.topology import endpoint_shown
 
     if row.pod_object is not False:
         return row.pod
-    namespace = row.pod.partition("/")[0]
-    made_up = row.pod == endpoint_owner_key(namespace, row.ip, None)
-    return f"{namespace}/{row.ip}{NO_POD}" if made_up else f"{row.pod}{NO_POD}"
+    return f"{endpoint_shown(row.pod, row.ip)}{NO_POD}"
 
 
 def delivered_table(result: SendResult, con: Console) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kubeproxy_sim.netfilter.packet import loopback, parse_address
+from kubeproxy_sim.simulator.topology import endpoint_shown
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -84,8 +85,11 @@ def ping_target(sim: Simulator, address: str) -> PingTarget:
                           "a loopback address never leaves the client's own host, whose kernel answers the echo")
     pod = sim.pod_at.get(value)
     if pod is not None:
-        return PingTarget(address, "pod", pod.key, f"pod {pod.key}'s address {address}",
-                          f"{address} is pod {pod.key}'s own address: the pod's kernel answers the echo request "
+        # (an endpoint no Pod object has is named as send's text rows name it: its targetRef's Pod, or NS/ADDRESS)
+        who, what = (f"pod {pod.key}", "") if pod.pod_object else \
+            (f"endpoint {endpoint_shown(pod.key, pod.ip)}", " (an EndpointSlice's, no Pod object read)")
+        return PingTarget(address, "pod", pod.key, f"{who}'s address {address}",
+                          f"{address} is {who}'s own address{what}: the pod's kernel answers the echo request "
                           f"itself (no container has to listen), {REACHED}")
     node = sim.host_node(value)
     if node is not None:
@@ -94,11 +98,14 @@ def ping_target(sim: Simulator, address: str) -> PingTarget:
                           f"{REACHED}; a NodePort is a port, which a ping has none of, so the Service plays no part")
     svc = _service_with(sim, address, "cluster_ips")
     if svc is not None:
+        named = sim.external_at.get(value)
         return PingTarget(address, "cluster-ip", svc.key, f"Service {svc.key}'s cluster IP {address}",
                           f"{address} is Service {svc.key}'s cluster IP (ports {_ports(svc)}): {PER_PORT}; the "
                           "address is on no interface of any node (iptables mode puts it nowhere, IPVS mode on "
                           "kube-ipvs0), so the node routes the echo request by its default route, out to a network "
-                          "that has no route to it either")
+                          + ("that has no route to it either" if named is None else
+                             f"where --hosts puts an outside host at it ({address} {named}), whose kernel answers "
+                             "the echo request: the Service's cluster IP range overlaps that network's"))
     svc = _service_with(sim, address, "external_ips")
     if svc is not None:
         return PingTarget(address, "external-ip", svc.key, f"an externalIP of Service {svc.key} ({address})",

@@ -445,6 +445,14 @@ def endpoint_owner_key(namespace: str, address: str, target_ref: tuple[str, str,
     return f"{namespace}/ep-{address.replace('.', '-').replace(':', '-')}"
 
 
+def endpoint_shown(key: str, address: str) -> str:
+    """How words name an endpoint address no Pod object owns (its key :func:`endpoint_owner_key`'s): by its
+    targetRef's Pod, else, its key made up from the address (``NS/ep-10-244-1-10``, which reads like a Pod's name),
+    as ``NS/ADDRESS``; send's rows and notes alike."""
+    namespace = key.partition("/")[0]
+    return f"{namespace}/{address}" if key == endpoint_owner_key(namespace, address, None) else key
+
+
 def build_topology(cluster: Cluster, base: ProxyConfig, *,
                    overrides: Mapping[str, Mapping[str, object]] | None = None,
                    hosts: Iterable[tuple[str, str]] = ()) -> Topology:

@@ -351,3 +351,30 @@ def test_a_ping_s_destination_with_a_slash_is_said_as_a_ping_s(text: str, said: 
         ping_host(text)
     (diagnostic,) = raised.value.diagnostics
     assert diagnostic.message == f"'{text}': {said}; expected {PING_DESTINATION_FORMS}", diagnostic.message
+
+
+def test_a_hosts_name_at_a_cluster_ip_is_answered_and_said_so() -> None:
+    """--hosts puts an outside host at a Service's cluster IP (its line ``10.96.0.10 myname``): the echo request,
+    untranslated, leaves by the default route and that host answers it; the note says so, naming the line, not
+    that the network has no route to it (which the answered row belied)."""
+    sim = Simulator(load(objects()), BASE, rng=random.Random(1), hosts=(*HOSTS, ("myname", "10.96.0.10")))
+    result = ping_why(sim, send(sim, "node/node1", "myname", proto="icmp", count=2))
+    assert result.ping is not None and (result.ping.kind, result.ping.owner) == ("cluster-ip", "default/web")
+    assert [(d.pod, d.count) for d in result.delivered] == [("external/myname", 2)]
+    (why,) = result.delivered[0].why
+    assert "no route to it either" not in why
+    assert why.endswith("where --hosts puts an outside host at it (10.96.0.10 myname), whose kernel answers the echo "
+                        "request: the Service's cluster IP range overlaps that network's")
+
+
+def test_an_endpoint_without_a_pod_is_named_in_notes_as_in_rows(capsys: pytest.CaptureFixture[str]) -> None:
+    """The ipv6 scenario's endpoints have no Pod objects: the text's row names one NS/ADDRESS (its key,
+    NS/ep-..., reads like a Pod's name), and so do the head and the note, not ``pod default/ep-...``."""
+    assert main(["send", "--scenario", "ipv6", "--from", "node/node1", "--to", "fd00:10:244:1::10", "--proto",
+                 "icmp", "--count", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "default/fd00:10:244:1::10*" in out
+    assert "the destination is endpoint default/fd00:10:244:1::10's address fd00:10:244:1::10" in out
+    assert "note: fd00:10:244:1::10 is endpoint default/fd00:10:244:1::10's own address (an EndpointSlice's, no Pod " \
+        "object read)" in out
+    assert "ep-fd00" not in out
