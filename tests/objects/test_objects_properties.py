@@ -79,7 +79,13 @@ def test_valid_services_round_trip_through_yaml_and_json(case):
     _check(manifest, expected, load_text(json.dumps(manifest), "s.json"))
 
 
-_endpoint_ipv4 = _ipv4.filter(lambda a: special_address(parse_ip(a)) is None)  # the API refuses the others
+def _usable_endpoint(address: str) -> bool:
+    """Whether the API takes ``address`` as an endpoint's: it refuses the special ones (loopback, link-local...)."""
+    parsed = parse_ip(address)
+    return parsed is not None and special_address(parsed) is None
+
+
+_endpoint_ipv4: st.SearchStrategy[str] = _ipv4.filter(_usable_endpoint)
 
 
 @settings(max_examples=budget(100), deadline=None)
@@ -188,9 +194,12 @@ def _replaced(document: dict, path: tuple[object, ...], value: object) -> dict:
             parent = parent[key]  # type: ignore[index]
         except (KeyError, IndexError, TypeError):
             return document
-    if isinstance(parent, dict) or (isinstance(parent, list) and isinstance(path[-1], int) and
-                                    path[-1] < len(parent)):
-        parent[path[-1]] = value  # type: ignore[index]
+    last = path[-1]
+    if isinstance(parent, list):
+        if isinstance(last, int) and last < len(parent):  # (a list index only: a key of a list is no path)
+            parent[last] = value
+    elif isinstance(parent, dict):
+        parent[last] = value
     return document
 
 
