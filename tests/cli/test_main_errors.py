@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import os
@@ -16,6 +17,12 @@ from kubeproxy_sim.cli import main as cli
 from kubeproxy_sim.cli.options import REPO_RULESETS
 
 
+def _command(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    """The parser of the command ``name`` (argparse keeps it in the choices of its subparsers action)."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return commands.choices[name]
+
+
 def test_an_internal_error_is_one_line_and_exit_4(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(args: object) -> int:
         raise ZeroDivisionError("division by zero")
@@ -23,7 +30,7 @@ def test_an_internal_error_is_one_line_and_exit_4(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("KPSIM_DEBUG", raising=False)
     parser = cli.build_parser()
     monkeypatch.setattr(cli, "build_parser", lambda command=None: parser)
-    parser._subparsers._group_actions[0].choices["rules"].set_defaults(func=boom)  # type: ignore[union-attr]
+    _command(parser, "rules").set_defaults(func=boom)
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         code = cli.main(["rules", "--scenario", "bootcamp"])
@@ -49,7 +56,7 @@ def test_a_fatal_error_is_coloured_as_report_colours_an_error(monkeypatch: pytes
     monkeypatch.delenv("KPSIM_DEBUG", raising=False)
     parser = cli.build_parser()
     monkeypatch.setattr(cli, "build_parser", lambda command=None: parser)
-    parser._subparsers._group_actions[0].choices["rules"].set_defaults(func=fail)  # type: ignore[union-attr]
+    _command(parser, "rules").set_defaults(func=fail)
     for mode, coloured in (("always", True), ("never", False)):
         color = ["--color", mode]
         err = io.StringIO()
@@ -356,8 +363,7 @@ def test_ctrl_c_wrapped_by_python_is_an_interrupt_not_an_internal_error(monkeypa
     else:
         parser = cli.build_parser()
         monkeypatch.setattr(cli, "build_parser", lambda command=None: parser)
-        parser._subparsers._group_actions[0].choices["rules"].set_defaults(  # type: ignore[union-attr]
-            func=lambda args: _class_made_during_ctrl_c())
+        _command(parser, "rules").set_defaults(func=lambda args: _class_made_during_ctrl_c())
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         assert cli.main(["rules", "--scenario", "bootcamp"]) == 130
