@@ -44,12 +44,12 @@ def fenceposts(d: Deployment) -> tuple[int, int]:
 
 
 def active_pods(world: World, rs: ReplicaSet) -> int:
-    return sum(1 for p in world.owned_pods(rs) if not p.terminating)
+    return world.active_pods(rs)
 
 
 def available_pods(world: World, rs: ReplicaSet) -> int:
     """Ready pods that are not being deleted (minReadySeconds is not modelled)."""
-    return sum(1 for p in world.owned_pods(rs) if not p.terminating and p.ready(world.now))
+    return world.available_pods(rs)
 
 
 def split_sets(world: World, d: Deployment) -> tuple[ReplicaSet | None, list[ReplicaSet]]:
@@ -293,8 +293,7 @@ def _prune_history(world: World, d: Deployment) -> World:
         return world
     ordered = sorted(old, key=lambda rs: rs.revision)
     past = ordered[: max(0, len(ordered) - d.history_limit)]
-    doomed = {rs.name for rs in past
-              if rs.replicas == 0 and not any(not p.terminating for p in world.owned_pods(rs))}
+    doomed = {rs.name for rs in past if rs.replicas == 0 and world.active_pods(rs) == 0}
     if not doomed:
         return world
     return replace(world, replica_sets=tuple(rs for rs in world.replica_sets

@@ -14,15 +14,23 @@ released and the set replaces it; a bare pod that matches a set's selector
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import cmp_to_key
 from itertools import groupby
+from typing import cast
 
-from kubeproxy_sim.controllers.model import ReplicaSet, SimPod, World, admitted_tolerations, deletion_cost_value
+from kubeproxy_sim.controllers.model import (
+    ReplicaSet,
+    SimPod,
+    World,
+    admitted_tolerations,
+    deletion_cost_value,
+)
 from kubeproxy_sim.controllers.naming import generate_name
 from kubeproxy_sim.controllers.scheduler import (
     Ipam,
@@ -182,8 +190,20 @@ def _by_age(rank: Callable[[float], int]) -> Callable[[SimPod, SimPod], int]:
     return compare
 
 
+def _membership(pod: SimPod) -> tuple[str, str | None, tuple[tuple[str, str], ...], bool]:
+    """What decides whether a set releases or adopts a pod: (namespace, owner, labels, not being deleted)."""
+    return pod.namespace, pod.owner, pod.labels, pod.deleted_at is None
+
+
 def _release_and_adopt(world: World, rs: ReplicaSet) -> World:
-    """Orphan the set's pods whose labels no longer match its selector; adopt live orphans that match."""
+    """Orphan the set's pods whose labels no longer match its selector; adopt live orphans that match. Which
+    pods those are is asked of the pods' few distinct memberships (PodFacts), not of every pod."""
+    memberships = cast("Iterable[tuple[str, str | None, tuple[tuple[str, str], ...], bool]]",
+                       world.pod_facts.count(world.pods, _membership))
+    if not any(namespace == rs.namespace and ((owner == rs.name and not matches(rs.selector, labels))
+                                              or (owner is None and live and matches(rs.selector, labels)))
+               for namespace, owner, labels, live in memberships):
+        return world
 
     def owner(p: SimPod) -> str | None:
         if p.namespace != rs.namespace:
@@ -194,8 +214,7 @@ def _release_and_adopt(world: World, rs: ReplicaSet) -> World:
             return rs.name
         return p.owner
 
-    pods = tuple(p if owner(p) == p.owner else replace(p, owner=owner(p)) for p in world.pods)
-    return world if pods == world.pods else replace(world, pods=pods)
+    return replace(world, pods=tuple(p if owner(p) == p.owner else replace(p, owner=owner(p)) for p in world.pods))
 
 
 def _related_pods(world: World, rs: ReplicaSet) -> tuple[SimPod, ...]:
@@ -207,8 +226,7 @@ def _related_pods(world: World, rs: ReplicaSet) -> tuple[SimPod, ...]:
 def sync_replica_set(world: World, rs: ReplicaSet, rng: random.Random) -> World:
     """Create or delete pods until the set's active pods equal its replicas."""
     world = _release_and_adopt(world, rs)
-    active = tuple(p for p in world.owned_pods(rs) if not p.terminating)
-    missing = rs.replicas - len(active)
+    missing = rs.replicas - world.active_pods(rs)
     if missing > 0:
         ipam = Ipam(world)
         taken = {p.name for p in world.pods if p.namespace == rs.namespace}
@@ -218,6 +236,7 @@ def sync_replica_set(world: World, rs: ReplicaSet, rng: random.Random) -> World:
             made.append(pod)
         world = replace(world, pods=(*world.pods, *made))
     elif missing < 0:
+        active = tuple(p for p in world.owned_pods(rs) if not p.terminating)
         doomed = {p.name for p in deletion_order(world, active, _related_pods(world, rs))[:-missing]}
         world = replace(world, pods=tuple(delete_pod(world, p) if p.namespace == rs.namespace
                                           and p.name in doomed else p for p in world.pods))
@@ -228,10 +247,14 @@ def _unplaced(pod: SimPod) -> bool:
     return waiting_for_node(pod) or waiting_for_address(pod) or waiting_for_host_ips(pod)
 
 
+def _unplaced_pod(pod: SimPod) -> bool | None:
+    return True if _unplaced(pod) else None
+
+
 def retry_unscheduled(world: World) -> World:
     """Place pods that found no node before (nodes may have appeared or become ready), and retry the sandbox of
     pods whose node had no free address (one may have been freed), as the kubelet does."""
-    if not any(_unplaced(p) for p in world.pods):
+    if not world.pod_facts.count(world.pods, _unplaced_pod):
         return world
     ipam = Ipam(world)
     pods = list(world.pods)
@@ -242,14 +265,28 @@ def retry_unscheduled(world: World) -> World:
     return world if pods_now == world.pods else replace(world, pods=pods_now)
 
 
+def _departure(pod: SimPod) -> tuple[tuple[None, float], ...]:
+    return () if pod.gone_at is None else ((None, pod.gone_at),)
+
+
 def expire(world: World) -> World:
     """Remove pods whose grace period is over."""
+    departures = world.pod_facts.times(world.pods, _departure).get(None)
+    if not departures or departures[0] > world.now:
+        return world
     alive = tuple(p for p in world.pods if p.gone_at is None or p.gone_at > world.now)
-    return world if len(alive) == len(world.pods) else replace(world, pods=alive)
+    return replace(world, pods=alive)
+
+
+def _pod_events(pod: SimPod) -> tuple[tuple[None, float], ...]:
+    """When a pod changes by itself: it becomes ready (unless deleted first) or is gone (a terminating pod's
+    time equal to its ready_at is left out, as always)."""
+    return tuple((None, t) for t in (pod.ready_at, pod.gone_at)
+                 if t is not None and not (t == pod.ready_at and pod.terminating))
 
 
 def next_pod_event(world: World) -> float | None:
     """The next time a pod changes by itself (becomes ready, or is gone)."""
-    times = [t for p in world.pods for t in (p.ready_at, p.gone_at)
-             if t is not None and t > world.now and not (t == p.ready_at and p.terminating)]
-    return min(times, default=None)
+    times = world.pod_facts.times(world.pods, _pod_events).get(None, ())
+    at = bisect.bisect_right(times, world.now)
+    return times[at] if at < len(times) else None

@@ -14,6 +14,7 @@ import random
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from operator import itemgetter
 
 import netaddr
 
@@ -55,6 +56,7 @@ from kubeproxy_sim.controllers.model import (
     Toleration,
     World,
     admitted_tolerations,
+    differing,
     service_node_ports,
 )
 from kubeproxy_sim.controllers.naming import stable_suffix
@@ -267,7 +269,7 @@ def _queued(before: ControllerSync, seen: Snapshot, world: World,
     return dirty, ratios
 
 
-def _failing(world: World, keys: Collection[str], pods: Sequence[Pod]) -> set[str]:
+def _failing(world: World, keys: Collection[str], pods: Collection[Pod]) -> set[str]:
     """Those of ``keys`` whose sync against ``pods`` fails (FailedToUpdateEndpointSlices): exactly those for which
     reconcile_service records it, a reconciled Service selecting an endpoint pod whose Node is not known
     (node_missing). Asked at every instant of a stretch, so it reconciles nothing: with every endpoint's Node known
@@ -294,41 +296,69 @@ def _stretch(before: ControllerSync, world: World) -> tuple[tuple[queue.Retry, .
     those instants, are what the end's pods give: none of their pods changed since, or it queued them again)."""
     retries, pods, synced = before.retries, before.seen.pods, set[str]()
     policy = queue.ENDPOINTSLICE_BACKOFF
-    views: dict[str, tuple[SimPod, Pod]] = {}  # each pod's view at the previous instant, with the pod it is of
-    last: float | None = None
+    deliveries = _Deliveries({node.name for node in world.nodes})
+    failing_pods: Collection[Pod] = pods  # those of the delivered pods _failing may find failing
     for when, sims in world.trail:
         if not before.now < when < world.now:  # another stretch's
             continue
         due = queue.due_before(retries, when)
-        retries = queue.fired_before(policy, retries, when, _failing(world, due, pods))
-        delivered = tuple(_view(p, views, last, when) for p in sims)
-        last = when
-        queued = queue.pod_queued(pods, delivered, world.services)
+        retries = queue.fired_before(policy, retries, when, _failing(world, due, failing_pods))
+        first = not deliveries.pods
+        old, new = deliveries.deliver(sims, when)
+        queued = queue.pod_queued(pods if first else old, deliveries.pods if first else new, world.services)
+        failing_pods = deliveries.orphans.values()
         keys = queued | queue.due_keys(retries, when)
-        retries = queue.retried(policy, retries, when, queued, _failing(world, keys, delivered))
+        retries = queue.retried(policy, retries, when, queued, _failing(world, keys, failing_pods))
         synced |= due | keys
-        pods = delivered
+        pods = deliveries.pods
     return retries, pods, synced
 
 
-def _view(sim: SimPod, views: dict[str, tuple[SimPod, Pod]], last: float | None, when: float) -> Pod:
-    """``sim.at(when)``, the previous instant's view object again when it is the same pod and its view cannot have
-    changed since ``last``: a pod's view reads the clock only through running(), which turns at ``ready_at`` (a
-    stretch stops at a thousand instants in a 1,000-pod rollout, and building every pod's view at each was most
-    of its cost). The same object also spares pod_queued comparing the two field by field."""
-    seen = views.get(sim.key)
-    if seen is not None and seen[0] is sim and last is not None and not _turns(sim, last, when):
-        return seen[1]
-    pod = sim.at(when)
-    views[sim.key] = (sim, pod)
-    return pod
+class _Deliveries:
+    """The pods the controller's informers deliver at the instants of a stretch (``pods``), each
+    ``sim.at(when)``, carried from one instant to the next by what differs: the pods replaced, added or gone
+    (by identity: a controller keeps every pod object it does not change) and those whose view turns, as it
+    reads the clock only through running(), at ``ready_at``. A stretch stops at a thousand instants in a
+    1,000-pod rollout, and building and comparing every pod's view at each was most of its cost. Also the
+    delivered endpoint pods whose Node is unknown (``orphans``), the only ones _failing can find failing."""
 
+    def __init__(self, node_names: set[str]) -> None:
+        self._node_names = node_names
+        self._sims: tuple[SimPod, ...] = ()
+        self._views: dict[int, tuple[SimPod, Pod]] = {}  # by the id of the pod, which its entry keeps alive
+        self._waiting: dict[int, SimPod] = {}  # pods whose view turns once their ready_at has passed
+        self.pods: tuple[Pod, ...] = ()
+        self.orphans: dict[tuple[str, str], Pod] = {}
 
-def _turns(sim: SimPod, start: float, end: float) -> bool:
-    """Whether the pod's view at ``end`` may differ from that at ``start`` (SimPod.running: started by ``now``,
-    a terminating pod frozen at its deletion, an unreported or unstarted one never running)."""
-    return (sim.ready_at is not None and not sim.unreported and sim.deleted_at is None
-            and start < sim.ready_at <= end)
+    def deliver(self, sims: tuple[SimPod, ...], when: float) -> tuple[list[Pod], list[Pod]]:
+        """Move to ``sims`` at ``when``; the views that changed: (the replaced ones, the new ones)."""
+        removed, added = differing(self._sims, sims)
+        old: list[Pod] = []
+        new: list[Pod] = []
+        for sim in removed:
+            old.append(self._views.pop(id(sim))[1])
+            self._waiting.pop(id(sim), None)
+        for sim in [s for s in self._waiting.values() if s.ready_at is not None and s.ready_at <= when]:
+            del self._waiting[id(sim)]
+            old.append(self._views[id(sim)][1])
+            new.append(self._view(sim, when))
+        for sim in added:
+            new.append(self._view(sim, when))
+            if sim.ready_at is not None and not sim.unreported and sim.deleted_at is None and sim.ready_at > when:
+                self._waiting[id(sim)] = sim
+        self._sims = sims
+        self.pods = tuple(map(itemgetter(1), map(self._views.__getitem__, map(id, sims))))
+        for pod in old:
+            self.orphans.pop((pod.namespace, pod.name), None)
+        for pod in new:
+            if is_endpoint(pod) and (pod.node_name is None or pod.node_name not in self._node_names):
+                self.orphans[pod.namespace, pod.name] = pod
+        return old, new
+
+    def _view(self, sim: SimPod, when: float) -> Pod:
+        pod = sim.at(when)
+        self._views[id(sim)] = (sim, pod)
+        return pod
 
 
 def controller_sync(world: World, before: ControllerSync | None = None,

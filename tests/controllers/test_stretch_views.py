@@ -1,8 +1,9 @@
-"""The pods a stretch of time delivers at each instant (world._view) are each pod's view at that instant.
+"""The pods a stretch of time delivers at each instant (world._Deliveries) are each pod's view at that instant.
 
-_stretch hands the previous instant's view object on when the pod is the same and its view cannot have turned
-since (running() reads the clock only against ready_at); drawn pods and instants check that what it hands on is
-always sim.at(when)."""
+_stretch carries the delivered views from one instant to the next by what differs: the pod objects replaced,
+added or gone (by identity) and those whose view turns (running() reads the clock only against ready_at).
+Drawn pods, changes and instants check that what it delivers is always every sim.at(when), in order, that the
+views it reports changed hold every view that did, and that its orphans are the endpoint pods of unknown Nodes."""
 
 from __future__ import annotations
 
@@ -12,30 +13,62 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeproxy_sim.controllers import world as W
+from kubeproxy_sim.controllers.endpointslice import is_endpoint
 from kubeproxy_sim.controllers.model import SimPod
-from kubeproxy_sim.objects.model import Pod
 from tests.budget import budget
 
 _TIMES = st.sampled_from((0.0, 0.5, 1.0, 2.0, 2.5, 3.0, 7.0))
+_NAMES = ("a", "b", "c", "d", "e")
 
 
 @st.composite
 def _sim(draw: st.DrawFn) -> SimPod:
-    return SimPod(namespace="default", name="p", labels=(("app", "web"),), owner=None, images=("nginx",), ports=(),
-                  created=0.0, serial=1, node_name="node1", pod_ips=("10.244.0.9",),
-                  ready_at=draw(st.none() | _TIMES), deleted_at=draw(st.none() | _TIMES),
+    return SimPod(namespace="default", name=draw(st.sampled_from(_NAMES)), labels=(("app", "web"),), owner=None,
+                  images=("nginx",), ports=(), created=0.0, serial=1, node_name=draw(st.sampled_from(("n1", "n9"))),
+                  pod_ips=("10.244.0.9",), ready_at=draw(st.none() | _TIMES), deleted_at=draw(st.none() | _TIMES),
                   unreported=draw(st.booleans()), marked_not_ready=draw(st.booleans()))
 
 
+def _unique(sims: list[SimPod]) -> tuple[SimPod, ...]:
+    return tuple({s.name: s for s in sims}.values())
+
+
+@st.composite
+def _steps(draw: st.DrawFn) -> list[tuple[float, tuple[SimPod, ...]]]:
+    """Instants, each with the pods then: the previous ones with some replaced by another object (equal or not),
+    some gone, new ones added, the order sometimes shuffled."""
+    instants = sorted(draw(st.lists(_TIMES, min_size=1, max_size=6, unique=True)))
+    sims = _unique(draw(st.lists(_sim(), max_size=5)))
+    out = []
+    for when in instants:
+        changed = []
+        for sim in sims:
+            action = draw(st.sampled_from(("keep", "keep", "copy", "flip", "drop")))
+            if action == "copy":
+                sim = replace(sim)
+            elif action == "flip":
+                sim = replace(sim, marked_not_ready=not sim.marked_not_ready)
+            if action != "drop":
+                changed.append(sim)
+        changed += [s for s in draw(st.lists(_sim(), max_size=2)) if s.name not in {c.name for c in changed}]
+        if draw(st.booleans()):
+            changed = draw(st.permutations(changed))
+        sims = _unique(changed)
+        out.append((when, sims))
+    return out
+
+
 @settings(max_examples=budget(400), deadline=None)
-@given(sim=_sim(), instants=st.lists(_TIMES, min_size=1, max_size=6, unique=True),
-       changes=st.lists(st.booleans(), min_size=6, max_size=6))
-def test_a_handed_on_view_is_the_pods_view_at_the_instant(sim: SimPod, instants: list[float],
-                                                          changes: list[bool]) -> None:
-    views: dict[str, tuple[SimPod, Pod]] = {}
-    last: float | None = None
-    for when, change in zip(sorted(instants), changes, strict=False):
-        if change:  # another object for the pod (a replace() in between): its view is built again
-            sim = replace(sim, marked_not_ready=not sim.marked_not_ready)
-        assert W._view(sim, views, last, when) == sim.at(when)
-        last = when
+@given(steps=_steps())
+def test_the_delivered_pods_are_the_views_at_each_instant(steps: list[tuple[float, tuple[SimPod, ...]]]) -> None:
+    deliveries = W._Deliveries({"n1"})
+    before: dict[str, object] = {}
+    for when, sims in steps:
+        old, new = deliveries.deliver(sims, when)
+        assert deliveries.pods == tuple(s.at(when) for s in sims)
+        now = {p.name: p for p in deliveries.pods}
+        differs = {name for name in before.keys() | now.keys() if before.get(name) is not now.get(name)}
+        assert differs <= {p.name for p in old} | {p.name for p in new}
+        assert set(deliveries.orphans.values()) == {p for p in deliveries.pods if is_endpoint(p)
+                                                   and p.node_name != "n1"}
+        before = dict(now)
