@@ -15,7 +15,7 @@ def node_rules(scenario: str) -> Ruleset:
 
     parser = argparse.ArgumentParser()
     add_input_flags(parser)
-    return load_node_rules(parser.parse_args(["--scenario", scenario])).ruleset  # type: ignore[return-value]
+    return load_node_rules(parser.parse_args(["--scenario", scenario])).ruleset
 
 
 def restore_input(tmp_path: Path) -> Path:

@@ -184,6 +184,7 @@ def test_large_endpoint_fans_fold_into_a_summary() -> None:
     assert [e.target for e in from_svc[:8]] == [f"nat:KUBE-SEP-E{i}" for i in range(8)]
     summary = from_svc[-1]
     assert len(from_svc) == 9 and summary.target == "nat:KUBE-SVC-BIG:+12 endpoints"
+    assert summary.share is not None
     assert summary.share == Fraction(12, 20) or abs(summary.share - Fraction(12, 20)) < Fraction(1, 10**8)
     assert summary.label == "12 endpoints, 60.0%"
     node = folded.node(summary.target)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from kubeproxy_sim.cli.main import main
 from kubeproxy_sim.graph import Selection, build_graph, scope_graph, select_service
 from kubeproxy_sim.graph.scope import ServiceRef
 from kubeproxy_sim.netfilter.codec import parse_ruleset
-from kubeproxy_sim.netfilter.model import Ruleset
+from kubeproxy_sim.netfilter.model import Chain, Ruleset, Table
 
 from .conftest import restore_input
 
@@ -198,7 +199,7 @@ def test_a_service_s_graph_asks_only_about_its_own_chains(overall: Ruleset, monk
     asked: set[str] = set()
     real = graph_build.returning_test
 
-    def spy(table, chains=None):  # type: ignore[no-untyped-def]
+    def spy(table: Table, chains: dict[str, Chain] | None = None) -> Callable[[str], bool]:
         returns = real(table, chains)
 
         def recorded(name: str) -> bool:
