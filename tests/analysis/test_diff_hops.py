@@ -43,7 +43,9 @@ def test_a_port_in_front_of_another_s_node_port_is_traced_again_when_only_that_o
     assert web < set(ips) and f"{PODS['web-3'][1]}:8080" not in ips
     assert all(ips[e] == Fraction(1, 4) for e in web)  # node1's half (node2's own connections end at node2)
     assert dict(port.pods) == {f"{PODS[p][1]}:8080": f"default/{p}" for p in THIRD}
-    (doc,) = [s for s in diff_json(report)["services"] if s["name"] == "default/chained:p"]
+    services = diff_json(report)["services"]
+    assert isinstance(services, list)
+    (doc,) = [s for s in services if s["name"] == "default/chained:p"]
     named = {(o["endpoint"], o["pod"]) for o in doc["views"][0]["before"]}
     assert named == {(f"{PODS[p][1]}:8080", f"default/{p}") for p in THIRD} | {(f"{NODES['node2'][0]}:30080", None)}
 

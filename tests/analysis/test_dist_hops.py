@@ -55,7 +55,9 @@ def test_a_service_in_front_of_another_node_s_node_port_shows_that_node_port_s_e
     assert all(abs(p - Fraction(1, 3)) < Fraction(1, 2**30) for p in shares.values())
     assert all(s.masqueraded == s.probability for s in entry.shares)
     assert f"{NODES['node2'][0]}:30080 is node2's own address" in entry.note
-    (doc,) = dist_json(report, ["node1", "node2"])["services"]
+    services = dist_json(report, ["node1", "node2"])["services"]
+    assert isinstance(services, list)
+    (doc,) = services
     outcomes = doc["views"][0]["entries"][0]["outcomes"]
     assert sorted(o["pod"] for o in outcomes) == ["default/web-1", "default/web-2", "default/web-3"]
     _, at_home = _dist(cluster, BASE, "node2")

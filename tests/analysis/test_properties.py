@@ -24,7 +24,7 @@ from kubeproxy_sim.analysis.exact import (
     trace_entry,
 )
 from kubeproxy_sim.analysis.nodes import NodeSet, Source, node_set, node_source
-from kubeproxy_sim.netfilter.model import Ruleset, Table
+from kubeproxy_sim.netfilter.model import Rule, Ruleset, Table
 from kubeproxy_sim.objects.model import Cluster, Endpoint, EndpointSlice
 from kubeproxy_sim.proxier.full import node_tables
 from kubeproxy_sim.proxier.partial import SyncState, changed_services, sync_and_apply
@@ -115,10 +115,12 @@ def check_node_and_hairpin(nodes: NodeSet) -> None:
             dnat = [s for s in entry.shares if s.verdict == "DNAT"]
             assert all(s.masqueraded == s.probability for s in dnat), f"{svc.name_string} from node {node}"
             for s in dnat:
+                assert s.endpoint is not None  # (a DNAT share has its endpoint)
                 own = Source("pod", _ip(s.endpoint), node=node)
                 hairpin = trace_entry(nodes, node, own, svc.cluster_ip, svc.port, svc.proto)
                 for other in hairpin.shares:
                     if other.verdict == "DNAT":
+                        assert other.endpoint is not None
                         mine = _ip(other.endpoint) == own.address
                         assert bool(other.masqueraded) == mine, f"{svc.name_string}: hairpin via {node}: {other}"
 
@@ -155,9 +157,10 @@ def test_properties_hold_after_partial_syncs(data: st.DataObject) -> None:
     for _ in range(data.draw(st.integers(1, 3))):
         states.append(data.draw(_mutations(states[-1])))
     node, state, previous = Ruleset((), case.ipv6), SyncState(), None
-    jumps = ()
+    jumps: tuple[tuple[str, str, Rule], ...] = ()
     for step, cluster in enumerate(states):
-        changed = changed_services(previous, cluster, case.config.ipv6) if previous is not None else frozenset()
+        changed: frozenset[str] = (changed_services(previous, cluster, case.config.ipv6) if previous is not None
+                                   else frozenset())
         result = sync_and_apply(node, state, cluster, case.config, changed, now=float(step))
         assert result.error is None
         node, state, previous = result.node, result.state, cluster

@@ -182,9 +182,14 @@ def test_binomial_interval_reads_the_terms_near_the_mean_only(monkeypatch) -> No
     1,500-endpoint service 200 s at C = 10,000, more than its simulation. The tails beyond a few dozen
     standard deviations hold less than any float sum can see. Both the exact terms (log_binom_pmf) and all the
     terms read (_central_terms, by neighbours' ratios) are counted: a walk over all n + 1 by ratios is as slow."""
-    calls = []
+    calls: list[int] = []
     real = stats.log_binom_pmf
-    monkeypatch.setattr(stats, "log_binom_pmf", lambda k, n, p: calls.append(k) or real(k, n, p))
+
+    def exact_term(k: int, n: int, p: float) -> float:
+        calls.append(k)
+        return real(k, n, p)
+
+    monkeypatch.setattr(stats, "log_binom_pmf", exact_term)
     terms: list[tuple[int, float, int]] = []  # (n, p, terms read)
     central = stats._central_terms
 
