@@ -351,6 +351,11 @@ def _client(taken: dict[str, Any], kubeconfig: str, context: str | None) -> tupl
     loader = _loader_class()(config_dict=given, active_context=context, config_base_path="",  # ("": paths as given)
                               config_persister=lambda: _persist_auth_provider(kubeconfig, given, context))
     loader.load_and_set(configuration)
+    proxy = str(getattr(configuration, "proxy", "") or "")
+    if _go_scheme(proxy) in ("http", "https") and (proxy_auth := _url_basic_auth(proxy)) is not None:
+        # (Go's transport sends the proxy-url's user to the proxy, in a CONNECT and in a request it passes on:
+        # kubectl 1.33 sent "Proxy-Authorization: Basic ..."; urllib3 takes no user from a proxy URL)
+        configuration.proxy_headers = {"Proxy-Authorization": proxy_auth}
     credential = getattr(loader, "exec_credential", None)
     if credential is not None:
         configuration.refresh_api_key_hook = None
@@ -1790,20 +1795,70 @@ def _shutdown(sock: Any) -> None:
             sock.shutdown(socket.SHUT_RDWR)
 
 
-def _track_connections(pool_manager: Any, note: Callable[[Any], None]) -> bool:
+def go_connect_target(server: str, scheme: str) -> str:
+    """What Go's transport asks a proxy to CONNECT to for a server's HOST[:PORT] (``server`` as the URL writes it):
+    canonicalAddr, net.JoinHostPort of the URL's Hostname() (idna.Lookup's ASCII form of a non-ASCII one, an ASCII
+    one as written, capitals and all) and its port or the scheme's. kubectl 1.33 (the oracle) sent "CONNECT
+    :6443" for https://:6443, "CONNECT LOCALHOST:6443" for https://LOCALHOST:6443, "CONNECT [::1]:6443" for
+    https://::1:6443; urllib3 sent the address it dials (0.0.0.0:6443) and a host in small letters."""
+    name, port, _ = _host_and_port(server)
+    looked_up = name if ":" in name else lookup_ascii(name)
+    host = name if looked_up is None else looked_up
+    return f"[{host}]:{port or _DEFAULT_PORTS[scheme]}" if ":" in host else f"{host}:{port or _DEFAULT_PORTS[scheme]}"
+
+
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def _go_tunnel(conn: Any, target: str) -> None:
+    """The CONNECT request Go's transport sends a proxy (net/http's dialConn: HTTP/1.1, the Host header and Go's
+    User-Agent, then the proxy's Proxy-Authorization), for ``target`` (:func:`go_connect_target`), in place of
+    http.client's (HTTP/1.0, the dialed host, no Host header); its answer read as urllib3 reads it, a refusal raised
+    in its words ("Tunnel connection failed: 502 Bad Gateway")."""
+    import http.client
+
+    lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}", "User-Agent: Go-http-client/1.1"]
+    lines += [f"{key}: {value}" for key, value in (conn._tunnel_headers or {}).items()]
+    conn.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+    response = conn.response_class(conn.sock, method=conn._method)
+    try:
+        _, code, message = response._read_status()
+        while (line := response.fp.readline(65537)) not in (b"\r\n", b"\n", b""):
+            if len(line) > 65536:
+                raise http.client.LineTooLong("header line")
+        if code != 200:
+            conn.close()
+            raise OSError(f"Tunnel connection failed: {code} {message.strip()}")
+    finally:
+        response.close()
+
+
+def _track_connections(pool_manager: Any, note: Callable[[Any], None], tunnel: str | None = None,
+                       written: str | None = None) -> bool:
     """Have every connection the pool manager makes call ``note(conn)`` when it sends a request (after it is
     connected: TCP, a proxy's tunnel and the TLS handshake, which urllib3 does first), so that ``close()`` can cut a
     request still waiting for its response headers (a hung LIST) or reading its body (a streaming response keeps
-    its connection, so it is the same socket), and ``note`` may fail the request there, unsent. Whether it took."""
+    its connection, so it is the same socket), and ``note`` may fail the request there, unsent. Whether it took.
+    A tunnel through a proxy asks for ``tunnel`` as Go asks (:func:`_go_tunnel`); a request an http proxy is sent
+    names the server as ``written`` (:func:`_proxied_base`), which urllib3 wrote in small letters (Go keeps the
+    URL's: kubectl 1.33 sent "GET http://LOCALHOST:6443/api/v1/services")."""
     classes = getattr(pool_manager, "pool_classes_by_scheme", None)
     if not isinstance(classes, dict):
         return False
 
     def tracked(pool_cls: type) -> type:
         class Connection(pool_cls.ConnectionCls):  # type: ignore[name-defined]
-            def request(self, *args: Any, **kwargs: Any) -> Any:
+            def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
                 note(self)
-                return super().request(*args, **kwargs)
+                if written is not None and url[:len(written)].lower() == written.lower():
+                    url = written + url[len(written):]
+                return super().request(method, url, *args, **kwargs)
+
+            def _tunnel(self) -> None:
+                if tunnel is None:
+                    super()._tunnel()
+                else:
+                    _go_tunnel(self, tunnel)
 
         return type(pool_cls.__name__, (pool_cls,), {"ConnectionCls": Connection})
 
@@ -1862,7 +1917,8 @@ class ApiServerSource:
         self._url_basic_auth = _url_basic_auth(url)
         self._base_url = str(configuration.host).rstrip("/")  # (what requests go to: _as_client_go_takes's server)
         # Go's Host header is the URL's host as written (req.URL.Host): ":6443", "::1:6443", not the address dialed
-        self._host_header = _go_host_header(self._server) if _url_host(self._base_url) != self._server else None
+        # (urllib3 sends the host in small letters: Go as written, "Host: LOCALHOST:6443", kubectl 1.33)
+        self._host_header = _go_host_header(self._server)
         self._proxy = _url_host(str(getattr(configuration, "proxy", "") or ""))  # (the HOST:PORT dialed)
         self._dial_problem = None if self._proxy else _dial_problem(server)  # (each request fails for it)
         # a token file of white space alone, as the client was built with it: Go's header (sent, or failing each
@@ -1903,8 +1959,7 @@ class ApiServerSource:
         # until it works once (client-go keeps its credentials), never at start nor before a dial
         self._exec_at_handshake = _exec_at_handshake(self._data, context)
         self._handshake_worked: ExecCredential | None = None  # what the plugin gave when it last worked
-        self._tracked = _track_connections(getattr(getattr(self._api, "rest_client", None), "pool_manager", None),
-                                           self._note_connection)
+        self._tracked = self._track(getattr(getattr(self._api, "rest_client", None), "pool_manager", None))
         if scheme_note:
             self._emit([Diagnostic(scheme_note, file=kubeconfig, severity=Severity.NOTE)])
 
@@ -1963,6 +2018,12 @@ class ApiServerSource:
             _shutdown(getattr(conn, "sock", None))
         if self._exec_at_handshake and (problem := self._handshake_problem()) is not None:
             raise CredentialsUnavailable(problem)  # (urllib3 closes the connection: Go's failed handshake ends it)
+
+    def _track(self, pool_manager: Any) -> bool:
+        """:func:`_track_connections` for this source's server: its tunnels and proxied requests as Go's."""
+        scheme = self._base_url.partition("://")[0].lower()
+        return _track_connections(pool_manager, self._note_connection, go_connect_target(self._server, scheme),
+                                  self._request_base)
 
     def _cut_all(self) -> None:
         for conn in list(self._sending.values()):
@@ -2186,7 +2247,7 @@ class ApiServerSource:
             pool_manager = getattr(getattr(client, "rest_client", None), "pool_manager", None)
             self._api = client
             self._request_base = _proxied_base(self._base_url, self._server, pool_manager)
-            self._tracked = _track_connections(pool_manager, self._note_connection)
+            self._tracked = self._track(pool_manager)
             self._cut_all()
 
     def _unauthorized(self, exc: HttpStatusError) -> None:

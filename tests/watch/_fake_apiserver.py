@@ -88,6 +88,7 @@ class FakeApiServer:
         self.authorization: list[str | None] = []  # each request's Authorization header
         self.host_headers: list[str | None] = []  # each request's Host header
         self.client_certs: list[bytes | None] = []  # each request's client certificate (DER), over TLS
+        self.proxy_authorization: list[str | None] = []  # each request's Proxy-Authorization (as a proxy's)
         self.targets: list[str] = []  # each request's target as sent (an absolute URL when sent as to a proxy)
         self.cond = threading.Condition()
         self.closing = False
@@ -267,6 +268,7 @@ class _Handler(BaseHTTPRequestHandler):
         fake.host_headers.append(self.headers.get("Host"))
         peer = self.connection.getpeercert(binary_form=True) if isinstance(self.connection, ssl.SSLSocket) else None
         fake.client_certs.append(peer)
+        fake.proxy_authorization.append(self.headers.get("Proxy-Authorization"))
         fake.targets.append(self.path)
         if fake.require_authorization not in (None, self.headers.get("Authorization")):
             self._json(401, status(401, "Unauthorized", "Unauthorized"))
