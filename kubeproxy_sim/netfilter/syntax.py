@@ -1369,7 +1369,18 @@ def extension_hole(spec: RuleSpec) -> int | None:
     return int(target.name[1:])
 
 
-_WHOLE_RULE = frozenset({"TCPMSS"})
+TCP_PROTOCOL = 6
+_PROTOCOL_NAMES = {TCP_PROTOCOL: "tcp", 17: "udp"}
+PROTOCOL_TARGETS: dict[str, tuple[int, ...]] = {
+    "TCPMSS": (TCP_PROTOCOL,), "TCPOPTSTRIP": (TCP_PROTOCOL,), "SYNPROXY": (TCP_PROTOCOL,),
+    "TPROXY": (TCP_PROTOCOL, 17), "ECN": (TCP_PROTOCOL,),
+}
+"""Target -> the protocols a rule's -p must ask for (not negated): the kernel refuses it in any other rule (both
+restores v1.8.9, unshare --net: legacy at COMMIT, nft at the rule). TCPMSS and TCPOPTSTRIP: their xt_target's
+``.proto``; SYNPROXY: synproxy_tg4_check and _tg6_check; TPROXY: tproxy_tg4_check and _tg6_check (tcp or udp);
+ECN: ecn_tg_check, only for an option that sets a TCP bit (:data:`_ECN_TCP`; ``--ecn-ip-ect`` alone is taken)."""
+_ECN_TCP = frozenset({"--ecn-tcp-remove", "--ecn-tcp-cwr", "--ecn-tcp-ece"})
+_WHOLE_RULE = frozenset(PROTOCOL_TARGETS)
 """Targets whose rule the general path judges (:meth:`_Interpreter.check_tcpmss` reads its other options): a
 skeleton with the name as a hole vouches for none of them."""
 
@@ -1661,15 +1672,17 @@ class _Interpreter:
         return RuleSpec(tuple(self.options), self.target)
 
     def check_tcpmss(self) -> None:
-        """Refuse TCPMSS in a rule not of ``-p tcp`` (its xt_target names TCP: both v1.8.9 restores refuse it,
-        legacy at COMMIT, nft at the rule), and in one without a match of SYN packets: tcpmss_tg4_check wants a
-        ``tcp`` match comparing SYN set, not negated (``--tcp-flags SYN,RST SYN``, ``--syn``); legacy refuses it
-        at COMMIT, nft accepts it (nft_compat skips that check), and this follows legacy."""
-        if self.target is None or self.target.name != "TCPMSS":
+        """Refuse a target of :data:`PROTOCOL_TARGETS` in a rule whose -p asks for none of its protocols, and
+        TCPMSS in one without a match of SYN packets: tcpmss_tg4_check wants a ``tcp`` match comparing SYN set, not
+        negated (``--tcp-flags SYN,RST SYN``, ``--syn``); legacy refuses it at COMMIT, nft accepts it (nft_compat
+        skips that check), and this follows legacy."""
+        if self.target is None or not self.target_options:  # (bare, the name may be a chain's: the parser's)
             return
-        if protocol_number(_protocol_asked(self.options)) != TCP_PROTOCOL:
-            raise self.error("target TCPMSS changes only TCP packets, which the rule does not ask for", "TCPMSS",
-                             "-p tcp in the rule (not negated)")
+        unasked = unasked_target_protocol(self.target, self.options)
+        if unasked is not None:
+            raise self.error(*unasked)
+        if self.target.name != "TCPMSS":
+            return
         if not any(_compares_syn(o) for o in self.options):
             raise self.error("target TCPMSS needs a match of TCP SYN packets (iptables-legacy-restore fails at "
                              "COMMIT; iptables-nft-restore takes it)", "TCPMSS",
@@ -1966,8 +1979,6 @@ class _Interpreter:
         return self.modules[instance] if instance >= 0 else self.protocol_module
 
 
-TCP_PROTOCOL = 6
-
 
 def _compares_syn(option: Option) -> bool:
     """Whether ``option`` is a tcp match's test of SYN set, as tcpmss_tg4_check's find_syn_match wants it: ``--syn``
@@ -1978,6 +1989,27 @@ def _compares_syn(option: Option) -> bool:
         return True
     return option.flag == "--tcp-flags" and len(option.args) == 2 and bool(
         {"SYN", "ALL"} & {flag.upper() for flag in option.args[1].split(",")})
+
+
+
+
+def target_protocols(target: Target) -> tuple[int, ...]:
+    """The protocols one of which the rule of ``target`` must ask for (:data:`PROTOCOL_TARGETS`); () for any."""
+    if target.name == "ECN" and not any(o.flag in _ECN_TCP for o in target.options):
+        return ()
+    return PROTOCOL_TARGETS.get(target.name, ())
+
+
+def unasked_target_protocol(target: Target, options: Sequence[Option]) -> tuple[str, str, str] | None:
+    """(message, token, expected) when ``target`` changes only packets of protocols (:func:`target_protocols`)
+    the rule's -p (in ``options``) does not ask for; None when it does, or the target takes any."""
+    wanted = target_protocols(target)
+    if not wanted or protocol_number(_protocol_asked(options)) in wanted:
+        return None
+    kinds = " or ".join(_PROTOCOL_NAMES[number].upper() for number in wanted)
+    flags = " or ".join(f"-p {_PROTOCOL_NAMES[number]}" for number in wanted)
+    return (f"target {target.name} changes only {kinds} packets, which the rule does not ask for", target.name,
+            f"{flags} in the rule (not negated)")
 
 
 def _protocol_asked(options: Sequence[Option]) -> str:

@@ -1066,8 +1066,31 @@ TPROXY = [
 ]
 
 
+# Targets the kernel takes only in a rule whose -p asks for their protocol, not negated (both restores v1.8.9: legacy
+# at COMMIT, nft at the rule): TCPOPTSTRIP (its xt_target's .proto), SYNPROXY (tcp), TPROXY (tcp or udp), ECN when
+# it sets a TCP bit (--ecn-tcp-remove, -cwr, -ece; --ecn-ip-ect alone is any packet's)
+PROTOCOL_TARGETS = [
+    *(Case(f"protocol of {rule}", mangle_forward(rule), line=7, at_commit=True, ipv6=ipv6)
+      for rule, ipv6 in (("-j ECN --ecn-tcp-remove", False), ("-p udp -j ECN --ecn-tcp-cwr 1", False),
+                         ("-j ECN --ecn-tcp-ece 0", False), ("-j TCPOPTSTRIP --strip-options 2", False),
+                         ("! -p tcp -j TCPOPTSTRIP --strip-options 2", False),
+                         ("-j TCPOPTSTRIP --strip-options 2", True), ("-p udp -j SYNPROXY --mss 1460", False),
+                         ("-p udp -j SYNPROXY --mss 1460", True))),
+    *(Case(f"protocol of {rule}", f"{MANGLE}-A PREROUTING {rule}\nCOMMIT\n", line=7, at_commit=True, ipv6=ipv6)
+      for rule, ipv6 in (("-j TPROXY --on-port 80", False), ("-p sctp -j TPROXY --on-port 80", False),
+                         ("! -p tcp -j TPROXY --on-port 80", False), ("-j TPROXY --on-port 80", True))),
+    *(Case(f"protocol of {rule}", mangle_forward(rule), saved=(f"[0:0] -A FORWARD {saved}",))
+      for rule, saved in (("-j ECN --ecn-ip-ect 1", "-j ECN --ecn-ip-ect 1"),
+                          ("-p 6 -j TCPOPTSTRIP --strip-options 2", "-p tcp -j TCPOPTSTRIP --strip-options 2"),
+                          ("-p tcp -j SYNPROXY --mss 1460", "-p tcp -j SYNPROXY --mss 1460"))),
+    Case("protocol of -p 17 -j TPROXY", f"{MANGLE}-A PREROUTING -p 17 -j TPROXY --on-port 80\nCOMMIT\n",
+         saved=("[0:0] -A PREROUTING -p udp -j TPROXY --on-port 80 --on-ip 0.0.0.0 --tproxy-mark 0x0/0x0",)),
+]
+
+
 ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *CHAINS_RENAMED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS,
              *NAT_PORTS, *PORT_NAMES, *RECENT, *RECENT_SAVED, *CHAIN_NAMES, *JUMPS, *QUOTES,
              *PREFIXES, *PROTOCOLS, *TARGETS_NEEDING_OPTIONS, *REJECT_TYPES,
              *CONNTRACK_PROTOCOLS, *OPTIONS_TOGETHER, *FAMILY_ONLY, *MATCH_TYPES, *FIRST_BAD_LINE, *CIRCLES,
-             *IPV6_EXTENSIONS, *INTERFACES, *MULTIPORT_ORDER, *ADDRESSES, *TCPMSS, *TPROXY]
+             *IPV6_EXTENSIONS, *INTERFACES, *MULTIPORT_ORDER, *ADDRESSES, *TCPMSS, *TPROXY,
+             *PROTOCOL_TARGETS]
