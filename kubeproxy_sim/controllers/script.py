@@ -28,11 +28,13 @@ from kubeproxy_sim.controllers.mirroring import (
     endpoints_controller_labels,
     mirror_slices_deleted,
     mirror_step,
+    written_by_endpoints_controller,
 )
 from kubeproxy_sim.controllers.model import (
     MAX_REPLICAS,
     TOLERATIONS_FORBIDDEN,
     Deployment,
+    Labels,
     LastApplied,
     SimPod,
     Toleration,
@@ -681,23 +683,66 @@ def mark_unannotated(world: World, manifests: Manifests) -> World:
 
 
 def _apply_endpoints(world: World, manifests: Manifests, start: World) -> tuple[World, list[Note]]:
-    """The manifests' v1 Endpoints, stored as they are (the mirroring controller reads them once the step is
-    played: play), each with kubectl's word: the Endpoints of a Service the endpoints controller kept at the
-    step's start exist (it wrote them) when the World holds none, so applying them configures them."""
+    """The manifests' v1 Endpoints as kubectl apply's three-way merge leaves them (:func:`_merged_endpoints`;
+    the mirroring controller reads them once the step is played: play), each with kubectl's word: the Endpoints
+    of a Service the endpoints controller kept at the step's start exist (it wrote them) when the World holds
+    none, so applying them configures them."""
     if not manifests.endpoints:
         return world, []
-    before: dict[str, object] = {e.key: e for e in world.endpoints}
+    before: dict[str, Endpoints | str] = {e.key: e for e in world.endpoints}
     for service in start.services:
         if reconciled(service):
             before.setdefault(service.key, "written by the endpoints controller")
+    last = {key: (labels, annotations) for key, labels, annotations in world.endpoints_last_applied
+            if key in world.endpoints_applied}
     notes: list[Note] = []  # (in_file_order puts the deprecation warning before the first of them)
+    stored = []
     for e in manifests.endpoints:
-        if before.get(e.key) is not None and e.key not in world.endpoints_applied:
+        was = before.get(e.key)
+        live = _controllers_endpoints(start, e.key) if isinstance(was, str) else was
+        merged = _merged_endpoints(live, e, last.get(e.key))
+        if was is not None and e.key not in world.endpoints_applied:
             notes.append((("Endpoints", e.key), _no_last_applied("endpoints", e.name)))
-        notes.append((("Endpoints", e.key), _applied("endpoints", e.name, before.get(e.key), e)))
+        notes.append((("Endpoints", e.key), _applied("endpoints", e.name, was, merged)))
+        stored.append(merged)
     keys = {e.key for e in manifests.endpoints}
-    return replace(world, endpoints=(*(e for e in world.endpoints if e.key not in keys), *manifests.endpoints),
-                   endpoints_applied=world.endpoints_applied | keys), notes
+    views = tuple((e.key, e.labels, e.annotations) for e in manifests.endpoints)
+    return replace(world, endpoints=(*(e for e in world.endpoints if e.key not in keys), *stored),
+                   endpoints_applied=world.endpoints_applied | keys,
+                   endpoints_last_applied=(*(v for v in world.endpoints_last_applied if v[0] not in keys),
+                                           *views)), notes
+
+
+def _controllers_endpoints(world: World, key: str) -> Endpoints | None:
+    """The Endpoints the endpoints controller keeps for the Service of ``key`` (a reconciled one) in ``world``."""
+    service = world.index().by_key.get(key)
+    if service is None:
+        return None
+    return written_by_endpoints_controller(service, [p.at(world.now) for p in world.pods])
+
+
+def _merged_endpoints(live: Endpoints | None, written: Endpoints,
+                      last: tuple[Labels, Labels] | None) -> Endpoints:
+    """The Endpoints once kubectl apply's patch of ``written`` is applied to ``live``: subsets replaced (a list
+    with no patch merge key), labels and annotations merged as maps (:func:`_merged_map`; ``last``: the labels and
+    annotations the previous apply wrote, None when the live object has no last-applied-configuration, as the
+    controller's Endpoints have none: then nothing is removed). kubectl 1.33's patch over the controller's
+    Endpoints labelled app and tier, of a manifest labelled mine, is {"labels":{"mine":"yes"}} with the subsets
+    whole, so the controller's labels stay."""
+    if live is None:
+        return written
+    last_labels, last_annotations = last if last is not None else ((), ())
+    return replace(written, labels=_merged_map(live.labels, written.labels, last_labels),
+                   annotations=_merged_map(live.annotations, written.annotations, last_annotations))
+
+
+def _merged_map(live: Labels, written: Labels, last: Labels) -> Labels:
+    """apply's three-way merge of a map: the manifest's entries set, those the last apply wrote and this one
+    leaves out removed, every other live entry (another writer's) kept; sorted, as the API server keeps keys."""
+    dropped = {key for key, _ in last} - {key for key, _ in written}
+    merged = {key: value for key, value in live if key not in dropped}
+    merged.update(written)
+    return tuple(sorted(merged.items()))
 
 
 def _no_last_applied(resource: str, name: str) -> str:
