@@ -295,3 +295,30 @@ def test_a_plugin_run_only_in_the_handshake_runs_again_once_its_credentials_expi
     finally:
         src.close(timeout=2)
     assert set(tls_fake.authorization) == {"Basic dTpzZWNyZXQ="}
+
+
+def test_a_rotated_client_certificate_closes_the_watches_under_way(tmp_path: Path) -> None:
+    """client-go closes every connection its exec authenticator dialed when the certificate changes (a token's
+    change closes none): the Node watch, long under way, breaks and comes back presenting the new certificate."""
+    fake = tls_server(tmp_path, require_client_cert=True)
+    try:
+        plugin = Plugin(tmp_path, expiry=EXPIRY, clientCertificateData=TEST_CERT, clientKeyData=TEST_KEY)
+        clock = Clock(AT_EXPIRY - 60)
+        kubeconfig = with_user(fake, tmp_path / "kc", {"exec": plugin.entry}, **{"insecure-skip-tls-verify": True})
+        src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE, Kind.NODE], sleep=lambda _: None, now=clock,
+                              clock=itertools.count(0.0, 10.0).__next__, watch_timeout=300).start()
+        try:
+            seen = Mirror(src)
+            seen.until(lambda: len(fake.watches("Node")) == 1 and len(fake.watches("Service")) == 1)
+            plugin.plan(expiry="2031-01-01T00:00:00Z", clientCertificateData=ROTATED_CERT, clientKeyData=ROTATED_KEY)
+            clock.at = AT_EXPIRY + 1
+            fake.inject("Service", "drop", b"")  # (the Service watch's next request finds the credentials expired)
+            seen.until(lambda: len(fake.watches("Node")) == 2)
+        finally:
+            src.close(timeout=2)
+    finally:
+        fake.stop()
+    node_requests = [cert for (path, _), cert in zip(fake.requests, fake.client_certs, strict=True)
+                     if path == "/api/v1/nodes"]
+    assert node_requests[-1] == _der(ROTATED_CERT) and node_requests[0] == _der(TEST_CERT)
+    assert plugin.runs == 2
