@@ -122,3 +122,31 @@ def test_objects_mode_names_the_flow_whose_probe_ran_past_its_limit(hung: Starte
         f"flow pod/default/client-n1 -> 10.96.0.1:80/tcp: {HUNG} in kpsim-t.p1 ran past its 0.2 s limit and was "
         "killed; expected it to finish well within it (a machine too busy, or a command that hangs)"]
     assert killed(hung)
+
+
+def test_the_command_line_reports_it_as_an_input_error_not_a_bug(hung: Started,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command whose probe runs past its limit (here ``rules``' own function stands in for ``netns send``'s,
+    which needs a cluster in namespaces): exit 1 and one line, not 'internal error ... a bug in kubeproxy-sim'."""
+    import argparse
+    import contextlib
+    import io
+
+    from kubeproxy_sim.cli import main as cli
+
+    def probing(args: object) -> int:
+        nsexec.run("kpsim-t.p1", nsexec.python_module(HUNG), timeout=LIMIT)
+        return 0
+
+    monkeypatch.delenv("KPSIM_DEBUG", raising=False)
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda command=None: parser)
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    commands.choices["rules"].set_defaults(func=probing)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = cli.main(["rules", "--scenario", "bootcamp"])
+    assert (code, err.getvalue().splitlines()) == (cli.EXIT_INVALID_INPUT, [
+        f"kubeproxy-sim: {HUNG} in kpsim-t.p1 ran past its 0.2 s limit and was killed; expected it to finish "
+        "well within it (a machine too busy, or a command that hangs)"])
+    assert killed(hung)
