@@ -289,3 +289,25 @@ def test_netns_send_pings_as_send_does(stage: tuple[Topology, dict[str, Any]], s
             assert [(f.reason, f.count) for f in real.failed] == [(f.reason, f.count) for f in simulated.failed], where
         if real.delivered and not real.delivered[0].pod.startswith("external/"):
             assert [d.pod for d in real.delivered] == [d.pod for d in simulated.delivered if d.count], where
+
+
+def test_netns_send_pings_ipv6_as_send_does(stage6: tuple[Topology, Cluster, list[str]], state_dir: Path) -> None:
+    """``netns send --proto icmp`` in the ipv6 scenario: ICMPv6 echoes (the socket's checksum the kernel's), answered
+    where ``send`` answers them, from the same address, and an ICMPv6 error heard where it says NO_ROUTE."""
+    from kubeproxy_sim.kernel.send import ping as kernel_ping
+
+    topo, objs, args = stage6
+    state = read_state(state_dir, topo.name)
+    config = config_from_args(args, objs)
+    for destination in [*DESTINATIONS6, "::"]:
+        simulated = sim_send(Simulator(objs, config, rng=random.Random(1)), "node/node1", destination, proto="icmp",
+                             count=2)
+        assert simulated.ping is not None
+        wait = ARP_WAIT if simulated.ping.kind == "pod-subnet" else WAIT
+        real = kernel_ping(state, "node/node1", destination, count=2, seed=1, timeout=wait)
+        where = f"{destination} ({simulated.ping.kind}): simulator {simulated}, kernel {real}"
+        assert real.proto == "icmpv6" and real.as_json().keys() == simulated.as_json().keys(), where
+        assert [(d.ip, d.count) for d in real.delivered] == [(d.ip, d.count) for d in simulated.delivered if d.count], \
+            where
+        if simulated.ping.kind not in OUTSIDE_DIFFERS:
+            assert [(f.reason, f.count) for f in real.failed] == [(f.reason, f.count) for f in simulated.failed], where
