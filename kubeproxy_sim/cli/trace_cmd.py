@@ -272,6 +272,9 @@ def _from_objects(args: argparse.Namespace, family: int) -> TracedRules:
     by_line: dict[tuple[str, str], dict[int, Rule]] = {}  # a chain's rules by line, at its first citation
     shapes = RuleShapes(node.ruleset.ipv6)  # one for every step: the outcomes' paths share most rules
     cited: dict[tuple[int, str | None, str | None], str | None] = {}
+    # a table's chains named like a target (:TPROXY - [0:0]): a -j TPROXY without options is a plain jump there,
+    # as `rules --full` (and both iptables-save) print it, not the extension with its options; once per table
+    jumps: dict[str, frozenset[str]] = {}
 
     def line_text(line: int, table: str | None, chain: str | None) -> str | None:
         text = cited.get((line, table, chain), cited)
@@ -283,8 +286,14 @@ def _from_objects(args: argparse.Namespace, family: int) -> TracedRules:
             found = saved.chain(*key)
             rules = by_line[key] = {r.line: r for r in found.rules} if found is not None else {}
         rule = rules.get(line)
-        text = cited[line, table, chain] = (saved_rule_text(rule, node.ruleset.ipv6, shapes) if rule is not None
-                                            else None)
+        if rule is None:
+            text = None
+        else:
+            named = jumps.get(key[0])
+            if named is None:
+                named = jumps[key[0]] = saved.jumps(key[0])
+            text = saved_rule_text(rule, node.ruleset.ipv6, shapes, named)
+        cited[line, table, chain] = text
         return text
 
     return TracedRules(node.ruleset, node.config.node_ips, route_localnet_known=serves_localhost_nodeports(node.config),

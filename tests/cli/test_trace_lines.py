@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from kubeproxy_sim.cli.main import main
+
+if TYPE_CHECKING:
+    from kubeproxy_sim.netfilter.model import Rule
 
 PACKETS = [["--src", "10.244.0.9", "--dst", "10.96.142.87", "--dport", "8080"],
            ["--src", "198.51.100.7", "--dst", "192.168.49.2", "--dport", "31526"],
@@ -188,9 +192,10 @@ def test_a_trace_renders_each_cited_rule_once(capsys: pytest.CaptureFixture[str]
     rendered: list[str] = []
     real = saveform.saved_rule_text
 
-    def counted(rule, ipv6, shapes=None):  # type: ignore[no-untyped-def]
+    def counted(rule: Rule, ipv6: bool, shapes: saveform.RuleShapes | None = None,
+                jumps: frozenset[str] = frozenset()) -> str:
         rendered.append(rule.spec)
-        return real(rule, ipv6, shapes)
+        return real(rule, ipv6, shapes, jumps)
 
     monkeypatch.setattr(saveform, "saved_rule_text", counted)
     trace = json.loads(_run(["trace", "--scenario", "bootcamp", *PACKETS[0], "-o", "json"], capsys))
