@@ -279,8 +279,9 @@ def _read_written(written: str, ipv6: bool) -> tuple[int, int, int] | None:
 def _icmp_written(text: str, ipv6: bool) -> str | None:
     """The ``TYPE[/CODE[:CODE]]`` (or ``any``) a value stands for: the entry of iptables' name table it names, or
     is an unambiguous prefix of, any case, else the text itself; None when it is a prefix of several names. The
-    tables are saveform's (as iptables-save prints the names), imported here only when a type is read: saveform
-    costs every trace ~20 ms to import, and most rules and packets have no ICMP type."""
+    tables are saveform's (iptables' own: each name with the type and code it stands for, the numbers
+    iptables-save prints in its place), imported here only when a type is read: saveform costs every trace ~20 ms
+    to import, and most rules and packets have no ICMP type."""
     from kubeproxy_sim.netfilter.saveform import ICMP_TYPES, ICMPV6_TYPES
 
     names = ICMPV6_TYPES if ipv6 else ICMP_TYPES
