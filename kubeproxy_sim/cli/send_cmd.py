@@ -59,7 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--to", dest="destination", required=True, metavar="DST",
                         help="IP:PORT, NAME.NS:PORT, NAME.NS.svc.cluster.local:PORT, node/NAME:NODEPORT, or a "
                         "LoadBalancer ingress IP:PORT; a Service's name takes a port's name too (NAME.NS:http); "
-                        "with --proto icmp the host alone (IP, node/NAME, NAME.NS)")
+                        "with --proto icmp the host alone (IP, node/NAME, NAME.NS); 0.0.0.0 ([::]) is the client's "
+                        "own host, as Linux sends to it (127.0.0.1, ::1)")
     parser.add_argument("--proto", default="tcp", choices=["tcp", "udp", "sctp", "icmp", "icmpv6"],
                         help="protocol (default tcp); icmp (icmpv6) pings: an echo request, answered or not by an "
                         "echo reply (icmp to an IPv6 host is icmpv6, as ping sends it)")

@@ -10,7 +10,9 @@ Addressing (the kernel backend's ``netns send`` takes the same):
   (``NAME.NS``, ``NAME.NS.svc.cluster.local``, an ExternalName service, any
   name of ``--hosts``), resolved by the cluster DNS with the pod's search path.
   A name with several addresses (a headless service) is resolved again for
-  every connection, and the client takes a random one of them.
+  every connection, and the client takes a random one of them (a ping, one
+  ``ping -c N``, resolves it once). ``0.0.0.0`` (``::``) is the client's own
+  host, as Linux sends to it (:func:`unspecified_destination`).
 
 The expected share of each pod is the exact probability the all-branches
 tracer computes on the node where the connection enters, averaged over the
