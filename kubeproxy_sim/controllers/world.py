@@ -419,7 +419,11 @@ def controller_sync(world: World, before: ControllerSync | None = None,
                    if e.service not in dirty and e.service in present) + done.events
     failed = {e.service for e in done.events if e.event.reason == FAILED_UPDATE_REASON}
     retries = queue.retried(queue.ENDPOINTSLICE_BACKOFF, retries, world.now, queued, failed)
-    left = collect_slices(world, spare=waiting_slice_syncs(retries, world.now) - dirty).user_slices
+    placeholders, replaced = kept_placeholders(loaded, synced, fresh, previous)
+    own = tuple(s for s in own if s.key not in replaced) if replaced else own
+    # only a sync deletes a Service's slices of the label: a Service not synced now keeps them (its sync waits, or a
+    # placeholder kept at its last sync: nothing has changed for it since)
+    left = collect_slices(world, spare=present - dirty, keep=placeholders).user_slices
     deleted = tuple(s for s in world.user_slices if s not in left) if len(left) < len(loaded) else ()
     world = replace(world, user_slices=left)
     cluster = Cluster(services=world.services, endpoint_slices=(*world.user_slices, *world.mirrored_slices, *own),
@@ -431,34 +435,69 @@ def _without(slices: tuple[EndpointSlice, ...], gone: tuple[EndpointSlice, ...])
     return tuple(s for s in slices if s not in gone) if gone else slices
 
 
-def collect_slices(world: World, spare: Collection[str] = frozenset(), *, own_label: bool = True) -> World:
+def _empty(s: EndpointSlice) -> bool:
+    return not s.endpoints and not s.ports
+
+
+def kept_placeholders(loaded: Iterable[EndpointSlice], synced: Iterable[Service],
+                      fresh: Mapping[str, list[EndpointSlice]],
+                      previous: Iterable[EndpointSlice]) -> tuple[set[str], set[str]]:
+    """The loaded slices of the EndpointSlice controller's label it keeps as a synced Service's placeholder, and
+    the keys of its own placeholders they stand for: (loaded keys, own keys). Its reconciler deletes every slice
+    listed for the Service (labels service-name and managed-by) that no ownerReference ties to the Service's UID
+    (ownedBy; a slice applied in a scenario cannot name the UID of a Service the scenario made, so none is
+    tied), and reuses none of them for a slice it creates (finalize turns a create into an update only of an
+    owned slice), with one exception: when an address type's slices are all to be deleted and none created (no
+    endpoints), and the one to delete is equal to the placeholder it would create (placeholderSliceCompare:
+    namespace and labels of the metadata, no endpoints, no ports, the address type), it keeps that slice and
+    creates none. So a placeholder-like slice is kept only while it is the Service's only slice of its type:
+    one loaded or applied with the Service before its first sync, not one applied next to the controller's own
+    placeholder (both are then to delete, and the create updates the owned one)."""
+    listed: dict[tuple[str, str], list[EndpointSlice]] = {}
+    for s in loaded:
+        if dict(s.labels).get(MANAGED_BY_LABEL) == CONTROLLER_NAME:
+            listed.setdefault((s.service_key, s.address_type.value), []).append(s)
+    if not listed:
+        return set(), set()
+    had = {(s.service_key, s.address_type.value) for s in previous}
+    kept: set[str] = set()
+    replaced: set[str] = set()
+    for service in synced:
+        slices = fresh.get(service.key, []) if reconciled(service) else []
+        for own in slices:
+            kind = (service.key, own.address_type.value)
+            group = listed.get(kind, [])
+            if (len(group) == 1 and kind not in had and _empty(own) and _empty(group[0])
+                    and sum(1 for s in slices if s.address_type == own.address_type) == 1
+                    and dict(group[0].labels) == dict(own.labels)):
+                kept.add(group[0].key)
+                replaced.add(own.key)
+    return kept, replaced
+
+
+def collect_slices(world: World, spare: Collection[str] = frozenset(), *, own_label: bool = True,
+                   keep: Collection[str] = frozenset()) -> World:
     """The World once the controllers have deleted the loaded slices that are theirs to delete: the EndpointSlice
     controller's label on a Service it reconciles (a selector, not ExternalName: it deletes the slices of its label
-    it did not write) at that Service's sync, so not those of a Service in ``spare`` (its sync still waits:
-    :func:`waiting_slice_syncs`), nor any with ``own_label`` False; and every one of the mirroring controller's
-    label: a slice of its label it did not write queues its Endpoints key (onEndpointSliceAdd/Update: the
-    tracker does not know it), and that sync deletes it (Endpoints or Service not found, not to mirror, a
-    selector: deleteMirroredSlices) or reconciles it to the Endpoints, whose slices the World keeps itself in
-    ``mirrored_slices`` (controllers.mirroring).
+    it did not write) at that Service's sync, so not those of a Service in ``spare`` (not synced now: its sync
+    waits, as a slice change's does for a second, or it has had no event since), nor any with ``own_label``
+    False; and every one of the mirroring controller's label: a slice of its label it did not write queues its
+    Endpoints key (onEndpointSliceAdd/Update: the tracker does not know it), and that sync deletes it (Endpoints
+    or Service not found, not to mirror, a selector: deleteMirroredSlices) or reconciles it to the Endpoints, whose
+    slices the World keeps itself in ``mirrored_slices`` (controllers.mirroring).
 
     script.play deletes the mirroring controller's at once (own_label False), the scenario command the
     EndpointSlice controller's once a sync has deleted them (after controller_sync, sparing what it spared), so a
     slice deleted is gone for good, as from the API: the Service losing its selector later does not bring it
     back, and one applied again is a new object, ``created``, which a Service without a selector keeps (its
     syncService returns before reconciling) and one with a selector loses in turn, a second after (the delay of
-    its slice handlers: queue.SLICE_CHANGE_DELAY). The same World (``is``) when nothing goes."""
+    its slice handlers: queue.SLICE_CHANGE_DELAY); but for those of ``keep``, which the sync kept as a Service's
+    placeholder (:func:`kept_placeholders`). The same World (``is``) when nothing goes."""
     doomed = {(CONTROLLER_NAME, key) for key in _managed(world) if key not in spare} if own_label else set()
     kept = tuple(s for s in world.user_slices
                  if (label := dict(s.labels).get(MANAGED_BY_LABEL, "")) != MIRROR_CONTROLLER
-                 and (label, s.service_key) not in doomed)
+                 and ((label, s.service_key) not in doomed or s.key in keep))
     return world if len(kept) == len(world.user_slices) else replace(world, user_slices=kept)
-
-
-def waiting_slice_syncs(retries: Iterable[queue.Retry], now: float) -> set[str]:
-    """The Services whose next sync by the EndpointSlice controller waits past ``now`` (a re-add not yet
-    fired: after a slice change, queue.SLICE_CHANGE_DELAY, or a failure's backoff): the slices of its label
-    loaded for them stay until that sync (collect_slices' ``spare``)."""
-    return {r.key for r in retries if r.due is not None and r.due > now}
 
 
 def cluster_of(world: World) -> Cluster:
