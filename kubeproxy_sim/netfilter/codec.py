@@ -1605,7 +1605,18 @@ mangle PREROUTING; ip6tables- alike)."""
 MATCH_TABLES: dict[str, tuple[str, ...]] = {"rpfilter": ("raw", "mangle")}
 """Match -> the tables its checkentry takes it in: xt_rpfilter's refuses any other, even in a chain no hook reaches
 (-m rpfilter in filter INPUT and in a filter chain nothing jumps to fail at COMMIT, both restores v1.8.9)."""
-_PLACED_NAMES = tuple(MATCH_PLACES)
+OPTION_PLACES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "--clamp-mss-to-pmtu": ("TCPMSS", ("FORWARD", "OUTPUT", "POSTROUTING")),
+    "--limit-iface-in": ("addrtype", ("PREROUTING", "INPUT", "FORWARD")),
+    "--limit-iface-out": ("addrtype", ("FORWARD", "OUTPUT", "POSTROUTING")),
+}
+"""Option -> (the extension it is of, the built-in chains a rule with it may stand in, with the chains only they
+reach), where the extension's checkentry refuses some hooks for that option alone: tcpmss_tg4_check (path-MTU
+clamping in FORWARD, OUTPUT and POSTROUTING only) and addrtype_mt_checkentry_v1 (no input interface in OUTPUT and
+POSTROUTING, no output interface in PREROUTING and INPUT). Both restores v1.8.9 refuse such a rule in a built-in chain
+(legacy at COMMIT, nft at the rule; unshare --net); in a user chain a hook reaches, legacy refuses it at COMMIT and
+nft takes it (nft_compat checks an extension against a user chain's hooks, not its options): this follows legacy."""
+_PLACED_NAMES = (*MATCH_PLACES, "--clamp-mss-to-pmtu", "--limit-iface-")
 
 _JUMP_TO = r'-j(?:ump)?[ \t]+"?'  # (from "--jump"'s second dash on: a literal "-j" first, which re finds fast)
 _NAT_JUMP = re.compile(_JUMP_TO + r'(?:DNAT|SNAT|MASQUERADE|REDIRECT)"?(?=[ \t\r\n]|$)')
@@ -1632,9 +1643,11 @@ _SUSPECTS["filter"] += (_REJECT_WITH,)
 """Per table, what may be a target out of place, or an extension of the other family, in its text (each such line
 is then read exactly). A kube-proxy dump has none: each is a search for a literal first, fast on a large dump.
 HL and TTL, mangle's, are among the targets out of place elsewhere (one search less: 8% of the searches)."""
-_PLACED_MATCH = re.compile(r'-m(?:atch)?[ \t]+"?(?:' + "|".join(MATCH_PLACES) + r')"?(?=[ \t\r\n]|$)')
-"""A match :data:`MATCH_PLACES` may refuse: a line naming one is kept as it is read (:attr:`_Parser.placed`) and
-judged at its place; a search of the text for it would cost 0.3 s on a 10k-service dump."""
+_PLACED_MATCH = re.compile(r'-m(?:atch)?[ \t]+"?(?:' + "|".join(MATCH_PLACES) + r')"?(?=[ \t\r\n]|$)|"?(?:'
+                           + "|".join(OPTION_PLACES) + r')"?(?=[ \t\r\n]|$)')
+"""A match :data:`MATCH_PLACES` may refuse, or an option :data:`OPTION_PLACES` may: a line naming one is kept as
+it is read (:attr:`_Parser.placed`) and judged at its place; a search of the text for it would
+cost 0.3 s on a 10k-service dump."""
 _IPV6_ONLY = re.compile(r'-m(?:atch)?[ \t]+"?(?:' + "|".join(syntax.IPV6_ONLY_MATCHES) + r')"?(?=[ \t\r\n]|$)')
 """A match only IPv6 has (``syntax.IPV6_ONLY_MATCHES``), one more suspect; searched for only when a line no shape
 vouched for names one (:attr:`_Parser.ipv6_only`): no shape is learnt from such a rule, and a search starting with
@@ -1881,9 +1894,26 @@ def _hook_problem(chain: str, spec: str, what: str, root: str,
                 chain, f"{what} in {' or '.join(hooks)} (or a chain only they jump to)", True)
     if _PLACED_MATCH.search(spec) is None:
         return None
-    for option in syntax.parse_spec(spec).options:
+    parsed = syntax.parse_spec(spec)
+    for option in parsed.options:
         if option.flag == "-m" and root not in MATCH_PLACES.get(option.module, (root,)):
             return _match_misplaced(option.module, chain, (root, jump()))
+    return _option_misplaced(parsed, chain, root, jump)
+
+
+def _option_misplaced(spec: syntax.RuleSpec, chain: str, root: str,
+                      jump: Callable[[], int] | None) -> tuple[str, str, str, bool] | None:
+    """The refusal of an option of :data:`OPTION_PLACES` in rule ``spec`` of ``chain``, which built-in chain
+    ``root`` is or reaches (``jump``: the line of the jump on the way, None for a built-in chain's own rule), when
+    ``root`` is not of the option's places; None when no such option is out of place."""
+    options = (*spec.options, *(spec.target.options if spec.target is not None else ()))
+    for option in options:
+        owner, hooks = OPTION_PLACES.get(option.flag, ("", (root,)))
+        if option.module == owner and root not in hooks:
+            places = f"{', '.join(hooks[:-1])} or {hooks[-1]}"
+            reached = f", which {root} reaches (the jump at line {jump()})" if jump is not None else ""
+            return (f"{option.flag} of {owner} cannot be used in chain {chain}{reached}", chain,
+                    f"{option.flag} in {places} (or a chain only they jump to)", True)
     return None
 
 
@@ -1982,6 +2012,9 @@ def _misplaced(state: _TableState, line: str, ipv6: bool,
         for option in spec.options:
             if option.flag == "-m" and chain not in MATCH_PLACES.get(option.module, (chain,)):
                 return _match_misplaced(option.module, chain, None)
+        misplaced = _option_misplaced(spec, chain, chain, None)
+        if misplaced is not None:
+            return misplaced
     if target is None or target.name not in TARGET_PLACES or target.name in state.chains:
         return None  # (a jump to a chain of an extension's name: :meth:`_Parser.jump_error` judged it)
     home, hooks = TARGET_PLACES[target.name]

@@ -209,4 +209,37 @@ WALKED = [
          filter_with(":FOO - [0:0]", "-A OUTPUT -g FOO", f"-A OUTPUT {MAC} -j ACCEPT"), line=7, at_commit=True),
 ]
 
-PLACEMENT_CASES = [*TABLES, *HOOKS, *MATCHES, *REACHED, *WALKED]
+# An option some hooks only take (codec.OPTION_PLACES): TCPMSS --clamp-mss-to-pmtu (FORWARD, OUTPUT, POSTROUTING),
+# addrtype --limit-iface-in (not OUTPUT, POSTROUTING) and --limit-iface-out (not PREROUTING, INPUT). In a user chain
+# a hook reaches, legacy refuses it at COMMIT and nft takes it (nft_differs)
+CLAMP = "-p tcp -m tcp --tcp-flags SYN SYN -j TCPMSS --clamp-mss-to-pmtu"
+IFACE_IN = "-m addrtype --dst-type LOCAL --limit-iface-in -j ACCEPT"
+IFACE_OUT = "-m addrtype --dst-type LOCAL --limit-iface-out -j ACCEPT"
+OPTIONS = [
+    *(Case(f"placement {rule} in {name} {chain}", table_with(head, f"-A {chain} {rule}"), line=_line(head),
+           at_commit=True)
+      for rule, name, head, chain in (
+          (CLAMP, "mangle", MANGLE, "PREROUTING"), (CLAMP, "mangle", MANGLE, "INPUT"),
+          (IFACE_IN, "filter", FILTER, "OUTPUT"), (IFACE_IN, "nat", NAT, "POSTROUTING"),
+          (IFACE_OUT, "filter", FILTER, "INPUT"), (IFACE_OUT, "nat", NAT, "PREROUTING"))),
+    *(Case(f"placement {rule} in {name} {chain}", table_with(head, f"-A {chain} {rule}"),
+           saved=(f"[0:0] -A {chain} {rule}",))
+      for rule, name, head, chain in (
+          (CLAMP, "mangle", MANGLE, "FORWARD"), (CLAMP, "mangle", MANGLE, "OUTPUT"),
+          (CLAMP, "mangle", MANGLE, "POSTROUTING"),
+          ("-p tcp -m tcp --tcp-flags SYN SYN -j TCPMSS --set-mss 1400", "mangle", MANGLE, "PREROUTING"),
+          (IFACE_IN, "filter", FILTER, "INPUT"), (IFACE_IN, "filter", FILTER, "FORWARD"),
+          (IFACE_IN, "nat", NAT, "PREROUTING"), (IFACE_OUT, "filter", FILTER, "FORWARD"),
+          (IFACE_OUT, "filter", FILTER, "OUTPUT"), (IFACE_OUT, "nat", NAT, "POSTROUTING"))),
+    Case("placement --clamp-mss-to-pmtu in a chain mangle INPUT jumps to",
+         table_with(MANGLE, ":FOO - [0:0]", "-A INPUT -j FOO", f"-A FOO {CLAMP}"), line=_line(MANGLE, 2),
+         at_commit=True, nft_differs=True),
+    Case("placement --limit-iface-in in a chain filter OUTPUT jumps to later",
+         filter_with(":FOO - [0:0]", f"-A FOO {IFACE_IN}", "-A OUTPUT -j FOO"), line=6, at_commit=True,
+         nft_differs=True),
+    Case("placement --limit-iface-out in a chain filter FORWARD jumps to",
+         filter_with(":FOO - [0:0]", "-A FORWARD -j FOO", f"-A FOO {IFACE_OUT}"),
+         saved=("[0:0] -A FORWARD -j FOO", f"[0:0] -A FOO {IFACE_OUT}")),
+]
+
+PLACEMENT_CASES = [*TABLES, *HOOKS, *MATCHES, *REACHED, *WALKED, *OPTIONS]

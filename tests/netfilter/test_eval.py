@@ -162,10 +162,15 @@ def filt_verdict_text(text: str, packet: Packet) -> str:
     ("-m addrtype --dst-type UNICAST", "10.0.0.2", "192.168.0.3", "DROP"),
     ("-m addrtype --dst-type MULTICAST,BROADCAST", "10.0.0.2", "224.0.0.5", "DROP"),
     ("-m addrtype --src-type LOCAL", "192.168.0.2", "10.1.1.1", "DROP"),
-    ("-m addrtype --dst-type LOCAL --limit-iface-in", "10.0.0.2", "192.168.0.2", "DROP"),
 ])
 def test_addrtype(rule: str, src: str, dst: str, verdict: str) -> None:
     assert filt_verdict(rule, tcp(src=src, dst=dst, in_iface="eth0")) == verdict
+
+
+def test_addrtype_limited_to_the_input_interface() -> None:
+    """--limit-iface-in in filter INPUT (the kernel refuses it in OUTPUT, which reaches F: codec.OPTION_PLACES)."""
+    text = tables(filt="-A INPUT -m addrtype --dst-type LOCAL --limit-iface-in -j DROP\n")
+    assert filt_verdict_text(text, tcp(src="10.0.0.2", dst="192.168.0.2", in_iface="eth0")) == "DROP"
 
 
 def test_probability_threshold_rounds_like_libxt_statistic() -> None:
