@@ -61,6 +61,8 @@ NESTED_FIELDS: dict[str, frozenset[str]] = {
 # the warning that section gets, as kube-proxy ignores it
 MOVED_FIELDS = {"linux.masqueradeAll": "iptables.masqueradeAll", "linux.conntrack": "conntrack",
                 "linux.oomScoreAdj": "oomScoreAdj", "windows.runAsService": "windowsRunAsService"}
+# The Linux modes other than iptables that kube-proxy's validation accepts, and the data plane each programs
+_OTHER_LINUX_MODES = {"ipvs": "IPVS virtual servers and ipsets", "nftables": "nftables tables (kube-proxy's own)"}
 CIDR_EXAMPLE = "e.g. 10.244.0.0/16 or fd00:10:244::/56"
 # Go's time.ParseDuration, which decodes a metav1.Duration: a sign, then numbers each with its unit
 _GO_DURATION = re.compile(r"([-+]?)((?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)")
@@ -312,9 +314,7 @@ class _Reader:
         self.unknown_fields()
         for name in ("iptables", "detectLocal", "conntrack"):
             self.section(name)
-        mode = self.get("mode", str, "a proxy mode") or "iptables"
-        if mode != "iptables":
-            self.error("mode", f"mode {literal(mode)} is emulated as iptables", Severity.WARNING)
+        self._mode()
         settings: dict[str, object | None] = {
             "node_name": self._hostname(),
             "bind_address": self._bind_address(),
@@ -332,6 +332,23 @@ class _Reader:
         self._check_unused()
         settings["feature_gates"] = self._feature_gates() or None
         return {k: v for k, v in settings.items() if v is not None}
+
+    def _mode(self) -> None:
+        """``mode`` as kube-proxy's validateProxyModeLinux checks it: iptables, ipvs and nftables (its gate is
+        GA and locked on), or blank for iptables; anything else (``kernelspace``, Windows' only mode, or the
+        ``userspace`` mode removed in 1.26) stops it at start. An ipvs or nftables node starts, but programs
+        another data plane than the one emulated here: say so, so that no one reads these rules as that node's."""
+        mode = self.get("mode", str, "a proxy mode") or "iptables"
+        if mode == "iptables":
+            return
+        if mode in _OTHER_LINUX_MODES:
+            self.error("mode", f"{literal(mode)}: the real node runs another data plane ({_OTHER_LINUX_MODES[mode]}), "
+                       "not these iptables rules; these answers are what an iptables-mode kube-proxy would write "
+                       "for the same objects", Severity.WARNING)
+            return
+        where = "is Windows' proxy mode" if mode == "kernelspace" else "is not a proxy mode"
+        self.error("mode", f"{literal(mode)} {where}: kube-proxy on Linux refuses to start; expected iptables, ipvs "
+                   "or nftables (blank means iptables)")
 
     def _check_unused(self) -> None:
         """The fields that do not reach the rules, checked as kube-proxy decodes (defaults) and validates them

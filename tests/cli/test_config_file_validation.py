@@ -306,3 +306,40 @@ def test_a_missing_config_file_says_what_is_expected_there(tmp_path, capsys) -> 
     assert main(["rules", "-f", BOOTCAMP, "--config", str(missing)]) == 1
     assert capsys.readouterr().err == (f"kubeproxy-sim: {missing}: --config: cannot read it: No such file or "
                                        "directory; expected a KubeProxyConfiguration file\n")
+
+
+# -- mode: validateProxyModeLinux accepts iptables, ipvs and nftables (NFTablesProxyMode is GA, locked) or blank --
+
+@pytest.mark.parametrize(("mode", "what"), [
+    ("bogus", "is not a proxy mode"), ("kernelspace", "is Windows' proxy mode"),
+    ("userspace", "is not a proxy mode"),  # (removed in 1.26)
+    ("IPTables", "is not a proxy mode"),  # (compared as written)
+])
+def test_a_mode_kube_proxy_on_linux_refuses_stops_the_command_naming_file_and_field(tmp_path, capsys, mode: str,
+                                                                                   what: str) -> None:
+    config = _file(tmp_path, CONFIG_HEAD + f"mode: {mode}\n")
+    assert main(["rules", "-f", BOOTCAMP, "--hostname-override", "node1", "--config", config]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"{config}: mode: '{mode}' {what}: kube-proxy on Linux refuses to start; expected iptables, ipvs or " \
+           "nftables (blank means iptables)" in captured.err
+
+
+@pytest.mark.parametrize(("mode", "plane"), [("ipvs", "IPVS virtual servers and ipsets"),
+                                             ("nftables", "nftables tables (kube-proxy's own)")])
+def test_an_ipvs_or_nftables_mode_warns_that_the_node_runs_another_data_plane(tmp_path, capsys, mode: str,
+                                                                              plane: str) -> None:
+    config = _file(tmp_path, CONFIG_HEAD + f"mode: {mode}\n")
+    assert main(["rules", "-f", BOOTCAMP, "--hostname-override", "node1", "--config", config]) == 0
+    captured = capsys.readouterr()
+    assert "-A KUBE-SERVICES" in captured.out
+    assert f"{config}: mode: warning: '{mode}': the real node runs another data plane ({plane}), not these " \
+           "iptables rules; these answers are what an iptables-mode kube-proxy would write for the same objects" \
+           in captured.err
+
+
+@pytest.mark.parametrize("mode", ["iptables", "''"])
+def test_iptables_or_blank_mode_says_nothing(tmp_path, capsys, mode: str) -> None:
+    config = _file(tmp_path, CONFIG_HEAD + f"mode: {mode}\n")
+    assert main(["rules", "-f", BOOTCAMP, "--hostname-override", "node1", "--config", config]) == 0
+    assert "kp.yaml" not in capsys.readouterr().err
