@@ -585,8 +585,16 @@ class _Parser:
         """``error``, or, when it refuses an -s/-d mask read before the family was known (``-s 1.2.3/64``: the
         interpreter reads an IPv4-looking host's mask as IPv4's) and the family is IPv6, what ip6tables-restore
         v1.8.9 says of the value instead: "host/network `1.2.3' not found" (it reads the mask as IPv6's, then
-        fails on the host), or the mask refused with what IPv6 expects of it (``/129``)."""
+        fails on the host), or the mask refused with what IPv6 expects of it (``/129``); likewise a NAT range of an
+        IPv4 host in brackets (``[1.2.3.4]:80``), which iptables calls "Invalid address format" and ip6tables (both
+        restores v1.8.9) 'Bad IP address "1.2.3.4"'."""
         message = error.diagnostics[0].message
+        if ipv6 and error.token is not None and error.token.startswith("[") and \
+                f"{error.token}: Invalid address format at " in message:
+            bracketed = _nat_family_refusal(error.token, True)  # ([1.2.3.4]:80: 'Bad IP address "1.2.3.4"')
+            if bracketed is not None:
+                return RulesSyntaxError(bracketed[0], file=self.file, line=error.line, token=bracketed[1],
+                                        expected="an IPv6 address, as the ruleset's other rules have")
         if not ipv6 or error.line is None or "invalid mask `" not in message:
             return error
         lines = self.text.split("\n", error.line)

@@ -37,7 +37,24 @@ def test_the_refusal_says_what_iptables_says(rule: str, ipv6: bool | None, messa
      "Invalid address format at '[fd00::1]:80'; expected an IPv4 address, as the ruleset's other rules have"),
     ("-A PREROUTING -s fd00::2 -p tcp -j DNAT --to-destination 10.0.0.1:80", True,
      "Bad IP address \"10.0.0.1\" at '10.0.0.1'; expected an IPv6 address, as the ruleset's other rules have"),
+    # an IPv4 host in brackets: iptables "Invalid address format", ip6tables (both v1.8.9) 'Bad IP address'
+    ("-A PREROUTING -p tcp -j DNAT --to-destination [1.2.3.4]:80", True,
+     "Bad IP address \"1.2.3.4\" at '1.2.3.4'; expected an IPv6 address, as the ruleset's other rules have"),
+    ("-A PREROUTING -s fd00::2 -p tcp -j SNAT --to-source [1.2.3.4-1.2.3.5]:80", True,
+     "Bad IP address \"1.2.3.4\" at '1.2.3.4'; expected an IPv6 address, as the ruleset's other rules have"),
+    ("-A PREROUTING -p tcp -j DNAT --to-destination [1.2.3.4]:80", False,
+     "--to-destination [1.2.3.4]:80: Invalid address format at '[1.2.3.4]:80'; expected ADDRESS[-ADDRESS][:PORT["
+     "-PORT]] (an IPv6 range in brackets before a port: [fd00::1-fd00::9]:80), addresses as inet_pton reads them "
+     "(10.0.0.1, fd00::1), ports 0-65535 (the first may be a service name, such as http), the lower first"),
 ])
 def test_a_nat_address_of_the_other_family_is_refused_in_the_target_s_words(rule: str, ipv6: bool | None,
                                                                             message: str) -> None:
     assert str(refusal(f"{NAT}{rule}\nCOMMIT\n", ipv6)) == f"node.rules:6: {message}"
+
+
+def test_a_bracketed_ipv4_nat_host_is_refused_in_ip6tables_words_when_an_earlier_rule_tells_the_family() -> None:
+    """ip6tables-restore v1.8.9: 'Bad IP address "1.2.3.4"'; the family guessed from the rule before."""
+    text = f"{NAT}-A PREROUTING -d fd00::1 -j ACCEPT\n-A PREROUTING -p tcp -j DNAT --to-destination [1.2.3.4]:80\n" \
+           "COMMIT\n"
+    assert str(refusal(text)) == ("node.rules:7: Bad IP address \"1.2.3.4\" at '1.2.3.4'; expected an IPv6 address, "
+                                  "as the ruleset's other rules have")
