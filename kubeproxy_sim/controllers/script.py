@@ -690,16 +690,16 @@ def _apply_endpoints(world: World, manifests: Manifests, start: World) -> tuple[
     if not manifests.endpoints:
         return world, []
     before: dict[str, Endpoints | str] = {e.key: e for e in world.endpoints}
-    for service in start.services:
-        if reconciled(service):
-            before.setdefault(service.key, "written by the endpoints controller")
+    selecting = {service.key: service for service in start.services if reconciled(service)}
+    for key in selecting:
+        before.setdefault(key, "written by the endpoints controller")
     last = {key: (labels, annotations) for key, labels, annotations in world.endpoints_last_applied
             if key in world.endpoints_applied}
     notes: list[Note] = []  # (in_file_order puts the deprecation warning before the first of them)
     stored = []
     for e in manifests.endpoints:
         was = before.get(e.key)
-        live = _controllers_endpoints(start, e.key) if isinstance(was, str) else was
+        live = _controllers_endpoints(start, selecting[e.key]) if isinstance(was, str) else was
         merged = _merged_endpoints(live, e, last.get(e.key))
         if was is not None and e.key not in world.endpoints_applied:
             notes.append((("Endpoints", e.key), _no_last_applied("endpoints", e.name)))
@@ -713,11 +713,8 @@ def _apply_endpoints(world: World, manifests: Manifests, start: World) -> tuple[
                                            *views)), notes
 
 
-def _controllers_endpoints(world: World, key: str) -> Endpoints | None:
-    """The Endpoints the endpoints controller keeps for the Service of ``key`` (a reconciled one) in ``world``."""
-    service = world.index().by_key.get(key)
-    if service is None:
-        return None
+def _controllers_endpoints(world: World, service: Service) -> Endpoints:
+    """The Endpoints the endpoints controller keeps for ``service`` (a reconciled one) in ``world``."""
     return written_by_endpoints_controller(service, [p.at(world.now) for p in world.pods])
 
 
