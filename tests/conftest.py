@@ -17,6 +17,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -24,7 +25,15 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 
 from tests.budget import CI_EXAMPLES, DEEP_EXAMPLES
 
-COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+
+class _Common(TypedDict):
+    """Both profiles' settings, typed key by key: a plain dict's value type (a union) could be ``parent``'s."""
+
+    deadline: None
+    suppress_health_check: list[HealthCheck]
+
+
+COMMON: _Common = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
 settings.register_profile("ci", max_examples=CI_EXAMPLES, derandomize=True, database=None, **COMMON)
 settings.register_profile("deep", max_examples=DEEP_EXAMPLES, derandomize=False, print_blob=True,
                           database=DirectoryBasedExampleDatabase(Path(__file__).resolve().parent.parent /

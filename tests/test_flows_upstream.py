@@ -29,7 +29,7 @@ import yaml
 
 from kubeproxy_sim.netfilter.model import Ruleset
 from kubeproxy_sim.netfilter.packet import Packet
-from kubeproxy_sim.netfilter.trace import NodeContext, Tracer, TraceResult
+from kubeproxy_sim.netfilter.trace import NodeContext, Outcome, Tracer, TraceResult
 from kubeproxy_sim.objects import Cluster
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,7 +146,7 @@ def lazy_tracer_for(folder: Path, family: int, after_delete: bool = False) -> Tr
 
 def upstream_notation(result: TraceResult) -> tuple[str, bool]:
     """(output, masq) as upstream's tracer reports them: destinations joined, or the one verdict."""
-    destinations = sorted({o.destination for o in result.outcomes if o.verdict == "DNAT"})
+    destinations = sorted({_destination(o) for o in result.outcomes if o.verdict == "DNAT"})
     verdicts = {o.verdict for o in result.outcomes if o.verdict != "DNAT"}
     parts = list(destinations)
     for verdict in ("DROP", "REJECT"):
@@ -155,6 +155,12 @@ def upstream_notation(result: TraceResult) -> tuple[str, bool]:
     if not parts and any(o.verdict == "ACCEPT" and _accepted_by_rule(o) for o in result.outcomes):
         parts.append("ACCEPT")
     return ", ".join(parts), any(o.masquerade for o in result.outcomes)
+
+
+def _destination(outcome: Outcome) -> str:
+    """A DNAT outcome's destination (``IP:PORT``), which every DNAT has: None is only other verdicts'."""
+    assert outcome.destination is not None, f"a DNAT outcome without its destination: {outcome}"
+    return outcome.destination
 
 
 def _accepted_by_rule(outcome) -> bool:

@@ -36,4 +36,5 @@ def test_budgets_follow_the_loaded_profile() -> None:
                                    check=True).stdout.split()
     assert out["0"] == ["30", "600", "True"]
     assert out["1"] == [str(DEEP_EXAMPLES), str(600 * DEEP_EXAMPLES // CI_EXAMPLES), "False"]
-    assert budget(CI_EXAMPLES) == settings.default.max_examples
+    loaded = settings.default  # typed Optional: None only before hypothesis loads a profile
+    assert loaded is not None and budget(CI_EXAMPLES) == loaded.max_examples

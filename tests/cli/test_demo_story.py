@@ -251,7 +251,7 @@ def test_demo_reads_the_no_local_endpoints_drop_by_the_comment_plan_writes() -> 
     from kubeproxy_sim.simulator.send import Failed
 
     internal, external = _verdicts("ns/web", True, False, False)
-    assert internal == external and internal is not None and internal.comment == f'"ns/web {NO_LOCAL_ENDPOINTS}"'
+    assert internal == external and external is not None and external.comment == f'"ns/web {NO_LOCAL_ENDPOINTS}"'
     rule = f"-A KUBE-EXTERNAL-SERVICES -m comment --comment {external.comment} -j DROP"
     decided = Decided("node3", PathStep("filter", "KUBE-EXTERNAL-SERVICES", None, rule))
     row = Failed("DROP", 1, "dropped", 1.0, decided_by=decided)  # the words say nothing of it

@@ -134,7 +134,7 @@ def test_a_large_output_is_written_in_pieces() -> None:
 
 @pytest.mark.parametrize("fmt", ["json", "yaml"])
 def test_emit_writes_what_render_makes(fmt: str) -> None:
-    data = {"b": [1, 2.5, {"c": "\u00e9"}], "a": None, "e": {}}
+    data: dict[str, object] = {"b": [1, 2.5, {"c": "\u00e9"}], "a": None, "e": {}}
     out = io.StringIO()
     emit(data, fmt, stream=out)
     assert out.getvalue() == (to_json(data) if fmt == "json" else to_yaml(data))

@@ -43,7 +43,7 @@ from tests.budget import budget
 class Terminal(io.StringIO):
     """A stream that says it is a UTF-8 terminal."""
 
-    encoding = "utf-8"  # type: ignore[assignment]
+    encoding = "utf-8"
 
     def isatty(self) -> bool:
         return True
@@ -187,8 +187,13 @@ def test_yaml_keeps_the_data_key_order() -> None:
 
 def test_emit_text_uses_the_text_renderer_lazily() -> None:
     stream = io.StringIO()
-    calls = []
-    emit({"a": 1}, "json", text=lambda: calls.append(1) or "never", stream=stream)
+    calls: list[int] = []
+
+    def text() -> str:
+        calls.append(1)
+        return "never"
+
+    emit({"a": 1}, "json", text=text, stream=stream)
     assert calls == [] and json.loads(stream.getvalue()) == {"a": 1}
     stream = io.StringIO()
     emit({"a": 1}, "text", text=lambda: "for people\n", stream=stream)

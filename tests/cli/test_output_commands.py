@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shlex
@@ -204,9 +205,9 @@ def test_demo_lists_services_and_endpoints_as_tables(capsys: pytest.CaptureFixtu
 # --------------------------------------------------------------------------- --help examples
 
 
-def _examples(module) -> list[list[str]]:
-    epilog = next(a for a in build_parser()._subparsers._group_actions[0].choices.items()
-                  if a[0] == module)[1].epilog
+def _examples(module: str) -> list[list[str]]:
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    epilog = sub.choices[module].epilog
     lines = [line.strip() for line in epilog.splitlines() if line.strip().startswith("kubeproxy-sim ")]
     commands = []
     for line in lines:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import shlex
@@ -77,7 +78,9 @@ def test_send_json_contract_is_the_simulators(capsys: pytest.CaptureFixture[str]
     assert code == 0 and json.loads(out) == expected
     assert list(json.loads(out)) == ["from", "to", "proto", "connections", "seed", "delivered", "failed", "sticky",
                                      "answered", "ping"]
-    assert list(expected["delivered"][0]) == ["pod", "ip", "node", "count", "share", "expected", "sources_seen",
+    delivered = expected["delivered"]
+    assert isinstance(delivered, list)
+    assert list(delivered[0]) == ["pod", "ip", "node", "count", "share", "expected", "sources_seen",
                                               "pod_object", "why"]
 
 
@@ -197,7 +200,7 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 def _examples(command: str) -> list[list[str]]:
     parser = build_parser()
-    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     epilog = sub.choices[command].epilog or ""
     joined = epilog.replace("\\\n", " ")
     commands = []

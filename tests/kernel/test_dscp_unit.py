@@ -163,8 +163,13 @@ def test_the_rules_themselves_refused_is_still_an_error(monkeypatch) -> None:
 @pytest.mark.parametrize("present", [True, False])
 def test_a_kernel_without_tcp_reflect_tos_is_noted(monkeypatch, present: bool) -> None:
     cluster, config = small_cluster()
-    asked = []
-    monkeypatch.setattr(build.nsexec, "call", lambda netns, fn, *args: asked.append((fn, args)) or present)
+    asked: list[tuple[object, tuple[object, ...]]] = []
+
+    def call(netns: str, fn: object, *args: object) -> bool:
+        asked.append((fn, args))
+        return present
+
+    monkeypatch.setattr(build.nsexec, "call", call)
     notes = build.reflect_tos_notes(plan("tos", cluster, config, ()))
     assert asked == [(build.sysfs.has_sysctl, ("net.ipv4.tcp_reflect_tos",))]
     assert notes == ([] if present else ["this kernel has no net.ipv4.tcp_reflect_tos (Linux 5.10): TCP answers "

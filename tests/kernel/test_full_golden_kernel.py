@@ -39,7 +39,7 @@ def scratch(kernel: None, run_tag: str) -> Iterator[str]:
 def saved_tables(ns: str, ipv6: bool) -> str:
     """iptables-save's nat and filter tables (in our order), without its comment lines."""
     tool = "ip6tables-save" if ipv6 else "iptables-save"
-    parts = []
+    parts: list[str] = []
     for table in ("filter", "nat"):
         out = nsexec.run(ns, [tool, "-t", table]).stdout
         parts.extend(line for line in out.splitlines() if not line.startswith("#"))

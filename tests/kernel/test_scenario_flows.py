@@ -96,7 +96,7 @@ def check(flow: dict[str, Any], state: dict[str, Any], bridge: tuple[str, ...] =
     sender = f"node/{next(iter(state['nodes']))}" if netaddr.IPAddress(src).is_loopback() else src
     result = send(state, sender, host_port(dst, port), proto=flow.get("proto", "tcp"), count=COUNT,
                   timeout=timeout)
-    reached = {host_port(*key.split()[1].rsplit(":", 1)) for key in result.pods}
+    reached = {_witnessed(key.split()[1]) for key in result.pods}
     seen = {ip for ips in result.seen.values() for ip in ips}
     if expected == "REJECT":
         ok = result.failures == {"refused": COUNT}
@@ -117,6 +117,12 @@ def check(flow: dict[str, Any], state: dict[str, Any], bridge: tuple[str, ...] =
         return None
     return f"{flow['name']}: expected {expected or 'not NATed'} (masq {flow.get('masq')}), " \
            f"kernel: reached {sorted(reached)}, seen {sorted(seen)}, failures {result.failures}"
+
+
+def _witnessed(text: str) -> str:
+    """The ``IP:PORT`` a probe's witness answered from, as :func:`host_port` writes it (a flow's output's form)."""
+    host, _, port = text.rpartition(":")
+    return host_port(host, int(port))
 
 
 def test_scenario_flows_agree_with_kernel(scenario: tuple[str, dict[str, Any], tuple[str, ...]]) -> None:

@@ -228,7 +228,8 @@ def test_flows_schema(folder: Path) -> None:
     problems: list[str] = []
     for index, item in enumerate(flows):
         problems += _flow_problems(index, item)
-    names = [f.get("name") for f in flows if isinstance(f, dict)]
+    # a name that is no string is _flow_problems' "empty name" already
+    names: list[str] = [f["name"] for f in flows if isinstance(f, dict) and isinstance(f.get("name"), str)]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         problems.append(f"duplicate flow names {duplicates}")

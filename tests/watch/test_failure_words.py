@@ -23,7 +23,7 @@ def test_an_exception_of_no_kind_known_is_told_by_its_words() -> None:
 
 
 @pytest.mark.parametrize(("cause", "said"), [(ConnectionResetError(), "connection reset"),
-                                             (http.client.RemoteDisconnected(), "remote disconnected")])
+                                             (http.client.RemoteDisconnected(""), "remote disconnected")])
 def test_a_cause_without_words_is_named_in_words(cause: BaseException, said: str) -> None:
     from urllib3.exceptions import ProtocolError
 

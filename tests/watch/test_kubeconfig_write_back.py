@@ -211,9 +211,9 @@ def test_a_kubeconfig_that_cannot_be_written_fails_the_connection(tmp_path: Path
     with pytest.raises(PersistFailed) as refused:
         connect(str(config))
     assert [str(d) for d in refused.value.diagnostics] == [expected]
-    with pytest.raises(InputError) as refused:
+    with pytest.raises(InputError) as refused_input:
         ApiServerSource(str(config), kinds=[Kind.SERVICE])
-    assert [str(d) for d in refused.value.diagnostics] == [expected]
+    assert [str(d) for d in refused_input.value.diagnostics] == [expected]
     assert (config.read_text(), os.listdir(tmp_path)) == (kubeconfig_text(), ["config"])
 
 

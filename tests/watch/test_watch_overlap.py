@@ -9,7 +9,7 @@ import io
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kubeproxy_sim.cli import watch_cmd
@@ -141,9 +141,10 @@ def _write(path: Path, text: str) -> None:
 class _Recording(io.StringIO):
     """The watch's stdout: at each sync's flush, what stderr said so far is kept, then the next edit is made."""
 
-    def __init__(self, err: io.StringIO, actions: list[Callable[[], None]]) -> None:
+    def __init__(self, err: io.StringIO, actions: Sequence[Callable[[], object]]) -> None:
         super().__init__()
-        self.err, self.actions, self.said = err, actions, []
+        self.err, self.actions = err, actions  # (an edit's return value, if any, is not used)
+        self.said: list[str] = []
 
     def flush(self) -> None:
         super().flush()

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from kubeproxy_sim.errors import Severity
+from kubeproxy_sim.objects.model import Service
 from kubeproxy_sim.watch import ClusterState, DirectorySource, EventType, Kind, MemorySource, WatchEvent
 
 from ._objects import eps, node, pod, svc
@@ -673,7 +674,13 @@ def test_directory_recursive_duplicates_win_in_kubectl_s_walk_order(setup) -> No
     os.makedirs(os.path.join(d.path, "a"))
     d.write("a/x.yaml", SERVICE.format(name="a", ip="10.0.0.1", port=70))
     batch = DirectorySource(d.path, clock=clock, debounce=1.0, recursive=True).poll()
-    assert [e.obj.ports[0].port for e in batch.events if e.type is EventType.ADDED] == [80]
+    assert [_first_port(e) for e in batch.events if e.type is EventType.ADDED] == [80]
+
+
+def _first_port(event: WatchEvent) -> int:
+    """The first port of the Service an event carries (its ``obj`` is typed Any or None: any kind, or a BOOKMARK)."""
+    assert isinstance(event.obj, Service)
+    return event.obj.ports[0].port
 
 
 def test_directory_bad_binary_value_refuses_its_object_not_the_file(setup) -> None:
