@@ -103,7 +103,8 @@ def why_notes(objects: tuple[Cluster, ProxyConfig], packet: Packet, result: Trac
         if svc is None:
             continue
         found = _outcome_notes(index, config, packet, outcome, svc, said, len(outcomes) > 1)
-        if outcome.verdict == "DNAT" and svc.client_ip_affinity and _lists_assumed(result):
+        if outcome.verdict == "DNAT" and svc.client_ip_affinity and _lists_assumed(result) \
+                and not _held_by_a_list(outcome):
             found.append(affinity_note(svc, config))
         for note in found:
             if note not in notes:
@@ -139,6 +140,14 @@ def _for_nodes(key: str, named: Sequence[str]) -> str:
 def _lists_assumed(result: TraceResult) -> bool:
     """Whether the trace assumed a session-affinity list does not hold the client (none named by --affinity)."""
     return any(u.reason.startswith("recent list ") for u in result.uncertain)
+
+
+def _held_by_a_list(outcome: Outcome) -> bool:
+    """Whether the outcome went through a recent check that matched: the client is in an --affinity list (a list
+    not given is assumed not to hold it, so only a given one matches), and this is where it goes back to, not a
+    new client's share; the lists the trace assumed are then other endpoints' (checked before the one given)."""
+    return any(" -m recent " in step.rule and (" --rcheck" in step.rule or " --update" in step.rule)
+               for step in outcome.path)
 
 
 def affinity_note(svc: ServicePortInfo, config: ProxyConfig) -> str:

@@ -253,6 +253,21 @@ def test_session_affinity_says_whose_shares_these_are(tmp_path, capsys) -> None:
     assert notes(path, capsys, *POD_TO_CLUSTER_IP, args=("--affinity", held)) == []  # a client a list holds
 
 
+def test_a_client_the_second_list_holds_has_no_new_client_note(tmp_path, capsys) -> None:
+    """--affinity naming the list checked second: the first is assumed not to hold the client (uncertain), yet
+    the client goes back to the second's endpoint, which is no new client's share (README: the note is said only
+    when no --affinity list holds the client)."""
+    path = cluster(tmp_path, endpoints=[endpoint("10.244.1.10", "node1"), endpoint("10.244.2.10", "node2")],
+                   spec="  sessionAffinity: ClientIP\n")
+    assert main(["rules", "-f", str(path), "--hostname-override", "node1", "--cluster-cidr", "10.244.0.0/16"]) == 0
+    checked = [line.split("--name ")[1].split()[0] for line in capsys.readouterr().out.splitlines()
+               if "--rcheck" in line]
+    assert len(checked) == 2
+    assert notes(path, capsys, *POD_TO_CLUSTER_IP, args=("--affinity", checked[1])) == []
+    # a list of no endpoint of this service (the note stays: no given list holds the client here)
+    assert len(notes(path, capsys, *POD_TO_CLUSTER_IP, args=("--affinity", "KUBE-SEP-NOPE"))) == 1
+
+
 def test_the_local_policy_s_own_terminating_fallback_is_named(tmp_path, capsys) -> None:
     """Under a Local policy kube-proxy uses this node's serving terminating endpoints while other nodes have ready
     ones (topology.go, CategorizeEndpoints): not the cluster-wide 'no ready endpoint' fallback."""
