@@ -5,11 +5,14 @@ One reflector thread per kind does what client-go's reflector does: list
 against its store, then watch from the listed resourceVersion with bookmarks
 on. When the server says the resourceVersion is gone (an ERROR event with a
 410 Status, or HTTP 410), it relists and emits exactly what changed meanwhile.
-A watch that ends cleanly after lasting a second or delivering anything is
-followed at once by the next one (the server's timeoutSeconds, an idle proxy);
-only a "very short watch" (under a second, nothing received) and failures wait,
-with exponential backoff and jitter, before reconnecting from the last
-resourceVersion seen. The decoding and bookkeeping are in
+A watch that ends after lasting a second or delivering anything (the server's
+timeoutSeconds, an idle proxy, a connection cut or reset mid-stream: Go's
+watch decoder reads those as the stream's end) is followed at once by the
+next one from the last resourceVersion seen. A watch request refused for a
+connection refused or a 429 is sent again after exponential backoff with
+jitter; any other failure of it, a "very short watch" (under a second,
+nothing received) and an ERROR event end the round: the next one lists,
+after backoff (client-go's ListAndWatch). The decoding and bookkeeping are in
 :mod:`kubeproxy_sim.watch.cache`; this module only moves bytes.
 
 It asks for what kube-proxy's informers ask for (cmd/kube-proxy/app/server.go):
@@ -215,12 +218,35 @@ def classify(exc: BaseException, server: str, proxy: str = "") -> Failure:
 def relist_after(exc: BaseException) -> bool:
     """Whether a failed watch request calls for a new list rather than the same watch again.
 
-    client-go's reflector opens the same watch again only after "connection refused" or 429 (the server is
-    briefly away or busy; ``isWatchErrorRetriable``), and after a stream that merely ended; any other refusal
-    ends the round and the next one lists. That is what rescues a server whose history went back (restored
-    from a backup): it refuses the old resourceVersion as too large, forever, but answers a list.
+    client-go's reflector opens the same watch again (after backoff) only when the request's connection was
+    refused or the server answered 429 (the server is briefly away or busy: ``isWatchErrorRetriable``); any other
+    failure (a TLS error, a timeout, a reset, no credentials from the exec plugin, an HTTP refusal) returns from
+    ListAndWatch, and the next round lists, after backoff. That is what rescues a server whose history went back
+    (restored from a backup): it refuses the old resourceVersion as too large, forever, but answers a list.
     """
-    return isinstance(exc, HttpStatusError) and exc.status != 429
+    if isinstance(exc, HttpStatusError):
+        return exc.status != 429
+    return not any(isinstance(cause, ConnectionRefusedError) for cause in _causes(exc))
+
+
+def stream_ended(exc: BaseException) -> bool:
+    """Whether an error reading a watch's body is, to client-go, the stream's end: its StreamWatcher takes EOF, an
+    unexpected EOF (a connection closed mid-chunk or mid-object), a reset or a broken pipe (net.IsProbableEOF) and a
+    read timeout (net.IsTimeout) for the watch closing, and the reflector then judges the watch by its length and
+    what it delivered; any other error (a TLS record that does not decrypt, a malformed chunk) is an ERROR event,
+    which ends the round: the next one lists."""
+    import ssl
+
+    for cause in _causes(exc):
+        if isinstance(cause, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, TimeoutError,
+                              EOFError, ssl.SSLEOFError, ssl.SSLZeroReturnError)):
+            return True
+        name = type(cause).__name__
+        if name == "InvalidChunkLength":  # (urllib3's: a size line that is no number, Go's "malformed chunked
+            return False                  # encoding"; where the connection ended, urllib3 says the next words)
+        if name in ("IncompleteRead", "ReadTimeoutError") or str(cause) == "Response ended prematurely":
+            return True
+    return False
 
 
 def watch_refused_hint(kind: Kind) -> str:
@@ -2294,10 +2320,11 @@ class ApiServerSource:
 
     def _worked(self, kind: Kind, what: str = "watch") -> None:
         """A request for ``kind`` worked: what was said about it (and about the server) may be said again. A
-        list that works keeps what was said about the watch: the watch refused after it is not said anew."""
+        list that works keeps what was said about the watch: the watch refused, or very short, after it is not
+        said anew (a very short watch is followed by a list)."""
         with self._lock:
             self._said = {key for key in self._said if key[0] not in (kind.value, self.host)
-                          or (what == "list" and key[1].startswith("watch failed"))}
+                          or (what == "list" and key[1].startswith(("watch failed", "very short watch")))}
 
     def _watch_answered(self, kind: Kind) -> None:
         """The server accepted a watch of ``kind``: a refusal said before may be said again, and the held
@@ -2371,11 +2398,12 @@ class ApiServerSource:
                 self._sleep(self._backoff.delay(failures, self._rng))
             elif lines or self._clock() - started >= VERY_SHORT_WATCH:
                 failures = 0  # the server's timeout, an idle proxy: watch again at once
-            else:
+            else:  # client-go's "very short watch": the round ends, and the next one lists
                 failures += 1
+                need_list = True
                 self._say(kind.value, cache.problem(
-                    "very short watch: it ended within a second with nothing received; reconnecting "
-                    f"from resourceVersion {cache.resource_version} with backoff", severity=Severity.WARNING))
+                    "very short watch: it ended within a second with nothing received; listing again with "
+                    "backoff", severity=Severity.WARNING))
                 self._sleep(self._backoff.delay(failures, self._rng))
 
     @cached_property
@@ -2467,19 +2495,29 @@ class ApiServerSource:
         lines, pending = 0, b""
         self._progress.pop(kind, None)
         try:
-            for chunk in resp.stream(65536, decode_content=True):
+            try:
+                for chunk in resp.stream(65536, decode_content=True):
+                    if self._stop.is_set():
+                        raise _Stopped
+                    pending += chunk
+                    while b"\n" in pending:
+                        line, pending = pending.split(b"\n", 1)
+                        if line.strip():
+                            lines += 1
+                            self._progress[kind] = lines
+                            items, signal = cache.watch_line(line, lines)
+                            self._emit(items)
+                            if signal is not StreamSignal.CONTINUE:
+                                return signal, lines
+            except Exception as exc:
                 if self._stop.is_set():
-                    raise _Stopped
-                pending += chunk
-                while b"\n" in pending:
-                    line, pending = pending.split(b"\n", 1)
-                    if line.strip():
-                        lines += 1
-                        self._progress[kind] = lines
-                        items, signal = cache.watch_line(line, lines)
-                        self._emit(items)
-                        if signal is not StreamSignal.CONTINUE:
-                            return signal, lines
+                    raise _Stopped from None
+                if not stream_ended(exc):
+                    raise
+                # the stream's end to client-go (a line cut short is dropped, as its decoder's unexpected EOF):
+                # judged by its length and lines, as a watch the server ended
+                self._progress.pop(kind, None)
+                return StreamSignal.CONTINUE, lines
             if self._stop.is_set():
                 raise _Stopped
             if pending.strip():  # a last line without its newline, in a stream that ended cleanly

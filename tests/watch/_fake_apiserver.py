@@ -101,6 +101,7 @@ class FakeApiServer:
         self.stall_bodies = False  # LISTs send headers and half a body, then wait for ``release``
         self.release = threading.Event()
         self.watch_seconds: float | None = None  # how long a watch lasts, whatever timeoutSeconds it asks for
+        self.hang_up_watches = 0  # this many watch requests are answered by closing the connection (no response)
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -278,6 +279,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, status(404, "NotFound", f"the server could not find {parsed.path}"))
             return
         watching = _watching(query)
+        if watching and fake.hang_up_watches > 0:  # (the client reads no status line: a reset, Go's EOF)
+            fake.hang_up_watches -= 1
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+            return
         refusal = (fake.fail_watch if watching else {}).get(spec[0]) or fake.fail.get(spec[0])
         if refusal is not None:
             code, reason, message = refusal

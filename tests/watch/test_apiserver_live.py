@@ -132,13 +132,15 @@ def test_a_watch_that_delivered_resets_the_backoff(fake, make, sleeps) -> None:
 
     def sleep(seconds: float) -> None:
         sleeps.append(seconds)
-        if len(sleeps) == 2:  # the third watch replays this, then ends
-            fake.add("Service", svc_json("s2", "10.0.0.2"))
+        if len(sleeps) == 2:  # the third watch sends this, then ends (a change would be the relist's, not its)
+            fake.inject("Service", "bookmark")
 
     seen = Mirror(make(kinds=[Kind.SERVICE], sleep=sleep, clock=StepClock(fake, [], rest=0.1)))
     seen.until(lambda: len(sleeps) >= 4)
     assert sleeps[:4] == [1, 2, 1, 2]  # not [1, 2, 4, 8]: the watch that delivered reset the count
-    assert "default/s2" in seen.keys(Kind.SERVICE)
+    # each very short watch is followed by a list (client-go's reflector), the one that delivered by a watch
+    asked = ["watch" if q.get("watch") == "true" else "list" for p, q in fake.requests if p == KIND_PATH["Service"]]
+    assert asked[:7] == ["list", "watch", "list", "watch", "list", "watch", "watch"]
 
 
 # --------------------------------------------------------------------------- failures: said once, given up on

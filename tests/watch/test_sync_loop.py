@@ -698,7 +698,9 @@ def test_live_api_server_relist_after_410_syncs_what_changed_meanwhile(fake, tmp
             if seen == {"default/a", "default/b"}:
                 break
         assert "default/b-1" not in loop.state.objects(Kind.ENDPOINT_SLICE)
-        assert len(fake.lists("EndpointSlice")) == 2 and len(fake.lists("Service")) == 2  # relisted
+        # relisted: after the 410, or at once after a cut within a second of the watch (a very short watch, on
+        # this real clock), and then after a 410 too when the compaction came after that list
+        assert len(fake.lists("EndpointSlice")) >= 2 and len(fake.lists("Service")) >= 2
         assert kube_chains(report.node) == full_sync_node(loop)
     finally:
         source.close(timeout=2)

@@ -101,15 +101,8 @@ def test_dropped_connection_resumes_without_loss_or_duplicates(fake, connect, sl
                     and m.objects[Kind.SERVICE]["default/x2"].ports[0].port == 81)
     assert len(fake.lists("Service")) == 1  # resumed by watching again, never relisted
     assert len(fake.watches("Service")) >= 3
-    r = _jitter(7, 2)
-    assert sleeps == pytest.approx([0.8 * (1 + 0.5 * r[0]), 0.8 * (1 + 0.5 * r[1])])  # reset after success
-    warnings = [d for d in m.diagnostics if "watch failed" in d.message]
-    assert len(warnings) == 2 and "retrying from resourceVersion" in warnings[0].message
-
-
-def _jitter(seed: int, n: int) -> list[float]:
-    rng = random.Random(seed)
-    return [rng.random() for _ in range(n)]
+    # client-go reads a stream cut short as the watch's end: each delivered first, so the next is sent at once
+    assert sleeps == [] and not [d for d in m.diagnostics if "watch failed" in d.message]
 
 
 @pytest.mark.parametrize("gone_as_http", [False, True])

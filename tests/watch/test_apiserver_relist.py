@@ -1,0 +1,143 @@
+"""When the watch lists again and when it watches again from its resourceVersion, as client-go's reflector
+(tools/cache/reflector.go: ListAndWatch, watch, isWatchErrorRetriable, handleWatch's "very short watch"), judged by
+the requests the fake server receives.
+
+A watch request refused for a connection refused or a 429 is sent again from the same resourceVersion after backoff;
+any other failure of the request (a reset, a TLS error, a timeout, "getting credentials") ends the round: the next
+one lists, after backoff. A stream that breaks (reset, cut mid-chunk or mid-line, a read timeout) is the watch
+closing, to client-go's StreamWatcher: one that delivered or lasted a second is followed at once by the next watch
+from the resourceVersion; one that did neither is a "very short watch", and the next round lists, after backoff.
+The watch used to send the same watch again after every failure of the request and after a very short watch.
+"""
+
+from __future__ import annotations
+
+import functools
+import ssl
+
+import pytest
+
+from kubeproxy_sim.watch import Backoff, Kind
+from kubeproxy_sim.watch.apiserver import CredentialsUnavailable, HttpStatusError, relist_after, stream_ended
+
+from ._fake_apiserver import KIND_PATH, FakeApiServer, _watching
+from ._kubeconfigs import populate
+from ._objects import svc_json
+from .conftest import Mirror
+from .test_apiserver_live import StepClock
+
+
+@pytest.fixture
+def make(connect):
+    """``connect`` with whole-second backoff and no jitter, so the sleeps are 1, 2, 4, 8."""
+    return functools.partial(connect, backoff=Backoff(initial=1, maximum=8, jitter=0))
+
+
+def sequence(fake: FakeApiServer, kind: str = "Service") -> list[str]:
+    """The requests the fake received for ``kind``, in order: "list" or "watch@RV"."""
+    return [f"watch@{q.get('resourceVersion', '')}" if _watching(q) else "list"
+            for path, q in fake.requests if path == KIND_PATH[kind]]
+
+
+def test_a_watch_request_the_server_hangs_up_on_is_followed_by_a_list(fake, make, sleeps) -> None:
+    populate(fake)
+    fake.hang_up_watches = 1
+    seen = Mirror(make(kinds=[Kind.SERVICE], clock=StepClock(fake, [], rest=2.0)))
+    seen.until(lambda: len(sequence(fake)) >= 4)
+    rv = str(fake.rv)
+    assert sequence(fake)[:4] == ["list", f"watch@{rv}", "list", f"watch@{rv}"]
+    assert sleeps == [1]
+    (said,) = seen.said()
+    assert "watch failed:" in said and said.endswith("retrying from a new list with backoff, until it works")
+
+
+def test_a_watch_request_answered_429_is_sent_again_from_its_resource_version(fake, make, sleeps) -> None:
+    populate(fake)
+    fake.fail_watch["Service"] = (429, "TooManyRequests", "too many requests, please try again later")
+    seen = Mirror(make(kinds=[Kind.SERVICE], clock=StepClock(fake, [], rest=2.0)))
+    seen.until(lambda: len(sequence(fake)) >= 3)
+    del fake.fail_watch["Service"]
+    seen.until(lambda: len(sleeps) >= 2 and len(sequence(fake)) >= len(sleeps) + 2)
+    rv = str(fake.rv)
+    assert set(sequence(fake)[1:]) == {f"watch@{rv}"}  # never listed again
+    assert sleeps[:2] == [1, 2]
+
+
+def test_a_very_short_watch_is_followed_by_a_list_after_backoff(fake, make, sleeps) -> None:
+    populate(fake)
+    seen = Mirror(make(kinds=[Kind.SERVICE], watch_timeout=0, clock=StepClock(fake, [0.5], rest=2.0)))
+    seen.until(lambda: len(sequence(fake)) >= 4)
+    rv = str(fake.rv)
+    assert sequence(fake)[:4] == ["list", f"watch@{rv}", "list", f"watch@{rv}"]
+    assert sleeps == [1]
+    (said,) = seen.said()
+    assert said.endswith("very short watch: it ended within a second with nothing received; listing again with "
+                         "backoff")
+
+
+def test_a_stream_cut_after_delivering_is_followed_at_once_by_the_next_watch(fake, make, sleeps) -> None:
+    """client-go's StreamWatcher reads a connection closed mid-chunk as the watch's end (unexpected EOF): the
+    watch delivered, so the next one is sent at once, from the last resourceVersion it delivered."""
+    populate(fake)
+    seen = Mirror(make(kinds=[Kind.SERVICE], clock=StepClock(fake, [], rest=0.1)))
+    seen.until(lambda: Kind.SERVICE in seen.synced and len(sequence(fake)) >= 2)
+    added = fake.add("Service", svc_json("x1", "10.0.0.61"))
+    fake.inject("Service", "drop", b'{"type": "ADDED", "object": {"metad')
+    seen.until(lambda: len(sequence(fake)) >= 3 and "default/x1" in seen.keys(Kind.SERVICE))
+    assert sequence(fake)[2] == f"watch@{added}"
+    assert (sleeps, seen.said()) == ([], [])
+
+
+def test_a_quiet_stream_cut_after_a_second_is_followed_at_once_by_the_next_watch(fake, make, sleeps) -> None:
+    populate(fake)
+    seen = Mirror(make(kinds=[Kind.SERVICE], clock=StepClock(fake, [], rest=2.0)))
+    seen.until(lambda: Kind.SERVICE in seen.synced and len(sequence(fake)) >= 2)
+    fake.inject("Service", "drop", b"")
+    seen.until(lambda: len(sequence(fake)) >= 3)
+    assert sequence(fake)[2] == f"watch@{fake.rv}"
+    assert (sleeps, seen.said()) == ([], [])
+
+
+def test_a_quiet_stream_cut_at_once_is_a_very_short_watch(fake, make, sleeps) -> None:
+    populate(fake)
+    seen = Mirror(make(kinds=[Kind.SERVICE], clock=StepClock(fake, [0.5], rest=2.0)))
+    seen.until(lambda: Kind.SERVICE in seen.synced and len(sequence(fake)) >= 2)
+    fake.inject("Service", "drop", b"")
+    seen.until(lambda: len(sequence(fake)) >= 4)
+    assert sequence(fake)[2:4] == ["list", f"watch@{fake.rv}"]
+    assert sleeps == [1] and len(seen.said()) == 1 and "very short watch" in seen.said()[0]
+
+
+def _refused() -> Exception:
+    """What urllib3 raises for a connection refused (NewConnectionError inside MaxRetryError)."""
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+    words = "Failed to establish a new connection: [Errno 111] Connection refused"
+    inner = NewConnectionError(None, words)  # type: ignore[arg-type]
+    inner.__cause__ = ConnectionRefusedError(111, "Connection refused")
+    return MaxRetryError(None, "/api/v1/services", inner)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("exc", "relist"), [
+    (_refused(), False),
+    (HttpStatusError(429, "Too Many Requests"), False),
+    (HttpStatusError(500, "Internal Server Error"), True),
+    (HttpStatusError(403, "Forbidden"), True),
+    (ConnectionResetError(104, "Connection reset by peer"), True),
+    (ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"), True),
+    (TimeoutError("timed out"), True),
+    (CredentialsUnavailable("getting credentials: exec: executable x failed with exit code 1"), True),
+], ids=["refused", "429", "500", "403", "reset", "tls", "timeout", "credentials"])
+def test_which_watch_request_failures_list_again(exc: Exception, relist: bool) -> None:
+    assert relist_after(exc) is relist
+
+
+@pytest.mark.parametrize(("exc", "ended"), [
+    (ConnectionResetError(104, "Connection reset by peer"), True),
+    (TimeoutError("timed out"), True),
+    (ssl.SSLEOFError(8, "EOF occurred in violation of protocol"), True),
+    (ssl.SSLError(1, "[SSL: DECRYPTION_FAILED_OR_BAD_RECORD_MAC]"), False),
+    (ValueError("garbage"), False),
+], ids=["reset", "timeout", "tls-eof", "tls-record", "other"])
+def test_which_stream_errors_are_the_stream_s_end(exc: Exception, ended: bool) -> None:
+    assert stream_ended(exc) is ended
