@@ -14,6 +14,7 @@ EXAMPLES = """examples:
   kubeproxy-sim healthz --scenario upstream-external-traffic-policy-local --node test-node ns1/svc1
   kubeproxy-sim healthz --scenario upstream-health-check-node-port --node test-node ns1/svc1 -o json
   kubeproxy-sim healthz -f cluster.yaml --node node2 default/my-lb -o yaml
+  kubeproxy-sim healthz -f cluster.yaml --node node2 my-lb.default
 
 200 carries the count of the node's local ready endpoints; 503 tells the load balancer to skip the node.
 """
@@ -32,7 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_input_flags(parser)
     parser.add_argument("--node", metavar="NAME", help="the node whose kube-proxy answers (default: "
                         "--hostname-override, the node the other commands' rules are of, else the first node)")
-    parser.add_argument("service", metavar="NS/SERVICE", help="the service")
+    parser.add_argument("service", metavar=SERVICE_ARG, help="the service: NS/NAME, or its DNS name as dist's, "
+                        "send's and diff's --to read it, without a port: NAME.NS, NAME.NS.svc.cluster.local, or "
+                        "a bare NAME (namespace default's)")
     add_output_flags(parser.add_argument_group("output"))
     parser.set_defaults(func=run)
 
@@ -43,16 +46,21 @@ def run(args: argparse.Namespace, *, clock: Callable[[], float] = time.time) -> 
     from kubeproxy_sim.simulator.health import health_check_port, service_health
     from kubeproxy_sim.simulator.topology import plan_nodes
 
-    namespace, name = service_target(args.service)
+    wanted_service = service_target(args.service)
     check_one_node(args)
     with progress("loading objects"):
         inputs = load_inputs(args)
     report(inputs.diagnostics, args)
-    service = next((s for s in inputs.cluster.services if s.namespace == namespace and s.name == name), None)
+    if wanted_service is None:  # a DNS name, read as dist and send read one (a bare NAME is default's)
+        from kubeproxy_sim.analysis.targets import service_named
+
+        wanted_service = service_named(inputs.cluster, args.service)
+    service = next((s for s in inputs.cluster.services if (s.namespace, s.name) == wanted_service), None)
     if service is None:
         known = one_of(args.service, (s.key for s in inputs.cluster.services), "services")
-        raise InputError(Diagnostic(f"no Service {printable(shortened(args.service))!r} in the objects; expected "
-                                    f"one of {known}", field=SERVICE_ARG))
+        where = "" if "/" in args.service or "." in args.service else " (a bare NAME is namespace default's)"
+        raise InputError(Diagnostic(f"no Service {printable(shortened(args.service))!r} in the objects{where}; "
+                                    f"expected one of {known}", field=SERVICE_ARG))
     nodes = plan_nodes(inputs.cluster, inputs.config)
     wanted = args.node or inputs.config.node_name  # as diff's --node: the --hostname-override node by default
     node = next((n for n in nodes if n.name == wanted), None)
@@ -83,16 +91,28 @@ def check_one_node(args: argparse.Namespace) -> None:
                                     "--hostname-override)", field="--node"))
 
 
-SERVICE_ARG = "NS/SERVICE"  # the argument as the usage line names it
+SERVICE_ARG = "SERVICE"  # the argument as the usage line names it
+SERVICE_FORMS = "NS/NAME or NAME.NS (NAME.NS.svc.cluster.local, or a bare NAME: namespace default's)"
 
 
-def service_target(text: str) -> tuple[str, str]:
-    """NS/SERVICE's namespace and name; any other form is a usage error (exit 2), before the objects are read."""
-    namespace, slash, name = text.partition("/")
-    if not slash or not namespace or not name or "/" in name:
-        raise UsageError(Diagnostic(f"{printable(shortened(text))!r} is not a service; expected NAMESPACE/NAME",
-                                    field=SERVICE_ARG))
-    return namespace, name
+def service_target(text: str) -> tuple[str, str] | None:
+    """NS/NAME's namespace and name; None for a DNS name (NAME.NS, NAME.NS.svc.cluster.local, a bare NAME), which
+    is looked up in the objects as dist's, send's and diff's ``--to`` look one up (the cluster DNS's search path of
+    namespace default). Any other form (a port after ':', an empty label, two '/') is a usage error (exit 2),
+    before the objects are read."""
+    if "/" in text:
+        namespace, _, name = text.partition("/")
+        if namespace and name and "/" not in name:
+            return namespace, name
+        why = "not NS/NAME: a namespace and a Service's name, one each side of one '/'"
+    elif ":" in text:
+        why = "healthz answers for a Service, not one of its ports"
+    elif not text.removesuffix(".") or "" in text.removesuffix(".").split(".") or text.strip() != text:
+        why = "not a Service's name"
+    else:
+        return None
+    raise UsageError(Diagnostic(f"{printable(shortened(text))!r}: {why}; expected {SERVICE_FORMS}",
+                                field=SERVICE_ARG))
 
 
 def http_text(text: str, status: int, con: Console) -> str:
