@@ -729,13 +729,19 @@ def _merged_endpoints(live: Endpoints | None, written: Endpoints,
     if live is None:
         return written
     last_labels, last_annotations = last if last is not None else ((), ())
-    return replace(written, labels=_merged_map(live.labels, written.labels, last_labels),
+    return replace(written, labels=_merged_map(live.labels, written.labels, last_labels, whole=True),
                    annotations=_merged_map(live.annotations, written.annotations, last_annotations))
 
 
-def _merged_map(live: Labels, written: Labels, last: Labels) -> Labels:
+def _merged_map(live: Labels, written: Labels, last: Labels, *, whole: bool = False) -> Labels:
     """apply's three-way merge of a map: the manifest's entries set, those the last apply wrote and this one
-    leaves out removed, every other live entry (another writer's) kept; sorted, as the API server keeps keys."""
+    leaves out removed, every other live entry (another writer's) kept; sorted, as the API server keeps keys.
+    ``whole``: the field is gone from a manifest that leaves out every entry the last apply wrote (labels; the
+    annotations are never, as the last-applied annotation itself is one), and kubectl 1.33's patch then deletes
+    the field, others' entries too ({"metadata":{"labels":null}} over labels mine and tier, mine the last apply's);
+    a ``labels: {}`` written, which the decoder does not tell from none, is read the same."""
+    if whole and last and not written:
+        return ()
     dropped = {key for key, _ in last} - {key for key, _ in written}
     merged = {key: value for key, value in live if key not in dropped}
     merged.update(written)

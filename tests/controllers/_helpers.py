@@ -74,3 +74,24 @@ def play_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.C
     (tmp_path / "script").write_text(script)
     assert run_cli(["scenario", str(tmp_path / "script"), *options], monkeypatch) == 0
     return split_steps(capsys.readouterr().out)
+
+
+def played_worlds(tmp_path: Path, lines: list[str], **files: str) -> list[tuple[World, list[str]]]:
+    """Each step of ``lines`` played (script.play) on a World with app 'web' at no pods, the files written in
+    ``tmp_path`` as NAME.yaml: (the World after it, its notes)."""
+    from kubeproxy_sim.cli.scenario_cmd import load_manifests
+    from kubeproxy_sim.controllers.script import Step, parse_line, play
+
+    state, rng = deployed(0)
+    for name, text in files.items():
+        (tmp_path / f"{name}.yaml").write_text(text)
+    out = []
+    for number, text in enumerate(lines, start=1):
+        step = parse_line(number, text)
+        assert step is not None
+        step = Step(step.line, step.text, step.verb, step.namespace, kind=step.kind, names=step.names,
+                    selector=step.selector, paths=tuple(str(tmp_path / p) for p in step.paths))
+        played = play(state, step, rng, lambda p: load_manifests(p))
+        state = played.world
+        out.append((state, list(played.notes)))
+    return out

@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 
 from kubeproxy_sim.cli.scenario_cmd import load_manifests
-from kubeproxy_sim.controllers.model import World
 from kubeproxy_sim.controllers.script import Step, parse_line, play
 
-from ._helpers import deployed, play_steps, run_cli, step_notes
+from ._helpers import deployed, play_steps, played_worlds, run_cli, step_notes
 
 BOOTCAMP = str(Path(__file__).resolve().parents[2] / "rulesets" / "bootcamp" / "objects.yaml")
 WARN = "Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"
@@ -234,30 +233,13 @@ POD = ("apiVersion: v1\nkind: Pod\nmetadata: {name: p1, labels: {app: x}}\n"
        "status: {podIP: 10.244.0.77, podIPs: [{ip: 10.244.0.77}], conditions: [{type: Ready, status: 'True'}]}\n")
 
 
-def _played(tmp_path: Path, lines: list[str], **files: str) -> list[tuple[World, list[str]]]:
-    """Each step of ``lines`` played on the deployed 'web' (the files written as name.yaml): (World, notes)."""
-    world, rng = deployed(0)
-    for name, text in files.items():
-        (tmp_path / f"{name}.yaml").write_text(text)
-    out = []
-    for number, text in enumerate(lines, start=1):
-        step = parse_line(number, text)
-        assert step is not None
-        step = Step(step.line, step.text, step.verb, step.namespace, kind=step.kind, names=step.names,
-                    selector=step.selector, paths=tuple(str(tmp_path / p) for p in step.paths))
-        played = play(world, step, rng, lambda p: load_manifests(p))
-        world = played.world
-        out.append((world, list(played.notes)))
-    return out
-
-
 def test_endpoints_applied_over_the_controllers_keep_its_labels(tmp_path: Path) -> None:
     """kubectl's client-side apply over the controller's Endpoints (no last-applied-configuration) patches the
     manifest's labels in and removes none: kubectl 1.33 against a stand-in server holding Endpoints labelled
     app and tier sends {"labels":{"mine":"yes"}} with the subsets whole. So the Service's label stays on what
     was applied, and ``delete endpoints -l`` of it finds them at once."""
     mine = WEB_ENDPOINTS.replace("name: web}", "name: web, labels: {mine: 'yes'}}")
-    steps = _played(tmp_path, ["apply -f svc.yaml", "apply -f ep.yaml", "delete endpoints -l tier=x"],
+    steps = played_worlds(tmp_path, ["apply -f svc.yaml", "apply -f ep.yaml", "delete endpoints -l tier=x"],
                     svc=SELECTED, ep=mine)
     applied = steps[1][0].endpoints
     assert [(e.name, e.labels) for e in applied] == [("web", (("mine", "yes"), ("tier", "x")))]
@@ -267,10 +249,14 @@ def test_endpoints_applied_over_the_controllers_keep_its_labels(tmp_path: Path) 
 
 def test_a_second_apply_removes_only_what_the_last_one_wrote(tmp_path: Path) -> None:
     """With the annotation the merge is three-way: a label the last apply wrote and this one leaves out goes, the
-    controller's stays, and the same file again is unchanged."""
+    controller's stays, and the same file again is unchanged; a manifest with no labels at all, after one that
+    wrote some, loses the field whole (kubectl 1.33 patches "labels":null), the controller's label too."""
     mine = WEB_ENDPOINTS.replace("name: web}", "name: web, labels: {mine: 'yes'}}")
-    steps = _played(tmp_path, ["apply -f svc.yaml", "apply -f mine.yaml", "apply -f ep.yaml", "apply -f ep.yaml"],
-                    svc=SELECTED, mine=mine, ep=WEB_ENDPOINTS)
-    assert [e.labels for e in steps[2][0].endpoints] == [(("tier", "x"),)]
+    other = WEB_ENDPOINTS.replace("name: web}", "name: web, labels: {other: z}}")
+    steps = played_worlds(tmp_path, ["apply -f svc.yaml", "apply -f mine.yaml", "apply -f other.yaml",
+                                     "apply -f other.yaml", "apply -f ep.yaml"],
+                          svc=SELECTED, mine=mine, other=other, ep=WEB_ENDPOINTS)
+    assert [e.labels for e in steps[2][0].endpoints] == [(("other", "z"), ("tier", "x"))]
     assert steps[2][1] == [WARN, "endpoints/web configured"]
     assert steps[3][1] == [WARN, "endpoints/web unchanged"]
+    assert [e.labels for e in steps[4][0].endpoints] == [()]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ._helpers import play_steps, step_notes
+from ._helpers import play_steps, played_worlds, step_notes
 
 KUBECTL = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.33")
 pytestmark = pytest.mark.skipif(not KUBECTL.is_file(), reason="kubectl 1.33 is not installed here")
@@ -71,6 +71,7 @@ def _handler(existing: dict[str, dict[str, Any]]) -> type[BaseHTTPRequestHandler
             if self.command == "POST":
                 return self._send(201, json.loads(sent))
             if self.command == "PATCH" and path in existing:
+                existing[path] = _patched(existing[path], json.loads(sent) if sent else {})
                 return self._send(200, existing[path])
             return self._send(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
                                     "code": 404})
@@ -78,6 +79,27 @@ def _handler(existing: dict[str, dict[str, Any]]) -> type[BaseHTTPRequestHandler
         do_GET = do_POST = do_PATCH = _any
 
     return Handler
+
+
+SELECTED = ("apiVersion: v1\nkind: Service\nmetadata: {name: web, labels: {tier: x}}\n"
+            "spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}\n")
+WEB_ENDPOINTS = ("apiVersion: v1\nkind: Endpoints\nmetadata: {name: web}\n"
+                 "subsets: [{addresses: [{ip: 192.0.2.10}], ports: [{port: 8080}]}]\n")
+
+
+def _patched(live: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """``live`` with kubectl's strategic merge patch applied as the API server applies it to the fields of an
+    Endpoints: maps merged (null deletes a key), anything else, lists included (subsets has no patch merge key),
+    replaced."""
+    out = dict(live)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _patched(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 @pytest.fixture
@@ -159,3 +181,34 @@ def test_the_warning_of_objects_expose_and_create_deployment_made_is_kubectls(
         "deployment.apps/web configured"]
     script = "create deployment web --image=nginx --port=8080\nexpose deployment/web --port=80\napply -f app.yaml\n"
     assert scenario_notes(tmp_path, monkeypatch, capsys, script) == theirs
+
+
+def test_endpoints_applied_over_the_controllers_are_merged_as_kubectl_merges_them(
+        tmp_path: Path, server: tuple[ThreadingHTTPServer, dict[str, dict[str, Any]]]) -> None:
+    """The endpoints controller's Endpoints of Service web (labelled tier: x, as the Service), applied over with a
+    manifest labelled mine (no last-applied-configuration: nothing removed, tier kept), then one labelled other
+    (only mine, which the last apply wrote, removed), then one with no labels (the field the last apply wrote is
+    gone: kubectl's patch deletes it whole, tier too); the subsets replaced each time. The model stores the same
+    labels and addresses."""
+    httpd, existing = server
+    path = "/api/v1/namespaces/default/endpoints/web"
+    existing[path] = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {
+        "name": "web", "namespace": "default", "resourceVersion": "5", "labels": {"tier": "x"}},
+        "subsets": [{"addresses": [{"ip": "10.244.0.5"}], "ports": [{"port": 8080}]}]}
+    mine = WEB_ENDPOINTS.replace("name: web}", "name: web, labels: {mine: 'yes'}}")
+    other = WEB_ENDPOINTS.replace("name: web}", "name: web, labels: {other: z}}")
+    for name, text in (("mine", mine), ("other", other), ("ep", WEB_ENDPOINTS)):
+        (tmp_path / f"{name}.yaml").write_text(text)
+    theirs = []
+    for file in ("mine.yaml", "other.yaml", "ep.yaml"):
+        kubectl_apply(tmp_path, httpd.server_address[1], [file])
+        stored = existing[path]
+        theirs.append((tuple(sorted(stored["metadata"].get("labels", {}).items())),
+                       [a["ip"] for s in stored["subsets"] for a in s["addresses"]]))
+    steps = played_worlds(tmp_path, ["apply -f svc.yaml", "apply -f mine.yaml", "apply -f other.yaml",
+                                     "apply -f ep.yaml"], svc=SELECTED)
+    ours = [(e.labels, [a.ip for s in e.subsets for a in s.addresses])
+            for world, _ in steps[1:] for e in world.endpoints]
+    assert theirs == [((("mine", "yes"), ("tier", "x")), ["192.0.2.10"]),
+                      ((("other", "z"), ("tier", "x")), ["192.0.2.10"]), ((), ["192.0.2.10"])]
+    assert ours == theirs
