@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from fractions import Fraction
 
 from kubeproxy_sim.analysis.affinity import AffinityReport
@@ -207,6 +208,15 @@ def _label(share: Share, pods: dict[str, str | None]) -> str:
     return f"{share.endpoint} ({pod})" if pod else str(share.endpoint)
 
 
+def points(fraction: Fraction, *, sign: bool = False) -> str:
+    """A deviation in percentage points, to three significant digits in plain decimals: the 31-bit thresholds
+    make most shares miss an even split by some 1e-08 points, which exponent form (``+1.16e-08``) hid from a
+    reader scanning for the large ones (``0.0000000116`` against ``16.7``)."""
+    rounded = Decimal(f"{float(fraction) * 100:.3g}")
+    text = format(rounded.normalize() if rounded == rounded.to_integral() else rounded, "f")
+    return ("+" if sign and not text.startswith("-") else "") + text
+
+
 def shares_text(shares: Sequence[Share], pods: dict[str, str | None], indent: str = "    ") -> list[str]:
     """One line per outcome: percentage, bar, exact rational (a long one in short: trace.exact_text), deviation from
     an even split."""
@@ -215,7 +225,7 @@ def shares_text(shares: Sequence[Share], pods: dict[str, str | None], indent: st
     lines = []
     for s in shares:
         dev = deviation(s, uniform)
-        extra = "" if dev is None else f"  {float(dev) * 100:+.2e} pts vs even"
+        extra = "" if dev is None else f"  {points(dev, sign=True)} pts vs even"
         masq = "  masqueraded" if s.masqueraded == s.probability and s.masqueraded else (
             "  partly masqueraded" if s.masqueraded else "")
         lines.append(f"{indent}{_label(s, pods):<{width}} {percent(s.probability)} {bar(s.probability)} "
@@ -307,7 +317,7 @@ def service_text(dist: ServiceDist) -> list[str]:
         if len(view.entries) > 1:
             worst = max_deviation(view.average)
             spread = "nothing delivered" if worst is None else \
-                f"max deviation from even {float(worst) * 100:.2e} pts"
+                f"max deviation from even {points(worst)} pts"
             out.append(f"   average ({spread})")
             out += shares_text(view.average, pods)
     if isinstance(dist.affinity, AffinityReport):
