@@ -76,7 +76,6 @@ VERY_SHORT_WATCH = 1.0
 """Seconds: a watch that ends cleanly sooner, having delivered nothing, is a failure (client-go's reflector)."""
 
 CONNECT_TIMEOUT = 10.0
-CREDENTIALS_RELOAD_GAP = 2.0  # seconds between two readings of the kubeconfig's credentials after 401s
 PERMANENT_STATUSES = frozenset({400, 401, 403, 404})  # retrying the same request gets the same answer
 SERVER_WIDE_STATUSES = frozenset({401})  # the credentials, not one resource
 STATUS_HINTS = {401: "the server did not accept the kubeconfig's credentials"}  # a Status that says no more
@@ -1925,9 +1924,8 @@ class ApiServerSource:
         # the plugin ran for the first request (client-go runs it then): that one takes what it gave, expired or not
         self._exec_first_use = True
         configuration = self._api.configuration
-        self._auth = configuration  # where request headers come from; replaced when a 401 says they went stale
+        self._auth = configuration  # where request headers come from; replaced when the exec plugin gives new ones
         self._kubeconfig, self._context = kubeconfig, context
-        self._auth_loaded = time.monotonic()
         self._credentials_lock = threading.Lock()  # held while _check_credentials looks (and reads them again)
         # (self._exec_failure: why the client holds no credentials of the exec plugin, not installed or failing
         # when it was built: each request runs it again until it works)
@@ -2168,7 +2166,7 @@ class ApiServerSource:
                 # client-go runs the plugin for each request it has no credentials for: one that failed last time,
                 # or one installed since, or once those it gave expired; a plugin that fails now fails this request
                 # too (never sent without them, nor with the expired ones)
-                self._reload_credentials(at_once=True)
+                self._reload_credentials()
                 problem = _exec_failure_text(self._exec_failure)
             if problem is not None:
                 raise CredentialsUnavailable(problem)
@@ -2191,7 +2189,7 @@ class ApiServerSource:
         with self._credentials_lock:
             if self._blank_token is not None:
                 self._blank_token = None
-                self._reload_credentials(at_once=True)
+                self._reload_credentials()
         return None
 
     def _handshake_problem(self) -> str | None:
@@ -2227,15 +2225,11 @@ class ApiServerSource:
             if self._threads and not self._stop.is_set():
                 logging.getLogger().addHandler(self._logged)
 
-    def _reload_credentials(self, at_once: bool = False) -> None:
-        """Read the kubeconfig's credentials again after a 401 (:meth:`_unauthorized`). At most once every few
-        seconds, unless ``at_once``:
-        :meth:`_check_credentials` runs the exec plugin again for a request, one installed meanwhile, one that
-        failed last time, or one whose credentials expired."""
-        with self._lock:
-            if not at_once and time.monotonic() - self._auth_loaded < CREDENTIALS_RELOAD_GAP:
-                return
-            self._auth_loaded = time.monotonic()
+    def _reload_credentials(self) -> None:
+        """Read the kubeconfig's credentials again, for what client-go reads again at a request: the exec plugin
+        run again (:meth:`_check_credentials`: one installed meanwhile, one that failed last time, one whose
+        credentials expired), a token file that held white space alone now holding a token. Never for a 401 alone
+        (:meth:`_unauthorized`)."""
         fresh = self._fresh_client()
         if fresh is not None:
             client, self._data, self._exec_failure, credential = fresh
@@ -2280,13 +2274,14 @@ class ApiServerSource:
         """A 401. Credentials of the exec plugin are refreshed at once, as client-go's maybeRefreshCreds: the plugin
         is run again unless those the refused request carried were replaced meanwhile (another request's 401, an
         expiry); if it fails, the old credentials are kept (client-go logs "refreshing credentials: ..." and sends
-        them until they expire). A token file is not read again for it (client-go's bearer round tripper reads it
-        by the clock alone: :meth:`_file_token_header`). Other credentials: the kubeconfig is read again
-        (:meth:`_reload_credentials`)."""
-        if self._token_file is not None:  # (client-go's file token source reads it again by the clock alone)
-            return
-        if self._exec_credential is None or self._exec_at_handshake:
-            self._reload_credentials()
+        them until they expire). Nothing else is read again, as in client-go, whose exec round tripper is the only
+        one that reacts to a 401: a token file is read by the clock alone (its bearer round tripper:
+        :meth:`_file_token_header`); a token, basic auth, a client certificate and an auth-provider's token are
+        what the client was built with (client-go's oidc plugin refreshes its id-token by the token's expiry, not
+        by a 401; the watch does not follow that expiry: its client refreshed the token as it was built); a plugin run
+        only in the TLS handshake is not asked (the URL's user went out, and its round tripper passes a request
+        that carries an Authorization header on untouched)."""
+        if self._token_file is not None or self._exec_credential is None or self._exec_at_handshake:
             return
         with self._credentials_lock:
             if exc.generation != self._generation or self._exec_failure is not None:

@@ -192,9 +192,9 @@ def test_a_failing_plugin_that_starts_working_is_run_once_for_the_request(tls_fa
         reloads: list[bool] = []
         reload = src._reload_credentials
 
-        def counted(at_once: bool = False) -> None:
-            reloads.append(at_once)
-            reload(at_once)
+        def counted() -> None:
+            reloads.append(True)
+            reload()
 
         src._reload_credentials = counted  # type: ignore[method-assign]
         src._check_credentials()
