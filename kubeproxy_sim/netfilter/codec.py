@@ -1330,14 +1330,14 @@ class _Parser:
 # Address family
 # ---------------------------------------------------------------------------
 
-_ADDRESS = re.compile(r'(?:^| )(-[sd]|--(?:src|dst)-range|--to-(?:destination|source)) "?\[?([0-9A-Fa-f.:]+)')
+_ADDRESS = re.compile(r'(?:^| )(-[sd]|--(?:src|dst)-range|--to(?:-destination|-source)?|--on-ip) "?\[?([0-9A-Fa-f.:]+)')
 _ITEM_REST = re.compile(r'[^ \t",/]*')
 """The rest of an -s/-d item's host after :data:`_ADDRESS`'s run of address characters (a name's letters)."""
 _MASK = re.compile(r'/([^ \t",]*)')
 
 
 _IPV6_VALUE = re.compile(
-    r'(?:^| )(?:-[sd] "?(?:[^ \t",]*,)*|(?:--(?:src|dst)-range|--to-(?:destination|source)) "?\[?)'
+    r'(?:^| )(?:-[sd] "?(?:[^ \t",]*,)*|(?:--(?:src|dst)-range|--to(?:-destination|-source)?|--on-ip) "?\[?)'
     r'[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:'
 )
 """An address value :func:`_rule_family` reads as IPv6 (two colons in its run of address characters), or an item
@@ -1368,6 +1368,9 @@ def _mentions_ipv6(text: str) -> bool:
     return False
 
 
+_GETADDRINFO_FLAGS = ("--to", "--on-ip")  # (NETMAP's and TPROXY's host, read by getaddrinfo: _value_family_refusal)
+
+
 def _find_family(spec: str, want: bool | None = None) -> bool | None:
     """The family (True: IPv6) of a rule's first address-like value that tells one, or (``want``) of the first that
     tells that one; None when none does.
@@ -1383,8 +1386,8 @@ def _find_family(spec: str, want: bool | None = None) -> bool | None:
             if mask is not None and hostmask.zero_mask(mask.group(1)):
                 continue
         if ":" in value and value.count(":") >= 2:
-            if len(flag) == 2 and hostmask.mapped_ipv4(value) is not None:
-                continue  # (::ffff:1.2.3.4: iptables reads it as 1.2.3.4, ip6tables as itself)
+            if (len(flag) == 2 or flag in _GETADDRINFO_FLAGS) and hostmask.mapped_ipv4(value) is not None:
+                continue  # (::ffff:1.2.3.4: iptables reads it as 1.2.3.4, ip6tables as itself; getaddrinfo too)
             if want is not False:
                 return True
         elif value.count(".") == 3:
@@ -1556,6 +1559,26 @@ def _nat_family_refusal(value: str, ipv6: bool) -> tuple[str, str] | None:
     return (f'Bad IP address "{host}"', host) if host.count(":") >= 2 else None
 
 
+_OPTION_VALUE = re.compile(r'(?:^| )(--(?:src|dst)-range|--to|--on-ip) "?([^ \t"]*)')
+"""An iprange range, NETMAP's --to or TPROXY's --on-ip, whose value of the other family the tools refuse as they read
+it (:func:`_value_family_refusal`)."""
+
+
+def _value_family_refusal(flag: str, value: str, ipv6: bool) -> tuple[str, str] | None:
+    """(message, the address it names) of an :data:`_OPTION_VALUE` value whose first address of the other family
+    (the one :func:`_find_family` reads) the tools refuse, in their words (both restores v1.8.9, unshare --net):
+    libxt_iprange 'Bad value for "--src-range" option: "fd00::1"', NETMAP's and TPROXY's getaddrinfo (xtables'
+    host_to_ip(6)addr asks for the family's addresses only) 'Address family for hostname not supported'."""
+    hosts = value.split("-") if flag.endswith("-range") else [value.split("/")[0]]
+    for host in hosts:
+        family = _find_family(f"{flag} {host}")
+        if family is not None and family is not ipv6:
+            if flag.endswith("-range"):
+                return f'iprange: Bad value for "{flag}" option: "{host}"', host
+            return "getaddrinfo: Address family for hostname not supported", value
+    return None
+
+
 def _other_family(chain: str, spec: str, ipv6: bool, file: str | None, line: int) -> RulesSyntaxError:
     """The refusal of a rule with an address of the other family, in iptables' words: a NAT target's first (the
     tools read it with the target's options, an -s/-d value after them: "Invalid address format", 'Bad IP address
@@ -1563,10 +1586,11 @@ def _other_family(chain: str, spec: str, ipv6: bool, file: str | None, line: int
     an IPv6 ruleset: "host/network `1.2.3' not found", as ip6tables-restore v1.8.9 says), else saying so."""
     expected = "an IPv6 address, as the ruleset's other rules have" if ipv6 else \
         "an IPv4 address, as the ruleset's other rules have"
-    for m in _NAT_VALUE.finditer(spec):
-        refused = _nat_family_refusal(m.group(1), ipv6)
-        if refused is not None:
-            return RulesSyntaxError(refused[0], file=file, line=line, token=refused[1], expected=expected)
+    refusals = [(m.start(), _nat_family_refusal(m.group(1), ipv6)) for m in _NAT_VALUE.finditer(spec)]
+    refusals += [(m.start(), _value_family_refusal(m.group(1), m.group(2), ipv6)) for m in _OPTION_VALUE.finditer(spec)]
+    refused = min(((at, found) for at, found in refusals if found is not None), default=None)
+    if refused is not None:  # (the first in the rule: iptables reads the options in turn)
+        return RulesSyntaxError(refused[1][0], file=file, line=line, token=refused[1][1], expected=expected)
     for m in _HOST_VALUE.finditer(spec):
         hosts = hostmask.read_hosts(m.group(1), ipv6)
         if isinstance(hosts, hostmask.HostRefusal):

@@ -57,4 +57,28 @@ NAMED_MASKS = [
            ipv6=ipv6) for item in ("1.2.3/64", "10.0.0.1/64", "1/100", "1.2.3.4/ffff::") for ipv6 in (False, True)),
 ]
 
-FAMILY_CASES = [*MIXED, *NAMED_MASKS]
+MANGLE_PRE = "*mangle\n:PREROUTING ACCEPT [0:0]\n"
+# NETMAP's --to and TPROXY's --on-ip (getaddrinfo: "Address family for hostname not supported"), an iprange range
+# ('iprange: Bad value for "--src-range" option: "10.0.0.1"'), a bracketed IPv4 NAT host in IPv6 ('Bad IP address
+# "1.2.3.4"') of the other family, each given or guessed from an earlier rule; a mapped IPv4 address is IPv4's too
+OPTIONS = [
+    *(Case(f"family {rule}{', IPv6' if ipv6 else ''}", nat_with(rule), line=6, ipv6=ipv6)
+      for rule, ipv6 in (("-A PREROUTING -j NETMAP --to fd00::/64", False),
+                         ("-A PREROUTING -j NETMAP --to 10.0.0.0/24", True),
+                         ("-A PREROUTING -p tcp -j DNAT --to-destination [1.2.3.4]:80", True),
+                         ("-A POSTROUTING -p tcp -j SNAT --to-source [1.2.3.4-1.2.3.5]:80", True))),
+    Case("family -d 10.0.0.1, then NETMAP --to fd00::/64",
+         nat_with("-A PREROUTING -d 10.0.0.1 -j ACCEPT", "-A PREROUTING -j NETMAP --to fd00::/64"), line=7),
+    *(Case(f"family {rule}{', IPv6' if ipv6 else ''}", f"{MANGLE_PRE}-A PREROUTING {rule}\nCOMMIT\n", line=3,
+           ipv6=ipv6)
+      for rule, ipv6 in (("-p tcp -j TPROXY --on-port 80 --on-ip fd00::1", False),
+                         ("-p tcp -j TPROXY --on-port 80 --on-ip 10.0.0.1", True))),
+    *(Case(f"family {rule}{', IPv6' if ipv6 else ''}", filter_with(f"-A INPUT {rule} -j ACCEPT"), line=5, ipv6=ipv6)
+      for rule, ipv6 in (("-m iprange --src-range fd00::1-fd00::2", False),
+                         ("-m iprange --dst-range 10.0.0.1-10.0.0.2", True),
+                         ("-s 10.0.0.1 -m iprange --src-range fd00::1-fd00::2", False))),
+    Case("family NETMAP --to ::ffff:1.2.3.4/24", nat_with("-A PREROUTING -j NETMAP --to ::ffff:1.2.3.4/24"),
+         saved=("[0:0] -A PREROUTING -j NETMAP --to 1.2.3.0/24",)),
+]
+
+FAMILY_CASES = [*MIXED, *NAMED_MASKS, *OPTIONS]
