@@ -157,7 +157,7 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
-NO_POD = "*"
+NO_POD = "*"  # (topology.NO_POD_MARK, which --from pod/NS/ADDRESS* takes after a name)
 """The mark of a row whose address no Pod object has (``pod_object`` false in JSON), one word so the table's
 columns stay words; :data:`NO_POD_NOTE` says what it means under the table."""
 NO_POD_NOTE = (f"{NO_POD} no Pod object was read at this address: an EndpointSlice's endpoint, named after its "
@@ -198,7 +198,7 @@ def send_text(result: SendResult, con: Console | None = None) -> str:
     plural = "" if result.connections == 1 else "s"
     what = (f"{result.proto} ping{plural} (echo request{plural})" if result.ping is not None else
             f"{result.proto} connection{plural}")
-    head = (f"{result.connections} {what} from {result.source} to {result.destination}"
+    head = (f"{result.connections} {what} from {result.source_shown or result.source} to {result.destination}"
             + (f" (seed {result.seed})" if result.seed is not None else ""))
     parts = [con.paint(head, "bold"), ""]
     if result.ping is not None:

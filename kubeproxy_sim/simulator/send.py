@@ -76,7 +76,14 @@ from kubeproxy_sim.simulator.network import (
     translated_at,
 )
 from kubeproxy_sim.simulator.ping import PingTarget, ping_target
-from kubeproxy_sim.simulator.topology import UPLINK, family_mismatch, ip_family_flag, no_machines, why_not_placed
+from kubeproxy_sim.simulator.topology import (
+    UPLINK,
+    family_mismatch,
+    ip_family_flag,
+    no_machines,
+    pod_name_shown,
+    why_not_placed,
+)
 
 PROTOCOLS = ("tcp", "udp", "sctp", "icmp", "icmpv6")
 """send's protocols: connections, or (icmp, icmpv6) pings, echo requests answered by echo replies."""
@@ -143,6 +150,9 @@ class SendResult:
     destination_note: str | None = field(default=None, compare=False, repr=False)
     """What the client's kernel made of the destination given (0.0.0.0: its own host, :func:`unspecified_note`),
     said first on every row by :func:`with_destination_note` once the rows have their own words."""
+    source_shown: str | None = field(default=None, compare=False, repr=False)
+    """How words name the source when that differs from ``source`` (the JSON's stable key): an endpoint no Pod
+    object owns as its rows name it, ``pod/NS/ADDRESS`` (:func:`.topology.pod_name_shown`)."""
 
     def as_json(self) -> dict[str, object]:
         """The public ``-o json`` contract (shared with ``netns send``): ``answered`` the connections (pings) the
@@ -255,13 +265,15 @@ def parse_source(sim: Simulator, text: str) -> Client:
     """pod/NS/NAME, node/NAME, external, external:IP, or an address of a pod, node or outside machine."""
     check_source_form(text)
     if text.startswith("pod/"):
-        if sim.topology.pod(text[4:]) is None:
+        pod = sim.topology.pod_named(text[4:])
+        if pod is None:
             absent = why_not_placed(sim.cluster, text[4:], sim.family)
             if absent is not None:
                 raise _bad(text, "--from", absent)
-            known = one_of(text[4:], sorted(p.key for p in sim.topology.pods), "pods")
+            # named as the rows name them: an endpoint no Pod object owns by NS/ADDRESS, not its made-up key
+            known = one_of(text[4:], sorted(pod_name_shown(p) for p in sim.topology.pods), "pods")
             raise _bad(text, "--from", f"no such pod; expected pod/NAMESPACE/NAME of a pod of the objects ({known})")
-        return sim.client("pod", text[4:])
+        return sim.client("pod", pod.key)
     if text.startswith("node/"):
         if sim.topology.node(text[5:]) is None:
             raise _bad(text, "--from", f"no such node; expected one of {_nodes(sim, text[5:])}")
@@ -853,6 +865,8 @@ def send(sim: Simulator, source: str, destination: str, *, proto: str = "tcp", c
     result = tally(client.label, destination, proto, seed, [conn for _, conn in sent], expected, hops, places)
     pods = {(p.key, p.ip): p.pod_object for p in sim.topology.pods}
     delivered = tuple(dataclasses.replace(d, pod_object=pods.get((d.pod, d.ip))) for d in result.delivered)
+    if client.pod is not None and not client.pod.pod_object:
+        result = dataclasses.replace(result, source_shown=f"pod/{pod_name_shown(client.pod)}")
     if not ping:
         return dataclasses.replace(result, delivered=delivered, evidence=evidence, destination_note=target.note)
     # ping(8) pings the one address its lookup gave first: the JSON's ping is that one's, each row's words its own

@@ -27,6 +27,7 @@ import netaddr
 
 from kubeproxy_sim.errors import Diagnostic, Severity
 from kubeproxy_sim.netfilter.evaluate import SPECIAL_RANGES, special_range
+from kubeproxy_sim.netfilter.packet import canonical_address, is_address
 from kubeproxy_sim.objects.model import AddressType, Cluster, Node, Origin, Pod, ServiceType
 from kubeproxy_sim.objects.nodes import (
     family_of,
@@ -66,6 +67,11 @@ class SimPod:
         return self.ports is None or (proto, port) in self.ports
 
 
+NO_POD_MARK = "*"
+"""What send's table puts after an endpoint no Pod object owns (the send command's ``NO_POD``), taken after the
+name in ``--from pod/NS/ADDRESS*`` too, so that a row's name can be copied as it is."""
+
+
 @dataclass(frozen=True, slots=True)
 class SimNode:
     name: str
@@ -98,6 +104,18 @@ class Topology:
 
     def pod(self, key: str) -> SimPod | None:
         return next((p for p in self.pods if p.key == key), None)
+
+    def pod_named(self, name: str) -> SimPod | None:
+        """The workload ``--from pod/NAME`` names: by its key, or by the name send's rows show it under
+        (:func:`pod_name_shown`: ``NS/ADDRESS`` for an endpoint address no Pod object owns, the address as any
+        of its spellings, with or without the ``*`` mark the table puts after it)."""
+        found = self.pod(name)
+        if found is not None:
+            return found
+        namespace, _, rest = name.removesuffix(NO_POD_MARK).partition("/")
+        address = canonical_address(rest) if is_address(rest) else None
+        return next((p for p in self.pods if not p.pod_object and p.ip == address
+                     and p.key.partition("/")[0] == namespace), None)
 
     @property
     def default_client(self) -> str:
@@ -443,6 +461,12 @@ def endpoint_owner_key(namespace: str, address: str, target_ref: tuple[str, str,
     if target_ref and target_ref[0] == "Pod":
         return f"{target_ref[1] or namespace}/{target_ref[2]}"
     return f"{namespace}/ep-{address.replace('.', '-').replace(':', '-')}"
+
+
+def pod_name_shown(pod: SimPod) -> str:
+    """The name a workload is shown under in send's rows and errors (without the table's mark): a Pod object's
+    key, else :func:`endpoint_shown`'s."""
+    return pod.key if pod.pod_object else endpoint_shown(pod.key, pod.ip)
 
 
 def endpoint_shown(key: str, address: str) -> str:
