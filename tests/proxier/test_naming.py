@@ -28,6 +28,34 @@ def test_fast_hash_equals_base32_of_sha256(text):
     assert naming.port_proto_hash(text, "") == reference
 
 
+class _Digest:
+    """A stand-in SHA-256 result: ``digest()`` gives the bytes it was made with."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def digest(self) -> bytes:
+        return self.data
+
+
+@given(st.binary(min_size=32, max_size=32))
+def test_pairs_read_from_windows_are_base32_of_the_first_80_bits(digest):
+    """The window tables and the doubled-digest read give base32's 16 characters for any digest (every bit of
+    the first 80 lands in its character: all-zero and all-one bytes, single bits, random)."""
+    assert naming._hash16("", _sha=lambda _: _Digest(digest)) == base64.b32encode(digest).decode()[:16]
+
+
+def test_pairs_at_edges():
+    for digest in (bytes(32), b"\xff" * 32, *(bytes([0] * i + [0x80 >> j] + [0] * (31 - i))
+                                             for i in range(10) for j in range(8))):
+        assert naming._hash16("", _sha=lambda _, d=digest: _Digest(d)) == base64.b32encode(digest).decode()[:16]
+
+
+def test_own_sha256_is_hashlibs():
+    for text in (b"", b"ns1/svc1:p80tcp10.180.0.1:80", bytes(range(256)) * 3):
+        assert naming._SHA256(text).digest() == hashlib.sha256(text).digest()
+
+
 def test_ownership_predicates():
     assert naming.is_service_chain("KUBE-SEP-SXIVWICOYRO3J4NJ")
     assert naming.is_service_chain("KUBE-FW-NUKIZ6OKUXPJNT4C")
