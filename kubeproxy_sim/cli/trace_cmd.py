@@ -77,7 +77,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     pkt.add_argument("--src", required=True, metavar="IP", help="source address: a pod's, the node's own or an outside "
                      "client's")
     pkt.add_argument("--dst", required=True, metavar="IP", help="destination address: a cluster IP, a node's address "
-                     "(NodePort), an external or load-balancer IP; not a name (dist --to NAME.NS shows a Service's)")
+                     "(NodePort), an external or load-balancer IP (0.0.0.0 or :: from the node: the node itself, as "
+                     "its socket sends there); with -f/--scenario, a Service's name too (NAME, NAME.NS, "
+                     "NAME.NS.svc.cluster.local: its cluster IP)")
     pkt.add_argument("--dport", type=parse_int, metavar="N", help="destination port (required, but for ICMP)")
     pkt.add_argument("--sport", type=parse_int, metavar="N", help="source port (default: unknown)")
     pkt.add_argument("--proto", default="tcp", choices=["tcp", "udp", "sctp", "icmp", "icmpv6"],
@@ -330,14 +332,25 @@ def cite_lines(result: TraceResult, line_text: LineText) -> TraceResult:
 
 
 def run(args: argparse.Namespace) -> int:
+    from kubeproxy_sim.analysis import trace_inputs
     from kubeproxy_sim.netfilter.dumpfile import dump_name
+    from kubeproxy_sim.netfilter.packet import is_address
     from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 
-    packet = _packet(args)
+    # --dst NAME: a Service's name, read once the objects are (the packet's family is its source's meanwhile)
+    name = args.dst if args.dst is not None and not is_address(args.dst) else None
+    if name is not None and args.rules:
+        _packet(_with_dst(args, args.src))  # the rest of the packet's faults first, as for an address
+        raise trace_inputs.names_need_objects(name)
+    packet = _packet(args if name is None else _with_dst(args, args.src))
     reply = args.ctdir == "REPLY"
     _check_direction(packet, reply)  # before the rules load
     graph_format = None if args.graph is None else _check_graph(args.graph)  # --graph "" too: a usage error
     rules = _rules_of_args(args, packet.family)
+    input_notes: list[str] = []
+    if name is not None and rules.objects is not None:
+        address, note = trace_inputs.service_destination(rules.objects[0], name, packet.family)
+        packet, input_notes = _packet(_with_dst(args, address)), [note]
     ruleset, saved = rules.ruleset, rules.saved
     report(_unknown_lists(ruleset, args.affinity), args)
     # a dump says nothing of the node's addresses: without --node-ip, addrtype LOCAL tests are uncertain
@@ -349,11 +362,20 @@ def run(args: argparse.Namespace) -> int:
         # one packet: compile (and number) only the chains it enters
         tracer = Tracer(ruleset, node, lazy=True, renumber=saved.numbered if saved is not None else None,
                         generated=rules.generated)
+        if trace_inputs.unspecified(packet):  # no packet carries 0.0.0.0 (::): what the node makes of it
+            if tracer.engine.is_local_origin(packet):
+                packet, note = trace_inputs.sent_by_the_node(packet)
+                input_notes.append(note)
+            elif not node.addresses_known:  # (known: the routing step that drops it says why)
+                input_notes.append(trace_inputs.martian_note(packet))
         traced = _trace(tracer, packet, reply)
+        if args.rules and not node.addresses_known and not reply:  # addrtype LOCAL assumed false
+            hint = trace_inputs.nodeport_note(ruleset, node, packet, traced)
+            input_notes.extend([hint] if hint else [])
         if rules.gaps:  # first: they concern every rule of the dump
             traced = dataclasses.replace(traced, uncertain=(*rules.gaps, *traced.uncertain))
         result = cite_lines(traced, rules.line_text)
-    notes = explain(rules.objects, packet, result) if rules.objects and not reply else []
+    notes = [*input_notes, *(explain(rules.objects, packet, result) if rules.objects and not reply else [])]
     con = console(args)
     # the text reads the result: no JSON form (a fraction's digits) made and thrown away
     data = None if args.output == "text" else _trace_json(result, args, notes, rules)
@@ -363,6 +385,12 @@ def run(args: argparse.Namespace) -> int:
     if graph_format is not None:
         _graph_of_trace(args, graph_format, tracer, packet, reply, traced, rules)
     return 1 if rules.errors else 0
+
+
+def _with_dst(args: argparse.Namespace, dst: str) -> argparse.Namespace:
+    """The command line with another --dst: a Service's name's address, or (before the objects are read) the
+    source's, so the packet's other faults are found, and its family known, as for an address."""
+    return argparse.Namespace(**{**vars(args), "dst": dst})
 
 
 def _check_direction(packet: Packet, reply: bool) -> None:
