@@ -1659,6 +1659,10 @@ class _Interpreter:
             unoptioned = unoptioned_match(self.options)
             if unoptioned is not None:
                 raise self.error(*unoptioned)
+        if "--limit-iface-out" in self.texts:
+            both = addrtype_limits_together(self.options)
+            if both is not None:
+                raise self.error(*both)
         if self.target is not None:
             missing = missing_option(self.target.name, flags) \
                 if self.target_options else None  # (bare, the name may be a chain's: the parser's to judge)
@@ -2099,6 +2103,22 @@ def unoptioned_match(options: Sequence[Option]) -> tuple[str, str, str] | None:
         return None
     message, wanted = UNOPTIONED_MATCHES[waiting.module]
     return message, waiting.module, f"-m {waiting.module} {wanted} ..."
+
+
+def addrtype_limits_together(options: Sequence[Option]) -> tuple[str, str, str] | None:
+    """(message, token, expected) when one ``-m addrtype`` is given both --limit-iface-in and --limit-iface-out,
+    which libxt_addrtype's option table excludes (both restores v1.8.9 say it at the rule, naming them in its
+    table's order whichever comes first); None when none is."""
+    given: set[str] = set()
+    for option in options:
+        if option.flag == "-m" and option.module == "addrtype":
+            given = set()  # (each -m addrtype is a match of its own)
+        elif option.module == "addrtype" and option.flag in ("--limit-iface-in", "--limit-iface-out"):
+            given.add(option.flag)
+            if len(given) == 2:
+                return ('addrtype: option "--limit-iface-in" cannot be used together with "--limit-iface-out".',
+                        option.flag, "--limit-iface-in or --limit-iface-out, not both")
+    return None
 
 
 _PROTOCOL_OF_MATCH = {"tcp": "tcp", "udp": "udp", "sctp": "sctp", "dccp": "dccp", "icmp": "icmp", "icmp6": "icmp6",

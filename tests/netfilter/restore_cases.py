@@ -731,6 +731,16 @@ CONNTRACK_PROTOCOLS = [
 # "--or-mark".': the table's first, whatever the rule's order); CONNMARK's --mask goes with an operation, not with
 # --ctmask or --nfmask
 OPTIONS_TOGETHER = [
+    # libxt_addrtype excludes --limit-iface-in with --limit-iface-out in one -m addrtype (both at the rule); two
+    # -m addrtype take one each
+    *(Case(f"{rule} refused", filter_with(f"-A FORWARD {rule} -j ACCEPT"), line=5)
+      for rule in ("-m addrtype --dst-type LOCAL --limit-iface-in --limit-iface-out",
+                   "-m addrtype --limit-iface-out --dst-type LOCAL --limit-iface-in")),
+    Case("two -m addrtype, one limit each",
+         filter_with("-A FORWARD -m addrtype --dst-type LOCAL --limit-iface-in -m addrtype --src-type LOCAL "
+                     "--limit-iface-out -j ACCEPT"),
+         saved=("[0:0] -A FORWARD -m addrtype --dst-type LOCAL --limit-iface-in -m addrtype --src-type LOCAL "
+                "--limit-iface-out -j ACCEPT",)),
     *(Case(f"{rule} refused", filter_with(f"-A INPUT {rule}"), line=5)
       for rule in ("-j MARK --set-mark 1 --or-mark 2", "-j MARK --or-mark 1 --set-mark 2",
                    "-j MARK --set-xmark 1 --and-mark 2", "-j MARK --set-mark 1 --set-mark 2",
