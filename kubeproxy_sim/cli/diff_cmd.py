@@ -101,8 +101,8 @@ def _other_family_note(args: argparse.Namespace, before, after, node: str, famil
     if not (has_family(before, other) or has_family(after, other)):
         return []
     flags = argparse.Namespace(**{**vars(args), "ip_family": f"ipv{other}"})
-    nodes_before = node_set(before, build_config(flags, before)[0])  # its messages are the other proxier's
-    nodes_after = node_set(after, build_config(flags, after)[0])
+    nodes_before = node_set(before, build_config(flags, before)[0], running_only=True)  # (messages: the other's)
+    nodes_after = node_set(after, build_config(flags, after)[0], running_only=True)
     try:
         only = _only(nodes_before, nodes_after, args.to)
     except InputError:  # --to names an address of this family only
@@ -138,7 +138,7 @@ def colour_text(text: str, con: Console) -> str:
 def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.analysis.diff import diff
     from kubeproxy_sim.analysis.diffrender import diff_json, diff_text
-    from kubeproxy_sim.analysis.nodes import node_set
+    from kubeproxy_sim.analysis.nodes import node_set, phantom_nodes
     from kubeproxy_sim.analysis.targets import packet_family
     from kubeproxy_sim.cli.options import build_config, load_inputs
     from kubeproxy_sim.objects import load_paths
@@ -150,10 +150,15 @@ def run(args: argparse.Namespace) -> int:
     args.ip_family = before.ip_family  # the after state's proxier is the before state's (the packet's, say)
     config, config_diags = build_config(args, loaded.cluster)
     # Both states are read with the same node flags, and often from the same files: a message both give is one
-    diagnostics = list({str(d): d for d in (*before.diagnostics, *loaded.diagnostics, *config_diags)}.values())
+    # (a pod on a node no Node object has, in both states: said once, of the before state's file)
+    phantoms = {(d.object, d.field, d.message): d for d in (*phantom_nodes(loaded.cluster, config.node_name),
+                                                            *phantom_nodes(before.cluster, before.config.node_name))}
+    diagnostics = list({str(d): d for d in (*before.diagnostics, *loaded.diagnostics, *config_diags,
+                                            *phantoms.values())}.values())
     report(diagnostics, args)
-    nodes_before = node_set(before.cluster, before.config)
-    nodes_after = node_set(loaded.cluster, config)
+    # the nodes a kube-proxy runs on: a pod's nodeName no Node object has is no node (phantom_nodes' note)
+    nodes_before = node_set(before.cluster, before.config, running_only=True)
+    nodes_after = node_set(loaded.cluster, config, running_only=True)
     # the before state's node; a before state without Node objects (empty, say) names none: the after state's
     node = args.node or (before.config.node_name if before.cluster.nodes or not loaded.cluster.nodes
                          else config.node_name)
