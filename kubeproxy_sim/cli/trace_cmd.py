@@ -366,7 +366,8 @@ def run(args: argparse.Namespace) -> int:
             if tracer.engine.is_local_origin(packet):
                 packet, note = trace_inputs.sent_by_the_node(packet)
                 input_notes.append(note)
-            elif not node.addresses_known:  # (known: the routing step that drops it says why)
+            elif not node.addresses_known and packet.family == 4 and packet.src:
+                # (known: the routing step that drops it says why; 0.0.0.0 -> 0.0.0.0 is a broadcast to the node)
                 input_notes.append(trace_inputs.martian_note(packet))
         traced = _trace(tracer, packet, reply)
         if args.rules and not node.addresses_known and not reply:  # addrtype LOCAL assumed false

@@ -87,6 +87,9 @@ def test_0000_in_a_dump_without_the_nodes_addresses(capsys: pytest.CaptureFixtur
     assert data["notes"] == ["0.0.0.0 from elsewhere is dropped by the node's input routing (a martian "
                              "destination); if 203.0.113.7 is this node's, give --node-ip 203.0.113.7: a socket of "
                              "the node sending to 0.0.0.0 sends to the node itself, on lo"]
+    broadcast = _trace(["--rules", CENTOS, "--src", "0.0.0.0", "--dst", "0.0.0.0", "--proto", "udp", "--dport", "67"],
+                       capsys)  # 0.0.0.0 -> 0.0.0.0 is a broadcast to the node (brd_input), no martian
+    assert broadcast["notes"] == [] and [o["verdict"] for o in broadcast["outcomes"]] == ["ACCEPT"]
     local = _trace(["--rules", CENTOS, "--node-ip", "192.168.122.10", "--src", "192.168.122.10", "--dst", "0.0.0.0",
                     "--dport", "31674"], capsys)
     assert _outcomes(local) == [("DNAT", "10.1.0.66:80", "1", True)]
