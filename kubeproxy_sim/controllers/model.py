@@ -667,6 +667,10 @@ class World:
     # between, whose events it syncs at their own instants (world.controller_sync). Not part of the cluster's
     # state: not compared, and left behind by later steps (the instants tell which stretch they belong to)
     trail: tuple[tuple[float, tuple[SimPod, ...]], ...] = field(default=(), compare=False, repr=False)
+    # when the scenario made each Service, Deployment and Node it made ((kind, NS/NAME or a Node's name) -> the
+    # scenario clock), for ``kubectl get``'s AGE (script.play); one it started with is as old as the scenario (0).
+    # Not compared: no controller reads it
+    created: tuple[tuple[tuple[str, str], float], ...] = field(default=(), compare=False, repr=False)
     # the facts worked out from ``pods`` (PodFacts): a memo, not state
     pod_facts: PodFacts = field(default_factory=PodFacts, compare=False, repr=False)
 

@@ -21,7 +21,14 @@ from typing import Any
 from kubeproxy_sim import durations
 from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.controllers.allocate import AllocationError
-from kubeproxy_sim.controllers.decode import LABEL_KEY_EXPECTED, NOTHING_WRITTEN, WrittenIPFields, is_label_key
+from kubeproxy_sim.controllers.decode import (
+    LABEL_KEY_EXPECTED,
+    NOTHING_WRITTEN,
+    WrittenIPFields,
+    family_policy,
+    is_label_key,
+    written_ip_fields,
+)
 from kubeproxy_sim.controllers.deployment import history
 from kubeproxy_sim.controllers.endpointslice import reconciled
 from kubeproxy_sim.controllers.mirroring import (
@@ -52,6 +59,7 @@ from kubeproxy_sim.objects.model import Cluster, Node, Pod, Protocol, Service, S
 
 DEFAULT_NAMESPACE = "default"
 COMMANDS = ("create deployment", "expose", "scale", "set image", "rollout status|undo|history", "label pods",
+            "patch service|deployment|pod", "get pods|services|endpoints|deployments",
             "delete service|deployment|pod|endpoints", "apply -f", "wait")
 _DEPLOYMENT_KINDS = ("deployment", "deployments", "deploy", "deployment.apps", "deployments.apps")
 _SERVICE_KINDS = ("service", "services", "svc")
@@ -101,6 +109,10 @@ class Step:
     to_revision: int = 0
     paths: tuple[str, ...] = ()
     seconds: float = 0.0
+    patch: str = ""  # patch: the -p text
+    patch_type: str = "strategic"  # patch: --type
+    select_all: bool = False  # label: --all
+    output: str = ""  # get: -o (wide or name; "" for the default table)
 
 
 @dataclass
@@ -137,8 +149,8 @@ class _Args:
         return self.number("replicas", required=required, high=MAX_REPLICAS, over=replicas_over_limit)
 
 
-_SHORT = {"-l": "selector", "-f": "filename", "-n": "namespace"}
-_BOOLEAN = frozenset({"overwrite"})
+_SHORT = {"-l": "selector", "-f": "filename", "-n": "namespace", "-p": "patch", "-o": "output"}
+_BOOLEAN = frozenset({"overwrite", "all"})
 
 
 def _split_flags(line: int, tokens: list[str], allowed: set[str]) -> _Args:
@@ -324,15 +336,25 @@ def _label_change(word: str) -> bool:
 
 
 def _label(line: int, text: str, tokens: list[str]) -> Step:
-    """``label pods NAME... KEY=VALUE... [KEY-...]`` or ``label pods/NAME... ...``: several pods, as kubectl
-    labels several objects; the resources come first, then the changes."""
-    args = _split_flags(line, tokens, {"overwrite"})
+    """``label pods NAME... KEY=VALUE... [KEY-...]``, ``label pods/NAME... ...``, or ``label pods -l SEL|--all
+    ...``: several pods, as kubectl labels several objects; the resources come first, then the changes. Its
+    refusals are kubectl's (LabelOptions.Validate, the resource builder's)."""
+    args = _split_flags(line, tokens, {"overwrite", "selector", "all"})
     words = args.words
     count = next((i for i, word in enumerate(words) if _label_change(word)), len(words))
     resources, rest = words[:count], words[count:]
     if late := next((word for word in rest if not _label_change(word)), None):
         raise ScriptError(line, f"all resources must be specified before label changes: {late}; expected "
                           "label pods NAME... KEY=VALUE...")
+    selector_text = args.one("selector")
+    select_all = (args.one("all") or "false").lower() == "true"
+    if select_all and selector_text:
+        raise ScriptError(line, "cannot set --all and --selector at the same time")
+    if selector_text is not None or select_all:
+        return _label_selected(line, text, args, resources, rest, selector_text)
+    if len(resources) == 1 and "/" not in resources[0]:
+        raise ScriptError(line, "resource(s) were provided, but no name was specified; expected label pods NAME "
+                          "KEY=VALUE, or -l KEY=VALUE or --all to pick the pods")
     if resources and "/" in resources[0]:
         pairs = [word.partition("/") for word in resources]
         kinds = [kind for kind, slash, _ in pairs if slash]  # (the first has one)
@@ -357,6 +379,86 @@ def _label(line: int, text: str, tokens: list[str]) -> Step:
     overwrite = (args.one("overwrite") or "false").lower() == "true"
     return Step(line, text, "label pods", args.one("namespace") or DEFAULT_NAMESPACE, names[0], names=tuple(names),
                 labels=labels, overwrite=overwrite)
+
+
+def _label_selected(line: int, text: str, args: _Args, resources: list[str], rest: list[str],
+                    selector_text: str | None) -> Step:
+    """``label pods -l KEY=VALUE[,...]`` or ``--all``: the pods picked when the step is played."""
+    if not resources:
+        raise ScriptError(line, "one or more resources must be specified as <resource> <name> or <resource>/<name>")
+    if len(resources) > 1 or "/" in resources[0]:
+        raise ScriptError(line, "name cannot be provided when a selector is specified")
+    if resources[0] not in _POD_KINDS:
+        raise ScriptError(line, f"{resources[0]!r}: only pods can be labelled here; expected label pods -l "
+                          "KEY=VALUE KEY=VALUE")
+    labels = _labels(line, rest, removals=True)
+    if not labels:
+        raise ScriptError(line, "at least one label update is required")
+    return Step(line, text, "label pods", args.one("namespace") or DEFAULT_NAMESPACE, labels=labels,
+                selector=_selector(line, selector_text), select_all=selector_text is None,
+                overwrite=(args.one("overwrite") or "false").lower() == "true")
+
+
+def _selector(line: int, text: str | None) -> tuple[tuple[str, str], ...]:
+    """An equality selector, ``KEY=VALUE[,KEY=VALUE...]`` (``==`` too, as kubectl takes it)."""
+    if not text:
+        return ()
+    items = [item.replace("==", "=", 1) for item in text.split(",")]
+    return tuple((k, v or "") for k, v in _labels(line, items, removals=False))
+
+
+_PATCH_KINDS = {**dict.fromkeys(_SERVICE_KINDS, "service"), **dict.fromkeys(_DEPLOYMENT_KINDS, "deployment"),
+                **dict.fromkeys(_POD_KINDS, "pod")}
+
+
+def _patch(line: int, text: str, tokens: list[str]) -> Step:
+    """``patch KIND NAME -p PATCH [--type strategic|merge|json]`` (KIND/NAME too); kubectl's refusals."""
+    args = _split_flags(line, tokens, {"patch", "type"})
+    usage = "patch service|deployment|pod NAME -p PATCH [--type strategic|merge|json]"
+    if not args.words:
+        raise ScriptError(line, f"expected {usage}")
+    kind_word = args.words.pop(0)
+    if "/" in kind_word:
+        kind_word, _, name = kind_word.partition("/")
+        args.words.insert(0, name)
+    if kind_word not in _PATCH_KINDS:
+        raise ScriptError(line, f"{kind_word!r} cannot be patched here; expected {usage}")
+    if len(args.words) != 1 or not args.words[0]:
+        raise ScriptError(line, f"expected one {_PATCH_KINDS[kind_word]} name: {usage}")
+    kind = args.one("type") or "strategic"
+    if kind not in ("json", "merge", "strategic"):
+        raise ScriptError(line, f'--type must be one of [json merge strategic], not "{kind}"')
+    patch = args.one("patch")
+    if not patch:
+        raise ScriptError(line, "must specify --patch or --patch-file containing the contents of the patch")
+    return Step(line, text, "patch", args.one("namespace") or DEFAULT_NAMESPACE, args.words[0],
+                kind=_PATCH_KINDS[kind_word], patch=patch, patch_type=kind)
+
+
+_GET_KINDS = {**dict.fromkeys((*_POD_KINDS,), "pods"), **dict.fromkeys(_SERVICE_KINDS, "services"),
+              **dict.fromkeys(_ENDPOINTS_KINDS, "endpoints"), **dict.fromkeys(_DEPLOYMENT_KINDS, "deployments")}
+
+
+def _get(line: int, text: str, tokens: list[str]) -> Step:
+    """``get KIND [NAME...] [-l SEL] [-o wide|name]`` (KIND/NAME too) of the kinds the model holds."""
+    args = _split_flags(line, tokens, {"output", "selector"})
+    usage = "get pods|services|endpoints|deployments [NAME...] [-o wide|name]"
+    if not args.words:
+        raise ScriptError(line, f"expected {usage}")
+    kind_word = args.words.pop(0)
+    if "/" in kind_word:
+        kind_word, _, name = kind_word.partition("/")
+        args.words.insert(0, name)
+    if kind_word not in _GET_KINDS:
+        raise ScriptError(line, f"{kind_word!r} cannot be listed here; expected {usage}")
+    output = args.one("output") or ""
+    if output not in ("", "wide", "name"):
+        raise ScriptError(line, f"-o {output}: this simulator prints wide and name; expected -o wide or -o name")
+    selector = _selector(line, args.one("selector"))
+    if selector and args.words:
+        raise ScriptError(line, "name cannot be provided when a selector is specified")
+    return Step(line, text, "get", args.one("namespace") or DEFAULT_NAMESPACE, kind=_GET_KINDS[kind_word],
+                names=tuple(args.words), selector=selector, output=output)
 
 
 def _delete(line: int, text: str, tokens: list[str]) -> Step:
@@ -398,7 +500,7 @@ def _wait(line: int, text: str, tokens: list[str]) -> Step:
 
 _PARSERS: dict[str, Callable[[int, str, list[str]], Step]] = {
     "create": _create, "expose": _expose, "scale": _scale, "set": _set, "rollout": _rollout, "label": _label,
-    "delete": _delete, "apply": _apply, "wait": _wait,
+    "delete": _delete, "apply": _apply, "wait": _wait, "patch": _patch, "get": _get,
 }
 
 
@@ -928,7 +1030,10 @@ def _run(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
         return _play_rollout(world, step, rng)
     if verb == "label pods":
         notes = []
-        for name in step.names:
+        names = step.names if step.names else tuple(sorted(
+            p.name for p in world.pods if p.namespace == step.namespace
+            and all(dict(p.labels).get(k) == v for k, v in step.selector)))
+        for name in names:
             pod_before = world.pod(step.namespace, name)
             present = dict(pod_before.labels) if pod_before is not None else {}
             notes += [f'label "{key}" not found.' for key, value in step.labels if value is None and key not in present]
@@ -940,9 +1045,121 @@ def _run(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
         return Played(world, tuple(notes))
     if verb == "delete":
         return _play_delete(world, step, rng)
+    if verb == "patch":
+        return _play_patch(world, step, rng)
+    if verb == "get":
+        return _play_get(world, step)
     if verb == "apply":
         return _apply_manifests(world, load(step.paths), rng)
     return Played(W.advance(world, step.seconds, rng), (f"t={_format_time(world.now + step.seconds)}",))
+
+
+def _play_patch(world: World, step: Step, rng: random.Random) -> Played:
+    """``kubectl patch``: the patch applied to the object's modelled fields (controllers.kubectl_patch), and
+    kubectl's line, ``patched`` or ``patched (no change)`` as the object came back the same."""
+    from kubeproxy_sim.controllers import kubectl_patch as KP
+
+    ns, name = step.namespace, step.name
+    try:
+        patch = KP.read_patch(step.patch, step.patch_type)
+        if step.kind == "service":
+            current = world.service(ns, name)
+            if current is None:
+                raise W.ActionError(f'services "{name}" not found')
+            decoded, doc = KP.patched_service(current, step.patch_type, patch)
+            admitted = W.admit_service(world, decoded, rng, policy=family_policy(doc),
+                                       written=written_ip_fields(doc))
+            same = admitted == current
+            return Played(world if same else W.put_service(world, admitted), (_patched_line("service", name, same),))
+        if step.kind == "deployment":
+            d = world.deployment(ns, name)
+            if d is None:
+                raise W.ActionError(f'deployments.apps "{name}" not found')
+            change = KP.patched_deployment(d, step.patch_type, patch)
+            if change.images:
+                world = W.set_image(world, ns, name, change.images, rng)
+            if change.replicas is not None:
+                world = W.scale(world, ns, name, change.replicas, rng)
+            same = not change.images and change.replicas is None
+            return Played(world, (_patched_line("deployment.apps", name, same),))
+        pod = world.pod(ns, name)
+        if pod is None:
+            raise W.ActionError(f'pods "{name}" not found')
+        labels = KP.patched_pod_labels(pod, step.patch_type, patch)
+        for key, value in labels.items():
+            _check_label(step.line, key, value)
+        changes: dict[str, str | None] = {key: None for key, _ in pod.labels if key not in labels}
+        changes.update(labels)
+        same = dict(pod.labels) == labels
+        world = world if same else W.label_pod(world, ns, name, changes, rng, overwrite=True)
+        return Played(world, (_patched_line("pod", name, same),))
+    except KP.Refused as exc:
+        return Played(world, (), str(exc))
+
+
+def _patched_line(kind: str, name: str, same: bool) -> str:
+    return f"{kind}/{name} patched" + (" (no change)" if same else "")
+
+
+def _play_get(world: World, step: Step) -> Played:
+    """``kubectl get``: kubectl's table of the kind (controllers.kubectl_get); a name not found is kubectl's
+    NotFound after the rows it found (it exits 1: the script stops there)."""
+    from kubeproxy_sim.controllers import kubectl_get as G
+    from kubeproxy_sim.controllers.deployment import rollout_status
+
+    ns, now, wide = step.namespace, world.now, step.output == "wide"
+    created = dict(world.created)
+    rows: dict[str, list[str]] = {}
+    labels: dict[str, tuple[tuple[str, str], ...]] = {}
+    warning: list[str] = []
+    if step.kind == "pods":
+        for p in world.pods:
+            if p.namespace == ns:
+                rows[p.name], labels[p.name] = G.pod_row(p, now, wide), p.labels
+    elif step.kind == "services":
+        for s in world.services:
+            if s.namespace == ns:
+                rows[s.name] = G.service_row(s, G.age_of(created, "Service", s.key, now), wide)
+                labels[s.name] = s.labels
+    elif step.kind == "endpoints":
+        warning = [ENDPOINTS_DEPRECATED]
+        held = {e.name: e for e in world.endpoints if e.namespace == ns}
+        for s in world.services:
+            if s.namespace == ns and reconciled(s) and s.name not in held:
+                held[s.name] = _controllers_endpoints(world, s)
+        for e in held.values():
+            rows[e.name] = [e.name, G.endpoints_cell(e), G.age_of(created, "Service", e.key, now)]
+            labels[e.name] = e.labels
+    else:
+        for d in world.deployments:
+            if d.namespace == ns:
+                status = rollout_status(world, d)
+                rows[d.name] = [d.name, f"{status.available}/{d.replicas}", str(status.updated),
+                                str(status.available), G.age_of(created, "Deployment", d.key, now)]
+                if wide:
+                    containers = d.template.containers
+                    rows[d.name] += [",".join(c.name for c in containers), ",".join(c.image for c in containers),
+                                     G._labels(d.selector)]
+                labels[d.name] = d.labels
+    if step.selector:
+        rows = {n: r for n, r in rows.items() if all(dict(labels[n]).get(k) == v for k, v in step.selector)}
+    lines, missing = G.printed(step.kind, rows, step.names, step.output, ns)
+    error = "; ".join(f'{G.KINDS[step.kind].resource} "{n}" not found' for n in missing) or None
+    return Played(world, (*warning, *lines), error)
+
+
+def _created(start: World, end: World) -> World:
+    """``end`` with the instants the step made its new Services, Deployments and Nodes at (World.created): the
+    step's start, when kubectl's request made them."""
+    keys = ({("Service", s.key) for s in end.services} | {("Deployment", d.key) for d in end.deployments}
+            | {("Node", n.key) for n in end.nodes})
+    known = {key: at for key, at in start.created if key in keys}
+    before = ({("Service", s.key) for s in start.services} | {("Deployment", d.key) for d in start.deployments}
+              | {("Node", n.key) for n in start.nodes})
+    new = {key: start.now for key in keys - before}
+    if not new and len(known) == len(start.created):
+        return end
+    return replace(end, created=tuple(sorted({**known, **new}.items())))
 
 
 def endpoints_controller_step(start: World, end: World) -> World:
@@ -984,6 +1201,7 @@ def play(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
     touched = frozenset(slice_queued(world.user_slices, played.world.user_slices))
     after, mirror_notes = mirror_step(world, W.collect_slices(played.world, own_label=False))
     after = endpoints_controller_step(world, after)
+    after = _created(world, after)
     if after.endpoints_applied:  # gone (with its Service too): made again, it has no annotation
         present = {e.key for e in after.endpoints} | {s.key for s in after.services if reconciled(s)}
         if not after.endpoints_applied <= present:

@@ -1,0 +1,191 @@
+"""``kubectl get KIND [NAME...]``: the model's objects in kubectl 1.33's default table (and ``-o wide``, ``-o
+name``), its columns as its printers (pkg/printers/internalversion/printers.go) fill them, aligned as its tab
+writer aligns them (a column as wide as its widest cell plus 3 spaces, at least 6; the last one not padded), and
+ages from the scenario clock as apimachinery's duration.HumanDuration writes them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from kubeproxy_sim.controllers.model import SimPod, World
+from kubeproxy_sim.objects.mirror import Endpoints
+from kubeproxy_sim.objects.model import Node, Service, ServiceType
+
+NONE = "<none>"
+
+
+def human_duration(seconds: float) -> str:
+    """apimachinery's duration.HumanDuration: 2 significant units at most, coarser as the age grows."""
+    whole = int(seconds)
+    if whole < -1:
+        return "<invalid>"
+    if whole < 0:
+        return "0s"
+    if whole < 120:
+        return f"{whole}s"
+    minutes = whole // 60
+    if minutes < 10:
+        return f"{minutes}m" if whole % 60 == 0 else f"{minutes}m{whole % 60}s"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = whole // 3600
+    if hours < 8:
+        return f"{hours}h" if minutes % 60 == 0 else f"{hours}h{minutes % 60}m"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        return f"{hours // 24}d" if hours % 24 == 0 else f"{hours // 24}d{hours % 24}h"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        days = (hours // 24) % 365
+        return f"{hours // 24 // 365}y" if days == 0 else f"{hours // 24 // 365}y{days}d"
+    return f"{hours // 24 // 365}y"
+
+
+def table(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Go's tabwriter as kubectl sets it up (minwidth 6, padding 3, spaces): every cell but a row's last padded."""
+    widths = [max(6, max(len(row[i]) for row in rows) + 3) for i in range(len(rows[0]) - 1)]
+    return ["".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])) + row[-1] for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    resource: str  # the plural name kubectl's NotFound names it by
+    name_prefix: str  # -o name's prefix
+    header: tuple[str, ...]
+    wide: tuple[str, ...]
+
+
+KINDS: dict[str, Kind] = {
+    "pods": Kind("pods", "pod", ("NAME", "READY", "STATUS", "RESTARTS", "AGE"),
+                 ("IP", "NODE", "NOMINATED NODE", "READINESS GATES")),
+    "services": Kind("services", "service", ("NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"),
+                     ("SELECTOR",)),
+    "endpoints": Kind("endpoints", "endpoints", ("NAME", "ENDPOINTS", "AGE"), ()),
+    "deployments": Kind("deployments.apps", "deployment.apps", ("NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"),
+                        ("CONTAINERS", "IMAGES", "SELECTOR")),
+    "nodes": Kind("nodes", "node", ("NAME", "STATUS", "ROLES", "AGE", "VERSION"),
+                  ("INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME")),
+}
+
+
+def _labels(pairs: Sequence[tuple[str, str]] | None) -> str:
+    """labels.FormatLabels: key=value by key, comma-joined; <none> for none."""
+    return ",".join(f"{k}={v}" for k, v in sorted(pairs or ())) or NONE
+
+
+def pod_status(pod: SimPod, now: float) -> str:
+    """The STATUS column: Terminating once deleted, Pending unscheduled, ContainerCreating scheduled and not
+    started, ImagePullBackOff for an image that never starts (the model's broken image), else Running."""
+    if pod.terminating:
+        return "Terminating"
+    if pod.node_name is None:
+        return "Pending"
+    if pod.ready_at is None:
+        return "ImagePullBackOff"
+    return "Running" if pod.running(now) else "ContainerCreating"
+
+
+def pod_row(pod: SimPod, now: float, wide: bool) -> list[str]:
+    total = len(pod.images)
+    row = [pod.name, f"{total if pod.ready(now) else 0}/{total}", pod_status(pod, now), "0",
+           human_duration(now - pod.created)]
+    if wide:
+        ip = pod.pod_ips[0] if pod.pod_ips and not pod.unreported else NONE
+        row += [ip, pod.node_name or NONE, NONE, NONE]
+    return row
+
+
+def _external_ip(service: Service) -> str:
+    """getServiceExternalIP."""
+    if service.type is ServiceType.EXTERNAL_NAME:
+        return service.external_name
+    if service.type is ServiceType.LOAD_BALANCER:
+        found = [i.ip or i.hostname or "" for i in service.load_balancer_ingress] + list(service.external_ips)
+        return ",".join(found) if found else "<pending>"
+    return ",".join(service.external_ips) or NONE
+
+
+def service_row(service: Service, age: str, wide: bool) -> list[str]:
+    ports = ",".join(f"{p.port}:{p.node_port}/{p.protocol.value}" if p.node_port else f"{p.port}/{p.protocol.value}"
+                     for p in service.ports) or NONE
+    if service.type is ServiceType.EXTERNAL_NAME:
+        cluster_ip = NONE
+    else:
+        cluster_ip = service.cluster_ips[0] if service.cluster_ips else "None"
+    row = [service.name, service.type.value, cluster_ip, _external_ip(service), ports, age]
+    if wide:
+        row.append(_labels(service.selector))
+    return row
+
+
+def _host_port(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ipaddress.ip_address(ip).version == 6 else f"{ip}:{port}"
+
+
+def endpoints_cell(e: Endpoints) -> str:
+    """formatEndpoints: the first 3 ready address:port pairs, subset by subset and port by port, and how many
+    more; <none> with no subsets."""
+    if not e.subsets:
+        return NONE
+    shown: list[str] = []
+    count = 0
+    for subset in e.subsets:
+        if not subset.ports:
+            count += len(subset.addresses)
+            shown += [a.ip for a in subset.addresses][:max(0, 3 - len(shown))]
+            continue
+        for port in subset.ports:
+            count += len(subset.addresses)
+            shown += [_host_port(a.ip, port.port) for a in subset.addresses][:max(0, 3 - len(shown))]
+    text = ",".join(shown)
+    return f"{text} + {count - 3} more..." if count > 3 else text
+
+
+def node_row(node: Node, world: World, age: str, wide: bool) -> list[str]:
+    status = "NotReady" if node.name in world.not_ready_nodes else "Ready"
+    roles = ",".join(sorted(k.removeprefix("node-role.kubernetes.io/") for k, _ in node.labels
+                            if k.startswith("node-role.kubernetes.io/"))) or NONE
+    row = [node.name, status, roles, age, ""]
+    if wide:
+        internal = [a.address for a in node.addresses if a.type == "InternalIP"]
+        external = [a.address for a in node.addresses if a.type == "ExternalIP"]
+        row += [internal[0] if internal else NONE, external[0] if external else NONE, "", "", ""]
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """What ``get`` found: the rows by name, in the API's name order."""
+
+    rows: dict[str, list[str]]
+
+
+def printed(kind: str, rows: Mapping[str, list[str]], names: Sequence[str], output: str,
+            namespace: str | None) -> tuple[list[str], list[str]]:
+    """(lines, names not found) of ``get`` over ``rows``; ``names`` empty lists them all."""
+    spec = KINDS[kind]
+    wanted = list(names) or sorted(rows)
+    missing = [n for n in wanted if n not in rows]
+    found = [n for n in wanted if n in rows]
+    if not found:
+        if names:
+            return [], missing
+        where = f" in {namespace} namespace" if namespace is not None else ""
+        return [f"No resources found{where}."], []
+    if output == "name":
+        return [f"{spec.name_prefix}/{n}" for n in found], missing
+    header = list(spec.header) + (list(spec.wide) if output == "wide" else [])
+    return table([header, *(rows[n] for n in found)]), missing
+
+
+def age_of(created: Mapping[tuple[str, str], float], kind: str, key: str, now: float) -> str:
+    """The age of an object the scenario made at a known instant; one it started with is as old as the scenario."""
+    return human_duration(now - created.get((kind, key), 0.0))
+
+
+RowMaker = Callable[[bool], dict[str, list[str]]]

@@ -1,0 +1,289 @@
+"""``kubectl patch service|deployment|pod``: the object's modelled fields as the API server's JSON, the patch
+applied to that (controllers.patch), and the result read back as the API server would store it.
+
+A Service is read back whole by the objects layer's decoder after the API server's own clean-up of a type change
+(registry/core/service/strategy.go dropTypeDependentFields: node ports, healthCheckNodePort, the external
+traffic policy and, to ExternalName, the cluster IPs are dropped when the new type has no use for them and the
+patch left them as they were), then checked as validateServiceExternalTrafficPolicy checks it. A Deployment
+patch may change ``spec.replicas`` and its containers' images (what ``scale`` and ``set image`` change); a Pod
+patch its labels. Any other field a patch changes is not modelled and refused as such (the real API server
+would take many of them), never silently dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from kubeproxy_sim.controllers.model import Deployment, SimPod
+from kubeproxy_sim.controllers.patch import PatchError, apply_patch
+from kubeproxy_sim.objects.model import Origin, Service, ServiceType, TrafficPolicy
+
+_EXTERNAL_TYPES = (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER)
+
+
+class Refused(Exception):
+    """What kubectl prints (without its ``error: `` prefix) when the patch is refused."""
+
+
+def read_patch(text: str, kind: str) -> Any:
+    """The ``-p`` text, JSON or YAML as kubectl takes it (it converts YAML to JSON before sending)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise Refused(f"unable to parse {text!r}: yaml: {mark}") from None
+    if kind != "json" and not isinstance(data, dict):
+        raise Refused(f"unable to parse {text!r}: expected a JSON or YAML object for a {kind} patch") from None
+    return data
+
+
+def _patched(kind: str, doc: dict[str, Any], patch: Any) -> Any:
+    try:
+        return apply_patch(kind, doc, patch)
+    except PatchError as exc:
+        raise Refused(f"Error from server: {exc}") from None
+
+
+# -- Service ---------------------------------------------------------------------------------------------------
+
+
+def _accessible(service_type: str, spec: dict[str, Any]) -> bool:
+    """apiservice.ExternallyAccessible: NodePort and LoadBalancer, or ClusterIP with external IPs."""
+    return service_type in ("NodePort", "LoadBalancer") or (service_type == "ClusterIP"
+                                                            and bool(spec.get("externalIPs")))
+
+
+def service_document(service: Service) -> dict[str, Any]:
+    """The Service as the API server returns it, in the fields the model holds (defaults written out)."""
+    ports = []
+    for p in service.ports:
+        port: dict[str, Any] = {"protocol": p.protocol.value, "port": p.port, "targetPort": p.target_port}
+        if p.name:
+            port["name"] = p.name
+        if p.node_port:
+            port["nodePort"] = p.node_port
+        if p.app_protocol is not None:
+            port["appProtocol"] = p.app_protocol
+        ports.append(port)
+    spec: dict[str, Any] = {"type": service.type.value, "ports": ports,
+                            "sessionAffinity": service.session_affinity.value}
+    if service.type is ServiceType.EXTERNAL_NAME:
+        spec["externalName"] = service.external_name
+    else:
+        ips = list(service.cluster_ips) or ["None"]
+        spec.update(clusterIP=ips[0], clusterIPs=ips, internalTrafficPolicy=service.internal_traffic_policy.value)
+        if service.ip_families:
+            spec["ipFamilies"] = [f.value for f in service.ip_families]
+    if service.selector is not None:
+        spec["selector"] = dict(service.selector)
+    if service.external_ips:
+        spec["externalIPs"] = list(service.external_ips)
+    if service.load_balancer_source_ranges:
+        spec["loadBalancerSourceRanges"] = list(service.load_balancer_source_ranges)
+    if _accessible(service.type.value, spec):
+        spec["externalTrafficPolicy"] = service.external_traffic_policy.value
+    if service.health_check_node_port:
+        spec["healthCheckNodePort"] = service.health_check_node_port
+    if service.session_affinity.value == "ClientIP":
+        spec["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": service.affinity_timeout}}
+    if service.traffic_distribution is not None:
+        spec["trafficDistribution"] = service.traffic_distribution
+    if service.publish_not_ready_addresses:
+        spec["publishNotReadyAddresses"] = True
+    metadata: dict[str, Any] = {"name": service.name, "namespace": service.namespace}
+    if service.labels:
+        metadata["labels"] = dict(service.labels)
+    doc: dict[str, Any] = {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}
+    ingress = [{k: v for k, v in (("ip", i.ip), ("hostname", i.hostname), ("ipMode", i.ip_mode)) if v is not None}
+               for i in service.load_balancer_ingress]
+    if ingress:
+        doc["status"] = {"loadBalancer": {"ingress": ingress}}
+    return doc
+
+
+def _drop_type_dependent(old: dict[str, Any], new: dict[str, Any]) -> None:
+    """dropTypeDependentFields: what the new type has no use for, left as it was by the patch, is cleared."""
+    before, after = old["spec"], new.get("spec")
+    if not isinstance(after, dict):
+        return
+    kind = after.get("type", "ClusterIP")
+    ports = after.get("ports")
+    if kind not in ("NodePort", "LoadBalancer") and isinstance(ports, list):
+        old_ports = {p.get("port"): p.get("nodePort") for p in before.get("ports", [])}
+        if all(isinstance(p, dict) and p.get("nodePort") in (None, old_ports.get(p.get("port"))) for p in ports):
+            for p in ports:
+                p.pop("nodePort", None)
+    needs_hc = kind == "LoadBalancer" and after.get("externalTrafficPolicy") == "Local"
+    if not needs_hc and after.get("healthCheckNodePort") == before.get("healthCheckNodePort"):
+        after.pop("healthCheckNodePort", None)
+    if not _accessible(kind, after) and after.get("externalTrafficPolicy") == before.get("externalTrafficPolicy"):
+        after.pop("externalTrafficPolicy", None)
+    if kind == "ExternalName" and before.get("type") != "ExternalName":
+        for field in ("clusterIP", "clusterIPs", "ipFamilies", "internalTrafficPolicy"):
+            if after.get(field) == before.get(field):
+                after.pop(field, None)
+
+
+def patched_service(service: Service, kind: str, patch: Any) -> tuple[Service, dict[str, Any]]:
+    """The Service once ``patch`` is applied, before the allocator fills in what it allocates, and the document
+    it was read from; refused (Refused, in the API server's words) when the result is invalid."""
+    from kubeproxy_sim.objects.decode import decode_service
+    from kubeproxy_sim.objects.report import Report
+
+    old = service_document(service)
+    new = _patched(kind, json.loads(json.dumps(old)), patch)
+    if not isinstance(new, dict):
+        raise Refused(f'The Service "{service.name}" is invalid: the patched object is not a mapping')
+    _same_identity(new, old, "Service", service.name)
+    _drop_type_dependent(old, new)
+    spec = _mapping(new.get("spec"))
+    policy = spec.get("externalTrafficPolicy")
+    if policy is not None and not _accessible(spec.get("type", "ClusterIP"), spec):
+        raise Refused(f'The Service "{service.name}" is invalid: spec.externalTrafficPolicy: Invalid value: '
+                      f'"{policy}": may only be set for externally-accessible services')
+    report = Report("", "Service", service.key)
+    decoded = decode_service(new, service.origin or Origin(), report, f"Service {service.key}")
+    problems = [d for d in report.diagnostics if d.severity.name == "ERROR"]
+    if decoded is None or problems:
+        said = "; ".join(f"{d.field}: {d.message}" if d.field else d.message for d in problems)
+        raise Refused(f'The Service "{service.name}" is invalid: {said or "the patched object cannot be read"}')
+    if decoded.type in _EXTERNAL_TYPES and "externalTrafficPolicy" not in spec:
+        decoded = _with_policy(decoded, TrafficPolicy.CLUSTER)  # defaulted by the API server
+    return decoded, new
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """A field's value when it is a mapping, else an empty one (the decoder reports a wrong type itself)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _with_policy(service: Service, policy: TrafficPolicy) -> Service:
+    from dataclasses import replace
+
+    return replace(service, external_traffic_policy=policy)
+
+
+def _same_identity(new: dict[str, Any], old: dict[str, Any], kind: str, name: str) -> None:
+    """The API server refuses a patch that renames or moves the object, in its words."""
+    meta, before = new.get("metadata"), old["metadata"]
+    if not isinstance(meta, dict) or meta.get("name") != before["name"]:
+        raise Refused(f'The {kind} "{name}" is invalid: metadata.name: Invalid value: '
+                      f'"{meta.get("name") if isinstance(meta, dict) else None}": field is immutable')
+    if meta.get("namespace") != before["namespace"]:
+        raise Refused('the namespace of the provided object does not match the namespace sent on the request')
+
+
+# -- Deployment and Pod ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentChange:
+    """What a Deployment patch changes of the modelled fields: the new replica count, images by container."""
+
+    replicas: int | None
+    images: dict[str, str]
+
+
+def deployment_document(d: Deployment) -> dict[str, Any]:
+    containers = [{"name": c.name, "image": c.image} for c in d.template.containers]
+    init = [{"name": c.name, "image": c.image} for c in d.template.init_containers]
+    pod_spec: dict[str, Any] = {"containers": containers}
+    if init:
+        pod_spec["initContainers"] = init
+    metadata: dict[str, Any] = {"name": d.name, "namespace": d.namespace}
+    if d.labels:
+        metadata["labels"] = dict(d.labels)
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata,
+            "spec": {"replicas": d.replicas, "selector": {"matchLabels": dict(d.selector)},
+                     "template": {"metadata": {"labels": dict(d.template.labels)}, "spec": pod_spec}}}
+
+
+def patched_deployment(d: Deployment, kind: str, patch: Any) -> DeploymentChange:
+    old = deployment_document(d)
+    new = _patched(kind, json.loads(json.dumps(old)), patch)
+    if not isinstance(new, dict):
+        raise Refused(f'The Deployment "{d.name}" is invalid: the patched object is not a mapping')
+    _same_identity(new, old, "Deployment", d.name)
+    spec = _mapping(new.get("spec"))
+    if spec.get("selector") != old["spec"]["selector"]:
+        raise Refused(f'The Deployment "{d.name}" is invalid: spec.selector: Invalid value: '
+                      f'{json.dumps(spec.get("selector"))}: field is immutable')
+    replicas = spec.get("replicas")
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+        raise Refused(f'The Deployment "{d.name}" is invalid: spec.replicas: Invalid value: {json.dumps(replicas)}: '
+                      "must be greater than or equal to 0")
+    images: dict[str, str] = {}
+    template = _mapping(spec.get("template"))
+    pod_spec = _mapping(template.get("spec"))
+    for field, was in (("containers", d.template.containers), ("initContainers", d.template.init_containers)):
+        items = pod_spec.get(field, []) if field in pod_spec or was else []
+        if not isinstance(items, list) or [c.get("name") if isinstance(c, dict) else None for c in items] != \
+                [c.name for c in was]:
+            raise Refused(_not_modelled("Deployment", d.name, f"spec.template.spec.{field} (only each container's "
+                                                                "image may change)"))
+        for c, container in zip(items, was, strict=True):
+            if set(c) != {"name", "image"} or not isinstance(c["image"], str) or not c["image"]:
+                raise Refused(_not_modelled("Deployment", d.name, f"spec.template.spec.{field}[{container.name}] "
+                                                                  "(only its image may change)"))
+            if c["image"] != container.image:
+                images[container.name] = c["image"]
+    rest_old = _without(old, ("spec", "replicas"), ("spec", "template", "spec"))
+    rest_new = _without(new, ("spec", "replicas"), ("spec", "template", "spec"))
+    if rest_old != rest_new:
+        raise Refused(_not_modelled("Deployment", d.name, _first_difference(rest_old, rest_new)))
+    return DeploymentChange(replicas if replicas != d.replicas else None, images)
+
+
+def pod_document(pod: SimPod) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": pod.name, "namespace": pod.namespace}
+    if pod.labels:
+        metadata["labels"] = dict(pod.labels)
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata}
+
+
+def patched_pod_labels(pod: SimPod, kind: str, patch: Any) -> dict[str, str]:
+    """The pod's labels once the patch is applied; any other change is refused as not modelled."""
+    old = pod_document(pod)
+    new = _patched(kind, json.loads(json.dumps(old)), patch)
+    if not isinstance(new, dict):
+        raise Refused(f'The Pod "{pod.name}" is invalid: the patched object is not a mapping')
+    _same_identity(new, old, "Pod", pod.name)
+    labels = new["metadata"].get("labels") or {}
+    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+        raise Refused(f'The Pod "{pod.name}" is invalid: metadata.labels: expected a map of strings')
+    if _without(old, ("metadata", "labels")) != _without(new, ("metadata", "labels")):
+        raise Refused(_not_modelled("Pod", pod.name, _first_difference(_without(old, ("metadata", "labels")),
+                                                                         _without(new, ("metadata", "labels")))))
+    return dict(labels)
+
+
+def _not_modelled(kind: str, name: str, where: str) -> str:
+    return (f"{kind} {name}: the patch changes {where}, which the simulator does not model; expected a patch of "
+            + ("spec.replicas or the containers' images" if kind == "Deployment" else "metadata.labels"))
+
+
+def _without(doc: dict[str, Any], *paths: tuple[str, ...]) -> dict[str, Any]:
+    out = json.loads(json.dumps(doc))
+    for path in paths:
+        node = out
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(path[-1], None)
+    return out
+
+
+def _first_difference(old: Any, new: Any, path: str = "") -> str:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) != new.get(key):
+                return _first_difference(old.get(key), new.get(key), f"{path}.{key}" if path else key)
+    return path or "the object"
