@@ -17,8 +17,8 @@ if TYPE_CHECKING:  # (the loader is imported when the command runs)
     from kubeproxy_sim.objects.load import PathNames
 
 EXAMPLES = """examples:
-  kubeproxy-sim diff --scenario upstream-terminating-endpoints-traffic-policy-cluster-ready-endpoints-exist \\
-      --against-scenario upstream-terminating-endpoints-traffic-policy-cluster-only-terminating-endpoints-exist
+  kubeproxy-sim diff --scenario upstream-internal-traffic-policy-local-and-there-is-one-local-endpoint \\
+      --against-scenario upstream-internal-traffic-policy-local-and-there-are-no-local-endpoints
   kubeproxy-sim diff --scenario upstream-internal-traffic-policy-cluster \\
       --against-scenario upstream-internal-traffic-policy-local-and-there-is-one-local-endpoint -o yaml
   kubeproxy-sim diff -f before.yaml --against after.yaml

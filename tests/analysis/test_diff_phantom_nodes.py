@@ -89,3 +89,4 @@ def test_without_node_objects_pods_and_endpoints_name_the_nodes() -> None:
     config = ProxyConfig(node_name="node1", node_ips=("192.168.0.1",))
     assert node_set(with_nodes, config, running_only=True).order == ("node1", "node2")
     assert node_set(with_nodes, config).order == ("node1", "n1", "node2")
+
