@@ -11,7 +11,7 @@ class, and a test holds every other ``ArgumentParser`` in the package to this on
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, NoReturn
 
 
 class Parser(argparse.ArgumentParser):
@@ -30,3 +30,9 @@ class Parser(argparse.ArgumentParser):
             self._check_value(action, value)
             return value if action.nargs in (None, argparse.OPTIONAL) else [value]
         return super()._get_values(action, arg_strings)
+
+    def error(self, message: str) -> NoReturn:
+        """A usage error in one line and where the usage is, as kubectl says one (``See 'kubectl get --help' for
+        usage.``), exit 2: argparse printed the command's whole usage first, some twenty lines of flags above
+        the one that says what is wrong."""
+        self.exit(2, f"{self.prog}: error: {message}\nSee '{self.prog} --help' for usage.\n")

@@ -171,18 +171,28 @@ def test_trace_graph_to_a_folder_that_is_not_there_is_refused_before_the_trace()
     assert err.endswith("/nonexistent-dir/t.svg: --graph: cannot write it: its directory does not exist\n")
 
 
-def test_an_unknown_flag_is_said_with_the_command_s_own_usage(capsys) -> None:
+def test_a_usage_error_is_one_line_and_a_pointer_to_the_command_s_help(capsys) -> None:
+    """As kubectl says one (``See 'kubectl get --help' for usage.``): argparse printed the command's twenty-line
+    usage above the error (u1: ``--seed abc``, ``send`` without ``--from``); the command named is the one given."""
     import pytest as _pytest
 
     from kubeproxy_sim.cli.main import main as cli_main
 
-    for argv, usage in ((["rules", "--scenario", "bootcamp", "--bogus"], "usage: kubeproxy-sim rules "),
-                        (["netns", "send", "x", "--from", "a", "--to", "b", "--bogus"],
-                         "usage: kubeproxy-sim netns send ")):
+    for argv, error in (
+        (["rules", "--scenario", "bootcamp", "--bogus"], "kubeproxy-sim rules: error: unrecognized arguments: --bogus"),
+        (["netns", "send", "x", "--from", "a", "--to", "b", "--bogus"],
+         "kubeproxy-sim netns send: error: unrecognized arguments: --bogus"),
+        (["dist", "--scenario", "bootcamp", "--seed", "abc"],
+         "kubeproxy-sim dist: error: argument --seed: 'abc' is not a whole number (expected decimal digits 0-9)"),
+        (["send", "--scenario", "bootcamp", "--to", "web.default:80"],
+         "kubeproxy-sim send: error: the following arguments are required: --from"),
+        (["--bogus"], "kubeproxy-sim: error: unrecognized arguments: --bogus"),
+    ):
         with _pytest.raises(SystemExit) as done:
             cli_main(argv)
         err = capsys.readouterr().err
-        assert done.value.code == 2 and err.startswith(usage) and "unrecognized arguments: --bogus" in err
+        prog = error.partition(": error")[0]
+        assert done.value.code == 2 and err == f"{error}\nSee '{prog} --help' for usage.\n"
 
 
 @pytest.mark.parametrize("redirect, message", [

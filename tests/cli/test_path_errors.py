@@ -109,7 +109,7 @@ def test_an_empty_scenario_name_is_refused_as_an_empty_file_name_is(capsys: pyte
     --scenario NAME' of the flag given; with -f, -f alone was read) (reviewer)."""
     with pytest.raises(SystemExit) as exited:
         main(argv)
-    assert exited.value.code == 2 and capsys.readouterr().err.splitlines()[-1] == (
+    assert exited.value.code == 2 and capsys.readouterr().err.splitlines()[0] == (
         f"kubeproxy-sim {argv[0]}: error: argument {flag}: an empty name; expected a built-in scenario's name "
         "(rulesets/README.md lists them) or a directory holding scenario.yaml and objects.yaml")
 
@@ -301,7 +301,7 @@ def test_standard_input_is_refused_by_name_where_a_file_is_read(capsys: pytest.C
     --config's is."""
     with pytest.raises(SystemExit) as exited:
         main(argv)
-    assert exited.value.code == 2 and capsys.readouterr().err.splitlines()[-1].endswith(
+    assert exited.value.code == 2 and capsys.readouterr().err.splitlines()[0].endswith(
         f"error: argument {flag}: '-': {reason}, not standard input; expected {expected}")
 
 

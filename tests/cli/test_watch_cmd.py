@@ -1317,7 +1317,7 @@ def test_standard_input_is_refused_by_name_as_no_directory(capsys) -> None:
     """``watch -f -`` said '-: -f: does not exist': the watch takes no standard input (r5)."""
     with pytest.raises(SystemExit) as exited:
         main(["watch", "-f", "-", "--once"])
-    assert exited.value.code == EXIT_USAGE and capsys.readouterr().err.splitlines()[-1] == (
+    assert exited.value.code == EXIT_USAGE and capsys.readouterr().err.splitlines()[0] == (
         "kubeproxy-sim watch: error: argument -f/--filename: '-': a directory is watched as its files change, not "
         "standard input; expected a directory of manifests to watch (put a single file in a directory of its own)")
 
