@@ -450,35 +450,38 @@ def _run_exec_plugin(provider: Any, interactive: bool) -> dict[str, Any]:
 
 
 def _exec_status_taken(loader: Any, status: dict[str, Any]) -> bool | None:
-    """What the Python client's loader does with an exec plugin's status (its _load_from_exec_plugin, after
-    running it): a token, or a client certificate and key, and their expiry; a status with neither is logged.
-    What the watch follows of them is kept as the loader's ``exec_credential`` (:class:`ExecCredential`)."""
+    """What client-go's exec authenticator takes of a plugin's status (refreshCredsLocked): its token, and its
+    client certificate and key, each when given (an empty string is none), both when both are: the token goes out
+    in the Authorization header on connections that present the certificate (the Python client took the token
+    alone then). A status with neither, or with a certificate without its key (or a key without its certificate),
+    fails as client-go's, in its words (logged: each request fails for it). What the watch follows of them is kept
+    as the loader's ``exec_credential`` (:class:`ExecCredential`)."""
     import hashlib
 
     from kubernetes.config.dateutil import parse_rfc3339
     from kubernetes.config.kube_config import FileOrData
 
-    base_path = loader._get_base_path(loader._cluster.path)
-    if "token" in status:
-        loader.token = f"Bearer {status['token']}"
-    elif "clientCertificateData" in status:
-        if "clientKeyData" not in status:
-            logging.error("exec: missing clientKeyData field in plugin output")
-            return None
-        for attribute, key in (("cert_file", "clientCertificateData"), ("key_file", "clientKeyData")):
-            setattr(loader, attribute, FileOrData(status, None, data_key_name=key, file_base_path=base_path,
-                                                  base64_file_content=False,
-                                                  temp_file_path=loader._temp_file_path).as_file())
-    else:
-        logging.error("exec: missing token or clientCertificateData field in plugin output")
+    token, cert, key = (str(status.get(name) or "") for name in ("token", "clientCertificateData", "clientKeyData"))
+    if not (token or cert or key):
+        logging.error("exec plugin didn't return a token or cert/key pair")
         return None
+    if bool(cert) != bool(key):
+        logging.error("exec plugin returned only certificate or key, not both")
+        return None
+    if token:
+        loader.token = f"Bearer {token}"
+    if cert:
+        base_path = loader._get_base_path(loader._cluster.path)
+        for attribute, name in (("cert_file", "clientCertificateData"), ("key_file", "clientKeyData")):
+            setattr(loader, attribute, FileOrData({name: str(status[name])}, None, data_key_name=name,
+                                                  file_base_path=base_path, base64_file_content=False,
+                                                  temp_file_path=loader._temp_file_path).as_file())
     if "expirationTimestamp" in status:
         loader.expiry = parse_rfc3339(status["expirationTimestamp"])
-    pem = "" if "token" in status else "\0".join(  # (what the PEM blocks hold: client-go compares them parsed)
-        re.sub(r"-----[^-]*-----|\s", "", str(status[key])) for key in ("clientCertificateData", "clientKeyData"))
-    cert = hashlib.sha256(pem.encode()).hexdigest() if pem else None
+    pem = "\0".join(re.sub(r"-----[^-]*-----|\s", "", part) for part in (cert, key)) if cert else ""
+    digest = hashlib.sha256(pem.encode()).hexdigest() if pem else None  # (client-go compares them parsed)
     loader.exec_credential = ExecCredential(loader.expiry.timestamp() if "expirationTimestamp" in status else None,
-                                            cert)
+                                            digest)
     return True
 
 
