@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import random
+import threading
 
 import pytest
 
@@ -111,8 +113,18 @@ def test_410_gone_relists_and_emits_exactly_what_changed(tmp_path, sleeps, gone_
     try:
         populate(fake)
         kubeconfig = fake.write_kubeconfig(str(tmp_path / "kc"))
+        compacted, reads = threading.Event(), itertools.count()
+
+        def clock() -> float:
+            """Each watch lasts 10 s (a cut one is followed by a watch, not a list: client-go's rule); the reading
+            after the first watch ends waits for the compaction, so the next watch asks for a resourceVersion gone."""
+            read = next(reads)
+            if read:
+                compacted.wait(5)
+            return 10.0 * read
+
         src = ApiServerSource(kubeconfig, sleep=sleeps.append, rng=random.Random(1), watch_timeout=5,
-                              kinds=[Kind.SERVICE]).start()
+                              kinds=[Kind.SERVICE], clock=clock).start()
         m = Mirror(src)
         m.until(lambda: Kind.SERVICE in m.synced)
         before = len(m.events)
@@ -122,6 +134,7 @@ def test_410_gone_relists_and_emits_exactly_what_changed(tmp_path, sleeps, gone_
         fake.delete("Service", svc_json("s1", "10.0.0.2"))
         fake.add("Service", svc_json("new", "10.0.0.77"))
         fake.compact()
+        compacted.set()
         m.until(lambda: m.keys(Kind.SERVICE) == server_keys(fake, Kind.SERVICE)
                         and m.objects[Kind.SERVICE]["default/s0"].ports[0].port == 9090)
         src.close(timeout=2)
