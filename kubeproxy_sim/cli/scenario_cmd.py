@@ -51,12 +51,15 @@ EXAMPLES = """script lines (kubectl's words; # starts a comment):
   expose deployment/NAME [--type=NodePort|ClusterIP|LoadBalancer] [--port=P] [--target-port=T]
   scale deployments/NAME --replicas=N        set image deployments/NAME CONTAINER=IMG
   rollout status|undo|history deployments/NAME
-  label pods NAME... KEY=VALUE... [--overwrite]
+  label pods NAME...|-l KEY=VALUE|--all KEY=VALUE... [--overwrite]
+  patch service|deployment|pod NAME -p JSON|YAML [--type strategic|merge|json]
+  get pods|services|endpoints|deployments [NAME...] [-l KEY=VALUE] [-o wide|name]
   delete service|deployment|pod|endpoints NAME | delete service|deployment|pod|endpoints -l KEY=VALUE
   apply -f FILE                               wait 30s
 Replicas: at most 150,000 (Kubernetes' tested limit of pods in a cluster).
 A line that cannot be parsed or played stops the script, with exit status 1, as does a step kubectl exits 1
-on: a rollout status past its progress deadline (its step is shown, kubectl's error among its notes).
+on: a rollout status past its progress deadline (its step is shown, kubectl's error among its notes), a
+patch the API server refuses, a get of a name not found.
 
 examples:
   kubeproxy-sim scenario bootcamp --show endpoints
