@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from kubeproxy_sim import __version__
+from kubeproxy_sim import VERSION_LINE
 from kubeproxy_sim.cli.parsers import Parser
 from kubeproxy_sim.errors import EnvironmentMissing, InputError, KubeproxySimError, UsageError
 
@@ -67,7 +67,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         epilog=START_HERE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"kubeproxy-sim {__version__}")
+    parser.add_argument("--version", action="version", version=VERSION_LINE)
     from kubeproxy_sim.cli.output import add_color_flag
 
     add_color_flag(parser)

@@ -408,3 +408,15 @@ def test_python_m_ends_130_after_a_ctrl_c_that_escaped_code_run_from_a_string(tm
     done = subprocess.run([sys.executable, "-m", "kubeproxy_sim", "rules"], capture_output=True, text=True,
                           env=env, timeout=60, check=False)
     assert (done.returncode, done.stdout, done.stderr) == (130, "", "")
+
+
+def test_version_names_what_is_modelled_on_one_line(capsys) -> None:
+    """u1: --version printed only the program's version; it says which kube-proxy it answers for too."""
+    from kubeproxy_sim.cli.main import main as cli_main
+
+    with pytest.raises(SystemExit) as done:
+        cli_main(["--version"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0
+    assert out == "kubeproxy-sim 0.1.0: kube-proxy's iptables mode as of kubernetes/kubernetes 531be81208e2 " \
+                  "(Kubernetes 1.34)\n"
