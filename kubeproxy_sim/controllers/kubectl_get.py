@@ -68,12 +68,14 @@ KINDS: dict[str, Kind] = {
     "endpoints": Kind("endpoints", "endpoints", ("NAME", "ENDPOINTS", "AGE"), ()),
     "deployments": Kind("deployments.apps", "deployment.apps", ("NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"),
                         ("CONTAINERS", "IMAGES", "SELECTOR")),
+    "replicasets": Kind("replicasets.apps", "replicaset.apps", ("NAME", "DESIRED", "CURRENT", "READY", "AGE"),
+                        ("CONTAINERS", "IMAGES", "SELECTOR")),
     "nodes": Kind("nodes", "node", ("NAME", "STATUS", "ROLES", "AGE", "VERSION"),
                   ("INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME")),
 }
 
 
-def _labels(pairs: Sequence[tuple[str, str]] | None) -> str:
+def format_labels(pairs: Sequence[tuple[str, str]] | None) -> str:
     """labels.FormatLabels: key=value by key, comma-joined; <none> for none."""
     return ",".join(f"{k}={v}" for k, v in sorted(pairs or ())) or NONE
 
@@ -119,7 +121,7 @@ def service_row(service: Service, age: str, wide: bool) -> list[str]:
         cluster_ip = service.cluster_ips[0] if service.cluster_ips else "None"
     row = [service.name, service.type.value, cluster_ip, _external_ip(service), ports, age]
     if wide:
-        row.append(_labels(service.selector))
+        row.append(format_labels(service.selector))
     return row
 
 

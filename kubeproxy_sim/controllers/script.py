@@ -59,7 +59,7 @@ from kubeproxy_sim.objects.model import Cluster, Node, Pod, Protocol, Service, S
 
 DEFAULT_NAMESPACE = "default"
 COMMANDS = ("create deployment", "expose", "scale", "set image", "rollout status|undo|history", "label pods",
-            "patch service|deployment|pod", "get pods|services|endpoints|deployments",
+            "patch service|deployment|pod", "get pods|services|endpoints|deployments|replicasets",
             "delete service|deployment|pod|endpoints", "apply -f", "wait")
 _DEPLOYMENT_KINDS = ("deployment", "deployments", "deploy", "deployment.apps", "deployments.apps")
 _SERVICE_KINDS = ("service", "services", "svc")
@@ -436,13 +436,15 @@ def _patch(line: int, text: str, tokens: list[str]) -> Step:
 
 
 _GET_KINDS = {**dict.fromkeys((*_POD_KINDS,), "pods"), **dict.fromkeys(_SERVICE_KINDS, "services"),
-              **dict.fromkeys(_ENDPOINTS_KINDS, "endpoints"), **dict.fromkeys(_DEPLOYMENT_KINDS, "deployments")}
+              **dict.fromkeys(_ENDPOINTS_KINDS, "endpoints"), **dict.fromkeys(_DEPLOYMENT_KINDS, "deployments"),
+              **dict.fromkeys(("replicaset", "replicasets", "rs", "replicaset.apps", "replicasets.apps"),
+                              "replicasets")}
 
 
 def _get(line: int, text: str, tokens: list[str]) -> Step:
     """``get KIND [NAME...] [-l SEL] [-o wide|name]`` (KIND/NAME too) of the kinds the model holds."""
     args = _split_flags(line, tokens, {"output", "selector"})
-    usage = "get pods|services|endpoints|deployments [NAME...] [-o wide|name]"
+    usage = "get pods|services|endpoints|deployments|replicasets [NAME...] [-o wide|name]"
     if not args.words:
         raise ScriptError(line, f"expected {usage}")
     kind_word = args.words.pop(0)
@@ -1130,6 +1132,16 @@ def _play_get(world: World, step: Step) -> Played:
         for e in held.values():
             rows[e.name] = [e.name, G.endpoints_cell(e), G.age_of(created, "Service", e.key, now)]
             labels[e.name] = e.labels
+    elif step.kind == "replicasets":
+        for rs in world.replica_sets:
+            if rs.namespace == ns:
+                rows[rs.name] = [rs.name, str(rs.replicas), str(world.active_pods(rs)), str(world.available_pods(rs)),
+                                 G.age_of(created, "ReplicaSet", rs.key, now)]
+                if wide:
+                    containers = rs.template.containers
+                    rows[rs.name] += [",".join(c.name for c in containers), ",".join(c.image for c in containers),
+                                      G.format_labels(rs.selector)]
+                labels[rs.name] = rs.template.labels
     else:
         for d in world.deployments:
             if d.namespace == ns:
@@ -1139,7 +1151,7 @@ def _play_get(world: World, step: Step) -> Played:
                 if wide:
                     containers = d.template.containers
                     rows[d.name] += [",".join(c.name for c in containers), ",".join(c.image for c in containers),
-                                     G._labels(d.selector)]
+                                     G.format_labels(d.selector)]
                 labels[d.name] = d.labels
     if step.selector:
         rows = {n: r for n, r in rows.items() if all(dict(labels[n]).get(k) == v for k, v in step.selector)}
@@ -1148,14 +1160,18 @@ def _play_get(world: World, step: Step) -> Played:
     return Played(world, (*warning, *lines), error)
 
 
+def _dated(world: World) -> set[tuple[str, str]]:
+    """(kind, key) of the objects World.created dates."""
+    return ({("Service", s.key) for s in world.services} | {("Deployment", d.key) for d in world.deployments}
+            | {("ReplicaSet", rs.key) for rs in world.replica_sets} | {("Node", n.key) for n in world.nodes})
+
+
 def _created(start: World, end: World) -> World:
-    """``end`` with the instants the step made its new Services, Deployments and Nodes at (World.created): the
-    step's start, when kubectl's request made them."""
-    keys = ({("Service", s.key) for s in end.services} | {("Deployment", d.key) for d in end.deployments}
-            | {("Node", n.key) for n in end.nodes})
+    """``end`` with the instants the step made its new Services, Deployments, ReplicaSets and Nodes at
+    (World.created): the step's start, when kubectl's request made them (a ReplicaSet the Deployment controller
+    made at once)."""
+    keys, before = _dated(end), _dated(start)
     known = {key: at for key, at in start.created if key in keys}
-    before = ({("Service", s.key) for s in start.services} | {("Deployment", d.key) for d in start.deployments}
-              | {("Node", n.key) for n in start.nodes})
     new = {key: start.now for key in keys - before}
     if not new and len(known) == len(start.created):
         return end

@@ -192,6 +192,19 @@ def test_get_prints_kubectls_default_tables() -> None:
     assert list(played[4].notes) == [f"pod/{n}" for n in names]
 
 
+def test_get_replicasets_counts_their_pods_and_dates_them_from_the_step_that_made_them() -> None:
+    world, rng = exposed(replicas=2)
+    world, played = run(world, rng, "set image deployments/web kubernetes-bootcamp=nginx:2", "wait 3m",
+                        "get rs -o wide")
+    old, new = sorted(world.replica_sets, key=lambda rs: rs.serial)
+    rows = {line.split()[0]: line.split() for line in played[2].notes[1:]}
+    assert played[2].notes[0].split() == ["NAME", "DESIRED", "CURRENT", "READY", "AGE", "CONTAINERS", "IMAGES",
+                                          "SELECTOR"]
+    assert rows[new.name][1:5] == ["2", "2", "2", "3m"]  # made by the set image step, at its start
+    assert rows[old.name][1:4] == ["0", "0", "0"]
+    assert rows[old.name][6] == "gcr.io/google-samples/kubernetes-bootcamp:v1"
+
+
 def test_get_of_a_missing_name_is_kubectls_not_found_and_of_nothing_says_so() -> None:
     world, rng = exposed()
     _, played = run(world, rng, "get pods nosuch", "get deployments -n other")
