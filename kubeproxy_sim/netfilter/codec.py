@@ -2056,6 +2056,9 @@ def _misplaced(state: _TableState, line: str, ipv6: bool,
     if walked and chain not in hooks:
         return (f"target {target.name} cannot be used in chain {chain}", chain, f"{target.name} in "
                 f"{' or '.join(hooks)} (or a chain they jump to)", True)
+    unasked = syntax.unasked_target_protocol(target, spec.options) if not target.options else None
+    if unasked is not None:  # (-j SYNPROXY alone, no chain of the name: the syntax layer judged one with options)
+        return (*unasked, True)
     if target.name != "REJECT":
         return None
     given = target.option("--reject-with")

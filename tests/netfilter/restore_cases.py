@@ -1093,6 +1093,15 @@ PROTOCOL_TARGETS = [
       for rule, saved in (("-j ECN --ecn-ip-ect 1", "-j ECN --ecn-ip-ect 1"),
                           ("-p 6 -j TCPOPTSTRIP --strip-options 2", "-p tcp -j TCPOPTSTRIP --strip-options 2"),
                           ("-p tcp -j SYNPROXY --mss 1460", "-p tcp -j SYNPROXY --mss 1460"))),
+    # bare (no option: the parser's to judge, a chain may bear the name); -j TCPOPTSTRIP alone in mangle is not
+    # judged yet (legacy refuses it at COMMIT)
+    Case("protocol of -j SYNPROXY alone", mangle_forward("-j SYNPROXY"), line=7, at_commit=True),
+    Case("protocol of -j SYNPROXY alone in filter INPUT", filter_with("-A INPUT -j SYNPROXY"), line=5,
+         at_commit=True),
+    Case("protocol of -j SYNPROXY to a chain of the name",
+         f"{MANGLE}:SYNPROXY - [0:0]\n-A FORWARD -j SYNPROXY\nCOMMIT\n", saved=("[0:0] -A FORWARD -j SYNPROXY",)),
+    Case("protocol of -j SYNPROXY alone with -p tcp", mangle_forward("-p tcp -j SYNPROXY"),
+         saved=("[0:0] -A FORWARD -p tcp -j SYNPROXY",)),
     Case("protocol of -p 17 -j TPROXY", f"{MANGLE}-A PREROUTING -p 17 -j TPROXY --on-port 80\nCOMMIT\n",
          saved=("[0:0] -A PREROUTING -p udp -j TPROXY --on-port 80 --on-ip 0.0.0.0 --tproxy-mark 0x0/0x0",)),
 ]
