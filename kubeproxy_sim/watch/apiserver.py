@@ -83,16 +83,18 @@ STATUS_HINTS = {401: "the server did not accept the kubeconfig's credentials"}  
 
 @dataclass(frozen=True, slots=True)
 class Backoff:
-    """Delays between failed attempts: initial * factor**(n-1), capped, stretched by up to ``jitter``."""
+    """Delays between failed attempts: initial * factor**(n-1), capped, then stretched by up to ``jitter`` of
+    itself, as client-go's reflector backs off (NewExponentialBackoffManager(800ms, 30s, 2min, 2.0, 1.0): the jitter
+    comes after the cap, so the delays stop "at [30,60) sec", as its comment says)."""
 
     initial: float = 0.8
     maximum: float = 30.0
     factor: float = 2.0
-    jitter: float = 0.5
+    jitter: float = 1.0
 
     def delay(self, failures: int, rng: random.Random) -> float:
         base = min(self.maximum, self.initial * self.factor ** max(0, failures - 1))
-        return min(self.maximum, base * (1.0 + self.jitter * rng.random()))
+        return base * (1.0 + self.jitter * rng.random())
 
 
 class HttpStatusError(Exception):
@@ -2373,6 +2375,9 @@ class ApiServerSource:
                     self._emit([cache.problem(f"{what}: {classify(exc, self._server, self._proxy).text} (expired); "
                                                "listing again", severity=Severity.NOTE)])
                     need_list = True
+                    if what == "watch":  # (client-go: the round ends, and the next one lists after backoff; a
+                        failures += 1    # list's 410 is listed again at once, by its pager or without the RV)
+                        self._sleep(self._backoff.delay(failures, self._rng))
                     continue
                 if self._progress.pop(kind, 0):  # a watch that delivered before it broke: a fresh start
                     self._worked(kind)
@@ -2388,8 +2393,9 @@ class ApiServerSource:
                 continue
             if lines:
                 self._worked(kind)
-            if signal is StreamSignal.EXPIRED:
-                need_list, failures = True, 0
+            if signal is StreamSignal.EXPIRED:  # (client-go: the round ends, and the next one lists after backoff)
+                need_list, failures = True, 1 if lines > 1 else failures + 1
+                self._sleep(self._backoff.delay(failures, self._rng))
             elif signal is StreamSignal.FAILED:  # the ERROR event was reported with its code and message
                 failures += 1
                 need_list = True  # as client-go: an error that ends a watch ends the round; the next one lists

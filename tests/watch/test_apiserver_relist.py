@@ -7,7 +7,8 @@ any other failure of the request (a reset, a TLS error, a timeout, "getting cred
 one lists, after backoff. A stream that breaks (reset, cut mid-chunk or mid-line, a read timeout) is the watch
 closing, to client-go's StreamWatcher: one that delivered or lasted a second is followed at once by the next watch
 from the resourceVersion; one that did neither is a "very short watch", and the next round lists, after backoff.
-The watch used to send the same watch again after every failure of the request and after a very short watch.
+The watch used to send the same watch again after every failure of the request and after a very short watch,
+and to list at once after a watch's 410 (client-go backs off first: its Run's BackoffUntil).
 """
 
 from __future__ import annotations
@@ -106,6 +107,22 @@ def test_a_quiet_stream_cut_at_once_is_a_very_short_watch(fake, make, sleeps) ->
     seen.until(lambda: len(sequence(fake)) >= 4)
     assert sequence(fake)[2:4] == ["list", f"watch@{fake.rv}"]
     assert sleeps == [1] and len(seen.said()) == 1 and "very short watch" in seen.said()[0]
+
+
+@pytest.mark.parametrize("how", ["ERROR event", "HTTP 410"])
+def test_a_watch_told_its_resource_version_is_gone_lists_again_after_backoff(how: str, fake, make, sleeps) -> None:
+    """client-go's watch returns on an expired resourceVersion (an ERROR event, or the watch request's 410) and its
+    Run backs off before the next ListAndWatch, whose list is the next request; the watch listed at once."""
+    populate(fake)
+    if how == "HTTP 410":
+        fake.fail_watch["Service"] = (410, "Expired", "too old resource version: 105 (106)")
+    seen = Mirror(make(kinds=[Kind.SERVICE], clock=StepClock(fake, [], rest=2.0)))
+    seen.until(lambda: Kind.SERVICE in seen.synced and len(sequence(fake)) >= 2)
+    if how == "ERROR event":
+        fake.inject("Service", "error410")
+    seen.until(lambda: len(sequence(fake)) >= 3)
+    assert sequence(fake)[:3] == ["list", f"watch@{fake.rv}", "list"]
+    assert sleeps[:1] == [1]
 
 
 def _refused() -> Exception:

@@ -186,6 +186,16 @@ def test_backoff_grows_and_is_capped() -> None:
     assert all(4 <= j.delay(3, rng) <= 6 for _ in range(50))
 
 
+def test_the_default_backoff_is_the_reflector_s() -> None:
+    """client-go's reflector: 800 ms doubling to 30 s, jitter 1.0 added after the cap ([30, 60) s at the cap); the
+    watch's was capped at 30 s after a jitter of 0.5."""
+    b, rng = Backoff(), random.Random(5)
+    first = [b.delay(1, rng) for _ in range(200)]
+    capped = [b.delay(12, rng) for _ in range(200)]
+    assert 0.8 <= min(first) and max(first) < 1.6 and max(first) > 1.5
+    assert 30 <= min(capped) and max(capped) < 60 and max(capped) > 55
+
+
 def test_server_unreachable_is_retried_with_backoff(dead_server, sleeps) -> None:
     kubeconfig, url = dead_server
     src = ApiServerSource(kubeconfig, sleep=sleeps.append, rng=random.Random(3), kinds=[Kind.POD],
