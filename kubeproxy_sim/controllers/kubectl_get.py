@@ -7,12 +7,12 @@ ages from the scenario clock as apimachinery's duration.HumanDuration writes the
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from kubeproxy_sim.controllers.model import SimPod, World
+from kubeproxy_sim.controllers.model import Container, SimPod
 from kubeproxy_sim.objects.mirror import Endpoints
-from kubeproxy_sim.objects.model import Node, Service, ServiceType
+from kubeproxy_sim.objects.model import Service, ServiceType
 
 NONE = "<none>"
 
@@ -70,8 +70,6 @@ KINDS: dict[str, Kind] = {
                         ("CONTAINERS", "IMAGES", "SELECTOR")),
     "replicasets": Kind("replicasets.apps", "replicaset.apps", ("NAME", "DESIRED", "CURRENT", "READY", "AGE"),
                         ("CONTAINERS", "IMAGES", "SELECTOR")),
-    "nodes": Kind("nodes", "node", ("NAME", "STATUS", "ROLES", "AGE", "VERSION"),
-                  ("INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME")),
 }
 
 
@@ -148,23 +146,9 @@ def endpoints_cell(e: Endpoints) -> str:
     return f"{text} + {count - 3} more..." if count > 3 else text
 
 
-def node_row(node: Node, world: World, age: str, wide: bool) -> list[str]:
-    status = "NotReady" if node.name in world.not_ready_nodes else "Ready"
-    roles = ",".join(sorted(k.removeprefix("node-role.kubernetes.io/") for k, _ in node.labels
-                            if k.startswith("node-role.kubernetes.io/"))) or NONE
-    row = [node.name, status, roles, age, ""]
-    if wide:
-        internal = [a.address for a in node.addresses if a.type == "InternalIP"]
-        external = [a.address for a in node.addresses if a.type == "ExternalIP"]
-        row += [internal[0] if internal else NONE, external[0] if external else NONE, "", "", ""]
-    return row
-
-
-@dataclass(frozen=True, slots=True)
-class Listing:
-    """What ``get`` found: the rows by name, in the API's name order."""
-
-    rows: dict[str, list[str]]
+def workload_wide(containers: Sequence[Container], selector: Sequence[tuple[str, str]]) -> list[str]:
+    """-o wide's CONTAINERS, IMAGES and SELECTOR of a Deployment or ReplicaSet."""
+    return [",".join(c.name for c in containers), ",".join(c.image for c in containers), format_labels(selector)]
 
 
 def printed(kind: str, rows: Mapping[str, list[str]], names: Sequence[str], output: str,
@@ -185,9 +169,18 @@ def printed(kind: str, rows: Mapping[str, list[str]], names: Sequence[str], outp
     return table([header, *(rows[n] for n in found)]), missing
 
 
+def printed_all(kind: str, rows: Mapping[str, list[str]], output: str) -> list[str]:
+    """``get -A``: rows keyed NS/NAME, each with its namespace first; NAMESPACE heads that column."""
+    spec = KINDS[kind]
+    if not rows:
+        return ["No resources found"]
+    if output == "name":
+        return [f"{spec.name_prefix}/{row[1]}" for row in rows.values()]
+    header = ["NAMESPACE", *spec.header, *(spec.wide if output == "wide" else ())]
+    return table([header, *rows.values()])
+
+
 def age_of(created: Mapping[tuple[str, str], float], kind: str, key: str, now: float) -> str:
     """The age of an object the scenario made at a known instant; one it started with is as old as the scenario."""
     return human_duration(now - created.get((kind, key), 0.0))
 
-
-RowMaker = Callable[[bool], dict[str, list[str]]]

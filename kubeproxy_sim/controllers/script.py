@@ -113,6 +113,7 @@ class Step:
     patch_type: str = "strategic"  # patch: --type
     select_all: bool = False  # label: --all
     output: str = ""  # get: -o (wide or name; "" for the default table)
+    all_namespaces: bool = False  # get: -A
 
 
 @dataclass
@@ -149,8 +150,9 @@ class _Args:
         return self.number("replicas", required=required, high=MAX_REPLICAS, over=replicas_over_limit)
 
 
-_SHORT = {"-l": "selector", "-f": "filename", "-n": "namespace", "-p": "patch", "-o": "output"}
-_BOOLEAN = frozenset({"overwrite", "all"})
+_SHORT = {"-l": "selector", "-f": "filename", "-n": "namespace", "-p": "patch", "-o": "output",
+          "-A": "all-namespaces"}
+_BOOLEAN = frozenset({"overwrite", "all", "all-namespaces"})
 
 
 def _split_flags(line: int, tokens: list[str], allowed: set[str]) -> _Args:
@@ -443,8 +445,8 @@ _GET_KINDS = {**dict.fromkeys((*_POD_KINDS,), "pods"), **dict.fromkeys(_SERVICE_
 
 def _get(line: int, text: str, tokens: list[str]) -> Step:
     """``get KIND [NAME...] [-l SEL] [-o wide|name]`` (KIND/NAME too) of the kinds the model holds."""
-    args = _split_flags(line, tokens, {"output", "selector"})
-    usage = "get pods|services|endpoints|deployments|replicasets [NAME...] [-o wide|name]"
+    args = _split_flags(line, tokens, {"output", "selector", "all-namespaces"})
+    usage = "get pods|services|endpoints|deployments|replicasets [NAME...] [-A] [-o wide|name]"
     if not args.words:
         raise ScriptError(line, f"expected {usage}")
     kind_word = args.words.pop(0)
@@ -459,8 +461,11 @@ def _get(line: int, text: str, tokens: list[str]) -> Step:
     selector = _selector(line, args.one("selector"))
     if selector and args.words:
         raise ScriptError(line, "name cannot be provided when a selector is specified")
+    everywhere = (args.one("all-namespaces") or "false").lower() == "true"
+    if everywhere and args.words:
+        raise ScriptError(line, "a resource cannot be retrieved by name across all namespaces")
     return Step(line, text, "get", args.one("namespace") or DEFAULT_NAMESPACE, kind=_GET_KINDS[kind_word],
-                names=tuple(args.words), selector=selector, output=output)
+                names=tuple(args.words), selector=selector, output=output, all_namespaces=everywhere)
 
 
 def _delete(line: int, text: str, tokens: list[str]) -> Step:
@@ -1104,60 +1109,58 @@ def _patched_line(kind: str, name: str, same: bool) -> str:
 
 
 def _play_get(world: World, step: Step) -> Played:
-    """``kubectl get``: kubectl's table of the kind (controllers.kubectl_get); a name not found is kubectl's
-    NotFound after the rows it found (it exits 1: the script stops there)."""
+    """``kubectl get``: kubectl's table of the kind (controllers.kubectl_get), of one namespace or, with -A, of
+    all (a NAMESPACE column first, rows by namespace then name); a name not found is kubectl's NotFound after the
+    rows it found (it exits 1: the script stops there)."""
+    from kubeproxy_sim.controllers import kubectl_get as G
+
+    found = [entry for entry in _get_rows(world, step.kind, step.output == "wide")
+             if (step.all_namespaces or entry[0] == step.namespace)
+             and all(dict(entry[2]).get(k) == v for k, v in step.selector)]
+    warning = [ENDPOINTS_DEPRECATED] if step.kind == "endpoints" else []
+    if step.all_namespaces:
+        rows = {f"{ns}/{name}": [ns, *row] for ns, name, _, row in sorted(found, key=lambda e: (e[0], e[1]))}
+        lines = G.printed_all(step.kind, rows, step.output)
+        return Played(world, (*warning, *lines))
+    rows = {name: row for _, name, _, row in found}
+    lines, missing = G.printed(step.kind, rows, step.names, step.output, step.namespace)
+    error = "; ".join(f'{G.KINDS[step.kind].resource} "{n}" not found' for n in missing) or None
+    return Played(world, (*warning, *lines), error)
+
+
+def _get_rows(world: World, kind: str, wide: bool) -> list[tuple[str, str, Labels, list[str]]]:
+    """(namespace, name, labels, row) of every object of ``kind``, as kubectl get's table shows it."""
     from kubeproxy_sim.controllers import kubectl_get as G
     from kubeproxy_sim.controllers.deployment import rollout_status
 
-    ns, now, wide = step.namespace, world.now, step.output == "wide"
-    created = dict(world.created)
-    rows: dict[str, list[str]] = {}
-    labels: dict[str, tuple[tuple[str, str], ...]] = {}
-    warning: list[str] = []
-    if step.kind == "pods":
-        for p in world.pods:
-            if p.namespace == ns:
-                rows[p.name], labels[p.name] = G.pod_row(p, now, wide), p.labels
-    elif step.kind == "services":
+    now, created = world.now, dict(world.created)
+    if kind == "pods":
+        return [(p.namespace, p.name, p.labels, G.pod_row(p, now, wide)) for p in world.pods]
+    if kind == "services":
+        return [(s.namespace, s.name, s.labels, G.service_row(s, G.age_of(created, "Service", s.key, now), wide))
+                for s in world.services]
+    if kind == "endpoints":
+        held = {e.key: e for e in world.endpoints}
         for s in world.services:
-            if s.namespace == ns:
-                rows[s.name] = G.service_row(s, G.age_of(created, "Service", s.key, now), wide)
-                labels[s.name] = s.labels
-    elif step.kind == "endpoints":
-        warning = [ENDPOINTS_DEPRECATED]
-        held = {e.name: e for e in world.endpoints if e.namespace == ns}
-        for s in world.services:
-            if s.namespace == ns and reconciled(s) and s.name not in held:
-                held[s.name] = _controllers_endpoints(world, s)
-        for e in held.values():
-            rows[e.name] = [e.name, G.endpoints_cell(e), G.age_of(created, "Service", e.key, now)]
-            labels[e.name] = e.labels
-    elif step.kind == "replicasets":
+            if reconciled(s) and s.key not in held:
+                held[s.key] = _controllers_endpoints(world, s)
+        return [(e.namespace, e.name, e.labels, [e.name, G.endpoints_cell(e),
+                                                 G.age_of(created, "Service", e.key, now)]) for e in held.values()]
+    out: list[tuple[str, str, Labels, list[str]]] = []
+    if kind == "replicasets":
         for rs in world.replica_sets:
-            if rs.namespace == ns:
-                rows[rs.name] = [rs.name, str(rs.replicas), str(world.active_pods(rs)), str(world.available_pods(rs)),
-                                 G.age_of(created, "ReplicaSet", rs.key, now)]
-                if wide:
-                    containers = rs.template.containers
-                    rows[rs.name] += [",".join(c.name for c in containers), ",".join(c.image for c in containers),
-                                      G.format_labels(rs.selector)]
-                labels[rs.name] = rs.template.labels
-    else:
-        for d in world.deployments:
-            if d.namespace == ns:
-                status = rollout_status(world, d)
-                rows[d.name] = [d.name, f"{status.available}/{d.replicas}", str(status.updated),
-                                str(status.available), G.age_of(created, "Deployment", d.key, now)]
-                if wide:
-                    containers = d.template.containers
-                    rows[d.name] += [",".join(c.name for c in containers), ",".join(c.image for c in containers),
-                                     G.format_labels(d.selector)]
-                labels[d.name] = d.labels
-    if step.selector:
-        rows = {n: r for n, r in rows.items() if all(dict(labels[n]).get(k) == v for k, v in step.selector)}
-    lines, missing = G.printed(step.kind, rows, step.names, step.output, ns)
-    error = "; ".join(f'{G.KINDS[step.kind].resource} "{n}" not found' for n in missing) or None
-    return Played(world, (*warning, *lines), error)
+            row = [rs.name, str(rs.replicas), str(world.active_pods(rs)), str(world.available_pods(rs)),
+                   G.age_of(created, "ReplicaSet", rs.key, now)]
+            out.append((rs.namespace, rs.name, rs.template.labels,
+                        row + (G.workload_wide(rs.template.containers, rs.selector) if wide else [])))
+        return out
+    for d in world.deployments:
+        status = rollout_status(world, d)
+        row = [d.name, f"{status.available}/{d.replicas}", str(status.updated), str(status.available),
+               G.age_of(created, "Deployment", d.key, now)]
+        out.append((d.namespace, d.name, d.labels,
+                    row + (G.workload_wide(d.template.containers, d.selector) if wide else [])))
+    return out
 
 
 def _dated(world: World) -> set[tuple[str, str]]:

@@ -212,6 +212,19 @@ def test_get_of_a_missing_name_is_kubectls_not_found_and_of_nothing_says_so() ->
     assert played[1].notes == ("No resources found in other namespace.",)
 
 
+def test_get_all_namespaces_heads_a_namespace_column_and_takes_no_name() -> None:
+    world, rng = exposed(replicas=1)
+    world = W.create_deployment(world, W.new_deployment("other", "api", ["nginx:1"], 1, 80), rng)
+    _, played = run(world, rng, "get deployments -A", "kubectl get rs --all-namespaces -o name")
+    assert [line.split()[:2] for line in played[0].notes] == [["NAMESPACE", "NAME"], ["default", "web"],
+                                                              ["other", "api"]]
+    assert [line.split("-")[0] for line in played[1].notes] == ["replicaset.apps/web", "replicaset.apps/api"]
+    with pytest.raises(ScriptError, match="a resource cannot be retrieved by name across all namespaces"):
+        parse_line(1, "get pods web -A")
+    _, played = run(W.advance(deployed(0)[0], 1, rng), rng, "get endpoints -A")
+    assert played[0].notes[1:] == ("No resources found",)
+
+
 def test_ages_and_columns_are_kubectls() -> None:
     assert [human_duration(s) for s in (0, 119, 120, 185, 600, 3 * 3600 + 60, 8 * 3600, 49 * 3600, 400 * 86400)] \
         == ["0s", "119s", "2m", "3m5s", "10m", "3h1m", "8h", "2d1h", "400d"]
