@@ -6,6 +6,7 @@ hairpin, a NodePort on an address --nodeport-addresses leaves out, a targetPort 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -380,3 +381,18 @@ def test_the_index_finds_the_first_pod_of_an_address_that_is_not_host_network() 
     only_host = Index.of(load_text(pod("host", "192.168.0.2", True)).cluster)
     assert only_host.pod_at("192.168.0.2") is None and only_host.pod_at("10.0.0.1") is None
     assert only_host.pods == [{}]  # made once though empty: no scan of every pod again at each row (final read)
+
+
+def test_an_affinity_list_no_rule_uses_is_a_warning_naming_the_lists_used(tmp_path, capsys) -> None:
+    """u1: --affinity KUBE-SEP-NOPE looked accepted; the warning names the lists the rules use, or says none."""
+    argv = ("--affinity", "KUBE-SEP-NOPE", *POD_TO_CLUSTER_IP)
+    sticky = cluster(tmp_path, endpoints=[endpoint("10.244.1.10", "node1")], spec="  sessionAffinity: ClientIP\n")
+    assert main(["trace", "-f", str(sticky), "--hostname-override", "node1", *argv]) == 0
+    warning = [line for line in capsys.readouterr().err.splitlines() if "--affinity" in line]
+    assert len(warning) == 1 and re.fullmatch(
+        r"kubeproxy-sim: --affinity: warning: no rule of these tables uses the xt_recent list 'KUBE-SEP-NOPE', so "
+        r"it changes nothing; the lists they use: KUBE-SEP-[A-Z0-9]{16}", warning[0])
+    (tmp_path / "plain").mkdir()
+    plain = cluster(tmp_path / "plain", endpoints=[endpoint("10.244.1.10", "node1")])
+    assert main(["trace", "-f", str(plain), "--hostname-override", "node1", *argv]) == 0
+    assert capsys.readouterr().err.rstrip().endswith("so it changes nothing; the lists they use: none")
