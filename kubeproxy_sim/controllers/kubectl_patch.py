@@ -61,8 +61,9 @@ def _accessible(service_type: str, spec: dict[str, Any]) -> bool:
                                                             and bool(spec.get("externalIPs")))
 
 
-def service_document(service: Service) -> dict[str, Any]:
-    """The Service as the API server returns it, in the fields the model holds (defaults written out)."""
+def service_document(service: Service, annotations: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+    """The Service as the API server returns it, in the fields the model holds (defaults written out), with the
+    topology annotations it keeps."""
     ports = []
     for p in service.ports:
         port: dict[str, Any] = {"protocol": p.protocol.value, "port": p.port, "targetPort": p.target_port}
@@ -101,6 +102,8 @@ def service_document(service: Service) -> dict[str, Any]:
     metadata: dict[str, Any] = {"name": service.name, "namespace": service.namespace}
     if service.labels:
         metadata["labels"] = dict(service.labels)
+    if annotations:
+        metadata["annotations"] = dict(annotations)
     doc: dict[str, Any] = {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}
     ingress = [{k: v for k, v in (("ip", i.ip), ("hostname", i.hostname), ("ipMode", i.ip_mode)) if v is not None}
                for i in service.load_balancer_ingress]
@@ -132,17 +135,26 @@ def _drop_type_dependent(old: dict[str, Any], new: dict[str, Any]) -> None:
                 after.pop(field, None)
 
 
-def patched_service(service: Service, kind: str, patch: Any) -> tuple[Service, dict[str, Any]]:
-    """The Service once ``patch`` is applied, before the allocator fills in what it allocates, and the document
-    it was read from; refused (Refused, in the API server's words) when the result is invalid."""
+def patched_service(service: Service, kind: str, patch: Any,
+                    annotations: tuple[tuple[str, str], ...] = ()) -> tuple[Service, dict[str, Any], dict[str, str]]:
+    """The Service once ``patch`` is applied, before the allocator fills in what it allocates, the document it
+    was read from, and its annotations; refused (Refused, in the API server's words) when the result is invalid.
+    The status is the live one whatever the patch says of it, as the API server keeps it on an update of the
+    object itself (only the status subresource changes it)."""
     from kubeproxy_sim.objects.decode import decode_service
     from kubeproxy_sim.objects.report import Report
 
-    old = service_document(service)
+    old = service_document(service, annotations)
     new = _patched(kind, json.loads(json.dumps(old)), patch)
     if not isinstance(new, dict):
         raise Refused(f'The Service "{service.name}" is invalid: the patched object is not a mapping')
     _same_identity(new, old, "Service", service.name)
+    new.pop("status", None)
+    if "status" in old:
+        new["status"] = old["status"]
+    written = _mapping(new["metadata"]).get("annotations") or {}
+    if not isinstance(written, dict) or not all(isinstance(v, str) for v in written.values()):
+        raise Refused(f'The Service "{service.name}" is invalid: metadata.annotations: expected a map of strings')
     _drop_type_dependent(old, new)
     spec = _mapping(new.get("spec"))
     policy = spec.get("externalTrafficPolicy")
@@ -157,7 +169,7 @@ def patched_service(service: Service, kind: str, patch: Any) -> tuple[Service, d
         raise Refused(f'The Service "{service.name}" is invalid: {said or "the patched object cannot be read"}')
     if decoded.type in _EXTERNAL_TYPES and "externalTrafficPolicy" not in spec:
         decoded = _with_policy(decoded, TrafficPolicy.CLUSTER)  # defaulted by the API server
-    return decoded, new
+    return decoded, new, dict(written)
 
 
 def _mapping(value: Any) -> dict[str, Any]:

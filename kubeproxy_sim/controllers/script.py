@@ -1073,11 +1073,14 @@ def _play_patch(world: World, step: Step, rng: random.Random) -> Played:
             current = world.service(ns, name)
             if current is None:
                 raise W.ActionError(f'services "{name}" not found')
-            decoded, doc = KP.patched_service(current, step.patch_type, patch)
+            before = W.annotations_of(world, current.key)
+            decoded, doc, annotations = KP.patched_service(current, step.patch_type, patch, before)
             admitted = W.admit_service(world, decoded, rng, policy=family_policy(doc),
                                        written=written_ip_fields(doc))
-            same = admitted == current
-            return Played(world if same else W.put_service(world, admitted), (_patched_line("service", name, same),))
+            kept = tuple(sorted(annotations.items()))  # (put_service keeps the topology ones, as apply does)
+            same = admitted == current and kept == before
+            world = world if same else W.put_service(world, admitted, kept)
+            return Played(world, (_patched_line("service", name, same),))
         if step.kind == "deployment":
             d = world.deployment(ns, name)
             if d is None:

@@ -89,6 +89,17 @@ def test_internal_policy_selector_and_type_by_merge_and_json_patches() -> None:
     assert dict(service.selector or ()) == {"app": "web", "tier": "x"}
 
 
+def test_a_topology_annotation_is_patched_and_the_status_is_not() -> None:
+    world, rng = exposed(kind="LoadBalancer")
+    world, played = run(world, rng, "patch service web -p '{\"metadata\":{\"annotations\":{"
+                                    "\"service.kubernetes.io/topology-mode\":\"Auto\"}}}'",
+                        "patch service web -p '{\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"1.2.3.4\"}]}}}'")
+    assert W.annotations_of(world, "default/web") == (("service.kubernetes.io/topology-mode", "Auto"),)
+    assert played[1].notes == ("service/web patched (no change)",)  # the object's status is not the patch's
+    service = world.service("default", "web")
+    assert service is not None and service.load_balancer_ingress == ()
+
+
 def test_deployment_replicas_and_pod_labels_are_patched() -> None:
     world, rng = exposed(replicas=3)
     pod = sorted(p.name for p in world.pods)[0]
