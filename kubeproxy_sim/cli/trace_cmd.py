@@ -132,6 +132,9 @@ def _packet(args: argparse.Namespace):
     state = CtState(args.ctstate)
     # (a direction a NEW packet cannot have is _check_direction's refusal, not the ICMP type's)
     reply = args.ctdir == "REPLY" and state in (CtState.ESTABLISHED, CtState.RELATED)
+    for flag, port in (("--dport", args.dport), ("--sport", args.sport)):  # (None for ICMP: refused above)
+        if port is not None and not 0 <= port <= 65535:  # the right shape, out of range: invalid input
+            raise InputError(Diagnostic(f"{port} is not a port; expected 0-65535", field=flag))
     try:  # (an ICMP packet's ports are None and another's icmp is None: _icmp_of_args refused the rest)
         return Packet.of(args.proto, args.src, args.dst, args.dport, args.sport, icmp=icmp, in_iface=args.in_iface,
                          out_iface=args.out_iface, bridge_port=args.bridge_port, ctstate=state, reply=reply)

@@ -315,10 +315,14 @@ def test_port_flags_take_ascii_decimal_digits_only_as_other_commands_integer_fla
     assert f"argument {flag}: {text!r} is not a whole number (expected decimal digits 0-9)" in capsys.readouterr().err
 
 
-def test_a_port_out_of_range_is_invalid_input(capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["trace", "--rules", str(OVERALL), "--src", "10.0.0.1", "--dst", "10.0.0.2"]
-    assert main([*argv, "--dport", "70000"]) == 1
-    assert "expected addresses of one family and ports 0-65535" in capsys.readouterr().err
+@pytest.mark.parametrize(("flag", "port"), [("--dport", "70000"), ("--sport", "65536")])
+def test_a_port_out_of_range_is_invalid_input_naming_its_flag(flag: str, port: str,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """u1: it said '--src/--dst/--dport/--sport: dport 70000 is not a port (0-65535); expected addresses of one
+    family and ports 0-65535', four flags and two expectations for one wrong value."""
+    argv = ["trace", "--rules", str(OVERALL), "--src", "10.0.0.1", "--dst", "10.0.0.2", "--dport", "80"]
+    assert main([*argv, flag, port]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == f"kubeproxy-sim: {flag}: {port} is not a port; expected 0-65535"
 
 
 LOOPS = {  # the rules (from line 6), the circle, and the line of the jump that closes it (the last arrow)
