@@ -113,11 +113,16 @@ def service_document(service: Service, annotations: tuple[tuple[str, str], ...] 
 
 
 def _drop_type_dependent(old: dict[str, Any], new: dict[str, Any]) -> None:
-    """dropTypeDependentFields: what the new type has no use for, left as it was by the patch, is cleared."""
+    """dropTypeDependentFields: what the new type has no use for, left as it was by the patch, is cleared; and
+    normalizeClusterIPs: a clusterIP changed alone carries clusterIPs[0] with it."""
     before, after = old["spec"], new.get("spec")
     if not isinstance(after, dict):
         return
     kind = after.get("type", "ClusterIP")
+    ips = after.get("clusterIPs")
+    if after.get("clusterIP") != before.get("clusterIP") and ips == before.get("clusterIPs") and isinstance(ips, list):
+        # normalizeClusterIPs: a changed clusterIP alone is clusterIPs[0] changed (which the allocator refuses)
+        after["clusterIPs"] = [after["clusterIP"], *ips[1:]] if after.get("clusterIP") else []
     ports = after.get("ports")
     if kind not in ("NodePort", "LoadBalancer") and isinstance(ports, list):
         old_ports = {p.get("port"): p.get("nodePort") for p in before.get("ports", [])}

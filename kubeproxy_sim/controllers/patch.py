@@ -193,8 +193,19 @@ def apply_patch(kind: str, target: dict[str, Any], patch: Any) -> Any:
     """The document once a patch of ``kind`` (json, merge or strategic) is applied."""
     if kind == "json":
         return json_patch(target, patch)
+    if patch is None:  # JSON null unmarshals into an empty map: nothing to change
+        patch = {}
     if not isinstance(patch, dict):
-        raise PatchError("json: cannot unmarshal array into Go value of type map[string]interface {}")
+        raise PatchError(f"json: cannot unmarshal {_json_type(patch)} into Go value of type map[string]interface {{}}")
     if kind == "merge":
         return merge_patch(target, patch)
     return strategic_merge_patch(target, patch)
+
+
+def _json_type(value: Any) -> str:
+    """encoding/json's name of a JSON value's type in its UnmarshalTypeError."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "string" if isinstance(value, str) else "array"

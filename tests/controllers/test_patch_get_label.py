@@ -130,6 +130,15 @@ def test_kubectls_refusals_of_a_patch_line(line: str, message: str) -> None:
     assert raised.value.message.startswith(message)
 
 
+def test_a_changed_cluster_ip_is_refused_as_the_api_server_refuses_it_and_null_changes_nothing() -> None:
+    world, rng = exposed()
+    with pytest.raises(ScriptError, match=r'spec.clusterIPs\[0\]: Invalid value: \[\]string\{"10.0.0.5"\}: may not '
+                                          "change once set"):
+        run(world, rng, "patch service web -p '{\"spec\":{\"clusterIP\":\"10.0.0.5\"}}'")
+    _, played = run(world, rng, "patch service web -p null", "patch service web -p '{\"spec\":{\"clusterIP\":null}}'")
+    assert [p.notes for p in played] == [("service/web patched (no change)",)] * 2
+
+
 def test_a_missing_service_is_kubectls_not_found() -> None:
     world, rng = exposed()
     with pytest.raises(ScriptError, match='patch: services "nosuch" not found'):
