@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
+from typing import Any
 
 from kubeproxy_sim.errors import RulesSyntaxError
 from kubeproxy_sim.netfilter.compile_chains import (
@@ -29,20 +30,23 @@ from kubeproxy_sim.netfilter.compile_chains import (
 from kubeproxy_sim.netfilter.compile_rules import compile_rule
 from kubeproxy_sim.netfilter.compile_types import Doubt, Kind, PathStep, reading
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Rule, Ruleset, Table
-from kubeproxy_sim.objects.bulk import collector_paused, slot_setters
-
-_STEP_SET = slot_setters(PathStep, "table chain line rule")
+from kubeproxy_sim.objects.bulk import collector_paused, draft_class
 
 
 def _path_step(table: str, chain: str, line: int | None, text: str) -> PathStep:
-    """``PathStep(...)`` through its slots (half the cost of the frozen ``__init__``; one per rule compiled)."""
-    step = object.__new__(PathStep)
-    set_table, set_chain, set_line, set_rule = _STEP_SET
-    set_table(step, table)
-    set_chain(step, chain)
-    set_line(step, line)
-    set_rule(step, text)
+    """``PathStep(...)`` built on a draft (objects.bulk.draft_class; one per rule compiled): every field of
+    PathStep must be written here (tests/netfilter/test_model_drafts.py checks)."""
+    step = _new(_STEP_DRAFT)
+    step.table = table
+    step.chain = chain
+    step.line = line
+    step.rule = text
+    step.__class__ = PathStep
     return step
+
+
+_new = object.__new__
+_STEP_DRAFT: Any = draft_class(PathStep)
 
 
 RuleMemo = dict[tuple[str, str], tuple[str, bool, CompiledRule]]

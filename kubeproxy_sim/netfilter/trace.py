@@ -33,7 +33,7 @@ from kubeproxy_sim.netfilter.evaluate import End, Engine, NodeContext, end_of
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Ruleset
 from kubeproxy_sim.netfilter.packet import ICMP_PROTOS, CtState, Packet, split_endpoint
 from kubeproxy_sim.netfilter.tracekey import TraceKeys, Unkeyable
-from kubeproxy_sim.objects.bulk import slot_setters
+from kubeproxy_sim.objects.bulk import draft_class
 
 __all__ = ["FirstPacketOutcome", "NodeContext", "Outcome", "PathStep", "TraceResult", "Tracer", "Uncertainty",
            "exact_fraction", "exact_text", "no_connection_note", "packet_head", "render_text", "trace"]
@@ -123,21 +123,24 @@ class TraceResult:
 
 
 _STEP_OF = attrgetter("step")
-_OUTCOME_SET = slot_setters(Outcome, "verdict destination probability_exact masquerade path")
 _new = object.__new__
 
 
 def _outcome(verdict: str, destination: str | None, share: Fraction, masquerade: bool,
              path: tuple[PathStep, ...]) -> Outcome:
-    """``Outcome(...)`` written through its slots: half the cost of the frozen ``__init__``, ten per trace."""
-    outcome = _new(Outcome)
-    set_verdict, set_destination, set_share, set_masquerade, set_path = _OUTCOME_SET
-    set_verdict(outcome, verdict)
-    set_destination(outcome, destination)
-    set_share(outcome, share)
-    set_masquerade(outcome, masquerade)
-    set_path(outcome, path)
+    """``Outcome(...)`` built on a draft (objects.bulk.draft_class): every field of Outcome must be written here
+    (tests/netfilter/test_model_drafts.py checks)."""
+    outcome = _new(_OUTCOME_DRAFT)
+    outcome.verdict = verdict
+    outcome.destination = destination
+    outcome.probability_exact = share
+    outcome.masquerade = masquerade
+    outcome.path = path
+    outcome.__class__ = Outcome
     return outcome
+
+
+_OUTCOME_DRAFT: Any = draft_class(Outcome)
 
 
 CACHE_LIMIT = 1 << 16  # entries of the tracer's share cache before it starts afresh
