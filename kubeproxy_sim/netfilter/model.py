@@ -10,8 +10,9 @@ string formatting, and every consumer still works on typed values.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from itertools import repeat
 from typing import Any
 
@@ -116,10 +117,8 @@ class Rule:
         """The typed view, parsed once. Raises RulesSyntaxError for text that is not a rule."""
         cached = self._parsed
         if cached is None:
-            from kubeproxy_sim.netfilter.syntax import parse_spec
-
-            cached = parse_spec(self.spec, line=self.line)
-            object.__setattr__(self, "_parsed", cached)
+            cached = _spec_parser()(self.spec, line=self.line)
+            _SET_PARSED(self, cached)
         return cached
 
     @property
@@ -172,6 +171,17 @@ class Rule:
 _new = object.__new__
 
 
+@cache
+def _spec_parser() -> Callable[..., RuleSpec]:
+    """syntax.parse_spec, imported on first use and kept: syntax imports this module, and is too heavy to import
+    for commands that never parse a rule (``rules`` renders texts). An import statement in :attr:`Rule.parsed`
+    cost 8,000 instructions a rule (callgrind), and reading a dump parses every rule (codec's undeclared_jumps)."""
+    from kubeproxy_sim.netfilter.syntax import parse_spec
+
+    return parse_spec
+
+
+(_SET_PARSED,) = slot_setters(Rule, "_parsed")  # (cheaper than object.__setattr__)
 # Drafts of the bulk builders (objects.bulk.draft_class): every slot is written before the class changes
 _OPTION_DRAFT: Any = draft_class(Option)
 _SPEC_DRAFT: Any = draft_class(RuleSpec)
