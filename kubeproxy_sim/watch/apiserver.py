@@ -1981,6 +1981,8 @@ class ApiServerSource:
         self._said: set[tuple[str, str]] = set()  # (scope, problem) said since that scope last worked
         self._held: dict[Kind, WatchEvent] = {}  # bounded runs: a list's BOOKMARK until the kind's first watch works
         self._answered: set[Kind] = set()  # the kinds whose watch the server accepted once
+        self._paginated: set[Kind] = set()  # the kinds whose first list (at resourceVersion 0) came in pages
+        self._version_unavailable: set[Kind] = set()  # the kinds whose last list at a resourceVersion got a 410
         self.failure: Diagnostic | None = None  # why the source gave up (bounded runs only)
         self.caches: dict[Kind, KindCache] = {k: KindCache(KIND_SPECS[k], self.host + KIND_SPECS[k].path)
                                               for k in self._kinds}
@@ -2457,37 +2459,77 @@ class ApiServerSource:
         return True
 
     def _list(self, kind: Kind, cache: KindCache) -> None:
-        """A complete, paged list, folded into the cache in one go."""
+        """A complete list, folded into the cache in one go, asked for as client-go's reflector asks
+        (relistResourceVersion and its pager): the first at resourceVersion 0, in pages of ``page_size``; a later
+        one at the last resourceVersion seen, whole (no limit: the watch cache can answer it), unless the first
+        came in pages; one whose resourceVersion the server no longer has (410) at once again without one (a
+        quorum read, paged as the first try), and so on until a list works."""
+        version = "" if kind in self._version_unavailable else cache.resource_version or "0"
+        limit = self._page_size if kind in self._paginated or version in ("", "0") else None
+        try:
+            items, listed, paginated = self._pages(kind, cache, version, limit)
+        except HttpStatusError as exc:
+            if exc.status != 410:
+                raise
+            self._version_unavailable.add(kind)
+            self._emit([cache.problem(f"list: {classify(exc, self._server, self._proxy).text} (expired); listing "
+                                      "again at the newest resourceVersion", severity=Severity.NOTE)])
+            items, listed, paginated = self._pages(kind, cache, "", limit)
+        if version == "0" and paginated:  # (no watch cache answered it: later lists are paged too)
+            self._paginated.add(kind)
+        self._version_unavailable.discard(kind)
+        events = cache.replace(items, listed)
+        if self._give_up is not None and kind not in self._answered:  # until the first watch is answered
+            with self._lock:
+                self._held[kind] = events.pop()  # the list's BOOKMARK
+        self._emit(events)  # (a node's Node missing is the sync loop's to say: its wait for it)
+
+    def _pages(self, kind: Kind, cache: KindCache, version: str, limit: int | None,
+               ) -> tuple[list[Any], str, bool]:
+        """The items of a list at ``version`` ("" for none) in pages of ``limit`` (None: whole), its
+        resourceVersion, and whether it came in more than one page. As client-go's pager: the pages after the first
+        carry the continue token and no resourceVersion; a page refused as expired (410: the history was compacted
+        meanwhile) is followed by one whole list, without limit or resourceVersion, which is the answer."""
         items: list[Any] = []
-        token: str | None = None
+        params: dict[str, Any] = {**self._params(kind), "limit": limit, "resourceVersion": version or None}
+        paginated = False
         while True:
-            resp = self._get(kind, {**self._params(kind), "limit": self._page_size, "continue": token})
             try:
-                data = resp.data
-            finally:
-                resp.release_conn()
-            if self._stop.is_set():
-                raise _Stopped
-            try:
-                body = json.loads(data)
-            except ValueError as exc:
-                raise ValueError(f"the list response is not JSON ({exc})") from None
+                body = self._list_body(kind, params)
+            except HttpStatusError as exc:
+                if exc.status != 410 or "continue" not in params:
+                    raise
+                self._emit([cache.problem(f"list: {classify(exc, self._server, self._proxy).text} (expired); "
+                                          "listing again whole", severity=Severity.NOTE)])
+                items, params = [], self._params(kind)
+                body = self._list_body(kind, params)
             meta = body.get("metadata") if type(body) is dict else None
             if type(meta) is not dict:
                 meta = {}
             page = body.get("items") if type(body) is dict else None
             items.extend(page if type(page) is list else [])
             token = meta.get("continue") or None
-            if token is None:
-                rv = meta.get("resourceVersion")
-                if type(rv) is not str or not rv:
+            if token is None or "limit" not in params or params["limit"] is None:
+                listed = meta.get("resourceVersion")
+                if type(listed) is not str or not listed:
                     raise ValueError("the list response has no metadata.resourceVersion")
-                events = cache.replace(items, rv)
-                if self._give_up is not None and kind not in self._answered:  # until the first watch is answered
-                    with self._lock:
-                        self._held[kind] = events.pop()  # the list's BOOKMARK
-                self._emit(events)  # (a node's Node missing is the sync loop's to say: its wait for it)
-                return
+                return items, listed, paginated
+            paginated = True
+            params = {**self._params(kind), "limit": limit, "continue": token}
+
+    def _list_body(self, kind: Kind, params: dict[str, Any]) -> Any:
+        """One list request's decoded body."""
+        resp = self._get(kind, params)
+        try:
+            data = resp.data
+        finally:
+            resp.release_conn()
+        if self._stop.is_set():
+            raise _Stopped
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise ValueError(f"the list response is not JSON ({exc})") from None
 
     def _watch(self, kind: Kind, cache: KindCache) -> tuple[StreamSignal, int]:
         """One watch connection: what ended it (CONTINUE when it ended cleanly) and how many lines it read."""

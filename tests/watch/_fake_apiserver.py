@@ -301,6 +301,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _list(self, spec: tuple[str, str, bool], query: dict[str, str]) -> None:
         fake = self.server_state
         kind, api_version, _ = spec
+        version = query.get("resourceVersion") or ""
+        if not query.get("continue") and version not in ("", "0") and int(version) < fake.compacted:
+            self._json(410, status(410, "Expired", f"too old resource version: {version} ({fake.compacted})"))
+            return
         with fake.cond:
             token = query.get("continue")
             if token:

@@ -125,6 +125,45 @@ def test_a_watch_told_its_resource_version_is_gone_lists_again_after_backoff(how
     assert sleeps[:1] == [1]
 
 
+def _lists(fake: FakeApiServer) -> list[tuple[str | None, str | None]]:
+    """The Service lists' first pages: (resourceVersion, limit) asked."""
+    return [(q.get("resourceVersion"), q.get("limit")) for q in fake.lists("Service") if "continue" not in q]
+
+
+def test_a_list_after_the_first_asks_for_the_last_resource_version_whole(fake, make, sleeps) -> None:
+    """client-go's relistResourceVersion: "0" first (the watch cache answers), then the last resourceVersion seen,
+    with no limit (the pager's size is dropped for it); the watch listed without a resourceVersion, paged."""
+    populate(fake)
+    seen = Mirror(make(kinds=[Kind.SERVICE], watch_timeout=0, clock=StepClock(fake, [0.5], rest=2.0)))
+    seen.until(lambda: len(sequence(fake)) >= 4)
+    assert _lists(fake)[:2] == [("0", "500"), (str(fake.rv), None)]
+
+
+def test_a_first_list_that_came_in_pages_keeps_later_ones_paged(fake, make, sleeps) -> None:
+    populate(fake)
+    fake.add("Service", svc_json("s2", "10.0.0.2"))
+    seen = Mirror(make(kinds=[Kind.SERVICE], page_size=1, watch_timeout=0, clock=StepClock(fake, [0.5], rest=2.0)))
+    seen.until(lambda: len(sequence(fake)) >= 6)
+    assert _lists(fake)[:2] == [("0", "1"), (str(fake.rv), "1")]
+    assert next(q for q in fake.lists("Service") if "continue" in q).get("resourceVersion") is None
+
+
+def test_a_list_at_a_compacted_resource_version_is_asked_again_at_the_newest(fake, make, sleeps) -> None:
+    populate(fake)
+    listed = str(fake.rv)
+
+    def sleep(seconds: float) -> None:  # (after the very short watch, before the list: history moves on)
+        sleeps.append(seconds)
+        fake.add("Service", svc_json("s2", "10.0.0.2"))
+        fake.compact()
+
+    seen = Mirror(make(kinds=[Kind.SERVICE], sleep=sleep, watch_timeout=0,
+                       clock=StepClock(fake, [0.5], rest=2.0)))
+    seen.until(lambda: "default/s2" in seen.keys(Kind.SERVICE) and len(sequence(fake)) >= 5)
+    assert _lists(fake)[:3] == [("0", "500"), (listed, None), (None, None)]
+    assert sequence(fake)[4] == f"watch@{fake.rv}" and sleeps == [1]
+
+
 def _refused() -> Exception:
     """What urllib3 raises for a connection refused (NewConnectionError inside MaxRetryError)."""
     from urllib3.exceptions import MaxRetryError, NewConnectionError
