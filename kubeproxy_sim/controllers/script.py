@@ -52,6 +52,9 @@ from kubeproxy_sim.controllers.model import (
 )
 from kubeproxy_sim.controllers.queue import pod_queued, slice_queued
 from kubeproxy_sim.controllers.scheduler import PortConflict
+from kubeproxy_sim.controllers.selector import Requirement, SelectorError
+from kubeproxy_sim.controllers.selector import matches as selector_matches
+from kubeproxy_sim.controllers.selector import parse as parse_selector
 from kubeproxy_sim.errors import Diagnostic
 from kubeproxy_sim.objects.decode import LABEL_VALUE
 from kubeproxy_sim.objects.mirror import Endpoints
@@ -114,6 +117,7 @@ class Step:
     select_all: bool = False  # label: --all
     output: str = ""  # get: -o (wide or name; "" for the default table)
     all_namespaces: bool = False  # get: -A
+    requirements: tuple[Requirement, ...] = ()  # -l of label, get and delete (controllers.selector), with selector
 
 
 @dataclass
@@ -397,16 +401,27 @@ def _label_selected(line: int, text: str, args: _Args, resources: list[str], res
     if not labels:
         raise ScriptError(line, "at least one label update is required")
     return Step(line, text, "label pods", args.one("namespace") or DEFAULT_NAMESPACE, labels=labels,
-                selector=_selector(line, selector_text), select_all=selector_text is None,
+                requirements=_selector(line, selector_text), select_all=selector_text is None,
                 overwrite=(args.one("overwrite") or "false").lower() == "true")
 
 
-def _selector(line: int, text: str | None) -> tuple[tuple[str, str], ...]:
-    """An equality selector, ``KEY=VALUE[,KEY=VALUE...]`` (``==`` too, as kubectl takes it)."""
-    if not text:
+def _selector(line: int, text: str | None) -> tuple[Requirement, ...]:
+    """``-l``: kubectl's label selector (controllers.selector), each key and value checked as a label's."""
+    if text is None:
         return ()
-    items = [item.replace("==", "=", 1) for item in text.split(",")]
-    return tuple((k, v or "") for k, v in _labels(line, items, removals=False))
+    try:
+        requirements = parse_selector(text)
+    except SelectorError as exc:
+        raise ScriptError(line, f"-l {text}: {exc}") from None
+    for key, _, values in requirements:
+        for value in values or (None,):
+            _check_label(line, key, value)
+    return requirements
+
+
+def _selected(step: Step, labels: Labels) -> bool:
+    """Whether an object labelled ``labels`` is one a step's -l picks (its equality pairs and requirements)."""
+    return all(dict(labels).get(k) == v for k, v in step.selector) and selector_matches(step.requirements, labels)
 
 
 _PATCH_KINDS = {**dict.fromkeys(_SERVICE_KINDS, "service"), **dict.fromkeys(_DEPLOYMENT_KINDS, "deployment"),
@@ -459,13 +474,13 @@ def _get(line: int, text: str, tokens: list[str]) -> Step:
     if output not in ("", "wide", "name"):
         raise ScriptError(line, f"-o {output}: this simulator prints wide and name; expected -o wide or -o name")
     selector = _selector(line, args.one("selector"))
-    if selector and args.words:
+    if args.one("selector") is not None and args.words:
         raise ScriptError(line, "name cannot be provided when a selector is specified")
     everywhere = (args.one("all-namespaces") or "false").lower() == "true"
     if everywhere and args.words:
         raise ScriptError(line, "a resource cannot be retrieved by name across all namespaces")
     return Step(line, text, "get", args.one("namespace") or DEFAULT_NAMESPACE, kind=_GET_KINDS[kind_word],
-                names=tuple(args.words), selector=selector, output=output, all_namespaces=everywhere)
+                names=tuple(args.words), requirements=selector, output=output, all_namespaces=everywhere)
 
 
 def _delete(line: int, text: str, tokens: list[str]) -> Step:
@@ -482,12 +497,11 @@ def _delete(line: int, text: str, tokens: list[str]) -> Step:
         raise ScriptError(line, f"{kind_word!r} cannot be deleted here; expected service, deployment, pod or "
                           "endpoints")
     selector_text = args.one("selector")
-    selector = tuple((k, v or "") for k, v in _labels(line, selector_text.split(","), removals=False)) \
-        if selector_text else ()
+    selector = _selector(line, selector_text)
     if bool(selector) == bool(args.words):
         raise ScriptError(line, f"expected either names or -l KEY=VALUE: delete {kind_word} NAME")
     return Step(line, text, "delete", args.one("namespace") or DEFAULT_NAMESPACE, kind=kinds[kind_word],
-                names=tuple(args.words), selector=selector)
+                names=tuple(args.words), requirements=selector)
 
 
 def _apply(line: int, text: str, tokens: list[str]) -> Step:
@@ -995,7 +1009,7 @@ def _delete_names(world: World, step: Step) -> tuple[list[str], list[str]]:
     else:
         labels = {x.name: x.labels for x in world.pods if x.namespace == ns}
     if not step.names:
-        return [name for name, held in labels.items() if all(dict(held).get(k) == v for k, v in step.selector)], []
+        return [name for name, held in labels.items() if _selected(step, held)], []
     return [n for n in step.names if n in labels], [n for n in step.names if n not in labels]
 
 
@@ -1039,7 +1053,7 @@ def _run(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
         notes = []
         names = step.names if step.names else tuple(sorted(
             p.name for p in world.pods if p.namespace == step.namespace
-            and all(dict(p.labels).get(k) == v for k, v in step.selector)))
+            and _selected(step, p.labels)))
         for name in names:
             pod_before = world.pod(step.namespace, name)
             present = dict(pod_before.labels) if pod_before is not None else {}
@@ -1119,7 +1133,7 @@ def _play_get(world: World, step: Step) -> Played:
 
     found = [entry for entry in _get_rows(world, step.kind, step.output == "wide")
              if (step.all_namespaces or entry[0] == step.namespace)
-             and all(dict(entry[2]).get(k) == v for k, v in step.selector)]
+             and _selected(step, entry[2])]
     warning = [ENDPOINTS_DEPRECATED] if step.kind == "endpoints" else []
     if step.all_namespaces:
         rows = {f"{ns}/{name}": [ns, *row] for ns, name, _, row in sorted(found, key=lambda e: (e[0], e[1]))}

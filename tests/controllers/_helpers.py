@@ -90,7 +90,8 @@ def played_worlds(tmp_path: Path, lines: list[str], **files: str) -> list[tuple[
         step = parse_line(number, text)
         assert step is not None
         step = Step(step.line, step.text, step.verb, step.namespace, kind=step.kind, names=step.names,
-                    selector=step.selector, paths=tuple(str(tmp_path / p) for p in step.paths))
+                    selector=step.selector, requirements=step.requirements,
+                    paths=tuple(str(tmp_path / p) for p in step.paths))
         played = play(state, step, rng, lambda p: load_manifests(p))
         state = played.world
         out.append((state, list(played.notes)))

@@ -164,7 +164,8 @@ def test_the_controllers_rewrite_takes_the_services_labels_for_a_delete_by_label
         step = parse_line(number, text)
         assert step is not None
         step = Step(step.line, step.text, step.verb, step.namespace, kind=step.kind, names=step.names,
-                    selector=step.selector, paths=tuple(str(tmp_path / p) for p in step.paths))
+                    selector=step.selector, requirements=step.requirements,
+                    paths=tuple(str(tmp_path / p) for p in step.paths))
         played = play(world, step, rng, lambda p: load_manifests(p))
         world = played.world
         said.append(list(played.notes))

@@ -173,6 +173,19 @@ def test_label_by_selector_and_all_labels_each_pod_in_name_order() -> None:
     assert {dict(p.labels)["role"] for p in world.pods} == {"y"}
 
 
+def test_set_based_and_inequality_selectors_pick_as_kubectls_do() -> None:
+    world, rng = exposed(replicas=3)
+    names = sorted(p.name for p in world.pods)
+    world, _ = run(world, rng, f"label pods {names[0]} tier=a", f"label pods {names[1]} tier=b")
+    _, played = run(world, rng, "get pods -l 'tier in (a, b)' -o name", "get pods -l tier!=a -o name",
+                    "get pods -l '!tier' -o name", "get pods -l 'app=web,tier notin (b)' -o name",
+                    "get pods -l tier -o name")
+    assert [[line.removeprefix("pod/") for line in p.notes] for p in played] == [
+        names[:2], names[1:], names[2:], [names[0], names[2]], names[:2]]
+    with pytest.raises(ScriptError, match="unable to parse requirement"):
+        parse_line(1, "get pods -l 'tier in a'")
+
+
 @pytest.mark.parametrize(("line", "message"), [
     ("label pods -l app=web --all a=b", "cannot set --all and --selector at the same time"),
     ("label pods web-1 -l app=web a=b", "name cannot be provided when a selector is specified"),

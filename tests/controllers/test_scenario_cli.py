@@ -210,7 +210,7 @@ def test_parsing_accepts_kubectl_spellings() -> None:
     step = parse_line(1, "kubectl scale deployment web --replicas 3 -n prod  # trailing comment")
     assert (step.verb, step.name, step.replicas, step.namespace) == ("scale", "web", 3, "prod")
     step = parse_line(1, "delete svc -l app=web,tier=front")
-    assert (step.kind, step.selector) == ("service", (("app", "web"), ("tier", "front")))
+    assert (step.kind, step.requirements) == ("service", (("app", "=", ("web",)), ("tier", "=", ("front",))))
     assert parse_line(1, "   ") is None and parse_line(1, "# only a comment") is None
     assert parse_duration(1, "1m30s") == 90 and parse_duration(1, "500ms") == 0.5 and parse_duration(1, "7") == 7
 
@@ -813,7 +813,7 @@ def test_a_missed_progress_deadline_fails_the_step_as_kubectl_does_and_the_help_
     help_text = " ".join(capsys.readouterr().out.split())
     assert ("A line that cannot be parsed or played stops the script, with exit status 1, as does a step kubectl "
             "exits 1 on: a rollout status past its progress deadline (its step is shown, kubectl's error among its "
-            "notes).") in help_text
+            "notes), a patch the API server refuses, a get of a name not found.") in help_text
 
 
 AGENT = """
