@@ -72,6 +72,10 @@ DEFAULT_KINDS = (Kind.SERVICE, Kind.ENDPOINT_SLICE, Kind.NODE)
 KUBE_PROXY_SELECTOR = ",".join(f"!{label}" for label in sorted(UNWATCHED_LABELS))
 """The label selector kube-proxy lists Services and EndpointSlices with (labels.Selector sorts by key)."""
 
+MIN_WATCH_TIMEOUT = 300
+"""Seconds: client-go's reflector asks each watch for a timeoutSeconds drawn in [this, twice this) (minWatchTimeout
+* (rand + 1)), so that its watches do not all end at once."""
+
 VERY_SHORT_WATCH = 1.0
 """Seconds: a watch that ends cleanly sooner, having delivered nothing, is a failure (client-go's reflector)."""
 
@@ -1919,7 +1923,7 @@ class ApiServerSource:
     def __init__(self, kubeconfig: str, *, context: str | None = None, kinds: Iterable[Kind] = DEFAULT_KINDS,
                  node_name: str | None = None, give_up: int | None = None,
                  sleep: Callable[[float], None] | None = None, clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None, backoff: Backoff = Backoff(), watch_timeout: int = 300,
+                 rng: random.Random | None = None, backoff: Backoff = Backoff(), watch_timeout: int | None = None,
                  read_timeout: float | None = None, page_size: int = 500, now: Callable[[], float] = time.time,
                  ) -> None:
         self._api, self._data, self._exec_failure, self._exec_credential = _connected(kubeconfig, context,
@@ -1970,8 +1974,9 @@ class ApiServerSource:
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
         self._backoff = backoff
-        self._watch_timeout = watch_timeout
-        self._read_timeout = read_timeout if read_timeout is not None else watch_timeout + 30
+        self._watch_timeout = watch_timeout  # None: client-go's, drawn for each watch (MIN_WATCH_TIMEOUT)
+        longest = watch_timeout if watch_timeout is not None else 2 * MIN_WATCH_TIMEOUT
+        self._read_timeout = read_timeout if read_timeout is not None else longest + 30
         self._page_size = page_size
         self._queue: queue.Queue[Any] = queue.Queue()
         self._threads: list[threading.Thread] = []
@@ -2535,7 +2540,8 @@ class ApiServerSource:
         """One watch connection: what ended it (CONTINUE when it ended cleanly) and how many lines it read."""
         resp = self._get(kind, {**self._params(kind), "allowWatchBookmarks": "true",
                                 "resourceVersion": cache.resource_version or None,
-                                "timeoutSeconds": self._watch_timeout, "watch": "true"})
+                                "timeoutSeconds": self._watch_timeout if self._watch_timeout is not None
+                                else int(MIN_WATCH_TIMEOUT * (self._rng.random() + 1.0)), "watch": "true"})
         self._answered.add(kind)
         self._watch_answered(kind)
         lines, pending = 0, b""

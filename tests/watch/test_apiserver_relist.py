@@ -14,6 +14,7 @@ and to list at once after a watch's 410 (client-go backs off first: its Run's Ba
 from __future__ import annotations
 
 import functools
+import random
 import ssl
 
 import pytest
@@ -162,6 +163,23 @@ def test_a_list_at_a_compacted_resource_version_is_asked_again_at_the_newest(fak
     seen.until(lambda: "default/s2" in seen.keys(Kind.SERVICE) and len(sequence(fake)) >= 5)
     assert _lists(fake)[:3] == [("0", "500"), (listed, None), (None, None)]
     assert sequence(fake)[4] == f"watch@{fake.rv}" and sleeps == [1]
+
+
+def test_each_watch_asks_for_a_timeout_drawn_as_the_reflector_draws_it(fake, tmp_path, sleeps) -> None:
+    """client-go: timeoutSeconds = int(minWatchTimeout (5 min) * (rand + 1)), drawn for each watch, so a node's
+    watches do not all end together; the watch asked for 300 s each time."""
+    from kubeproxy_sim.watch.apiserver import ApiServerSource
+
+    populate(fake)
+    fake.watch_seconds = 0.05
+    src = ApiServerSource(fake.write_kubeconfig(str(tmp_path / "kc")), kinds=[Kind.SERVICE], sleep=sleeps.append,
+                          clock=StepClock(fake, [], rest=2.0), rng=random.Random(3)).start()
+    try:
+        Mirror(src).until(lambda: len(fake.watches("Service")) >= 4)
+    finally:
+        src.close(timeout=2)
+    asked = [int(q["timeoutSeconds"]) for q in fake.watches("Service")]
+    assert all(300 <= seconds < 600 for seconds in asked) and len(set(asked)) > 1
 
 
 def _refused() -> Exception:
