@@ -62,8 +62,7 @@ class ServicePortInfo:
     proto: str = field(default="", compare=False)  # the protocol as iptables spells it (tcp)
 
     def __post_init__(self) -> None:
-        base = f"{self.namespace}/{self.name}"
-        object.__setattr__(self, "name_string", f"{base}:{self.port_name}" if self.port_name else base)
+        object.__setattr__(self, "name_string", port_name_string(self.namespace, self.name, self.port_name))
         object.__setattr__(self, "proto", self.protocol.value.lower())
 
     @property
@@ -84,6 +83,15 @@ class ServicePortInfo:
     @property
     def uses_local_endpoints(self) -> bool:
         return self.internal_policy_local or (self.external_policy_local and self.externally_accessible)
+
+
+def port_name_string(namespace: str, name: str, port_name: str) -> str:
+    """A service port's name as kube-proxy writes it in comments and hashes into chain names: ``ns/name:port``,
+    ``ns/name`` when the port is unnamed (:attr:`ServicePortInfo.name_string`)."""
+    return f"{namespace}/{name}:{port_name}" if port_name else f"{namespace}/{name}"
+
+
+_SERVICE_PORT_INFO_DRAFT: Any = draft_class(ServicePortInfo)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,11 +206,31 @@ def family_service_ports(service: Service, ipv6: bool) -> tuple[ServicePortInfo,
 
 def _port_info(service: Service, port: ServicePort, cluster_ip: str, health_check: int,
                shared: dict) -> ServicePortInfo:
-    return ServicePortInfo(
-        namespace=service.namespace, name=service.name, port_name=port.name, protocol=port.protocol,
-        cluster_ip=cluster_ip, port=port.port, node_port=port.node_port,
-        health_check_node_port=health_check, **shared,
-    )
+    """One ServicePortInfo, built on a draft (:func:`~kubeproxy_sim.objects.bulk.draft_class`), as EndpointInfo.make
+    builds an endpoint: the frozen ``__init__`` (seventeen fields by keyword, ``object.__setattr__`` each, then
+    ``__post_init__``) costs ~40,000 instructions a port, and a large cluster has one per service port. Every field
+    must be written here, the derived two as ``__post_init__`` writes them (tests/objects/test_draft_builders.py
+    checks both)."""
+    info = object.__new__(_SERVICE_PORT_INFO_DRAFT)
+    info.namespace = service.namespace
+    info.name = service.name
+    info.port_name = port.name
+    info.protocol = port.protocol
+    info.cluster_ip = cluster_ip
+    info.port = port.port
+    info.node_port = port.node_port
+    info.external_ips = shared["external_ips"]
+    info.load_balancer_vips = shared["load_balancer_vips"]
+    info.source_ranges = shared["source_ranges"]
+    info.health_check_node_port = health_check
+    info.external_policy_local = shared["external_policy_local"]
+    info.internal_policy_local = shared["internal_policy_local"]
+    info.client_ip_affinity = shared["client_ip_affinity"]
+    info.affinity_timeout = shared["affinity_timeout"]
+    info.name_string = port_name_string(service.namespace, service.name, port.name)
+    info.proto = port.protocol.value.lower()
+    info.__class__ = ServicePortInfo
+    return info
 
 
 def all_service_ports(cluster: Cluster, config: ProxyConfig) -> list[ServicePortInfo]:

@@ -23,9 +23,23 @@ from hypothesis import strategies as st
 from kubeproxy_sim.objects import decode_slices
 from kubeproxy_sim.objects.addr import is_plain_ipv4
 from kubeproxy_sim.objects.bulk import draft_class
-from kubeproxy_sim.objects.model import AddressType, Endpoint
+from kubeproxy_sim.objects.model import (
+    AddressType,
+    Endpoint,
+    LoadBalancerIngress,
+    Protocol,
+    Service,
+    ServicePort,
+    ServiceType,
+    SessionAffinity,
+    TrafficPolicy,
+)
 from kubeproxy_sim.objects.report import Report
-from kubeproxy_sim.proxier.state import EndpointInfo
+from kubeproxy_sim.proxier import state
+from kubeproxy_sim.proxier.rules import plan
+from kubeproxy_sim.proxier.rules.plan import ServicePlan
+from kubeproxy_sim.proxier.state import EndpointInfo, ServicePortInfo
+from kubeproxy_sim.proxier.topology import categorize
 from tests.budget import budget
 
 
@@ -181,3 +195,45 @@ def test_draft_class_refuses_what_cpython_will_not_reassign() -> None:
     for cls in (Referable, Derived):
         with pytest.raises(TypeError, match="layout differs"):
             draft_class(cls)
+
+
+def test_port_info_writes_every_field_of_service_port_info() -> None:
+    written = written_attributes(state._port_info, "info") - {"__class__"}
+    assert written == field_names(ServicePortInfo), (
+        f"state._port_info writes {sorted(written)}; ServicePortInfo's fields are "
+        f"{sorted(field_names(ServicePortInfo))}: update the builder with the dataclass")
+
+
+def test_plan_service_writes_every_field_of_service_plan() -> None:
+    written = written_attributes(plan.plan_service, "plan") - {"__class__"}
+    assert written == field_names(ServicePlan), (
+        f"plan.plan_service writes {sorted(written)}; ServicePlan's fields are "
+        f"{sorted(field_names(ServicePlan))}: update the builder with the dataclass")
+
+
+names = st.sampled_from(["", "a", "http", "svc-1"])
+port_services = st.builds(
+    lambda ns, name, port_name, protocol, number, node_port, stype, etp, itp, affinity, ext, lb, ranges, hc: Service(
+        namespace=ns or "default", name=name or "s", type=stype, cluster_ips=("10.0.0.1",),
+        ports=(ServicePort(port_name, protocol, number, number, node_port),), external_ips=ext,
+        load_balancer_ingress=tuple(LoadBalancerIngress(ip=ip) for ip in lb), load_balancer_source_ranges=ranges,
+        external_traffic_policy=etp, internal_traffic_policy=itp, health_check_node_port=hc,
+        session_affinity=affinity, affinity_timeout=10800),
+    names, names, names, st.sampled_from(list(Protocol)), st.integers(1, 65535), st.sampled_from([0, 30080]),
+    st.sampled_from(list(ServiceType)[:3]), st.sampled_from(list(TrafficPolicy)), st.sampled_from(list(TrafficPolicy)),
+    st.sampled_from(list(SessionAffinity)), st.sampled_from([(), ("192.0.2.1",)]),
+    st.sampled_from([(), ("192.0.2.9",)]), st.sampled_from([(), ("10.0.0.0/8",)]), st.sampled_from([0, 31000]))
+
+
+@settings(max_examples=budget(100), deadline=None)
+@given(port_services, st.booleans(), st.booleans())
+def test_port_info_and_plan_are_their_inits(service: Service, local: bool, ready: bool) -> None:
+    """The draft-built ServicePortInfo (its derived name and protocol too) and ServicePlan are the objects their
+    __init__ builds from the same values: equal, hashed, printed and typed alike, field by field."""
+    (info,) = state.family_service_ports(service, ipv6=False)
+    assert_same_object(info, ServicePortInfo(**{f.name: getattr(info, f.name) for f in dataclasses.fields(info)
+                                                if f.name not in ("name_string", "proto")}))
+    ep = EndpointInfo("10.1.0.1", 80, "10.1.0.1:80", is_local=local, ready=ready)
+    made = plan.plan_service(info, categorize((ep,), info, "node-1", None))
+    assert_same_object(made, ServicePlan(**{f.name: getattr(made, f.name) for f in dataclasses.fields(made)}))
+

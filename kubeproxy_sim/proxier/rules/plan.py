@@ -8,7 +8,9 @@ usable endpoint at all, DROP when only a Local policy has none on this node.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from kubeproxy_sim.objects.bulk import draft_class
 from kubeproxy_sim.proxier import naming
 from kubeproxy_sim.proxier.state import ServicePortInfo
 from kubeproxy_sim.proxier.topology import Categorized
@@ -71,7 +73,11 @@ def _verdicts(name: str, has_any: bool, has_internal: bool,
 
 
 def plan_service(svc: ServicePortInfo, endpoints: Categorized) -> ServicePlan:
-    """Decide chains and targets for ``svc`` given its categorized endpoints."""
+    """Decide chains and targets for ``svc`` given its categorized endpoints.
+
+    The plan is built on a draft (:func:`~kubeproxy_sim.objects.bulk.draft_class`), one per service port: the frozen
+    ``__init__``'s seventeen ``object.__setattr__`` calls cost ~40,000 instructions a plan, the plain stores a
+    tenth of that. Every field of ServicePlan must be written here (tests/objects/test_draft_builders.py checks)."""
     name, proto = svc.name_string, svc.proto
     suffix = naming.port_proto_hash(name, proto)
     cluster_chain = naming.SVC_PREFIX + suffix
@@ -79,22 +85,24 @@ def plan_service(svc: ServicePortInfo, endpoints: Categorized) -> ServicePlan:
     has_any = endpoints.has_any
     has_internal = has_any and (not svc.internal_policy_local or bool(endpoints.local))
     has_external = has_any and (not svc.external_policy_local or bool(endpoints.local))
-    internal_verdict, external_verdict = _verdicts(name, has_any, has_internal, has_external)
-    return ServicePlan(
-        svc=svc,
-        endpoints=endpoints,
-        cluster_chain=cluster_chain,
-        local_chain=local_chain,
-        external_chain=naming.EXT_PREFIX + suffix,
-        firewall_chain=naming.FW_PREFIX + suffix,
-        uses_cluster_chain=bool(endpoints.cluster) and svc.uses_cluster_endpoints,
-        uses_local_chain=bool(endpoints.local) and svc.uses_local_endpoints,
-        internal_chain=local_chain if svc.internal_policy_local else cluster_chain,
-        has_internal=has_internal,
-        external_policy_chain=local_chain if svc.external_policy_local else cluster_chain,
-        has_external=has_external,
-        uses_external_chain=has_any and svc.externally_accessible,
-        uses_firewall_chain=has_any and bool(svc.load_balancer_vips) and bool(svc.source_ranges),
-        internal_verdict=internal_verdict,
-        external_verdict=external_verdict,
-    )
+    plan = object.__new__(_PLAN_DRAFT)
+    plan.svc = svc
+    plan.endpoints = endpoints
+    plan.cluster_chain = cluster_chain
+    plan.local_chain = local_chain
+    plan.external_chain = naming.EXT_PREFIX + suffix
+    plan.firewall_chain = naming.FW_PREFIX + suffix
+    plan.uses_cluster_chain = bool(endpoints.cluster) and svc.uses_cluster_endpoints
+    plan.uses_local_chain = bool(endpoints.local) and svc.uses_local_endpoints
+    plan.internal_chain = local_chain if svc.internal_policy_local else cluster_chain
+    plan.has_internal = has_internal
+    plan.external_policy_chain = local_chain if svc.external_policy_local else cluster_chain
+    plan.has_external = has_external
+    plan.uses_external_chain = has_any and svc.externally_accessible
+    plan.uses_firewall_chain = has_any and bool(svc.load_balancer_vips) and bool(svc.source_ranges)
+    plan.internal_verdict, plan.external_verdict = _verdicts(name, has_any, has_internal, has_external)
+    plan.__class__ = ServicePlan
+    return plan
+
+
+_PLAN_DRAFT: Any = draft_class(ServicePlan)
