@@ -109,6 +109,7 @@ class HttpStatusError(Exception):
         if not message or message == reason:
             message = STATUS_HINTS.get(status, "")
         self.generation = 0  # the generation of the watch's credentials the request was sent with
+        self.version_too_large = False  # the server's history does not reach the resourceVersion asked for
         self.status = status
         self.reason = reason
         self.message = message
@@ -123,6 +124,26 @@ def _status_message(body: bytes) -> str:
         return ""
     message = status.get("message") if type(status) is dict else None
     return " ".join(message.split()) if type(message) is str else ""
+
+
+def _version_too_large(status: int, body: bytes) -> bool:
+    """Whether a refusal says the resourceVersion asked for is newer than the server's history (a server restored
+    from a backup), as client-go's isTooLargeResourceVersionError reads it: a Status with the cause
+    ResourceVersionTooLarge, or, from a 504 (apiserver 1.17.0-1.18.5 and older), "Too large resource version" in
+    a cause's message or its own."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    if type(parsed) is not dict:
+        return False
+    details = parsed.get("details")
+    causes = details.get("causes") if type(details) is dict else None
+    causes = [cause for cause in causes if type(cause) is dict] if type(causes) is list else []
+    if any(cause.get("reason") == "ResourceVersionTooLarge" for cause in causes):
+        return True
+    return status == 504 and (any(cause.get("message") == "Too large resource version" for cause in causes)
+                              or "Too large resource version" in str(parsed.get("message") or ""))
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -2149,6 +2170,7 @@ class ApiServerSource:
                 resp.release_conn()
             refused = HttpStatusError(resp.status, str(resp.reason or ""), _status_message(body))
             refused.generation = generation
+            refused.version_too_large = _version_too_large(resp.status, body)
             raise refused
         if self._stop.is_set():  # closed while connecting: the cut may have come before the socket existed
             resp.release_conn()
@@ -2467,17 +2489,19 @@ class ApiServerSource:
         """A complete list, folded into the cache in one go, asked for as client-go's reflector asks
         (relistResourceVersion and its pager): the first at resourceVersion 0, in pages of ``page_size``; a later
         one at the last resourceVersion seen, whole (no limit: the watch cache can answer it), unless the first
-        came in pages; one whose resourceVersion the server no longer has (410) at once again without one (a
-        quorum read, paged as the first try), and so on until a list works."""
+        came in pages; one whose resourceVersion the server no longer has (410) or does not have yet (a server
+        restored from a backup: isTooLargeResourceVersionError) at once again without one (a quorum read, paged as
+        the first try), and so on until a list works."""
         version = "" if kind in self._version_unavailable else cache.resource_version or "0"
         limit = self._page_size if kind in self._paginated or version in ("", "0") else None
         try:
             items, listed, paginated = self._pages(kind, cache, version, limit)
         except HttpStatusError as exc:
-            if exc.status != 410:
+            if exc.status != 410 and not exc.version_too_large:
                 raise
             self._version_unavailable.add(kind)
-            self._emit([cache.problem(f"list: {classify(exc, self._server, self._proxy).text} (expired); listing "
+            why = "expired" if exc.status == 410 else "newer than the server's history"
+            self._emit([cache.problem(f"list: {classify(exc, self._server, self._proxy).text} ({why}); listing "
                                       "again at the newest resourceVersion", severity=Severity.NOTE)])
             items, listed, paginated = self._pages(kind, cache, "", limit)
         if version == "0" and paginated:  # (no watch cache answered it: later lists are paged too)

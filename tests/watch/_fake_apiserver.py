@@ -305,6 +305,12 @@ class _Handler(BaseHTTPRequestHandler):
         if not query.get("continue") and version not in ("", "0") and int(version) < fake.compacted:
             self._json(410, status(410, "Expired", f"too old resource version: {version} ({fake.compacted})"))
             return
+        if not query.get("continue") and version not in ("", "0") and int(version) > fake.rv:  # (as the watch
+            body = status(504, "Timeout", f"Too large resource version: {version}, current: {fake.rv}")  # cache)
+            body["details"] = {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource "
+                                           "version"}], "retryAfterSeconds": 1}
+            self._json(504, body)
+            return
         with fake.cond:
             token = query.get("continue")
             if token:

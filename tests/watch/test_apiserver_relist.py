@@ -165,6 +165,25 @@ def test_a_list_at_a_compacted_resource_version_is_asked_again_at_the_newest(fak
     assert sequence(fake)[4] == f"watch@{fake.rv}" and sleeps == [1]
 
 
+def test_a_list_at_a_resource_version_the_server_has_not_reached_is_asked_again_at_the_newest(fake, make,
+                                                                                            sleeps) -> None:
+    """A server restored from a backup: its history is older than the resourceVersion the reflector last saw; the
+    watch cache refuses the list at it (504, cause ResourceVersionTooLarge) and client-go lists again at once
+    without one (isTooLargeResourceVersionError); the watch would have retried that list for ever."""
+    populate(fake)
+    listed = str(fake.rv)
+
+    def sleep(seconds: float) -> None:  # (after the very short watch, before the list: the server went back)
+        sleeps.append(seconds)
+        fake.rv -= 2
+
+    seen = Mirror(make(kinds=[Kind.SERVICE], sleep=sleep, watch_timeout=0,
+                       clock=StepClock(fake, [0.5], rest=2.0)))
+    seen.until(lambda: len(sequence(fake)) >= 5)
+    assert _lists(fake)[:3] == [("0", "500"), (listed, None), (None, None)]
+    assert sequence(fake)[4] == f"watch@{fake.rv}" and sleeps == [1]
+
+
 def test_each_watch_asks_for_a_timeout_drawn_as_the_reflector_draws_it(fake, tmp_path, sleeps) -> None:
     """client-go: timeoutSeconds = int(minWatchTimeout (5 min) * (rand + 1)), drawn for each watch, so a node's
     watches do not all end together; the watch asked for 300 s each time."""
