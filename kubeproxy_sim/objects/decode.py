@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from kubeproxy_sim.objects.addr import ParsedCIDR, ParsedIP, parse_cidr, parse_ip, special_address
+from kubeproxy_sim.objects.bulk import draft_class
 from kubeproxy_sim.objects.model import (
     DEFAULT_AFFINITY_TIMEOUT,
     TRAFFIC_DISTRIBUTIONS,
@@ -225,15 +226,36 @@ def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: s
         return None
     if labels:
         _note_unwatched(report, labels)
-    return Service(
-        namespace=namespace, name=name, type=svc_type, cluster_ips=cluster_ips, ip_families=families,
-        ports=ports, selector=selector, external_ips=external_ips, load_balancer_ingress=ingress,
-        load_balancer_source_ranges=source_ranges, external_traffic_policy=external_policy,
-        internal_traffic_policy=internal_policy, health_check_node_port=hc_port,
-        session_affinity=affinity, affinity_timeout=timeout, external_name=external_name,
-        traffic_distribution=distribution, labels=labels, origin=origin, publish_not_ready_addresses=publish,
-        cluster_ip_unset=cluster_ip == "",
-    )
+    # Service(...) built on a draft (objects.bulk.draft_class): its frozen __init__ takes 21 fields by keyword and
+    # calls object.__setattr__ for each, ~10 times the plain stores, once per Service of a large cluster. Every
+    # field of Service must be written here (tests/objects/test_draft_builders.py checks the set and the result)
+    service = object.__new__(_SERVICE_DRAFT)
+    service.namespace = namespace
+    service.name = name
+    service.type = svc_type
+    service.cluster_ips = cluster_ips
+    service.ip_families = families
+    service.ports = ports
+    service.selector = selector
+    service.external_ips = external_ips
+    service.load_balancer_ingress = ingress
+    service.load_balancer_source_ranges = source_ranges
+    service.external_traffic_policy = external_policy
+    service.internal_traffic_policy = internal_policy
+    service.health_check_node_port = hc_port
+    service.session_affinity = affinity
+    service.affinity_timeout = timeout
+    service.external_name = external_name
+    service.traffic_distribution = distribution
+    service.labels = labels
+    service.origin = origin
+    service.publish_not_ready_addresses = publish
+    service.cluster_ip_unset = cluster_ip == ""
+    service.__class__ = Service
+    return service
+
+
+_SERVICE_DRAFT: Any = draft_class(Service)
 
 
 def _check_external_name(report: Report, external_name: str) -> None:

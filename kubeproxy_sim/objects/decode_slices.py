@@ -67,12 +67,24 @@ def decode_endpoint_slice(doc: dict[str, Any], origin: Origin, report: Report, w
         report.error(f"metadata.labels.{SERVICE_NAME_LABEL}", problem)
     if report.failed:
         return None
-    es = EndpointSlice(namespace=namespace, name=name, service_name=service_name,
-                       address_type=address_type or AddressType.IPV4, endpoints=endpoints, ports=ports,
-                       labels=labels, origin=origin)
+    # EndpointSlice(...) built on a draft, as _fast_endpoint builds its endpoints: every field of EndpointSlice
+    # must be written here (tests/objects/test_draft_builders.py checks the set and the result)
+    es = object.__new__(_SLICE_DRAFT)
+    es.namespace = namespace
+    es.name = name
+    es.service_name = service_name
+    es.address_type = address_type or AddressType.IPV4
+    es.endpoints = endpoints
+    es.ports = ports
+    es.labels = labels
+    es.origin = origin
+    es.__class__ = EndpointSlice
     for path, message in repeated_addresses(es):
         report.warn(path, message)
     return es
+
+
+_SLICE_DRAFT: Any = draft_class(EndpointSlice)
 
 
 def _address_type(report: Report, doc: dict[str, Any]) -> AddressType | None:

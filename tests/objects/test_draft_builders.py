@@ -14,18 +14,21 @@ import dataclasses
 import inspect
 import textwrap
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubeproxy_sim.objects import decode_slices
+from kubeproxy_sim.objects import decode, decode_slices
 from kubeproxy_sim.objects.addr import is_plain_ipv4
 from kubeproxy_sim.objects.bulk import draft_class
+from kubeproxy_sim.objects.load import load_paths
 from kubeproxy_sim.objects.model import (
     AddressType,
     Endpoint,
+    EndpointSlice,
     LoadBalancerIngress,
     Protocol,
     Service,
@@ -237,3 +240,34 @@ def test_port_info_and_plan_are_their_inits(service: Service, local: bool, ready
     made = plan.plan_service(info, categorize((ep,), info, "node-1", None))
     assert_same_object(made, ServicePlan(**{f.name: getattr(made, f.name) for f in dataclasses.fields(made)}))
 
+
+def test_decode_service_writes_every_field_of_service() -> None:
+    written = written_attributes(decode.decode_service, "service") - {"__class__"}
+    assert written == field_names(Service), (
+        f"decode.decode_service writes {sorted(written)}; Service's fields are {sorted(field_names(Service))}: "
+        "update the builder with the dataclass")
+
+
+def test_decode_endpoint_slice_writes_every_field_of_endpoint_slice() -> None:
+    written = written_attributes(decode_slices.decode_endpoint_slice, "es") - {"__class__"}
+    assert written == field_names(EndpointSlice), (
+        f"decode_slices.decode_endpoint_slice writes {sorted(written)}; EndpointSlice's fields are "
+        f"{sorted(field_names(EndpointSlice))}: update the builder with the dataclass")
+
+
+RULESETS = Path(__file__).resolve().parents[2] / "rulesets"
+
+
+def test_decoded_services_and_slices_are_their_inits() -> None:
+    """Every Service and EndpointSlice of the rulesets' scenarios (every type, policy, family, hints, odd values)
+    is the object its __init__ builds from the same values: equal, hashed, printed and typed alike."""
+    seen = 0
+    for objects in sorted(RULESETS.glob("*/objects.yaml")):
+        cluster = load_paths([str(objects)], overlaps=False).cluster
+        objs: list[Service | EndpointSlice] = [*cluster.services, *cluster.endpoint_slices]
+        for obj in objs:
+            rebuilt = type(obj)(**{f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)})
+            assert_same_object(obj, rebuilt)
+            assert obj.origin == rebuilt.origin  # (not compared by ==)
+            seen += 1
+    assert seen > 100
