@@ -1869,11 +1869,13 @@ def _go_tunnel(conn: Any, target: str) -> None:
     """The CONNECT request Go's transport sends a proxy (net/http's dialConn: HTTP/1.1, the Host header and Go's
     User-Agent, then the proxy's Proxy-Authorization), for ``target`` (:func:`go_connect_target`), in place of
     http.client's (HTTP/1.0, the dialed host, no Host header); its answer read as urllib3 reads it, a refusal raised
-    in its words ("Tunnel connection failed: 502 Bad Gateway")."""
+    in its words ("Tunnel connection failed: 502 Bad Gateway"). The connection's tunnel headers are the proxy's
+    (Proxy-Authorization) but for a Host, which http.client's set_tunnel puts there itself since Python 3.12 (the
+    dialed address, "0.0.0.0:6443"): Go's Host is the one above, sent once."""
     import http.client
 
     lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}", "User-Agent: Go-http-client/1.1"]
-    lines += [f"{key}: {value}" for key, value in (conn._tunnel_headers or {}).items()]
+    lines += [f"{key}: {value}" for key, value in (conn._tunnel_headers or {}).items() if key.lower() != "host"]
     conn.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
     response = conn.response_class(conn.sock, method=conn._method)
     try:

@@ -114,3 +114,22 @@ def test_an_http_proxy_is_sent_the_host_as_written_and_the_proxy_url_s_user(popu
     assert {target.partition("/api/")[0] for target in populated.targets} == {"http://LOCALHOST:6443"}
     assert set(populated.host_headers) == {"LOCALHOST:6443"}
     assert populated.proxy_authorization and set(populated.proxy_authorization) == {"Basic dXNAZXI6cDpzcw=="}
+
+
+def test_the_tunnel_s_host_is_go_s_alone_when_http_client_set_one(tls_fake, proxy: TunnelProxy) -> None:
+    """Python 3.12's set_tunnel puts a Host of its own (the address dialed, in small letters) among the tunnel
+    headers; the CONNECT carried it after Go's, two Host lines (reviewer r1: 'Host: 0.0.0.0:6443' second)."""
+    import http.client
+
+    from kubeproxy_sim.watch.apiserver import _go_tunnel
+
+    target = f"LOCALHOST:{port_of(tls_fake)}"
+    conn = http.client.HTTPConnection("127.0.0.1", proxy.port)
+    conn._tunnel_headers = {"Host": f"0.0.0.0:{port_of(tls_fake)}", "Proxy-Authorization": "Basic dXM6cA=="}
+    conn.sock = socket.create_connection(("127.0.0.1", proxy.port))
+    try:
+        _go_tunnel(conn, target)
+    finally:
+        conn.close()
+    assert proxy.heads == [f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: Go-http-client/1.1\r\n"
+                           "Proxy-Authorization: Basic dXM6cA==".encode()]
