@@ -425,8 +425,20 @@ def _service_port(report: Report, raw: dict[str, Any], path: str, svc_type: Serv
     app_protocol = report.string(raw, "appProtocol", f"{path}.appProtocol")
     if number is None or target is None:
         return None
-    return ServicePort(name=name, protocol=protocol, port=number, target_port=target, node_port=node_port,
-                       app_protocol=app_protocol)
+    # ServicePort(...) built on a draft, as decode_service builds the Service: every field of ServicePort must be
+    # written here (tests/objects/test_draft_builders.py checks the set and the result)
+    port = object.__new__(_SERVICE_PORT_DRAFT)
+    port.name = name
+    port.protocol = protocol
+    port.port = number
+    port.target_port = target
+    port.node_port = node_port
+    port.app_protocol = app_protocol
+    port.__class__ = ServicePort
+    return port
+
+
+_SERVICE_PORT_DRAFT: Any = draft_class(ServicePort)
 
 
 def _target_port(report: Report, raw: dict[str, Any], path: str, port: int | None) -> int | str | None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
+from kubeproxy_sim.objects.bulk import draft_class
 from kubeproxy_sim.proxier.state import EndpointInfo, ServicePortInfo
 
 
@@ -114,7 +116,7 @@ def categorize(endpoints: Sequence[EndpointInfo], service: ServicePortInfo, node
     """Split a service port's endpoints into its cluster, local and reachable sets (``node_hints``: whether
     the PreferSameTrafficDistribution gate lets node hints be read, :func:`topology_mode`)."""
     if not endpoints:
-        return Categorized()
+        return _NO_ENDPOINTS
     mode = TopologyMode.NONE
     cluster: tuple[EndpointInfo, ...] = ()
     has_any = False
@@ -123,15 +125,35 @@ def categorize(endpoints: Sequence[EndpointInfo], service: ServicePortInfo, node
         cluster = _cluster_endpoints(endpoints, mode, node_name, zone)
         has_any = bool(cluster)
     if not service.uses_local_endpoints:
-        return Categorized(cluster=cluster, reachable=cluster, has_any=has_any)
+        return _categorized(cluster, (), cluster, has_any)
     local, any_usable, local_is_fallback = _local_endpoints(endpoints)
     has_any = has_any or any_usable
     if not service.uses_cluster_endpoints:
-        return Categorized(local=local, reachable=local, has_any=has_any)
+        return _categorized((), local, local, has_any)
     if mode is TopologyMode.NONE and not local_is_fallback:
         # Every ready endpoint is in the cluster set, so it contains the local one.
-        return Categorized(cluster=cluster, local=local, reachable=cluster, has_any=has_any)
+        return _categorized(cluster, local, cluster, has_any)
     merged = {ep.endpoint: ep for ep in cluster}
     merged.update((ep.endpoint, ep) for ep in local)
     reachable = tuple(merged[k] for k in sorted(merged))
-    return Categorized(cluster=cluster, local=local, reachable=reachable, has_any=has_any)
+    return _categorized(cluster, local, reachable, has_any)
+
+
+_NO_ENDPOINTS = Categorized()
+
+
+def _categorized(cluster: tuple[EndpointInfo, ...], local: tuple[EndpointInfo, ...],
+                 reachable: tuple[EndpointInfo, ...], has_any: bool) -> Categorized:
+    """``Categorized(cluster, local, reachable, has_any)`` built on a draft (objects.bulk.draft_class), one per
+    service port: the frozen ``__init__`` by keyword costs ~9,000 instructions. Every field of Categorized must be
+    written here (tests/objects/test_draft_builders.py checks)."""
+    made = object.__new__(_CATEGORIZED_DRAFT)
+    made.cluster = cluster
+    made.local = local
+    made.reachable = reachable
+    made.has_any = has_any
+    made.__class__ = Categorized
+    return made
+
+
+_CATEGORIZED_DRAFT: Any = draft_class(Categorized)

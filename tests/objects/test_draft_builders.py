@@ -29,6 +29,7 @@ from kubeproxy_sim.objects.model import (
     AddressType,
     Endpoint,
     EndpointSlice,
+    IPFamily,
     LoadBalancerIngress,
     Protocol,
     Service,
@@ -38,11 +39,12 @@ from kubeproxy_sim.objects.model import (
     TrafficPolicy,
 )
 from kubeproxy_sim.objects.report import Report
-from kubeproxy_sim.proxier import state
+from kubeproxy_sim.proxier import state, topology
+from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.proxier.rules import plan
 from kubeproxy_sim.proxier.rules.plan import ServicePlan
 from kubeproxy_sim.proxier.state import EndpointInfo, ServicePortInfo
-from kubeproxy_sim.proxier.topology import categorize
+from kubeproxy_sim.proxier.topology import Categorized, categorize
 from tests.budget import budget
 
 
@@ -271,3 +273,30 @@ def test_decoded_services_and_slices_are_their_inits() -> None:
             assert obj.origin == rebuilt.origin  # (not compared by ==)
             seen += 1
     assert seen > 100
+
+
+def test_service_port_and_categorized_builders_write_every_field() -> None:
+    for builder, target, cls in ((decode._service_port, "port", ServicePort),
+                                 (topology._categorized, "made", Categorized)):
+        written = written_attributes(builder, target) - {"__class__"}
+        assert written == field_names(cls), (
+            f"{builder.__qualname__} writes {sorted(written)}; {cls.__name__}'s fields are "
+            f"{sorted(field_names(cls))}: update the builder with the dataclass")
+
+
+def test_decoded_service_ports_and_categorized_sets_are_their_inits() -> None:
+    """Every port of the rulesets' Services, and the endpoint sets of every port, equal what __init__ builds."""
+    seen = 0
+    for objects in sorted(RULESETS.glob("*/objects.yaml")):
+        cluster = load_paths([str(objects)], overlaps=False).cluster
+        for port in (p for service in cluster.services for p in service.ports):
+            assert_same_object(port, ServicePort(**{f.name: getattr(port, f.name) for f in dataclasses.fields(port)}))
+            seen += 1
+        for family in IPFamily:
+            ipv6 = family is IPFamily.IPV6
+            by_port = state.endpoints_map(cluster.endpoint_slices, ProxyConfig(node_name="node-1", ip_family=family))
+            for service in cluster.services:
+                for info in state.family_service_ports(service, ipv6):
+                    cats = categorize(by_port.get(info.key, ()), info, "node-1", "zone-a")
+                    assert_same_object(cats, Categorized(cats.cluster, cats.local, cats.reachable, cats.has_any))
+    assert seen > 50
