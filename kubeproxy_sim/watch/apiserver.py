@@ -40,6 +40,7 @@ randomness are injected: tests run the whole protocol with no real waits.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import os
@@ -321,7 +322,22 @@ class ExecCredential:
         return self.expiry is not None and now > self.expiry
 
 
-def _connected(kubeconfig: str, context: str | None, per_request: bool = False, handshake: bool = False,
+def _read_kubeconfig(kubeconfig: str) -> dict[str, Any]:
+    """The kubeconfig read once and checked for its shape (:func:`_check_shape`), the kubernetes client looked for
+    first (said before the file is read). The watch keeps it and builds every later client from it
+    (:meth:`ApiServerSource._fresh_client`), as client-go's exec authenticator keeps the plugin's command, args and
+    env of the config loaded at start: a pipe (``--kubeconfig <(...)``) gives its text once, a FIFO would wait for
+    a writer, a file deleted or edited since is not what the watch was started with."""
+    try:
+        import kubernetes  # noqa: F401
+    except ImportError:
+        raise EnvironmentMissing("watching an API server needs the kubernetes client: "
+                                 "pip install 'kubeproxy-sim[live]'") from None
+    return _check_shape(kubeconfig)
+
+
+def _connected(kubeconfig: str, context: str | None, per_request: bool = False, handshake: bool = False, *,
+               read: dict[str, Any] | None = None,
                ) -> tuple[Any, dict[str, Any], Diagnostic | None, ExecCredential | None]:
     """:func:`connect`'s client, the kubeconfig as it read it (once: what else is asked of the file is asked of
     that, as a pipe gives its text once), and, when ``per_request`` (the watch, which fails each request for it,
@@ -330,19 +346,16 @@ def _connected(kubeconfig: str, context: str | None, per_request: bool = False, 
     exec plugin gave when it ran (:class:`ExecCredential`), else None. Without ``per_request`` either is raised.
     With ``per_request``, a plugin client-go runs only in the TLS handshake (:func:`_exec_at_handshake`) is not
     run (nor looked for) unless ``handshake``: the watch runs it when a connection is up
-    (:meth:`ApiServerSource._handshake_problem`)."""
-    try:
-        import kubernetes  # noqa: F401  (here: said before the file is read)
-    except ImportError:
-        raise EnvironmentMissing("watching an API server needs the kubernetes client: "
-                                 "pip install 'kubeproxy-sim[live]'") from None
-    data, taken, missing = _check_server(kubeconfig, _check_shape(kubeconfig), context, per_request)
+    (:meth:`ApiServerSource._handshake_problem`). ``read`` is the kubeconfig as :func:`read_kubeconfig` read it
+    earlier, built from (a copy: the client refreshes an auth-provider's token in place) instead of the file."""
+    shaped = _read_kubeconfig(kubeconfig) if read is None else copy.deepcopy(read)
+    data, taken, missing = _check_server(kubeconfig, shaped, context, per_request)
     user_at = chosen(data, context)[1]
     if per_request and not handshake and user_at is not None and _exec_at_handshake(data, context):
         taken, missing = _without_exec(taken, user_at), None
     try:
         with _client_errors_logged() as logged:
-            client, credential = _client(taken, kubeconfig, context)
+            client, credential = _client(taken, kubeconfig, context, kept=read)
         failure = _exec_failed(kubeconfig, data, context, logged[0]) if logged else missing
         if failure is not None and not per_request:  # (the client logs it and carries on without credentials)
             raise InputError(failure)
@@ -385,7 +398,8 @@ def _exec_failed(kubeconfig: str, data: dict[str, Any], context: str | None, log
                       field=f"users[{user_at}].user.exec" if user_at is not None else None)
 
 
-def _client(taken: dict[str, Any], kubeconfig: str, context: str | None) -> tuple[Any, ExecCredential | None]:
+def _client(taken: dict[str, Any], kubeconfig: str, context: str | None, kept: dict[str, Any] | None = None,
+            ) -> tuple[Any, ExecCredential | None]:
     """The client for the kubeconfig as read once (:func:`_check_shape`) and as client-go takes it
     (:func:`_as_client_go_takes`): the client's own reading of the file was a second one, which a pipe
     (``--kubeconfig <(...)``) answers with nothing ("Invalid kube-config ... file is empty"). Relative paths in it
@@ -395,13 +409,16 @@ def _client(taken: dict[str, Any], kubeconfig: str, context: str | None) -> tupl
     to the file (:func:`_persist_auth_provider`), or fails the client as kubectl's request fails. The persister
     reads the very mapping the client was given, which the client refreshes in place. Credentials an exec plugin
     gave are returned beside the client (:class:`ExecCredential`), and the client's own refresh of them is
-    switched off: the watch follows their expiry as client-go does (:meth:`ApiServerSource._check_credentials`)."""
+    switched off: the watch follows their expiry as client-go does (:meth:`ApiServerSource._check_credentials`).
+    A refreshed auth-provider token written back is kept in ``kept`` too (the kubeconfig as the watch read it at
+    start, which it builds later clients from), as client-go's oidc provider keeps its config in memory once
+    persisted: the next client starts from the refreshed tokens, not the spent refresh-token."""
     from kubernetes.client import ApiClient, Configuration
 
     given = _local_paths_resolved(taken, kubeconfig)
     configuration = type.__call__(Configuration)  # (as new_client_from_config: not a copy of the default one)
     loader = _loader_class()(config_dict=given, active_context=context, config_base_path="",  # ("": paths as given)
-                              config_persister=lambda: _persist_auth_provider(kubeconfig, given, context))
+                              config_persister=lambda: _persisted(kubeconfig, given, context, kept))
     loader.load_and_set(configuration)
     proxy = str(getattr(configuration, "proxy", "") or "")
     if _go_scheme(proxy) in ("http", "https") and (proxy_auth := _url_basic_auth(proxy)) is not None:
@@ -760,6 +777,17 @@ def _persist_auth_provider(kubeconfig: str, taken: dict[str, Any], context: str 
     except _NotPersisted as exc:
         raise PersistFailed(Diagnostic(f"could not persist new tokens: {exc}", file=kubeconfig,
                                        field=f"users[{user_at}].user.auth-provider")) from None
+
+
+def _persisted(kubeconfig: str, given: dict[str, Any], context: str | None, kept: dict[str, Any] | None) -> None:
+    """:func:`_persist_auth_provider`, then, when that worked, the refreshed auth-provider config kept in ``kept``
+    as well (client-go's oidc idToken: the in-memory config is replaced only after Persist succeeds)."""
+    _persist_auth_provider(kubeconfig, given, context)
+    user_at, _, user = _chosen_user(given, context)
+    if kept is not None and user_at is not None and (provider := user.get("auth-provider")) is not None:
+        kept_user = kept["users"][user_at]["user"]
+        config = dict(provider.get("config") or {})
+        kept_user["auth-provider"] = {**kept_user.get("auth-provider", {}), "config": config}
 
 
 def _locked(lock: str) -> bool:
@@ -1949,8 +1977,9 @@ class ApiServerSource:
                  rng: random.Random | None = None, backoff: Backoff = Backoff(), watch_timeout: int | None = None,
                  read_timeout: float | None = None, page_size: int = 500, now: Callable[[], float] = time.time,
                  ) -> None:
-        self._api, self._data, self._exec_failure, self._exec_credential = _connected(kubeconfig, context,
-                                                                                       per_request=True)
+        self._read = _read_kubeconfig(kubeconfig)  # (every later client is built from it: _fresh_client)
+        self._api, self._data, self._exec_failure, self._exec_credential = _connected(
+            kubeconfig, context, per_request=True, read=self._read)
         self._now = now  # the wall clock an exec plugin's expirationTimestamp is read against
         self._generation = 0  # the credentials' generation: one more each time the exec plugin gives new ones
         # the plugin ran for the first request (client-go runs it then): that one takes what it gave, expired or not
@@ -2253,7 +2282,8 @@ class ApiServerSource:
         its failure, or the kubeconfig's own problem when it went bad since, or None, and what it gave."""
         logging.getLogger().removeHandler(self._logged)  # (its failure is said by the request)
         try:
-            _, _, failure, credential = _connected(self._kubeconfig, self._context, per_request=True, handshake=True)
+            _, _, failure, credential = _connected(self._kubeconfig, self._context, per_request=True, handshake=True,
+                                                   read=self._read)
             return failure, credential
         except InputError as exc:
             return exc.diagnostics[0] if exc.diagnostics else Diagnostic(str(exc), file=self._kubeconfig), None
@@ -2262,28 +2292,32 @@ class ApiServerSource:
                 logging.getLogger().addHandler(self._logged)
 
     def _reload_credentials(self) -> None:
-        """Read the kubeconfig's credentials again, for what client-go reads again at a request: the exec plugin
-        run again (:meth:`_check_credentials`: one installed meanwhile, one that failed last time, one whose
-        credentials expired), a token file that held white space alone now holding a token. Never for a 401 alone
-        (:meth:`_unauthorized`)."""
+        """Get the credentials again, for what client-go gets again at a request: the exec plugin run again
+        (:meth:`_check_credentials`: one installed meanwhile, one that failed last time, one whose credentials
+        expired), a token file that held white space alone now holding a token. Never for a 401 alone
+        (:meth:`_unauthorized`). A run that fails is kept as the reason (``_exec_failure``: the request fails for
+        it, and the next one runs the plugin again), and the credentials held are kept: client-go's
+        refreshCredsLocked returns its error without touching cachedCreds, so a request under way in another
+        thread never goes out without an Authorization header."""
         fresh = self._fresh_client()
-        if fresh is not None:
-            client, self._data, self._exec_failure, credential = fresh
+        failure = fresh if isinstance(fresh, Diagnostic) else fresh[2]
+        self._exec_failure = failure
+        if isinstance(fresh, tuple) and failure is None:
+            client, self._data, _, credential = fresh
             self._take(client, credential)
 
-    def _fresh_client(self) -> tuple[Any, dict[str, Any], Diagnostic | None, ExecCredential | None] | None:
-        """The client built anew from the kubeconfig (:func:`_connected`), its exec plugin run again; None when the
-        kubeconfig itself went bad meanwhile (what works is kept for the TLS part) or an auth-provider's refreshed
-        token could not be written back (said)."""
+    def _fresh_client(self) -> tuple[Any, dict[str, Any], Diagnostic | None, ExecCredential | None] | Diagnostic:
+        """The client built anew (:func:`_connected`), its exec plugin run again, from the kubeconfig as it was read
+        at start (``_read``: the file is not read again, as client-go's exec authenticator runs the plugin of the
+        config it loaded), or why it could not be: a file it names (a CA, a client certificate) no longer
+        readable, an auth-provider's refreshed token not written back (the request fails for it, as kubectl's)."""
         logging.getLogger().removeHandler(self._logged)  # (an exec plugin failing here is said by the request)
         try:
-            return _connected(self._kubeconfig, self._context, per_request=True)
-        except PersistFailed as exc:  # said (the client logs an exec plugin's failure itself: ``_logged``)
-            for diagnostic in exc.diagnostics:
-                self._say(self.host, replace(diagnostic, severity=Severity.WARNING))
-            return None
-        except Exception:
-            return None
+            return _connected(self._kubeconfig, self._context, per_request=True, read=self._read)
+        except InputError as exc:
+            return exc.diagnostics[0] if exc.diagnostics else Diagnostic(str(exc), file=self._kubeconfig)
+        except Exception as exc:  # (none expected: _connected says what it meets; never a traceback)
+            return Diagnostic(f"cannot build the client again: {_first_line(exc)}", file=self._kubeconfig)
         finally:
             if self._threads and not self._stop.is_set():
                 logging.getLogger().addHandler(self._logged)
@@ -2323,15 +2357,13 @@ class ApiServerSource:
             if exc.generation != self._generation or self._exec_failure is not None:
                 return
             fresh = self._fresh_client()
-            if fresh is None:
-                return
-            client, data, failure, credential = fresh
-            if failure is not None:
+            failure = fresh if isinstance(fresh, Diagnostic) else fresh[2]
+            if failure is not None or isinstance(fresh, Diagnostic):
                 said = str(_exec_failure_text(failure)).removeprefix("getting credentials: ")
                 self._say(self.host, Diagnostic(f"refreshing credentials after HTTP 401: {said}", file=self.host,
                                                 severity=Severity.WARNING))
                 return
-            self._data = data
+            client, self._data, _, credential = fresh
             self._take(client, credential)
 
     # -- saying things once -----------------------------------------------------------------------

@@ -326,3 +326,23 @@ def test_a_rotated_client_certificate_closes_the_watches_under_way(tmp_path: Pat
                      if path == "/api/v1/nodes"]
     assert node_requests[-1] == _der(ROTATED_CERT) and node_requests[0] == _der(TEST_CERT)
     assert plugin.runs == 2
+
+
+def test_a_failing_run_at_expiry_keeps_the_credentials_held(tls_fake, tmp_path: Path) -> None:
+    """client-go's refreshCredsLocked returns its error and leaves cachedCreds as they were: the request fails, and
+    no request under way in another thread meanwhile goes out without an Authorization header (the watch took
+    the client built without credentials, reviewer r1)."""
+    from kubeproxy_sim.watch.apiserver import CredentialsUnavailable
+
+    plugin = Plugin(tmp_path, expiry=EXPIRY)
+    clock = Clock(AT_EXPIRY - 60)
+    kubeconfig = with_user(tls_fake, tmp_path / "kc", {"exec": plugin.entry}, **{"insecure-skip-tls-verify": True})
+    src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], now=clock)
+    src._check_credentials()  # (the first request's: takes what the plugin gave)
+    plugin.plan(fail=True)
+    clock.at = AT_EXPIRY + 1
+    with pytest.raises(CredentialsUnavailable, match="token service down"):
+        src._check_credentials()
+    assert src._headers()["Authorization"] == "Bearer t1"
+    assert plugin.runs == 2
+

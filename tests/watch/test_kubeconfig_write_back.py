@@ -269,25 +269,60 @@ def test_a_kubeconfig_locked_by_another_writer_fails_the_connection_and_its_lock
     assert (config.read_text(), sorted(os.listdir(tmp_path))) == (kubeconfig_text(), ["config", "config.lock"])
 
 
-def test_a_write_back_failing_when_credentials_are_read_again_is_a_warning(tmp_path: Path) -> None:
-    """When the watch reads the kubeconfig's credentials again while watching (for what client-go reads again at
-    a request: an exec plugin run again, a token file that was blank; never for a 401 alone, which client-go's
-    oidc plugin leaves alone too) and the client refreshes an expired id-token there, a write-back that fails is
-    said, and the watch goes on with the credentials it had (the request that follows does not say why)."""
-    from kubeproxy_sim.errors import Severity
-    from kubeproxy_sim.watch import ApiServerSource, Kind
+def test_a_write_back_failing_when_credentials_are_got_again_fails_the_request(tmp_path: Path, monkeypatch) -> None:
+    """When the watch builds its client again while watching (for what client-go gets again at a request: an exec
+    plugin run again, a token file that was blank; never for a 401 alone, which client-go's oidc plugin leaves alone
+    too) from the kubeconfig as read at start, and the client refreshes an expired id-token there, a write-back
+    that fails fails the request with it, as client-go's oidc plugin fails it ("could not persist new tokens"),
+    and the credentials held are kept for a request under way (the watch said a warning and went on)."""
+    from kubernetes.config.kube_config import KubeConfigLoader
 
+    from kubeproxy_sim.watch import ApiServerSource, Kind
+    from kubeproxy_sim.watch.apiserver import CredentialsUnavailable
+
+    def refresh(self, provider) -> None:  # (an id-token that has expired again by the next build)
+        provider["config"].value["id-token"] = jwt(2)
+        provider["config"].value["refresh-token"] = "rotated"
+
+    monkeypatch.setattr(KubeConfigLoader, "_refresh_oidc", refresh)
     config = tmp_path / "config"
     config.write_text(kubeconfig_text())
     source = ApiServerSource(str(config), kinds=[Kind.SERVICE])
     before = source._auth
-    config.write_text(kubeconfig_text())  # its id-token expired again
     (tmp_path / "config.lock").write_text("")
     source._reload_credentials()
     assert source._auth is before
-    assert [(d.severity, str(d)) for d in source.poll().diagnostics] == [(Severity.WARNING, refused_write_back(
-        config, f"open {config}.lock: file exists (another kubectl is writing the file, or one stopped before "
-        "removing its lock)").replace("could not", "warning: could not"))]
+    with pytest.raises(CredentialsUnavailable) as refused:
+        source._check_credentials()
+    assert str(refused.value) == (
+        f"getting credentials: could not persist new tokens: open {config}.lock: file exists (another kubectl is "
+        f"writing the file, or one stopped before removing its lock) ({config}: users[0].user.auth-provider)")
+    assert source._auth is before
+
+
+def test_a_refreshed_token_written_back_is_what_the_next_client_starts_from(tmp_path: Path, monkeypatch) -> None:
+    """The client is built again from the kubeconfig as read at start (not the file), with the tokens the last
+    refresh wrote back, as client-go's oidc provider keeps them in memory: a refresh-token rotated by the identity
+    provider is not spent again."""
+    from kubernetes.config.kube_config import KubeConfigLoader
+
+    from kubeproxy_sim.watch import ApiServerSource, Kind
+
+    spent: list[str] = []
+
+    def refresh(self, provider) -> None:
+        spent.append(provider["config"]["refresh-token"])
+        provider["config"].value["id-token"] = jwt(2)  # (expired again by the next build)
+        provider["config"].value["refresh-token"] = f"r{len(spent)}"
+
+    monkeypatch.setattr(KubeConfigLoader, "_refresh_oidc", refresh)
+    config = tmp_path / "config"
+    config.write_text(kubeconfig_text())
+    source = ApiServerSource(str(config), kinds=[Kind.SERVICE])
+    source._reload_credentials()
+    source._reload_credentials()
+    assert spent == ["first", "r1", "r2"]
+    assert provider_config(config)["refresh-token"] == "r3"
 
 
 def _refreshed_then(monkeypatch, meanwhile) -> None:
