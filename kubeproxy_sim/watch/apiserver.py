@@ -2189,10 +2189,11 @@ class ApiServerSource:
         if self._dial_problem is not None:  # (Go dials after getting the credentials)
             raise DialImpossible(self._dial_problem)
         query = {k: v for k, v in params.items() if v is not None}
-        url = f"{self._request_base}{KIND_SPECS[kind].path}?{urlencode(query)}"
         generation = self._generation
+        headers = self._headers()  # (before the pool: _take replaces the pool before the credentials)
+        url = f"{self._request_base}{KIND_SPECS[kind].path}?{urlencode(query)}"
         resp = self._api.rest_client.pool_manager.request(
-            "GET", url, headers=self._headers(), preload_content=False, retries=False,
+            "GET", url, headers=headers, preload_content=False, retries=False,
             timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=self._read_timeout))
         if resp.status != 200:
             try:
@@ -2324,20 +2325,26 @@ class ApiServerSource:
 
     def _take(self, client: Any, credential: ExecCredential | None) -> None:
         """Send the next requests with ``client``'s credentials. New ones of the exec plugin are a new generation
-        (:meth:`_unauthorized`); when their client certificate differs from the last ones', every connection is
-        closed, as client-go's exec authenticator closes all it dialed (a token's rotation keeps them): the watches
-        under way break and resume from their resourceVersion, and the next connections present the new
-        certificate, which only the new client's connection pool holds."""
-        self._auth = client.configuration
-        if credential is None:
-            return
-        old, self._exec_credential = self._exec_credential, credential
-        self._generation += 1
-        if old is not None and old.cert != credential.cert:
+        (:meth:`_unauthorized`); when their client certificate differs from the last ones' (or is the first one),
+        the client's connection pool is taken, which alone holds it, and every connection is closed when there were
+        credentials before, as client-go's exec authenticator closes all it dialed when a certificate changes (a
+        token's rotation keeps them; its first credentials close none): the watches under way break and resume from
+        their resourceVersion, presenting the new certificate. The pool is taken before the headers' source and
+        the generation, so that a request reading the new credentials (:meth:`_get` reads the headers, then the
+        pool) never goes out on the pool of the old certificate."""
+        old = self._exec_credential
+        new_pool = credential is not None and credential.cert != (None if old is None else old.cert)
+        if new_pool:
             pool_manager = getattr(getattr(client, "rest_client", None), "pool_manager", None)
             self._api = client
             self._request_base = _proxied_base(self._base_url, self._server, pool_manager)
             self._tracked = self._track(pool_manager)
+        self._auth = client.configuration
+        if credential is None:
+            return
+        self._exec_credential = credential
+        self._generation += 1
+        if new_pool and old is not None:
             self._cut_all()
 
     def _unauthorized(self, exc: HttpStatusError) -> None:

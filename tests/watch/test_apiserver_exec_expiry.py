@@ -346,3 +346,49 @@ def test_a_failing_run_at_expiry_keeps_the_credentials_held(tls_fake, tmp_path: 
     assert src._headers()["Authorization"] == "Bearer t1"
     assert plugin.runs == 2
 
+
+class _Recording(ApiServerSource):
+    """Notes the order in which the attributes a request reads are assigned."""
+
+    assigned: list[str]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ("_api", "_request_base", "_auth", "_generation", "_exec_credential"):
+            self.__dict__.setdefault("assigned", []).append(name)
+        super().__setattr__(name, value)
+
+
+def test_new_credentials_are_taken_after_the_pool_that_presents_them(tls_fake, tmp_path: Path) -> None:
+    """A rotated client certificate: the new client's pool (which alone presents it) and its request base are
+    taken before the headers' source and the generation, so that a request in another thread that reads the new
+    credentials sends them on the new pool (the watch took the credentials first, reviewer r1)."""
+    from kubeproxy_sim.watch.apiserver import ExecCredential, connect
+
+    kubeconfig = with_user(tls_fake, tmp_path / "kc", {"token": "t"}, **{"insecure-skip-tls-verify": True})
+    src = _Recording(str(kubeconfig), kinds=[Kind.SERVICE])
+    src._exec_credential = ExecCredential(None, cert="a")
+    src.assigned.clear()
+    client = connect(str(kubeconfig))
+    src._take(client, ExecCredential(None, cert="b"))
+    assert src.assigned == ["_api", "_request_base", "_auth", "_exec_credential", "_generation"]
+    assert src._api is client
+
+
+def test_a_first_client_certificate_is_presented(tmp_path: Path) -> None:
+    """The plugin failed as the watch started (no credentials, as a server requiring a client certificate
+    closes the handshake), then hands out a certificate: the connections present it (the watch kept the pool
+    built without one: only a change from earlier credentials took the new client's)."""
+    fake = tls_server(tmp_path, require_client_cert=True)
+    try:
+        plugin = Plugin(tmp_path, fail=True)
+        src = _source(fake, tmp_path, plugin)
+        try:
+            seen = Mirror(src)
+            seen.until(lambda: plugin.runs >= 3)
+            plugin.plan(expiry=EXPIRY, clientCertificateData=TEST_CERT, clientKeyData=TEST_KEY)
+            seen.until(lambda: len(fake.client_certs) >= 2)
+        finally:
+            src.close(timeout=2)
+    finally:
+        fake.stop()
+    assert set(fake.client_certs) == {_der(TEST_CERT)}
