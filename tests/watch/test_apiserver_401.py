@@ -52,8 +52,6 @@ USERS = {  # the kubeconfig's user, then the one written over it while the serve
 
 @pytest.mark.parametrize("case", list(USERS))
 def test_a_401_reads_no_credentials_again(case: str, tls_fake, tmp_path: Path, monkeypatch) -> None:
-    # (no gap between two readings: the watch read the kubeconfig again at the first 401 after 2 s)
-    monkeypatch.setattr("kubeproxy_sim.watch.apiserver.CREDENTIALS_RELOAD_GAP", 0.0, raising=False)
     first, second, sent = USERS[case]
     kubeconfig = with_user(tls_fake, tmp_path / "kc", first(tmp_path), **{"insecure-skip-tls-verify": True})
     tls_fake.require_authorization = "Bearer the server's"  # every request refused: 401

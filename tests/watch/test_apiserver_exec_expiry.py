@@ -210,13 +210,14 @@ def test_a_401_runs_the_plugin_again_at_once(tls_fake, tmp_path: Path) -> None:
     try:
         seen = Mirror(src)
         seen.until(lambda: len(tls_fake.authorization) >= 2)
+        before = len(tls_fake.authorization)  # (first: a request may come between the two lines, taken or refused)
         tls_fake.require_authorization = "Bearer t2"
-        before = len(tls_fake.authorization)
         seen.until(lambda: tls_fake.authorization[-1:] == ["Bearer t2"])
-        refused = tls_fake.authorization[before:].count("Bearer t1")
+        sent_t1 = tls_fake.authorization[before:].count("Bearer t1")
     finally:
         src.close(timeout=2)
-    assert (refused, plugin.runs) == (1, 2)
+    assert 1 <= sent_t1 <= 2  # (the refused one, and perhaps one taken before the switch)
+    assert plugin.runs == 2
 
 
 def test_a_failing_run_after_a_401_keeps_the_old_credentials(tls_fake, tmp_path: Path) -> None:

@@ -108,10 +108,9 @@ def test_the_file_s_token_goes_out_before_a_token_beside_it(tls_fake, tmp_path: 
         src.close(timeout=2)
 
 
-def test_a_401_does_not_read_the_file_again(tls_fake, tmp_path: Path, monkeypatch) -> None:
+def test_a_401_does_not_read_the_file_again(tls_fake, tmp_path: Path) -> None:
     """The bearer round tripper leaves a 401 alone: the file is read again by the clock only (the watch read the
-    kubeconfig again after a 401, here with no gap between two readings)."""
-    monkeypatch.setattr("kubeproxy_sim.watch.apiserver.CREDENTIALS_RELOAD_GAP", 0.0, raising=False)  # (gone)
+    kubeconfig again after a 401)."""
     token, wall = tmp_path / "token", Wall()
     token.write_text("first")
     src, _ = _source(tls_fake, tmp_path, {"tokenFile": str(token)}, wall)
