@@ -189,8 +189,8 @@ class RawFacts:
     the object model does not carry (the controllers need them) and the Deployments it does not read. Mutable on
     purpose, and local to one load; :meth:`manifests` gives them as the frozen result, in key order."""
 
-    __slots__ = ("annotations", "deployments", "diagnostics", "ip_fields", "node_cpu", "node_max_pods", "not_ready",
-                 "pod_applied", "policies", "unposted", "unreachable", "untainted")
+    __slots__ = ("annotations", "deployments", "diagnostics", "endpoints_labels", "ip_fields", "node_cpu",
+                 "node_max_pods", "not_ready", "pod_applied", "policies", "unposted", "unreachable", "untainted")
 
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         self.diagnostics = diagnostics
@@ -205,6 +205,7 @@ class RawFacts:
         self.policies: dict[str, str] = {}
         self.ip_fields: dict[str, WrittenIPFields] = {}
         self.pod_applied: dict[str, LastApplied] = {}
+        self.endpoints_labels: dict[str, bool] = {}
 
     def add(self, file: str, doc: dict[str, Any]) -> None:
         """One document's facts, by its kind (a document of any other kind has none)."""
@@ -215,12 +216,14 @@ class RawFacts:
             self._deployment(file, doc)
         elif kind == "Node" and isinstance(meta.get("name"), str):
             self._node(file, doc, meta["name"])
-        elif kind in ("Pod", "Service"):
+        elif kind in ("Pod", "Service", "Endpoints"):
             key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
             if kind == "Pod":
                 self._pod(file, doc, meta, key)
-            else:
+            elif kind == "Service":
                 self._service(file, doc, meta, key)
+            else:
+                self._endpoints(meta, key)
 
     def _deployment(self, file: str, doc: dict[str, Any]) -> None:
         """A Deployment, which the object model does not read (the controllers play it), or why it is unusable."""
@@ -256,6 +259,15 @@ class RawFacts:
         self.diagnostics += _dropped_host_ports(doc, file, key)
         self.pod_applied[key] = _pod_applied(doc, meta, file, key, self.diagnostics)  # written twice: the last's
 
+    def _endpoints(self, meta: dict[str, Any], key: str) -> None:
+        """How an Endpoints' manifest writes metadata.labels, which the decoded object's labels no longer tell:
+        as a map (even ``{}``: kubectl's patch then removes only the entries the last apply wrote) or as null
+        (its patch deletes the field whole); one that leaves it out is not recorded (written twice: the last's)."""
+        if "labels" in meta and (meta["labels"] is None or isinstance(meta["labels"], dict)):
+            self.endpoints_labels[key] = meta["labels"] is not None
+        else:
+            self.endpoints_labels.pop(key, None)
+
     def _service(self, file: str, doc: dict[str, Any], meta: dict[str, Any], key: str) -> None:
         """A Service's topology annotations and its IP fields as written (ipFamilyPolicy, clusterIPs,
         ipFamilies), which the model's defaulted Service no longer tells from the API server's defaults."""
@@ -280,4 +292,5 @@ class RawFacts:
                          service_annotations=tuple(sorted(self.annotations.items())),
                          family_policies=tuple(sorted(self.policies.items())),
                          ip_fields=tuple(sorted(self.ip_fields.items())),
-                         pod_applied=tuple(sorted(self.pod_applied.items())))
+                         pod_applied=tuple(sorted(self.pod_applied.items())),
+                         endpoints_labels=tuple(sorted(self.endpoints_labels.items())))

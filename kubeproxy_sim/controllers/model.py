@@ -653,9 +653,10 @@ class World:
     # endpoints controller keeps an object's annotations when it updates it, and creates its own without); kept to
     # the keys ``endpoints`` holds (script.play), so an object deleted and made again by the controller has none
     endpoints_applied: frozenset[str] = frozenset()
-    # what the last apply of each Endpoints wrote of its metadata: (NS/NAME, labels, annotations), for the next
-    # apply's three-way merge (script._apply_endpoints); read only for a key in ``endpoints_applied``
-    endpoints_last_applied: tuple[tuple[str, Labels, Annotations], ...] = ()
+    # what the last apply of each Endpoints wrote of its metadata: (NS/NAME, labels, annotations), the labels None
+    # when it wrote no labels field (kubectl's next patch deletes the field whole only when the last wrote it),
+    # for the next apply's three-way merge (script._apply_endpoints); read only for a key in ``endpoints_applied``
+    endpoints_last_applied: tuple[tuple[str, Labels | None, Annotations], ...] = ()
     # (kind, NS/NAME or a Node's name) of the Services and Deployments ``expose`` and ``create deployment`` made,
     # and of the Nodes, Services and Deployments the scenario started with whose documents show another maker (a
     # Node; ownerReferences; managedFields without kubectl-client-side-apply: script.mark_unannotated), which carry no

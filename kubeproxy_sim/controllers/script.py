@@ -615,6 +615,9 @@ class Manifests:
     # last-applied view, scenario_cmd._pod_applied); a Pod left out wrote neither
     pod_applied: tuple[tuple[str, LastApplied], ...] = ()
     endpoints: tuple[Endpoints, ...] = ()  # v1 Endpoints, unmirrored: the mirroring controller's input
+    # Endpoints key -> whether its manifest writes metadata.labels as a map (True, ``{}`` too) or as null (False),
+    # which its decoded labels do not tell (scenario_facts.RawFacts._endpoints); one left out writes no labels
+    endpoints_labels: tuple[tuple[str, bool], ...] = ()
     # (kind, key) of each object in the order kubectl apply visits them: the files as given (a directory's in
     # its listing's order), each file's documents, a List's items in place; kubectl prints its lines so
     order: tuple[tuple[str, str], ...] = ()
@@ -820,16 +823,17 @@ def _apply_endpoints(world: World, manifests: Manifests, start: World) -> tuple[
             if key in world.endpoints_applied}
     notes: list[Note] = []  # (in_file_order puts the deprecation warning before the first of them)
     stored = []
+    written_labels = dict(manifests.endpoints_labels)
     for e in manifests.endpoints:
         was = before.get(e.key)
         live = _controllers_endpoints(start, selecting[e.key]) if isinstance(was, str) else was
-        merged = _merged_endpoints(live, e, last.get(e.key))
+        merged = _merged_endpoints(live, e, last.get(e.key), written_labels.get(e.key))
         if was is not None and e.key not in world.endpoints_applied:
             notes.append((("Endpoints", e.key), _no_last_applied("endpoints", e.name)))
         notes.append((("Endpoints", e.key), _applied("endpoints", e.name, was, merged)))
         stored.append(merged)
     keys = {e.key for e in manifests.endpoints}
-    views = tuple((e.key, e.labels, e.annotations) for e in manifests.endpoints)
+    views = tuple((e.key, e.labels if e.key in written_labels else None, e.annotations) for e in manifests.endpoints)
     return replace(world, endpoints=(*(e for e in world.endpoints if e.key not in keys), *stored),
                    endpoints_applied=world.endpoints_applied | keys,
                    endpoints_last_applied=(*(v for v in world.endpoints_last_applied if v[0] not in keys),
@@ -842,29 +846,37 @@ def _controllers_endpoints(world: World, service: Service) -> Endpoints:
 
 
 def _merged_endpoints(live: Endpoints | None, written: Endpoints,
-                      last: tuple[Labels, Labels] | None) -> Endpoints:
+                      last: tuple[Labels | None, Labels] | None, labels_as: bool | None) -> Endpoints:
     """The Endpoints once kubectl apply's patch of ``written`` is applied to ``live``: subsets replaced (a list
     with no patch merge key), labels and annotations merged as maps (:func:`_merged_map`; ``last``: the labels and
-    annotations the previous apply wrote, None when the live object has no last-applied-configuration, as the
-    controller's Endpoints have none: then nothing is removed). kubectl 1.33's patch over the controller's
-    Endpoints labelled app and tier, of a manifest labelled mine, is {"labels":{"mine":"yes"}} with the subsets
-    whole, so the controller's labels stay."""
+    annotations the previous apply wrote, its labels None when it wrote no labels field, ``last`` None when the
+    live object has no last-applied-configuration, as the controller's Endpoints have none: then nothing is
+    removed but what is written null; ``labels_as``: Manifests.endpoints_labels' word for ``written``). kubectl
+    1.33's patch over the controller's Endpoints labelled app and tier, of a manifest labelled mine, is
+    {"labels":{"mine":"yes"}} with the subsets whole, so the controller's labels stay."""
     if live is None:
         return written
-    last_labels, last_annotations = last if last is not None else ((), ())
-    return replace(written, labels=_merged_map(live.labels, written.labels, last_labels, whole=True),
+    last_labels, last_annotations = last if last is not None else (None, ())
+    return replace(written, labels=_merged_labels(live.labels, written.labels, last_labels, labels_as),
                    annotations=_merged_map(live.annotations, written.annotations, last_annotations))
 
 
-def _merged_map(live: Labels, written: Labels, last: Labels, *, whole: bool = False) -> Labels:
+def _merged_labels(live: Labels, written: Labels, last: Labels | None, written_as: bool | None) -> Labels:
+    """apply's merge of metadata.labels, a map that may be written as a map (``written_as`` True, ``{}`` too),
+    as null (False) or not at all (None), and that the last apply may have left out (``last`` None). kubectl
+    1.33's three-way patch (over labels tier, another writer's, and mine, the last apply's): null written is
+    {"labels":null}, the field deleted whole, others' entries too; none written after a last apply that wrote the
+    field (even ``{}`` or null) is {"labels":null} as well; ``labels: {}`` after {mine: yes} is
+    {"labels":{"mine":null}}, tier kept; none written after none is no labels patch at all."""
+    if written_as is False or (written_as is None and last is not None):
+        return ()
+    return _merged_map(live, written, last or ())
+
+
+def _merged_map(live: Labels, written: Labels, last: Labels) -> Labels:
     """apply's three-way merge of a map: the manifest's entries set, those the last apply wrote and this one
     leaves out removed, every other live entry (another writer's) kept; sorted, as the API server keeps keys.
-    ``whole``: the field is gone from a manifest that leaves out every entry the last apply wrote (labels; the
-    annotations are never, as the last-applied annotation itself is one), and kubectl 1.33's patch then deletes
-    the field, others' entries too ({"metadata":{"labels":null}} over labels mine and tier, mine the last apply's);
-    a ``labels: {}`` written, which the decoder does not tell from none, is read the same."""
-    if whole and last and not written:
-        return ()
+    (The annotations are never deleted whole, as the last-applied annotation itself is one of them.)"""
     dropped = {key for key, _ in last} - {key for key, _ in written}
     merged = {key: value for key, value in live if key not in dropped}
     merged.update(written)

@@ -212,3 +212,37 @@ def test_endpoints_applied_over_the_controllers_are_merged_as_kubectl_merges_the
     assert theirs == [((("mine", "yes"), ("tier", "x")), ["192.0.2.10"]),
                       ((("other", "z"), ("tier", "x")), ["192.0.2.10"]), ((), ["192.0.2.10"])]
     assert ours == theirs
+
+
+LABELLED = {"mine": "{mine: 'yes'}", "other": "{other: z}", "empty": "{}", "null": "null"}
+
+
+@pytest.mark.parametrize("sequence", [("mine", "empty", "ep"), ("mine", "empty", "mine"), ("null",), ("ep", "null"),
+                                      ("empty", "ep"), ("null", "ep"), ("mine", "null", "mine"), ("ep", "ep"),
+                                      ("empty", "mine", "other")])
+def test_endpoints_labels_written_empty_null_or_not_at_all_are_merged_as_kubectl_merges_them(
+        tmp_path: Path, server: tuple[ThreadingHTTPServer, dict[str, dict[str, Any]]],
+        sequence: tuple[str, ...]) -> None:
+    """Endpoints manifests writing labels as a map, as ``{}``, as null or not at all, applied in turn over the
+    endpoints controller's (labelled tier: x): kubectl 1.33 patches ``labels: {}`` after {mine: yes} as
+    {"labels":{"mine":null}} (tier kept), null as {"labels":null} (the field deleted whole, with or without a
+    last apply), and no labels after a last apply that wrote the field, even ``{}`` or null, as {"labels":null}
+    too. The model stores the labels the stand-in API server holds after each apply."""
+    httpd, existing = server
+    path = "/api/v1/namespaces/default/endpoints/web"
+    existing[path] = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {
+        "name": "web", "namespace": "default", "resourceVersion": "5", "labels": {"tier": "x"}},
+        "subsets": [{"addresses": [{"ip": "10.244.0.5"}], "ports": [{"port": 8080}]}]}
+    (tmp_path / "ep.yaml").write_text(WEB_ENDPOINTS)
+    for name, labels in LABELLED.items():
+        (tmp_path / f"{name}.yaml").write_text(WEB_ENDPOINTS.replace("name: web}", f"name: web, labels: {labels}}}"))
+    theirs = []
+    for name in sequence:
+        kubectl_apply(tmp_path, httpd.server_address[1], [f"{name}.yaml"])
+        theirs.append(tuple(sorted((existing[path]["metadata"].get("labels") or {}).items())))
+    steps = played_worlds(tmp_path, ["apply -f svc.yaml", *(f"apply -f {name}.yaml" for name in sequence)],
+                          svc=SELECTED)
+    ours = [e.labels for world, _ in steps[1:] for e in world.endpoints]
+    assert ours == theirs
+    if sequence == ("mine", "empty", "ep"):
+        assert theirs == [(("mine", "yes"), ("tier", "x")), (("tier", "x"),), ()]
