@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from kubeproxy_sim.controllers.model import PodFacts, SimPod, active_owner, differing, readiness
@@ -22,6 +22,15 @@ def _sim(draw: st.DrawFn) -> SimPod:
                   labels=(), owner=draw(st.sampled_from((None, "rs1", "rs2"))), images=(), ports=(), created=0.0,
                   serial=draw(st.integers(0, 3)), ready_at=draw(_TIMES), deleted_at=draw(_TIMES),
                   marked_not_ready=draw(st.booleans()))
+
+
+def _ready(name: str, ready_at: float) -> SimPod:
+    """A pod of rs1 in namespace a that becomes ready at ``ready_at`` (one entry of the timetable)."""
+    return SimPod(namespace="a", name=name, labels=(), owner="rs1", images=(), ports=(), created=0.0, serial=0,
+                  ready_at=ready_at)
+
+
+_P2, _Q1, _R5 = _ready("p", 2.0), _ready("q", 1.0), _ready("r", 5.0)
 
 
 @st.composite
@@ -42,6 +51,10 @@ def _versions(draw: st.DrawFn) -> list[tuple[SimPod, ...]]:
 
 @settings(max_examples=budget(300), deadline=None)
 @given(versions=_versions())
+# a time added before the key's later ones (an append would leave the timetable unsorted), and times taken away
+# that are not the key's earliest (deleting the first entry would take away another pod's)
+@example(versions=[(_P2,), (_P2, _Q1)])
+@example(versions=[(_Q1, _P2, _R5), (_Q1, _R5), (_Q1,)])
 def test_carried_facts_equal_fresh_ones(versions: list[tuple[SimPod, ...]]) -> None:
     facts = PodFacts()
     previous: tuple[SimPod, ...] = ()
