@@ -340,8 +340,10 @@ def run(args: argparse.Namespace) -> int:
     from kubeproxy_sim.netfilter.packet import is_address
     from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 
-    # --dst NAME: a Service's name, read once the objects are (the packet's family is its source's meanwhile)
-    name = args.dst if args.dst is not None and not is_address(args.dst) else None
+    # --dst NAME: a Service's name, read once the objects are (the packet's family is its source's meanwhile);
+    # text no DNS name has (300.1.1.1, 10.0.0.1/32, '') is a malformed address: _packet's usage error
+    name = args.dst if args.dst is not None and not is_address(args.dst) and trace_inputs.dns_shaped(args.dst) \
+        else None
     if name is not None and args.rules:
         _packet(_with_dst(args, args.src))  # the rest of the packet's faults first, as for an address
         raise trace_inputs.names_need_objects(name)
@@ -352,7 +354,7 @@ def run(args: argparse.Namespace) -> int:
     rules = _rules_of_args(args, packet.family)
     input_notes: list[str] = []
     if name is not None and rules.objects is not None:
-        address, note = trace_inputs.service_destination(rules.objects[0], name, packet.family)
+        address, note = trace_inputs.service_destination(rules.objects[0], name, packet)
         packet, input_notes = _packet(_with_dst(args, address)), [note]
     ruleset, saved = rules.ruleset, rules.saved
     report(_unknown_lists(ruleset, args.affinity), args)
@@ -372,6 +374,9 @@ def run(args: argparse.Namespace) -> int:
             elif not node.addresses_known and packet.family == 4 and packet.src:
                 # (known: the routing step that drops it says why; 0.0.0.0 -> 0.0.0.0 is a broadcast to the node)
                 input_notes.append(trace_inputs.martian_note(packet))
+            elif packet.src:  # another host's socket sends to its own lo: only a crafted packet gets here
+                pod = trace_inputs.source_pod(rules.objects[0], packet) if rules.objects else None
+                input_notes.append(trace_inputs.crafted_note(packet, pod))
         traced = _trace(tracer, packet, reply)
         if args.rules and not node.addresses_known and not reply:  # addrtype LOCAL assumed false
             hint = trace_inputs.nodeport_note(ruleset, node, packet, traced)

@@ -163,7 +163,10 @@ def test_the_one_reader_reads_standard_input_and_names_a_file_it_cannot_read(
     # the wrong shape: a usage error, 2 (README's exit status), the message unchanged
     (["trace", "--scenario", "bootcamp", "--src", "foo", "--dst", "10.96.142.87", "--dport", "80"], 2,
      "--src: 'foo' is not an IP address; expected an IPv4 or IPv6 address"),
-    # with objects a name is looked up (no such Service: 1, as send's and dist's); a dump has no names to read
+    # text no host name has is a malformed address, with objects or a dump (a DNS-shaped name is looked up in
+    # the objects, no such Service being 1 as for send and dist; a dump has no names to read)
+    (["trace", "--scenario", "bootcamp", "--src", "1.2.3.4", "--dst", "300.1.1.1", "--dport", "80"], 2,
+     "--dst: '300.1.1.1' is not an IP address; expected an IPv4 or IPv6 address"),
     (["trace", "--rules", str(Path(__file__).parents[2] / "rulesets/bootcamp/full.golden"), "--src", "1.2.3.4",
      "--dst", "nothost", "--dport", "80"], 2,
      "--dst: 'nothost' is not an IP address"),

@@ -12,6 +12,7 @@ tell the answer.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -76,7 +77,59 @@ def test_0000_from_elsewhere_is_a_martian(capsys: pytest.CaptureFixture[str]) ->
     assert [o["verdict"] for o in data["outcomes"]] == ["DROP"]
     assert "martian" in data["outcomes"][0]["path"][-1]["rule"]
     assert data["packet"]["dst"] == "0.0.0.0"
-    assert data["notes"] == []  # the node's addresses are known: the routing step says it all
+    # the node's addresses are known: the routing step says why it is dropped; the note, that no socket sends it
+    assert data["notes"] == [f"{UNSPECIFIED} (no packet carries it): a socket of the host at 10.244.0.9 sending to "
+                             "it sends to its own host, on lo, and reaches no node (as send --to 0.0.0.0 says); only "
+                             "a crafted packet arrives looking like this one, traced here as the node takes it"]
+
+
+NAMESPACES = """\
+apiVersion: v1
+kind: Node
+metadata: {name: node1}
+spec: {podCIDR: 10.244.0.0/24}
+status: {addresses: [{type: InternalIP, address: 192.168.0.10}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: shop}
+spec: {nodeName: node1, containers: [{name: c, image: x}]}
+status: {podIP: 10.244.0.5, podIPs: [{ip: 10.244.0.5}], phase: Running}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: agent, namespace: shop}
+spec: {nodeName: node1, hostNetwork: true, containers: [{name: c, image: x}]}
+status: {podIP: 192.168.0.10, podIPs: [{ip: 192.168.0.10}], phase: Running}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec: {clusterIP: 10.96.0.50, clusterIPs: [10.96.0.50], ports: [{port: 80, protocol: TCP}], selector: {app: web}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec: {clusterIP: 10.96.0.60, clusterIPs: [10.96.0.60], ports: [{port: 80, protocol: TCP}], selector: {app: web}}
+"""
+"""Two Services named web (shop's, default's), a pod of shop and a host-network pod of shop at the node's address
+(reviewer r3's /tmp/r3/ns.yaml, the host-network pod added)."""
+
+
+def _namespaced(tmp_path: Path) -> str:
+    path = tmp_path / "ns.yaml"
+    path.write_text(NAMESPACES)
+    return str(path)
+
+
+def test_a_pods_packet_to_0000_is_noted_as_crafted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A pod's socket sending to 0.0.0.0 sends to its own lo (send --from pod/shop/client --to 0.0.0.0:80 says
+    so): the packet traced, from the pod's address, is one only a raw socket makes; the note names the pod."""
+    data = _trace(["-f", _namespaced(tmp_path), "--src", "10.244.0.5", "--dst", "0.0.0.0", "--dport", "80"], capsys)
+    assert [o["verdict"] for o in data["outcomes"]] == ["DROP"]
+    assert data["notes"] == [f"{UNSPECIFIED} (no packet carries it): a socket of pod shop/client sending to it "
+                             "sends to its own host, on lo, and reaches no node (as send --to 0.0.0.0 says); only a "
+                             "crafted packet arrives looking like this one, traced here as the node takes it"]
 
 
 def test_0000_in_a_dump_without_the_nodes_addresses(capsys: pytest.CaptureFixture[str]) -> None:
@@ -118,6 +171,37 @@ def test_a_port_the_dump_does_not_serve_gets_no_note(change: list[str], capsys: 
     assert data["notes"] == []
 
 
+@pytest.mark.parametrize(("change", "traces"), [([], 2), (["--dport", "31675"], 1), (["--proto", "udp"], 1)])
+def test_a_port_no_nodeport_rule_tests_is_not_traced_again(change: list[str], traces: int,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """The note's second trace (the destination taken as the node's) runs only when a rule of the dump's nat
+    KUBE-NODEPORTS may take the packet's protocol and port: a second whole trace of a large dump is slow."""
+    from kubeproxy_sim.netfilter import trace
+
+    calls = []
+    real = trace.Tracer.trace
+
+    def counted(self: trace.Tracer, *args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(trace.Tracer, "trace", counted)
+    _trace(["--rules", CENTOS, "--src", "203.0.113.7", "--dst", "192.168.122.10", "--dport", "31674", *change], capsys)
+    assert len(calls) == traces
+
+
+@pytest.mark.parametrize(("value", "port", "listed"), [
+    ("31674", 31674, True), ("31675", 31674, False), ("30000:32767", 31674, True), ("30000:31000", 31674, False),
+    ("80,31674", 31674, True), ("80,443:444", 31674, False), ("31000:", 31674, True), (":100", 31674, False),
+    ("http", 80, True),
+])
+def test_port_listed(value: str, port: int, listed: bool) -> None:
+    from kubeproxy_sim.analysis.trace_inputs import _port_listed
+
+    assert _port_listed(value, port) is listed
+
+
 BOOTCAMP_IP = "10.96.142.87"
 
 
@@ -131,6 +215,50 @@ def test_a_service_name_is_traced_to_its_cluster_ip(name: str, capsys: pytest.Ca
     assert given["packet"]["dst"] == BOOTCAMP_IP
     assert given["notes"][0] == (f"{name} is the Service default/kubernetes-bootcamp: traced to its cluster IP "
                                  f"{BOOTCAMP_IP}")
+
+
+@pytest.mark.parametrize(("source", "address", "note"), [
+    # a pod of shop reads web as shop's (send --from pod/shop/client --to web:80 reaches 10.96.0.50)
+    ("10.244.0.5", "10.96.0.50", "web is the Service shop/web (looked up for pod shop/client, whose address is "
+     "--src): traced to its cluster IP 10.96.0.50"),
+    # no pod has the address (the node's is a host-network pod's: the node's resolver, not shop's search path)
+    ("10.244.0.7", "10.96.0.60", "web is the Service default/web: traced to its cluster IP 10.96.0.60"),
+    ("192.168.0.10", "10.96.0.60", "web is the Service default/web: traced to its cluster IP 10.96.0.60"),
+])
+def test_a_name_is_read_in_the_source_pods_namespace(source: str, address: str, note: str, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    data = _trace(["-f", _namespaced(tmp_path), "--src", source, "--dst", "web", "--dport", "80"], capsys)
+    assert data["packet"]["dst"] == address
+    assert data["notes"][0] == note
+
+
+def test_a_name_no_service_of_the_pods_namespace_has_names_the_pod(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["trace", "-f", _namespaced(tmp_path), "--src", "10.244.0.5", "--dst", "web.default.", "--dport",
+                 "80"]) == 1
+    assert ("'web.default.' is not an IP address, nor a Service's name in the objects (read as the cluster DNS "
+            "reads it for pod shop/client, whose address is --src)") in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dst", ["300.1.1.1", "10.0.0.1/32", "foo bar", "", "1.2.3", "[fd00::1", "web..shop"])
+@pytest.mark.parametrize("rules", [["--scenario", "bootcamp"], ["--rules", CENTOS]])
+def test_a_malformed_address_is_a_usage_error_not_a_name(dst: str, rules: list[str],
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Only DNS-shaped text is a name (README's exit 2: not an address where the flag takes one)."""
+    assert main(["trace", *rules, "--src", "10.244.0.9", "--dst", dst, "--dport", "80"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"kubeproxy-sim: --dst: {dst!r} is not an IP address; expected an IPv4 or IPv6 address\n")
+
+
+@pytest.mark.parametrize(("text", "shaped"), [
+    ("web", True), ("web.shop", True), ("Web.Shop.svc.cluster.local.", True), ("web-1.shop", True), ("a1", True),
+    ("1a", True), ("300.1.1.1", False), ("10.0.0.1/32", False), ("foo bar", False), ("", False), (".", False),
+    ("web..shop", False), ("web_x", False), ("1.2.3.", False), ("[web]", False),
+])
+def test_dns_shaped(text: str, shaped: bool) -> None:
+    from kubeproxy_sim.analysis.trace_inputs import dns_shaped
+
+    assert dns_shaped(text) is shaped
 
 
 def test_an_ipv6_service_name_is_its_ipv6_cluster_ip(capsys: pytest.CaptureFixture[str]) -> None:
