@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)")
 _SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_PLAIN = re.compile(r"\d+(?:\.\d+)?")
+_PLAIN = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 GO_MAX_SECONDS = (2**63 - 1) / 1e9
 """The longest duration Go holds (int64 nanoseconds, about 292 years): ParseDuration refuses a longer one."""
 

@@ -65,10 +65,10 @@ MOVED_FIELDS = {"linux.masqueradeAll": "iptables.masqueradeAll", "linux.conntrac
 _OTHER_LINUX_MODES = {"ipvs": "IPVS virtual servers and ipsets", "nftables": "nftables tables (kube-proxy's own)"}
 CIDR_EXAMPLE = "e.g. 10.244.0.0/16 or fd00:10:244::/56"
 # Go's time.ParseDuration, which decodes a metav1.Duration: a sign, then numbers each with its unit
-_GO_DURATION = re.compile(r"([-+]?)((?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)")
-_GO_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_GO_DURATION = re.compile(r"([-+]?)((?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+)")
+_GO_PART = re.compile(r"([0-9]+\.?[0-9]*|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)")
 _GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)")
+_NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")
 
 
 def read_config_file(path: str, text: str | ReadFailure | None = None) -> tuple[dict[str, object], list[Diagnostic]]:
