@@ -1,5 +1,6 @@
-"""Every option README.md writes in code is a real one: a kubeproxy-sim command's, a maintainer script's (tools/),
-or one of the other programs README quotes (iptables, kubectl, kube-controller-manager), listed with the reason.
+"""Every option README.md (and the reference it links, docs/*.md) writes in code is a real one: a kubeproxy-sim
+command's, a maintainer script's (tools/), or one of the other programs they quote (iptables, kubectl,
+kube-controller-manager), listed with the reason.
 
 tests/cli/test_readme_options.py checks the other way (every option of ours is named where a user looks); this
 catches an option README still names after it was renamed or removed, which a user would copy and be refused.
@@ -18,11 +19,14 @@ from pathlib import Path
 from kubeproxy_sim.cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+# README and the reference pages it links (docs/inputs.md: the inputs' edge cases), read as one text: a user
+# copies an option from either.
+DOCS = (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
+README = "\n\n".join(path.read_text(encoding="utf-8") for path in DOCS)
 TOOLS = ("bench", "gen_scale", "gen_services", "readme_tour", "regen_goldens")
 
-IPTABLES = "an iptables match's, target's or restore's option, in a dump README quotes"
-# Options of other programs README quotes in code, each with whose it is.
+IPTABLES = "an iptables match's, target's or restore's option, in a dump README or docs/ quotes"
+# Options of other programs README and docs/ quote in code, each with whose it is.
 FOREIGN = {
     **dict.fromkeys(("--comment", "--counters", "--ctorigdst", "--ctorigsrc", "--ctproto", "--ctrepldst",
                      "--ctreplsrc", "--ctstatus", "--dports", "--header", "--hitcount", "--icmpv6-type",
@@ -96,13 +100,19 @@ def _unknown(text: str) -> dict[str, str]:
 
 def test_every_option_readme_names_exists() -> None:
     unknown = _unknown(README)
-    assert not unknown, f"README.md names options nothing here has: {unknown}"
+    assert not unknown, f"README.md or docs/*.md names options nothing here has: {unknown}"
+
+
+def test_the_reference_pages_are_read() -> None:
+    """docs/inputs.md holds the dump checks' iptables options (moved out of README): they are checked here too."""
+    assert ROOT / "docs" / "inputs.md" in DOCS
+    assert "--reject-with" in _named((ROOT / "docs" / "inputs.md").read_text(encoding="utf-8"))
 
 
 def test_the_foreign_list_is_neither_stale_nor_ours() -> None:
     """An entry README no longer names, or that became an option of ours or a tool's, is a stale excuse."""
     named = _named()
-    assert not [o for o in FOREIGN if o not in named], "FOREIGN lists options README does not name"
+    assert not [o for o in FOREIGN if o not in named], "FOREIGN lists options README and docs/ do not name"
     assert not set(FOREIGN) & (_ours() | _tools()), "FOREIGN lists options of ours"
 
 
