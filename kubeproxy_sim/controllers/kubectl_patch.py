@@ -4,7 +4,8 @@ applied to that (controllers.patch), and the result read back as the API server 
 A Service is read back whole by the objects layer's decoder after the API server's own clean-up of a type change
 (registry/core/service/strategy.go dropTypeDependentFields: node ports, healthCheckNodePort, the external
 traffic policy and, to ExternalName, the cluster IPs are dropped when the new type has no use for them and the
-patch left them as they were), then checked as validateServiceExternalTrafficPolicy checks it. A Deployment
+patch left them as they were), then checked as validateServiceExternalTrafficPolicy checks it, and compared
+with the patched document: a field the decoded Service does not give back is one the model does not hold. A Deployment
 patch may change ``spec.replicas`` and its containers' images (what ``scale`` and ``set image`` change); a Pod
 patch its labels. Any other field a patch changes is not modelled and refused as such (the real API server
 would take many of them), never silently dropped.
@@ -19,7 +20,7 @@ from typing import Any
 import yaml
 
 from kubeproxy_sim.controllers.model import Deployment, SimPod
-from kubeproxy_sim.controllers.patch import PatchError, apply_patch
+from kubeproxy_sim.controllers.patch import MERGE_KEYS, PatchError, apply_patch
 from kubeproxy_sim.objects.model import Origin, Service, ServiceType, TrafficPolicy
 
 _EXTERNAL_TYPES = (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER)
@@ -140,12 +141,13 @@ def _drop_type_dependent(old: dict[str, Any], new: dict[str, Any]) -> None:
                 after.pop(field, None)
 
 
-def patched_service(service: Service, kind: str, patch: Any,
-                    annotations: tuple[tuple[str, str], ...] = ()) -> tuple[Service, dict[str, Any], dict[str, str]]:
+def patched_service(service: Service, kind: str, patch: Any, annotations: tuple[tuple[str, str], ...] = (),
+                    ordered_as: dict[str, Any] | None = None) -> tuple[Service, dict[str, Any], dict[str, str]]:
     """The Service once ``patch`` is applied, before the allocator fills in what it allocates, the document it
     was read from, and its annotations; refused (Refused, in the API server's words) when the result is invalid.
     The status is the live one whatever the patch says of it, as the API server keeps it on an update of the
-    object itself (only the status subresource changes it)."""
+    object itself (only the status subresource changes it). ``ordered_as``: apply's manifest, whose order of
+    ports the result takes (:func:`in_manifest_order`)."""
     from kubeproxy_sim.objects.decode import decode_service
     from kubeproxy_sim.objects.report import Report
 
@@ -154,6 +156,8 @@ def patched_service(service: Service, kind: str, patch: Any,
     if not isinstance(new, dict):
         raise Refused(f'The Service "{service.name}" is invalid: the patched object is not a mapping')
     _same_identity(new, old, "Service", service.name)
+    if ordered_as is not None:
+        in_manifest_order(new, ordered_as)
     new.pop("status", None)
     if "status" in old:
         new["status"] = old["status"]
@@ -174,7 +178,57 @@ def patched_service(service: Service, kind: str, patch: Any,
         raise Refused(f'The Service "{service.name}" is invalid: {said or "the patched object cannot be read"}')
     if decoded.type in _EXTERNAL_TYPES and "externalTrafficPolicy" not in spec:
         decoded = _with_policy(decoded, TrafficPolicy.CLUSTER)  # defaulted by the API server
+    read_back = service_document(decoded, tuple(written.items()))
+    lost = _unheld({k: v for k, v in new.items() if k != "status"},
+                   {k: v for k, v in read_back.items() if k != "status"}, ())
+    if lost is not None:
+        raise Refused(_not_modelled("Service", service.name, lost))
     return decoded, new, dict(written)
+
+
+# the fields service_document writes when they are set: one the patch leaves at Go's zero value ("", false, 0)
+# reads back as unset, which is the same to the API server (omitempty); so does an empty list or map of any field
+# (Go's omitempty slices and maps); any other field the read-back Service does not hold is one the model drops
+# (a pointer field's zero, such as allocateLoadBalancerNodePorts: false, is a value)
+_HELD_FIELDS = {
+    (): {"apiVersion", "kind", "metadata", "spec"},
+    ("metadata",): {"name", "namespace", "labels", "annotations"},
+    ("spec",): {"type", "ports", "sessionAffinity", "externalName", "clusterIP", "clusterIPs",
+                "internalTrafficPolicy", "ipFamilies", "selector", "externalIPs", "loadBalancerSourceRanges",
+                "externalTrafficPolicy", "healthCheckNodePort", "sessionAffinityConfig", "trafficDistribution",
+                "publishNotReadyAddresses"},
+    ("spec", "ports"): {"protocol", "port", "targetPort", "name", "nodePort", "appProtocol"},
+}
+
+
+def _unheld(new: Any, held: Any, path: tuple[str, ...]) -> str | None:
+    """The first field path (dotted, a list item by its index) where the patched document says what the Service
+    read back from it does not: a field the model does not hold, or a value it reads otherwise. A field the
+    patched document leaves out that the read-back has is a default the API server fills in too."""
+    if isinstance(new, dict) and isinstance(held, dict):
+        for key, value in new.items():
+            if value is None or value in ([], {}) or (key in _HELD_FIELDS.get(path, set())
+                                                      and value in ("", False, 0)):
+                continue  # JSON null, and Go's zero value of an omitempty field, decode as the field unset
+            if key not in held:
+                return _dotted((*path, key))
+            lost = _unheld(value, held[key], (*path, key))
+            if lost is not None:
+                return lost
+        return None
+    if isinstance(new, list) and isinstance(held, list) and len(new) == len(held):
+        for index, (item, kept) in enumerate(zip(new, held, strict=True)):
+            lost = _unheld(item, kept, path)
+            if lost is not None:
+                return f"{_dotted(path)}[{index}]" + lost[len(_dotted(path)):]
+        return None
+    if type(new) is type(held) and new == held:
+        return None
+    return _dotted(path)
+
+
+def _dotted(path: tuple[str, ...]) -> str:
+    return ".".join(path)
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -284,7 +338,14 @@ def patched_pod_labels(pod: SimPod, kind: str, patch: Any) -> dict[str, str]:
 
 def _not_modelled(kind: str, name: str, where: str) -> str:
     return (f"{kind} {name}: the patch changes {where}, which the simulator does not model; expected a patch of "
-            + ("spec.replicas or the containers' images" if kind == "Deployment" else "metadata.labels"))
+            + _MODELLED[kind])
+
+
+_MODELLED = {"Deployment": "spec.replicas or the containers' images", "Pod": "metadata.labels",
+             "Service": "the fields a Service manifest gives the simulator (metadata.labels and annotations, "
+                        "spec.type, ports, selector, clusterIP(s), ipFamilies, externalIPs, traffic policies, "
+                        "session affinity, loadBalancerSourceRanges, externalName, trafficDistribution, "
+                        "publishNotReadyAddresses)"}
 
 
 def _without(doc: dict[str, Any], *paths: tuple[str, ...]) -> dict[str, Any]:
@@ -304,3 +365,77 @@ def _first_difference(old: Any, new: Any, path: str = "") -> str:
             if old.get(key) != new.get(key):
                 return _first_difference(old.get(key), new.get(key), f"{path}.{key}" if path else key)
     return path or "the object"
+
+
+# -- apply's three-way merge ------------------------------------------------------------------------------------
+
+
+def apply_patch_of(original: dict[str, Any] | None, modified: dict[str, Any]) -> dict[str, Any]:
+    """What kubectl apply's strategic merge patch does to a live object, as one patch: the manifest
+    (``modified``) merged in, and deleted what the last apply wrote (``original``: its last-applied-configuration,
+    None when the live object has none) and the manifest leaves out: a map key as null, an item of a list with a
+    patch merge key (a Service's ports) as ``$patch: delete`` (kubectl's CreateThreeWayMergePatch: the changes of
+    current against modified, deletions ignored, merged with the deletions of original against modified). A field
+    neither wrote (one ``kubectl patch`` set, or the API server defaulted or allocated) is left as it is live.
+    kubectl sends only what differs from the live object; applied, the two patches give the same object."""
+    deletions = _deletions(original, modified, ()) if original is not None else {}
+    return _combined(modified, deletions, ())
+
+
+def _deletions(original: dict[str, Any], modified: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, was in original.items():
+        now = modified.get(key)
+        if key not in modified:
+            out[key] = None
+        elif isinstance(was, dict) and isinstance(now, dict):
+            if found := _deletions(was, now, (*path, key)):
+                out[key] = found
+        elif (isinstance(was, list) and isinstance(now, list) and (*path, key) in MERGE_KEYS
+              and (items := _item_deletions(was, now, MERGE_KEYS[(*path, key)], (*path, key)))):
+            out[key] = items
+    return out
+
+
+def _item_deletions(original: list[Any], modified: list[Any], merge_key: str,
+                    path: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The deletions of a merge-keyed list: an item the last apply wrote and the manifest does not, and the
+    fields an item of both lost."""
+    kept = {item[merge_key]: item for item in modified if isinstance(item, dict) and merge_key in item}
+    out: list[dict[str, Any]] = []
+    for item in original:
+        if not isinstance(item, dict) or merge_key not in item:
+            continue
+        if item[merge_key] not in kept:
+            out.append({merge_key: item[merge_key], "$patch": "delete"})
+        elif found := _deletions(item, kept[item[merge_key]], path):
+            out.append({merge_key: item[merge_key], **found})
+    return out
+
+
+def _combined(modified: dict[str, Any], deletions: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    out = json.loads(json.dumps(modified))
+    for key, value in deletions.items():
+        if key not in out:
+            out[key] = value
+        elif isinstance(value, dict) and isinstance(out[key], dict):
+            out[key] = _combined(out[key], value, (*path, key))
+        elif isinstance(value, list) and isinstance(out[key], list):
+            merge_key = MERGE_KEYS[(*path, key)]
+            items = {item[merge_key]: item for item in out[key] if isinstance(item, dict) and merge_key in item}
+            for item in value:
+                if item[merge_key] in items:
+                    items[item[merge_key]].update({k: v for k, v in item.items() if k != merge_key})
+                else:
+                    out[key].append(item)
+    return out
+
+
+def in_manifest_order(doc: dict[str, Any], modified: dict[str, Any]) -> None:
+    """A Service's ports after apply's patch in the manifest's order, as its ``$setElementOrder/ports`` directive
+    puts them (those only the live object had after them, in their order)."""
+    ports, written = _mapping(doc.get("spec")).get("ports"), _mapping(modified.get("spec")).get("ports")
+    if not isinstance(ports, list) or not isinstance(written, list):
+        return
+    rank = {item.get("port"): i for i, item in enumerate(written) if isinstance(item, dict)}
+    ports.sort(key=lambda item: rank.get(item.get("port"), len(rank)) if isinstance(item, dict) else len(rank))
