@@ -100,13 +100,29 @@ def pod_row(pod: SimPod, now: float, wide: bool) -> list[str]:
     return row
 
 
-def _external_ip(service: Service) -> str:
-    """getServiceExternalIP."""
+# loadBalancerWidth of the API server's table printer: the ingress column is cut to this many bytes unless wide
+_LB_WIDTH = 16
+
+
+def _ingress_text(service: Service, wide: bool) -> str:
+    """loadBalancerStatusStringer: each ingress's IP, else its hostname (one with neither left out), as a sorted
+    set joined by commas, cut to 13 bytes and ``...`` when longer than 16 and not ``-o wide``."""
+    found = sorted({i.ip or i.hostname for i in service.load_balancer_ingress if i.ip or i.hostname})
+    text = ",".join(found)
+    if not wide and len(text.encode()) > _LB_WIDTH:
+        text = text.encode()[:_LB_WIDTH - 3].decode(errors="ignore") + "..."
+    return text
+
+
+def _external_ip(service: Service, wide: bool = False) -> str:
+    """getServiceExternalIP of the API server's table printer (printers.go)."""
     if service.type is ServiceType.EXTERNAL_NAME:
         return service.external_name
     if service.type is ServiceType.LOAD_BALANCER:
-        found = [i.ip or i.hostname or "" for i in service.load_balancer_ingress] + list(service.external_ips)
-        return ",".join(found) if found else "<pending>"
+        ingress = _ingress_text(service, wide)
+        if service.external_ips:
+            return ",".join([*(ingress.split(",") if ingress else []), *service.external_ips])
+        return ingress or "<pending>"
     return ",".join(service.external_ips) or NONE
 
 
@@ -117,7 +133,7 @@ def service_row(service: Service, age: str, wide: bool) -> list[str]:
         cluster_ip = NONE
     else:
         cluster_ip = service.cluster_ips[0] if service.cluster_ips else "None"
-    row = [service.name, service.type.value, cluster_ip, _external_ip(service), ports, age]
+    row = [service.name, service.type.value, cluster_ip, _external_ip(service, wide), ports, age]
     if wide:
         row.append(format_labels(service.selector))
     return row
