@@ -107,7 +107,7 @@ _LB_WIDTH = 16
 def _ingress_text(service: Service, wide: bool) -> str:
     """loadBalancerStatusStringer: each ingress's IP, else its hostname (one with neither left out), as a sorted
     set joined by commas, cut to 13 bytes and ``...`` when longer than 16 and not ``-o wide``."""
-    found = sorted({i.ip or i.hostname for i in service.load_balancer_ingress if i.ip or i.hostname})
+    found = sorted({i.ip or i.hostname or "" for i in service.load_balancer_ingress} - {""})
     text = ",".join(found)
     if not wide and len(text.encode()) > _LB_WIDTH:
         text = text.encode()[:_LB_WIDTH - 3].decode(errors="ignore") + "..."
