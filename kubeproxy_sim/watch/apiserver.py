@@ -337,7 +337,7 @@ def _read_kubeconfig(kubeconfig: str) -> dict[str, Any]:
 
 
 def _connected(kubeconfig: str, context: str | None, per_request: bool = False, handshake: bool = False, *,
-               read: dict[str, Any] | None = None,
+               read: dict[str, Any] | None = None, now: Callable[[], float] = time.time,
                ) -> tuple[Any, dict[str, Any], Diagnostic | None, ExecCredential | None]:
     """:func:`connect`'s client, the kubeconfig as it read it (once: what else is asked of the file is asked of
     that, as a pipe gives its text once), and, when ``per_request`` (the watch, which fails each request for it,
@@ -347,7 +347,8 @@ def _connected(kubeconfig: str, context: str | None, per_request: bool = False, 
     With ``per_request``, a plugin client-go runs only in the TLS handshake (:func:`_exec_at_handshake`) is not
     run (nor looked for) unless ``handshake``: the watch runs it when a connection is up
     (:meth:`ApiServerSource._handshake_problem`). ``read`` is the kubeconfig as :func:`read_kubeconfig` read it
-    earlier, built from (a copy: the client refreshes an auth-provider's token in place) instead of the file."""
+    earlier, built from (a copy: the client refreshes an auth-provider's token in place) instead of the file;
+    ``now`` the wall clock an oidc id-token's expiry is judged by (:func:`_loader_class`)."""
     shaped = _read_kubeconfig(kubeconfig) if read is None else copy.deepcopy(read)
     data, taken, missing = _check_server(kubeconfig, shaped, context, per_request)
     user_at = chosen(data, context)[1]
@@ -355,7 +356,7 @@ def _connected(kubeconfig: str, context: str | None, per_request: bool = False, 
         taken, missing = _without_exec(taken, user_at), None
     try:
         with _client_errors_logged() as logged:
-            client, credential = _client(taken, kubeconfig, context, kept=read)
+            client, credential = _client(taken, kubeconfig, context, kept=read, now=now)
         failure = _exec_failed(kubeconfig, data, context, logged[0]) if logged else missing
         if failure is not None and not per_request:  # (the client logs it and carries on without credentials)
             raise InputError(failure)
@@ -399,7 +400,7 @@ def _exec_failed(kubeconfig: str, data: dict[str, Any], context: str | None, log
 
 
 def _client(taken: dict[str, Any], kubeconfig: str, context: str | None, kept: dict[str, Any] | None = None,
-            ) -> tuple[Any, ExecCredential | None]:
+            now: Callable[[], float] = time.time) -> tuple[Any, ExecCredential | None]:
     """The client for the kubeconfig as read once (:func:`_check_shape`) and as client-go takes it
     (:func:`_as_client_go_takes`): the client's own reading of the file was a second one, which a pipe
     (``--kubeconfig <(...)``) answers with nothing ("Invalid kube-config ... file is empty"). Relative paths in it
@@ -417,7 +418,7 @@ def _client(taken: dict[str, Any], kubeconfig: str, context: str | None, kept: d
 
     given = _local_paths_resolved(taken, kubeconfig)
     configuration = type.__call__(Configuration)  # (as new_client_from_config: not a copy of the default one)
-    loader = _loader_class()(config_dict=given, active_context=context, config_base_path="",  # ("": paths as given)
+    loader = _loader_class(now)(config_dict=given, active_context=context, config_base_path="",  # ("": paths as given)
                               config_persister=lambda: _persisted(kubeconfig, given, context, kept))
     loader.load_and_set(configuration)
     proxy = str(getattr(configuration, "proxy", "") or "")
@@ -529,10 +530,12 @@ def _exec_status_taken(loader: Any, status: dict[str, Any]) -> bool | None:
     return True
 
 
-def _loader_class() -> Any:
+def _loader_class(now: Callable[[], float] = time.time) -> Any:
     """The Python client's KubeConfigLoader, with its exec plugin run by :func:`_run_exec_plugin` (a subclass, not
     a patch of the client's module: nothing global changes). What it does with the plugin's status is the client's,
-    by :func:`_exec_status_taken`."""
+    by :func:`_exec_status_taken`. An oidc id-token is refreshed (by the client's own exchange) when client-go's
+    oidc provider would refresh it (:func:`oidc_token_fresh` by ``now``: 10 s before its exp, or without one),
+    where the client refreshed it five minutes early by its own clock, and never one without an exp."""
     from kubernetes.config.exec_provider import ExecProvider
     from kubernetes.config.kube_config import KubeConfigLoader
 
@@ -551,6 +554,20 @@ def _loader_class() -> Any:
                 return None
             return _exec_status_taken(self, status)
 
+        def _load_oid_token(self, provider: Any) -> Any:
+            if "config" not in provider:
+                return None
+            try:
+                fresh = oidc_token_fresh(str(provider["config"].safe_get("id-token") or ""), now())
+            except ValueError:  # (client-go fails each request for it: ApiServerSource._oidc_problem)
+                fresh = True
+            if not fresh:
+                self._refresh_oidc(provider)
+                if self._config_persister:
+                    self._config_persister()
+            self.token = f"Bearer {provider['config']['id-token']}"
+            return self.token
+
         def _load_user_pass_token(self) -> Any:
             username = self._user.safe_get("username")
             if not username:  # (HasBasicAuth: a password alone sends nothing)
@@ -559,6 +576,36 @@ def _loader_class() -> Any:
             return True
 
     return Loader
+
+
+OIDC_EXPIRY_DELTA = 10.0
+"""How long before its exp client-go's oidc provider takes an id-token for expired (oidc.go expiryDelta, taken from
+golang.org/x/oauth2), in seconds."""
+
+
+def oidc_token_fresh(token: str, now: float) -> bool:
+    """client-go's idTokenExpired (whose true means still valid): the JWT's payload (base64url without padding)
+    read for its exp (a number; none is the zero time), valid while ``now`` plus :data:`OIDC_EXPIRY_DELTA` is
+    before it. A token that is no JWT raises ValueError in client-go's words: its oidc round tripper fails the
+    request with them."""
+    import base64
+    import binascii
+
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise ValueError("ID Token is not a valid JWT")
+    payload = parts[1]
+    if "=" in payload or len(payload) % 4 == 1:
+        raise ValueError("ID Token is not a valid JWT: its payload is not unpadded base64url")
+    try:
+        claims = json.loads(base64.b64decode(payload.translate(str.maketrans("-_", "+/")) + "=" * (-len(payload) % 4),
+                                             validate=True))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"parsing claims: {exc}") from None
+    expiry = claims.get("exp") if isinstance(claims, dict) else None
+    if expiry is not None and (isinstance(expiry, bool) or not isinstance(expiry, (int, float))):
+        raise ValueError("parsing claims: exp is not a number")
+    return expiry is not None and now + OIDC_EXPIRY_DELTA < int(expiry)
 
 
 def _basic_auth(username: str, password: str) -> str:
@@ -1979,8 +2026,8 @@ class ApiServerSource:
                  ) -> None:
         self._read = _read_kubeconfig(kubeconfig)  # (every later client is built from it: _fresh_client)
         self._api, self._data, self._exec_failure, self._exec_credential = _connected(
-            kubeconfig, context, per_request=True, read=self._read)
-        self._now = now  # the wall clock an exec plugin's expirationTimestamp is read against
+            kubeconfig, context, per_request=True, read=self._read, now=now)
+        self._now = now  # the wall clock an exec plugin's expirationTimestamp and an oidc id-token are read against
         self._generation = 0  # the credentials' generation: one more each time the exec plugin gives new ones
         # the plugin ran for the first request (client-go runs it then): that one takes what it gave, expired or not
         self._exec_first_use = True
@@ -2219,6 +2266,8 @@ class ApiServerSource:
         up), unless connections cannot be followed: then before the request, as the best left."""
         if (problem := self._blank_token_problem()) is not None:
             raise CredentialsUnavailable(problem)
+        if (problem := self._oidc_problem()) is not None:
+            raise CredentialsUnavailable(problem)
         if self._exec_at_handshake:
             if not self._tracked and (problem := self._handshake_problem()) is not None:
                 raise CredentialsUnavailable(problem)
@@ -2236,6 +2285,35 @@ class ApiServerSource:
                 problem = _exec_failure_text(self._exec_failure)
             if problem is not None:
                 raise CredentialsUnavailable(problem)
+
+    def _oidc_problem(self) -> str | None:
+        """client-go's oidc round tripper at each request: the id-token kept (the kubeconfig as read at start, with
+        the tokens each refresh wrote back) sent while fresh (:func:`oidc_token_fresh` by ``now``), else refreshed
+        with the refresh-token, written back and sent, the client built again from it (the Python client refreshes
+        as it loads). Why the request fails, or None: a token that is no JWT, a refresh that failed or gave no
+        fresh token (client-go: "failed to refresh token: ..."), a write-back refused ("could not persist new
+        tokens"). Not for a request carrying the URL's user (the round tripper passes it on untouched)."""
+        if self._url_basic_auth is not None:
+            return None
+        with self._credentials_lock:
+            _, _, user = _chosen_user(self._read, self._context)
+            provider = user.get("auth-provider") if isinstance(user, dict) else None
+            if not isinstance(provider, dict) or provider.get("name") != "oidc":
+                return None
+            try:
+                if oidc_token_fresh(str((provider.get("config") or {}).get("id-token") or ""), self._now()):
+                    return None
+                fresh = self._fresh_client()
+                if isinstance(fresh, Diagnostic):  # (client-go's words alone, then where: no "getting credentials")
+                    return f"{fresh.message} ({fresh.file}: {fresh.field})" if fresh.field else fresh.message
+                config = _chosen_user(self._read, self._context)[2]["auth-provider"].get("config") or {}
+                if not oidc_token_fresh(str(config.get("id-token") or ""), self._now()):
+                    return "failed to refresh token: the identity provider gave no fresh id-token"
+            except ValueError as exc:
+                return str(exc)
+            client, self._data, _, _ = fresh
+            self._take(client, None)
+        return None
 
     def _blank_token_problem(self) -> str | None:
         """How a request fails for a token file that held white space alone when the client was built
@@ -2284,7 +2362,7 @@ class ApiServerSource:
         logging.getLogger().removeHandler(self._logged)  # (its failure is said by the request)
         try:
             _, _, failure, credential = _connected(self._kubeconfig, self._context, per_request=True, handshake=True,
-                                                   read=self._read)
+                                                   read=self._read, now=self._now)
             return failure, credential
         except InputError as exc:
             return exc.diagnostics[0] if exc.diagnostics else Diagnostic(str(exc), file=self._kubeconfig), None
@@ -2314,7 +2392,7 @@ class ApiServerSource:
         readable, an auth-provider's refreshed token not written back (the request fails for it, as kubectl's)."""
         logging.getLogger().removeHandler(self._logged)  # (an exec plugin failing here is said by the request)
         try:
-            return _connected(self._kubeconfig, self._context, per_request=True, read=self._read)
+            return _connected(self._kubeconfig, self._context, per_request=True, read=self._read, now=self._now)
         except InputError as exc:
             return exc.diagnostics[0] if exc.diagnostics else Diagnostic(str(exc), file=self._kubeconfig)
         except Exception as exc:  # (none expected: _connected says what it meets; never a traceback)
@@ -2355,7 +2433,7 @@ class ApiServerSource:
         one that reacts to a 401: a token file is read by the clock alone (its bearer round tripper:
         :meth:`_file_token_header`); a token, basic auth, a client certificate and an auth-provider's token are
         what the client was built with (client-go's oidc plugin refreshes its id-token by the token's expiry, not
-        by a 401; the watch does not follow that expiry: its client refreshed the token as it was built); a plugin run
+        by a 401: :meth:`_oidc_problem`, at each request); a plugin run
         only in the TLS handshake is not asked (the URL's user went out, and its round tripper passes a request
         that carries an Authorization header on untouched)."""
         if self._token_file is not None or self._exec_credential is None or self._exec_at_handshake:

@@ -274,7 +274,8 @@ def test_a_write_back_failing_when_credentials_are_got_again_fails_the_request(t
     plugin run again, a token file that was blank; never for a 401 alone, which client-go's oidc plugin leaves alone
     too) from the kubeconfig as read at start, and the client refreshes an expired id-token there, a write-back
     that fails fails the request with it, as client-go's oidc plugin fails it ("could not persist new tokens"),
-    and the credentials held are kept for a request under way (the watch said a warning and went on)."""
+    and the credentials held are kept for a request under way (the watch said a warning and went on). The
+    id-token is refreshed at the request, as it has expired (:meth:`ApiServerSource._oidc_problem`)."""
     from kubernetes.config.kube_config import KubeConfigLoader
 
     from kubeproxy_sim.watch import ApiServerSource, Kind
@@ -294,8 +295,8 @@ def test_a_write_back_failing_when_credentials_are_got_again_fails_the_request(t
     assert source._auth is before
     with pytest.raises(CredentialsUnavailable) as refused:
         source._check_credentials()
-    assert str(refused.value) == (
-        f"getting credentials: could not persist new tokens: open {config}.lock: file exists (another kubectl is "
+    assert str(refused.value) == (  # (the oidc round tripper's words: no "getting credentials", the exec one's)
+        f"could not persist new tokens: open {config}.lock: file exists (another kubectl is "
         f"writing the file, or one stopped before removing its lock) ({config}: users[0].user.auth-provider)")
     assert source._auth is before
 
