@@ -60,7 +60,7 @@ STEPS: tuple[Step, ...] = (
     Step("Where does a packet go?", "A pod on node1 connects to the Service's cluster IP: every branch of the "
          "statistic split, its exact probability, the rules on its path (the first of four outcomes).",
          ("trace", "--scenario", "bootcamp", *POD_TO_CLUSTER_IP), head=20),
-    Step("The same trace as JSON", "A public contract (`trace -o json` above); `-o yaml` carries the "
+    Step("The same trace as JSON", "A public contract (`trace -o json` below); `-o yaml` carries the "
          "same content.",
          ("trace", "--scenario", "bootcamp", *POD_TO_CLUSTER_IP, "-o", "json"), head=24),
     Step("A traced path as a picture", "From outside to node1's NodePort: the service's chains, the path in red, "

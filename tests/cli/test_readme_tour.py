@@ -75,10 +75,12 @@ def test_excerpt_says_how_much_is_left_out() -> None:
 
 
 def test_steps_point_to_the_contracts_where_they_are() -> None:
-    """The contract sections come before the tour: a step that names one says `above`, and it is there."""
+    """The tour comes right after "First five minutes", before the reference (a reader meets examples first), so
+    the contract sections come after it: a step that names one says `below`, and it is there."""
     tool = _tool()
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    tour_start = readme.index(tool.START)
-    assert not [s.title for s in tool.STEPS if "below" in s.text]
-    named = [name for s in tool.STEPS for name in re.findall(r"`([\w ]+ -o json)` above", s.text)]
-    assert named and all(-1 < readme.find(f"\n### `{name}`") < tour_start for name in named)
+    tour_end = readme.index(tool.END)
+    assert -1 < readme.index("\n## First five minutes\n") < readme.index(tool.START) < readme.index("\n## Commands\n")
+    assert not [s.title for s in tool.STEPS if "above" in s.text]
+    named = [name for s in tool.STEPS for name in re.findall(r"`([\w ]+ -o json)` below", s.text)]
+    assert named and all(readme.find(f"\n### `{name}`") > tour_end for name in named)
