@@ -2,13 +2,16 @@
 
 Run as ``python -m kubeproxy_sim.kernel.pinger IP COUNT TIMEOUT IDENT [BIND [DSCP [INTERVAL]]]`` by a child that
 entered the source namespace. One raw ICMP (ICMPv6) socket sends COUNT echo requests with one identifier IDENT and
-sequence numbers 1..COUNT, INTERVAL seconds apart (default 0.01: ``ping -i``, which root may make that short),
-as one ping process sends them, so every node's conntrack sees one flow; then it waits TIMEOUT seconds past the
-last for what is still to come. Each request's end is read from what came back about it: its echo reply (the
-address it came from), an ICMP error quoting it (destination unreachable, time exceeded: ``unreachable`` with
-the error's type, code and sender), or nothing (``timeout``); a send the node's own rules refused is ``EPERM``.
-A raw socket is handed a copy of every ICMP packet the namespace receives, so the identifier and the quoted
-request tell ours apart. Prints one JSON list, one object per sequence number.
+sequence numbers 1, 2, ... (16 bits: the 65,536th is 0 again, as ping(8)'s wrap), INTERVAL seconds apart (default
+0.01: ``ping -i``, which root may make that short), as one ping process sends them, so every node's conntrack sees
+one flow; then it waits TIMEOUT seconds past the last for what is still to come. Each request's end is read from
+what came back about it: its echo reply (the address it came from), an ICMP error quoting it (destination
+unreachable, time exceeded: ``unreachable`` with the error's type, code and sender), or nothing (``timeout``); a
+send the node's own rules refused is ``EPERM``. A raw socket is handed a copy of every ICMP packet the namespace
+receives, so the identifier and the quoted request tell ours apart. What comes back is about the latest request sent
+with its sequence number (an answer comes within TIMEOUT, at most 30 s, and a sequence number recurs 65,536 requests
+later), so the ends are kept by each request's index, 1..COUNT, not by its sequence number. Prints one JSON list,
+one object per request.
 """
 
 from __future__ import annotations
@@ -67,6 +70,16 @@ def read(data: bytes, six: bool, ident: int) -> tuple[int, dict[str, object]] | 
     return None
 
 
+SEQUENCES = 1 << 16
+"""An echo's sequence number is 16 bits: request ``index`` (1, 2, ...) carries ``index % SEQUENCES``."""
+
+
+def latest_index(sequence: int, sent: int) -> int | None:
+    """The index (1..sent) of the latest request sent with ``sequence``; None when none was."""
+    index = sent - (sent - sequence) % SEQUENCES
+    return index if index >= 1 else None
+
+
 def ping(ip: str, count: int, timeout: float, ident: int, bind: str = "", dscp: int = 0,
          interval: float = 0.01) -> list[dict[str, object]]:
     """Send the echo requests, then gather their ends (the module's docstring)."""
@@ -79,32 +92,34 @@ def ping(ip: str, count: int, timeout: float, ident: int, bind: str = "", dscp: 
             sock.bind((bind, 0))
         mark(sock, dscp)
         deadline = time.monotonic()
-        for sequence in range(1, count + 1):
+        for index in range(1, count + 1):
             try:
-                sock.sendto(request(six, ident, sequence), (ip, 0))
+                sock.sendto(request(six, ident, index % SEQUENCES), (ip, 0))
             except OSError as exc:
-                ends[sequence] = {"error": "EPERM" if exc.errno in (errno.EPERM, errno.EACCES) else
+                ends[index] = {"error": "EPERM" if exc.errno in (errno.EPERM, errno.EACCES) else
                                   "unreachable" if exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH) else
                                   errno.errorcode.get(exc.errno or 0, str(exc.errno))}
             deadline = time.monotonic() + timeout
-            _gather(sock, six, ident, ends, time.monotonic() + interval)
-        _gather(sock, six, ident, ends, deadline, until=count)
+            _gather(sock, six, ident, ends, time.monotonic() + interval, index)
+        _gather(sock, six, ident, ends, deadline, count, until=count)
     finally:
         sock.close()
-    return [ends.get(sequence, {"error": "timeout"}) for sequence in range(1, count + 1)]
+    return [ends.get(index, {"error": "timeout"}) for index in range(1, count + 1)]
 
 
 def _gather(sock: socket.socket, six: bool, ident: int, ends: dict[int, dict[str, object]], deadline: float,
-            until: int = 0) -> None:
-    """Read what comes back until ``deadline`` (or, ``until``: as soon as that many requests have their end)."""
+            sent: int, until: int = 0) -> None:
+    """Read what comes back until ``deadline`` (or, ``until``: as soon as that many requests have their end), each
+    end kept at the index of the latest of the ``sent`` requests with its sequence number."""
     while (left := deadline - time.monotonic()) > 0 and not (until and len(ends) >= until):
         if not select.select([sock], [], [], left)[0]:
             return
         data, sender = sock.recvfrom(65535)
         found = read(data, six, ident)
-        if found is not None and found[0] not in ends:
-            sequence, end = found
-            ends[sequence] = {**end, "reply": sender[0]} if "reply" in end else {**end, "from": sender[0]}
+        index = latest_index(found[0], sent) if found is not None else None
+        if found is not None and index is not None and index not in ends:
+            end = found[1]
+            ends[index] = {**end, "reply": sender[0]} if "reply" in end else {**end, "from": sender[0]}
 
 
 def main(argv: list[str]) -> None:

@@ -326,8 +326,7 @@ class Tally:
             name = pod["key"] if pod is not None else label
             node = pod["node"] if pod is not None else None
             if pod is None:  # the node's own address (its pod bridge's too): its workload answered
-                node = next((n for n, v in state["nodes"].items() if ip in (*v["addresses"], *v.get("gateways", ()))),
-                            None)
+                node = _node_at(state, ip)
             delivered.append(Delivered(name, ip, node, n, round(n / self.count, 6), None, tuple(self.seen[key]),
                                        pod_object=pod.get("pod_object") if pod is not None else None))
         failed = [Failed(name, n, detail, None) for name, detail, n in
@@ -602,7 +601,7 @@ def ping_result(state: dict[str, Any], source: Source, dest: Destination, proto:
         delivered.append(Delivered(key, reply, node, n, round(n / total, 6), None, (), pod_object=pod_object))
     failed = tuple(Failed(reason, n, detail, None) for (reason, detail), n in sorted(failures.items()))
     return SendResult(source.label, dest.label, proto, total, seed, tuple(delivered), failed,
-                      ping=ping_target_of(state, address))
+                      ping=ping_target_of(state, connected_address(source, address)))
 
 
 def _own_host(address: str) -> bool:
@@ -629,26 +628,42 @@ def _answerer(state: dict[str, Any], source: Source, ip: str) -> tuple[str, str 
     pod = state["pods"].get(ip)
     if pod is not None and not pod["host_network"]:
         return pod["key"], pod["node"], pod.get("pod_object")
-    node = next((n for n, v in state["nodes"].items() if ip in (*v["addresses"], *v.get("gateways", ()))), None)
+    node = _node_at(state, ip)
     if node is not None:
         return f"node/{node}", node, None
     return f"external/{ip}", None, None
 
 
+def _node_at(state: dict[str, Any], ip: str) -> str | None:
+    """The node of the state record holding ``ip``: one of its addresses or its pod bridge's (a gateway)."""
+    return next((n for n, v in state["nodes"].items() if ip in (*v["addresses"], *v.get("gateways", ()))), None)
+
+
+def connected_address(source: Source, address: str) -> str:
+    """The address Linux's ping connects to when told ``address``: the unspecified one (0.0.0.0, ::) is the
+    client's own host, the socket's bound source on IPv4 (else 127.0.0.1), ::1 on IPv6 (``send``'s
+    :func:`~kubeproxy_sim.simulator.send.unspecified_destination`, for the same client); any other is itself."""
+    from kubeproxy_sim.netfilter.packet import format_address, loopback_source, parse_address
+
+    family, value = parse_address(address)
+    if value != 0:
+        return address
+    if family == 4 and source.bind:
+        return source.bind
+    return format_address(family, loopback_source(family))
+
+
 def ping_target_of(state: dict[str, Any], address: str) -> PingTarget:
     """What the state record knows the pinged address to be (``send``'s :class:`.ping.PingTarget`, its ``kind``
     null where the record does not say: it keeps no externalIPs or load-balancer IPs), with no note: the kernel
-    says what happened, not why (run ``send --proto icmp`` on the same objects for the words)."""
+    says what happened, not why (run ``send --proto icmp`` on the same objects for the words). ``address`` is the
+    one connected to (:func:`connected_address`: never the unspecified one), as ``send``'s ping names it."""
     if _own_host(address):
-        from kubeproxy_sim.netfilter.packet import parse_address
-
-        said = (f"{address}, the client's own host (Linux sends to it on lo)" if parse_address(address)[1] == 0
-                else f"a loopback address ({address})")
-        return PingTarget(address, "loopback", None, said, "")
+        return PingTarget(address, "loopback", None, f"a loopback address ({address})", "")
     pod = state["pods"].get(address)
     if pod is not None and not pod["host_network"]:
         return PingTarget(address, "pod", pod["key"], f"pod {pod['key']}'s address {address}", "")
-    node = next((n for n, v in state["nodes"].items() if address in (*v["addresses"], *v.get("gateways", ()))), None)
+    node = _node_at(state, address)
     if node is not None:
         return PingTarget(address, "node", node, f"node {node}'s address {address}", "")
     service = next((key for key, svc in state.get("services", {}).items() if address in svc["cluster_ips"]), None)

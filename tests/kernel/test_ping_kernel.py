@@ -282,6 +282,8 @@ def test_netns_send_pings_as_send_does(stage: tuple[Topology, dict[str, Any]], s
         real = kernel_ping(state, source, destination, count=3, seed=1, timeout=wait)
         where = f"{source} -> {destination} ({simulated.ping.kind}): simulator {simulated}, kernel {real}"
         assert real.as_json().keys() == simulated.as_json().keys(), where
+        assert real.ping is not None and real.ping.address == simulated.ping.address, where
+        assert real.ping.kind in (None, simulated.ping.kind), where  # (None: what the state record does not keep)
         assert real.connections == 3 and real.proto == simulated.proto, where
         assert [(d.ip, d.count) for d in real.delivered] == [(d.ip, d.count) for d in simulated.delivered if d.count], \
             where
@@ -298,6 +300,7 @@ def test_netns_send_pings_ipv6_as_send_does(stage6: tuple[Topology, Cluster, lis
 
     topo, objs, args = stage6
     state = read_state(state_dir, topo.name)
+    assert state is not None
     config = config_from_args(args, objs)
     for destination in [*DESTINATIONS6, "::"]:
         simulated = sim_send(Simulator(objs, config, rng=random.Random(1)), "node/node1", destination, proto="icmp",
@@ -307,7 +310,33 @@ def test_netns_send_pings_ipv6_as_send_does(stage6: tuple[Topology, Cluster, lis
         real = kernel_ping(state, "node/node1", destination, count=2, seed=1, timeout=wait)
         where = f"{destination} ({simulated.ping.kind}): simulator {simulated}, kernel {real}"
         assert real.proto == "icmpv6" and real.as_json().keys() == simulated.as_json().keys(), where
+        assert real.ping is not None and real.ping.address == simulated.ping.address, where
+        assert real.ping.kind in (None, simulated.ping.kind), where
         assert [(d.ip, d.count) for d in real.delivered] == [(d.ip, d.count) for d in simulated.delivered if d.count], \
             where
         if simulated.ping.kind not in OUTSIDE_DIFFERS:
             assert [(f.reason, f.count) for f in real.failed] == [(f.reason, f.count) for f in simulated.failed], where
+
+
+@pytest.mark.parametrize(("source", "address", "said"), [
+    (("node/node1", None), "0.0.0.0", ("127.0.0.1", "loopback", "a loopback address (127.0.0.1)")),
+    (("192.168.0.10", "192.168.0.10"), "0.0.0.0", ("192.168.0.10", "node", "node node1's address 192.168.0.10")),
+    (("node/node1", None), "::", ("::1", "loopback", "a loopback address (::1)")),
+    (("fd00::10", "fd00::10"), "::", ("::1", "loopback", "a loopback address (::1)")),
+    (("node/node1", None), "127.0.0.1", ("127.0.0.1", "loopback", "a loopback address (127.0.0.1)")),
+])
+def test_a_ping_to_the_unspecified_address_names_the_one_linux_connects_to(
+        source: tuple[str, str | None], address: str, said: tuple[str, str, str]) -> None:
+    """``netns send --to 0.0.0.0 --proto icmp``'s ping is the address its raw socket's echo went to, as ``send``'s
+    (the bound source on IPv4, else 127.0.0.1; ::1 on IPv6): the JSON's ping.address and the text's head agree
+    with send's (reviewer r3: 0.0.0.0 here, 127.0.0.1 there). No namespace: the rows of a recorded answer."""
+    from kubeproxy_sim.kernel.send import Destination, Source, ping_result
+
+    state: dict[str, Any] = {"nodes": {"node1": {"netns": "kp-n1", "addresses": ["192.168.0.10", "fd00::10"]}},
+                             "pods": {}, "clients": {}, "services": {}}
+    label, bind = source
+    result = ping_result(state, Source(label, "kp-n1", bind=bind), Destination(address, address, 0), "icmp", address,
+                         [{"reply": said[0]}])
+    assert result.ping is not None
+    assert (result.ping.address, result.ping.kind, result.ping.said) == said
+    assert [(d.pod, d.count) for d in result.delivered] == [("node/node1", 1)]
