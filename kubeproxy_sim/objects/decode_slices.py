@@ -15,6 +15,7 @@ from typing import Any
 from kubeproxy_sim.objects.addr import MAYBE_SPECIAL_V4, is_plain_ipv4, parse_ip
 from kubeproxy_sim.objects.bulk import draft_class
 from kubeproxy_sim.objects.decode import (
+    DNS1123_SUBDOMAIN,
     LABEL_VALUE,
     api_special_address,
     object_name,
@@ -376,7 +377,11 @@ def _legacy_addresses(report: Report, raw: dict[str, Any], key: str, path: str) 
         if parsed.legacy:
             report.warn(f"{item_path}.ip", f"{quote(text)} is a legacy address form; read as {parsed.text}")
         hostname = report.string(item, "hostname", f"{item_path}.hostname") or None
-        node_name = report.string(item, "nodeName", f"{item_path}.nodeName") or None
+        node_name = report.string(item, "nodeName", f"{item_path}.nodeName")
+        if node_name is not None and (problem := DNS1123_SUBDOMAIN.problem(node_name)) is not None:
+            report.error(f"{item_path}.nodeName", problem)  # ValidateNodeName: set, even to "", it is checked
+            continue
+        node_name = node_name or None
         raw_ref = item.get("targetRef")
         target = _target_ref(report, item, f"{item_path}.targetRef") if raw_ref else None
         uid = (report.string(raw_ref, "uid", f"{item_path}.targetRef.uid", "") or "") if type(raw_ref) is dict else ""
