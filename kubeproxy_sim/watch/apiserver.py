@@ -336,6 +336,36 @@ def _read_kubeconfig(kubeconfig: str) -> dict[str, Any]:
     return _check_shape(kubeconfig)
 
 
+def _ca_inlined(read: dict[str, Any], kubeconfig: str, context: str | None) -> dict[str, Any]:
+    """``read`` (:func:`_read_kubeconfig`'s) with its chosen cluster's certificate-authority file put in as
+    certificate-authority-data, the bytes it holds now: client-go reads the CA once, as it builds its transport,
+    while the watch builds a client again (:meth:`ApiServerSource._fresh_client`) for credentials it gets again,
+    which read the file again: a CA file removed or replaced while watching failed each refresh (an exec plugin's
+    expired token for ever). Left as it is when the file cannot be read now or is no regular file (a FIFO would
+    wait for a writer), or data is given beside it (client-go refuses both)."""
+    import base64
+
+    from kubeproxy_sim.objects.load import special_file
+
+    cluster_at, _ = chosen(read, context)
+    cluster = read["clusters"][cluster_at]["cluster"]
+    path = cluster.get("certificate-authority")
+    if not isinstance(path, str) or not path or cluster.get("certificate-authority-data"):
+        return read
+    full = os.path.join(os.path.dirname(os.path.abspath(kubeconfig)), path)
+    if special_file(full) is not None:
+        return read
+    try:
+        with open(full, "rb") as stream:
+            pem = stream.read()
+    except OSError:
+        return read
+    clusters = [dict(entry) for entry in read["clusters"]]
+    inlined = {key: value for key, value in cluster.items() if key != "certificate-authority"}
+    clusters[cluster_at]["cluster"] = {**inlined, "certificate-authority-data": base64.b64encode(pem).decode("ascii")}
+    return {**read, "clusters": clusters}
+
+
 def _connected(kubeconfig: str, context: str | None, per_request: bool = False, handshake: bool = False, *,
                read: dict[str, Any] | None = None, now: Callable[[], float] = time.time,
                ) -> tuple[Any, dict[str, Any], Diagnostic | None, ExecCredential | None]:
@@ -2027,6 +2057,7 @@ class ApiServerSource:
         self._read = _read_kubeconfig(kubeconfig)  # (every later client is built from it: _fresh_client)
         self._api, self._data, self._exec_failure, self._exec_credential = _connected(
             kubeconfig, context, per_request=True, read=self._read, now=now)
+        self._read = _ca_inlined(self._read, kubeconfig, context)
         self._now = now  # the wall clock an exec plugin's expirationTimestamp and an oidc id-token are read against
         self._generation = 0  # the credentials' generation: one more each time the exec plugin gives new ones
         # the plugin ran for the first request (client-go runs it then): that one takes what it gave, expired or not

@@ -108,3 +108,21 @@ def test_a_kubeconfig_edited_mid_watch_is_not_taken_up(tls_fake, tmp_path: Path)
     _refreshes_at_expiry(tls_fake, plugin, str(path), meanwhile=edit)
     assert (plugin.runs, edited.runs) == (2, 0)
     assert "Bearer edited" not in tls_fake.authorization
+
+
+def test_a_certificate_authority_file_removed_mid_watch_does_not_stop_the_refresh(tmp_path: Path) -> None:
+    """client-go reads the cluster's CA once, building its transport; the watch built its client again for the
+    plugin's new token and read the CA file again: gone, each request failed ('getting credentials: ... cannot
+    read it') and t2 never went out."""
+    from ._kubeconfigs import tls_server
+
+    fake = tls_server(tmp_path)
+    try:
+        plugin = Plugin(tmp_path, expiry=EXPIRY)
+        path = with_user(fake, tmp_path / "kc", {"exec": plugin.entry},
+                         **{"certificate-authority": str(tmp_path / "server.crt")})
+        seen = _refreshes_at_expiry(fake, plugin, str(path), meanwhile=(tmp_path / "server.crt").unlink)
+    finally:
+        fake.stop()
+    assert plugin.runs == 2
+    assert seen.said() == []
