@@ -79,7 +79,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     pkt.add_argument("--dst", required=True, metavar="IP", help="destination address: a cluster IP, a node's address "
                      "(NodePort), an external or load-balancer IP (0.0.0.0 or :: from the node: the node itself, as "
                      "its socket sends there); with -f/--scenario, a Service's name too (NAME, NAME.NS, "
-                     "NAME.NS.svc.cluster.local: its cluster IP)")
+                     "NAME.NS.svc.cluster.local, read in the namespace of the pod at --src, else default: its "
+                     "cluster IP)")
     pkt.add_argument("--dport", type=parse_int, metavar="N", help="destination port (required, but for ICMP)")
     pkt.add_argument("--sport", type=parse_int, metavar="N", help="source port (default: unknown)")
     pkt.add_argument("--proto", default="tcp", choices=["tcp", "udp", "sctp", "icmp", "icmpv6"],
