@@ -5,6 +5,7 @@ the decoders it uses are imported here once, not in the command's module."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -184,13 +185,26 @@ def _topology_annotations(meta: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, v) for k, v in annotations.items() if k in ANNOTATIONS and isinstance(v, str)))
 
 
+def _last_applied_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document as kubectl apply keeps it in the last-applied-configuration annotation, and compares it with
+    the next one: as written, less that annotation itself."""
+    out = json.loads(json.dumps(doc, default=str))
+    annotations = out.get("metadata", {}).get("annotations") if isinstance(out.get("metadata"), dict) else None
+    if isinstance(annotations, dict):
+        annotations.pop(LAST_APPLIED_ANNOTATION, None)
+        if not annotations:
+            del out["metadata"]["annotations"]
+    return out
+
+
 class RawFacts:
     """What ``apply -f`` reads of the raw documents, kind by kind (:meth:`add`; one method per kind): the facts
     the object model does not carry (the controllers need them) and the Deployments it does not read. Mutable on
     purpose, and local to one load; :meth:`manifests` gives them as the frozen result, in key order."""
 
     __slots__ = ("annotations", "deployments", "diagnostics", "endpoints_labels", "ip_fields", "node_cpu",
-                 "node_max_pods", "not_ready", "pod_applied", "policies", "unposted", "unreachable", "untainted")
+                 "node_max_pods", "not_ready", "pod_applied", "policies", "service_documents", "unposted",
+                 "unreachable", "untainted")
 
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         self.diagnostics = diagnostics
@@ -206,6 +220,7 @@ class RawFacts:
         self.ip_fields: dict[str, WrittenIPFields] = {}
         self.pod_applied: dict[str, LastApplied] = {}
         self.endpoints_labels: dict[str, bool] = {}
+        self.service_documents: dict[str, str] = {}
 
     def add(self, file: str, doc: dict[str, Any]) -> None:
         """One document's facts, by its kind (a document of any other kind has none)."""
@@ -271,6 +286,7 @@ class RawFacts:
     def _service(self, file: str, doc: dict[str, Any], meta: dict[str, Any], key: str) -> None:
         """A Service's topology annotations and its IP fields as written (ipFamilyPolicy, clusterIPs,
         ipFamilies), which the model's defaulted Service no longer tells from the API server's defaults."""
+        self.service_documents[key] = json.dumps(_last_applied_view(doc), sort_keys=True)
         if found_annotations := _topology_annotations(meta):
             self.annotations[key] = found_annotations
         if (written := written_ip_fields(doc)) != NOTHING_WRITTEN:
@@ -293,4 +309,5 @@ class RawFacts:
                          family_policies=tuple(sorted(self.policies.items())),
                          ip_fields=tuple(sorted(self.ip_fields.items())),
                          pod_applied=tuple(sorted(self.pod_applied.items())),
-                         endpoints_labels=tuple(sorted(self.endpoints_labels.items())))
+                         endpoints_labels=tuple(sorted(self.endpoints_labels.items())),
+                         service_documents=tuple(sorted(self.service_documents.items())))

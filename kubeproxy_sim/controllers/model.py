@@ -657,6 +657,10 @@ class World:
     # when it wrote no labels field (kubectl's next patch deletes the field whole only when the last wrote it),
     # for the next apply's three-way merge (script._apply_endpoints); read only for a key in ``endpoints_applied``
     endpoints_last_applied: tuple[tuple[str, Labels | None, Annotations], ...] = ()
+    # what the last apply of each Service wrote, as kubectl keeps it in last-applied-configuration: (NS/NAME, the
+    # document's JSON), for the next apply's three-way merge (script._merged_service); not read for a Service in
+    # ``unannotated``
+    services_last_applied: tuple[tuple[str, str], ...] = ()
     # (kind, NS/NAME or a Node's name) of the Services and Deployments ``expose`` and ``create deployment`` made,
     # and of the Nodes, Services and Deployments the scenario started with whose documents show another maker (a
     # Node; ownerReferences; managedFields without kubectl-client-side-apply: script.mark_unannotated), which carry no

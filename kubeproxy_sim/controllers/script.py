@@ -11,6 +11,7 @@ script stays free of I/O.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import shlex
@@ -55,6 +56,7 @@ from kubeproxy_sim.controllers.scheduler import PortConflict
 from kubeproxy_sim.controllers.selector import Requirement, SelectorError
 from kubeproxy_sim.controllers.selector import matches as selector_matches
 from kubeproxy_sim.controllers.selector import parse as parse_selector
+from kubeproxy_sim.controllers.topology import ANNOTATIONS
 from kubeproxy_sim.errors import Diagnostic
 from kubeproxy_sim.objects.decode import LABEL_VALUE
 from kubeproxy_sim.objects.mirror import Endpoints
@@ -618,6 +620,9 @@ class Manifests:
     # Endpoints key -> whether its manifest writes metadata.labels as a map (True, ``{}`` too) or as null (False),
     # which its decoded labels do not tell (scenario_facts.RawFacts._endpoints); one left out writes no labels
     endpoints_labels: tuple[tuple[str, bool], ...] = ()
+    # Service key -> its document as kubectl apply keeps it in last-applied-configuration (JSON; RawFacts), what
+    # the next apply's three-way merge compares with
+    service_documents: tuple[tuple[str, str], ...] = ()
     # (kind, key) of each object in the order kubectl apply visits them: the files as given (a directory's in
     # its listing's order), each file's documents, a List's items in place; kubectl prints its lines so
     order: tuple[tuple[str, str], ...] = ()
@@ -757,18 +762,64 @@ def _apply_services(world: World, manifests: Manifests, rng: random.Random) -> t
     is warned of and configured (:func:`_unannotated`)."""
     annotations = dict(manifests.service_annotations)
     policies, written = dict(manifests.family_policies), dict(manifests.ip_fields)
+    documents = dict(manifests.service_documents)
     notes: list[Note] = []
     for service in manifests.cluster.services:
-        admitted = W.admit_service(world, service, rng, policy=policies.get(service.key),
-                                   written=written.get(service.key, NOTHING_WRITTEN))
         current = world.service(service.namespace, service.name)
-        wanted = annotations.get(service.key, ())  # a changed topology annotation is a change too
         key = ("Service", service.key)
+        if current is not None and service.key in documents:
+            admitted, wanted = _merged_service(world, current, service, json.loads(documents[service.key]),
+                                               policies.get(service.key), rng)
+        else:
+            admitted = W.admit_service(world, service, rng, policy=policies.get(service.key),
+                                       written=written.get(service.key, NOTHING_WRITTEN))
+            wanted = tuple(sorted(annotations.get(service.key, ())))  # a changed topology annotation is a change
         notes += _unannotated(world, key, "services", service.name, current is not None) or [
             (key, _applied("service", service.name, current and (current, W.annotations_of(world, service.key)),
-                           (admitted, tuple(sorted(wanted)))))]
+                           (admitted, wanted)))]
         world = W.put_service(world, admitted, wanted)
-    return world, notes
+    last = {k: v for k, v in world.services_last_applied if k not in documents}
+    return replace(world, services_last_applied=tuple(sorted({**last, **documents}.items()))), notes
+
+
+def _merged_service(world: World, current: Service, service: Service, modified: dict[str, Any],
+                    policy: str | None, rng: random.Random) -> tuple[Service, tuple[tuple[str, str], ...]]:
+    """A live Service as kubectl apply's three-way strategic merge patch leaves it (kubectl_patch.apply_patch_of:
+    the manifest merged in, what the last apply wrote and this one leaves out deleted, any other field kept: one
+    ``patch`` set, as spec.externalTrafficPolicy, or the API server allocated), then admitted as ``patch`` admits
+    it, with its topology annotations. One without a last-applied-configuration (``expose`` made it) has nothing
+    deleted. The status stays the manifest's, as the first apply takes it (the simulator's stand-in for the
+    load-balancer controller that writes it). The merge is of the fields the model holds (those of the manifest
+    and the last apply the decoder left aside were read, warned of or refused, when the manifest was);
+    ``policy``: the manifest's spec.ipFamilyPolicy, as admission reads it."""
+    from kubeproxy_sim.controllers import kubectl_patch as KP
+
+    stored = dict(world.services_last_applied).get(service.key)
+    original = None if stored is None or ("Service", service.key) in world.unannotated else json.loads(stored)
+    before = W.annotations_of(world, current.key)
+    modified = _held(modified, KP._HELD_FIELDS)
+    try:
+        decoded, doc, kept = KP.patched_service(current, "strategic", KP.apply_patch_of(
+            original and _held(original, KP._HELD_FIELDS), modified), before, ordered_as=modified)
+    except KP.Refused as exc:
+        raise W.ActionError(str(exc)) from None
+    decoded = replace(decoded, load_balancer_ingress=service.load_balancer_ingress, origin=service.origin)
+    admitted = W.admit_service(world, decoded, rng, policy=policy, written=written_ip_fields(doc))
+    return admitted, tuple(sorted((k, v) for k, v in kept.items() if k in ANNOTATIONS))
+
+
+def _held(doc: dict[str, Any], fields: dict[tuple[str, ...], set[str]], path: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``doc`` with only the fields ``fields`` names at each path it names (a list's items at the list's path)."""
+    out = {}
+    for key, value in doc.items():
+        if path in fields and key not in fields[path]:
+            continue
+        if isinstance(value, dict) and (*path, key) in fields:
+            value = _held(value, fields, (*path, key))
+        elif isinstance(value, list) and (*path, key) in fields:
+            value = [_held(item, fields, (*path, key)) if isinstance(item, dict) else item for item in value]
+        out[key] = value
+    return out
 
 
 def _unannotated(world: World, key: tuple[str, str], resource: str, name: str, exists: bool) -> list[Note]:
