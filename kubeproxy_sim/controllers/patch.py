@@ -4,13 +4,16 @@
 too, replaces); ``strategic`` is Kubernetes' strategic merge patch, which merges a list whose field declares a
 patch merge key (a Service's ``spec.ports`` by ``port``, a pod spec's ``containers`` by ``name``) item by item
 and honours ``$patch: delete`` / ``$patch: replace`` in such a list's items; ``json`` is the JSON patch of RFC
-6902 (``add``, ``remove``, ``replace``, ``test``, ``move``, ``copy``). Pure: documents in, documents out; a
-patch the API server refuses raises :class:`PatchError` with its words.
+6902 (``add``, ``remove``, ``replace``, ``test``, ``move``, ``copy``) as the API server's library
+(gopkg.in/evanphx/json-patch.v4) applies it, with that library's departures from the RFC (:func:`json_patch`).
+Pure: documents in, documents out; a patch the API server refuses raises :class:`PatchError` with its words.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import re
 from typing import Any
 
 # the lists strategic merge patch merges item by item, by the key their Go field's patchMergeKey names (k8s.io/api
@@ -97,102 +100,252 @@ def _merged_list(live: Any, patch: list[Any], merge_key: str, path: tuple[str, .
 
 
 def json_patch(target: Any, operations: Any) -> Any:
-    """RFC 6902 against a copy of ``target``; the first operation that fails refuses the whole patch."""
+    """A JSON patch as the API server applies it: gopkg.in/evanphx/json-patch.v4 (v4.12.0), not strict RFC 6902.
+    Its departures, kept: a path's first segment is not checked (``spec/x`` is the root's ``x``); ``replace`` of a
+    missing map key adds it; ``add``/``replace`` without a value set null; ``test`` and ``copy`` of a missing key
+    read null; array indices are strconv.Atoi's (``01``, ``+1``) and may be negative (``-1`` the last); a
+    ``replace`` of the whole document by a scalar changes nothing. The first operation that fails refuses the
+    whole patch, in the library's words."""
     if not isinstance(operations, list):
-        raise PatchError("json: cannot unmarshal object into Go value of type []handlers.jsonPatchOp")
-    doc = copy.deepcopy(target)
+        raise PatchError(f"json: cannot unmarshal {_json_type(operations)} into Go value of type jsonpatch.Patch")
     for op in operations:
-        if not isinstance(op, dict):
-            raise PatchError("json: cannot unmarshal into Go value of type jsonpatch.Operation")
-        kind = op.get("op")
-        if kind not in ("add", "remove", "replace", "test", "move", "copy"):
-            raise PatchError(f"Unexpected kind: {kind}")
-        path = _pointer(op.get("path"))
-        if kind in ("add", "replace", "test") and "value" not in op:
-            raise PatchError(f"missing value: {kind} operation does not apply: doc is missing key: value")
-        if kind == "test":
-            if _get(doc, path) != op["value"]:
-                raise PatchError(f"testing value {op.get('path')} failed: test failed")
-        elif kind == "remove":
-            doc = _remove(doc, path, op.get("path"))
-        elif kind == "replace":
-            doc = _remove(doc, path, op.get("path"), replaced=True)
-            doc = _add(doc, path, copy.deepcopy(op["value"]), op.get("path"))
-        elif kind == "add":
-            doc = _add(doc, path, copy.deepcopy(op["value"]), op.get("path"))
-        else:
-            source = _pointer(op.get("from"))
-            value = copy.deepcopy(_get(doc, source))
-            if kind == "move":
-                doc = _remove(doc, source, op.get("from"))
-            doc = _add(doc, path, value, op.get("path"))
-    return doc
+        if op is not None and not isinstance(op, dict):
+            raise PatchError(f"json: cannot unmarshal {_json_type(op)} into Go value of type jsonpatch.Operation")
+    root = [copy.deepcopy(target)]  # a holder, so that a replace of "" can swap the document
+    for op in operations:
+        _json_operation(root, op or {})
+    return root[0]
 
 
-def _pointer(text: Any) -> list[str]:
-    if not isinstance(text, str) or (text and not text.startswith("/")):
-        raise PatchError(f"add operation does not apply: doc is missing path: {text}")
-    return [part.replace("~1", "/").replace("~0", "~") for part in text.split("/")[1:]] if text else []
+_MISSING = "missing value"  # ErrMissing
+_NO_VALUE = object()  # an operation without a "value" member (a nil *lazyNode, unlike JSON null)
 
 
-def _parent(doc: Any, path: list[str], text: Any) -> Any:
-    node = doc
-    for part in path[:-1]:
-        node = _child(node, part, text)
-    return node
+def _json_operation(root: list[Any], op: dict[str, Any]) -> None:
+    kind = op.get("op")
+    if not isinstance(kind, str):
+        kind = "unknown"
+    if kind == "add":
+        path = _op_string(op, "path", "add", wrap_missing=True)
+        parent, key = _find(root, path)
+        if parent is None:
+            raise PatchError(f'add operation does not apply: doc is missing path: "{path}": {_MISSING}')
+        _wrapped(lambda: _add_into(parent, key, _value(op)), f"error in add for path: '{path}'")
+    elif kind == "remove":
+        path = _op_string(op, "path", "remove", wrap_missing=True)
+        parent, key = _find(root, path)
+        if parent is None:
+            raise PatchError(f'remove operation does not apply: doc is missing path: "{path}": {_MISSING}')
+        _wrapped(lambda: _remove_from(parent, key), f"error in remove for path: '{path}'")
+    elif kind == "replace":
+        _replace(root, op)
+    elif kind == "move":
+        _move(root, op)
+    elif kind == "test":
+        _test(root, op)
+    elif kind == "copy":
+        _copy(root, op)
+    else:
+        raise PatchError(f"Unexpected kind: {kind}")
 
 
-def _child(node: Any, part: str, text: Any) -> Any:
-    if isinstance(node, dict) and part in node:
-        return node[part]
-    if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-        return node[int(part)]
-    raise PatchError(f"doc is missing path: \"{text}\": missing value")
-
-
-def _get(doc: Any, path: list[str]) -> Any:
-    node = doc
-    for part in path:
-        node = _child(node, part, "/" + "/".join(path))
-    return node
-
-
-def _add(doc: Any, path: list[str], value: Any, text: Any) -> Any:
-    if not path:
-        return value
-    parent, last = _parent(doc, path, text), path[-1]
+def _replace(root: list[Any], op: dict[str, Any]) -> None:
+    path = _op_string(op, "path", "replace")
+    if path == "":
+        value = _value(op)
+        if isinstance(value, (dict, list)):
+            root[0] = value
+        return  # a scalar: the library wraps a nil error, which is no error
+    parent, key = _find(root, path)
+    if parent is None:
+        raise PatchError(f"replace operation does not apply: doc is missing path: {path}: {_MISSING}")
+    try:
+        _get_from(parent, key)
+    except PatchError:
+        raise PatchError(f"replace operation does not apply: doc is missing key: {path}: {_MISSING}") from None
     if isinstance(parent, dict):
-        parent[last] = value
-    elif isinstance(parent, list):
-        if last == "-":
-            parent.append(value)
-        elif last.isdigit() and int(last) <= len(parent):
-            parent.insert(int(last), value)
-        else:
-            raise PatchError(f"add operation does not apply: doc is missing path: \"{text}\": missing value")
+        parent[key] = _value(op)
     else:
-        raise PatchError(f"add operation does not apply: doc is missing path: \"{text}\": missing value")
-    return doc
+        parent[_index(key, len(parent))] = _value(op)
 
 
-def _remove(doc: Any, path: list[str], text: Any, *, replaced: bool = False) -> Any:
-    word = "replace" if replaced else "remove"
-    if not path:
-        return None
-    parent, last = _parent(doc, path, text), path[-1]
-    if isinstance(parent, dict) and last in parent:
-        del parent[last]
-    elif isinstance(parent, list) and last.isdigit() and int(last) < len(parent):
-        del parent[int(last)]
-    else:
-        raise PatchError(f"{word} operation does not apply: doc is missing key: {text}: missing value")
-    return doc
+def _move(root: list[Any], op: dict[str, Any]) -> None:
+    source = _op_string(op, "from", "move")
+    parent, key = _find(root, source)
+    if parent is None:
+        raise PatchError(f"move operation does not apply: doc is missing from path: {source}: {_MISSING}")
+    value = _wrapped(lambda: _get_from(parent, key), f"error in move for path: '{key}'")
+    _wrapped(lambda: _remove_from(parent, key), f"error in move for path: '{key}'")
+    path = _op_string(op, "path", "move")
+    target, last = _find(root, path)
+    if target is None:
+        raise PatchError(f"move operation does not apply: doc is missing destination path: {path}: {_MISSING}")
+    _wrapped(lambda: _add_into(target, last, value), f"error in move for path: '{path}'")
+
+
+def _copy(root: list[Any], op: dict[str, Any]) -> None:
+    source = _op_string(op, "from", "copy")
+    parent, key = _find(root, source)
+    if parent is None:
+        raise PatchError(f"copy operation does not apply: doc is missing from path: {source}: {_MISSING}")
+    value = _wrapped(lambda: _get_from(parent, key), f"error in copy for from: '{source}'")
+    path = _op_string(op, "path", "copy", wrap_missing=True)
+    target, last = _find(root, path)
+    if target is None:
+        raise PatchError(f"copy operation does not apply: doc is missing destination path: {path}: {_MISSING}")
+    _wrapped(lambda: _add_into(target, last, copy.deepcopy(value)), "error while adding value during copy")
+
+
+def _test(root: list[Any], op: dict[str, Any]) -> None:
+    path = _op_string(op, "path", "test")
+    wanted = op.get("value", _NO_VALUE)
+    if path == "":
+        if wanted is _NO_VALUE or not _json_equal(root[0], wanted):
+            raise PatchError(f"testing value {path} failed: test failed")
+        return
+    parent, key = _find(root, path)
+    if parent is None:
+        raise PatchError(f"test operation does not apply: is missing path: {path}: {_MISSING}")
+    value = _wrapped(lambda: _get_from(parent, key), f"error in test for path: '{path}'")
+    if value is None and wanted is _NO_VALUE:
+        # the library dereferences the absent value (patch.go test: op.value().raw) and panics
+        raise PatchError("runtime error: invalid memory address or nil pointer dereference (the API server's "
+                         f"json-patch library panics on a test of {path}, which is null, without a value)")
+    if value is None:
+        if wanted is None:
+            return
+        raise PatchError(f"testing value {path} failed: test failed")
+    if wanted is _NO_VALUE or not _json_equal(value, wanted):
+        raise PatchError(f"testing value {path} failed: test failed")
+
+
+def _op_string(op: dict[str, Any], field: str, kind: str, *, wrap_missing: bool = False) -> str:
+    """Operation.Path/From: the member as a Go string; the failure wrapped as ``kind`` wraps it (add, remove and
+    copy's path wrap ErrMissing whatever the cause, the others the cause itself)."""
+    text = op.get(field)
+    what = "path" if field == "path" else "from"
+    if isinstance(text, str):
+        return text
+    if wrap_missing:
+        raise PatchError(f"{kind} operation failed to decode {what}: {_MISSING}")
+    if text is None:
+        cause = "operation missing path field" if field == "path" else "operation, missing from field"
+        raise PatchError(f"{kind} operation failed to decode {what}: {cause}: {_MISSING}")
+    raise PatchError(f"{kind} operation failed to decode {what}: json: cannot unmarshal {_json_type(text)} into Go "
+                     "value of type string")
+
+
+def _value(op: dict[str, Any]) -> Any:
+    """The operation's value, a copy; none given is null (the library stores a nil node, written as null)."""
+    return copy.deepcopy(op.get("value"))
+
+
+def _wrapped(action: Any, context: str) -> Any:
+    try:
+        return action()
+    except PatchError as exc:
+        raise PatchError(f"{context}: {exc}") from None
+
+
+def _find(root: list[Any], path: str) -> tuple[Any, str]:
+    """findObject: the container holding the path's last segment, and that segment decoded; (None, "") when the
+    path has no "/" or a segment before the last is missing, null, or no container. The segment before the first
+    "/" is never looked at."""
+    split = path.split("/")
+    if len(split) < 2:
+        return None, ""
+    node = root[0]
+    for part in split[1:-1]:
+        try:
+            node = _get_from(node, _unescape(part))
+        except PatchError:
+            return None, ""
+        if not isinstance(node, (dict, list)):
+            return None, ""
+    return node, _unescape(split[-1])
+
+
+def _unescape(segment: str) -> str:
+    return re.sub("~[01]", lambda m: "/" if m.group(0) == "~1" else "~", segment)
+
+
+def _atoi(key: str) -> int:
+    """strconv.Atoi, in its words when it refuses."""
+    quoted = json.dumps(key, ensure_ascii=False)
+    if not re.fullmatch(r"[+-]?[0-9]+", key):
+        raise PatchError(f"strconv.Atoi: parsing {quoted}: invalid syntax")
+    number = int(key)
+    if not -2**63 <= number < 2**63:
+        raise PatchError(f"strconv.Atoi: parsing {quoted}: value out of range")
+    return number
+
+
+def _invalid_index(index: int) -> PatchError:
+    return PatchError(f"Unable to access invalid index: {index}: invalid index referenced")
+
+
+def _index(key: str, size: int) -> int:
+    """An existing element's index (a negative one counted from the end), as get, set and remove take it."""
+    index = _atoi(key)
+    if index >= size or index < -size:
+        raise _invalid_index(index)
+    return index + size if index < 0 else index
+
+
+def _get_from(node: Any, key: str) -> Any:
+    if isinstance(node, dict):
+        return node.get(key)  # a missing key reads as null
+    if isinstance(node, list):
+        return node[_index(key, len(node))]
+    raise PatchError(_MISSING)
+
+
+def _add_into(node: Any, key: str, value: Any) -> None:
+    if isinstance(node, dict):
+        node[key] = value
+        return
+    if key == "-":
+        node.append(value)
+        return
+    try:
+        index = _atoi(key)
+    except PatchError as exc:
+        raise PatchError(f"value was not a proper array index: '{key}': {exc}") from None
+    size = len(node) + 1
+    if index >= size or index < -size:
+        raise _invalid_index(index)
+    node.insert(index + size if index < 0 else index, value)
+
+
+def _remove_from(node: Any, key: str) -> None:
+    if isinstance(node, dict):
+        if key not in node:
+            raise PatchError(f"Unable to remove nonexistent key: {key}: {_MISSING}")
+        del node[key]
+        return
+    del node[_index(key, len(node))]
+
+
+def _json_equal(a: Any, b: Any) -> bool:
+    """lazyNode.equal: maps of the same keys with equal values, arrays element by element, numbers by value,
+    other scalars as written (a bool is no number, "80" no 80)."""
+    if isinstance(a, dict) or isinstance(b, dict):
+        return isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys() and all(
+            _json_equal(v, b[k]) for k, v in a.items())
+    if isinstance(a, list) or isinstance(b, list):
+        return isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and all(
+            _json_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, bool) or isinstance(b, bool) or a is None or b is None:
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    return type(a) is type(b) and a == b
 
 
 def apply_patch(kind: str, target: dict[str, Any], patch: Any) -> Any:
     """The document once a patch of ``kind`` (json, merge or strategic) is applied."""
     if kind == "json":
-        return json_patch(target, patch)
+        return json_patch(target, [] if patch is None else patch)  # null unmarshals into a nil Patch
     if patch is None:  # JSON null unmarshals into an empty map: nothing to change
         patch = {}
     if not isinstance(patch, dict):
@@ -208,4 +361,6 @@ def _json_type(value: Any) -> str:
         return "bool"
     if isinstance(value, (int, float)):
         return "number"
-    return "string" if isinstance(value, str) else "array"
+    if value is None:
+        return "null"
+    return "string" if isinstance(value, str) else "object" if isinstance(value, dict) else "array"
