@@ -98,8 +98,14 @@ class Backoff:
     jitter: float = 1.0
 
     def delay(self, failures: int, rng: random.Random) -> float:
-        base = min(self.maximum, self.initial * self.factor ** max(0, failures - 1))
-        return base * (1.0 + self.jitter * rng.random())
+        """The delay after ``failures`` failures in a row: past some thousand of them (hours of a server down, or
+        a stubbed sleep) factor**(n-1) is more than a float holds, which is the cap all the same (the power
+        raised OverflowError, which ended the reflector's thread)."""
+        try:
+            grown = self.initial * self.factor ** max(0, failures - 1)
+        except OverflowError:
+            grown = self.maximum
+        return min(self.maximum, grown) * (1.0 + self.jitter * rng.random())
 
 
 class HttpStatusError(Exception):

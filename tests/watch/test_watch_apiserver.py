@@ -196,6 +196,13 @@ def test_the_default_backoff_is_the_reflector_s() -> None:
     assert min(capped) >= 30 and 55 < max(capped) < 60
 
 
+def test_backoff_after_thousands_of_failures_is_the_cap() -> None:
+    """2.0 ** 1024 is past a float: the delay raised OverflowError, which ended the reflector's thread after some
+    1,030 failures in a row (about nine hours of a server down, at [30, 60) s each)."""
+    b, rng = Backoff(), random.Random(5)
+    assert all(30 <= b.delay(n, rng) < 60 for n in (1_030, 5_000, 10**9))
+
+
 def test_server_unreachable_is_retried_with_backoff(dead_server, sleeps) -> None:
     kubeconfig, url = dead_server
     src = ApiServerSource(kubeconfig, sleep=sleeps.append, rng=random.Random(3), kinds=[Kind.POD],
