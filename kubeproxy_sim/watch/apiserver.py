@@ -2071,7 +2071,8 @@ class ApiServerSource:
         configuration = self._api.configuration
         self._auth = configuration  # where request headers come from; replaced when the exec plugin gives new ones
         self._kubeconfig, self._context = kubeconfig, context
-        self._credentials_lock = threading.Lock()  # held while _check_credentials looks (and reads them again)
+        self._credentials_lock = threading.Lock()  # held while credentials are looked at and got again (no file
+        # of the kubeconfig is opened under it: a FIFO would wait for a writer with it held)
         # (self._exec_failure: why the client holds no credentials of the exec plugin, not installed or failing
         # when it was built: each request runs it again until it works)
         self._logged = _LoggedErrors(lambda message: self._say(self.host, Diagnostic(
@@ -2295,9 +2296,10 @@ class ApiServerSource:
 
     def _check_credentials(self) -> None:
         """Fail a request client-go would not send (:func:`_exec_request_problem`: its exec plugin is not installed),
-        looked at before each request, as client-go runs the plugin for one; once the plugin is there, the
-        credentials are read again, so that the client runs it. One thread at a time (client-go's exec authenticator
-        holds a lock too): another would send its request without the credentials being read meanwhile. The plugin's
+        looked at before each request, as client-go runs the plugin for one; once the plugin is there, the client is
+        built again (from the kubeconfig as read at start: :meth:`_fresh_client`), so that it runs it. One thread at a
+        time (client-go's exec authenticator holds a lock too): another would send its request without the
+        credentials being got meanwhile. An oidc id-token is looked at first (:meth:`_oidc_problem`). The plugin's
         credentials are kept until their expirationTimestamp has passed (by ``now``): then it runs again. A plugin
         run only in the TLS handshake is not looked at here (:meth:`_note_connection` runs it once a connection is
         up), unless connections cannot be followed: then before the request, as the best left."""
@@ -2381,8 +2383,8 @@ class ApiServerSource:
         kubeadm's default), whatever this server asks, after the connection rather than in its handshake; once it
         has worked it is not run again until the credentials it gave expire (client-go's certificate callback asks
         its authenticator, which keeps them until their expirationTimestamp), so never for a request on a
-        kept-alive connection. The kubeconfig is read again for each run, as each run of client-go reads the
-        plugin's current output."""
+        kept-alive connection. Each run is of the plugin as the kubeconfig gave it at start (``_read``), as client-go's
+        authenticator keeps the config it loaded, and reads the plugin's current output."""
         with self._credentials_lock:
             worked = self._handshake_worked
             if worked is not None and not worked.expired(self._now()):
