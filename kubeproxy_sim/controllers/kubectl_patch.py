@@ -157,7 +157,7 @@ def patched_service(service: Service, kind: str, patch: Any, annotations: tuple[
         raise Refused(f'The Service "{service.name}" is invalid: the patched object is not a mapping')
     _same_identity(new, old, "Service", service.name)
     if ordered_as is not None:
-        in_manifest_order(new, ordered_as)
+        in_manifest_order(new, ordered_as, old)
     new.pop("status", None)
     if "status" in old:
         new["status"] = old["status"]
@@ -431,11 +431,25 @@ def _combined(modified: dict[str, Any], deletions: dict[str, Any], path: tuple[s
     return out
 
 
-def in_manifest_order(doc: dict[str, Any], modified: dict[str, Any]) -> None:
-    """A Service's ports after apply's patch in the manifest's order, as its ``$setElementOrder/ports`` directive
-    puts them (those only the live object had after them, in their order)."""
+def in_manifest_order(doc: dict[str, Any], modified: dict[str, Any], live: dict[str, Any]) -> None:
+    """A Service's ports after apply's patch (``doc``) in the order its ``$setElementOrder/ports`` directive gives
+    them (strategicpatch normalizeElementOrder): the manifest's ports in the manifest's order, and the ports only
+    the ``live`` object had merged in among them by their places in the live list (mergeSortedSlice: one goes
+    before a manifest port when both were live and it came first; a port new to the object goes first)."""
     ports, written = _mapping(doc.get("spec")).get("ports"), _mapping(modified.get("spec")).get("ports")
     if not isinstance(ports, list) or not isinstance(written, list):
         return
-    rank = {item.get("port"): i for i, item in enumerate(written) if isinstance(item, dict)}
-    ports.sort(key=lambda item: rank.get(item.get("port"), len(rank)) if isinstance(item, dict) else len(rank))
+    wanted = [item.get("port") for item in written if isinstance(item, dict)]
+    served = [item.get("port") for item in _mapping(live.get("spec")).get("ports") or [] if isinstance(item, dict)]
+
+    def key(item: Any) -> Any:
+        return item.get("port") if isinstance(item, dict) else None
+
+    right = sorted((item for item in ports if key(item) in wanted), key=lambda item: wanted.index(key(item)))
+    left = [item for item in ports if key(item) not in wanted]
+    merged: list[Any] = []
+    while left or right:
+        take_left = bool(left) and (not right or (key(left[0]) in served and key(right[0]) in served
+                                                  and served.index(key(left[0])) < served.index(key(right[0]))))
+        merged.append(left.pop(0) if take_left else right.pop(0))
+    ports[:] = merged

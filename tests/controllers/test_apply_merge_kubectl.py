@@ -37,7 +37,7 @@ class _StandIn:
 
     def __init__(self) -> None:
         self.held: dict[str, Any] | None = None
-        self.patches: list[dict[str, Any]] = []
+        self.patches: list[Any] = []
         self.posted: list[dict[str, Any]] = []
 
 
@@ -125,9 +125,14 @@ TWO_PORTS = ("apiVersion: v1\nkind: Service\nmetadata: {name: web, labels: {a: '
              "{name: https, port: 443, targetPort: 8443}]}\n")
 ONE_PORT = ("apiVersion: v1\nkind: Service\nmetadata: {name: web, labels: {b: '2'}}\n"
             "spec: {selector: {app: web}, ports: [{name: http, port: 80, targetPort: 8080}]}\n")
+SWAPPED = ("apiVersion: v1\nkind: Service\nmetadata: {name: web, labels: {a: '1'}}\n"
+           "spec: {selector: {app: web}, ports: [{name: https, port: 443, targetPort: 8443}, "
+           "{name: http, port: 80, targetPort: 8080}]}\n")
 CLUSTER_IP = ("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
               "spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}\n")
 LOCAL = "patch service web -p '{\"spec\":{\"externalTrafficPolicy\":\"Local\"}}'"
+FIRST_PORT = ("patch service web --type json -p '[{\"op\":\"add\",\"path\":\"/spec/ports/0\",\"value\":"
+              "{\"name\":\"x\",\"port\":9090,\"targetPort\":9090}}]'")
 ADD_PORT = "patch service web -p '{\"spec\":{\"ports\":[{\"name\":\"x\",\"port\":9090,\"targetPort\":9090}]}}'"
 
 
@@ -136,7 +141,8 @@ def _played(tmp_path: Path, lines: list[str]) -> list[tuple[World, list[str]]]:
     ``tmp_path``: (the World after it, its notes)."""
     from kubeproxy_sim.cli.scenario_cmd import load_manifests
 
-    files = {"node_port": NODE_PORT, "two_ports": TWO_PORTS, "one_port": ONE_PORT, "cluster_ip": CLUSTER_IP}
+    files = {"node_port": NODE_PORT, "two_ports": TWO_PORTS, "one_port": ONE_PORT, "cluster_ip": CLUSTER_IP,
+             "swapped": SWAPPED}
     for name, text in files.items():
         (tmp_path / f"{name}.yaml").write_text(text)
     state, rng = deployed(0)
@@ -156,6 +162,10 @@ def _played(tmp_path: Path, lines: list[str]) -> list[tuple[World, list[str]]]:
     ["apply -f node_port.yaml", LOCAL, "apply -f node_port.yaml"],
     # a port and a label the last apply wrote and this one leaves out go; the port a patch added stays
     ["apply -f two_ports.yaml", ADD_PORT, "apply -f one_port.yaml"],
+    # a port only the live object has keeps its place before the manifest's (mergeSortedSlice), reordered ones
+    # take the manifest's order
+    ["apply -f two_ports.yaml", FIRST_PORT, "apply -f one_port.yaml"],
+    ["apply -f two_ports.yaml", FIRST_PORT, "apply -f swapped.yaml"],
     # a type left out goes back to the default, and the node port with it (dropTypeDependentFields)
     ["apply -f node_port.yaml", LOCAL, "apply -f cluster_ip.yaml"],
     # expose's Service has no last-applied-configuration: nothing is deleted (its labels stay), warned of
@@ -187,10 +197,16 @@ def test_apply_over_a_live_service_is_kubectls_three_way_merge(lines: list[str],
             annotation = _last_applied(state.posted.pop())
         if state.patches and before is not None:
             body = state.patches[-1]
-            annotation = _last_applied(body) or annotation
-            theirs, _, _ = KP.patched_service(before, "strategic", _without_last_applied(body))
+            if line.startswith("apply"):
+                annotation = _last_applied(body) or annotation
+                body = _without_last_applied(body)
+            order = body.get("spec", {}).get("$setElementOrder/ports") if isinstance(body, dict) else None
+            theirs, _, _ = KP.patched_service(before, "json" if "--type json" in line else "strategic", body,
+                                              ordered_as=None if order is None else {"spec": {"ports": order}})
             assert _unallocated(after) == _unallocated(theirs), line
         before = after
     assert before is not None
     if lines[1] == LOCAL and lines[2] == "apply -f node_port.yaml":
         assert before.external_traffic_policy.value == "Local"
+    if lines[1] == FIRST_PORT:  # (the stand-in orders by the model's own reading of $setElementOrder: pinned here)
+        assert [p.port for p in before.ports] == ([9090, 80] if lines[2].endswith("one_port.yaml") else [9090, 443, 80])
