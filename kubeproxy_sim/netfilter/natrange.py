@@ -27,10 +27,10 @@ from dataclasses import dataclass
 
 from kubeproxy_sim.netfilter.hostmask import (
     address_text,
-    c_number,
     getaddrinfo_number,
     inet_aton_exact,
     ipv6_number,
+    plen_mask,
     zone_named,
 )
 
@@ -260,28 +260,6 @@ def _ipv6_host_refused(host: str) -> bool:
     if zone.isascii() and zone.isdigit():
         return int(zone) > 0xFFFFFFFF
     return not zone or not zone_named(number)
-
-
-def plen_mask(text: str, family: int) -> int | None:
-    """A ``/MASK`` as libxtables 1.8.9's xtopt_parse_plenmask reads it (XTTYPE_HOSTMASK: NETMAP's ``--to``): a
-    length in C's bases up to the family's bits, else an address getaddrinfo reads as a number (``255.255.0.0``,
-    also ``33``, inet_aton's 0.0.0.33); a mask that is no prefix becomes the full one (its length, -1, fits none
-    of the shifts: ``/255.0.255.0`` and ``/33`` are saved /32, iptables-legacy-save v1.8.9); None when it is
-    neither ("neither a valid network mask nor valid CIDR")."""
-    bits = 32 if family == 4 else 128
-    full = (1 << bits) - 1
-    length = c_number(text, bits)
-    if length is None:
-        if not text or any(c in " \t\n\v\f\r" for c in text):
-            return None
-        mask = getaddrinfo_number(text, family == 6)
-        if mask is None:
-            return None
-        inverted = ~mask & full
-        if inverted & (inverted + 1):
-            return full
-        return mask
-    return full ^ (full >> length)
 
 
 def read_netmap_to(value: str, family: int) -> tuple[int, int] | str | None:
