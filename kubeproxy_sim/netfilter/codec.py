@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from kubeproxy_sim.errors import Diagnostic, InputError, RulesSyntaxError, Severity
 from kubeproxy_sim.netfilter import hostmask, syntax
-from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Rule, Ruleset, Table
+from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Option, Rule, Ruleset, Table
 from kubeproxy_sim.netfilter.render import render_ruleset as render_ruleset  # re-exported
 from kubeproxy_sim.objects.bulk import collector_paused
 
@@ -346,9 +346,10 @@ class _Shapes:
     def learn(self, spec: str) -> None:
         """Remember the shape of ``spec``, canonical text that has just been interpreted without error; not one
         naming a match only IPv6 has, or one of some hooks only, whose every rule the parser notes
-        (:meth:`_Parser.note_line`)."""
+        (:meth:`_Parser.note_line`), nor one that may hold a value the family decides (:meth:`_Parser.note_values`)."""
         if self.count >= _SHAPES_LIMIT or _IPV6_ONLY.search(spec) is not None or (
-                any(name in spec for name in _PLACED_NAMES) and _PLACED_MATCH.search(spec) is not None):
+                any(name in spec for name in _PLACED_NAMES) and _PLACED_MATCH.search(spec) is not None) or \
+                any(name in spec for name in _FAMILY_VALUE_NAMES):
             return
         blanks = spec.count(" ")
         bucket = self.buckets.get(blanks, ())
@@ -446,6 +447,8 @@ class _Parser:
         # its table, line and text (note_line), which the hooks' checks read, not the whole text (judged)
         self.named_hosts: list[tuple[_TableState, int, str]] = []  # ... or an -s/-d name with a mask, which the
         # family read once known judges again (its table, line and text: note_line, _named_host_refusal)
+        self.valued: list[tuple[_TableState, int, str]] = []  # ... or may hold a value the family decides (a
+        # conntrack address, an iprange range: note_values), judged once the family is known (judged)
         self.replaced: list[_TableState] = []  # tables committed, then given again: iptables-restore committed them,
         # so what it refuses in them stands (the family's and the targets' checks read them too: :meth:`all_committed`)
 
@@ -616,6 +619,11 @@ class _Parser:
         for table, line, text in self.named_hosts:
             if (until is None or line < until) and any(table is one for one in tables):
                 found = _earlier(found, _named_host_refusal(table, line, text, family, self.file))
+        valued = self.valued_found(tables, family, until)
+        if valued is not None and ipv6 is None and not family and self.valued_found(tables, True, until) is None \
+                and _addressless(tables):  # (IPv4 for want of an address; IPv6's values: an ip6tables-save dump)
+            return self.judged(tables, True, until)
+        found = _earlier(found, valued)
         holders: dict[int, set[str]] = {}  # id of a table -> the chains its placed matches' lines name
         for table, line, text in self.placed:
             if (until is None or line < until) and any(table is one for one in tables):
@@ -625,6 +633,15 @@ class _Parser:
             found = _earlier(found, _hook_problems(table, (table.jumps, words), holders.get(id(table), set()),
                                                    self.file, until))
         return family, found
+
+    def valued_found(self, tables: list[_TableState], family: bool, until: int | None) -> _Found | None:
+        """The first refusal, in ``family``, of the lines :meth:`note_values` kept (of ``tables``, before
+        ``until``)."""
+        found: _Found | None = None
+        for table, line, text in self.valued:
+            if (until is None or line < until) and any(table is one for one in tables):
+                found = _earlier(found, _found(table, _misplaced(table, text, family, line), line, self.file))
+        return found
 
     def all_committed(self, tables: list[_TableState]) -> list[_TableState]:
         """``tables`` and the copies they replaced: every table iptables-restore committed, each to be judged."""
@@ -824,6 +841,12 @@ class _Parser:
         if "/" in line and self.table is not None and _NAMED_HOST.search(line) is not None:
             self.named_hosts.append((self.table, self.lineno, line))
 
+    def note_values(self, line: str) -> None:
+        """Keep a rule's line that no shape vouched for and that may hold a value the family decides
+        (:data:`_FAMILY_VALUE_NAMES`), to be judged once the family is known (:meth:`judged`)."""
+        if self.table is not None and any(name in line for name in _FAMILY_VALUE_NAMES):
+            self.valued.append((self.table, self.lineno, line))
+
     def append_fast(self, line: str, counters: tuple[int, int] | None) -> None:
         """``-A CHAIN spec``: the line kind that makes up nearly all of a big dump."""
         self.note_line(line)
@@ -848,7 +871,9 @@ class _Parser:
             # here and built again on first use, like the views of the rules of a known shape.
             self.note_target(chain, syntax.parse_spec(spec, line=self.lineno, file=self.file))
             self.shapes.learn(spec)
+            self.note_values(line)
         else:
+            self.note_values(line)
             rule = self.rule(name, syntax.tokenize(spec, line=self.lineno, file=self.file), counters)
             self.added(table, rule.spec)
             self.note_target(chain, rule.parsed)
@@ -1096,6 +1121,7 @@ class _Parser:
 
     def command(self, line: str, counters: tuple[int, int] | None) -> None:
         self.note_line(line)
+        self.note_values(line)
         tokens = syntax.tokenize(line, line=self.lineno, file=self.file)
         verb = _COMMANDS.get(tokens[0].text) if tokens else None
         if verb is None:
@@ -1654,7 +1680,12 @@ _JUMP_TO = r'-j(?:ump)?[ \t]+"?'  # (from "--jump"'s second dash on: a literal "
 _NAT_JUMP = re.compile(_JUMP_TO + r'(?:DNAT|SNAT|MASQUERADE|REDIRECT)"?(?=[ \t\r\n]|$)')
 _REJECT_WITH = re.compile(r'--reject-with')
 _FAMILY_JUMP = re.compile(_JUMP_TO + r'(?:HL|TTL)"?(?=[ \t\r\n]|$)')
-_ICMP = re.compile(r'icmp(?:-type|v6-type|(?:v?6)?(?=[" \t\r\n]|$))')  # (-m icmp6, --icmp-type ...: not REJECT's
+_ICMP = re.compile(r'icmp(?:-type|v6-type|(?:v?6)?(?=[" \t\r\n]|$))')
+_FAMILY_VALUE_NAMES = ("--ctorig", "--ctrepl", "-range")
+"""What a rule's line names when it may hold a conntrack address or an iprange range, whose value the family decides
+(:func:`_family_value_problem`): no shape is learnt from such a line (:meth:`_Shapes.learn`), so each comes to the
+parser's slower paths, which keep it (:meth:`_Parser.note_values`; a search of the text would add 4% to a
+10k-service parse, and a test a line 2%)."""  # (-m icmp6, --icmp-type ...: not REJECT's
 # icmp-port-unreachable; syntax.foreign_extension. Two literal starts: 2.5% of a 10k-service parse, one pattern 5%)
 
 
@@ -2026,6 +2057,12 @@ def _misplaced(state: _TableState, line: str, ipv6: bool,
     missing_type = syntax.missing_match_option(spec.options, own_match)
     if missing_type is not None:
         return (*missing_type, False)
+    icmp_type = _icmp_type_problem(spec.options, ipv6)
+    if icmp_type is not None:
+        return icmp_type
+    value = _family_value_problem(spec.options, ipv6)
+    if value is not None:
+        return value
     if any(o.flag == "-m" and syntax.MATCH_ALIASES.get(o.module, o.module) == own_match for o in spec.options):
         unasked = syntax.unasked_protocol(syntax.asked_module(spec.options), own_match)
         if unasked is not None:
@@ -2071,6 +2108,71 @@ def _misplaced(state: _TableState, line: str, ipv6: bool,
     if kind == "tcp-reset" and (proto is None or proto.negated or syntax.protocol_number(proto.value) != 6):
         return ("--reject-with tcp-reset needs a TCP packet", given.value if given else kind, "-p tcp in the rule",
                 True)
+    return None
+
+
+def _icmp_type_problem(options: tuple[Option, ...], ipv6: bool) -> tuple[str, str, str, bool] | None:
+    """The refusal of the first of the family's ``--icmp-type`` (``--icmpv6-type``) values that iptables does not
+    read (:func:`saveform.icmp_type_refusal`: a prefix of two names, a number past 255, a range of types), which it
+    makes at the rule; the syntax layer takes any value, the family deciding the names."""
+    flag = "--icmpv6-type" if ipv6 else "--icmp-type"
+    for option in options:
+        if option.flag == flag:
+            from kubeproxy_sim.netfilter.saveform import icmp_type_refusal  # (a rule with an ICMP type only)
+
+            refused = icmp_type_refusal(option.value, ipv6)
+            if refused is not None:
+                return (refused, option.value, f"an ICMP{'v6' if ipv6 else ''} type's name (or the start of one "
+                        "name alone), any case, or TYPE[/CODE[:CODE]], numbers 0-255", False)
+    return None
+
+
+_CONNTRACK_HOSTS = frozenset({"--ctorigsrc", "--ctorigdst", "--ctreplsrc", "--ctrepldst"})
+
+
+def _family_value_problem(options: tuple[Option, ...], ipv6: bool) -> tuple[str, str, str, bool] | None:
+    """The refusal of the first conntrack address (:func:`_conntrack_host_problem`) or IPv6 iprange range
+    (:func:`_ipv6_range_problem`) that the family's tool refuses as it reads the rule; None when there is none."""
+    for option in options:
+        if option.flag in _CONNTRACK_HOSTS:
+            problem = _conntrack_host_problem(option.flag, option.value, ipv6)
+        elif ipv6 and option.flag in ("--src-range", "--dst-range"):
+            problem = _ipv6_range_problem(option.flag, option.value)
+        else:
+            continue
+        if problem is not None:
+            return problem
+    return None
+
+
+def _conntrack_host_problem(flag: str, value: str, ipv6: bool) -> tuple[str, str, str, bool] | None:
+    """libxt_conntrack's refusal of an address (XTTYPE_HOSTMASK: the host read by getaddrinfo, then the mask) the
+    family's tool cannot read, when its host is a number: of the other family (``fd00::1`` in IPv4, ``10.0.0.1`` or
+    inet_aton's ``1`` in IPv6: "getaddrinfo: Address family for hostname not supported", whatever the mask), or with
+    a mask that is neither a length nor an address (``/-1``, ``/129`` in IPv6, ``/abc``, ``/``: 'conntrack: bad
+    value for option "--ctorigdst", neither a valid network mask nor valid CIDR (0-32).'), both restores v1.8.9
+    alike (unshare --net). A name is the machine's to resolve: not judged."""
+    if hostmask.read_conntrack_host(value, ipv6) is not None:
+        return None
+    host = value.partition("/")[0]
+    expected = f"an IPv{6 if ipv6 else 4} address[/MASK] (a length 0-{128 if ipv6 else 32} or a mask address)"
+    if hostmask.getaddrinfo_number(host, ipv6) is not None:
+        return (f'conntrack: bad value for option "{flag}", neither a valid network mask nor valid CIDR '
+                f"(0-{128 if ipv6 else 32}).", value, expected, False)
+    if hostmask.getaddrinfo_number(host, not ipv6) is not None:
+        return "getaddrinfo: Address family for hostname not supported", value, expected, False
+    return None
+
+
+def _ipv6_range_problem(flag: str, value: str) -> tuple[str, str, str, bool] | None:
+    """libxt_iprange's refusal, in IPv6, of a range whose part (cut at the first ``-``) inet_pton does not read:
+    ``24``, ``1-2`` ('iprange: Bad value for "--src-range" option: "24"', ip6tables-legacy- and -nft-restore
+    v1.8.9, unshare --net), which IPv4 reads as 24.0.0.0 (the syntax layer, not knowing the family, takes it)."""
+    low, dash, high = value.partition("-")
+    for part in (low, high) if dash else (low,):
+        if hostmask.ipv6_number(part) is None:
+            return (f'iprange: Bad value for "{flag}" option: "{part}"', value,
+                    "ADDRESS[-ADDRESS] of IPv6 addresses such as fd00::1-fd00::9", False)
     return None
 
 

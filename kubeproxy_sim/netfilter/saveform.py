@@ -36,9 +36,11 @@ import netaddr
 
 from kubeproxy_sim.netfilter import syntax
 from kubeproxy_sim.netfilter.hostmask import (
+    C_NUMBER,
     HostRefusal,
     address_text,
     c_number,
+    c_value,
     read_conntrack_host,
     read_hosts,
     saved_host,
@@ -417,6 +419,64 @@ ICMPV6_TYPES = {
 }
 
 
+def read_icmp(text: str, ipv6: bool) -> tuple[int, int, int] | str:
+    """(type, lowest code, highest code) of an ``--icmp-type``/``--icmpv6-type`` value as iptables 1.8.9's
+    __parse_icmp reads it, or what it says refusing it (both restores v1.8.9, unshare --net, alike): a name of the
+    family's table, any case, or a prefix of one alone (a prefix of two: "Ambiguous ICMP type `echo': `echo-reply'
+    or `echo-request'?", the first two in the table's order; IPv6 has no ``any``), else ``TYPE[:TYPE][/CODE[:CODE]]``,
+    each a number 0-255 as xtables_strtoui reads one (C's bases, a ``+``, blanks before it): "Unknown ICMP type
+    `256'", "Unknown ICMP code `3/256'", "unknown character /" (``3/3/3``), and two types that differ "ICMP type
+    range not supported" (``3:3`` is type 3, ``3/1:2`` codes 1 to 2). ICMPv6 for ICMP in IPv6's words."""
+    kind = "ICMPv6" if ipv6 else "ICMP"
+    folded = text.lower()
+    names = [name for name in (ICMPV6_TYPES if ipv6 else ICMP_TYPES) if name.lower().startswith(folded)]
+    if len(names) > 1:
+        return f"Ambiguous {kind} type `{text}': `{names[0]}' or `{names[1]}'?"
+    if names:
+        written = (ICMPV6_TYPES if ipv6 else ICMP_TYPES)[names[0]]
+        if written == "any":
+            return 255, 0, 255
+        type_, _, code = written.partition("/")
+        return (int(type_), 0, 255) if not code else (int(type_), int(code), int(code))
+    types, rest = _icmp_range(text)
+    if types is None:
+        return f"Unknown {kind} type `{text}'"
+    codes = (0, 255)
+    if rest[:1] == "/":
+        read, rest = _icmp_range(rest[1:])
+        if read is None:
+            return f"Unknown {kind} code `{text}'"
+        codes = read
+    if rest:
+        return f"unknown character {rest[0]}"
+    if types[0] != types[1]:
+        return f"{kind} type range not supported"
+    return types[0], codes[0], codes[1]
+
+
+def _icmp_range(text: str) -> tuple[tuple[int, int] | None, str]:
+    """((first, last), the rest of ``text``) of a ``N[:N]`` that ``text`` starts with, each 0-255 (xt_icmp.h's
+    parse_range); (None, text) when it starts with none."""
+    first = C_NUMBER.match(text)
+    if first is None or c_value(first) > 255:
+        return None, text
+    low = c_value(first)
+    rest = text[first.end():]
+    if rest[:1] != ":":
+        return (low, low), rest
+    last = C_NUMBER.match(rest, 1)
+    if last is None or c_value(last) > 255:
+        return None, text
+    return (low, c_value(last)), rest[last.end():]
+
+
+def icmp_type_refusal(text: str, ipv6: bool) -> str | None:
+    """What iptables says refusing ``--icmp-type``/``--icmpv6-type`` ``text`` (:func:`read_icmp`); None when it
+    takes it."""
+    read = read_icmp(text, ipv6)
+    return read if isinstance(read, str) else None
+
+
 def icmp_type_saved(text: str, ipv6: bool) -> str:
     """An ``--icmp-type``/``--icmpv6-type`` value as libipt_icmp's and libip6t_icmp6's save print what their parse
     read (:func:`~kubeproxy_sim.netfilter.compile_match_packet.read_icmp_type`: a name in any case or an unambiguous
@@ -425,13 +485,11 @@ def icmp_type_saved(text: str, ipv6: bool) -> str:
     ``network-unr`` ``3/0``, ``3/3:5`` ``3/3``, ``8/0`` ``8/0``, ``255`` ``any``; in IPv6 ``No-Route`` ``1/0`` and
     ``255`` stays (iptables- and ip6tables-legacy-restore and -nft-restore v1.8.9, then -save, unshare --net: both
     alike, numbers only). A value iptables refuses (``echo``, a prefix of two names) stays as written."""
-    from kubeproxy_sim.netfilter.compile_match_packet import ICMP_ANY, read_icmp_type  # (only for an ICMP type)
-
-    read = read_icmp_type(text, ipv6)
-    if read is None:
+    read = read_icmp(text, ipv6)
+    if isinstance(read, str):
         return text
     type_, low, high = read
-    if type_ == ICMP_ANY and not ipv6:
+    if type_ == 255 and not ipv6:
         return "any"
     return str(type_) if (low, high) == (0, 255) else f"{type_}/{low}"
 

@@ -1107,9 +1107,49 @@ PROTOCOL_TARGETS = [
 ]
 
 
+# Values the family's tool refuses as it reads the rule, though the syntax layer (not knowing the family) takes them:
+# an ICMP type that is a prefix of two names, past 255, a name of neither table, IPv6's any, a range of types
+# ("Ambiguous ICMP type `echo': `echo-reply' or `echo-request'?", "Unknown ICMPv6 type `any'", "ICMP type range not
+# supported"); a conntrack address of the other family ("getaddrinfo: Address family for hostname not supported")
+# or with a mask neither a length nor an address ('conntrack: bad value for option "--ctorigdst", neither a valid
+# network mask nor valid CIDR (0-32).'); an IPv6 iprange range of what inet_pton cannot read ('iprange: Bad value
+# for "--src-range" option: "24"', IPv4's 24.0.0.0). Both restores v1.8.9 alike (unshare --net, 2026-12-01).
+ICMP_RULE = "-A INPUT -p icmp -m icmp --icmp-type {} -j ACCEPT"
+ICMPV6_RULE = "-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type {} -j ACCEPT"
+FAMILY_VALUES = [
+    *(Case(f"icmp type {value}", filter_with(ICMP_RULE.format(value)), line=5)
+      for value in ("echo", "e", "a", "256", "0x100", "foo", "3:5", "8/", "3/256", "300/1", "3/3/3")),
+    *(Case(f"icmpv6 type {value}, IPv6", filter_with(ICMPV6_RULE.format(value)), line=5, ipv6=True)
+      for value in ("echo", "any", "256", "foo", "3:5", "3/256")),
+    *(Case(f"icmp type {value}", filter_with(ICMP_RULE.format(value)),
+           saved=(f"[0:0] {ICMP_RULE.format(saved)}",))
+      for value, saved in (("3:3", "3"), ("3:3/1", "3/1"), ("+3", "3"), ("3/1:2", "3/1"), ("any", "any"))),
+    Case("icmpv6 type 3:3, IPv6", filter_with(ICMPV6_RULE.format("3:3")), ipv6=True,
+         saved=("[0:0] -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 3 -j ACCEPT",)),
+    *(Case(f"value {rule}{', IPv6' if ipv6 else ''}", filter_with(f"-A INPUT {rule} -j ACCEPT"), line=5,
+           ipv6=ipv6)
+      for rule, ipv6 in (("-m conntrack --ctorigdst fd00::1", False),
+                         ("-m conntrack --ctorigdst fd00::1%1", False),
+                         ("-m conntrack --ctorigdst fd00::1/-1", False),
+                         ("-m conntrack --ctorigdst 10.0.0.1/-1", False),
+                         ("-m conntrack --ctreplsrc 10.0.0.1/abc", False),
+                         ("-m conntrack --ctrepldst 10.0.0.1/", False),
+                         ("-m conntrack --ctorigdst 10.0.0.1", True), ("-m conntrack --ctorigdst 1", True),
+                         ("-m conntrack --ctorigsrc 1.2.3/129", True), ("-m conntrack --ctorigdst fd00::1/129", True),
+                         ("-m iprange --src-range 24", True), ("-m iprange --src-range 1-2", True),
+                         ("-m iprange --dst-range fd00::1-2", True))),
+    Case("conntrack ::ffff:1.2.3.4, IPv6", filter_with("-A INPUT -m conntrack --ctorigdst ::ffff:1.2.3.4 -j ACCEPT"),
+         ipv6=True, saved=("[0:0] -A INPUT -m conntrack --ctorigdst ::ffff:1.2.3.4 -j ACCEPT",)),
+    Case("conntrack 10.0.0.1/33", filter_with("-A INPUT -m conntrack --ctreplsrc 10.0.0.1/33 -j ACCEPT"),
+         saved=("[0:0] -A INPUT -m conntrack --ctreplsrc 10.0.0.1 -j ACCEPT",)),
+    Case("iprange 24", filter_with("-A INPUT -m iprange --src-range 24 -j ACCEPT"),
+         saved=("[0:0] -A INPUT -m iprange --src-range 24.0.0.0-24.0.0.0 -j ACCEPT",)),
+]
+
+
 ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *CHAINS_RENAMED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS,
              *NAT_PORTS, *PORT_NAMES, *RECENT, *RECENT_SAVED, *CHAIN_NAMES, *JUMPS, *QUOTES,
              *PREFIXES, *PROTOCOLS, *TARGETS_NEEDING_OPTIONS, *REJECT_TYPES,
              *CONNTRACK_PROTOCOLS, *OPTIONS_TOGETHER, *FAMILY_ONLY, *MATCH_TYPES, *FIRST_BAD_LINE, *CIRCLES,
              *IPV6_EXTENSIONS, *INTERFACES, *MULTIPORT_ORDER, *ADDRESSES, *TCPMSS, *TPROXY,
-             *PROTOCOL_TARGETS]
+             *PROTOCOL_TARGETS, *FAMILY_VALUES]
