@@ -52,51 +52,381 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 def strategic_merge_patch(target: Any, patch: Any, path: tuple[str, ...] = ()) -> Any:
-    """Kubernetes' strategic merge: as :func:`merge_patch`, but a list with a merge key (:data:`MERGE_KEYS`)
-    is merged item by item (an item of a new key appended, in the patch's order), ``$patch: delete`` in an item
-    removes the item of its key, and ``$patch: replace`` in a map or a list item replaces the whole."""
+    """Kubernetes' strategic merge as the API server applies it (apimachinery strategicpatch mergeMap, with
+    MergeParallelList and IgnoreUnmatchedNulls): maps merged key by key (``null`` deletes), a list with a merge key
+    (:data:`MERGE_KEYS`) merged item by item and a merged list of scalars (:data:`MERGED_SCALAR_LISTS`) joined,
+    both then ordered as the patch orders them (or ``$setElementOrder/LIST``), the live order kept for items the
+    patch does not name, a new item before the live ones; any other list replaced. ``$patch: replace|delete`` in
+    a map or a list item, ``$retainKeys`` and ``$deleteFromPrimitiveList/LIST`` are honoured; another ``$`` key
+    is a field like any other. Refusals are in apimachinery's words."""
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
-    if patch.get("$patch") == "replace":
-        return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
-    if patch.get("$patch") == "delete":
-        return None
-    out = dict(target) if isinstance(target, dict) else {}
+    return _merge_map(copy.deepcopy(target) if isinstance(target, dict) else None, copy.deepcopy(patch), path)
+
+
+# the lists of scalars whose field declares patchStrategy merge (ObjectMeta.Finalizers): the patch's items are
+# added to the live ones, and $deleteFromPrimitiveList/ takes some out
+MERGED_SCALAR_LISTS = frozenset({("metadata", "finalizers"), ("spec", "template", "metadata", "finalizers")})
+_ORDER = "$setElementOrder"
+_DELETE_FROM = "$deleteFromPrimitiveList"
+
+
+def _merge_map(original: dict[str, Any] | None, patch: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    if "$patch" in patch:
+        directive = patch["$patch"]
+        if directive == "replace":
+            return {k: v for k, v in patch.items() if k != "$patch"}
+        if directive == "delete":
+            return {}
+        raise PatchError(f"unknown patch type: {go_format(directive)} in map: {go_format(patch)}")
+    original = {} if original is None else original
+    _retain_keys(original, patch)
+    _set_element_order(original, patch, path)
     for key, value in patch.items():
-        if key.startswith("$"):
-            if key not in ("$patch", "$retainKeys") and not key.startswith("$setElementOrder/"):
-                raise PatchError(f"unknown patch directive {key}")
-            continue
+        delete_list = key.startswith(_DELETE_FROM)
+        if delete_list:
+            key = _directive_key(key, _DELETE_FROM)
         if value is None:
-            out.pop(key, None)
-        elif isinstance(value, list) and (*path, key) in MERGE_KEYS:
-            out[key] = _merged_list(out.get(key), value, MERGE_KEYS[(*path, key)], (*path, key))
+            original.pop(key, None)
+            continue
+        if key not in original:
+            if not delete_list:  # a deletion from a list not there is nothing
+                original[key] = value
+            continue
+        live = original[key]
+        if isinstance(live, dict) and isinstance(value, dict):
+            original[key] = _merge_map(live, value, (*path, key))
+        elif isinstance(live, list) and isinstance(value, list):
+            original[key] = _merge_list_field(live, value, (*path, key), delete_list)
         else:
-            merged = strategic_merge_patch(out.get(key), value, (*path, key))
-            if merged is None:
-                out.pop(key, None)
-            else:
-                out[key] = merged
-    return out
+            original[key] = value
+    return original
 
 
-def _merged_list(live: Any, patch: list[Any], merge_key: str, path: tuple[str, ...]) -> list[Any]:
-    """A list merged by ``merge_key``: patch items update the live item of their key, or are appended."""
-    if any(isinstance(item, dict) and item.get("$patch") == "replace" for item in patch):
-        return [item for item in patch if not (isinstance(item, dict) and "$patch" in item)]
-    out = [copy.deepcopy(item) for item in live] if isinstance(live, list) else []
+def _directive_key(key: str, prefix: str) -> str:
+    """extractKey: the list a parallel-list directive names (``$setElementOrder/ports``: ports)."""
+    head, slash, rest = key.partition("/")
+    if not slash or head != prefix:
+        raise PatchError("invalid patch format of primitive list" if prefix == _DELETE_FROM
+                         else "invalid patch format of setElementOrder list")
+    return rest
+
+
+def _retain_keys(original: dict[str, Any], patch: dict[str, Any]) -> None:
+    """applyRetainKeysDirective: every field the patch sets must be listed, and live fields not listed go."""
+    if "$retainKeys" not in patch:
+        return
+    kept = patch.pop("$retainKeys")
+    if not isinstance(kept, list):
+        raise PatchError("invalid patch format of retainKeys")
+    for key, value in patch.items():
+        if value is None or key.startswith((_DELETE_FROM, _ORDER)):
+            continue
+        if not any(_go_equal(key, k) for k in kept):
+            raise PatchError("invalid patch format of retainKeys")
+    for key in [k for k in original if not any(_go_equal(k, listed) for listed in kept)]:
+        del original[key]
+
+
+def _merge_key_of(path: tuple[str, ...]) -> tuple[bool, str]:
+    """Whether the list at ``path`` is merged (patchStrategy merge), and its merge key ("" for scalars)."""
+    if path in MERGE_KEYS:
+        return True, MERGE_KEYS[path]
+    return path in MERGED_SCALAR_LISTS, ""
+
+
+def _merge_list_field(live: list[Any], patch: list[Any], path: tuple[str, ...], delete_list: bool) -> list[Any]:
+    """mergeSliceHandler: a merged list is merged, any other replaced by the patch's."""
+    merged, merge_key = _merge_key_of(path)
+    if delete_list and not merged:  # the API server deletes from any list of scalars so
+        return [v for v in live if not any(_go_equal(v, gone) for gone in patch)]
+    if not merged:
+        return patch
+    return _merge_slice(live, patch, merge_key, path, delete_list)
+
+
+def _merge_slice(original: list[Any], patch: list[Any], merge_key: str, path: tuple[str, ...],
+                 delete_list: bool) -> list[Any]:
+    if not original and not patch:
+        return original
+    kind = _element_kind(original, patch)
+    if kind != "map":
+        if delete_list:
+            return [v for v in original if not any(_go_equal(v, gone) for gone in patch)]
+        merged = _deduplicated([*original, *patch])
+    else:
+        if not merge_key:
+            raise PatchError("cannot merge lists without merge key for type string")
+        original, patch = _special_items(original, patch, merge_key)
+        merged = _merged_items(original, patch, merge_key, path)
+    named, server_only = _partition(merged, patch, merge_key)
+    return _normalized_order(named, server_only, patch, original, merge_key, kind)
+
+
+def _special_items(original: list[Any], patch: list[Any], merge_key: str) -> tuple[list[Any], list[Any]]:
+    """mergeSliceWithSpecialElements: ``$patch: delete`` items remove their key's live items, ``$patch: replace``
+    makes the patch's other items the whole list."""
+    plain: list[Any] = []
+    replace = False
     for item in patch:
-        if not isinstance(item, dict) or merge_key not in item:
-            raise PatchError(f"map: {item} does not contain declared merge key: {merge_key}")
-        at = next((i for i, old in enumerate(out) if isinstance(old, dict) and old.get(merge_key) == item[merge_key]),
-                  None)
-        if item.get("$patch") == "delete":
-            out = [old for old in out if not (isinstance(old, dict) and old.get(merge_key) == item[merge_key])]
-        elif at is None:
-            out.append({k: v for k, v in item.items() if k != "$patch"})
+        if "$patch" not in item:
+            plain.append(item)
+            continue
+        directive = item["$patch"]
+        if directive == "delete":
+            if merge_key not in item:
+                raise PatchError(_no_merge_key(item, merge_key))
+            original = [old for old in original if not (merge_key in old and _go_equal(old[merge_key],
+                                                                                         item[merge_key]))]
+        elif directive == "replace":
+            replace = True
+        elif directive == "merge":
+            raise PatchError("merging lists cannot yet be specified in the patch")
         else:
-            out[at] = strategic_merge_patch(out[at], item, path)
+            raise PatchError(f"unknown patch type: {go_format(directive)} in map: {go_format(item)}")
+    return (plain, []) if replace else (original, plain)
+
+
+def _merged_items(original: list[Any], patch: list[Any], merge_key: str, path: tuple[str, ...]) -> list[Any]:
+    """mergeSliceWithoutSpecialElements: each patch item merged into the first live item of its key, or
+    appended."""
+    out = list(original)
+    for item in patch:
+        if merge_key not in item:
+            raise PatchError(_no_merge_key(item, merge_key))
+        at = _find_by_key(out, merge_key, item[merge_key])
+        if at is None:
+            out.append(item)
+        else:
+            out[at] = _merge_map(out[at], item, path)
     return out
+
+
+def _find_by_key(items: list[Any], merge_key: str, value: Any) -> int | None:
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise PatchError(f"value for key {index} is not a map.")
+        if merge_key in item and _go_equal(item[merge_key], value):
+            return index
+    return None
+
+
+def _partition(merged: list[Any], named_by: list[Any], merge_key: str) -> tuple[list[Any], list[Any]]:
+    """partition*ByPresentInList: the items ``named_by`` names, and the others, each in merged's order."""
+    named: list[Any] = []
+    others: list[Any] = []
+    for item in merged:
+        if merge_key:
+            if not isinstance(item, dict):
+                raise PatchError(_bad_type("map[string]interface {}", item))
+            if merge_key not in item:
+                raise PatchError(_no_merge_key(item, merge_key))
+            found = _find_by_key(named_by, merge_key, item[merge_key]) is not None
+        else:
+            found = any(_go_equal(item, v) for v in named_by)
+        (named if found else others).append(item)
+    return named, others
+
+
+def _normalized_order(named: list[Any], server_only: list[Any], patch_order: list[Any], server_order: list[Any],
+                      merge_key: str, kind: str) -> list[Any]:
+    """normalizeElementOrder and mergeSortedSlice: the patch's items in the patch's order, the others in the live
+    order, then merged: a live item goes before a patch item only when both are live and it was before."""
+    left = _sorted_by(server_only, server_order, merge_key, kind)
+    right = _sorted_by(named, patch_order, merge_key, kind)
+    out: list[Any] = []
+    i = j = 0
+    while i < len(left) or j < len(right):
+        if j >= len(right):
+            out.append(left[i])
+            i += 1
+        elif i >= len(left):
+            out.append(right[j])
+            j += 1
+        else:
+            li, ri = _index_in(server_order, left[i], merge_key, kind), _index_in(server_order, right[j], merge_key,
+                                                                                 kind)
+            if li >= 0 and ri >= 0 and li < ri:
+                out.append(left[i])
+                i += 1
+            else:
+                out.append(right[j])
+                j += 1
+    return out
+
+
+def _sorted_by(items: list[Any], order: list[Any], merge_key: str, kind: str) -> list[Any]:
+    """normalizeSliceOrder: a stable sort by the position in ``order`` (every item here is in it)."""
+    deleted: list[Any] = []
+    if kind == "map":
+        for listed in (items, order):
+            for item in listed:
+                if not isinstance(item, dict):
+                    raise PatchError(_bad_type("map[string]interface {}", item))
+                if merge_key not in item:
+                    raise PatchError(_no_merge_key(item, merge_key))
+        deleted = [item for item in items if item.get("$patch") == "delete"]
+        items = [item for item in items if item.get("$patch") != "delete"]
+    positions = [_index_in(order, item, merge_key, kind) for item in items]
+    ranked = sorted(range(len(items)), key=lambda n: positions[n] if positions[n] >= 0 else len(order))
+    return [items[n] for n in ranked] + deleted
+
+
+def _index_in(items: list[Any], item: Any, merge_key: str, kind: str) -> int:
+    def value(v: Any) -> Any:
+        if kind == "map":
+            return v.get(merge_key) if isinstance(v, dict) else None
+        return v
+    wanted = value(item)
+    return next((n for n, v in enumerate(items) if _go_equal(value(v), wanted)), -1)
+
+
+def _set_element_order(original: dict[str, Any], patch: dict[str, Any], path: tuple[str, ...]) -> None:
+    """mergePatchIntoOriginal: each ``$setElementOrder/LIST`` orders LIST (merged with the patch's LIST, which
+    it then consumes) by its order, live items it does not name kept in their order. A directive naming a list
+    neither side has ends the pass: the library returns there, and the directives not yet seen stay in the patch
+    as plain fields."""
+    for key in [k for k in patch if k.startswith(_ORDER)]:
+        order = patch.pop(key)
+        if not isinstance(order, list):
+            raise PatchError(_bad_type("[]interface {}", order))
+        field = _directive_key(key, _ORDER)
+        live, patched = original.get(field), patch.get(field)
+        for value in (live, patched):
+            if value is not None and not isinstance(value, list):
+                raise PatchError(_bad_type("[]interface {}", value))
+        merged_field, merge_key = _merge_key_of((*path, field))
+        _check_order(patched or [], order, merge_key)
+        if live is None and patched is None:
+            return
+        if patched is None:
+            merged = live
+        elif live is None:
+            merged = patched
+        else:
+            merged = _merge_slice(live, patched, merge_key, (*path, field), False) if merged_field else patched
+        named, server_only = _partition(merged or [], order, merge_key)
+        kind = _element_kind(live or [], patched or [])
+        original[field] = _normalized_order(named, server_only, order, live or [], merge_key, kind)
+        patch.pop(field, None)
+
+
+def _check_order(patched: list[Any], order: list[Any], merge_key: str) -> None:
+    """validatePatchWithSetOrderList: the patch's items (deletions aside) appear in the directive, in its order."""
+    if not order or not patched:
+        return
+    items = patched
+    if merge_key:
+        for item in patched:
+            if not isinstance(item, dict):
+                raise PatchError(_bad_type("map[string]interface {}", item))
+        items = [item for item in patched if item.get("$patch") != "delete"]
+    at = 0
+    for listed in order:
+        while at < len(items) and isinstance(items[at], dict) and "$patch" in items[at]:
+            at += 1
+        if at >= len(items):
+            break
+        if _same_key(items[at], listed, merge_key):
+            at += 1
+    while at < len(items) and isinstance(items[at], dict) and "$patch" in items[at]:
+        at += 1
+    if at < len(items):
+        raise PatchError(f"The order in patch list:\n{go_format(patched)}\n doesn't match {_ORDER} list:\n"
+                         f"{go_format(order)}")
+
+
+def _same_key(left: Any, right: Any, merge_key: str) -> bool:
+    """mergeKeyValueEqual."""
+    if not merge_key:
+        return _go_equal(left, right)
+    for item in (left, right):
+        if not isinstance(item, dict):
+            raise PatchError(_bad_type("map[string]interface {}", item))
+        if merge_key not in item:
+            raise PatchError(_no_merge_key(item, merge_key))
+    return _go_equal(left[merge_key], right[merge_key])
+
+
+def _element_kind(*lists: list[Any]) -> str:
+    """sliceElementType: the one Go type of every element of the lists, in its words when they differ."""
+    seen: str | None = None
+    for items in lists:
+        for item in items:
+            kind = _go_kind(item)
+            if seen is None:
+                if kind == "slice":
+                    raise PatchError("lists of lists are not supported")
+                seen = kind
+            elif kind != seen:
+                raise PatchError(f"list element types are not identical: {go_format(list(lists))}")
+    if seen is None:
+        raise PatchError("no elements in any of the given slices")
+    return seen
+
+
+def _go_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "map"
+    if isinstance(value, list):
+        return "slice"
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, str):
+        return "string"
+    # apimachinery's json keeps a number written with a fraction or an exponent (80.0, 1e2) a float64, as
+    # json.loads keeps it a float
+    return "int64" if isinstance(value, int) else "float64"
+
+
+def _go_equal(a: Any, b: Any) -> bool:
+    """Go's == on two decoded JSON scalars: same type and value (true is no 1)."""
+    return _go_kind(a) == _go_kind(b) and a == b
+
+
+def _deduplicated(items: list[Any]) -> list[Any]:
+    """deduplicateScalars' swap-with-last removal, whose order the result keeps."""
+    out = list(items)
+    last = len(out) - 1
+    i = 0
+    while i < last:
+        j = i + 1
+        while j <= last:
+            if _go_equal(out[i], out[j]):
+                out[j] = out[last]
+                out = out[:last]
+                last -= 1
+                j -= 1
+            j += 1
+        i += 1
+    return out
+
+
+def _no_merge_key(item: Any, merge_key: str) -> str:
+    return f"map: {go_format(item)} does not contain declared merge key: {merge_key}"
+
+
+def _bad_type(expected: str, actual: Any) -> str:
+    names = {"map": "map[string]interface {}", "slice": "[]interface {}", "nil": "<nil>", "int64": "int64",
+             "float64": "float64", "bool": "bool", "string": "string"}
+    return f"expected a {expected}, but received a {names[_go_kind(actual)]}"
+
+
+def go_format(value: Any) -> str:
+    """fmt's %v of a decoded JSON value: map[k:v ...] with sorted keys, [a b], <nil>, numbers as Go prints them."""
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{go_format(value[k])}" for k in sorted(value)) + "]"
+    if isinstance(value, list):
+        return "[" + " ".join(go_format(v) for v in value) + "]"
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e21 else repr(value)
+    return str(value)
 
 
 def json_patch(target: Any, operations: Any) -> Any:
