@@ -200,3 +200,72 @@ def age_of(created: Mapping[tuple[str, str], float], kind: str, key: str, now: f
     """The age of an object the scenario made at a known instant; one it started with is as old as the scenario."""
     return human_duration(now - created.get((kind, key), 0.0))
 
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """One kind's part of a ``get`` over several kinds (``get svc,pods``, ``get pod/a svc/b``, ``get all``): its
+    rows by name, each object's labels (for ``--show-labels``), and the names asked for (none: all)."""
+
+    kind: str
+    rows: Mapping[str, list[str]]
+    labels: Mapping[str, Sequence[tuple[str, str]]]
+    names: Sequence[str] = ()
+
+
+def multiple_types_requested(words: Sequence[str]) -> bool:
+    """cli-runtime's MultipleTypesRequested: ``all``, a ``a,b`` of two distinct words, or TYPE/NAME words of two
+    type words (as written: ``svc/a service/b`` are two) ask for the kind before each name (``service/web``)."""
+    types: set[str] = set()
+    for word in words:
+        if word == "all":
+            return True
+        if "/" in word:
+            types.add(word.partition("/")[0])
+        elif len(dict.fromkeys(word.split(","))) > 1:
+            return True
+    return len(types) > 1
+
+
+def printed_groups(groups: Sequence[Group], output: str, namespace: str | None, *, with_kind: bool,
+                   show_labels: bool = False, no_headers: bool = False) -> tuple[list[str], list[str]]:
+    """(lines, NotFound errors) of ``get`` over several kinds, as kubectl prints them: each kind's own table
+    (widths of its own), a blank line between two when headers are shown, names prefixed by the kind when
+    ``with_kind``, a LABELS column with ``--show-labels``; ``No resources found in NS namespace.`` when nothing
+    was found and no name was asked for; a name not found is the API server's NotFound
+    (``Error from server (NotFound): services "x" not found``)."""
+    lines: list[str] = []
+    missing: list[str] = []
+    asked = any(group.names for group in groups)
+    for group in groups:
+        spec = KINDS[group.kind]
+        wanted = list(group.names) or sorted(group.rows)
+        missing += [f'Error from server (NotFound): {spec.resource} "{n}" not found'
+                    for n in wanted if n not in group.rows]
+        found = [n for n in wanted if n in group.rows]
+        if not found:
+            continue
+        if output == "name":
+            lines += [f"{spec.name_prefix}/{n}" for n in found]
+            continue
+        rows = []
+        for n in found:
+            row = list(group.rows[n])
+            if with_kind:
+                row[0] = f"{spec.name_prefix}/{row[0]}"
+            if show_labels:
+                row.append(format_labels(group.labels.get(n)))
+            rows.append(row)
+        header = [*spec.header, *(spec.wide if output == "wide" else ()), *(["LABELS"] if show_labels else [])]
+        if lines and not no_headers:
+            lines.append("")
+        lines += table(rows if no_headers else [header, *rows])
+    if not lines and not asked:
+        where = f" in {namespace} namespace" if namespace is not None else ""
+        lines = [f"No resources found{where}."]
+    return lines, missing
+
+
+# what ``get all`` lists (the "all" category: pods, services, daemonsets, deployments, replicasets, statefulsets,
+# jobs, cronjobs, horizontalpodautoscalers), of the kinds the model holds, in kubectl's order
+ALL_KINDS = ("pods", "services", "deployments", "replicasets")
