@@ -762,7 +762,7 @@ def _apply_services(world: World, manifests: Manifests, rng: random.Random) -> t
     is warned of and configured (:func:`_unannotated`)."""
     annotations = dict(manifests.service_annotations)
     policies, written = dict(manifests.family_policies), dict(manifests.ip_fields)
-    documents = dict(manifests.service_documents)
+    documents, last_applied = dict(manifests.service_documents), dict(world.services_last_applied)
     notes: list[Note] = []
     for service in manifests.cluster.services:
         current = world.service(service.namespace, service.name)
@@ -774,9 +774,12 @@ def _apply_services(world: World, manifests: Manifests, rng: random.Random) -> t
             admitted = W.admit_service(world, service, rng, policy=policies.get(service.key),
                                        written=written.get(service.key, NOTHING_WRITTEN))
             wanted = tuple(sorted(annotations.get(service.key, ())))  # a changed topology annotation is a change
+        # (a manifest that changed a field the model does not act on, an annotation say, changes the
+        # last-applied-configuration annotation: kubectl's patch is not empty, and it says configured)
         notes += _unannotated(world, key, "services", service.name, current is not None) or [
-            (key, _applied("service", service.name, current and (current, W.annotations_of(world, service.key)),
-                           (admitted, wanted)))]
+            (key, _applied("service", service.name, current and (current, W.annotations_of(world, service.key),
+                                                                 _held_document(last_applied.get(service.key))),
+                           (admitted, wanted, _held_document(documents.get(service.key)))))]
         world = W.put_service(world, admitted, wanted)
     last = {k: v for k, v in world.services_last_applied if k not in documents}
     return replace(world, services_last_applied=tuple(sorted({**last, **documents}.items()))), notes
@@ -806,6 +809,14 @@ def _merged_service(world: World, current: Service, service: Service, modified: 
     decoded = replace(decoded, load_balancer_ingress=service.load_balancer_ingress, origin=service.origin)
     admitted = W.admit_service(world, decoded, rng, policy=policy, written=written_ip_fields(doc))
     return admitted, tuple(sorted((k, v) for k, v in kept.items() if k in ANNOTATIONS))
+
+
+def _held_document(text: str | None) -> dict[str, Any] | None:
+    """A Service document kept as JSON (Manifests.service_documents) in the fields the model holds: a document a
+    scenario starts with may carry what the API server writes (managedFields, status), no part of an apply."""
+    from kubeproxy_sim.controllers import kubectl_patch as KP
+
+    return None if text is None else _held(json.loads(text), KP._HELD_FIELDS)
 
 
 def _held(doc: dict[str, Any], fields: dict[tuple[str, ...], set[str]], path: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -128,6 +128,7 @@ ONE_PORT = ("apiVersion: v1\nkind: Service\nmetadata: {name: web, labels: {b: '2
 SWAPPED = ("apiVersion: v1\nkind: Service\nmetadata: {name: web, labels: {a: '1'}}\n"
            "spec: {selector: {app: web}, ports: [{name: https, port: 443, targetPort: 8443}, "
            "{name: http, port: 80, targetPort: 8080}]}\n")
+ANNOTATED = NODE_PORT.replace("name: web}", "name: web, annotations: {note: x}}")
 CLUSTER_IP = ("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
               "spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}\n")
 LOCAL = "patch service web -p '{\"spec\":{\"externalTrafficPolicy\":\"Local\"}}'"
@@ -142,7 +143,7 @@ def _played(tmp_path: Path, lines: list[str]) -> list[tuple[World, list[str]]]:
     from kubeproxy_sim.cli.scenario_cmd import load_manifests
 
     files = {"node_port": NODE_PORT, "two_ports": TWO_PORTS, "one_port": ONE_PORT, "cluster_ip": CLUSTER_IP,
-             "swapped": SWAPPED}
+             "swapped": SWAPPED, "annotated": ANNOTATED}
     for name, text in files.items():
         (tmp_path / f"{name}.yaml").write_text(text)
     state, rng = deployed(0)
@@ -166,6 +167,8 @@ def _played(tmp_path: Path, lines: list[str]) -> list[tuple[World, list[str]]]:
     # take the manifest's order
     ["apply -f two_ports.yaml", FIRST_PORT, "apply -f one_port.yaml"],
     ["apply -f two_ports.yaml", FIRST_PORT, "apply -f swapped.yaml"],
+    # a change of what the model does not hold changes the last-applied annotation: configured
+    ["apply -f node_port.yaml", "apply -f annotated.yaml"],
     # a type left out goes back to the default, and the node port with it (dropTypeDependentFields)
     ["apply -f node_port.yaml", LOCAL, "apply -f cluster_ip.yaml"],
     # expose's Service has no last-applied-configuration: nothing is deleted (its labels stay), warned of
