@@ -1316,6 +1316,11 @@ def play(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
         present = {e.key for e in after.endpoints} | {s.key for s in after.services if reconciled(s)}
         if not after.endpoints_applied <= present:
             after = replace(after, endpoints_applied=after.endpoints_applied & present)
+    if after.services_last_applied:  # deleted: made again by expose, it has no last-applied-configuration
+        present = {s.key for s in after.services}
+        if any(key not in present for key, _ in after.services_last_applied):
+            after = replace(after, services_last_applied=tuple(v for v in after.services_last_applied
+                                                               if v[0] in present))
     if after.unannotated:  # deleted: made again by apply, it has one
         after = replace(after, unannotated=after.unannotated & _annotatable(after.services, after.deployments,
                                                                             after.nodes))

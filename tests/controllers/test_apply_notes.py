@@ -261,3 +261,12 @@ def test_a_second_apply_removes_only_what_the_last_one_wrote(tmp_path: Path) -> 
     assert steps[2][1] == [WARN, "endpoints/web configured"]
     assert steps[3][1] == [WARN, "endpoints/web unchanged"]
     assert [e.labels for e in steps[4][0].endpoints] == [()]
+
+
+def test_a_deleted_service_takes_its_last_applied_document_with_it(tmp_path: Path) -> None:
+    """The last apply's document kept for a Service's next three-way merge (World.services_last_applied) goes
+    with the Service, as its last-applied-configuration annotation goes with the object: one made again by
+    ``expose`` has none."""
+    steps = played_worlds(tmp_path, ["apply -f svc.yaml", "delete service ext"], svc=SERVICE)
+    assert [key for key, _ in steps[0][0].services_last_applied] == ["default/ext"]
+    assert steps[1][0].services_last_applied == ()
