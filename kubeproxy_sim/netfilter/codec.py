@@ -813,10 +813,16 @@ class _Parser:
         if chain is not None and chain.deleted:
             raise self.error(f"chain {name} was deleted (-X at line {chain.deleted}) in table {table.name}", name,
                              f"':{name} - [0:0]' (or -N {name}) again before its rules")
+        if chain is None and name in BUILTIN_CHAINS[table.name]:
+            # A built-in chain the table does not declare is the kernel's own: both restores v1.8.9 take its rules
+            # (unshare --net), iptables-save printing it ACCEPT [0:0] after a flushing restore into a new namespace
+            # (on a node, legacy keeps the policy it had, counters cleared, nft sets ACCEPT; --noflush keeps
+            # both and its rules, which a reading of the file cannot know). Line 0: no line declared it. Its table
+            # is then no partial input (:func:`_on_node`): a jump to no chain is refused, as into a new namespace.
+            chain = table.chains[name] = _ChainState(name, "ACCEPT", None, line=0)
         if chain is None:
-            hint = "ACCEPT" if name in BUILTIN_CHAINS[table.name] else "-"
             raise self.error(f"chain {name} is not declared in table {table.name}", name,
-                             f"':{name} {hint} [0:0]' (or -N {name}) before its rules")
+                             f"':{name} - [0:0]' (or -N {name}) before its rules")
         return chain
 
     # -- commands --------------------------------------------------------------

@@ -1147,9 +1147,32 @@ FAMILY_VALUES = [
 ]
 
 
+# A built-in chain its table does not declare is the kernel's own: both restores v1.8.9 take its rules (-A, -I, -F),
+# and iptables-save prints it ACCEPT [0:0] after a restore into a new namespace (unshare --net, 2026-12-01; on a node,
+# legacy keeps the policy it had, nft sets ACCEPT, and --noflush keeps its rules too). A table that names a built-in
+# chain so is no partial input: a jump to no chain is refused at its line (legacy: "Couldn't load target `NOPE'";
+# nft names the COMMIT); an undeclared user chain stays refused ("line 3 failed", both).
+BUILTIN_UNDECLARED = [
+    Case("undeclared built-in chain", "*mangle\n-A PREROUTING -j ACCEPT\nCOMMIT\n",
+         saved=(":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", "[0:0] -A PREROUTING -j ACCEPT")),
+    Case("undeclared built-in chain beside a declared one",
+         "*mangle\n:INPUT DROP [5:6]\n-A PREROUTING -j ACCEPT\nCOMMIT\n",
+         saved=(":PREROUTING ACCEPT [0:0]", ":INPUT DROP [5:6]", "[0:0] -A PREROUTING -j ACCEPT")),
+    Case("undeclared built-in chains, -I and -F",
+         "*filter\n-I INPUT -j DROP\n-F FORWARD\n-A OUTPUT -j ACCEPT\nCOMMIT\n",
+         saved=(":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", "[0:0] -A INPUT -j DROP",
+                "[0:0] -A OUTPUT -j ACCEPT")),
+    Case("undeclared built-in chain, IPv6", "*filter\n-A INPUT -s fd00::1 -j ACCEPT\nCOMMIT\n", ipv6=True,
+         saved=(":INPUT ACCEPT [0:0]", "[0:0] -A INPUT -s fd00::1/128 -j ACCEPT")),
+    Case("undeclared built-in chain jumping to no chain", "*filter\n-A INPUT -j NOPE\nCOMMIT\n", line=2),
+    Case("undeclared built-in chain, then an undeclared user chain",
+         "*filter\n-A INPUT -j ACCEPT\n-A FOO -j ACCEPT\nCOMMIT\n", line=3),
+]
+
+
 ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *CHAINS_RENAMED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS,
              *NAT_PORTS, *PORT_NAMES, *RECENT, *RECENT_SAVED, *CHAIN_NAMES, *JUMPS, *QUOTES,
              *PREFIXES, *PROTOCOLS, *TARGETS_NEEDING_OPTIONS, *REJECT_TYPES,
              *CONNTRACK_PROTOCOLS, *OPTIONS_TOGETHER, *FAMILY_ONLY, *MATCH_TYPES, *FIRST_BAD_LINE, *CIRCLES,
              *IPV6_EXTENSIONS, *INTERFACES, *MULTIPORT_ORDER, *ADDRESSES, *TCPMSS, *TPROXY,
-             *PROTOCOL_TARGETS, *FAMILY_VALUES]
+             *PROTOCOL_TARGETS, *FAMILY_VALUES, *BUILTIN_UNDECLARED]
