@@ -1974,13 +1974,16 @@ def _option_misplaced(spec: syntax.RuleSpec, chain: str, root: str,
                       jump: Callable[[], int] | None) -> tuple[str, str, str, bool] | None:
     """The refusal of an option of :data:`OPTION_PLACES` in rule ``spec`` of ``chain``, which built-in chain
     ``root`` is or reaches (``jump``: the line of the jump on the way, None for a built-in chain's own rule), when
-    ``root`` is not of the option's places; None when no such option is out of place."""
+    ``root`` is not of the option's places; None when no such option is out of place. In a user chain the two
+    restores part (legacy's checkentry refuses the table at COMMIT; nft_compat takes the rule), and the words say so,
+    as the TCPMSS SYN-match refusal does, since a user may meet the other tool's answer."""
     options = (*spec.options, *(spec.target.options if spec.target is not None else ()))
     for option in options:
         owner, hooks = OPTION_PLACES.get(option.flag, ("", (root,)))
         if option.module == owner and root not in hooks:
             places = f"{', '.join(hooks[:-1])} or {hooks[-1]}"
-            reached = f", which {root} reaches (the jump at line {jump()})" if jump is not None else ""
+            reached = (f", which {root} reaches (the jump at line {jump()}; iptables-legacy-restore fails at "
+                       "COMMIT; iptables-nft-restore takes it)" if jump is not None else "")
             return (f"{option.flag} of {owner} cannot be used in chain {chain}{reached}", chain,
                     f"{option.flag} in {places} (or a chain only they jump to)", True)
     return None

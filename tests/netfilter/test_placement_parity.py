@@ -140,3 +140,21 @@ def test_a_match_is_judged_in_a_table_whose_targets_are_judged_walking_back() ->
                       *(f"-A PREROUTING -j C{n}" for n in range(codec._REACH_BUDGET + 10)),
                       "-A POSTROUTING -j MASQ", "-A MASQ -j MASQUERADE", "-A OUTPUT -j FOO", f"-A FOO {MAC} -j ACCEPT")
     assert refusal(text).line == text.split("\n").index(f"-A FOO {MAC} -j ACCEPT") + 1
+
+
+def test_an_option_misplaced_in_a_user_chain_says_the_restores_part() -> None:
+    """--limit-iface-in in a chain filter OUTPUT reaches: iptables-legacy-restore v1.8.9 refuses it at COMMIT,
+    iptables-nft-restore takes it (restore_cases_placement.OPTIONS, nft_differs); the words say both, as the TCPMSS
+    SYN-match refusal does."""
+    text = filter_with(":FOO - [0:0]", "-A OUTPUT -j FOO",
+                       "-A FOO -m addrtype --dst-type LOCAL --limit-iface-in -j ACCEPT")
+    assert str(refusal(text)) == (
+        "node.rules:7: --limit-iface-in of addrtype cannot be used in chain FOO, which OUTPUT reaches (the jump at "
+        "line 6; iptables-legacy-restore fails at COMMIT; iptables-nft-restore takes it) at 'FOO'; expected "
+        "--limit-iface-in in PREROUTING, INPUT or FORWARD (or a chain only they jump to)")
+
+
+def test_an_option_misplaced_in_a_built_in_chain_is_refused_by_both() -> None:
+    """In OUTPUT itself both restores refuse it: no parenthesis."""
+    text = filter_with("-A OUTPUT -m addrtype --dst-type LOCAL --limit-iface-in -j ACCEPT")
+    assert "iptables-nft-restore" not in str(refusal(text))
