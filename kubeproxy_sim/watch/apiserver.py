@@ -66,6 +66,7 @@ from kubeproxy_sim.watch.cache import KIND_SPECS, KindCache, StreamSignal
 from kubeproxy_sim.watch.events import Batch, Kind, WatchEvent
 from kubeproxy_sim.watch.go_idna import host_port_ascii, lookup_ascii
 from kubeproxy_sim.watch.kubeconfig_types import chosen
+from kubeproxy_sim.watch.oidc import OidcRefreshFailed
 
 DEFAULT_KINDS = (Kind.SERVICE, Kind.ENDPOINT_SLICE, Kind.NODE)
 """kube-proxy's informers: no Pods (its ClusterRole, system:node-proxier, cannot list them)."""
@@ -373,7 +374,7 @@ def _ca_inlined(read: dict[str, Any], kubeconfig: str, context: str | None) -> d
 
 
 def _connected(kubeconfig: str, context: str | None, per_request: bool = False, handshake: bool = False, *,
-               read: dict[str, Any] | None = None, now: Callable[[], float] = time.time,
+               read: dict[str, Any] | None = None, now: Callable[[], float] = time.time, oidc_refresh: bool = True,
                ) -> tuple[Any, dict[str, Any], Diagnostic | None, ExecCredential | None]:
     """:func:`connect`'s client, the kubeconfig as it read it (once: what else is asked of the file is asked of
     that, as a pipe gives its text once), and, when ``per_request`` (the watch, which fails each request for it,
@@ -384,7 +385,9 @@ def _connected(kubeconfig: str, context: str | None, per_request: bool = False, 
     run (nor looked for) unless ``handshake``: the watch runs it when a connection is up
     (:meth:`ApiServerSource._handshake_problem`). ``read`` is the kubeconfig as :func:`read_kubeconfig` read it
     earlier, built from (a copy: the client refreshes an auth-provider's token in place) instead of the file;
-    ``now`` the wall clock an oidc id-token's expiry is judged by (:func:`_loader_class`)."""
+    ``now`` the wall clock an oidc id-token's expiry is judged by, ``oidc_refresh`` whether an expired one is
+    refreshed now (:func:`_loader_class`); a refresh that fails is the user's auth-provider's problem, in client-go's
+    words (:class:`kubeproxy_sim.watch.oidc.OidcRefreshFailed`)."""
     shaped = _read_kubeconfig(kubeconfig) if read is None else copy.deepcopy(read)
     data, taken, missing = _check_server(kubeconfig, shaped, context, per_request)
     user_at = chosen(data, context)[1]
@@ -392,13 +395,16 @@ def _connected(kubeconfig: str, context: str | None, per_request: bool = False, 
         taken, missing = _without_exec(taken, user_at), None
     try:
         with _client_errors_logged() as logged:
-            client, credential = _client(taken, kubeconfig, context, kept=read, now=now)
+            client, credential = _client(taken, kubeconfig, context, kept=read, now=now, oidc_refresh=oidc_refresh)
         failure = _exec_failed(kubeconfig, data, context, logged[0]) if logged else missing
         if failure is not None and not per_request:  # (the client logs it and carries on without credentials)
             raise InputError(failure)
         return client, data, failure, None if failure is not None else credential
     except InputError:
         raise
+    except OidcRefreshFailed as exc:
+        raise InputError(Diagnostic(str(exc), file=kubeconfig, field=f"users[{user_at}].user.auth-provider"
+                                    if user_at is not None else None)) from None
     except ImportError as exc:
         if exc.name != "socks":
             raise
@@ -436,7 +442,7 @@ def _exec_failed(kubeconfig: str, data: dict[str, Any], context: str | None, log
 
 
 def _client(taken: dict[str, Any], kubeconfig: str, context: str | None, kept: dict[str, Any] | None = None,
-            now: Callable[[], float] = time.time) -> tuple[Any, ExecCredential | None]:
+            now: Callable[[], float] = time.time, oidc_refresh: bool = True) -> tuple[Any, ExecCredential | None]:
     """The client for the kubeconfig as read once (:func:`_check_shape`) and as client-go takes it
     (:func:`_as_client_go_takes`): the client's own reading of the file was a second one, which a pipe
     (``--kubeconfig <(...)``) answers with nothing ("Invalid kube-config ... file is empty"). Relative paths in it
@@ -454,8 +460,9 @@ def _client(taken: dict[str, Any], kubeconfig: str, context: str | None, kept: d
 
     given = _local_paths_resolved(taken, kubeconfig)
     configuration = type.__call__(Configuration)  # (as new_client_from_config: not a copy of the default one)
-    loader = _loader_class(now)(config_dict=given, active_context=context, config_base_path="",  # ("": paths as given)
-                              config_persister=lambda: _persisted(kubeconfig, given, context, kept))
+    loader = _loader_class(now, oidc_refresh)(config_dict=given, active_context=context,
+                                              config_base_path="",  # ("": paths as given)
+                                              config_persister=lambda: _persisted(kubeconfig, given, context, kept))
     loader.load_and_set(configuration)
     proxy = str(getattr(configuration, "proxy", "") or "")
     if _go_scheme(proxy) in ("http", "https") and (proxy_auth := _url_basic_auth(proxy)) is not None:
@@ -566,12 +573,15 @@ def _exec_status_taken(loader: Any, status: dict[str, Any]) -> bool | None:
     return True
 
 
-def _loader_class(now: Callable[[], float] = time.time) -> Any:
+def _loader_class(now: Callable[[], float] = time.time, refresh: bool = True) -> Any:
     """The Python client's KubeConfigLoader, with its exec plugin run by :func:`_run_exec_plugin` (a subclass, not
     a patch of the client's module: nothing global changes). What it does with the plugin's status is the client's,
-    by :func:`_exec_status_taken`. An oidc id-token is refreshed (by the client's own exchange) when client-go's
-    oidc provider would refresh it (:func:`oidc_token_fresh` by ``now``: 10 s before its exp, or without one),
-    where the client refreshed it five minutes early by its own clock, and never one without an exp."""
+    by :func:`_exec_status_taken`. An oidc id-token is refreshed when client-go's oidc provider would refresh it
+    (:func:`oidc_config_fresh` by ``now``: 10 s before its exp, or without one), where the client refreshed it five
+    minutes early by its own clock, and never one without an exp; unless ``refresh`` is false (the watch's first
+    client: its first request refreshes, and fails as client-go's would, not the start). The exchange is client-go's
+    (:func:`kubeproxy_sim.watch.oidc.refreshed_config`), with the identity provider's certificate verified: the
+    client's own ``_refresh_oidc`` is replaced, so it never runs."""
     from kubernetes.config.exec_provider import ExecProvider
     from kubernetes.config.kube_config import KubeConfigLoader
 
@@ -594,15 +604,27 @@ def _loader_class(now: Callable[[], float] = time.time) -> Any:
             if "config" not in provider:
                 return None
             try:
-                fresh = oidc_token_fresh(str(provider["config"].safe_get("id-token") or ""), now())
+                fresh = oidc_config_fresh(provider["config"].value, now())
             except ValueError:  # (client-go fails each request for it: ApiServerSource._oidc_problem)
                 fresh = True
-            if not fresh:
+            if not fresh and refresh:
                 self._refresh_oidc(provider)
                 if self._config_persister:
                     self._config_persister()
-            self.token = f"Bearer {provider['config']['id-token']}"
+            self.token = f"Bearer {provider['config'].safe_get('id-token') or ''}"
             return self.token
+
+        def _refresh_oidc(self, provider: Any) -> None:
+            # client-go's exchange, the identity provider verified (oidc.refreshed_config), never the client's own:
+            # without idp-certificate-authority(-data) it turned verification off and sent the refresh-token and
+            # the client secret to whatever answered at the issuer's address
+            from kubeproxy_sim.watch.oidc import ID_TOKEN, REFRESH_TOKEN, refreshed_config
+
+            config = provider["config"].value
+            new = refreshed_config(config)
+            config[ID_TOKEN] = new[ID_TOKEN]
+            if new.get(REFRESH_TOKEN) != str(config.get(REFRESH_TOKEN) or ""):
+                config[REFRESH_TOKEN] = new[REFRESH_TOKEN]
 
         def _load_user_pass_token(self) -> Any:
             username = self._user.safe_get("username")
@@ -617,6 +639,13 @@ def _loader_class(now: Callable[[], float] = time.time) -> Any:
 OIDC_EXPIRY_DELTA = 10.0
 """How long before its exp client-go's oidc provider takes an id-token for expired (oidc.go expiryDelta, taken from
 golang.org/x/oauth2), in seconds."""
+
+
+def oidc_config_fresh(config: Any, now: float) -> bool:
+    """client-go's idToken check of an oidc auth-provider ``config``: an id-token absent or empty is refreshed
+    (``ok && len(idToken) > 0``), one there is judged by :func:`oidc_token_fresh`."""
+    token = config.get("id-token") if isinstance(config, dict) else None
+    return bool(token) and oidc_token_fresh(str(token), now)
 
 
 def oidc_token_fresh(token: str, now: float) -> bool:
@@ -2062,7 +2091,8 @@ class ApiServerSource:
                  ) -> None:
         self._read = _read_kubeconfig(kubeconfig)  # (every later client is built from it: _fresh_client)
         self._api, self._data, self._exec_failure, self._exec_credential = _connected(
-            kubeconfig, context, per_request=True, read=self._read, now=now)
+            kubeconfig, context, per_request=True, read=self._read, now=now, oidc_refresh=False)
+        # (an expired oidc id-token is refreshed before the first request, which fails if that does, not the start)
         self._read = _ca_inlined(self._read, kubeconfig, context)
         self._now = now  # the wall clock an exec plugin's expirationTimestamp and an oidc id-token are read against
         self._generation = 0  # the credentials' generation: one more each time the exec plugin gives new ones
@@ -2328,10 +2358,12 @@ class ApiServerSource:
     def _oidc_problem(self) -> str | None:
         """client-go's oidc round tripper at each request: the id-token kept (the kubeconfig as read at start, with
         the tokens each refresh wrote back) sent while fresh (:func:`oidc_token_fresh` by ``now``), else refreshed
-        with the refresh-token, written back and sent, the client built again from it (the Python client refreshes
-        as it loads). Why the request fails, or None: a token that is no JWT, a refresh that failed or gave no
-        fresh token (client-go: "failed to refresh token: ..."), a write-back refused ("could not persist new
-        tokens"). Not for a request carrying the URL's user (the round tripper passes it on untouched)."""
+        with the refresh-token (client-go's exchange, the identity provider verified: :mod:`kubeproxy_sim.watch.oidc`),
+        written back and sent, the client built again from it (the loader refreshes as it loads). An id-token absent
+        or empty is refreshed too; a new one is sent as the provider gave it, as client-go sends it. Why the request
+        fails, or None: a token that is no JWT, a refresh that failed, in client-go's words (discovery's "oidc: ...",
+        the exchange's "failed to refresh token: ...", no id_token in the answer), a write-back refused ("could not
+        persist new tokens"). Not for a request carrying the URL's user (the round tripper passes it on untouched)."""
         if self._url_basic_auth is not None:
             return None
         with self._credentials_lock:
@@ -2340,14 +2372,11 @@ class ApiServerSource:
             if not isinstance(provider, dict) or provider.get("name") != "oidc":
                 return None
             try:
-                if oidc_token_fresh(str((provider.get("config") or {}).get("id-token") or ""), self._now()):
+                if oidc_config_fresh(provider.get("config") or {}, self._now()):
                     return None
                 fresh = self._fresh_client()
                 if isinstance(fresh, Diagnostic):  # (client-go's words alone, then where: no "getting credentials")
                     return f"{fresh.message} ({fresh.file}: {fresh.field})" if fresh.field else fresh.message
-                config = _chosen_user(self._read, self._context)[2]["auth-provider"].get("config") or {}
-                if not oidc_token_fresh(str(config.get("id-token") or ""), self._now()):
-                    return "failed to refresh token: the identity provider gave no fresh id-token"
             except ValueError as exc:
                 return str(exc)
             client, self._data, _, _ = fresh

@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +30,46 @@ def jwt(expiry: int) -> str:
 FRESH = jwt(4_102_444_800)
 
 
+class _Node:
+    """What a refresh below is given as its provider's config: the mapping (``value``) and its items."""
+
+    def __init__(self, value: dict[str, Any]) -> None:
+        self.value = value
+
+    def __getitem__(self, key: str) -> Any:
+        return self.value[key]
+
+
+Refresh = Callable[[Any, dict[str, Any]], None]
+"""A refresh that sets the new tokens in ``provider["config"].value`` (its first argument unused)."""
+
+
+def refreshing_with(monkeypatch, refresh: Refresh) -> None:
+    """The oidc exchange (oidc.refreshed_config, which the watch's loader calls) answered by ``refresh``, without an
+    identity provider; the refresh installed is kept as ``installed``, for one that wraps it."""
+    from kubeproxy_sim.watch import oidc
+
+    def refreshed(config: Any) -> dict[str, str]:
+        new = dict(config)
+        refresh(None, {"config": _Node(new)})
+        return new
+
+    monkeypatch.setattr(oidc, "refreshed_config", refreshed)
+    monkeypatch.setattr(sys.modules[__name__], "installed", refresh)
+
+
+installed: Refresh | None = None
+
+
 @pytest.fixture(autouse=True)
 def refreshing(monkeypatch) -> None:
-    """The client's oidc refresh answered as a token endpoint would (a new id-token, the refresh token rotated),
-    without an identity provider."""
-    from kubernetes.config.kube_config import KubeConfigLoader
+    """The oidc refresh answered as a token endpoint would (a new id-token, the refresh token rotated)."""
 
     def refresh(self, provider) -> None:
         provider["config"].value["id-token"] = FRESH
         provider["config"].value["refresh-token"] = "rotated"
 
-    monkeypatch.setattr(KubeConfigLoader, "_refresh_oidc", refresh)
+    refreshing_with(monkeypatch, refresh)
 
 
 def kubeconfig_text(extra: str = "") -> str:
@@ -149,16 +180,15 @@ def test_a_kubeconfig_given_through_a_pipe_is_not_read_again(tmp_path: Path, mon
 def test_a_kubeconfig_gone_before_the_write_back_is_nothing_to_write_to(tmp_path: Path, monkeypatch) -> None:
     """client-go's Persist reads a missing file as an empty config, which has no such user: nothing is written
     and the client goes on (the write-back failed the connection with '[Errno 2] No such file or directory')."""
-    from kubernetes.config.kube_config import KubeConfigLoader
-
     config = tmp_path / "config"
-    refresh = KubeConfigLoader._refresh_oidc
+    refresh = installed
+    assert refresh is not None
 
     def removed_meanwhile(self, provider) -> None:
         refresh(self, provider)
         config.unlink()
 
-    monkeypatch.setattr(KubeConfigLoader, "_refresh_oidc", removed_meanwhile)
+    refreshing_with(monkeypatch, removed_meanwhile)
     config.write_text(kubeconfig_text())
     assert connect(str(config)).configuration.api_key["BearerToken"] == f"Bearer {FRESH}"
     assert os.listdir(tmp_path) == []
@@ -196,12 +226,27 @@ def refused_write_back(config: Path, reason: str) -> str:
     return f"{config}: users[0].user.auth-provider: could not persist new tokens: {reason}"
 
 
+def first_request_refusal(config: Path) -> str:
+    """Why the watch's first request fails: the watch starts with the expired id-token as it is, and refreshes it
+    before that request, which fails as client-go's does when the refresh or its write-back fails (not the start)."""
+    from kubeproxy_sim.watch import ApiServerSource, Kind
+    from kubeproxy_sim.watch.apiserver import CredentialsUnavailable
+
+    source = ApiServerSource(str(config), kinds=[Kind.SERVICE])
+    with pytest.raises(CredentialsUnavailable) as refused:
+        source._check_credentials()
+    return str(refused.value)
+
+
+def refused_request(config: Path, reason: str) -> str:
+    return f"could not persist new tokens: {reason} ({config}: users[0].user.auth-provider)"
+
+
 def test_a_kubeconfig_that_cannot_be_written_fails_the_connection(tmp_path: Path, monkeypatch) -> None:
     """client-go's Persist returns ModifyConfig's error, and the oidc plugin fails kubectl's request with it; the
     connection fails alike, in Go's words for the open that failed, and our lock file is removed."""
     import errno
 
-    from kubeproxy_sim.watch import ApiServerSource, Kind
     from kubeproxy_sim.watch.apiserver import PersistFailed
 
     config = tmp_path / "config"
@@ -211,9 +256,7 @@ def test_a_kubeconfig_that_cannot_be_written_fails_the_connection(tmp_path: Path
     with pytest.raises(PersistFailed) as refused:
         connect(str(config))
     assert [str(d) for d in refused.value.diagnostics] == [expected]
-    with pytest.raises(InputError) as refused_input:
-        ApiServerSource(str(config), kinds=[Kind.SERVICE])
-    assert [str(d) for d in refused_input.value.diagnostics] == [expected]
+    assert first_request_refusal(config) == refused_request(config, f"open {config}: read-only file system")
     assert (config.read_text(), os.listdir(tmp_path)) == (kubeconfig_text(), ["config"])
 
 
@@ -256,16 +299,13 @@ def test_the_write_back_holds_the_kubeconfig_s_lock_file_and_removes_it(tmp_path
 def test_a_kubeconfig_locked_by_another_writer_fails_the_connection_and_its_lock_stays(tmp_path: Path) -> None:
     """A lock file already there is another writer's (or one a stopped kubectl left): ModifyConfig's lockFile
     fails, and so does the connection; the lock, not ours, is left as it is, and the file is not touched."""
-    from kubeproxy_sim.watch import ApiServerSource, Kind
 
     config = tmp_path / "config"
     config.write_text(kubeconfig_text())
     (tmp_path / "config.lock").write_text("")
-    with pytest.raises(InputError) as refused:
-        ApiServerSource(str(config), kinds=[Kind.SERVICE])
-    assert [str(d) for d in refused.value.diagnostics] == [refused_write_back(
+    assert first_request_refusal(config) == refused_request(
         config, f"open {config}.lock: file exists (another kubectl is writing the file, or one stopped before "
-        "removing its lock)")]
+        "removing its lock)")
     assert (config.read_text(), sorted(os.listdir(tmp_path))) == (kubeconfig_text(), ["config", "config.lock"])
 
 
@@ -276,8 +316,6 @@ def test_a_write_back_failing_when_credentials_are_got_again_fails_the_request(t
     that fails fails the request with it, as client-go's oidc plugin fails it ("could not persist new tokens"),
     and the credentials held are kept for a request under way (the watch said a warning and went on). The
     id-token is refreshed at the request, as it has expired (:meth:`ApiServerSource._oidc_problem`)."""
-    from kubernetes.config.kube_config import KubeConfigLoader
-
     from kubeproxy_sim.watch import ApiServerSource, Kind
     from kubeproxy_sim.watch.apiserver import CredentialsUnavailable
 
@@ -285,7 +323,7 @@ def test_a_write_back_failing_when_credentials_are_got_again_fails_the_request(t
         provider["config"].value["id-token"] = jwt(2)
         provider["config"].value["refresh-token"] = "rotated"
 
-    monkeypatch.setattr(KubeConfigLoader, "_refresh_oidc", refresh)
+    refreshing_with(monkeypatch, refresh)
     config = tmp_path / "config"
     config.write_text(kubeconfig_text())
     source = ApiServerSource(str(config), kinds=[Kind.SERVICE])
@@ -305,8 +343,6 @@ def test_a_refreshed_token_written_back_is_what_the_next_client_starts_from(tmp_
     """The client is built again from the kubeconfig as read at start (not the file), with the tokens the last
     refresh wrote back, as client-go's oidc provider keeps them in memory: a refresh-token rotated by the identity
     provider is not spent again."""
-    from kubernetes.config.kube_config import KubeConfigLoader
-
     from kubeproxy_sim.watch import ApiServerSource, Kind
 
     spent: list[str] = []
@@ -316,28 +352,27 @@ def test_a_refreshed_token_written_back_is_what_the_next_client_starts_from(tmp_
         provider["config"].value["id-token"] = jwt(2)  # (expired again by the next build)
         provider["config"].value["refresh-token"] = f"r{len(spent)}"
 
-    monkeypatch.setattr(KubeConfigLoader, "_refresh_oidc", refresh)
+    refreshing_with(monkeypatch, refresh)
     config = tmp_path / "config"
     config.write_text(kubeconfig_text())
     source = ApiServerSource(str(config), kinds=[Kind.SERVICE])
     source._reload_credentials()
     source._reload_credentials()
-    assert spent == ["first", "r1", "r2"]
-    assert provider_config(config)["refresh-token"] == "r3"
+    assert spent == ["first", "r1"]  # (the start refreshes nothing: the first request does)
+    assert provider_config(config)["refresh-token"] == "r2"
 
 
 def _refreshed_then(monkeypatch, meanwhile) -> None:
     """The client's refresh (the ``refreshing`` fixture's), then ``meanwhile()``: what another program does to the
     file between the client's reading it and the write-back."""
-    from kubernetes.config.kube_config import KubeConfigLoader
-
-    refresh = KubeConfigLoader._refresh_oidc
+    refresh = installed
+    assert refresh is not None
 
     def then(self, provider) -> None:
         refresh(self, provider)
         meanwhile()
 
-    monkeypatch.setattr(KubeConfigLoader, "_refresh_oidc", then)
+    refreshing_with(monkeypatch, then)
 
 
 def test_a_kubeconfig_gone_before_the_write_back_takes_no_lock(tmp_path: Path, monkeypatch) -> None:
