@@ -197,14 +197,25 @@ def _last_applied_view(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _annotation_document(meta: dict[str, Any]) -> str | None:
+    """The document a last-applied-configuration annotation holds (JSON, keys sorted), when it holds one."""
+    annotations = meta.get("annotations")
+    text = annotations.get(LAST_APPLIED_ANNOTATION) if isinstance(annotations, dict) else None
+    try:
+        held = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    return json.dumps(held, sort_keys=True) if isinstance(held, dict) else None
+
+
 class RawFacts:
     """What ``apply -f`` reads of the raw documents, kind by kind (:meth:`add`; one method per kind): the facts
     the object model does not carry (the controllers need them) and the Deployments it does not read. Mutable on
     purpose, and local to one load; :meth:`manifests` gives them as the frozen result, in key order."""
 
     __slots__ = ("annotations", "deployments", "diagnostics", "endpoints_labels", "ip_fields", "node_cpu",
-                 "node_max_pods", "not_ready", "pod_applied", "policies", "service_documents", "unposted",
-                 "unreachable", "untainted")
+                 "node_max_pods", "not_ready", "pod_applied", "policies", "service_documents", "service_last_applied",
+                 "unposted", "unreachable", "untainted")
 
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         self.diagnostics = diagnostics
@@ -221,6 +232,7 @@ class RawFacts:
         self.pod_applied: dict[str, LastApplied] = {}
         self.endpoints_labels: dict[str, bool] = {}
         self.service_documents: dict[str, str] = {}
+        self.service_last_applied: dict[str, str] = {}
 
     def add(self, file: str, doc: dict[str, Any]) -> None:
         """One document's facts, by its kind (a document of any other kind has none)."""
@@ -287,6 +299,8 @@ class RawFacts:
         """A Service's topology annotations and its IP fields as written (ipFamilyPolicy, clusterIPs,
         ipFamilies), which the model's defaulted Service no longer tells from the API server's defaults."""
         self.service_documents[key] = json.dumps(_last_applied_view(doc), sort_keys=True)
+        if (annotation := _annotation_document(meta)) is not None:
+            self.service_last_applied[key] = annotation
         if found_annotations := _topology_annotations(meta):
             self.annotations[key] = found_annotations
         if (written := written_ip_fields(doc)) != NOTHING_WRITTEN:
@@ -310,4 +324,5 @@ class RawFacts:
                          ip_fields=tuple(sorted(self.ip_fields.items())),
                          pod_applied=tuple(sorted(self.pod_applied.items())),
                          endpoints_labels=tuple(sorted(self.endpoints_labels.items())),
-                         service_documents=tuple(sorted(self.service_documents.items())))
+                         service_documents=tuple(sorted(self.service_documents.items())),
+                         service_last_applied=tuple(sorted(self.service_last_applied.items())))

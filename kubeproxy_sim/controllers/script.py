@@ -623,6 +623,9 @@ class Manifests:
     # Service key -> its document as kubectl apply keeps it in last-applied-configuration (JSON; RawFacts), what
     # the next apply's three-way merge compares with
     service_documents: tuple[tuple[str, str], ...] = ()
+    # Service key -> the document its last-applied-configuration annotation holds, when its manifest carries one
+    # (JSON): what a Service a scenario starts with was last applied as (mark_unannotated)
+    service_last_applied: tuple[tuple[str, str], ...] = ()
     # (kind, key) of each object in the order kubectl apply visits them: the files as given (a directory's in
     # its listing's order), each file's documents, a List's items in place; kubectl prints its lines so
     order: tuple[tuple[str, str], ...] = ()
@@ -778,8 +781,8 @@ def _apply_services(world: World, manifests: Manifests, rng: random.Random) -> t
         # last-applied-configuration annotation: kubectl's patch is not empty, and it says configured)
         notes += _unannotated(world, key, "services", service.name, current is not None) or [
             (key, _applied("service", service.name, current and (current, W.annotations_of(world, service.key),
-                                                                 _held_document(last_applied.get(service.key))),
-                           (admitted, wanted, _held_document(documents.get(service.key)))))]
+                                                                 _compared(last_applied.get(service.key), service)),
+                           (admitted, wanted, _compared(documents.get(service.key), service))))]
         world = W.put_service(world, admitted, wanted)
     last = {k: v for k, v in world.services_last_applied if k not in documents}
     return replace(world, services_last_applied=tuple(sorted({**last, **documents}.items()))), notes
@@ -800,10 +803,12 @@ def _merged_service(world: World, current: Service, service: Service, modified: 
     stored = dict(world.services_last_applied).get(service.key)
     original = None if stored is None or ("Service", service.key) in world.unannotated else json.loads(stored)
     before = W.annotations_of(world, current.key)
-    modified = _held(modified, KP._HELD_FIELDS)
+    modified = _placed(_held(modified, KP._HELD_FIELDS), service.namespace)
+    if original is not None:
+        original = _placed(_held(original, KP._HELD_FIELDS), service.namespace)
     try:
-        decoded, doc, kept = KP.patched_service(current, "strategic", KP.apply_patch_of(
-            original and _held(original, KP._HELD_FIELDS), modified), before, ordered_as=modified)
+        decoded, doc, kept = KP.patched_service(current, "strategic", KP.apply_patch_of(original, modified), before,
+                                                ordered_as=modified)
     except KP.Refused as exc:
         raise W.ActionError(str(exc)) from None
     decoded = replace(decoded, load_balancer_ingress=service.load_balancer_ingress, origin=service.origin)
@@ -811,12 +816,26 @@ def _merged_service(world: World, current: Service, service: Service, modified: 
     return admitted, tuple(sorted((k, v) for k, v in kept.items() if k in ANNOTATIONS))
 
 
-def _held_document(text: str | None) -> dict[str, Any] | None:
-    """A Service document kept as JSON (Manifests.service_documents) in the fields the model holds: a document a
-    scenario starts with may carry what the API server writes (managedFields, status), no part of an apply."""
+def _placed(doc: dict[str, Any], namespace: str) -> dict[str, Any]:
+    """``doc`` with its namespace, as kubectl sets it (the context's, for a manifest that names none) on the object
+    it applies and on the last-applied-configuration it writes: one left out is no deletion."""
+    meta = doc.get("metadata")
+    return {**doc, "metadata": {**meta, "namespace": namespace}} if isinstance(meta, dict) else doc
+
+
+def _compared(text: str | None, service: Service) -> dict[str, Any] | None:
+    """A Service document kept as JSON (Manifests.service_documents) as two applies' are compared: in the fields
+    the model holds (a document a scenario starts with may carry what the API server writes, managedFields and
+    status, no part of an apply), in its namespace, no annotations the same as none (kubectl writes
+    ``annotations: {}`` into the last-applied-configuration of a manifest that has none)."""
     from kubeproxy_sim.controllers import kubectl_patch as KP
 
-    return None if text is None else _held(json.loads(text), KP._HELD_FIELDS)
+    if text is None:
+        return None
+    doc = _placed(_held(json.loads(text), KP._HELD_FIELDS), service.namespace)
+    if doc.get("metadata", {}).get("annotations") == {}:
+        doc["metadata"] = {k: v for k, v in doc["metadata"].items() if k != "annotations"}
+    return doc
 
 
 def _held(doc: dict[str, Any], fields: dict[tuple[str, ...], set[str]], path: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -861,6 +880,9 @@ def mark_unannotated(world: World, manifests: Manifests) -> World:
     Services and Deployments; a pod without a last-applied view, whose merge then removes nothing; Endpoints left
     out of endpoints_applied). The others keep the last-applied view the start's apply gave them, as the user's own
     file applied: applied again it is unchanged, and a re-apply leaving a field out removes it."""
+    if manifests.service_last_applied:  # a document kubectl get shows: its annotation says what was applied
+        kept = dict(world.services_last_applied) | dict(manifests.service_last_applied)
+        world = replace(world, services_last_applied=tuple(sorted(kept.items())))
     bare = {key for key in manifests.order if key not in manifests.annotated}
     if not bare:
         return world

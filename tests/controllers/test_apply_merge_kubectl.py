@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from kubeproxy_sim.controllers import kubectl_patch as KP
 from kubeproxy_sim.controllers.model import World
 from kubeproxy_sim.controllers.script import LAST_APPLIED_ANNOTATION, parse_line, play
 from kubeproxy_sim.objects.model import Service
 
-from ._helpers import deployed
+from ._helpers import deployed, run_cli, split_steps, step_notes
 from .test_apply_notes_kubectl import KUBECTL, RESOURCES
 from .test_patch_kubectl import _kubectl
 
@@ -128,6 +129,7 @@ ONE_PORT = ("apiVersion: v1\nkind: Service\nmetadata: {name: web, labels: {b: '2
 SWAPPED = ("apiVersion: v1\nkind: Service\nmetadata: {name: web, labels: {a: '1'}}\n"
            "spec: {selector: {app: web}, ports: [{name: https, port: 443, targetPort: 8443}, "
            "{name: http, port: 80, targetPort: 8080}]}\n")
+NAMESPACED = NODE_PORT.replace("name: web}", "name: web, namespace: default}")
 ANNOTATED = NODE_PORT.replace("name: web}", "name: web, annotations: {note: x}}")
 CLUSTER_IP = ("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
               "spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}\n")
@@ -143,7 +145,8 @@ def _played(tmp_path: Path, lines: list[str]) -> list[tuple[World, list[str]]]:
     from kubeproxy_sim.cli.scenario_cmd import load_manifests
 
     files = {"node_port": NODE_PORT, "two_ports": TWO_PORTS, "one_port": ONE_PORT, "cluster_ip": CLUSTER_IP,
-             "swapped": SWAPPED, "annotated": ANNOTATED}
+             "swapped": SWAPPED, "annotated": ANNOTATED,
+             "namespaced": NAMESPACED}
     for name, text in files.items():
         (tmp_path / f"{name}.yaml").write_text(text)
     state, rng = deployed(0)
@@ -169,6 +172,8 @@ def _played(tmp_path: Path, lines: list[str]) -> list[tuple[World, list[str]]]:
     ["apply -f two_ports.yaml", FIRST_PORT, "apply -f swapped.yaml"],
     # a change of what the model does not hold changes the last-applied annotation: configured
     ["apply -f node_port.yaml", "apply -f annotated.yaml"],
+    # a namespace the last apply named and this one leaves to the context is no deletion (kubectl sets it)
+    ["apply -f namespaced.yaml", "apply -f node_port.yaml"],
     # a type left out goes back to the default, and the node port with it (dropTypeDependentFields)
     ["apply -f node_port.yaml", LOCAL, "apply -f cluster_ip.yaml"],
     # expose's Service has no last-applied-configuration: nothing is deleted (its labels stay), warned of
@@ -213,3 +218,49 @@ def test_apply_over_a_live_service_is_kubectls_three_way_merge(lines: list[str],
         assert before.external_traffic_policy.value == "Local"
     if lines[1] == FIRST_PORT:  # (the stand-in orders by the model's own reading of $setElementOrder: pinned here)
         assert [p.port for p in before.ports] == ([9090, 80] if lines[2].endswith("one_port.yaml") else [9090, 443, 80])
+
+
+DUMPED = """apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: default
+  annotations:
+    kubectl.kubernetes.io/last-applied-configuration: |
+      {"apiVersion":"v1","kind":"Service","metadata":{"annotations":{},"name":"web","namespace":"default"},\
+"spec":{"ports":[{"port":80,"targetPort":8080}],"selector":{"app":"web"},"type":"NodePort"}}
+spec:
+  clusterIP: 10.96.10.10
+  clusterIPs: [10.96.10.10]
+  ipFamilies: [IPv4]
+  ipFamilyPolicy: SingleStack
+  internalTrafficPolicy: Cluster
+  externalTrafficPolicy: Cluster
+  sessionAffinity: None
+  type: NodePort
+  selector: {app: web}
+  ports:
+  - {port: 80, targetPort: 8080, protocol: TCP, nodePort: 30080}
+"""
+
+
+@pytest.mark.parametrize("manifest", [NODE_PORT, CLUSTER_IP])
+def test_a_service_a_scenario_starts_with_was_last_applied_as_its_annotation_says(
+        manifest: str, tmp_path: Path, stand_in: tuple[int, _StandIn], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A Service as ``kubectl get -o yaml`` shows it (the API server's defaults and allocations, the
+    last-applied-configuration annotation) to start from: its manifest applied again is unchanged, as kubectl
+    1.33 says against a server holding that object, and one leaving the type out is configured to a ClusterIP
+    Service keeping its cluster IP, not refused for the fields the annotation never held."""
+    port, state = stand_in
+    (tmp_path / "start.yaml").write_text(DUMPED)
+    (tmp_path / "svc.yaml").write_text(manifest)
+    (tmp_path / "script").write_text("apply -f svc.yaml\n")
+    state.held = yaml.safe_load(DUMPED)
+    _, said = _kubectl(tmp_path, port, ["apply", "--validate=false", "-f", str(tmp_path / "svc.yaml")])
+    assert run_cli(["scenario", str(tmp_path / "script"), "-f", str(tmp_path / "start.yaml"), "--show", "rules"],
+                   monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert step_notes(split_steps(out)[-1]) == said
+    assert ("service/web unchanged" if manifest == NODE_PORT else "service/web configured") in said
+    assert "-d 10.96.10.10 --dport 80" in out
