@@ -23,6 +23,7 @@ from kubeproxy_sim.objects.decode import (
     read_protocol,
 )
 from kubeproxy_sim.objects.decode import check_metadata as _check_metadata
+from kubeproxy_sim.objects.fields import CONDITION_KEYS, ENDPOINT_KEYS, REFERENCE_KEYS, check_endpoint
 from kubeproxy_sim.objects.mirror import (
     SERVICE_NAME_LABEL,
     Endpoints,
@@ -120,7 +121,7 @@ def _fast_endpoint(raw: Any, match: Any) -> Endpoint | None:
 
     Returning None is never an error by itself: the checked path decides, and reports.
     """
-    if type(raw) is not dict:
+    if type(raw) is not dict or not raw.keys() <= ENDPOINT_KEYS:  # (an unknown field: the checked path names it)
         return None
     addresses = raw.get("addresses")
     if type(addresses) is not list or len(addresses) != 1:
@@ -131,7 +132,7 @@ def _fast_endpoint(raw: Any, match: Any) -> Endpoint | None:
     cond = raw.get("conditions")
     if cond is None:
         conditions = _CONDITIONS[(None, None, None)]
-    elif type(cond) is dict:
+    elif type(cond) is dict and cond.keys() <= CONDITION_KEYS:
         ready, serving, terminating = key = (cond.get("ready"), cond.get("serving"), cond.get("terminating"))
         if not ((ready is None or ready is True or ready is False)
                 and (serving is None or serving is True or serving is False)
@@ -149,7 +150,7 @@ def _fast_endpoint(raw: Any, match: Any) -> Endpoint | None:
     target = raw.get("targetRef")
     target_ref = None
     if target is not None:
-        if type(target) is not dict:
+        if type(target) is not dict or not target.keys() <= REFERENCE_KEYS:
             return None
         kind, namespace, name = target_ref = (target.get("kind", ""), target.get("namespace", ""),
                                               target.get("name", ""))
@@ -178,6 +179,7 @@ def _endpoint(report: Report, raw: Any, index: int, address_type: AddressType | 
     if type(raw) is not dict:
         report.error(f"endpoints[{index}]", f"expected a mapping, got {described(raw)}")
         return None
+    check_endpoint(report, raw, index)
     addresses = _endpoint_addresses(report, raw.get("addresses"), index, address_type)
     conditions = _conditions(report, raw.get("conditions"), index)
     names = []

@@ -32,9 +32,11 @@ from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.decode import decode_service, object_name
 from kubeproxy_sim.objects.decode_nodes import decode_node, decode_pod
 from kubeproxy_sim.objects.decode_slices import SERVICE_NAME_LABEL, decode_endpoint_slice, decode_endpoints
+from kubeproxy_sim.objects.fields import SCHEMAS, check_fields
 from kubeproxy_sim.objects.jsonkey import INT64, go_key, json_key
 from kubeproxy_sim.objects.mirror import Endpoints, mirror_endpoints
 from kubeproxy_sim.objects.model import Cluster, EndpointSlice, Origin, Service
+from kubeproxy_sim.objects.notes import sliceless_services
 from kubeproxy_sim.objects.overlap import conflicting_copies
 from kubeproxy_sim.objects.report import (
     Report,
@@ -1500,9 +1502,12 @@ def _load_yaml(text: str) -> list[Any]:
     return load(text)
 
 
-def yaml_syntax_error(exc: Any, file: str, first_line: int = 0) -> Diagnostic:
+def yaml_syntax_error(exc: Any, file: str, first_line: int = 0, text: str = "") -> Diagnostic:
     """A YAML syntax error in one line, as 'file:line: syntax error: ... at column N' (PyYAML's own message
-    spans several lines and names "<unicode string>")."""
+    spans several lines and names "<unicode string>"). ``text``, the text read, lets a tab be named where the
+    problem is a character that cannot start a token: libyaml's message does not say which (kubectl's, from
+    go-yaml, says 'found character that cannot start any token' too), and a tab indenting a line is the usual
+    one, invisible in an editor."""
     if isinstance(exc, AliasingError):  # (not a syntax error: kubectl's reader refuses what parses)
         kind, display = _naming(exc.named)
         return Diagnostic(exc.message, file=file, line=first_line + exc.line, kind=kind, object=display,
@@ -1516,11 +1521,21 @@ def yaml_syntax_error(exc: Any, file: str, first_line: int = 0) -> Diagnostic:
     field = exc.field if isinstance(exc, BadValueError) else None
     if mark is not None and not getattr(exc, "column_said", False):
         message += f" at column {mark.column + 1}"
+    if mark is not None and "cannot start any token" in problem and _char_at(exc, mark, text) == "\t":
+        message += " (a tab? YAML indents with spaces)"
     return Diagnostic(message, file=file, line=line, field=field)
 
 
+def _char_at(exc: Any, mark: Any, text: str) -> str:
+    """The character a YAML error's mark points at: from the pure-Python reader's buffer, else from the text
+    read (libyaml's mark has no buffer; its index counts characters)."""
+    buffer = getattr(mark, "buffer", None) or text
+    index = getattr(mark, "pointer", None) if getattr(mark, "buffer", None) else getattr(mark, "index", None)
+    return buffer[index] if isinstance(index, int) and 0 <= index < len(buffer) else ""
+
+
 def _yaml_problem(exc: Any, file: str, first_line: int, text: str = "", ending: str = SKIPPED) -> Diagnostic:
-    found = yaml_syntax_error(exc, file, first_line)
+    found = yaml_syntax_error(exc, file, first_line, text)
     if looks_like_dump(text):  # (``*filter`` is a YAML alias: PyYAML's "found undefined alias" says nothing)
         return Diagnostic(_dump_given(ending), file=file, line=found.line)
     return dataclasses.replace(found, message=f"{found.message}; {ending}")
@@ -1667,10 +1682,15 @@ class _Builder:
         except Exception as exc:  # a decoder bug must not cost the user every other object
             report.error(None, f"internal error while reading this object ({type(exc).__name__}: {exc})")
             value = None
-        self.diagnostics.extend(report.diagnostics)
         if value is not None:
+            check_fields(report, document, SCHEMAS[kind])
+            self.diagnostics.extend(report.diagnostics)
             self._store(kind, value, file, display)
-        elif kind == "Service":
+            return
+        # a refused object is skipped: its errors say why, and its warnings and notes (a field not set, ...) would
+        # only be said of an object that is not used
+        self.diagnostics.extend(found for found in report.diagnostics if found.severity is Severity.ERROR)
+        if kind == "Service":
             self.refused_services.add(display)  # its Endpoints' note then says why nothing is mirrored
 
     def _note_unread(self, document: dict[str, Any], kind: str, file: str) -> None:
@@ -1709,6 +1729,7 @@ class _Builder:
             self._mirror(services, slices)
             if overlaps:
                 self._note_overlaps(services, slices)
+            self._note_sliceless(services, slices)
         cluster = Cluster(
             services=tuple(services.values()),
             endpoint_slices=tuple(slices.values()),
@@ -1734,6 +1755,15 @@ class _Builder:
             self.sequence = self.first_seen[("Service", service.key)]
             self.diagnostics.extend(notes)
             self._mark(phase=2)
+
+    def _note_sliceless(self, services: dict[str, Service], slices: dict[str, EndpointSlice]) -> None:
+        """Note the Services whose selector matches ready pods and which no EndpointSlice names (objects.notes),
+        each at its Service's position (a split load's shares hold all of a service and every pod)."""
+        for note in sliceless_services(services.values(), slices.values(), tuple(self.objects["Pod"].values())):
+            if note.object is not None:
+                self.sequence = self.first_seen[("Service", note.object)]
+            self.diagnostics.append(note)
+            self._mark(phase=3)
 
     def _mirror_one(self, endpoints: Endpoints, services: dict[str, Service], slices: dict[str, EndpointSlice],
                     has_slices: set[tuple[str, str]]) -> None:

@@ -1,0 +1,63 @@
+"""Notes about the objects read as a whole, said once at load time.
+
+``kubectl get all -o yaml`` gives Services, Pods, Deployments, ... and no EndpointSlices (they are not in the
+"all" category). kube-proxy reads EndpointSlices only, so each such Service gets a REJECT "has no endpoints" rule
+although pods serve it: the rules are right for the objects given, and wrong for the cluster they came from.
+``trace`` explains it for one packet (analysis.why's selector text); :func:`sliceless_services` says it once,
+for every command reading objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from kubeproxy_sim.errors import Diagnostic, Severity
+from kubeproxy_sim.objects.model import EndpointSlice, Pod, Service, ServiceType
+
+SLICELESS_SHOWN = 5
+"""Services named one per line; past it, one more line counts the rest (a ``get all`` of a big namespace)."""
+
+
+def ready_pods_selected(service: Service, pods: Sequence[Pod]) -> list[Pod]:
+    """The ready pods of the Service's namespace its selector matches (every pair of it among their labels, as
+    the EndpointSlice controller's selector does); none without a selector (its slices are not the controller's)."""
+    if service.selector is None:
+        return []
+    wanted = set(service.selector)
+    return [pod for pod in pods
+            if pod.namespace == service.namespace and pod.ready and not pod.terminating
+            and wanted <= set(pod.labels)]
+
+
+def sliceless_services(services: Iterable[Service], slices: Iterable[EndpointSlice],
+                       pods: Sequence[Pod]) -> list[Diagnostic]:
+    """A note for each Service kube-proxy writes rules for (a cluster IP, not ExternalName) that no EndpointSlice
+    names while its selector matches ready pods: one line a Service, :data:`SLICELESS_SHOWN` at most, and a count
+    of the rest. Without pods nothing can match: no work at all (a large cluster's input rarely holds pods)."""
+    if not pods:
+        return []
+    named = {(s.namespace, s.service_name) for s in slices}
+    found: list[tuple[Service, list[Pod]]] = []
+    for service in services:
+        if (service.selector is None or service.type is ServiceType.EXTERNAL_NAME or not service.cluster_ips
+                or (service.namespace, service.name) in named):
+            continue
+        matched = ready_pods_selected(service, pods)
+        if matched:
+            found.append((service, matched))
+    notes = [_sliceless(service, matched) for service, matched in found[:SLICELESS_SHOWN]]
+    if len(found) > SLICELESS_SHOWN:
+        rest = len(found) - SLICELESS_SHOWN
+        notes.append(Diagnostic(f"and {rest} more Service{'s' if rest != 1 else ''} with ready pods and no "
+                                "EndpointSlice", severity=Severity.NOTE))
+    return notes
+
+
+def _sliceless(service: Service, matched: list[Pod]) -> Diagnostic:
+    names = ", ".join(pod.name for pod in matched[:3]) + (", ..." if len(matched) > 3 else "")
+    selector = ",".join(f"{key}={value}" for key, value in service.selector or ())
+    return Diagnostic(
+        f"spec.selector {selector} matches {len(matched)} ready pod{'s' if len(matched) != 1 else ''} ({names}) "
+        "but no EndpointSlice of this Service was read, so kube-proxy rejects its connections (\"has no "
+        "endpoints\"); are its slices missing? (kubectl get all leaves them out: add kubectl get endpointslices "
+        "-o yaml)", file=service.origin.file or None, kind="Service", object=service.key, severity=Severity.NOTE)
