@@ -798,20 +798,23 @@ def _ping_run(sim: Simulator, client: Client, target: Target, proto: str, count:
     name of several: cluster DNS shuffles them, as CoreDNS's loadbalance does), one echo identifier, and sequence
     numbers 1, 2, ... a second apart. Conntrack keys an echo by its addresses and identifier, not its sequence:
     the requests after the first are that first one's flow (ESTABLISHED once a reply came), as the kernel sees a
-    ping, not ``count`` new ones. A lookup that fails fails every request (ping sends none)."""
+    ping, not ``count`` new ones. A lookup that fails fails every request (ping sends none). The simulator's
+    echo sequence is the run's alone: back to 1 however the run ends (a Ctrl-C in ``on_connection`` too)."""
     dst = target.addresses[0] if len(target.addresses) == 1 else \
         target.addresses[sim.rng.randrange(len(target.addresses))]
     failure = sim.dns_query(client, target.truncated) if target.name is not None else None
     ident = sim.rng.randint(*PING_ID)
     sent: list[tuple[str, Connection]] = []
-    for sequence in range(1, count + 1):
-        sim.echo_sequence = sequence
-        sent.append((dst, Connection(failure=failure) if failure is not None else
-                     sim.connect(client, dst, 0, proto, sport=ident)))
-        sim.advance(PING_INTERVAL)
-        if on_connection is not None:
-            on_connection()
-    sim.echo_sequence = 1
+    try:
+        for sequence in range(1, count + 1):
+            sim.echo_sequence = sequence
+            sent.append((dst, Connection(failure=failure) if failure is not None else
+                         sim.connect(client, dst, 0, proto, sport=ident)))
+            sim.advance(PING_INTERVAL)
+            if on_connection is not None:
+                on_connection()
+    finally:
+        sim.echo_sequence = 1
     return sent
 
 
