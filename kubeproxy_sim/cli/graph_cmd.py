@@ -111,7 +111,10 @@ def load_rules(args: argparse.Namespace) -> tuple[Ruleset, str, bool, Cite | Non
 
     with progress("loading objects and generating rules"):
         node_rules = load_node_rules(args)
-    report(node_rules.inputs.diagnostics, args)
+    from kubeproxy_sim.cli.load_notes import other_family_note
+
+    inputs = node_rules.inputs
+    report([*inputs.diagnostics, *other_family_note(inputs.cluster, inputs.config, inputs.ip_family)], args)
     errors = bool(node_rules.inputs.errors)
     return node_rules.ruleset, f"node {node_rules.config.node_name}", errors, None, node_rules.inputs.cluster
 
