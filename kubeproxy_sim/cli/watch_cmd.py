@@ -438,9 +438,9 @@ class ConfigFileWatch:
       the same bytes with a new time are a ``touch`` (Chmod), ignored.
 
     A change is acted on once it has stood for ``debounce`` seconds, as the restart comes a moment after the
-    exit (and a half-written file is not read). What polling cannot tell is in README (watch). A --config that
-    is no regular file (``--config <(...)``, a named FIFO) is not watched, and a note says so once: its bytes
-    cannot be read again to compare (a pipe cannot seek; a FIFO gives them once)."""
+    exit (and a half-written file is not read). What polling cannot tell is in docs/watch.md (A --config file that
+    changes). A --config that is no regular file (``--config <(...)``, a named FIFO) is not watched, and a note
+    says so once: its bytes cannot be read again to compare (a pipe cannot seek; a FIFO gives them once)."""
 
     def __init__(self, path: str, clock: Callable[[], float], debounce: float, read: str | ReadFailure | None) -> None:
         self.path = path
