@@ -611,7 +611,9 @@ def _loader_class(now: Callable[[], float] = time.time, refresh: bool = True) ->
                 self._refresh_oidc(provider)
                 if self._config_persister:
                     self._config_persister()
-            self.token = f"Bearer {provider['config'].safe_get('id-token') or ''}"
+            if not (id_token := provider["config"].safe_get("id-token")):
+                return None  # (none yet: the watch refreshes before its first request, which fails if that does)
+            self.token = f"Bearer {id_token}"
             return self.token
 
         def _refresh_oidc(self, provider: Any) -> None:
@@ -1096,8 +1098,6 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None,
         # (nor is it asked for: _exec_request_problem looks at ``data``)
         data = _without_exec(data, user_at)
     user = (f"users[{user_at}].user", taken["users"][user_at]["user"]) if user_at is not None else None
-    if user and (missing_token := _oidc_without_token(kubeconfig, *user)) is not None:
-        raise InputError(missing_token)
     confirmed = _confirmed(user[0], data["users"][user_at]["user"], client_go_tls(server)) if user else None
     unreadable = _file_problems(kubeconfig, [(f"clusters[{i}].cluster", cluster), *([confirmed] if confirmed else [])])
     if unreadable:
@@ -1122,20 +1122,6 @@ def _confirmed(at: str, user: dict[str, Any], tls: bool) -> tuple[str, dict[str,
     server too), with its token file only for an https one (``tls``), where client-go reads it."""
     unread = _unread_of_user(user, True) | (set() if tls else {"tokenFile"})
     return at, {key: value for key, value in user.items() if key not in unread}
-
-
-def _oidc_without_token(kubeconfig: str, at: str, user: dict[str, Any]) -> Diagnostic | None:
-    """An oidc auth-provider config without an id-token, which the Python client cannot start from (it said
-    "Invalid kube-config file. Expected key id-token in .../auth-provider/config", naming no field), where
-    kubectl's oidc plugin would get one with the config's refresh-token."""
-    provider = user.get("auth-provider") or {}
-    config = provider.get("config")
-    if provider.get("name") != "oidc" or config is None or "id-token" in config:
-        return None
-    return Diagnostic("no id-token, which the Python client this watch uses needs to start from (kubectl would "
-                      "get one with the refresh-token); expected the user's OIDC id-token, as `kubectl config view "
-                      "--raw` shows it after a kubectl command", file=kubeconfig,
-                      field=f"{at}.auth-provider.config.id-token")
 
 
 def client_go_tls(server: str) -> bool:

@@ -51,11 +51,12 @@ def _config(idp: IdentityProvider, **extra: Any) -> dict[str, Any]:
             **extra}
 
 
-def _source(fake: FakeApiServer, tmp_path: Path, idp: IdentityProvider, id_token: str,
+def _source(fake: FakeApiServer, tmp_path: Path, idp: IdentityProvider, id_token: str | None,
             ca: dict[str, str] | None = None) -> tuple[ApiServerSource, Path]:
     fake.watch_seconds = 0.05  # (short watches: each one a request that looks at the id-token)
+    token = {} if id_token is None else {"id-token": id_token}
     kubeconfig = with_user(fake, tmp_path / "kc", {"auth-provider": {"name": "oidc", "config": _config(
-        idp, **{"id-token": id_token, **(TRUSTED if ca is None else ca)})}}, **{"insecure-skip-tls-verify": True})
+        idp, **token, **(TRUSTED if ca is None else ca))}}, **{"insecure-skip-tls-verify": True})
     assert isinstance(idp.clock, Clock)
     src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], sleep=lambda _: None, now=idp.clock,
                           clock=itertools.count(0.0, 10.0).__next__)
@@ -96,6 +97,21 @@ def test_an_id_token_is_refreshed_ten_seconds_before_its_exp(tls_fake, tmp_path:
     assert _written(kubeconfig)["refresh-token"] == "r1"
     assert tls_fake.authorization[tls_fake.authorization.index(refreshed):].count(f"Bearer {first}") == 0
     assert seen.said() == []
+
+
+@pytest.mark.parametrize("id_token", [None, ""])
+def test_a_user_without_an_id_token_gets_one_before_the_first_request(tls_fake, tmp_path: Path, idp: IdentityProvider,
+                                                                     id_token: str | None) -> None:
+    """client-go refreshes when the config holds no id-token or an empty one (the watch refused the first at
+    start, as the Python client needed one, and failed each request for the second: "ID Token is not a valid
+    JWT")."""
+    src, kubeconfig = _source(tls_fake, tmp_path, idp, id_token)
+    try:
+        seen = Mirror(src)
+        assert set(_more(tls_fake, seen, 2)) == {f"Bearer {jwt(START + 3600, 'r1')}"}
+    finally:
+        src.close(timeout=2)
+    assert idp.spent == ["first"] and _written(kubeconfig)["refresh-token"] == "r1"
 
 
 def _invalid_grant(idp: IdentityProvider, seen: Seen) -> tuple[int, str, bytes]:
