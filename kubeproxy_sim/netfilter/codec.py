@@ -218,6 +218,17 @@ class _TableState:
             self.arrow_map = {name: chain.targets for name, chain in self.chains.items()}
         return self.arrow_map
 
+    def holds(self, holder: str, line: int) -> bool:
+        """Whether a rule read at ``line`` (an -A, -I or -R naming chain ``holder``) is still in the table: a later
+        -F or -D may have removed it before COMMIT, when the kernel never sees it. Looked for in ``holder`` first,
+        then (a chain renamed since: -E) in every chain; a line holds one rule only."""
+        if not self.edited:  # (only -A added rules: none was removed)
+            return True
+        chain = self.chains.get(holder)
+        if chain is not None and not chain.deleted and any(line == at for _, at in chain.texts()):
+            return True
+        return any(line == at for chain in self.chains.values() if not chain.deleted for _, at in chain.texts())
+
     def freeze(self) -> Table:
         return Table(self.name, tuple(c.freeze() for c in self.chains.values()), tuple(self.deleted))
 
@@ -627,7 +638,10 @@ class _Parser:
         holders: dict[int, set[str]] = {}  # id of a table -> the chains its placed matches' lines name
         for table, line, text in self.placed:
             if (until is None or line < until) and any(table is one for one in tables):
-                found = _earlier(found, _found(table, _misplaced(table, text, family, line), line, self.file))
+                problem = _misplaced(table, text, family, line)
+                if problem is not None and problem[3] and not table.holds(_holder(text), line):
+                    continue  # (the kernel's refusal at COMMIT, of a rule a later -F or -D removed: never loaded)
+                found = _earlier(found, _found(table, problem, line, self.file))
                 holders.setdefault(id(table), set()).add(_holder(text))
         for table in tables:
             found = _earlier(found, _hook_problems(table, (table.jumps, words), holders.get(id(table), set()),

@@ -242,4 +242,29 @@ OPTIONS = [
          saved=("[0:0] -A FORWARD -j FOO", f"[0:0] -A FOO {IFACE_OUT}")),
 ]
 
-PLACEMENT_CASES = [*TABLES, *HOOKS, *MATCHES, *REACHED, *WALKED, *OPTIONS]
+# A misplaced rule a later command removes before COMMIT never reaches the kernel: -F takes it out for both tools;
+# -D (by number or spec) and a bare -F too for legacy (nft refuses the rule as it is added: nft_differs, README
+# follows legacy; -R: test_placement_parity, nft 1.8.9 crashes on it); one another chain's -F leaves is still refused
+OWNER = "-m owner --uid-owner 0 -j ACCEPT"
+REMOVED = [
+    Case("placement -m owner in INPUT flushed before COMMIT",
+         filter_with(f"-A INPUT {OWNER}", "-F INPUT", "-A INPUT -p tcp"), saved=("[0:0] -A INPUT -p tcp",)),
+    Case("placement -m owner in an undeclared INPUT flushed before COMMIT",
+         table_with("*filter\n", f"-A INPUT {OWNER}", "-F INPUT")),
+    Case("placement -m owner in INPUT flushed by a bare -F",
+         filter_with(f"-A INPUT {OWNER}", "-F"),
+         nft_differs=True),  # (nft: "line 5: RULE_APPEND failed (Invalid argument)")
+    Case("placement -m mac in OUTPUT flushed before COMMIT",
+         filter_with(f"-A OUTPUT {MAC} -j ACCEPT", "-F OUTPUT")),
+    Case("placement -m owner in INPUT deleted by number",
+         filter_with(f"-A INPUT {OWNER}", "-D INPUT 1"), nft_differs=True),
+    Case("placement -m owner in INPUT deleted by spec",
+         filter_with("-A INPUT -p tcp", f"-A INPUT {OWNER}", f"-D INPUT {OWNER}"),
+         saved=("[0:0] -A INPUT -p tcp",), nft_differs=True),
+    Case("placement -m owner in INPUT another chain's -F leaves",
+         filter_with(f"-A INPUT {OWNER}", "-F OUTPUT"), line=5, at_commit=True),
+    Case("placement -m owner in INPUT flushed, then added again",
+         filter_with(f"-A INPUT {OWNER}", "-F INPUT", f"-A INPUT {OWNER}"), line=7, at_commit=True),
+]
+
+PLACEMENT_CASES = [*TABLES, *HOOKS, *MATCHES, *REACHED, *WALKED, *OPTIONS, *REMOVED]

@@ -158,3 +158,19 @@ def test_an_option_misplaced_in_a_built_in_chain_is_refused_by_both() -> None:
     """In OUTPUT itself both restores refuse it: no parenthesis."""
     text = filter_with("-A OUTPUT -m addrtype --dst-type LOCAL --limit-iface-in -j ACCEPT")
     assert "iptables-nft-restore" not in str(refusal(text))
+
+
+def test_a_misplaced_rule_replaced_before_commit_is_taken() -> None:
+    """``-R INPUT 1 -p tcp`` over an -m owner rule of INPUT: iptables-legacy-restore v1.8.9 takes it and
+    iptables-save prints ``-A INPUT -p tcp`` (iptables-nft-restore v1.8.9 dies of a segmentation fault on it, so
+    it is no restore case)."""
+    text = filter_with("-A INPUT -m owner --uid-owner 0 -j ACCEPT", "-R INPUT 1 -p tcp")
+    assert [r.spec for r in parse_ruleset(text).tables[0].rules()] == ["-p tcp"]
+
+
+def test_a_misplaced_rule_of_a_renamed_chain_is_still_judged() -> None:
+    """-m owner is valid in OUTPUT and POSTROUTING only: a user chain INPUT reaches holding it is refused (the
+    kernel, at COMMIT) after an -E renamed the chain, the rule still in it."""
+    text = filter_with(":FOO - [0:0]", "-A FOO -m owner --uid-owner 0 -j ACCEPT", "-E FOO BAR", "-A INPUT -j BAR")
+    with pytest.raises(RulesSyntaxError, match="match owner cannot be used in chain"):
+        parse_ruleset(text)
