@@ -179,7 +179,7 @@ def test_a_query_whose_additional_section_does_not_read_is_no_query():
     assert dnswire.parse_query(query[:-10] + b"\x00\x09" + query[-8:]) is None  # the cookie's length past the end
 
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+SEND_DOC = (Path(__file__).resolve().parents[2] / "docs" / "send.md").read_text(encoding="utf-8")
 FITS = re.compile(r"⌊\((\d+) − L\) / (\d+)⌋\s+(A|AAAA)\s+records,\s+(\d+)")
 
 
@@ -190,10 +190,10 @@ def _name(length: int) -> str:
 
 
 def test_readme_s_record_counts_are_where_truncated_cuts():
-    """README's counts of the A and AAAA records that fit a UDP answer, without EDNS0 and then with glibc's, hold
+    """docs/send.md's counts of the A and AAAA records that fit a UDP answer, without EDNS0 and then with glibc's, hold
     for any name length (every remainder of 16 and 28, twice over, and the longest name): that many fit, one more
     is cut; and its examples are a 30-character name's counts."""
-    formulas = FITS.findall(README)
+    formulas = FITS.findall(SEND_DOC)
     assert [qtype for _, _, qtype, _ in formulas] == ["A", "AAAA", "A", "AAAA"]
     for (constant, size, qtype, example), edns in zip(formulas, (False, False, True, True), strict=True):
         opt = dnswire.resolver_opt(edns)
