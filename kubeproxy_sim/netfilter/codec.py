@@ -1699,7 +1699,10 @@ _PLACED_NAMES = (*MATCH_PLACES, "--clamp-mss-to-pmtu", "--limit-iface-")
 _JUMP_TO = r'-j(?:ump)?[ \t]+"?'  # (from "--jump"'s second dash on: a literal "-j" first, which re finds fast)
 _NAT_JUMP = re.compile(_JUMP_TO + r'(?:DNAT|SNAT|MASQUERADE|REDIRECT)"?(?=[ \t\r\n]|$)')
 _REJECT_WITH = re.compile(r'--reject-with')
-_FAMILY_JUMP = re.compile(_JUMP_TO + r'(?:HL|TTL)"?(?=[ \t\r\n]|$)')
+_MANGLE_JUMP = re.compile(_JUMP_TO + r'(?:HL|TTL|TCPOPTSTRIP)"?(?=[ \t\r\n]|$)')
+"""In mangle: HL and TTL alone (the other family's, or its own without an option), and TCPOPTSTRIP, which the
+kernel takes only in a rule of ``-p tcp`` (its xt_target's .proto) and the syntax layer judges only with an option
+(bare, the name may be a chain's): one search for the three."""
 _ICMP = re.compile(r'icmp(?:-type|v6-type|(?:v?6)?(?=[" \t\r\n]|$))')
 _FAMILY_VALUE_NAMES = ("--ctorig", "--ctrepl", "-range")
 """What a rule's line names when it may hold a conntrack address or an iprange range, whose value the family decides
@@ -1720,7 +1723,7 @@ def _placed_jumps(table: str) -> re.Pattern[str]:
 
 
 _SUSPECTS: dict[str, tuple[re.Pattern[str], ...]] = {
-    table: (_placed_jumps(table), _ICMP) if table != "mangle" else (_placed_jumps(table), _FAMILY_JUMP, _ICMP)
+    table: (_placed_jumps(table), _ICMP) if table != "mangle" else (_placed_jumps(table), _MANGLE_JUMP, _ICMP)
     for table in BUILTIN_CHAINS}
 _SUSPECTS["filter"] += (_REJECT_WITH,)
 """Per table, what may be a target out of place, or an extension of the other family, in its text (each such line

@@ -1093,8 +1093,15 @@ PROTOCOL_TARGETS = [
       for rule, saved in (("-j ECN --ecn-ip-ect 1", "-j ECN --ecn-ip-ect 1"),
                           ("-p 6 -j TCPOPTSTRIP --strip-options 2", "-p tcp -j TCPOPTSTRIP --strip-options 2"),
                           ("-p tcp -j SYNPROXY --mss 1460", "-p tcp -j SYNPROXY --mss 1460"))),
-    # bare (no option: the parser's to judge, a chain may bear the name); -j TCPOPTSTRIP alone in mangle is not
-    # judged yet (legacy refuses it at COMMIT)
+    # bare (no option: the parser's to judge, a chain may bear the name)
+    Case("protocol of -j TCPOPTSTRIP alone", mangle_forward("-j TCPOPTSTRIP"), line=7, at_commit=True),
+    Case("protocol of -j TCPOPTSTRIP alone in IPv6", mangle_forward("-j TCPOPTSTRIP"), line=7, at_commit=True,
+         ipv6=True),
+    Case("protocol of -j TCPOPTSTRIP alone with -p tcp", mangle_forward("-p tcp -j TCPOPTSTRIP"),
+         saved=("[0:0] -A FORWARD -p tcp -j TCPOPTSTRIP",)),
+    Case("protocol of -j TCPOPTSTRIP to a chain of the name",
+         f"{MANGLE}:TCPOPTSTRIP - [0:0]\n-A FORWARD -j TCPOPTSTRIP\nCOMMIT\n",
+         saved=("[0:0] -A FORWARD -j TCPOPTSTRIP",)),
     Case("protocol of -j SYNPROXY alone", mangle_forward("-j SYNPROXY"), line=7, at_commit=True),
     Case("protocol of -j SYNPROXY alone in filter INPUT", filter_with("-A INPUT -j SYNPROXY"), line=5,
          at_commit=True),
