@@ -820,22 +820,27 @@ def _placed(doc: dict[str, Any], namespace: str) -> dict[str, Any]:
     """``doc`` with its namespace, as kubectl sets it (the context's, for a manifest that names none) on the object
     it applies and on the last-applied-configuration it writes: one left out is no deletion."""
     meta = doc.get("metadata")
-    return {**doc, "metadata": {**meta, "namespace": namespace}} if isinstance(meta, dict) else doc
+    return {**doc, "metadata": {**(meta if isinstance(meta, dict) else {}), "namespace": namespace}}
 
 
 def _compared(text: str | None, service: Service) -> dict[str, Any] | None:
-    """A Service document kept as JSON (Manifests.service_documents) as two applies' are compared: in the fields
-    the model holds (a document a scenario starts with may carry what the API server writes, managedFields and
-    status, no part of an apply), in its namespace, no annotations the same as none (kubectl writes
-    ``annotations: {}`` into the last-applied-configuration of a manifest that has none)."""
-    from kubeproxy_sim.controllers import kubectl_patch as KP
-
+    """A Service document kept as JSON (Manifests.service_documents) as two applies' are compared, as kubectl's
+    last-applied-configuration would differ: less what the API server writes (a document a scenario starts with
+    may carry its status, managedFields, uid and the like, no part of an apply), in its namespace, no annotations
+    the same as none (kubectl writes ``annotations: {}`` into the annotation of a manifest that has none). Every
+    other field counts, those the model does not act on too (spec.ipFamilyPolicy left out: kubectl patches)."""
     if text is None:
         return None
-    doc = _placed(_held(json.loads(text), KP._HELD_FIELDS), service.namespace)
-    if doc.get("metadata", {}).get("annotations") == {}:
-        doc["metadata"] = {k: v for k, v in doc["metadata"].items() if k != "annotations"}
+    doc = {k: v for k, v in json.loads(text).items() if k != "status"}
+    raw = doc.get("metadata")
+    meta: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    doc["metadata"] = {k: v for k, v in {**meta, "namespace": service.namespace}.items()
+                       if k not in _SERVER_METADATA and not (k == "annotations" and v == {})}
     return doc
+
+
+_SERVER_METADATA = frozenset({"managedFields", "uid", "resourceVersion", "creationTimestamp", "generation",
+                              "selfLink"})
 
 
 def _held(doc: dict[str, Any], fields: dict[tuple[str, ...], set[str]], path: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -129,6 +129,7 @@ ONE_PORT = ("apiVersion: v1\nkind: Service\nmetadata: {name: web, labels: {b: '2
 SWAPPED = ("apiVersion: v1\nkind: Service\nmetadata: {name: web, labels: {a: '1'}}\n"
            "spec: {selector: {app: web}, ports: [{name: https, port: 443, targetPort: 8443}, "
            "{name: http, port: 80, targetPort: 8080}]}\n")
+SINGLE = NODE_PORT.replace("spec: {", "spec: {ipFamilyPolicy: SingleStack, ")
 NAMESPACED = NODE_PORT.replace("name: web}", "name: web, namespace: default}")
 ANNOTATED = NODE_PORT.replace("name: web}", "name: web, annotations: {note: x}}")
 CLUSTER_IP = ("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
@@ -146,7 +147,7 @@ def _played(tmp_path: Path, lines: list[str]) -> list[tuple[World, list[str]]]:
 
     files = {"node_port": NODE_PORT, "two_ports": TWO_PORTS, "one_port": ONE_PORT, "cluster_ip": CLUSTER_IP,
              "swapped": SWAPPED, "annotated": ANNOTATED,
-             "namespaced": NAMESPACED}
+             "namespaced": NAMESPACED, "single": SINGLE}
     for name, text in files.items():
         (tmp_path / f"{name}.yaml").write_text(text)
     state, rng = deployed(0)
@@ -172,6 +173,8 @@ def _played(tmp_path: Path, lines: list[str]) -> list[tuple[World, list[str]]]:
     ["apply -f two_ports.yaml", FIRST_PORT, "apply -f swapped.yaml"],
     # a change of what the model does not hold changes the last-applied annotation: configured
     ["apply -f node_port.yaml", "apply -f annotated.yaml"],
+    # a field the model does not act on, left out after the last apply wrote it: kubectl's patch deletes it
+    ["apply -f single.yaml", "apply -f node_port.yaml"],
     # a namespace the last apply named and this one leaves to the context is no deletion (kubectl sets it)
     ["apply -f namespaced.yaml", "apply -f node_port.yaml"],
     # a type left out goes back to the default, and the node port with it (dropTypeDependentFields)
