@@ -120,6 +120,10 @@ class Step:
     output: str = ""  # get: -o (wide or name; "" for the default table)
     all_namespaces: bool = False  # get: -A
     requirements: tuple[Requirement, ...] = ()  # -l of label, get and delete (controllers.selector), with selector
+    groups: tuple[tuple[str, tuple[str, ...]], ...] = ()  # get: (kind, names) in the order asked for
+    with_kind: bool = False  # get: several types asked for (kubectl_get.multiple_types_requested)
+    show_labels: bool = False  # get: --show-labels
+    no_headers: bool = False  # get: --no-headers
 
 
 @dataclass
@@ -158,7 +162,7 @@ class _Args:
 
 _SHORT = {"-l": "selector", "-f": "filename", "-n": "namespace", "-p": "patch", "-o": "output",
           "-A": "all-namespaces"}
-_BOOLEAN = frozenset({"overwrite", "all", "all-namespaces"})
+_BOOLEAN = frozenset({"overwrite", "all", "all-namespaces", "show-labels", "no-headers"})
 
 
 def _split_flags(line: int, tokens: list[str], allowed: set[str]) -> _Args:
@@ -223,6 +227,9 @@ def _labels(line: int, items: list[str], *, removals: bool) -> tuple[tuple[str, 
                                                                                           else ""))
         _check_label(line, key, value)
         out.append((key, value))
+    set_keys = {key for key, value in out if value is not None}
+    if any(value is None and key in set_keys for key, value in out):  # kubectl label's parseLabels
+        raise ScriptError(line, "can not both modify and remove a label in the same command")
     return tuple(out)
 
 
@@ -415,8 +422,8 @@ def _selector(line: int, text: str | None) -> tuple[Requirement, ...]:
         requirements = parse_selector(text)
     except SelectorError as exc:
         raise ScriptError(line, f"-l {text}: {exc}") from None
-    for key, _, values in requirements:
-        for value in values or (None,):
+    for key, op, values in requirements:
+        for value in values if op not in (">", "<") else (None,):  # (an integer bound is no label value: -1)
             _check_label(line, key, value)
     return requirements
 
@@ -461,28 +468,67 @@ _GET_KINDS = {**dict.fromkeys((*_POD_KINDS,), "pods"), **dict.fromkeys(_SERVICE_
 
 
 def _get(line: int, text: str, tokens: list[str]) -> Step:
-    """``get KIND [NAME...] [-l SEL] [-o wide|name]`` (KIND/NAME too) of the kinds the model holds."""
-    args = _split_flags(line, tokens, {"output", "selector", "all-namespaces"})
-    usage = "get pods|services|endpoints|deployments|replicasets [NAME...] [-A] [-o wide|name]"
+    """``get KIND[,KIND...] [NAME...]``, ``get KIND/NAME...``, ``get all`` [-l SEL] [-o wide|name] [-A]
+    [--show-labels] [--no-headers] of the kinds the model holds."""
+    from kubeproxy_sim.controllers import kubectl_get as G
+
+    args = _split_flags(line, tokens, {"output", "selector", "all-namespaces", "show-labels", "no-headers"})
+    usage = ("get pods|services|endpoints|deployments|replicasets[,...]|all [NAME...] (or KIND/NAME...) [-A] "
+             "[-o wide|name] [--show-labels] [--no-headers]")
     if not args.words:
         raise ScriptError(line, f"expected {usage}")
-    kind_word = args.words.pop(0)
-    if "/" in kind_word:
-        kind_word, _, name = kind_word.partition("/")
-        args.words.insert(0, name)
-    if kind_word not in _GET_KINDS:
-        raise ScriptError(line, f"{kind_word!r} cannot be listed here; expected {usage}")
+    groups = _get_groups(line, args.words, usage)
     output = args.one("output") or ""
     if output not in ("", "wide", "name"):
         raise ScriptError(line, f"-o {output}: this simulator prints wide and name; expected -o wide or -o name")
+    named = any(names for _, names in groups)
     selector = _selector(line, args.one("selector"))
-    if args.one("selector") is not None and args.words:
+    if args.one("selector") is not None and named:
         raise ScriptError(line, "name cannot be provided when a selector is specified")
     everywhere = (args.one("all-namespaces") or "false").lower() == "true"
-    if everywhere and args.words:
+    if everywhere and named:
         raise ScriptError(line, "a resource cannot be retrieved by name across all namespaces")
-    return Step(line, text, "get", args.one("namespace") or DEFAULT_NAMESPACE, kind=_GET_KINDS[kind_word],
-                names=tuple(args.words), requirements=selector, output=output, all_namespaces=everywhere)
+    if everywhere and len(groups) > 1:
+        raise ScriptError(line, "-A lists one kind here; expected get KIND -A")
+    return Step(line, text, "get", args.one("namespace") or DEFAULT_NAMESPACE, kind=groups[0][0],
+                names=groups[0][1], requirements=selector, output=output, all_namespaces=everywhere,
+                groups=groups, with_kind=G.multiple_types_requested(args.words),
+                show_labels=(args.one("show-labels") or "false").lower() == "true",
+                no_headers=(args.one("no-headers") or "false").lower() == "true")
+
+
+def _get_groups(line: int, words: list[str], usage: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The kinds and names a get asks for, as kubectl's resource builder reads its words: ``all`` (its category,
+    of the kinds held here), ``a,b NAME...`` (each name of each kind), or TYPE/NAME words, consecutive ones of a
+    kind one group (each change of kind starts a table)."""
+    from kubeproxy_sim.controllers import kubectl_get as G
+
+    def kind_of(word: str) -> str:
+        if word not in _GET_KINDS:
+            raise ScriptError(line, f"{word!r} cannot be listed here; expected {usage}")
+        return _GET_KINDS[word]
+
+    if "/" in words[0]:
+        if any("/" not in word for word in words):
+            raise ScriptError(line, "there is no need to specify a resource type as a separate argument when "
+                              "passing arguments in resource/name form (e.g. 'kubectl get resource/<resource_name>' "
+                              "instead of 'kubectl get resource resource/<resource_name>'")
+        out: list[tuple[str, list[str]]] = []
+        for word in words:
+            kind_word, _, name = word.partition("/")
+            kind = kind_of(kind_word)
+            if out and out[-1][0] == kind:
+                out[-1][1].append(name)
+            else:
+                out.append((kind, [name]))
+        return tuple((kind, tuple(names)) for kind, names in out)
+    names = tuple(words[1:])
+    if any("/" in name for name in names):
+        raise ScriptError(line, "there is no need to specify a resource type as a separate argument when passing "
+                          "arguments in resource/name form (e.g. 'kubectl get resource/<resource_name>' instead of "
+                          "'kubectl get resource resource/<resource_name>'")
+    kinds = G.ALL_KINDS if words[0] == "all" else tuple(dict.fromkeys(kind_of(w) for w in words[0].split(",")))
+    return tuple((kind, names) for kind in kinds)
 
 
 def _delete(line: int, text: str, tokens: list[str]) -> Step:
@@ -1227,23 +1273,28 @@ def _patched_line(kind: str, name: str, same: bool) -> str:
 
 
 def _play_get(world: World, step: Step) -> Played:
-    """``kubectl get``: kubectl's table of the kind (controllers.kubectl_get), of one namespace or, with -A, of
-    all (a NAMESPACE column first, rows by namespace then name); a name not found is kubectl's NotFound after the
-    rows it found (it exits 1: the script stops there)."""
+    """``kubectl get``: kubectl's table of each kind asked for (controllers.kubectl_get), of one namespace or, with
+    -A, of all (a NAMESPACE column first, rows by namespace then name); a name not found is the API server's
+    NotFound after the rows found (kubectl exits 1: the script stops there)."""
     from kubeproxy_sim.controllers import kubectl_get as G
 
-    found = [entry for entry in _get_rows(world, step.kind, step.output == "wide")
-             if (step.all_namespaces or entry[0] == step.namespace)
-             and _selected(step, entry[2])]
-    warning = [ENDPOINTS_DEPRECATED] if step.kind == "endpoints" else []
+    groups = step.groups or ((step.kind, step.names),)
+    warning = [ENDPOINTS_DEPRECATED] if any(kind == "endpoints" for kind, _ in groups) else []
     if step.all_namespaces:
+        found = [entry for entry in _get_rows(world, step.kind, step.output == "wide") if _selected(step, entry[2])]
         rows = {f"{ns}/{name}": [ns, *row] for ns, name, _, row in sorted(found, key=lambda e: (e[0], e[1]))}
         lines = G.printed_all(step.kind, rows, step.output)
         return Played(world, (*warning, *lines))
-    rows = {name: row for _, name, _, row in found}
-    lines, missing = G.printed(step.kind, rows, step.names, step.output, step.namespace)
-    error = "; ".join(f'{G.KINDS[step.kind].resource} "{n}" not found' for n in missing) or None
-    return Played(world, (*warning, *lines), error)
+    parts = []
+    for kind, names in groups:
+        found = [entry for entry in _get_rows(world, kind, step.output == "wide")
+                 if entry[0] == step.namespace and _selected(step, entry[2])]
+        parts.append(G.Group(kind, {name: row for _, name, _, row in found},
+                             {name: labels for _, name, labels, _ in found}, names))
+    with_kind = step.with_kind or sum(1 for part in parts if part.rows) > 1
+    lines, missing = G.printed_groups(parts, step.output, step.namespace, with_kind=with_kind,
+                                      show_labels=step.show_labels, no_headers=step.no_headers)
+    return Played(world, (*warning, *lines), "; ".join(missing) or None)
 
 
 def _get_rows(world: World, kind: str, wide: bool) -> list[tuple[str, str, Labels, list[str]]]:

@@ -241,7 +241,7 @@ def test_get_replicasets_counts_their_pods_and_dates_them_from_the_step_that_mad
 def test_get_of_a_missing_name_is_kubectls_not_found_and_of_nothing_says_so() -> None:
     world, rng = exposed()
     _, played = run(world, rng, "get pods nosuch", "get deployments -n other")
-    assert played[0].error == 'pods "nosuch" not found'
+    assert played[0].error == 'Error from server (NotFound): pods "nosuch" not found'
     assert played[1].notes == ("No resources found in other namespace.",)
 
 
