@@ -1098,6 +1098,8 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None,
         # (nor is it asked for: _exec_request_problem looks at ``data``)
         data = _without_exec(data, user_at)
     user = (f"users[{user_at}].user", taken["users"][user_at]["user"]) if user_at is not None else None
+    if user and (unbuilt := _oidc_provider_problem(kubeconfig, *user)) is not None:
+        raise InputError(unbuilt)
     confirmed = _confirmed(user[0], data["users"][user_at]["user"], client_go_tls(server)) if user else None
     unreadable = _file_problems(kubeconfig, [(f"clusters[{i}].cluster", cluster), *([confirmed] if confirmed else [])])
     if unreadable:
@@ -1122,6 +1124,24 @@ def _confirmed(at: str, user: dict[str, Any], tls: bool) -> tuple[str, dict[str,
     server too), with its token file only for an https one (``tls``), where client-go reads it."""
     unread = _unread_of_user(user, True) | (set() if tls else {"tokenFile"})
     return at, {key: value for key, value in user.items() if key not in unread}
+
+
+def _oidc_provider_problem(kubeconfig: str, at: str, user: dict[str, Any]) -> Diagnostic | None:
+    """An oidc auth-provider client-go cannot build (:func:`kubeproxy_sim.watch.oidc.provider_problem`: no
+    idp-issuer-url or client-id, a CA that cannot be read), refused at start as kubectl fails each command for it,
+    whether or not the id-token is fresh."""
+    from kubeproxy_sim.watch.oidc import provider_problem
+
+    provider = user.get("auth-provider") or {}
+    config = provider.get("config")
+    if provider.get("name") != "oidc" or not isinstance(config, dict):
+        return None
+    found = provider_problem(config)
+    if found is None:
+        return None
+    words, key = found
+    return Diagnostic(f"{words}; expected the oidc auth-provider config kubectl takes", file=kubeconfig,
+                      field=f"{at}.auth-provider.config.{key}")
 
 
 def client_go_tls(server: str) -> bool:

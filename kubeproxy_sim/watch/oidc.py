@@ -52,6 +52,21 @@ class OidcRefreshFailed(Exception):
     """Why the id-token could not be refreshed, in client-go's words (the request fails with them)."""
 
 
+def provider_problem(config: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Why client-go cannot build the oidc provider for ``config`` (newOIDCAuthProvider, as the client is built:
+    kubectl fails with it whatever the id-token), and the config key at fault; None when it can. The CA file is
+    read as client-go reads it then."""
+    cfg = {str(key): "" if value is None else str(value) for key, value in config.items()}
+    for key in (ISSUER_URL, CLIENT_ID):
+        if not cfg.get(key):
+            return f"Must provide {key}", key
+    try:
+        tls_context(cfg)
+    except OidcRefreshFailed as exc:
+        return str(exc), CA_DATA if cfg.get(CA_DATA) else CA_FILE
+    return None
+
+
 def refreshed_config(config: Mapping[str, Any]) -> dict[str, str]:
     """client-go's oidcAuthProvider.idToken past the freshness check: the auth-provider ``config`` with the new
     id-token, and the new refresh-token when the provider sent one that differs, or :class:`OidcRefreshFailed`.

@@ -276,6 +276,31 @@ def test_a_config_client_go_cannot_refresh_with(idp: IdentityProvider, config: d
     assert idp.seen == []
 
 
+@pytest.mark.parametrize(("config", "words"), [
+    ({"idp-issuer-url": ""}, "users[0].user.auth-provider.config.idp-issuer-url: Must provide idp-issuer-url"),
+    ({"client-id": None}, "users[0].user.auth-provider.config.client-id: Must provide client-id"),
+    ({"idp-certificate-authority-data": "x"},
+     "users[0].user.auth-provider.config.idp-certificate-authority-data: illegal base64 data at input byte 1"),
+    ({"idp-certificate-authority-data": "", "idp-certificate-authority": "/nonexistent/ca.crt"},
+     "users[0].user.auth-provider.config.idp-certificate-authority: open /nonexistent/ca.crt: no such file or "
+     "directory"),
+])
+def test_a_provider_client_go_cannot_build_is_refused_at_start(tls_fake, tmp_path: Path, idp: IdentityProvider,
+                                                               config: dict[str, Any], words: str) -> None:
+    """client-go's newOIDCAuthProvider fails as the client is built, a fresh id-token or not (kubectl fails each
+    command with it): the watch refuses such a kubeconfig at start, by the key's path."""
+    from kubeproxy_sim.errors import InputError
+
+    given = {key: value for key, value in {**_config(idp, **TRUSTED), **config}.items() if value is not None}
+    kubeconfig = with_user(tls_fake, tmp_path / "kc", {"auth-provider": {"name": "oidc", "config": {
+        **given, "id-token": jwt(START + 3600)}}}, **{"insecure-skip-tls-verify": True})
+    with pytest.raises(InputError) as refused:
+        ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], now=_clock(idp))
+    assert [str(d) for d in refused.value.diagnostics] == [
+        f"{kubeconfig}: {words}; expected the oidc auth-provider config kubectl takes"]
+    assert idp.seen == []
+
+
 def test_a_ca_holding_no_certificate_trusts_nothing(idp: IdentityProvider) -> None:
     """Go's AppendCertsFromPEM skips what it cannot parse; the empty pool verifies no server."""
     with pytest.raises(OidcRefreshFailed, match=UNVERIFIED):

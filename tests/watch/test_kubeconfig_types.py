@@ -344,9 +344,10 @@ def test_an_oidc_user_without_an_id_token_is_refreshed_as_client_go_refreshes_it
         return {**config, "id-token": "h.p.s"}
 
     monkeypatch.setattr(oidc, "refreshed_config", refreshed)
-    text = PLAIN.replace("token: t", "auth-provider: {name: oidc, config: {client-id: k, refresh-token: r}}")
+    text = PLAIN.replace("token: t", "auth-provider: {name: oidc, config: {client-id: k, refresh-token: r, "
+                                     "idp-issuer-url: 'https://idp.invalid'}}")
     assert _connected_or_said(tmp_path, text) == []
-    assert asked == [{"client-id": "k", "refresh-token": "r"}]
+    assert asked == [{"client-id": "k", "refresh-token": "r", "idp-issuer-url": "https://idp.invalid"}]
     assert "id-token: h.p.s" in (tmp_path / "kc.yaml").read_text()
 
 
