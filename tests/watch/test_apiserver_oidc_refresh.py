@@ -301,6 +301,15 @@ def test_a_provider_client_go_cannot_build_is_refused_at_start(tls_fake, tmp_pat
     assert idp.seen == []
 
 
+def test_an_identity_provider_s_name_is_verified(idp: IdentityProvider) -> None:
+    """Its certificate (for 127.0.0.1) signed by the CA given but not for the name dialed (localhost): refused, as
+    Go's verification checks the name too (its words: "x509: certificate is valid for 127.0.0.1, not localhost";
+    these are OpenSSL's), before anything is sent."""
+    with pytest.raises(OidcRefreshFailed, match=r"tls: failed to verify certificate: .*localhost"):
+        refreshed_config(_config(idp, **TRUSTED, **{"idp-issuer-url": idp.issuer.replace("127.0.0.1", "localhost")}))
+    assert idp.seen == []
+
+
 def test_a_ca_holding_no_certificate_trusts_nothing(idp: IdentityProvider) -> None:
     """Go's AppendCertsFromPEM skips what it cannot parse; the empty pool verifies no server."""
     with pytest.raises(OidcRefreshFailed, match=UNVERIFIED):
