@@ -1388,19 +1388,18 @@ def test_a_refreshed_auth_provider_token_is_written_back_to_the_kubeconfig(tmp_p
     import base64
 
     import yaml
-    from kubernetes.config.kube_config import KubeConfigLoader
 
+    from kubeproxy_sim.watch import oidc
     from kubeproxy_sim.watch.apiserver import connect
 
     def jwt(expiry: int) -> str:
         claims = base64.urlsafe_b64encode(json.dumps({"exp": expiry}).encode()).decode().rstrip("=")
         return f"e30.{claims}.c2ln"
 
-    def refresh(self, provider) -> None:  # (the token endpoint's answer, without an identity provider)
-        provider["config"].value["id-token"] = jwt(4_102_444_800)
-        provider["config"].value["refresh-token"] = "rotated"
+    def refresh(config: dict[str, str]) -> dict[str, str]:  # (the token endpoint's answer, no identity provider)
+        return {**config, "id-token": jwt(4_102_444_800), "refresh-token": "rotated"}
 
-    monkeypatch.setattr(KubeConfigLoader, "_refresh_oidc", refresh)
+    monkeypatch.setattr(oidc, "refreshed_config", refresh)
     config = tmp_path / "config"
     config.write_text(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\n"
