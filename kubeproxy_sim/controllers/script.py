@@ -1247,10 +1247,12 @@ def _play_patch(world: World, step: Step, rng: random.Random) -> Played:
             if d is None:
                 raise W.ActionError(f'deployments.apps "{name}" not found')
             change = KP.patched_deployment(d, step.patch_type, patch)
-            if change.images:
-                world = W.set_image(world, ns, name, change.images, rng)
+            # one update of both: the controller's sync sees a scaling event first (a live set sized for another
+            # count: upstream isScalingEvent), resizes the active set, and only then rolls out the new template
             if change.replicas is not None:
                 world = W.scale(world, ns, name, change.replicas, rng)
+            if change.images:
+                world = W.set_image(world, ns, name, change.images, rng)
             same = not change.images and change.replicas is None
             return Played(world, (_patched_line("deployment.apps", name, same),))
         pod = world.pod(ns, name)
