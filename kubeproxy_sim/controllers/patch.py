@@ -39,16 +39,31 @@ class PatchError(Exception):
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386: a patch that is not a mapping replaces the target; a mapping merges key by key."""
+    """RFC 7386 as the API server's library (gopkg.in/evanphx/json-patch.v4 MergePatch) applies it: a mapping
+    merges key by key, ``null`` deleting one; a value merged into a live mapping is merged if it is a mapping and
+    taken as written (nulls and all) if not; a value taken anywhere else (a key the target lacks or holds as
+    null, a live list or scalar replaced) first loses its nulls (:func:`_without_nulls`). A patch that is a list
+    replaces the document, pruned; null or a scalar is no patch at all: ``Invalid JSON Patch``."""
+    if isinstance(patch, list):
+        return _without_nulls(copy.deepcopy(patch))
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = dict(target) if isinstance(target, dict) else {}
+        raise PatchError("Invalid JSON Patch")
+    return _merged_document(copy.deepcopy(target) if isinstance(target, dict) else {}, copy.deepcopy(patch))
+
+
+def _merged_document(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """mergeDocs over copies it may change: each patch key merged into ``target``."""
     for key, value in patch.items():
+        live = target.get(key)
         if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = merge_patch(out.get(key), value)
-    return out
+            target.pop(key, None)
+        elif not isinstance(live, dict):  # absent, null, a list or a scalar: replaced
+            target[key] = _without_nulls(value)
+        elif isinstance(value, dict):
+            target[key] = _merged_document(live, value)
+        else:  # a mapping replaced by a list or a scalar: the library returns the patch's node untouched
+            target[key] = value
+    return target
 
 
 def strategic_merge_patch(target: Any, patch: Any, path: tuple[str, ...] = ()) -> Any:
@@ -58,7 +73,8 @@ def strategic_merge_patch(target: Any, patch: Any, path: tuple[str, ...] = ()) -
     both then ordered as the patch orders them (or ``$setElementOrder/LIST``), the live order kept for items the
     patch does not name, a new item before the live ones; any other list replaced. ``$patch: replace|delete`` in
     a map or a list item, ``$retainKeys`` and ``$deleteFromPrimitiveList/LIST`` are honoured; another ``$`` key
-    is a field like any other. Refusals are in apimachinery's words."""
+    is a field like any other. A value taken whole (its key new, or of another JSON type than the live one's)
+    is stored without its nulls and ``$patch`` maps (:func:`_take`). Refusals are in apimachinery's words."""
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
     return _merge_map(copy.deepcopy(target) if isinstance(target, dict) else None, copy.deepcopy(patch), path)
@@ -89,18 +105,60 @@ def _merge_map(original: dict[str, Any] | None, patch: dict[str, Any], path: tup
         if value is None:
             original.pop(key, None)
             continue
-        if key not in original:
-            if not delete_list:  # a deletion from a list not there is nothing
-                original[key] = value
+        if key not in original or _go_kind(original[key]) != _go_kind(value):
+            if not delete_list:  # a deletion from a list not there (or no list) is nothing
+                _take(original, key, _without_nulls(value))
             continue
         live = original[key]
-        if isinstance(live, dict) and isinstance(value, dict):
+        if isinstance(live, dict):
             original[key] = _merge_map(live, value, (*path, key))
-        elif isinstance(live, list) and isinstance(value, list):
+        elif isinstance(live, list):
             original[key] = _merge_list_field(live, value, (*path, key), delete_list)
-        else:
+        else:  # a scalar of the same Go type, even under $deleteFromPrimitiveList/ (as the library does)
             original[key] = value
     return original
+
+
+def _take(original: dict[str, Any], key: str, value: Any) -> None:
+    """mergeMap's removeDirectives step for a value taken whole (the key new, or of another JSON type than the
+    live one): the value is stored without the ``$patch`` mappings it holds, and the key is left out when the
+    value itself is one (``{"selector": {"$patch": "delete"}}`` on a Service without a selector sets none,
+    where storing it would write a map the object's schema cannot read)."""
+    kept, keep = _without_directives(value)
+    if keep:
+        original[key] = kept
+    else:
+        original.pop(key, None)
+
+
+def _without_nulls(value: Any) -> Any:
+    """A value taken whole, less the null members of its mappings at every depth (a null deletes a key, and
+    there is nothing there to delete); a list's null items stay, the mappings inside it pruned. Both libraries
+    do so: evanphx's pruneNulls (v4.12.0's pruneAryNulls keeps every item) and strategicpatch's
+    discardNullValuesFromPatch (mergeMap, IgnoreUnmatchedNulls)."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def _without_directives(value: Any) -> tuple[Any, bool]:
+    """removeDirectives: (the value less every mapping that holds a ``$patch`` key, whatever its value, at any
+    depth; whether the value is kept at all, False when it is such a mapping itself)."""
+    if isinstance(value, dict):
+        if "$patch" in value:
+            return None, False
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            kept, keep = _without_directives(v)
+            if keep:
+                out[k] = kept
+        return out, True
+    if isinstance(value, list):
+        items = [_without_directives(v) for v in value]
+        return [kept for kept, keep in items if keep], True
+    return value, True
 
 
 def _directive_key(key: str, prefix: str) -> str:
@@ -205,7 +263,7 @@ def _merged_items(original: list[Any], patch: list[Any], merge_key: str, path: t
 def _find_by_key(items: list[Any], merge_key: str, value: Any) -> int | None:
     for index, item in enumerate(items):
         if not isinstance(item, dict):
-            raise PatchError(f"value for key {index} is not a map.")
+            raise PatchError(f"value for key {index} is not a map")
         if merge_key in item and _go_equal(item[merge_key], value):
             return index
     return None
@@ -409,7 +467,9 @@ def _no_merge_key(item: Any, merge_key: str) -> str:
 
 
 def _bad_type(expected: str, actual: Any) -> str:
-    names = {"map": "map[string]interface {}", "slice": "[]interface {}", "nil": "<nil>", "int64": "int64",
+    """ErrBadArgType: both reflect.TypeOf values through %s, so a null's (a nil reflect.Type) is fmt's
+    ``%!s(<nil>)``."""
+    names = {"map": "map[string]interface {}", "slice": "[]interface {}", "nil": "%!s(<nil>)", "int64": "int64",
              "float64": "float64", "bool": "bool", "string": "string"}
     return f"expected a {expected}, but received a {names[_go_kind(actual)]}"
 
@@ -676,6 +736,8 @@ def apply_patch(kind: str, target: dict[str, Any], patch: Any) -> Any:
     """The document once a patch of ``kind`` (json, merge or strategic) is applied."""
     if kind == "json":
         return json_patch(target, [] if patch is None else patch)  # null unmarshals into a nil Patch
+    if kind == "merge" and not isinstance(patch, (dict, list)):  # MergePatch refuses null and scalars itself
+        return merge_patch(target, patch)
     if patch is None:  # JSON null unmarshals into an empty map: nothing to change
         patch = {}
     if not isinstance(patch, dict):
