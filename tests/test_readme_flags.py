@@ -35,6 +35,7 @@ FOREIGN = {
                      "--set-xmark", "--syn", "--tcp-flags", "--to-destination", "--ttl-set", "--zone"), IPTABLES),
     "--replicas": "kubectl's (create deployment, scale), in a scenario script",
     "--type": "kubectl's (patch --type strategic|merge|json), in a scenario script",
+    **dict.fromkeys(("--show-labels", "--no-headers"), "kubectl's (get), in a scenario script"),
     "--node-monitor-grace-period": "kube-controller-manager's, whose node lifecycle controller scenario follows",
     "--node-startup-grace-period": "kube-controller-manager's, likewise",
     "--col": "the exit status table's example of an abbreviated option, which is refused",
