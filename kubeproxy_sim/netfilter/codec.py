@@ -1699,10 +1699,11 @@ _PLACED_NAMES = (*MATCH_PLACES, "--clamp-mss-to-pmtu", "--limit-iface-")
 _JUMP_TO = r'-j(?:ump)?[ \t]+"?'  # (from "--jump"'s second dash on: a literal "-j" first, which re finds fast)
 _NAT_JUMP = re.compile(_JUMP_TO + r'(?:DNAT|SNAT|MASQUERADE|REDIRECT)"?(?=[ \t\r\n]|$)')
 _REJECT_WITH = re.compile(r'--reject-with')
-_MANGLE_JUMP = re.compile(_JUMP_TO + r'(?:HL|TTL|TCPOPTSTRIP)"?(?=[ \t\r\n]|$)')
-"""In mangle: HL and TTL alone (the other family's, or its own without an option), and TCPOPTSTRIP, which the
-kernel takes only in a rule of ``-p tcp`` (its xt_target's .proto) and the syntax layer judges only with an option
-(bare, the name may be a chain's): one search for the three."""
+_MANGLE_JUMP = re.compile(_JUMP_TO + r'(?:ECN|HL|TTL|TCPOPTSTRIP)"?(?=[ \t\r\n]|$)')
+"""In mangle: HL, TTL and ECN (the other family's, or its own without an option; ECN's protocol is judged here,
+after its family: syntax.IPV4_ONLY_TARGETS), and TCPOPTSTRIP, which the kernel takes only in a rule of ``-p tcp``
+(its xt_target's .proto) and the syntax layer judges only with an option (bare, the name may be a chain's): one
+search for the four."""
 _ICMP = re.compile(r'icmp(?:-type|v6-type|(?:v?6)?(?=[" \t\r\n]|$))')
 _FAMILY_VALUE_NAMES = ("--ctorig", "--ctrepl", "-range")
 """What a rule's line names when it may hold a conntrack address or an iprange range, whose value the family decides
@@ -2119,8 +2120,10 @@ def _misplaced(state: _TableState, line: str, ipv6: bool,
     if walked and chain not in hooks:
         return (f"target {target.name} cannot be used in chain {chain}", chain, f"{target.name} in "
                 f"{' or '.join(hooks)} (or a chain they jump to)", True)
-    unasked = syntax.unasked_target_protocol(target, spec.options) if not target.options else None
-    if unasked is not None:  # (-j SYNPROXY alone, no chain of the name: the syntax layer judged one with options)
+    unasked = syntax.unasked_target_protocol(target, spec.options) \
+        if not target.options or target.name in syntax.IPV4_ONLY_TARGETS else None
+    if unasked is not None:  # (-j SYNPROXY alone, no chain of the name: the syntax layer judged one with options;
+        # ECN's with options too, IPv6 refusing them first as unknown: the family's check above)
         return (*unasked, True)
     if target.name != "REJECT":
         return None

@@ -106,6 +106,7 @@ REQUIRED_TARGET_OPTIONS: dict[str, tuple[frozenset[str], str]] = {
         ("TPROXY", "--on-port", 'TPROXY: option "--on-port" must be specified'),
         ("SET", "--add-set --del-set --map-set", "You must specify either `--add-set' or `--del-set' or `--map-set'"),
         ("TTL", "--ttl-set --ttl-dec --ttl-inc", "TTL: You must specify an action"),
+        ("ECN", "--ecn-tcp-remove --ecn-tcp-cwr --ecn-tcp-ece --ecn-ip-ect", "ECN target: An operation is required"),
         ("HL", "--hl-set --hl-dec --hl-inc", "HL: You must specify an action"),
         ("DSCP", "--set-dscp --set-dscp-class", "DSCP target: Parameter --set-dscp is required"),
         ("TOS", "--set-tos --and-tos --or-tos --xor-tos", "TOS: An action is required"),
@@ -143,7 +144,11 @@ IPV6_HEADERS_SAVED = {"hop": "hop-by-hop", "dst": "ipv6-opts", "route": "ipv6-ro
 """Each header as ip6tables-save 1.8.9 writes it, in the order it writes them (its flags' bits): /etc/protocols'
 name, its own for 0 and 255 (unshare --net: ``--header 44,ah,esp,none,prot,route,dst,auth,ipv6-nonxt`` is saved
 ``ipv6-opts,ipv6-route,ipv6-frag,ah,esp,ipv6-nonxt,protocol``)."""
-FAMILY_TARGETS = frozenset(target for target, _ in FAMILY_EXTENSIONS.values())
+IPV4_ONLY_TARGETS = ("ECN",)
+"""The target extensions only IPv4 has besides TTL (libipt_ECN, NFPROTO_IPV4, no libip6t_ twin): ip6tables-restore
+1.8.9 says 'unknown option "--ecn-tcp-remove"' for -j ECN with an option, "Couldn't load target `ECN'" alone
+(unshare --net; nft's "Chain 'ECN' does not exist" at COMMIT), as for TTL (:func:`foreign_extension`)."""
+FAMILY_TARGETS = frozenset((*(target for target, _ in FAMILY_EXTENSIONS.values()), *IPV4_ONLY_TARGETS))
 FAMILY_MATCHES = frozenset(match for _, match in FAMILY_EXTENSIONS.values())
 """Their protocol (-p icmp for -m icmp) is judged once the family is: iptables-restore fails to load the other
 family's match before it asks for the protocol (:func:`unasked_protocol`)."""
@@ -173,11 +178,11 @@ def foreign_extension(spec: RuleSpec, ipv6: bool) -> tuple[str, str] | None:
                 return f"Couldn't load match `{module}'", module
             return f'unknown option "{option.flag}"', option.flag
     jump = spec.target
-    if jump is None or jump.name != target or jump.goto:
+    if jump is None or (jump.name != target and not (ipv6 and jump.name in IPV4_ONLY_TARGETS)) or jump.goto:
         return None
     if jump.options:
         return f'unknown option "{jump.options[0].flag}"', jump.options[0].flag
-    return f"Couldn't load target `{target}'", target
+    return f"Couldn't load target `{jump.name}'", jump.name
 
 
 _BARE_REFUSED = "(?!(?:" + "|".join(sorted(REQUIRED_TARGET_OPTIONS)) + ")$)"
@@ -384,6 +389,8 @@ VALUE_PATTERNS = {
     "tos": r"0x[0-9a-fA-F]{1,2}(?:/0x[0-9a-fA-F]{1,2})?",
     "tos-number": r"0x[0-9a-fA-F]{1,2}",
     "dscp": r"0x[0-3]?[0-9a-fA-F]",
+    "ecn-ect": r"[0-3]",
+    "ecn-bit": r"[01]",
     "dscp-class": r"CS[0-7]|BE|AF[1-4][1-3]|EF",
     "class": r"[0-9a-fA-F]{1,4}:[0-9a-fA-F]{1,4}",
     "devgroup": r"(?:0x[0-9a-fA-F]{1,8}|[1-9][0-9]{0,8}|0)(?:/(?:0x[0-9a-fA-F]{1,8}|[1-9][0-9]{0,8}|0))?|default",
@@ -685,7 +692,8 @@ NAMED_VALUE_KINDS = {("", "-i"): "interface", ("", "-o"): "interface", ("", "-s"
 as iptables-save prints them)."""
 FLAG_VALUE_KINDS = {"--on-ip": "on-ip", "--to": "netmap", "--set-tos": "tos", "--and-tos": "tos-number",
                     "--or-tos": "tos-number", "--xor-tos": "tos-number", "--set-dscp": "dscp",
-                    "--set-dscp-class": "dscp-class", "--set-class": "class"}
+                    "--set-dscp-class": "dscp-class", "--set-class": "class", "--ecn-ip-ect": "ecn-ect",
+                    "--ecn-tcp-cwr": "ecn-bit", "--ecn-tcp-ece": "ecn-bit"}
 """The checked values of target options only one target extension of iptables 1.8.9 has (TPROXY's ``--on-ip``,
 NETMAP's ``--to``), by the flag alone: a skeleton's target is a placeholder (:func:`value_holes`), and its options
 are that one's."""
@@ -836,6 +844,16 @@ def dscp_problem(value: str) -> str | None:
     return None if dscp_value("--dscp", value) is not None else "bad value, or out of range (0-63)"
 
 
+def ecn_ect_problem(value: str) -> str | None:
+    """libipt_ECN's words refusing an ``--ecn-ip-ect`` (XTTYPE_UINT8, 0-3)."""
+    return None if c_number(value, 3) is not None else "bad value, or out of range (0-3)"
+
+
+def ecn_bit_problem(value: str) -> str | None:
+    """libipt_ECN's words refusing an ``--ecn-tcp-cwr`` or ``--ecn-tcp-ece`` (XTTYPE_UINT8, 0-1)."""
+    return None if c_number(value, 1) is not None else "bad value, or out of range (0-1)"
+
+
 def dscp_class_problem(value: str) -> str | None:
     """libxt_dscp_helper's words refusing a DSCP class (:data:`DSCP_CLASSES`)."""
     return None if dscp_value("--dscp-class", value) is not None else f"Invalid DSCP value `{value}'"
@@ -949,6 +967,8 @@ _NAMED_EXPECTED = {
     "tos": "a TOS 0-255 (0x10), with an optional /MASK (0x10/0x3f), or a name such as Minimize-Delay",
     "tos-number": "a number 0-255 such as 0x10",
     "dscp": "a DSCP 0-63 such as 0x2e or 46",
+    "ecn-ect": "an ECT codepoint 0-3",
+    "ecn-bit": "0 or 1",
     "dscp-class": "a DSCP class: CS0-CS7, BE, AF11-AF43 or EF",
     "class": "MAJOR:MINOR in hexadecimal, such as 1:10",
     "devgroup": "a device group 0-4294967295 (0x.. hex, 0.. octal) with an optional /MASK, or default (group 0)",
@@ -959,7 +979,8 @@ _NAMED_READERS: dict[str, Callable[[str], object]] = {"mh-type": mh_type_range, 
                                                       "iprange": iprange_problem, "tos": tos_problem,
                                                       "tos-number": tos_number_problem, "dscp": dscp_problem,
                                                       "dscp-class": dscp_class_problem, "class": classify_problem,
-                                                      "devgroup": devgroup_problem}
+                                                      "devgroup": devgroup_problem, "ecn-ect": ecn_ect_problem,
+                                                      "ecn-bit": ecn_bit_problem}
 """Each named-value kind's reader, which returns its problem as a string (validation and parsing share it)."""
 _NAMED_MESSAGES = {"iprange": 'iprange: Bad value for "{flag}" option: "{read}"'}
 """The refusal of a named-value kind whose words name the option, from its reader's (``read``)."""
@@ -969,8 +990,10 @@ def named_message(kind: str, read: str, flag: str) -> str:
     """iptables' words refusing ``flag``'s value of a named-value kind, from its reader's (``read``)."""
     if kind == "devgroup":  # (xtables_parse_val_mask's three refusals, each naming the option)
         return f'devgroup: {read} for option "{flag}"' + (", or out of range." if read == _BAD_INTEGER else ".")
-    if kind in ("tos-number", "dscp"):  # (libxtables' "bad value for option", by the extension's name)
-        owner = "TOS" if kind == "tos-number" else "DSCP" if flag.startswith("--set") else "dscp"
+    if kind in ("tos-number", "dscp", "ecn-ect", "ecn-bit"):  # (libxtables' "bad value for option", by the
+        # extension's name)
+        owner = "TOS" if kind == "tos-number" else "ECN" if kind.startswith("ecn") else \
+            "DSCP" if flag.startswith("--set") else "dscp"
         return f'{owner}: bad value for option "{flag}", {read.removeprefix("bad value, ")}.'
     if kind == "ct-address" and read.startswith("neither"):
         return f'conntrack: bad value for option "{flag}", {read}.'
@@ -1682,7 +1705,9 @@ class _Interpreter:
         skips that check), and this follows legacy."""
         if self.target is None or not self.target_options:  # (bare, the name may be a chain's: the parser's)
             return
-        unasked = unasked_target_protocol(self.target, self.options)
+        unasked = unasked_target_protocol(self.target, self.options) \
+            if self.target.name not in IPV4_ONLY_TARGETS else None  # (ECN: ip6tables knows none of its options,
+        # which it refuses first; the parser judges it once the family is known: codec._misplaced)
         if unasked is not None:
             raise self.error(*unasked)
         if self.target.name != "TCPMSS":

@@ -1109,6 +1109,14 @@ PROTOCOL_TARGETS = [
          f"{MANGLE}:SYNPROXY - [0:0]\n-A FORWARD -j SYNPROXY\nCOMMIT\n", saved=("[0:0] -A FORWARD -j SYNPROXY",)),
     Case("protocol of -j SYNPROXY alone with -p tcp", mangle_forward("-p tcp -j SYNPROXY"),
          saved=("[0:0] -A FORWARD -p tcp -j SYNPROXY",)),
+    # ECN: IPv4's only (libipt_ECN); an operation needed, --ecn-ip-ect 0-3, --ecn-tcp-cwr/-ece 0-1 (at the rule)
+    *(Case(f"ECN {rule}{' in IPv6' if ipv6 else ''}", mangle_forward(rule), line=7, ipv6=ipv6)
+      for rule, ipv6 in (("-j ECN", False), ("-j ECN --ecn-ip-ect 4", False), ("-j ECN --ecn-ip-ect -1", False),
+                         ("-p tcp -j ECN --ecn-tcp-cwr 2", False), ("-j ECN", True),
+                         ("-j ECN --ecn-tcp-remove", True), ("-p tcp -j ECN --ecn-tcp-remove", True),
+                         ("-j ECN --ecn-ip-ect 1", True))),
+    Case("ECN --ecn-ip-ect 3", mangle_forward("-j ECN --ecn-ip-ect 3"),
+         saved=("[0:0] -A FORWARD -j ECN --ecn-ip-ect 3",)),
     Case("protocol of -p 17 -j TPROXY", f"{MANGLE}-A PREROUTING -p 17 -j TPROXY --on-port 80\nCOMMIT\n",
          saved=("[0:0] -A PREROUTING -p udp -j TPROXY --on-port 80 --on-ip 0.0.0.0 --tproxy-mark 0x0/0x0",)),
 ]

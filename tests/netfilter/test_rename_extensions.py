@@ -174,6 +174,16 @@ FAMILIES = [
     (True, "-p icmp --icmp-type 8", 'unknown option "--icmp-type"'),
     (True, "-p icmp -m icmp --icmp-type 8", "Couldn't load match `icmp'"),
     (True, "-p ipv6-icmp --icmpv6-type 1", ""), (True, "-p icmpv6 -m icmp6 --icmpv6-type 1", ""),
+    # ECN is IPv4's only (libipt_ECN): ip6tables knows neither it nor its options, before its protocol or values
+    (False, "-j ECN", "ECN target: An operation is required"), (False, "-j ECN --ecn-ip-ect 3", ""),
+    (False, "-j ECN --ecn-ip-ect 4", 'ECN: bad value for option "--ecn-ip-ect", or out of range (0-3).'),
+    (False, "-j ECN --ecn-ip-ect -1", 'ECN: bad value for option "--ecn-ip-ect", or out of range (0-3).'),
+    (False, "-p tcp -j ECN --ecn-tcp-cwr 2", 'ECN: bad value for option "--ecn-tcp-cwr", or out of range (0-1).'),
+    (False, "-p tcp -j ECN --ecn-tcp-remove", ""), (False, "-p tcp -j ECN --ecn-tcp-ece 1", ""),
+    (True, "-j ECN", "Couldn't load target `ECN'"),
+    (True, "-j ECN --ecn-tcp-remove", 'unknown option "--ecn-tcp-remove"'),
+    (True, "-p tcp -j ECN --ecn-tcp-remove", 'unknown option "--ecn-tcp-remove"'),
+    (True, "-j ECN --ecn-ip-ect 1", 'unknown option "--ecn-ip-ect"'),
     # the family is judged before the protocol: no -p, or another, is still the load failure
     (False, "-m icmp6", "Couldn't load match `icmp6'"), (False, "-p tcp -m icmp6", "Couldn't load match `icmp6'"),
     (True, "-m icmp --icmp-type 8", "Couldn't load match `icmp'"),
