@@ -2155,6 +2155,7 @@ class ApiServerSource:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._progress: dict[Kind, int] = {}  # lines read on the current watch, to reset the backoff
+        self._undecodable: set[Kind] = set()  # kinds whose watch line that is no event was said (once)
         self._sending: dict[int, Any] = {}  # thread id -> the connection it last sent a request on
         self._said: set[tuple[str, str]] = set()  # (scope, problem) said since that scope last worked
         self._held: dict[Kind, WatchEvent] = {}  # bounded runs: a list's BOOKMARK until the kind's first watch works
@@ -2593,13 +2594,14 @@ class ApiServerSource:
                 if self._stop.is_set():
                     return
                 what = "list" if need_list else "watch"
-                if getattr(exc, "status", None) == 410:
-                    self._emit([cache.problem(f"{what}: {classify(exc, self._server, self._proxy).text} (expired); "
+                # A watch request's 410: the round ends, and the next one lists after backoff (client-go). A
+                # list's 410 here is one _list already asked again without a resourceVersion: client-go's
+                # ListAndWatch returns it and its Run backs off before the next: a failure like any other.
+                if what == "watch" and getattr(exc, "status", None) == 410:
+                    self._emit([cache.problem(f"watch: {classify(exc, self._server, self._proxy).text} (expired); "
                                                "listing again", severity=Severity.NOTE)])
-                    need_list = True
-                    if what == "watch":  # (client-go: the round ends, and the next one lists after backoff; a
-                        failures += 1    # list's 410 is listed again at once, by its pager or without the RV)
-                        self._sleep(self._backoff.delay(failures, self._rng))
+                    need_list, failures = True, failures + 1
+                    self._sleep(self._backoff.delay(failures, self._rng))
                     continue
                 if self._progress.pop(kind, 0):  # a watch that delivered before it broke: a fresh start
                     self._worked(kind)
@@ -2616,9 +2618,9 @@ class ApiServerSource:
             if lines:
                 self._worked(kind)
             if signal is StreamSignal.EXPIRED:  # (client-go: the round ends, and the next one lists after backoff)
-                need_list, failures = True, 1 if lines > 1 else failures + 1
+                need_list, failures = True, 1 if lines else failures + 1
                 self._sleep(self._backoff.delay(failures, self._rng))
-            elif signal is StreamSignal.FAILED:  # the ERROR event was reported with its code and message
+            elif signal in (StreamSignal.FAILED, StreamSignal.UNDECODABLE):  # the ERROR event or the line, said
                 failures += 1
                 need_list = True  # as client-go: an error that ends a watch ends the round; the next one lists
                 self._sleep(self._backoff.delay(failures, self._rng))
@@ -2684,7 +2686,8 @@ class ApiServerSource:
         one at the last resourceVersion seen, whole (no limit: the watch cache can answer it), unless the first
         came in pages; one whose resourceVersion the server no longer has (410) or does not have yet (a server
         restored from a backup: isTooLargeResourceVersionError) at once again without one (a quorum read, paged as
-        the first try), and so on until a list works."""
+        the first try), as client-go asks again whatever the first asked; a 410 to that too is a failed round,
+        backed off as any other (:meth:`_reflect`). The note is said once until a list works."""
         version = "" if kind in self._version_unavailable else cache.resource_version or "0"
         limit = self._page_size if kind in self._paginated or version in ("", "0") else None
         try:
@@ -2694,8 +2697,8 @@ class ApiServerSource:
                 raise
             self._version_unavailable.add(kind)
             why = "expired" if exc.status == 410 else "newer than the server's history"
-            self._emit([cache.problem(f"list: {classify(exc, self._server, self._proxy).text} ({why}); listing "
-                                      "again at the newest resourceVersion", severity=Severity.NOTE)])
+            self._say(kind.value, cache.problem(f"list: {classify(exc, self._server, self._proxy).text} ({why}); "
+                                                "listing again at the newest resourceVersion", severity=Severity.NOTE))
             items, listed, paginated = self._pages(kind, cache, "", limit)
         if version == "0" and paginated:  # (no watch cache answered it: later lists are paged too)
             self._paginated.add(kind)
@@ -2761,7 +2764,7 @@ class ApiServerSource:
                                 else int(MIN_WATCH_TIMEOUT * (self._rng.random() + 1.0)), "watch": "true"})
         self._answered.add(kind)
         self._watch_answered(kind)
-        lines, pending = 0, b""
+        number, lines, pending = 0, 0, b""
         self._progress.pop(kind, None)
         try:
             try:
@@ -2772,11 +2775,12 @@ class ApiServerSource:
                     while b"\n" in pending:
                         line, pending = pending.split(b"\n", 1)
                         if line.strip():
-                            lines += 1
-                            self._progress[kind] = lines
-                            items, signal = cache.watch_line(line, lines)
-                            self._emit(items)
-                            if signal is not StreamSignal.CONTINUE:
+                            number += 1
+                            signal = self._watch_line(kind, cache, line, number)
+                            if signal is StreamSignal.CONTINUE:
+                                lines += 1
+                                self._progress[kind] = lines
+                            else:
                                 return signal, lines
             except Exception as exc:
                 if self._stop.is_set():
@@ -2790,11 +2794,28 @@ class ApiServerSource:
             if self._stop.is_set():
                 raise _Stopped
             if pending.strip():  # a last line without its newline, in a stream that ended cleanly
-                lines += 1
-                items, signal = cache.watch_line(pending, lines)
-                self._emit(items)
+                signal = self._watch_line(kind, cache, pending, number + 1)
                 if signal is not StreamSignal.CONTINUE:
                     return signal, lines
+                lines += 1
             return StreamSignal.CONTINUE, lines
         finally:
             resp.close()
+
+    def _watch_line(self, kind: Kind, cache: KindCache, line: bytes, number: int) -> StreamSignal:
+        """One line of a watch stream handed to the cache, what it yields emitted. A line that is no watch event
+        (client-go's decoder fails on it: an ERROR event "unable to decode an event from the watch stream" that
+        ends the watch) is said once for ``kind`` until a line decodes again: a server or proxy answering every
+        watch so is said once, not at each of the lists and watches that follow, backing off."""
+        items, signal = cache.watch_line(line, number)
+        if signal is StreamSignal.UNDECODABLE:
+            with self._lock:
+                said = kind in self._undecodable
+                self._undecodable.add(kind)
+            if said:
+                return signal
+        elif signal is StreamSignal.CONTINUE:
+            with self._lock:
+                self._undecodable.discard(kind)
+        self._emit(items)
+        return signal

@@ -8,9 +8,11 @@ and keeps, per key, the resourceVersion and the last usable object, so that
   produces exactly the ADDED/MODIFIED/DELETED events needed, nothing twice;
 * an event replayed after a reconnect, or one older than the object it is
   about, is dropped instead of rolling the object back;
-* bad input (a line that is not JSON, an object that fails validation, a
-  DELETED for an object never seen, a resourceVersion going backwards) becomes
-  a Diagnostic naming the stream and the object, and the rest keeps flowing.
+* bad input (an object that fails validation, a DELETED for an object never
+  seen, a resourceVersion going backwards) becomes a Diagnostic naming the
+  stream and the object, and the rest keeps flowing; a line that is no watch
+  event (not JSON, no event type) is reported and ends the watch, as client-go's
+  decoder ends it.
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ class StreamSignal(StrEnum):
 
     CONTINUE = "continue"
     EXPIRED = "expired"  # 410 Gone: the resourceVersion is compacted; relist
-    FAILED = "failed"  # another ERROR from the server: reconnect after a backoff
+    FAILED = "failed"  # another ERROR from the server: list again after a backoff
+    UNDECODABLE = "undecodable"  # a line that is no watch event: the watch ends, as FAILED (client-go's decoder)
 
 
 def rv_number(rv: str) -> int | None:
@@ -162,7 +165,12 @@ class KindCache:
     # -- watch ------------------------------------------------------------------------------------
 
     def watch_line(self, line: bytes | str, number: int) -> tuple[list[Any], StreamSignal]:
-        """One line of a watch stream: the events and diagnostics it yields, and what to do next."""
+        """One line of a watch stream: the events and diagnostics it yields, and what to do next. A line
+        client-go's watch decoder fails on (not JSON, no or an unknown event type, an object that is no object)
+        is UNDECODABLE: its StreamWatcher turns it into an ERROR event and stops, and the reflector lists again
+        after backoff; a line skipped and read past made a proxy's answer a watch that delivered, sent again at
+        once, forever. An object that decodes but is invalid to kube-proxy is ours to judge: reported, and the
+        stream goes on."""
         out: list[Any] = []
         where = f"watch stream line {number}"
         try:
@@ -170,22 +178,26 @@ class KindCache:
         except (ValueError, UnicodeDecodeError) as exc:
             text = line if isinstance(line, str) else line.decode("utf-8", "replace")
             snippet = text[:60] + ("..." if len(text) > 60 else "")
-            out.append(self.problem(f"{where} is not JSON ({exc}): {snippet!r}; skipped; expected "
-                                     '{"type": ..., "object": {...}}'))
-            return out, StreamSignal.CONTINUE
+            out.append(self.problem(f"{where} is not JSON ({exc}): {snippet!r}; expected "
+                                     '{"type": ..., "object": {...}}; the watch ends, listing again with backoff'))
+            return out, StreamSignal.UNDECODABLE
         if type(message) is not dict or type(message.get("type")) is not str:
-            out.append(self.problem(f"{where} has no event type; skipped; expected "
-                                     "ADDED, MODIFIED, DELETED, BOOKMARK or ERROR"))
-            return out, StreamSignal.CONTINUE
+            out.append(self.problem(f"{where} has no event type; expected ADDED, MODIFIED, DELETED, BOOKMARK or "
+                                     "ERROR; the watch ends, listing again with backoff"))
+            return out, StreamSignal.UNDECODABLE
         kind, raw = message["type"], message.get("object")
         if kind == "ERROR":
             return self._error(raw, where, out)
         if kind == "BOOKMARK":
             return self._bookmark(raw, where, out), StreamSignal.CONTINUE
         if kind not in ("ADDED", "MODIFIED", "DELETED"):
-            out.append(self.problem(f"{where}: unknown event type {kind!r}; skipped; expected "
-                                     "ADDED, MODIFIED, DELETED, BOOKMARK or ERROR"))
-            return out, StreamSignal.CONTINUE
+            out.append(self.problem(f"{where}: unknown event type {kind!r}; expected ADDED, MODIFIED, DELETED, "
+                                     "BOOKMARK or ERROR; the watch ends, listing again with backoff"))
+            return out, StreamSignal.UNDECODABLE
+        if type(raw) is not dict:  # (client-go: "unable to decode watch event", which ends the watch as well)
+            out.append(self.problem(f"{where}: expected an object, got {type_name(raw)}; the watch ends, listing "
+                                     "again with backoff"))
+            return out, StreamSignal.UNDECODABLE
         found: list[Any] = []
         decoded = self._decode(raw, where, found)
         if kind != "DELETED" or decoded is None:  # a deleted object's validity is moot; only its name counts

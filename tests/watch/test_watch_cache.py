@@ -74,16 +74,19 @@ def test_modified_for_unknown_object_is_an_add_and_added_for_known_is_a_modify()
     assert events(out) == []  # nothing kube-proxy reads changed
 
 
-def test_garbage_lines_are_reported_and_the_stream_goes_on() -> None:
+def test_garbage_lines_are_reported_and_end_the_watch() -> None:
+    """client-go's watch decoder fails on each: its StreamWatcher sends an ERROR event and stops (they were
+    skipped, the stream read on, so a proxy's page made a watch that delivered)."""
     c = new_cache()
     c.replace([], "1")
     for n, raw in enumerate([b"{not json", b'"just a string"', b'{"type": "WHATEVER", "object": {}}',
                              b'{"type": "ADDED", "object": []}', b"\xff\xfe"], start=1):
         out, sig = c.watch_line(raw, n)
-        assert sig is StreamSignal.CONTINUE
+        assert sig is StreamSignal.UNDECODABLE
         assert events(out) == [] and len(problems(out)) == 1
         d = problems(out)[0]
         assert d.file == SRC and d.kind == "Service" and f"line {n}" in str(d)
+        assert d.message.endswith("the watch ends, listing again with backoff")
     out, _ = c.watch_line(line("ADDED", with_rv(svc_json("a", "10.0.0.1"), 2)), 6)
     assert events(out) == [("ADDED", "default/a", "2")]
 
