@@ -91,7 +91,9 @@ def pod_status(pod: SimPod, now: float) -> str:
 
 
 def pod_row(pod: SimPod, now: float, wide: bool) -> list[str]:
-    total = len(pod.images)
+    """printPod's row; READY counts the containers and sidecars (SimPod.containers: images counts every init
+    container, which printPod leaves out once it has run), all ready once the pod is."""
+    total = pod.containers
     row = [pod.name, f"{total if pod.ready(now) else 0}/{total}", pod_status(pod, now), "0",
            human_duration(now - pod.created)]
     if wide:

@@ -232,6 +232,9 @@ class SimPod:
     serial: int
     node_name: str | None = None
     sidecar_ports: tuple[ContainerPort, ...] = ()  # its sidecars' (objects.model.Pod.sidecar_ports)
+    # the containers kubectl's READY column counts (printPod): spec.containers and the restartable (sidecar) init
+    # containers, not those that run to completion; 1 unless told, the fewest the API server takes
+    containers: int = 1
     pod_ips: tuple[str, ...] = ()
     ready_at: float | None = None  # None: never becomes ready (a broken image)
     deleted_at: float | None = None

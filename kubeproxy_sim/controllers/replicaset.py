@@ -81,6 +81,7 @@ def new_pod(world: World, rs: ReplicaSet, rng: random.Random, ipam: Ipam | None 
     pod = SimPod(namespace=rs.namespace, name=name, labels=template.labels, owner=rs.name,
                  images=template.images(), ports=tuple(p for c in template.containers for p in c.ports),
                  sidecar_ports=tuple(p for c in template.sidecars for p in c.ports),
+                 containers=len(template.containers) + len(template.sidecars),  # kubectl's READY total
                  created=world.now, serial=world.serial, grace_period=template.grace_period,
                  host_network=template.host_network, tolerations=admitted_tolerations(template.tolerations),
                  deletion_cost=template.deletion_cost)

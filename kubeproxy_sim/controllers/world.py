@@ -633,7 +633,8 @@ def delete_pods(world: World, namespace: str, names: list[str], rng: random.Rand
 
 def add_pods(world: World, pods: Sequence[Pod], rng: random.Random,
              written: Mapping[str, tuple[tuple[Toleration, ...], str | None]] | None = None,
-             last_applied: Mapping[str, LastApplied] | None = None) -> tuple[World, tuple[PortConflict, ...]]:
+             last_applied: Mapping[str, LastApplied] | None = None,
+             containers: Mapping[str, int] | None = None) -> tuple[World, tuple[PortConflict, ...]]:
     """Bare Pods as applied, each replacing the one of its name (and moved last), then settled once; a name written
     twice in ``pods`` is the last copy's (kubectl creates the first and patches it with the second), the first
     never placed nor counted, and a pod replaced no longer counts on its node for the new ones. One is kept
@@ -649,7 +650,9 @@ def add_pods(world: World, pods: Sequence[Pod], rng: random.Random,
     which the kubelet would refuse (the order the manifest gives decides which one). ``written``: each pod's
     spec.tolerations as written (the DefaultTolerationSeconds plugin adds its defaults here) and pod-deletion-cost
     annotation, by NS/NAME, as update_pods takes them (left out: none); ``last_applied``: what the apply of each
-    wrote, its last-applied view (left out: none, a pod made otherwise)."""
+    wrote, its last-applied view (left out: none, a pod made otherwise); ``containers``: each manifest's count of
+    spec.containers and sidecar init containers, by NS/NAME, which kubectl's READY column shows (left out: 1, the
+    fewest a Pod the API server takes has)."""
     last = {pod.key: index for index, pod in enumerate(pods)}
     applied = [pod for index, pod in enumerate(pods) if last[pod.key] == index]  # a name written twice: the last
     ipam = Ipam(replace(world, pods=tuple(p for p in world.pods if p.key not in last)))  # the replaced ones go
@@ -659,7 +662,8 @@ def add_pods(world: World, pods: Sequence[Pod], rng: random.Random,
     for pod in applied:
         own, cost = fields.get(pod.key, ((), None))
         sim = SimPod(namespace=pod.namespace, name=pod.name, labels=pod.labels, owner=None, images=(),
-                     ports=pod.ports, sidecar_ports=pod.sidecar_ports, created=world.now, serial=world.serial,
+                     ports=pod.ports, sidecar_ports=pod.sidecar_ports, containers=(containers or {}).get(pod.key, 1),
+                     created=world.now, serial=world.serial,
                      node_name=pod.node_name,
                      pod_ips=pod.pod_ips, ready_at=world.now if pod.ready else None,
                      deleted_at=world.now if pod.terminating else None, host_network=pod.host_network,
