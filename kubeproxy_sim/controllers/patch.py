@@ -30,6 +30,10 @@ MERGE_KEYS: dict[tuple[str, ...], str] = {
     ("spec", "template", "spec", "initContainers"): "name",
     ("spec", "template", "spec", "containers", "ports"): "containerPort",
     ("spec", "template", "spec", "initContainers", "ports"): "containerPort",
+    ("spec", "containers", "env"): "name",
+    ("spec", "initContainers", "env"): "name",
+    ("spec", "template", "spec", "containers", "env"): "name",
+    ("spec", "template", "spec", "initContainers", "env"): "name",
 }
 PATCH_TYPES = ("json", "merge", "strategic")
 
@@ -350,9 +354,9 @@ def _set_element_order(original: dict[str, Any], patch: dict[str, Any], path: tu
             raise PatchError(_bad_type("[]interface {}", order))
         field = _directive_key(key, _ORDER)
         live, patched = original.get(field), patch.get(field)
-        for value in (live, patched):
-            if value is not None and not isinstance(value, list):
-                raise PatchError(_bad_type("[]interface {}", value))
+        for side in (original, patch):  # a field there, even as null, must be a list
+            if field in side and not isinstance(side[field], list):
+                raise PatchError(_bad_type("[]interface {}", side[field]))
         merged_field, merge_key = _merge_key_of((*path, field))
         _check_order(patched or [], order, merge_key)
         if live is None and patched is None:

@@ -117,3 +117,39 @@ def test_a_null_where_a_map_is_expected_is_named_as_gos_fmt_names_a_nil_type() -
     with pytest.raises(PatchError) as caught:
         apply_patch("strategic", _service(), {"spec": {"$setElementOrder/ports": [None], "ports": [{"port": 80}]}})
     assert str(caught.value) == "expected a map[string]interface {}, but received a %!s(<nil>)"
+
+
+# -- found by rerunning r7's fuzzer ------------------------------------------------------------------------------
+
+DEPLOYMENT: dict[str, Any] = {
+    "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "default"},
+    "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "d"}}, "template": {
+        "metadata": {"labels": {"app": "d"}},
+        "spec": {"containers": [{"name": "http", "image": "nginx", "env": [{"name": "B", "value": "1"}]}],
+                 "initContainers": [{"name": "i", "image": "busybox", "env": [{"name": "B", "value": "1"}]}]}}}}
+
+
+def _pod_spec(patch: dict[str, Any]) -> Any:
+    return apply_patch("strategic", copy.deepcopy(DEPLOYMENT), {"spec": {"template": {"spec": patch}}})[
+        "spec"]["template"]["spec"]
+
+
+def test_a_containers_env_is_merged_by_name() -> None:
+    """Container.Env: patchMergeKey name, patchStrategy merge; it was replaced whole."""
+    twice = [{"name": "A", "value": "2"}, {"name": "A", "value": "3"}]  # the second merged into the first
+    spec = _pod_spec({"containers": [{"name": "http", "env": twice}]})
+    assert spec["containers"][0]["env"] == [{"name": "A", "value": "3"}, {"name": "B", "value": "1"}]
+    spec = _pod_spec({"containers": [{"name": "http", "env": [{"name": "B", "$patch": "delete"}]}]})
+    assert spec["containers"][0]["env"] == []
+
+
+def test_an_init_containers_env_takes_a_set_element_order() -> None:
+    spec = _pod_spec({"initContainers": [{"name": "i", "env": [{"name": "C", "value": "2"}],
+                                          "$setElementOrder/env": [{"name": "C"}, {"name": "B"}]}]})
+    assert spec["initContainers"][0]["env"] == [{"name": "C", "value": "2"}, {"name": "B", "value": "1"}]
+
+
+def test_a_null_list_beside_its_set_element_order_is_refused() -> None:
+    with pytest.raises(PatchError) as caught:
+        apply_patch("strategic", _service(), {"spec": {"ports": None, "$setElementOrder/ports": [{"port": 80}]}})
+    assert str(caught.value) == "expected a []interface {}, but received a %!s(<nil>)"
