@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from kubeproxy_sim.netfilter.compile_types import SOURCE_FIELDS, Check, Doubt, RuleParts, reading
-from kubeproxy_sim.netfilter.hostmask import c_number, read_conntrack_host
+from kubeproxy_sim.netfilter.hostmask import read_conntrack_host
 from kubeproxy_sim.netfilter.model import Option
 from kubeproxy_sim.netfilter.packet import PACKET_PROTOCOLS, parse_network
 from kubeproxy_sim.netfilter.syntax import iprange_bounds, ipv6_headers, protocol_number
@@ -251,29 +251,15 @@ ICMP_ANY = 0xFF
 
 def read_icmp_type(text: str, ipv6: bool) -> tuple[int, int, int] | None:
     """(type, lowest code, highest code) of an ``--icmp-type``/``--icmpv6-type`` value as iptables 1.8.9 reads
-    it (unshare --net, iptables-legacy and ip6tables-legacy, then -save): first as a name, any case, of which it
-    may be a prefix that names one entry alone (``destination`` is 3, ``ECHO-REQ`` 8, ``network-unr`` 3/0;
-    ``echo`` is ambiguous), else ``TYPE[/CODE[:CODE]]``, each a number 0-255 in C's bases (``0x3/0x3`` is 3/3,
-    ``010`` 8). A bare type takes every code (0:255); ``any`` (IPv4 only) is type 255. None when iptables refuses
-    it (``256``, ``3:5``, ``8/``, ``8 ``, ``3/3/3``)."""
-    written = _icmp_written(text, ipv6)
-    return None if written is None else _read_written(written, ipv6)
+    it: :func:`~kubeproxy_sim.netfilter.saveform.read_icmp`, the one reader the parser refuses values by (a name
+    in any case or a prefix naming one entry alone, else ``TYPE[:TYPE][/CODE[:CODE]]`` in C's bases; ``3:3`` is
+    type 3, ``3:3/1`` 3/1; a bare type takes every code; ``any``, IPv4's only, is type 255). None when iptables
+    refuses it (``256``, ``3:5``, ``8/``, ``3/3/3``). saveform is imported here only when a type is read: it costs
+    every trace ~20 ms to import, and most rules and packets have no ICMP type."""
+    from kubeproxy_sim.netfilter.saveform import read_icmp
 
-
-def _read_written(written: str, ipv6: bool) -> tuple[int, int, int] | None:
-    """:func:`read_icmp_type` of what a value stands for (:func:`_icmp_written`'s answer)."""
-    if written == "any" and not ipv6:  # (IPv4's name alone: ip6tables says "Unknown ICMPv6 type `any'")
-        return ICMP_ANY, 0, 255
-    type_text, slash, codes = written.partition("/")
-    type_ = c_number(type_text, 255)
-    if type_ is None:
-        return None
-    if not slash:
-        return type_, 0, 255
-    low_text, colon, high_text = codes.partition(":")
-    low = c_number(low_text, 255)
-    high = c_number(high_text, 255) if colon else low
-    return None if low is None or high is None else (type_, low, high)
+    read = read_icmp(text, ipv6)
+    return None if isinstance(read, str) else read
 
 
 def _icmp_written(text: str, ipv6: bool) -> str | None:
@@ -300,7 +286,7 @@ def icmp_packet_type(text: str, ipv6: bool) -> tuple[int, int] | None:
     written = _icmp_written(text, ipv6)
     if written is None or written == "any" or ":" in written:
         return None
-    test = _read_written(written, ipv6)
+    test = read_icmp_type(written, ipv6)
     if test is None:
         return None
     return test[0], (test[1] if "/" in written else 0)

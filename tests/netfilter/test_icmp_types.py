@@ -58,6 +58,8 @@ def _icmp(type_: int, code: int, state: CtState = CtState.NEW, v6: bool = False)
     ("neighbor-s", True, (135, 0, 255)), ("echo", False, None), ("e", False, None), ("", False, None),
     ("256", False, None), ("3:5", False, None), ("8/", False, None), ("8 ", False, None), ("3/3/3", False, None),
     ("09", False, None), ("-1", False, None), ("3/-0", False, None), ("any", True, None), ("neighbour", True, None),
+    # a type range of one type (xt_icmp.h's parse: saveform.read_icmp, the parser's reader): both tools take them
+    ("3:3", False, (3, 0, 255)), ("3:3/1", False, (3, 1, 1)), ("3:3/1:2", False, (3, 1, 2)), ("1:1", True, (1, 0, 255)),
 ])
 def test_a_type_is_read_as_iptables_1_8_9_reads_it(text: str, ipv6: bool, read: tuple[int, int, int] | None) -> None:
     """unshare --net, iptables-legacy/ip6tables-legacy -A then -save (and test_eval_icmp_kernel's differential)."""
@@ -269,3 +271,13 @@ def test_a_trace_reads_no_icmp_name_table_for_rules_without_a_type(tmp_path: Pat
             "print('kubeproxy_sim.netfilter.saveform' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines()[-1] == "False"
+
+
+def test_a_rule_of_a_one_type_range_is_traced_without_doubt() -> None:
+    """``--icmp-type 3:3/1``, which both restores v1.8.9 take as 3/1 (m1's 5dbe2de): a packet 3/1 is dropped by
+    it, 3/2 passes it, and no doubt is added (read_icmp_type said None for it, so the rule was assumed to match)."""
+    rules = RULES.replace("--icmp-type 3/3 ", "--icmp-type 3:3/1 ")
+    assert _ends(rules, _icmp(3, 1, CtState.RELATED)) == [("DROP", 5)]
+    assert _ends(rules, _icmp(3, 2, CtState.RELATED)) == [("REJECT", 6)]
+    result = trace(parse_ruleset(rules), _icmp(3, 2, CtState.RELATED), NodeContext.of())
+    assert "assumed to match" not in render_text(result)
