@@ -363,8 +363,8 @@ def _set_element_order(original: dict[str, Any], patch: dict[str, Any], path: tu
             return
         if patched is None:
             merged = live
-        elif live is None:
-            merged = patched
+        elif live is None:  # a list added: without its directive items (removeDirectives)
+            merged = _without_directives(patched)[0]
         else:
             merged = _merge_slice(live, patched, merge_key, (*path, field), False) if merged_field else patched
         named, server_only = _partition(merged or [], order, merge_key)

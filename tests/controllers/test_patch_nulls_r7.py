@@ -153,3 +153,12 @@ def test_a_null_list_beside_its_set_element_order_is_refused() -> None:
     with pytest.raises(PatchError) as caught:
         apply_patch("strategic", _service(), {"spec": {"ports": None, "$setElementOrder/ports": [{"port": 80}]}})
     assert str(caught.value) == "expected a []interface {}, but received a %!s(<nil>)"
+
+
+def test_a_list_added_with_its_set_element_order_loses_its_delete_items() -> None:
+    """mergePatchIntoOriginal: a list only the patch has is taken through removeDirectives, with or without the
+    order directive (it kept {"$patch": "delete", ...} when the directive came along)."""
+    spec = _pod_spec({"containers": [{"name": "http", "ports": [
+        {"containerPort": 53}, {"$patch": "delete", "containerPort": 8080}],
+        "$setElementOrder/ports": [{"containerPort": 53}]}]})
+    assert spec["containers"][0]["ports"] == [{"containerPort": 53}]
