@@ -79,6 +79,7 @@ MIN_WATCH_TIMEOUT = 300
 * (rand + 1)), so that its watches do not all end at once."""
 
 VERY_SHORT_WATCH = 1.0
+BACKOFF_RESET = 120.0  # client-go's reflector backoff manager: steps start again when the last began 2 min before
 """Seconds: a watch that ends cleanly sooner, having delivered nothing, is a failure (client-go's reflector)."""
 
 CONNECT_TIMEOUT = 10.0
@@ -107,6 +108,25 @@ class Backoff:
         except OverflowError:
             grown = self.maximum
         return min(self.maximum, grown) * (1.0 + self.jitter * rng.random())
+
+
+@dataclass(slots=True)
+class BackoffSteps:
+    """Where one reflector is in its backoff, as client-go's backoff manager keeps it (NewExponentialBackoffManager's
+    resetDuration of 2 min: apimachinery's DelayWithReset): each backoff is a step further, unless the last one began
+    more than ``reset`` seconds before, when the steps start again. Nothing else resets them: a watch that delivered
+    before it broke does not (it did, and a flapping server was retried at the first step forever)."""
+
+    steps: int = 0
+    last_start: float | None = None
+
+    def next(self, now: float, reset: float = BACKOFF_RESET) -> int:
+        """The step of a backoff beginning ``now`` (1 for the first, or after ``reset`` seconds without one)."""
+        if self.last_start is None or now - self.last_start > reset:
+            self.steps = 0
+        self.last_start = now
+        self.steps += 1
+        return self.steps
 
 
 class HttpStatusError(Exception):
@@ -2154,7 +2174,7 @@ class ApiServerSource:
         self._queue: queue.Queue[Any] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
-        self._progress: dict[Kind, int] = {}  # lines read on the current watch, to reset the backoff
+        self._progress: dict[Kind, int] = {}  # events read on the current watch: what was said is said anew
         self._undecodable: set[Kind] = set()  # kinds whose watch line that is no event was said (once)
         self._sending: dict[int, Any] = {}  # thread id -> the connection it last sent a request on
         self._said: set[tuple[str, str]] = set()  # (scope, problem) said since that scope last worked
@@ -2576,10 +2596,16 @@ class ApiServerSource:
     # -- one reflector ----------------------------------------------------------------------------
 
     def _reflect(self, kind: Kind) -> None:
-        """List, then watch, forever: relist on 410, watch again at once after a watch that lasted,
-        back off after failures and very short watches."""
+        """List, then watch, forever: watch again at once after a watch that lasted or delivered, back off (then
+        list) after failures, ERROR events and very short watches. ``steps`` is the backoff (reset by time alone,
+        as client-go's); ``failures`` counts the attempts a bounded run gives up after."""
         cache = self.caches[kind]
         failures, need_list, listed = 0, True, False
+        steps = BackoffSteps()
+
+        def back_off() -> None:
+            self._sleep(self._backoff.delay(steps.next(self._clock()), self._rng))
+
         while not self._stop.is_set():
             try:
                 if need_list:
@@ -2594,45 +2620,38 @@ class ApiServerSource:
                 if self._stop.is_set():
                     return
                 what = "list" if need_list else "watch"
+                failures += 1
                 # A watch request's 410: the round ends, and the next one lists after backoff (client-go). A
                 # list's 410 here is one _list already asked again without a resourceVersion: client-go's
                 # ListAndWatch returns it and its Run backs off before the next: a failure like any other.
                 if what == "watch" and getattr(exc, "status", None) == 410:
                     self._emit([cache.problem(f"watch: {classify(exc, self._server, self._proxy).text} (expired); "
                                                "listing again", severity=Severity.NOTE)])
-                    need_list, failures = True, failures + 1
-                    self._sleep(self._backoff.delay(failures, self._rng))
+                    need_list = True
+                    back_off()
                     continue
-                if self._progress.pop(kind, 0):  # a watch that delivered before it broke: a fresh start
+                if self._progress.pop(kind, 0):  # a watch that delivered before it broke: said anew
                     self._worked(kind)
-                    failures = 1
-                else:
-                    failures += 1
                 if what == "watch" and relist_after(exc):
                     need_list = True
                 if isinstance(exc, HttpStatusError) and exc.status == 401:
                     self._unauthorized(exc)
                 if not self._failed(kind, cache, what, self._classify(exc), failures, listed, need_list):
                     return
+                back_off()
                 continue
             if lines:
                 self._worked(kind)
-            if signal is StreamSignal.EXPIRED:  # (client-go: the round ends, and the next one lists after backoff)
-                need_list, failures = True, 1 if lines else failures + 1
-                self._sleep(self._backoff.delay(failures, self._rng))
-            elif signal in (StreamSignal.FAILED, StreamSignal.UNDECODABLE):  # the ERROR event or the line, said
-                failures += 1
-                need_list = True  # as client-go: an error that ends a watch ends the round; the next one lists
-                self._sleep(self._backoff.delay(failures, self._rng))
-            elif lines or self._clock() - started >= VERY_SHORT_WATCH:
-                failures = 0  # the server's timeout, an idle proxy: watch again at once
-            else:  # client-go's "very short watch": the round ends, and the next one lists
-                failures += 1
+            if signal is not StreamSignal.CONTINUE:  # an ERROR event (a 410's too) or a line that is none, said:
+                need_list = True  # the round ends, and the next one lists after backoff (client-go)
+                back_off()
+            elif not lines and self._clock() - started < VERY_SHORT_WATCH:  # client-go's "very short watch"
                 need_list = True
                 self._say(kind.value, cache.problem(
                     "very short watch: it ended within a second with nothing received; listing again with "
                     "backoff", severity=Severity.WARNING))
-                self._sleep(self._backoff.delay(failures, self._rng))
+                back_off()
+            # else: the server's timeout, an idle proxy: watch again at once
 
     @cached_property
     def _no_client_cert(self) -> str | None:
@@ -2651,7 +2670,7 @@ class ApiServerSource:
 
     def _failed(self, kind: Kind, cache: KindCache, what: str, failure: Failure, failures: int,
                 listed: bool, relist: bool = True) -> bool:
-        """Say a failure (once), then wait before the next attempt; False when the source gives up."""
+        """Say a failure (once); False when the source gives up (else the caller backs off)."""
         file = self.host if failure.server_wide else cache.source
         who = None if failure.server_wide else kind.value
         text = failure.text
@@ -2677,7 +2696,6 @@ class ApiServerSource:
         scope = self.host if failure.server_wide else kind.value
         self._say(scope, Diagnostic(f"{what} failed: {text}; retrying from {resume} with backoff, "
                                     f"{until}", file=file, kind=who, severity=Severity.WARNING))
-        self._sleep(self._backoff.delay(failures, self._rng))
         return True
 
     def _list(self, kind: Kind, cache: KindCache) -> None:

@@ -116,17 +116,23 @@ def test_a_quiet_watch_that_lasted_is_followed_at_once_by_the_next(fake, make, s
     assert {q["resourceVersion"] for q in fake.watches("Service")} == {str(fake.rv)}
 
 
-def test_a_very_short_empty_watch_backs_off_and_one_that_lasted_resets_it(fake, make, sleeps) -> None:
+def test_a_very_short_empty_watch_backs_off_and_the_steps_start_again_two_minutes_after_the_last(
+        fake, make, sleeps) -> None:
+    """client-go's backoff manager starts its steps again when the last backoff began over 2 min before, and
+    for nothing else: a watch that lasted a second no longer did (the 1.0 s watch here)."""
     populate(fake)
-    clock = StepClock(fake, [0.5, 0.5, 0.5, 1.0, 0.5, 0.5], rest=0.5)  # under a second, nothing received: failures
+    # under a second, nothing received: backed off; 1.0: watched again at once; 200: the next backoff is a first
+    clock = StepClock(fake, [0.5, 0.5, 0.5, 1.0, 0.5, 200.0, 0.5], rest=0.5)
     seen = Mirror(make(kinds=[Kind.SERVICE], watch_timeout=0, clock=clock))
-    seen.until(lambda: len(sleeps) >= 5)
-    assert sleeps[:5] == [1, 2, 4, 1, 2]  # the watch that lasted a second restarted the count
+    seen.until(lambda: len(sleeps) >= 6)
+    assert sleeps[:6] == [1, 2, 4, 8, 1, 2]
     warnings_said = seen.said()
     assert len(warnings_said) == 1 and "very short watch" in warnings_said[0]
 
 
-def test_a_watch_that_delivered_resets_the_backoff(fake, make, sleeps) -> None:
+def test_a_watch_that_delivered_does_not_reset_the_backoff(fake, make, sleeps) -> None:
+    """client-go's backoff manager resets by time alone (2 min after the last backoff began): a flapping server
+    whose every other watch delivers is backed off further each time (it was retried at the first step)."""
     populate(fake)
     fake.watch_seconds = 0.05  # every watch ends cleanly at once: very short unless it delivered
 
@@ -137,7 +143,7 @@ def test_a_watch_that_delivered_resets_the_backoff(fake, make, sleeps) -> None:
 
     seen = Mirror(make(kinds=[Kind.SERVICE], sleep=sleep, clock=StepClock(fake, [], rest=0.1)))
     seen.until(lambda: len(sleeps) >= 4)
-    assert sleeps[:4] == [1, 2, 1, 2]  # not [1, 2, 4, 8]: the watch that delivered reset the count
+    assert sleeps[:4] == [1, 2, 4, 8]  # not [1, 2, 1, 2]: the watch that delivered does not reset the steps
     # each very short watch is followed by a list (client-go's reflector), the one that delivered by a watch
     asked = ["watch" if q.get("watch") == "true" else "list" for p, q in fake.requests if p == KIND_PATH["Service"]]
     assert asked[:7] == ["list", "watch", "list", "watch", "list", "watch", "watch"]

@@ -1,6 +1,8 @@
-"""The reflector's retries as client-go's (tools/cache/reflector.go, watch/streamwatcher.go), reviewer r6: a watch
-whose lines are no watch events and a list refused 410 even without a resourceVersion are retried after backoff,
-never at once, judged by the requests the fake server receives and the sleeps the reflector asks for.
+"""The reflector's retries as client-go's (tools/cache/reflector.go, watch/streamwatcher.go, apimachinery's backoff
+manager), reviewer r6: a watch whose lines are no watch events and a list refused 410 even without a
+resourceVersion are retried after backoff, never at once, and the backoff's steps start again only when the last
+backoff began over 2 min before, judged by the requests the fake server receives and the sleeps the reflector asks
+for.
 
 The watch skipped a line that is not JSON and read on; a watch answered with nothing else (a proxy's HTML page)
 ended after "delivering" it, so the next watch went out at once, forever, the diagnostic said at each. client-go's
@@ -12,13 +14,16 @@ refused 410 after _list's own retry without a resourceVersion was sent again at 
 from __future__ import annotations
 
 import functools
+import random
 
 import pytest
 
 from kubeproxy_sim.errors import InputError
 from kubeproxy_sim.watch import Backoff, Kind
+from kubeproxy_sim.watch.apiserver import ApiServerSource
 
 from . import _fake_apiserver as fake_module
+from ._fake_apiserver import FakeApiServer, _watching
 from ._kubeconfigs import populate
 from ._objects import svc_json
 from .conftest import Mirror
@@ -125,3 +130,52 @@ def test_a_bounded_run_gives_up_on_a_list_refused_410_again_and_again(fake, make
         Mirror(src).until(lambda: False)
     assert sleeps == [1, 2]
     assert str(caught.value).endswith("list failed: HTTP 410 Gone: the path is gone; gave up after 3 attempts")
+
+
+class Flapping(FakeApiServer):
+    """Every second watch request is hung up on (a reset before the status line); the others end after 50 ms."""
+
+    @property
+    def hang_up_watches(self) -> int:  # type: ignore[override]
+        watches = sum(1 for _, q in getattr(self, "requests", []) if _watching(q))
+        return 1 if watches % 2 == 0 else 0
+
+    @hang_up_watches.setter
+    def hang_up_watches(self, value: int) -> None:
+        pass
+
+
+def test_a_flapping_server_is_backed_off_further_each_time(tmp_path, sleeps) -> None:
+    """The watches between the hang-ups end cleanly, having lasted (watched again at once); a hang-up is a failed
+    watch request (a list after backoff). The watch that lasted reset the count, so it was 1, 1, 1 ...; client-go's
+    backoff manager resets by time alone, so the steps grow."""
+    fake = Flapping().start()
+    try:
+        fake.watch_seconds = 0.05
+        populate(fake)
+        src = ApiServerSource(fake.write_kubeconfig(str(tmp_path / "kc")), kinds=[Kind.SERVICE],
+                              sleep=sleeps.append, rng=random.Random(7), watch_timeout=5,
+                              backoff=Backoff(initial=1, maximum=8, jitter=0),
+                              clock=StepClock(fake, [], rest=2.0)).start()
+        try:
+            Mirror(src).until(lambda: len(sleeps) >= 5)
+        finally:
+            src.close(timeout=2)
+        assert sleeps[:5] == [1, 2, 4, 8, 8]
+    finally:
+        fake.stop()
+
+
+def test_the_steps_start_again_when_the_last_backoff_began_over_two_minutes_before(fake, make, sleeps) -> None:
+    populate(fake)
+    fake.fail["Service"] = (500, "InternalError", "etcd down")
+    seen = Mirror(make(kinds=[Kind.SERVICE], clock=StepClock(fake, [], rest=600.0)))
+    seen.until(lambda: len(sleeps) >= 5)
+    assert sleeps[:5] == [1, 2, 4, 8, 8]  # (no watch: the clock stands still)
+    del fake.fail["Service"]
+    seen.until(lambda: Kind.SERVICE in seen.synced and len(fake.watches("Service")) >= 1)
+    fake.add("Service", svc_json("x1", "10.0.0.61"))
+    fake.inject("Service", "line", b'{"type": "ERROR", "object": {"kind": "Status", "code": 500, "message": "boom"}}')
+    n = len(sleeps)
+    seen.until(lambda: len(sleeps) > n)
+    assert sleeps[n] == 1  # the watch "lasted" 600 s after the last backoff: a first step (it was 8)
