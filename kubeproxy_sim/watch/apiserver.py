@@ -2732,7 +2732,8 @@ class ApiServerSource:
         """The items of a list at ``version`` ("" for none) in pages of ``limit`` (None: whole), its
         resourceVersion, and whether it came in more than one page. As client-go's pager: the pages after the first
         carry the continue token and no resourceVersion; a page refused as expired (410: the history was compacted
-        meanwhile) is followed by one whole list, without limit or resourceVersion, which is the answer."""
+        meanwhile) is followed by one whole list at the resourceVersion first asked for ("0", or the last one seen:
+        pager.go's requestedResourceVersion), without limit, which is the answer."""
         items: list[Any] = []
         params: dict[str, Any] = {**self._params(kind), "limit": limit, "resourceVersion": version or None}
         paginated = False
@@ -2744,7 +2745,7 @@ class ApiServerSource:
                     raise
                 self._emit([cache.problem(f"list: {classify(exc, self._server, self._proxy).text} (expired); "
                                           "listing again whole", severity=Severity.NOTE)])
-                items, params = [], self._params(kind)
+                items, params = [], {**self._params(kind), "resourceVersion": version or None}
                 body = self._list_body(kind, params)
             meta = body.get("metadata") if type(body) is dict else None
             if type(meta) is not dict:
