@@ -2642,7 +2642,9 @@ class ApiServerSource:
                 continue
             if lines:
                 self._worked(kind)
-            if signal is not StreamSignal.CONTINUE:  # an ERROR event (a 410's too) or a line that is none, said:
+            if signal is StreamSignal.THROTTLED:  # an ERROR event of code 429: the same watch after backoff
+                back_off()
+            elif signal is not StreamSignal.CONTINUE:  # an ERROR event (a 410's too) or a line that is none, said:
                 need_list = True  # the round ends, and the next one lists after backoff (client-go)
                 back_off()
             elif not lines and self._clock() - started < VERY_SHORT_WATCH:  # client-go's "very short watch"

@@ -60,6 +60,7 @@ class StreamSignal(StrEnum):
     CONTINUE = "continue"
     EXPIRED = "expired"  # 410 Gone: the resourceVersion is compacted; relist
     FAILED = "failed"  # another ERROR from the server: list again after a backoff
+    THROTTLED = "throttled"  # an ERROR with code 429: watch again from the resourceVersion after a backoff
     UNDECODABLE = "undecodable"  # a line that is no watch event: the watch ends, as FAILED (client-go's decoder)
 
 
@@ -213,8 +214,13 @@ class KindCache:
             out.append(self.problem(f"resourceVersion {self.resource_version} is too old ({text}); relisting",
                                      severity=Severity.NOTE))
             return out, StreamSignal.EXPIRED
-        out.append(self.problem(f"{where}: the server sent an error (code {code}: {text}); reconnecting",
-                                 severity=Severity.WARNING))
+        if code == 429:  # (client-go's watch: IsTooManyRequests backs off and watches again, without a list)
+            out.append(self.problem(f"{where}: the server sent an error (code 429: {text}); watching again from "
+                                     f"resourceVersion {self.resource_version} with backoff",
+                                     severity=Severity.WARNING))
+            return out, StreamSignal.THROTTLED
+        out.append(self.problem(f"{where}: the server sent an error (code {code}: {text}); listing again with "
+                                 "backoff", severity=Severity.WARNING))
         return out, StreamSignal.FAILED
 
     def _bookmark(self, raw: Any, where: str, out: list[Any]) -> list[Any]:

@@ -179,3 +179,28 @@ def test_the_steps_start_again_when_the_last_backoff_began_over_two_minutes_befo
     n = len(sleeps)
     seen.until(lambda: len(sleeps) > n)
     assert sleeps[n] == 1  # the watch "lasted" 600 s after the last backoff: a first step (it was 8)
+
+
+def test_an_error_event_429_watches_again_from_the_resource_version_after_backoff(fake, make, sleeps) -> None:
+    """client-go's watch backs off on an ERROR event the server sent as too many requests (IsTooManyRequests) and
+    watches again, without the list any other ERROR event is followed by."""
+    populate(fake)
+    seen = Mirror(make(kinds=[Kind.SERVICE], clock=StepClock(fake, [], rest=2.0)))
+    seen.until(lambda: Kind.SERVICE in seen.synced and len(sequence(fake)) >= 2)
+    fake.inject("Service", "line", b'{"type": "ERROR", "object": {"kind": "Status", "code": 429, '
+                                   b'"reason": "TooManyRequests", "message": "too many requests"}}')
+    seen.until(lambda: len(sequence(fake)) >= 3)
+    assert sequence(fake)[:3] == ["list", f"watch@{fake.rv}", f"watch@{fake.rv}"]
+    assert sleeps == [1]
+    assert seen.said()[0].endswith(f"the server sent an error (code 429: too many requests); watching again from "
+                                   f"resourceVersion {fake.rv} with backoff")
+
+
+def test_another_error_event_says_it_lists_again(fake, make, sleeps) -> None:
+    populate(fake)
+    seen = Mirror(make(kinds=[Kind.SERVICE], clock=StepClock(fake, [], rest=2.0)))
+    seen.until(lambda: Kind.SERVICE in seen.synced and len(sequence(fake)) >= 2)
+    fake.inject("Service", "line", b'{"type": "ERROR", "object": {"kind": "Status", "code": 500, "message": "boom"}}')
+    seen.until(lambda: len(sequence(fake)) >= 3)
+    assert sequence(fake)[2] == "list" and sleeps == [1]
+    assert seen.said()[0].endswith("the server sent an error (code 500: boom); listing again with backoff")
