@@ -97,6 +97,7 @@ class FakeApiServer:
         self.fail: dict[str, tuple[int, str, str]] = {}  # kind -> (code, reason, Status message) for its requests
         self.fail_watch: dict[str, tuple[int, str, str]] = {}  # the same, for watch requests only (wins)
         self.require_authorization: str | None = None  # any other Authorization header gets a 401
+        self.refused_authorization: list[str | None] = []  # the Authorization headers answered 401, in order
         self.hold_lists = False  # LISTs wait for ``release`` before answering at all
         self.stall_bodies = False  # LISTs send headers and half a body, then wait for ``release``
         self.release = threading.Event()
@@ -272,6 +273,7 @@ class _Handler(BaseHTTPRequestHandler):
         fake.proxy_authorization.append(self.headers.get("Proxy-Authorization"))
         fake.targets.append(self.path)
         if fake.require_authorization not in (None, self.headers.get("Authorization")):
+            fake.refused_authorization.append(self.headers.get("Authorization"))
             self._json(401, status(401, "Unauthorized", "Unauthorized"))
             return
         spec = COLLECTIONS.get(parsed.path)
