@@ -178,6 +178,13 @@ def _pod_applied(doc: dict[str, Any], meta: dict[str, Any], file: str, key: str,
     return applied
 
 
+def ready_total(spec: dict[str, Any]) -> int:
+    """The containers kubectl's READY column counts for a Pod (printPod): spec.containers and the init
+    containers with restartPolicy Always (sidecars); those that run to completion are not counted."""
+    sidecars = [c for _, c in _listed(spec, "initContainers") if c.get("restartPolicy") == "Always"]
+    return len(_listed(spec, "containers")) + len(sidecars)
+
+
 def _topology_annotations(meta: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     annotations = meta.get("annotations")
     if not isinstance(annotations, dict):
@@ -214,8 +221,8 @@ class RawFacts:
     purpose, and local to one load; :meth:`manifests` gives them as the frozen result, in key order."""
 
     __slots__ = ("annotations", "deployments", "diagnostics", "endpoints_labels", "ip_fields", "node_cpu",
-                 "node_max_pods", "not_ready", "pod_applied", "policies", "service_documents", "service_last_applied",
-                 "unposted", "unreachable", "untainted")
+                 "node_max_pods", "not_ready", "pod_applied", "pod_containers", "policies", "service_documents",
+                 "service_last_applied", "unposted", "unreachable", "untainted")
 
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         self.diagnostics = diagnostics
@@ -230,6 +237,7 @@ class RawFacts:
         self.policies: dict[str, str] = {}
         self.ip_fields: dict[str, WrittenIPFields] = {}
         self.pod_applied: dict[str, LastApplied] = {}
+        self.pod_containers: dict[str, int] = {}
         self.endpoints_labels: dict[str, bool] = {}
         self.service_documents: dict[str, str] = {}
         self.service_last_applied: dict[str, str] = {}
@@ -285,6 +293,9 @@ class RawFacts:
         """A Pod's host ports the models drop (warned) and what its manifest writes of the fields apply merges."""
         self.diagnostics += _dropped_host_ports(doc, file, key)
         self.pod_applied[key] = _pod_applied(doc, meta, file, key, self.diagnostics)  # written twice: the last's
+        spec = doc.get("spec")
+        if isinstance(spec, dict):
+            self.pod_containers[key] = ready_total(spec)
 
     def _endpoints(self, meta: dict[str, Any], key: str) -> None:
         """How an Endpoints' manifest writes metadata.labels, which the decoded object's labels no longer tell:
@@ -323,6 +334,7 @@ class RawFacts:
                          family_policies=tuple(sorted(self.policies.items())),
                          ip_fields=tuple(sorted(self.ip_fields.items())),
                          pod_applied=tuple(sorted(self.pod_applied.items())),
+                         pod_containers=tuple(sorted(self.pod_containers.items())),
                          endpoints_labels=tuple(sorted(self.endpoints_labels.items())),
                          service_documents=tuple(sorted(self.service_documents.items())),
                          service_last_applied=tuple(sorted(self.service_last_applied.items())))

@@ -187,17 +187,6 @@ def printed(kind: str, rows: Mapping[str, list[str]], names: Sequence[str], outp
     return table([header, *(rows[n] for n in found)]), missing
 
 
-def printed_all(kind: str, rows: Mapping[str, list[str]], output: str) -> list[str]:
-    """``get -A``: rows keyed NS/NAME, each with its namespace first; NAMESPACE heads that column."""
-    spec = KINDS[kind]
-    if not rows:
-        return ["No resources found"]
-    if output == "name":
-        return [f"{spec.name_prefix}/{row[1]}" for row in rows.values()]
-    header = ["NAMESPACE", *spec.header, *(spec.wide if output == "wide" else ())]
-    return table([header, *rows.values()])
-
-
 def age_of(created: Mapping[tuple[str, str], float], kind: str, key: str, now: float) -> str:
     """The age of an object the scenario made at a known instant; one it started with is as old as the scenario."""
     return human_duration(now - created.get((kind, key), 0.0))
@@ -230,39 +219,46 @@ def multiple_types_requested(words: Sequence[str]) -> bool:
 
 
 def printed_groups(groups: Sequence[Group], output: str, namespace: str | None, *, with_kind: bool,
-                   show_labels: bool = False, no_headers: bool = False) -> tuple[list[str], list[str]]:
+                   show_labels: bool = False, no_headers: bool = False,
+                   all_namespaces: bool = False) -> tuple[list[str], list[str]]:
     """(lines, NotFound errors) of ``get`` over several kinds, as kubectl prints them: each kind's own table
     (widths of its own), a blank line between two when headers are shown, names prefixed by the kind when
     ``with_kind``, a LABELS column with ``--show-labels``; ``No resources found in NS namespace.`` when nothing
     was found and no name was asked for; a name not found is the API server's NotFound
-    (``Error from server (NotFound): services "x" not found``)."""
+    (``Error from server (NotFound): services "x" not found``). With ``all_namespaces`` (``-A``) a group's rows are
+    keyed NS/NAME in the order to print, each with its namespace first under NAMESPACE, and nothing found is
+    kubectl's ``No resources found`` (no namespace, no full stop)."""
     lines: list[str] = []
     missing: list[str] = []
     asked = any(group.names for group in groups)
     for group in groups:
         spec = KINDS[group.kind]
-        wanted = list(group.names) or sorted(group.rows)
+        wanted = list(group.names) or (list(group.rows) if all_namespaces else sorted(group.rows))
+        at = 1 if all_namespaces else 0  # the NAME column
         missing += [f'Error from server (NotFound): {spec.resource} "{n}" not found'
                     for n in wanted if n not in group.rows]
         found = [n for n in wanted if n in group.rows]
         if not found:
             continue
         if output == "name":
-            lines += [f"{spec.name_prefix}/{n}" for n in found]
+            lines += [f"{spec.name_prefix}/{group.rows[n][at]}" for n in found]
             continue
         rows = []
         for n in found:
             row = list(group.rows[n])
             if with_kind:
-                row[0] = f"{spec.name_prefix}/{row[0]}"
+                row[at] = f"{spec.name_prefix}/{row[at]}"
             if show_labels:
                 row.append(format_labels(group.labels.get(n)))
             rows.append(row)
-        header = [*spec.header, *(spec.wide if output == "wide" else ()), *(["LABELS"] if show_labels else [])]
+        header = [*(["NAMESPACE"] if all_namespaces else []), *spec.header, *(spec.wide if output == "wide" else ()),
+                  *(["LABELS"] if show_labels else [])]
         if lines and not no_headers:
             lines.append("")
         lines += table(rows if no_headers else [header, *rows])
-    if not lines and not asked:
+    if not lines and not asked and all_namespaces:
+        lines = ["No resources found"]
+    elif not lines and not asked:
         where = f" in {namespace} namespace" if namespace is not None else ""
         lines = [f"No resources found{where}."]
     return lines, missing

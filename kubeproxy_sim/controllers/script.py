@@ -488,8 +488,6 @@ def _get(line: int, text: str, tokens: list[str]) -> Step:
     everywhere = (args.one("all-namespaces") or "false").lower() == "true"
     if everywhere and named:
         raise ScriptError(line, "a resource cannot be retrieved by name across all namespaces")
-    if everywhere and len(groups) > 1:
-        raise ScriptError(line, "-A lists one kind here; expected get KIND -A")
     return Step(line, text, "get", args.one("namespace") or DEFAULT_NAMESPACE, kind=groups[0][0],
                 names=groups[0][1], requirements=selector, output=output, all_namespaces=everywhere,
                 groups=groups, with_kind=G.multiple_types_requested(args.words),
@@ -662,6 +660,8 @@ class Manifests:
     # Pod key -> what its manifest wrote of spec.tolerations and the pod-deletion-cost annotation (the new
     # last-applied view, scenario_cmd._pod_applied); a Pod left out wrote neither
     pod_applied: tuple[tuple[str, LastApplied], ...] = ()
+    # Pod key -> the containers its manifest counts in kubectl's READY column (scenario_facts.ready_total)
+    pod_containers: tuple[tuple[str, int], ...] = ()
     endpoints: tuple[Endpoints, ...] = ()  # v1 Endpoints, unmirrored: the mirroring controller's input
     # Endpoints key -> whether its manifest writes metadata.labels as a map (True, ``{}`` too) or as null (False),
     # which its decoded labels do not tell (scenario_facts.RawFacts._endpoints); one left out writes no labels
@@ -1068,7 +1068,7 @@ def _apply_pods(world: World, manifests: Manifests,
     if updated:
         world = W.update_pods(world, {key: merged[key] for key in updated}, rng, applied)
     if changed:
-        world, conflicts = W.add_pods(world, changed, rng, merged, applied)
+        world, conflicts = W.add_pods(world, changed, rng, merged, applied, dict(manifests.pod_containers))
     return world, notes, refused, conflicts
 
 
@@ -1282,20 +1282,21 @@ def _play_get(world: World, step: Step) -> Played:
 
     groups = step.groups or ((step.kind, step.names),)
     warning = [ENDPOINTS_DEPRECATED] if any(kind == "endpoints" for kind, _ in groups) else []
-    if step.all_namespaces:
-        found = [entry for entry in _get_rows(world, step.kind, step.output == "wide") if _selected(step, entry[2])]
-        rows = {f"{ns}/{name}": [ns, *row] for ns, name, _, row in sorted(found, key=lambda e: (e[0], e[1]))}
-        lines = G.printed_all(step.kind, rows, step.output)
-        return Played(world, (*warning, *lines))
     parts = []
     for kind, names in groups:
-        found = [entry for entry in _get_rows(world, kind, step.output == "wide")
-                 if entry[0] == step.namespace and _selected(step, entry[2])]
-        parts.append(G.Group(kind, {name: row for _, name, _, row in found},
-                             {name: labels for _, name, labels, _ in found}, names))
+        found = sorted((entry for entry in _get_rows(world, kind, step.output == "wide")
+                        if (step.all_namespaces or entry[0] == step.namespace) and _selected(step, entry[2])),
+                       key=lambda e: (e[0], e[1]))
+        if step.all_namespaces:  # keyed NS/NAME, by namespace then name, the namespace a column first
+            parts.append(G.Group(kind, {f"{ns}/{name}": [ns, *row] for ns, name, _, row in found},
+                                 {f"{ns}/{name}": labels for ns, name, labels, _ in found}))
+        else:
+            parts.append(G.Group(kind, {name: row for _, name, _, row in found},
+                                 {name: labels for _, name, labels, _ in found}, names))
     with_kind = step.with_kind or sum(1 for part in parts if part.rows) > 1
     lines, missing = G.printed_groups(parts, step.output, step.namespace, with_kind=with_kind,
-                                      show_labels=step.show_labels, no_headers=step.no_headers)
+                                      show_labels=step.show_labels, no_headers=step.no_headers,
+                                      all_namespaces=step.all_namespaces)
     return Played(world, (*warning, *lines), "; ".join(missing) or None)
 
 
