@@ -303,12 +303,6 @@ def free_pod_address(nodes: NodeSet, node: str, used: set[str]) -> str | None:
             or _free_address(config.cluster_cidrs, nodes.ipv6, used, others))
 
 
-def has_family(cluster: Cluster, family: int) -> bool:
-    """Whether the objects give the family's proxier anything to proxy: a cluster IP or a slice of it."""
-    return (any((":" in ip) == (family == 6) for s in cluster.services for ip in s.cluster_ips)
-            or any(s.address_type.value == f"IPv{family}" for s in cluster.endpoint_slices))
-
-
 def other_family_note(family: int, ports: Sequence[str], seen: str, shown: str) -> str:
     """The one wording for dual-stack objects of which a command gave the node's ``family`` proxier's answer
     alone (upstream runs one proxier per family; ``--ip-family`` picks the one simulated): the other family's

@@ -94,11 +94,11 @@ def _other_family_note(args: argparse.Namespace, before, after, node: str, famil
     upstream runs one proxier per family; a note when the other family's proxier sees changes too (they are not
     shown), naming the --ip-family that shows them."""
     from kubeproxy_sim.analysis.diff import diff
-    from kubeproxy_sim.analysis.nodes import has_family, node_set, other_family_note
+    from kubeproxy_sim.analysis.nodes import node_set, other_family_note
     from kubeproxy_sim.cli.options import build_config
 
     other = 4 if family == 6 else 6
-    if not (has_family(before, other) or has_family(after, other)):
+    if not (before.has_family(other) or after.has_family(other)):
         return []
     flags = argparse.Namespace(**{**vars(args), "ip_family": f"ipv{other}"})
     nodes_before = node_set(before, build_config(flags, before)[0], running_only=True)  # (messages: the other's)

@@ -152,13 +152,13 @@ def _other_family_notes(args: argparse.Namespace, cluster, nodes) -> list[str]:
     """Dual-stack objects read without --ip-family: the shares are the node's primary family's proxier's, as
     upstream runs one proxier per family; diff's note when the other family's proxier has the ports --to names
     (every port without it) too, naming the --ip-family that shows them."""
-    from kubeproxy_sim.analysis.nodes import has_family, node_set, other_family_note
+    from kubeproxy_sim.analysis.nodes import node_set, other_family_note
     from kubeproxy_sim.analysis.targets import parse_destination
     from kubeproxy_sim.cli.options import build_config
 
     family = 6 if nodes.ipv6 else 4
     other = 4 if family == 6 else 6
-    if args.ip_family is not None or not has_family(cluster, other):
+    if args.ip_family is not None or not cluster.has_family(other):
         return []
     flags = argparse.Namespace(**{**vars(args), "ip_family": f"ipv{other}"})
     try:

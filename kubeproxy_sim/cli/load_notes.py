@@ -18,14 +18,12 @@ if TYPE_CHECKING:
 
 def other_family_note(cluster: Cluster, config: ProxyConfig, flag: str | None) -> list[Diagnostic]:
     """The note, when --ip-family was not given (``flag`` None: given, the choice is the user's) and the objects
-    give the other family's proxier something to proxy (analysis.nodes.has_family: a cluster IP or a slice)."""
+    give the other family's proxier something to proxy (Cluster.has_family: a cluster IP or a slice)."""
     if flag is not None:
         return []
-    from kubeproxy_sim.analysis.nodes import has_family
-
     family = 6 if config.ipv6 else 4
     other = 4 if family == 6 else 6
-    if not has_family(cluster, other):
+    if not cluster.has_family(other):
         return []
     return [Diagnostic(f"the objects also give IPv{other} rules: --ip-family ipv{other} (kube-proxy runs a proxier "
                        f"per family; these are the node's IPv{family} one's)", field="--ip-family",

@@ -546,14 +546,12 @@ def _packet_s_proxier(args: argparse.Namespace, cluster: Cluster, config: ProxyC
                       family: int | None) -> int | None:
     """A dual-stack node runs a proxier of each family and a packet meets its own family's: without --ip-family,
     a packet of the other family than the node's primary one is simulated with that family's proxier when the
-    objects give it something to proxy (:func:`~kubeproxy_sim.analysis.nodes.has_family`; they need not be
+    objects give it something to proxy (:meth:`~kubeproxy_sim.objects.model.Cluster.has_family`; they need not be
     dual-stack: IPv6-only objects on a node whose primary address is IPv4 do too). Its family; None: the config
     stays (then a packet of the other family is refused in the words of simulator.topology.family_mismatch)."""
     if family in (None, 6 if config.ipv6 else 4) or args.ip_family is not None:
         return None
-    from kubeproxy_sim.analysis.nodes import has_family  # (here: a command with no packet loads no netaddr)
-
-    return family if has_family(cluster, family) else None
+    return family if cluster.has_family(family) else None
 
 
 def _switched_note(family: int, primary: int) -> Diagnostic:

@@ -16,7 +16,6 @@ object it costs one C-level pass over the keys; the names and the paths are made
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -176,6 +175,8 @@ def _did_you_mean(key: object, known: frozenset[str]) -> str:
     (``targetport``), else difflib's closest at 0.8, as the --config reader's."""
     if type(key) is not str:
         return ""
+    import difflib  # (only when a field is unknown: `rules` on clean objects never loads it; tests/cli/test_startup)
+
     folded = [name for name in known if name.lower() == key.lower()]
     close = folded or difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.8)
     return f"; did you mean {close[0]}?" if close else ""

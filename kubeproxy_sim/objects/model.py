@@ -310,3 +310,9 @@ class Cluster:
 
     def node(self, name: str) -> Node | None:
         return next((n for n in self.nodes if n.name == name), None)
+
+    def has_family(self, family: int) -> bool:
+        """Whether the objects give the family's proxier anything to proxy: a cluster IP or a slice of it (here,
+        not in analysis: the commands that only note the other family load no netaddr; tests/cli/test_startup)."""
+        return (any((":" in ip) == (family == 6) for s in self.services for ip in s.cluster_ips)
+                or any(s.address_type.value == f"IPv{family}" for s in self.endpoint_slices))
