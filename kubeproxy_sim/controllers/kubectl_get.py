@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from kubeproxy_sim.controllers.model import Container, SimPod
 from kubeproxy_sim.objects.mirror import Endpoints
-from kubeproxy_sim.objects.model import Service, ServiceType
+from kubeproxy_sim.objects.model import EndpointSlice, Node, Service, ServiceType
 
 NONE = "<none>"
 
@@ -58,6 +58,7 @@ class Kind:
     name_prefix: str  # -o name's prefix
     header: tuple[str, ...]
     wide: tuple[str, ...]
+    cluster_scoped: bool = False  # no namespace: no NAMESPACE column with -A, "No resources found" bare
 
 
 KINDS: dict[str, Kind] = {
@@ -70,6 +71,11 @@ KINDS: dict[str, Kind] = {
                         ("CONTAINERS", "IMAGES", "SELECTOR")),
     "replicasets": Kind("replicasets.apps", "replicaset.apps", ("NAME", "DESIRED", "CURRENT", "READY", "AGE"),
                         ("CONTAINERS", "IMAGES", "SELECTOR")),
+    "nodes": Kind("nodes", "node", ("NAME", "STATUS", "ROLES", "AGE", "VERSION"),
+                  ("INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"),
+                  cluster_scoped=True),
+    "endpointslices": Kind("endpointslices.discovery.k8s.io", "endpointslice.discovery.k8s.io",
+                           ("NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"), ()),
 }
 
 
@@ -164,6 +170,60 @@ def endpoints_cell(e: Endpoints) -> str:
     return f"{text} + {count - 3} more..." if count > 3 else text
 
 
+# the labels printNode reads roles from: node-role.kubernetes.io/ROLE (any value) and kubernetes.io/role=ROLE
+_ROLE_PREFIX = "node-role.kubernetes.io/"
+_ROLE_LABEL = "kubernetes.io/role"
+
+
+def node_roles(labels: Sequence[tuple[str, str]]) -> str:
+    """findNodeRoles: each node-role.kubernetes.io/ROLE key's ROLE and a non-empty kubernetes.io/role value, as
+    a sorted set, comma-joined; <none> for none."""
+    roles = {key.removeprefix(_ROLE_PREFIX) for key, _ in labels if key.startswith(_ROLE_PREFIX)} - {""}
+    roles |= {value for key, value in labels if key == _ROLE_LABEL and value}
+    return ",".join(sorted(roles)) or NONE
+
+
+def node_status(ready: bool, condition_known: bool) -> str:
+    """printNode's STATUS of the Ready condition: Ready when True, NotReady for another status, Unknown when the
+    Node has none. The model keeps a Node's readiness apart from its object (World.not_ready_nodes,
+    untainted_nodes): a Node whose Ready status is none of True, False and Unknown shares "no condition"'s state,
+    so it prints Unknown here, where kubectl says NotReady; spec.unschedulable is not modelled (no
+    SchedulingDisabled)."""
+    if ready:
+        return "Ready"
+    return "NotReady" if condition_known else "Unknown"
+
+
+def _first_address(node: Node, kind: str) -> str:
+    return next((a.address for a in node.addresses if a.type == kind), NONE)
+
+
+def node_row(node: Node, status: str, age: str, wide: bool) -> list[str]:
+    """printNode's row. VERSION is the kubelet's status.nodeInfo.kubeletVersion, which the model does not keep:
+    empty, as kubectl prints a Node without nodeInfo; so -o wide's OS-IMAGE, KERNEL-VERSION and CONTAINER-RUNTIME
+    are <unknown>, as printNode writes an empty one."""
+    row = [node.name, status, node_roles(node.labels), age, ""]
+    if wide:
+        row += [_first_address(node, "InternalIP"), _first_address(node, "ExternalIP"), *(["<unknown>"] * 3)]
+    return row
+
+
+def _with_more(shown: list[str], count: int) -> str:
+    """listWithMoreString: the first 3, then `` + N more...``; <unset> for an empty list."""
+    text = ",".join(shown[:3])
+    if count > 3:
+        return f"{text} + {count - 3} more..."
+    return text or "<unset>"
+
+
+def slice_row(s: EndpointSlice, age: str) -> list[str]:
+    """printEndpointSlice's row: each port's number (its name without one, ``*`` with neither), every endpoint's
+    addresses in order."""
+    ports = [str(p.port) if p.port is not None else p.name if p.name is not None else "*" for p in s.ports]
+    addresses = [a for e in s.endpoints for a in e.addresses]
+    return [s.name, s.address_type.value, _with_more(ports, len(ports)), _with_more(addresses, len(addresses)), age]
+
+
 def workload_wide(containers: Sequence[Container], selector: Sequence[tuple[str, str]]) -> list[str]:
     """-o wide's CONTAINERS, IMAGES and SELECTOR of a Deployment or ReplicaSet."""
     return [",".join(c.name for c in containers), ",".join(c.image for c in containers), format_labels(selector)]
@@ -233,8 +293,9 @@ def printed_groups(groups: Sequence[Group], output: str, namespace: str | None, 
     asked = any(group.names for group in groups)
     for group in groups:
         spec = KINDS[group.kind]
-        wanted = list(group.names) or (list(group.rows) if all_namespaces else sorted(group.rows))
-        at = 1 if all_namespaces else 0  # the NAME column
+        by_namespace = all_namespaces and not spec.cluster_scoped  # kubectl prints no NAMESPACE of a Node
+        wanted = list(group.names) or (list(group.rows) if by_namespace else sorted(group.rows))
+        at = 1 if by_namespace else 0  # the NAME column
         missing += [f'Error from server (NotFound): {spec.resource} "{n}" not found'
                     for n in wanted if n not in group.rows]
         found = [n for n in wanted if n in group.rows]
@@ -251,12 +312,12 @@ def printed_groups(groups: Sequence[Group], output: str, namespace: str | None, 
             if show_labels:
                 row.append(format_labels(group.labels.get(n)))
             rows.append(row)
-        header = [*(["NAMESPACE"] if all_namespaces else []), *spec.header, *(spec.wide if output == "wide" else ()),
+        header = [*(["NAMESPACE"] if by_namespace else []), *spec.header, *(spec.wide if output == "wide" else ()),
                   *(["LABELS"] if show_labels else [])]
         if lines and not no_headers:
             lines.append("")
         lines += table(rows if no_headers else [header, *rows])
-    if not lines and not asked and all_namespaces:
+    if not lines and not asked and (all_namespaces or any(KINDS[g.kind].cluster_scoped for g in groups)):
         lines = ["No resources found"]
     elif not lines and not asked:
         where = f" in {namespace} namespace" if namespace is not None else ""

@@ -64,7 +64,7 @@ from kubeproxy_sim.objects.model import Cluster, Node, Pod, Protocol, Service, S
 
 DEFAULT_NAMESPACE = "default"
 COMMANDS = ("create deployment", "expose", "scale", "set image", "rollout status|undo|history", "label pods",
-            "patch service|deployment|pod", "get pods|services|endpoints|deployments|replicasets",
+            "patch service|deployment|pod", "get pods|services|endpoints|endpointslices|deployments|replicasets|nodes",
             "delete service|deployment|pod|endpoints", "apply -f", "wait")
 _DEPLOYMENT_KINDS = ("deployment", "deployments", "deploy", "deployment.apps", "deployments.apps")
 _SERVICE_KINDS = ("service", "services", "svc")
@@ -464,7 +464,10 @@ def _patch(line: int, text: str, tokens: list[str]) -> Step:
 _GET_KINDS = {**dict.fromkeys((*_POD_KINDS,), "pods"), **dict.fromkeys(_SERVICE_KINDS, "services"),
               **dict.fromkeys(_ENDPOINTS_KINDS, "endpoints"), **dict.fromkeys(_DEPLOYMENT_KINDS, "deployments"),
               **dict.fromkeys(("replicaset", "replicasets", "rs", "replicaset.apps", "replicasets.apps"),
-                              "replicasets")}
+                              "replicasets"),
+              **dict.fromkeys(("node", "nodes", "no"), "nodes"),
+              **dict.fromkeys(("endpointslice", "endpointslices", "endpointslice.discovery.k8s.io",
+                               "endpointslices.discovery.k8s.io"), "endpointslices")}
 
 
 def _get(line: int, text: str, tokens: list[str]) -> Step:
@@ -473,7 +476,8 @@ def _get(line: int, text: str, tokens: list[str]) -> Step:
     from kubeproxy_sim.controllers import kubectl_get as G
 
     args = _split_flags(line, tokens, {"output", "selector", "all-namespaces", "show-labels", "no-headers"})
-    usage = ("get pods|services|endpoints|deployments|replicasets[,...]|all [NAME...] (or KIND/NAME...) [-A] "
+    usage = ("get pods|services|endpoints|endpointslices|deployments|replicasets|nodes[,...]|all [NAME...] "
+             "(or KIND/NAME...) [-A] "
              "[-o wide|name] [--show-labels] [--no-headers]")
     if not args.words:
         raise ScriptError(line, f"expected {usage}")
@@ -1284,10 +1288,12 @@ def _play_get(world: World, step: Step) -> Played:
     warning = [ENDPOINTS_DEPRECATED] if any(kind == "endpoints" for kind, _ in groups) else []
     parts = []
     for kind, names in groups:
+        scoped = not G.KINDS[kind].cluster_scoped
         found = sorted((entry for entry in _get_rows(world, kind, step.output == "wide")
-                        if (step.all_namespaces or entry[0] == step.namespace) and _selected(step, entry[2])),
+                        if (step.all_namespaces or not scoped or entry[0] == step.namespace)
+                        and _selected(step, entry[2])),
                        key=lambda e: (e[0], e[1]))
-        if step.all_namespaces:  # keyed NS/NAME, by namespace then name, the namespace a column first
+        if step.all_namespaces and scoped:  # keyed NS/NAME, by namespace then name, the namespace a column first
             parts.append(G.Group(kind, {f"{ns}/{name}": [ns, *row] for ns, name, _, row in found},
                                  {f"{ns}/{name}": labels for ns, name, labels, _ in found}))
         else:
@@ -1318,6 +1324,12 @@ def _get_rows(world: World, kind: str, wide: bool) -> list[tuple[str, str, Label
                 held[s.key] = _controllers_endpoints(world, s)
         return [(e.namespace, e.name, e.labels, [e.name, G.endpoints_cell(e),
                                                  G.age_of(created, "Service", e.key, now)]) for e in held.values()]
+    if kind == "nodes":
+        return [("", n.name, n.labels, G.node_row(n, _node_status(world, n.name),
+                                                  G.age_of(created, "Node", n.key, now), wide)) for n in world.nodes]
+    if kind == "endpointslices":
+        return [(s.namespace, s.name, s.labels, G.slice_row(s, G.age_of(created, "Service", s.service_key, now)))
+                for s in W.controller_sync(world).cluster.endpoint_slices]
     out: list[tuple[str, str, Labels, list[str]]] = []
     if kind == "replicasets":
         for rs in world.replica_sets:
@@ -1333,6 +1345,14 @@ def _get_rows(world: World, kind: str, wide: bool) -> list[tuple[str, str, Label
         out.append((d.namespace, d.name, d.labels,
                     row + (G.workload_wide(d.template.containers, d.selector) if wide else [])))
     return out
+
+
+def _node_status(world: World, name: str) -> str:
+    """A Node's STATUS of its Ready condition as the World keeps it: not_ready_nodes less untainted_nodes had a
+    status of False or Unknown, untainted_nodes most often none (kubectl_get.node_status)."""
+    from kubeproxy_sim.controllers import kubectl_get as G
+
+    return G.node_status(name not in world.not_ready_nodes, name not in world.untainted_nodes)
 
 
 def _dated(world: World) -> set[tuple[str, str]]:
