@@ -31,6 +31,7 @@ from itertools import accumulate
 from operator import itemgetter
 from typing import Any, BinaryIO, TextIO
 
+from kubeproxy_sim.cli.load_notes import other_family_note
 from kubeproxy_sim.cli.options import build_config, input_names, input_paths
 from kubeproxy_sim.errors import Diagnostic
 from kubeproxy_sim.netfilter.render import generated_rules_texts, generated_table_text, render_ruleset
@@ -44,6 +45,7 @@ from kubeproxy_sim.objects.load import (
     read_documents,
     service_key,
 )
+from kubeproxy_sim.objects.notes import capped_sliceless
 from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.proxier.rules.context import LARGE_CLUSTER_THRESHOLD, RuleBuffer, SyncContext, make_context
 from kubeproxy_sim.proxier.sync import (
@@ -138,7 +140,8 @@ def _whole(documents: list[Document], args: argparse.Namespace, text: bool) -> S
     loaded = decode_documents(documents)
     config, config_diags = build_config(args, loaded.cluster)
     result = generate(loaded.cluster, config)
-    return Synced(config, (*loaded.diagnostics, *config_diags), result,
+    family_note = other_family_note(loaded.cluster, config, args.ip_family)
+    return Synced(config, (*loaded.diagnostics, *config_diags, *family_note), result,
                   [render_ruleset(result.ruleset)] if text else None)
 
 
@@ -193,6 +196,8 @@ class _ShareRules:
     """What one process made of its share: the rules of its services, and its messages about the input."""
 
     config_diags: list[Diagnostic]
+    family_note: list[Diagnostic]
+    """cli.load_notes' note of the other family, when this share's objects call for it."""
     ctx: SyncContext
     out: RuleBuffer
     diagnostics: tuple[Diagnostic, ...]
@@ -222,14 +227,16 @@ def _share_rules(documents: list[Document], args: argparse.Namespace, share: Sha
     ctx = make_context(config, own if alone else own + _receive(inbox))
     out = RuleBuffer()
     write_services(ctx, work, out)
-    return _ShareRules(config_diags, ctx, out, loaded.diagnostics, loaded.positions, count_unread=alone)
+    family_note = other_family_note(loaded.cluster, config, args.ip_family)
+    return _ShareRules(config_diags, family_note, ctx, out, loaded.diagnostics, loaded.positions,
+                       count_unread=alone)
 
 
 def _child(documents: list[Document], args: argparse.Namespace, share: Share, text: bool, release: bool,
            inbox: BinaryIO, outbox: BinaryIO, handover: mmap.mmap) -> None:
     mine = _share_rules(documents, args, share, release, inbox, outbox)
     private = _private_texts(mine.out) if text else None
-    _hand_over(outbox, handover, (mine.out, private, mine.diagnostics, mine.positions))
+    _hand_over(outbox, handover, (mine.out, private, mine.diagnostics, mine.positions, mine.family_note))
     if mine.count_unread:  # the parent always sends its count: read it before exiting, or a parent that sends
         _receive(inbox)    # it after this child is gone writes into a closed pipe (EPIPE) and does it all alone
 
@@ -245,15 +252,18 @@ def _parent(documents: list[Document], args: argparse.Namespace, share: Share, t
 
 def _joined(mine: _ShareRules, private: tuple[_Blocks, _Blocks] | None, received: tuple[Any, ...]) -> Synced:
     """The sync of both shares: the parent's, then what the child sent (see :func:`_child`)."""
-    theirs, their_private, their_diags, their_positions = received
+    theirs, their_private, their_diags, their_positions, their_family_note = received
     ctx = mine.ctx
     out = new_buffer()
     write_head(ctx, out)
     out.extend(mine.out)
     out.extend(theirs)
     write_tail(ctx, out)
-    diagnostics = (*_in_input_order((mine.positions, mine.diagnostics), (their_positions, their_diags)),
-                   *mine.config_diags)
+    # Each share capped its sliceless Services' notes (objects.notes) alone: capped again over both, and the
+    # other family noted once when either share's objects call for it, the lines are one process's.
+    diagnostics = (*capped_sliceless(_in_input_order((mine.positions, mine.diagnostics),
+                                                     (their_positions, their_diags))),
+                   *mine.config_diags, *(mine.family_note or their_family_note))
     if private is None or their_private is None:
         return Synced(ctx.config, diagnostics, assemble(ctx, out), None)
     pieces = [*generated_table_text("filter", _table_chains(out.filter_chains, out.filter,

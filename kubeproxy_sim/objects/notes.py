@@ -9,6 +9,7 @@ for every command reading objects.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from kubeproxy_sim.errors import Diagnostic, Severity
@@ -47,10 +48,56 @@ def sliceless_services(services: Iterable[Service], slices: Iterable[EndpointSli
             found.append((service, matched))
     notes = [_sliceless(service, matched) for service, matched in found[:SLICELESS_SHOWN]]
     if len(found) > SLICELESS_SHOWN:
-        rest = len(found) - SLICELESS_SHOWN
-        notes.append(Diagnostic(f"and {rest} more Service{'s' if rest != 1 else ''} with ready pods and no "
-                                "EndpointSlice", severity=Severity.NOTE))
+        notes.append(_rest_note(len(found) - SLICELESS_SHOWN))
     return notes
+
+
+def capped_sliceless(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
+    """``diagnostics`` with the notes of :func:`sliceless_services` capped once more, over them all.
+
+    A ``rules`` run split over two processes (cli.split_sync) loads two shares of the Services, and each share
+    notes its own sliceless ones: merged in input order, up to twice :data:`SLICELESS_SHOWN` lines and two
+    counts. Kept here are the first Services' lines, then one count of every other (the hidden lines and both
+    counts'), where one load of every Service puts it: what one process prints.
+    """
+    named = [i for i, d in enumerate(diagnostics) if _names_sliceless(d)]
+    counts = [(i, count) for i, d in enumerate(diagnostics) if (count := _rest_count(d)) is not None]
+    if len(counts) <= 1 and len(named) <= SLICELESS_SHOWN:
+        return list(diagnostics)  # one load's notes: already capped
+    hidden = len(named) - SLICELESS_SHOWN if len(named) > SLICELESS_SHOWN else 0
+    rest = hidden + sum(count for _, count in counts)
+    dropped = {*named[SLICELESS_SHOWN:], *(i for i, _ in counts)}
+    last_shown = named[min(len(named), SLICELESS_SHOWN) - 1] if named else -1
+    kept: list[Diagnostic] = []
+    for i, diagnostic in enumerate(diagnostics):
+        if i not in dropped:
+            kept.append(diagnostic)
+        if i == last_shown and rest:
+            kept.append(_rest_note(rest))
+    return kept
+
+
+_SLICELESS_WORDS = "but no EndpointSlice of this Service was read"
+_REST = re.compile(r"and ([0-9]+) more Services? with ready pods and no EndpointSlice")
+
+
+def _rest_note(rest: int) -> Diagnostic:
+    return Diagnostic(f"and {rest} more Service{'s' if rest != 1 else ''} with ready pods and no EndpointSlice",
+                      severity=Severity.NOTE)
+
+
+def _names_sliceless(diagnostic: Diagnostic) -> bool:
+    """Whether it is one Service's line of :func:`sliceless_services`."""
+    return (diagnostic.severity is Severity.NOTE and diagnostic.kind == "Service"
+            and _SLICELESS_WORDS in diagnostic.message)
+
+
+def _rest_count(diagnostic: Diagnostic) -> int | None:
+    """The Services a count of :func:`sliceless_services` stands for; None for any other message."""
+    if diagnostic.severity is not Severity.NOTE or diagnostic.kind is not None:
+        return None
+    match = _REST.fullmatch(diagnostic.message)
+    return int(match.group(1)) if match else None
 
 
 def _sliceless(service: Service, matched: list[Pod]) -> Diagnostic:
@@ -58,6 +105,6 @@ def _sliceless(service: Service, matched: list[Pod]) -> Diagnostic:
     selector = ",".join(f"{key}={value}" for key, value in service.selector or ())
     return Diagnostic(
         f"spec.selector {selector} matches {len(matched)} ready pod{'s' if len(matched) != 1 else ''} ({names}) "
-        "but no EndpointSlice of this Service was read, so kube-proxy rejects its connections (\"has no "
+        f"{_SLICELESS_WORDS}, so kube-proxy rejects its connections (\"has no "
         "endpoints\"); are its slices missing? (kubectl get all leaves them out: add kubectl get endpointslices "
         "-o yaml)", file=service.origin.file or None, kind="Service", object=service.key, severity=Severity.NOTE)
