@@ -25,6 +25,7 @@ import sys
 import time
 
 from kubeproxy_sim.kernel.probe import mark
+from kubeproxy_sim.simulator.checksum import internet_checksum
 
 V4 = (socket.AF_INET, socket.IPPROTO_ICMP, 8, 0, (3, 11))
 V6 = (socket.AF_INET6, socket.IPPROTO_ICMPV6, 128, 129, (1, 3))
@@ -34,21 +35,12 @@ ERROR_NAMES = {(4, 3): "destination unreachable", (4, 11): "time exceeded", (6, 
                (6, 3): "time exceeded"}
 
 
-def checksum(data: bytes) -> int:
-    """The Internet checksum (RFC 1071) an ICMP (v4) message carries; ICMPv6's the kernel fills in itself."""
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
 def request(six: bool, ident: int, sequence: int) -> bytes:
-    """An echo request's ICMP message: its identifier, sequence number and a payload naming both."""
+    """An echo request's ICMP message: its identifier, sequence number and a payload naming both; an ICMP one
+    carries its checksum, an ICMPv6 one's (over a pseudo-header) the kernel fills in."""
     body = struct.pack("!BBHHH", V6[2] if six else V4[2], 0, 0, ident, sequence) + \
         b"kubeproxy-sim ping %d %d" % (ident, sequence)
-    return body if six else body[:2] + struct.pack("!H", checksum(body)) + body[4:]
+    return body if six else body[:2] + struct.pack("!H", internet_checksum(body)) + body[4:]
 
 
 def read(data: bytes, six: bool, ident: int) -> tuple[int, dict[str, object]] | None:

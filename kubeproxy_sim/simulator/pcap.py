@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from kubeproxy_sim.netfilter.packet import ICMP_PROTOS, format_address
+from kubeproxy_sim.simulator.checksum import internet_checksum
 from kubeproxy_sim.simulator.network import Hop, echo
 
 SNAPLEN = 0xFFFF
@@ -74,16 +75,6 @@ def crc32c(data: bytes) -> int:
     for byte in data:
         crc = (crc >> 8) ^ CRC32C_TABLE[(crc ^ byte) & 0xFF]
     return ~crc & 0xFFFFFFFF
-
-
-def internet_checksum(data: bytes) -> int:
-    """RFC 1071's ones' complement sum of 16-bit words (an odd length padded with a zero byte), complemented."""
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def _pseudo_header(family: int, src: bytes, dst: bytes, proto: int, length: int) -> bytes:

@@ -31,8 +31,8 @@ from kubeproxy_sim.kernel.send import topology_record
 from kubeproxy_sim.kernel.state import read_state
 from kubeproxy_sim.objects import load_paths
 from kubeproxy_sim.objects.model import Cluster
+from kubeproxy_sim.simulator.checksum import internet_checksum
 from kubeproxy_sim.simulator.network import Simulator
-from kubeproxy_sim.simulator.pcap import internet_checksum
 from kubeproxy_sim.simulator.send import send as sim_send
 from tests.simulator.builders import HOSTS, load, objects
 
