@@ -345,10 +345,11 @@ def run(args: argparse.Namespace) -> int:
     # text no DNS name has (300.1.1.1, 10.0.0.1/32, '') is a malformed address: _packet's usage error
     name = args.dst if args.dst is not None and not is_address(args.dst) and trace_inputs.dns_shaped(args.dst) \
         else None
-    if name is not None and args.rules:
-        _packet(_with_dst(args, args.src))  # the rest of the packet's faults first, as for an address
-        raise trace_inputs.names_need_objects(name)
-    packet = _packet(args if name is None else _with_dst(args, args.src))
+    packet = _packet(args if name is None else _with_dst(args, args.src))  # (a name: the rest of its faults first)
+    if name is not None:
+        _check_dns_name(name)
+        if args.rules:
+            raise trace_inputs.names_need_objects(name)
     reply = args.ctdir == "REPLY"
     _check_direction(packet, reply)  # before the rules load
     graph_format = None if args.graph is None else _check_graph(args.graph)  # --graph "" too: a usage error
@@ -372,10 +373,12 @@ def run(args: argparse.Namespace) -> int:
             if tracer.engine.is_local_origin(packet):
                 packet, note = trace_inputs.sent_by_the_node(packet)
                 input_notes.append(note)
-            elif not node.addresses_known and packet.family == 4 and packet.src:
+            elif not node.addresses_known and packet.src:
                 # (known: the routing step that drops it says why; 0.0.0.0 -> 0.0.0.0 is a broadcast to the node)
-                input_notes.append(trace_inputs.martian_note(packet))
-            elif packet.src:  # another host's socket sends to its own lo: only a crafted packet gets here
+                input_notes.append(trace_inputs.martian_note(packet) if packet.family == 4 else
+                                   _unknown_source_note(packet))
+            elif packet.src and _another_hosts(tracer, rules, packet):
+                # another host's socket sends to its own lo: only a crafted packet gets here
                 pod = trace_inputs.source_pod(rules.objects[0], packet) if rules.objects else None
                 input_notes.append(trace_inputs.crafted_note(packet, pod))
         traced = _trace(tracer, packet, reply)
@@ -395,6 +398,63 @@ def run(args: argparse.Namespace) -> int:
     if graph_format is not None:
         _graph_of_trace(args, graph_format, tracer, packet, reply, traced, rules)
     return 1 if rules.errors else 0
+
+
+DNS_LABEL_MAX = 63
+DNS_NAME_MAX = 253
+
+
+def _check_dns_name(name: str) -> None:
+    """Refuse ``--dst NAME`` (already DNS-shaped: letters, digits and '-' between dots) that breaks RFC 1123's
+    label rules, which Kubernetes' validation (IsDNS1123Label, IsDNS1123Subdomain) holds a Service's and a
+    namespace's name to and CoreDNS a query name: a usage error saying which rule. A hyphen-only label (``-``,
+    ``--``) would otherwise be looked up and read as "no such Service", where it is no name at all."""
+    from kubeproxy_sim.analysis.trace_inputs import NAME_FORMS
+
+    labels = name.removesuffix(".").split(".")
+    bad = next((label for label in labels if not (label[0].isalnum() and label[-1].isalnum())), None)
+    long = next((label for label in labels if len(label) > DNS_LABEL_MAX), None)
+    if bad is not None:
+        why = f"a label starts and ends with a letter or digit, and {bad!r} does not"
+    elif long is not None:
+        why = f"a label is at most {DNS_LABEL_MAX} characters, and {long[:16]}... has {len(long)}"
+    elif len(name.removesuffix(".")) > DNS_NAME_MAX:
+        why = f"a name is at most {DNS_NAME_MAX} characters, and this one has {len(name.removesuffix('.'))}"
+    else:
+        return
+    raise UsageError(Diagnostic(f"{name!r} is not an IP address, nor a DNS name ({why}); expected an IPv4 or IPv6 "
+                                f"address, or a Service's {NAME_FORMS}", field="--dst"))
+
+
+def _another_hosts(tracer: Tracer, rules: TracedRules, packet: Packet) -> bool:
+    """Whether a packet to the unspecified address comes from a host other than the node, as far as the trace
+    knows (the node's addresses known): then no socket sent it (a host's socket sends 0.0.0.0 to its own lo), and
+    :func:`.trace_inputs.crafted_note` says so. Not for a source that is the node's own, though it arrived on an
+    interface (``--in-iface``): the node's socket sends to itself, and the note's "reaches no node" would be
+    wrong; nor for the node's pod bridge address in objects mode (:func:`.topology.bridge_gateways`), which the
+    node's socket may be bound to (``send --from`` takes it as the node's)."""
+    if tracer.engine.env.is_local(packet.src):
+        return False
+    return rules.objects is None or packet.src_text not in _bridge_addresses(*rules.objects)
+
+
+def _bridge_addresses(cluster: Cluster, config: ProxyConfig) -> tuple[str, ...]:
+    """The traced node's pod bridge addresses, as the simulator gives them (:func:`.topology.bridge_gateways`)."""
+    from kubeproxy_sim.proxier.config import DetectLocalMode
+    from kubeproxy_sim.simulator.topology import bridge_gateways
+
+    taken = {ip for pod in cluster.pods for ip in pod.pod_ips}
+    routed = config.detect_local_mode is DetectLocalMode.INTERFACE_NAME_PREFIX
+    return bridge_gateways(config.node_pod_cidrs, routed, taken)
+
+
+def _unknown_source_note(packet: Packet) -> str:
+    """For an IPv6 packet to ``::`` traced through a dump without the node's addresses: whether its source is the
+    node's is not known, so whether a socket sent it (the node's, to itself) or only a crafted packet looks so
+    (another host's socket sends to its own lo) is not either; IPv6 routes ``::`` like any address."""
+    return (f":: is no host's address (no packet carries it): if {packet.src_text} is this node's, give --node-ip "
+            f"{packet.src_text}: a socket of the node sending to :: sends to the node itself, on lo (::1); from "
+            "another host only a crafted packet arrives looking like this one (a host's socket sends to its own lo)")
 
 
 def _with_dst(args: argparse.Namespace, dst: str) -> argparse.Namespace:
