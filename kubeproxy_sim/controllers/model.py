@@ -207,6 +207,7 @@ class LastApplied:
 
     tolerations: tuple[Toleration, ...] = ()  # spec.tolerations as written (none: left out)
     deletion_cost: str | None = None  # the pod-deletion-cost annotation as written (None: left out)
+    labels: Labels = ()  # metadata.labels as written (none: left out or empty)
 
 
 def pod_uid(namespace: str, name: str, serial: int) -> str:
@@ -664,6 +665,11 @@ class World:
     # document's JSON), for the next apply's three-way merge (script._merged_service); not read for a Service in
     # ``unannotated``
     services_last_applied: tuple[tuple[str, str], ...] = ()
+    # the Deployments (NS/NAME) whose last apply wrote spec.replicas, as its last-applied-configuration keeps it:
+    # the next apply leaving the field out deletes it (kubectl's patch sends null), and the API server defaults it
+    # to 1 (script._apply_deployments); one no apply wrote it for keeps the live count. Not read for a Deployment
+    # in ``unannotated``
+    deployments_replicas_applied: frozenset[str] = frozenset()
     # (kind, NS/NAME or a Node's name) of the Services and Deployments ``expose`` and ``create deployment`` made,
     # and of the Nodes, Services and Deployments the scenario started with whose documents show another maker (a
     # Node; ownerReferences; managedFields without kubectl-client-side-apply: script.mark_unannotated), which carry no

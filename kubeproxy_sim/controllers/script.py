@@ -1037,9 +1037,11 @@ def _no_last_applied(resource: str, name: str) -> str:
 def _apply_pods(world: World, manifests: Manifests,
                 rng: random.Random) -> tuple[World, list[Note], list[str], tuple[PortConflict, ...]]:
     """(world, notes, refusals, port conflicts) of the manifests' Pods: a running pod the manifest leaves the
-    same is updated in place (its tolerations merged as apply merges them, a toleration dropped refused), any
-    other is created; the updates, then the creations, are made once every pod of the apply is read. A pod no
-    apply made (a ReplicaSet's: last_applied None) has no last-applied-configuration annotation: warned of."""
+    same is updated in place (its tolerations merged as apply merges them, a toleration dropped refused; its
+    labels as apply's three-way merge of a map leaves them: the manifest's set, those the last apply wrote and
+    this one leaves out deleted, another writer's, ``label``'s or ``patch``'s, kept), any other is created; the
+    updates, then the creations, are made once every pod of the apply is read. A pod no apply made (a
+    ReplicaSet's: last_applied None) has no last-applied-configuration annotation: warned of."""
     running = {p.key: p for p in world.pods}
     views = dict(manifests.pod_applied)
     notes: list[Note] = []
@@ -1047,12 +1049,14 @@ def _apply_pods(world: World, manifests: Manifests,
     merged: dict[str, tuple[tuple[Toleration, ...], str | None]] = {}  # by NS/NAME: the fields after the merge
     applied: dict[str, LastApplied] = {}  # by NS/NAME: the new last-applied view
     updated: set[str] = set()
+    relabel: dict[str, dict[str, str | None]] = {}  # by NS/NAME: the label changes of a pod updated in place
     conflicts: tuple[PortConflict, ...] = ()
     refused = []
     for pod in manifests.cluster.pods:
         before = running.get(pod.key)
-        view = views.get(pod.key, LastApplied())  # what this apply writes
+        view = replace(views.get(pod.key, LastApplied()), labels=pod.labels)  # what this apply writes
         own, cost = _merged(before, view)
+        labels = _merged_map(before.labels, pod.labels, (before.last_applied or view).labels) if before else ()
         if before is not None and not only_added_tolerations(before.tolerations, admitted_tolerations(own)):
             refused.append(_tolerations_refused(pod))
             continue
@@ -1060,39 +1064,60 @@ def _apply_pods(world: World, manifests: Manifests,
         key = ("Pod", pod.key)
         if before is not None and before.last_applied is None:
             notes.append((key, _no_last_applied("pods", pod.name)))
-        if before is not None and _same_pod(before, pod):  # a running pod keeps its node, address and readiness
-            same = ((admitted_tolerations(own), cost, view)
-                    == (before.tolerations, before.deletion_cost, before.last_applied))
+        if before is not None and _same_pod(before, replace(pod, labels=before.labels)):  # labels: merged below
+            relabelled = dict(labels) != dict(before.labels)
+            same = not relabelled and ((admitted_tolerations(own), cost, view)
+                                       == (before.tolerations, before.deletion_cost, before.last_applied))
             notes.append((key, f"pod/{pod.name} {'unchanged' if same else 'configured'}"))
             if not same:  # a pod spec change the API server allows, an annotation, or a first apply: in place
                 updated.add(pod.key)
+            if relabelled:
+                relabel[pod.key] = {**{k: None for k, _ in before.labels if k not in dict(labels)}, **dict(labels)}
             continue
         notes.append((key, _applied("pod", pod.name, before, False)))
         changed.append(pod)
     if updated:
         world = W.update_pods(world, {key: merged[key] for key in updated}, rng, applied)
+    for pod_key, changes in relabel.items():  # the labels apply's merge leaves, patched in place
+        namespace, _, name = pod_key.partition("/")
+        world = W.label_pod(world, namespace, name, changes, rng, overwrite=True)
     if changed:
         world, conflicts = W.add_pods(world, changed, rng, merged, applied, dict(manifests.pod_containers))
     return world, notes, refused, conflicts
 
 
 def _apply_deployments(world: World, manifests: Manifests, rng: random.Random) -> tuple[World, list[Note]]:
-    """The manifests' Deployments, as apply merges them: replicas left out keep the live count, and a changed
-    selector is refused (it is immutable), which stops the step; one ``create deployment`` made is warned of
-    and configured (:func:`_unannotated`)."""
+    """The manifests' Deployments, as apply's three-way merge leaves them (:func:`_merged_replicas`), and a
+    changed selector is refused (it is immutable), which stops the step; one ``create deployment`` made is warned
+    of and configured (:func:`_unannotated`). The rest of what the model holds of a Deployment (its template:
+    images, labels, the pod-deletion-cost annotation) is the manifest's: a manifest writes every container's
+    image, and no other writer here changes the rest."""
     notes: list[Note] = []
     for d in manifests.deployments:
         existing = world.deployment(d.namespace, d.name)
-        if existing is not None and not d.replicas_given:  # apply leaves a field the manifest omits alone
-            d = replace(d, replicas=existing.replicas)
+        key = ("Deployment", d.key)
+        if existing is not None:
+            d = replace(d, replicas=_merged_replicas(world, existing, d))
         if existing is not None and existing.selector != d.selector:
             raise W.ActionError(f'The Deployment "{d.name}" is invalid: spec.selector: field is immutable')
-        key = ("Deployment", d.key)
         unannotated = _unannotated(world, key, "deployments", d.name, existing is not None)
         world = W.apply_deployment(world, d, rng)
+        applied = world.deployments_replicas_applied
+        world = replace(world, deployments_replicas_applied=applied | {d.key} if d.replicas_given
+                        else applied - {d.key})
         notes += unannotated or [(key, _applied("deployment.apps", d.name, existing,
                                                 world.deployment(d.namespace, d.name)))]
     return world, notes
+
+
+def _merged_replicas(world: World, live: Deployment, written: Deployment) -> int:
+    """spec.replicas after kubectl apply's three-way merge: the manifest's when it writes them; left out, deleted
+    when the last apply wrote them (kubectl's patch sends null, and the API server defaults the field to 1), else
+    the live count kept (what ``scale``, ``patch`` or an autoscaler set)."""
+    if written.replicas_given:
+        return written.replicas
+    wrote = live.key in world.deployments_replicas_applied and ("Deployment", live.key) not in world.unannotated
+    return 1 if wrote else live.replicas
 
 
 def _tolerations_refused(pod: Pod) -> str:
@@ -1422,6 +1447,10 @@ def play(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
         if any(key not in present for key, _ in after.services_last_applied):
             after = replace(after, services_last_applied=tuple(v for v in after.services_last_applied
                                                                if v[0] in present))
+    if after.deployments_replicas_applied:  # deleted: made again by create, it has no last-applied-configuration
+        kept = after.deployments_replicas_applied & {d.key for d in after.deployments}
+        after = after if kept == after.deployments_replicas_applied else replace(
+            after, deployments_replicas_applied=kept)
     if after.unannotated:  # deleted: made again by apply, it has one
         after = replace(after, unannotated=after.unannotated & _annotatable(after.services, after.deployments,
                                                                             after.nodes))
