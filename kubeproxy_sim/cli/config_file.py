@@ -162,7 +162,7 @@ def _parse(path: str, text: str | ReadFailure | None) -> _Parsed:
     except yaml.YAMLError as exc:
         from kubeproxy_sim.objects.load import BadValueError, yaml_syntax_error
 
-        found = yaml_syntax_error(exc, path)
+        found = yaml_syntax_error(exc, path, text=text)  # (the text: a tab is named whichever reader marked it)
         if isinstance(exc, BadValueError):  # (it parses: a null key or a bad !!binary fails kube-proxy's decoding)
             found = dataclasses.replace(found, message=f"{found.message}; kube-proxy's decoding refuses the file")
         return {}, found, [], []

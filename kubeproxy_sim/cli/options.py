@@ -409,14 +409,16 @@ def _scenario_mapping(directory: Path) -> dict[object, object]:
 
     file = str(directory / "scenario.yaml")
     try:
-        data, _ = safe_load(read_text(directory / "scenario.yaml"), single=True)
+        text = read_text(directory / "scenario.yaml")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(Diagnostic(cannot_read(exc, SCENARIO_FILE_EXPECTED["scenario.yaml"]), file=file,
                                     field="--scenario")) from None
+    try:
+        data, _ = safe_load(text, single=True)
     except yaml.YAMLError as exc:
         from kubeproxy_sim.objects.load import yaml_syntax_error
 
-        raise UsageError(yaml_syntax_error(exc, file)) from None
+        raise UsageError(yaml_syntax_error(exc, file, text=text)) from None  # (the text: a tab is named)
     if data is None:
         return {}
     if type(data) is not dict:

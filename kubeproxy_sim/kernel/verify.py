@@ -247,12 +247,14 @@ def read_flow_entries(path: str) -> list[Any]:
     from kubeproxy_sim.objects.stdin import read_text
 
     try:
-        data, _ = safe_load(read_text(path), single=True)  # (the commands' one reader: /dev/zero refused)
+        text = read_text(path)  # (the commands' one reader: /dev/zero refused)
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(Diagnostic(cannot_read(exc, "a YAML file of flows: [...]"), file=path,
                                     field="--flows")) from None
+    try:
+        data, _ = safe_load(text, single=True)
     except yaml.YAMLError as exc:
-        raise InputError(yaml_syntax_error(exc, path)) from None
+        raise InputError(yaml_syntax_error(exc, path, text=text)) from None  # (the text: a tab is named)
     entries = data.get("flows") if isinstance(data, dict) else data
     if not isinstance(entries, list) or not entries:
         raise InputError(Diagnostic("expected a non-empty list under `flows:`", file=path, field="flows"))
