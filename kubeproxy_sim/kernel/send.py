@@ -49,6 +49,7 @@ from kubeproxy_sim.simulator.send import (
     SendResult,
     bridge_source_label,
     check_source_form,
+    source_spelled,
     split_destination,
 )
 
@@ -115,6 +116,7 @@ class Source:
     netns: str
     bind: str | None = None  # the source address to bind, when the namespace has several
     pod: str = ""  # a pod source's address (its record in the state's pods); "" for a node or a client outside
+    shown: str | None = None  # how words name it when that differs from label (send's SendResult.source_shown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,14 +155,22 @@ def _family(state: dict[str, Any]) -> int:
 
 
 def resolve_source(state: dict[str, Any], text: str) -> Source:
-    """pod/NS/NAME, node/NAME, external, external:IP or an address of a pod, node or client."""
+    """pod/NS/NAME, node/NAME, external, external:IP or an address of a pod, node or client, as ``send`` takes
+    them (:func:`.simulator.send.parse_source`): the spellings of its output too (``NS/NAME``, ``external/IP``),
+    and an endpoint no Pod object owns by its key or the name its rows show (``NS/ADDRESS``, marked or not)."""
     check_source_form(text)
+    given, text = text, source_spelled(text)
     if text.startswith("pod/"):
-        key = text[4:]
-        ip, pod = next(((ip, p) for ip, p in state["pods"].items() if p["key"] == key), ("", None))
-        if pod is None:
-            raise _bad(text, "--from", "no such pod; expected pod/NAMESPACE/NAME of a pod of this cluster")
-        return Source(text, pod["netns"], bind=ip if pod.get("pooled") else None, pod=ip)  # a pool: many addresses
+        found = _pod_named(state, text[4:])
+        if found is None:
+            shown = sorted(_pod_shown(p["key"], ip, p) for ip, p in state["pods"].items()
+                           if not p["host_network"] and not p["key"].startswith("client/"))
+            raise _bad(given, "--from", "no such pod; expected pod/NAMESPACE/NAME of a pod of this cluster "
+                       f"({one_of(text[4:], shown, 'pods')})")
+        ip, pod = found
+        label = f"pod/{pod['key']}"  # (the JSON's stable key, as send's)
+        return Source(label, pod["netns"], bind=ip if pod.get("pooled") else None, pod=ip,  # a pool: many addresses
+                      shown=f"pod/{_pod_shown(pod['key'], ip, pod)}")
     if text.startswith("node/"):
         node = state["nodes"].get(text[5:])
         if node is None:
@@ -176,6 +186,36 @@ def resolve_source(state: dict[str, Any], text: str) -> Source:
     return _source_by_address(state, text)  # an address (check_source_form)
 
 
+def _pod_named(state: dict[str, Any], name: str) -> tuple[str, dict[str, Any]] | None:
+    """(address, record) of the pod ``--from pod/NAME`` names, as ``send``'s :meth:`.topology.Topology.pod_named`
+    finds it: by its key, else an endpoint address no Pod object owns by the name send's rows show it under
+    (``NS/ADDRESS``, the address in any spelling, with or without the mark). A state written before ``netns up``
+    recorded ``pod_object`` takes a made-up key's address too (its key says it is made up)."""
+    from kubeproxy_sim.simulator.topology import NO_POD_MARK
+
+    found = next(((ip, p) for ip, p in state["pods"].items() if p["key"] == name), None)
+    if found is not None:
+        return found
+    namespace, _, rest = name.removesuffix(NO_POD_MARK).partition("/")
+    if not is_address(rest):
+        return None
+    ip = canonical_address(rest)
+    pod = state["pods"].get(ip)
+    if pod is None or pod["host_network"] or pod["key"].partition("/")[0] != namespace:
+        return None
+    endpoint = pod.get("pod_object") is False or (pod.get("pod_object") is None and
+                                                  _pod_shown(pod["key"], ip, pod) != pod["key"])
+    return (ip, pod) if endpoint else None
+
+
+def _pod_shown(key: str, ip: str, pod: dict[str, Any]) -> str:
+    """The name ``send``'s rows show a pod under (:func:`.topology.pod_name_shown`): a Pod object's key, an
+    endpoint's made-up key (``NS/ep-10-244-1-10``) as ``NS/ADDRESS``."""
+    from kubeproxy_sim.simulator.topology import endpoint_shown
+
+    return key if pod.get("pod_object") is True else endpoint_shown(key, ip)
+
+
 def _source_by_address(state: dict[str, Any], text: str) -> Source:
     """The source at address ``text``, looked up by its canonical text; an error quotes ``text`` as given."""
     ip = canonical_address(text)
@@ -183,7 +223,8 @@ def _source_by_address(state: dict[str, Any], text: str) -> Source:
         return Source(ip, state["clients"][ip])
     pod = state["pods"].get(ip)
     if pod is not None and not pod["host_network"]:
-        return Source(f"pod/{pod['key']}", pod["netns"], bind=ip if pod.get("pooled") else None, pod=ip)
+        return Source(f"pod/{pod['key']}", pod["netns"], bind=ip if pod.get("pooled") else None, pod=ip,
+                      shown=f"pod/{_pod_shown(pod['key'], ip, pod)}")
     for name, node in state["nodes"].items():
         if ip in node["addresses"]:
             return Source(f"node/{name}", node["netns"], bind=ip)
@@ -309,6 +350,7 @@ class Tally:
     dns_server: str = ""  # the nameserver each connection's DNS lookup asked ("": none was sent)
     dns_failures: dict[str, int] = field(default_factory=dict)  # query failure reason -> connections
     dns_seen: dict[str, int] = field(default_factory=dict)  # "ns/name ip:port" of the responder -> queries
+    source_shown: str | None = None  # the source as words name it (Source.shown)
 
     def share(self, key: str) -> float:
         return self.pods.get(key, 0) / self.count if self.count else 0.0
@@ -335,7 +377,7 @@ class Tally:
                    ((*self._named(reason), n) for reason, n in sorted(self.dns_failures.items()))]
         failed.sort(key=lambda f: (f.reason, f.detail))
         return SendResult(self.source, self.destination, self.proto, self.count, self.seed, tuple(delivered),
-                          tuple(failed))
+                          tuple(failed), source_shown=self.source_shown)
 
     def _named(self, reason: str) -> tuple[str, str]:
         if reason.startswith(TCP_RETRY):  # a DNS answer truncated over UDP, asked again over TCP (.dnsquery)
@@ -377,7 +419,7 @@ def tally(source: Source, dest: Destination, proto: str, results: list[dict[str,
         seen.setdefault(key, set()).add(result["src"].rsplit(":", 1)[0])
     return Tally(source.label, dest.label, proto, len(results) + sum(failed.values()), dict(pods),
                  {k: sorted(v) for k, v in seen.items()}, dict(failures), seed, timeout, verdicts, dest.ip, dest.note,
-                 dest.query.server if dest.query is not None else "", dict(failed), dict(answered))
+                 dest.query.server if dest.query is not None else "", dict(failed), dict(answered), source.shown)
 
 
 def check_proto(proto: str) -> str:
@@ -601,7 +643,7 @@ def ping_result(state: dict[str, Any], source: Source, dest: Destination, proto:
         delivered.append(Delivered(key, reply, node, n, round(n / total, 6), None, (), pod_object=pod_object))
     failed = tuple(Failed(reason, n, detail, None) for (reason, detail), n in sorted(failures.items()))
     return SendResult(source.label, dest.label, proto, total, seed, tuple(delivered), failed,
-                      ping=ping_target_of(state, connected_address(source, address)))
+                      ping=ping_target_of(state, connected_address(source, address)), source_shown=source.shown)
 
 
 def _own_host(address: str) -> bool:

@@ -238,20 +238,46 @@ BARE_UNICAST = ("{kind} is no pod's, node's or outside machine's; expected a rou
 
 def check_source_form(text: str) -> None:
     """Refuse a ``--from`` value of none of the forms (a usage error, 2) from its text alone, so send and netns
-    send say it before the objects are read or a cluster is looked up, as :func:`split_destination` does ``--to``."""
+    send say it before the objects are read or a cluster is looked up, as :func:`split_destination` does ``--to``.
+    The spellings of send's own output are forms too (:func:`source_spelled`)."""
+    given, text = text, source_spelled(text)
     if is_address(text) and loopback(*parse_address(text)):
-        raise _bad(text, "--from", LOOPBACK_SOURCE, usage=True)
+        raise _bad(given, "--from", LOOPBACK_SOURCE, usage=True)
     if is_address(text):
-        _refuse_no_machines(text, text, BARE_UNICAST)
+        _refuse_no_machines(given, text, BARE_UNICAST)
         return
     if text.startswith(("pod/", "node/")) or text == "external":
         return
     if text.startswith("external:"):
         if not is_address(text.partition(":")[2]):
-            raise _bad(text, "--from", "expected external:IP with an IP address", usage=True)
-        _refuse_no_machines(text, text.partition(":")[2], EXTERNAL_UNICAST)
+            raise _bad(given, "--from", "expected external:IP with an IP address", usage=True)
+        _refuse_no_machines(given, text.partition(":")[2], EXTERNAL_UNICAST)
         return
-    raise _bad(text, "--from", f"expected {SOURCE_FORMS}", usage=True)
+    # (a bare NAME, a row's node column, is no form: a typo would be looked up only after the objects are read)
+    raise _bad(given, "--from", f"expected {SOURCE_FORMS}", usage=True)
+
+
+_NODE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+"""A name as Kubernetes validates a Node's and a namespace's (a DNS-1123 subdomain)."""
+
+
+def _bare_name(text: str) -> bool:
+    """Whether ``--from`` text is a bare name (a namespace's, before ``/NAME`` in a row's ``pod``)."""
+    return len(text) <= 253 and _NODE_NAME.fullmatch(text) is not None
+
+
+def source_spelled(text: str) -> str:
+    """``--from`` in its own form when written as send's output names a source: a row's ``pod`` (``NS/NAME``, an
+    endpoint's ``NS/ADDRESS`` with or without its mark) is ``pod/NS/NAME``, ``external/IP`` (an outside host's row)
+    ``external:IP``; any other text as it is. netns send takes the same (:func:`.kernel.send.resolve_source`)."""
+    if text.startswith("external/") and is_address(text[9:]):
+        return f"external:{text[9:]}"
+    if text.startswith(("pod/", "node/", "external:")) or text == "external" or is_address(text):
+        return text
+    namespace, sep, name = text.partition("/")
+    if sep and name and "/" not in name and _bare_name(namespace):
+        return f"pod/{text}"
+    return text
 
 
 def _refuse_no_machines(text: str, address: str, why: str) -> None:
@@ -262,8 +288,10 @@ def _refuse_no_machines(text: str, address: str, why: str) -> None:
 
 
 def parse_source(sim: Simulator, text: str) -> Client:
-    """pod/NS/NAME, node/NAME, external, external:IP, or an address of a pod, node or outside machine."""
+    """pod/NS/NAME, node/NAME, external, external:IP, or an address of a pod, node or outside machine; the
+    spellings of send's output too (:func:`source_spelled`: NS/NAME, external/IP)."""
     check_source_form(text)
+    given, text = text, source_spelled(text)
     if text.startswith("pod/"):
         pod = sim.topology.pod_named(text[4:])
         if pod is None:
@@ -272,7 +300,7 @@ def parse_source(sim: Simulator, text: str) -> Client:
                 raise _bad(text, "--from", absent)
             # named as the rows name them: an endpoint no Pod object owns by NS/ADDRESS, not its made-up key
             known = one_of(text[4:], sorted(pod_name_shown(p) for p in sim.topology.pods), "pods")
-            raise _bad(text, "--from", f"no such pod; expected pod/NAMESPACE/NAME of a pod of the objects ({known})")
+            raise _bad(given, "--from", f"no such pod; expected pod/NAMESPACE/NAME of a pod of the objects ({known})")
         return sim.client("pod", pod.key)
     if text.startswith("node/"):
         if sim.topology.node(text[5:]) is None:
@@ -324,7 +352,7 @@ PORT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 def packet_family(source: str, destination: str) -> int | None:
     """The family of a ``--from``/``--to`` pair's literal addresses (external:IP, IP; IP:PORT), both checked for
     their forms already; None when neither is an address or the two differ (that refusal is the simulation's)."""
-    return literal_family((source.removeprefix("external:"), destination.rpartition(":")[0]))
+    return literal_family((source_spelled(source).removeprefix("external:"), destination.rpartition(":")[0]))
 
 
 def split_destination(text: str) -> tuple[str, int]:
@@ -404,7 +432,7 @@ def ping_host(text: str) -> str:
 
 def ping_family(source: str, destination: str) -> int | None:
     """:func:`packet_family` of a ping's ``--from``/``--to`` (its host has no port)."""
-    return literal_family((source.removeprefix("external:"), ping_host(destination)))
+    return literal_family((source_spelled(source).removeprefix("external:"), ping_host(destination)))
 
 
 def ping_proto(proto: str, family: int) -> str:
