@@ -9,20 +9,14 @@ with no traceback.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from pyroute2 import netns
 
-from kubeproxy_sim.kernel import build
 from kubeproxy_sim.kernel.send import PROBE
 from kubeproxy_sim.kernel.state import SERVER_MARK, pid_alive
-from tests.kernel.test_differential_interrupt import START_WAIT, TIMEOUT, _probe_of
+from tests.kernel.interrupted_run import assert_stopped_clean, interrupted
 
 pytestmark = pytest.mark.kernel
 
@@ -36,37 +30,16 @@ DROPPED = "flows:\n" + "- {from: external, to: 'node:30081'}\n" * 2
 def test_an_interrupt_stops_a_dump_mode_run_at_once(kernel: None, run_tag: str, tmp_path: Path,
                                                     signum: signal.Signals, status: int) -> None:
     name = f"{run_tag}-vstop{status}"
-    flows = tmp_path / "flows.yaml"
-    flows.write_text(DROPPED)
-    env = {**os.environ, "KPSIM_STATE_DIR": str(tmp_path), "KUBEPROXY_SIM_NO_PROGRESS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "kubeproxy_sim", "netns", "verify", "--rules", str(DUMP),
-                             "--flows", str(flows), "--count", "5", "--timeout", str(TIMEOUT), "--name", name],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     servers: list[int] = []
-    try:
-        deadline = time.monotonic() + START_WAIT
-        while (probe := _probe_of(proc.pid)) is None:
-            assert proc.poll() is None, f"the run ended before its flow ran: {proc.communicate()}"
-            assert time.monotonic() < deadline, "no flow's probe ever started"
-            time.sleep(0.05)
-        servers = _servers(tmp_path / f"{name}.json")
+
+    def servers_run() -> None:
+        servers.extend(_servers(tmp_path / f"{name}.json"))
         assert servers and all(pid_alive(pid, SERVER_MARK) for pid in servers)
-        proc.send_signal(signum)
-        try:
-            out, err = proc.communicate(timeout=TIMEOUT / 2)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"still running {TIMEOUT / 2:g} s after the signal: it waits for the flow")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-            build.gc(tmp_path, only=name)  # its servers too, which outlive it
-    assert proc.returncode == status, err
-    assert "Traceback" not in err and out == ""
-    assert [n for n in netns.listnetns() if n.startswith(f"kpsim-{name}.")] == []
-    assert list(tmp_path.glob("*.json")) == []  # its state is gone with it
+
+    stopped = interrupted(["--rules", str(DUMP), "--count", "5"], DROPPED, name, tmp_path, signum, servers_run)
+    assert_stopped_clean(stopped, status, name, tmp_path)
     assert not any(pid_alive(pid, SERVER_MARK) for pid in servers)
-    assert PROBE.encode() not in _cmdline(probe)  # the probe is killed, not left waiting out its timeout
+    assert PROBE.encode() not in _cmdline(stopped.probe)  # the probe is killed, not left waiting out its timeout
 
 
 def _servers(record: Path) -> list[int]:
