@@ -51,6 +51,7 @@ from kubeproxy_sim.simulator.send import (
     check_source_form,
     source_spelled,
     split_destination,
+    with_destination_note,
 )
 
 PROBE = "kubeproxy_sim.kernel.probe"
@@ -351,6 +352,7 @@ class Tally:
     dns_failures: dict[str, int] = field(default_factory=dict)  # query failure reason -> connections
     dns_seen: dict[str, int] = field(default_factory=dict)  # "ns/name ip:port" of the responder -> queries
     source_shown: str | None = None  # the source as words name it (Source.shown)
+    destination_note: str | None = None  # what the client's kernel made of the destination (unspecified_note_of)
 
     def share(self, key: str) -> float:
         return self.pods.get(key, 0) / self.count if self.count else 0.0
@@ -376,8 +378,9 @@ class Tally:
         failed += [Failed(name, n, dns_query_detail(self.dns_server, detail), None) for name, detail, n in
                    ((*self._named(reason), n) for reason, n in sorted(self.dns_failures.items()))]
         failed.sort(key=lambda f: (f.reason, f.detail))
-        return SendResult(self.source, self.destination, self.proto, self.count, self.seed, tuple(delivered),
-                          tuple(failed), source_shown=self.source_shown)
+        return with_destination_note(SendResult(
+            self.source, self.destination, self.proto, self.count, self.seed, tuple(delivered), tuple(failed),
+            source_shown=self.source_shown, destination_note=self.destination_note))
 
     def _named(self, reason: str) -> tuple[str, str]:
         if reason.startswith(TCP_RETRY):  # a DNS answer truncated over UDP, asked again over TCP (.dnsquery)
@@ -419,7 +422,8 @@ def tally(source: Source, dest: Destination, proto: str, results: list[dict[str,
         seen.setdefault(key, set()).add(result["src"].rsplit(":", 1)[0])
     return Tally(source.label, dest.label, proto, len(results) + sum(failed.values()), dict(pods),
                  {k: sorted(v) for k, v in seen.items()}, dict(failures), seed, timeout, verdicts, dest.ip, dest.note,
-                 dest.query.server if dest.query is not None else "", dict(failed), dict(answered), source.shown)
+                 dest.query.server if dest.query is not None else "", dict(failed), dict(answered), source.shown,
+                 unspecified_note_of(source, dest.ip, "connections"))
 
 
 def check_proto(proto: str) -> str:
@@ -642,8 +646,10 @@ def ping_result(state: dict[str, Any], source: Source, dest: Destination, proto:
         key, node, pod_object = _answerer(state, source, reply)
         delivered.append(Delivered(key, reply, node, n, round(n / total, 6), None, (), pod_object=pod_object))
     failed = tuple(Failed(reason, n, detail, None) for (reason, detail), n in sorted(failures.items()))
-    return SendResult(source.label, dest.label, proto, total, seed, tuple(delivered), failed,
-                      ping=ping_target_of(state, connected_address(source, address)), source_shown=source.shown)
+    return with_destination_note(SendResult(
+        source.label, dest.label, proto, total, seed, tuple(delivered), failed,
+        ping=ping_target_of(state, connected_address(source, address)), source_shown=source.shown,
+        destination_note=unspecified_note_of(source, address, "pings")))
 
 
 def _own_host(address: str) -> bool:
@@ -679,6 +685,18 @@ def _answerer(state: dict[str, Any], source: Source, ip: str) -> tuple[str, str 
 def _node_at(state: dict[str, Any], ip: str) -> str | None:
     """The node of the state record holding ``ip``: one of its addresses or its pod bridge's (a gateway)."""
     return next((n for n, v in state["nodes"].items() if ip in (*v["addresses"], *v.get("gateways", ()))), None)
+
+
+def unspecified_note_of(source: Source, address: str, what: str) -> str | None:
+    """``send``'s note on ``what`` (connections, pings) to the unspecified address (0.0.0.0, ::), which the
+    client's kernel sends to its own host (:func:`connected_address`), in the same words
+    (:func:`~kubeproxy_sim.simulator.send.unspecified_said`); None for any other address."""
+    from kubeproxy_sim.netfilter.packet import parse_address
+    from kubeproxy_sim.simulator.send import unspecified_said
+
+    if parse_address(address)[1] != 0:
+        return None
+    return unspecified_said(address, connected_address(source, address), source.label, source.bind, what)
 
 
 def connected_address(source: Source, address: str) -> str:

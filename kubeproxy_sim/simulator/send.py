@@ -483,9 +483,15 @@ def unspecified_destination(client: Client, family: int) -> str:
 def unspecified_note(given: str, connected: str, client: Client, what: str) -> str:
     """Why ``what`` (connections, pings) to the unspecified address ``given`` went to ``connected``
     (:func:`unspecified_destination`)."""
-    where = f"its socket's bound source, {connected}" if connected == client.ip else connected
+    return unspecified_said(given, connected, client.label, client.ip, what)
+
+
+def unspecified_said(given: str, connected: str, label: str, address: str | None, what: str) -> str:
+    """:func:`unspecified_note` of a client named ``label`` at ``address`` (its socket's bound one, or the one it
+    would be connected to were it bound): ``send``'s and ``netns send``'s words alike."""
+    where = f"its socket's bound source, {connected}" if connected == address else connected
     return (f"{given} is no host's address (no packet carries it): Linux sends to it as to the client's own host, "
-            f"on lo, at {where}, so {client.label}'s {what} went to {connected}")
+            f"on lo, at {where}, so {label}'s {what} went to {connected}")
 
 
 def with_destination_note(result: SendResult) -> SendResult:
