@@ -253,6 +253,11 @@ class Chain:
         return self._specs
 
     @property
+    def lines(self) -> tuple[int, ...] | None:
+        """The line each of :attr:`specs` was read from (None: not read from a dump, or not built from texts)."""
+        return self._lines
+
+    @property
     def builtin(self) -> bool:
         return self.policy is not None
 
@@ -293,6 +298,11 @@ class Table:
     chains: tuple[Chain, ...] = ()
     deleted: tuple[str, ...] = ()
     circles_checked: bool = field(default=False, init=False, compare=False, repr=False)
+    undeclared_words: frozenset[str] | None = field(default=None, init=False, compare=False, repr=False)
+    """The words its rules jump or go to that may name a chain it does not declare (neither a chain of its, nor,
+    for a jump, a verdict or a target extension), as a validating parse noted them: codec's undeclared_jumps reads
+    the rules only when there is one (a -g quoted in a comment may add one). None: not known. Set like
+    ``circles_checked``, by the parser alone."""
 
     def chain(self, name: str) -> Chain | None:
         return next((c for c in self.chains if c.name == name), None)

@@ -2173,6 +2173,42 @@ def canonical_spec(tokens: list[Token], *, line: int | None = None, file: str | 
 
 
 _JUMP_HEADS = (" -j ", " -g ", "-j ", "-g ")  # (the last two: a rule that is its jump alone)
+_TARGET_FLAG = re.compile(r"(?<![^ ])-[jg](?![^ ])")
+"""A -j or -g standing as a word of its own (in a rule's text with its quoted values blanked out)."""
+_TARGET_AT = re.compile(r"(?<![^ ])-([jg]) ([^ ]+)")
+"""-j or -g and the word after it: the target's name (``"``: a quoted value blanked out)."""
+
+
+def target_word(spec: str) -> tuple[str, bool] | None:
+    """(name, goto) of the target of a rule's canonical text, None when it has none: ``parse_spec(spec).target``'s
+    name and goto, read off the text (a reader of every rule of a dump, codec's undeclared_jumps, parsed 320,000
+    rules for them at 10,000 services, 70% of a trace's time).
+
+    Outside its quoted values the canonical text names its target by the one word ``-j`` or ``-g`` (the long forms
+    and abbreviations are written short; iptables refuses a second target), followed by the name, which is never
+    quoted for a chain or an extension. Anything else is parsed: a backslash (an escaped quote inside a value
+    hides where values end), a -j or -g twice or none followed by a name (``--comment -j``, a one-string value
+    written bare), a name that is a quoted value or looks like an option, a long form."""
+    if "-j" not in spec and "-g" not in spec:
+        return None
+    outside = spec
+    if '"' in spec:
+        if "\\" in spec:
+            return _parsed_target(spec)
+        outside = '"'.join(spec.split('"')[::2])  # (each quoted value left as one word: '"')
+    flags = _TARGET_FLAG.findall(outside)
+    if not flags:  # (--jump, --goto or a prefix of theirs: no canonical text's, parsed all the same)
+        return _parsed_target(spec) if "--j" in outside or "--g" in outside else None
+    found = _TARGET_AT.search(outside)
+    if len(flags) > 1 or found is None or found[2][0] in '-"':
+        return _parsed_target(spec)
+    return found[2], found[1] == "g"
+
+
+def _parsed_target(spec: str) -> tuple[str, bool] | None:
+    """:func:`target_word` by parsing the text (raises RulesSyntaxError for text that is not a rule)."""
+    target = parse_spec(spec).target
+    return None if target is None else (target.name, target.goto)
 
 
 def jump_target(spec: str, users: Container[str]) -> str | None:
