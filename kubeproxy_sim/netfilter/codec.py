@@ -55,6 +55,10 @@ _ALIAS_WORD = re.compile(
 _NOT_NEGATABLE = frozenset({"-m", "-j", "-g", "--match", "--jump", "--goto", "!"})
 
 
+_LONG_WORD = re.compile(r'(?<![^ ])--[^ "]+')
+_MULTIPORT_PREFIX = re.compile(r" --[sd]port ")
+
+
 def _bang_canonical(words: list[str]) -> bool:
     """Canonical negation is ``! -flag``: a bang after a flag (``-s ! ADDR``) or before a value is not."""
     last = len(words) - 1
@@ -90,7 +94,7 @@ def _quotes_canonical(spec: str) -> bool:
     return True
 
 
-def is_canonical_text(spec: str) -> bool:
+def is_canonical_text(spec: str, words: bool = True) -> bool:
     """True when ``spec`` is certainly what the canonical renderer would write for it.
 
     Cheap string checks only, so a bulk parse can skip tokenising. False may be
@@ -104,6 +108,12 @@ def is_canonical_text(spec: str) -> bool:
     if '"' in spec and not _quotes_canonical(spec):
         return False
     if _ALIAS_WORD.search(" " + spec) is not None:
+        return False
+    if not words:  # (the bulk path keeps unchecked text: an option unknown, or abbreviated, is read when used)
+        return "!" not in spec or _bang_canonical(spec.split(" "))
+    if not syntax.LONG_FLAGS.issuperset(_LONG_WORD.findall(spec)):  # (an abbreviation, or an option not modelled)
+        return False
+    if "multiport" in spec and _MULTIPORT_PREFIX.search(spec) is not None:  # (--dport of --dports: long_option)
         return False
     return "!" not in spec or _bang_canonical(spec.split(" "))
 
@@ -542,7 +552,7 @@ class _Parser:
                             elif jump is None:  # (the shape's own: _Shapes.target, inlined)
                                 chain.targets[own[found.re.pattern]] = None  # type: ignore[union-attr]
                     else:
-                        vouched = spec[-1:] != "\r" and is_canonical_text(spec)
+                        vouched = spec[-1:] != "\r" and is_canonical_text(spec, words=False)
                     if vouched:
                         specs = chain.specs
                         if specs is not None:  # (_ChainState.add_plain, inlined)
@@ -911,7 +921,7 @@ class _Parser:
         found = self.shapes.known(spec) if self.validate else None
         if found is not None:
             chain.targets[self.shapes.target(found)] = None
-        elif not self.validate and is_canonical_text(spec):
+        elif not self.validate and is_canonical_text(spec, words=False):
             pass
         elif is_canonical_text(spec):  # (never true when the rule holds -c counters)
             # The text is already canonical: no need to render it again. The typed view is checked

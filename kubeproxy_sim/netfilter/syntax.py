@@ -61,7 +61,7 @@ def _flag_table(flags_by_name: dict[str, str]) -> dict[str, frozenset[str]]:
 
 TARGET_OPTION_FLAGS: dict[str, frozenset[str]] = _flag_table(
     {
-        "DNAT": "--to-destination --random --random-fully --persistent",
+        "DNAT": "--to-destination --random --persistent",  # (no --random-fully: 'unknown option', both v1.8.9)
         "SNAT": "--to-source --random --random-fully --persistent",
         "MASQUERADE": "--to-ports --random --random-fully",
         "REDIRECT": "--to-ports --random",
@@ -309,6 +309,45 @@ MODULE_FLAGS: dict[str, frozenset[str]] = _flag_table(
         "ipv6header": "--header --soft",
     }
 )
+BASE_LONG_OPTIONS: dict[str, str] = {
+    **{name: f"--{name}" for name in (
+        "append delete check insert replace list list-rules flush zero new-chain delete-chain rename-chain policy"
+        " table numeric verbose wait wait-interval exact version help line-numbers modprobe set-counters ipv4"
+        " ipv6").split()},
+    "source": "-s", "src": "-s", "destination": "-d", "dst": "-d", "protocol": "-p", "in-interface": "-i",
+    "out-interface": "-o", "fragments": "-f", "jump": "-j", "goto": "-g", "match": "-m",
+}
+"""iptables 1.8.9's own long options (iptables.c's original_opts; xtables.c's for nft, the same names), each with
+the flag it is read as: the head of getopt_long's table, to which each loaded extension's options are added
+(:func:`long_option`). Aliases (source, src) are one option to getopt: the same value."""
+
+
+def long_option(word: str, extensions: Sequence[tuple[str, Collection[str]]]) -> str | None:
+    """The option a long-option word (``--dp``) names, as getopt_long reads it over iptables' table
+    (:data:`BASE_LONG_OPTIONS`) and the options of ``extensions`` (name, its options) loaded so far: a name
+    written whole, or the one option it is an unambiguous prefix of (an alias of one option is that option), as
+    its full flag (``--dport``); "" when it is a prefix of several (iptables: 'unknown option "--in"'), None when
+    of none."""
+    name = word[2:]
+    found: dict[tuple[str, str], str] = {}
+    flag = BASE_LONG_OPTIONS.get(name)
+    if flag is not None:
+        return flag
+    for extension, flags in extensions:
+        if word in flags:
+            return word
+        for option in flags:
+            if option.startswith(word):
+                canonical = FLAG_ALIASES.get(option, option)
+                found[(extension, canonical)] = canonical
+    for base, flag in BASE_LONG_OPTIONS.items():
+        if base.startswith(name):
+            found[("", flag)] = flag
+    if len(found) > 1:
+        return ""
+    return next(iter(found.values()), None)
+
+
 # Aliases iptables-save never writes; the canonical text uses the short name.
 FLAG_ALIASES = {
     "--source-port": "--sport",
@@ -316,6 +355,13 @@ FLAG_ALIASES = {
     "--source-ports": "--sports",
     "--destination-ports": "--dports",
 }
+LONG_FLAGS = frozenset().union(BUILTIN_FLAGS, MATCH_FLAGS, TARGET_FLAGS, FLAG_ALIASES, *MODULE_FLAGS.values(),
+                               *TARGET_OPTION_FLAGS.values(), (f"--{name}" for name in BASE_LONG_OPTIONS))
+"""Every long option known here, written whole: read as written unless it is one of :data:`_PREFIXES`."""
+_PREFIXES = frozenset(flag for flag in LONG_FLAGS if any(other != flag and other.startswith(flag)
+                                                          for other in LONG_FLAGS))
+"""The long options that are the start of another (``--dport`` of multiport's ``--dports``): which one such a word
+names depends on the extensions loaded (:meth:`_Interpreter.long_option`)."""
 ZERO_ARG_FLAGS = frozenset(
     "-f --syn --set --rcheck --update --remove --reap --rttl --rsource --rdest --physdev-is-in"
     " --physdev-is-out --physdev-is-bridged --limit-iface-in --limit-iface-out --return-nomatch"
@@ -1271,7 +1317,7 @@ _VALUE_TOKEN = re.compile(r'(?<![^ ])(?<!-[mp] )("[^"\\]*"|(?:[^-! "]|-[0-9]|!(?
 HOLE = "\x00"
 """What stands for each free value in a skeleton (:func:`split_skeleton`); in :func:`skeleton_spec`'s options,
 followed by the value's index."""
-_STEERING_LONG_FLAGS = frozenset({"--match", "--protocol", "--jump", "--goto"})
+_STEERINGLONG_FLAGS = frozenset({"--match", "--protocol", "--jump", "--goto"})
 _SKELETON_LIMIT = 4096
 
 Source = int | str  # a value's index, or literal text
@@ -1346,7 +1392,7 @@ def skeleton_spec(skeleton: str) -> RuleSpec | None:
     if '"' in skeleton:
         return None
     words = skeleton.split(" ")
-    if _STEERING_LONG_FLAGS.intersection(words):
+    if _STEERINGLONG_FLAGS.intersection(words):
         return None
     texts: list[str] = []
     holes = 0
@@ -1636,6 +1682,7 @@ class _Interpreter:
         self.options: list[Option] = []
         self.modules: list[str] = []
         self.protocol_module = ""
+        self.protocol_loaded = False  # iptables loaded the protocol's match for an option (see long_option)
         self.target: Target | None = None
         self.target_options: list[Option] = []
         self.modules_before_target = 0
@@ -1805,6 +1852,8 @@ class _Interpreter:
                                  "protocol with ports", value, "-p tcp, udp, sctp or dccp in the rule")
 
     def option(self, flag: str, negated: bool) -> None:
+        if flag[:2] == "--" and (flag not in LONG_FLAGS or flag in _PREFIXES):
+            flag = self.long_option(flag)
         if negated and (flag in MATCH_FLAGS or flag in TARGET_FLAGS):
             raise self.error(f"'!' cannot negate {flag}", flag, "'!' before one of the match's options")
         if flag in MATCH_FLAGS:
@@ -1832,6 +1881,7 @@ class _Interpreter:
         else:
             instance = self._instance(flag)
             owner = None if instance is None else (self.modules[instance] if instance >= 0 else self.protocol_module)
+            self.protocol_loaded = self.protocol_loaded or instance == -1
             if owner is None and self.target is not None and not takes_options(self.target.name):
                 jump = "-g" if self.target.goto else "-j"
                 raise self.error(f"unknown option: {jump} {self.target.name} takes none (a chain or a verdict)", flag,
@@ -1849,6 +1899,39 @@ class _Interpreter:
                 if owner == "recent":
                     self.recent.setdefault(-1 if instance is None else instance, {})[name] = args
             self.options.append(Option(FLAG_ALIASES.get(flag, flag), args, negated or old_negation, owner))
+
+    def long_option(self, flag: str) -> str:
+        """The option a long one as written names (:func:`long_option`) over the table of iptables' getopt_long at
+        this word: its own options, the matches loaded so far, the target's, and the protocol's match once
+        loaded (by an option no other knew: ``-p tcp --sp 1 --so`` is ambiguous, ``--source`` or
+        ``--source-port``); that match is loaded for an option nothing else knows, and the word read again.
+        ``flag`` itself when an extension loaded is not modelled (its options are not known)."""
+        extensions: list[tuple[str, Collection[str]]] = []
+        target = self.target
+        if any(name.startswith(HOLE) for name in self.modules) or (target is not None and
+                                                                    target.name.startswith(HOLE)):
+            raise self.error("an option whose name depends on the extensions", flag, "named extensions")  # (a
+            # skeleton's placeholder: each rule is read on the general path)
+        for module in self.modules:
+            known = MODULE_FLAGS.get(module)
+            if known is None:
+                return flag
+            extensions.append((module, known))
+        if target is not None and takes_options(target.name):
+            known = TARGET_OPTION_FLAGS.get(target.name)
+            if known is None:
+                return flag
+            extensions.append((target.name, known))
+        proto = self.protocol_module
+        if proto and self.protocol_loaded:
+            extensions.append((proto, MODULE_FLAGS[proto]))
+        found = long_option(flag, extensions)
+        if found is None and proto and not self.protocol_loaded:
+            found = long_option(flag, [*extensions, (proto, MODULE_FLAGS[proto])])
+        if found == "":
+            raise self.error(f'unknown option "{flag}"', flag, "an option's whole name, or more of it: it is the "
+                             "start of several options of iptables or of the extensions loaded")
+        return flag if found is None else found
 
     def target_owns(self, flag: str) -> bool:
         """Whether an option after an extension target is the target's: iptables takes options in any order and
