@@ -1184,10 +1184,86 @@ BUILTIN_UNDECLARED = [
          "*filter\n-A INPUT -j ACCEPT\n-A FOO -j ACCEPT\nCOMMIT\n", line=3),
 ]
 
+# Long options abbreviated (getopt_long over iptables' own options and the extensions loaded so far, both tools
+# alike, observed 2026-12-01): an unambiguous prefix is its option, saved whole (head, rule, the rule saved); a prefix
+# of several, 'unknown option "--in"' at the rule (head, rule, the word)
+ABBREVIATED = [
+    (FILTER, "-A INPUT -p tcp --dp 80 -j ACCEPT", "-A INPUT -p tcp -m tcp --dport 80 -j ACCEPT"),
+    (FILTER, "-A INPUT --sou 1.2.3.4 -j ACCEPT", "-A INPUT -s 1.2.3.4/32 -j ACCEPT"),
+    (FILTER, "-A INPUT --pro udp --sp 53 -j ACCEPT", "-A INPUT -p udp -m udp --sport 53 -j ACCEPT"),
+    (FILTER, "-A INPUT -m comment --comm hi -j ACCEPT", "-A INPUT -m comment --comment hi -j ACCEPT"),
+    (FILTER, "-A INPUT --ma comment --comm x -j ACCEPT", "-A INPUT -m comment --comment x -j ACCEPT"),
+    (FILTER, "-A INPUT --ju DROP", "-A INPUT -j DROP"),
+    (FILTER, "-A INPUT --fragment -j ACCEPT", "-A INPUT -f -j ACCEPT"),  # (iptables' own is --fragments)
+    (FILTER, "-A INPUT -p tcp --dest 1.2.3.4 -j ACCEPT", "-A INPUT -d 1.2.3.4/32 -p tcp -j ACCEPT"),
+    (FILTER, "-A INPUT -p tcp -m tcp --destination-p 80 -j ACCEPT", "-A INPUT -p tcp -m tcp --dport 80 -j ACCEPT"),
+    (
+        FILTER,
+        "-A INPUT -p tcp --tcp-f SYN,ACK SYN -j ACCEPT",
+        "-A INPUT -p tcp -m tcp --tcp-flags SYN,ACK SYN -j ACCEPT",
+    ),
+    # multiport loaded, tcp not: --dport is the start of multiport's --dports only
+    (
+        FILTER,
+        "-A INPUT -p tcp -m multiport --dport 80,81 -j ACCEPT",
+        "-A INPUT -p tcp -m multiport --dports 80,81 -j ACCEPT",
+    ),
+    # a match loaded again merges no options of its own (no ambiguity with the first)
+    (
+        FILTER,
+        "-A INPUT -m comment --comment x -m comment --comm y -j ACCEPT",
+        "-A INPUT -m comment --comment x -m comment --comment y -j ACCEPT",
+    ),
+    (NAT, "-A PREROUTING -p tcp -j DNAT --to 1.2.3.4:80",
+     "-A PREROUTING -p tcp -j DNAT --to-destination 1.2.3.4:80"),
+    (
+        NAT,
+        "-A PREROUTING -p tcp -j DNAT --to-destination 1.2.3.4:80 --ran",
+        "-A PREROUTING -p tcp -j DNAT --to-destination 1.2.3.4:80 --random",
+    ),
+    (
+        NAT,
+        "-A PREROUTING -p tcp -j REDIRECT --to-ports 80 --ran",
+        "-A PREROUTING -p tcp -j REDIRECT --to-ports 80 --random",
+    ),
+    (NAT, "-A POSTROUTING -j SNAT --to 1.2.3.4 --per", "-A POSTROUTING -j SNAT --to-source 1.2.3.4 --persistent"),
+    (
+        FILTER,
+        "-A INPUT -m statistic --mode random --prob 0.5 -j ACCEPT",
+        "-A INPUT -m statistic --mode random --probability 0.50000000000 -j ACCEPT",
+    ),
+    (FILTER, "-A INPUT -j MARK --set-xm 0x1", "-A INPUT -j MARK --set-xmark 0x1/0xffffffff"),
+    (FILTER, "-A INPUT -m addrtype --dst-t LOCAL -j ACCEPT", "-A INPUT -m addrtype --dst-type LOCAL -j ACCEPT"),
+]
+
+
+AMBIGUOUS = [
+    (FILTER, "-A INPUT --in eth0 -j ACCEPT", "--in"),  # in-interface, ipv4, ipv6
+    (FILTER, "-A INPUT --s 1.2.3.4 -j ACCEPT", "--s"),  # source, set-counters
+    (FILTER, "-A INPUT --i eth0 -j ACCEPT", "--i"),
+    (FILTER, "-A INPUT -p tcp -m tcp --dest 1.2.3.4 -j ACCEPT", "--dest"),  # destination, destination-port
+    (FILTER, "-A INPUT -p tcp --sp 1 --so 1.2.3.4 -j ACCEPT", "--so"),  # tcp loaded by --sp: source-port too
+    (FILTER, "-A INPUT -p tcp --sp 1 -j ACCEPT --sou 1.2.3.4", "--sou"),
+    (FILTER, "-A INPUT -p tcp --tcp SYN,ACK SYN -j ACCEPT", "--tcp"),  # tcp-flags, tcp-option
+    (NAT, "-A POSTROUTING -j MASQUERADE --ran", "--ran"),  # random, random-fully
+    (FILTER, "-A INPUT -m recent --se -j ACCEPT", "--se"),  # set, seconds, set-counters
+    (FILTER, "-A INPUT -m conntrack --ctst NEW -j ACCEPT", "--ctst"),  # ctstate, ctstatus
+]
+
+
+ABBREVIATIONS = [
+    *(Case(f"abbreviated {rule}", f"{head}{rule}\nCOMMIT\n", saved=(f"[0:0] {saved}",))
+      for head, rule, saved in ABBREVIATED),
+    *(Case(f"ambiguous {rule}", f"{head}{rule}\nCOMMIT\n", line=head.count("\n") + 1)
+      for head, rule, _ in AMBIGUOUS),
+    Case("DNAT without --random-fully",
+         NAT + "-A PREROUTING -p tcp -j DNAT --to-destination 1.2.3.4:80 --random-fully\nCOMMIT\n", line=6),
+]
+
 
 ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *CHAINS_RENAMED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS,
              *NAT_PORTS, *PORT_NAMES, *RECENT, *RECENT_SAVED, *CHAIN_NAMES, *JUMPS, *QUOTES,
              *PREFIXES, *PROTOCOLS, *TARGETS_NEEDING_OPTIONS, *REJECT_TYPES,
              *CONNTRACK_PROTOCOLS, *OPTIONS_TOGETHER, *FAMILY_ONLY, *MATCH_TYPES, *FIRST_BAD_LINE, *CIRCLES,
              *IPV6_EXTENSIONS, *INTERFACES, *MULTIPORT_ORDER, *ADDRESSES, *TCPMSS, *TPROXY,
-             *PROTOCOL_TARGETS, *FAMILY_VALUES, *BUILTIN_UNDECLARED]
+             *PROTOCOL_TARGETS, *FAMILY_VALUES, *BUILTIN_UNDECLARED, *ABBREVIATIONS]
