@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, TypeVar
 
 import netaddr
 
-from kubeproxy_sim.errors import Diagnostic, Severity
 from kubeproxy_sim.netfilter.compile import CompiledRuleset, RuleMemo, compile_ruleset
 from kubeproxy_sim.netfilter.model import Ruleset
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
@@ -24,7 +23,8 @@ from kubeproxy_sim.objects.model import Cluster, Pod
 from kubeproxy_sim.objects.nodes import node_names, node_object_addresses, synthesised_node_addresses, used_addresses
 from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
 from kubeproxy_sim.proxier.rules.context import serves_localhost_nodeports
-from kubeproxy_sim.simulator.topology import about_node, staged_pod_cidrs
+from kubeproxy_sim.simulator.topology import about_node, nodes_running, staged_pod_cidrs
+from kubeproxy_sim.simulator.topology import phantom_nodes as phantom_nodes  # (diff's, from here as before)
 
 if TYPE_CHECKING:
     from kubeproxy_sim.proxier.sync import PortMemo
@@ -156,10 +156,11 @@ class NodeSet:
         return config.bridge_interface or "cbr0"
 
 
-def node_set(cluster: Cluster, base: ProxyConfig, *, running_only: bool = False) -> NodeSet:
-    """Configs for every node: the base config's node as given, the others derived from their objects.
-    ``running_only``: the nodes a kube-proxy runs on (:func:`nodes_running`), not a node name only pods or
-    endpoints give when Node objects were read (diff's; dist still enters a source pod's node, whatever it is)."""
+def node_set(cluster: Cluster, base: ProxyConfig, *, running_only: bool = True) -> NodeSet:
+    """Configs for every node: the base config's node as given, the others derived from their objects. The nodes
+    are the ones a kube-proxy runs on (:func:`nodes_running`), as send's, netns's and diff's: not a node name only
+    pods or endpoints give when Node objects were read. ``running_only`` False (a test's) takes every name the
+    objects give (:func:`.objects.nodes.node_names`)."""
     ipv6 = base.ipv6
     names = nodes_running(cluster, base.node_name) if running_only else node_names(cluster, base.node_name)
     synth = synthesised_node_addresses(used_addresses(cluster, base.node_ips), 6 if ipv6 else 4)
@@ -172,48 +173,6 @@ def node_set(cluster: Cluster, base: ProxyConfig, *, running_only: bool = False)
         config = dataclasses.replace(base, node_name=name, node_ips=tuple(addresses))
         configs[name] = about_node(config, node, first=index == 0)  # pod CIDRs and labels as the simulator's
     return NodeSet(cluster, configs, tuple(names))
-
-
-def nodes_running(cluster: Cluster, primary: str) -> list[str]:
-    """The nodes a kube-proxy runs on: ``primary`` (the command's node, which runs one with or without its Node
-    object) first, then every Node object. A pod's spec.nodeName or an endpoint's nodeName that no Node object
-    has is a label (kube-proxy compares it with its own name for a Local policy), not a node: no kubelet runs
-    the pod and no kube-proxy writes rules there (the Pod garbage collector deletes a pod bound to a node that
-    does not exist, gcOrphaned); :func:`phantom_nodes` says so. Objects without any Node object (a scenario
-    written as upstream's tests, pods and slices alone) have their nodes named by the pods and endpoints."""
-    names = node_names(cluster, primary)
-    if not cluster.nodes:
-        return names
-    objects = {node.name for node in cluster.nodes}
-    return [name for index, name in enumerate(names) if index == 0 or name in objects]
-
-
-def phantom_nodes(cluster: Cluster, primary: str) -> list[Diagnostic]:
-    """A note per node name that a pod or an endpoint gives and no Node object has, when Node objects were read
-    (:func:`nodes_running` leaves it out): the first object that names it, its field, and what that means."""
-    if not cluster.nodes:
-        return []
-    objects = {node.name for node in cluster.nodes} | {primary}
-    namers: dict[str, Diagnostic] = {}
-    known = ", ".join(sorted(node.name for node in cluster.nodes))
-    for pod in cluster.pods:
-        if pod.node_name and pod.node_name not in objects and pod.node_name not in namers:
-            namers[pod.node_name] = Diagnostic(_phantom(pod.node_name, known), pod.origin.file, "Pod", pod.key,
-                                               "spec.nodeName", severity=Severity.NOTE)
-    for slc in cluster.endpoint_slices:
-        for endpoint in slc.endpoints:  # (by address: the loader may have left out an endpoint before it)
-            name = endpoint.node_name
-            if name and name not in objects and name not in namers:
-                said = f"endpoint {', '.join(endpoint.addresses)}: {_phantom(name, known)}"
-                namers[name] = Diagnostic(said, slc.origin.file, "EndpointSlice", slc.key, "endpoints[].nodeName",
-                                          severity=Severity.NOTE)
-    return list(namers.values())
-
-
-def _phantom(name: str, known: str) -> str:
-    return (f"{name!r} is no Node object's name (the Nodes: {known}): no kube-proxy runs there, so no node of "
-            "that name is simulated; the name only labels endpoints (local to no node), and a real cluster's Pod "
-            "garbage collector deletes a pod bound to a node that does not exist")
 
 
 # --------------------------------------------------------------------------- client sources

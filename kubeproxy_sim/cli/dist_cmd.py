@@ -204,6 +204,9 @@ def run(args: argparse.Namespace) -> int:
         inputs = load_inputs(args, family=packet_family(args.sources, args.to))
     args.ip_family = inputs.ip_family  # the proxier the packets meet, chosen: no note of the other one's shares
     report(inputs.diagnostics, args)
+    from kubeproxy_sim.simulator.topology import phantom_nodes
+
+    report(phantom_nodes(inputs.cluster, inputs.config.node_name), args)  # node names no Node object backs, as send's
     with progress("analysing service ports") as tick:
         dist, nodes = build_report(args, inputs, tick)
     data = dist_json(dist, nodes.order) if (args.output != "text" or args.plot) else None

@@ -30,7 +30,6 @@ from kubeproxy_sim.netfilter.packet import format_address, parse_address
 from kubeproxy_sim.objects.model import AddressType, Cluster, Protocol, ServiceType
 from kubeproxy_sim.objects.nodes import (
     family_of,
-    node_names,
     node_object_addresses,
     of_family,
     synthesised_node_addresses,
@@ -44,6 +43,8 @@ from kubeproxy_sim.simulator.topology import (
     bridge_gateways,
     endpoint_owners,
     no_machines,
+    nodes_running,
+    phantom_nodes,
     place_host_network,
     refused_pod_cidrs,
     running_pods,
@@ -180,7 +181,7 @@ def plan_nodes(name: str, cluster: Cluster, config: ProxyConfig, extra: Iterable
     family = 6 if config.ipv6 else 4
     synth = synthesised_node_addresses(used_addresses(cluster, (*config.node_ips, *extra)), family)
     plans = []
-    for index, node_name in enumerate(node_names(cluster, config.node_name)):
+    for index, node_name in enumerate(nodes_running(cluster, config.node_name)):
         node = cluster.node(node_name)
         own = of_family(config.node_ips, family) if index == 0 else []
         addresses = own or node_object_addresses(node, family) or [next(synth)]
@@ -278,8 +279,9 @@ def plan(name: str, cluster: Cluster, config: ProxyConfig, sources: Iterable[str
     pods = _PodPlanner(name, nodes)
     ports = _endpoint_ports(cluster, family)
     declared = {address for address, served in slice_ports(cluster).items() if served}  # as SimPod.serves
-    warnings = [w for n in nodes for w in refused_pod_cidrs(cluster, n.config, family)]  # as build_topology's
-    for pod in running_pods(cluster):
+    warnings = [*phantom_nodes(cluster, config.node_name),  # as build_topology's
+                *(w for n in nodes for w in refused_pod_cidrs(cluster, n.config, family))]
+    for pod in running_pods(cluster, pods.addresses):
         containers = pod.served_ports
         served = {(c.protocol.value.lower(), c.container_port) for c in containers if c.protocol in SERVED}
         if pod.host_network:

@@ -295,7 +295,7 @@ def parse_source(sim: Simulator, text: str) -> Client:
     if text.startswith("pod/"):
         pod = sim.topology.pod_named(text[4:])
         if pod is None:
-            absent = why_not_placed(sim.cluster, text[4:], sim.family)
+            absent = why_not_placed(sim.cluster, text[4:], sim.family, {n.name for n in sim.topology.nodes})
             if absent is not None:
                 raise _bad(text, "--from", absent)
             # named as the rows name them: an endpoint no Pod object owns by NS/ADDRESS, not its made-up key

@@ -8,7 +8,8 @@ another); an endpoint address that no Pod object owns becomes a pod named after
 its targetRef (or ``NS/ep-A-B-C-D``); an endpoint on a node address is a
 host-network workload of that node, one at a Service's address (a clusterIP, externalIP or load-balancer IP)
 is none (the rules answer for it); ``external`` is 203.0.113.10. A Pod that
-has finished (phase Succeeded or Failed) is left out; a host-network Pod is its
+has finished (phase Succeeded or Failed) is left out, as is one bound to a node that is not running
+(:func:`nodes_running`); a host-network Pod is its
 node's sockets, at the node's addresses (:func:`host_network_places`); an
 endpoint at the address of either finds nobody (:func:`absent_addresses`).
 
@@ -152,7 +153,7 @@ def plan_nodes(cluster: Cluster, base: ProxyConfig,
     family = 6 if base.ipv6 else 4
     synth = synthesised_node_addresses(used_addresses(cluster, base.node_ips), family)
     nodes = []
-    for index, name in enumerate(node_names(cluster, base.node_name)):
+    for index, name in enumerate(nodes_running(cluster, base.node_name)):
         obj = cluster.node(name)
         own = _of_family(base.node_ips, family) if index == 0 else []
         addresses = own or node_object_addresses(obj, family) or [next(synth)]
@@ -251,12 +252,79 @@ def about_node(config: ProxyConfig, obj: Node | None, *, first: bool) -> ProxyCo
 FINISHED = ("Succeeded", "Failed")
 
 
-def running_pods(cluster: Cluster) -> list[Pod]:
+def running_pods(cluster: Cluster, nodes: Container[str] | None = None) -> list[Pod]:
     """The Pod objects that have a network, by key: one in phase Succeeded or Failed has none (its containers
-    ended for good and the kubelet tore its sandbox down, the address free for another pod). A terminating Pod
-    (deletionTimestamp set) still runs until its containers stop, so it stays; so does one without an address
-    (it simply has none to place)."""
-    return sorted((p for p in cluster.pods if p.phase not in FINISHED), key=lambda p: p.key)
+    ended for good and the kubelet tore its sandbox down, the address free for another pod); nor has one bound to
+    a node not of ``nodes`` (the nodes running, :func:`nodes_running`, when given): no kubelet runs it. A
+    terminating Pod (deletionTimestamp set) still runs until its containers stop, so it stays; so does one without
+    an address (it simply has none to place)."""
+    return sorted((p for p in cluster.pods if p.phase not in FINISHED and not unbound(p, nodes)), key=lambda p: p.key)
+
+
+def unbound(pod: Pod, nodes: Container[str] | None) -> bool:
+    """Whether ``pod`` is bound (spec.nodeName) to a node that is not of ``nodes`` (None: any node is)."""
+    return nodes is not None and bool(pod.node_name) and pod.node_name not in nodes
+
+
+def nodes_running(cluster: Cluster, primary: str) -> list[str]:
+    """The nodes of every command (send, dist, diff, netns): ``primary`` (the command's node, which runs a
+    kube-proxy with or without its Node object) first, then every Node object. A pod's spec.nodeName or an
+    endpoint's nodeName that no Node object has is a label (kube-proxy compares it with its own name for a Local
+    policy), not a node: no kubelet runs the pod and no kube-proxy writes rules there (the Pod garbage collector
+    deletes a pod bound to a node that does not exist, gcOrphaned); :func:`phantom_nodes` says so. Objects without
+    any Node object (a scenario written as upstream's tests, pods and slices alone) have their nodes named by the
+    endpoints and the pods, a pod's alone said too."""
+    names = node_names(cluster, primary)
+    if not cluster.nodes:
+        return names
+    objects = {node.name for node in cluster.nodes}
+    return [name for index, name in enumerate(names) if index == 0 or name in objects]
+
+
+def phantom_nodes(cluster: Cluster, primary: str) -> list[Diagnostic]:
+    """A note per node name that no Node object backs, naming the first object that gives it and its field: when
+    Node objects were read, a name a pod or an endpoint gives that none of them has (no node of that name;
+    :func:`nodes_running` leaves it out, and its pods do not run); when none was, a name only pods give, no
+    endpoint, which is made a node of the simulated cluster all the same (a pod's client needs one)."""
+    if not cluster.nodes:
+        return _invented_from_pods(cluster, primary)
+    objects = {node.name for node in cluster.nodes} | {primary}
+    namers: dict[str, Diagnostic] = {}
+    known = ", ".join(sorted(node.name for node in cluster.nodes))
+    for pod in cluster.pods:
+        if pod.node_name and pod.node_name not in objects and pod.node_name not in namers:
+            said = f"{_phantom(pod.node_name, known)}: the pod is taken as not running, its address answering nothing"
+            namers[pod.node_name] = Diagnostic(said, pod.origin.file, "Pod", pod.key, "spec.nodeName",
+                                               severity=Severity.NOTE)
+    for slc in cluster.endpoint_slices:
+        for endpoint in slc.endpoints:  # (by address: the loader may have left out an endpoint before it)
+            name = endpoint.node_name
+            if name and name not in objects and name not in namers:
+                said = f"endpoint {', '.join(endpoint.addresses)}: {_phantom(name, known)}"
+                namers[name] = Diagnostic(said, slc.origin.file, "EndpointSlice", slc.key, "endpoints[].nodeName",
+                                          severity=Severity.NOTE)
+    return list(namers.values())
+
+
+def _phantom(name: str, known: str) -> str:
+    return (f"{name!r} is no Node object's name (the Nodes: {known}): no kube-proxy runs there, so no node of "
+            "that name is simulated; the name only labels endpoints (local to no node), and a real cluster's Pod "
+            "garbage collector deletes a pod bound to a node that does not exist")
+
+
+def _invented_from_pods(cluster: Cluster, primary: str) -> list[Diagnostic]:
+    """:func:`phantom_nodes` of objects without a Node object: a node name only pods give."""
+    named = {e.node_name for s in cluster.endpoint_slices for e in s.endpoints if e.node_name} | {primary}
+    notes: dict[str, Diagnostic] = {}
+    for pod in sorted(cluster.pods, key=lambda p: p.key):
+        name = pod.node_name
+        if name and name not in named and name not in notes:
+            notes[name] = Diagnostic(
+                f"{name!r} is named by pods alone (no Node object was read, and no endpoint names it): it is "
+                "simulated as a node all the same, with the command's kube-proxy settings, no pod CIDR and a "
+                "made-up address; a Node object would give its own", pod.origin.file, "Pod", pod.key,
+                "spec.nodeName", severity=Severity.NOTE)
+    return list(notes.values())
 
 
 def host_network_places(pod: Pod, family: int, node_of_address: Mapping[str, str],
@@ -317,10 +385,11 @@ def _host_network_warning(pod: Pod, field: str, message: str) -> Diagnostic:
 
 
 def absent_addresses(cluster: Cluster, addresses: Mapping[str, Sequence[str]]) -> frozenset[str]:
-    """Addresses the objects give Pods that have no socket there: a finished Pod's (its sandbox is gone) and a
+    """Addresses the objects give Pods that have no socket there: a finished Pod's (its sandbox is gone), one's
+    bound to a node not running (``addresses`` is keyed by the nodes: no kubelet runs it) and a
     host-network Pod's status.podIP that is no address of its node (its sockets are its node's). An EndpointSlice
     that still lists one gets no made-up owner there: traffic to it finds nobody, as on a real cluster."""
-    found = {ip for p in cluster.pods if p.phase in FINISHED for ip in p.pod_ips}
+    found = {ip for p in cluster.pods if p.phase in FINISHED or unbound(p, addresses) for ip in p.pod_ips}
     found |= {ip for p in running_pods(cluster) if p.host_network for ip in p.pod_ips
               if ip not in addresses.get(p.node_name or "", ())}
     return frozenset(found)
@@ -344,13 +413,17 @@ def unplaced_endpoints(cluster: Cluster, addresses: Mapping[str, Sequence[str]])
     return absent_addresses(cluster, addresses) | {ip for ip in service_addresses(cluster) if ip not in nodes}
 
 
-def why_not_placed(cluster: Cluster, key: str, family: int) -> str | None:
-    """Why the Pod object ``key`` is no workload of the network, in words for ``--from`` (None: no such Pod)."""
+def why_not_placed(cluster: Cluster, key: str, family: int, nodes: Container[str] | None = None) -> str | None:
+    """Why the Pod object ``key`` is no workload of the network, in words for ``--from`` (None: no such Pod);
+    ``nodes``: the nodes running (:func:`nodes_running`)."""
     pod = next((p for p in cluster.pods if p.key == key), None)
     if pod is None:
         return None
     if pod.phase in FINISHED:
         return f"the pod has finished (status.phase {pod.phase}), so it has no network any more; expected a running pod"
+    if unbound(pod, nodes):
+        return (f"the pod is bound to node {pod.node_name!r} (spec.nodeName), which no Node object has, so no kubelet "
+                "runs it; expected a pod of a node of the objects")
     if pod.host_network and not pod.node_name:
         return "the pod is host-network and names no node (spec.nodeName), so it runs nowhere; expected a scheduled pod"
     other = 10 - family
@@ -485,8 +558,9 @@ def build_topology(cluster: Cluster, base: ProxyConfig, *,
     nodes = plan_nodes(cluster, base, overrides)
     placer = _PodPlacer(nodes, family)
     declared = slice_ports(cluster)
-    warnings = [w for n in nodes for w in refused_pod_cidrs(cluster, n.config, family)]
-    for pod in running_pods(cluster):
+    warnings = [*phantom_nodes(cluster, base.node_name),
+                *(w for n in nodes for w in refused_pod_cidrs(cluster, n.config, family))]
+    for pod in running_pods(cluster, placer.nodes):
         served = {(c.protocol.value.lower(), c.container_port) for c in pod.served_ports}
         if pod.host_network:
             warnings += place_host_network(placer, pod, family, served, declared)

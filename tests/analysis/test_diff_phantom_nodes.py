@@ -67,7 +67,8 @@ def test_diff_lists_no_node_a_pod_names_without_its_node_object(tmp_path: Path, 
     assert notes == [f"kubeproxy-sim: {before}: Pod default/web-a: spec.nodeName: note: 'n1' is no Node object's name "
                      "(the Nodes: node1, node2): no kube-proxy runs there, so no node of that name is simulated; the "
                      "name only labels endpoints (local to no node), and a real cluster's Pod garbage collector "
-                     "deletes a pod bound to a node that does not exist"]
+                     "deletes a pod bound to a node that does not exist: the pod is taken as not running, its "
+                     "address answering nothing"]
     assert main(["diff", "-f", str(before), "--against", str(after), "--node", "n1"]) == 1
     assert "--node: no node 'n1'; expected one of node1, node2" in capsys.readouterr().err
 
@@ -88,5 +89,6 @@ def test_without_node_objects_pods_and_endpoints_name_the_nodes() -> None:
     assert phantom_nodes(with_nodes, "n1") == []
     config = ProxyConfig(node_name="node1", node_ips=("192.168.0.1",))
     assert node_set(with_nodes, config, running_only=True).order == ("node1", "node2")
-    assert node_set(with_nodes, config).order == ("node1", "n1", "node2")
+    assert node_set(with_nodes, config).order == ("node1", "node2")  # dist's too, as send's (b8)
+    assert node_set(with_nodes, config, running_only=False).order == ("node1", "n1", "node2")
 

@@ -301,7 +301,9 @@ ports: [{name: http, port: 8080}]
 
 def test_a_client_made_up_for_a_node_without_a_pod_cidr_stays_out_of_other_nodes_ranges(capsys, tmp_path) -> None:
     path = tmp_path / "cluster.yaml"
-    path.write_text(PODCIDR_CLUSTER)
+    # node2's Node object gives no pod CIDR (without one, among Node objects, node2 would be no node: nodes_running)
+    path.write_text("apiVersion: v1\nkind: Node\nmetadata: {name: node2}\nspec: {}\n"
+                    "status: {addresses: [{type: InternalIP, address: 192.168.0.3}]}\n---\n" + PODCIDR_CLUSTER)
     code, out, _ = run(capsys, "dist", "-f", str(path), "--cluster-cidr", "10.244.0.0/16", "-o", "json")
     assert code == 0
     cluster_ip = json.loads(out)["services"][0]["views"][0]

@@ -107,10 +107,10 @@ def places():
 
 def test_pod_cidrs_come_from_the_node_object_else_the_config_for_the_first_node_only() -> None:
     topo = build_topology(places(), CONFIG)
-    assert [(n.name, n.pod_cidrs) for n in topo.nodes] == [
-        ("n1", ("10.244.1.0/24",)), ("n2", ("10.244.2.0/24",)), ("n3", ())]  # n3: no Node object, not first
+    # n3, an endpoint's nodeName no Node object has, is no node among Node objects (nodes_running, as diff's)
+    assert [(n.name, n.pod_cidrs) for n in topo.nodes] == [("n1", ("10.244.1.0/24",)), ("n2", ("10.244.2.0/24",))]
     assert topo.nodes[0].config.node_labels == (("topology.kubernetes.io/zone", "a"),)
-    assert topo.nodes[2].config.node_labels == ()
+    assert topo.nodes[1].config.node_labels == ()
     bare = dataclasses.replace(places(), nodes=())
     labelled = dataclasses.replace(CONFIG, node_labels=(("topology.kubernetes.io/zone", "z"),))
     nodes = build_topology(bare, labelled).nodes
@@ -132,9 +132,11 @@ def test_a_host_network_pod_is_at_its_node_s_address_and_a_foreign_pod_ip_is_war
     agent = topo.pod("kube-system/agent")
     assert agent is not None and (agent.ip, agent.node, agent.host_network) == ("192.168.0.11", "n2", True)
     assert topo.pod("kube-system/unbound") is None
-    warnings = {w.object: w for w in topo.warnings}
+    warnings = {w.object: w for w in topo.warnings if w.severity is Severity.WARNING}
     # exporter's podIP is its node's
     assert set(warnings) == {"kube-system/agent", "kube-system/unbound", "kube-system/borrower"}
+    notes = [(n.kind, n.object, n.field) for n in topo.warnings if n.severity is Severity.NOTE]
+    assert notes == [("EndpointSlice", "default/web-1", "endpoints[].nodeName")]  # n3 (phantom_nodes)
     agent_warning = warnings["kube-system/agent"]
     assert (agent_warning.file, agent_warning.kind, agent_warning.field, agent_warning.severity) == (
         "places.yaml", "Pod", "status.podIP", Severity.WARNING)
