@@ -55,6 +55,8 @@ _ALIAS_WORD = re.compile(
 _NOT_NEGATABLE = frozenset({"-m", "-j", "-g", "--match", "--jump", "--goto", "!"})
 
 
+_ECN_OPTION = re.compile(r'(?:^|[ \t])-(?:j|-jump)[ \t]+"?ECN"?[ \t](?:.*?[ \t])??(--ecn-[a-z-]+)')
+"""The first ECN option of a rule's line (:meth:`_Parser.ecn_in_ipv6`)."""
 _LONG_WORD = re.compile(r'(?<![^ ])--[^ "]+')
 _MULTIPORT_PREFIX = re.compile(r" --[sd]port ")
 
@@ -646,12 +648,28 @@ class _Parser:
             if bracketed is not None:
                 return RulesSyntaxError(bracketed[0], file=self.file, line=error.line, token=bracketed[1],
                                         expected="an IPv6 address, as the ruleset's other rules have")
+        if ipv6 and error.line is not None and message.startswith("ECN: bad value for option "):
+            return self.ecn_in_ipv6(error)
         if not ipv6 or error.line is None or "invalid mask `" not in message:
             return error
         lines = self.text.split("\n", error.line)
         text = lines[error.line - 1] if len(lines) >= error.line else ""
         refused = _host_refusal(text, error.line, True, self.file)
         return refused if refused is not None else error
+
+    def ecn_in_ipv6(self, error: RulesSyntaxError) -> RulesSyntaxError:
+        """An ECN option's value refused in IPv4's words (the syntax layer, which has no family, judges it as
+        libipt_ECN does) in a rule of IPv6, where ip6tables-restore v1.8.9 knows no ECN option (no libip6t_ECN):
+        'unknown option' naming the target's first (both restores, unshare --net), as :func:`.syntax.
+        foreign_extension` does for a value it takes."""
+        at = error.line or 0
+        lines = self.text.split("\n", at)
+        text = lines[at - 1] if 0 < at <= len(lines) else ""
+        first = _ECN_OPTION.search(text)
+        if first is None:
+            return error
+        return RulesSyntaxError(f'unknown option "{first[1]}"', file=self.file, line=error.line, token=first[1],
+                                expected="ECN only in an IPv4 ruleset (ip6tables has no ECN target)")
 
     def judged(self, tables: list[_TableState], ipv6: bool | None,
                until: int | None = None) -> tuple[bool, _Found | None]:
@@ -1460,7 +1478,8 @@ def _find_family(spec: str, want: bool | None = None) -> bool | None:
 
     An -s/-d item with a zero mask tells none (both tools read the mask first and then skip the host:
     ``-s 1.2.3.4/0`` is taken by ip6tables-restore), and one iptables reads as an IPv4 number without three dots
-    (``1.2.3``, ``1``, ``0x100``) is IPv4, which ip6tables refuses ("host/network `1.2.3' not found")."""
+    (``1.2.3``, ``1``, ``0x100``) is IPv4, which ip6tables refuses ("host/network `1.2.3' not found"; as NETMAP's
+    --to or TPROXY's --on-ip, "getaddrinfo: Address family for hostname not supported")."""
     for m in _ADDRESS.finditer(spec):
         flag, value = m.groups()
         end = m.end()
@@ -1476,8 +1495,8 @@ def _find_family(spec: str, want: bool | None = None) -> bool | None:
         elif value.count(".") == 3:
             if not want:
                 return False
-        elif len(flag) == 2 and ":" not in value and not want:
-            rest = _ITEM_REST.match(spec, end)
+        elif (len(flag) == 2 or flag in _GETADDRINFO_FLAGS) and ":" not in value and not want:
+            rest = _ITEM_REST.match(spec, end)  # (NETMAP's --to 10.1, TPROXY's --on-ip 1: getaddrinfo reads IPv4's)
             if hostmask.numeric_ipv4(value + rest.group() if rest is not None else value):
                 return False
     return None

@@ -652,6 +652,7 @@ MATCHES: dict[str, Normaliser] = {
     "tos": _tos,
     "dscp": _dscp,
     "devgroup": _devgroup,
+    "ecn": lambda options, ipv6: _ecn_numbers(options),  # (defined below: the ECN target's numbers too)
 }
 
 # ---------------------------------------------------------------------------
@@ -856,6 +857,39 @@ def _mark_mask(text: str) -> str:
     return text if value is None or mask is None else f"{value:#x}/{mask:#x}"
 
 
+_ECN_VALUED = frozenset({"--ecn-ip-ect", "--ecn-tcp-cwr", "--ecn-tcp-ece"})
+
+
+def _ecn_numbers(options: Options) -> Options:
+    """The ECN target's and the ecn match's values as libipt_ECN and libxt_ecn save them: in decimal (``0x1`` and
+    ``01`` are 1; iptables-legacy-save and -nft-save v1.8.9)."""
+    out = []
+    for o in options:
+        number = c_number(o.args[0], 0xFF) if o.flag in _ECN_VALUED and len(o.args) == 1 else None
+        out.append(o if number is None else _with(o, str(number)))
+    return out
+
+
+_ECN_ORDER = ("--ecn-tcp-remove", "--ecn-tcp-ece", "--ecn-tcp-cwr", "--ecn-ip-ect")
+
+
+def _ecn_target(name: str, options: Options, ipv6: bool) -> Options:
+    """ECN as libipt_ECN saves it (:func:`_ecn_numbers`): --ecn-tcp-ece, --ecn-tcp-cwr, --ecn-ip-ect in that order,
+    and --ecn-tcp-remove alone when both TCP bits are cleared (so written, or as ``--ecn-tcp-cwr 0 --ecn-tcp-ece
+    0``), an --ecn-ip-ect beside it not printed (both -save v1.8.9)."""
+    out = _ecn_numbers(options)
+    given = {o.flag: o for o in out}
+    removing = given.get("--ecn-tcp-remove")
+    if removing is None and all(flag in given and given[flag].args == ("0",)
+                                for flag in ("--ecn-tcp-ece", "--ecn-tcp-cwr")):
+        removing = Option("--ecn-tcp-remove", (), False, given["--ecn-tcp-ece"].module)
+    if removing is not None:
+        return [removing]
+    if len(given) != len(out) or not set(given) <= set(_ECN_ORDER):  # (an option twice, or unknown: as written)
+        return out
+    return [given[flag] for flag in _ECN_ORDER if flag in given]
+
+
 TARGETS: dict[str, Callable[[str, Options, bool], Options]] = {
     "MARK": _mark_target,
     "CONNMARK": _connmark_target,
@@ -871,6 +905,7 @@ TARGETS: dict[str, Callable[[str, Options, bool], Options]] = {
     "TOS": _tos_target,
     "DSCP": _dscp_target,
     "CLASSIFY": _classify,
+    "ECN": _ecn_target,
 }
 
 # ---------------------------------------------------------------------------

@@ -307,6 +307,7 @@ MODULE_FLAGS: dict[str, frozenset[str]] = _flag_table(
         "cgroup": "--cgroup --path",
         "mh": "--mh-type",
         "ipv6header": "--header --soft",
+        "ecn": "--ecn-tcp-cwr --ecn-tcp-ece --ecn-ip-ect",
     }
 )
 BASE_LONG_OPTIONS: dict[str, str] = {
@@ -362,6 +363,8 @@ _PREFIXES = frozenset(flag for flag in LONG_FLAGS if any(other != flag and other
                                                           for other in LONG_FLAGS))
 """The long options that are the start of another (``--dport`` of multiport's ``--dports``): which one such a word
 names depends on the extensions loaded (:meth:`_Interpreter.long_option`)."""
+MATCH_ZERO_ARG_FLAGS = frozenset({("ecn", "--ecn-tcp-cwr"), ("ecn", "--ecn-tcp-ece")})
+"""Options that take no value in one match only (the ECN target's of the same names take 0 or 1)."""
 ZERO_ARG_FLAGS = frozenset(
     "-f --syn --set --rcheck --update --remove --reap --rttl --rsource --rdest --physdev-is-in"
     " --physdev-is-out --physdev-is-bridged --limit-iface-in --limit-iface-out --return-nomatch"
@@ -436,6 +439,7 @@ VALUE_PATTERNS = {
     "tos-number": r"0x[0-9a-fA-F]{1,2}",
     "dscp": r"0x[0-3]?[0-9a-fA-F]",
     "ecn-ect": r"[0-3]",
+    "ecn-ect-match": r"[0-3]",
     "ecn-bit": r"[01]",
     "dscp-class": r"CS[0-7]|BE|AF[1-4][1-3]|EF",
     "class": r"[0-9a-fA-F]{1,4}:[0-9a-fA-F]{1,4}",
@@ -733,7 +737,8 @@ NAMED_VALUE_KINDS = {("", "-i"): "interface", ("", "-o"): "interface", ("", "-s"
                      ("iprange", "--src-range"): "iprange", ("iprange", "--dst-range"): "iprange",
                      ("tos", "--tos"): "tos", ("dscp", "--dscp"): "dscp", ("dscp", "--dscp-class"): "dscp-class",
                      ("mh", "--mh-type"): "mh-type", ("ipv6header", "--header"): "ipv6-headers",
-                     ("devgroup", "--src-group"): "devgroup", ("devgroup", "--dst-group"): "devgroup"}
+                     ("devgroup", "--src-group"): "devgroup", ("devgroup", "--dst-group"): "devgroup",
+                     ("ecn", "--ecn-ip-ect"): "ecn-ect-match"}
 """The checked values of a match option (``""``: a rule's own, such as -i) that take names (kept as written, saved
 as iptables-save prints them)."""
 FLAG_VALUE_KINDS = {"--on-ip": "on-ip", "--to": "netmap", "--set-tos": "tos", "--and-tos": "tos-number",
@@ -1014,6 +1019,7 @@ _NAMED_EXPECTED = {
     "tos-number": "a number 0-255 such as 0x10",
     "dscp": "a DSCP 0-63 such as 0x2e or 46",
     "ecn-ect": "an ECT codepoint 0-3",
+    "ecn-ect-match": "an ECT codepoint 0-3",
     "ecn-bit": "0 or 1",
     "dscp-class": "a DSCP class: CS0-CS7, BE, AF11-AF43 or EF",
     "class": "MAJOR:MINOR in hexadecimal, such as 1:10",
@@ -1026,6 +1032,7 @@ _NAMED_READERS: dict[str, Callable[[str], object]] = {"mh-type": mh_type_range, 
                                                       "tos-number": tos_number_problem, "dscp": dscp_problem,
                                                       "dscp-class": dscp_class_problem, "class": classify_problem,
                                                       "devgroup": devgroup_problem, "ecn-ect": ecn_ect_problem,
+                                                      "ecn-ect-match": ecn_ect_problem,
                                                       "ecn-bit": ecn_bit_problem}
 """Each named-value kind's reader, which returns its problem as a string (validation and parsing share it)."""
 _NAMED_MESSAGES = {"iprange": 'iprange: Bad value for "{flag}" option: "{read}"'}
@@ -1036,9 +1043,10 @@ def named_message(kind: str, read: str, flag: str) -> str:
     """iptables' words refusing ``flag``'s value of a named-value kind, from its reader's (``read``)."""
     if kind == "devgroup":  # (xtables_parse_val_mask's three refusals, each naming the option)
         return f'devgroup: {read} for option "{flag}"' + (", or out of range." if read == _BAD_INTEGER else ".")
-    if kind in ("tos-number", "dscp", "ecn-ect", "ecn-bit"):  # (libxtables' "bad value for option", by the
-        # extension's name)
-        owner = "TOS" if kind == "tos-number" else "ECN" if kind.startswith("ecn") else \
+    if kind in ("tos-number", "dscp", "ecn-ect", "ecn-bit", "ecn-ect-match"):  # (libxtables' "bad value for
+        # option", by the extension's name)
+        owner = "TOS" if kind == "tos-number" else "ecn" if kind == "ecn-ect-match" else \
+            "ECN" if kind.startswith("ecn") else \
             "DSCP" if flag.startswith("--set") else "dscp"
         return f'{owner}: bad value for option "{flag}", {read.removeprefix("bad value, ")}.'
     if kind == "ct-address" and read.startswith("neither"):
@@ -1889,13 +1897,15 @@ class _Interpreter:
                                  "have options")
             if owner is None:
                 raise self.error("unknown option", flag, "an option of a loaded match (-m MODULE) or target")
-            args, old_negation = self.args(flag)
+            bare = (owner, FLAG_ALIASES.get(flag, flag)) in MATCH_ZERO_ARG_FLAGS
+            args, old_negation = self.args(flag, bare)
             if owner in MODULE_FLAGS:  # a modelled match: its options' values are known (others are kept as written)
                 name = FLAG_ALIASES.get(flag, flag)
                 self.once(flag, name, owner, instance)
                 if owner == "multiport" and name in ("--sports", "--dports", "--ports"):
                     self.check_multiport_protocol(flag)
-                args = self.check_values(flag, owner, args, 0 if flag in ZERO_ARG_FLAGS else VALUE_COUNTS.get(name, 1))
+                args = self.check_values(flag, owner, args,
+                                         0 if bare or flag in ZERO_ARG_FLAGS else VALUE_COUNTS.get(name, 1))
                 if owner == "recent":
                     self.recent.setdefault(-1 if instance is None else instance, {})[name] = args
             self.options.append(Option(FLAG_ALIASES.get(flag, flag), args, negated or old_negation, owner))
@@ -2037,14 +2047,15 @@ class _Interpreter:
             raise self.error("rule would never match protocol", value, "a protocol other than all (0) after '!'")
         self.protocol_module = protocol_module(value)  # (by its name as written: -p mh loads mh, -p 135 not)
 
-    def args(self, flag: str) -> tuple[tuple[str, ...], bool]:
-        """The values of an option; a leading ``!`` is the old negation form (``-s ! 10.0.0.1``)."""
+    def args(self, flag: str, bare: bool = False) -> tuple[tuple[str, ...], bool]:
+        """The values of an option (``bare``: it takes none, as those of :data:`ZERO_ARG_FLAGS`); a leading ``!`` is
+        the old negation form (``-s ! 10.0.0.1``)."""
         kinds, count = self.kinds, self.count
         pos = self.pos
         old_negation = pos < count and kinds[pos] == _BANG
         if old_negation:
             pos += 1
-        if flag in ZERO_ARG_FLAGS:
+        if bare or flag in ZERO_ARG_FLAGS:
             self.pos = pos
             return (), old_negation
         if flag in ONE_STRING_FLAGS and pos < count and kinds[pos] == _FLAG:
