@@ -2199,10 +2199,26 @@ UNOPTIONED_MATCHES = {
     "devgroup": ("devgroup match: You must specify either '--src-group' or '--dst-group'",
                  "--src-group or --dst-group"),
     "tos": ('tos: option "--tos" must be specified', "--tos"),
+    "addrtype": ("addrtype: you must specify --src-type or --dst-type", "--src-type or --dst-type"),
+    "mark": ('mark: option "--mark" must be specified', "--mark"),
+    "connmark": ('connmark: option "--mark" must be specified', "--mark"),
+    "conntrack": ("conntrack: At least one option is required", "an option such as --ctstate"),
+    "statistic": ("--probability must be specified when using random mode", "--mode random --probability"),
+    "mac": ('mac: option "--mac-source" must be specified', "--mac-source"),
+    "pkttype": ('pkttype: option "--pkt-type" must be specified', "--pkt-type"),
+    "length": ('length: option "--length" must be specified', "--length"),
+    "dscp": ("DSCP match: Parameter --dscp is required", "--dscp or --dscp-class"),
+    "state": ('state: option "--state" must be specified', "--state"),
+    "comment": ('comment: option "--comment" must be specified', "--comment"),
+    "set": ("You must specify `--match-set' with proper arguments", "--match-set"),
+    "physdev": ("PHYSDEV: no physdev option specified", "a --physdev option"),
+    "nfacct": ('nfacct: option "--nfacct-name" must be specified', "--nfacct-name"),
+    "ecn": ("ECN match: some option required", "--ecn-tcp-cwr, --ecn-tcp-ece or --ecn-ip-ect"),
 }
 """Matches whose final check wants one of their options, with iptables 1.8.9's words (legacy and nft alike, at
 the rule; unshare --net) and what is expected: ``-m iprange`` alone, or ``-m iprange --src 1-2``, whose --src is
--s's. (icmp, icmp6 and ipv6header, judged with the family: :data:`REQUIRED_MATCH_OPTIONS`.)"""
+-s's. (icmp, icmp6 and ipv6header, judged with the family: :data:`REQUIRED_MATCH_OPTIONS`; ttl and hl, one family's
+each, not here; cgroup alone is refused by the kernel, not judged.)"""
 _OPTIONED_MATCHES = frozenset(UNOPTIONED_MATCHES)
 
 

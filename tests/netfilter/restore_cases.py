@@ -1305,9 +1305,22 @@ LEFTOVERS = [
 ]
 
 
+# A match alone whose final check wants one of its options: refused at the rule in its words (both tools v1.8.9,
+# unshare --net, 2026-12-01; syntax.UNOPTIONED_MATCHES): addrtype, mark, connmark, conntrack, statistic, mac, pkttype,
+# length, dscp, state, comment, set, physdev, nfacct, ecn. limit (saved --limit 3/hour) and socket alone are taken.
+BARE_MATCHES = [
+    *(Case(f"-m {module} alone", filter_with(f"-A INPUT -m {module} -j ACCEPT"), line=5)
+      for module in ("addrtype", "mark", "connmark", "conntrack", "statistic", "mac", "pkttype", "length", "dscp",
+                     "state", "comment", "set", "physdev", "nfacct", "ecn")),
+    *(Case(f"-m {module} alone", filter_with(f"-A INPUT -m {module} -j ACCEPT"),
+           saved=(f"[0:0] -A INPUT -m {saved} -j ACCEPT",))
+      for module, saved in (("limit", "limit --limit 3/hour"), ("socket", "socket"))),
+]
+
+
 ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *CHAINS_RENAMED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS,
              *NAT_PORTS, *PORT_NAMES, *RECENT, *RECENT_SAVED, *CHAIN_NAMES, *JUMPS, *QUOTES,
              *PREFIXES, *PROTOCOLS, *TARGETS_NEEDING_OPTIONS, *REJECT_TYPES,
              *CONNTRACK_PROTOCOLS, *OPTIONS_TOGETHER, *FAMILY_ONLY, *MATCH_TYPES, *FIRST_BAD_LINE, *CIRCLES,
              *IPV6_EXTENSIONS, *INTERFACES, *MULTIPORT_ORDER, *ADDRESSES, *TCPMSS, *TPROXY,
-             *PROTOCOL_TARGETS, *FAMILY_VALUES, *BUILTIN_UNDECLARED, *ABBREVIATIONS, *LEFTOVERS]
+             *PROTOCOL_TARGETS, *FAMILY_VALUES, *BUILTIN_UNDECLARED, *ABBREVIATIONS, *LEFTOVERS, *BARE_MATCHES]
