@@ -75,6 +75,17 @@ class Target:
     def option(self, flag: str) -> Option | None:
         return next((o for o in self.options if o.flag == flag), None)
 
+    @staticmethod
+    def make(name: str, options: tuple[Option, ...], goto: bool) -> Target:
+        """The bulk path, like :meth:`Option.make`: one per rule of a dump with a target, built by the typed
+        view's builder of each rule shape (syntax._builder)."""
+        target = _new(_TARGET_DRAFT)
+        target.name = name
+        target.options = options
+        target.goto = goto
+        target.__class__ = Target
+        return target
+
 
 @dataclass(frozen=True, slots=True)
 class RuleSpec:
@@ -184,6 +195,7 @@ def _spec_parser() -> Callable[..., RuleSpec]:
 (_SET_PARSED,) = slot_setters(Rule, "_parsed")  # (cheaper than object.__setattr__)
 # Drafts of the bulk builders (objects.bulk.draft_class): every slot is written before the class changes
 _OPTION_DRAFT: Any = draft_class(Option)
+_TARGET_DRAFT: Any = draft_class(Target)
 _SPEC_DRAFT: Any = draft_class(RuleSpec)
 _RULE_DRAFT: Any = draft_class(Rule)
 

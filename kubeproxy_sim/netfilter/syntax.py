@@ -1548,7 +1548,7 @@ def _builder(program: _Program) -> Callable[[list[str]], RuleSpec]:
     dump that halves the cost. Only literals taken from the skeleton (through
     ``repr``) and the shared Options (as globals) go into the code.
     """
-    shared: dict[str, object] = {"_option": Option.make, "_spec": RuleSpec.make, "_Target": Target}
+    shared: dict[str, object] = {"_option": Option.make, "_spec": RuleSpec.make, "_Target": Target.make}
     holes: set[int] = set()
 
     def source(item: Source) -> str:
@@ -1587,7 +1587,7 @@ def _run_program(program: _Program, values: list[str]) -> RuleSpec:
         if isinstance(name, int):
             name = values[name]
             name = name[1:-1] if name[0] == '"' else name
-        target = Target(name, _fill(program.target_options, values), program.goto)
+        target = Target.make(name, _fill(program.target_options, values), program.goto)
     return RuleSpec.make(_fill(program.options, values), target)
 
 

@@ -29,6 +29,7 @@ from tests.objects.test_draft_builders import assert_same_object, field_names, w
 BUILDERS: list[tuple[Callable[..., Any], str, type]] = [
     (Option.make, "option", Option),
     (RuleSpec.make, "spec", RuleSpec),
+    (Target.make, "target", Target),
     (Rule.make, "rule", Rule),
     (Rule.many, "rule", Rule),
     (Chain.of_specs, "chain", Chain),
@@ -63,6 +64,12 @@ def test_option_make_is_the_init(flag: str, values: tuple[str, ...], negated: bo
        st.one_of(st.none(), st.builds(Target, words, st.lists(options, max_size=2).map(tuple), st.booleans())))
 def test_rule_spec_make_is_the_init(opts: tuple[Option, ...], target: Target | None) -> None:
     assert_same_object(RuleSpec.make(opts, target), RuleSpec(opts, target))
+
+
+@settings(max_examples=budget(100), deadline=None)
+@given(words, st.lists(options, max_size=2).map(tuple), st.booleans())
+def test_target_make_is_the_init(name: str, opts: tuple[Option, ...], goto: bool) -> None:
+    assert_same_object(Target.make(name, opts, goto), Target(name, opts, goto))
 
 
 def rule_of(chain: str, spec: str, line: int, counters: tuple[int, int] | None,
