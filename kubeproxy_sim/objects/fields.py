@@ -10,8 +10,9 @@ ones kube-proxy reads: a field the API has, read or not, is no mistake. Only the
 checked (an object's top, metadata, the Service's spec and ports, an EndpointSlice's endpoints, ...); free-form
 maps (labels, selector, annotations) and the parts of a Pod kube-proxy never looks at are not.
 
-The check is a key-set comparison with a frozenset per mapping (``dict.keys() <= known``): on the common, clean
-object it costs one C-level pass over the keys; the names and the paths are made only when a key is unknown.
+The check is a key-set comparison with a frozenset per mapping (``known.issuperset(mapping)``): on the common,
+clean object it costs one C-level pass over the keys, with no path made (:func:`_clean`); an object with an unknown
+key is walked again (:func:`_walk`), and only then are the names and the paths made.
 """
 
 from __future__ import annotations
@@ -21,14 +22,22 @@ from typing import Any
 
 from kubeproxy_sim.objects.report import Report
 
+Plan = tuple[tuple[str, frozenset[str], "Plan"], ...]
+
 
 @dataclass(frozen=True, slots=True)
 class Schema:
     """The fields of one mapping; ``children``: the fields that are themselves checked (a mapping, or a list of
-    mappings, each with its own Schema)."""
+    mappings, each with its own Schema). ``plan``: the children as (key, its known set, its own plan), the form
+    the clean-object check reads without attribute look-ups or a call per leaf (a leaf's plan is empty)."""
 
     known: frozenset[str]
     children: dict[str, Schema] = field(default_factory=dict)
+    plan: Plan = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        plan = tuple((key, child.known, child.plan) for key, child in self.children.items())
+        object.__setattr__(self, "plan", plan)
 
 
 def _schema(known: str, **children: Schema) -> Schema:
@@ -115,52 +124,48 @@ SCHEMAS = {"Service": SERVICE, "EndpointSlice": ENDPOINT_SLICE, "Endpoints": END
 
 def check_fields(report: Report, doc: dict[str, Any], schema: Schema) -> None:
     """Warn, through ``report``, of each field of ``doc`` its schema does not know, once at its path."""
-    _walk(report, doc, schema, "")
+    if not (schema.known.issuperset(doc) and _clean(doc, schema.plan)):
+        _walk(report, doc, schema, "")
 
 
 def check_endpoint(report: Report, raw: dict[str, Any], index: int) -> None:
     """Warn of each unknown field of an EndpointSlice's endpoint ``endpoints[index]`` (its checked path)."""
-    _walk(report, raw, ENDPOINT, f"endpoints[{index}].")
+    if not (ENDPOINT.known.issuperset(raw) and _clean(raw, ENDPOINT.plan)):
+        _walk(report, raw, ENDPOINT, f"endpoints[{index}].")
 
 
-def _walk(report: Report, raw: dict[str, Any], schema: Schema, path: str) -> None:
-    if not raw.keys() <= schema.known:
-        _unknown(report, raw, schema.known, path)
-    for key, child in schema.children.items():
+def _clean(raw: dict[str, Any], plan: Plan) -> bool:
+    """Whether the checked children of ``raw`` (a mapping whose own keys are known) hold known fields only, at
+    every level: the common case, so no path is made, and a leaf child (metadata, a Service's ports) is checked
+    inline, without a call; the first unknown field ends it, and :func:`_walk` then names every one.
+    (``known.issuperset(raw)``: ~40% fewer instructions than ``raw.keys() <= known``, which goes through the
+    generic iterator and ``in`` protocols per key.)"""
+    for key, known, inner in plan:
         value = raw.get(key)
         if value is None:
             continue
         if type(value) is dict:
+            if not known.issuperset(value) or (inner and not _clean(value, inner)):
+                return False
+        elif type(value) is list:
+            for item in value:
+                if type(item) is dict and (not known.issuperset(item) or (inner and not _clean(item, inner))):
+                    return False
+    return True
+
+
+def _walk(report: Report, raw: dict[str, Any], schema: Schema, path: str) -> None:
+    """Warn of every unknown field under ``raw`` (an object :func:`_clean` found one in), at its path."""
+    if not schema.known.issuperset(raw):
+        _unknown(report, raw, schema.known, path)
+    for key, child in schema.children.items():
+        value = raw.get(key)
+        if type(value) is dict:
             _walk(report, value, child, f"{path}{key}.")
         elif type(value) is list:
-            _walk_list(report, value, child, f"{path}{key}")
-
-
-def _walk_list(report: Report, items: list[Any], schema: Schema, path: str) -> None:
-    """A list of mappings: the common leaf-only item checked inline (100,000 endpoints of a large cluster each
-    hold a conditions mapping), the path made only for an item with an unknown field."""
-    known, children = schema.known, schema.children
-    for i, item in enumerate(items):
-        if type(item) is not dict:
-            continue
-        if not item.keys() <= known:
-            _unknown(report, item, known, f"{path}[{i}].")
-        for key, child in children.items():
-            value = item.get(key)
-            if value is None:
-                continue
-            if type(value) is dict and not child.children:
-                if not value.keys() <= child.known:
-                    _unknown(report, value, child.known, f"{path}[{i}].{key}.")
-            elif type(value) in (dict, list):
-                _walk_one(report, value, child, f"{path}[{i}].{key}")
-
-
-def _walk_one(report: Report, value: Any, schema: Schema, path: str) -> None:
-    if type(value) is dict:
-        _walk(report, value, schema, f"{path}.")
-    else:
-        _walk_list(report, value, schema, path)
+            for i, item in enumerate(value):
+                if type(item) is dict:
+                    _walk(report, item, child, f"{path}{key}[{i}].")
 
 
 def _unknown(report: Report, raw: dict[str, Any], known: frozenset[str], path: str) -> None:
