@@ -117,6 +117,8 @@ def is_canonical_text(spec: str, words: bool = True) -> bool:
         return False
     if "multiport" in spec and _MULTIPORT_PREFIX.search(spec) is not None:  # (--dport of --dports: long_option)
         return False
+    if " --to " in spec and "NETMAP" not in spec:  # (NETMAP's own, else DNAT's --to-destination, SNAT's ...)
+        return False
     return "!" not in spec or _bang_canonical(spec.split(" "))
 
 

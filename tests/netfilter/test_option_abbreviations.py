@@ -52,3 +52,13 @@ def test_a_prefix_is_not_canonical_text() -> None:
     assert [rule.spec for rule in ruleset.tables[0].chains[0].rules] == [
         f"-s 10.0.0.{i}/32 -p tcp -m tcp --dport {i} -j ACCEPT" for i in range(1, 4)
     ]
+
+
+def test_a_whole_option_that_names_another_here_is_not_canonical_text() -> None:
+    """``--to`` is NETMAP's whole option, and after -j DNAT the start of --to-destination: its text is rendered
+    (consumers that read a rule's text, such as the family checks of --to-destination, see the whole name)."""
+    text = f"{NAT}-A PREROUTING -p tcp -j DNAT --to 1.2.3.4:80\n-A PREROUTING -j NETMAP --to 10.0.0.0/8\nCOMMIT\n"
+    assert [rule.spec for rule in parse_ruleset(text).tables[0].chains[0].rules] == [
+        "-p tcp -j DNAT --to-destination 1.2.3.4:80",
+        "-j NETMAP --to 10.0.0.0/8",
+    ]
