@@ -29,6 +29,20 @@ def test_a_kubeconfig_that_does_not_parse_names_its_line(tmp_path: Path, text: s
     assert [str(d) for d in caught.value.diagnostics] == [f"{path}:{expected}"]
 
 
+def test_a_tab_indenting_a_kubeconfig_line_is_named_as_the_objects_readers_name_it(tmp_path: Path) -> None:
+    """Task b5 item 5: the kubeconfig's reader said libyaml's "found character that cannot start any token" alone,
+    where objects/load's readers add the tab hint (the text was not given to yaml_syntax_error)."""
+    from kubeproxy_sim.watch.apiserver import connect
+
+    path = tmp_path / "kubeconfig"
+    path.write_text("apiVersion: v1\nclusters:\n\t- name: a\n")
+    with pytest.raises(InputError) as caught:
+        connect(str(path))
+    [said] = [str(d) for d in caught.value.diagnostics]
+    assert said.startswith(f"{path}:3: syntax error: found character '\\t' that cannot start any token")
+    assert said.endswith(" (a tab? YAML indents with spaces)")
+
+
 KUBECONFIG = """apiVersion: v1
 kind: Config
 clusters:
