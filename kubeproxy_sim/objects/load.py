@@ -1663,6 +1663,8 @@ class _Builder:
                 pass
             elif meant is not None:
                 self.diagnostics.append(_kind_in_other_case(document, kind, meant, file))
+            elif (close := _close_kind(kind, document.get("apiVersion"))) is not None:
+                self.diagnostics.append(_kind_misspelt(document, kind, close, file))
             else:
                 self._note_unread(document, kind, file)
             return
@@ -1670,7 +1672,7 @@ class _Builder:
         _, _, display = object_name(document, namespaced=namespaced)
         if document.get("apiVersion") != api_version:
             group = _other_group(document.get("apiVersion"), api_version)
-            if group:
+            if group and group not in BUILT_IN_GROUPS:
                 self._note_unread(document, f"{kind}.{group}", file)
             else:
                 self.diagnostics.append(_version_problem(document.get("apiVersion"), api_version, file, kind,
@@ -1807,6 +1809,16 @@ def mirror_one(endpoints: Endpoints, services: dict[str, Service], slices: dict[
 
 
 _KINDS_FOLDED = {kind.lower(): kind for kind in _DECODERS}
+BUILT_IN_GROUPS = frozenset({
+    "admissionregistration.k8s.io", "apiextensions.k8s.io", "apiregistration.k8s.io", "apps",
+    "authentication.k8s.io", "authorization.k8s.io", "autoscaling", "batch", "certificates.k8s.io",
+    "coordination.k8s.io", "discovery.k8s.io", "events.k8s.io", "extensions", "flowcontrol.apiserver.k8s.io",
+    "internal.apiserver.k8s.io", "networking.k8s.io", "node.k8s.io", "policy", "rbac.authorization.k8s.io",
+    "resource.k8s.io", "scheduling.k8s.io", "storage.k8s.io", "storagemigration.k8s.io"})
+"""The API groups the Kubernetes API server serves itself: none of them but ours holds a kind we read, so a
+``Service`` of ``apps/v1`` is a mistake kubectl refuses (no matches for kind "Service" in version "apps/v1"), not
+another resource of that name, as a CRD's ``Service`` (Knative's) is."""
+_OUR_GROUPS = frozenset(version.rpartition("/")[0] for version, _, _ in _DECODERS.values())
 _REMOVED_VERSIONS = {"discovery.k8s.io/v1beta1": "v1beta1 was removed in Kubernetes 1.25; kube-proxy reads v1 only"}
 """Why a version of a kind we read is not read, where there is more to say than "not supported"."""
 
@@ -1835,6 +1847,27 @@ def _kind_in_other_case(document: dict[str, Any], kind: str, meant: str, file: s
                       f"{meant}? this object is skipped", file=file, kind=kind, object=display, field="kind")
 
 
+def _close_kind(kind: str, api_version: object) -> str | None:
+    """The kind we read that ``kind`` likely misspells (``Servce``, ``EndpointSlices``), by difflib at 0.8 as the
+    field hints; only under one of our kinds' API groups (or none given), so that another group's real kind
+    (apiregistration's ``APIService``) is not taken for a typo."""
+    group = api_version.rpartition("/")[0] if type(api_version) is str else ""
+    if group not in _OUR_GROUPS:
+        return None
+    import difflib  # (only for a kind not read: clean inputs never load it)
+
+    close = difflib.get_close_matches(kind, sorted(_DECODERS), n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def _kind_misspelt(document: dict[str, Any], kind: str, meant: str, file: str) -> Diagnostic:
+    """The note of an object whose kind is close to one we read: said of the object, with the kind it likely
+    means, not counted among the kinds not read, where a Service lost to a typo would go unseen."""
+    _, _, display = object_name(document)
+    return Diagnostic(f"skipped: kube-proxy does not read this kind; did you mean {meant}?", file=file, kind=kind,
+                      object=display, severity=Severity.NOTE)
+
+
 def _other_group(given: object, expected: str) -> str | None:
     """The API group an apiVersion names when it is not the group of ``expected`` (``serving.knative.dev`` of a
     Knative ``Service``, a CRD's): another resource, which kube-proxy does not read, whatever its kind is called;
@@ -1848,8 +1881,11 @@ def _other_group(given: object, expected: str) -> str | None:
 def _version_problem(given: object, expected: str, file: str, kind: str, display: str) -> Diagnostic:
     """The error of an object of a kind we read with another apiVersion, or none: kubectl refuses it too
     ("apiVersion not set", or no such version served)."""
+    group = _other_group(given, expected)
     if given is None or given == "":
         problem = "not set" if given is None else "empty"
+    elif group is not None:  # (a built-in group's: another's is a resource not read, noted by the caller)
+        problem = f"{quote(given)} is not supported: the Kubernetes API group {group} has no kind {kind}"
     else:
         problem = f"{quote(given)} is not supported"
     removed = _REMOVED_VERSIONS.get(given) if type(given) is str else None
