@@ -170,9 +170,11 @@ def _fast_endpoints(raw_endpoints: list[Any], start: int, out: list[Endpoint],
                     and (serving is None or serving is True or serving is False)
                     and (terminating is None or terminating is True or terminating is False)):
                 return i
-            # (a key not read, or one set to null: the checked path names an unknown one; a count, as
-            # known.issuperset(cond) costs several times this)
-            if len(cond) != (ready is not None) + (serving is not None) + (terminating is not None):
+            # (a key not read: the checked path names it; a count, as known.issuperset(cond) costs several times
+            # this, with the keys' 'in' only when one is null)
+            held = len(cond)
+            if held != (ready is not None) + (serving is not None) + (terminating is not None) \
+                    and held != ("ready" in cond) + ("serving" in cond) + ("terminating" in cond):
                 return i
             conditions = conditions_of[key]
         else:
