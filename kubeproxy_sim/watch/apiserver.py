@@ -66,7 +66,7 @@ from kubeproxy_sim.watch.cache import KIND_SPECS, KindCache, StreamSignal
 from kubeproxy_sim.watch.events import Batch, Kind, WatchEvent
 from kubeproxy_sim.watch.go_idna import host_port_ascii, lookup_ascii
 from kubeproxy_sim.watch.kubeconfig_types import chosen
-from kubeproxy_sim.watch.oidc import OidcRefreshFailed
+from kubeproxy_sim.watch.oidc import IdpTransport, OidcRefreshFailed, idp_transport
 
 DEFAULT_KINDS = (Kind.SERVICE, Kind.ENDPOINT_SLICE, Kind.NODE)
 """kube-proxy's informers: no Pods (its ClusterRole, system:node-proxier, cannot list them)."""
@@ -397,9 +397,23 @@ def _ca_inlined(read: dict[str, Any], kubeconfig: str, context: str | None) -> d
     return {**read, "clusters": clusters}
 
 
+def _idp_fixed(read: dict[str, Any], context: str | None) -> IdpTransport | None:
+    """What client-go's oidc provider fixes as kubectl or kube-proxy builds it, for the chosen user's oidc
+    auth-provider in ``read``: the ``idp-certificate-authority`` file read once (restclient.TransportFor loads it
+    as the provider is made, so a CA file replaced or removed later changes nothing; the watch read it at each
+    refresh, failing every refresh once it was gone) and the environment Go's ProxyFromEnvironment reads once per
+    process (HTTPS_PROXY, NO_PROXY: the refresh went straight to the identity provider whatever they said). None
+    without such a provider."""
+    _, _, user = _chosen_user(read, context)
+    provider = user.get("auth-provider") if isinstance(user, dict) else None
+    if not isinstance(provider, dict) or provider.get("name") != "oidc" or not isinstance(provider.get("config"), dict):
+        return None
+    return idp_transport(provider["config"], os.environ)
+
+
 def _connected(kubeconfig: str, context: str | None, per_request: bool = False, handshake: bool = False, *,
                read: dict[str, Any] | None = None, now: Callable[[], float] = time.time, oidc_refresh: bool = True,
-               ) -> tuple[Any, dict[str, Any], Diagnostic | None, ExecCredential | None]:
+               idp: IdpTransport | None = None) -> tuple[Any, dict[str, Any], Diagnostic | None, ExecCredential | None]:
     """:func:`connect`'s client, the kubeconfig as it read it (once: what else is asked of the file is asked of
     that, as a pipe gives its text once), and, when ``per_request`` (the watch, which fails each request for it,
     as client-go does: see :func:`_check_server` too), why the client holds no credentials of the exec plugin: it
@@ -413,13 +427,14 @@ def _connected(kubeconfig: str, context: str | None, per_request: bool = False, 
     refreshed now (:func:`_loader_class`); a refresh that fails is the user's auth-provider's problem, in client-go's
     words (:class:`kubeproxy_sim.watch.oidc.OidcRefreshFailed`)."""
     shaped = _read_kubeconfig(kubeconfig) if read is None else copy.deepcopy(read)
-    data, taken, missing = _check_server(kubeconfig, shaped, context, per_request)
+    data, taken, missing = _check_server(kubeconfig, shaped, context, per_request, idp)
     user_at = chosen(data, context)[1]
     if per_request and not handshake and user_at is not None and _exec_at_handshake(data, context):
         taken, missing = _without_exec(taken, user_at), None
     try:
         with _client_errors_logged() as logged:
-            client, credential = _client(taken, kubeconfig, context, kept=read, now=now, oidc_refresh=oidc_refresh)
+            client, credential = _client(taken, kubeconfig, context, kept=read, now=now, oidc_refresh=oidc_refresh,
+                                         idp=idp)
         failure = _exec_failed(kubeconfig, data, context, logged[0]) if logged else missing
         if failure is not None and not per_request:  # (the client logs it and carries on without credentials)
             raise InputError(failure)
@@ -466,7 +481,8 @@ def _exec_failed(kubeconfig: str, data: dict[str, Any], context: str | None, log
 
 
 def _client(taken: dict[str, Any], kubeconfig: str, context: str | None, kept: dict[str, Any] | None = None,
-            now: Callable[[], float] = time.time, oidc_refresh: bool = True) -> tuple[Any, ExecCredential | None]:
+            now: Callable[[], float] = time.time, oidc_refresh: bool = True, idp: IdpTransport | None = None,
+            ) -> tuple[Any, ExecCredential | None]:
     """The client for the kubeconfig as read once (:func:`_check_shape`) and as client-go takes it
     (:func:`_as_client_go_takes`): the client's own reading of the file was a second one, which a pipe
     (``--kubeconfig <(...)``) answers with nothing ("Invalid kube-config ... file is empty"). Relative paths in it
@@ -484,7 +500,7 @@ def _client(taken: dict[str, Any], kubeconfig: str, context: str | None, kept: d
 
     given = _local_paths_resolved(taken, kubeconfig)
     configuration = type.__call__(Configuration)  # (as new_client_from_config: not a copy of the default one)
-    loader = _loader_class(now, oidc_refresh)(config_dict=given, active_context=context,
+    loader = _loader_class(now, oidc_refresh, idp)(config_dict=given, active_context=context,
                                               config_base_path="",  # ("": paths as given)
                                               config_persister=lambda: _persisted(kubeconfig, given, context, kept))
     loader.load_and_set(configuration)
@@ -597,13 +613,14 @@ def _exec_status_taken(loader: Any, status: dict[str, Any]) -> bool | None:
     return True
 
 
-def _loader_class(now: Callable[[], float] = time.time, refresh: bool = True) -> Any:
+def _loader_class(now: Callable[[], float] = time.time, refresh: bool = True, idp: IdpTransport | None = None) -> Any:
     """The Python client's KubeConfigLoader, with its exec plugin run by :func:`_run_exec_plugin` (a subclass, not
     a patch of the client's module: nothing global changes). What it does with the plugin's status is the client's,
     by :func:`_exec_status_taken`. An oidc id-token is refreshed when client-go's oidc provider would refresh it
     (:func:`oidc_config_fresh` by ``now``: 10 s before its exp, or without one), where the client refreshed it five
     minutes early by its own clock, and never one without an exp; unless ``refresh`` is false (the watch's first
     client: its first request refreshes, and fails as client-go's would, not the start). The exchange is client-go's
+    (over ``idp``: the CA and environment fixed when the watch started, as client-go's provider fixes them)
     (:func:`kubeproxy_sim.watch.oidc.refreshed_config`), with the identity provider's certificate verified: the
     client's own ``_refresh_oidc`` is replaced, so it never runs."""
     from kubernetes.config.exec_provider import ExecProvider
@@ -647,7 +664,7 @@ def _loader_class(now: Callable[[], float] = time.time, refresh: bool = True) ->
             from kubeproxy_sim.watch.oidc import ID_TOKEN, REFRESH_TOKEN, refreshed_config
 
             config = provider["config"].value
-            new = refreshed_config(config)
+            new = refreshed_config(config, idp)
             config[ID_TOKEN] = new[ID_TOKEN]
             if new.get(REFRESH_TOKEN) != str(config.get(REFRESH_TOKEN) or ""):
                 config[REFRESH_TOKEN] = new[REFRESH_TOKEN]
@@ -1081,8 +1098,8 @@ def _check_shape(kubeconfig: str) -> dict[str, Any]:
     return go_decoded(data)
 
 
-def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None,
-                  per_request: bool = False) -> tuple[dict[str, Any], dict[str, Any], Diagnostic | None]:
+def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None, per_request: bool = False,
+                  idp: IdpTransport | None = None) -> tuple[dict[str, Any], dict[str, Any], Diagnostic | None]:
     """What client-go refuses in the context, cluster and user the kubeconfig (``data``: as :func:`_check_shape`
     gives it) chooses is said by its field path (kubeconfig_types.choice_problems: a context or cluster that is not
     there, a cluster without a server; usable_problems: what ConfirmUsable refuses besides files; then the files
@@ -1122,7 +1139,7 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None,
         # (nor is it asked for: _exec_request_problem looks at ``data``)
         data = _without_exec(data, user_at)
     user = (f"users[{user_at}].user", taken["users"][user_at]["user"]) if user_at is not None else None
-    if user and (unbuilt := _oidc_provider_problem(kubeconfig, *user)) is not None:
+    if user and (unbuilt := _oidc_provider_problem(kubeconfig, *user, idp)) is not None:
         raise InputError(unbuilt)
     confirmed = _confirmed(user[0], data["users"][user_at]["user"], client_go_tls(server)) if user else None
     unreadable = _file_problems(kubeconfig, [(f"clusters[{i}].cluster", cluster), *([confirmed] if confirmed else [])])
@@ -1150,7 +1167,8 @@ def _confirmed(at: str, user: dict[str, Any], tls: bool) -> tuple[str, dict[str,
     return at, {key: value for key, value in user.items() if key not in unread}
 
 
-def _oidc_provider_problem(kubeconfig: str, at: str, user: dict[str, Any]) -> Diagnostic | None:
+def _oidc_provider_problem(kubeconfig: str, at: str, user: dict[str, Any],
+                           idp: IdpTransport | None = None) -> Diagnostic | None:
     """An oidc auth-provider client-go cannot build (:func:`kubeproxy_sim.watch.oidc.provider_problem`: no
     idp-issuer-url or client-id, a CA that cannot be read), refused at start as kubectl fails each command for it,
     whether or not the id-token is fresh."""
@@ -1160,7 +1178,7 @@ def _oidc_provider_problem(kubeconfig: str, at: str, user: dict[str, Any]) -> Di
     config = provider.get("config")
     if provider.get("name") != "oidc" or not isinstance(config, dict):
         return None
-    found = provider_problem(config)
+    found = provider_problem(config, None if idp is None else idp.ca)  # (the CA file as read at start)
     if found is None:
         return None
     words, key = found
@@ -2124,6 +2142,7 @@ class ApiServerSource:
             kubeconfig, context, per_request=True, read=self._read, now=now, oidc_refresh=False)
         # (an expired oidc id-token is refreshed before the first request, which fails if that does, not the start)
         self._read = _ca_inlined(self._read, kubeconfig, context)
+        self._idp = _idp_fixed(self._read, context)  # (an oidc provider's CA file and the proxy environment, once)
         self._now = now  # the wall clock an exec plugin's expirationTimestamp and an oidc id-token are read against
         self._generation = 0  # the credentials' generation: one more each time the exec plugin gives new ones
         # the plugin ran for the first request (client-go runs it then): that one takes what it gave, expired or not
@@ -2491,7 +2510,8 @@ class ApiServerSource:
         readable, an auth-provider's refreshed token not written back (the request fails for it, as kubectl's)."""
         logging.getLogger().removeHandler(self._logged)  # (an exec plugin failing here is said by the request)
         try:
-            return _connected(self._kubeconfig, self._context, per_request=True, read=self._read, now=self._now)
+            return _connected(self._kubeconfig, self._context, per_request=True, read=self._read, now=self._now,
+                              idp=self._idp)
         except InputError as exc:
             return exc.diagnostics[0] if exc.diagnostics else Diagnostic(str(exc), file=self._kubeconfig)
         except Exception as exc:  # (none expected: _connected says what it meets; never a traceback)

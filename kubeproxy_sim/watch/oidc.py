@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import re
 import ssl
 import unicodedata
@@ -52,22 +53,47 @@ class OidcRefreshFailed(Exception):
     """Why the id-token could not be refreshed, in client-go's words (the request fails with them)."""
 
 
-def provider_problem(config: Mapping[str, Any]) -> tuple[str, str] | None:
+def provider_problem(config: Mapping[str, Any], ca: bytes | None = None) -> tuple[str, str] | None:
     """Why client-go cannot build the oidc provider for ``config`` (newOIDCAuthProvider, as the client is built:
     kubectl fails with it whatever the id-token), and the config key at fault; None when it can. The CA file is
-    read as client-go reads it then."""
+    read as client-go reads it then, unless its bytes as read at start are given (``ca``)."""
     cfg = {str(key): "" if value is None else str(value) for key, value in config.items()}
     for key in (ISSUER_URL, CLIENT_ID):
         if not cfg.get(key):
             return f"Must provide {key}", key
     try:
-        tls_context(cfg)
+        tls_context(cfg, ca)
     except OidcRefreshFailed as exc:
         return str(exc), CA_DATA if cfg.get(CA_DATA) else CA_FILE
     return None
 
 
-def refreshed_config(config: Mapping[str, Any]) -> dict[str, str]:
+@dataclass(frozen=True, slots=True)
+class IdpTransport:
+    """What client-go's oidc provider fixes as it is built (newOIDCAuthProvider, once per process for a kubeconfig
+    user), which later refreshes use rather than read again: the identity provider's CA PEM (``ca``: the
+    ``idp-certificate-authority`` file's bytes as they were then; None: read from the config, the data or the
+    file) and the environment Go's ProxyFromEnvironment reads once (``environ``)."""
+
+    ca: bytes | None
+    environ: Mapping[str, str]
+
+
+def idp_transport(config: Mapping[str, Any], environ: Mapping[str, str]) -> IdpTransport:
+    """The :class:`IdpTransport` of an oidc auth-provider ``config`` now: its CA file read (None when it has
+    CA data or no file, or the file cannot be read: the refresh says so in client-go's words)."""
+    cfg = {str(key): "" if value is None else str(value) for key, value in config.items()}
+    ca = None
+    if not cfg.get(CA_DATA) and (path := cfg.get(CA_FILE, "")):
+        try:
+            with open(path, "rb") as stream:
+                ca = stream.read()
+        except OSError:
+            ca = None
+    return IdpTransport(ca, dict(environ))
+
+
+def refreshed_config(config: Mapping[str, Any], transport: IdpTransport | None = None) -> dict[str, str]:
     """client-go's oidcAuthProvider.idToken past the freshness check: the auth-provider ``config`` with the new
     id-token, and the new refresh-token when the provider sent one that differs, or :class:`OidcRefreshFailed`.
     The checks client-go makes as it builds the provider (issuer URL and client id given, the CA readable) come
@@ -78,11 +104,11 @@ def refreshed_config(config: Mapping[str, Any]) -> dict[str, str]:
         raise OidcRefreshFailed(f"Must provide {ISSUER_URL}")
     if not client_id:
         raise OidcRefreshFailed(f"Must provide {CLIENT_ID}")
-    context = tls_context(cfg)
+    context = tls_context(cfg, None if transport is None else transport.ca)
     refresh_token = cfg.get(REFRESH_TOKEN, "")
     if not refresh_token:
         raise OidcRefreshFailed("No valid id-token, and cannot refresh without refresh-token")
-    pool = _pool(context)
+    pool = _pool(context, None if transport is None else transport.environ)
     token_url = token_endpoint(pool, issuer)
     try:
         answer = _token_answer(pool, token_url, client_id, cfg.get(CLIENT_SECRET, ""), refresh_token)
@@ -99,16 +125,19 @@ def refreshed_config(config: Mapping[str, Any]) -> dict[str, str]:
     return new
 
 
-def tls_context(cfg: Mapping[str, str]) -> ssl.SSLContext:
+def tls_context(cfg: Mapping[str, str], ca: bytes | None = None) -> ssl.SSLContext:
     """The TLS client client-go's oidc plugin builds (restclient.TransportFor with CAData, else CAFile): the
     certificate and the host name verified, against the PEM certificates of ``idp-certificate-authority-data``
     (base64), else of the ``idp-certificate-authority`` file (read as given: clientcmd resolves no auth-provider
-    path against the kubeconfig's directory), else the system's roots. A PEM holding no certificate trusts
-    nothing (Go's AppendCertsFromPEM skips what it cannot parse and the pool is used as it is)."""
+    path against the kubeconfig's directory; ``ca``, its bytes read once when given), else the system's roots. A
+    PEM holding no certificate trusts nothing (Go's AppendCertsFromPEM skips what it cannot parse and the pool is
+    used as it is)."""
     data = cfg.get(CA_DATA, "")
     pem: bytes | None = None
     if data:
         pem = go_std_b64decode(data)
+    elif ca is not None and cfg.get(CA_FILE, ""):  # (the file as read when the provider was built: client-go's)
+        pem = ca
     elif path := cfg.get(CA_FILE, ""):
         try:
             with open(path, "rb") as stream:
@@ -138,12 +167,49 @@ def go_std_b64decode(text: str) -> bytes:
         raise OidcRefreshFailed(f"illegal base64 data at input byte {len(text)}") from None
 
 
-def _pool(context: ssl.SSLContext) -> Any:
-    import urllib3
+class _Pools:
+    """The identity provider's transport as client-go's: one TLS client (``context``) and Go's
+    http.ProxyFromEnvironment (:func:`kubeproxy_sim.watch.go_proxy.proxy_for` over ``environ``), a request going
+    straight there or through the proxy the environment gives its URL (an https one through a CONNECT tunnel,
+    the proxy URL's user sent as Proxy-Authorization, as Go sends it). urllib3's PoolManager used no proxy."""
 
-    return urllib3.PoolManager(ssl_context=context, timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=None),
-                               retries=urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=10,
-                                                     raise_on_redirect=False))
+    def __init__(self, context: ssl.SSLContext, environ: Mapping[str, str]) -> None:
+        self._context, self._environ = context, environ
+        self._managers: dict[str | None, Any] = {}
+
+    def _manager(self, proxy: str | None) -> Any:
+        import urllib3
+
+        if proxy in self._managers:
+            return self._managers[proxy]
+        kwargs: dict[str, Any] = {
+            "ssl_context": self._context, "timeout": urllib3.Timeout(connect=CONNECT_TIMEOUT, read=None),
+            "retries": urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=10,
+                                     raise_on_redirect=False)}
+        if proxy is None:
+            manager = urllib3.PoolManager(**kwargs)
+        elif proxy.startswith("socks5:"):
+            from urllib3.contrib.socks import SOCKSProxyManager
+
+            manager = SOCKSProxyManager(proxy.replace("socks5:", "socks5h:", 1), **kwargs)
+        else:
+            user = urllib.parse.unquote(urllib.parse.urlsplit(proxy).netloc.rpartition("@")[0]) if "@" in proxy \
+                else ""
+            headers = urllib3.make_headers(proxy_basic_auth=user) if user else None
+            manager = urllib3.ProxyManager(proxy, proxy_headers=headers, **kwargs)
+        self._managers[proxy] = manager
+        return manager
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        """One request, through the proxy the environment gives ``url`` (a CGI environment's HTTP_PROXY refused,
+        as a transport failure)."""
+        from kubeproxy_sim.watch.go_proxy import proxy_for
+
+        return self._manager(proxy_for(url, self._environ)).request(method, url, **kwargs)
+
+
+def _pool(context: ssl.SSLContext, environ: Mapping[str, str] | None = None) -> _Pools:
+    return _Pools(context, os.environ if environ is None else environ)
 
 
 def token_endpoint(pool: Any, issuer: str) -> str:

@@ -339,7 +339,7 @@ def test_an_oidc_user_without_an_id_token_is_refreshed_as_client_go_refreshes_it
 
     asked: list[dict[str, str]] = []
 
-    def refreshed(config: dict[str, str]) -> dict[str, str]:
+    def refreshed(config: dict[str, str], _idp: object = None) -> dict[str, str]:
         asked.append(dict(config))
         return {**config, "id-token": "h.p.s"}
 

@@ -49,7 +49,7 @@ def refreshing_with(monkeypatch, refresh: Refresh) -> None:
     identity provider; the refresh installed is kept as ``installed``, for one that wraps it."""
     from kubeproxy_sim.watch import oidc
 
-    def refreshed(config: Any) -> dict[str, str]:
+    def refreshed(config: Any, _idp: Any = None) -> dict[str, str]:
         new = dict(config)
         refresh(None, {"config": _Node(new)})
         return new

@@ -1,0 +1,122 @@
+"""Go's http.ProxyFromEnvironment (golang.org/x/net/http/httpproxy), for the requests client-go makes over its
+default transport: an oidc auth-provider's discovery and token refresh (client-go's oidc plugin builds its
+transport with restclient.TransportFor, whose http.Transport has Proxy: http.ProxyFromEnvironment).
+
+Pure: the environment is given, as Go reads it once per process (the caller keeps a copy made at start).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from kubeproxy_sim.objects.addr import is_plain_ipv4
+from kubeproxy_sim.watch.go_idna import lookup_ascii
+
+PORTS = {"http": "80", "https": "443", "socks5": "1080"}
+"""httpproxy's portMap: the port of a URL without one."""
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def _env_any(environ: Mapping[str, str], *names: str) -> str:
+    """httpproxy's getEnvAny: the first of ``names`` set to something, the capitals first."""
+    return next((environ[name] for name in names if environ.get(name)), "")
+
+
+def _parsed_proxy(value: str) -> str | None:
+    """httpproxy's parseProxy: a proxy URL of scheme http, https or socks5 as it is, anything else (``proxy:3128``,
+    ``127.0.0.1:3128``) with ``http://`` before it; None for an empty value."""
+    if not value:
+        return None
+    found = _SCHEME.match(value)
+    if found is not None and found.group(1).lower() in PORTS and value[found.end():].startswith("//"):
+        return value[: found.end()].lower() + value[found.end():]
+    return f"http://{value}"
+
+
+def _go_ip(host: str) -> Any:
+    """Go's net.ParseIP: four decimal numbers without leading zeros, or an IPv6 address (no zone), as a
+    netaddr.IPAddress, else None (netaddr imported only here: the watch's start does not load it)."""
+    import netaddr
+
+    if is_plain_ipv4(host):
+        return netaddr.IPAddress(host)
+    if ":" in host and "%" not in host and netaddr.valid_ipv6(host):
+        return netaddr.IPAddress(host)
+    return None
+
+
+def _split_host_port(text: str) -> tuple[str, str] | None:
+    """Go's net.SplitHostPort, as far as NO_PROXY's entries need it: HOST:PORT or [HOST]:PORT, else None."""
+    if text.startswith("["):
+        host, close, rest = text[1:].partition("]")
+        return (host, rest[1:]) if close and rest.startswith(":") else None
+    host, colon, port = text.rpartition(":")
+    return (host, port) if colon and ":" not in host else None
+
+
+def _no_proxy_for(host: str, port: str, no_proxy: str) -> bool:
+    """Whether NO_PROXY (httpproxy's config.init and useProxy) keeps a request to ``host``:``port`` (small
+    letters, ASCII) off the proxy: ``*``; an IP address or CIDR prefix (an address with a port matches that port
+    only); a domain name (``*.`` dropped), which matches itself and the names under it, or under it only with a
+    leading dot (``.y.com``), a port after it as for an address."""
+    import netaddr
+
+    ip = _go_ip(host)
+    for entry in no_proxy.split(","):
+        entry = entry.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        if "/" in entry:
+            try:
+                if ip is not None and ip in netaddr.IPNetwork(entry, flags=netaddr.NOHOST):
+                    return True
+            except (netaddr.AddrFormatError, ValueError, TypeError):
+                pass
+            continue
+        split = _split_host_port(entry)
+        name, wanted_port = split if split is not None else (entry, "")
+        if not name:
+            continue
+        if (entry_ip := _go_ip(name)) is not None:
+            if ip is not None and entry_ip == ip and wanted_port in ("", port):
+                return True
+            continue
+        name = name[1:] if name.startswith("*.") else name
+        exact = not name.startswith(".")
+        suffix = "." + name if exact else name
+        if not suffix.isascii():
+            suffix = lookup_ascii(suffix) or suffix
+        if (host.endswith(suffix) or (exact and host == suffix[1:])) and wanted_port in ("", port):
+            return True
+    return False
+
+
+def proxy_for(url: str, environ: Mapping[str, str]) -> str | None:
+    """The proxy URL Go's http.ProxyFromEnvironment gives a request for ``url`` (scheme://HOST[:PORT]/...), or None
+    (straight there): HTTPS_PROXY (https_proxy) for https, HTTP_PROXY (http_proxy) for http, none for a host that
+    is ``localhost`` or a loopback address, nor one NO_PROXY (no_proxy) names (:func:`_no_proxy_for`). A CGI
+    environment (REQUEST_METHOD set) is refused HTTP_PROXY: ValueError, in Go's words."""
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep or scheme not in ("http", "https"):
+        return None
+    proxy = _parsed_proxy(_env_any(environ, "HTTPS_PROXY", "https_proxy") if scheme == "https" else
+                          _env_any(environ, "HTTP_PROXY", "http_proxy"))
+    if proxy is None:
+        return None
+    if scheme == "http" and environ.get("REQUEST_METHOD"):
+        raise ValueError("refusing to use HTTP_PROXY value in CGI environment; see golang.org/s/cgihttpproxy")
+    authority = rest.split("/", 1)[0].split("?", 1)[0].rpartition("@")[2]
+    split = _split_host_port(authority)
+    host, port = split if split is not None and split[1] else (authority.strip("[]"), PORTS[scheme])
+    if not host.isascii():
+        host = lookup_ascii(host) or host
+    host = host.strip().lower()
+    if host == "localhost" or ((ip := _go_ip(host)) is not None and ip.is_loopback()):
+        return None
+    return None if _no_proxy_for(host, port, _env_any(environ, "NO_PROXY", "no_proxy")) else proxy
