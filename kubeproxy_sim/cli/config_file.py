@@ -77,7 +77,7 @@ def read_config_file(path: str, text: str | ReadFailure | None = None) -> tuple[
     failed; None: it is read now."""
     data, problem, duplicates = _load(path, text)
     if problem is not None:
-        return {}, [problem]
+        return {}, [*duplicates, problem]  # (the ConfigMap's note: the problem is config.conf's)
     reader = _Reader(path, data)
     settings = reader.settings()
     return settings, [*duplicates, *reader.diags]
@@ -122,10 +122,11 @@ def _load(path: str, text: str | ReadFailure | None) -> tuple[dict[str, Any], Di
     "true"), or the problem that makes it unusable; and a warning for each key given twice (kube-proxy's strict
     decoding fails on it, and kube-proxy then decodes leniently, the last one winning), and for each pair of keys
     made one JSON key (``1`` and ``"1"``: strict decoding passes it, go-yaml holding two keys, and the value kept
-    follows Go's map order)."""
-    data, problem, duplicates, collisions = _parse(path, text)
+    follows Go's map order). Of kubeadm's kube-proxy ConfigMap, its ``config.conf``'s, after a note that says so
+    (also with a problem, which is config.conf's)."""
+    data, problem, duplicates, collisions, notes = _parse(path, text)
     if problem is not None:
-        return {}, problem, []
+        return {}, problem, notes
     found = [(mark.index, Diagnostic(f'mapping key "{key}" already defined at line {first.line + 1}; kube-proxy\'s '
                                      "strict decoding refuses it, and its lenient decoding keeps the last",
                                      file=path, line=mark.line + 1, severity=Severity.WARNING))
@@ -134,14 +135,18 @@ def _load(path: str, text: str | ReadFailure | None) -> tuple[dict[str, Any], Di
         f"mapping key {c.written} and {c.first_written} at line {c.first_mark.line + 1} are two keys to go-yaml but "
         f'one JSON key, "{c.name}"; which value kube-proxy keeps is unspecified (Go\'s map order), the last is '
         "used here", file=path, line=c.mark.line + 1, severity=Severity.WARNING)) for c in collisions)
-    return data, None, [warning for _, warning in sorted(found, key=lambda entry: entry[0])]
+    return data, None, [*notes, *(warning for _, warning in sorted(found, key=lambda entry: entry[0]))]
 
 
-_Parsed = tuple[dict[str, Any], Diagnostic | None, list[tuple[Any, Any, Any]], list["KeyCollision"]]
-"""The file's mapping, the problem that makes it unusable, and the keys given twice and made one JSON key."""
+_Parsed = tuple[dict[str, Any], Diagnostic | None, list[tuple[Any, Any, Any]], list["KeyCollision"], list[Diagnostic]]
+"""The file's mapping, the problem that makes it unusable, the keys given twice and made one JSON key, and the
+note of a ConfigMap read for its config.conf."""
+CONFIG_MAP_KEY = "config.conf"
+"""The data key of kubeadm's kube-proxy ConfigMap that holds the KubeProxyConfiguration (its DaemonSet mounts the
+ConfigMap and runs kube-proxy --config=/var/lib/kube-proxy/config.conf)."""
 
 
-def _parse(path: str, text: str | ReadFailure | None) -> _Parsed:
+def _parse(path: str, text: str | ReadFailure | None, within: bool = False) -> _Parsed:
     import yaml
 
     from kubeproxy_sim.objects.load import safe_load
@@ -149,13 +154,13 @@ def _parse(path: str, text: str | ReadFailure | None) -> _Parsed:
     if text is None:
         text = read_file(path)
     if not isinstance(text, str):
-        return {}, Diagnostic(cannot_read(text, f"a {KIND} file"), file=path, field="--config"), [], []
+        return {}, Diagnostic(cannot_read(text, f"a {KIND} file"), file=path, field="--config"), [], [], []
     overflow = _json_number_out_of_range(text)
     if overflow is not None:
         field, literal_text = overflow
         return {}, Diagnostic(f"{shortened(literal_text)} is a number out of range (a 64-bit float reaches "
                               "about ±1.8e308); kube-proxy's JSON decoding refuses the file", file=path,
-                              field=field), [], []
+                              field=field), [], [], []
     collisions: list[KeyCollision] = []
     try:
         data, duplicates = safe_load(text, collisions=collisions)
@@ -165,20 +170,75 @@ def _parse(path: str, text: str | ReadFailure | None) -> _Parsed:
         found = yaml_syntax_error(exc, path, text=text)  # (the text: a tab is named whichever reader marked it)
         if isinstance(exc, BadValueError):  # (it parses: a null key or a bad !!binary fails kube-proxy's decoding)
             found = dataclasses.replace(found, message=f"{found.message}; kube-proxy's decoding refuses the file")
-        return {}, found, [], []
+        return {}, found, [], [], []
     if not isinstance(data, dict):
         got = "nothing" if data is None else type_name(data)
-        return {}, Diagnostic(f"expected a {KIND} mapping, got {got}", file=path), [], []
+        return {}, Diagnostic(f"expected a {KIND} mapping, got {got}", file=path), [], [], []
     kind = data.get("kind")
+    if kind == "ConfigMap" and not within:
+        return _config_map(path, text, data)
     if kind != KIND:
         got = "not set" if kind is None else _value(kind)
-        return {}, Diagnostic(f"{got}; expected {KIND}", file=path, field="kind"), [], []  # (the field names it)
+        return {}, Diagnostic(f"{got}; expected {KIND}", file=path, field="kind"), [], [], []  # (the field names it)
     version = data.get("apiVersion")
     if version != API_VERSION:  # kube-proxy: no kind "KubeProxyConfiguration" is registered for version "..."
         got = "not set" if version is None else _value(version)
         return {}, Diagnostic(f"{got}; kube-proxy decodes {KIND} only as {API_VERSION}", file=path,
-                              field="apiVersion"), [], []
-    return data, None, duplicates, collisions
+                              field="apiVersion"), [], [], []
+    return data, None, duplicates, collisions, []
+
+
+def _config_map(path: str, text: str, data: dict[str, Any]) -> _Parsed:
+    """kubeadm's kube-proxy ConfigMap given as the file (``kubectl get configmap kube-proxy -o yaml``): its
+    config.conf is the KubeProxyConfiguration, read after a note saying so; a ConfigMap without it is refused,
+    naming the keys it has."""
+    entries = data.get("data")
+    conf = entries.get(CONFIG_MAP_KEY) if isinstance(entries, dict) else None
+    if not isinstance(conf, str):
+        keys = ", ".join(sorted(map(str, entries))) if isinstance(entries, dict) else ""
+        has = f"its data keys: {keys}" if keys else "it has no data"
+        wrong = "is not a string" if conf is not None else f"is not set ({has})"
+        return {}, Diagnostic(f"{wrong}; expected kube-proxy's ConfigMap, whose {CONFIG_MAP_KEY} holds the "
+                              f"{KIND} (or that {KIND} alone)", file=path,
+                              field=f'data["{CONFIG_MAP_KEY}"]'), [], [], []
+    inner, lined = _embedded(text, conf)
+    lines = "its lines are the file's" if lined else f"lines are counted from {CONFIG_MAP_KEY}'s first"
+    note = Diagnostic(f"a ConfigMap: its {CONFIG_MAP_KEY}, kubeadm's kube-proxy configuration, is read as the "
+                      f"{KIND} ({lines})", file=path, field=f'data["{CONFIG_MAP_KEY}"]', severity=Severity.NOTE)
+    found, problem, duplicates, collisions, _ = _parse(path, inner, within=True)
+    if problem is not None:  # (an error is said alone: it names config.conf, whose kind or syntax it is)
+        problem = dataclasses.replace(problem, message=f"{problem.message} (in {CONFIG_MAP_KEY})")
+    return found, problem, duplicates, collisions, [note]
+
+
+def _embedded(text: str, value: str) -> tuple[str, bool]:
+    """config.conf's text to read, and whether its lines (and columns) are the file's: a literal block (``|-``,
+    as kubectl writes it) is given back in place, indented and after as many empty lines as precede it, so that
+    a problem's line is the file's; another style (a JSON string) as it is."""
+    import yaml
+
+    node = _data_value(yaml.SafeLoader(text))
+    if node is None or node.style != "|" or node.value != value:
+        return value, False
+    first = node.start_mark.line + 1  # (the line after the block's header)
+    line = text.splitlines()[first] if first < len(text.splitlines()) else ""
+    indent = line[: len(line) - len(line.lstrip(" "))]
+    body = "".join(indent + part if part.strip() else part for part in value.splitlines(keepends=True))
+    return "\n" * first + body, True
+
+
+def _data_value(loader: Any) -> Any:
+    """The node of the first document's data["config.conf"], or None."""
+    try:
+        node = loader.get_node() if loader.check_node() else None
+    except Exception:  # (it parsed as the reader reads it: a node not found is only lines not mapped)
+        return None
+    finally:
+        loader.dispose()
+    for key in ("data", CONFIG_MAP_KEY):
+        pairs = node.value if node is not None and isinstance(node.value, list) else []
+        node = next((value for name, value in pairs if getattr(name, "value", None) == key), None)
+    return node
 
 
 def read_file(path: str, newline: str | None = None) -> str | ReadFailure:
