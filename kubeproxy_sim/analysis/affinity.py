@@ -17,7 +17,11 @@ every list with ``--seconds TIMEOUT --reap`` before the random split. So:
   finds its entry with probability min(1, 100/m) (the hit ratio of an LRU
   cache under uniform independent requests is exactly size/population); a
   client that misses is balanced again and lands on its old endpoint only with
-  that endpoint's share.
+  that endpoint's share. It is balanced by the chain its node uses, as the
+  rules do: with internalTrafficPolicy Local a node's KUBE-SVL chain holds its
+  local endpoints only (upstream's writeServiceToEndpointRules for the
+  localPolicyChain, the ``--rcheck`` rules included), so a node with one
+  endpoint sends the client back there whatever the list holds.
 """
 
 from __future__ import annotations
@@ -25,10 +29,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from kubeproxy_sim.analysis.exact import Entry, ServiceDist, View, first_packet, merge_shares
+from kubeproxy_sim.analysis.exact import Entry, ServiceDist, View, first_packet
 from kubeproxy_sim.analysis.journeys import CONNECTION_GAP, Runner, address_of, build_simulator, entry_route, rewind
 from kubeproxy_sim.analysis.nodes import NodeSet, Source
 from kubeproxy_sim.analysis.sampling import ConnectionSampler
@@ -73,6 +78,7 @@ class AffinityReport:
     seed: int | None = None
     engine: str | None = None  # what drew ``sampled``: "simulator" or "sampler" (the rule engine's)
     sampled_entry: tuple[str, str, str] | None = None  # (view kind, destination, node) the sample went through
+    per_node: tuple[int, ...] = ()  # the endpoints each delivering entry's chain balances over, when not all
 
     @property
     def all_sticky(self) -> bool:
@@ -109,11 +115,34 @@ def traced_returns(nodes: NodeSet, node: str, packet: Packet, list_name: str, en
     return sum((o.probability_exact for o in result.outcomes if o.destination == endpoint), Fraction(0))
 
 
-def client_load(clients_per_endpoint: int, endpoints: int, size: int = LIST_SIZE) -> ClientLoad:
-    """The LRU model: listed with probability min(1, size/m); a miss re-balances (1/n to stay)."""
+def client_load(clients_per_endpoint: int, endpoints: int, size: int = LIST_SIZE,
+                rebalanced: Fraction | None = None) -> ClientLoad:
+    """The LRU model: listed with probability min(1, size/m); a miss re-balances, back on the old endpoint with
+    ``rebalanced`` (default 1/n: one chain over every endpoint; see :func:`rebalanced_same`)."""
     listed = Fraction(min(clients_per_endpoint, size), clients_per_endpoint) if clients_per_endpoint else Fraction(1)
-    same = listed + (1 - listed) * Fraction(1, max(endpoints, 1))
-    return ClientLoad(clients_per_endpoint, listed, same)
+    back = Fraction(1, max(endpoints, 1)) if rebalanced is None else rebalanced
+    return ClientLoad(clients_per_endpoint, listed, listed + (1 - listed) * back)
+
+
+def rebalanced_same(entries: Sequence[Entry]) -> tuple[Fraction, tuple[int, ...]]:
+    """The chance a client balanced anew lands on its old endpoint, and the endpoints each entry's chain splits
+    over (in entry order, entries that deliver nothing left out).
+
+    A client enters through its node's chain, whose even split over that chain's ``n`` endpoints brings it back
+    with 1/n: the n of the chain the node actually uses (a KUBE-SVL chain of local endpoints for a Local policy),
+    not of the Service. The entries are averaged by their weights times the part they deliver (a client whose
+    connections are dropped has no endpoint to return to); all alike when none carries weight."""
+    counted = []
+    for entry in entries:
+        delivered = [s for s in entry.own_shares if s.verdict == "DNAT"]
+        if delivered:
+            counted.append((entry.weight * sum((s.probability for s in delivered), Fraction(0)), len(delivered)))
+    if not counted:
+        return Fraction(1), ()
+    if not any(weight for weight, _ in counted):
+        counted = [(Fraction(1), n) for _, n in counted]
+    total = sum((weight for weight, _ in counted), Fraction(0))
+    return sum((weight / n for weight, n in counted), Fraction(0)) / total, tuple(n for _, n in counted)
 
 
 SAMPLER_GAP = 0.01
@@ -195,13 +224,14 @@ def analyse_affinity(nodes: NodeSet, dist: ServiceDist, clients: int | None = No
     chosen = next(((v, e) for v, e in usable if e.source.kind == "external"), usable[0] if usable else None)
     if not clients:
         chosen = None
-    # the model is the sampled entry's (an eTP Local node may reach fewer endpoints than the cluster IP)
-    # of the port's own rules: an endpoint reached through another node's NodePort is that Service's to balance
-    shares = chosen[1].own_shares if chosen is not None else merge_shares((e.weight, e.own_shares)
-                                                                           for e in view.entries)
-    n = sum(1 for s in shares if s.verdict == "DNAT")
+    # the model is the sampled entry's (an eTP Local node may reach fewer endpoints than the cluster IP), else
+    # the first view's entries, each balanced by its node's chain (iTP Local: its local endpoints); of the port's
+    # own rules: an endpoint reached through another node's NodePort is that Service's to balance
+    entries = [chosen[1]] if chosen is not None else [e for e in view.entries if e.weight] or list(view.entries)
+    n = len({s.endpoint for e in entries for s in e.own_shares if s.verdict == "DNAT"})
+    back, per_node = rebalanced_same(entries)
     counts = [max(1, math.ceil(clients / max(n, 1)))] if clients else list(CLIENT_COUNTS)
-    loads = tuple(client_load(m, n) for m in counts)
+    loads = tuple(client_load(m, n, rebalanced=back) for m in counts)
     live = None
     if client_interval:
         live = 1 - math.exp(-svc.affinity_timeout / client_interval)
@@ -216,4 +246,5 @@ def analyse_affinity(nodes: NodeSet, dist: ServiceDist, clients: int | None = No
         sampled = (clients, returning, same)
         where = (sampled_view.kind, entry.destination, entry.node)
     return AffinityReport(svc.affinity_timeout, LIST_SIZE, n, sticky_checks(nodes, view, svc.name_string, svc.proto),
-                          loads, live, client_interval, sampled, seed if sampled else None, engine, where)
+                          loads, live, client_interval, sampled, seed if sampled else None, engine, where,
+                          per_node if any(k != n for k in per_node) else ())

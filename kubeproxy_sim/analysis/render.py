@@ -247,6 +247,10 @@ def affinity_text(report: AffinityReport) -> list[str]:
     for load in report.loads:
         out.append(f"      m={load.clients:>5}: still listed {percent(load.listed)}   back on the same endpoint "
                    f"{percent(load.same_endpoint)}")
+    if report.per_node:
+        out.append(f"      (a client no longer listed is balanced again by its node's chain, over {_spread(report)} "
+                   f"of the {report.endpoints} endpoints, as the rules split it: an internal or external traffic "
+                   "policy Local keeps each node to its local ones)")
     if report.live_within_timeout is not None:
         out.append(f"    a client connecting every {report.client_interval:g} s on average is back within the timeout "
                    f"{percent(report.live_within_timeout)} of the time (exponential gaps)")
@@ -264,6 +268,12 @@ def affinity_text(report: AffinityReport) -> list[str]:
     out.append("    beyond the list: a client evicted (or idle past the timeout) is balanced again like a new one; "
                "entering through another node it is unknown there")
     return out
+
+
+def _spread(report: AffinityReport) -> str:
+    """How many endpoints the nodes' chains split over: ``1`` or ``1 to 2``."""
+    low, high = min(report.per_node), max(report.per_node)
+    return str(low) if low == high else f"{low} to {high}"
 
 
 def counted(count: int, noun: str) -> str:
