@@ -942,6 +942,22 @@ def blank_hostname(name: object) -> bool:
     return isinstance(name, str) and bool(name) and not name.strip()
 
 
+def _lowered(given: object, name: str) -> str:
+    """Why the name said is not the one typed (``nodeA``: kube-proxy takes 'nodea'), or nothing."""
+    return " (kube-proxy lower-cases the name given)" if isinstance(given, str) and given.strip() != name else ""
+
+
+def _closest_node(name: str, cluster: Cluster) -> str:
+    """'did you mean X? ' naming the Node closest to a name no Node has (``nodea``: node-a), at difflib's 0.8
+    as the field hints; nothing when none is close, or when several are as close (``node-x``: node-a, node-b and
+    node-c alike), where naming one would be a guess."""
+    import difflib  # (only when the node is missing: the usual run never loads it)
+
+    close = difflib.get_close_matches(name, sorted(node.name for node in cluster.nodes), n=2, cutoff=0.8)
+    ratio = [difflib.SequenceMatcher(None, name, found).ratio() for found in close]
+    return f"did you mean {close[0]}? " if close and (len(close) == 1 or ratio[0] > ratio[1]) else ""
+
+
 def _pick_node(cluster: Cluster, name: str | None) -> tuple[str, Node | None]:
     if name:
         return name, cluster.node(name)
@@ -989,9 +1005,11 @@ def build_config(args: argparse.Namespace, cluster: Cluster, *, node_said: bool 
 
     gates = settings.pop("feature_gates", None)
     settings.update(gate_settings(gates if isinstance(gates, dict) else {}))
-    name, node = _pick_node(cluster, normal_node_name(settings.pop("node_name", None)))  # type: ignore[arg-type]
+    given_name = settings.pop("node_name", None)
+    name, node = _pick_node(cluster, normal_node_name(given_name))  # type: ignore[arg-type]
     if node is None and cluster.nodes and not node_said:
-        diags.append(Diagnostic(f"no Node object named {literal(name)}; node facts come from flags only",
+        diags.append(Diagnostic(f"no Node object named {literal(name)}{_lowered(given_name, name)}; "
+                                f"{_closest_node(name, cluster)}node facts come from flags only",
                                 severity=Severity.WARNING, file=name_from[0], field=name_from[1]))
     raw_ips = args.node_ip if args.node_ip else _node_addresses(node)
     node_ips = tuple(ip for ip in (_normalise_ip(t, "--node-ip", diags) for t in raw_ips) if ip)
