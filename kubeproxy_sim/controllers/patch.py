@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 # the lists strategic merge patch merges item by item, by the key their Go field's patchMergeKey names (k8s.io/api
@@ -78,7 +79,10 @@ def strategic_merge_patch(target: Any, patch: Any, path: tuple[str, ...] = ()) -
     patch does not name, a new item before the live ones; any other list replaced. ``$patch: replace|delete`` in
     a map or a list item, ``$retainKeys`` and ``$deleteFromPrimitiveList/LIST`` are honoured; another ``$`` key
     is a field like any other. A value taken whole (its key new, or of another JSON type than the live one's)
-    is stored without its nulls and ``$patch`` maps (:func:`_take`). Refusals are in apimachinery's words."""
+    is stored without its nulls and ``$patch`` maps (:func:`_take`). Refusals are in apimachinery's words. The
+    order follows the library's Go to the item, where it departs from its intent: its sort's less function
+    (:func:`go_slice_stable`) and the live list's shared backing array (:class:`_Backing`); checked against
+    kubectl 1.33 by tests/controllers/test_strategic_fuzz_kubectl_b4."""
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
     return _merge_map(copy.deepcopy(target) if isinstance(target, dict) else None, copy.deepcopy(patch), path)
@@ -209,25 +213,135 @@ def _merge_list_field(live: list[Any], patch: list[Any], path: tuple[str, ...], 
 
 def _merge_slice(original: list[Any], patch: list[Any], merge_key: str, path: tuple[str, ...],
                  delete_list: bool) -> list[Any]:
+    return _merge_slice_seen(original, patch, merge_key, path, delete_list)[0]
+
+
+def _merge_slice_seen(original: list[Any], patch: list[Any], merge_key: str, path: tuple[str, ...],
+                      delete_list: bool) -> tuple[list[Any], list[Any]]:
+    """mergeSlice: (the merged list, what the caller's ``original`` holds afterwards). Go's slices share their
+    backing array: the library appends to, shifts and deduplicates the live list in place while it has room
+    (:class:`_Backing`), so the live list mergePatchIntoOriginal then orders by is no longer the live list as it
+    was (a deleted item gone and the last one twice, a new item in its place, scalars swapped)."""
     if not original and not patch:
-        return original
+        return original, original
     kind = _element_kind(original, patch)
     if kind != "map":
         if delete_list:
-            return [v for v in original if not any(_go_equal(v, gone) for gone in patch)]
-        merged = _deduplicated([*original, *patch])
-    else:
-        if not merge_key:
-            raise PatchError("cannot merge lists without merge key for type string")
-        original, patch = _special_items(original, patch, merge_key)
-        merged = _merged_items(original, patch, merge_key, path)
+            return [v for v in original if not any(_go_equal(v, gone) for gone in patch)], original
+        backing = _Backing(original)
+        both = backing.append_all(patch)  # append(original, patch...)
+        merged = both.deduplicated()
+        order = backing.seen()
+        named, server_only = _partition(merged, patch, merge_key)
+        return _normalized_order(named, server_only, patch, order, merge_key, kind), order
+    if not merge_key:
+        raise PatchError("cannot merge lists without merge key for type string")
+    backing = _Backing(original)
+    current, patch = _special_items(backing, patch, merge_key)
+    order = current.items()
+    merged = _merged_items(current, patch, merge_key, path)
     named, server_only = _partition(merged, patch, merge_key)
-    return _normalized_order(named, server_only, patch, original, merge_key, kind)
+    return _normalized_order(named, server_only, patch, order, merge_key, kind), backing.seen()
 
 
-def _special_items(original: list[Any], patch: list[Any], merge_key: str) -> tuple[list[Any], list[Any]]:
-    """mergeSliceWithSpecialElements: ``$patch: delete`` items remove their key's live items, ``$patch: replace``
-    makes the patch's other items the whole list."""
+def go_capacity(length: int) -> int:
+    """The capacity of a []interface{} encoding/json decodes ``length`` items into (arrayInterface appends one at
+    a time from make([]any, 0)): growslice's doubling under 256, then its 1.25x step plus 192, each rounded up to
+    the allocator's size class of 16-byte items."""
+    cap = 0
+    while cap < length:
+        cap = _grown(cap, cap + 1)
+    return cap
+
+
+# runtime/sizeclasses.go's object sizes up to 32 KiB (larger ones are whole 8 KiB pages)
+_SIZE_CLASSES = (16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256, 288, 320, 352, 384, 416,
+                 448, 480, 512, 576, 640, 704, 768, 896, 1024, 1152, 1280, 1408, 1536, 1792, 2048, 2304, 2688, 3072,
+                 3200, 3456, 4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192, 9472, 9728, 10240, 10880, 12288, 13568,
+                 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264, 28672, 32768)
+
+
+def _grown(old: int, needed: int) -> int:
+    """growslice's new capacity (nextslicecap, then roundupsize) for ``needed`` items of 16 bytes."""
+    new = old * 2
+    if needed > new:
+        new = needed
+    elif old >= 256:
+        new = old
+        while new < needed:
+            new += (new + 3 * 256) >> 2
+    size = new * 16
+    rounded = next((c for c in _SIZE_CLASSES if c >= size), -(-size // 8192) * 8192)
+    return rounded // 16
+
+
+class _Backing:
+    """A Go slice's backing array as the live list decoded it (:func:`go_capacity`), and one slice of it
+    (``length`` items): an append within the capacity writes into the array, beyond it moves the slice to a new
+    array (the caller's old slice no longer sees its writes). :meth:`seen` is what the first slice, the live
+    list's, holds now."""
+
+    def __init__(self, items: list[Any]) -> None:
+        self.array: list[Any] = [*items, *([None] * (go_capacity(len(items)) - len(items)))]
+        self.size = len(items)  # the live list's own length
+        self.length = len(items)
+
+    def items(self) -> list[Any]:
+        return self.array[:self.length]
+
+    def seen(self) -> list[Any]:
+        return self.array[:self.size]
+
+    def slice_of(self, length: int) -> _Backing:
+        """Another slice of the same array (shares its writes), of ``length`` items."""
+        other = copy.copy(self)
+        other.length = length
+        return other
+
+    def append(self, item: Any) -> _Backing:
+        if self.length < len(self.array):
+            self.array[self.length] = item
+            return self.slice_of(self.length + 1)
+        moved = _Backing([])
+        moved.array = [*self.items(), item, *([None] * (_grown(len(self.array), self.length + 1) - self.length - 1))]
+        moved.length = self.length + 1
+        return moved
+
+    def append_all(self, items: list[Any]) -> _Backing:
+        """append(s, items...): in place when all fit, else one new array (growslice for the whole lot)."""
+        if self.length + len(items) <= len(self.array):
+            self.array[self.length:self.length + len(items)] = items
+            return self.slice_of(self.length + len(items))
+        moved = _Backing([])
+        grown = _grown(len(self.array), self.length + len(items))
+        moved.array = [*self.items(), *items, *([None] * (grown - self.length - len(items)))]
+        moved.length = self.length + len(items)
+        return moved
+
+    def delete_at(self, index: int) -> _Backing:
+        """append(s[:index], s[index+1:]...): the rest shifted down in place, the last slot left as it was."""
+        self.array[index:self.length - 1] = self.array[index + 1:self.length]
+        return self.slice_of(self.length - 1)
+
+    def deduplicated(self) -> list[Any]:
+        """deduplicateScalars in place: a duplicate is overwritten by the last item, and the slice shortened."""
+        last = self.length - 1
+        i = 0
+        while i < last:
+            j = i + 1
+            while j <= last:
+                if _go_equal(self.array[i], self.array[j]):
+                    self.array[j] = self.array[last]
+                    last -= 1
+                    j -= 1
+                j += 1
+            i += 1
+        return self.array[:last + 1]
+
+
+def _special_items(original: _Backing, patch: list[Any], merge_key: str) -> tuple[_Backing, list[Any]]:
+    """mergeSliceWithSpecialElements: ``$patch: delete`` items remove their key's live items (in place, as
+    deleteMatchingEntries shifts them), ``$patch: replace`` makes the patch's other items the whole list."""
     plain: list[Any] = []
     replace = False
     for item in patch:
@@ -238,30 +352,34 @@ def _special_items(original: list[Any], patch: list[Any], merge_key: str) -> tup
         if directive == "delete":
             if merge_key not in item:
                 raise PatchError(_no_merge_key(item, merge_key))
-            original = [old for old in original if not (merge_key in old and _go_equal(old[merge_key],
-                                                                                         item[merge_key]))]
+            while (at := _find_by_key(original.items(), merge_key, item[merge_key])) is not None:
+                original = original.delete_at(at)
         elif directive == "replace":
             replace = True
         elif directive == "merge":
             raise PatchError("merging lists cannot yet be specified in the patch")
         else:
             raise PatchError(f"unknown patch type: {go_format(directive)} in map: {go_format(item)}")
-    return (plain, []) if replace else (original, plain)
+    if replace:
+        whole = _Backing([])
+        whole.array, whole.length = list(plain), len(plain)
+        return whole, []
+    return original, plain
 
 
-def _merged_items(original: list[Any], patch: list[Any], merge_key: str, path: tuple[str, ...]) -> list[Any]:
+def _merged_items(original: _Backing, patch: list[Any], merge_key: str, path: tuple[str, ...]) -> list[Any]:
     """mergeSliceWithoutSpecialElements: each patch item merged into the first live item of its key, or
-    appended."""
-    out = list(original)
+    appended (into the live list's array while it has room)."""
+    out = original
     for item in patch:
         if merge_key not in item:
             raise PatchError(_no_merge_key(item, merge_key))
-        at = _find_by_key(out, merge_key, item[merge_key])
+        at = _find_by_key(out.items(), merge_key, item[merge_key])
         if at is None:
-            out.append(item)
+            out = out.append(item)
         else:
-            out[at] = _merge_map(out[at], item, path)
-    return out
+            out.array[at] = _merge_map(out.array[at], item, path)
+    return out.items()
 
 
 def _find_by_key(items: list[Any], merge_key: str, value: Any) -> int | None:
@@ -329,9 +447,111 @@ def _sorted_by(items: list[Any], order: list[Any], merge_key: str, kind: str) ->
                     raise PatchError(_no_merge_key(item, merge_key))
         deleted = [item for item in items if item.get("$patch") == "delete"]
         items = [item for item in items if item.get("$patch") != "delete"]
-    positions = [_index_in(order, item, merge_key, kind) for item in items]
-    ranked = sorted(range(len(items)), key=lambda n: positions[n] if positions[n] >= 0 else len(order))
-    return [items[n] for n in ranked] + deleted
+    ranked = [(_index_in(order, item, merge_key, kind), item) for item in items]
+    go_slice_stable(ranked, _order_less)
+    return [item for _, item in ranked] + deleted
+
+
+def _order_less(a: tuple[int, Any], b: tuple[int, Any]) -> bool:
+    """normalizeSliceOrder's less: by the position in the order when both are in it, else always true (so an
+    item the order lacks is "less" than any, both ways: no strict weak order, and the result is whatever Go's
+    sort.SliceStable makes of it, which is why :func:`go_slice_stable` follows its steps)."""
+    if a[0] >= 0 and b[0] >= 0:
+        return a[0] < b[0]
+    return True
+
+
+def go_slice_stable(data: list[Any], less: Callable[[Any, Any], bool]) -> None:
+    """Go's sort.SliceStable in place, step for step (sort/zsortfunc.go's stable_func: insertion sorts of blocks
+    of 20, then SymMerge of ever larger runs), so that a less function that is no strict weak order permutes the
+    items as Go does."""
+    size, block = len(data), 20
+    start = 0
+    while start + block <= size:
+        _insertion_sort(data, less, start, start + block)
+        start += block
+    _insertion_sort(data, less, start, size)
+    while block < size:
+        start = 0
+        while start + 2 * block <= size:
+            _sym_merge(data, less, start, start + block, start + 2 * block)
+            start += 2 * block
+        if start + block < size:
+            _sym_merge(data, less, start, start + block, size)
+        block *= 2
+
+
+def _insertion_sort(data: list[Any], less: Callable[[Any, Any], bool], a: int, b: int) -> None:
+    for i in range(a + 1, b):
+        j = i
+        while j > a and less(data[j], data[j - 1]):
+            data[j], data[j - 1] = data[j - 1], data[j]
+            j -= 1
+
+
+def _sym_merge(data: list[Any], less: Callable[[Any, Any], bool], a: int, m: int, b: int) -> None:
+    """SymMerge (Kim and Kutzner) of the sorted runs data[a:m] and data[m:b], with Go's binary searches and
+    rotations, one item runs inserted by a search and swaps."""
+    if m - a == 1:  # data[a] goes before the first of data[m:b] it is not after
+        lo, hi = m, b
+        while lo < hi:
+            h = (lo + hi) // 2
+            if less(data[h], data[a]):
+                lo = h + 1
+            else:
+                hi = h
+        for k in range(a, lo - 1):
+            data[k], data[k + 1] = data[k + 1], data[k]
+        return
+    if b - m == 1:  # data[m] goes after the last of data[a:m] it is not less than
+        lo, hi = a, m
+        while lo < hi:
+            h = (lo + hi) // 2
+            if not less(data[m], data[h]):
+                lo = h + 1
+            else:
+                hi = h
+        for k in range(m, lo, -1):
+            data[k], data[k - 1] = data[k - 1], data[k]
+        return
+    mid = (a + b) // 2
+    n = mid + m
+    if m > mid:
+        start, r = n - b, mid
+    else:
+        start, r = a, m
+    p = n - 1
+    while start < r:
+        c = (start + r) // 2
+        if not less(data[p - c], data[c]):
+            start = c + 1
+        else:
+            r = c
+    end = n - start
+    if start < m < end:
+        _rotate(data, start, m, end)
+    if a < start < mid:
+        _sym_merge(data, less, a, start, mid)
+    if mid < end < b:
+        _sym_merge(data, less, mid, end, b)
+
+
+def _rotate(data: list[Any], a: int, m: int, b: int) -> None:
+    """Go's rotate: data[a:m] and data[m:b] swapped by block swaps (the same moves, so the same result)."""
+    i, j = m - a, b - m
+    while i != j:
+        if i > j:
+            _swap_range(data, m - i, m, j)
+            i -= j
+        else:
+            _swap_range(data, m - i, m + j - i, i)
+            j -= i
+    _swap_range(data, m - i, m, i)
+
+
+def _swap_range(data: list[Any], a: int, b: int, n: int) -> None:
+    for i in range(n):
+        data[a + i], data[b + i] = data[b + i], data[a + i]
 
 
 def _index_in(items: list[Any], item: Any, merge_key: str, kind: str) -> int:
@@ -366,7 +586,8 @@ def _set_element_order(original: dict[str, Any], patch: dict[str, Any], path: tu
         elif live is None:  # a list added: without its directive items (removeDirectives)
             merged = _without_directives(patched)[0]
         else:
-            merged = _merge_slice(live, patched, merge_key, (*path, field), False) if merged_field else patched
+            merged, live = (_merge_slice_seen(live, patched, merge_key, (*path, field), False) if merged_field
+                            else (patched, live))
         named, server_only = _partition(merged or [], order, merge_key)
         kind = _element_kind(live or [], patched or [])
         original[field] = _normalized_order(named, server_only, order, live or [], merge_key, kind)
@@ -446,24 +667,6 @@ def _go_kind(value: Any) -> str:
 def _go_equal(a: Any, b: Any) -> bool:
     """Go's == on two decoded JSON scalars: same type and value (true is no 1)."""
     return _go_kind(a) == _go_kind(b) and a == b
-
-
-def _deduplicated(items: list[Any]) -> list[Any]:
-    """deduplicateScalars' swap-with-last removal, whose order the result keeps."""
-    out = list(items)
-    last = len(out) - 1
-    i = 0
-    while i < last:
-        j = i + 1
-        while j <= last:
-            if _go_equal(out[i], out[j]):
-                out[j] = out[last]
-                out = out[:last]
-                last -= 1
-                j -= 1
-            j += 1
-        i += 1
-    return out
 
 
 def _no_merge_key(item: Any, merge_key: str) -> str:
