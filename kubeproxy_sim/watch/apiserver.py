@@ -413,7 +413,8 @@ def _idp_fixed(read: dict[str, Any], context: str | None) -> IdpTransport | None
 
 def _connected(kubeconfig: str, context: str | None, per_request: bool = False, handshake: bool = False, *,
                read: dict[str, Any] | None = None, now: Callable[[], float] = time.time, oidc_refresh: bool = True,
-               idp: IdpTransport | None = None) -> tuple[Any, dict[str, Any], Diagnostic | None, ExecCredential | None]:
+               idp: IdpTransport | None = None, rebuild: bool = False,
+               ) -> tuple[Any, dict[str, Any], Diagnostic | None, ExecCredential | None]:
     """:func:`connect`'s client, the kubeconfig as it read it (once: what else is asked of the file is asked of
     that, as a pipe gives its text once), and, when ``per_request`` (the watch, which fails each request for it,
     as client-go does: see :func:`_check_server` too), why the client holds no credentials of the exec plugin: it
@@ -427,8 +428,10 @@ def _connected(kubeconfig: str, context: str | None, per_request: bool = False, 
     refreshed now (:func:`_loader_class`); a refresh that fails is the user's auth-provider's problem, in client-go's
     words (:class:`kubeproxy_sim.watch.oidc.OidcRefreshFailed`)."""
     shaped = _read_kubeconfig(kubeconfig) if read is None else copy.deepcopy(read)
-    data, taken, missing = _check_server(kubeconfig, shaped, context, per_request, idp)
+    data, taken, missing = _check_server(kubeconfig, shaped, context, per_request, idp, rebuild)
     user_at = chosen(data, context)[1]
+    if rebuild and user_at is not None:
+        taken = _without_user_files(taken, user_at)
     if per_request and not handshake and user_at is not None and _exec_at_handshake(data, context):
         taken, missing = _without_exec(taken, user_at), None
     try:
@@ -1099,7 +1102,8 @@ def _check_shape(kubeconfig: str) -> dict[str, Any]:
 
 
 def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None, per_request: bool = False,
-                  idp: IdpTransport | None = None) -> tuple[dict[str, Any], dict[str, Any], Diagnostic | None]:
+                  idp: IdpTransport | None = None, rebuild: bool = False,
+                  ) -> tuple[dict[str, Any], dict[str, Any], Diagnostic | None]:
     """What client-go refuses in the context, cluster and user the kubeconfig (``data``: as :func:`_check_shape`
     gives it) chooses is said by its field path (kubeconfig_types.choice_problems: a context or cluster that is not
     there, a cluster without a server; usable_problems: what ConfirmUsable refuses besides files; then the files
@@ -1142,13 +1146,40 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None, pe
     if user and (unbuilt := _oidc_provider_problem(kubeconfig, *user, idp)) is not None:
         raise InputError(unbuilt)
     confirmed = _confirmed(user[0], data["users"][user_at]["user"], client_go_tls(server)) if user else None
-    unreadable = _file_problems(kubeconfig, [(f"clusters[{i}].cluster", cluster), *([confirmed] if confirmed else [])])
+    # (a rebuild leaves the user's files alone: :func:`_without_user_files`)
+    unreadable = _file_problems(kubeconfig, [(f"clusters[{i}].cluster", cluster),
+                                             *([confirmed] if confirmed and not rebuild else [])])
     if unreadable:
         raise InputError(unreadable)
     missing = _exec_command_problem(kubeconfig, *user) if user else None
     if missing and not per_request:
         raise InputError(missing)
     return (data, _without_exec(taken, user_at), missing) if missing and user_at is not None else (data, taken, None)
+
+
+USER_FILES = ("client-certificate", "client-key", "tokenFile")
+"""The user's files client-go opens once as it builds its transport and then follows on its own: a client
+certificate and key (transport.loadTLSFiles sets ReloadTLSFiles, and its cachingCertificateLoader reads them again
+at each TLS handshake, at most once a second) and a tokenFile (NewCachedFileTokenSource, read again after 50 s:
+:meth:`ApiServerSource._file_token_header`)."""
+
+
+def _without_user_files(data: dict[str, Any], user_at: int) -> dict[str, Any]:
+    """``data`` (what a rebuilt client is given: :meth:`ApiServerSource._fresh_client`, for an oidc id-token
+    refreshed, an exec plugin run again, a token file that now holds a token) without the user's
+    :data:`USER_FILES`. client-go rebuilds nothing for those: its TLS transport and file token source were made
+    at start, and neither an oidc refresh nor an exec run opens them (transport/transport.go, token_source.go);
+    the watch built its client again from the kubeconfig, which opened them, so one rotated away at that moment
+    (a cert-manager or kubelet write, a file removed) failed the refresh ("unable to read client-cert ..."). The
+    rebuilt client's connection pool is never the one such a user's requests go out on (only an exec plugin's
+    new certificate replaces it, and that plugin is set aside beside any of these files), and its token file's
+    token is not sent (the watch's own reading of it is)."""
+    user = data["users"][user_at]["user"]
+    if not any(key in user for key in USER_FILES):
+        return data
+    users = [dict(entry) for entry in data["users"]]
+    users[user_at]["user"] = {key: value for key, value in user.items() if key not in USER_FILES}
+    return {**data, "users": users}
 
 
 def _without_exec(data: dict[str, Any], user_at: int) -> dict[str, Any]:
@@ -2511,7 +2542,7 @@ class ApiServerSource:
         logging.getLogger().removeHandler(self._logged)  # (an exec plugin failing here is said by the request)
         try:
             return _connected(self._kubeconfig, self._context, per_request=True, read=self._read, now=self._now,
-                              idp=self._idp)
+                              idp=self._idp, rebuild=True)
         except InputError as exc:
             return exc.diagnostics[0] if exc.diagnostics else Diagnostic(str(exc), file=self._kubeconfig)
         except Exception as exc:  # (none expected: _connected says what it meets; never a traceback)

@@ -102,3 +102,31 @@ def test_the_refresh_goes_through_https_proxy(tmp_path: Path) -> None:
     assert new["id-token"] == jwt(START + 3600, "r1")
     assert proxy.heads and all(head.startswith(f"CONNECT idp.example:{port} ".encode()) for head in proxy.heads)
     assert [seen.method for seen in provider.seen] == ["GET", "POST"]
+
+
+def test_a_rebuild_opens_none_of_the_user_s_files(tls_fake, tmp_path: Path, idp: IdentityProvider) -> None:  # noqa: F811
+    """Task b5 item 2: client-go opens a client certificate, its key and a tokenFile as it builds its transport
+    and then follows them itself (cachingCertificateLoader at each handshake, the cached file token source); an
+    oidc refresh or an exec run opens none. The watch's client rebuilt for a refresh opened them all, so files
+    rotated away at that moment failed the refresh (the parent: "unable to read client-cert ..." for
+    users[0].user.client-certificate)."""
+    from ._kubeconfigs import TEST_KEY, with_user
+
+    for name, text in (("client.crt", TEST_CERT), ("client.key", TEST_KEY), ("token", "t0\n")):
+        (tmp_path / name).write_text(text)
+    user = {"client-certificate": str(tmp_path / "client.crt"), "client-key": str(tmp_path / "client.key"),
+            "tokenFile": str(tmp_path / "token"),
+            "auth-provider": {"name": "oidc", "config": {**_config(idp), "id-token": jwt(START + 600),
+                                                         "idp-certificate-authority": str(tmp_path / "idp.crt")}}}
+    kubeconfig = with_user(tls_fake, tmp_path / "kc", user, **{"insecure-skip-tls-verify": True})
+    from kubeproxy_sim.watch import Kind
+    from kubeproxy_sim.watch.apiserver import ApiServerSource
+
+    src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], now=idp.clock)
+    try:
+        for name in ("client.crt", "client.key", "token"):
+            (tmp_path / name).unlink()
+        rebuilt = src._fresh_client()
+    finally:
+        src.close()
+    assert isinstance(rebuilt, tuple), rebuilt
