@@ -36,7 +36,7 @@ from kubeproxy_sim.objects.fields import SCHEMAS, check_fields
 from kubeproxy_sim.objects.jsonkey import INT64, go_key, json_key
 from kubeproxy_sim.objects.mirror import Endpoints, mirror_endpoints
 from kubeproxy_sim.objects.model import Cluster, EndpointSlice, Origin, Service
-from kubeproxy_sim.objects.notes import sliceless_services
+from kubeproxy_sim.objects.notes import sliceless_services, stray_slices
 from kubeproxy_sim.objects.overlap import conflicting_copies
 from kubeproxy_sim.objects.report import (
     Report,
@@ -1582,6 +1582,7 @@ class _Builder:
         self.first_seen: dict[tuple[str, str], int] = {}  # (kind, key) of Endpoints and Services -> position,
         # for the messages that arise only once every object is read (mirroring, slices overlapping)
         self.refused_services: set[str] = set()  # "ns/name" of Services skipped over an error
+        self.other_services: set[str] = set()  # "ns/name" of the Services another share decodes
         self.file: str | None = None  # the file of the document being read
         self.built_in = False  # whether it is one of the built-in scenarios' (see built_in)
         self.unread: tuple[int, dict[str, int]] | None = None  # this file's note of kinds not read: its index in
@@ -1649,6 +1650,8 @@ class _Builder:
         if self.share is not None:
             key = service_key(document)
             if key is not None and not self.share.owns(key):
+                if document.get("kind") == "Service":
+                    self.other_services.add(key)  # (a slice's note asks whether its name is read elsewhere)
                 return  # another share's service
         kind = document.get("kind")
         if type(kind) is not str or not kind:
@@ -1714,7 +1717,7 @@ class _Builder:
     def _store(self, kind: str, value: Any, file: str, display: str) -> None:
         """Keep the object; a second one with the same kind and name replaces the first, as apply would."""
         table = self.objects[kind]
-        if kind in ("Endpoints", "Service"):
+        if kind in ("Endpoints", "Service", "EndpointSlice"):
             self.first_seen.setdefault((kind, value.key), self.sequence)
         previous = table.get(value.key)
         if previous is not None:
@@ -1732,6 +1735,7 @@ class _Builder:
             if overlaps:
                 self._note_overlaps(services, slices)
             self._note_sliceless(services, slices)
+        self._note_strays(services)
         cluster = Cluster(
             services=tuple(services.values()),
             endpoint_slices=tuple(slices.values()),
@@ -1766,6 +1770,16 @@ class _Builder:
                 self.sequence = self.first_seen[("Service", note.object)]
             self.diagnostics.append(note)
             self._mark(phase=3)
+
+    def _note_strays(self, services: dict[str, Service]) -> None:
+        """Note the EndpointSlices whose Service is read in another namespace only (objects.notes), each at the
+        slice's position (its share holds it; the Services of every share are known by name)."""
+        keys = services.keys() | self.refused_services | self.other_services
+        for note in stray_slices(self.objects["EndpointSlice"].values(), keys):
+            if note.object is not None:
+                self.sequence = self.first_seen[("EndpointSlice", note.object)]
+            self.diagnostics.append(note)
+            self._mark(phase=4)
 
     def _mirror_one(self, endpoints: Endpoints, services: dict[str, Service], slices: dict[str, EndpointSlice],
                     has_slices: set[tuple[str, str]]) -> None:

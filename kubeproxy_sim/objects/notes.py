@@ -10,7 +10,7 @@ for every command reading objects.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from kubeproxy_sim.errors import Diagnostic, Severity
 from kubeproxy_sim.objects.model import EndpointSlice, Pod, Service, ServiceType
@@ -50,6 +50,32 @@ def sliceless_services(services: Iterable[Service], slices: Iterable[EndpointSli
     if len(found) > SLICELESS_SHOWN:
         notes.append(_rest_note(len(found) - SLICELESS_SHOWN))
     return notes
+
+
+def stray_slices(slices: Iterable[EndpointSlice], service_keys: Collection[str]) -> list[Diagnostic]:
+    """A note for each EndpointSlice whose service-name label names no Service of its own namespace while a
+    Service of that name was read in another: a slice belongs to the Service of its namespace (kube-proxy keys it
+    by namespace/label), so its endpoints serve nothing, likely a slice copied or applied into the wrong
+    namespace. ``service_keys``: the ``namespace/name`` of every Service read (a split load's other shares' too).
+    A slice whose Service was not read at all is not noted: a partial input is common."""
+    strays = [s for s in slices if s.service_name and s.service_key not in service_keys]
+    if not strays:
+        return []
+    elsewhere: dict[str, list[str]] = {}
+    for key in service_keys:
+        namespace, _, name = key.partition("/")
+        elsewhere.setdefault(name, []).append(namespace)
+    return [_stray(s, sorted(elsewhere[s.service_name])) for s in strays if s.service_name in elsewhere]
+
+
+def _stray(endpoint_slice: EndpointSlice, namespaces: list[str]) -> Diagnostic:
+    shown = ", ".join(namespaces[:3]) + (", ..." if len(namespaces) > 3 else "")
+    return Diagnostic(
+        f"metadata.labels.kubernetes.io/service-name names {endpoint_slice.service_name!r}, a Service read in "
+        f"namespace {shown} but not in {endpoint_slice.namespace}: a slice belongs to the Service of its own "
+        "namespace, so kube-proxy uses its endpoints for none (a slice in the wrong namespace?)",
+        file=endpoint_slice.origin.file or None, kind="EndpointSlice", object=endpoint_slice.key,
+        severity=Severity.NOTE)
 
 
 def capped_sliceless(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
