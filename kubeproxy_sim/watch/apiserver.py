@@ -1356,6 +1356,48 @@ HOSTS_FILE = "/etc/hosts"
 """Where Go's resolver (and glibc's) looks a name up before asking DNS."""
 
 
+HOSTS_MAX_AGE = 5.0
+"""Seconds Go's resolver trusts the hosts file it read before it looks at the file again (net/hosts.go
+cacheMaxAge)."""
+
+
+class GoHostsCache:
+    """When Go's resolver reads the hosts file again (net/hosts.go readHosts): not within :data:`HOSTS_MAX_AGE` of
+    its last look (Go looks at each lookup while the file gave no name at all: not followed here); then the file's
+    modification time and size are looked at, and it is read again when either changed (a file that cannot be
+    looked at leaves what was read).
+    The watch resolves from the file as it dials (:func:`_resolved_host`, :func:`_dial_problem`): this tells it
+    when that is to be done again; it had done it once, at start, so a line added or changed later (``127.0.0.9
+    127.1``) was never seen. The clock is the watch's injected one."""
+
+    def __init__(self, path: str, now: float) -> None:
+        self._path = path
+        self._expire = now + HOSTS_MAX_AGE
+        self._seen = self._stat()
+        self._lock = threading.Lock()
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            found = os.stat(self._path)
+        except OSError:
+            return None
+        return found.st_mtime_ns, found.st_size
+
+    def changed(self, now: float) -> bool:
+        """Whether the file changed since it was last read, looked at as Go looks: at most every 5 s."""
+        with self._lock:
+            if now < self._expire:
+                return False
+            seen = self._stat()
+            if seen is None:  # (Go keeps what it read, and looks again at the next lookup)
+                return False
+            self._expire = now + HOSTS_MAX_AGE
+            if seen == self._seen:
+                return False
+            self._seen = seen
+            return True
+
+
 def _parsed_dial_problem(server: str) -> str | None:
     """How Go dials a server its url.Parse takes but the watch's own reading refuses (:func:`_server_problem`), in
     Go's words, or None: a port past 65535 ("dial tcp: address 70000: invalid port"), a name with colons that
@@ -2201,6 +2243,7 @@ class ApiServerSource:
         self._host_header = _go_host_header(self._server)
         self._proxy = _url_host(str(getattr(configuration, "proxy", "") or ""))  # (the HOST:PORT dialed)
         self._dial_problem = None if self._proxy else _dial_problem(server)  # (each request fails for it)
+        self._hosts = GoHostsCache(HOSTS_FILE, clock())  # (Go's resolver reads the hosts file again when it changed)
         # a token file of white space alone, as the client was built with it: Go's header (sent, or failing each
         # request) until the file holds a token (Go's http.Client sends the URL's user first: never looked at)
         self._blank_token = None if self._url_basic_auth is not None else _blank_token_file(kubeconfig, self._data,
@@ -2382,6 +2425,8 @@ class ApiServerSource:
         if self._stop.is_set():
             raise _Stopped
         self._check_credentials()
+        if not self._proxy and self._hosts.changed(self._clock()):
+            self._redial()
         if self._dial_problem is not None:  # (Go dials after getting the credentials)
             raise DialImpossible(self._dial_problem)
         query = {k: v for k, v in params.items() if v is not None}
@@ -2404,6 +2449,23 @@ class ApiServerSource:
             resp.release_conn()
             raise _Stopped
         return resp
+
+    def _redial(self) -> None:
+        """The server looked up again from a hosts file that changed (:class:`GoHostsCache`): whether Go's
+        resolver finds it now (:func:`_dial_problem`) and the address the watch dials for a name Go and glibc read
+        otherwise (:func:`_cluster_as_dialed`; an https one's certificate checked against the name, as Go checks
+        it, for the pools made from now on)."""
+        cluster = self._data["clusters"][chosen(self._data, self._context)[0]]["cluster"]
+        self._dial_problem = _dial_problem(cluster["server"])
+        dialed = _cluster_as_dialed(cluster)
+        base = str(dialed["server"]).rstrip("/")
+        if base == self._base_url:
+            return
+        pool_manager = getattr(getattr(self._api, "rest_client", None), "pool_manager", None)
+        if (name := dialed.get("tls-server-name")) and pool_manager is not None:
+            pool_manager.connection_pool_kw["server_hostname"] = name
+        self._base_url = base
+        self._request_base = _proxied_base(base, self._server, pool_manager)
 
     def _check_credentials(self) -> None:
         """Fail a request client-go would not send (:func:`_exec_request_problem`: its exec plugin is not installed),

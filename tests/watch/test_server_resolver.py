@@ -214,3 +214,41 @@ def test_an_https_name_in_the_hosts_file_is_checked_against_its_certificate_by_n
     finally:
         server.stop()
     assert set(server.host_headers) == {f"myname.example.:{port_of(server)}"}
+
+
+def test_the_hosts_file_is_read_again_when_it_changed_as_go_s_resolver_reads_it(monkeypatch, tmp_path: Path) -> None:
+    """Task b5 item 1: Go's resolver looks at the hosts file again 5 s after its last look and reads it again when
+    its modification time or size changed (net/hosts.go readHosts, cacheMaxAge). http://127.1:PORT is no name to
+    Go until a line gives it an address: the parent resolved it once at start and failed every request after the
+    line was added ("lookup 127.1: no such host"); now the first request 5 s on reaches it."""
+    from kubeproxy_sim.watch import Kind, apiserver
+    from kubeproxy_sim.watch.apiserver import ApiServerSource
+
+    from ._fake_apiserver import FakeApiServer
+    from ._kubeconfigs import populate
+    from .conftest import Mirror
+
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n")
+    monkeypatch.setattr(apiserver, "HOSTS_FILE", str(hosts))
+    now = [1000.0]
+    server = FakeApiServer().start()
+    try:
+        populate(server)
+        kubeconfig = with_user(server, tmp_path / "kc", {}, server=f"http://127.1:{port_of(server)}")
+        src = ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], sleep=lambda _: None, clock=lambda: now[0])
+        seen = Mirror(src.start())
+        try:
+            seen.until(lambda: any("lookup 127.1: no such host" in said for said in seen.said()))
+            hosts.write_text("127.0.0.1 localhost\n127.0.0.1 127.1\n")
+            now[0] += 4.0  # (within 5 s of the last look: not looked at)
+            seen.until(lambda: len(seen.said()) >= 1)
+            assert server.requests == []
+            now[0] += 1.5
+            seen.until(lambda: Kind.SERVICE in seen.synced)
+        finally:
+            src.close(timeout=2)
+    finally:
+        server.stop()
+    assert seen.keys(Kind.SERVICE) == {"default/s1"}
+    assert set(server.host_headers) == {f"127.1:{port_of(server)}"}
