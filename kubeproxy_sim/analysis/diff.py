@@ -37,6 +37,7 @@ from kubeproxy_sim.analysis.exact import (
     Share,
     View,
     endpoint_rows,
+    merge_shares,
     proxy_ingress,
     reached_pods,
     service_views,
@@ -55,12 +56,27 @@ _COMMENT = re.compile(r'--comment "?([^" ]+)')
 
 @dataclass(frozen=True, slots=True)
 class ViewChange:
+    """A view's average shares over every node's entries before and after, and the compared node's own.
+
+    The average is what the view's traffic does as a whole (the public ``before``/``after``); a node's clients
+    meet that node's rules only, which a Local traffic policy (or a topology hint) makes differ from node to
+    node: the node whose rules are compared is the one a user named, so its own shares are kept beside it."""
+
     kind: str
     destination: str
     before: tuple[Share, ...]
     after: tuple[Share, ...]
     new: bool = False  # no such view before (a view may exist with no shares: nobody to send from)
     gone: bool = False
+    node_before: tuple[Share, ...] = ()  # the compared node's entries' shares (none: the view does not enter it)
+    node_after: tuple[Share, ...] = ()
+    node_sent: tuple[bool, bool] = (False, False)  # whether the view's new connections enter the node, each state
+
+    @property
+    def node_differs(self) -> bool:
+        """Whether the node's own shares say something the averages do not (in either state)."""
+        return bool(self.node_before or self.node_after) and (self.node_before, self.node_after) != (self.before,
+                                                                                                    self.after)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,12 +192,28 @@ def rule_changes(before: NodeSet | None, after: NodeSet | None, node: str, owner
     return grouped, other_added, other_removed
 
 
-def _align(before: Sequence[View], after: Sequence[View]) -> tuple[ViewChange, ...]:
+def node_shares(view: View | None, node: str) -> tuple[tuple[Share, ...], bool]:
+    """The shares of the view's entries on ``node`` (weighted as the view weighs them; alike when none carries
+    traffic: what a connection that entered there would meet), and whether any of the view's traffic enters it."""
+    mine = [e for e in view.entries if e.node == node] if view is not None else []
+    sent = any(e.weight for e in mine)
+    weighted = [(e.weight, e.shares) for e in mine] if sent else [(Fraction(1), e.shares) for e in mine]
+    total = sum((weight for weight, _ in weighted), Fraction(0))
+    return (merge_shares((weight / total, shares) for weight, shares in weighted) if total else ()), sent
+
+
+def _align(before: Sequence[View], after: Sequence[View], node: str | None = None) -> tuple[ViewChange, ...]:
     keys = list(dict.fromkeys([(v.kind, v.destination) for v in (*before, *after)]))
-    b = {(v.kind, v.destination): v.average for v in before}
-    a = {(v.kind, v.destination): v.average for v in after}
-    return tuple(ViewChange(k, d, b.get((k, d), ()), a.get((k, d), ()), (k, d) not in b, (k, d) not in a)
-                 for k, d in keys)
+    b = {(v.kind, v.destination): v for v in before}
+    a = {(v.kind, v.destination): v for v in after}
+    out = []
+    for key in keys:
+        old, new = b.get(key), a.get(key)
+        mine_b, sent_b = node_shares(old, node) if node is not None else ((), False)
+        mine_a, sent_a = node_shares(new, node) if node is not None else ((), False)
+        out.append(ViewChange(key[0], key[1], old.average if old else (), new.average if new else (), old is None,
+                              new is None, mine_b, mine_a, (sent_b, sent_a)))
+    return tuple(out)
 
 
 def _serving(row: EndpointRow | None) -> bool:
@@ -618,7 +650,7 @@ def _diff(before: NodeSet, after: NodeSet, node: str, only: set[PortKey] | None,
         reached = (*reached_pods(before, rows_b.get(key, ()), views_b.get(key, ())),
                    *reached_pods(after, rows_a.get(key, ()), views_a.get(key, ())))
         port = _port_diff(key, old.get(key), new.get(key), rows_b.get(key, ()), rows_a.get(key),
-                          views_b.get(key, ()), views_a.get(key, ()), grouped, there, reached)
+                          views_b.get(key, ()), views_a.get(key, ()), grouped, there, reached, node)
         if port.status != "unchanged" or include_unchanged:
             out.append(port)
     return DiffReport(node, tuple(out), tuple(other_added), tuple(other_removed))
@@ -637,15 +669,16 @@ def _state_views(nodes: NodeSet, ports: dict[PortKey, ServicePortInfo],
 def _port_diff(key: PortKey, svc_b: ServicePortInfo | None, svc_a: ServicePortInfo | None,
                rows_b: Sequence[EndpointRow], rows_a: Sequence[EndpointRow] | None, views_b: Sequence[View],
                views_a: Sequence[View], grouped: dict[str, tuple[list[str], list[str]]],
-               there: Answering = Answering(), reached: Sequence[tuple[str, str]] = ()) -> PortDiff:
+               there: Answering = Answering(), reached: Sequence[tuple[str, str]] = (),
+               node: str | None = None) -> PortDiff:
     """``reached``: the pods of endpoints the views reach that are not the port's own (:func:`reached_pods`), named
-    in its outcomes as dist names them."""
+    in its outcomes as dist names them; ``node``: the compared node, whose own shares each view keeps too."""
     svc = svc_a or svc_b
     assert svc is not None
     cond_b = {r.endpoint: condition(r) for r in rows_b}
     cond_a = {r.endpoint: condition(r) for r in rows_a or ()}
     added, removed = grouped.get(svc.name_string, ([], []))
-    views = _align(views_b, views_a)
+    views = _align(views_b, views_a, node)
     changed = tuple((e, cond_b[e], cond_a[e]) for e in cond_b if e in cond_a and cond_b[e] != cond_a[e])
     gained = tuple(e for e in cond_a if e not in cond_b)
     lost = tuple(e for e in cond_b if e not in cond_a)
@@ -653,7 +686,8 @@ def _port_diff(key: PortKey, svc_b: ServicePortInfo | None, svc_a: ServicePortIn
         status = "added"
     elif svc_a is None:
         status = "removed"
-    elif added or removed or gained or lost or changed or svc_a != svc_b or any(v.before != v.after for v in views):
+    elif (added or removed or gained or lost or changed or svc_a != svc_b
+          or any(v.before != v.after or v.node_before != v.node_after for v in views)):
         status = "changed"
     else:
         status = "unchanged"
