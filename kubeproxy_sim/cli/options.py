@@ -534,6 +534,7 @@ def load_inputs(args: argparse.Namespace, parser: argparse.ArgumentParser | None
     paths = input_paths(args)
     loaded = load_paths(paths, named=input_names(args, paths))
     config, config_diags = build_config(args, loaded.cluster)
+    config_diags = follow_on(config_diags, loaded.diagnostics, loaded.cluster)
     chosen = _packet_s_proxier(args, loaded.cluster, config, family)
     if chosen is None:
         return Inputs(loaded.cluster, config, (*loaded.diagnostics, *config_diags), args.ip_family)
@@ -542,6 +543,17 @@ def load_inputs(args: argparse.Namespace, parser: argparse.ArgumentParser | None
     note, flag = _switched_note(chosen, 6 if config.ipv6 else 4), f"ipv{chosen}"
     config, config_diags = build_config(argparse.Namespace(**{**vars(args), "ip_family": flag}), loaded.cluster)
     return Inputs(loaded.cluster, config, (*loaded.diagnostics, *config_diags, note), flag)
+
+
+def follow_on(config_diags: Sequence[Diagnostic], loaded: Sequence[Diagnostic],
+              cluster: Cluster) -> list[Diagnostic]:
+    """The config's messages worth saying after the objects' ``loaded``: all of them, but when the input was
+    refused (errors, and no object read: an iptables-save dump given to -f, a file that does not parse), where
+    the notes about the rules (--detect-local-mode's: rules left out) are of rules for objects nobody gave, and
+    would only bury the error that matters; the flags' warnings and errors stay."""
+    if cluster != Cluster() or not any(d.severity is Severity.ERROR for d in loaded):
+        return list(config_diags)
+    return [d for d in config_diags if d.severity is not Severity.NOTE]
 
 
 def _packet_s_proxier(args: argparse.Namespace, cluster: Cluster, config: ProxyConfig,
