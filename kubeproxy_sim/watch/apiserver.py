@@ -667,7 +667,8 @@ def _loader_class(now: Callable[[], float] = time.time, refresh: bool = True, id
             from kubeproxy_sim.watch.oidc import ID_TOKEN, REFRESH_TOKEN, refreshed_config
 
             config = provider["config"].value
-            new = refreshed_config(config, idp)
+            fixed = idp is not None and idp.fixes_anything()  # (else the same as one read now)
+            new = refreshed_config(config, idp) if fixed else refreshed_config(config)
             config[ID_TOKEN] = new[ID_TOKEN]
             if new.get(REFRESH_TOKEN) != str(config.get(REFRESH_TOKEN) or ""):
                 config[REFRESH_TOKEN] = new[REFRESH_TOKEN]

@@ -78,6 +78,16 @@ class IdpTransport:
     ca: bytes | None
     environ: Mapping[str, str]
 
+    def fixes_anything(self) -> bool:
+        """Whether a refresh over this transport differs from one that reads the config and the environment then:
+        a CA file read, or a proxy variable set at start."""
+        return self.ca is not None or any(self.environ.get(name) for name in PROXY_VARIABLES)
+
+
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy",
+                   "REQUEST_METHOD")
+"""The environment Go's ProxyFromEnvironment reads (kubeproxy_sim.watch.go_proxy)."""
+
 
 def idp_transport(config: Mapping[str, Any], environ: Mapping[str, str]) -> IdpTransport:
     """The :class:`IdpTransport` of an oidc auth-provider ``config`` now: its CA file read (None when it has
