@@ -547,13 +547,25 @@ def load_inputs(args: argparse.Namespace, parser: argparse.ArgumentParser | None
 
 def follow_on(config_diags: Sequence[Diagnostic], loaded: Sequence[Diagnostic],
               cluster: Cluster) -> list[Diagnostic]:
-    """The config's messages worth saying after the objects' ``loaded``: all of them, but when the input was
-    refused (errors, and no object read: an iptables-save dump given to -f, a file that does not parse), where
-    the notes about the rules (--detect-local-mode's: rules left out) are of rules for objects nobody gave, and
-    would only bury the error that matters; the flags' warnings and errors stay."""
-    if cluster != Cluster() or not any(d.severity is Severity.ERROR for d in loaded):
+    """The config's messages worth saying after the objects' ``loaded``: all of them when some object was read.
+    With none, the notes about the rules (--detect-local-mode's: rules left out) are of rules for objects nobody
+    gave: dropped, the flags' warnings and errors kept; after an input refused (errors: an iptables-save dump given
+    to -f, a file that does not parse) that is all, the errors saying why, and after an input that held nothing
+    kube-proxy reads (an empty file, only other kinds) a note says what the answers then are (:data:`NOTHING_READ`).
+    """
+    if cluster != Cluster():
         return list(config_diags)
-    return [d for d in config_diags if d.severity is not Severity.NOTE]
+    kept = [d for d in config_diags if d.severity is not Severity.NOTE]
+    if not any(d.severity is Severity.ERROR for d in loaded):
+        kept.append(Diagnostic(NOTHING_READ, severity=Severity.NOTE))
+    return kept
+
+
+NOTHING_READ = ("no Service, EndpointSlice, Endpoints, Node or Pod was read, so the answers are for a cluster of "
+                "nothing: the rules are kube-proxy's base chains and jumps alone, as it writes them with no Services "
+                "(kubectl apply would refuse an empty input: no objects passed to apply)")
+"""What a run whose inputs held no object kube-proxy reads answers for (rules is not apply: kube-proxy with no
+Services still writes its chains, so exit 0, and this says so)."""
 
 
 def _packet_s_proxier(args: argparse.Namespace, cluster: Cluster, config: ProxyConfig,
