@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from kubeproxy_sim.objects.bulk import draft_class
@@ -267,7 +268,7 @@ def endpoints_map(slices: Iterable[EndpointSlice], config: ProxyConfig) -> dict[
     """
     ipv6 = config.ipv6
     merged: dict[PortKey, dict[str, EndpointInfo]] = {}
-    for eps in sorted(slices, key=lambda s: (s.namespace, s.service_name, s.name)):
+    for eps in sorted(slices, key=_SLICE_ORDER):
         if not eps.service_name or not _slice_family(eps.address_type, ipv6) or not watched_by_kube_proxy(eps.labels):
             continue
         for port in eps.ports:
@@ -275,27 +276,51 @@ def endpoints_map(slices: Iterable[EndpointSlice], config: ProxyConfig) -> dict[
                 continue
             key = (eps.namespace, eps.service_name, port.name or "", port.protocol)
             _add_endpoints(merged.setdefault(key, {}), eps, port.port, config.node_name, ipv6)
-    return {key: tuple(v for _, v in sorted(found.items())) for key, found in merged.items() if found}
+    # (sorted by the texts alone, which are the keys: sorting the items compared tuples)
+    return {key: tuple([found[text] for text in sorted(found)]) for key, found in merged.items() if found}
+
+
+_SLICE_ORDER = attrgetter("namespace", "service_name", "name")
 
 
 def _add_endpoints(found: dict[str, EndpointInfo], eps: EndpointSlice, port: int, node_name: str,
                    ipv6: bool) -> None:
-    make = EndpointInfo.make
+    """Add the slice's endpoints on ``port`` to ``found`` (by ``ip:port`` text), a terminating copy of one already
+    there left out.
+
+    One per endpoint of a large cluster: the EndpointInfo is built on a draft here, as EndpointInfo.make builds it
+    (a call less an endpoint; tests/objects/test_draft_builders.py checks every field is written), and the
+    conditions are read as its counts_ready/counts_serving properties read them, without their calls.
+    """
+    new = object.__new__
+    draft = _ENDPOINT_INFO_DRAFT
+    suffix = f"]:{port}" if ipv6 else f":{port}"
+    local = bool(node_name)
     for ep in eps.endpoints:
         if not ep.addresses:
             continue
         ip = ep.addresses[0]
-        text = f"[{ip}]:{port}" if ipv6 else f"{ip}:{port}"
+        text = f"[{ip}{suffix}" if ipv6 else ip + suffix
         cond = ep.conditions
         terminating = bool(cond.terminating)
-        if text in found and terminating:
+        if terminating and text in found:
             continue
-        found[text] = make(
-            ip, port, text, bool(node_name) and ep.node_name == node_name,
-            cond.counts_ready, cond.counts_serving, terminating,
-            frozenset(ep.hints_for_zones) if ep.hints_for_zones else None,
-            frozenset(ep.hints_for_nodes) if ep.hints_for_nodes else None,
-        )
+        ready = cond.ready
+        serving = cond.serving
+        zones = ep.hints_for_zones
+        nodes = ep.hints_for_nodes
+        info = new(draft)
+        info.ip = ip
+        info.port = port
+        info.endpoint = text
+        info.is_local = local and ep.node_name == node_name
+        info.ready = ready is None or ready  # (EndpointConditions.counts_ready)
+        info.serving = serving is None or serving  # (EndpointConditions.counts_serving)
+        info.terminating = terminating
+        info.zone_hints = frozenset(zones) if zones else None
+        info.node_hints = frozenset(nodes) if nodes else None
+        info.__class__ = EndpointInfo
+        found[text] = info
 
 
 def endpoint_chain_name(service: ServicePortInfo, endpoint: EndpointInfo) -> str:

@@ -28,6 +28,7 @@ from kubeproxy_sim.objects.load import load_paths
 from kubeproxy_sim.objects.model import (
     AddressType,
     Endpoint,
+    EndpointConditions,
     EndpointSlice,
     IPFamily,
     LoadBalancerIngress,
@@ -170,6 +171,60 @@ def test_endpoint_info_make_is_the_init(ip: str, port: int, endpoint: str, is_lo
                                         node_hints: frozenset[str] | None) -> None:
     values = (ip, port, endpoint, is_local, ready, serving, terminating, zone_hints, node_hints)
     assert_same_object(EndpointInfo.make(*values), EndpointInfo(*values))
+
+
+def test_add_endpoints_writes_every_field_of_endpoint_info() -> None:
+    written = written_attributes(state._add_endpoints, "info") - {"__class__"}
+    assert written == field_names(EndpointInfo), (
+        f"state._add_endpoints writes {sorted(written)}; EndpointInfo's fields are "
+        f"{sorted(field_names(EndpointInfo))}: update its builder with the dataclass")
+
+
+def reference_add_endpoints(found: dict[str, EndpointInfo], eps: EndpointSlice, port: int, node_name: str,
+                            ipv6: bool) -> None:
+    """state._add_endpoints as it read before its builder was inlined: EndpointInfo's __init__ and the
+    conditions' properties."""
+    for ep in eps.endpoints:
+        if not ep.addresses:
+            continue
+        ip = ep.addresses[0]
+        text = f"[{ip}]:{port}" if ipv6 else f"{ip}:{port}"
+        cond = ep.conditions
+        terminating = bool(cond.terminating)
+        if text in found and terminating:
+            continue
+        found[text] = EndpointInfo(
+            ip, port, text, bool(node_name) and ep.node_name == node_name, cond.counts_ready, cond.counts_serving,
+            terminating, frozenset(ep.hints_for_zones) if ep.hints_for_zones else None,
+            frozenset(ep.hints_for_nodes) if ep.hints_for_nodes else None)
+
+
+tri = st.sampled_from([None, True, False])
+slice_endpoints = st.lists(st.builds(
+    lambda address, ready, serving, terminating, node, zones, nodes: Endpoint(
+        addresses=(address,) if address else (), conditions=EndpointConditions(ready, serving, terminating),
+        node_name=node, hints_for_zones=zones, hints_for_nodes=nodes),
+    st.sampled_from(["", "10.0.0.1", "10.0.0.2", "fd00::1"]), tri, tri, tri, st.sampled_from([None, "", "n1", "n2"]),
+    st.one_of(st.none(), st.just(()), st.tuples(st.sampled_from(["a", "b"]))),
+    st.one_of(st.none(), st.just(()), st.tuples(st.sampled_from(["n1", "n2"])))), max_size=6)
+
+
+@settings(max_examples=budget(200), deadline=None)
+@given(slice_endpoints, slice_endpoints, st.integers(1, 65535), st.sampled_from(["", "n1"]), st.booleans())
+def test_add_endpoints_builds_what_the_init_builds(first: list[Endpoint], second: list[Endpoint], port: int,
+                                                   node_name: str, ipv6: bool) -> None:
+    """Two slices added in turn (the second meets the first's texts: a terminating copy left out), each
+    EndpointInfo the same object as __init__ and the conditions' properties give."""
+    slices = [EndpointSlice(namespace="ns", name=f"s{i}", service_name="web", address_type=AddressType.IPV4,
+                            endpoints=tuple(endpoints)) for i, endpoints in enumerate((first, second))]
+    found: dict[str, EndpointInfo] = {}
+    expected: dict[str, EndpointInfo] = {}
+    for eps in slices:
+        state._add_endpoints(found, eps, port, node_name, ipv6)
+        reference_add_endpoints(expected, eps, port, node_name, ipv6)
+    assert list(found) == list(expected)
+    for text, info in found.items():
+        assert_same_object(info, expected[text])
 
 
 def test_endpoint_info_make_on_a_subclass_builds_an_endpoint_info() -> None:
