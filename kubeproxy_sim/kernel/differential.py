@@ -1095,11 +1095,12 @@ def _wait_held(futures: Iterable[Future[Counter[Key]]], timeout: float,
 
 def kernel_cluster(cluster: Cluster, config: ProxyConfig) -> tuple[Cluster, dict[str, str], list[str]]:
     """The cluster with a client pod per node, and the notes on what the kernel backend leaves out."""
-    from kubeproxy_sim.objects.nodes import node_names
+    from kubeproxy_sim.simulator.topology import nodes_running
 
-    with_pods, clients = with_clients(cluster, config, node_names(cluster, config.node_name))
+    names = nodes_running(cluster, config.node_name)  # the plan's nodes (a name no Node object has is none)
+    with_pods, clients = with_clients(cluster, config, names)
     notes = []
-    missing = [n for n in node_names(cluster, config.node_name) if n not in clients]
+    missing = [n for n in names if n not in clients]
     if missing:
         notes.append(f"no client pod on {', '.join(missing)}: no pod CIDR to give it an address")
     return with_pods, clients, notes
