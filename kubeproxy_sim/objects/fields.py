@@ -98,7 +98,7 @@ NODE = _schema(
 _CONTAINER = _schema(
     "name image command args workingDir ports envFrom env resources resizePolicy restartPolicy volumeMounts "
     "volumeDevices livenessProbe readinessProbe startupProbe lifecycle terminationMessagePath "
-    "terminationMessagePolicy imagePullPolicy securityContext stdin stdinOnce tty",
+    "terminationMessagePolicy imagePullPolicy securityContext stdin stdinOnce tty restartPolicyRules",
     ports=_schema("name hostPort containerPort protocol hostIP"))
 POD = _schema(
     f"{_TOP} spec status",
@@ -109,13 +109,13 @@ POD = _schema(
         "nodeName hostNetwork hostPID hostIPC shareProcessNamespace securityContext imagePullSecrets hostname "
         "subdomain affinity schedulerName tolerations hostAliases priorityClassName priority dnsConfig "
         "readinessGates runtimeClassName enableServiceLinks preemptionPolicy overhead topologySpreadConstraints "
-        "setHostnameAsFQDN os hostUsers schedulingGates resourceClaims resources",
+        "setHostnameAsFQDN os hostUsers schedulingGates resourceClaims resources hostnameOverride",
         containers=_CONTAINER, initContainers=_CONTAINER,
         dnsConfig=_schema("nameservers searches options", options=_schema("name value"))),
     status=_schema(
         "phase conditions message reason nominatedNodeName hostIP hostIPs podIP podIPs startTime "
         "initContainerStatuses containerStatuses qosClass ephemeralContainerStatuses resize resourceClaimStatuses "
-        "observedGeneration",
+        "observedGeneration extendedResourceClaimStatus",
         podIPs=_schema("ip"), hostIPs=_schema("ip"),
         conditions=_schema("type status lastProbeTime lastTransitionTime reason message observedGeneration")))
 
