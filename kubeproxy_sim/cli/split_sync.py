@@ -32,7 +32,7 @@ from operator import itemgetter
 from typing import Any, BinaryIO, TextIO
 
 from kubeproxy_sim.cli.load_notes import other_family_note
-from kubeproxy_sim.cli.options import build_config, input_names, input_paths
+from kubeproxy_sim.cli.options import build_config, follow_on, input_names, input_paths
 from kubeproxy_sim.errors import Diagnostic
 from kubeproxy_sim.netfilter.render import generated_rules_texts, generated_table_text, render_ruleset
 from kubeproxy_sim.objects.bulk import collector_paused
@@ -139,6 +139,7 @@ def _read(paths: list[str], named: PathNames) -> list[Document]:
 def _whole(documents: list[Document], args: argparse.Namespace, text: bool) -> Synced:
     loaded = decode_documents(documents)
     config, config_diags = build_config(args, loaded.cluster)
+    config_diags = follow_on(config_diags, loaded.diagnostics, loaded.cluster)  # (a split load read objects)
     result = generate(loaded.cluster, config)
     family_note = other_family_note(loaded.cluster, config, args.ip_family)
     return Synced(config, (*loaded.diagnostics, *config_diags, *family_note), result,
