@@ -39,6 +39,7 @@ FOREIGN = {
     "--node-monitor-grace-period": "kube-controller-manager's, whose node lifecycle controller scenario follows",
     "--node-startup-grace-period": "kube-controller-manager's, likewise",
     "--col": "the exit status table's example of an abbreviated option, which is refused",
+    **dict.fromkeys(("--dp", "--sou", "--comm", "--so"), "iptables' abbreviations (getopt_long), docs/inputs.md"),
 }
 
 

@@ -37,7 +37,8 @@ DIFF_RULE_LISTS = {"added", "removed"}  # other_rules and services[].rules
 DIFF_SERVICE = {"name", "protocol", "status", "endpoints", "rules", "views", "existing_connections", "new_connections"}
 DIFF_ENDPOINTS = {"gained", "lost", "changed"}
 DIFF_CHANGED = {"endpoint", "before", "after"}
-DIFF_VIEW = {"kind", "destination", "status", "before", "after"}
+DIFF_VIEW = {"kind", "destination", "status", "before", "after", "on_node"}
+DIFF_ON_NODE = {"before", "after", "receives_before", "receives_after"}  # the compared node's own outcomes
 DIFF_CONNECTION = {"endpoint", "pod", "fate", "reason"}
 OUT = {"verdict", "endpoint", "pod", "probability", "probability_exact", "percent", "deviation", "deviation_exact",
        "masquerade", "masquerade_exact"}  # dist's OUT, which diff's views reuse
@@ -161,6 +162,9 @@ def check_diff(data: dict) -> None:
         for view in port["views"]:
             assert set(view) == DIFF_VIEW and view["status"] in ("added", "removed", "kept")
             assert all(set(o) == OUT for o in (*view["before"], *view["after"]))
+            mine = view["on_node"]
+            assert set(mine) == DIFF_ON_NODE and all(set(o) == OUT for o in (*mine["before"], *mine["after"]))
+            assert isinstance(mine["receives_before"], bool) and isinstance(mine["receives_after"], bool)
         for connection in port["existing_connections"]:
             assert set(connection) == DIFF_CONNECTION and connection["fate"] in ("kept", "reset", "black-holed")
         assert all(isinstance(n, str) for n in port["new_connections"])
@@ -583,7 +587,7 @@ def documented_words(section: str) -> set[str]:
 
 CONTRACT_KEYS = [
     ("`diff -o json`", DIFF | DIFF_RULE_LISTS | DIFF_SERVICE | DIFF_ENDPOINTS | DIFF_CHANGED | DIFF_VIEW
-     | DIFF_CONNECTION),
+     | DIFF_ON_NODE | DIFF_CONNECTION),
     ("`replay -o json`", REPLAY | REPLAY_SYNC | REPLAY_TABLE | CHAIN | METRICS),
     ("`watch -o json`", WATCH_DIFF),
     ("`scenario -o json`", SCENARIO | SCENARIO_STEP | SCENARIO_ENDPOINT | {"rules", "diff", "tables"}),

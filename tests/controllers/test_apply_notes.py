@@ -154,22 +154,11 @@ def test_endpoints_applied_over_a_selector_service_are_rewritten_at_the_controll
 def test_the_controllers_rewrite_takes_the_services_labels_for_a_delete_by_label(tmp_path: Path) -> None:
     """Rewritten, the Endpoints carry the Service's labels (newEndpoints.Labels = service.Labels), so
     ``delete endpoints -l`` of them finds them; the user's copy had none. A Service changed is an event too."""
-    world, rng = deployed(0)
-    (tmp_path / "svc.yaml").write_text(SELECTED)
-    (tmp_path / "svc2.yaml").write_text(SELECTED.replace("port: 80,", "port: 81,"))
-    (tmp_path / "ep.yaml").write_text(WEB_ENDPOINTS)
-    lines = ["apply -f svc.yaml", "apply -f ep.yaml", "apply -f svc2.yaml", "delete endpoints -l tier=x"]
-    said = []
-    for number, text in enumerate(lines, start=1):
-        step = parse_line(number, text)
-        assert step is not None
-        step = Step(step.line, step.text, step.verb, step.namespace, kind=step.kind, names=step.names,
-                    selector=step.selector, requirements=step.requirements,
-                    paths=tuple(str(tmp_path / p) for p in step.paths))
-        played = play(world, step, rng, lambda p: load_manifests(p))
-        world = played.world
-        said.append(list(played.notes))
-    assert said[3] == [WARN, 'endpoints "web" deleted']
+    played = played_worlds(tmp_path, ["apply -f svc.yaml", "apply -f ep.yaml", "apply -f svc2.yaml",
+                                      "delete endpoints -l tier=x"],
+                           svc=SELECTED, svc2=SELECTED.replace("port: 80,", "port: 81,"), ep=WEB_ENDPOINTS)
+    world, deleted = played[3]
+    assert deleted == [WARN, 'endpoints "web" deleted']
     assert world.endpoints == () and world.endpoints_applied == frozenset()
 
 

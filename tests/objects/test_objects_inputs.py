@@ -236,7 +236,8 @@ def test_a_built_in_scenarios_file_is_quiet_of_its_deployments_only(tmp_path, mo
     objects.parent.mkdir()
     objects.write_text(_objects("Deployment", 2) + _objects("EndpointSlices", 1, "discovery.k8s.io/v1"))
     assert [str(d) for d in load_paths([str(objects)]).diagnostics] == [
-        f"{objects}: EndpointSlices ns/x0: note: skipped: kube-proxy does not read this kind"]
+        f"{objects}: EndpointSlices ns/x0: note: skipped: kube-proxy does not read this kind; did you mean "
+        "EndpointSlice?"]
 
 
 def test_a_note_of_one_kind_not_read_counts_its_objects(load, messages):
