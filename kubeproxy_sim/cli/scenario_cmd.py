@@ -53,7 +53,7 @@ EXAMPLES = """script lines (kubectl's words; # starts a comment):
   rollout status|undo|history deployments/NAME
   label pods NAME...|-l KEY=VALUE|--all KEY=VALUE... [--overwrite]
   patch service|deployment|pod NAME -p JSON|YAML [--type strategic|merge|json]
-  get pods|services|endpoints|deployments|replicasets [NAME...|-A] [-l KEY=VALUE] [-o wide|name]
+  get pods|services|endpoints|endpointslices|deployments|replicasets|nodes [NAME...|-A] [-l KEY=VALUE] [-o wide|name]
   delete service|deployment|pod|endpoints NAME | delete service|deployment|pod|endpoints -l KEY=VALUE
   apply -f FILE                               wait 30s
 Replicas: at most 150,000 (Kubernetes' tested limit of pods in a cluster).
