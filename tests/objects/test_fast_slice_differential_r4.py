@@ -20,16 +20,43 @@ from kubeproxy_sim.objects.model import AddressType
 from kubeproxy_sim.objects.report import Report
 from tests.budget import budget
 
-TRICKY = ["10.0.0.1", "010.0.0.1", "10.0.0.01", "0010.0.0.1", "1.2.3", "1.2.3.4.5", "256.0.0.1", "10.0.0.1 ",
-          " 10.0.0.1", "10.0.0.1\n", "10.0.0.1\x00", "10.0.0.\udcff", "::ffff:10.0.0.1", "::ffff:a00:1",
-          "10.0.0.1%eth0", "fe80::1%eth0", "fd00::1", "0x0a.0.0.1", "10.0.0.1/32", "1٠.0.0.1", "", "127.0.0.1",
-          "169.254.0.1", "0.0.0.0", "224.0.0.251", "10.00.000.1"]
+TRICKY = [
+    "10.0.0.1",
+    "010.0.0.1",
+    "10.0.0.01",
+    "0010.0.0.1",
+    "1.2.3",
+    "1.2.3.4.5",
+    "256.0.0.1",
+    "10.0.0.1 ",
+    " 10.0.0.1",
+    "10.0.0.1\n",
+    "10.0.0.1\x00",
+    "10.0.0.\udcff",
+    "::ffff:10.0.0.1",
+    "::ffff:a00:1",
+    "10.0.0.1%eth0",
+    "fe80::1%eth0",
+    "fd00::1",
+    "0x0a.0.0.1",
+    "10.0.0.1/32",
+    "1٠.0.0.1",
+    "",
+    "127.0.0.1",
+    "169.254.0.1",
+    "0.0.0.0",
+    "224.0.0.251",
+    "10.00.000.1",
+]
 octet = st.one_of(st.integers(0, 300).map(str), st.text(alphabet="0123456789", min_size=1, max_size=4))
 address = st.one_of(st.sampled_from(TRICKY), st.lists(octet, min_size=3, max_size=5).map(".".join))
 endpoint = st.fixed_dictionaries(
     {"addresses": st.lists(address, min_size=1, max_size=2)},
-    optional={"conditions": st.fixed_dictionaries({}, optional={"ready": st.sampled_from([None, True, False])}),
-              "nodeName": st.sampled_from(["node-1", ""])})
+    optional={
+        "conditions": st.fixed_dictionaries({}, optional={"ready": st.sampled_from([None, True, False])}),
+        "nodeName": st.sampled_from(["node-1", ""]),
+    },
+)
 
 
 def _read(raw_endpoints: list[dict[str, Any]], fast: bool) -> tuple[str, list[str]]:
