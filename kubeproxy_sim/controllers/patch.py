@@ -566,8 +566,9 @@ def _index_in(items: list[Any], item: Any, merge_key: str, kind: str) -> int:
 def _set_element_order(original: dict[str, Any], patch: dict[str, Any], path: tuple[str, ...]) -> None:
     """mergePatchIntoOriginal: each ``$setElementOrder/LIST`` orders LIST (merged with the patch's LIST, which
     it then consumes) by its order, live items it does not name kept in their order. A directive naming a list
-    neither side has ends the pass: the library returns there, and the directives not yet seen stay in the patch
-    as plain fields."""
+    neither side has is dropped, and the next one is read: kubectl 1.33's library continues there (older ones
+    returned, leaving the directives not yet seen in the patch as plain fields; tests/controllers/
+    test_strategic_directives_r2)."""
     for key in [k for k in patch if k.startswith(_ORDER)]:
         order = patch.pop(key)
         if not isinstance(order, list):
@@ -580,7 +581,7 @@ def _set_element_order(original: dict[str, Any], patch: dict[str, Any], path: tu
         merged_field, merge_key = _merge_key_of((*path, field))
         _check_order(patched or [], order, merge_key)
         if live is None and patched is None:
-            return
+            continue
         if patched is None:
             merged = live
         elif live is None:  # a list added: without its directive items (removeDirectives)
