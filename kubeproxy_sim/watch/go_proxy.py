@@ -8,6 +8,7 @@ Pure: the environment is given, as Go reads it once per process (the caller keep
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,13 +27,17 @@ def _env_any(environ: Mapping[str, str], *names: str) -> str:
 
 
 def _parsed_proxy(value: str) -> str | None:
-    """httpproxy's parseProxy: a proxy URL of scheme http, https or socks5 as it is, anything else (``proxy:3128``,
-    ``127.0.0.1:3128``) with ``http://`` before it; None for an empty value."""
+    """httpproxy's parseProxy (the newest, with url.Parse's scheme and host): a value of the form
+    ``scheme://HOST...`` (any scheme: ``foo://host`` is kept, and the transport refuses it) as it is, its scheme in
+    small letters; anything else (``proxy:3128``, ``127.0.0.1:3128``, ``localhost``) with ``http://`` before it;
+    None for an empty value."""
     if not value:
         return None
     found = _SCHEME.match(value)
-    if found is not None and found.group(1).lower() in PORTS and value[found.end():].startswith("//"):
-        return value[: found.end()].lower() + value[found.end():]
+    if found is not None and value[found.end() :].startswith("//"):
+        authority = re.split(r"[/?#]", value[found.end() + 2 :], maxsplit=1)[0]
+        if authority.rpartition("@")[2]:
+            return value[: found.end()].lower() + value[found.end() :]
     return f"http://{value}"
 
 
@@ -48,6 +53,21 @@ def _go_ip(host: str) -> Any:
     return None
 
 
+def _request_ip(host: str) -> Any:
+    """The newest useProxy's netip.ParseAddr, as net.IP: an IPv6 address may carry a zone (``fe80::1%eth0``),
+    which AsSlice drops; an IPv4-mapped address is its IPv4 address (net.IP's To4, as IsLoopback, Equal and
+    IPNet.Contains take it). None for a name."""
+    address, percent, zone = host.partition("%")
+    if percent and (not zone or ":" not in address):
+        return None
+    return _v4(_go_ip(address))
+
+
+def _v4(ip: Any) -> Any:
+    """``ip`` with an IPv4-mapped IPv6 address as its IPv4 address (net.IP's To4), None kept."""
+    return ip.ipv4() if ip is not None and ip.version == 6 and ip.is_ipv4_mapped() else ip
+
+
 def _split_host_port(text: str) -> tuple[str, str] | None:
     """Go's net.SplitHostPort, as far as NO_PROXY's entries need it: HOST:PORT or [HOST]:PORT, else None."""
     if text.startswith("["):
@@ -57,14 +77,14 @@ def _split_host_port(text: str) -> tuple[str, str] | None:
     return (host, port) if colon and ":" not in host else None
 
 
-def _no_proxy_for(host: str, port: str, no_proxy: str) -> bool:
+def _no_proxy_for(host: str, port: str, ip: Any, no_proxy: str) -> bool:
     """Whether NO_PROXY (httpproxy's config.init and useProxy) keeps a request to ``host``:``port`` (small
-    letters, ASCII) off the proxy: ``*``; an IP address or CIDR prefix (an address with a port matches that port
-    only); a domain name (``*.`` dropped), which matches itself and the names under it, or under it only with a
-    leading dot (``.y.com``), a port after it as for an address."""
+    letters, ASCII; ``ip`` its address, :func:`_request_ip`) off the proxy: ``*``; for an address, an IP address
+    or CIDR prefix (an address with a port matches that port only); for a name, a domain name (``*.`` dropped),
+    which matches itself and the names under it, or under it only with a leading dot (``.y.com``), a port after
+    it as for an address. A domain entry never matches an address (the newest domainMatch, CVE-2025-22870)."""
     import netaddr
 
-    ip = _go_ip(host)
     for entry in no_proxy.split(","):
         entry = entry.strip().lower()
         if not entry:
@@ -73,7 +93,11 @@ def _no_proxy_for(host: str, port: str, no_proxy: str) -> bool:
             return True
         if "/" in entry:
             try:
-                if ip is not None and ip in netaddr.IPNetwork(entry, flags=netaddr.NOHOST):
+                if (
+                    ip is not None
+                    and _go_ip(entry.partition("/")[0]) is not None
+                    and ip in netaddr.IPNetwork(entry, flags=netaddr.NOHOST)
+                ):
                     return True
             except (netaddr.AddrFormatError, ValueError, TypeError):
                 pass
@@ -83,8 +107,10 @@ def _no_proxy_for(host: str, port: str, no_proxy: str) -> bool:
         if not name:
             continue
         if (entry_ip := _go_ip(name)) is not None:
-            if ip is not None and entry_ip == ip and wanted_port in ("", port):
+            if ip is not None and _v4(entry_ip) == ip and wanted_port in ("", port):
                 return True
+            continue
+        if ip is not None:
             continue
         name = name[1:] if name.startswith("*.") else name
         exact = not name.startswith(".")
@@ -99,24 +125,30 @@ def _no_proxy_for(host: str, port: str, no_proxy: str) -> bool:
 def proxy_for(url: str, environ: Mapping[str, str]) -> str | None:
     """The proxy URL Go's http.ProxyFromEnvironment gives a request for ``url`` (scheme://HOST[:PORT]/...), or None
     (straight there): HTTPS_PROXY (https_proxy) for https, HTTP_PROXY (http_proxy) for http, none for a host that
-    is ``localhost`` or a loopback address, nor one NO_PROXY (no_proxy) names (:func:`_no_proxy_for`). A CGI
-    environment (REQUEST_METHOD set) is refused HTTP_PROXY: ValueError, in Go's words."""
+    is ``localhost`` as written (``LOCALHOST`` is a name like any other) or a loopback address, nor one NO_PROXY
+    (no_proxy) names (:func:`_no_proxy_for`). A CGI environment (REQUEST_METHOD set) is refused HTTP_PROXY:
+    ValueError, in Go's words."""
     scheme, sep, rest = url.partition("://")
     scheme = scheme.lower()
     if not sep or scheme not in ("http", "https"):
         return None
-    proxy = _parsed_proxy(_env_any(environ, "HTTPS_PROXY", "https_proxy") if scheme == "https" else
-                          _env_any(environ, "HTTP_PROXY", "http_proxy"))
+    proxy = _parsed_proxy(
+        _env_any(environ, "HTTPS_PROXY", "https_proxy")
+        if scheme == "https"
+        else _env_any(environ, "HTTP_PROXY", "http_proxy")
+    )
     if proxy is None:
         return None
     if scheme == "http" and environ.get("REQUEST_METHOD"):
         raise ValueError("refusing to use HTTP_PROXY value in CGI environment; see golang.org/s/cgihttpproxy")
-    authority = rest.split("/", 1)[0].split("?", 1)[0].rpartition("@")[2]
+    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
     split = _split_host_port(authority)
-    host, port = split if split is not None and split[1] else (authority.strip("[]"), PORTS[scheme])
+    host, port = split if split is not None and split[1] else (authority.removesuffix(":"), PORTS[scheme])
+    host = urllib.parse.unquote(host.removeprefix("[").removesuffix("]"))  # (url.Hostname: unescaped)
     if not host.isascii():
         host = lookup_ascii(host) or host
-    host = host.strip().lower()
-    if host == "localhost" or ((ip := _go_ip(host)) is not None and ip.is_loopback()):
+    ip = _request_ip(host)
+    if host == "localhost" or (ip is not None and ip.is_loopback()):
         return None
-    return None if _no_proxy_for(host, port, _env_any(environ, "NO_PROXY", "no_proxy")) else proxy
+    host = host.strip().lower()
+    return None if _no_proxy_for(host, port, ip, _env_any(environ, "NO_PROXY", "no_proxy")) else proxy

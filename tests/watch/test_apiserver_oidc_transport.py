@@ -55,7 +55,8 @@ ENV = {"HTTPS_PROXY": "proxy:3128", "http_proxy": "http://u:p@web:80",
 @pytest.mark.parametrize(("url", "proxy"), [
     ("https://idp.example/x", "http://proxy:3128"),  # (host:port: http:// assumed)
     ("http://idp.example/x", "http://u:p@web:80"),
-    ("https://127.0.0.1:5/", None), ("https://[::1]/", None), ("https://LOCALHOST:8443", None),  # (never)
+    ("https://127.0.0.1:5/", None), ("https://[::1]/", None), ("https://localhost:8443", None),  # (never)
+    ("https://LOCALHOST:8443", "http://proxy:3128"),  # (useProxy compares the host as written)
     ("https://y.com", "http://proxy:3128"), ("https://x.y.com", None),  # (a leading dot: under it only)
     ("https://foo.com:8443", None), ("https://bar.FOO.com", None), ("https://xfoo.com", "http://proxy:3128"),
     ("https://10.1.2.3", None), ("https://1.2.3.4", None), ("https://1.2.3.4:444", "http://proxy:3128"),
