@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from math import gcd
 
+import netaddr
+
 from kubeproxy_sim.analysis.nodes import (
     EXTERNAL_IFACE,
     NodeSet,
@@ -542,14 +544,34 @@ def balancer_nodes(nodes: NodeSet, svc: ServicePortInfo) -> tuple[dict[str, bool
     if not healthy:
         cause = ("every node with a local ready endpoint is excluded from the balancer" if ready & set(nodes.order)
                  else "no node has a local ready endpoint")
+        used = [n for n in nodes.order if n in backends]
         return ({n: n in backends for n in nodes.order},
                 [f"externalTrafficPolicy Local and {cause}: every health check the balancer makes fails; balancers "
-                 "usually fail open to every node they use, which then DROPs or uses terminating endpoints",
-                 *left_out])
+                 f"usually fail open to every node they use, {_fail_open_outcome(nodes, svc, used)}", *left_out])
     return ({n: n in healthy for n in nodes.order},
             [f"externalTrafficPolicy Local: the balancer uses the nodes whose health check (port "
              f"{svc.health_check_node_port}) reports a local ready endpoint: "
              + ", ".join(n for n in nodes.order if n in healthy), *left_out])
+
+
+def _fail_open_outcome(nodes: NodeSet, svc: ServicePortInfo, used: Sequence[str]) -> str:
+    """What the nodes a failed-open balancer sends to do with the connection, as their rules say: REJECT when the
+    port has no usable endpoint anywhere (upstream writes REJECT for a port without endpoints, whatever its
+    policy), else each node its local serving terminating endpoints (the fallback) or DROP (no local endpoint)."""
+    rows = endpoint_rows(nodes.cluster, nodes, svc)
+    if not any(r.ready or (r.serving and r.terminating) for r in rows):
+        return (f"which then REJECT: {svc.name_string} has no ready or serving terminating endpoint anywhere, so "
+                "kube-proxy rejects its connections rather than dropping them")
+    fallback = {r.node for r in rows if r.serving and r.terminating and not r.ready}
+    using = [n for n in used if n in fallback]
+    dropping = [n for n in used if n not in fallback]
+    if not using:
+        return "which then DROP: none has a local endpoint"
+    if not dropping:
+        return f"which then use their local serving terminating endpoints ({', '.join(using)})"
+    use = "uses its" if len(using) == 1 else "use their"
+    return (f"of which {', '.join(using)} {use} local serving terminating endpoints and "
+            f"{', '.join(dropping)} {'DROPs' if len(dropping) == 1 else 'DROP'} (no local endpoint)")
 
 
 def proxy_ingress(nodes: NodeSet, svc: ServicePortInfo) -> tuple[str, ...]:
@@ -589,7 +611,8 @@ def _proxied_view(nodes: NodeSet, sel: Selection, ip: str, sources: Sequence[Sou
                                        svc.proto, weight, f"for {source.label}, the balancer connects from {ip} "
                                        f"to {node}'s NodePort {svc.node_port}"))
     notes = ["ipMode Proxy: the balancer ends the client's connection and opens its own to a node's NodePort; "
-             "the pods see the balancer's address", *notes]
+             "the pods see the balancer's address", *notes,
+             *_default_client_notes(nodes, service.load_balancer_source_ranges, sources)]
     return _view(nodes, LOAD_BALANCER, _fmt(ip, svc.port), entries, notes)
 
 
@@ -627,8 +650,90 @@ def service_views(nodes: NodeSet, sel: Selection, sources: Sequence[Source] | No
         if wanted(LOAD_BALANCER, ip):
             health, notes = balancer_nodes(nodes, svc)
             entries = _vip_entries(nodes, sel, ip, sources, "external", health)
-            views.append(_view(nodes, LOAD_BALANCER, _fmt(ip, svc.port), entries, notes))
-    return tuple(views)
+            view = _view(nodes, LOAD_BALANCER, _fmt(ip, svc.port), entries, notes)
+            # after the view's why-notes, which say the default client is outside the ranges
+            views.append(dataclasses.replace(view, notes=(*view.notes, *_default_client_notes(
+                nodes, svc.source_ranges, sources))))
+    return _with_service_notes(nodes, sel, tuple(views))
+
+
+def _with_service_notes(nodes: NodeSet, sel: Selection, views: tuple[View, ...]) -> tuple[View, ...]:
+    """The views with the notes about the Service as a whole put first where they apply: ignored topology hints
+    on the views whose chains use the cluster endpoints (the hints narrow those alone), a hostname ingress on the
+    nodePort view (or, without one, on the first view when every view is asked for)."""
+    svc = sel.svc
+    hints = _ignored_hints_notes(nodes, svc)
+    hostname = _hostname_ingress_note(nodes, svc)
+    out = []
+    for i, view in enumerate(views):
+        local = svc.internal_policy_local if view.kind == CLUSTER_IP else svc.external_policy_local
+        first = [*([] if local else hints)]
+        if hostname and (view.kind == NODE_PORT or (not svc.node_port and sel.kinds is None and i == 0)):
+            first.append(hostname)
+        out.append(dataclasses.replace(view, notes=(*first, *view.notes)) if first else view)
+    return tuple(out)
+
+
+def _service_object(nodes: NodeSet, svc: ServicePortInfo):
+    return next((s for s in nodes.cluster.services if (s.namespace, s.name) == (svc.namespace, svc.name)), None)
+
+
+def _hostname_ingress_note(nodes: NodeSet, svc: ServicePortInfo) -> str | None:
+    """A balancer's ingress of a hostname alone (AWS ELB's): kube-proxy writes rules for ingress IPs only
+    (upstream's LoadBalancerVIPs come from ingress[].ip), so dist has no loadBalancer view of it; said, since a
+    silent absence reads as a missing balancer."""
+    service = _service_object(nodes, svc)
+    names = [i.hostname for i in (service.load_balancer_ingress if service else ()) if i.hostname and not i.ip]
+    if not names:
+        return None
+    where = ("the balancer reaches the nodes through this NodePort" if svc.node_port else
+             "and the port has no NodePort (allocateLoadBalancerNodePorts false), so the balancer must reach the "
+             "pods by itself, past kube-proxy")
+    return (f"load-balancer ingress {', '.join(names)} is a hostname, not an IP: kube-proxy writes no rules for it "
+            f"(only for ingress IPs), so there is no loadBalancer view; {where}")
+
+
+def _ignored_hints_notes(nodes: NodeSet, svc: ServicePortInfo) -> list[str]:
+    """Why topology hints some ready endpoints carry change nothing: kube-proxy uses a kind of hint only when every
+    ready endpoint carries it (upstream's topology.go: a partial set means the EndpointSlice controller is
+    mid-update), naming the endpoints without, so an even spread is not taken for a bug."""
+    config = nodes.configs[nodes.order[0]]
+    eps_map = nodes.derived("endpoints map", lambda: endpoints_map(nodes.cluster.endpoint_slices, config))
+    ready = [ep for ep in eps_map.get(svc.key, ()) if ep.ready]
+    node_gate = config.prefer_same_traffic_distribution
+    kinds = [("zone", [ep for ep in ready if not ep.zone_hints])]
+    if node_gate:
+        kinds.append(("node", [ep for ep in ready if not ep.node_hints]))
+    complete = [kind for kind, without in kinds if not without]
+    notes = []
+    for kind, without in kinds:
+        if not without or len(without) == len(ready):
+            continue
+        names = _pod_names_of(nodes, without)
+        spread = "" if complete else "; so every node spreads its connections over all ready endpoints"
+        notes.append(f"{svc.name_string}'s {kind} hints are ignored: ready endpoint{'s' if len(without) > 1 else ''} "
+                     f"{names} {'have' if len(without) > 1 else 'has'} none, and kube-proxy uses {kind} hints only "
+                     f"when every ready endpoint has them (a partial set means the EndpointSlice controller is "
+                     f"mid-update){spread}")
+    return notes
+
+
+def _pod_names_of(nodes: NodeSet, eps: Sequence[EndpointInfo], most: int = 3) -> str:
+    names = nodes.derived("pod names", lambda: _pod_names(nodes.cluster))
+    said = [f"{ep.endpoint} ({names[ep.ip]})" if ep.ip in names else ep.endpoint for ep in eps[:most]]
+    return ", ".join(said) + (f" and {len(eps) - most} more" if len(eps) > most else "")
+
+
+def _default_client_notes(nodes: NodeSet, ranges: Sequence[str], sources: Sequence[Source] | None) -> list[str]:
+    """dist's default outside client, outside loadBalancerSourceRanges: how to measure one the ranges allow."""
+    if sources is not None or not ranges:
+        return []
+    client = external_source(nodes.ipv6).address
+    address = netaddr.IPAddress(client)
+    if any(address in netaddr.IPNetwork(r) for r in ranges if (":" in r) == (address.version == 6)):
+        return []
+    return [f"{client} is dist's default outside client; --from external:IP measures another, e.g. an address in "
+            f"{', '.join(ranges)}"]
 
 
 # --------------------------------------------------------------------------- endpoints and the whole report
