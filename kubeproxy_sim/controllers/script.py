@@ -1103,10 +1103,14 @@ def _apply_deployments(world: World, manifests: Manifests, rng: random.Random) -
         unannotated = _unannotated(world, key, "deployments", d.name, existing is not None)
         world = W.apply_deployment(world, d, rng)
         applied = world.deployments_replicas_applied
+        rewritten = existing is not None and (d.key in applied) != d.replicas_given
         world = replace(world, deployments_replicas_applied=applied | {d.key} if d.replicas_given
                         else applied - {d.key})
-        notes += unannotated or [(key, _applied("deployment.apps", d.name, existing,
-                                                world.deployment(d.namespace, d.name)))]
+        # the manifest writes spec.replicas where the last apply did not, or the other way round: the patch
+        # carries the new last-applied-configuration (and the count, or null), so it is configured even when
+        # the count stays (kubectl prints unchanged only for an empty patch)
+        after = None if rewritten else world.deployment(d.namespace, d.name)
+        notes += unannotated or [(key, _applied("deployment.apps", d.name, existing, after))]
     return world, notes
 
 
