@@ -79,7 +79,7 @@ MIN_WATCH_TIMEOUT = 300
 * (rand + 1)), so that its watches do not all end at once."""
 
 VERY_SHORT_WATCH = 1.0
-BACKOFF_RESET = 120.0  # client-go's reflector backoff manager: steps start again 2 min after its window began
+BACKOFF_RESET = 120.0  # client-go's reflector backoff manager: steps start again when the last began 2 min before
 """Seconds: a watch that ends cleanly sooner, having delivered nothing, is a failure (client-go's reflector)."""
 
 CONNECT_TIMEOUT = 10.0
@@ -113,22 +113,21 @@ class Backoff:
 @dataclass(slots=True)
 class BackoffSteps:
     """Where one reflector is in its backoff, as client-go's backoff manager keeps it (the reflector's
-    wait.NewExponentialBackoffManager(800ms, 30s, 2min, 2.0, 1.0) is apimachinery's backoffManager, whose Step
-    starts the steps again when the clock is more than resetInterval past ``lastStart``, and sets ``lastStart`` only
-    then: it is created zero, so the first backoff starts a window). The steps start again ``reset`` seconds after
-    the window began, whatever came between: a server failing without a pause is backed off 0.8 s again every
-    2 minutes or so, and one that failed at the last step 2 minutes ago starts at the first. Nothing else resets
-    them: a watch that delivered before it broke does not."""
+    NewExponentialBackoffManager(800ms, 30s, 2min, 2.0, 1.0) is apimachinery's exponentialBackoffManagerImpl, whose
+    getNextBackoff resets when the last backoff began over resetDuration before and notes each one's start; not
+    the backoffManager DelayWithReset builds, whose window moves only at a reset): each backoff is a step further,
+    unless the last one began more than ``reset`` seconds before, when the steps start again. Nothing else resets
+    them: a watch that delivered before it broke does not (it did, and a flapping server was retried at the first
+    step forever)."""
 
     steps: int = 0
-    window_start: float | None = None
+    last_start: float | None = None
 
     def next(self, now: float, reset: float = BACKOFF_RESET) -> int:
-        """The step of a backoff beginning ``now`` (1 for the first, and for the first past ``reset`` seconds after
-        the window began, which starts a new window)."""
-        if self.window_start is None or now - self.window_start > reset:
+        """The step of a backoff beginning ``now`` (1 for the first, or after ``reset`` seconds without one)."""
+        if self.last_start is None or now - self.last_start > reset:
             self.steps = 0
-            self.window_start = now
+        self.last_start = now
         self.steps += 1
         return self.steps
 

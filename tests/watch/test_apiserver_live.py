@@ -118,8 +118,8 @@ def test_a_quiet_watch_that_lasted_is_followed_at_once_by_the_next(fake, make, s
 
 def test_a_very_short_empty_watch_backs_off_and_the_steps_start_again_two_minutes_after_the_last(
         fake, make, sleeps) -> None:
-    """client-go's backoff manager starts its steps again over 2 min after it last did (the window the first
-    backoff began), and for nothing else: a watch that lasted a second no longer did (the 1.0 s watch here)."""
+    """client-go's backoff manager starts its steps again when the last backoff began over 2 min before, and
+    for nothing else: a watch that lasted a second no longer did (the 1.0 s watch here)."""
     populate(fake)
     # under a second, nothing received: backed off; 1.0: watched again at once; 200: the next backoff is a first
     clock = StepClock(fake, [0.5, 0.5, 0.5, 1.0, 0.5, 200.0, 0.5], rest=0.5)
@@ -131,7 +131,7 @@ def test_a_very_short_empty_watch_backs_off_and_the_steps_start_again_two_minute
 
 
 def test_a_watch_that_delivered_does_not_reset_the_backoff(fake, make, sleeps) -> None:
-    """client-go's backoff manager resets by time alone (2 min after it last did): a flapping server
+    """client-go's backoff manager resets by time alone (2 min after the last backoff began): a flapping server
     whose every other watch delivers is backed off further each time (it was retried at the first step)."""
     populate(fake)
     fake.watch_seconds = 0.05  # every watch ends cleanly at once: very short unless it delivered
