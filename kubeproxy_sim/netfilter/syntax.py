@@ -40,7 +40,7 @@ BUILTIN_FLAGS: dict[str, str] = {
     "-p": "-p", "--protocol": "-p",
     "-i": "-i", "--in-interface": "-i",
     "-o": "-o", "--out-interface": "-o",
-    "-f": "-f", "--fragment": "-f",
+    "-f": "-f", "--fragments": "-f",  # (iptables' own name; --fragment is its abbreviation)
 }
 MATCH_FLAGS = {"-m", "--match"}
 TARGET_FLAGS = {"-j": False, "--jump": False, "-g": True, "--goto": True}
@@ -84,6 +84,9 @@ TARGET_OPTION_FLAGS: dict[str, frozenset[str]] = _flag_table(
         "TOS": "--set-tos --and-tos --or-tos --xor-tos",
         "CLASSIFY": "--set-class",
         "CHECKSUM": "--checksum-fill",
+        "ECN": "--ecn-tcp-remove --ecn-tcp-cwr --ecn-tcp-ece --ecn-ip-ect",
+        "AUDIT": "--type",
+        "SECMARK": "--selctx",
         "NOTRACK": "",
         "TRACE": "",
     }
@@ -297,8 +300,8 @@ MODULE_FLAGS: dict[str, frozenset[str]] = _flag_table(
         "owner": "--uid-owner --gid-owner --socket-exists --suppl-groups",
         "pkttype": "--pkt-type",
         "length": "--length",
-        "ttl": "--ttl-eq --ttl-gt --ttl-lt",
-        "hl": "--hl-eq --hl-gt --hl-lt",
+        "ttl": "--ttl-eq --ttl-gt --ttl-lt --ttl",  # (--ttl, --hl: libxt_hl's old names of -eq, saved so)
+        "hl": "--hl-eq --hl-gt --hl-lt --hl",
         "tos": "--tos",
         "dscp": "--dscp --dscp-class",
         "rpfilter": "--loose --validmark --accept-local --invert",
@@ -355,6 +358,8 @@ FLAG_ALIASES = {
     "--destination-port": "--dport",
     "--source-ports": "--sports",
     "--destination-ports": "--dports",
+    "--ttl": "--ttl-eq",
+    "--hl": "--hl-eq",
 }
 LONG_FLAGS = frozenset().union(BUILTIN_FLAGS, MATCH_FLAGS, TARGET_FLAGS, FLAG_ALIASES, *MODULE_FLAGS.values(),
                                *TARGET_OPTION_FLAGS.values(), (f"--{name}" for name in BASE_LONG_OPTIONS))
@@ -2220,6 +2225,10 @@ the rule; unshare --net) and what is expected: ``-m iprange`` alone, or ``-m ipr
 -s's. (icmp, icmp6 and ipv6header, judged with the family: :data:`REQUIRED_MATCH_OPTIONS`; ttl and hl, one family's
 each, not here; cgroup alone is refused by the kernel, not judged.)"""
 _OPTIONED_MATCHES = frozenset(UNOPTIONED_MATCHES)
+_WANTED_OPTIONS = {"addrtype": frozenset({"--src-type", "--dst-type"}), "set": frozenset({"--match-set"})}
+"""The matches of :data:`UNOPTIONED_MATCHES` that only these of their options satisfy (both restores v1.8.9,
+unshare --net: ``-m addrtype --limit-iface-in`` and ``-m set --return-nomatch`` alone are refused in its words);
+any option of its own satisfies the others."""
 
 
 def unoptioned_match(options: Sequence[Option]) -> tuple[str, str, str] | None:
@@ -2232,7 +2241,8 @@ def unoptioned_match(options: Sequence[Option]) -> tuple[str, str, str] | None:
                 break
             if waiting is None and option.module in UNOPTIONED_MATCHES:
                 waiting = option
-        elif waiting is not None and option.module == waiting.module:
+        elif waiting is not None and option.module == waiting.module and \
+                option.flag in _WANTED_OPTIONS.get(option.module, (option.flag,)):
             waiting = None
     if waiting is None:
         return None

@@ -1318,9 +1318,36 @@ BARE_MATCHES = [
 ]
 
 
+# Review r1 (session 23), both tools v1.8.9, unshare --net, 2026-12-01: iptables' own --fragments (the parser knew
+# only its abbreviation --fragment); libxt_hl's old names --ttl and --hl (of -m ttl, -m hl), saved as --ttl-eq and
+# --hl-eq; the long options of ECN and AUDIT abbreviated like any loaded target's (ECN's were refused: 'An operation
+# is required'); -m addrtype satisfied only by --src-type or --dst-type, -m set only by --match-set ('addrtype: you
+# must specify --src-type or --dst-type', "You must specify `--match-set' with proper arguments")
+REVIEWED = [
+    *(Case(f"reviewed {rule}", filter_with(f"-A INPUT {rule}"), saved=(f"[0:0] -A INPUT {saved}",))
+      for rule, saved in (("--fragments -j ACCEPT", "-f -j ACCEPT"), ("--fragments --ju ACCEPT", "-f -j ACCEPT"),
+                          ("-m ttl --ttl 3 -j ACCEPT", "-m ttl --ttl-eq 3 -j ACCEPT"),
+                          ("-m ttl ! --ttl 3 -j ACCEPT", "-m ttl ! --ttl-eq 3 -j ACCEPT"))),
+    Case("reviewed -m hl --hl 3", filter_with("-A INPUT -m hl --hl 3 -j ACCEPT"), ipv6=True,
+         saved=("[0:0] -A INPUT -m hl --hl-eq 3 -j ACCEPT",)),
+    *(Case(f"reviewed {rule}", mangle_forward(rule), saved=(f"[0:0] -A FORWARD {saved}",))
+      for rule, saved in (("-p tcp -j ECN --ecn-ip 1", "-p tcp -j ECN --ecn-ip-ect 1"),
+                          ("-p tcp -j ECN --ecn-tcp-c 1", "-p tcp -j ECN --ecn-tcp-cwr 1"),
+                          ("-p tcp -j ECN --ecn-tcp-rem", "-p tcp -j ECN --ecn-tcp-remove"),
+                          ("-j AUDIT --ty accept", "-j AUDIT --type accept"))),
+    *(Case(f"reviewed {rule}", mangle_forward(rule), line=7)
+      for rule in ("-p tcp -j ECN --ecn-tcp 1", "-p tcp -j ECN --ecn-ip-ect 1 --ecn-i 2")),
+    *(Case(f"reviewed {rule}", filter_with(f"-A INPUT {rule} -j ACCEPT"), line=5)
+      for rule in ("-m ttl --ttl 3 --ttl-eq 4", "-m addrtype --limit-iface-in", "-m set --return-nomatch",
+                   "-m addrtype --src LOCAL --limit-iface-in",
+                   "-m addrtype --dst-type LOCAL -m addrtype --limit-iface-out")),
+]
+
+
 ALL_CASES = [*CHAINS_TWICE, *TABLES_TWICE, *CHAINS_DELETED, *CHAINS_RENAMED, *COUNTERS, *JUMP_OPTIONS, *TARGET_OPTIONS,
              *NAT_PORTS, *PORT_NAMES, *RECENT, *RECENT_SAVED, *CHAIN_NAMES, *JUMPS, *QUOTES,
              *PREFIXES, *PROTOCOLS, *TARGETS_NEEDING_OPTIONS, *REJECT_TYPES,
              *CONNTRACK_PROTOCOLS, *OPTIONS_TOGETHER, *FAMILY_ONLY, *MATCH_TYPES, *FIRST_BAD_LINE, *CIRCLES,
              *IPV6_EXTENSIONS, *INTERFACES, *MULTIPORT_ORDER, *ADDRESSES, *TCPMSS, *TPROXY,
-             *PROTOCOL_TARGETS, *FAMILY_VALUES, *BUILTIN_UNDECLARED, *ABBREVIATIONS, *LEFTOVERS, *BARE_MATCHES]
+             *PROTOCOL_TARGETS, *FAMILY_VALUES, *BUILTIN_UNDECLARED, *ABBREVIATIONS, *LEFTOVERS, *BARE_MATCHES,
+             *REVIEWED]
