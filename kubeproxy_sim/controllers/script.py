@@ -676,6 +676,10 @@ class Manifests:
     # Service key -> the document its last-applied-configuration annotation holds, when its manifest carries one
     # (JSON): what a Service a scenario starts with was last applied as (mark_unannotated)
     service_last_applied: tuple[tuple[str, str], ...] = ()
+    # Deployment key -> whether the document its last-applied-configuration annotation holds writes spec.replicas,
+    # when its manifest carries one: a dump's Deployment always has spec.replicas, but the next apply's merge
+    # deletes the count only when the last apply wrote it (mark_unannotated)
+    deployment_replicas_last_applied: tuple[tuple[str, bool], ...] = ()
     # (kind, key) of each object in the order kubectl apply visits them: the files as given (a directory's in
     # its listing's order), each file's documents, a List's items in place; kubectl prints its lines so
     order: tuple[tuple[str, str], ...] = ()
@@ -938,6 +942,10 @@ def mark_unannotated(world: World, manifests: Manifests) -> World:
     if manifests.service_last_applied:  # a document kubectl get shows: its annotation says what was applied
         kept = dict(world.services_last_applied) | dict(manifests.service_last_applied)
         world = replace(world, services_last_applied=tuple(sorted(kept.items())))
+    if manifests.deployment_replicas_last_applied:  # the same of a Deployment's replicas (_merged_replicas)
+        told = dict(manifests.deployment_replicas_last_applied)
+        wrote = {key for key, given in told.items() if given}
+        world = replace(world, deployments_replicas_applied=world.deployments_replicas_applied - told.keys() | wrote)
     bare = {key for key in manifests.order if key not in manifests.annotated}
     if not bare:
         return world
