@@ -37,6 +37,7 @@ from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
 from kubeproxy_sim.proxier.full import as_node_holds_it
 
 if TYPE_CHECKING:
+    from kubeproxy_sim.cli.options import NodeRules
     from kubeproxy_sim.graph import Graph, ServiceRef
     from kubeproxy_sim.netfilter.dumpfile import LineText
     from kubeproxy_sim.netfilter.model import Rule, Ruleset
@@ -199,6 +200,8 @@ class TracedRules:
     objects: tuple[Cluster, ProxyConfig] | None = None
     """The objects and the node's config the rules were generated from (the node's name, its Services'
     ports for the notes); None: a dump."""
+    notes: tuple[str, ...] = ()
+    """What the choice of the node needs said: the source pod's node traced, or the node asked for not it."""
 
     @property
     def generated(self) -> bool:
@@ -257,12 +260,14 @@ def _of_packet_family(text: str, file: str, family: int) -> Ruleset:
                                     file=file, field="--src/--dst")) from None
 
 
-def _from_objects(args: argparse.Namespace, family: int) -> TracedRules:
+def _from_objects(args: argparse.Namespace, packet: Packet) -> TracedRules:
     from kubeproxy_sim.cli.options import load_node_rules
     from kubeproxy_sim.proxier.rules.context import serves_localhost_nodeports
 
+    family = packet.family
     with progress("loading objects and generating rules"):
         node = load_node_rules(args, family)
+        node, node_notes = _source_pods_node(args, packet, node)
     report(node.inputs.diagnostics, args)
     refuse_nothing_read(node.inputs, "trace")
     if (6 if node.ruleset.ipv6 else 4) != family:
@@ -304,7 +309,31 @@ def _from_objects(args: argparse.Namespace, family: int) -> TracedRules:
 
     return TracedRules(node.ruleset, node.config.node_ips, route_localnet_known=serves_localhost_nodeports(node.config),
                        errors=node.inputs.errors, line_text=line_text, saved=saved, gaps=(),
-                       objects=(node.inputs.cluster, node.config))
+                       objects=(node.inputs.cluster, node.config), notes=node_notes)
+
+
+def _source_pods_node(args: argparse.Namespace, packet: Packet, node: NodeRules) -> tuple[NodeRules, tuple[str, ...]]:
+    """The node whose rules a packet from a known pod meets: the pod's own (its spec.nodeName), as ``send --from
+    pod/...`` walks it, unless a node was asked for (--hostname-override, the --config file's or the scenario's
+    hostnameOverride): that one is kept, with a note naming the node the packet would leave from. A reply
+    (--ctdir REPLY) is the client node's business, and a pod on no Node object's node has no rules to trace."""
+    from kubeproxy_sim.analysis.trace_inputs import source_pod
+    from kubeproxy_sim.cli.options import load_node_rules, node_settings
+
+    pod = source_pod(node.inputs.cluster, packet) if args.ctdir != "REPLY" else None
+    here = node.config.node_name
+    if pod is None or not pod.node_name or pod.node_name.lower() == (here or "").lower():
+        return node, ()
+    its = pod.node_name
+    asked = "node_name" in node_settings(args)[0]
+    if asked or node.inputs.cluster.node(its) is None:
+        why = "as asked" if asked else f"no Node object is named {its!r}"
+        return node, (f"pod {pod.key} (--src {packet.src_text}) runs on node {its} (its spec.nodeName): its packets "
+                      f"leave through node {its}'s rules, not node {here}'s ({why}: traced here as a packet "
+                      f"arriving from another host)",)
+    node = load_node_rules(argparse.Namespace(**{**vars(args), "hostname_override": its}), packet.family)
+    return node, (f"traced on node {its}, where pod {pod.key} (--src {packet.src_text}) runs (its spec.nodeName), "
+                  f"not on the default node {here}: give --hostname-override to trace another node's rules",)
 
 
 @contextmanager
@@ -353,11 +382,12 @@ def run(args: argparse.Namespace) -> int:
     reply = args.ctdir == "REPLY"
     _check_direction(packet, reply)  # before the rules load
     graph_format = None if args.graph is None else _check_graph(args.graph)  # --graph "" too: a usage error
-    rules = _rules_of_args(args, packet.family)
-    input_notes: list[str] = []
+    rules = _rules_of_args(args, packet)
+    input_notes: list[str] = list(rules.notes)
     if name is not None and rules.objects is not None:
         address, note = trace_inputs.service_destination(rules.objects[0], name, packet)
-        packet, input_notes = _packet(_with_dst(args, address)), [note]
+        packet = _packet(_with_dst(args, address))
+        input_notes.append(note)
     ruleset, saved = rules.ruleset, rules.saved
     report(_unknown_lists(ruleset, args.affinity), args)
     # a dump says nothing of the node's addresses: without --node-ip, addrtype LOCAL tests are uncertain
@@ -486,16 +516,16 @@ def _check_graph(path: str) -> str:
     return graph_format
 
 
-def _rules_of_args(args: argparse.Namespace, family: int) -> TracedRules:
+def _rules_of_args(args: argparse.Namespace, packet: Packet) -> TracedRules:
     """The rules from the one source the command line names: a dump (--rules), or objects (-f/--scenario) to
     generate them from; both or neither is a usage error."""
     if args.rules and (args.filename or args.scenario):
         raise UsageError(Diagnostic("--rules and -f/--scenario both given; expected one source of rules",
                                     field="--rules"))
     if args.rules:
-        return _from_dump(args, family)
+        return _from_dump(args, packet.family)
     if args.filename or args.scenario:
-        return _from_objects(args, family)
+        return _from_objects(args, packet)
     raise UsageError(Diagnostic("no rules given; expected --rules DUMP, -f PATH or --scenario NAME", field="--rules"))
 
 
