@@ -198,10 +198,8 @@ class _Pools:
                                      raise_on_redirect=False)}
         if proxy is None:
             manager = urllib3.PoolManager(**kwargs)
-        elif proxy.startswith("socks5:"):
-            from urllib3.contrib.socks import SOCKSProxyManager
-
-            manager = SOCKSProxyManager(proxy.replace("socks5:", "socks5h:", 1), **kwargs)
+        elif proxy.startswith(("socks5:", "socks5h:")):  # (Go's transport takes both, the name resolved there)
+            manager = _socks_manager("socks5h:" + proxy.partition(":")[2], kwargs)
         else:
             user = urllib.parse.unquote(urllib.parse.urlsplit(proxy).netloc.rpartition("@")[0]) if "@" in proxy \
                 else ""
@@ -216,6 +214,20 @@ class _Pools:
         from kubeproxy_sim.watch.go_proxy import proxy_for
 
         return self._manager(proxy_for(url, self._environ)).request(method, url, **kwargs)
+
+
+def _socks_manager(proxy: str, kwargs: dict[str, Any]) -> Any:
+    """urllib3's SOCKS pool for a socks5 proxy, or OSError (a transport failure of the request, in its words) when
+    PySocks, which it needs, is not installed: an ImportError was no transport failure and escaped the refresh."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from urllib3.contrib.socks import SOCKSProxyManager
+    except ImportError:
+        raise OSError(f"proxyconnect {proxy}: a SOCKS5 proxy needs PySocks, which is not installed") from None
+    return SOCKSProxyManager(proxy, **kwargs)
 
 
 def _pool(context: ssl.SSLContext, environ: Mapping[str, str] | None = None) -> _Pools:

@@ -143,3 +143,17 @@ def test_go_s_from_environment_precedence(environ: dict[str, str], want: str | N
 )
 def test_the_newest_use_proxy_reading(url: str, no_proxy: str, proxied: bool) -> None:
     assert (proxy_for(url, {"HTTP_PROXY": "proxy", "NO_PROXY": no_proxy}) is not None) is proxied
+
+
+@pytest.mark.parametrize("proxy", ["socks5://127.0.0.1:1", "socks5h://127.0.0.1:1"])
+def test_a_socks_proxy_fails_the_refresh_as_a_transport_failure(proxy: str) -> None:
+    """HTTPS_PROXY naming a SOCKS5 proxy (socks5h too, which Go's transport takes and proxy_for now keeps): the
+    identity provider's request fails as a transport failure (without PySocks, or at the closed port), never with
+    an ImportError or urllib3's ProxySchemeUnknown escaping the refresh."""
+    import ssl
+
+    from kubeproxy_sim.watch.oidc import OidcRefreshFailed, _pool, token_endpoint
+
+    pool = _pool(ssl.create_default_context(), {"HTTPS_PROXY": proxy})
+    with pytest.raises(OidcRefreshFailed, match=r'^Get "https://idp\.example/\.well-known/openid-configuration": '):
+        token_endpoint(pool, "https://idp.example")
