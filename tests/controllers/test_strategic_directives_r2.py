@@ -22,6 +22,7 @@ def _service(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 REFUSED = "refused"
+TWO_PORTS = [{"port": 80, "name": "a"}, {"port": 81, "name": "b"}]
 CASES: dict[str, tuple[dict[str, Any], dict[str, Any], Any]] = {
     # mergePatchIntoOriginal goes on to the next $setElementOrder directive when one names a list neither the
     # object nor the patch has (kubectl gave this in 12 of 12 runs, whatever Go's map order): that directive is
@@ -41,6 +42,38 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], Any]] = {
             }
         },
         REFUSED,
+    ),
+    # validatePatchWithSetOrderList steps over a $patch item only while the order has items left: one after the
+    # order's last match is a patch item the order lacks, and the patch is refused
+    "$patch: replace after the order's last item": (
+        _service({"ports": TWO_PORTS}),
+        {
+            "spec": {
+                "$setElementOrder/ports": [{"port": 82}],
+                "ports": [{"port": 82, "name": "c"}, {"$patch": "replace"}],
+            }
+        },
+        REFUSED,
+    ),
+    "$patch: delete and replace after the order's last item": (
+        _service({"ports": TWO_PORTS}),
+        {
+            "spec": {
+                "$setElementOrder/ports": [{"port": 82}],
+                "ports": [{"port": 82, "name": "c"}, {"$patch": "delete", "port": 80}, {"$patch": "replace"}],
+            }
+        },
+        REFUSED,
+    ),
+    "$patch: replace before the order's last item": (
+        _service({"ports": TWO_PORTS}),
+        {
+            "spec": {
+                "$setElementOrder/ports": [{"port": 82}, {"port": 80}],
+                "ports": [{"port": 82, "name": "c"}, {"$patch": "replace"}],
+            }
+        },
+        {"ports": [{"name": "c", "port": 82}]},
     ),
 }
 
