@@ -2425,7 +2425,7 @@ class ApiServerSource:
         if self._stop.is_set():
             raise _Stopped
         self._check_credentials()
-        if not self._proxy and self._hosts.changed(self._clock()):
+        if not self._proxy and not self._keeps_connection() and self._hosts.changed(self._clock()):
             self._redial()
         if self._dial_problem is not None:  # (Go dials after getting the credentials)
             raise DialImpossible(self._dial_problem)
@@ -2449,6 +2449,20 @@ class ApiServerSource:
             resp.release_conn()
             raise _Stopped
         return resp
+
+    def _keeps_connection(self) -> bool:
+        """Whether the next request goes over an idle keep-alive connection to the server, which Go's Transport
+        reuses without a dial, so without looking the name up (its resolver reads the hosts file at a lookup): a
+        changed hosts file is read at the next dial, as Go reads it, not at the next request."""
+        from urllib3.util.connection import is_connection_dropped
+
+        pool_manager = getattr(getattr(self._api, "rest_client", None), "pool_manager", None)
+        try:
+            pool = pool_manager.connection_from_url(self._request_base) if pool_manager is not None else None
+        except Exception:  # (a base urllib3 cannot pool: none kept)
+            return False
+        idle = list(getattr(getattr(pool, "pool", None), "queue", None) or ())
+        return any(conn is not None and not is_connection_dropped(conn) for conn in idle)
 
     def _redial(self) -> None:
         """The server looked up again from a hosts file that changed (:class:`GoHostsCache`): whether Go's
