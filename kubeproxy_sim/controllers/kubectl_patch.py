@@ -288,6 +288,8 @@ def patched_deployment(d: Deployment, kind: str, patch: Any) -> DeploymentChange
         raise Refused(f'The Deployment "{d.name}" is invalid: spec.selector: Invalid value: '
                       f'{json.dumps(spec.get("selector"))}: field is immutable')
     replicas = spec.get("replicas")
+    if replicas is None:  # deleted (null, or a JSON patch's remove): apps/v1's SetDefaults_Deployment gives it 1
+        replicas = 1
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
         raise Refused(f'The Deployment "{d.name}" is invalid: spec.replicas: Invalid value: {json.dumps(replicas)}: '
                       "must be greater than or equal to 0")
