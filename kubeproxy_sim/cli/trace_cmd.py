@@ -418,7 +418,8 @@ def run(args: argparse.Namespace) -> int:
         if rules.gaps:  # first: they concern every rule of the dump
             traced = dataclasses.replace(traced, uncertain=(*rules.gaps, *traced.uncertain))
         result = cite_lines(traced, rules.line_text)
-    notes = [*input_notes, *(explain(rules.objects, packet, result) if rules.objects and not reply else [])]
+    notes = [*input_notes, *empty_chain_notes(ruleset, result),
+             *(explain(rules.objects, packet, result) if rules.objects and not reply else [])]
     con = console(args)
     # the text reads the result: no JSON form (a fraction's digits) made and thrown away
     data = None if args.output == "text" else _trace_json(result, args, notes, rules)
@@ -574,6 +575,23 @@ def explain(objects: tuple[Cluster, ProxyConfig], packet: Packet, result: TraceR
     from kubeproxy_sim.analysis.why import why_notes
 
     return [*unserved_port_notes(objects, packet, result), *why_notes(objects, packet, result)]
+
+
+def empty_chain_notes(ruleset: Ruleset, result: TraceResult) -> list[str]:
+    """A note for each jump of the outcomes' paths into a chain declared with no rules (u1's dump 03: a
+    KUBE-SEP chain without its DNAT rule): the tree shows nothing of it, yet the packet returned from it unchanged,
+    which is what decided the outcome."""
+    from kubeproxy_sim.netfilter.trace import empty_chains_entered, step_where
+
+    notes: dict[str, None] = {}
+    for outcome in result.outcomes:
+        for step, chain in empty_chains_entered(ruleset, outcome):
+            what = ", untranslated" if step.table == "nat" else ""
+            why = (" (a KUBE-SEP chain holds its endpoint's DNAT rule: without one, this endpoint's share of the "
+                   "traffic keeps its destination)") if step.table == "nat" and chain.startswith("KUBE-SEP-") else ""
+            notes[f"{step_where(step)} ({step.table} {step.chain}) jumps to {chain}, a chain declared with no rules: "
+                  f"the packet returns from it at once{what}{why}"] = None
+    return list(notes)
 
 
 def unserved_port_notes(objects: tuple[Cluster, ProxyConfig], packet: Packet, result: TraceResult) -> list[str]:

@@ -82,6 +82,38 @@ def no_connection_note(outcome: Outcome) -> str | None:
     return f"the connection's first packet is {verb}{where}, so no connection exists; the path is that packet's"
 
 
+JUMP_FLAGS = frozenset({"-j", "--jump", "-g", "--goto"})
+
+
+def jump_target(rule: str) -> str | None:
+    """The chain or target a rule's text jumps (or goes) to, its last -j/-g; None: it names none."""
+    words = rule.split()
+    found = [words[i + 1] for i, word in enumerate(words[:-1]) if word in JUMP_FLAGS]
+    return found[-1] if found else None
+
+
+SERVICE_CHAIN_PREFIXES = ("KUBE-SEP-", "KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-XLB-")
+"""kube-proxy's chains of one service port or endpoint, which it never writes without rules (unlike
+KUBE-PROXY-FIREWALL, KUBE-NODEPORTS or a CNI's chains, often declared empty)."""
+
+
+def empty_chains_entered(ruleset: Ruleset, outcome: Outcome) -> list[tuple[PathStep, str]]:
+    """The path's jumps into a service port's or endpoint's chain (:data:`SERVICE_CHAIN_PREFIXES`) declared
+    with no rules, with the chain's name: the walk enters it and returns at once, so the path shows nothing of
+    it, though its emptiness decided the outcome (a KUBE-SEP chain without its DNAT rule leaves the packet
+    untranslated)."""
+    found = []
+    for step in outcome.path:
+        target = jump_target(step.rule) if not step.rule.startswith(":") else None
+        if target is None or not target.startswith(SERVICE_CHAIN_PREFIXES):
+            continue
+        table = ruleset.table(step.table) if target else None
+        chain = table.chain(target) if table is not None and target else None
+        if chain is not None and not chain.builtin and not chain.rules:
+            found.append((step, chain.name))
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class Uncertainty:
     line: int | None
