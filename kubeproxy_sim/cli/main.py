@@ -80,14 +80,31 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def _innermost(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
-    """The parser of the command (and verb) given: argparse reports an unknown flag at the top level."""
+    """The parser of the command (and verb) given: argparse reports an unknown flag at the top level. A command's
+    own argument of the subparsers' dest name (netns exec's ``command``, its words) overwrites the name chosen:
+    the command is then the one whose parser gave the function run."""
     current = parser
     while True:
         actions = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
-        chosen = getattr(args, actions[0].dest, None) if actions and actions[0].dest != argparse.SUPPRESS else None
-        if not actions or chosen not in actions[0].choices:
+        if not actions:
             return current
-        current = actions[0].choices[chosen]
+        chosen = getattr(args, actions[0].dest, None) if actions[0].dest != argparse.SUPPRESS else None
+        if isinstance(chosen, str) and chosen in actions[0].choices:
+            current = actions[0].choices[chosen]
+            continue
+        func = getattr(args, "func", None)
+        running = [sub for sub in actions[0].choices.values() if func is not None and _gives(sub, func)]
+        if not running:
+            return current
+        current = running[0]
+
+
+def _gives(parser: argparse.ArgumentParser, func: object) -> bool:
+    """Whether ``parser`` or a parser of its verbs sets ``func`` as the function a run calls."""
+    if parser._defaults.get("func") is func:
+        return True
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return any(_gives(sub, func) for action in actions for sub in action.choices.values())
 
 
 def _optional_value_flags(parser: argparse.ArgumentParser) -> frozenset[str]:
@@ -207,8 +224,10 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args, quick_exit=argv is None)
     except EnvironmentMissing as exc:
         return _say_last([exc], args, EXIT_ENVIRONMENT)
+    except UsageError as exc:
+        return _say_usage(exc.diagnostics, _innermost(parser, args), args)
     except InputError as exc:
-        return _say_last(exc.diagnostics, args, EXIT_USAGE if isinstance(exc, UsageError) else EXIT_INVALID_INPUT)
+        return _say_last(exc.diagnostics, args, EXIT_INVALID_INPUT)
     except KubeproxySimError as exc:
         return _say_last([exc], args, EXIT_INVALID_INPUT)
     except BrokenPipeError:
@@ -310,6 +329,23 @@ def _say_last(diagnostics: Sequence[object], args: argparse.Namespace, status: i
     try:
         report(diagnostics, args)
     except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+    return status
+
+
+def _say_usage(diagnostics: Sequence[object], parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """A usage error the command found (flags that exclude or need one another, no input given, a scenario's args):
+    its words and the pointer to the command's help argparse's own usage errors end with (cli.parsers), exit 2.
+    kubectl does the same for the usage errors its commands find as they run (``See 'kubectl logs -h' for help
+    and examples``, its UsageErrorf); an input that cannot be used (exit 1) gets no pointer, as in kubectl and git:
+    the help says nothing about a file's contents."""
+    status = _say_last(diagnostics, args, EXIT_USAGE)
+    if sys.stderr is None:  # (started with it closed: print would write to standard output)
+        return status
+    try:
+        print(f"See '{parser.prog} --help' for usage.", file=sys.stderr)
+    except OSError as exc:  # (see _say_last)
         if exc.errno not in WRITE_ERRNOS:
             raise
     return status

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from kubeproxy_sim.cli.main import main
+from tests.cli._usage_pointer import last_words
 
 # counters and no `-m tcp`: the line reads otherwise than iptables-save would print the rule
 NO_SERVICE = "*filter\n:FORWARD DROP [0:0]\n[3:180] -A FORWARD -p tcp --dport 80 -j ACCEPT\nCOMMIT\n"
@@ -274,7 +275,7 @@ def test_a_flag_value_of_the_wrong_shape_is_a_usage_error_and_a_wrong_value_of_t
     dump.write_text("*filter\n:FORWARD DROP [0:0]\n-A FORWARD -d 10.0.0.2/32 -j ACCEPT\nCOMMIT\n")
     code, _, err = run([a.format(dump=dump) for a in argv], capsys)
     assert (code, "Traceback" in err) == (status, False), err
-    assert message in err.strip().splitlines()[-1]
+    assert message in last_words(err, status, argv)
 
 
 def test_a_scenario_s_args_of_the_wrong_shape_are_a_usage_error_as_on_the_command_line(

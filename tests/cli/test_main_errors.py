@@ -15,6 +15,7 @@ import pytest
 from kubeproxy_sim import errors
 from kubeproxy_sim.cli import main as cli
 from kubeproxy_sim.cli.options import REPO_RULESETS
+from tests.cli._usage_pointer import without_pointer
 
 
 def _command(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
@@ -62,7 +63,8 @@ def test_a_fatal_error_is_coloured_as_report_colours_an_error(monkeypatch: pytes
         err = io.StringIO()
         with contextlib.redirect_stderr(err):
             cli.main([*color, "rules"] if where == "before" else ["rules", *color])
-        (line,) = err.getvalue().splitlines()
+        said = err.getvalue()
+        (line,) = (without_pointer(said, "rules") if isinstance(error, errors.UsageError) else said).splitlines()
         text = ANSI.sub("", line)
         assert text.startswith("kubeproxy-sim: ")
         assert line == paint(text, *SEVERITY_STYLES["error"], enabled=coloured)  # as report() paints an error

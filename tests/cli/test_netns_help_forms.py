@@ -14,6 +14,7 @@ import pytest
 
 from kubeproxy_sim.cli.main import build_parser, main
 from kubeproxy_sim.kernel.differential import Flow, load_flows
+from tests.cli._usage_pointer import without_pointer
 
 
 def _help(capsys: pytest.CaptureFixture[str], verb: str) -> str:
@@ -24,7 +25,7 @@ def _help(capsys: pytest.CaptureFixture[str], verb: str) -> str:
 
 def test_help_names_the_forms_the_usage_error_names(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["netns", "exec", "nosuch", "bogus", "--", "true"]) == 2  # the form, before any cluster is looked at
-    error = capsys.readouterr().err
+    error = without_pointer(capsys.readouterr().err, "netns exec")
     assert "expected pod/NS/NAME, node/NAME, external, external:IP or an IP address" in error
     shown = _help(capsys, "exec")
     assert "node/NAME, pod/NS/NAME, external[:IP] or an address of a pod, node, pod bridge or outside client" in shown

@@ -13,6 +13,7 @@ from kubeproxy_sim.cli.options import config_from_args, parse_bool, parse_int
 from kubeproxy_sim.errors import InputError, Severity
 from kubeproxy_sim.objects.model import Cluster, IPFamily, Node, NodeAddress
 from kubeproxy_sim.proxier.config import DetectLocalMode
+from tests.cli._usage_pointer import without_pointer
 
 NODE = Node("n1", (NodeAddress("InternalIP", "192.168.49.2"), NodeAddress("Hostname", "n1")),
             pod_cidrs=("10.244.0.0/24",), labels=(("topology.kubernetes.io/zone", "z1"),))
@@ -342,14 +343,17 @@ def test_a_scenario_directory_of_ones_own_is_checked_by_file_and_field(tmp_path,
     (tmp_path / "scenario.yaml").write_text(scenario)
     assert main(["rules", "--scenario", str(tmp_path)]) == status
     out, err = capsys.readouterr()
-    assert out == "" and err == f"kubeproxy-sim: {tmp_path}/{message}\n"
+    said = without_pointer(err, "rules") if status == 2 else err
+    assert out == "" and said == f"kubeproxy-sim: {tmp_path}/{message}\n"
+    assert status == 2 or "for usage." not in err
 
 
 def test_a_directory_that_is_not_a_scenario_names_what_it_lacks(tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     for name in (".", str(tmp_path)):
         assert main(["rules", "--scenario", name]) == 2
-        err = capsys.readouterr().err  # one error naming the directory (tests/cli/test_scenario_empty_dir.py)
+        # one error naming the directory (tests/cli/test_scenario_empty_dir.py)
+        err = without_pointer(capsys.readouterr().err, "rules")
         assert err.startswith(f"kubeproxy-sim: {name}: --scenario: no scenario.yaml and no objects.yaml in this "
                               "directory") and err.count("\n") == 1
     (tmp_path / "bootcamp").mkdir()  # a folder of the same name that is no scenario: the built-in one is meant
@@ -383,7 +387,8 @@ def test_integer_flags_take_ascii_decimal_digits_only(capsys) -> None:
 
 def test_graph_service_with_an_empty_port_is_a_usage_error(capsys) -> None:
     assert main(["graph", "--scenario", "bootcamp", "--service", "default/kubernetes-bootcamp:"]) == 2
-    assert capsys.readouterr().err == ("kubeproxy-sim: --service: 'default/kubernetes-bootcamp:' has an empty port; "
+    assert without_pointer(capsys.readouterr().err, "graph") == (
+        "kubeproxy-sim: --service: 'default/kubernetes-bootcamp:' has an empty port; "
                                        "expected NAMESPACE/NAME or NAMESPACE/NAME:PORT (PORT: the port's name, or its "
                                        "number)\n")
 
@@ -431,7 +436,8 @@ def test_a_scenario_yaml_or_config_that_cannot_be_read_says_why_in_errors_unread
     (tmp_path / "objects.yaml").write_text(BOOTCAMP_OBJECTS.read_text())
     (tmp_path / "scenario.yaml").write_bytes(b"args: [\xaf]\n")
     assert main(["rules", "--scenario", str(tmp_path)]) == 2
-    assert capsys.readouterr().err == (f"kubeproxy-sim: {tmp_path}/scenario.yaml: --scenario: cannot read it: not "
+    assert without_pointer(capsys.readouterr().err, "rules") == (
+        f"kubeproxy-sim: {tmp_path}/scenario.yaml: --scenario: cannot read it: not "
                                        "UTF-8 text (invalid start byte at byte 7); expected a YAML mapping with "
                                        "description and args\n")
     for config, reason in ((tmp_path / "scenario.yaml", "not UTF-8 text (invalid start byte at byte 7)"),

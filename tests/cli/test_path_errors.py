@@ -15,6 +15,7 @@ from kubeproxy_sim.cli.main import EXIT_INVALID_INPUT, main
 from kubeproxy_sim.cli.options import REPO_RULESETS
 from kubeproxy_sim.objects import load, stdin
 from kubeproxy_sim.objects.stdin import ENDLESS_DEVICE
+from tests.cli._usage_pointer import command_of, pointer, without_pointer
 
 LONG = "a" * 300  # past the 255 bytes a file name may have
 BUILT_IN = [p for p in REPO_RULESETS.iterdir() if p.is_dir()]
@@ -96,8 +97,9 @@ def test_a_watched_directory_too_long_is_unreadable_not_missing(capsys: pytest.C
 def test_an_empty_file_name_is_a_usage_error_saying_what_to_give(capsys: pytest.CaptureFixture[str]) -> None:
     """``-f "$DIR"`` with DIR unset said only "kubeproxy-sim: -f: no such file or directory"."""
     assert main(["rules", "-f", ""]) == 2
-    assert capsys.readouterr().err == ("kubeproxy-sim: -f: an empty file name; expected a YAML or JSON manifest file, "
-                                       "a directory of them, or - for standard input\n")
+    assert without_pointer(capsys.readouterr().err, "rules") == (
+        "kubeproxy-sim: -f: an empty file name; expected a YAML or JSON manifest file, "
+        "a directory of them, or - for standard input\n")
 
 
 @pytest.mark.parametrize(("argv", "flag"), [(["rules", "--scenario", ""], "--scenario"),
@@ -203,7 +205,9 @@ def test_every_file_a_user_names_that_cannot_be_read_is_said_in_one_wording(
     lines = [line for line in capsys.readouterr().err.splitlines() if "note:" not in line]
     said = f"{flag}: " if flag else ""
     why = NOT_REGULAR.get(kind, UNREADABLE[kind]) if "{dir}" in argv else UNREADABLE[kind]
-    assert (code, lines) == (status, [f"kubeproxy-sim: {path}: {said}cannot read it: {why}; expected {expected}"])
+    pointer_line = [pointer(command_of(argv))] if status == 2 else []
+    assert (code, lines) == (
+        status, [f"kubeproxy-sim: {path}: {said}cannot read it: {why}; expected {expected}", *pointer_line])
 
 
 @pytest.mark.parametrize("kind", UNREADABLE)
@@ -254,8 +258,8 @@ def test_a_scenario_directory_s_file_that_is_no_regular_file_says_what_it_is(
                        (["diff", "--scenario", "bootcamp", "--against-scenario", str(directory)],
                         "--against-scenario")):
         assert main(argv) == 2
-        assert capsys.readouterr().err == (f"kubeproxy-sim: {path}: {flag}: cannot read it: "
-                                           f"{why.format(tmp=tmp_path)}; expected {expected}\n")
+        assert without_pointer(capsys.readouterr().err, argv[0]) == (
+            f"kubeproxy-sim: {path}: {flag}: cannot read it: {why.format(tmp=tmp_path)}; expected {expected}\n")
 
 
 @pytest.mark.parametrize(("argv", "flag"), [

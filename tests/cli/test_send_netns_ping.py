@@ -7,12 +7,13 @@ import pytest
 
 from kubeproxy_sim.cli.main import main
 from kubeproxy_sim.simulator.send import PING_DESTINATION_FORMS
+from tests.cli._usage_pointer import without_pointer
 
 
 @pytest.mark.parametrize("proto", ["icmp", "icmpv6"])
 def test_a_ping_to_a_port_is_a_usage_error(capsys: pytest.CaptureFixture[str], proto: str) -> None:
     code = main(["netns", "send", "nosuch-cluster", "--from", "external", "--to", "10.0.0.1:80", "--proto", proto])
-    err = capsys.readouterr().err
+    err = without_pointer(capsys.readouterr().err, "netns send")
     assert code == 2
     assert err == (f"kubeproxy-sim: --to: '10.0.0.1:80': a ping (--proto icmp) goes to a host, not a port; expected "
                    f"{PING_DESTINATION_FORMS}\n")

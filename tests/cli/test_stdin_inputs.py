@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from tests.cli._usage_pointer import pointer
+
 
 @pytest.mark.parametrize(("argv", "expected"), [
     (["rules", "-f", "-"], "<stdin>: standard input is closed; expected manifests piped or redirected to it"),
@@ -43,7 +45,7 @@ def test_standard_input_given_twice_is_a_usage_error_before_anything_is_read(arg
     stdin = io.TextIOWrapper(io.BytesIO(SERVICE.encode()))
     monkeypatch.setattr("sys.stdin", stdin)
     assert main(argv) == 2
-    assert capsys.readouterr().err.splitlines() == [f"kubeproxy-sim: {expected}"]
+    assert capsys.readouterr().err.splitlines() == [f"kubeproxy-sim: {expected}", pointer(argv[0])]
     assert stdin.buffer.tell() == 0  # nothing read
 
 

@@ -17,6 +17,7 @@ import pytest
 import kubeproxy_sim.objects.load as load
 from kubeproxy_sim.cli.main import main
 from kubeproxy_sim.cli.options import REPO_RULESETS
+from tests.cli._usage_pointer import pointer
 
 HINT = "(a tab? YAML indents with spaces)"
 
@@ -68,7 +69,8 @@ def test_a_scenario_yaml_indented_by_a_tab_names_the_tab(tmp_path: Path, capsys:
     (directory / "objects.yaml").write_text((REPO_RULESETS / "bootcamp" / "objects.yaml").read_text())
     (directory / "scenario.yaml").write_text("description: mine\nargs:\n\t- --hostname-override\n")
     lines = _error_lines(["rules", "--scenario", str(directory)], capsys)
-    assert len(lines) == 1 and lines[0].startswith(f"kubeproxy-sim: {directory / 'scenario.yaml'}:3: syntax error")
+    assert lines[1:] == [pointer("rules")]  # a scenario's args are the command line's: a usage error
+    assert lines[0].startswith(f"kubeproxy-sim: {directory / 'scenario.yaml'}:3: syntax error")
     assert lines[0].endswith(f"at column 1 {HINT}")
 
 
