@@ -1587,6 +1587,8 @@ class _Builder:
         self.built_in = False  # whether it is one of the built-in scenarios' (see built_in)
         self.unread: tuple[int, dict[str, int]] | None = None  # this file's note of kinds not read: its index in
         # diagnostics, and how many objects of each kind it counts (see _note_unread)
+        self.origin = Origin()  # the current document's: a List's items share their document's, one Origin for
+        # the 20,000 objects of a large cluster's dump (frozen, compared by value: sharing it is safe)
 
     def add_document(self, document: Any, file: str, index: int) -> None:
         if file != self.file or index == 0:  # a new reading (a file given twice is read twice: each its own note)
@@ -1653,6 +1655,8 @@ class _Builder:
                 if document.get("kind") == "Service":
                     self.other_services.add(key)  # (a slice's note asks whether its name is read elsewhere)
                 return  # another share's service
+        else:
+            key = None
         kind = document.get("kind")
         if type(kind) is not str or not kind:
             self.diagnostics.append(_kind_problem(document, kind, file, where))
@@ -1672,7 +1676,10 @@ class _Builder:
                 self._note_unread(document, kind, file)
             return
         api_version, decoder, namespaced = entry
-        _, _, display = object_name(document, namespaced=namespaced)
+        # (a Service's or an Endpoints' service key is its display name, object_name's: not read twice a share)
+        if key is None or kind == "EndpointSlice":
+            key = object_name(document, namespaced=namespaced)[2]
+        display = key
         if document.get("apiVersion") != api_version:
             group = _other_group(document.get("apiVersion"), api_version)
             if group and group not in BUILT_IN_GROUPS:
@@ -1683,7 +1690,10 @@ class _Builder:
             return
         report = Report(file, kind, display)
         try:
-            value = decoder(document, Origin(file, index), report, where)
+            origin = self.origin
+            if origin.index != index or origin.file != file:
+                origin = self.origin = Origin(file, index)
+            value = decoder(document, origin, report, where)
         except Exception as exc:  # a decoder bug must not cost the user every other object
             report.error(None, f"internal error while reading this object ({type(exc).__name__}: {exc})")
             value = None
