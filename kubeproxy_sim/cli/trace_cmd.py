@@ -725,11 +725,11 @@ def trace_text(result: TraceResult, con: Console | None = None, notes: Sequence[
     on a terminal the paths are drawn with box-drawing characters and the verdicts coloured. The header says
     whose rules were read (``rules_of``: ``node NAME``, or the dump's name); ``notes`` follow it (see
     :func:`unserved_port_notes`)."""
-    from kubeproxy_sim.netfilter.trace import no_connection_note, packet_head, percent, state_note
+    from kubeproxy_sim.netfilter.trace import no_connection_note, origin_words, packet_head, percent, state_note
 
     con = con or Console(sys.stdout)
     p = result.packet
-    origin = "generated on the node" if result.origin == "local" else "from elsewhere"
+    origin = origin_words(result)
     out = [con.paint(packet_head(p), "bold") + f" ({origin})"
            + (f" through the rules of {rules_of}" if rules_of else ""), *state_note(p),
            *(f"note: {note}" for note in notes), ""]

@@ -450,11 +450,16 @@ def packet_head(p: Packet) -> str:
     return head if p.icmp_type is None else f"{head} type {p.icmp_text}"
 
 
+def origin_words(result: TraceResult) -> str:
+    """Where the packet enters the tables, for a text's header: not "from elsewhere", since a pod of the traced
+    node sends through an interface too (its veth), and u1 read that as another node's."""
+    return "generated on the node" if result.origin == "local" else "arrives on an interface: PREROUTING"
+
+
 def render_text(result: TraceResult) -> str:
     """A person's view: each outcome with its probability and the chains it went through."""
     p = result.packet
-    origin = "generated on the node" if result.origin == "local" else "from elsewhere"
-    out = [f"{packet_head(p)} ({origin})", *state_note(p), ""]
+    out = [f"{packet_head(p)} ({origin_words(result)})", *state_note(p), ""]
     for o in result.outcomes:
         head = f"DNAT to {o.destination}" if o.verdict == "DNAT" else o.verdict
         if o.masquerade:

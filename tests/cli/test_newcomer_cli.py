@@ -88,7 +88,8 @@ def test_trace_of_an_external_or_balancer_ip_on_another_port(dst: str, role: str
 def test_trace_names_the_node_whose_rules_it_read(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run([*BOOTCAMP_IP, "--dport", "8080"], capsys)
     assert code == 0
-    assert out.startswith("tcp 10.244.0.9 -> 10.96.142.87:8080 (from elsewhere) through the rules of node node1\n")
+    head = "tcp 10.244.0.9 -> 10.96.142.87:8080 (arrives on an interface: PREROUTING) through the rules of node node1\n"
+    assert out.startswith(head)
     code, out, _ = _run([*BOOTCAMP_IP, "--dport", "8080", "--hostname-override", "node2", "-o", "json"], capsys)
     assert json.loads(out)["node"] == "node2"
 
@@ -100,7 +101,7 @@ def test_trace_of_a_dump_names_the_file_and_no_node(tmp_path, capsys: pytest.Cap
     argv = ["trace", "--rules", str(dump), "--src", "10.244.0.9", "--dst", "10.96.142.87", "--dport", "8080"]
     code, out, _ = _run(argv, capsys)
     assert code == 0 and out.startswith(
-        f"tcp 10.244.0.9 -> 10.96.142.87:8080 (from elsewhere) through the rules of {dump}\n")
+        f"tcp 10.244.0.9 -> 10.96.142.87:8080 (arrives on an interface: PREROUTING) through the rules of {dump}\n")
     code, out, _ = _run([*argv, "-o", "json"], capsys)
     assert json.loads(out)["node"] is None
 

@@ -154,7 +154,7 @@ def test_a_tracer_keeps_types_apart() -> None:
 
 def test_the_text_names_the_type() -> None:
     result = trace(parse_ruleset(RULES), Packet.of("icmp", "10.0.0.1", "10.1.0.2"), NodeContext.of())
-    assert render_text(result).startswith("icmp 10.0.0.1 -> 10.1.0.2 type 8/0 (from elsewhere)\n")
+    assert render_text(result).startswith("icmp 10.0.0.1 -> 10.1.0.2 type 8/0 (arrives on an interface: PREROUTING)\n")
 
 
 def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -452,8 +452,9 @@ def test_a_dump_without_node_ip_makes_addrtype_local_uncertain(capsys) -> None:
 def test_an_ipv6_destination_is_written_in_brackets(capsys) -> None:
     assert main(["trace", "--scenario", "ipv6", "--src", "fd00:10:244:1::99", "--dst", "fd00:10:96::10",
                  "--dport", "80"]) == 0
-    assert capsys.readouterr().out.splitlines()[0] == ("tcp fd00:10:244:1::99 -> [fd00:10:96::10]:80 (from elsewhere)"
-                                                          " through the rules of node node1")
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "tcp fd00:10:244:1::99 -> [fd00:10:96::10]:80 (arrives on an interface: PREROUTING) through the rules of "
+        "node node1")
 
 
 def test_a_probability_iptables_refuses_is_a_rule_that_cannot_be_evaluated() -> None:
