@@ -220,9 +220,9 @@ class RawFacts:
     the object model does not carry (the controllers need them) and the Deployments it does not read. Mutable on
     purpose, and local to one load; :meth:`manifests` gives them as the frozen result, in key order."""
 
-    __slots__ = ("annotations", "deployments", "diagnostics", "endpoints_labels", "ip_fields", "node_cpu",
-                 "node_max_pods", "not_ready", "pod_applied", "pod_containers", "policies", "service_documents",
-                 "service_last_applied", "unposted", "unreachable", "untainted")
+    __slots__ = ("annotations", "deployment_replicas_last_applied", "deployments", "diagnostics", "endpoints_labels",
+                 "ip_fields", "node_cpu", "node_max_pods", "not_ready", "pod_applied", "pod_containers", "policies",
+                 "service_documents", "service_last_applied", "unposted", "unreachable", "untainted")
 
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         self.diagnostics = diagnostics
@@ -241,6 +241,7 @@ class RawFacts:
         self.endpoints_labels: dict[str, bool] = {}
         self.service_documents: dict[str, str] = {}
         self.service_last_applied: dict[str, str] = {}
+        self.deployment_replicas_last_applied: dict[str, bool] = {}
 
     def add(self, file: str, doc: dict[str, Any]) -> None:
         """One document's facts, by its kind (a document of any other kind has none)."""
@@ -266,6 +267,11 @@ class RawFacts:
         self.diagnostics.extend(found)
         if deployment is not None:
             self.deployments.append(deployment)
+            meta = doc.get("metadata")
+            if isinstance(meta, dict) and (annotation := _annotation_document(meta)) is not None:
+                spec = json.loads(annotation).get("spec")
+                given = isinstance(spec, dict) and spec.get("replicas") is not None
+                self.deployment_replicas_last_applied[deployment.key] = given
 
     def _node(self, file: str, doc: dict[str, Any], name: str) -> None:
         """A Node's readiness, as the taints the node lifecycle controller gives it and Topology Aware Routing
@@ -337,4 +343,5 @@ class RawFacts:
                          pod_containers=tuple(sorted(self.pod_containers.items())),
                          endpoints_labels=tuple(sorted(self.endpoints_labels.items())),
                          service_documents=tuple(sorted(self.service_documents.items())),
-                         service_last_applied=tuple(sorted(self.service_last_applied.items())))
+                         service_last_applied=tuple(sorted(self.service_last_applied.items())),
+                         deployment_replicas_last_applied=tuple(sorted(self.deployment_replicas_last_applied.items())))

@@ -78,3 +78,10 @@ def test_a_dumped_deployment_whose_last_apply_left_replicas_out_keeps_its_count(
 
 def test_a_dumped_deployment_whose_last_apply_wrote_replicas_defaults_to_one(tmp_path: Path) -> None:
     assert _started(tmp_path, LAST_WITH, (("default/api", True),)) == 1
+
+
+def test_the_dump_s_own_annotation_is_read_for_replicas(tmp_path: Path) -> None:
+    """The loader fills deployment_replicas_last_applied from the dump itself (cli/scenario_facts): nothing told."""
+    assert _started(tmp_path, LAST_WITHOUT, ()) == 7
+    (again := tmp_path / "again").mkdir()
+    assert _started(again, LAST_WITH, ()) == 1
