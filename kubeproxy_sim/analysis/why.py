@@ -437,6 +437,11 @@ def _delivered_notes(index: Index, config: ProxyConfig, packet: Packet, outcome:
             notes.append(f"every ready endpoint of {svc.name_string} carries zone hints, but none is for zone "
                          f"{config.zone or '(none: the Node has no topology.kubernetes.io/zone label)'}, where "
                          f"node {config.node_name} is, so kube-proxy here ignores the hints and uses them all")
+        elif mode is TopologyMode.NONE and hinted:  # some ready endpoints without: the controller mid-update
+            bare = [ep.endpoint for ep in endpoints if ep.ready and not ep.zone_hints]
+            notes.append(f"{svc.name_string}'s zone hints are ignored: ready endpoint{'s' if len(bare) > 1 else ''} "
+                         f"{_some(bare)} {'have' if len(bare) > 1 else 'has'} none, and kube-proxy uses zone hints "
+                         "only when every ready endpoint has them, so it uses every ready endpoint")
         elif mode is not TopologyMode.NONE:
             ready = [ep for ep in endpoints if ep.ready]
             kept = [ep for ep in ready if (config.node_name in (ep.node_hints or ()) if mode is
