@@ -9,6 +9,7 @@ from fractions import Fraction
 import pytest
 
 from kubeproxy_sim.cli.main import main
+from tests.cli._usage_pointer import without_pointer
 
 TOP = {"nodes", "notes", "services"}
 SERVICE = {"service", "name", "port_name", "port", "protocol", "endpoints", "views", "affinity", "connections"}
@@ -176,6 +177,7 @@ def test_a_sampling_flag_without_its_sample_is_a_usage_error(capsys, argv, field
     as watch's --context without --kubeconfig is."""
     code, out, err = run(capsys, "dist", "--scenario", "bootcamp", *argv)
     assert code == 2 and out == ""
+    err = without_pointer(err, "dist")
     assert err.startswith(f"kubeproxy-sim: {field}: ") and err.endswith(f"expected {needs} with it\n")
 
 

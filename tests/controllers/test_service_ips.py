@@ -18,6 +18,7 @@ from kubeproxy_sim.controllers.model import Annotations, ServiceTable
 from kubeproxy_sim.controllers.script import Manifests, Step, play
 from kubeproxy_sim.objects.model import Cluster, IPFamily, Protocol, Service, ServicePort, ServiceType
 from tests.budget import budget
+from tests.cli._usage_pointer import without_pointer
 
 from ._helpers import NODES, node, run_cli, world
 
@@ -388,7 +389,7 @@ def test_a_service_range_flag_that_is_no_cidr_is_a_usage_error(
     assert run_cli(["scenario", str(tmp_path / "script"), "--service-cluster-ip-range", value], monkeypatch) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err == (
+    assert without_pointer(captured.err, "scenario") == (
         f"kubeproxy-sim: --service-cluster-ip-range: {value!r}: {problem}; expected one CIDR of at most 64 host bits "
         "(e.g. 10.96.0.0/12), or two of different families (10.96.0.0/12,fd00:10:96::/112)\n")
 
