@@ -31,6 +31,7 @@ from kubeproxy_sim.netfilter.packet import Packet
 from kubeproxy_sim.netfilter.trace import NodeContext, Tracer
 from kubeproxy_sim.simulator.send import remembers_client
 from tests.budget import budget
+from tests.cli._usage_pointer import without_pointer
 
 REPO = Path(__file__).resolve().parents[2]
 DUMPS = REPO.parent / "shared" / "realworld-dumps"
@@ -363,7 +364,8 @@ def test_a_dump_mode_flag_in_objects_mode_is_a_usage_error(objects: list[str], a
     from kubeproxy_sim.cli.main import main
 
     assert main(["netns", "verify", *objects, *argv, "--name", "t"]) == 2
-    assert capsys.readouterr().err == (f"kubeproxy-sim: {argv[0]}: applies only with --rules DUMP (dump mode), not "
+    assert without_pointer(capsys.readouterr().err, "netns verify") == (
+        f"kubeproxy-sim: {argv[0]}: applies only with --rules DUMP (dump mode), not "
                                        "with -f/--scenario; expected it left out\n")
 
 
@@ -374,7 +376,8 @@ def test_from_with_a_flows_file_is_a_usage_error_in_both_modes(mode: list[str],
     from kubeproxy_sim.cli.main import main
 
     assert main(["netns", "verify", *mode, "--flows", "flows.yaml", "--from", "pod", "--name", "t"]) == 2
-    assert capsys.readouterr().err == ("kubeproxy-sim: --from: applies only to the derived flows, and a --flows "
+    assert without_pointer(capsys.readouterr().err, "netns verify") == (
+        "kubeproxy-sim: --from: applies only to the derived flows, and a --flows "
                                        "file's are run as given; expected it left out, or the file's flows chosen "
                                        "in the file\n")
 
