@@ -102,9 +102,11 @@ def test_recursive_reads_the_subdirectories_of_a_directory(tmp_path, capsys: pyt
     assert cli.main(["rules", "-f", str(directory), *NODE]) == 0
     out, err = capsys.readouterr()
     assert "default/web" not in out
-    assert err.splitlines() == [f"kubeproxy-sim: {directory}: warning: no *.yaml, *.yml or *.json files in this "
-                                "directory; its subdirectories hold some, which are read with -R (--recursive), as "
-                                "kubectl reads them"]
+    lines = err.splitlines()
+    assert lines[0] == (f"kubeproxy-sim: {directory}: warning: no *.yaml, *.yml or *.json files in this "
+                        "directory; its subdirectories hold some, which are read with -R (--recursive), as "
+                        "kubectl reads them")
+    assert len(lines) == 2 and "no Service, EndpointSlice, Endpoints, Node or Pod was read" in lines[1]  # (afa63cfd)
     for flag in ("-R", "--recursive"):
         assert cli.main(["rules", "-f", str(directory), flag, *NODE]) == 0
         out, err = capsys.readouterr()
