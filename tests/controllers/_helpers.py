@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -76,11 +77,12 @@ def play_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.C
     return split_steps(capsys.readouterr().out)
 
 
-def played_worlds(tmp_path: Path, lines: list[str], **files: str) -> list[tuple[World, list[str]]]:
+def played_worlds(tmp_path: Path, lines: list[str], strict: bool = False,
+                  **files: str) -> list[tuple[World, list[str]]]:
     """Each step of ``lines`` played (script.play) on a World with app 'web' at no pods, the files written in
-    ``tmp_path`` as NAME.yaml: (the World after it, its notes)."""
+    ``tmp_path`` as NAME.yaml: (the World after it, its notes); ``strict``: every step must play without error."""
     from kubeproxy_sim.cli.scenario_cmd import load_manifests
-    from kubeproxy_sim.controllers.script import Step, parse_line, play
+    from kubeproxy_sim.controllers.script import parse_line, play
 
     state, rng = deployed(0)
     for name, text in files.items():
@@ -89,10 +91,9 @@ def played_worlds(tmp_path: Path, lines: list[str], **files: str) -> list[tuple[
     for number, text in enumerate(lines, start=1):
         step = parse_line(number, text)
         assert step is not None
-        step = Step(step.line, step.text, step.verb, step.namespace, kind=step.kind, names=step.names,
-                    selector=step.selector, requirements=step.requirements,
-                    paths=tuple(str(tmp_path / p) for p in step.paths))
-        played = play(state, step, rng, lambda p: load_manifests(p))
+        step = replace(step, paths=tuple(str(tmp_path / p) for p in step.paths))
+        played = play(state, step, rng, load_manifests)
+        assert not strict or played.error is None, played.error
         state = played.world
         out.append((state, list(played.notes)))
     return out

@@ -5,12 +5,12 @@ spec.replicas then defaults to 1), and what another writer added is kept (a pod'
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from kubeproxy_sim.controllers.model import World
 
-from ._helpers import IMAGE_V1, deployed
+from ._helpers import IMAGE_V1
+from ._helpers import played_worlds as _played_worlds
 
 DEPLOYMENT = """apiVersion: apps/v1
 kind: Deployment
@@ -32,24 +32,8 @@ spec: {{containers: [{{name: c, image: "IMAGE"}}]}}
 
 
 def played_worlds(tmp_path: Path, lines: list[str], **files: str) -> list[tuple[World, list[str]]]:
-    """Each step of ``lines`` played on a World with app 'web' at no pods, the files written in ``tmp_path`` as
-    NAME.yaml: (the World after it, its notes). (_helpers.played_worlds drops a patch's and a label's fields.)"""
-    from kubeproxy_sim.cli.scenario_cmd import load_manifests
-    from kubeproxy_sim.controllers.script import parse_line, play
-
-    state, rng = deployed(0)
-    for name, text in files.items():
-        (tmp_path / f"{name}.yaml").write_text(text)
-    out = []
-    for number, text in enumerate(lines, start=1):
-        step = parse_line(number, text)
-        assert step is not None
-        step = replace(step, paths=tuple(str(tmp_path / p) for p in step.paths))
-        played = play(state, step, rng, load_manifests)
-        assert played.error is None, played.error
-        state = played.world
-        out.append((state, list(played.notes)))
-    return out
+    """_helpers.played_worlds with every step required to play without error."""
+    return _played_worlds(tmp_path, lines, strict=True, **files)
 
 
 def _replicas(world: object) -> int:
