@@ -7,13 +7,23 @@ import dataclasses
 from kubeproxy_sim.kernel.build import pod_cidr_routes
 from kubeproxy_sim.kernel.plan import plan
 from kubeproxy_sim.objects import load_text
-from tests.simulator.test_topology import CONFIG, PLACES, places
+from tests.simulator.test_topology import CONFIG, PLACES
+
+N3 = """
+---
+apiVersion: v1
+kind: Node
+metadata: {name: n3}
+status: {addresses: [{type: InternalIP, address: 192.168.0.12}]}
+"""
+"""A third Node without a pod CIDR: PLACES' n3 is only an endpoint's nodeName, no node among Node objects (b8's
+phantom-node rule, simulator.topology.nodes_running)."""
 
 
 def test_nodes_route_the_pod_cidrs_to_their_owner() -> None:
     """Its own pod CIDR on-link on the bridge, the others' through their node (as the simulator's node routes);
     a range two nodes claim stays its own."""
-    topo = plan("gaps", places(), CONFIG)
+    topo = plan("gaps", load_text(PLACES + N3).cluster, CONFIG)
     n1, n2, n3 = topo.nodes
     assert pod_cidr_routes(topo, n1) == [("10.244.1.0/24", None), ("10.244.2.0/24", "192.168.0.11")]
     assert pod_cidr_routes(topo, n3) == [("10.244.1.0/24", "192.168.0.10"), ("10.244.2.0/24", "192.168.0.11")]
@@ -28,7 +38,7 @@ def test_a_pod_cidr_the_node_already_routes_is_left_out() -> None:
     stands: tests/simulator/test_topology.py has its warning)."""
     text = PLACES.replace("spec: {podCIDRs: [10.244.2.0/24]}", "spec: {podCIDRs: [10.244.2.22/32]}")
     topo = plan("gaps", load_text(text).cluster, CONFIG)
-    n1, n2, _ = topo.nodes
+    n1, n2 = topo.nodes
     assert pod_cidr_routes(topo, n1) == [("10.244.1.0/24", None)]
     assert pod_cidr_routes(topo, n2) == [("10.244.1.0/24", "192.168.0.10")]
     everything = PLACES.replace("spec: {podCIDRs: [10.244.2.0/24]}", "spec: {podCIDRs: [0.0.0.0/0]}")
