@@ -52,7 +52,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
@@ -66,7 +66,7 @@ from kubeproxy_sim.watch.cache import KIND_SPECS, KindCache, StreamSignal
 from kubeproxy_sim.watch.events import Batch, Kind, WatchEvent
 from kubeproxy_sim.watch.go_idna import host_port_ascii, lookup_ascii
 from kubeproxy_sim.watch.kubeconfig_types import chosen
-from kubeproxy_sim.watch.oidc import IdpTransport, OidcRefreshFailed, idp_transport
+from kubeproxy_sim.watch.oidc import PROXY_VARIABLES, IdpTransport, OidcRefreshFailed, idp_transport
 
 DEFAULT_KINDS = (Kind.SERVICE, Kind.ENDPOINT_SLICE, Kind.NODE)
 """kube-proxy's informers: no Pods (its ClusterRole, system:node-proxier, cannot list them)."""
@@ -212,15 +212,20 @@ class Failure:
     handshake_closed: bool = False  # the server ended the TLS handshake: what one wanting a client certificate does
 
 
+PROXY_URL_FROM = "the cluster's proxy-url"
+"""What a proxy is said to be named by when the kubeconfig names it (:func:`classify`)."""
+
+
 _TUNNEL_REFUSED = re.compile(r"Tunnel connection failed: (\d+ .*)")
 """How http.client (and urllib3) says a proxy answered a CONNECT with other than 200 (407, 502, 503 ...)."""
 
 
-def classify(exc: BaseException, server: str, proxy: str = "") -> Failure:
+def classify(exc: BaseException, server: str, proxy: str = "", proxy_from: str = PROXY_URL_FROM) -> Failure:
     """A one-line account of a failed request (``server`` is HOST:PORT), instead of the client's 330 characters; a
     connection the cluster's proxy-url's proxy (``proxy``: HOST:PORT, when there is one) refused, or that could
     not be made to it, names the proxy, and so does a tunnel it answered but refused (only a refused TCP
-    connection asks whether a proxy is running there)."""
+    connection asks whether a proxy is running there, of what named it, ``proxy_from``: the cluster's proxy-url,
+    or the environment variable that gave it, :class:`EnvironmentProxy`)."""
     import ssl
 
     if isinstance(exc, HttpStatusError):
@@ -248,7 +253,7 @@ def classify(exc: BaseException, server: str, proxy: str = "") -> Failure:
         tunnel = next((found for found in (_TUNNEL_REFUSED.match(str(c)) for c in causes) if found), None)
         if tunnel is not None:
             return Failure(f"{peer} refused the tunnel to {server}: {tunnel.group(1).strip()}", server_wide=True)
-        hint = "the cluster's proxy-url: is a proxy running there?"
+        hint = f"{proxy_from}: is a proxy running there?"
     if any(isinstance(c, ConnectionRefusedError) for c in causes) or "refused" in str(exc).lower():
         return Failure(f"connection refused by {peer} ({hint})", server_wide=True)
     if "ConnectTimeoutError" in names:
@@ -412,7 +417,7 @@ def _idp_fixed(read: dict[str, Any], context: str | None) -> IdpTransport | None
 
 def _connected(kubeconfig: str, context: str | None, per_request: bool = False, handshake: bool = False, *,
                read: dict[str, Any] | None = None, now: Callable[[], float] = time.time, oidc_refresh: bool = True,
-               idp: IdpTransport | None = None, rebuild: bool = False,
+               idp: IdpTransport | None = None, rebuild: bool = False, environ: Mapping[str, str] | None = None,
                ) -> tuple[Any, dict[str, Any], Diagnostic | None, ExecCredential | None]:
     """:func:`connect`'s client, the kubeconfig as it read it (once: what else is asked of the file is asked of
     that, as a pipe gives its text once), and, when ``per_request`` (the watch, which fails each request for it,
@@ -425,9 +430,10 @@ def _connected(kubeconfig: str, context: str | None, per_request: bool = False, 
     earlier, built from (a copy: the client refreshes an auth-provider's token in place) instead of the file;
     ``now`` the wall clock an oidc id-token's expiry is judged by, ``oidc_refresh`` whether an expired one is
     refreshed now (:func:`_loader_class`); a refresh that fails is the user's auth-provider's problem, in client-go's
-    words (:class:`kubeproxy_sim.watch.oidc.OidcRefreshFailed`)."""
+    words (:class:`kubeproxy_sim.watch.oidc.OidcRefreshFailed`). ``environ``: the proxy variables the server's
+    requests follow when the cluster has no proxy-url (:func:`_environment_proxy`; None: the process's)."""
     shaped = _read_kubeconfig(kubeconfig) if read is None else copy.deepcopy(read)
-    data, taken, missing = _check_server(kubeconfig, shaped, context, per_request, idp, rebuild)
+    data, taken, missing = _check_server(kubeconfig, shaped, context, per_request, idp, rebuild, environ)
     user_at = chosen(data, context)[1]
     if rebuild and user_at is not None:
         taken = _without_user_files(taken, user_at)
@@ -449,7 +455,8 @@ def _connected(kubeconfig: str, context: str | None, per_request: bool = False, 
     except ImportError as exc:
         if exc.name != "socks":
             raise
-        raise EnvironmentMissing(f"{kubeconfig}: the cluster's socks5 proxy-url needs PySocks, through which the "
+        said = "proxy-url" if chosen_cluster(shaped, context).get("proxy-url") else "proxy (from the environment)"
+        raise EnvironmentMissing(f"{kubeconfig}: the cluster's socks5 {said} needs PySocks, through which the "
                                  "kubernetes client reaches a SOCKS proxy: pip install pysocks") from None
     except Exception as exc:  # ConfigException, YAML errors, bad certificates ...
         raise InputError(Diagnostic(f"cannot use this kubeconfig: {_first_line(exc)}", file=kubeconfig)) from None
@@ -506,6 +513,10 @@ def _client(taken: dict[str, Any], kubeconfig: str, context: str | None, kept: d
                                               config_base_path="",  # ("": paths as given)
                                               config_persister=lambda: _persisted(kubeconfig, given, context, kept))
     loader.load_and_set(configuration)
+    # (the Python client read the proxy environment by Python's rules, its NO_PROXY obeyed over a proxy-url too;
+    # client-go's choice is in ``taken`` already, the environment's proxy as its proxy-url: _as_client_go_takes)
+    configuration.proxy = chosen_cluster(given, context).get("proxy-url") or None
+    configuration.no_proxy = None
     proxy = str(getattr(configuration, "proxy", "") or "")
     if _go_scheme(proxy) in ("http", "https") and (proxy_auth := _url_basic_auth(proxy)) is not None:
         # (Go's transport sends the proxy-url's user to the proxy, in a CONNECT and in a request it passes on:
@@ -808,10 +819,13 @@ def _exec_at_handshake(data: dict[str, Any], context: str | None) -> bool:
             and _url_user(_client_go_url(server)) is not None)
 
 
-def _as_client_go_takes(data: dict[str, Any], context: str | None) -> dict[str, Any]:
+def _as_client_go_takes(data: dict[str, Any], context: str | None,
+                        environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """``data`` without what client-go never reads of the chosen user (:func:`_unread_of_user`: all its
-    credentials when the server is no https one), and with the local system's address for a server's or a
-    proxy-url's empty host and for an opaque proxy-url (:func:`_dialed`, :func:`_dialed_proxy`). The
+    credentials when the server is no https one), with the proxy the environment (``environ``, else the process's)
+    gives a cluster without proxy-url as its proxy-url (:func:`_environment_proxy`), and with the local system's
+    address for a server's or a proxy-url's empty host and for an opaque proxy-url (:func:`_dialed`,
+    :func:`_dialed_proxy`). The
     Python client sent a token, a password or an auth-provider's token over plain http, ran the exec plugin,
     read the files and used the proxy, failing on one not there. With no context chosen and none named "", the
     nameless context client-go takes (kubeconfig_types.NO_CONTEXT) is added: the Python client refused the
@@ -823,7 +837,10 @@ def _as_client_go_takes(data: dict[str, Any], context: str | None) -> dict[str, 
         data = {**data, "current-context": "", "contexts": [*data["contexts"], nameless]}
     cluster_at, user_at = chosen(data, context)
     cluster = data["clusters"][cluster_at]["cluster"]
-    if (dialed := _cluster_as_dialed(cluster)) is not cluster:
+    env = _environment_proxy(cluster, data["users"][user_at]["user"] if user_at is not None else {},
+                             os.environ if environ is None else environ)
+    proxied = cluster if env is None or env.url is None else {**cluster, "proxy-url": env.url}
+    if (dialed := _cluster_as_dialed(proxied)) is not cluster:
         clusters = [dict(entry) for entry in data["clusters"]]
         clusters[cluster_at]["cluster"] = dialed
         data = {**data, "clusters": clusters}
@@ -836,6 +853,71 @@ def _as_client_go_takes(data: dict[str, Any], context: str | None) -> dict[str, 
     users = [dict(entry) for entry in data["users"]]
     users[user_at]["user"] = {key: value for key, value in user.items() if key not in unread}
     return {**data, "users": users}
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentProxy:
+    """The proxy the environment gives the requests to the server of a cluster without proxy-url, as client-go's
+    transport takes it (:func:`kubeproxy_sim.watch.go_proxy.client_go_proxy_for`): its URL as the watch is to
+    dial it (a proxy-url of a scheme client-go takes: ``socks5h`` is ``socks5``, which Go's transport reaches
+    alike), the variable that named it (``HTTPS_PROXY``, ``https_proxy`` ...: for what the user is told), or why
+    every request fails for it (``problem``, ``url`` None): a CGI environment refused HTTP_PROXY, a value no proxy
+    URL. The Python client read the environment by Python's rules (urllib's getproxies: ALL_PROXY taken, no
+    localhost nor loopback exception, NO_PROXY obeyed over a proxy-url too) and refused a value without a scheme
+    (``HTTPS_PROXY=proxy:3128``), which Go takes as http://."""
+
+    url: str | None
+    variable: str
+    problem: str | None = None
+
+
+GO_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+"""The proxy schemes Go's transport dials (net/http's dialConn); it takes any other for an http proxy's, which the
+watch does not follow (:func:`_environment_proxy` says it cannot)."""
+
+
+def _environment_proxy(cluster: dict[str, Any], user: dict[str, Any],
+                       environ: Mapping[str, str]) -> EnvironmentProxy | None:
+    """The proxy ``environ`` (the proxy variables as the watch read them at start: Go reads them once per process)
+    gives the requests to ``cluster``'s server for ``user``, or None: straight there, or the cluster's proxy-url
+    decides (client-go's transport takes config.Proxy, set from proxy-url alone, before http.ProxyFromEnvironment:
+    transport/cache.go). Whether client-go builds its own transport, which asks NO_PROXY's CIDR prefixes first
+    (:func:`_own_transport`), is judged from the cluster and user as written."""
+    from kubeproxy_sim.watch.go_proxy import client_go_proxy_for, proxy_variable
+
+    if cluster.get("proxy-url"):
+        return None
+    url = _client_go_url(str(cluster["server"]))
+    variable = proxy_variable(url, environ)
+    try:
+        proxy = client_go_proxy_for(url, environ, _own_transport(cluster, user))
+    except ValueError as exc:  # (Go's words: the request fails for it, each one)
+        return EnvironmentProxy(None, variable, str(exc))
+    if proxy is None:
+        return None
+    scheme = proxy.partition(":")[0]
+    if scheme not in GO_PROXY_SCHEMES:
+        return EnvironmentProxy(None, variable, f"{variable}={quoted(environ[variable])}: the proxy scheme "
+                                                f"{quoted(scheme)} is none the watch can use (http, https, socks5)")
+    proxy = "socks5" + proxy.removeprefix("socks5h") if scheme == "socks5h" else proxy
+    if (problem := _proxy_problem(proxy)) is not None:
+        return EnvironmentProxy(None, variable, f"invalid proxy address {quoted(environ[variable])} ({variable}): "
+                                                f"{problem}")
+    return EnvironmentProxy(proxy, variable)
+
+
+def _own_transport(cluster: dict[str, Any], user: dict[str, Any]) -> bool:
+    """Whether client-go builds the server's transport itself rather than taking http.DefaultTransport
+    (transport/cache.go: TLSConfigFor gives a TLS config, or there is a dial of its own): an https server with a
+    CA, insecure-skip-tls-verify, tls-server-name, a client certificate or an exec plugin (whose certificate
+    callback and dial client-go sets). Only such a transport asks NO_PROXY's CIDR prefixes first
+    (apimachinery's SetTransportDefaults). For an http server client-go reads none of these (IsConfigTransportTLS)."""
+    from kubeproxy_sim.watch.kubeconfig_types import has_client_certificate
+
+    return client_go_tls(_client_go_url(str(cluster["server"]))) and bool(
+        cluster.get("certificate-authority") or cluster.get("certificate-authority-data")
+        or cluster.get("insecure-skip-tls-verify") is True or cluster.get("tls-server-name")
+        or has_client_certificate(user) or user.get("exec"))
 
 
 def _cluster_as_dialed(cluster: dict[str, Any]) -> dict[str, Any]:
@@ -1102,7 +1184,7 @@ def _check_shape(kubeconfig: str) -> dict[str, Any]:
 
 
 def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None, per_request: bool = False,
-                  idp: IdpTransport | None = None, rebuild: bool = False,
+                  idp: IdpTransport | None = None, rebuild: bool = False, environ: Mapping[str, str] | None = None,
                   ) -> tuple[dict[str, Any], dict[str, Any], Diagnostic | None]:
     """What client-go refuses in the context, cluster and user the kubeconfig (``data``: as :func:`_check_shape`
     gives it) chooses is said by its field path (kubeconfig_types.choice_problems: a context or cluster that is not
@@ -1115,7 +1197,8 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None, pe
     installed is refused too, unless ``per_request`` (the watch, which fails each request for it as client-go
     does: :func:`_exec_request_problem`): then it is left out of what the client is given, and returned beside
     it (None when it is there). ``data`` is returned first, without an exec plugin client-go never installs
-    (:func:`_exec_set_aside`), then what the client is given, and that."""
+    (:func:`_exec_set_aside`), then what the client is given, and that. ``environ``: the proxy variables
+    (:func:`_environment_proxy`; None: the process's), whose proxy is the server's as a proxy-url is."""
     from kubeproxy_sim.watch.kubeconfig_types import choice_problems, chosen, usable_problems
 
     found = choice_problems(data, context) or usable_problems(data, context)
@@ -1123,7 +1206,10 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None, pe
         raise InputError([Diagnostic(text, file=kubeconfig, field=path) for path, text in found])
     i, user_at = chosen(data, context)
     cluster = data["clusters"][i]["cluster"]
+    environ = os.environ if environ is None else environ
     server, proxy = cluster["server"], cluster.get("proxy-url")
+    if not proxy and (env := _environment_proxy(cluster, _chosen_user(data, context)[2], environ)) is not None:
+        proxy = env.url  # (the server is the proxy's to reach, as behind a proxy-url)
     if (problem := _scheme_problem(server) or _server_problem(server)) is not None and not (
             per_request and not proxy and _parsed_dial_problem(server) is not None):  # (the watch fails each request)
         raise InputError(Diagnostic(f"{quoted(server)} is not a URL ({problem}); expected http(s)://HOST[:PORT]",
@@ -1138,7 +1224,7 @@ def _check_server(kubeconfig: str, data: dict[str, Any], context: str | None, pe
     if user_at is not None and (bad := _impersonation_problems(kubeconfig, f"users[{user_at}].user",
                                                                data["users"][user_at]["user"])):
         raise InputError(bad)
-    taken = _as_client_go_takes(data, context)  # (what client-go reads of the user is checked)
+    taken = _as_client_go_takes(data, context, environ)  # (what client-go reads of the user is checked)
     if user_at is not None and _exec_set_aside(data["users"][user_at]["user"]):
         # (nor is it asked for: _exec_request_problem looks at ``data``)
         data = _without_exec(data, user_at)
@@ -2053,6 +2139,11 @@ def _host_and_port(host: str) -> tuple[str, str, str | None]:
     return name, rest[1:], None
 
 
+def chosen_cluster(data: dict[str, Any], context: str | None) -> dict[str, Any]:
+    """The cluster the kubeconfig ``data`` (:func:`_check_shape`'s) chooses, by kubeconfig_types.chosen."""
+    return data["clusters"][chosen(data, context)[0]]["cluster"]
+
+
 def _chosen_user(data: dict[str, Any], context: str | None) -> tuple[int | None, str, dict[str, Any]]:
     """The index, name and mapping of the user the kubeconfig ``data`` (:func:`_check_shape`'s) chooses, by
     kubeconfig_types.chosen (None, "" and {} when the context names no user there is: no user, as in client-go)."""
@@ -2211,8 +2302,11 @@ class ApiServerSource:
                  read_timeout: float | None = None, page_size: int = 500, now: Callable[[], float] = time.time,
                  ) -> None:
         self._read = _read_kubeconfig(kubeconfig)  # (every later client is built from it: _fresh_client)
+        # the proxy variables, read once as Go reads them (every later client follows them: _environment_proxy)
+        self._environ = {name: os.environ[name] for name in PROXY_VARIABLES if name in os.environ}
         self._api, self._data, self._exec_failure, self._exec_credential = _connected(
-            kubeconfig, context, per_request=True, read=self._read, now=now, oidc_refresh=False)
+            kubeconfig, context, per_request=True, read=self._read, now=now, oidc_refresh=False,
+            environ=self._environ)
         # (an expired oidc id-token is refreshed before the first request, which fails if that does, not the start)
         self._read = _ca_inlined(self._read, kubeconfig, context)
         self._idp = _idp_fixed(self._read, context)  # (an oidc provider's CA file and the proxy environment, once)
@@ -2242,7 +2336,11 @@ class ApiServerSource:
         # (urllib3 sends the host in small letters: Go as written, "Host: LOCALHOST:6443", kubectl 1.33)
         self._host_header = _go_host_header(self._server)
         self._proxy = _url_host(str(getattr(configuration, "proxy", "") or ""))  # (the HOST:PORT dialed)
-        self._dial_problem = None if self._proxy else _dial_problem(server)  # (each request fails for it)
+        env = _environment_proxy(chosen_cluster(self._data, context), _chosen_user(self._data, context)[2],
+                                 self._environ)
+        self._proxy_from = PROXY_URL_FROM if env is None else env.variable  # (what named the proxy)
+        self._env_problem = None if env is None else env.problem  # (each request fails for it, before a dial)
+        self._dial_problem = self._env_problem or (None if self._proxy else _dial_problem(server))
         self._hosts = GoHostsCache(HOSTS_FILE, clock())  # (Go's resolver reads the hosts file again when it changed)
         # a token file of white space alone, as the client was built with it: Go's header (sent, or failing each
         # request) until the file holds a token (Go's http.Client sends the URL's user first: never looked at)
@@ -2470,7 +2568,7 @@ class ApiServerSource:
         otherwise (:func:`_cluster_as_dialed`; an https one's certificate checked against the name, as Go checks
         it, for the pools made from now on)."""
         cluster = self._data["clusters"][chosen(self._data, self._context)[0]]["cluster"]
-        self._dial_problem = _dial_problem(cluster["server"])
+        self._dial_problem = self._env_problem or _dial_problem(cluster["server"])
         dialed = _cluster_as_dialed(cluster)
         base = str(dialed["server"]).rstrip("/")
         if base == self._base_url:
@@ -2587,7 +2685,7 @@ class ApiServerSource:
         logging.getLogger().removeHandler(self._logged)  # (its failure is said by the request)
         try:
             _, _, failure, credential = _connected(self._kubeconfig, self._context, per_request=True, handshake=True,
-                                                   read=self._read, now=self._now)
+                                                   read=self._read, now=self._now, environ=self._environ)
             return failure, credential
         except InputError as exc:
             return exc.diagnostics[0] if exc.diagnostics else Diagnostic(str(exc), file=self._kubeconfig), None
@@ -2618,7 +2716,7 @@ class ApiServerSource:
         logging.getLogger().removeHandler(self._logged)  # (an exec plugin failing here is said by the request)
         try:
             return _connected(self._kubeconfig, self._context, per_request=True, read=self._read, now=self._now,
-                              idp=self._idp, rebuild=True)
+                              idp=self._idp, rebuild=True, environ=self._environ)
         except InputError as exc:
             return exc.diagnostics[0] if exc.diagnostics else Diagnostic(str(exc), file=self._kubeconfig)
         except Exception as exc:  # (none expected: _connected says what it meets; never a traceback)
@@ -2795,7 +2893,7 @@ class ApiServerSource:
     def _classify(self, exc: BaseException) -> Failure:
         """:func:`classify`, and a closed TLS handshake explained when the kubeconfig (as read) gives no client
         certificate."""
-        failure = classify(exc, self._server, self._proxy)
+        failure = classify(exc, self._server, self._proxy, self._proxy_from)
         if failure.handshake_closed and self._no_client_cert:
             detail = failure.text.removeprefix(f"TLS with {self._server} failed: ")
             return replace(failure, text=f"TLS with {self._server} failed: {self._no_client_cert} ({detail})")

@@ -1,6 +1,9 @@
 """Go's http.ProxyFromEnvironment (golang.org/x/net/http/httpproxy), for the requests client-go makes over its
 default transport: an oidc auth-provider's discovery and token refresh (client-go's oidc plugin builds its
-transport with restclient.TransportFor, whose http.Transport has Proxy: http.ProxyFromEnvironment).
+transport with restclient.TransportFor, whose http.Transport has Proxy: http.ProxyFromEnvironment), and the API
+server's requests of a kubeconfig whose cluster has no proxy-url (transport/cache.go: the transport's Proxy is
+config.Proxy, which clientcmd sets from proxy-url alone, else http.ProxyFromEnvironment, which apimachinery's
+SetTransportDefaults wraps in NewProxierWithNoProxyCIDR: :func:`client_go_proxy_for`).
 
 Pure: the environment is given, as Go reads it once per process (the caller keeps a copy made at start).
 """
@@ -12,7 +15,7 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-from kubeproxy_sim.objects.addr import is_plain_ipv4
+from kubeproxy_sim.objects.addr import is_plain_ipv4, parse_cidr, parse_ip
 from kubeproxy_sim.watch.go_idna import lookup_ascii
 
 PORTS = {"http": "80", "https": "443", "socks5": "1080"}
@@ -122,6 +125,26 @@ def _no_proxy_for(host: str, port: str, ip: Any, no_proxy: str) -> bool:
     return False
 
 
+_NAMES = {"https": ("HTTPS_PROXY", "https_proxy"), "http": ("HTTP_PROXY", "http_proxy")}
+"""The variables httpproxy's FromEnvironment reads a scheme's proxy from, the capitals first."""
+
+
+def proxy_variable(url: str, environ: Mapping[str, str]) -> str:
+    """The name of the variable :func:`proxy_for` takes ``url``'s proxy from (``HTTPS_PROXY`` or ``https_proxy``,
+    ``HTTP_PROXY`` or ``http_proxy``: the first set to something), for what the user is told; "" for none."""
+    names = _NAMES.get(url.partition("://")[0].lower(), ())
+    return next((name for name in names if environ.get(name)), "")
+
+
+def _host_port(rest: str, scheme: str) -> tuple[str, str]:
+    """The host (url.Hostname: brackets off, unescaped) and port (the scheme's without one) of a URL's part after
+    ``scheme://``."""
+    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
+    split = _split_host_port(authority)
+    host, port = split if split is not None and split[1] else (authority.removesuffix(":"), PORTS[scheme])
+    return urllib.parse.unquote(host.removeprefix("[").removesuffix("]")), port
+
+
 def proxy_for(url: str, environ: Mapping[str, str]) -> str | None:
     """The proxy URL Go's http.ProxyFromEnvironment gives a request for ``url`` (scheme://HOST[:PORT]/...), or None
     (straight there): HTTPS_PROXY (https_proxy) for https, HTTP_PROXY (http_proxy) for http, none for a host that
@@ -132,19 +155,12 @@ def proxy_for(url: str, environ: Mapping[str, str]) -> str | None:
     scheme = scheme.lower()
     if not sep or scheme not in ("http", "https"):
         return None
-    proxy = _parsed_proxy(
-        _env_any(environ, "HTTPS_PROXY", "https_proxy")
-        if scheme == "https"
-        else _env_any(environ, "HTTP_PROXY", "http_proxy")
-    )
+    proxy = _parsed_proxy(_env_any(environ, *_NAMES[scheme]))
     if proxy is None:
         return None
     if scheme == "http" and environ.get("REQUEST_METHOD"):
         raise ValueError("refusing to use HTTP_PROXY value in CGI environment; see golang.org/s/cgihttpproxy")
-    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
-    split = _split_host_port(authority)
-    host, port = split if split is not None and split[1] else (authority.removesuffix(":"), PORTS[scheme])
-    host = urllib.parse.unquote(host.removeprefix("[").removesuffix("]"))  # (url.Hostname: unescaped)
+    host, port = _host_port(rest, scheme)
     if not host.isascii():
         host = lookup_ascii(host) or host
     ip = _request_ip(host)
@@ -152,3 +168,34 @@ def proxy_for(url: str, environ: Mapping[str, str]) -> str | None:
         return None
     host = host.strip().lower()
     return None if _no_proxy_for(host, port, ip, _env_any(environ, "NO_PROXY", "no_proxy")) else proxy
+
+
+def client_go_proxy_for(url: str, environ: Mapping[str, str], cidr_wrapped: bool = True) -> str | None:
+    """The proxy client-go's transport takes for ``url`` without a proxy-url: :func:`proxy_for`, behind
+    apimachinery's NewProxierWithNoProxyCIDR when ``cidr_wrapped`` (the transport client-go builds itself; not
+    http.DefaultTransport, which tlsCache.get gives a config with no TLS options, dial or proxy of its own: an http
+    server, an https one with neither CA, client certificate, insecure-skip-tls-verify, tls-server-name nor exec
+    plugin). That wrapper goes straight to an address of the URL in a CIDR prefix of NO_PROXY (no_proxy when it is
+    empty) before Go's rules are asked, both read as kube-proxy reads addresses (ParseIPSloppy, ParseCIDRSloppy:
+    ``010.0.0.1`` is 10.0.0.1, an entry with a space around it is none), so an address Go's own matching takes for
+    a name (``https://010.0.0.1``) is kept off the proxy by ``10.0.0.0/8``, and a CGI environment's refusal never
+    comes for it (util/net/http.go)."""
+    if cidr_wrapped and _in_no_proxy_cidr(url, environ):
+        return None
+    return proxy_for(url, environ)
+
+
+def _in_no_proxy_cidr(url: str, environ: Mapping[str, str]) -> bool:
+    """Whether NewProxierWithNoProxyCIDR keeps ``url`` off the proxy (:func:`client_go_proxy_for`)."""
+    import ipaddress
+
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in _NAMES:
+        return False
+    cidrs = [cidr for rule in _env_any(environ, "NO_PROXY", "no_proxy").split(",")
+             if (cidr := parse_cidr(rule)) is not None]
+    ip = parse_ip(_host_port(rest, scheme.lower())[0]) if cidrs else None
+    if ip is None:
+        return False
+    address = ipaddress.ip_address(ip.text)  # (an IPv4-mapped address is IPv4 here, as IPNet.Contains takes it)
+    return any(cidr.family is ip.family and address in ipaddress.ip_network(cidr.text) for cidr in cidrs)
