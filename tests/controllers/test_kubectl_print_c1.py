@@ -21,6 +21,7 @@ from kubeproxy_sim.controllers import kubectl_print as P
 from kubeproxy_sim.controllers import world as W
 from kubeproxy_sim.objects.load import load_text
 from kubeproxy_sim.objects.model import ServiceType
+from tests.budget import budget
 
 from ._helpers import IMAGE_BROKEN, deployed
 
@@ -199,17 +200,21 @@ def test_round_trip_through_rules_input(output: str) -> None:
                                                                       key=lambda p: p.key)
 
 
-_KEY_CHARS = st.sampled_from("aAbz019-._/~é")
+_KEY_CHARS = st.sampled_from("aAbzé-._/~ ")
 
 
-@settings(max_examples=100, derandomize=True)
+@settings(max_examples=budget(100), deadline=None)
 @given(st.lists(st.text(_KEY_CHARS, min_size=1, max_size=6), min_size=2, max_size=8, unique=True))
-def test_key_order_is_a_strict_order_where_go_yaml_is(keys: list[str]) -> None:
-    """go_yaml_less is irreflexive and asymmetric, and agrees with byte order between two keys of letters alone
-    (where keyList.Less compares code points)."""
-    for a in keys:
-        assert not P.go_yaml_less(a, a)
-        for b in keys:
-            assert not (P.go_yaml_less(a, b) and P.go_yaml_less(b, a))
-            if a.isalpha() and b.isalpha():
-                assert P.go_yaml_less(a, b) == (a < b)
+def test_key_order_without_digits(keys: list[str]) -> None:
+    """Without digits keyList.Less is a total order: at the first character that differs, any other character
+    before a letter, each group by code point; a prefix first. go_yaml_less sorts as that does."""
+    ordered = sorted(keys, key=lambda k: [(c.isalpha(), c) for c in k])
+    assert sorted(keys, key=P._GO_YAML_KEY) == ordered
+    assert all(not P.go_yaml_less(k, k) for k in keys)
+
+
+def test_key_order_with_digits() -> None:
+    """Runs of digits from the first difference compare as numbers, the shorter run first on a tie (kubectl's
+    order of these keys, as KUBECTL_YAML shows it, is a1, a9, a10; a1- goes before a10, a1b before a01)."""
+    assert P.go_yaml_less("a9", "a10") and P.go_yaml_less("a1-", "a10") and P.go_yaml_less("a1b", "a01")
+    assert P.go_yaml_less("a12", "a1b") and not P.go_yaml_less("a10", "a9")
