@@ -19,9 +19,10 @@ leave out, as the Service builder (kubectl_patch.service_document) does, what th
 invent it: ``uid``, ``resourceVersion``, ``generation``, ``creationTimestamp`` (the scenario clock has no date),
 ``managedFields``, and so ``ownerReferences`` (which need the owner's uid), every timestamp (a condition's
 ``lastTransitionTime``, a NoExecute taint's ``timeAdded``, ``deletionTimestamp``), the kubelet's ``nodeInfo`` and
-``containerStatuses``, the service-account token volume (named with a random suffix), kubectl's
-last-applied-configuration annotation (the model keeps what the last apply wrote, not the annotation's text) and a
-Service's ``ipFamilyPolicy`` (admission reads it; the model keeps the families it gave). A bare pod's containers
+``containerStatuses``, the service-account token volume (named with a random suffix), annotations the model does
+not read (a Service keeps its topology ones, and kubectl's last-applied-configuration, whose document the model
+keeps; the other kinds' is not kept) and a Service's ``ipFamilyPolicy`` (admission reads it; the model keeps the
+families it gave). A bare pod's containers
 are left out too: the model keeps their images and ports, not their names. What is left reads back with
 ``kubeproxy-sim rules -f`` (the Services, slices, Nodes and Pods kube-proxy reads).
 """
@@ -61,10 +62,12 @@ def printed(items: Sequence[dict[str, Any]], output: str, *, single: bool) -> li
     return text.removesuffix("\n").split("\n")
 
 
-def to_json(obj: Any) -> str:
+def to_json(obj: Any, indent: int | None = 4) -> str:
     """encoding/json's MarshalIndent(obj, "", "    ") of an unstructured object, and a newline: keys sorted, the
-    HTML characters and U+2028/U+2029 escaped as Go escapes them, other non-ASCII text as it is."""
-    text = json.dumps(obj, indent=4, sort_keys=True, ensure_ascii=False)
+    HTML characters and U+2028/U+2029 escaped as Go escapes them, other non-ASCII text as it is; ``indent`` None:
+    its compact Marshal."""
+    text = json.dumps(obj, indent=indent, sort_keys=True, ensure_ascii=False,
+                      separators=(",", ":") if indent is None else None)
     for char, escape in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"), ("\u2028", "\\u2028"),
                          ("\u2029", "\\u2029")):
         text = text.replace(char, escape)  # (none of these is JSON syntax: each stands in a string)
@@ -171,13 +174,33 @@ def _metadata(name: str, namespace: str | None, labels: Iterable[tuple[str, str]
     return meta
 
 
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def last_applied_text(kept: str, namespace: str) -> str:
+    """The last-applied-configuration annotation kubectl apply writes, from the document the World keeps of the
+    last apply (World.services_last_applied: as written, less the annotation): encoding/json's compact text of
+    it (keys sorted) and a newline, in its namespace (the resource builder sets a manifest's missing one) and
+    with ``annotations: {}`` when it had none (kubectl takes its own annotation out of a copy, leaving the map)."""
+    doc = json.loads(kept)
+    meta = doc.get("metadata")
+    if isinstance(meta, dict):
+        doc["metadata"] = {**meta, "annotations": meta.get("annotations") or {},
+                           "namespace": meta.get("namespace") or namespace}
+    return to_json(doc, indent=None)
+
+
 def service_object(world: World, service: Service) -> dict[str, Any]:
-    """kubectl_patch.service_document (its topology annotations) and the status every Service has: the API server
-    writes ``status.loadBalancer: {}`` for one without ingress."""
+    """kubectl_patch.service_document (its topology annotations, and kubectl's last-applied-configuration when an
+    apply wrote one) and the status every Service has: the API server writes ``status.loadBalancer: {}`` for one
+    without ingress."""
     from kubeproxy_sim.controllers.kubectl_patch import service_document
 
-    annotations = next((a for key, a in world.service_annotations if key == service.key), ())
-    doc = service_document(service, tuple(annotations))
+    annotations = dict(next((a for key, a in world.service_annotations if key == service.key), ()))
+    kept = dict(world.services_last_applied).get(service.key)
+    if kept is not None and ("Service", service.key) not in world.unannotated:
+        annotations[LAST_APPLIED] = last_applied_text(kept, service.namespace)
+    doc = service_document(service, tuple(annotations.items()))
     doc.setdefault("status", {"loadBalancer": {}})
     return doc
 

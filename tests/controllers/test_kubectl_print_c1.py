@@ -218,3 +218,39 @@ def test_key_order_with_digits() -> None:
     order of these keys, as KUBECTL_YAML shows it, is a1, a9, a10; a1- goes before a10, a1b before a01)."""
     assert P.go_yaml_less("a9", "a10") and P.go_yaml_less("a1-", "a10") and P.go_yaml_less("a1b", "a01")
     assert P.go_yaml_less("a12", "a1b") and not P.go_yaml_less("a10", "a9")
+
+
+SERVICE = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports:
+  - port: 80
+    targetPort: 8080
+"""
+
+
+def test_an_applied_service_carries_kubectls_annotation(tmp_path: Path) -> None:
+    """kubectl apply's last-applied-configuration: the manifest's compact JSON (keys sorted, its namespace set,
+    ``annotations: {}``) and a newline, a literal block in YAML; a Service expose made has none."""
+    from ._helpers import played_worlds
+
+    (_, _), (world, _) = played_worlds(tmp_path, ["apply -f web.yaml", "expose deployment web --name=other --port=80"],
+                                       strict=True, web=SERVICE)
+    docs = {doc["metadata"]["name"]: doc for _, _, _, doc in P.documents(world, "services", lambda w: [])}
+    assert docs["web"]["metadata"]["annotations"] == {P.LAST_APPLIED: (
+        '{"apiVersion":"v1","kind":"Service","metadata":{"annotations":{},"labels":{"app":"web"},"name":"web",'
+        '"namespace":"default"},"spec":{"ports":[{"port":80,"targetPort":8080}],"selector":{"app":"web"},'
+        '"type":"NodePort"}}\n')}
+    assert "annotations" not in docs["other"]["metadata"]
+    assert P.to_yaml(docs["web"]).startswith(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  annotations:\n"
+        "    kubectl.kubernetes.io/last-applied-configuration: |\n"
+        '      {"apiVersion":"v1","kind":"Service","metadata":{"annotations":{},')
+    if shutil.which(KUBECTL) is not None:
+        assert P.to_yaml(docs["web"]) == _kubectl(docs["web"], "yaml", tmp_path)
