@@ -2278,6 +2278,98 @@ def _track_connections(pool_manager: Any, note: Callable[[Any], None], tunnel: s
     return True
 
 
+CERT_REFRESH = 300.0
+"""client-go's CertCallbackRefreshDuration: every 5 minutes its dynamicClientCert reads the client certificate and
+key files again (transport/cert_rotation.go)."""
+
+
+def _pem_blocks(text: bytes) -> list[tuple[bytes, bytes]]:
+    """The PEM blocks of ``text`` as (type, DER), in order; a block whose base64 does not decode is left out."""
+    import base64
+    import binascii
+
+    blocks = []
+    for kind, body in re.findall(rb"-----BEGIN ([^-\r\n]*)-----\r?\n(.*?)-----END \1-----", text, re.DOTALL):
+        try:
+            blocks.append((kind, base64.b64decode(re.sub(rb"\s", b"", body), validate=True)))
+        except binascii.Error:
+            continue
+    return blocks
+
+
+def client_cert_pair(cert: str, key: str) -> str | None:
+    """What client-go's certsEqual compares of a client certificate and key file pair, as a digest: the DER of the
+    certificate file's CERTIFICATE blocks and of the key file's first PRIVATE KEY block (what tls.X509KeyPair
+    takes of them; a PEM written out anew, other blocks beside, is the same pair), or None when tls.X509KeyPair
+    would fail: a file that cannot be read, without such a block, or a key that is not the certificate's (a pair
+    half written; ssl's load_cert_chain checks it as Go does)."""
+    import hashlib
+    import ssl
+
+    try:
+        with open(cert, "rb") as stream:
+            certs = [der for kind, der in _pem_blocks(stream.read()) if kind == b"CERTIFICATE"]
+        with open(key, "rb") as stream:
+            keys = [der for kind, der in _pem_blocks(stream.read())
+                    if kind == b"PRIVATE KEY" or kind.endswith(b" PRIVATE KEY")]
+        if not certs or not keys:
+            return None
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError, ValueError):
+        return None
+    return hashlib.sha256(b"\0".join([*certs, b"", keys[0]])).hexdigest()
+
+
+class ClientCertFiles:
+    """client-go's dynamicClientCert over a kubeconfig user's client-certificate and client-key files (files
+    alone: transport.loadTLSFiles sets ReloadTLSFiles only without -data beside them): the pair read at start, read
+    again every :data:`CERT_REFRESH` seconds of the watch's clock (PollImmediateUntil) and as a new connection
+    is made (its GetClientCertificate, in the TLS handshake); a pair that differs from the one held
+    (:func:`client_cert_pair`) replaces it, and every connection is closed then so that the requests that follow
+    handshake with it ("certificate rotation detected, shutting down client connections to start using new
+    credentials"). A pair that cannot be read or taken keeps the one held, and is looked at again at the next
+    look (client-go retries its work item within moments). The watch kept its first connections (a watch of
+    hours, its kept-alive connections) on the first certificate for good; urllib3 reads the files itself at each
+    connection it makes, as client-go's cachingCertificateLoader reads them at a handshake."""
+
+    def __init__(self, cert: str, key: str, now: float) -> None:
+        self._files = (cert, key)
+        self._held = client_cert_pair(cert, key)
+        self._next = now + CERT_REFRESH
+        self._lock = threading.Lock()
+
+    def rotated(self, now: float | None = None) -> bool:
+        """Whether the pair read now differs from the one held (which it then replaces); with ``now``, only when
+        the periodic look is due by then (a handshake's look passes None)."""
+        with self._lock:
+            if now is not None:
+                if now < self._next:
+                    return False
+                self._next = max(self._next + CERT_REFRESH, now)  # (the ticker's next tick, none piled up)
+            pair = client_cert_pair(*self._files)
+            if pair is None:
+                if now is not None:
+                    self._next = now  # (client-go's work item is retried at once, by its rate limiter)
+                return False
+            if pair == self._held:
+                return False
+            first, self._held = self._held is None, pair
+            return not first  # (the first pair is no rotation: nothing to close, as in loadClientCert)
+
+
+def _client_cert_files(data: dict[str, Any], kubeconfig: str, context: str | None,
+                       now: float) -> ClientCertFiles | None:
+    """The :class:`ClientCertFiles` of the kubeconfig user's client-certificate and client-key files (paths from
+    the kubeconfig's directory), for an https server; None without both files or with -data beside either."""
+    cluster, (_, _, user) = chosen_cluster(data, context), _chosen_user(data, context)
+    cert, key = user.get("client-certificate"), user.get("client-key")
+    if not (client_go_tls(_client_go_url(str(cluster["server"]))) and isinstance(cert, str) and cert
+            and isinstance(key, str) and key) or user.get("client-certificate-data") or user.get("client-key-data"):
+        return None
+    base = os.path.dirname(os.path.abspath(kubeconfig))
+    return ClientCertFiles(os.path.join(base, cert), os.path.join(base, key), now)
+
+
 class _Stopped(Exception):
     """Raised inside a reflector when the source is closed, to unwind promptly."""
 
@@ -2342,6 +2434,8 @@ class ApiServerSource:
         self._env_problem = None if env is None else env.problem  # (each request fails for it, before a dial)
         self._dial_problem = self._env_problem or (None if self._proxy else _dial_problem(server))
         self._hosts = GoHostsCache(HOSTS_FILE, clock())  # (Go's resolver reads the hosts file again when it changed)
+        # the client certificate and key files, read again as client-go's dynamicClientCert reads them
+        self._cert_files = _client_cert_files(self._data, kubeconfig, context, clock())
         # a token file of white space alone, as the client was built with it: Go's header (sent, or failing each
         # request) until the file holds a token (Go's http.Client sends the URL's user first: never looked at)
         self._blank_token = None if self._url_basic_auth is not None else _blank_token_file(kubeconfig, self._data,
@@ -2423,6 +2517,8 @@ class ApiServerSource:
     def poll(self, timeout: float = 0.0) -> Batch:
         """Everything produced so far; waits up to ``timeout`` seconds for the first item. Once the source
         has given up, and what it produced before is handed out, raises its failure (an InputError)."""
+        if self._cert_files is not None and self._cert_files.rotated(self._clock()):
+            self._client_cert_rotated()
         items: list[Any] = []
         try:
             wait = timeout > 0 and self.failure is None
@@ -2453,6 +2549,15 @@ class ApiServerSource:
     def _cut_all(self) -> None:
         for conn in list(self._sending.values()):
             _shutdown(getattr(conn, "sock", None))
+
+    def _client_cert_rotated(self) -> None:
+        """Every connection closed for a client certificate that changed (:class:`ClientCertFiles`): a watch on
+        one ends, as client-go's connrotation ends it, and the next requests handshake with the new pair."""
+        self._cut_all()
+        user_at = chosen(self._data, self._context)[1]
+        self._emit([Diagnostic("the client certificate changed: every connection to the server closed, to present "
+                               "the new one, as client-go does", file=self._kubeconfig, severity=Severity.NOTE,
+                               field=f"users[{user_at}].user.client-certificate")])
 
     # -- requests ---------------------------------------------------------------------------------
 
@@ -2527,6 +2632,8 @@ class ApiServerSource:
             self._redial()
         if self._dial_problem is not None:  # (Go dials after getting the credentials)
             raise DialImpossible(self._dial_problem)
+        if self._cert_files is not None and not self._keeps_connection() and self._cert_files.rotated():
+            self._client_cert_rotated()  # (a new connection's handshake looks at the files: GetClientCertificate)
         query = {k: v for k, v in params.items() if v is not None}
         generation = self._generation
         headers = self._headers()  # (before the pool: _take replaces the pool before the credentials)
