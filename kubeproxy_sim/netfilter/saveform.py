@@ -652,7 +652,7 @@ MATCHES: dict[str, Normaliser] = {
     "tos": _tos,
     "dscp": _dscp,
     "devgroup": _devgroup,
-    "ecn": lambda options, ipv6: _ecn_numbers(options),  # (defined below: the ECN target's numbers too)
+    "ecn": lambda options, ipv6: _ecn_match(options),  # (defined below: the ECN target's numbers too)
 }
 
 # ---------------------------------------------------------------------------
@@ -870,23 +870,37 @@ def _ecn_numbers(options: Options) -> Options:
     return out
 
 
+def _ecn_match(options: Options) -> Options:
+    """The ecn match as libxt_ecn saves it (:func:`_ecn_numbers`): --ecn-tcp-ece, --ecn-tcp-cwr, --ecn-ip-ect in that
+    order, each with its own ``!`` (both -save v1.8.9: ``--ecn-ip-ect 1 --ecn-tcp-ece --ecn-tcp-cwr`` is saved
+    ``--ecn-tcp-ece --ecn-tcp-cwr --ecn-ip-ect 1``); an option twice or not its own: as written."""
+    out = _ecn_numbers(options)
+    order = {flag: at for at, flag in enumerate(("-m", "--ecn-tcp-ece", "--ecn-tcp-cwr", "--ecn-ip-ect"))}
+    if len({o.flag for o in out}) != len(out) or any(o.flag not in order for o in out):
+        return out
+    return sorted(out, key=lambda o: order[o.flag])
+
+
 _ECN_ORDER = ("--ecn-tcp-remove", "--ecn-tcp-ece", "--ecn-tcp-cwr", "--ecn-ip-ect")
 
 
 def _ecn_target(name: str, options: Options, ipv6: bool) -> Options:
     """ECN as libipt_ECN saves it (:func:`_ecn_numbers`): --ecn-tcp-ece, --ecn-tcp-cwr, --ecn-ip-ect in that order,
-    and --ecn-tcp-remove alone when both TCP bits are cleared (so written, or as ``--ecn-tcp-cwr 0 --ecn-tcp-ece
-    0``), an --ecn-ip-ect beside it not printed (both -save v1.8.9)."""
+    and --ecn-tcp-remove alone when its operation is to clear both TCP bits and nothing else (so written, or as
+    ``--ecn-tcp-cwr 0 --ecn-tcp-ece 0``). --ecn-tcp-remove sets the operation afresh, an --ecn-ip-ect before it
+    dropped, and one after it is added to it: ``--ecn-ip-ect 1 --ecn-tcp-remove`` is saved ``--ecn-tcp-remove``,
+    ``--ecn-tcp-remove --ecn-ip-ect 1`` ``--ecn-tcp-ece 0 --ecn-tcp-cwr 0 --ecn-ip-ect 1`` (both -save v1.8.9)."""
     out = _ecn_numbers(options)
-    given = {o.flag: o for o in out}
-    removing = given.get("--ecn-tcp-remove")
-    if removing is None and all(flag in given and given[flag].args == ("0",)
-                                for flag in ("--ecn-tcp-ece", "--ecn-tcp-cwr")):
-        removing = Option("--ecn-tcp-remove", (), False, given["--ecn-tcp-ece"].module)
-    if removing is not None:
-        return [removing]
-    if len(given) != len(out) or not set(given) <= set(_ECN_ORDER):  # (an option twice, or unknown: as written)
-        return out
+    if len({o.flag for o in out}) != len(out) or not {o.flag for o in out} <= set(_ECN_ORDER):  # (an option twice,
+        return out  # or unknown: as written)
+    given: dict[str, Option] = {}
+    for option in out:
+        if option.flag == "--ecn-tcp-remove":
+            given = {flag: Option(flag, ("0",), False, option.module) for flag in ("--ecn-tcp-ece", "--ecn-tcp-cwr")}
+        else:
+            given[option.flag] = option
+    if set(given) == {"--ecn-tcp-ece", "--ecn-tcp-cwr"} and all(o.args == ("0",) for o in given.values()):
+        return [Option("--ecn-tcp-remove", (), False, given["--ecn-tcp-ece"].module)]
     return [given[flag] for flag in _ECN_ORDER if flag in given]
 
 

@@ -72,7 +72,8 @@ TARGET_OPTION_FLAGS: dict[str, frozenset[str]] = _flag_table(
         "LOG": "--log-level --log-prefix --log-tcp-sequence --log-tcp-options --log-ip-options --log-uid"
         " --log-macdecode",
         "NFLOG": "--nflog-group --nflog-prefix --nflog-range --nflog-size --nflog-threshold",
-        "NFQUEUE": "--queue-num --queue-balance --queue-bypass --queue-cpu-fanout --fail-open",
+        "NFQUEUE": "--queue-num --queue-balance --queue-bypass --queue-cpu-fanout",  # (--fail-open: 'unknown
+        # option', both v1.8.9: the revision loaded has none)
         "REJECT": "--reject-with",
         "CT": "--notrack --ctevents --expevents --helper --timeout --zone --zone-orig --zone-reply",
         "TCPMSS": "--set-mss --clamp-mss-to-pmtu",
@@ -89,6 +90,7 @@ TARGET_OPTION_FLAGS: dict[str, frozenset[str]] = _flag_table(
         "SECMARK": "--selctx",
         "NOTRACK": "",
         "TRACE": "",
+        "LED": "--led-trigger-id --led-delay --led-always-blink",
     }
 )
 """The options of the target extensions modelled here. iptables gives an option to the extension loaded last that
@@ -230,6 +232,9 @@ EXCLUSIVE_TARGET_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, frozenset[s
     "CONNMARK": _exclusions("--set-mark --save-mark --restore-mark --and-mark --or-mark --xor-mark --set-xmark"
                             " --ctmask --nfmask --mask", (_CONNMARK_OPERATIONS, _CONNMARK_OPERATIONS),
                             ("--ctmask --nfmask", "--mask"), ("--mask", "--ctmask --nfmask")),
+    "ECN": _exclusions("--ecn-tcp-remove --ecn-tcp-cwr --ecn-tcp-ece --ecn-ip-ect",
+                       ("--ecn-tcp-remove", "--ecn-tcp-cwr --ecn-tcp-ece"),
+                       ("--ecn-tcp-cwr --ecn-tcp-ece", "--ecn-tcp-remove")),
 }
 """The target extensions with options that exclude each other (libxt_MARK's and libxt_CONNMARK's ``.excl``,
 iptables 1.8.9): per target its options in the order of their ids, and in its table's order each option's
@@ -313,6 +318,51 @@ MODULE_FLAGS: dict[str, frozenset[str]] = _flag_table(
         "ecn": "--ecn-tcp-cwr --ecn-tcp-ece --ecn-ip-ect",
     }
 )
+NEGATABLE_FLAGS: dict[str, frozenset[str]] = _flag_table(
+    {
+        **{name: " ".join(MODULE_FLAGS[name]) for name in (
+            "tcp udp sctp dccp icmp icmp6 icmpv6 multiport physdev iprange mac pkttype length tos dscp ecn"
+            " cgroup devgroup").split()},
+        "mark": "--mark", "connmark": "--mark", "state": "--state", "mh": "--mh-type", "ipv6header": "--header",
+        "addrtype": "--src-type --dst-type",
+        "statistic": "--probability --every",
+        "recent": "--set --rcheck --update --remove",
+        "conntrack": " ".join(sorted(MODULE_FLAGS["conntrack"] - {"--ctdir"})),
+        "set": "--match-set --update-counters --update-subcounters --packets-eq --bytes-eq",
+        "owner": "--uid-owner --gid-owner --socket-exists",
+        "ttl": "--ttl-eq --ttl", "hl": "--hl-eq --hl",
+        "comment": "", "limit": "", "nfacct": "", "rpfilter": "", "socket": "",
+    }
+)
+"""Per modelled match, the options ``!`` may precede (libxtables: an option entry flagged XTOPT_INVERT; set's old
+parser checks it itself). iptables 1.8.9 refuses ``!`` before any other option of theirs and before every option of
+a target extension, at the rule's line, legacy and nft alike (unshare --net: 'comment: option "--comment" cannot be
+inverted.', 'DNAT: option "--to-destination" cannot be inverted.'; each option was tried negated, see
+tests/netfilter/test_negation_parity_p1.py): :func:`negation_refused`."""
+_OWN_NEGATION_WORDS = {"--return-nomatch": "--return-nomatch flag cannot be inverted",
+                       **{f"--{what}-{how}": f"--{what}-{how} option cannot be inverted"
+                          for what in ("packets", "bytes") for how in ("lt", "gt")}}
+"""libxt_set's own words for the options it takes no ``!`` before (it parses them itself, not by an option table)."""
+
+
+def negation_refused(owner: str, flag: str) -> tuple[str, str, str] | None:
+    """(what iptables says, the option, what it expects) when ``!`` precedes option ``flag`` (its whole name) of the
+    modelled match or target extension ``owner`` and iptables refuses it (:data:`NEGATABLE_FLAGS`); None when the
+    option takes it, or ``owner`` is not modelled (its options are kept as written)."""
+    if owner.startswith(HOLE):  # (a skeleton's target named by a value: each rule is read on the general path)
+        return "an option negated after a target named by a value", flag, "a named target"
+    negatable = NEGATABLE_FLAGS.get(owner)
+    if negatable is None and owner not in TARGET_OPTION_FLAGS:
+        return None
+    if negatable is not None and flag in negatable:
+        return None
+    name = MATCH_ALIASES.get(owner, owner)
+    message = _OWN_NEGATION_WORDS.get(flag) if owner == "set" else None
+    return (message or f'{name}: option "{flag}" cannot be inverted', flag,
+            f"{flag} without '!' (only some options of a match take it, none of a target's)")
+
+
+STATISTIC_MODES = ("random", "nth")
 BASE_LONG_OPTIONS: dict[str, str] = {
     **{name: f"--{name}" for name in (
         "append delete check insert replace list list-rules flush zero new-chain delete-chain rename-chain policy"
@@ -376,7 +426,7 @@ ZERO_ARG_FLAGS = frozenset(
     " --update-counters --update-subcounters --socket-exists --suppl-groups --loose --validmark"
     " --accept-local --invert --transparent --nowildcard --restore-skmark --random --random-fully"
     " --persistent --log-tcp-sequence --log-tcp-options --log-ip-options --log-uid --log-macdecode"
-    " --notrack --save-mark --restore-mark --soft".split()
+    " --notrack --save-mark --restore-mark --soft --led-always-blink".split()
 )
 # -p name (lower case; a number goes by its name: protocol_module) -> the match iptables loads implicitly for its
 # options (none for udplite: iptables 1.8.9 has no such match, so -p udplite --dport is an unknown option and
@@ -451,6 +501,7 @@ VALUE_PATTERNS = {
     "devgroup": r"(?:0x[0-9a-fA-F]{1,8}|[1-9][0-9]{0,8}|0)(?:/(?:0x[0-9a-fA-F]{1,8}|[1-9][0-9]{0,8}|0))?|default",
     "ipv6-headers": "(?:{0})(?:,(?:{0}))*".format("|".join(sorted(map(re.escape, IPV6_HEADERS), key=len,
                                                                    reverse=True))),
+    "statistic-mode": "random",  # (kube-proxy's; an nth rule is read by the interpreter: statistic_problem)
     "bare-word": r"[^-!' \"\\\t\r\n\x00][^' \"\\\t\r\n\x00]*",  # one of several bare words of a --comment
     # (or the like) without a single quote: see check_values
 }
@@ -743,7 +794,7 @@ NAMED_VALUE_KINDS = {("", "-i"): "interface", ("", "-o"): "interface", ("", "-s"
                      ("tos", "--tos"): "tos", ("dscp", "--dscp"): "dscp", ("dscp", "--dscp-class"): "dscp-class",
                      ("mh", "--mh-type"): "mh-type", ("ipv6header", "--header"): "ipv6-headers",
                      ("devgroup", "--src-group"): "devgroup", ("devgroup", "--dst-group"): "devgroup",
-                     ("ecn", "--ecn-ip-ect"): "ecn-ect-match"}
+                     ("ecn", "--ecn-ip-ect"): "ecn-ect-match", ("statistic", "--mode"): "statistic-mode"}
 """The checked values of a match option (``""``: a rule's own, such as -i) that take names (kept as written, saved
 as iptables-save prints them)."""
 FLAG_VALUE_KINDS = {"--on-ip": "on-ip", "--to": "netmap", "--set-tos": "tos", "--and-tos": "tos-number",
@@ -1012,6 +1063,11 @@ def recent_mask(value: str) -> str | None:
     return None if address is None else str(address)
 
 
+def statistic_mode_problem(value: str) -> str | None:
+    """libxt_statistic's refusal of a mode other than its two (:data:`STATISTIC_MODES`), in its words."""
+    return None if value in STATISTIC_MODES else f'Bad mode "{value}"'
+
+
 _NAMED_EXPECTED = {
     "mh-type": "a type 0-255 or its name (such as binding-update, or bu), or a range such as 1:5, the lower first",
     "ipv6-headers": "comma-separated headers: hop, dst, route, frag, auth, esp, none, prot, their protocol names "
@@ -1029,6 +1085,7 @@ _NAMED_EXPECTED = {
     "dscp-class": "a DSCP class: CS0-CS7, BE, AF11-AF43 or EF",
     "class": "MAJOR:MINOR in hexadecimal, such as 1:10",
     "devgroup": "a device group 0-4294967295 (0x.. hex, 0.. octal) with an optional /MASK, or default (group 0)",
+    "statistic-mode": "random or nth",
 }
 _NAMED_READERS: dict[str, Callable[[str], object]] = {"mh-type": mh_type_range, "ipv6-headers": ipv6_headers,
                                                       "ct-address": conntrack_address_problem,
@@ -1038,7 +1095,8 @@ _NAMED_READERS: dict[str, Callable[[str], object]] = {"mh-type": mh_type_range, 
                                                       "dscp-class": dscp_class_problem, "class": classify_problem,
                                                       "devgroup": devgroup_problem, "ecn-ect": ecn_ect_problem,
                                                       "ecn-ect-match": ecn_ect_problem,
-                                                      "ecn-bit": ecn_bit_problem}
+                                                      "ecn-bit": ecn_bit_problem,
+                                                      "statistic-mode": statistic_mode_problem}
 """Each named-value kind's reader, which returns its problem as a string (validation and parsing share it)."""
 _NAMED_MESSAGES = {"iprange": 'iprange: Bad value for "{flag}" option: "{read}"'}
 """The refusal of a named-value kind whose words name the option, from its reader's (``read``)."""
@@ -1046,6 +1104,8 @@ _NAMED_MESSAGES = {"iprange": 'iprange: Bad value for "{flag}" option: "{read}"'
 
 def named_message(kind: str, read: str, flag: str) -> str:
     """iptables' words refusing ``flag``'s value of a named-value kind, from its reader's (``read``)."""
+    if kind == "statistic-mode":
+        return read
     if kind == "devgroup":  # (xtables_parse_val_mask's three refusals, each naming the option)
         return f'devgroup: {read} for option "{flag}"' + (", or out of range." if read == _BAD_INTEGER else ".")
     if kind in ("tos-number", "dscp", "ecn-ect", "ecn-bit", "ecn-ect-match"):  # (libxtables' "bad value for
@@ -1742,6 +1802,10 @@ class _Interpreter:
             unoptioned = unoptioned_match(self.options)
             if unoptioned is not None:
                 raise self.error(*unoptioned)
+        if "statistic" in self.modules:
+            problem = statistic_problem(self.options)
+            if problem is not None:
+                raise self.error(*problem)
         if "--limit-iface-out" in self.texts:
             both = addrtype_limits_together(self.options)
             if both is not None:
@@ -1886,7 +1950,13 @@ class _Interpreter:
         elif flag in BUILTIN_FLAGS:
             self.builtin(BUILTIN_FLAGS[flag], negated)
         elif self.target is not None and takes_options(self.target.name) and self.target_owns(flag):
-            args = self.args(flag)[0]
+            refused = negation_refused(self.target.name, flag) if negated else None
+            if refused is not None:
+                raise self.error(*refused)
+            args, old_negation = self.args(flag)
+            refused = negation_refused(self.target.name, flag) if old_negation else None
+            if refused is not None:
+                raise self.error(*refused)
             self.check_words(flag, args)
             if value_kind(flag, self.target.name) is not None:
                 args = self.check_values(flag, self.target.name, args, 1)
@@ -1902,8 +1972,14 @@ class _Interpreter:
                                  "have options")
             if owner is None:
                 raise self.error("unknown option", flag, "an option of a loaded match (-m MODULE) or target")
+            refused = negation_refused(owner, flag) if negated else None
+            if refused is not None:
+                raise self.error(*refused)
             bare = (owner, FLAG_ALIASES.get(flag, flag)) in MATCH_ZERO_ARG_FLAGS
             args, old_negation = self.args(flag, bare)
+            refused = negation_refused(owner, flag) if old_negation else None
+            if refused is not None:
+                raise self.error(*refused)
             if owner in MODULE_FLAGS:  # a modelled match: its options' values are known (others are kept as written)
                 name = FLAG_ALIASES.get(flag, flag)
                 self.once(flag, name, owner, instance)
@@ -2057,13 +2133,15 @@ class _Interpreter:
         the old negation form (``-s ! 10.0.0.1``)."""
         kinds, count = self.kinds, self.count
         pos = self.pos
-        old_negation = pos < count and kinds[pos] == _BANG
+        zero = bare or flag in ZERO_ARG_FLAGS  # (its '!' after it is the next option's: ``--rcheck ! --rttl``)
+        one_string = flag in ONE_STRING_FLAGS  # (its '!' after it is its string: ``--comment !`` saved "!")
+        old_negation = not zero and not one_string and pos < count and kinds[pos] == _BANG
         if old_negation:
             pos += 1
-        if bare or flag in ZERO_ARG_FLAGS:
+        if zero:
             self.pos = pos
-            return (), old_negation
-        if flag in ONE_STRING_FLAGS and pos < count and kinds[pos] == _FLAG:
+            return (), False
+        if one_string and pos < count and kinds[pos] != _VALUE:
             # getopt: an option with a required argument takes the next word, whatever it looks like
             # (iptables-save leaves --comment -x unquoted: xtables_save_string quotes only odd characters)
             self.pos = pos + 1
@@ -2219,11 +2297,13 @@ UNOPTIONED_MATCHES = {
     "physdev": ("PHYSDEV: no physdev option specified", "a --physdev option"),
     "nfacct": ('nfacct: option "--nfacct-name" must be specified', "--nfacct-name"),
     "ecn": ("ECN match: some option required", "--ecn-tcp-cwr, --ecn-tcp-ece or --ecn-ip-ect"),
+    "ttl": ("TTL match: You must specify one of `--ttl-eq', `--ttl-lt', `--ttl-gt", "--ttl-eq, --ttl-lt or --ttl-gt"),
+    "hl": ("HL match: You must specify one of `--hl-eq', `--hl-lt', `--hl-gt'", "--hl-eq, --hl-lt or --hl-gt"),
 }
 """Matches whose final check wants one of their options, with iptables 1.8.9's words (legacy and nft alike, at
 the rule; unshare --net) and what is expected: ``-m iprange`` alone, or ``-m iprange --src 1-2``, whose --src is
--s's. (icmp, icmp6 and ipv6header, judged with the family: :data:`REQUIRED_MATCH_OPTIONS`; ttl and hl, one family's
-each, not here; cgroup alone is refused by the kernel, not judged.)"""
+-s's (ttl's words lack their last quote, as iptables prints them). (icmp, icmp6 and ipv6header, judged with the
+family: :data:`REQUIRED_MATCH_OPTIONS`; cgroup alone is refused by the kernel, not judged.)"""
 _OPTIONED_MATCHES = frozenset(UNOPTIONED_MATCHES)
 _WANTED_OPTIONS = {"addrtype": frozenset({"--src-type", "--dst-type"}), "set": frozenset({"--match-set"})}
 """The matches of :data:`UNOPTIONED_MATCHES` that only these of their options satisfy (both restores v1.8.9,
@@ -2248,6 +2328,46 @@ def unoptioned_match(options: Sequence[Option]) -> tuple[str, str, str] | None:
         return None
     message, wanted = UNOPTIONED_MATCHES[waiting.module]
     return message, waiting.module, f"-m {waiting.module} {wanted} ..."
+
+
+def statistic_problem(options: Sequence[Option]) -> tuple[str, str, str] | None:
+    """(what iptables says, the token, what it expects) for the first ``-m statistic`` of ``options`` whose options
+    iptables 1.8.9 refuses together (both restores, unshare --net), in its order: libxt_statistic's own final check
+    first (random mode, the default, wants ``--probability``; nth mode ``--every`` or ``--packet``, and a packet
+    below every), then its option table's (``--mode`` mandatory; ``--probability`` excludes ``--every`` and
+    ``--packet``; each of these asks for the other). None when every instance is taken."""
+    instances: list[dict[str, str]] = []
+    for option in options:
+        if option.flag == "-m" and option.module == "statistic":
+            instances.append({})
+        elif option.module == "statistic" and instances:
+            instances[-1][option.flag] = option.args[0] if option.args else ""
+    for given in instances:
+        mode = given.get("--mode", "random")
+        if mode.startswith(HOLE):  # (a skeleton's placeholder: random, the one mode its shape vouches for)
+            mode = "random"
+        if mode == "random" and "--probability" not in given:
+            return ("--probability must be specified when using random mode", "statistic",
+                    "--probability P with --mode random")
+        if mode == "nth" and "--every" not in given and "--packet" not in given:
+            return ("--every and --packet must be specified when using nth mode", "statistic",
+                    "--every N --packet P with --mode nth")
+        every, packet = (c_strtoumax(given.get(flag, "0")) for flag in ("--every", "--packet"))
+        if mode == "nth" and every is not None and packet is not None and packet > max(every - 1, 0):
+            return ("the --packet p must be 0 <= p <= n-1", given["--packet"], "--packet below --every")
+        if "--mode" not in given:
+            return 'statistic: option "--mode" must be specified', "statistic", "--mode random or --mode nth"
+        for flag, other in (("--probability", "--every"), ("--probability", "--packet"), ("--every", "--packet"),
+                            ("--packet", "--every")):
+            if flag not in given:
+                continue
+            if flag == "--probability" and other in given:
+                return (f'statistic: option "{flag}" cannot be used together with "{other}".', other,
+                        "--probability with --mode random, --every and --packet with --mode nth")
+            if flag != "--probability" and other not in given:
+                return (f'statistic: option "{flag}" also requires "{other}".', flag,
+                        "--every N --packet P together")
+    return None
 
 
 def addrtype_limits_together(options: Sequence[Option]) -> tuple[str, str, str] | None:
