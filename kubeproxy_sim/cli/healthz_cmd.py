@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 from kubeproxy_sim.cli.options import add_input_flags
 from kubeproxy_sim.cli.output import Console, add_output_flags, console, emit, progress, report
-from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, one_of, printable, shortened
+from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, one_of, printable, shortened
+
+if TYPE_CHECKING:
+    from kubeproxy_sim.cli.options import Inputs
+    from kubeproxy_sim.objects.model import Service
+    from kubeproxy_sim.proxier.config import ProxyConfig
+    from kubeproxy_sim.simulator.health import HealthResponse
+    from kubeproxy_sim.simulator.topology import SimNode
 
 EXAMPLES = """examples:
   kubeproxy-sim healthz --scenario upstream-external-traffic-policy-local --node test-node ns1/svc1
@@ -43,7 +51,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, *, clock: Callable[[], float] = time.time) -> int:
     """``clock``: Unix seconds, for the answer's Date header."""
     from kubeproxy_sim.cli.options import load_inputs
-    from kubeproxy_sim.simulator.health import health_check_port, service_health
     from kubeproxy_sim.simulator.topology import plan_nodes
 
     wanted_service = service_target(args.service)
@@ -68,14 +75,111 @@ def run(args: argparse.Namespace, *, clock: Callable[[], float] = time.time) -> 
         known = one_of(wanted, (n.name for n in nodes), "nodes")
         raise InputError(Diagnostic(f"no node {printable(shortened(wanted))!r}; expected one of {known}",
                                     field="--node" if args.node else "--hostname-override"))
-    if not health_check_port(service, node.config):
+    answers = family_answers(args, inputs, node, service)
+    if not answers:
         raise InputError(Diagnostic("kube-proxy serves no health check for it; expected a LoadBalancer service "
                                     "with externalTrafficPolicy Local and a healthCheckNodePort",
                                     kind="Service", object=service.key, field="spec.healthCheckNodePort"))
-    response = service_health(inputs.cluster, node.config, service).sent(clock())
-    emit(response.as_json() if args.output != "text" else None, args.output,
-         text=lambda: http_text(response.render_http(), response.status, console(args)))
+    now = clock()
+    sent = [a._replace(response=a.response.sent(now)) for a in answers]
+    report(family_notes(sent, service, node.config.ipv6), args)
+    emit(answer_json(sent) if args.output != "text" else None, args.output,
+         text=lambda: http_text(sent[0].response.render_http(), sent[0].response.status, console(args)))
     return 0
+
+
+class FamilyAnswer(NamedTuple):
+    """One family's proxier's health server and its answer: a dual-stack node runs a proxier per family, each
+    with its own service health server on the service's healthCheckNodePort (iptables NewProxier makes one from
+    the family's --nodeport-addresses)."""
+
+    family: int
+    config: ProxyConfig
+    response: HealthResponse
+
+
+def family_answers(args: argparse.Namespace, inputs: Inputs, node: SimNode, service: Service) -> list[FamilyAnswer]:
+    """The answer of each family's proxier that serves the service's health check, the one simulated first (the
+    primary family's, or --ip-family's). The other family's proxier runs when the objects give it something to
+    proxy, as for the other commands (:meth:`~kubeproxy_sim.objects.model.Cluster.has_family`); a service of that
+    family alone is answered by it alone."""
+    from kubeproxy_sim.simulator.health import health_check_port, service_health
+
+    family = 6 if node.config.ipv6 else 4
+    configs = [(family, node.config)]
+    other = other_family_config(args, inputs, node.name, 10 - family)
+    if other is not None:
+        configs.append((10 - family, other))
+    return [FamilyAnswer(f, config, service_health(inputs.cluster, config, service))
+            for f, config in configs if health_check_port(service, config)]
+
+
+def other_family_config(args: argparse.Namespace, inputs: Inputs, node_name: str, family: int) -> ProxyConfig | None:
+    """The node's config for its ``family`` proxier, built from the same flags, as load_inputs builds the other
+    family's (its diagnostics were said of the simulated one's already); None when the objects give that proxier
+    nothing to proxy."""
+    from kubeproxy_sim.cli.options import build_config
+    from kubeproxy_sim.simulator.topology import plan_nodes
+
+    if not inputs.cluster.has_family(family):
+        return None
+    config, _ = build_config(argparse.Namespace(**{**vars(args), "ip_family": f"ipv{family}"}), inputs.cluster)
+    return next((n.config for n in plan_nodes(inputs.cluster, config) if n.name == node_name), None)
+
+
+def wildcard_families(answers: Sequence[FamilyAnswer]) -> list[int]:
+    """The families whose server listens on every address: a proxier whose --nodeport-addresses name no CIDR of its
+    family listens on "0.0.0.0:PORT", which Go opens as [::]:PORT, taking IPv4 and IPv6 alike
+    (service_health.go's newServiceHealthServer; kubernetes#114702, fixed after the reference commit). With one
+    such server on a dual-stack node the two ask for the port on overlapping addresses: the first proxier to sync
+    gets it, and the other's listen fails (address already in use, a FailedToStartServiceHealthcheck event)."""
+    from kubeproxy_sim.proxier.rules.context import nodeport_destinations
+
+    return [a.family for a in answers if nodeport_destinations(a.config).match_all]
+
+
+def family_notes(answers: Sequence[FamilyAnswer], service: Service, primary_ipv6: bool) -> list[Diagnostic]:
+    """What the answer printed leaves out on a dual-stack node: whose answer it is, when the other family's server
+    answers otherwise (or the service is of the other family alone), and which server a probe then meets."""
+    from kubeproxy_sim.simulator.health import health_check_port
+
+    first = answers[0]
+    name = f"IPv{first.family}"
+    if len(answers) == 1:
+        if first.family == (6 if primary_ipv6 else 4):
+            return []
+        return [Diagnostic(f"the {name} proxier's health server answers: the service has no cluster IP of the "
+                           f"node's primary family, so only the {name} proxier serves its health check",
+                           kind="Service", object=service.key, severity=Severity.NOTE)]
+    other = answers[1]
+    if (other.response.status, other.response.local_endpoints) == (first.response.status,
+                                                                   first.response.local_endpoints):
+        return []
+    said = (f"this is the {name} proxier's health server; the IPv{other.family} proxier's answers "
+            f"{other.response.status} with localEndpoints {other.response.local_endpoints} (healthz --ip-family "
+            f"ipv{other.family} prints it)")
+    wild = wildcard_families(answers)
+    if wild:
+        which = "both" if len(wild) == 2 else f"the IPv{wild[0]} one"
+        said += (f"; they ask for port {health_check_port(service, first.config)} on overlapping addresses ({which} "
+                 "on every address of both families: --nodeport-addresses names no CIDR of its family), so only "
+                 "the first proxier to sync listens, answering with its own family's count, and the other's listen "
+                 "fails (address already in use)")
+    else:
+        said += "; each answers the probes to its own family's node addresses"
+    return [Diagnostic(said, kind="Service", object=service.key, severity=Severity.NOTE)]
+
+
+def answer_json(answers: Sequence[FamilyAnswer]) -> dict[str, object]:
+    """The simulated family's answer as before, with its ``ipFamily``; on a dual-stack node the other family's
+    server's answer under ``otherFamily`` and whether they ask for the port on overlapping addresses, so that only
+    the first proxier to sync gets it (``portConflict``)."""
+    first = answers[0]
+    out: dict[str, object] = {**first.response.as_json(), "ipFamily": f"IPv{first.family}"}
+    if len(answers) == 2:
+        out["otherFamily"] = {**answers[1].response.as_json(), "ipFamily": f"IPv{answers[1].family}"}
+        out["portConflict"] = bool(wildcard_families(answers))
+    return out
 
 
 def check_one_node(args: argparse.Namespace) -> None:
