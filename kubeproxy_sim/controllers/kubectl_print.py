@@ -115,8 +115,8 @@ def _go_yaml_cmp(a: str, b: str) -> int:
     return -1 if go_yaml_less(a, b) else 1 if go_yaml_less(b, a) else 0
 
 
-# Python's sort with Less; Go's sort.Sort can order otherwise where Less is not transitive (a1b < a9 < a10 < a12
-# < a1b), which the keys of the objects printed here (field names, label and annotation keys) do not run into
+# Python's sort with Less. Where Less is not transitive (a1b < a9 < a10 < a12 < a1b) kubectl itself prints such
+# keys in an order that changes from run to run (go-yaml sorts them from Go's random map order): any is its
 _GO_YAML_KEY = functools.cmp_to_key(_go_yaml_cmp)
 
 
