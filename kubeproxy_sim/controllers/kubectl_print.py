@@ -22,9 +22,11 @@ invent it: ``uid``, ``resourceVersion``, ``generation``, ``creationTimestamp`` (
 ``containerStatuses``, the service-account token volume (named with a random suffix), annotations the model does
 not read (a Service keeps its topology ones, and kubectl's last-applied-configuration, whose document the model
 keeps; the other kinds' is not kept) and a Service's ``ipFamilyPolicy`` (admission reads it; the model keeps the
-families it gave). A bare pod's containers
-are left out too: the model keeps their images and ports, not their names. What is left reads back with
-``kubeproxy-sim rules -f`` (the Services, slices, Nodes and Pods kube-proxy reads).
+families it gave). A bare pod's containers are left out too: the model keeps their images and ports, not their
+names. A pod template's fields the model does not read (a container's ``resources``, ``imagePullPolicy``, the
+``serviceAccountName``, ``dnsPolicy``...) are printed as the API server defaults them, as the model takes them:
+right for ``create deployment`` and a manifest that leaves them out, not for one that sets them. What is printed
+reads back with ``kubeproxy-sim rules -f`` (the Services, slices, Nodes and Pods kube-proxy reads).
 """
 
 from __future__ import annotations
