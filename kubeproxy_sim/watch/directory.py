@@ -10,12 +10,12 @@ once, finished. What is read goes through the objects loader, one file at a time
 
 Things that go wrong are reported and never stop the source:
 
-* a file that does not parse yet (a half-written YAML or JSON, bytes that are
-  not UTF-8; a syntax error in any document holds back the whole file, and
-  says so), or that parses as no object at all while it held some (a stray
-  line of text), keeps its previous objects; it is reported once and read again
-  after another debounce period, until it is usable (an emptied file removes
-  its objects);
+* a file that does not parse (a syntax error in any document holds back the
+  whole file, and says so in that one line), is not text kubectl reads (not
+  UTF-8, UTF-16 or UTF-32), or parses as no object at all while it held some
+  (a stray line of text), keeps its previous objects; it is reported once and
+  read again after another debounce period, until it is usable (an emptied
+  file removes its objects);
 * an object that fails validation keeps its previous version (as the API server
   would refuse the update), and is reported once: a later read of its file (another
   document edited) that leaves it as it was says nothing new;
@@ -229,7 +229,7 @@ class DirectorySource:
         except OSError as exc:
             return self._not_ready(state, file, signature, [manifest_unreadable(file, exc)], problems, "not readable")
         if undecodable is not None:
-            return self._not_ready(state, file, signature, [undecodable], problems)
+            return self._not_ready(state, file, signature, [undecodable], problems, "not readable")
         revisions: dict[str, str] = {}
         raw_objects: list[dict[str, Any]] = []
         # mirror=False: the Service of an Endpoints may be in another file
@@ -240,13 +240,15 @@ class DirectorySource:
             # (said with the file's other documents that are no object)
             unparsed = [d for d in result.diagnostics
                         if d.severity is Severity.ERROR and (d.kind is None or d in result.unparsed)]
-            return self._not_ready(state, file, signature, unparsed, problems)
+            return self._not_ready(state, file, signature, unparsed, problems, syntax=result.unparsed)
         objects = _cluster_objects(result.cluster)
         broken = [d for d in result.diagnostics if d.severity is Severity.ERROR and d.kind is None]
         if broken and not objects and not result.endpoints and (state.objects or state.endpoints):
             # parses, but as no object at all (a stray line of text, a missing kind): an edit gone wrong, not
             # the removal of everything the file held (an emptied file says that), so it is treated as unready
-            return self._not_ready(state, file, signature, broken, problems)
+            return self._not_ready(state, file, signature, broken, problems,
+                                   "no object in it now, yet it is not empty: taken for an edit gone wrong, not a "
+                                   "removal (emptying the file removes its objects)")
         endpoints = {e.key: e for e in result.endpoints}
         said = []
         for d in result.diagnostics:
@@ -284,17 +286,27 @@ class DirectorySource:
         return keep_previous((Kind(kind), key), state.objects, objects) is not None
 
     def _not_ready(self, state: _FileState, file: str, signature: Signature, found: list[Diagnostic],
-                   problems: list[Diagnostic], what: str = "file not usable yet (half-written?)") -> bool:
-        """Report a file that does not parse, or cannot be read (``what`` it is then), once per version of it;
-        its previous objects stay."""
+                   problems: list[Diagnostic], what: str | None = None,
+                   syntax: tuple[Diagnostic, ...] = ()) -> bool:
+        """Report a file that does not parse, cannot be read, or holds nothing any more (``what`` it is then,
+        and that it will be read again), once per version of it; its previous objects stay. A file that does not
+        parse (``what`` None) is said by its syntax error alone, which says the file is held back: the debounce
+        has passed, so the file is as its writer left it, and guessing it half-written would be wrong for a
+        finished one (u1); the objects it keeps are added to that one line (its last ``syntax`` error's)."""
         if state.reported != signature:
             state.reported = signature
             count = len(state.objects)
-            held = (f"; its {count} object{'s' if count > 1 else ''} read before {'are' if count > 1 else 'is'} kept"
+            held = (f"its {count} object{'s' if count > 1 else ''} read before {'are' if count > 1 else 'is'} kept"
                     if count else "")
+            if what is None and found:
+                at = max((i for i, d in enumerate(found) if d in syntax), default=len(found) - 1)
+                if held:
+                    found = [*found[:at], replace(found[at], message=f"{found[at].message}; {held}"), *found[at + 1:]]
+                problems.extend(found)
+                return False
             problems.extend(found)
-            problems.append(Diagnostic(f"{what}; will read it again{held}", file=file,
-                                       severity=Severity.WARNING))
+            problems.append(Diagnostic(f"{what or 'not usable'}; will read it again{'; ' + held if held else ''}",
+                                       file=file, severity=Severity.WARNING))
         return False
 
     # -- polling ----------------------------------------------------------------------------------
