@@ -4,7 +4,8 @@ applied to that (controllers.patch), and the result read back as the API server 
 A Service is read back whole by the objects layer's decoder after the API server's own clean-up of a type change
 (registry/core/service/strategy.go dropTypeDependentFields: node ports, healthCheckNodePort, the external
 traffic policy and, to ExternalName, the cluster IPs are dropped when the new type has no use for them and the
-patch left them as they were), then checked as validateServiceExternalTrafficPolicy checks it, and compared
+patch left them as they were), then checked as ValidateService checks the fields one type alone may carry
+(objects.service_type_rules: source ranges, node ports, the external traffic policy, ...), and compared
 with the patched document: a field the decoded Service does not give back is one the model does not hold. A Deployment
 patch may change ``spec.replicas`` and its containers' images (what ``scale`` and ``set image`` change); a Pod
 patch its labels. Any other field a patch changes is not modelled and refused as such (the real API server
@@ -22,6 +23,7 @@ import yaml
 from kubeproxy_sim.controllers.model import Deployment, SimPod
 from kubeproxy_sim.controllers.patch import MERGE_KEYS, PatchError, apply_patch
 from kubeproxy_sim.objects.model import Origin, Service, ServiceType, TrafficPolicy
+from kubeproxy_sim.objects.service_type_rules import invalid_message, service_errors
 
 _EXTERNAL_TYPES = (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER)
 
@@ -166,10 +168,9 @@ def patched_service(service: Service, kind: str, patch: Any, annotations: tuple[
         raise Refused(f'The Service "{service.name}" is invalid: metadata.annotations: expected a map of strings')
     _drop_type_dependent(old, new)
     spec = _mapping(new.get("spec"))
-    policy = spec.get("externalTrafficPolicy")
-    if policy is not None and not _accessible(spec.get("type", "ClusterIP"), spec):
-        raise Refused(f'The Service "{service.name}" is invalid: spec.externalTrafficPolicy: Invalid value: '
-                      f'"{policy}": may only be set for externally-accessible services')
+    refused = service_errors(new)
+    if refused:
+        raise Refused(invalid_message("Service", service.name, refused))
     report = Report("", "Service", service.key)
     decoded = decode_service(new, service.origin or Origin(), report, f"Service {service.key}")
     problems = [d for d in report.diagnostics if d.severity.name == "ERROR"]

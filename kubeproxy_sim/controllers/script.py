@@ -60,7 +60,8 @@ from kubeproxy_sim.controllers.topology import ANNOTATIONS
 from kubeproxy_sim.errors import Diagnostic
 from kubeproxy_sim.objects.decode import LABEL_VALUE
 from kubeproxy_sim.objects.mirror import Endpoints
-from kubeproxy_sim.objects.model import Cluster, Node, Pod, Protocol, Service, ServiceType
+from kubeproxy_sim.objects.model import Cluster, Node, Origin, Pod, Protocol, Service, ServiceType
+from kubeproxy_sim.objects.service_type_rules import invalid_message, service_errors
 
 DEFAULT_NAMESPACE = "default"
 COMMANDS = ("create deployment", "expose", "scale", "set image", "rollout status|undo|history", "label pods",
@@ -828,6 +829,7 @@ def _apply_services(world: World, manifests: Manifests, rng: random.Random) -> t
             admitted, wanted = _merged_service(world, current, service, json.loads(documents[service.key]),
                                                policies.get(service.key), rng)
         else:
+            _check_type_fields(service, documents.get(service.key))
             admitted = W.admit_service(world, service, rng, policy=policies.get(service.key),
                                        written=written.get(service.key, NOTHING_WRITTEN))
             wanted = tuple(sorted(annotations.get(service.key, ())))  # a changed topology annotation is a change
@@ -840,6 +842,16 @@ def _apply_services(world: World, manifests: Manifests, rng: random.Random) -> t
         world = W.put_service(world, admitted, wanted)
     last = {k: v for k, v in world.services_last_applied if k not in documents}
     return replace(world, services_last_applied=tuple(sorted({**last, **documents}.items()))), notes
+
+
+def _check_type_fields(service: Service, document: str | None) -> None:
+    """A created Service's fields its type may not carry refused as the API server refuses them (ValidateService,
+    objects.service_type_rules), read from its manifest as written: the decoder reads some of them leniently (an
+    externalTrafficPolicy on a ClusterIP Service is read as Cluster, with a warning), the API server does not."""
+    errors = service_errors(json.loads(document)) if document is not None else ()
+    if errors:
+        file = service.origin.file if service.origin.file != Origin().file else None
+        raise W.ActionError(invalid_message("Service", service.name, errors), file)
 
 
 def _merged_service(world: World, current: Service, service: Service, modified: dict[str, Any],
