@@ -35,6 +35,7 @@ import functools
 import json
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from kubeproxy_sim.controllers.model import (
@@ -294,8 +295,12 @@ def pod_object(world: World, pod: SimPod) -> dict[str, Any]:
         spec["tolerations"] = [_toleration(t) for t in pod.tolerations]
     api = pod.at(now)
     status: dict[str, Any] = {"phase": api.phase, "qosClass": "BestEffort"}
-    conditions = [{"status": "True" if pod.node_name is not None else "False", "type": "PodScheduled"}]
-    if pod.node_name is not None:  # the kubelet's Ready before the scheduler's PodScheduled, as the API holds them
+    conditions: list[dict[str, str]] = [{"status": "True" if pod.node_name is not None else "False",
+                                         "type": "PodScheduled"}]
+    if pod.node_name is None:  # the scheduler's reason, and its FailedScheduling message once it has tried
+        conditions[0]["reason"] = "Unschedulable"
+        conditions[0].update(("message", m) for key, m in world.unschedulable if key == pod.key)
+    else:  # the kubelet's Ready before the scheduler's PodScheduled, as the API holds them
         conditions.insert(0, {"status": "True" if api.ready else "False", "type": "Ready"})
         node = next((n for n in world.nodes if n.name == pod.node_name), None)
         if node is not None and node.host_ips and not pod.unreported:
@@ -342,8 +347,9 @@ def replica_set_object(world: World, rs: ReplicaSet) -> dict[str, Any]:
     from kubeproxy_sim.controllers.decode import CHANGE_CAUSE
     from kubeproxy_sim.controllers.deployment import fenceposts
 
-    d = world.deployment(rs.namespace, rs.owner)
-    surge = fenceposts(d)[0] if d is not None and d.strategy is Strategy.ROLLING_UPDATE else 0
+    d = world.deployment(rs.namespace, rs.owner)  # MaxSurge of the Deployment at the size the set was scaled for
+    rolling = d is not None and d.strategy is Strategy.ROLLING_UPDATE
+    surge = fenceposts(replace(d, replicas=rs.desired))[0] if d is not None and rolling else 0
     annotations = [("deployment.kubernetes.io/desired-replicas", str(rs.desired)),
                    ("deployment.kubernetes.io/max-replicas", str(rs.desired + surge)),
                    ("deployment.kubernetes.io/revision", str(rs.revision))]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -254,3 +255,19 @@ def test_an_applied_service_carries_kubectls_annotation(tmp_path: Path) -> None:
         '      {"apiVersion":"v1","kind":"Service","metadata":{"annotations":{},')
     if shutil.which(KUBECTL) is not None:
         assert P.to_yaml(docs["web"]) == _kubectl(docs["web"], "yaml", tmp_path)
+
+
+def test_a_pod_no_node_takes() -> None:
+    """PodScheduled False with the scheduler's reason and its FailedScheduling message; no Ready condition, no
+    node, no IPs; the sets' max-replicas is their desired count plus the Deployment's surge at that count."""
+    world, rng = deployed(0)
+    world = replace(world, node_max_pods=(("node1", 1), ("node2", 1)))
+    world = W.scale(world, "default", "web", 3, rng)
+    pods = [doc for _, _, _, doc in P.documents(world, "pods", lambda w: [])]
+    (pending,) = [p for p in pods if "nodeName" not in p["spec"]]
+    assert pending["status"] == {"conditions": [{
+        "message": "0/2 nodes are available: 2 Too many pods. preemption: 0/2 nodes are available: 2 No preemption "
+                   "victims found for incoming pod.", "reason": "Unschedulable", "status": "False",
+        "type": "PodScheduled"}], "phase": "Pending", "qosClass": "BestEffort"}
+    (rs,) = [doc for _, _, _, doc in P.documents(world, "replicasets", lambda w: [])]
+    assert rs["metadata"]["annotations"]["deployment.kubernetes.io/max-replicas"] == "4"  # 3 + 25% of 3 rounded up
