@@ -265,7 +265,11 @@ def _pod_spec(template: PodTemplate, containers: bool = True) -> dict[str, Any]:
 
 
 def _template(template: PodTemplate) -> dict[str, Any]:
-    meta: dict[str, Any] = {"labels": dict(template.labels)} if template.labels else {}
+    """spec.template; its metadata's creationTimestamp is the null a 1.33 API server writes for a zero time (it
+    is left out only since 1.34, kubernetes/kubernetes#130989)."""
+    meta: dict[str, Any] = {"creationTimestamp": None}
+    if template.labels:
+        meta["labels"] = dict(template.labels)
     if template.deletion_cost is not None:
         meta["annotations"] = {POD_DELETION_COST: template.deletion_cost}
     return {"metadata": meta, "spec": _pod_spec(template)}

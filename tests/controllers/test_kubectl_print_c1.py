@@ -159,6 +159,8 @@ def test_objects_carry_what_the_model_holds() -> None:
     assert deployment["metadata"]["annotations"] == {"deployment.kubernetes.io/revision": "2"}
     assert deployment["spec"]["strategy"] == {"rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
                                               "type": "RollingUpdate"}
+    assert deployment["spec"]["template"]["metadata"] == {"creationTimestamp": None, "labels": {"app": "web"}}
+    assert "      creationTimestamp: null\n" in P.to_yaml(deployment)  # a 1.33 API server's zero time
     assert deployment["status"] == {"replicas": 4, "updatedReplicas": 1, "readyReplicas": 3, "availableReplicas": 3}
     pods = [d for (kind, _), d in docs.items() if kind == "Pod"]
     broken = [p for p in pods if p["spec"]["containers"][0]["image"] == IMAGE_BROKEN]
