@@ -97,7 +97,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="follow a manifest directory or an API server and print each sync's iptables-restore input",
         description="Follow a directory of manifests (-f DIR) or a live API server (--kubeconfig FILE) the way "
         "kube-proxy follows its watches, and print each sync's iptables-restore input under a header line "
-        "'# sync N full|partial (X ms)'.",
+        "'# sync N full|partial (X ms) REASON[: NS/NAME, ...]': why it ran (initial, changes, retry, "
+        "full-sync-period) and the services whose changes it took in.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -294,6 +295,23 @@ def _only(lines: list[str], names: set[str]) -> Iterator[str]:
             yield from chain_lines
 
 
+NO_RULE_CHANGED = "(no rule changed)"
+"""What --diff prints under the header of a sync that changed no kube-proxy rule (-o json's ``diff`` is "")."""
+NAMED_SERVICES = 3
+"""How many of a sync's changed services its text header names before '+N more' (-o json's ``changed`` has all)."""
+
+
+def why_synced(report: SyncReport) -> str:
+    """The header's end: the sync's ``reason`` as -o json writes it and, after ':', the services whose changes it
+    took in (``changed``), the first :data:`NAMED_SERVICES` of them and how many more (u1: the text said neither)."""
+    names = sorted(report.changed)
+    if not names:
+        return report.reason.value
+    more = len(names) - NAMED_SERVICES
+    shown = ", ".join(names[:NAMED_SERVICES]) + (f", +{more} more" if more > 0 else "")
+    return f"{report.reason.value}: {shown}"
+
+
 class Printer:
     """Writes each sync as text, a diff, or one JSON line, flushed at once (a pipe sees each sync as it ends)."""
 
@@ -317,10 +335,12 @@ class Printer:
         if self.json:
             self.out.write(json.dumps(self._record(report, diff, render_ruleset)) + "\n")
         else:
-            header = f"# sync {report.number} {kind} ({report.duration * 1000:.1f} ms)"
+            header = f"# sync {report.number} {kind} ({report.duration * 1000:.1f} ms) {why_synced(report)}"
             self.out.write(self.console.paint(header, "bold") + "\n")
             if diff is None:
                 self.out.write(render_ruleset(report.restore))
+            elif not diff:
+                self.out.write(NO_RULE_CHANGED + "\n")
             else:
                 self.out.write("".join(self._paint_diff(line) + "\n" for line in diff))
         self.out.flush()
