@@ -10,23 +10,24 @@ keys in go-yaml's order (:func:`go_yaml_less`), 2-space indent, block style, a s
 a string with a newline as a literal block, one go-yaml would read as another type (``"80"``, ``"yes"``, ``""``)
 double-quoted, one that cannot be plain (``'-'``) single-quoted, lines folded at 80 columns). Both were compared
 byte for byte with kubectl 1.33's printers (``kubectl patch --local -p {} -o json|yaml -f FILE`` prints offline
-with the same printers; tests/controllers/test_get_output_c1.py).
+with the same printers; tests/controllers/test_kubectl_print_c1.py).
 
 The objects (:func:`documents`) carry the fields the model holds, with the defaults the API server and the
 controllers fill in that the model knows (a Service's ``status.loadBalancer: {}``, a pod's ``dnsPolicy``,
 ``schedulerName``, its containers' ``imagePullPolicy``, a Deployment's ``strategy`` and ``status`` counts). They
 leave out, as the Service builder (kubectl_patch.service_document) does, what the model does not hold rather than
-invent it: ``uid``, ``resourceVersion``, ``generation``, ``creationTimestamp`` (the scenario clock has no date),
-``managedFields``, and so ``ownerReferences`` (which need the owner's uid), every timestamp (a condition's
-``lastTransitionTime``, a NoExecute taint's ``timeAdded``, ``deletionTimestamp``), the kubelet's ``nodeInfo`` and
-``containerStatuses``, the service-account token volume (named with a random suffix), annotations the model does
-not read (a Service keeps its topology ones, and kubectl's last-applied-configuration, whose document the model
-keeps; the other kinds' is not kept) and a Service's ``ipFamilyPolicy`` (admission reads it; the model keeps the
-families it gave). A bare pod's containers are left out too: the model keeps their images and ports, not their
-names. A pod template's fields the model does not read (a container's ``resources``, ``imagePullPolicy``, the
-``serviceAccountName``, ``dnsPolicy``...) are printed as the API server defaults them, as the model takes them:
-right for ``create deployment`` and a manifest that leaves them out, not for one that sets them. What is printed
-reads back with ``kubeproxy-sim rules -f`` (the Services, slices, Nodes and Pods kube-proxy reads).
+invent it: ``uid``, ``resourceVersion``, ``generation``, ``creationTimestamp`` (the scenario clock has no date; a
+pod template's is the null of a zero time), ``managedFields``, and so ``ownerReferences`` (which need the owner's
+uid), every timestamp (a condition's ``lastTransitionTime``, a NoExecute taint's ``timeAdded``,
+``deletionTimestamp``), the kubelet's ``nodeInfo`` and ``containerStatuses``, the service-account token volume
+(named with a random suffix), annotations the model does not read (a Service keeps its topology ones, and kubectl's
+last-applied-configuration, whose document the model keeps; the other kinds' is not kept) and a Service's
+``ipFamilyPolicy`` (admission reads it; the model keeps the families it gave). A bare pod's containers are left out
+too: the model keeps their images and ports, not their names. A pod template's fields the model does not read (a
+container's ``resources``, ``imagePullPolicy``, the ``serviceAccountName``, ``dnsPolicy``...) are printed as the API
+server defaults them, as the model takes them: right for ``create deployment`` and a manifest that leaves them out,
+not for one that sets them. What is printed reads back with ``kubeproxy-sim rules -f`` (the Services, slices, Nodes
+and Pods kube-proxy reads).
 """
 
 from __future__ import annotations
