@@ -129,11 +129,14 @@ def service_errors(doc: Mapping[str, Any]) -> tuple[FieldError, ...]:
             *type_field_errors(spec, annotations if isinstance(annotations, Mapping) else None))
 
 
-def manifest_problems(spec: Mapping[str, Any], metadata: Any) -> list[tuple[str, str]]:
-    """(field path as the manifest writes it, message) for each field of :func:`type_field_errors` (but the
-    external traffic policy, which the manifest reader reads leniently and warns of itself, and a health check
-    node port it refused as no port): what the manifest reader refuses, naming the type and that the API server
-    would refuse the object."""
+def manifest_problems(spec: Mapping[str, Any], metadata: Any) -> list[tuple[str, str, bool]]:
+    """(field path as the manifest writes it, message, whether it is an error) for each field of
+    :func:`type_field_errors` but the external traffic policy (the manifest reader reads that one leniently and
+    warns of it itself), naming the type and that the API server refuses the object. A health check node port the
+    Service does not need is only a warning: kube-proxy reads it only where apiservice.NeedsHealthCheck (its
+    serviceport.go), so it changes nothing, and upstream's proxier tests, which rulesets/ reproduce, build
+    LoadBalancer Services with externalTrafficPolicy Cluster that carry one; one the reader refused as no port is
+    not told again."""
     annotations = metadata.get("annotations") if type(metadata) is dict else None
     if type(annotations) is not dict:
         annotations = None
@@ -143,9 +146,15 @@ def manifest_problems(spec: Mapping[str, Any], metadata: Any) -> list[tuple[str,
     if not errors:
         return []
     this = f"type {service_type(spec)}"
-    return [(_WRITTEN.get(e.path, e.path), f"{e.detail} (this Service: {this}"
-             f"{_with_policy(spec) if e.path == 'spec.healthCheckNodePort' else ''}); the API server refuses it")
-            for e in errors if e.path != "spec.healthCheckNodePort" or _a_port(e.value)]
+    found = []
+    for e in errors:
+        if e.path != "spec.healthCheckNodePort":
+            found.append((_WRITTEN.get(e.path, e.path), f"{e.detail} (this Service: {this}); the API server refuses "
+                                                         "it", True))
+        elif _a_port(e.value):
+            found.append((e.path, f"{e.detail} (this Service: {this}{_with_policy(spec)}); the API server refuses "
+                                  "the Service, and kube-proxy ignores the port", False))
+    return found
 
 
 def _a_port(value: Any) -> bool:

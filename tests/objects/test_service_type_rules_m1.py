@@ -92,10 +92,12 @@ def test_the_manifest_readers_messages_name_the_field_as_written() -> None:
     spec = {"type": "NodePort", "loadBalancerSourceRanges": ["10.0.0.0/8"], "externalTrafficPolicy": "Local",
             "healthCheckNodePort": 32001}
     assert R.manifest_problems(spec, {"name": "np"}) == [
-        ("spec.loadBalancerSourceRanges", f"{LB_ONLY} (this Service: type NodePort); the API server refuses it"),
+        ("spec.loadBalancerSourceRanges", f"{LB_ONLY} (this Service: type NodePort); the API server refuses it", True),
+        # kube-proxy reads a health check port only where NeedsHealthCheck: told, not refused
         ("spec.healthCheckNodePort", f"{HC_ONLY} (this Service: type NodePort, externalTrafficPolicy Local); the "
-                                     "API server refuses it")]
+                                     "API server refuses the Service, and kube-proxy ignores the port", False)]
     assert R.manifest_problems({"externalTrafficPolicy": "Local"}, None) == []  # the reader warns of that itself
+    assert R.manifest_problems({"type": "NodePort", "healthCheckNodePort": -5}, None) == []  # refused as no port
     key = R.SOURCE_RANGES_ANNOTATION
     assert R.manifest_problems({}, {"annotations": {key: "10.0.0.0/8"}})[0][0] == f"metadata.annotations.{key}"
 
