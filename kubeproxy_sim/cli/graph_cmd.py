@@ -75,7 +75,8 @@ def output_format(args: argparse.Namespace) -> str:
         return args.format
     if args.output:
         if suffix not in SUFFIX_FORMATS:
-            raise InputError(Diagnostic(f"cannot tell the format from {args.output!r}; expected --format "
+            # a file name of the wrong shape for -o (README's exit statuses: a usage error, as the mismatch above)
+            raise UsageError(Diagnostic(f"cannot tell the format from {args.output!r}; expected --format "
                                         f"{'|'.join(FORMATS)} or a file ending in "
                                         f"{', '.join(SUFFIX_FORMATS)}", field="-o"))
         return SUFFIX_FORMATS[suffix]

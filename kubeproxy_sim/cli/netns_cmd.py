@@ -207,11 +207,11 @@ def run_up(args: argparse.Namespace) -> int:
     from kubeproxy_sim.analysis.render import counted
     from kubeproxy_sim.cli.options import load_inputs
     from kubeproxy_sim.kernel import build, env
-    from kubeproxy_sim.kernel.plan import check_name, check_placed, checked_clients, plan
+    from kubeproxy_sim.kernel.plan import check_placed, checked_clients, plan
     from kubeproxy_sim.kernel.send import topology_record
     from kubeproxy_sim.kernel.state import state_dir
 
-    check_name(args.name)
+    usable_name(args.name, "--name")
     env.require()
     inputs = load_inputs(args)
     report([d for d in inputs.diagnostics if d.severity is not Severity.NOTE], args)
@@ -321,12 +321,19 @@ def run_exec(args: argparse.Namespace) -> int:
 def _check_cluster_name(name: str) -> None:
     """A positional NAME that ``netns up`` would refuse, refused in plan.check_name's words but named NAME (its
     words name --name, the flag of netns up, which these commands do not take)."""
+    usable_name(name, "NAME")
+
+
+def usable_name(name: str, field: str) -> str:
+    """``name`` when ``netns up`` can make namespaces of it; else a usage error (exit 2, with the help pointer):
+    a name of the wrong shape is a flag's or argument's value of the wrong shape, as README's exit statuses say (u1:
+    `netns up --name Bad_Name` exited 1). ``field``: --name, or NAME for the commands that take it positionally."""
     from kubeproxy_sim.kernel.plan import check_name
 
     try:
-        check_name(name)
+        return check_name(name)
     except InputError as exc:
-        raise InputError(dataclasses.replace(exc.diagnostics[0], field="NAME")) from None
+        raise UsageError(dataclasses.replace(exc.diagnostics[0], field=field)) from None
 
 
 def run_down(args: argparse.Namespace) -> int:
@@ -419,12 +426,11 @@ def run_verify(args: argparse.Namespace) -> int:
     from fractions import Fraction
 
     from kubeproxy_sim.kernel import env
-    from kubeproxy_sim.kernel.plan import check_name
     from kubeproxy_sim.kernel.state import state_dir
     from kubeproxy_sim.kernel.verify import render_table, verify
     from kubeproxy_sim.simulator.topology import DEFAULT_BRIDGE
 
-    name = check_name(args.name or f"verify-{os.getpid()}")
+    name = usable_name(args.name or f"verify-{os.getpid()}", "--name")
     _check_verify_args(args)
     if not args.rules:
         return _run_verify_objects(args, name)
