@@ -17,6 +17,7 @@ Counters (a line's ``[packets:bytes]``, a rule's ``-c``, a chain's) are read as
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import itertools
@@ -53,6 +54,14 @@ _ALIAS_WORD = re.compile(
     r"|in-interface|out-interface|fragment|match|jump|goto)|c)(?: |$)"
 )
 _NOT_NEGATABLE = frozenset({"-m", "-j", "-g", "--match", "--jump", "--goto", "!"})
+_FAMILY_WORD = re.compile(r"(?<![^ \t])(?:-[46]|--ipv[46]?)(?![^ \t])")
+"""A word that may be a rule's -4 or -6 (or a value that looks like one): such a rule is read by the interpreter
+(syntax.FAMILY_WORDS)."""
+
+
+def _family_word(text: str) -> bool:
+    """Whether ``text`` may hold a -4, -6, --ipv4 or --ipv6 (a cheap test first: most rules hold none)."""
+    return ("-4" in text or "-6" in text or "--ipv" in text) and _FAMILY_WORD.search(text) is not None
 
 
 _ECN_OPTION = re.compile(r'(?:^|[ \t])-(?:j|-jump)[ \t]+"?ECN"?[ \t](?:.*?[ \t])??(--ecn-[a-z-]+)')
@@ -109,7 +118,7 @@ def is_canonical_text(spec: str, words: bool = True) -> bool:
         return False
     if '"' in spec and not _quotes_canonical(spec):
         return False
-    if _ALIAS_WORD.search(" " + spec) is not None:
+    if _ALIAS_WORD.search(" " + spec) is not None or _family_word(spec):
         return False
     if not words:  # (the bulk path keeps unchecked text: an option unknown, or abbreviated, is read when used)
         return "!" not in spec or _bang_canonical(spec.split(" "))
@@ -495,6 +504,7 @@ class _Parser:
         self.shapes = _Shapes()
         self.text = ""  # the text being read (for messages that look ahead)
         self.ipv6_only = False  # a line no shape vouched for names a match only IPv6 has (_IPV6_ONLY; note_line)
+        self.family: bool | None = None  # the family given (True: IPv6), which a rule's -4 or -6 is read against
         self.placed: list[tuple[_TableState, int, str]] = []  # ... or a match of some hooks only (_PLACED_MATCH):
         # its table, line and text (note_line), which the hooks' checks read, not the whole text (judged)
         self.named_hosts: list[tuple[_TableState, int, str]] = []  # ... or an -s/-d name with a mask, which the
@@ -515,6 +525,7 @@ class _Parser:
     def run(self, text: str, ipv6: bool | None) -> list[_TableState]:
         """The tables of ``text``; an error inside a table gives way to a refused jump of its rules before it
         (:meth:`earlier_jump`), and to a refusal that waits for the family (:meth:`earlier_in_family`)."""
+        self.family = ipv6
         try:
             return self.read(text)
         except RulesSyntaxError as error:
@@ -951,7 +962,10 @@ class _Parser:
             self.note_values(line)
         else:
             self.note_values(line)
-            rule = self.rule(name, syntax.tokenize(spec, line=self.lineno, file=self.file), counters)
+            try:
+                rule = self.rule(name, syntax.tokenize(spec, line=self.lineno, file=self.file), counters)
+            except syntax.OtherFamilyRule:
+                return  # (iptables-restore skips the line: see command)
             self.added(table, rule.spec)
             self.note_target(chain, rule.parsed)
             chain.rule_list().append(rule)
@@ -1156,7 +1170,7 @@ class _Parser:
     def rule(self, chain: str, tokens: list[syntax.Token], counters: tuple[int, int] | None) -> Rule:
         """A rule with its canonical text and typed view (``-c P B`` inside the rule sets counters)."""
         tokens, counters = self.inline_counters(tokens, counters)
-        text, parsed = syntax.canonical_spec(tokens, line=self.lineno, file=self.file)
+        text, parsed = syntax.canonical_spec(tokens, line=self.lineno, file=self.file, family=self.family)
         if self.validate and self.table is not None:  # (a rule of canonical text is checked at COMMIT)
             self.check_jumps(self.table, [(text, self.lineno)])
         if self.validate and chain in _WRONG_INTERFACE:
@@ -1200,6 +1214,11 @@ class _Parser:
         self.note_line(line)
         self.note_values(line)
         tokens = syntax.tokenize(line, line=self.lineno, file=self.file)
+        while self.family is not None and tokens and not tokens[0].quoted and tokens[0].text in syntax.FAMILY_WORDS:
+            # (``-4 -A INPUT ...``, a file for both restores: the other family's line is skipped, as in a rule)
+            if syntax.FAMILY_WORDS[tokens[0].text] != self.family:
+                return
+            tokens = tokens[1:]
         verb = _COMMANDS.get(tokens[0].text) if tokens else None
         if verb is None:
             raise self.error("unknown command", tokens[0].text if tokens else line,
@@ -1211,7 +1230,13 @@ class _Parser:
         if verb in _EDITING_COMMANDS:
             table.edited = True
         if verb in _RULE_COMMANDS:
-            self.rule_command(table, verb, args, counters)
+            try:
+                self.rule_command(table, verb, args, counters)
+            except syntax.OtherFamilyRule as other:
+                if verb == "-R":
+                    raise self.error(f"-R with {other} (the other family's) crashes iptables-restore v1.8.9",
+                                     str(other), "no -4/-6 of the other family in a -R line") from None
+                # (iptables-restore skips the line: nothing of it is read after the word, nothing is done)
         elif verb in ("-F", "-Z"):
             self.flush_or_zero(table, verb, args)
         elif verb == "-N":
@@ -1230,6 +1255,17 @@ class _Parser:
         else:
             self.set_policy(table, args, counters)
 
+    def family_read(self, verb: str, index: int | None, rest: list[syntax.Token]) -> list[syntax.Token]:
+        """A rule's words holding a -4 or -6 (:meth:`syntax._Interpreter.family_word`), read before its chain is
+        looked up, as iptables-restore reads the line before it looks: the other family's makes the line skipped
+        (:class:`syntax.OtherFamilyRule`, also for a chain that does not exist). ``-D CHAIN NUMBER`` reads no rule:
+        either family's word is nothing to it (both restores delete the rule)."""
+        if verb == "-D" and index is not None:
+            return [t for t in rest if t.quoted or t.text not in syntax.FAMILY_WORDS]
+        with contextlib.suppress(RulesSyntaxError):  # (its own error comes in its turn: the chain's first, as before)
+            syntax.interpret(rest, line=self.lineno, file=self.file, family=self.family)
+        return rest
+
     def one_arg(self, verb: str, args: list[syntax.Token], what: str) -> str:
         if len(args) != 1:
             raise self.error(f"{verb} takes {what}", " ".join(a.text for a in args) or "end of line", what)
@@ -1239,12 +1275,14 @@ class _Parser:
                      counters: tuple[int, int] | None) -> None:
         if not args:
             raise self.error(f"{verb} needs a chain name", "end of line", f"{verb} CHAIN ...")
-        chain = self.chain(table, args[0].text)
         rest = args[1:]
         index: int | None = None
         if verb != "-A" and rest and not rest[0].quoted and rest[0].text.isascii() and rest[0].text.isdigit():
             index = int(rest[0].text)
             rest = rest[1:]
+        if self.family is not None and any(not t.quoted and t.text in syntax.FAMILY_WORDS for t in rest):
+            rest = self.family_read(verb, index, rest)
+        chain = self.chain(table, args[0].text)
         if index is not None:
             count = len(chain.rule_list())
             limit = count + (1 if verb == "-I" else 0)
@@ -2126,7 +2164,10 @@ def _misplaced(state: _TableState, line: str, ipv6: bool,
     if verb != "-A" and number.isascii() and number.isdigit():  # as the parser reads a number
         rest = rest[1:]
     rest = _inline_counters(rest)[0]  # a restore input's -c PACKETS BYTES, likewise
-    spec = syntax.interpret(rest)  # (read without error already: the parser has seen every line)
+    try:
+        spec = syntax.interpret(rest, family=ipv6)  # (read without error already: the parser has seen every line)
+    except syntax.OtherFamilyRule:
+        return None  # (a line the restore skips: see _Parser.command)
     target = spec.target
     foreign = syntax.foreign_extension(spec, ipv6)
     if foreign is not None and (target is None or foreign[1] != target.name or target.name not in state.chains):
@@ -2295,6 +2336,8 @@ def parse_ruleset(text: str, *, file: str | None = None, ipv6: bool | None = Non
     ``ipv6=None`` guesses the family from the address of the earliest line (:func:`_family`), without one
     IPv4 unless only IPv6 loads the rules' extensions (:func:`_judged`).
     """
+    if ipv6 is None and _family_words_in(text):
+        return _either_family(text, file, validate)
     # Hundreds of thousands of acyclic objects (see objects.bulk), about one per 100 bytes of kube-proxy's own
     # dump (other dumps build more): a large one is collected on the way in. Nothing here catches an exception
     # bound to a name or calls netaddr, whose errors are reference cycles, so no garbage cycle is made inside.
@@ -2316,6 +2359,25 @@ def parse_ruleset(text: str, *, file: str | None = None, ipv6: bool | None = Non
         if found is not None:
             raise found[1]
         return Ruleset(tuple(frozen[t.line] for t in tables), family)
+
+
+def _family_words_in(text: str) -> bool:
+    """Whether ``text`` may hold a -4 or -6 (--ipv4, --ipv6) as a word (a cheap test first)."""
+    return any(word in text for word in (" -4", " -6", "\n-4", "\n-6", "--ipv")) and (
+        re.search(r"(?:^|[ \t])(?:-[46]|--ipv[46]?)(?=[ \t\r\n]|$)", text, re.M) is not None)
+
+
+def _either_family(text: str, file: str | None, validate: bool) -> Ruleset:
+    """A text with a rule's -4 or -6, its family not given: read as IPv4 (what the parser guesses without an
+    address), else as IPv6 when only that reading takes it; which family a -4 or -6 rule belongs to decides
+    whether it is read or skipped (syntax.FAMILY_WORDS), so the family cannot be guessed from the rules alone."""
+    try:
+        return parse_ruleset(text, file=file, ipv6=False, validate=validate)
+    except RulesSyntaxError as ipv4_error:
+        try:
+            return parse_ruleset(text, file=file, ipv6=True, validate=validate)
+        except RulesSyntaxError:
+            raise ipv4_error from None
 
 
 def parse_ruleset_file(path: str, *, ipv6: bool | None = None, validate: bool = True) -> Ruleset:

@@ -363,6 +363,16 @@ def negation_refused(owner: str, flag: str) -> tuple[str, str, str] | None:
 
 
 STATISTIC_MODES = ("random", "nth")
+FAMILY_WORDS = {"-4": False, "--ipv4": False, "-6": True, "--ipv6": True}
+"""The options of a rule that name a family (True: IPv6), each read against the dump's
+(:meth:`_Interpreter.family_word`)."""
+
+
+class OtherFamilyRule(Exception):
+    """A rule names the other family (-6 read by iptables-restore, -4 by ip6tables-restore): the restore skips
+    its line (the parser's to drop; ``-R`` crashes both v1.8.9 restores)."""
+
+
 BASE_LONG_OPTIONS: dict[str, str] = {
     **{name: f"--{name}" for name in (
         "append delete check insert replace list list-rules flush zero new-chain delete-chain rename-chain policy"
@@ -1761,6 +1771,7 @@ class _Interpreter:
         self.modules_before_target = 0
         self.given: set[tuple[int, str]] = set()  # (match instance, option) seen: see once()
         self.recent: dict[int, dict[str, tuple[str, ...]]] = {}  # per recent match instance, its options' values
+        self.family: bool | None = None  # the dump's family, which a -4 or -6 is read against (family_word)
 
     def error(self, message: str, token: str | None, expected: str) -> RulesSyntaxError:
         return RulesSyntaxError(message, file=self.file, line=self.line, token=token, expected=expected)
@@ -1782,11 +1793,15 @@ class _Interpreter:
             negated = kinds[pos] == _BANG
             if negated:
                 pos += 1
-                if pos >= count or kinds[pos] != _FLAG:
+                if pos >= count or (kinds[pos] != _FLAG and (texts[pos] not in FAMILY_WORDS or pos in self.quoted)):
                     self.pos = pos
                     raise self.error("'!' must precede an option", self.current_text(),
                                      "an option such as -s or --dport")
             if kinds[pos] != _FLAG:
+                if texts[pos] in FAMILY_WORDS and pos not in self.quoted:  # (-4 and -6 look like numbers)
+                    self.pos = pos + 1
+                    self.family_word(texts[pos])
+                    continue
                 raise self.error("unexpected value", texts[pos], "an option such as -s, -m or -j")
             self.pos = pos + 1
             self.option(texts[pos], negated)
@@ -1928,9 +1943,26 @@ class _Interpreter:
                 raise self.error(f"{option.flag} {value} names a port, which iptables takes only in a rule of a "
                                  "protocol with ports", value, "-p tcp, udp, sctp or dccp in the rule")
 
+    def family_word(self, word: str) -> None:
+        """A -4 or -6 (--ipv4, --ipv6) in the rule: iptables-restore 1.8.9 reads its own family's as nothing (a
+        ``!`` before it is dropped) and, at the other family's, stops reading the line and skips it, whatever
+        follows (xshared.c do_parse, restore mode; both restores, unshare --net: ``-A INPUT -6 --bogus`` is taken
+        and adds nothing). Raises :class:`OtherFamilyRule` for the other family's; refused when the dump's family
+        is not known here (a skeleton's reading, or a family the parser guesses later)."""
+        asked = FAMILY_WORDS[word]
+        if self.family is None:
+            raise self.error(f"{word} in a rule of a dump whose family is not given", word,
+                             "the dump read as IPv4 or IPv6 (iptables-restore skips a rule with -6, "
+                             "ip6tables-restore one with -4)")
+        if asked != self.family:
+            raise OtherFamilyRule(word)
+
     def option(self, flag: str, negated: bool) -> None:
         if flag[:2] == "--" and (flag not in LONG_FLAGS or flag in _PREFIXES):
             flag = self.long_option(flag)
+        if flag in FAMILY_WORDS:
+            self.family_word(flag)
+            return
         if negated and (flag in MATCH_FLAGS or flag in TARGET_FLAGS):
             raise self.error(f"'!' cannot negate {flag}", flag, "'!' before one of the match's options")
         if flag in MATCH_FLAGS:
@@ -2147,7 +2179,8 @@ class _Interpreter:
             self.pos = pos + 1
             return (self.texts[pos],), old_negation
         start = pos
-        while pos < count and kinds[pos] == _VALUE:
+        while pos < count and kinds[pos] == _VALUE and (pos == start or self.texts[pos] not in FAMILY_WORDS
+                                                         or pos in self.quoted):  # (-4 after a value: an option)
             pos += 1
         self.pos = pos
         return tuple(self.texts[start:pos]), old_negation
@@ -2400,15 +2433,21 @@ _ONCE_GROUPS = {"--syn": "--tcp-flags", "--sports": "--ports", "--dports": "--po
 """Options of one match that iptables takes as one for :meth:`_Interpreter.once`."""
 
 
-def interpret(tokens: list[Token], *, line: int | None = None, file: str | None = None) -> RuleSpec:
-    """Typed view of a rule's tokens; raises RulesSyntaxError naming the token and what was expected."""
+def interpret(tokens: list[Token], *, line: int | None = None, file: str | None = None,
+              family: bool | None = None) -> RuleSpec:
+    """Typed view of a rule's tokens; raises RulesSyntaxError naming the token and what was expected (``family``:
+    the dump's, True for IPv6, which a -4 or -6 in the rule is read against: :meth:`_Interpreter.family_word`)."""
     quoted = frozenset(i for i, t in enumerate(tokens) if t.quoted)
-    return _Interpreter([t.text for t in tokens], [_kind(t) for t in tokens], line, file, quoted).run()
+    interpreter = _Interpreter([t.text for t in tokens], [_kind(t) for t in tokens], line, file, quoted)
+    interpreter.family = family
+    return interpreter.run()
 
 
-def canonical_spec(tokens: list[Token], *, line: int | None = None, file: str | None = None) -> tuple[str, RuleSpec]:
-    """The canonical text and typed view of a rule's tokens, validated once."""
-    parsed = interpret(tokens, line=line, file=file)
+def canonical_spec(tokens: list[Token], *, line: int | None = None, file: str | None = None,
+                   family: bool | None = None) -> tuple[str, RuleSpec]:
+    """The canonical text and typed view of a rule's tokens, validated once (a -4 or -6 of the dump's family is
+    left out: iptables-save never prints one)."""
+    parsed = interpret(tokens, line=line, file=file, family=family)
     return render_spec(parsed), parsed
 
 

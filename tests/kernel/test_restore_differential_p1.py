@@ -4,9 +4,10 @@ it): the parser refuses at the line both refuse, and saves back what both print 
 
 The variants: each rule of :data:`SAMPLES` as written (both tools take it) and with ``!`` before each of its long
 options in turn (``! --comment``, ``! --to-destination``, ``! --rsource``: iptables refuses a ``!`` an option's
-entry does not allow, "cannot be inverted", syntax.NEGATABLE_FLAGS), and :data:`FIXED`'s rules (statistic's modes,
+entry does not allow, "cannot be inverted", syntax.NEGATABLE_FLAGS) and with a -4, -6, --ipv4 or --ipv6 before
+each (syntax.FAMILY_WORDS), and :data:`FIXED`'s rules (statistic's modes,
 ECN's exclusive options, a match that wants an option). CI runs a fixed-seed draw of them
-(``KPSIM_RESTORE_DIFF_CASES``, default 160, ~20 s); ``KPSIM_RESTORE_DIFF_CASES=all`` runs every variant and every
+(``KPSIM_RESTORE_DIFF_CASES``, default 200, ~25 s); ``KPSIM_RESTORE_DIFF_CASES=all`` runs every variant and every
 pair of options negated together (some 600 more).
 
 Not drawn: what this machine's kernel decides for want of a module or an object (-m set and -j SET without the
@@ -173,10 +174,27 @@ filter INPUT 4 -m recent ! --set --rsource -j ACCEPT
 filter INPUT 4 -p tcp ! --syn ! --dport 80 -j ACCEPT
 filter INPUT 4 -m comment ! --comm x -j ACCEPT
 filter INPUT 4 -p tcp ! --dp 80 -j ACCEPT
-filter INPUT 4 -p tcp -j REJECT ! --reject tcp-reset""".splitlines()))
+filter INPUT 4 -p tcp -j REJECT ! --reject tcp-reset
+filter INPUT 4 -6 --bogus
+filter INPUT 4 --bogus -6
+filter INPUT 4 ! -6 -j ACCEPT
+filter INPUT 4 ! -4 -s 1.2.3.4 -j ACCEPT
+filter INPUT 4 -4 -4 -j ACCEPT
+filter INPUT 4 -s fd00::1 -6 -j ACCEPT
+filter INPUT 4 -s fd00::1 -4 -j ACCEPT
+filter NOCHAIN 4 -6 -j ACCEPT
+filter INPUT 4 -6 -j NOCHAIN
+filter INPUT 4 -p tcp --dport -4 -j ACCEPT
+filter INPUT 4 -m comment --comment -6 -j ACCEPT
+filter INPUT 4 -i -4 -j ACCEPT
+filter INPUT 4 --ipv -j ACCEPT
+filter INPUT 4 --ipv4 -j ACCEPT
+filter INPUT 6 -s 10.0.0.1 -4 -j ACCEPT
+filter INPUT 6 --ipv4 -j DROP
+filter INPUT 6 -6 -s fd00::1 -j DROP""".splitlines()))
 """Rules around the options' combinations: statistic's modes, ECN's exclusive options and save forms, NFQUEUE's
 --fail-open (no option of v1.8.9's), a match that wants one of its options, and ``!`` in odd places (the string of
---comment, which takes any word)."""
+--comment, which takes any word), and a rule's -4 or -6 (its own family's is nothing, the other's skips the line)."""
 
 
 def negated(rule: str) -> list[str]:
@@ -197,11 +215,20 @@ def negated_twice(rule: str) -> list[str]:
             for pair in itertools.combinations(places, 2)]
 
 
+def with_family(rule: str, ipv6: bool) -> list[str]:
+    """``rule`` with a -4, -6, --ipv4 or --ipv6 before each of its options in turn (drawn by the position)."""
+    words = rule.split(" ")
+    family = ("-4", "-6", "--ipv4", "--ipv6")
+    return [" ".join([*words[:at], family[(at + ipv6) % 4], *words[at:]]) for at, word in enumerate(words)
+            if word.startswith("-") and not word[1:2].isdigit()]
+
+
 def variants(deep: bool) -> list[tuple[str, str, bool, str]]:
     """Every variant (``deep``: with the pairs of negations), in a fixed order."""
     found = [*SAMPLES, *FIXED]
     for table, chain, ipv6, rule in SAMPLES:
         found += [(table, chain, ipv6, variant) for variant in negated(rule)]
+        found += [(table, chain, ipv6, variant) for variant in with_family(rule, ipv6)]
         if deep:
             found += [(table, chain, ipv6, variant) for variant in negated_twice(rule)]
     return found
@@ -209,7 +236,7 @@ def variants(deep: bool) -> list[tuple[str, str, bool, str]]:
 
 def _drawn() -> list[tuple[str, str, bool, str]]:
     """The variants this run checks: a fixed-seed draw of ``KPSIM_RESTORE_DIFF_CASES`` of them, or all."""
-    wanted = os.environ.get("KPSIM_RESTORE_DIFF_CASES", "160")
+    wanted = os.environ.get("KPSIM_RESTORE_DIFF_CASES", "200")
     if wanted == "all":
         return variants(deep=True)
     every = variants(deep=False)
@@ -227,4 +254,19 @@ def test_the_parser_decides_as_both_restores(kernel: None, variant: tuple[str, s
     text = f"{HEADS[table]}-A {chain} {rule}\nCOMMIT\n"
     legacy = _restore("legacy", text, ipv6)
     assert _restore("nft", text, ipv6) == legacy, "the two tools differ: not a variant to draw"
+    assert _ours(text, ipv6) == legacy
+
+
+BOTH_FAMILIES = (":INPUT ACCEPT [0:0]", "-A INPUT -j DROP", "-A INPUT -j REJECT", "-A INPUT -j LOG",
+                 "-I INPUT 1 -6 -j ACCEPT", "-D INPUT -6 -j DROP", "-4 -A INPUT -s 1.2.3.4 -j ACCEPT",
+                 "-6 -A INPUT -s fd00::1 -j ACCEPT", "-D INPUT 3 -6", "-A INPUT --ipv4 -j DROP")
+"""A file for both restores: -I and -D of a rule, and a line led by a family's word, skipped by the other family's
+restore; ``-D CHAIN NUMBER`` deletes whatever word follows."""
+
+
+@pytest.mark.parametrize("ipv6", [False, True], ids=["ip", "ip6"])
+def test_a_file_for_both_families_is_read_as_each_restore_reads_it(kernel: None, ipv6: bool) -> None:
+    text = "*filter\n" + "\n".join(BOTH_FAMILIES) + "\nCOMMIT\n"
+    legacy = _restore("legacy", text, ipv6)
+    assert _restore("nft", text, ipv6) == legacy
     assert _ours(text, ipv6) == legacy

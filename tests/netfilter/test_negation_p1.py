@@ -129,3 +129,50 @@ def test_kube_proxy_s_statistic_rules_keep_their_shape() -> None:
     assert [o.flag for o in again.options] == [o.flag for o in first.options]
     skeleton = syntax.split_skeleton("-m statistic --mode random --probability 0.25 -j KUBE-SEP-B")
     assert skeleton is not None and syntax._programs.get(skeleton[0]) is not None
+
+
+BOTH = filter_with("-A INPUT -j DROP", "-A INPUT -j REJECT", "-A INPUT -j LOG", "-I INPUT 1 -6 -j ACCEPT",
+                   "-D INPUT -6 -j DROP", "-4 -A INPUT -s 1.2.3.4 -j ACCEPT", "-6 -A INPUT -s fd00::1 -j ACCEPT",
+                   "-D INPUT 3 -6", "-A INPUT --ipv4 -j DROP")
+
+
+@pytest.mark.parametrize(("ipv6", "rules"), [
+    (False, ["-j DROP", "-j REJECT", "-s 1.2.3.4 -j ACCEPT", "-j DROP"]),
+    (True, ["-j ACCEPT", "-j REJECT", "-s fd00::1 -j ACCEPT"]),
+])
+def test_a_rule_of_the_other_family_is_skipped_and_one_s_own_word_is_nothing(ipv6: bool, rules: list[str]) -> None:
+    """Both restores v1.8.9 (unshare --net) on the same file: iptables-restore skips the lines with -6 (-I, -D of a
+    rule, a line led by -6, even one naming no chain), ip6tables-restore those with -4 or --ipv4; -D CHAIN NUMBER
+    deletes whatever word follows it."""
+    chain = parse_ruleset(BOTH, ipv6=ipv6).tables[0].chain("INPUT")
+    assert chain is not None and [rule.spec for rule in chain.rules] == rules
+
+
+def test_a_dump_with_family_words_and_no_family_given_is_read_as_ipv4_else_ipv6() -> None:
+    assert parse_ruleset(BOTH).ipv6 is False
+    ruleset = parse_ruleset(filter_with("-A INPUT -4 -j DROP", "-A INPUT -s fd00::1 -j ACCEPT"))
+    chain = ruleset.tables[0].chain("INPUT")
+    assert ruleset.ipv6 is True and chain is not None and [r.spec for r in chain.rules] == ["-s fd00::1 -j ACCEPT"]
+
+
+def test_a_line_of_the_other_family_is_skipped_before_its_chain_is_looked_up() -> None:
+    """``-A NOCHAIN -6 --bogus``: iptables-restore reads the line up to -6 and skips it (both v1.8.9)."""
+    chain = parse_ruleset(filter_with("-A NOCHAIN -6 --bogus", "-A INPUT -j DROP"), ipv6=False).tables[0].chain("INPUT")
+    assert chain is not None and [r.spec for r in chain.rules] == ["-j DROP"]
+
+
+@pytest.mark.parametrize(("rule", "saved"), [
+    ("-4 -j ACCEPT", "-A INPUT -j ACCEPT"),
+    ("! -4 -s 1.2.3.4 -j ACCEPT", "-A INPUT -s 1.2.3.4/32 -j ACCEPT"),  # (the '!' goes with the word)
+    ("-i -4 -j ACCEPT", "-A INPUT -i -4 -j ACCEPT"),  # (a value that looks like one)
+    ("-m comment --comment -6 -j ACCEPT", "-A INPUT -m comment --comment -6 -j ACCEPT"),
+])
+def test_an_ipv4_rule_s_own_family_word_is_read_as_nothing(rule: str, saved: str) -> None:
+    assert saved_lines(filter_with(f"-A INPUT {rule}"), False)[-2] == f"[0:0] {saved}"
+
+
+def test_a_replace_with_the_other_family_s_word_is_refused() -> None:
+    """-R INPUT 1 -6 ... crashes both v1.8.9 restores (a segmentation fault): refused at its line."""
+    with pytest.raises(RulesSyntaxError) as info:
+        parse_ruleset(filter_with("-A INPUT -j DROP", "-R INPUT 1 -6 -j ACCEPT"), ipv6=False)
+    assert info.value.line == 6 and "-R with -6" in str(info.value)
