@@ -1198,7 +1198,9 @@ def _play_delete(world: World, step: Step, rng: random.Random) -> Played:
 
 
 def _delete_names(world: World, step: Step) -> tuple[list[str], list[str]]:
-    """The names a delete step finds (those named, or those its -l selects) and the names it does not."""
+    """The names a delete step finds (those named, in the order given, or those its -l selects, in name
+    order: kubectl deletes what the API server's list gives, which is in key order, namespace/name) and the names
+    it does not."""
     ns = step.namespace
     if step.kind == "endpoints":
         labels = _endpoints_labels(world, ns)
@@ -1209,7 +1211,7 @@ def _delete_names(world: World, step: Step) -> tuple[list[str], list[str]]:
     else:
         labels = {x.name: x.labels for x in world.pods if x.namespace == ns}
     if not step.names:
-        return [name for name, held in labels.items() if _selected(step, held)], []
+        return sorted(name for name, held in labels.items() if _selected(step, held)), []
     return [n for n in step.names if n in labels], [n for n in step.names if n not in labels]
 
 
@@ -1260,9 +1262,8 @@ def _run(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
             notes += [f'label "{key}" not found.' for key, value in step.labels if value is None and key not in present]
             world = W.label_pod(world, step.namespace, name, dict(step.labels), rng, overwrite=step.overwrite)
             pod_after = world.pod(step.namespace, name)
-            same = (pod_before is not None and pod_after is not None
-                    and dict(pod_before.labels) == dict(pod_after.labels))
-            notes.append(f"pod/{name} {'not labeled' if same else 'labeled'}")  # kubectl's words for a no-op
+            word = _label_message(present, dict(pod_after.labels) if pod_after else {}, step.overwrite)
+            notes.append(f"pod/{name} {word}")
         return Played(world, tuple(notes))
     if verb == "delete":
         return _play_delete(world, step, rng)
@@ -1273,6 +1274,23 @@ def _run(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
     if verb == "apply":
         return _apply_manifests(world, load(step.paths), rng)
     return Played(W.advance(world, step.seconds, rng), (f"t={_format_time(world.now + step.seconds)}",))
+
+
+def _label_message(before: dict[str, str], after: dict[str, str], overwrite: bool) -> str:
+    """kubectl 1.33's word for one object (label.go updateDataChangeMsg): ``not labeled`` when the object is the
+    same; else ``unlabeled`` when, without --overwrite, its JSON got shorter (the labels are all that changed, and
+    Go writes a map's keys sorted, so the labels' JSON lengths decide: a removal that outweighs what was added),
+    ``labeled`` otherwise (checked against kubectl.1.33 label --local: ``app- new=1`` unlabeled, ``app- nn=webx``
+    and ``app- --overwrite`` labeled)."""
+    if before == after:
+        return "not labeled"
+    if not overwrite and _json_length(after) < _json_length(before):
+        return "unlabeled"
+    return "labeled"
+
+
+def _json_length(labels: dict[str, str]) -> int:
+    return len(json.dumps(labels, separators=(",", ":"), ensure_ascii=False))
 
 
 def _play_patch(world: World, step: Step, rng: random.Random) -> Played:
