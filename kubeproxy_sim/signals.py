@@ -74,3 +74,29 @@ def forked(child: Callable[[int, set[int | signal.Signals]], NoReturn]) -> Itera
     finally:
         if pid:
             os.waitpid(pid, 0)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as Ctrl-C is (a KeyboardInterrupt, so every ``except KeyboardInterrupt`` that ends a run
+    cleanly ends it the same way), told apart where the exit status differs (143, 128 + SIGTERM, for 130)."""
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises :class:`Terminated` in the main thread for the body, so a command that runs until it is
+    stopped (watch) ends on ``kill`` or a service manager's stop as on Ctrl-C, not killed mid-write with no word
+    (u1). A SIGTERM the process was started ignoring stays ignored (as a SIGINT ignored in a background job is);
+    the previous disposition is back after the body."""
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous == signal.SIG_IGN:
+        yield
+        return
+
+    def raise_terminated(signum: int, frame: object) -> None:
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

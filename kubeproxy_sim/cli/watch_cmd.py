@@ -17,6 +17,7 @@ from kubeproxy_sim.cli.options import add_node_flags, add_recursive_flag, no_std
 from kubeproxy_sim.cli.output import add_output_flags
 from kubeproxy_sim.cli.replay_cmd import add_sync_period_flags, check_not_negative, duration, take_negative_values
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, cannot_read
+from kubeproxy_sim.signals import Terminated, terminate_as_interrupt
 
 if TYPE_CHECKING:
     from kubeproxy_sim.cli.config_file import ReadFailure
@@ -395,12 +396,14 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     source = Source(args, sleep, clock)
     synced = [False]  # a flag _follow sets: a sync was done
     try:
-        _follow(args, source, out, clock, wall, report, synced)
-    except KeyboardInterrupt:
+        with terminate_as_interrupt():  # SIGTERM (kill, a service manager's stop) ends it as Ctrl-C does
+            _follow(args, source, out, clock, wall, report, synced)
+    except KeyboardInterrupt as exc:
         # Ctrl-C is how a watch ends: the status says, as with --once, whether invalid objects were seen;
-        # before the first sync nothing was done, and the status is the interrupted command's (main's)
+        # before the first sync nothing was done, and the status is the interrupted command's (main's): 130,
+        # or 143 (128 + SIGTERM) for a SIGTERM, as a shell reports a process the signal ended
         if not synced[0]:
-            return 130
+            return 143 if isinstance(exc, Terminated) else 130
     finally:
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C while closing
             source.close()
