@@ -295,7 +295,7 @@ def _expose(line: int, text: str, tokens: list[str]) -> Step:
     _no_more(args, "expose deployment/NAME --port=P")
     kind = args.one("type") or "ClusterIP"
     if kind not in _SERVICE_TYPES:  # the API server takes the type's exact spelling only
-        raise ScriptError(line, f"--type={kind}: expected ClusterIP, NodePort or LoadBalancer")
+        raise ScriptError(line, _type_refused(kind))
     protocol = args.one("protocol")
     if protocol is not None and protocol not in Protocol.__members__:
         raise ScriptError(line, f"--protocol={protocol}: expected TCP, UDP or SCTP")
@@ -308,6 +308,22 @@ def _expose(line: int, text: str, tokens: list[str]) -> Step:
                 port=args.number("port", low=1, high=65535),
                 target_port=_target_port(line, args.one("target-port")), service_type=_SERVICE_TYPES[kind],
                 protocol=Protocol(protocol) if protocol else None, service_name=args.one("name"))
+
+
+def _type_refused(kind: str) -> str:
+    """What is wrong with expose's --type: kubectl sends it as written (expose.go), so the API server answers,
+    with ValidateService's NotSupported for an unknown type (a near miss in case is named: Nodeport is NodePort's
+    spelling to a reader, not to the API server); ExternalName is known but needs the spec.externalName expose
+    does not write."""
+    head = f"--type={kind}: expected ClusterIP, NodePort or LoadBalancer"
+    if kind == ServiceType.EXTERNAL_NAME.value:
+        return f"{head}; expose writes no spec.externalName, which an ExternalName Service needs (the API server " \
+               "answers spec.externalName: Required value)"
+    close = next((t.value for t in ServiceType if t.value.lower() == kind.lower()), None)
+    hint = f" (did you mean {close}? the type is case-sensitive)" if close else ""
+    supported = ", ".join(json.dumps(t) for t in sorted(t.value for t in ServiceType))
+    return f"{head}{hint}; the API server refuses it: spec.type: Unsupported value: {json.dumps(kind)}: supported " \
+           f"values: {supported}"
 
 
 def _scale(line: int, text: str, tokens: list[str]) -> Step:
