@@ -4,15 +4,20 @@ The script is written from the parser itself (commands, nested subcommands,
 flags, choices), so it can never disagree with ``--help``. What a flag's value
 completes to is decided here: files for flags that take a path, the scenarios
 of ``rulesets/`` for ``--scenario`` (and, besides files, the ones with a
-kubectl script for ``scenario FILE|NAME``), an option's choices when it has them. The script is static
+kubectl script for ``scenario FILE|NAME``), an option's choices when it has them, the forms a
+``--from SRC`` begins with (``pod/``, ``node/``, ``external``). The script is static
 (computed once, when it is generated): completing costs the shell nothing and
-needs no Python.
+needs no Python. One thing is looked up at TAB time, by the shell alone: the
+clusters ``netns send|exec|down NAME`` can name, the names of the state files
+in the state directory (kernel.state.state_dir's, from the same environment
+variables): a directory listing, nothing run, nothing that needs root.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,6 +28,12 @@ PROG = "kubeproxy-sim"
 FILE_FLAGS = frozenset({"-f", "--filename", "--rules", "--config"})
 FILE_METAVAR = re.compile(r"\b(FILE|PATH|DUMP|DIR|STATE)\b")
 NAME_METAVAR = re.compile(r"\bNAME\b")  # a positional FILE|NAME (scenario's script): a file or a built-in scenario
+SOURCE_METAVAR = "SRC"  # send's, dist's and netns send's --from
+SOURCE_FORMS = ("pod/", "node/", "external", "external:")
+"""What a --from SRC begins with (pod/NS/NAME, node/NAME, external, external:IP); one ending in '/' or ':' is
+completed without a space after it, as the rest of the word follows. netns send's address is not offered."""
+CLUSTER_COMMANDS = frozenset({("netns", "send"), ("netns", "exec"), ("netns", "down")})
+"""The commands whose first positional, NAME, is a running cluster's name (netns up --name's)."""
 EXAMPLES = """examples:
   mkdir -p ~/.local/share/bash-completion/completions &&
     kubeproxy-sim completion bash > ~/.local/share/bash-completion/completions/kubeproxy-sim
@@ -38,7 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Print a completion script for bash or zsh: commands, subcommands and flags, files for "
         "flags that take a path, the built-in scenarios for --scenario (and, with files, those with a script for "
         "scenario's script), "
-        "and each flag's choices. Load it for "
+        "each flag's choices, the forms --from begins with (pod/, node/, external) and, for netns send|exec|down, "
+        "the clusters in the state directory (listed by the shell at TAB time). Load it for "
         "this shell with `source <(kubeproxy-sim completion bash)`, or install it as shown below.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -62,6 +74,7 @@ class OptionSpec:
     choices: tuple[str, ...] = ()
     files: bool = False  # with choices too (scenario FILE|NAME): the choices and the files both
     optional_value: bool = False  # ``--flag`` alone or ``--flag=VALUE`` (kube-proxy's boolean flags)
+    clusters: bool = False  # a cluster's name (netns send NAME): the state directory's, looked up at TAB time
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +137,8 @@ def _option(parser: argparse.ArgumentParser, action: argparse.Action, scenarios:
     optional = action.nargs == "?" and bool(action.option_strings)
     if optional and not choices and metavar == "true|false":
         choices = ("true", "false")
+    if takes_value and not choices and action.option_strings and metavar == SOURCE_METAVAR:
+        choices = SOURCE_FORMS
     return OptionSpec(tuple(action.option_strings), _help_text(parser, action), takes_value, repeatable,
                       metavar or "", choices, files, optional)
 
@@ -150,7 +165,10 @@ def command_spec(parser: argparse.ArgumentParser, path: tuple[str, ...] = (), he
         elif action.option_strings:
             options.append(_option(parser, action, scenarios, scripts))
         else:
-            positionals.append(_option(parser, action, scenarios, scripts))
+            positional = _option(parser, action, scenarios, scripts)
+            if path in CLUSTER_COMMANDS and action.dest == "name":
+                positional = dataclasses.replace(positional, clusters=True)
+            positionals.append(positional)
     return CommandSpec(path, help_text, tuple(options), tuple(positionals), tuple(subcommands))
 
 
@@ -199,6 +217,7 @@ def bash_script(spec: CommandSpec, prog: str = PROG) -> str:
                                          for f in o.flags)) for c in commands]
     positional = [(" ".join(c.path), _words(ch for p in c.positionals for ch in p.choices)) for c in commands]
     posfile = [(" ".join(c.path), "@file" if any(p.files for p in c.positionals) else "") for c in commands]
+    clusters = [(" ".join(c.path), "@clusters" if any(p.clusters for p in c.positionals) else "") for c in commands]
     optional = [(" ".join(c.path), _words(f for o in c.options if o.optional_value and o.choices for f in o.flags))
                 for c in commands]
     values = [pair for c in commands for pair in _bash_values(c)]
@@ -207,7 +226,7 @@ def bash_script(spec: CommandSpec, prog: str = PROG) -> str:
         f"{fn}_lookup() {{",
         '    case "$1" in',
         *_bash_tables((("sub", subs), ("opts", opts), ("valued", valued), ("pos", positional),
-                       ("posfile", posfile), ("optional", optional))),
+                       ("posfile", posfile), ("clusters", clusters), ("optional", optional))),
         "    esac",
         "}",
         f"{fn}_value() {{",
@@ -216,8 +235,12 @@ def bash_script(spec: CommandSpec, prog: str = PROG) -> str:
         '    *) echo "@none" ;;',
         "    esac",
         "}",
+        f"{fn}_clusters() {{  # the state files' names (kernel.state.state_dir): a listing, nothing run",
+        '    local d="${KPSIM_STATE_DIR:-${XDG_RUNTIME_DIR:+$XDG_RUNTIME_DIR/kubeproxy-sim}}" f',
+        '    for f in "${d:-/run/kubeproxy-sim}"/*.json; do [[ -f "$f" ]] && f="${f##*/}" && echo "${f%.json}"; done',
+        "}",
         f"{fn}() {{",
-        '    local cur="${COMP_WORDS[COMP_CWORD]}" prev="" path="" i w eq="" bools=""',
+        '    local cur="${COMP_WORDS[COMP_CWORD]}" prev="" path="" i w eq="" bools="" npos=0',
         '    (( COMP_CWORD > 0 )) && prev="${COMP_WORDS[COMP_CWORD-1]}"',
         '    if [[ "$prev" == "=" && COMP_CWORD -gt 1 ]]; then prev="${COMP_WORDS[COMP_CWORD-2]}"; eq=1; fi',
         '    if [[ "$cur" == "=" ]]; then prev="${COMP_WORDS[COMP_CWORD-1]}"; cur=""; eq=1; fi',
@@ -229,6 +252,8 @@ def bash_script(spec: CommandSpec, prog: str = PROG) -> str:
         "        fi",
         f'        if [[ "$w" != -* && " $({fn}_lookup sub "$path") " == *" $w "* ]]; then',
         '            path="${path:+$path }$w"',
+        '        elif [[ "$w" != -* ]]; then',
+        "            (( npos++ ))  # a positional (or a boolean flag's value: then no cluster is offered)",
         "        fi",
         "    done",
         f'    if [[ -n "$prev" && "$prev" == -* && " $({fn}_lookup valued "$path") " == *" $prev "* ]]; then',
@@ -236,7 +261,10 @@ def bash_script(spec: CommandSpec, prog: str = PROG) -> str:
         '        case "$values" in',
         '            @file) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;',
         "            @none) COMPREPLY=() ;;",
-        '            *) COMPREPLY=( $(compgen -W "$values" -- "$cur") ) ;;',
+        '            *) COMPREPLY=( $(compgen -W "$values" -- "$cur") )',
+        "               # one form begun (--from pod/): the rest of the word follows it, no space",
+        '               [[ ${#COMPREPLY[@]} -eq 1 && "${COMPREPLY[0]}" == *[/:] ]] && compopt -o nospace 2>/dev/null',
+        "               ;;",
         "        esac",
         "        return 0",
         "    fi",
@@ -253,6 +281,9 @@ def bash_script(spec: CommandSpec, prog: str = PROG) -> str:
         f'        if [[ -n "$({fn}_lookup posfile "$path")" ]]; then  # positional files (replay STATE, scenario FILE)',
         '            compopt -o filenames 2>/dev/null',
         '            mapfile -t -O "${#COMPREPLY[@]}" COMPREPLY < <(compgen -f -- "$cur")',
+        "        fi",
+        f'        if [[ npos -eq 0 && -n "$({fn}_lookup clusters "$path")" ]]; then  # netns send NAME',
+        f'            COMPREPLY+=( $(compgen -W "$({fn}_clusters)" -- "$cur") )',
         "        fi",
         "    fi",
         "    return 0",
@@ -275,7 +306,11 @@ def _zsh_desc(text: str) -> str:
     return _zsh_quote(text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]").replace(":", "\\:"))
 
 
-def _zsh_action(option: OptionSpec) -> str:
+def _zsh_action(option: OptionSpec, fn: str) -> str:
+    if option.clusters:
+        return f"{fn}_clusters"
+    if option.choices == SOURCE_FORMS:  # a function: a colon in the spec's action would end it
+        return f"{fn}_sources"
     if option.files and option.choices:  # both, each under its own heading
         names = " ".join(c.replace(" ", "\\ ") for c in option.choices)
         return f'_alternative "names:built-in scenario:({names})" "files:file:_files"'
@@ -286,13 +321,13 @@ def _zsh_action(option: OptionSpec) -> str:
     return " "
 
 
-def _zsh_option(option: OptionSpec) -> str:
+def _zsh_option(option: OptionSpec, fn: str) -> str:
     """One _arguments spec, e.g. ``'*'{-f,--filename}'[manifests]:PATH:_files'``."""
     desc = f"[{_zsh_desc(option.help)}]"
     value = ""
     if option.takes_value:
         message = _zsh_quote((option.metavar or "value").replace(":", " "))
-        value = f"{'::' if option.optional_value else ':'}{message}:{_zsh_action(option)}"
+        value = f"{'::' if option.optional_value else ':'}{message}:{_zsh_action(option, fn)}"
     star = "*" if option.repeatable else ""
     # "--flag=": the value may follow in the next word or after "=" (argparse takes both); short flags stay bare
     flags = [f"{flag}=" if option.takes_value and flag.startswith("--") else flag for flag in option.flags]
@@ -304,7 +339,7 @@ def _zsh_option(option: OptionSpec) -> str:
 
 def _zsh_function(spec: CommandSpec, fn: str) -> list[str]:
     name = fn + "".join("_" + _ident(p) for p in spec.path)
-    args = [_zsh_option(o) for o in spec.options]
+    args = [_zsh_option(o, fn) for o in spec.options]
     if spec.subcommands:
         body = [
             f"{name}() {{",
@@ -330,7 +365,7 @@ def _zsh_function(spec: CommandSpec, fn: str) -> list[str]:
             "}",
         ]
     else:
-        positionals = [f"'{i}:{_zsh_quote(p.metavar or 'arg')}:{_zsh_action(p)}'"
+        positionals = [f"'{i}:{_zsh_quote(p.metavar or 'arg')}:{_zsh_action(p, fn)}'"
                        for i, p in enumerate(spec.positionals, start=1)]
         specs = [*args, *positionals]
         body = [f"{name}() {{", "    _arguments -s \\", *(f"        {a} \\" for a in specs[:-1])]
@@ -346,6 +381,18 @@ def zsh_script(spec: CommandSpec, prog: str = PROG) -> str:
     fn = "_" + _ident(prog)
     lines = [f"#compdef {prog}", f"# zsh completion for {prog}; generated by `{prog} completion zsh` (do not edit)",
              "", *_zsh_function(spec, fn), "",
+             f"{fn}_sources() {{  # --from SRC: a form begun (pod/) takes no space after it",
+             f"    compadd -S '' -- {' '.join(c for c in SOURCE_FORMS if c.endswith(('/', ':')))}",
+             f"    compadd -- {' '.join(c for c in SOURCE_FORMS if not c.endswith(('/', ':')))}",
+             "}",
+             "",
+             f"{fn}_clusters() {{  # the state files' names (kernel.state.state_dir): a listing, nothing run",
+             "    local dir=${KPSIM_STATE_DIR:-${XDG_RUNTIME_DIR:+$XDG_RUNTIME_DIR/kubeproxy-sim}}",
+             "    local -a names",
+             "    names=( ${dir:-/run/kubeproxy-sim}/*.json(N.:t:r) )",
+             "    compadd -a names",
+             "}",
+             "",
              'if [[ "${zsh_eval_context[-1]}" == loadautofunc ]]; then',
              f'    {fn} "$@"',
              "else",
