@@ -254,6 +254,8 @@ def idle_with_dump(args: argparse.Namespace, *, used: Sequence[str] = (),
 
 @dataclass(frozen=True, slots=True)
 class Inputs:
+    """What a command reads: the objects, the node's kube-proxy config, and every message about them."""
+
     cluster: Cluster
     config: ProxyConfig
     diagnostics: tuple[Diagnostic, ...]

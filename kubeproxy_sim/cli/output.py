@@ -520,6 +520,8 @@ def _table_line(values: Sequence[str], widths: Sequence[int], cols: Sequence[Col
 
 @dataclass(frozen=True, slots=True)
 class TreeNode:
+    """A node of a tree :func:`render_tree` draws: its label, painted with ``styles``, and the nodes under it."""
+
     label: str
     children: tuple[TreeNode, ...] = ()
     styles: tuple[str, ...] = ()

@@ -48,6 +48,7 @@ class AddressType(StrEnum):
 
 
 DEFAULT_AFFINITY_TIMEOUT = 10800
+"""Seconds; the API server's default for sessionAffinityConfig.clientIP.timeoutSeconds."""
 
 SERVICE_PROXY_NAME_LABEL = "service.kubernetes.io/service-proxy-name"
 HEADLESS_LABEL = "service.kubernetes.io/headless"
@@ -60,7 +61,6 @@ def watched_by_kube_proxy(labels: tuple[tuple[str, str], ...]) -> bool:
     """Whether kube-proxy sees an object with these labels at all (see :data:`UNWATCHED_LABELS`): a label
     added later is, to kube-proxy, the object's deletion."""
     return not any(key in UNWATCHED_LABELS for key, _ in labels)
-"""Seconds; the API server's default for sessionAffinityConfig.clientIP.timeoutSeconds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +73,8 @@ class Origin:
 
 @dataclass(frozen=True, slots=True)
 class ServicePort:
+    """One entry of spec.ports."""
+
     name: str
     protocol: Protocol
     port: int
@@ -83,6 +85,8 @@ class ServicePort:
 
 @dataclass(frozen=True, slots=True)
 class LoadBalancerIngress:
+    """One entry of status.loadBalancer.ingress."""
+
     ip: str | None = None
     hostname: str | None = None
     ip_mode: str | None = None  # "VIP" (default) or "Proxy"
@@ -94,6 +98,8 @@ TRAFFIC_DISTRIBUTIONS = frozenset({"PreferClose", "PreferSameZone", "PreferSameN
 
 @dataclass(frozen=True, slots=True)
 class Service:
+    """A Service, defaulted as the API server stores it."""
+
     namespace: str
     name: str
     type: ServiceType = ServiceType.CLUSTER_IP
@@ -167,6 +173,8 @@ class Endpoint:
 
 @dataclass(frozen=True, slots=True)
 class EndpointPort:
+    """One entry of an EndpointSlice's ports (a name or port of None: unset in the API)."""
+
     name: str | None = None
     port: int | None = None
     protocol: Protocol = Protocol.TCP
@@ -175,6 +183,8 @@ class EndpointPort:
 
 @dataclass(frozen=True, slots=True)
 class EndpointSlice:
+    """A discovery.k8s.io/v1 EndpointSlice (or one mirrored from a v1 Endpoints)."""
+
     namespace: str
     name: str
     service_name: str  # label kubernetes.io/service-name; "" when missing
@@ -196,6 +206,8 @@ class EndpointSlice:
 
 @dataclass(frozen=True, slots=True)
 class NodeAddress:
+    """One entry of a Node's status.addresses."""
+
     type: str  # InternalIP, ExternalIP, Hostname, ...
     address: str
 
@@ -206,6 +218,8 @@ SINGLE_POD_CIDR = "spec.podCIDR"
 
 @dataclass(frozen=True, slots=True)
 class Node:
+    """A Node: what kube-proxy reads of it (addresses, pod CIDRs, labels)."""
+
     name: str
     addresses: tuple[NodeAddress, ...] = ()
     pod_cidrs: tuple[str, ...] = ()
@@ -243,6 +257,8 @@ class Node:
 
 @dataclass(frozen=True, slots=True)
 class ContainerPort:
+    """One entry of a container's ports."""
+
     name: str | None
     container_port: int
     protocol: Protocol = Protocol.TCP
@@ -269,6 +285,8 @@ class PodDNSConfig:
 
 @dataclass(frozen=True, slots=True)
 class Pod:
+    """A Pod: what the EndpointSlice controller and the simulators read of it."""
+
     namespace: str
     name: str
     node_name: str | None = None
