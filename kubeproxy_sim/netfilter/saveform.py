@@ -904,6 +904,46 @@ def _ecn_target(name: str, options: Options, ipv6: bool) -> Options:
     return [given[flag] for flag in _ECN_ORDER if flag in given]
 
 
+def _nfqueue(name: str, options: Options, ipv6: bool) -> Options:
+    """NFQUEUE as libxt_NFQUEUE saves it: --queue-balance, else --queue-num (0 when not given), then --queue-bypass
+    and --queue-cpu-fanout (both -save v1.8.9: ``-j NFQUEUE --queue-bypass`` is saved ``--queue-num 0
+    --queue-bypass``, ``--queue-cpu-fanout --queue-balance 1:2`` ``--queue-balance 1:2 --queue-cpu-fanout``)."""
+    out = list(options)
+    if not any(o.flag in ("--queue-num", "--queue-balance") for o in out):
+        out.insert(0, Option("--queue-num", ("0",), False, name))
+    return _in_order(out, ("--queue-balance", "--queue-num", "--queue-bypass", "--queue-cpu-fanout"))
+
+
+CT_EVENTS = {"--ctevents": ("new", "related", "destroy", "reply", "assured", "protoinfo", "helper", "mark",
+                            "natseqinfo", "secmark"), "--expevents": ("new",)}
+"""libxt_CT's event names in the order of their bits, which its save prints them in."""
+_CT_ZONES = ("--zone", "--zone-orig", "--zone-reply")
+
+
+def _ct_events(option: Option) -> Option:
+    """A --ctevents or --expevents list in the order of its bits, each name once; as written when a name is none
+    of them."""
+    names = CT_EVENTS[option.flag]
+    given = option.args[0].split(",") if len(option.args) == 1 else [""]
+    if not set(given) <= set(names):
+        return option
+    return _with(option, ",".join(name for name in names if name in given))
+
+
+def _ct(name: str, options: Options, ipv6: bool) -> Options:
+    """CT as libxt_CT saves it (both -save v1.8.9): --notrack, --helper, --ctevents, --expevents (each list in its
+    bits' order), the zone, --timeout. The zone is the last value given, not printed when 0; it is --zone-orig
+    (--zone-reply) when only that direction was ever named, else --zone (``--zone-orig 5 --zone-reply 6`` is saved
+    ``--zone 6``, ``--zone-reply 5 --zone 6`` ``--zone-reply 6``)."""
+    out = [_ct_events(o) if o.flag in CT_EVENTS else o for o in options if o.flag not in _CT_ZONES]
+    zones = [o for o in options if o.flag in _CT_ZONES and len(o.args) == 1]
+    if zones and c_uint(zones[-1].args[0]) != 0:
+        named = {o.flag for o in zones} - {"--zone"}
+        flag = named.pop() if len(named) == 1 else "--zone"
+        out.append(_with(zones[-1], zones[-1].args[0], flag=flag))
+    return _in_order(out, ("--notrack", "--helper", "--ctevents", "--expevents", *_CT_ZONES, "--timeout"))
+
+
 TARGETS: dict[str, Callable[[str, Options, bool], Options]] = {
     "MARK": _mark_target,
     "CONNMARK": _connmark_target,
@@ -920,6 +960,8 @@ TARGETS: dict[str, Callable[[str, Options, bool], Options]] = {
     "DSCP": _dscp_target,
     "CLASSIFY": _classify,
     "ECN": _ecn_target,
+    "NFQUEUE": _nfqueue,
+    "CT": _ct,
 }
 
 # ---------------------------------------------------------------------------

@@ -232,6 +232,8 @@ EXCLUSIVE_TARGET_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, frozenset[s
     "CONNMARK": _exclusions("--set-mark --save-mark --restore-mark --and-mark --or-mark --xor-mark --set-xmark"
                             " --ctmask --nfmask --mask", (_CONNMARK_OPERATIONS, _CONNMARK_OPERATIONS),
                             ("--ctmask --nfmask", "--mask"), ("--mask", "--ctmask --nfmask")),
+    "NFQUEUE": _exclusions("--queue-num --queue-balance --queue-bypass --queue-cpu-fanout",
+                           ("--queue-num", "--queue-balance"), ("--queue-balance", "--queue-num")),
     "ECN": _exclusions("--ecn-tcp-remove --ecn-tcp-cwr --ecn-tcp-ece --ecn-ip-ect",
                        ("--ecn-tcp-remove", "--ecn-tcp-cwr --ecn-tcp-ece"),
                        ("--ecn-tcp-cwr --ecn-tcp-ece", "--ecn-tcp-remove")),
@@ -261,7 +263,15 @@ def option_conflict(name: str, flags: Sequence[str]) -> tuple[str, str, str] | N
         if other is not None:
             return (f'{name}: option "{flag}" cannot be used together with "{other}"', other,
                     f"{flag} without {other}")
+    for flag, needed in TARGET_OPTION_NEEDS.get(name, {}).items():
+        if flag in seen and needed not in seen:
+            return f'{name}: option "{flag}" also requires "{needed}"', flag, f"{needed} with {flag}"
     return None
+
+
+TARGET_OPTION_NEEDS = {"NFQUEUE": {"--queue-cpu-fanout": "--queue-balance"}}
+"""A target's options that need another (their entry's ``.also``; both restores v1.8.9, unshare --net: 'NFQUEUE:
+option "--queue-cpu-fanout" also requires "--queue-balance".'), judged with the exclusions (:func:`option_conflict`)."""
 
 
 def takes_flags(name: str, flags: Sequence[str]) -> bool:

@@ -155,6 +155,20 @@ filter INPUT 4 -m statistic --mode random --probability 0.5 -m statistic --mode 
 filter INPUT 4 -j NFQUEUE --fail-open
 filter INPUT 4 -j NFQUEUE --queue-num 1 --fail-open
 filter INPUT 4 -j NFQUEUE --queue-balance 1:2 --queue-bypass
+filter INPUT 4 -j NFQUEUE
+filter INPUT 4 -j NFQUEUE --queue-bypass
+filter INPUT 4 -j NFQUEUE --queue-cpu-fanout --queue-balance 1:2
+filter INPUT 4 -j NFQUEUE --queue-num 3 --queue-balance 1:2
+filter INPUT 4 -j NFQUEUE --queue-cpu-fanout
+raw PREROUTING 4 -j CT --zone 0
+raw PREROUTING 4 -j CT --zone-orig 0
+raw PREROUTING 4 -j CT --zone-reply 5 --zone 6
+raw PREROUTING 4 -j CT --zone-orig 5 --zone-reply 6
+raw PREROUTING 4 -j CT --zone 1 --zone-orig 2
+raw PREROUTING 4 -j CT --expevents new --ctevents new,related
+raw PREROUTING 4 -j CT --zone 1 --notrack --ctevents new
+raw PREROUTING 4 -j CT --ctevents related,new
+raw PREROUTING 4 -p tcp -j CT --zone 1 --helper ftp --ctevents new,related --expevents new
 mangle PREROUTING 4 -p tcp -j ECN --ecn-tcp-remove --ecn-tcp-cwr 1
 mangle PREROUTING 4 -p tcp -j ECN --ecn-tcp-remove --ecn-tcp-ece 1
 mangle PREROUTING 4 -p tcp -j ECN --ecn-tcp-cwr 1 --ecn-tcp-remove
@@ -193,8 +207,9 @@ filter INPUT 6 -s 10.0.0.1 -4 -j ACCEPT
 filter INPUT 6 --ipv4 -j DROP
 filter INPUT 6 -6 -s fd00::1 -j DROP""".splitlines()))
 """Rules around the options' combinations: statistic's modes, ECN's exclusive options and save forms, NFQUEUE's
---fail-open (no option of v1.8.9's), a match that wants one of its options, and ``!`` in odd places (the string of
---comment, which takes any word), and a rule's -4 or -6 (its own family's is nothing, the other's skips the line)."""
+--fail-open (no option of v1.8.9's), its options together and its save form, CT's save form, a match that wants
+one of its options, ``!`` in odd places (the string of --comment, which takes any word), and a rule's -4 or -6 (its
+own family's is nothing, the other's skips the line)."""
 
 
 def negated(rule: str) -> list[str]:

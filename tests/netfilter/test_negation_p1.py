@@ -12,6 +12,7 @@ from kubeproxy_sim.errors import RulesSyntaxError
 from kubeproxy_sim.netfilter import syntax
 from kubeproxy_sim.netfilter.codec import parse_ruleset
 from tests.netfilter.restore_cases import FILTER, MANGLE, NAT, filter_with
+from tests.netfilter.restore_cases_placement import RAW
 from tests.netfilter.test_codec_restore_parity import saved_lines
 
 
@@ -176,3 +177,26 @@ def test_a_replace_with_the_other_family_s_word_is_refused() -> None:
     with pytest.raises(RulesSyntaxError) as info:
         parse_ruleset(filter_with("-A INPUT -j DROP", "-R INPUT 1 -6 -j ACCEPT"), ipv6=False)
     assert info.value.line == 6 and "-R with -6" in str(info.value)
+
+
+@pytest.mark.parametrize(("head", "chain", "rule", "saved"), [
+    (FILTER, "INPUT", "-j NFQUEUE", "-j NFQUEUE --queue-num 0"),
+    (FILTER, "INPUT", "-j NFQUEUE --queue-cpu-fanout --queue-balance 1:2",
+     "-j NFQUEUE --queue-balance 1:2 --queue-cpu-fanout"),
+    (RAW, "PREROUTING", "-j CT --zone-orig 5 --zone-reply 6", "-j CT --zone 6"),
+    (RAW, "PREROUTING", "-j CT --zone-reply 5 --zone 6", "-j CT --zone-reply 6"),
+    (RAW, "PREROUTING", "-j CT --zone-orig 0", "-j CT"),
+    (RAW, "PREROUTING", "-j CT --zone 1 --notrack --ctevents related,new", "-j CT --notrack --ctevents new,related "
+     "--zone 1"),
+])
+def test_nfqueue_and_ct_are_saved_as_both_save_them(head: str, chain: str, rule: str, saved: str) -> None:
+    assert saved_lines(f"{head}-A {chain} {rule}\nCOMMIT\n")[-2] == f"[0:0] -A {chain} {saved}"
+
+
+@pytest.mark.parametrize(("rule", "words"), [
+    ("-j NFQUEUE --queue-num 3 --queue-balance 1:2",
+     'NFQUEUE: option "--queue-num" cannot be used together with "--queue-balance"'),
+    ("-j NFQUEUE --queue-cpu-fanout", 'NFQUEUE: option "--queue-cpu-fanout" also requires "--queue-balance"'),
+])
+def test_nfqueue_s_options_together_are_refused_in_its_words(rule: str, words: str) -> None:
+    assert words in refused(rule)
