@@ -7,6 +7,7 @@ about milliseconds, and a benchmark that prints figures is read by people.
   tools/bench.py                 # everything at the full sizes
   tools/bench.py --quick         # smaller sizes, seconds instead of minutes
   tools/bench.py rules trace     # only some sections
+  tools/bench.py instructions    # callgrind's instruction counts of `rules` (valgrind; only when named)
 
 Run as root, the rules section also times iptables-restore loading the same text
 into a scratch network namespace (kpsim-bench-PID.net), which it removes afterwards
@@ -667,6 +668,61 @@ def bench_trackers(work: Path, quick: bool) -> None:
     line("watch loop feed (state + trackers), batches of 100", f"{count / seconds:,.0f} /s", "target >= 20,000/s")
 
 
+def bench_instructions(work: Path, quick: bool) -> None:
+    """Instructions executed by `rules` on the JSON List, counted by callgrind: a figure that does not move with
+    the machine's load as seconds do, so a change of a few percent shows (wall time on a shared 2-core machine
+    moves by more). PYTHONHASHSEED=0 fixes the order of sets and dicts of strings, and so the count.
+
+    Past SPLIT_THRESHOLD the run forks (cli.split_sync): the part before the fork is serial, and the wall time is
+    roughly that part plus the longer of the two processes after it. A forked child starts with a copy of the
+    parent's counters, so its file would count the serial part again; ``--dump-before=fork`` makes the parent
+    write (and zero) its counters on entering libc's fork(), so its first part is the serial count and the child
+    counts only its own work. The rows: that serial part, each process after the fork, their sum (every
+    instruction once) and the critical path (the serial part and the longer process after it).
+    """
+    if not shutil.which("valgrind"):
+        line("callgrind instructions", "skipped", "(needs valgrind)")
+        return
+    services = 1000 if quick else 10000
+    cluster = gen_cluster(work, services, 10, "json")
+    print(f"instructions: rules on {services} services x 10 endpoints, JSON List (callgrind, whole process)")
+    parts = callgrind_parts(work / "callgrind", [PYTHON, "-m", "kubeproxy_sim", "rules", "--hostname-override",
+                                                 "node1", "--cluster-cidr", "10.0.0.0/8", "-f", str(cluster)])
+    forked = [pid for pid, counts in parts.items() if len(counts) > 1]  # (only the parent dumped at a fork)
+    parent = forked[0] if forked else next(iter(parts))
+    serial = parts[parent][0] if forked else 0
+    after = {pid: sum(counts) - (serial if pid == parent else 0)
+             for pid, counts in sorted(parts.items(), key=lambda item: item[0] != parent)}  # (the parent first)
+    if serial:
+        line("before the fork (serial: start-up, reading the input)", _giga(serial))
+    for pid, count in after.items():
+        line("one process (no fork below SPLIT_THRESHOLD)" if not forked else
+             "parent after the fork" if pid == parent else "child", _giga(count))
+    line("total (every instruction once)", _giga(serial + sum(after.values())))
+    if serial:
+        line("critical path (serial + the longer process)", _giga(serial + max(after.values())))
+
+
+def callgrind_parts(directory: Path, argv: list[str]) -> dict[int, list[int]]:
+    """Run ``argv`` under callgrind, forked children traced too; each process's counts by pid, in part order
+    (the parent's first part ends at its fork: see :func:`bench_instructions`)."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    subprocess.run(["valgrind", "--tool=callgrind", "--trace-children=yes", "--dump-before=fork", "-q",
+                    f"--callgrind-out-file={directory}/callgrind.out.%p", *argv],
+                   stdout=subprocess.DEVNULL, check=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    parts: dict[int, dict[int, int]] = {}
+    for path in directory.glob("callgrind.out.*"):
+        _, _, pid, *part = path.name.split(".")
+        totals = next(int(text.split()[1]) for text in path.read_text().splitlines() if text.startswith("totals:"))
+        parts.setdefault(int(pid), {})[int(part[0]) if part else 1 << 30] = totals  # the last part has no number
+    return {pid: [numbered[n] for n in sorted(numbered)] for pid, numbered in parts.items()}
+
+
+def _giga(instructions: int) -> str:
+    return f"{instructions / 1e9:.3f} G"
+
+
 def compile_bytecode() -> None:
     """Write the package's bytecode first, as installing a wheel does.
 
@@ -684,7 +740,9 @@ SECTIONS: dict[str, Callable[[Path, bool], None]] = {"rules": bench_rules, "pars
                                                      "compile": bench_compile, "trace": bench_trace,
                                                      "simulate": bench_simulate, "demo": bench_demo,
                                                      "diff": bench_diff, "nodes": bench_nodes,
-                                                     "scenario": bench_scenario}
+                                                     "scenario": bench_scenario, "instructions": bench_instructions}
+ON_REQUEST = frozenset({"instructions"})
+"""Sections run only when named: callgrind's run takes minutes at full size."""
 
 
 def main() -> int:
@@ -703,7 +761,7 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     compile_bytecode()
     try:
-        for name in args.sections or SECTIONS:
+        for name in args.sections or [name for name in SECTIONS if name not in ON_REQUEST]:
             SECTIONS[name](work, args.quick)
             print()
     finally:
