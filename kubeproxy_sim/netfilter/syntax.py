@@ -1827,6 +1827,10 @@ class _Interpreter:
             unoptioned = unoptioned_match(self.options)
             if unoptioned is not None:
                 raise self.error(*unoptioned)
+        if "ttl" in self.modules or "hl" in self.modules:
+            excluded = match_exclusion(self.options)
+            if excluded is not None:
+                raise self.error(*excluded)
         if "statistic" in self.modules:
             problem = statistic_problem(self.options)
             if problem is not None:
@@ -2371,6 +2375,39 @@ def unoptioned_match(options: Sequence[Option]) -> tuple[str, str, str] | None:
         return None
     message, wanted = UNOPTIONED_MATCHES[waiting.module]
     return message, waiting.module, f"-m {waiting.module} {wanted} ..."
+
+
+MATCH_EXCLUSIONS = {name: tuple((f"--{name}-{flag}", tuple(f"--{name}-{o}" for o in others.split()))
+                                for flag, others in (("lt", "eq gt"), ("gt", "eq lt")))
+                    for name in ("ttl", "hl")}
+"""Per match, in its option table's order, the options that exclude others, each with those (in the order of their
+ids): libxt_ttl's and libxt_hl's --ttl-lt and --ttl-gt (--hl-) exclude the other comparisons; --ttl-eq excludes
+none of its own (both restores v1.8.9, unshare --net: ``--ttl-eq 1 --ttl-lt 2`` in either order is 'ttl: option
+"--ttl-lt" cannot be used together with "--ttl-eq".')."""
+
+
+def _instances(options: Sequence[Option], module: str) -> list[dict[str, Option]]:
+    """Each ``-m module`` of ``options`` with its options (a later -m of the module takes those after it)."""
+    instances: list[dict[str, Option]] = []
+    for option in options:
+        if option.flag == "-m" and option.module == module:
+            instances.append({})
+        elif option.module == module and instances:
+            instances[-1][option.flag] = option
+    return instances
+
+
+def match_exclusion(options: Sequence[Option]) -> tuple[str, str, str] | None:
+    """(what iptables says, the option, what it expects) for the first match of :data:`MATCH_EXCLUSIONS` given
+    options that exclude each other; None when there is none."""
+    for module, excluding in MATCH_EXCLUSIONS.items():
+        for given in _instances(options, module):
+            for flag, others in excluding:
+                other = next((o for o in others if o in given), None) if flag in given else None
+                if other is not None:
+                    return (f'{module}: option "{flag}" cannot be used together with "{other}".', flag,
+                            f"one of --{module}-eq, --{module}-lt and --{module}-gt a -m {module}")
+    return None
 
 
 def statistic_problem(options: Sequence[Option]) -> tuple[str, str, str] | None:

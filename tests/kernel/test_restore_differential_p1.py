@@ -178,6 +178,13 @@ mangle PREROUTING 4 -p tcp -j ECN --ecn-ip-ect 1 --ecn-tcp-remove
 mangle PREROUTING 4 -p tcp -j ECN --ecn-ip-ect 2 --ecn-tcp-cwr 0 --ecn-tcp-ece 0
 filter INPUT 4 -p tcp -m ecn --ecn-ip-ect 1 ! --ecn-tcp-ece --ecn-tcp-cwr -j ACCEPT
 filter INPUT 4 -m ttl -j ACCEPT
+filter INPUT 4 -m ttl --ttl-eq 1 --ttl-lt 2 -j ACCEPT
+filter INPUT 4 -m ttl --ttl-gt 2 --ttl-eq 1 -j ACCEPT
+filter INPUT 4 -m ttl --ttl-gt 2 --ttl-lt 1 -j ACCEPT
+filter INPUT 4 -m ttl --ttl 2 --ttl-lt 1 -j ACCEPT
+filter INPUT 4 -m ttl --ttl-eq 1 -m ttl --ttl-gt 2 -j ACCEPT
+filter INPUT 6 -m hl --hl-gt 1 --hl-lt 2 -j ACCEPT
+filter INPUT 6 -m hl --hl-eq 1 --hl-gt 2 -j ACCEPT
 filter INPUT 6 -m hl -j ACCEPT
 filter INPUT 4 -m comment --comment ! -j ACCEPT
 filter INPUT 4 -m comment --comment ! x -j ACCEPT
@@ -206,10 +213,10 @@ filter INPUT 4 --ipv4 -j ACCEPT
 filter INPUT 6 -s 10.0.0.1 -4 -j ACCEPT
 filter INPUT 6 --ipv4 -j DROP
 filter INPUT 6 -6 -s fd00::1 -j DROP""".splitlines()))
-"""Rules around the options' combinations: statistic's modes, ECN's exclusive options and save forms, NFQUEUE's
---fail-open (no option of v1.8.9's), its options together and its save form, CT's save form, a match that wants
-one of its options, ``!`` in odd places (the string of --comment, which takes any word), and a rule's -4 or -6 (its
-own family's is nothing, the other's skips the line)."""
+"""Rules around the options' combinations: statistic's modes, ECN's and ttl's exclusive options, ECN's save
+forms, NFQUEUE's --fail-open (no option of v1.8.9's), its options together and its save form, CT's save form, a
+match that wants one of its options, ``!`` in odd places (the string of --comment, which takes any word), and a
+rule's -4 or -6 (its own family's is nothing, the other's skips the line)."""
 
 
 def negated(rule: str) -> list[str]:

@@ -54,6 +54,8 @@ def refused(rule: str, head: str = FILTER, chain: str = "INPUT") -> str:
      'statistic: option "--probability" cannot be used together with "--every".'),
     ("-m statistic --mode bogus -j ACCEPT", 'Bad mode "bogus"'),
     ("-m ttl -j ACCEPT", "TTL match: You must specify one of `--ttl-eq', `--ttl-lt', `--ttl-gt "),
+    ("-m ttl --ttl-lt 2 --ttl-eq 1 -j ACCEPT", 'ttl: option "--ttl-lt" cannot be used together with "--ttl-eq".'),
+    ("-m ttl --ttl-gt 2 --ttl-lt 1 -j ACCEPT", 'ttl: option "--ttl-lt" cannot be used together with "--ttl-gt".'),
     ("-j NFQUEUE --queue-num 1 --fail-open", "unknown option"),
     ("-m comment --comment ! x -j ACCEPT", "unexpected value at 'x'"),
 ])
