@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from kubeproxy_sim.netfilter.model import Rule, Ruleset
     from kubeproxy_sim.netfilter.packet import Packet
     from kubeproxy_sim.netfilter.saveform import SavedLines
-    from kubeproxy_sim.netfilter.trace import PathStep, Tracer, TraceResult, Uncertainty
+    from kubeproxy_sim.netfilter.trace import Outcome, PathStep, Tracer, TraceResult, Uncertainty
     from kubeproxy_sim.objects.model import Cluster
     from kubeproxy_sim.proxier.config import ProxyConfig
 
@@ -307,7 +307,10 @@ def _from_objects(args: argparse.Namespace, packet: Packet) -> TracedRules:
         cited[line, table, chain] = text
         return text
 
-    return TracedRules(node.ruleset, node.config.node_ips, route_localnet_known=serves_localhost_nodeports(node.config),
+    # the node's addresses as the simulator gives them (simulator.network.node_context): its node IPs and its pod
+    # bridge's gateway, which is as much the node's (addrtype LOCAL, delivered to INPUT) as eth0's
+    addresses = (*node.config.node_ips, *_bridge_addresses(node.inputs.cluster, node.config))
+    return TracedRules(node.ruleset, addresses, route_localnet_known=serves_localhost_nodeports(node.config),
                        errors=node.inputs.errors, line_text=line_text, saved=saved, gaps=(),
                        objects=(node.inputs.cluster, node.config), notes=node_notes)
 
@@ -470,11 +473,14 @@ def _another_hosts(tracer: Tracer, rules: TracedRules, packet: Packet) -> bool:
 
 
 def _bridge_addresses(cluster: Cluster, config: ProxyConfig) -> tuple[str, ...]:
-    """The traced node's pod bridge addresses, as the simulator gives them (:func:`.topology.bridge_gateways`)."""
+    """The traced node's pod bridge addresses, as the simulator gives them (:func:`.topology.bridge_gateways`): none
+    where an address the objects give a pod, an endpoint or a node holds the gateway's (the topology's ``taken``)."""
     from kubeproxy_sim.proxier.config import DetectLocalMode
     from kubeproxy_sim.simulator.topology import bridge_gateways
 
     taken = {ip for pod in cluster.pods for ip in pod.pod_ips}
+    taken.update(address for slc in cluster.endpoint_slices for ep in slc.endpoints for address in ep.addresses)
+    taken.update(a.address for n in cluster.nodes for a in n.addresses)
     routed = config.detect_local_mode is DetectLocalMode.INTERFACE_NAME_PREFIX
     return bridge_gateways(config.node_pod_cidrs, routed, taken)
 
@@ -638,6 +644,24 @@ a dump of such a node never reaches this depth)."""
 NOT_INDENTED = "; its rules, and deeper chains', are not indented further"
 
 
+def outcome_forest(outcome: Outcome) -> tuple[TreeNode, ...]:
+    """An outcome's path as :func:`path_forest` draws it, hook by hook (:func:`~.trace.path_sections`): a run of
+    built-in chains passed with nothing matching is a line of its own, a chain its ACCEPT policy let the packet
+    through says so in its header."""
+    from kubeproxy_sim.netfilter.trace import path_sections
+
+    forest: list[TreeNode] = []
+    for text, steps in path_sections(outcome):
+        if not steps:
+            forest.append(TreeNode(text, (), ()))
+            continue
+        trees = path_forest(steps)
+        if text:
+            trees = (dataclasses.replace(trees[0], label=trees[0].label + text), *trees[1:])
+        forest.extend(trees)
+    return tuple(forest)
+
+
 def path_forest(path: Sequence[PathStep]) -> tuple[TreeNode, ...]:
     """A path as trees: one per built-in chain entered, a chain's rules under it, a jumped-to chain after
     the rule that jumped (so returning to the caller reads naturally); past :data:`TREE_DEPTH`, flat."""
@@ -725,7 +749,14 @@ def trace_text(result: TraceResult, con: Console | None = None, notes: Sequence[
     on a terminal the paths are drawn with box-drawing characters and the verdicts coloured. The header says
     whose rules were read (``rules_of``: ``node NAME``, or the dump's name); ``notes`` follow it (see
     :func:`unserved_port_notes`)."""
-    from kubeproxy_sim.netfilter.trace import no_connection_note, origin_words, packet_head, percent, state_note
+    from kubeproxy_sim.netfilter.trace import (
+        no_connection_note,
+        origin_words,
+        packet_head,
+        percent,
+        source_kept,
+        state_note,
+    )
 
     con = con or Console(sys.stdout)
     p = result.packet
@@ -743,7 +774,10 @@ def trace_text(result: TraceResult, con: Console | None = None, notes: Sequence[
         note = no_connection_note(o)
         if note:
             out.append(f"  ({note})")
-        out.extend(render_tree(path_forest(o.path), chars, color=con.color, indent="  "))
+        kept = source_kept(result, o)
+        if kept:
+            out.append(f"  {kept}")
+        out.extend(render_tree(outcome_forest(o), chars, color=con.color, indent="  "))
         out.append("")
     if result.uncertain:
         out.append(con.paint("Uncertain (the answer depends on these):", "yellow", "bold"))

@@ -93,7 +93,8 @@ def trace_later(tracer: Tracer, packet: Packet) -> TraceResult:
     _note(uncertain, first.uncertain)
     for opened in first.outcomes:
         if opened.verdict in CLOSED:
-            _add(merged, FirstPacketOutcome(opened.verdict, None, opened.probability_exact, False, opened.path))
+            _add(merged, FirstPacketOutcome(opened.verdict, None, opened.probability_exact, False, opened.path,
+                                                 opened.hooks))
             continue
         later = tracer.trace(_later(packet, opened))
         _note(uncertain, later.uncertain)
@@ -121,9 +122,9 @@ def _through(opened: Outcome, later: Outcome) -> Outcome:
     """The later packet's end, with the connection's translation: its share is conditional on ``opened``."""
     share = opened.probability_exact * later.probability_exact
     if later.verdict in CLOSED:
-        return Outcome(later.verdict, None, share, False, later.path)
+        return Outcome(later.verdict, None, share, False, later.path, later.hooks)
     verdict = "DNAT" if opened.verdict == "DNAT" else later.verdict
-    return Outcome(verdict, opened.destination, share, opened.masquerade, later.path)
+    return Outcome(verdict, opened.destination, share, opened.masquerade, later.path, later.hooks)
 
 
 def _add(merged: dict[tuple[str, str | None, bool, bool], Outcome], outcome: Outcome) -> None:

@@ -22,6 +22,13 @@ which nf_nat_inet_fn treats as new unless the helper bound its NAT already:
 assumed not, and listed as uncertain); not for an established or untracked one,
 nor for an ICMP error RELATED to a connection (translated from that connection's NAT).
 
+Every built-in chain a branch passes is recorded in its ``hooks`` (:data:`HookPass`): table, chain,
+the verdict it left with, whether the chain's policy gave it (no rule decided: the packet fell off the
+end, or returned from it) and how many path steps it took there. The path lists only the rules that
+matched, so a hook the packet went through with nothing matching, or left by its ACCEPT policy, shows
+only here (a trace's ``hooks``). A chain that exists but is empty with an ACCEPT policy is passed
+without a walk.
+
 A walk that falls off the end of a built-in chain with a DROP policy ends its
 path with that policy (a :class:`~kubeproxy_sim.netfilter.compile.PseudoRule`),
 so the path names what decided. A routing decision that hangs on the node's
@@ -626,9 +633,9 @@ class Branch:
     """One possible history of the packet: its state now, how likely it is, and how it got here."""
 
     __slots__ = ("bridge_port", "ct_dnat", "ctmark", "ctstate", "ctstatus", "den", "dnat", "doubts", "dport", "dst",
-                 "env", "family", "icmp_code", "icmp_type", "in_iface", "mark", "masq", "nat_text", "num", "orig_dport",
-                 "orig_dst", "orig_sport", "orig_src", "out_iface", "path", "proto", "reply", "snat", "sport", "src",
-                 "tcp_flags", "zone")
+                 "env", "family", "hooks", "icmp_code", "icmp_type", "in_iface", "mark", "masq", "nat_text", "num",
+                 "orig_dport", "orig_dst", "orig_sport", "orig_src", "out_iface", "path", "proto", "reply", "snat",
+                 "sport", "src", "tcp_flags", "zone")
 
     def __init__(self, packet: Packet, env: Env) -> None:
         self.env = env
@@ -660,6 +667,7 @@ class Branch:
         self.num = self.den = 1
         self.path: list[CompiledRule] = []
         self.doubts: list[tuple[CompiledRule, str]] = []
+        self.hooks: list[HookPass] = []
 
     def fork(self, num: int, den: int) -> Branch:
         """A copy that takes ``num/den`` of this branch's probability."""
@@ -676,6 +684,7 @@ class Branch:
         other.dnat, other.snat, other.masq, other.ct_dnat = self.dnat, self.snat, self.masq, self.ct_dnat
         other.path = list(self.path)
         other.doubts = list(self.doubts)
+        other.hooks = list(self.hooks)
         other.num, other.den = self.num * num, self.den * den
         return other
 
@@ -857,6 +866,21 @@ def _walk(b: Branch, stack: list[Frame], pending: list[tuple[Branch, list[Frame]
     return _policy_verdict(base, path)
 
 
+HookPass = tuple[str, str, str, bool, int]
+"""A built-in chain a branch passed: (table, chain, verdict, by its policy, path steps taken in it)."""
+_DECIDING = frozenset({Kind.ACCEPT, Kind.DROP, Kind.REJECT, *TERMINAL_NAT})
+"""The kinds of rule whose target ends a built-in chain's walk with a verdict (:func:`_apply`)."""
+
+
+def hook_pass(chain: CompiledChain, path: list[CompiledRule], start: int, verdict: str) -> HookPass:
+    """How a branch left the built-in chain it entered with ``start`` steps on its path: a rule decided when the
+    path's last step since then has a target that ends the walk; else the policy did (nothing matched, only
+    jumps, marks or a RETURN did; a DROP policy's own step counts as the policy)."""
+    last = path[-1] if len(path) > start else None
+    by_rule = last is not None and last.kind in _DECIDING and last is not chain.policy_rule
+    return (chain.table, chain.name, verdict, not by_rule, len(path) - start)
+
+
 def _policy_verdict(base: CompiledChain, path: list[CompiledRule]) -> str:
     """The verdict of a walk that ran out of rules: ``base``'s policy. The path ends with the policy when it
     decided a DROP (rare: not worth a step per ACCEPT)."""
@@ -873,8 +897,8 @@ MFrame = tuple[CompiledChain, tuple[CompiledRule, ...], int, int]
 frame has taken (a goto leaves a chain for another at its first rule: the count keeps places increasing)."""
 _LAST = float("inf")  # in a place, after every rule of the frame: a caller's frame comes after its callees'
 _NO_DOUBTS: frozenset[tuple[int, str]] = frozenset()
-STATE_FIELDS = tuple(sorted(set(Branch.__slots__) - {"den", "doubts", "env", "num", "path"}))
-"""What a branch's future walk reads of it: every field but its history (path, doubts) and its probability."""
+STATE_FIELDS = tuple(sorted(set(Branch.__slots__) - {"den", "doubts", "env", "hooks", "num", "path"}))
+"""What a branch's future walk reads of it: every field but its history (path, doubts, hooks) and its probability."""
 _state = attrgetter(*STATE_FIELDS)
 
 
@@ -1313,6 +1337,7 @@ class Finished:
     den: int
     path: tuple[CompiledRule, ...]
     doubts: tuple[tuple[CompiledRule, str], ...]
+    hooks: tuple[HookPass, ...] = ()
 
 
 PRE_REMOTE = (("raw", "PREROUTING"), ("mangle", "PREROUTING"), ("nat", "PREROUTING"), "ROUTE")
@@ -1350,6 +1375,7 @@ class Replay:
     effects: tuple[CompiledRule, ...]
     num: int
     den: int
+    hooks: tuple[HookPass, ...] = ()
 
 
 class PipelineMemo:
@@ -1404,7 +1430,8 @@ class Engine:
         return memos
 
     def _pipeline(self, steps: tuple[str | tuple[str, str], ...]) -> Pipeline:
-        """The hooks' chains that exist; an empty chain with an ACCEPT policy cannot change anything."""
+        """The hooks' chains that exist; an empty chain with an ACCEPT policy cannot change anything, but is kept:
+        the packet passes it (see :meth:`_advance`, which records it without a walk)."""
         out: list[Step] = []
         for step in steps:
             if isinstance(step, str):
@@ -1412,7 +1439,7 @@ class Engine:
                 continue
             table, hook = step
             chain = self.compiled.chain(table, hook)
-            if chain is None or (not chain.rules and chain.policy != DROP):
+            if chain is None:
                 continue
             out.append(("nat", chain) if table == "nat" else chain)
         return tuple(out)
@@ -1498,14 +1525,14 @@ class Engine:
     def _record(self, b: Branch, steps: Pipeline, packet: Packet) -> tuple[Replay, ...]:
         """Walk a blank copy of the branch (no path, doubts or probability yet) and keep how each fork ended."""
         blank = b.fork(1, 1)
-        blank.path, blank.doubts, blank.num, blank.den = [], [], 1, 1
+        blank.path, blank.doubts, blank.hooks, blank.num, blank.den = [], [], [], 1, 1
         ends: list[End] = []
         pending = [(blank, steps)]
         while pending:
             branch, rest = pending.pop()
             self._advance(branch, rest, packet, pending, ends)
         return tuple(Replay(verdict, tuple(x.path), tuple(x.doubts),
-                            tuple(r for r in x.path if r.kind in EFFECT_KINDS), x.num, x.den)
+                            tuple(r for r in x.path if r.kind in EFFECT_KINDS), x.num, x.den, tuple(x.hooks))
                      for x, verdict in ends)
 
     def _advance(self, b: Branch, steps: Pipeline, packet: Packet,
@@ -1528,7 +1555,14 @@ class Engine:
                         continue
                     b.doubts.append((EXPECTATION, EXPECTED_NAT))
                 step = step[1]
-            outcomes = walk_chain(step, b, self.sampler, pos + 1 < len(steps))  # type: ignore[arg-type]  # (above)
+            chain: CompiledChain = step  # type: ignore[assignment]  # (above)
+            if not chain.rules and chain.policy != DROP:  # passed: nothing to walk
+                b.hooks.append((chain.table, chain.name, ACCEPT, True, 0))
+                continue
+            start = len(b.path)
+            outcomes = walk_chain(chain, b, self.sampler, pos + 1 < len(steps))
+            for branch, verdict in outcomes:
+                branch.hooks.append(hook_pass(chain, branch.path, start, verdict))
             if len(outcomes) > 1:
                 rest = steps[pos + 1:]
                 for other, verdict in outcomes[1:]:
@@ -1634,7 +1668,8 @@ class Engine:
     def _finish(b: Branch, verdict: str) -> Finished:
         """The public record of an end (see :func:`end_of`)."""
         verdict, destination, masquerade = end_of(b, verdict)
-        return Finished(verdict, destination, masquerade, b.num, b.den, tuple(b.path), tuple(b.doubts))
+        return Finished(verdict, destination, masquerade, b.num, b.den, tuple(b.path), tuple(b.doubts),
+                        tuple(b.hooks))
 
 
 def _declare_recent_lists(compiled: CompiledRuleset, table: RecentTable) -> None:
@@ -1761,6 +1796,7 @@ def end_of(b: Branch, verdict: str) -> tuple[str, str | None, bool]:
 def _replay(b: Branch, replay: Replay) -> None:
     """Apply a recorded ending to a branch that has its entry state (and, if forked, its probability)."""
     b.path.extend(replay.path)
+    b.hooks.extend(replay.hooks)
     if replay.effects:
         doubts, b.doubts = b.doubts, []  # the recorded doubts already hold what the effects report
         for rule in replay.effects:

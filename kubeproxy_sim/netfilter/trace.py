@@ -10,7 +10,10 @@ listed in ``uncertain`` with its rule; a routing decision that hangs on the
 node's addresses (not given) is listed with no line and the rule text
 ``routing decision``. A verdict given by a built-in chain's DROP policy ends
 its path with a step for that policy: the chain's declaration
-(``:FORWARD DROP [0:0]``) at its line in the dump.
+(``:FORWARD DROP [0:0]``) at its line in the dump. Each outcome also lists every
+built-in chain the packet passed (``hooks``), those it went through with no rule
+matching or left by their ACCEPT policy included, which the path (matched rules
+only) cannot show.
 
 For many packets through one ruleset, build a :class:`Tracer` once: it
 compiles the rules (and indexes the long chains) a single time. For one
@@ -29,25 +32,44 @@ from typing import Any
 
 from kubeproxy_sim.netfilter.compile import CompiledRule, CompiledRuleset, PathStep, Renumber, compile_ruleset
 from kubeproxy_sim.netfilter.digits import fraction_texts
-from kubeproxy_sim.netfilter.evaluate import End, Engine, NodeContext, end_of
+from kubeproxy_sim.netfilter.evaluate import End, Engine, HookPass, NodeContext, end_of
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Ruleset
 from kubeproxy_sim.netfilter.packet import ICMP_PROTOS, CtState, Packet, split_endpoint
 from kubeproxy_sim.netfilter.tracekey import TraceKeys, Unkeyable
 from kubeproxy_sim.objects.bulk import draft_class
 
-__all__ = ["FirstPacketOutcome", "NodeContext", "Outcome", "PathStep", "TraceResult", "Tracer", "Uncertainty",
+__all__ = ["FirstPacketOutcome", "Hook", "NodeContext", "Outcome", "PathStep", "TraceResult", "Tracer", "Uncertainty",
            "exact_fraction", "exact_text", "no_connection_note", "packet_head", "render_text", "trace"]
 
 
 @dataclass(frozen=True, slots=True)
+class Hook:
+    """A built-in chain the packet passed (a netfilter hook of a table), in the order met: the verdict it left with
+    (ACCEPT, DROP, REJECT), whether the chain's policy gave it (``policy``: no rule of it, or of a chain it jumped
+    to, decided: nothing matched, or only jumps, marks and returns did) and how many steps of the outcome's path
+    were taken in it (``steps``: 0 for a chain passed with nothing matching)."""
+
+    table: str
+    chain: str
+    verdict: str
+    policy: bool
+    steps: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"table": self.table, "chain": self.chain, "verdict": self.verdict, "policy": self.policy}
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
-    """One way the packet ends: DNAT (to ``destination``), ACCEPT, DROP or REJECT."""
+    """One way the packet ends: DNAT (to ``destination``), ACCEPT, DROP or REJECT. ``hooks``: every built-in
+    chain its path passed (see :class:`Hook`); empty when not known (an outcome built by hand)."""
 
     verdict: str
     destination: str | None
     probability_exact: Fraction
     masquerade: bool
     path: tuple[PathStep, ...]
+    hooks: tuple[Hook, ...] = ()
 
     @property
     def probability(self) -> float:
@@ -146,6 +168,7 @@ class TraceResult:
                     "probability_exact": share,
                     "masquerade": o.masquerade,
                     "path": [{"table": s.table, "chain": s.chain, "line": s.line, "rule": s.rule} for s in o.path],
+                    "hooks": [h.to_json() for h in o.hooks],
                     **({"no_connection": True} if isinstance(o, FirstPacketOutcome) else {}),
                 }
                 for o, share in zip(self.outcomes, shares, strict=True)
@@ -159,7 +182,7 @@ _new = object.__new__
 
 
 def _outcome(verdict: str, destination: str | None, share: Fraction, masquerade: bool,
-             path: tuple[PathStep, ...]) -> Outcome:
+             path: tuple[PathStep, ...], hooks: tuple[Hook, ...] = ()) -> Outcome:
     """``Outcome(...)`` built on a draft (objects.bulk.draft_class): every field of Outcome must be written here
     (tests/netfilter/test_model_drafts.py checks)."""
     outcome = _new(_OUTCOME_DRAFT)
@@ -168,6 +191,7 @@ def _outcome(verdict: str, destination: str | None, share: Fraction, masquerade:
     outcome.probability_exact = share
     outcome.masquerade = masquerade
     outcome.path = path
+    outcome.hooks = hooks
     outcome.__class__ = Outcome
     return outcome
 
@@ -196,6 +220,7 @@ class Tracer:
                          else compile_ruleset(rules, lazy=lazy, renumber=renumber, generated=generated))
         self.engine = Engine(self.compiled, node)
         self._shares: dict[tuple[int, int], Fraction] = {}  # the same split thresholds recur in every service
+        self._hooks: dict[HookPass, Hook] = {}  # the few distinct hook passes there are, shared by all outcomes
         # answers by key: the outcomes alone, or the whole result when local or uncertain
         self._answers: dict[tuple, tuple[Outcome, ...] | TraceResult] = {}
         # Not knowing the node's addresses, a packet's answer quotes its source (the doubt about its origin),
@@ -252,9 +277,10 @@ class Tracer:
         return TraceResult(packet, origin, self._merge(ends), self._uncertain(ends))
 
     def _merge(self, ends: list[End]) -> tuple[Outcome, ...]:
-        """One outcome per (verdict, destination, masquerade); the path is the first branch's."""
-        return tuple(_outcome(verdict, dest, self._share(num, den), masq, self._path(path))
-                     for (verdict, dest, masq), (num, den, path) in _totals(ends).items())
+        """One outcome per (verdict, destination, masquerade); the path (and hooks) are the first branch's."""
+        hook = self._hook
+        return tuple(_outcome(verdict, dest, self._share(num, den), masq, self._path(path), tuple(map(hook, hooks)))
+                     for (verdict, dest, masq), (num, den, path, hooks) in _totals(ends).items())
 
     def _share(self, num: int, den: int) -> Fraction:
         """The exact probability, normalised once per distinct (num, den) rather than once per outcome."""
@@ -264,6 +290,15 @@ class Tracer:
                 self._shares.clear()
             share = self._shares[(num, den)] = exact_fraction(num, den)
         return share
+
+    def _hook(self, passed: HookPass) -> Hook:
+        """The public record of a hook pass, one object per distinct pass."""
+        hook = self._hooks.get(passed)
+        if hook is None:
+            if len(self._hooks) >= CACHE_LIMIT:
+                self._hooks.clear()
+            hook = self._hooks[passed] = Hook(*passed)
+        return hook
 
     @staticmethod
     def _path(rules: list[CompiledRule]) -> tuple[PathStep, ...]:
@@ -339,7 +374,7 @@ def exact_fraction(num: int, den: int) -> Fraction:
 
 
 def _totals(ends: list[End]) -> dict[tuple[str, str | None, bool], list]:
-    """(num, den, first path) per (verdict, destination, masquerade), in the order the ends came.
+    """(num, den, first path, its hooks) per (verdict, destination, masquerade), in the order the ends came.
 
     Shares are summed as plain integer fractions and normalised once per outcome: a
     Fraction per branch (gcd and all) cost more than the rest of the merge.
@@ -349,7 +384,7 @@ def _totals(ends: list[End]) -> dict[tuple[str, str | None, bool], list]:
         key = end_of(branch, verdict)
         total = totals.get(key)
         if total is None:
-            totals[key] = [branch.num, branch.den, branch.path]
+            totals[key] = [branch.num, branch.den, branch.path, branch.hooks]
         elif total[1] == branch.den:
             total[0] += branch.num
         else:
@@ -423,6 +458,63 @@ def _tree(path: tuple[PathStep, ...]) -> list[str]:
     return lines
 
 
+PASSED = "no rule matched; policy ACCEPT"
+"""What a text says of built-in chains a packet went through with nothing matching (one line for a run of them)."""
+LEFT_BY_POLICY = " (no rule decided; policy ACCEPT)"
+"""What a text adds to the header of a built-in chain whose rules matched but let the packet fall to its policy."""
+
+
+def path_sections(outcome: Outcome) -> list[tuple[str, tuple[PathStep, ...]]]:
+    """The outcome's path cut at the hooks it passed, for a text: ``(line, ())`` for a run of built-in chains
+    passed with nothing matching (``raw PREROUTING, mangle PREROUTING: ...``), ``(suffix, steps)`` for one whose
+    rules matched (``suffix``, for its header: :data:`LEFT_BY_POLICY` when its ACCEPT policy let it through),
+    and the steps after the last hook (a routing decision that dropped the packet) with no suffix. An outcome
+    without hooks (built by hand) is its whole path."""
+    if not outcome.hooks:
+        return [("", outcome.path)] if outcome.path else []
+    sections: list[tuple[str, tuple[PathStep, ...]]] = []
+    passed: list[str] = []
+    at = 0
+    for hook in outcome.hooks:
+        if not hook.steps:
+            passed.append(f"{hook.table} {hook.chain}")
+            continue
+        if passed:
+            sections.append((f"{', '.join(passed)}: {PASSED}", ()))
+            passed = []
+        suffix = LEFT_BY_POLICY if hook.policy and hook.verdict == "ACCEPT" else ""
+        sections.append((suffix, outcome.path[at:at + hook.steps]))
+        at += hook.steps
+    if passed:
+        sections.append((f"{', '.join(passed)}: {PASSED}", ()))
+    if at < len(outcome.path):
+        sections.append(("", outcome.path[at:]))
+    return sections
+
+
+def source_kept(result: TraceResult, outcome: Outcome) -> str | None:
+    """For an outcome that lets the packet on with its source as it came (no SNAT or MASQUERADE reached), the
+    line that says so: users ask whether the client's address is kept (externalTrafficPolicy Local, a pod's
+    packet to another pod). None for a masqueraded, dropped or rejected one, and for a reply (conntrack's
+    reverse translation, not known, may rewrite it)."""
+    if outcome.masquerade or outcome.verdict not in ("ACCEPT", "DNAT") or result.packet.reply:
+        return None
+    return f"not masqueraded: the source stays {result.packet.src_text}"
+
+
+def _sections_tree(outcome: Outcome) -> list[str]:
+    """The outcome's path as :func:`_tree` draws it, hook by hook, with the hooks passed without a rule."""
+    lines: list[str] = []
+    for text, steps in path_sections(outcome):
+        if not steps:
+            lines.append(f"  {text}")
+            continue
+        tree = _tree(steps)
+        tree[0] += text
+        lines.extend(tree)
+    return lines
+
+
 def state_note(packet: Packet) -> list[str]:
     """The header's second line for a packet that is not NEW: whether nat rules are on its path, and why."""
     if packet.ctstate is CtState.NEW:
@@ -468,7 +560,10 @@ def render_text(result: TraceResult) -> str:
         note = no_connection_note(o)
         if note:
             out.append(f"  ({note})")
-        out.extend(_tree(o.path))
+        kept = source_kept(result, o)
+        if kept:
+            out.append(f"  {kept}")
+        out.extend(_sections_tree(o))
         out.append("")
     if result.uncertain:
         out.append("Uncertain (the answer depends on these):")

@@ -65,9 +65,10 @@ DIST_CHI_SQUARE = {"statistic", "df", "p_value"}
 TRACE = {"packet", "origin", "outcomes", "uncertain", "notes", "node", "ip_family"}
 TRACE_PACKET = {"proto", "src", "dst", "sport", "dport", "in_iface", "out_iface", "bridge_port", "ctstate", "ctdir",
                 "affinity", "icmp_type", "icmp_code"}
-TRACE_OUTCOME = {"verdict", "destination", "probability", "probability_exact", "masquerade", "path"}
+TRACE_OUTCOME = {"verdict", "destination", "probability", "probability_exact", "masquerade", "path", "hooks"}
 TRACE_NO_CONNECTION = "no_connection"  # on an ESTABLISHED trace's outcome whose first packet is dropped, only
 TRACE_STEP = {"table", "chain", "line", "rule"}
+TRACE_HOOK = {"table", "chain", "verdict", "policy"}
 TRACE_UNCERTAIN = {"line", "rule", "reason"}
 
 SEND = {"from", "to", "proto", "connections", "seed", "delivered", "failed", "sticky", "answered", "ping"}  # netns
@@ -250,6 +251,7 @@ def check_trace(data: dict) -> None:
         assert set(outcome) - {TRACE_NO_CONNECTION} == TRACE_OUTCOME
         assert outcome.get(TRACE_NO_CONNECTION, True) is True  # present only as true
         assert outcome["path"] and all(set(step) == TRACE_STEP for step in outcome["path"])
+        assert all(set(hook) == TRACE_HOOK for hook in outcome["hooks"])
 
 
 def test_trace_json_inner_keys(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -597,7 +599,8 @@ CONTRACT_KEYS = [
     ("`dist -o json`", OUT | DIST | DIST_SERVICE | DIST_ENDPOINT | DIST_VIEW | DIST_ENTRY | DIST_SOURCE | DIST_AFFINITY
      | DIST_STICKY | DIST_CLIENT_LOAD | DIST_SAMPLED | DIST_CONNECTIONS | DIST_CONNECTION_OUTCOME | DIST_CHI_SQUARE),
     ("`send -o json`", SEND | SEND_DELIVERED | SEND_FAILED | SEND_PING),
-    ("`trace -o json`", TRACE | TRACE_PACKET | TRACE_OUTCOME | {TRACE_NO_CONNECTION} | TRACE_STEP | TRACE_UNCERTAIN),
+    ("`trace -o json`", TRACE | TRACE_PACKET | TRACE_OUTCOME | {TRACE_NO_CONNECTION} | TRACE_STEP | TRACE_HOOK
+     | TRACE_UNCERTAIN),
     ("`healthz -o json`", HEALTHZ | HEALTHZ_BODY | HEALTHZ_SERVICE),
 ]
 

@@ -49,6 +49,9 @@ def test_json_contract() -> None:
     svc = {"table": "nat", "chain": "OUTPUT", "line": 9, "rule": "-A OUTPUT -j KUBE-SERVICES"}
     jump = {"table": "nat", "chain": "KUBE-SERVICES", "line": 10,
             "rule": "-A KUBE-SERVICES -d 172.30.0.41/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-A"}
+    # every built-in chain passed: nat OUTPUT's DNAT decided; the empty nat POSTROUTING let it through by policy
+    hooks = [{"table": "nat", "chain": "OUTPUT", "verdict": "ACCEPT", "policy": False},
+             {"table": "nat", "chain": "POSTROUTING", "verdict": "ACCEPT", "policy": True}]
     assert result.to_json() == {
         "packet": {"proto": "tcp", "src": "10.0.0.2", "dst": "172.30.0.41", "sport": None, "dport": 80,
                    "in_iface": None, "out_iface": None, "bridge_port": None, "ctstate": "NEW", "ctdir": "ORIGINAL",
@@ -60,12 +63,13 @@ def test_json_contract() -> None:
                  "table": "nat", "chain": "KUBE-SVC-A", "line": 11,
                  "rule": "-A KUBE-SVC-A -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-1"}, {
                  "table": "nat", "chain": "KUBE-SEP-1", "line": 13,
-                 "rule": "-A KUBE-SEP-1 -p tcp -m tcp -j DNAT --to-destination 10.180.0.1:80"}]},
+                 "rule": "-A KUBE-SEP-1 -p tcp -m tcp -j DNAT --to-destination 10.180.0.1:80"}], "hooks": hooks},
             {"verdict": "DNAT", "destination": "10.180.0.2:80", "probability": 0.5, "probability_exact": "1/2",
              "masquerade": False, "path": [svc, jump, {
                  "table": "nat", "chain": "KUBE-SVC-A", "line": 12, "rule": "-A KUBE-SVC-A -j KUBE-SEP-2"}, {
                  "table": "nat", "chain": "KUBE-SEP-2", "line": 14,
-                 "rule": "-A KUBE-SEP-2 -m owner --uid-owner 0 -p tcp -m tcp -j DNAT --to-destination 10.180.0.2:80"}]},
+                 "rule": "-A KUBE-SEP-2 -m owner --uid-owner 0 -p tcp -m tcp -j DNAT --to-destination 10.180.0.2:80"}],
+                 "hooks": hooks},
         ],
         "uncertain": [{"line": 14, "rule": "-A KUBE-SEP-2 -m owner --uid-owner 0 -p tcp -m tcp -j DNAT "
                        "--to-destination 10.180.0.2:80",
