@@ -110,3 +110,20 @@ def test_a_valid_local_load_balancer_applies(tmp_path: Path) -> None:
     text = NP_LOCAL_HC.replace("type: NodePort", "type: LoadBalancer")
     (_, notes), = played_worlds(tmp_path, ["apply -f lb.yaml"], strict=True, lb=text)
     assert notes == ["service/np created"]
+
+
+def test_the_starting_objects_are_stored_already_and_not_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """A scenario's -f objects are the cluster as it stands: rulesets/upstream-internal-external-masquerade-* carry
+    upstream's proxier-test LoadBalancers with externalTrafficPolicy Cluster and a healthCheckNodePort, which start
+    a scenario as before; applying the same file in a step is the API server's create, and refused."""
+    lb = NP_LOCAL_HC.replace("type: NodePort", "type: LoadBalancer").replace("externalTrafficPolicy: Local",
+                                                                            "externalTrafficPolicy: Cluster")
+    (tmp_path / "lb.yaml").write_text(lb)
+    (tmp_path / "script").write_text("get services\n")
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(["scenario", "script", "-f", "lb.yaml"], monkeypatch) == 0
+    assert "invalid" not in capsys.readouterr().err
+    (tmp_path / "script").write_text("apply -f lb.yaml\n")
+    assert run_cli(["scenario", "script"], monkeypatch) == 1
+    assert 'The Service "np" is invalid: spec.healthCheckNodePort: Invalid value: 32001' in capsys.readouterr().err
