@@ -140,7 +140,8 @@ def wildcard_families(answers: Sequence[FamilyAnswer]) -> list[int]:
 
 def family_notes(answers: Sequence[FamilyAnswer], service: Service, primary_ipv6: bool) -> list[Diagnostic]:
     """What the answer printed leaves out on a dual-stack node: whose answer it is, when the other family's server
-    answers otherwise (or the service is of the other family alone), and which server a probe then meets."""
+    answers otherwise (or the service is of the other family alone), and which server a probe then meets.
+    ``primary_ipv6``: whether the family simulated (the primary one, or --ip-family's) is IPv6."""
     from kubeproxy_sim.simulator.health import health_check_port
 
     first = answers[0]
@@ -148,8 +149,9 @@ def family_notes(answers: Sequence[FamilyAnswer], service: Service, primary_ipv6
     if len(answers) == 1:
         if first.family == (6 if primary_ipv6 else 4):
             return []
-        return [Diagnostic(f"the {name} proxier's health server answers: the service has no cluster IP of the "
-                           f"node's primary family, so only the {name} proxier serves its health check",
+        simulated = 6 if primary_ipv6 else 4
+        return [Diagnostic(f"the {name} proxier's health server answers: the service has no IPv{simulated} cluster "
+                           f"IP, so the IPv{simulated} proxier serves no health check for it",
                            kind="Service", object=service.key, severity=Severity.NOTE)]
     other = answers[1]
     if (other.response.status, other.response.local_endpoints) == (first.response.status,

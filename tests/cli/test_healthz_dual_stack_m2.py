@@ -69,3 +69,33 @@ def test_a_single_stack_cluster_s_json_gains_only_its_family(capsys: pytest.Capt
                  "-o", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["ipFamily"] == "IPv4" and "otherFamily" not in out and "portConflict" not in out
+
+
+SINGLE_STACK_V6_LB = """apiVersion: v1
+kind: Service
+metadata: {name: lb6, namespace: default}
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: Local
+  healthCheckNodePort: 32100
+  clusterIP: fd00:10:96::60
+  clusterIPs: [fd00:10:96::60]
+  ipFamilies: [IPv6]
+  ipFamilyPolicy: SingleStack
+  selector: {app: x}
+  ports: [{name: http, port: 80, protocol: TCP, targetPort: 8080, nodePort: 30090}]
+"""
+
+
+def test_a_service_of_the_other_family_alone_is_answered_by_that_family_s_server(
+        tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Only the IPv6 proxier serves an IPv6-only service's health check (it was refused: 'serves no health check')."""
+    manifest = tmp_path / "lb6.yaml"
+    manifest.write_text(SINGLE_STACK_V6_LB)
+    assert main(["healthz", "--scenario", "dual-stack", "-f", str(manifest), "default/lb6", "--node", "node1",
+                 "-o", "json"]) == 0
+    out, err = capsys.readouterr()
+    data = json.loads(out)
+    assert (data["status"], data["ipFamily"]) == (503, "IPv6") and "otherFamily" not in data
+    assert err == ("kubeproxy-sim: Service default/lb6: note: the IPv6 proxier's health server answers: the service "
+                   "has no IPv4 cluster IP, so the IPv4 proxier serves no health check for it\n")
