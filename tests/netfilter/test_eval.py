@@ -190,7 +190,7 @@ def test_statistic_random_splits_exactly() -> None:
 
 
 def test_statistic_negated_and_nth() -> None:
-    text = tables(filt="-A F -m statistic ! --mode random --probability 0.25 -j DROP\n")
+    text = tables(filt="-A F -m statistic --mode random ! --probability 0.25 -j DROP\n")
     assert verdicts(text, tcp())[("DROP", None, False)] == Fraction(3, 4)
     result = run(tables(filt="-A F -m statistic --mode nth --every 3 --packet 0 -j DROP\n"), tcp())
     assert {o.verdict: o.probability_exact for o in result.outcomes} == {"DROP": Fraction(1, 3),

@@ -78,7 +78,6 @@ EXAMPLES_V4 = [
     ("-m conntrack --ctorigsrc 10.0.0.0/8 ! --ctstate NEW -j ACCEPT",
      "-m conntrack ! --ctstate NEW --ctorigsrc 10.0.0.0/8 -j ACCEPT"),
     ("-m state --state ESTABLISHED,RELATED -j ACCEPT", "-m state --state RELATED,ESTABLISHED -j ACCEPT"),
-    ("-m statistic --mode nth --every 3 -j ACCEPT", "-m statistic --mode nth --every 3 --packet 0 -j ACCEPT"),
     ("-m statistic --mode random ! --probability 0.25 -j ACCEPT",
      "-m statistic --mode random ! --probability 0.25000000000 -j ACCEPT"),
     ("-p tcp --tcp-flags ALL NONE -j ACCEPT", "-p tcp -m tcp --tcp-flags FIN,SYN,RST,PSH,ACK,URG NONE -j ACCEPT"),
