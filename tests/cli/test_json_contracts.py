@@ -77,7 +77,8 @@ SEND_PING = {"address", "kind", "owner", "note"}
 SEND_DELIVERED = {"pod", "ip", "node", "count", "share", "expected", "sources_seen", "pod_object", "why"}
 SEND_FAILED = {"reason", "count", "detail", "expected", "why"}
 
-HEALTHZ = {"status", "headers", "body"}
+HEALTHZ = {"status", "headers", "body", "ipFamily"}
+HEALTHZ_DUAL = {*HEALTHZ, "otherFamily", "portConflict"}  # a dual-stack node: its other family's server too
 HEALTHZ_HEADERS = {"Content-Type", "X-Content-Type-Options", "X-Load-Balancing-Endpoint-Weight", "Date",
                    "Content-Length"}
 HEALTHZ_BODY = {"service", "localEndpoints", "serviceProxyHealthy"}
@@ -362,13 +363,16 @@ def test_healthz_json_keys(capsys: pytest.CaptureFixture[str]) -> None:
                   capsys)
     unhealthy = run(["healthz", "--scenario", "dual-stack", "--node", "node1", "default/local", "-o", "json"], capsys)
     for data, status, count in ((healthy, 200, 1), (unhealthy, 503, 0)):
-        assert set(data) == HEALTHZ and data["status"] == status
+        assert set(data) == (HEALTHZ_DUAL if "otherFamily" in data else HEALTHZ) and data["status"] == status
+        assert data["ipFamily"] == "IPv4"
         assert set(data["headers"]) == HEALTHZ_HEADERS
         assert data["headers"]["X-Load-Balancing-Endpoint-Weight"] == str(count)
         assert set(data["body"]) == HEALTHZ_BODY and set(data["body"]["service"]) == HEALTHZ_SERVICE
         assert (data["body"]["localEndpoints"], data["body"]["serviceProxyHealthy"]) == (count, True)
+    assert set(unhealthy) == HEALTHZ_DUAL and set(unhealthy["otherFamily"]) == HEALTHZ
     readme = readme_section("`healthz -o json`")
     assert all(f"`{header}`" in readme for header in HEALTHZ_HEADERS)
+    assert all(f"`{key}`" in readme for key in HEALTHZ_DUAL)
 
 
 @pytest.mark.parametrize("full", [False, True])

@@ -308,9 +308,10 @@ def test_a_cluster_name_netns_up_refuses_is_said_so_not_offered_to_start(argv: l
     """QA-errors: `netns exec ../x` said "start one with `netns up --name ../x`", which netns up refuses; `netns down
     ../x` named --name, which down does not take (reviewer)."""
     code, out, err = _run(argv)
-    assert (code, out) == (1, "") and err == (
+    # a NAME of the wrong shape is a usage error, as README's exit statuses say (u1: `netns up --name Bad_Name`)
+    assert (code, out) == (2, "") and err == (
         "kubeproxy-sim: NAME: '../x' is not a usable cluster name; expected 1-32 lowercase letters, digits and dashes, "
-        "starting and ending with a letter or digit\n")
+        f"starting and ending with a letter or digit\nSee 'kubeproxy-sim netns {argv[1]} --help' for usage.\n")
 
 
 ISSUE_2_SERVICES = """apiVersion: v1

@@ -134,7 +134,7 @@ def together(*steps: Callable[[], object]) -> Callable[[], None]:
 
 
 def syncs(out: str) -> list[tuple[str, str]]:
-    parts = re.split(r"^(# sync \d+ (?:full|partial)) \(\d+\.\d ms\)\n", out, flags=re.MULTILINE)
+    parts = re.split(r"^(# sync \d+ (?:full|partial)) \(\d+\.\d ms\) [^\n]*\n", out, flags=re.MULTILINE)
     assert parts[0] == ""
     return list(zip(parts[1::2], parts[2::2], strict=True))
 

@@ -82,7 +82,6 @@ def test_max_endpoints_folds(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(("argv", "message"), [
     (["--scenario", "bootcamp", "--service", "ns9/nope"],
      "--service: no rules for service port ns9/nope; expected one of: default/kubernetes-bootcamp"),
-    (["--scenario", "bootcamp", "-o", "graph.jpg"], "-o: cannot tell the format from 'graph.jpg'; expected --format"),
     # a Service kube-proxy writes no rules for is said to be one, as dist --to says it
     (["--scenario", "externalname-and-headless", "--service", "default/docs"],
      "--service: no rules for service port default/docs: default/docs is an ExternalName Service: kube-proxy "
@@ -108,6 +107,8 @@ def test_errors_are_reported_not_raised(argv: list[str], message: str, capsys: p
     # a value of the wrong shape, as the README's exit statuses say (it exited 1, after the rules were made)
     (["--scenario", "bootcamp", "--service", "nope"], "--service: 'nope' is not a service; expected NAMESPACE/NAME"),
     ([], "nothing to draw; expected --rules DUMP, -f PATH or --scenario NAME"),
+    # an -o file name whose suffix names no format (u1: it exited 1, without the help pointer)
+    (["--scenario", "bootcamp", "-o", "graph.jpg"], "-o: cannot tell the format from 'graph.jpg'; expected --format"),
 ])
 def test_usage_errors_exit_2_as_trace_s_do(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(argv, capsys)
