@@ -62,6 +62,14 @@ def read_protocol(report: Report, parent: dict[str, Any], path: str) -> Protocol
     return read_enum(report, parent, "protocol", path, _PROTOCOLS, Protocol.TCP, "a protocol")
 
 
+def plain_protocol(written: object) -> Protocol | None:
+    """What :func:`read_protocol` reads from a protocol field holding ``written`` when it has nothing to say of it
+    (unset, or a protocol's name); None for anything else."""
+    if written is None:
+        return Protocol.TCP
+    return _PROTOCOLS.get(written) if type(written) is str else None
+
+
 def read_ip(report: Report, value: Any, path: str, *, what: str = "an IP address") -> ParsedIP | None:
     """An address that must parse; a legacy leading-zero form is accepted with a warning."""
     parsed = parse_ip(value)
@@ -185,20 +193,32 @@ _DNS_NAME = _DNS1123_SUBDOMAIN
 """A lowercase RFC 1123 subdomain: what the API server accepts as a Service's spec.externalName."""
 
 
-def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: str) -> Service | None:
+def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: str,
+                   names: tuple[str, str, str] | None = None) -> Service | None:
     """A v1 Service, defaulted; None when the data plane could not use it. Every field is read (and its problems
-    reported) before giving up, so one run names all that is wrong with the object."""
-    namespace, name, _ = object_name(doc)
+    reported) before giving up, so one run names all that is wrong with the object. ``names``: object_name's
+    reading of ``doc``, when the caller made it (the loader does, once an object)."""
+    namespace, name, _ = names or object_name(doc)
     labels = check_metadata(report, doc, where, DNS1035_LABEL)
-    spec = report.mapping(doc, "spec", "spec")
-    if spec is None:
-        if doc.get("spec") is not None:  # not a mapping, named: nothing in it to check, no cascade of messages
-            return None
-        spec = {}
-    status = report.mapping(doc, "status", "status") or {}
-    svc_type = read_enum(report, spec, "type", "spec.type", _SERVICE_TYPES, ServiceType.CLUSTER_IP,
-                         "a Service type")
-    external_name = report.string(spec, "externalName", "spec.externalName", "") or ""
+    # (the common reads inline, their Report calls only where they may have something to say: once per Service of
+    # a large cluster)
+    spec = doc.get("spec")
+    if type(spec) is not dict:
+        spec = report.mapping(doc, "spec", "spec")
+        if spec is None:
+            if doc.get("spec") is not None:  # not a mapping, named: nothing in it to check, no cascade of messages
+                return None
+            spec = {}
+    status = doc.get("status")
+    if type(status) is not dict:
+        status = report.mapping(doc, "status", "status") or {}
+    svc_type = spec.get("type")
+    if type(svc_type) is not str or (svc_type := _SERVICE_TYPES.get(svc_type)) is None:
+        svc_type = read_enum(report, spec, "type", "spec.type", _SERVICE_TYPES, ServiceType.CLUSTER_IP,
+                             "a Service type")
+    external_name = spec.get("externalName")
+    if type(external_name) is not str:
+        external_name = report.string(spec, "externalName", "spec.externalName", "") or ""
     cluster_ips: tuple[str, ...] = ()
     families: tuple[IPFamily, ...] = ()
     cluster_ip: str | None = None  # not read for ExternalName, which has no cluster IP
@@ -207,19 +227,27 @@ def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: s
     else:
         cluster_ips, families, cluster_ip = _cluster_ips(report, spec, svc_type)
     ports = _service_ports(report, spec, svc_type, headless=cluster_ip == "None")
-    raw_external = report.seq(spec, "externalIPs", "spec.externalIPs")
+    raw_external = spec.get("externalIPs")
+    if type(raw_external) is not list:
+        raw_external = report.seq(spec, "externalIPs", "spec.externalIPs")
     external_ips = _lenient_ips(report, raw_external, "spec.externalIPs") if raw_external else ()
     source_ranges = _source_ranges(report, spec) if spec.get("loadBalancerSourceRanges") else ()
     ingress = _lb_ingress_if_load_balancer(report, status, svc_type) if status.get("loadBalancer") else ()
     affinity, timeout = _affinity(report, spec) if "sessionAffinity" in spec or "sessionAffinityConfig" in spec \
         else (SessionAffinity.NONE, DEFAULT_AFFINITY_TIMEOUT)
-    external_policy = _external_policy(report, spec, svc_type, bool(raw_external))
-    internal_policy = read_enum(report, spec, "internalTrafficPolicy", "spec.internalTrafficPolicy",
-                                _POLICIES, TrafficPolicy.CLUSTER, "a traffic policy")
-    hc_port = _health_check_node_port(report, spec, svc_type, external_policy)
+    # (unset, these say nothing: read_enum's default, no health check node port but a LoadBalancer's)
+    external_policy = TrafficPolicy.CLUSTER if spec.get("externalTrafficPolicy") is None \
+        else _external_policy(report, spec, svc_type, bool(raw_external))
+    internal_policy = TrafficPolicy.CLUSTER if spec.get("internalTrafficPolicy") is None \
+        else read_enum(report, spec, "internalTrafficPolicy", "spec.internalTrafficPolicy", _POLICIES,
+                       TrafficPolicy.CLUSTER, "a traffic policy")
+    hc_port = _health_check_node_port(report, spec, svc_type, external_policy) \
+        if svc_type is ServiceType.LOAD_BALANCER or spec.get("healthCheckNodePort") is not None else 0
     selector = report.string_map(spec, "selector", "spec.selector") or None
     distribution = _traffic_distribution(report, spec) if "trafficDistribution" in spec else None
-    publish = bool(report.boolean(spec, "publishNotReadyAddresses", "spec.publishNotReadyAddresses"))
+    publish = spec.get("publishNotReadyAddresses")
+    if type(publish) is not bool:
+        publish = bool(report.boolean(spec, "publishNotReadyAddresses", "spec.publishNotReadyAddresses"))
     if "allocateLoadBalancerNodePorts" in spec:  # (read by _service_ports; its type checked here)
         report.boolean(spec, "allocateLoadBalancerNodePorts", "spec.allocateLoadBalancerNodePorts")
     if report.failed:
@@ -317,10 +345,16 @@ def _cluster_ips(report: Report, spec: dict[str, Any],
                  svc_type: ServiceType) -> tuple[tuple[str, ...], tuple[IPFamily, ...], str]:
     """clusterIP / clusterIPs / ipFamilies, reconciled as the API server keeps them consistent; and spec.clusterIP
     as written ("" when not set: the API server allocates one; "None": headless, which alone needs no ports)."""
-    single = report.string(spec, "clusterIP", "spec.clusterIP") or ""
-    many = report.seq(spec, "clusterIPs", "spec.clusterIPs")
-    raw_families = report.seq(spec, "ipFamilies", "spec.ipFamilies")
-    given_families = _ip_families(report, raw_families)
+    single = spec.get("clusterIP")  # (read inline where Report has nothing to say, as decode_service reads)
+    if type(single) is not str:
+        single = report.string(spec, "clusterIP", "spec.clusterIP") or ""
+    many = spec.get("clusterIPs")
+    if type(many) is not list:
+        many = report.seq(spec, "clusterIPs", "spec.clusterIPs")
+    raw_families = spec.get("ipFamilies")
+    if type(raw_families) is not list:
+        raw_families = report.seq(spec, "ipFamilies", "spec.ipFamilies")
+    given_families = _ip_families(report, raw_families) if raw_families else ()
     if many and single and many[0] != single:
         report.error("spec.clusterIPs[0]", f"{quote(many[0])} differs from spec.clusterIP {quote(single)}; "
                                            "expected the same address (clusterIPs[0] is clusterIP)")
@@ -389,15 +423,78 @@ def _service_ports(report: Report, spec: dict[str, Any], svc_type: ServiceType,
     if not spec.get("ports") and not headless and svc_type is not ServiceType.EXTERNAL_NAME:
         report.error("spec.ports", "required; expected at least one port")
     ports: list[tuple[int, ServicePort]] = []
-    for i, path, raw in report.each_mapping(raw_ports, "spec.ports"):
-        port = _service_port(report, raw, path, svc_type, multi=len(raw_ports) > 1,
-                             allocated=svc_type is ServiceType.NODE_PORT or (
-                                 svc_type is ServiceType.LOAD_BALANCER
-                                 and spec.get("allocateLoadBalancerNodePorts") in (None, True)))
+    multi = len(raw_ports) > 1
+    allocated = svc_type is ServiceType.NODE_PORT or (
+        svc_type is ServiceType.LOAD_BALANCER and spec.get("allocateLoadBalancerNodePorts") in (None, True))
+    external = svc_type is ServiceType.NODE_PORT or svc_type is ServiceType.LOAD_BALANCER
+    for i, raw in enumerate(raw_ports):  # (Report.each_mapping's, its paths made only for the checked path)
+        if type(raw) is not dict:
+            report.error(f"spec.ports[{i}]", f"expected a mapping, got {described(raw)}")
+            continue
+        port = _plain_service_port(raw, multi, external, allocated)
+        if port is None:
+            port = _service_port(report, raw, f"spec.ports[{i}]", svc_type, multi=multi, allocated=allocated)
         if port is not None:
             ports.append((i, port))
     _check_port_clashes(report, ports)
     return tuple(port for _, port in ports)
+
+
+def _plain_service_port(raw: dict[str, Any], multi: bool, external: bool, allocated: bool) -> ServicePort | None:
+    """The port :func:`_service_port` reads from ``raw`` when every field it reads is plainly valid (nothing to
+    say of it); None for anything else, which the checked path reads and reports.
+
+    Read without a path or a call per field: one per service port of a large cluster (tests/objects/
+    test_plain_ports_s2.py checks it against the checked path, and that it hands over whatever that path says
+    something of).
+    """
+    name = raw.get("name")
+    if name is None or name == "":
+        if multi:  # (required then)
+            return None
+        name = ""
+    elif type(name) is not str or len(name) > DNS1123_LABEL.limit or DNS1123_LABEL.match(name) is None:
+        return None
+    protocol = plain_protocol(raw.get("protocol"))
+    if protocol is None:
+        return None
+    number = raw.get("port")
+    if type(number) is not int or not 1 <= number <= 65535:
+        return None
+    target = raw.get("targetPort")
+    if target is None:
+        target = number
+    elif type(target) is int:
+        if target == 0:
+            target = number
+        elif not 1 <= target <= 65535:
+            return None
+    elif type(target) is str:
+        if target == "":
+            target = number
+        elif not _is_port_name(target):
+            return None
+    else:
+        return None
+    node_port = raw.get("nodePort")
+    if node_port is None:
+        if allocated:  # (warned of)
+            return None
+        node_port = 0
+    elif type(node_port) is not int or not external or not NODE_PORT_RANGE[0] <= node_port <= NODE_PORT_RANGE[1]:
+        return None
+    app_protocol = raw.get("appProtocol")
+    if app_protocol is not None and type(app_protocol) is not str:
+        return None
+    port = object.__new__(_SERVICE_PORT_DRAFT)  # (as _service_port builds it)
+    port.name = name
+    port.protocol = protocol
+    port.port = number
+    port.target_port = target
+    port.node_port = node_port
+    port.app_protocol = app_protocol
+    port.__class__ = ServicePort
+    return port
 
 
 def _service_port(report: Report, raw: dict[str, Any], path: str, svc_type: ServiceType,

@@ -34,9 +34,11 @@ MAX_DNS_SEARCH_LIST_CHARS = 2048
 MaxDNSSearchListChars), which the kubelet applies again to the merged resolv.conf."""
 
 
-def decode_node(doc: dict[str, Any], origin: Origin, report: Report, where: str) -> Node | None:
-    """A Node: its addresses, pod CIDRs (podCIDRs, or the older single podCIDR) and labels."""
-    _, name, _ = object_name(doc, namespaced=False)
+def decode_node(doc: dict[str, Any], origin: Origin, report: Report, where: str,
+                names: tuple[str, str, str] | None = None) -> Node | None:
+    """A Node: its addresses, pod CIDRs (podCIDRs, or the older single podCIDR) and labels; ``names``: see
+    decode_service (read as a cluster-scoped object's)."""
+    _, name, _ = names or object_name(doc, namespaced=False)
     labels = check_metadata(report, doc, where, namespaced=False)
     spec = report.mapping(doc, "spec", "spec") or {}
     status = report.mapping(doc, "status", "status") or {}
@@ -108,9 +110,11 @@ def _node_addresses(report: Report, status: dict[str, Any]) -> tuple[NodeAddress
     return tuple(out)
 
 
-def decode_pod(doc: dict[str, Any], origin: Origin, report: Report, where: str) -> Pod | None:
-    """A Pod: where it runs, its IPs, container ports, and whether it is ready or terminating."""
-    namespace, name, _ = object_name(doc)
+def decode_pod(doc: dict[str, Any], origin: Origin, report: Report, where: str,
+               names: tuple[str, str, str] | None = None) -> Pod | None:
+    """A Pod: where it runs, its IPs, container ports, and whether it is ready or terminating; ``names``: see
+    decode_service."""
+    namespace, name, _ = names or object_name(doc)
     labels = check_metadata(report, doc, where)
     meta = report.mapping(doc, "metadata", "metadata") or {}
     spec = report.mapping(doc, "spec", "spec") or {}

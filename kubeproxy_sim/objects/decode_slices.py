@@ -21,6 +21,7 @@ from kubeproxy_sim.objects.decode import (
     LABEL_VALUE,
     api_special_address,
     object_name,
+    plain_protocol,
     read_enum,
     read_protocol,
 )
@@ -56,18 +57,23 @@ MAX_ADDRESSES = 100
 # -- EndpointSlice ----------------------------------------------------------------------------------
 
 
-def decode_endpoint_slice(doc: dict[str, Any], origin: Origin, report: Report, where: str) -> EndpointSlice | None:
-    """An EndpointSlice, with port protocols defaulted and the service name taken from its label."""
-    namespace, name, _ = object_name(doc)
+def decode_endpoint_slice(doc: dict[str, Any], origin: Origin, report: Report, where: str,
+                          names: tuple[str, str, str] | None = None) -> EndpointSlice | None:
+    """An EndpointSlice, with port protocols defaulted and the service name taken from its label; ``names``: see
+    decode_service."""
+    namespace, name, _ = names or object_name(doc)
     labels = _check_metadata(report, doc, where)
-    address_type = _address_type(report, doc)
+    address_type = doc.get("addressType")  # (read inline when it is one: _address_type's call only for the rest)
+    if type(address_type) is not str or (address_type := _ADDRESS_TYPES.get(address_type)) is None:
+        address_type = _address_type(report, doc)
     endpoints = _slice_endpoints(report, doc, address_type)
     ports = _slice_ports(report, doc)
     service_name = dict(labels).get(SERVICE_NAME_LABEL, "")
     if not service_name:
         report.warn(f"metadata.labels.{SERVICE_NAME_LABEL}",
                     "not set; kube-proxy ignores an EndpointSlice that does not name its Service")
-    elif (problem := LABEL_VALUE.problem(service_name)) is not None:
+    elif (len(service_name) > LABEL_VALUE.limit or LABEL_VALUE.match(service_name) is None) \
+            and (problem := LABEL_VALUE.problem(service_name)) is not None:  # (problem's test inline first)
         report.error(f"metadata.labels.{SERVICE_NAME_LABEL}", problem)
     if report.failed:
         return None
@@ -350,7 +356,16 @@ def _slice_ports(report: Report, doc: dict[str, Any]) -> tuple[EndpointPort, ...
     if len(raw_ports) > MAX_SLICE_PORTS:
         report.error("ports", f"has {len(raw_ports)} ports; expected at most {MAX_SLICE_PORTS}")
         return ()
-    for i, path, raw in report.each_mapping(raw_ports, "ports"):
+    for i, raw in enumerate(raw_ports):  # (Report.each_mapping's, its paths made only for the checked path)
+        if type(raw) is not dict:
+            report.error(f"ports[{i}]", f"expected a mapping, got {described(raw)}")
+            continue
+        plain = _plain_slice_port(raw)
+        if plain is not None and (name := plain.name or "") not in names:  # (a clash is the checked path's to say)
+            names[name] = i
+            out.append(plain)
+            continue
+        path = f"ports[{i}]"
         name = report.string(raw, "name", f"{path}.name", "") or ""
         if name in names:
             report.error(f"{path}.name", f"{quote(name)} is also the name of ports[{names[name]}]; "
@@ -370,12 +385,33 @@ def _slice_ports(report: Report, doc: dict[str, Any]) -> tuple[EndpointPort, ...
     return tuple(out)
 
 
+def _plain_slice_port(raw: dict[str, Any]) -> EndpointPort | None:
+    """The port :func:`_slice_ports` reads from ``raw`` when every field it reads is plainly valid (nothing to say
+    of it but a clash of names, which the caller checks); None for anything else, which the checked path reads and
+    reports. Without a path or a call per field: one per slice of a large cluster (tests/objects/
+    test_plain_ports_s2.py checks it against the checked path)."""
+    name = raw.get("name")
+    if name is None:
+        name = ""
+    elif type(name) is not str:
+        return None
+    port = raw.get("port")
+    if type(port) is not int or not 1 <= port <= 65535:
+        return None
+    protocol = plain_protocol(raw.get("protocol"))
+    app_protocol = raw.get("appProtocol")
+    if protocol is None or (app_protocol is not None and type(app_protocol) is not str):
+        return None
+    return EndpointPort(name=name, port=port, protocol=protocol, app_protocol=app_protocol)
+
+
 # -- v1 Endpoints -----------------------------------------------------------------------------------
 
 
-def decode_endpoints(doc: dict[str, Any], origin: Origin, report: Report, where: str) -> Endpoints | None:
-    """A v1 Endpoints object, kept only to be mirrored into EndpointSlices."""
-    namespace, name, _ = object_name(doc)
+def decode_endpoints(doc: dict[str, Any], origin: Origin, report: Report, where: str,
+                     names: tuple[str, str, str] | None = None) -> Endpoints | None:
+    """A v1 Endpoints object, kept only to be mirrored into EndpointSlices; ``names``: see decode_service."""
+    namespace, name, _ = names or object_name(doc)
     labels = _check_metadata(report, doc, where)
     meta = doc.get("metadata")
     if type(meta) is not dict:

@@ -29,7 +29,7 @@ from kubeproxy_sim.builtin_folder import RULESETS
 from kubeproxy_sim.errors import Diagnostic, Severity, cannot_read
 from kubeproxy_sim.objects.aliases import AliasingError, check_aliases, may_alias
 from kubeproxy_sim.objects.bulk import collector_paused
-from kubeproxy_sim.objects.decode import decode_service, object_name
+from kubeproxy_sim.objects.decode import DEFAULT_NAMESPACE, decode_service, object_name
 from kubeproxy_sim.objects.decode_nodes import decode_node, decode_pod
 from kubeproxy_sim.objects.decode_slices import SERVICE_NAME_LABEL, decode_endpoint_slice, decode_endpoints
 from kubeproxy_sim.objects.fields import SCHEMAS, check_fields
@@ -78,7 +78,9 @@ MANIFEST_FILE_EXPECTED = ("a YAML or JSON manifest file (listing a directory, ku
 """What a directory's manifest entry should be, said when it is a link to a directory (the one way a directory is
 opened as a file here: a directory given is listed)."""
 
-_Decoder = Callable[[dict[str, Any], Origin, Report, str], Any]
+_Decoder = Callable[[dict[str, Any], Origin, Report, str, tuple[str, str, str] | None], Any]
+"""(raw object, its origin, its report, where it is, object_name's (namespace, name, display) of it, read by the
+loader) -> the decoded object or None."""
 _DECODERS: dict[str, tuple[str, _Decoder, bool]] = {
     # kind: (apiVersion, decoder, namespaced)
     "Service": ("v1", decode_service, True),
@@ -251,9 +253,21 @@ def service_key(document: Any) -> str | None:
         return object_name(document)[2]
     if kind != "EndpointSlice":
         return None
-    namespace, _, _ = object_name(document)
+    return _slice_service_key(document)
+
+
+def _slice_service_key(document: dict[str, Any], namespace: str | None = None) -> str:
+    """:func:`service_key` of a raw EndpointSlice: its namespace (``namespace`` when already read, as
+    object_name reads it) and its service-name label, without the display name object_name would also make
+    (every share reads every slice's key)."""
     meta = document.get("metadata")
-    labels = meta.get("labels") if type(meta) is dict else None
+    if type(meta) is not dict:
+        meta = {}
+    if namespace is None:
+        namespace = meta.get("namespace")
+        if type(namespace) is not str or not namespace:
+            namespace = DEFAULT_NAMESPACE
+    labels = meta.get("labels")
     service = labels.get(SERVICE_NAME_LABEL) if type(labels) is dict else None
     return f"{namespace}/{service if type(service) is str else ''}"
 
@@ -1634,10 +1648,10 @@ class _Builder:
             return
         item_kind = kind[: -len("List")] or None
         api_version = document.get("apiVersion")
+        diagnostics, positions, add_object = self.diagnostics, self.positions, self._add_object
         for i, item in enumerate(items):
-            item_where = f"{where}, item {i + 1}"
             if type(item) is not dict:
-                self.diagnostics.append(Diagnostic(
+                diagnostics.append(Diagnostic(
                     f"expected a Kubernetes object, got {type_name(item)}", file=file, kind=kind,
                     field=f"items[{i}]"))
             else:
@@ -1645,19 +1659,28 @@ class _Builder:
                     item = {**item, "kind": item_kind}
                     if "apiVersion" not in item and api_version is not None:
                         item["apiVersion"] = api_version
-                self._add_object(item, file, index, item_where)
-            self._mark()
+                add_object(item, file, index, where, i)
+            # (self._mark(), inline: once per item, 20,000 items a share in a large cluster's List)
+            missing = len(diagnostics) - len(positions)
+            if missing:
+                positions.extend([(0, self.sequence)] * missing)
+            self.sequence += 1
 
-    def _add_object(self, document: dict[str, Any], file: str, index: int, where: str) -> None:
-        if self.share is not None:
-            key = service_key(document)
-            if key is not None and not self.share.owns(key):
-                if document.get("kind") == "Service":
+    def _add_object(self, document: dict[str, Any], file: str, index: int, where: str,
+                    item: int | None = None) -> None:
+        """Decode one object; ``where``: its document, ``item``: its index in the document's List, if any (the
+        text naming both is made only for an object this share decodes)."""
+        kind = document.get("kind")
+        names = None  # object_name's (namespace, name, display): read once an object, given to its decoder
+        if self.share is not None and (kind == "Service" or kind == "EndpointSlice" or kind == "Endpoints"):
+            names = object_name(document)  # (service_key's reading, the slice's without a second name read)
+            key = names[2] if kind != "EndpointSlice" else _slice_service_key(document, names[0])
+            if not self.share.owns(key):
+                if kind == "Service":
                     self.other_services.add(key)  # (a slice's note asks whether its name is read elsewhere)
                 return  # another share's service
-        else:
-            key = None
-        kind = document.get("kind")
+        if item is not None:
+            where = f"{where}, item {item + 1}"
         if type(kind) is not str or not kind:
             self.diagnostics.append(_kind_problem(document, kind, file, where))
             return
@@ -1676,10 +1699,9 @@ class _Builder:
                 self._note_unread(document, kind, file)
             return
         api_version, decoder, namespaced = entry
-        # (a Service's or an Endpoints' service key is its display name, object_name's: not read twice a share)
-        if key is None or kind == "EndpointSlice":
-            key = object_name(document, namespaced=namespaced)[2]
-        display = key
+        if names is None:
+            names = object_name(document, namespaced=namespaced)
+        display = names[2]
         if document.get("apiVersion") != api_version:
             group = _other_group(document.get("apiVersion"), api_version)
             if group and group not in BUILT_IN_GROUPS:
@@ -1693,7 +1715,7 @@ class _Builder:
             origin = self.origin
             if origin.index != index or origin.file != file:
                 origin = self.origin = Origin(file, index)
-            value = decoder(document, origin, report, where)
+            value = decoder(document, origin, report, where, names)
         except Exception as exc:  # a decoder bug must not cost the user every other object
             report.error(None, f"internal error while reading this object ({type(exc).__name__}: {exc})")
             value = None
@@ -1727,15 +1749,16 @@ class _Builder:
     def _store(self, kind: str, value: Any, file: str, display: str) -> None:
         """Keep the object; a second one with the same kind and name replaces the first, as apply would."""
         table = self.objects[kind]
+        key = value.key  # (a property making a string: read once)
         if kind in ("Endpoints", "Service", "EndpointSlice"):
-            self.first_seen.setdefault((kind, value.key), self.sequence)
-        previous = table.get(value.key)
+            self.first_seen.setdefault((kind, key), self.sequence)
+        previous = table.get(key)
         if previous is not None:
             self.diagnostics.append(Diagnostic(
                 f"defined again; this definition replaces the one from {previous.origin.file} "
                 f"(document {previous.origin.index + 1})", file=file, kind=kind, object=display,
                 severity=Severity.WARNING))
-        table[value.key] = value
+        table[key] = value
 
     def finish(self, mirror: bool = True, overlaps: bool = True) -> LoadResult:
         services: dict[str, Service] = self.objects["Service"]
