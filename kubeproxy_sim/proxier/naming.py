@@ -130,9 +130,19 @@ def endpoint_chain(service_port_name: str, protocol: str, endpoint: str) -> str:
 
 
 def endpoint_chains(service_port_name: str, protocol: str, endpoints: list[str]) -> list[str]:
-    """:func:`endpoint_chain` of each of ``endpoints``, the port's part of the hashed text joined once."""
+    """:func:`endpoint_chain` of each of ``endpoints``, the port's part of the hashed text joined once.
+
+    :func:`_hash16`'s body inline, the prefix in its format: one name per endpoint of a large cluster (100,000),
+    where the call and the prefix's concatenation were a tenth of a name's cost."""
     base = service_port_name + protocol
-    return [SEP_PREFIX + _hash16(base + endpoint) for endpoint in endpoints]
+    sha, windows = _SHA256, _WINDOWS
+    a, b, c, d = _PAIRS_AT
+    names: list[str] = []
+    append = names.append
+    for endpoint in endpoints:
+        w0, w2, w5, w7, w1, w3, w6, w8 = windows(sha((base + endpoint).encode()).digest() * 2)
+        append(f"KUBE-SEP-{a[w0]}{b[w1]}{c[w2]}{d[w3]}{a[w5]}{b[w6]}{c[w7]}{d[w8]}")
+    return names
 
 
 def is_service_chain(name: str) -> bool:

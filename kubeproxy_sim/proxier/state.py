@@ -190,10 +190,12 @@ def family_service_ports(service: Service, ipv6: bool) -> tuple[ServicePortInfo,
     cluster_ip = cluster_ip_for_family(service, ipv6)
     if cluster_ip is None:
         return ()
+    # (each family's part of a list only when there is one: most Services have none of the three)
     shared = {
-        "external_ips": tuple(ip for ip in service.external_ips if _family_matches(ip, ipv6)),
-        "load_balancer_vips": _load_balancer_vips(service, ipv6),
-        "source_ranges": _source_ranges(service, ipv6),
+        "external_ips": tuple(ip for ip in service.external_ips if _family_matches(ip, ipv6))
+        if service.external_ips else (),
+        "load_balancer_vips": _load_balancer_vips(service, ipv6) if service.load_balancer_ingress else (),
+        "source_ranges": _source_ranges(service, ipv6) if service.load_balancer_source_ranges else (),
         "external_policy_local": _external_policy_local(service),
         "internal_policy_local": service.internal_traffic_policy is TrafficPolicy.LOCAL,
         "client_ip_affinity": service.session_affinity is SessionAffinity.CLIENT_IP,

@@ -50,11 +50,13 @@ def policy_chain_rules(ctx: SyncContext, plan: ServicePlan, chain: str, endpoint
             rules.append(f"{comment}-m recent --name {target} --rcheck --seconds {svc.affinity_timeout}"
                          f" --reap -j {target}")
     last = len(endpoints) - 1
+    known = _PROBABILITIES  # (probability's table read inline: one rule per endpoint of a large cluster)
     for i, ep in enumerate(endpoints):
         comment = f'-m comment --comment "{name} -> {ep.endpoint}" ' if commented else ""
         if i < last:
-            rules.append(f"{comment}-m statistic --mode random --probability {probability(last + 1 - i)}"
-                         f" -j {sep[ep.endpoint]}")
+            n = last + 1 - i
+            rules.append(f"{comment}-m statistic --mode random --probability "
+                         f"{known[n] if n < len(known) else probability(n)} -j {sep[ep.endpoint]}")
         else:
             rules.append(f"{comment}-j {sep[ep.endpoint]}")
 
