@@ -882,7 +882,9 @@ def _environment_proxy(cluster: dict[str, Any], user: dict[str, Any],
     gives the requests to ``cluster``'s server for ``user``, or None: straight there, or the cluster's proxy-url
     decides (client-go's transport takes config.Proxy, set from proxy-url alone, before http.ProxyFromEnvironment:
     transport/cache.go). Whether client-go builds its own transport, which asks NO_PROXY's CIDR prefixes first
-    (:func:`_own_transport`), is judged from the cluster and user as written."""
+    (:func:`_own_transport`), is judged from the cluster and user as written. A value Go's url.Parse refuses both
+    as it is and with http:// before it is no proxy: httpproxy's config.init drops parseProxy's error
+    (:func:`_url_refused`)."""
     from kubeproxy_sim.watch.go_proxy import client_go_proxy_for, proxy_variable
 
     if cluster.get("proxy-url"):
@@ -890,7 +892,7 @@ def _environment_proxy(cluster: dict[str, Any], user: dict[str, Any],
     url = _client_go_url(str(cluster["server"]))
     variable = proxy_variable(url, environ)
     try:
-        proxy = client_go_proxy_for(url, environ, _own_transport(cluster, user))
+        proxy = client_go_proxy_for(url, environ, _own_transport(cluster, user), _url_refused)
     except ValueError as exc:  # (Go's words: the request fails for it, each one)
         return EnvironmentProxy(None, variable, str(exc))
     if proxy is None:
@@ -904,6 +906,12 @@ def _environment_proxy(cluster: dict[str, Any], user: dict[str, Any],
         return EnvironmentProxy(None, variable, f"invalid proxy address {quoted(environ[variable])} ({variable}): "
                                                 f"{problem}")
     return EnvironmentProxy(proxy, variable)
+
+
+def _url_refused(url: str) -> bool:
+    """Whether Go's url.Parse refuses ``url`` (``scheme://HOST...``), as :func:`_proxy_problem` says it of a
+    proxy-url ("could not parse")."""
+    return (_proxy_problem(url) or "").startswith("could not parse")
 
 
 def _own_transport(cluster: dict[str, Any], user: dict[str, Any]) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kubeproxy_sim.objects.addr import is_plain_ipv4, parse_cidr, parse_ip
@@ -29,19 +29,46 @@ def _env_any(environ: Mapping[str, str], *names: str) -> str:
     return next((environ[name] for name in names if environ.get(name)), "")
 
 
-def _parsed_proxy(value: str) -> str | None:
+def _parsed_proxy(value: str, refused: Callable[[str], bool] | None = None) -> str | None:
     """httpproxy's parseProxy (the newest, with url.Parse's scheme and host): a value of the form
     ``scheme://HOST...`` (any scheme: ``foo://host`` is kept, and the transport refuses it) as it is, its scheme in
     small letters; anything else (``proxy:3128``, ``127.0.0.1:3128``, ``localhost``) with ``http://`` before it;
-    None for an empty value."""
+    None for an empty value, and for one url.Parse refuses both as it is and with ``http://`` before it: parseProxy's
+    "invalid proxy address" error, which config.init drops, so that no proxy is taken at all (``HTTPS_PROXY="a
+    b:3128"``, a value ending in a newline). ``refused`` judges a ``scheme://HOST...`` URL (the caller's url.Parse;
+    None: never refused), :func:`bare_url_refused` any other."""
     if not value:
         return None
     found = _SCHEME.match(value)
+    prefixed = f"http://{value}"
     if found is not None and value[found.end() :].startswith("//"):
         authority = re.split(r"[/?#]", value[found.end() + 2 :], maxsplit=1)[0]
         if authority.rpartition("@")[2]:
-            return value[: found.end()].lower() + value[found.end() :]
-    return f"http://{value}"
+            as_is = value[: found.end()].lower() + value[found.end() :]
+            return None if refused is not None and refused(value) and refused(prefixed) else as_is
+    return None if refused is not None and bare_url_refused(value) and refused(prefixed) else prefixed
+
+
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+"""A '%' net/url's unescape refuses: not followed by two hexadecimal digits."""
+
+
+def bare_url_refused(value: str) -> bool:
+    """Whether Go's url.Parse refuses ``value``, one not of the form ``scheme://HOST`` (net/url's parse and
+    getScheme): a control character or DEL anywhere, a ':' first ("missing protocol scheme"), a ':' in the first
+    segment of a path no scheme comes before ("first path segment in URL cannot contain colon"), a '%' not
+    followed by two hexadecimal digits in its path or fragment (not in its query, kept raw, nor in the opaque
+    part after a scheme with no '/'). A value led by ``//`` (a host with no scheme) is not judged: False."""
+    if any(ord(char) < 0x20 or char == "\x7f" for char in value):
+        return True
+    value, _, fragment = value.partition("#")
+    if _BAD_ESCAPE.search(fragment) or value.startswith(":"):
+        return True
+    found = _SCHEME.match(value)
+    rest = (value[found.end() :] if found is not None else value).partition("?")[0]
+    if (found is not None and not rest.startswith("/")) or rest.startswith("//"):
+        return False
+    return (found is None and ":" in rest.partition("/")[0]) or _BAD_ESCAPE.search(rest) is not None
 
 
 def _go_ip(host: str) -> Any:
@@ -145,17 +172,17 @@ def _host_port(rest: str, scheme: str) -> tuple[str, str]:
     return urllib.parse.unquote(host.removeprefix("[").removesuffix("]")), port
 
 
-def proxy_for(url: str, environ: Mapping[str, str]) -> str | None:
+def proxy_for(url: str, environ: Mapping[str, str], refused: Callable[[str], bool] | None = None) -> str | None:
     """The proxy URL Go's http.ProxyFromEnvironment gives a request for ``url`` (scheme://HOST[:PORT]/...), or None
     (straight there): HTTPS_PROXY (https_proxy) for https, HTTP_PROXY (http_proxy) for http, none for a host that
     is ``localhost`` as written (``LOCALHOST`` is a name like any other) or a loopback address, nor one NO_PROXY
     (no_proxy) names (:func:`_no_proxy_for`). A CGI environment (REQUEST_METHOD set) is refused HTTP_PROXY:
-    ValueError, in Go's words."""
+    ValueError, in Go's words (not when the value is dropped: ``refused``, :func:`_parsed_proxy`)."""
     scheme, sep, rest = url.partition("://")
     scheme = scheme.lower()
     if not sep or scheme not in ("http", "https"):
         return None
-    proxy = _parsed_proxy(_env_any(environ, *_NAMES[scheme]))
+    proxy = _parsed_proxy(_env_any(environ, *_NAMES[scheme]), refused)
     if proxy is None:
         return None
     if scheme == "http" and environ.get("REQUEST_METHOD"):
@@ -170,7 +197,8 @@ def proxy_for(url: str, environ: Mapping[str, str]) -> str | None:
     return None if _no_proxy_for(host, port, ip, _env_any(environ, "NO_PROXY", "no_proxy")) else proxy
 
 
-def client_go_proxy_for(url: str, environ: Mapping[str, str], cidr_wrapped: bool = True) -> str | None:
+def client_go_proxy_for(url: str, environ: Mapping[str, str], cidr_wrapped: bool = True,
+                        refused: Callable[[str], bool] | None = None) -> str | None:
     """The proxy client-go's transport takes for ``url`` without a proxy-url: :func:`proxy_for`, behind
     apimachinery's NewProxierWithNoProxyCIDR when ``cidr_wrapped`` (the transport client-go builds itself; not
     http.DefaultTransport, which tlsCache.get gives a config with no TLS options, dial or proxy of its own: an http
@@ -179,10 +207,10 @@ def client_go_proxy_for(url: str, environ: Mapping[str, str], cidr_wrapped: bool
     empty) before Go's rules are asked, both read as kube-proxy reads addresses (ParseIPSloppy, ParseCIDRSloppy:
     ``010.0.0.1`` is 10.0.0.1, an entry with a space around it is none), so an address Go's own matching takes for
     a name (``https://010.0.0.1``) is kept off the proxy by ``10.0.0.0/8``, and a CGI environment's refusal never
-    comes for it (util/net/http.go)."""
+    comes for it (util/net/http.go). ``refused``: as for :func:`proxy_for`."""
     if cidr_wrapped and _in_no_proxy_cidr(url, environ):
         return None
-    return proxy_for(url, environ)
+    return proxy_for(url, environ, refused)
 
 
 def _in_no_proxy_cidr(url: str, environ: Mapping[str, str]) -> bool:
