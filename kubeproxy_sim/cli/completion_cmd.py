@@ -10,7 +10,11 @@ kubectl script for ``scenario FILE|NAME``), an option's choices when it has them
 needs no Python. One thing is looked up at TAB time, by the shell alone: the
 clusters ``netns send|exec|down NAME`` can name, the names of the state files
 in the state directory (kernel.state.state_dir's, from the same environment
-variables): a directory listing, nothing run, nothing that needs root.
+variables) and, unless $KPSIM_STATE_DIR names one, in /run/kubeproxy-sim too:
+netns needs root, and ``sudo kubeproxy-sim netns up`` runs without the
+caller's $XDG_RUNTIME_DIR (sudo's env_reset keeps no XDG variable), so its
+cluster is recorded there while the completing shell's own variable names
+another directory. A directory listing, nothing run, nothing that needs root.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ SOURCE_FORMS = ("pod/", "node/", "external", "external:")
 completed without a space after it, as the rest of the word follows. netns send's address is not offered."""
 CLUSTER_COMMANDS = frozenset({("netns", "send"), ("netns", "exec"), ("netns", "down")})
 """The commands whose first positional, NAME, is a running cluster's name (netns up --name's)."""
+DEFAULT_STATE_DIR = "/run/kubeproxy-sim"
+"""kernel.state.state_dir's directory when no variable names one: root's under sudo, which drops them all."""
 EXAMPLES = """examples:
   mkdir -p ~/.local/share/bash-completion/completions &&
     kubeproxy-sim completion bash > ~/.local/share/bash-completion/completions/kubeproxy-sim
@@ -50,7 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "flags that take a path, the built-in scenarios for --scenario (and, with files, those with a script for "
         "scenario's script), "
         "each flag's choices, the forms --from begins with (pod/, node/, external) and, for netns send|exec|down, "
-        "the clusters in the state directory (listed by the shell at TAB time). Load it for "
+        "the clusters in the state directory and, unless $KPSIM_STATE_DIR is set, in /run/kubeproxy-sim, where "
+        "sudo's are recorded (listed by the shell at TAB time). Load it for "
         "this shell with `source <(kubeproxy-sim completion bash)`, or install it as shown below.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -235,9 +242,13 @@ def bash_script(spec: CommandSpec, prog: str = PROG) -> str:
         '    *) echo "@none" ;;',
         "    esac",
         "}",
-        f"{fn}_clusters() {{  # the state files' names (kernel.state.state_dir): a listing, nothing run",
-        '    local d="${KPSIM_STATE_DIR:-${XDG_RUNTIME_DIR:+$XDG_RUNTIME_DIR/kubeproxy-sim}}" f',
-        '    for f in "${d:-/run/kubeproxy-sim}"/*.json; do [[ -f "$f" ]] && f="${f##*/}" && echo "${f%.json}"; done',
+        f"{fn}_clusters() {{  # the state files' names (state_dir's, and sudo's): a listing, nothing run",
+        '    local d f',
+        '    if [[ -n "$KPSIM_STATE_DIR" ]]; then set -- "$KPSIM_STATE_DIR"',
+        f'    else set -- ${{XDG_RUNTIME_DIR:+"$XDG_RUNTIME_DIR/kubeproxy-sim"}} {DEFAULT_STATE_DIR}; fi',
+        '    for d in "$@"; do',
+        '        for f in "$d"/*.json; do [[ -f "$f" ]] && f="${f##*/}" && echo "${f%.json}"; done',
+        "    done  # (a name in both is offered once: readline drops duplicate matches)",
         "}",
         f"{fn}() {{",
         '    local cur="${COMP_WORDS[COMP_CWORD]}" prev="" path="" i w eq="" bools="" npos=0',
@@ -386,11 +397,12 @@ def zsh_script(spec: CommandSpec, prog: str = PROG) -> str:
              f"    compadd -- {' '.join(c for c in SOURCE_FORMS if not c.endswith(('/', ':')))}",
              "}",
              "",
-             f"{fn}_clusters() {{  # the state files' names (kernel.state.state_dir): a listing, nothing run",
-             "    local dir=${KPSIM_STATE_DIR:-${XDG_RUNTIME_DIR:+$XDG_RUNTIME_DIR/kubeproxy-sim}}",
-             "    local -a names",
-             "    names=( ${dir:-/run/kubeproxy-sim}/*.json(N.:t:r) )",
-             "    compadd -a names",
+             f"{fn}_clusters() {{  # the state files' names (state_dir's, and sudo's): a listing, nothing run",
+             "    local -a dirs names",
+             "    if [[ -n $KPSIM_STATE_DIR ]]; then dirs=( $KPSIM_STATE_DIR )",
+             f"    else dirs=( ${{XDG_RUNTIME_DIR:+$XDG_RUNTIME_DIR/kubeproxy-sim}} {DEFAULT_STATE_DIR} ); fi",
+             "    names=( ${^dirs}/*.json(N.:t:r) )",
+             "    compadd -- ${(u)names}  # a name in both offered once",
              "}",
              "",
              'if [[ "${zsh_eval_context[-1]}" == loadautofunc ]]; then',
