@@ -167,6 +167,12 @@ def family_notes(answers: Sequence[FamilyAnswer], service: Service, primary_ipv6
                  "on every address of both families: --nodeport-addresses names no CIDR of its family), so only "
                  "the first proxier to sync listens, answering with its own family's count, and the other's listen "
                  "fails (address already in use)")
+        if len(wild) == 1:
+            # the other server listens on its own family's node addresses alone (GetNodeIPs of its CIDRs): first
+            # to sync, it leaves the wildcard family's addresses with no server (kubernetes#122899's restart)
+            narrow = 10 - wild[0]
+            said += (f"; the IPv{narrow} one first, a probe to an IPv{wild[0]} node address finds no server "
+                     "(connection refused)")
     else:
         said += "; each answers the probes to its own family's node addresses"
     return [Diagnostic(said, kind="Service", object=service.key, severity=Severity.NOTE)]

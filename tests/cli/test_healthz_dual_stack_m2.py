@@ -41,6 +41,7 @@ def test_the_text_answer_is_the_http_one_and_a_note_says_the_other_family_s(
                           "the IPv6 proxier's answers 200 with localEndpoints 1 (healthz --ip-family ipv6 prints it); "
                           "they ask for port 32000 on overlapping addresses (both on every address of both families")
     assert "only the first proxier to sync listens" in err and err.count("\n") == 1
+    assert "connection refused" not in err  # both on every address: whichever is first answers both families
 
 
 def test_nodeport_addresses_of_both_families_give_each_family_its_own_listener(
@@ -55,7 +56,14 @@ def test_nodeport_addresses_of_both_families_give_each_family_its_own_listener(
 def test_one_family_without_a_cidr_still_conflicts(capsys: pytest.CaptureFixture[str]) -> None:
     """The IPv6 server's "0.0.0.0:32000" is [::]:32000, which overlaps the IPv4 server's node address."""
     assert main([*BASE, "--nodeport-addresses", "192.168.0.0/16"]) == 0
-    assert "(the IPv6 one on every address of both families" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "(the IPv6 one on every address of both families" in err
+    # the IPv4 server, first, listens on the node's IPv4 addresses alone: nothing answers on IPv6 (rv2)
+    assert err.endswith("(address already in use); the IPv4 one first, a probe to an IPv6 node address finds no "
+                        "server (connection refused)\n")
+    assert main([*BASE, "--nodeport-addresses", "2001:db8::/32"]) == 0
+    assert capsys.readouterr().err.endswith("the IPv6 one first, a probe to an IPv4 node address finds no server "
+                                            "(connection refused)\n")
 
 
 def test_answers_alike_need_no_note(capsys: pytest.CaptureFixture[str]) -> None:
