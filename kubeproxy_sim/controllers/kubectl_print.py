@@ -82,7 +82,8 @@ def go_yaml_less(a: str, b: str) -> bool:
     """go-yaml v2's order of mapping keys (sorter.go keyList.Less), which sigs.k8s.io/yaml's writer applies to the
     JSON's keys: at the first character that differs, two letters by code point, a letter after any other
     character, else the runs of digits starting there as numbers (none: 0; ``a1-`` before ``a10``, ``a10`` before
-    ``a12``), the shorter run first (``a1b`` before ``a01``), else by code point; a prefix first. Not byte order:
+    ``a12``; where either is a ``0`` after a digit other than 0, both read after a 1: ``1_0`` before ``10``), the
+    shorter run first (``a1b`` before ``a01``), else by code point; a prefix first. Not byte order:
     ``a-b`` and ``a1`` go before ``ab``, ``_x`` before ``A``."""
     for i, (x, y) in enumerate(zip(a, b, strict=False)):
         if x == y:
@@ -92,7 +93,8 @@ def go_yaml_less(a: str, b: str) -> bool:
             return x < y
         if x_letter or y_letter:
             return y_letter
-        (x_number, x_end), (y_number, y_end) = _digits(a, i), _digits(b, i)
+        carried = 1 if "0" in (x, y) and _nonzero_digit_before(a, i) else 0
+        (x_number, x_end), (y_number, y_end) = _digits(a, i, carried), _digits(b, i, carried)
         if x_number != y_number:
             return x_number < y_number
         if x_end != y_end:
@@ -106,10 +108,22 @@ def _is_letter(char: str) -> bool:
     return unicodedata.category(char).startswith("L")
 
 
-def _digits(text: str, start: int) -> tuple[int, int]:
+def _nonzero_digit_before(text: str, at: int) -> bool:
+    """Whether the run of digits just before ``at`` (the keys' common part) holds one other than ``0``: keyList.Less
+    then starts both numbers at 1, so that ``10`` reads as ten against ``1_0``'s one (``1_0`` first), not as the
+    zero a run starting at the ``0`` would be."""
+    at -= 1
+    while at >= 0 and unicodedata.category(text[at]) == "Nd":
+        if text[at] != "0":
+            return True
+        at -= 1
+    return False
+
+
+def _digits(text: str, start: int, number: int = 0) -> tuple[int, int]:
     """The run of unicode.IsDigit characters from ``start`` as keyList.Less reads it (each as its code point less
-    that of ``0``) and where it ends."""
-    number, end = 0, start
+    that of ``0``, after ``number``) and where it ends."""
+    end = start
     while end < len(text) and unicodedata.category(text[end]) == "Nd":
         number, end = number * 10 + ord(text[end]) - ord("0"), end + 1
     return number, end
@@ -148,8 +162,10 @@ def _dumper() -> Any:
         pairs = sorted(value.items(), key=lambda kv: _GO_YAML_KEY(kv[0]))
         return self.represent_mapping("tag:yaml.org,2002:map", pairs)
 
-    # PyYAML reads a lone "=" as YAML 1.1's value key; go-yaml as the string, and writes it plain
-    resolvers = {first: [entry for entry in entries if entry[0] != "tag:yaml.org,2002:value"]
+    # PyYAML reads a lone "=" as YAML 1.1's value key and "<<" as its merge key; go-yaml v2's encoder writes both
+    # plain (kubectl 1.33 prints ``<<: v`` and ``k: <<``)
+    unread = {"tag:yaml.org,2002:value", "tag:yaml.org,2002:merge"}
+    resolvers = {first: [entry for entry in entries if entry[0] not in unread]
                  for first, entries in base.yaml_implicit_resolvers.items()}
     representers = {**base.yaml_representers, str: represent_str, dict: represent_dict}
     return type("KubectlDumper", (base,), {"yaml_representers": representers, "yaml_implicit_resolvers": resolvers})
