@@ -36,6 +36,8 @@ FOREIGN = {
     "--replicas": "kubectl's (create deployment, scale), in a scenario script",
     "--type": "kubectl's (patch --type strategic|merge|json), in a scenario script",
     **dict.fromkeys(("--show-labels", "--no-headers"), "kubectl's (get), in a scenario script"),
+    "--overwrite": "kubectl's (label), in a scenario script",
+    **dict.fromkeys(("--ignore-daemonsets", "--delete-emptydir-data"), "kubectl's (drain), in a scenario script"),
     "--node-monitor-grace-period": "kube-controller-manager's, whose node lifecycle controller scenario follows",
     "--node-startup-grace-period": "kube-controller-manager's, likewise",
     "--col": "the exit status table's example of an abbreviated option, which is refused",

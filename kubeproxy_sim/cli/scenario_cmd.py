@@ -53,7 +53,8 @@ EXAMPLES = """script lines (kubectl's words; # starts a comment):
   rollout status|undo|history deployments/NAME
   label pods NAME...|-l KEY=VALUE|--all KEY=VALUE... [--overwrite]
   patch service|deployment|pod NAME -p JSON|YAML [--type strategic|merge|json]
-  get pods|services|endpoints|endpointslices|deployments|replicasets|nodes [NAME...|-A] [-l KEY=VALUE] [-o wide|name]
+  get pods|services|endpoints|endpointslices|deployments|replicasets|nodes [NAME...|-A] [-l KEY=VALUE]
+      [-o wide|name|json|yaml]
   delete service|deployment|pod|endpoints NAME | delete service|deployment|pod|endpoints -l KEY=VALUE
   apply -f FILE                               wait 30s
 Replicas: at most 150,000 (Kubernetes' tested limit of pods in a cluster).
@@ -460,6 +461,7 @@ def _script_loader(script: Path, name: str, line_holder: list[int], stdin_reader
                                   "expected a file")
             stdin_readers.append(f"the apply -f - of line {line_holder[0]}")
         resolved = tuple(p if os.path.isabs(p) or p == "-" else str(script.parent / p) for p in paths)
+        _paths_exist(paths, resolved, line_holder[0], name == STDIN_NAME)
         manifests = load_manifests(resolved)
         unposted.record(manifests)
         errors = [d for d in manifests.diagnostics if d.severity is Severity.ERROR]
@@ -470,6 +472,30 @@ def _script_loader(script: Path, name: str, line_holder: list[int], stdin_reader
         return manifests
 
     return load
+
+
+def _paths_exist(paths: tuple[str, ...], resolved: tuple[str, ...], line: int, from_stdin: bool) -> None:
+    """kubectl apply checks every -f path before it applies anything (its FilenameParam visitor stats each):
+    a missing one stops the step with its error, naming the path as written, and nothing is applied."""
+    from kubeproxy_sim.controllers.script import ScriptError
+
+    for written, path in zip(paths, resolved, strict=True):
+        if path != "-" and _missing(path):
+            where = "the working directory" if from_stdin else "the script's folder"
+            raise ScriptError(line, f'apply -f: the path "{written}" does not exist (kubectl\'s error); expected a '
+                              f"file or directory, a relative path read from {where}")
+
+
+def _missing(path: str) -> bool:
+    """os.Stat's IsNotExist, as kubectl asks it: a dangling link is missing; an unreadable path is not (its
+    reading says why)."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def step_data(number: int, step: Any, notes: Any, cluster: Any, config: Any, show: str, rules: Any,

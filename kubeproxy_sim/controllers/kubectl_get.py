@@ -187,8 +187,8 @@ def node_status(ready: bool, condition_known: bool) -> str:
     """printNode's STATUS of the Ready condition: Ready when True, NotReady for another status, Unknown when the
     Node has none. The model keeps a Node's readiness apart from its object (World.not_ready_nodes,
     untainted_nodes): a Node whose Ready status is none of True, False and Unknown shares "no condition"'s state,
-    so it prints Unknown here, where kubectl says NotReady; spec.unschedulable is not modelled (no
-    SchedulingDisabled)."""
+    so it prints Unknown here, where kubectl says NotReady; a cordoned Node's ``,SchedulingDisabled`` is added by
+    the caller (script._node_status, World.cordoned)."""
     if ready:
         return "Ready"
     return "NotReady" if condition_known else "Unknown"

@@ -649,6 +649,9 @@ class World:
     # takes, and the failures recorded since the log was last taken (scheduler.record_failures, take_log)
     unschedulable: frozenset[tuple[str, str]] = frozenset()
     scheduling_log: tuple[SchedulingFailure, ...] = ()
+    # Nodes whose spec.unschedulable is true (kubectl cordon, drain): kube-scheduler's NodeUnschedulable filter keeps
+    # new pods off them (no pod here tolerates node.kubernetes.io/unschedulable: DaemonSets are not modelled)
+    cordoned: frozenset[str] = frozenset()
     # v1 Endpoints as the API holds them (applied, or written by the endpoints controller), and the EndpointSlices
     # the mirroring controller keeps for them, as of its last sync of each (controllers.mirroring, script.play)
     endpoints: tuple[Endpoints, ...] = ()

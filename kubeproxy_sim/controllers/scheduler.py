@@ -42,6 +42,7 @@ NO_FREE_PORTS = "node(s) didn't have free ports for the requested pod ports"
 UNTOLERATED_TAINT = "node(s) had untolerated taint {{{key}: }}"  # TaintToleration's {key: value}; these have none
 NO_VICTIMS = "No preemption victims found for incoming pod"
 NOT_HELPFUL = "Preemption is not helpful for scheduling"
+CORDONED = "node(s) were unschedulable"  # plugins/nodeunschedulable ErrReasonUnschedulable
 _SCAN_LIMIT = 1 << 16  # a scan bound: a /64 is never exhausted by a simulated cluster
 
 
@@ -59,8 +60,8 @@ def tolerated_taints(pod: SimPod) -> frozenset[str]:
 def schedulable_nodes(world: World) -> tuple[Node, ...]:
     """Nodes without the node lifecycle controller's NoSchedule taint (ready ones, and those whose Ready status
     is none of True, False and Unknown, :attr:`World.untainted_nodes`) that have a pod CIDR to give addresses
-    from."""
-    tainted = world.no_execute_nodes
+    from, and are not cordoned (NodeUnschedulable)."""
+    tainted = world.no_execute_nodes | world.cordoned
     return tuple(n for n in world.nodes if n.name not in tainted and n.pod_cidrs)
 
 
@@ -132,7 +133,7 @@ class Ipam:
         self.nodes = schedulable_nodes(world)
         self.tainted: dict[str, list[Node]] = {}  # taint key -> the Nodes it keeps pods off (with a pod CIDR)
         for node in world.nodes:
-            if node.pod_cidrs and (key := world.taint_key(node.name)) is not None:
+            if node.pod_cidrs and node.name not in world.cordoned and (key := world.taint_key(node.name)) is not None:
                 self.tainted.setdefault(key, []).append(node)
         self.max_pods = dict(world.node_max_pods)
         self.by_name = {n.name: n for n in world.nodes}
@@ -365,6 +366,10 @@ def _fit_error(world: World, ipam: Ipam, ports: HostPorts, tolerated: frozenset[
     open_to = {n.name for n in ipam.candidates(tolerated)}
     filters, preemption = [], []
     for node in world.nodes:
+        if node.name in world.cordoned:  # NodeUnschedulable filters before TaintToleration
+            filters.append(CORDONED)
+            preemption.append(NOT_HELPFUL)
+            continue
         if node.name not in open_to:
             key = world.taint_key(node.name)
             tolerated_key = key is None or key in tolerated  # kept off by its lack of a pod CIDR: network not ready

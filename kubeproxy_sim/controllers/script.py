@@ -2,7 +2,7 @@
 
 The words are kubectl's (``create deployment``, ``expose``, ``scale``, ``set
 image``, ``rollout status|undo|history``, ``label pods``, ``delete``, ``apply
--f``) plus ``wait DURATION`` for time to pass. Parsing is strict: an unknown
+-f``, ``cordon``, ``uncordon``, ``drain``) plus ``wait DURATION`` for time to pass. Parsing is strict: an unknown
 command or flag, a missing value or a bad number stops the script with a
 message that names the line and says what was expected. Reading files for
 ``apply -f`` is the caller's job (a loader function is injected), so playing a
@@ -66,7 +66,7 @@ from kubeproxy_sim.objects.service_type_rules import invalid_message, service_er
 DEFAULT_NAMESPACE = "default"
 COMMANDS = ("create deployment", "expose", "scale", "set image", "rollout status|undo|history", "label pods",
             "patch service|deployment|pod", "get pods|services|endpoints|endpointslices|deployments|replicasets|nodes",
-            "delete service|deployment|pod|endpoints", "apply -f", "wait")
+            "delete service|deployment|pod|endpoints", "apply -f", "cordon|uncordon|drain NODE", "wait")
 _DEPLOYMENT_KINDS = ("deployment", "deployments", "deploy", "deployment.apps", "deployments.apps")
 _SERVICE_KINDS = ("service", "services", "svc")
 _POD_KINDS = ("pod", "pods", "po")
@@ -118,13 +118,15 @@ class Step:
     patch: str = ""  # patch: the -p text
     patch_type: str = "strategic"  # patch: --type
     select_all: bool = False  # label: --all
-    output: str = ""  # get: -o (wide or name; "" for the default table)
+    force: bool = False  # drain: --force
+    output: str = ""  # get: -o (wide, name, json or yaml; "" for the default table)
     all_namespaces: bool = False  # get: -A
     requirements: tuple[Requirement, ...] = ()  # -l of label, get and delete (controllers.selector), with selector
     groups: tuple[tuple[str, tuple[str, ...]], ...] = ()  # get: (kind, names) in the order asked for
     with_kind: bool = False  # get: several types asked for (kubectl_get.multiple_types_requested)
     show_labels: bool = False  # get: --show-labels
     no_headers: bool = False  # get: --no-headers
+    single_item: bool = False  # get: one name asked for (cli-runtime's singleItemImplied): -o json|yaml prints it alone
 
 
 @dataclass
@@ -163,7 +165,8 @@ class _Args:
 
 _SHORT = {"-l": "selector", "-f": "filename", "-n": "namespace", "-p": "patch", "-o": "output",
           "-A": "all-namespaces"}
-_BOOLEAN = frozenset({"overwrite", "all", "all-namespaces", "show-labels", "no-headers"})
+_BOOLEAN = frozenset({"overwrite", "all", "all-namespaces", "show-labels", "no-headers", "force", "ignore-daemonsets",
+                      "delete-emptydir-data"})
 
 
 def _split_flags(line: int, tokens: list[str], allowed: set[str]) -> _Args:
@@ -488,20 +491,21 @@ _GET_KINDS = {**dict.fromkeys((*_POD_KINDS,), "pods"), **dict.fromkeys(_SERVICE_
 
 
 def _get(line: int, text: str, tokens: list[str]) -> Step:
-    """``get KIND[,KIND...] [NAME...]``, ``get KIND/NAME...``, ``get all`` [-l SEL] [-o wide|name] [-A]
+    """``get KIND[,KIND...] [NAME...]``, ``get KIND/NAME...``, ``get all`` [-l SEL] [-o wide|name|json|yaml] [-A]
     [--show-labels] [--no-headers] of the kinds the model holds."""
     from kubeproxy_sim.controllers import kubectl_get as G
 
     args = _split_flags(line, tokens, {"output", "selector", "all-namespaces", "show-labels", "no-headers"})
     usage = ("get pods|services|endpoints|endpointslices|deployments|replicasets|nodes[,...]|all [NAME...] "
              "(or KIND/NAME...) [-A] "
-             "[-o wide|name] [--show-labels] [--no-headers]")
+             "[-o wide|name|json|yaml] [--show-labels] [--no-headers]")
     if not args.words:
         raise ScriptError(line, f"expected {usage}")
     groups = _get_groups(line, args.words, usage)
     output = args.one("output") or ""
-    if output not in ("", "wide", "name"):
-        raise ScriptError(line, f"-o {output}: this simulator prints wide and name; expected -o wide or -o name")
+    if output not in ("", "wide", "name", "json", "yaml"):
+        raise ScriptError(line, f"-o {output}: this simulator prints wide, name, json and yaml; expected one of "
+                                "-o wide, name, json or yaml")
     named = any(names for _, names in groups)
     selector = _selector(line, args.one("selector"))
     if args.one("selector") is not None and named:
@@ -513,7 +517,16 @@ def _get(line: int, text: str, tokens: list[str]) -> Step:
                 names=groups[0][1], requirements=selector, output=output, all_namespaces=everywhere,
                 groups=groups, with_kind=G.multiple_types_requested(args.words),
                 show_labels=(args.one("show-labels") or "false").lower() == "true",
-                no_headers=(args.one("no-headers") or "false").lower() == "true")
+                no_headers=(args.one("no-headers") or "false").lower() == "true",
+                single_item=_single_item(args.words))
+
+
+def _single_item(words: list[str]) -> bool:
+    """cli-runtime's singleItemImplied: one TYPE/NAME word, or one name after the type word(s) (``get svc,deploy
+    web`` and ``get all web`` too, which print a List when two kinds have it)."""
+    if "/" in words[0]:
+        return len(words) == 1
+    return len(words) == 2
 
 
 def _get_groups(line: int, words: list[str], usage: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -586,9 +599,25 @@ def _wait(line: int, text: str, tokens: list[str]) -> Step:
     return Step(line, text, "wait", seconds=parse_duration(line, tokens[0]))
 
 
+def _node_verb(line: int, text: str, tokens: list[str], verb: str) -> Step:
+    """``cordon NODE``, ``uncordon NODE``, ``drain NODE`` (--force, and --ignore-daemonsets and
+    --delete-emptydir-data, taken and meaning nothing here: no DaemonSet nor emptyDir is modelled)."""
+    flags = {"force", "ignore-daemonsets", "delete-emptydir-data"} if verb == "drain" else set()
+    args = _split_flags(line, tokens, flags)
+    if len(args.words) != 1:
+        raise ScriptError(line, f"expected {verb} NODE: one Node's name")
+    force = args.one("force") or "false"
+    if force not in ("true", "false"):
+        raise ScriptError(line, f"--force={force}: expected true or false")
+    return Step(line, text, verb, name=args.words[0], force=force == "true")
+
+
 _PARSERS: dict[str, Callable[[int, str, list[str]], Step]] = {
     "create": _create, "expose": _expose, "scale": _scale, "set": _set, "rollout": _rollout, "label": _label,
     "delete": _delete, "apply": _apply, "wait": _wait, "patch": _patch, "get": _get,
+    "cordon": lambda line, text, tokens: _node_verb(line, text, tokens, "cordon"),
+    "uncordon": lambda line, text, tokens: _node_verb(line, text, tokens, "uncordon"),
+    "drain": lambda line, text, tokens: _node_verb(line, text, tokens, "drain"),
 }
 
 
@@ -1295,6 +1324,12 @@ def _run(world: World, step: Step, rng: random.Random, load: Loader) -> Played:
         return _play_get(world, step)
     if verb == "apply":
         return _apply_manifests(world, load(step.paths), rng, starting=step.line == 0)
+    if verb in ("cordon", "uncordon"):
+        world, changed = W.cordon(world, step.name, rng, on=verb == "cordon")
+        return Played(world, (f"node/{step.name} {'' if changed else 'already '}{verb}ed",))
+    if verb == "drain":
+        drained = W.drain(world, step.name, rng, force=step.force)
+        return Played(drained.world, drained.notes, drained.error)
     return Played(W.advance(world, step.seconds, rng), (f"t={_format_time(world.now + step.seconds)}",))
 
 
@@ -1375,6 +1410,9 @@ def _play_get(world: World, step: Step) -> Played:
 
     groups = step.groups or ((step.kind, step.names),)
     warning = [ENDPOINTS_DEPRECATED] if any(kind == "endpoints" for kind, _ in groups) else []
+    if step.output in ("json", "yaml"):
+        lines, missing = _get_documents(world, step, groups)
+        return Played(world, (*warning, *lines), "; ".join(missing) or None)
     parts = []
     for kind, names in groups:
         scoped = not G.KINDS[kind].cluster_scoped
@@ -1395,6 +1433,40 @@ def _play_get(world: World, step: Step) -> Played:
     return Played(world, (*warning, *lines), "; ".join(missing) or None)
 
 
+def _get_documents(world: World, step: Step,
+                   groups: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[list[str], list[str]]:
+    """``get -o json|yaml`` (controllers.kubectl_print): the objects found, kind by kind as asked for, each kind's
+    by namespace and name or in the order of the names asked for; a name not found is the API server's NotFound
+    after them, alone (nothing printed) when one name was asked for, as kubectl's printGeneric returns it."""
+    from kubeproxy_sim.controllers import kubectl_get as G
+    from kubeproxy_sim.controllers import kubectl_print as P
+
+    items: list[dict[str, Any]] = []
+    missing: list[str] = []
+    for kind, names in groups:
+        scoped = not G.KINDS[kind].cluster_scoped
+        found = sorted(((ns, name, doc) for ns, name, labels, doc in P.documents(world, kind, _all_endpoints)
+                        if (step.all_namespaces or not scoped or ns == step.namespace) and _selected(step, labels)),
+                       key=lambda e: (e[0], e[1]))
+        by_name = {name: doc for _, name, doc in found}
+        items += [by_name[n] for n in names if n in by_name] if names else [doc for _, _, doc in found]
+        missing += [f'Error from server (NotFound): {G.KINDS[kind].resource} "{n}" not found'
+                    for n in names if n not in by_name]
+    if missing and step.single_item:
+        return [], missing
+    return P.printed(items, step.output, single=step.single_item), missing
+
+
+def _all_endpoints(world: World) -> list[Endpoints]:
+    """The v1 Endpoints ``get endpoints`` lists: those the World holds, and the endpoints controller's of each
+    Service it reconciles that has none held."""
+    held = {e.key: e for e in world.endpoints}
+    for s in world.services:
+        if reconciled(s) and s.key not in held:
+            held[s.key] = _controllers_endpoints(world, s)
+    return list(held.values())
+
+
 def _get_rows(world: World, kind: str, wide: bool) -> list[tuple[str, str, Labels, list[str]]]:
     """(namespace, name, labels, row) of every object of ``kind``, as kubectl get's table shows it."""
     from kubeproxy_sim.controllers import kubectl_get as G
@@ -1407,12 +1479,8 @@ def _get_rows(world: World, kind: str, wide: bool) -> list[tuple[str, str, Label
         return [(s.namespace, s.name, s.labels, G.service_row(s, G.age_of(created, "Service", s.key, now), wide))
                 for s in world.services]
     if kind == "endpoints":
-        held = {e.key: e for e in world.endpoints}
-        for s in world.services:
-            if reconciled(s) and s.key not in held:
-                held[s.key] = _controllers_endpoints(world, s)
-        return [(e.namespace, e.name, e.labels, [e.name, G.endpoints_cell(e),
-                                                 G.age_of(created, "Service", e.key, now)]) for e in held.values()]
+        return [(e.namespace, e.name, e.labels, [e.name, G.endpoints_cell(e), G.age_of(created, "Service", e.key, now)])
+                for e in _all_endpoints(world)]
     if kind == "nodes":
         return [("", n.name, n.labels, G.node_row(n, _node_status(world, n.name),
                                                   G.age_of(created, "Node", n.key, now), wide)) for n in world.nodes]
@@ -1441,7 +1509,8 @@ def _node_status(world: World, name: str) -> str:
     status of False or Unknown, untainted_nodes most often none (kubectl_get.node_status)."""
     from kubeproxy_sim.controllers import kubectl_get as G
 
-    return G.node_status(name not in world.not_ready_nodes, name not in world.untainted_nodes)
+    status = G.node_status(name not in world.not_ready_nodes, name not in world.untainted_nodes)
+    return f"{status},SchedulingDisabled" if name in world.cordoned else status  # printNode: spec.unschedulable
 
 
 def _dated(world: World) -> set[tuple[str, str]]:

@@ -1072,3 +1072,60 @@ def put_slices(world: World, slices: tuple[EndpointSlice, ...]) -> World:
 def pods_of_service(world: World, service: Service) -> list[SimPod]:
     """The pods a Service's selector picks (for messages and tests)."""
     return [p for p in world.pods if selects(service, p.at(world.now))]
+
+
+# -- cordon, uncordon, drain --------------------------------------------------------------------------------------
+
+
+def cordon(world: World, name: str, rng: random.Random, *, on: bool = True) -> tuple[World, bool]:
+    """kubectl cordon (``on``) or uncordon: the Node's spec.unschedulable set or cleared, and whether that changed
+    it (kubectl says ``already cordoned`` otherwise). Uncordoned, the pods no node took are placed again (the
+    controllers settle); cordoned, the pods on it stay."""
+    if all(n.name != name for n in world.nodes):
+        raise ActionError(f'Error from server (NotFound): nodes "{name}" not found')
+    if (name in world.cordoned) == on:
+        return world, False
+    cordoned = world.cordoned | {name} if on else world.cordoned - {name}
+    return settle(replace(world, cordoned=cordoned), rng), True
+
+
+@dataclass(frozen=True, slots=True)
+class Drained:
+    """What kubectl drain did: the World after it, its lines, and its error (it exits 1, the node cordoned)."""
+
+    world: World
+    notes: tuple[str, ...]
+    error: str | None = None
+
+
+def drain(world: World, name: str, rng: random.Random, *, force: bool = False) -> Drained:
+    """kubectl drain (k8s.io/kubectl/pkg/drain, 1.33): the Node cordoned, then every pod on it evicted, listed as
+    the API server lists them (namespace/name order), and waited for until it is gone (an eviction is a graceful
+    deletion: the pod is terminating, its endpoints serving=false, for its grace period). A pod that declares no
+    controller (a bare Pod) stops the drain unless ``force`` (kubectl's unreplicatedFilter); no DaemonSet, mirror
+    pod, PodDisruptionBudget or emptyDir is modelled, so --ignore-daemonsets and --delete-emptydir-data change
+    nothing. A pod on a Node whose kubelet does not answer never goes: kubectl would wait without end."""
+    world, changed = cordon(world, name, rng)
+    notes = [f"node/{name} {'cordoned' if changed else 'already cordoned'}"]
+    pods = sorted((p for p in world.pods if p.node_name == name), key=lambda p: (p.namespace, p.name))
+    bare = [f"{p.namespace}/{p.name}" for p in pods if p.owner is None]
+    if bare and not force:
+        why = f"cannot delete Pods that declare no controller (use --force to override): {', '.join(bare)}"
+        return Drained(world, tuple(notes), f'unable to drain node "{name}" due to error: {why}, continuing '
+                       "command...")
+    if bare:
+        notes.append(f"Warning: deleting Pods that declare no controller: {', '.join(bare)}")
+    notes += [f"evicting pod {p.namespace}/{p.name}" for p in pods]
+    deleted = {p.key: delete_pod(world, p) for p in pods}
+    world = settle(replace(world, pods=tuple(deleted.get(p.key, p) for p in world.pods)), rng)
+    evicted = list(deleted.values())
+    if any(p.gone_at is None for p in evicted):
+        stuck = ", ".join(f"{p.namespace}/{p.name}" for p in evicted if p.gone_at is None)
+        return Drained(world, tuple(notes), f"pods {stuck} stay terminating: node {name}'s kubelet does not answer "
+                       "(Ready Unknown), and kubectl drain waits for them without end (give it --timeout)")
+    last = max((p.gone_at for p in evicted if p.gone_at is not None), default=world.now)
+    if last > world.now:
+        world = advance(world, last - world.now, rng)
+    notes += [f"pod/{p.name} evicted" for p in sorted(evicted, key=lambda p: (p.gone_at or 0.0, p.namespace, p.name))]
+    notes.append(f"node/{name} drained")
+    return Drained(world, tuple(notes))
