@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from kubeproxy_sim.kernel.verify import Origin
 
 
+CLUSTER_NAME_HELP = "the cluster, as netns up --name named it"
+"""netns send|exec|down's NAME: named so in --help's usage, as its errors name it (NAME: ...) and README writes it."""
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "netns", help="build the cluster in real network namespaces and send real packets (root)",
@@ -61,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="examples:\n  kubeproxy-sim netns send demo --from external --to node/node1:31526 --count 200\n"
         "  kubeproxy-sim netns send demo --from pod/default/kubernetes-bootcamp-855d5cc575-4lb7w "
         "--to 10.96.142.87:8080\n  kubeproxy-sim netns send demo --from node/node1 --to 10.96.142.87:8080 -o json")
-    send.add_argument("name")
+    send.add_argument("name", metavar="NAME", help=CLUSTER_NAME_HELP)
     send.add_argument("--from", dest="src", required=True,
                       help="pod/NS/NAME, node/NAME, external, external:IP, or an address")
     send.add_argument("--to", dest="dst", required=True,
@@ -86,14 +89,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                            formatter_class=argparse.RawDescriptionHelpFormatter,
                            epilog="examples:\n  kubeproxy-sim netns exec demo node/node1 -- iptables-save -t nat\n"
                            "  kubeproxy-sim netns exec demo node/node1 -- conntrack -L")
-    exe.add_argument("name")
-    exe.add_argument("target", help="node/NAME, pod/NS/NAME, external[:IP] or an address of a pod, node, pod bridge "
-                     "or outside client of the cluster (as netns send --from)")
+    exe.add_argument("name", metavar="NAME", help=CLUSTER_NAME_HELP)
+    exe.add_argument("target", metavar="TARGET", help="node/NAME, pod/NS/NAME, external[:IP] or an address of a "
+                     "pod, node, pod bridge or outside client of the cluster (as netns send --from)")
     exe.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
     exe.set_defaults(func=run_exec)
 
     down = verbs.add_parser("down", help="remove a cluster", epilog="example: kubeproxy-sim netns down demo")
-    down.add_argument("name")
+    down.add_argument("name", metavar="NAME", help=CLUSTER_NAME_HELP)
     down.set_defaults(func=run_down)
 
     gc = verbs.add_parser("gc", help="remove what killed runs left behind",
