@@ -30,6 +30,7 @@ from kubeproxy_sim.objects.model import (
     TrafficPolicy,
 )
 from kubeproxy_sim.objects.report import Report, as_integer, described, not_a_string, number, quote, quoting_hint
+from kubeproxy_sim.objects.service_type_rules import manifest_problems
 
 DEFAULT_NAMESPACE = "default"
 NODE_PORT_RANGE = (30000, 32767)
@@ -250,6 +251,8 @@ def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: s
         publish = bool(report.boolean(spec, "publishNotReadyAddresses", "spec.publishNotReadyAddresses"))
     if "allocateLoadBalancerNodePorts" in spec:  # (read by _service_ports; its type checked here)
         report.boolean(spec, "allocateLoadBalancerNodePorts", "spec.allocateLoadBalancerNodePorts")
+    for path, problem, error in manifest_problems(spec, doc.get("metadata")):  # fields another type alone carries
+        (report.error if error else report.warn)(path, problem)
     if report.failed:
         return None
     if labels:

@@ -1,0 +1,95 @@
+"""The manifest reader refuses a Service carrying a field its type may not carry (objects.service_type_rules), as
+README "Inputs and outputs" promises for an object the API server would refuse: ``rules -f`` read a NodePort with
+loadBalancerSourceRanges, or with a healthCheckNodePort, silently (u1's walkthrough)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kubeproxy_sim.objects import LoadResult
+
+LB_ONLY = "may only be used when `type` is 'LoadBalancer'"
+REFUSED = "the API server refuses it"
+
+
+def test_a_node_port_with_source_ranges_is_refused(
+        load: Callable[..., LoadResult], messages: Callable[[LoadResult], list[str]]) -> None:
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: np}
+        spec:
+          type: NodePort
+          externalTrafficPolicy: Local
+          healthCheckNodePort: 32001
+          loadBalancerSourceRanges: [192.0.2.0/24]
+          selector: {app: web}
+          ports: [{port: 80}]
+    """)
+    assert result.cluster.services == ()
+    assert messages(result) == [
+        f"t.yaml: Service default/np: spec.loadBalancerSourceRanges: {LB_ONLY} (this Service: type NodePort); "
+        f"{REFUSED}"]  # (no warning after an object's errors)
+
+
+def test_a_health_check_port_kube_proxy_ignores_is_only_a_warning(
+        load: Callable[..., LoadResult], messages: Callable[[LoadResult], list[str]]) -> None:
+    """Upstream's proxier tests build such LoadBalancer Services (rulesets/upstream-internal-external-masquerade-*):
+    kube-proxy reads the port only with externalTrafficPolicy Local, so the Service is read."""
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: lb}
+        spec:
+          type: LoadBalancer
+          healthCheckNodePort: 32001
+          clusterIP: 10.96.0.10
+          selector: {app: web}
+          ports: [{port: 80, nodePort: 30080}]
+    """)
+    assert [s.name for s in result.cluster.services] == ["lb"]
+    assert not result.errors
+    assert messages(result) == [
+        "t.yaml: Service default/lb: spec.healthCheckNodePort: warning: may only be set when `type` is "
+        "'LoadBalancer' and `externalTrafficPolicy` is 'Local' (this Service: type LoadBalancer, "
+        "externalTrafficPolicy Cluster); the API server refuses the Service, and kube-proxy ignores the port"]
+
+
+def test_the_load_balancer_fields_and_the_annotation_on_a_cluster_ip_service(
+        load: Callable[..., LoadResult], messages: Callable[[LoadResult], list[str]]) -> None:
+    key = "service.beta.kubernetes.io/load-balancer-source-ranges"
+    result = load(f"""
+        apiVersion: v1
+        kind: Service
+        metadata: {{name: c, annotations: {{{key}: 10.0.0.0/8}}}}
+        spec:
+          allocateLoadBalancerNodePorts: false
+          loadBalancerClass: example.com/lb
+          selector: {{app: web}}
+          ports: [{{port: 80}}]
+    """)
+    assert result.cluster.services == ()
+    assert messages(result) == [
+        f"t.yaml: Service default/c: {where}: {LB_ONLY} (this Service: type ClusterIP); {REFUSED}"
+        for where in (f"metadata.annotations.{key}", "spec.allocateLoadBalancerNodePorts", "spec.loadBalancerClass")]
+
+
+def test_a_local_load_balancer_with_every_field_is_read(
+        load: Callable[..., LoadResult], messages: Callable[[LoadResult], list[str]]) -> None:
+    result = load("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: lb}
+        spec:
+          type: LoadBalancer
+          externalTrafficPolicy: Local
+          healthCheckNodePort: 32001
+          loadBalancerSourceRanges: [192.0.2.0/24]
+          allocateLoadBalancerNodePorts: false
+          loadBalancerClass: example.com/lb
+          selector: {app: web}
+          ports: [{port: 80}]
+    """)
+    assert [s.name for s in result.cluster.services] == ["lb"], messages(result)
+    assert result.cluster.services[0].health_check_node_port == 32001
+    assert not result.errors
