@@ -5,7 +5,8 @@ flags, choices), so it can never disagree with ``--help``. What a flag's value
 completes to is decided here: files for flags that take a path, the scenarios
 of ``rulesets/`` for ``--scenario`` (and, besides files, the ones with a
 kubectl script for ``scenario FILE|NAME``), an option's choices when it has them, the forms a
-``--from SRC`` begins with (``pod/``, ``node/``, ``external``). The script is static
+``--from SRC`` (and ``netns exec NAME TARGET``'s TARGET) begins with (``pod/``, ``node/``, ``external``). The
+script is static
 (computed once, when it is generated): completing costs the shell nothing and
 needs no Python. One thing is looked up at TAB time, by the shell alone: the
 clusters ``netns send|exec|down NAME`` can name, the names of the state files
@@ -38,6 +39,8 @@ SOURCE_FORMS = ("pod/", "node/", "external", "external:")
 completed without a space after it, as the rest of the word follows. netns send's address is not offered."""
 CLUSTER_COMMANDS = frozenset({("netns", "send"), ("netns", "exec"), ("netns", "down")})
 """The commands whose first positional, NAME, is a running cluster's name (netns up --name's)."""
+TARGET_POSITIONALS = frozenset({(("netns", "exec"), "target")})
+"""The positionals that take what --from SRC takes (netns exec NAME TARGET: node/NAME, pod/NS/NAME, external[:IP])."""
 DEFAULT_STATE_DIR = "/run/kubeproxy-sim"
 """kernel.state.state_dir's directory when no variable names one: root's under sudo, which drops them all."""
 EXAMPLES = """examples:
@@ -55,7 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Print a completion script for bash or zsh: commands, subcommands and flags, files for "
         "flags that take a path, the built-in scenarios for --scenario (and, with files, those with a script for "
         "scenario's script), "
-        "each flag's choices, the forms --from begins with (pod/, node/, external) and, for netns send|exec|down, "
+        "each flag's choices, the forms --from and netns exec's TARGET begin with (pod/, node/, external) and, for "
+        "netns send|exec|down, "
         "the clusters in the state directory and, unless $KPSIM_STATE_DIR is set, in /run/kubeproxy-sim, where "
         "sudo's are recorded (listed by the shell at TAB time). Load it for "
         "this shell with `source <(kubeproxy-sim completion bash)`, or install it as shown below.",
@@ -175,6 +179,8 @@ def command_spec(parser: argparse.ArgumentParser, path: tuple[str, ...] = (), he
             positional = _option(parser, action, scenarios, scripts)
             if path in CLUSTER_COMMANDS and action.dest == "name":
                 positional = dataclasses.replace(positional, clusters=True)
+            elif (path, action.dest) in TARGET_POSITIONALS:
+                positional = dataclasses.replace(positional, choices=SOURCE_FORMS)
             positionals.append(positional)
     return CommandSpec(path, help_text, tuple(options), tuple(positionals), tuple(subcommands))
 
@@ -222,7 +228,11 @@ def bash_script(spec: CommandSpec, prog: str = PROG) -> str:
     opts = [(" ".join(c.path), _words(f for o in c.options for f in o.flags)) for c in commands]
     valued = [(" ".join(c.path), _words(f for o in c.options if o.takes_value and not o.optional_value
                                          for f in o.flags)) for c in commands]
-    positional = [(" ".join(c.path), _words(ch for p in c.positionals for ch in p.choices)) for c in commands]
+    positional = [(" ".join(c.path), _words(ch for p in c.positionals if p.choices != SOURCE_FORMS
+                                            for ch in p.choices)) for c in commands]
+    # the position (1-based) of the positional taking --from's forms, offered there alone (netns exec NAME TARGET)
+    posforms = [(" ".join(c.path), next((str(i) for i, p in enumerate(c.positionals, start=1)
+                                         if p.choices == SOURCE_FORMS), "")) for c in commands]
     posfile = [(" ".join(c.path), "@file" if any(p.files for p in c.positionals) else "") for c in commands]
     clusters = [(" ".join(c.path), "@clusters" if any(p.clusters for p in c.positionals) else "") for c in commands]
     optional = [(" ".join(c.path), _words(f for o in c.options if o.optional_value and o.choices for f in o.flags))
@@ -233,7 +243,8 @@ def bash_script(spec: CommandSpec, prog: str = PROG) -> str:
         f"{fn}_lookup() {{",
         '    case "$1" in',
         *_bash_tables((("sub", subs), ("opts", opts), ("valued", valued), ("pos", positional),
-                       ("posfile", posfile), ("clusters", clusters), ("optional", optional))),
+                       ("posfile", posfile), ("clusters", clusters), ("posforms", posforms),
+                       ("optional", optional))),
         "    esac",
         "}",
         f"{fn}_value() {{",
@@ -295,6 +306,10 @@ def bash_script(spec: CommandSpec, prog: str = PROG) -> str:
         "        fi",
         f'        if [[ npos -eq 0 && -n "$({fn}_lookup clusters "$path")" ]]; then  # netns send NAME',
         f'            COMPREPLY+=( $(compgen -W "$({fn}_clusters)" -- "$cur") )',
+        "        fi",
+        f'        if [[ "$({fn}_lookup posforms "$path")" == "$(( npos + 1 ))" ]]; then  # netns exec NAME TARGET',
+        f'            COMPREPLY+=( $(compgen -W "{" ".join(SOURCE_FORMS)}" -- "$cur") )',
+        '            [[ ${#COMPREPLY[@]} -eq 1 && "${COMPREPLY[0]}" == *[/:] ]] && compopt -o nospace 2>/dev/null',
         "        fi",
         "    fi",
         "    return 0",

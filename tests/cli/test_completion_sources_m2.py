@@ -60,7 +60,8 @@ def test_netns_names_are_the_state_directory_s(bash_script: str, tmp_path: Path)
         assert sorted(complete_bash(bash_script, command, env)[0]) == ["demo", "lab"]
     assert complete_bash(bash_script, ["netns", "send", "l"], env)[0] == ["lab"]
     # only the first positional is a cluster's name; netns up takes --name, a new one
-    assert complete_bash(bash_script, ["netns", "exec", "lab", ""], env)[0] == []
+    # (exec's second, TARGET, offers --from's forms: tests/cli/test_completion_sudo_rv2.py)
+    assert complete_bash(bash_script, ["netns", "exec", "lab", ""], env)[0] == list(completion_cmd.SOURCE_FORMS)
     assert complete_bash(bash_script, ["netns", "up", ""], env)[0] == []
 
 

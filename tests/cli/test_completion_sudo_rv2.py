@@ -1,7 +1,8 @@
 """netns's cluster names where ``sudo`` records them. netns needs root, and sudo's env_reset runs it without the
 caller's $XDG_RUNTIME_DIR (and $KPSIM_STATE_DIR), so ``sudo kubeproxy-sim netns up --name lab`` records lab in
 /run/kubeproxy-sim while the completing shell's own $XDG_RUNTIME_DIR names another directory: listing that one
-alone offered none of the running clusters. Unless $KPSIM_STATE_DIR names the directory, both are listed."""
+alone offered none of the running clusters. Unless $KPSIM_STATE_DIR names the directory, both are listed. And
+netns exec NAME TARGET: TARGET completes to the forms --from takes."""
 
 from __future__ import annotations
 
@@ -59,3 +60,22 @@ def test_zsh_offers_sudo_s_clusters_besides_the_user_s(dirs: tuple[Path, Path], 
     path.write_text(f"export XDG_RUNTIME_DIR={xdg}\nexport KPSIM_STATE_DIR={xdg / 'kubeproxy-sim'}\n"
                     + script("zsh", run))
     assert complete_zsh(path, ["kubeproxy-sim netns down "], tmp_path) == [{"mine"}]
+
+
+def test_netns_exec_s_target_offers_the_forms_at_its_own_position_alone(dirs: tuple[Path, Path]) -> None:
+    """netns exec NAME TARGET: TARGET takes what --from takes; NAME stays the clusters, the command after none."""
+    xdg, run = dirs
+    bash, env = script("bash", run), {"XDG_RUNTIME_DIR": str(xdg)}
+    assert complete_bash(bash, ["netns", "exec", "mine", ""], env)[0] == list(completion_cmd.SOURCE_FORMS)
+    assert complete_bash(bash, ["netns", "exec", "mine", "po"], env) == (["pod/"], "-o nospace")
+    assert not set(completion_cmd.SOURCE_FORMS) & set(complete_bash(bash, ["netns", "exec", ""], env)[0])
+    assert complete_bash(bash, ["netns", "exec", "mine", "node/node1", ""], env)[0] == []
+    assert complete_bash(bash, ["netns", "send", "mine", ""], env)[0] == []  # send's destination is --to's
+
+
+@needs_zsh
+def test_zsh_offers_the_forms_for_netns_exec_s_target(dirs: tuple[Path, Path], tmp_path: Path) -> None:
+    xdg, run = dirs
+    path = tmp_path / "_kubeproxy-sim"
+    path.write_text(f"export XDG_RUNTIME_DIR={xdg}\nunset KPSIM_STATE_DIR\n" + script("zsh", run))
+    assert complete_zsh(path, ["kubeproxy-sim netns exec mine "], tmp_path) == [set(completion_cmd.SOURCE_FORMS)]
