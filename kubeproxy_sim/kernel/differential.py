@@ -205,11 +205,18 @@ def _of(addresses: Iterable[str], family: int) -> list[str]:
 
 
 def _endpoint_pod(cluster: Cluster, sim: Any, service: Service) -> str | None:
-    """A pod (not host-network) that is an endpoint of the service: the source of its hairpin flow."""
-    addresses = {a for s in cluster.endpoint_slices if s.service_name == service.name
+    """A pod (not host-network) the service's chain can send back to itself: the source of its hairpin flow.
+
+    Only an endpoint in KUBE-SVC-* can hairpin: a ready one, or, when none is ready, a serving terminating one (the
+    fallback kube-proxy takes); a not-ready or non-serving pod that sends to its Service lands on the others.
+    """
+    endpoints = [e for s in cluster.endpoint_slices if s.service_name == service.name
                  and s.namespace == service.namespace
                  and s.address_type is (AddressType.IPV4 if sim.family == 4 else AddressType.IPV6)
-                 for e in s.endpoints for a in e.addresses}
+                 for e in s.endpoints]
+    usable = [e for e in endpoints if e.conditions.counts_ready] or [
+        e for e in endpoints if e.conditions.counts_serving and e.conditions.terminating]
+    addresses = {a for e in usable for a in e.addresses}
     pods = sorted((p for p in sim.topology.pods if p.ip in addresses and not p.host_network), key=lambda p: p.ip)
     return pods[0].key if pods else None
 

@@ -35,8 +35,9 @@ from kubeproxy_sim.kernel.differential import (
 )
 from kubeproxy_sim.kernel.send import Destination, Source, tally
 from kubeproxy_sim.netfilter.packet import parse_address
+from kubeproxy_sim.objects import load_text
 from kubeproxy_sim.simulator.network import heard
-from tests.kernel.test_kernel import small_cluster
+from tests.kernel.test_kernel import OBJECTS, small_cluster
 
 A, B = ("reply", "10.0.0.1", "10.0.0.9"), ("reply", "10.0.0.2", "10.0.0.9")
 HALF = Fraction(1, 2)
@@ -764,3 +765,21 @@ def test_a_flow_whose_ranges_start_at_0_cannot_tell_and_says_so() -> None:
     assert (1 - 1 / 12) ** n <= 1e-3 / 12 / 8
     sized = judge(Flow("s", "d:1"), prediction, _counts(keys[1:], [Fraction(1, 11)] * 11, n), Fraction(1, 1000) / 12)
     assert sized.verdict == "differ" and not sized.blind
+
+
+def test_the_hairpin_flow_starts_at_an_endpoint_in_the_service_chain() -> None:
+    """A terminating endpoint while others are ready is in no chain: its flow to the Service lands on the others,
+    so it is no hairpin (u1: netns verify named one so); with no ready endpoint left, the serving terminating one
+    is the fallback kube-proxy takes, and hairpins."""
+    ready_a, ready_b = "{addresses: [10.244.0.3], nodeName: node1", "{addresses: [10.244.0.4], nodeName: node1"
+    leaving = ", conditions: {ready: false, serving: true, terminating: true}"
+    for objects, hairpin in (
+            (OBJECTS.replace(ready_a, ready_a + leaving), "default/web-b"),
+            (OBJECTS.replace(ready_a, ready_a + leaving).replace(ready_b, ready_b + leaving)
+             .replace("{addresses: [10.244.1.3], nodeName: node2", "{addresses: [10.244.1.3], nodeName: node2"
+                      ", conditions: {ready: false, serving: false, terminating: true}"), "default/web-a")):
+        cluster = load_text(objects, "hairpin.yaml").cluster
+        _, config = small_cluster()
+        full, clients = with_clients(cluster, config, ["node1"])
+        flows, _ = derive_flows(full, SimulatorSide(full, config).plain, clients)
+        assert [f.src for f in flows if f.kind == "hairpin"] == [f"pod/{hairpin}"]
