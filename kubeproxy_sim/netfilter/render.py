@@ -12,8 +12,10 @@ importing the tokenizer and the parser.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
-from kubeproxy_sim.netfilter.model import Chain, Rule, Ruleset, Table
+if TYPE_CHECKING:  # (a split sync's text is written without the model's classes: see generated_rules_text)
+    from kubeproxy_sim.netfilter.model import Chain, Rule, Ruleset, Table
 
 
 def _counters(counters: tuple[int, int] | None) -> str:
@@ -87,7 +89,11 @@ def chain_texts(chains: Iterable[Chain]) -> list[ChainText]:
 def generated_rules_text(name: str, specs: list[str] | tuple[str, ...]) -> str:
     """The rule lines of ``Chain.of_specs(name, specs)``, without building the chain."""
     text = _spec_lines(name, specs)
-    return text if text is not None else _chain_rules_text(Chain.of_specs(name, specs))
+    if text is not None:
+        return text
+    from kubeproxy_sim.netfilter.model import Chain  # (only for a rule written bare: 7 dataclasses to import)
+
+    return _chain_rules_text(Chain.of_specs(name, specs))
 
 
 def generated_rules_texts(names: Iterable[str],

@@ -18,9 +18,9 @@ and CIDRs with the host bits cleared.
 
 from __future__ import annotations
 
+import _socket as socket  # socket.py's C half, whose inet_pton/ntop it re-exports: not its enums' 13M instructions
 import ipaddress  # RFC 5952 text as Go prints it (::102:304), where inet_ntop and netaddr write ::1.2.3.4
 import re
-import socket
 from dataclasses import dataclass
 
 from kubeproxy_sim.objects.model import IPFamily

@@ -9,9 +9,9 @@ the rare fields.
 
 from __future__ import annotations
 
+from _socket import AF_INET, inet_pton  # (not socket.py: see objects.addr)
 from collections.abc import Callable
 from itertools import product
-from socket import AF_INET, inet_pton
 from typing import Any
 
 from kubeproxy_sim.objects.addr import MAYBE_SPECIAL_V4, PTON_IS_STRICT, is_plain_ipv4, parse_ip

@@ -14,9 +14,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from kubeproxy_sim.netfilter.model import Chain, Rule, Ruleset, Table
 from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.proxier import naming
@@ -27,6 +26,9 @@ from kubeproxy_sim.proxier.rules.context import RuleBuffer, SyncContext, make_co
 from kubeproxy_sim.proxier.rules.plan import ServicePlan, plan_service
 from kubeproxy_sim.proxier.state import EndpointInfo, ServicePortInfo, all_service_ports, endpoints_map
 from kubeproxy_sim.proxier.topology import categorize
+
+if TYPE_CHECKING:  # imported where a ruleset is built: `rules` asked for text renders a split sync without it
+    from kubeproxy_sim.netfilter.model import Rule, Ruleset, Table
 
 T = TypeVar("T")
 
@@ -94,6 +96,8 @@ def canonical_chain_order(items: list[Any], name: Callable[[Any], str] | None = 
 
 def build_table(name: str, declared: list[str], rules: dict[str, list[str]]) -> Table:
     """A table of the declared chains (each declared once), with their rules, canonically ordered."""
+    from kubeproxy_sim.netfilter.model import Chain, Table
+
     empty: list[str] = []
     of_specs = Chain.of_specs
     get = rules.get
@@ -159,6 +163,8 @@ def write_tail(ctx: SyncContext, out: RuleBuffer) -> None:
 
 def assemble(ctx: SyncContext, out: RuleBuffer) -> SyncResult:
     """The canonically ordered tables of a filled buffer, and the jumps from the built-in chains."""
+    from kubeproxy_sim.netfilter.model import Ruleset
+
     ruleset = Ruleset(
         (build_table("filter", out.filter_chains, out.filter), build_table("nat", out.nat_chains, out.nat)),
         ipv6=ctx.ipv6,
@@ -315,6 +321,8 @@ def jump_rules() -> tuple[tuple[str, str, Rule], ...]:
     are ensured on every node, in both families, with the (then empty) chain
     itself (see :data:`~kubeproxy_sim.proxier.full.ENSURED_CHAINS`).
     """
+    from kubeproxy_sim.netfilter.model import Rule
+
     entries = _JUMPS + _KUBELET_JUMPS
     by_chain: dict[tuple[str, str], list[Rule]] = {}
     for table, builtin, target, comment, new_only in entries:

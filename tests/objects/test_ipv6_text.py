@@ -131,7 +131,7 @@ def test_a_musl_inet_ntop_is_not_taken(monkeypatch) -> None:
 
     assert [p for p in addr._NTOP_PROBES if musl_inet_ntop(socket.AF_INET6, pton(p)) != p] == ["::1:0:0:2:3:4"]
     assert musl_inet_ntop(socket.AF_INET6, pton("::1:0:0:2:3:4")) == "0:0:1::2:3:4"
-    monkeypatch.setattr(socket, "inet_ntop", musl_inet_ntop)
+    monkeypatch.setattr(addr.socket, "inet_ntop", musl_inet_ntop)  # (the module objects.addr calls: _socket)
     assert not addr._ntop_is_rfc5952()
 
 
