@@ -18,7 +18,7 @@ import os
 import re
 import stat
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -33,7 +33,7 @@ from kubeproxy_sim.proxier.config import DEFAULT_NODE_NAME, DetectLocalMode, Pro
 if TYPE_CHECKING:  # the model is imported by the commands that build rules, not at start-up
     from kubeproxy_sim.cli.config_file import ReadFailure
     from kubeproxy_sim.netfilter.model import Ruleset
-    from kubeproxy_sim.objects.load import PathNames
+    from kubeproxy_sim.objects.load import LoadResult, PathNames
 
 REPO_RULESETS = RULESETS
 """The built-in scenarios' folder (:data:`kubeproxy_sim.builtin_folder.RULESETS`, which objects.load reads too)."""
@@ -260,6 +260,9 @@ class Inputs:
     config: ProxyConfig
     diagnostics: tuple[Diagnostic, ...]
     ip_family: str | None = None  # the --ip-family read with: the flag's, or the packet's (load_inputs' choice)
+    loaded: LoadResult | None = field(default=None, compare=False, repr=False)
+    """The objects as read, with their messages: what :func:`load_inputs` builds another node's config from
+    without reading them again (standard input can be read only once)."""
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:
@@ -526,25 +529,28 @@ def _is_number(text: str) -> bool:
 
 
 def load_inputs(args: argparse.Namespace, parser: argparse.ArgumentParser | None = None, *,
-                family: int | None = None) -> Inputs:
+                family: int | None = None, loaded: LoadResult | None = None) -> Inputs:
     """Load the objects and build the node's config; diagnostics are returned, not raised. ``family``: that of the
     packet the command traces or sends (its literal addresses; None: not known), whose own proxier may be the one
     simulated (:func:`_packet_s_proxier`); ``Inputs.ip_family`` says which was, and a caller that reads the flags
-    again (diff's after state, dist's notes) sets it on them itself."""
+    again (diff's after state, dist's notes) sets it on them itself. ``loaded``: the objects an earlier call read
+    (its ``Inputs.loaded``), for another node's config without reading them again (``trace`` moving to its
+    source pod's node)."""
     from kubeproxy_sim.objects import load_paths
 
     paths = input_paths(args)
-    loaded = load_paths(paths, named=input_names(args, paths))
+    if loaded is None:
+        loaded = load_paths(paths, named=input_names(args, paths))
     config, config_diags = build_config(args, loaded.cluster)
     config_diags = follow_on(config_diags, loaded.diagnostics, loaded.cluster)
     chosen = _packet_s_proxier(args, loaded.cluster, config, family)
     if chosen is None:
-        return Inputs(loaded.cluster, config, (*loaded.diagnostics, *config_diags), args.ip_family)
+        return Inputs(loaded.cluster, config, (*loaded.diagnostics, *config_diags), args.ip_family, loaded)
     # built again, not replaced: what the config says of itself (the node's address of the family, what the
     # local detector has to detect with) is of the family simulated
     note, flag = _switched_note(chosen, 6 if config.ipv6 else 4), f"ipv{chosen}"
     config, config_diags = build_config(argparse.Namespace(**{**vars(args), "ip_family": flag}), loaded.cluster)
-    return Inputs(loaded.cluster, config, (*loaded.diagnostics, *config_diags, note), flag)
+    return Inputs(loaded.cluster, config, (*loaded.diagnostics, *config_diags, note), flag, loaded)
 
 
 def follow_on(config_diags: Sequence[Diagnostic], loaded: Sequence[Diagnostic],
@@ -1162,9 +1168,13 @@ class NodeRules:
 def load_node_rules(args: argparse.Namespace, family: int | None = None) -> NodeRules:
     """Objects + node flags -> the node's tables as kube-proxy leaves them (built-in chains with its jumps);
     ``family``: a packet's, as :func:`load_inputs` takes it."""
+    return node_rules(load_inputs(args, family=family))
+
+
+def node_rules(inputs: Inputs) -> NodeRules:
+    """The node's tables for inputs already read (:func:`load_inputs`): generated once per node."""
     from kubeproxy_sim.proxier import generate
     from kubeproxy_sim.proxier.full import node_tables
 
-    inputs = load_inputs(args, family=family)
     result = generate(inputs.cluster, inputs.config)
     return NodeRules(node_tables(result.ruleset, result.jumps), inputs)

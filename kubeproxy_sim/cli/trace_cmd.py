@@ -37,7 +37,7 @@ from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
 from kubeproxy_sim.proxier.full import as_node_holds_it
 
 if TYPE_CHECKING:
-    from kubeproxy_sim.cli.options import NodeRules
+    from kubeproxy_sim.cli.options import Inputs
     from kubeproxy_sim.graph import Graph, ServiceRef
     from kubeproxy_sim.netfilter.dumpfile import LineText
     from kubeproxy_sim.netfilter.model import Rule, Ruleset
@@ -261,13 +261,14 @@ def _of_packet_family(text: str, file: str, family: int) -> Ruleset:
 
 
 def _from_objects(args: argparse.Namespace, packet: Packet) -> TracedRules:
-    from kubeproxy_sim.cli.options import load_node_rules
+    from kubeproxy_sim.cli.options import load_inputs, node_rules
     from kubeproxy_sim.proxier.rules.context import serves_localhost_nodeports
 
     family = packet.family
     with progress("loading objects and generating rules"):
-        node = load_node_rules(args, family)
-        node, node_notes = _source_pods_node(args, packet, node)
+        # the objects read once (standard input can be), the node chosen, then its rules generated once
+        inputs, node_notes = _source_pods_node(args, packet, load_inputs(args, family=family))
+        node = node_rules(inputs)
     report(node.inputs.diagnostics, args)
     refuse_nothing_read(node.inputs, "trace")
     if (6 if node.ruleset.ipv6 else 4) != family:
@@ -315,27 +316,29 @@ def _from_objects(args: argparse.Namespace, packet: Packet) -> TracedRules:
                        objects=(node.inputs.cluster, node.config), notes=node_notes)
 
 
-def _source_pods_node(args: argparse.Namespace, packet: Packet, node: NodeRules) -> tuple[NodeRules, tuple[str, ...]]:
+def _source_pods_node(args: argparse.Namespace, packet: Packet, inputs: Inputs) -> tuple[Inputs, tuple[str, ...]]:
     """The node whose rules a packet from a known pod meets: the pod's own (its spec.nodeName), as ``send --from
     pod/...`` walks it, unless a node was asked for (--hostname-override, the --config file's or the scenario's
     hostnameOverride): that one is kept, with a note naming the node the packet would leave from. A reply
-    (--ctdir REPLY) is the client node's business, and a pod on no Node object's node has no rules to trace."""
+    (--ctdir REPLY) is the client node's business, and a pod on no Node object's node has no rules to trace.
+    Only the inputs: the objects are not read again for the pod's node (nor its default node's rules made)."""
     from kubeproxy_sim.analysis.trace_inputs import source_pod
-    from kubeproxy_sim.cli.options import load_node_rules, node_settings
+    from kubeproxy_sim.cli.options import load_inputs, node_settings
 
-    pod = source_pod(node.inputs.cluster, packet) if args.ctdir != "REPLY" else None
-    here = node.config.node_name
+    pod = source_pod(inputs.cluster, packet) if args.ctdir != "REPLY" else None
+    here = inputs.config.node_name
     if pod is None or not pod.node_name or pod.node_name.lower() == (here or "").lower():
-        return node, ()
+        return inputs, ()
     its = pod.node_name
     asked = "node_name" in node_settings(args)[0]
-    if asked or node.inputs.cluster.node(its) is None:
+    if asked or inputs.cluster.node(its) is None:
         why = "as asked" if asked else f"no Node object is named {its!r}"
-        return node, (f"pod {pod.key} (--src {packet.src_text}) runs on node {its} (its spec.nodeName): its packets "
+        return inputs, (f"pod {pod.key} (--src {packet.src_text}) runs on node {its} (its spec.nodeName): its packets "
                       f"leave through node {its}'s rules, not node {here}'s ({why}: traced here as a packet "
                       f"arriving from another host)",)
-    node = load_node_rules(argparse.Namespace(**{**vars(args), "hostname_override": its}), packet.family)
-    return node, (f"traced on node {its}, where pod {pod.key} (--src {packet.src_text}) runs (its spec.nodeName), "
+    moved = argparse.Namespace(**{**vars(args), "hostname_override": its})
+    inputs = load_inputs(moved, family=packet.family, loaded=inputs.loaded)
+    return inputs, (f"traced on node {its}, where pod {pod.key} (--src {packet.src_text}) runs (its spec.nodeName), "
                   f"not on the default node {here}: give --hostname-override to trace another node's rules",)
 
 

@@ -5,7 +5,6 @@ saveform adds to a real TPROXY or REJECT target."""
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
@@ -40,12 +39,10 @@ COMMIT
 
 @pytest.fixture
 def target_chains(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = options.load_node_rules
+    def swapped(inputs: options.Inputs) -> options.NodeRules:
+        return options.NodeRules(parse_ruleset(TARGET_CHAINS), inputs)
 
-    def swapped(args: argparse.Namespace, family: int | None = None) -> options.NodeRules:
-        return options.NodeRules(parse_ruleset(TARGET_CHAINS), real(args, family).inputs)
-
-    monkeypatch.setattr(options, "load_node_rules", swapped)
+    monkeypatch.setattr(options, "node_rules", swapped)
 
 
 @pytest.mark.usefixtures("target_chains")
