@@ -57,6 +57,8 @@ EXAMPLES = """script lines (kubectl's words; # starts a comment):
       [-o wide|name|json|yaml]
   delete service|deployment|pod|endpoints NAME | delete service|deployment|pod|endpoints -l KEY=VALUE
   apply -f FILE                               wait 30s
+apply -f reads a relative FILE from the script's folder (kubectl: the working directory), so a script finds
+its manifests wherever it is played from; a script on standard input reads them from the working directory.
 Replicas: at most 150,000 (Kubernetes' tested limit of pods in a cluster).
 A line that cannot be parsed or played stops the script, with exit status 1, as does a step kubectl exits 1
 on: a rollout status past its progress deadline (its step is shown, kubectl's error among its notes), a
@@ -92,8 +94,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "input); default: the "
                        "bootcamp tutorial's two nodes")
     parser.add_argument("--show", choices=SHOW_CHOICES, default="rules",
-                        help="after each step: the rules (iptables-restore input), a unified diff against the "
-                        "previous step, or the endpoint set (default: rules)")
+                        help="after each step: the rules (iptables-restore input; a step that leaves them as they "
+                        "were says so in one line), a unified diff against the previous step, or the endpoint set "
+                        "(default: rules)")
     parser.add_argument("--seed", type=parse_int, default=0, help="seed of the random names and addresses (default 0)")
     parser.add_argument("--service-cluster-ip-range", metavar="CIDR[,CIDR]",
                         help="the API server's service range (kube-apiserver's flag): one CIDR, or two of different "
@@ -446,7 +449,9 @@ def overlap_diagnostics(overlaps: Any, cluster: Any, config: Any, file: str | No
 
 def _script_loader(script: Path, name: str, line_holder: list[int], stdin_readers: list[str],
                    unposted: UnpostedNodes) -> Any:
-    """``apply -f`` paths are relative to the script's folder (standard input's: the working directory); errors
+    """``apply -f`` paths are relative to the script's folder (standard input's: the working directory), not to
+    the working directory as kubectl's are: a script and its manifests travel together, so ``scenario dir/story``
+    plays the same from anywhere, as a built-in scenario must (``scenario NAME`` plays from any directory); errors
     stop the script at that line (``name``: the script as messages name it). Standard input is read by one
     ``apply -f -`` at most, and by none when the command read it (``stdin_readers``: what read it so far): that
     step fails, as kubectl's ``apply -f -`` fails with no objects on it, instead of applying nothing."""
@@ -557,12 +562,15 @@ class _Carry:
     """What carries from one step of a script to the next (see :func:`run`), each the size of one state: the
     world (the cluster as it is now), the controller's memory of it (``sync``: hints populated, its slices), the
     overlap warnings in force (said once while they hold, as a watch says them: the one mutable part, which
-    :func:`overlap_diagnostics` updates as it says them) and the previous step's rules (for ``--show diff``)."""
+    :func:`overlap_diagnostics` updates as it says them), the previous step's rules (for ``--show diff``, and
+    for ``--show rules`` to tell a step that leaves them as they were) and the step that first made them so
+    (``since``: 0 before any step)."""
 
     world: World
     sync: ControllerSync
     overlaps: OverlapWarnings
     previous: str
+    since: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -570,7 +578,8 @@ class _Shown:
     """A step as played, with all :func:`run` says and writes of it: what ``play`` gave (its notes, kubectl's
     error), the cluster and the node's config it leaves (with that config's diagnostics, which run says at the
     first step only), the step's own diagnostics (said after its output), and its rules when ``--show`` shows
-    them (``ruleset``, its text and, for ``--show diff``, the diff against the previous step's)."""
+    them (``ruleset``, its text and, for ``--show diff``, the diff against the previous step's); ``same_as``: the
+    step whose rules these are too when they are the previous step's (0 when they changed, or are not shown)."""
 
     played: Played
     cluster: Cluster
@@ -580,6 +589,7 @@ class _Shown:
     ruleset: Ruleset | None
     rules: str
     diff: str | None
+    same_as: int = 0
 
 
 def collected(world: World, sync: ControllerSync) -> World:
@@ -602,7 +612,7 @@ def _first_carry(args: argparse.Namespace, world: World, unposted: UnpostedNodes
     world, unschedulable = scheduling_diagnostics(world)  # the same: pods no node takes
     said = [*event_diagnostics(sync.events, ()), *unposted.note(sync.events, ()), *unschedulable,
             *overlap_diagnostics(overlaps, sync.cluster, build_config(args, sync.cluster)[0])]
-    return _Carry(world, sync, overlaps, ""), said
+    return _Carry(world, sync, overlaps, "", 0), said
 
 
 def _play_step(carry: _Carry, number: int, step: Step, args: argparse.Namespace, name: str, rng: random.Random,
@@ -628,8 +638,18 @@ def _play_step(carry: _Carry, number: int, step: Step, args: argparse.Namespace,
     ruleset = _ruleset(cluster, config) if args.show != "endpoints" else None
     rules = render_ruleset(ruleset) if ruleset is not None else ""
     diff = _diff(carry.previous, rules, number) if args.show == "diff" else None
-    carry = _Carry(world, sync, carry.overlaps, rules or carry.previous)
-    return carry, _Shown(played, cluster, config, config_diagnostics, events, ruleset, rules, diff)
+    same_as = carry.since if rules and carry.since and rules == carry.previous else 0
+    carry = _Carry(world, sync, carry.overlaps, rules or carry.previous, same_as or number)
+    return carry, _Shown(played, cluster, config, config_diagnostics, events, ruleset, rules, diff, same_as)
+
+
+def unchanged_rules(same_as: int) -> str:
+    """What ``--show rules`` prints, as text, for a step that leaves the rules as they were (a ``get``, a
+    ``wait`` before anything is due, a scale of a Deployment no Service selects): one line naming the step whose
+    full rules are these, in place of the same dump again (a 15-step script printed 15). kube-proxy's own
+    sync would write the same restore input again; the dump is the same, so the text says so; -o json|yaml keeps
+    each step's full ``rules`` (its documented contract)."""
+    return f"# rules unchanged: as after step {same_as}\n"
 
 
 def _write_step(shown: _Shown, number: int, step: Step, show: str, document: Any, con: Console) -> None:
@@ -640,7 +660,8 @@ def _write_step(shown: _Shown, number: int, step: Step, show: str, document: Any
         document.add(step_data(number, step, notes, cluster, config, show, shown.ruleset, shown.diff))
     else:
         out = [f"# step {number}: {step.text}\n", *(f"# {note}\n" for note in notes)]
-        out.append(endpoints_text(cluster, config) if show == "endpoints" else (shown.diff or shown.rules))
+        out.append(endpoints_text(cluster, config) if show == "endpoints" else shown.diff or (
+            unchanged_rules(shown.same_as) if shown.same_as else shown.rules))
         sys.stdout.write(colour_step("".join(out), con))
         sys.stdout.flush()
 
