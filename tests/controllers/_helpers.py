@@ -64,8 +64,9 @@ def split_steps(out: str) -> list[list[str]]:
 
 
 def step_notes(lines: list[str]) -> list[str]:
-    """A step's notes (what an apply, a controller or a failing sync said): its ``# `` lines, the marker dropped."""
-    return [line[2:] for line in lines if line.startswith("# ")]
+    """A step's notes (what an apply, a controller or a failing sync said): its ``# `` lines, the marker dropped;
+    not ``--show rules``' line for rules as they were (``# rules unchanged: as after step K``), which is no note."""
+    return [line[2:] for line in lines if line.startswith("# ") and not line.startswith("# rules unchanged: ")]
 
 
 def play_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], script: str,

@@ -78,7 +78,8 @@ def test_round_trip_from_the_scenario_command(tmp_path: Path, monkeypatch: pytes
     (tmp_path / "dump.json").write_text(dumped)
     assert main_module.main(["rules", "-f", str(tmp_path / "dump.json"), "--hostname-override", "node1"]) == 0
     rules = capsys.readouterr().out.splitlines()
-    assert rules == [line for line in steps[-1] if not line.startswith("# ")]
+    assert steps[-1][-1] == "# rules unchanged: as after step 3"  # a get changes nothing: the wait's rules
+    assert rules == [line for line in steps[2] if not line.startswith("# ")]
 
 
 SERVICE = """\

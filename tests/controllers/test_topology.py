@@ -384,7 +384,9 @@ def test_scenario_a_pod_on_a_missing_node_is_skipped_and_the_others_keep_their_h
     assert f"kubeproxy-sim: {tmp_path / 's.script'}:4: {skipped}" in err
     assert sum(skipped in line for line in err) == 1 and "do not have a zone" not in captured.err
     assert run_cli([*argv, "--show", "rules"], monkeypatch) == 0
-    last = capsys.readouterr().out.split("# step ")[-1]
+    printed = capsys.readouterr().out.split("# step ")
+    assert printed[-1].rstrip().endswith("# rules unchanged: as after step 3")  # nor ghost nor wait changed them
+    last = printed[3]  # step 3's, the first wait's, zones and hints in place
     targets = [line.split("-> ")[1].split(":")[0] for line in last.splitlines()
                if line.startswith("-A KUBE-SVC-") and "-> " in line]
     assert sorted(targets) == ["10.244.1.2", "10.244.1.3"]  # zone-a's own two, not the ghost's address
