@@ -142,8 +142,10 @@ def _gives_top_option(word: str) -> bool:
 
 def unknown_option(parser: argparse.ArgumentParser, words: Sequence[str]) -> NoReturn:
     """Refuse ``words`` as options ``parser`` does not have; the first of them that begins the name of some
-    (``--col``: options are taken by their whole names) is answered with those names and the values they take."""
+    (``--col``: options are taken by their whole names) is answered with those names and the values they take,
+    else the first that is a misspelt option's name (``--scenarioo``) with that option."""
     hint = next(filter(None, (_whole_names(parser, word) for word in words)), "")
+    hint = hint or next(filter(None, (_misspelt(parser, word) for word in words)), "")
     parser.error(f"unrecognized arguments: {' '.join(words)}{hint}")
 
 
@@ -163,6 +165,22 @@ def _whole_names(parser: argparse.ArgumentParser, word: str) -> str:
     shown = ", ".join(_spelled(option, action) for option, action in found[:SHOWN_NAMES])
     more = f", and {len(found) - SHOWN_NAMES} more" if len(found) > SHOWN_NAMES else ""
     return f" (options are taken by their whole names: {shown}{more})"
+
+
+def _misspelt(parser: argparse.ArgumentParser, word: str) -> str:
+    """" (did you mean --scenario NAME?)" when ``word`` is an option name (``--`` and a letter) closest to one
+    ``parser`` has (cli.parsers' closest: another case, or difflib's at 0.8: ``--scenarioo``, ``--sho``); ""
+    otherwise. A value written after ``=`` is not part of the name."""
+    from kubeproxy_sim.cli.parsers import closest
+
+    name = word.partition("=")[0]
+    if not name.startswith("--") or len(name) < 3:
+        return ""
+    options = [option for option in parser._option_string_actions if option.startswith("--")]
+    close = closest(name, options)
+    if close is None:
+        return ""
+    return f" (did you mean {_spelled(close, parser._option_string_actions[close])}?)"
 
 
 def _spelled(option: str, action: argparse.Action) -> str:

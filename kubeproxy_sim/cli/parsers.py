@@ -31,8 +31,34 @@ class Parser(argparse.ArgumentParser):
             return value if action.nargs in (None, argparse.OPTIONAL) else [value]
         return super()._get_values(action, arg_strings)
 
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        """argparse's check of a value against the action's choices (a command, a verb, ``--show``), with the one
+        choice a misspelt word is closest to named: ``invalid choice: 'rulez'; did you mean rules? (choose from
+        ...)``, as Python 3.14's argparse suggests one (``suggest_on_error``) and git names a command."""
+        try:
+            super()._check_value(action, value)
+        except argparse.ArgumentError as exc:
+            close = closest(value, [str(c) for c in action.choices or ()]) if isinstance(value, str) else None
+            if close is None or "invalid choice: " not in exc.message:
+                raise
+            head, _, rest = exc.message.partition(" (choose from ")
+            raise argparse.ArgumentError(action, f"{head}; did you mean {close}? (choose from {rest}") from None
+
     def error(self, message: str) -> NoReturn:
         """A usage error in one line and where the usage is, as kubectl says one (``See 'kubectl get --help' for
         usage.``), exit 2: argparse printed the command's whole usage first, some twenty lines of flags above
         the one that says what is wrong."""
         self.exit(2, f"{self.prog}: error: {message}\nSee '{self.prog} --help' for usage.\n")
+
+
+def closest(word: str, known: list[str]) -> str | None:
+    """The known name a misspelt ``word`` is meant for: the same name in another case first, else difflib's
+    closest at 0.8, as the manifest reader's and the --config reader's did-you-mean (objects.fields,
+    cli.config_file) choose; None when none is that close. difflib is imported on this error path only."""
+    folded = [name for name in known if name.lower() == word.lower()]
+    if folded:
+        return folded[0]
+    import difflib
+
+    found = difflib.get_close_matches(word, known, n=1, cutoff=0.8)
+    return found[0] if found else None

@@ -10,6 +10,7 @@ so the simulation matches what a real node would do.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -48,14 +49,24 @@ def _one_of(values: dict[str, Any]) -> str:
 
 
 def read_enum(report: Report, parent: dict[str, Any], key: str, path: str, choices: dict[str, Any],
-              default: Any, what: str) -> Any:
-    """A string enum field (case-sensitive, as the API is); unknown values are errors."""
+              default: Any, what: str, *, api_words: bool = False) -> Any:
+    """A string enum field (case-sensitive, as the API is); unknown values are errors, one differing only in
+    case named (``Nodeport``: NodePort to a reader, not to the API server). ``api_words``: the error also gives
+    the API server's answer, ValidateService's NotSupported (``PATH: Unsupported value: "X": supported values:
+    ...``, the set's values sorted), as the scenario's ``expose --type`` says it (controllers.script)."""
     raw = report.string(parent, key, path)
     if raw is None or raw == "":
         return default
     if raw in choices:
         return choices[raw]
-    report.error(path, f"{quote(raw)} is not {what}; expected {_one_of(choices)}")
+    close = next((name for name in choices if name.lower() == raw.lower()), None)
+    hint = f" (did you mean {close}? the value is case-sensitive)" if close else ""
+    api = ""
+    if api_words:
+        supported = ", ".join(json.dumps(name) for name in sorted(choices))
+        api = f"; the API server refuses it: {path}: Unsupported value: {json.dumps(raw)}: supported values: " \
+              f"{supported}"
+    report.error(path, f"{quote(raw)} is not {what}{hint}; expected {_one_of(choices)}{api}")
     return default
 
 
@@ -216,7 +227,7 @@ def decode_service(doc: dict[str, Any], origin: Origin, report: Report, where: s
     svc_type = spec.get("type")
     if type(svc_type) is not str or (svc_type := _SERVICE_TYPES.get(svc_type)) is None:
         svc_type = read_enum(report, spec, "type", "spec.type", _SERVICE_TYPES, ServiceType.CLUSTER_IP,
-                             "a Service type")
+                             "a Service type", api_words=True)
     external_name = spec.get("externalName")
     if type(external_name) is not str:
         external_name = report.string(spec, "externalName", "spec.externalName", "") or ""

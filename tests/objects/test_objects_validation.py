@@ -33,7 +33,8 @@ def _service_errors(load, spec: str) -> list[str]:
     ("ports: [{port: 80, protocol: ICMP}]",
      'spec.ports[0].protocol: "ICMP" is not a protocol; expected TCP, UDP or SCTP'),
     ("ports: [{port: 80, protocol: tcp}]",
-     'spec.ports[0].protocol: "tcp" is not a protocol; expected TCP, UDP or SCTP'),
+     'spec.ports[0].protocol: "tcp" is not a protocol (did you mean TCP? the value is case-sensitive); expected TCP, '
+     'UDP or SCTP'),
     ("ports: [{port: 80, targetPort: 65536}]", "spec.ports[0].targetPort: 65536 is not in 0-65535"),
     ('ports: [{port: 80, targetPort: "8080"}]',
      'spec.ports[0].targetPort: "8080" is not a port name; expected a number in 1-65535 or a name of up to 15 '
@@ -52,7 +53,9 @@ def _service_errors(load, spec: str) -> list[str]:
     ("ports: {port: 80}", "spec.ports: expected a list, got a mapping"),
     ("ports: []", "spec.ports: required; expected at least one port"),
     ("type: Foo\n  ports: [{port: 80}]",
-     'spec.type: "Foo" is not a Service type; expected ClusterIP, NodePort, LoadBalancer or ExternalName'),
+     'spec.type: "Foo" is not a Service type; expected ClusterIP, NodePort, LoadBalancer or ExternalName; the API '
+     'server refuses it: spec.type: Unsupported value: "Foo": supported values: "ClusterIP", "ExternalName", '
+     '"LoadBalancer", "NodePort"'),
     ("sessionAffinity: Sticky\n  ports: [{port: 80}]",
      'spec.sessionAffinity: "Sticky" is not a session affinity; expected None or ClientIP'),
     ("sessionAffinity: ClientIP\n  sessionAffinityConfig: {clientIP: {timeoutSeconds: 86401}}\n  ports: [{port: 80}]",
@@ -60,7 +63,8 @@ def _service_errors(load, spec: str) -> list[str]:
     ("externalTrafficPolicy: Global\n  ports: [{port: 80}]",
      'spec.externalTrafficPolicy: "Global" is not a traffic policy; expected Cluster or Local'),
     ("internalTrafficPolicy: local\n  ports: [{port: 80}]",
-     'spec.internalTrafficPolicy: "local" is not a traffic policy; expected Cluster or Local'),
+     'spec.internalTrafficPolicy: "local" is not a traffic policy (did you mean Local? the value is case-sensitive); '
+     'expected Cluster or Local'),
     ("ipFamilies: [IPv5]\n  ports: [{port: 80}]",
      'spec.ipFamilies[0]: "IPv5" is not an IP family; expected IPv4 or IPv6'),
     ("ipFamilies: [[IPv4]]\n  ports: [{port: 80}]",
@@ -268,7 +272,8 @@ SLICE_ERRORS = [
     ("addressType: IPv4\nports: [{port: 70000}]", "ports[0].port: 70000 is not in 0-65535"),
     ("addressType: IPv4\nports: [{port: -1}]", "ports[0].port: -1 is not in 0-65535"),  # (issue #2 words the range so)
     ("addressType: IPv4\nports: [{port: 80, protocol: tcp}]",
-     'ports[0].protocol: "tcp" is not a protocol; expected TCP, UDP or SCTP'),
+     'ports[0].protocol: "tcp" is not a protocol (did you mean TCP? the value is case-sensitive); expected TCP, UDP '
+     'or SCTP'),
     ("addressType: IPv4\nports: [{name: a, port: 80}, {name: a, port: 81}]",
      'ports[1].name: "a" is also the name of ports[0]; expected unique port names'),
 ]

@@ -37,7 +37,8 @@ def test_dns_config_keeps_its_order_and_canonical_addresses(load):
 
 @pytest.mark.parametrize(("spec", "expected"), [
     ("{dnsPolicy: clusterfirst}",
-     ['spec.dnsPolicy: "clusterfirst" is not a DNS policy; expected ClusterFirst, ClusterFirstWithHostNet, '
+     ['spec.dnsPolicy: "clusterfirst" is not a DNS policy (did you mean ClusterFirst? the value is case-sensitive); '
+      'expected ClusterFirst, ClusterFirstWithHostNet, '
       "Default or None"]),
     ("{dnsPolicy: None}",
      ["spec.dnsConfig: required when spec.dnsPolicy is None (the pod's resolv.conf is dnsConfig alone); expected "
