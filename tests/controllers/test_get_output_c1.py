@@ -14,6 +14,7 @@ from kubeproxy_sim.controllers.script import ScriptError, parse_line
 from kubeproxy_sim.objects.load import load_text
 
 from ._helpers import play_steps, step_notes
+from .test_kubectl_print_c1 import SERVICE  # the web NodePort Service a script applies
 from .test_patch_get_label import exposed, run
 
 BOOTCAMP = str(Path(__file__).resolve().parents[2] / "rulesets" / "bootcamp" / "objects.yaml")
@@ -80,21 +81,6 @@ def test_round_trip_from_the_scenario_command(tmp_path: Path, monkeypatch: pytes
     rules = capsys.readouterr().out.splitlines()
     assert steps[-1][-1] == "# rules unchanged: as after step 3"  # a get changes nothing: the wait's rules
     assert rules == [line for line in steps[2] if not line.startswith("# ")]
-
-
-SERVICE = """\
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-  labels: {app: web}
-spec:
-  type: NodePort
-  selector: {app: web}
-  ports:
-  - port: 80
-    targetPort: 8080
-"""
 
 
 def test_a_dump_starts_another_scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
