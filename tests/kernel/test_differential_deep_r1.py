@@ -41,6 +41,7 @@ from kubeproxy_sim.netfilter.packet import host_port
 from kubeproxy_sim.objects import load_paths, load_text
 from kubeproxy_sim.objects.model import Cluster, Protocol, Service, ServiceType
 from kubeproxy_sim.proxier.config import ProxyConfig
+from tests.kernel.test_kernel import OBJECTS, small_cluster
 
 pytestmark = pytest.mark.kernel
 
@@ -113,18 +114,9 @@ def _check(report: Report, label: str) -> None:
     assert not bad, f"{label}: " + "\n".join(f"{f.flow.label} ({f.flow.kind}): {'; '.join(f.why)}" for f in bad)
 
 
-CLUSTER = """
-apiVersion: v1
-kind: Node
-metadata: {name: node1}
-spec: {podCIDRs: [10.244.0.0/24]}
-status: {addresses: [{type: InternalIP, address: 192.168.49.2}]}
----
-apiVersion: v1
-kind: Node
-metadata: {name: node2}
-spec: {podCIDRs: [10.244.1.0/24]}
-status: {addresses: [{type: InternalIP, address: 192.168.49.3}]}
+NODES, _ = OBJECTS.split("\n---\napiVersion: v1\nkind: Service\n", 1)
+"""test_kernel's two nodes (its services left out: the pod addresses here are others')."""
+CLUSTER = NODES + """
 ---
 apiVersion: v1
 kind: Service
@@ -183,8 +175,7 @@ status: {phase: Running, podIP: 192.168.49.3, podIPs: [{ip: 192.168.49.3}]}
 """
 
 
-CONFIG = ProxyConfig(node_name="node1", node_ips=("192.168.49.2/32",), cluster_cidrs=("10.244.0.0/16",),
-                     node_pod_cidrs=("10.244.0.0/24",))
+_, CONFIG = small_cluster()  # node1's config, as test_kernel's
 CI_FLOWS: dict[Flow, set[tuple[str, str] | str]] = {  # flow -> the outcomes with a share (reply from, saw)
     # eTP Local: the node's own connection on loopback goes to the cluster-wide endpoints (src-type LOCAL)
     Flow("node/node1", "127.0.0.1:30030", "tcp", "NodePort", "default/lb"): {("10.244.1.3", "192.168.49.2")},
