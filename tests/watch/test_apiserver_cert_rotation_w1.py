@@ -10,9 +10,11 @@ watch, a kept-alive connection) for good. The watch's clock is injected: no test
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import ssl
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -58,24 +60,32 @@ def _source(fake, tmp_path: Path, clock: Clock) -> ApiServerSource:  # type: ign
     return ApiServerSource(str(kubeconfig), kinds=[Kind.SERVICE], sleep=lambda _: None, clock=clock).start()
 
 
+@contextlib.contextmanager
+def _watching(fake, tmp_path: Path) -> Iterator[tuple[ApiServerSource, Mirror, Clock]]:  # type: ignore[no-untyped-def]
+    """:func:`_source` on a clock at 1000 s, mirrored, once its Service watch is open; closed on the way out (the
+    Mirror stays readable after)."""
+    clock = Clock(1000.0)
+    src = _source(fake, tmp_path, clock)
+    try:
+        seen = Mirror(src)
+        seen.until(lambda: len(fake.watches("Service")) >= 1)
+        yield src, seen, clock
+    finally:
+        src.close(timeout=2)
+
+
 def _notes(seen: Mirror) -> list[str]:
     return [d.message for d in seen.diagnostics if d.severity is Severity.NOTE]
 
 
 def test_a_rotated_pair_closes_the_watch_after_five_minutes(mtls, tmp_path: Path) -> None:
-    clock = Clock(1000.0)
-    src = _source(mtls, tmp_path, clock)
-    try:
-        seen = Mirror(src)
-        seen.until(lambda: len(mtls.watches("Service")) >= 1)
+    with _watching(mtls, tmp_path) as (src, seen, clock):
         _write(tmp_path, ROTATED_CERT, ROTATED_KEY)
         clock.at += CERT_REFRESH - 1
         seen.fold(src.poll(0.2))
         assert set(mtls.client_certs) == {_der(TEST_CERT)} and len(mtls.watches("Service")) == 1  # (not yet)
         clock.at += 1
         seen.until(lambda: _der(ROTATED_CERT) in mtls.client_certs and len(mtls.watches("Service")) >= 2)
-    finally:
-        src.close(timeout=2)
     first = mtls.client_certs.index(_der(ROTATED_CERT))
     assert set(mtls.client_certs[:first]) == {_der(TEST_CERT)} and set(mtls.client_certs[first:]) == {
         _der(ROTATED_CERT)}
@@ -87,29 +97,19 @@ def test_a_rotated_pair_closes_the_watch_after_five_minutes(mtls, tmp_path: Path
 
 def test_the_same_pair_written_anew_closes_nothing(mtls, tmp_path: Path) -> None:
     """certsEqual compares the certificates and key, not the files' text."""
-    clock = Clock(1000.0)
-    src = _source(mtls, tmp_path, clock)
-    try:
-        seen = Mirror(src)
-        seen.until(lambda: len(mtls.watches("Service")) >= 1)
+    with _watching(mtls, tmp_path) as (src, seen, clock):
         _write(tmp_path, _rewrapped(TEST_CERT), "junk before the block\n" + TEST_KEY)
         for _ in range(3):
             clock.at += CERT_REFRESH
             seen.fold(src.poll(0.1))
         watches = len(mtls.watches("Service"))
-    finally:
-        src.close(timeout=2)
     assert watches == 1 and _notes(seen) == [] and seen.said() == []
 
 
 def test_a_pair_half_written_is_not_taken_until_it_is_whole(mtls, tmp_path: Path) -> None:
     """A new certificate beside the old key fails X509KeyPair: the pair held is kept, and the next look (client-go
     retries at once) takes the whole new pair."""
-    clock = Clock(1000.0)
-    src = _source(mtls, tmp_path, clock)
-    try:
-        seen = Mirror(src)
-        seen.until(lambda: len(mtls.watches("Service")) >= 1)
+    with _watching(mtls, tmp_path) as (src, seen, clock):
         (tmp_path / "client.crt").write_text(ROTATED_CERT)
         clock.at += CERT_REFRESH
         seen.fold(src.poll(0.2))
@@ -117,25 +117,17 @@ def test_a_pair_half_written_is_not_taken_until_it_is_whole(mtls, tmp_path: Path
         (tmp_path / "client.key").write_text(ROTATED_KEY)
         clock.at += 1  # (not five minutes: the failed look is retried)
         seen.until(lambda: _der(ROTATED_CERT) in mtls.client_certs)
-    finally:
-        src.close(timeout=2)
     assert len(_notes(seen)) == 1 and seen.said() == []
 
 
 def test_a_new_connection_looks_at_the_files(mtls, tmp_path: Path) -> None:
     """A connection dropped by the server: the next one's handshake finds the new pair, before five minutes, and
     closes every other connection (GetClientCertificate is loadClientCert)."""
-    clock = Clock(1000.0)
-    src = _source(mtls, tmp_path, clock)
-    try:
-        seen = Mirror(src)
-        seen.until(lambda: len(mtls.watches("Service")) >= 1)
+    with _watching(mtls, tmp_path) as (_, seen, clock):
         _write(tmp_path, ROTATED_CERT, ROTATED_KEY)
         clock.at += 2  # (a watch of more than a second: watched again at once, no "very short watch")
         mtls.inject("Service", "drop", b"")
         seen.until(lambda: _der(ROTATED_CERT) in mtls.client_certs)
-    finally:
-        src.close(timeout=2)
     assert len(_notes(seen)) == 1 and seen.said() == []
 
 
