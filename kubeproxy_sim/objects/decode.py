@@ -500,7 +500,9 @@ def _plain_service_port(raw: dict[str, Any], multi: bool, external: bool, alloca
     app_protocol = raw.get("appProtocol")
     if app_protocol is not None and type(app_protocol) is not str:
         return None
-    port = object.__new__(_SERVICE_PORT_DRAFT)  # (as _service_port builds it)
+    # ServicePort(...) built on a draft, as decode_service builds the Service: every field of ServicePort must be
+    # written here (tests/objects/test_draft_builders.py checks the set and the result)
+    port = object.__new__(_SERVICE_PORT_DRAFT)
     port.name = name
     port.protocol = protocol
     port.port = number
@@ -536,17 +538,10 @@ def _service_port(report: Report, raw: dict[str, Any], path: str, svc_type: Serv
     app_protocol = report.string(raw, "appProtocol", f"{path}.appProtocol")
     if number is None or target is None:
         return None
-    # ServicePort(...) built on a draft, as decode_service builds the Service: every field of ServicePort must be
-    # written here (tests/objects/test_draft_builders.py checks the set and the result)
-    port = object.__new__(_SERVICE_PORT_DRAFT)
-    port.name = name
-    port.protocol = protocol
-    port.port = number
-    port.target_port = target
-    port.node_port = node_port
-    port.app_protocol = app_protocol
-    port.__class__ = ServicePort
-    return port
+    # the plain constructor: a port reaches this path only when the plain one has something to say of it (no port
+    # of a large generated cluster does), so the draft is built in _plain_service_port alone
+    return ServicePort(name=name, protocol=protocol, port=number, target_port=target, node_port=node_port,
+                       app_protocol=app_protocol)
 
 
 _SERVICE_PORT_DRAFT: Any = draft_class(ServicePort)

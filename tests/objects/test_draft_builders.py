@@ -334,7 +334,7 @@ def test_decoded_services_and_slices_are_their_inits() -> None:
 
 
 def test_service_port_and_categorized_builders_write_every_field() -> None:
-    for builder, target, cls in ((decode._service_port, "port", ServicePort),
+    for builder, target, cls in ((decode._plain_service_port, "port", ServicePort),
                                  (topology._categorized, "made", Categorized)):
         written = written_attributes(builder, target) - {"__class__"}
         assert written == field_names(cls), (
