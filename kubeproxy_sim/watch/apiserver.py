@@ -401,18 +401,21 @@ def _ca_inlined(read: dict[str, Any], kubeconfig: str, context: str | None) -> d
     return {**read, "clusters": clusters}
 
 
-def _idp_fixed(read: dict[str, Any], context: str | None) -> IdpTransport | None:
+def _idp_fixed(read: dict[str, Any], context: str | None, environ: Mapping[str, str]) -> IdpTransport | None:
     """What client-go's oidc provider fixes as kubectl or kube-proxy builds it, for the chosen user's oidc
     auth-provider in ``read``: the ``idp-certificate-authority`` file read once (restclient.TransportFor loads it
     as the provider is made, so a CA file replaced or removed later changes nothing; the watch read it at each
     refresh, failing every refresh once it was gone) and the environment Go's ProxyFromEnvironment reads once per
-    process (HTTPS_PROXY, NO_PROXY: the refresh went straight to the identity provider whatever they said). None
-    without such a provider."""
+    process (HTTPS_PROXY, NO_PROXY: the refresh went straight to the identity provider whatever they said):
+    ``environ``, the watch's one copy, which its server's requests follow too (the refresh read os.environ
+    again), under the same rule for a value Go's url.Parse refuses (:func:`_url_refused`: the refresh took
+    ``HTTPS_PROXY="a b:3128"`` for a proxy and failed, where the server's requests went straight). None without
+    such a provider."""
     _, _, user = _chosen_user(read, context)
     provider = user.get("auth-provider") if isinstance(user, dict) else None
     if not isinstance(provider, dict) or provider.get("name") != "oidc" or not isinstance(provider.get("config"), dict):
         return None
-    return idp_transport(provider["config"], os.environ)
+    return idp_transport(provider["config"], environ, _url_refused)
 
 
 def _connected(kubeconfig: str, context: str | None, per_request: bool = False, handshake: bool = False, *,
@@ -677,8 +680,7 @@ def _loader_class(now: Callable[[], float] = time.time, refresh: bool = True, id
             from kubeproxy_sim.watch.oidc import ID_TOKEN, REFRESH_TOKEN, refreshed_config
 
             config = provider["config"].value
-            fixed = idp is not None and idp.fixes_anything()  # (else the same as one read now)
-            new = refreshed_config(config, idp) if fixed else refreshed_config(config)
+            new = refreshed_config(config, idp if idp is not None else _idp_now())
             config[ID_TOKEN] = new[ID_TOKEN]
             if new.get(REFRESH_TOKEN) != str(config.get(REFRESH_TOKEN) or ""):
                 config[REFRESH_TOKEN] = new[REFRESH_TOKEN]
@@ -691,6 +693,14 @@ def _loader_class(now: Callable[[], float] = time.time, refresh: bool = True, id
             return True
 
     return Loader
+
+
+def _idp_now() -> IdpTransport:
+    """The identity provider's transport of a client built once (:func:`connect`, not the watch's): the
+    environment as it is now, which that client's server requests read too (``environ`` None), under the same
+    url.Parse rule (:func:`_url_refused`), the CA read from the config."""
+    return IdpTransport(None, {name: os.environ[name] for name in PROXY_VARIABLES if name in os.environ},
+                        _url_refused)
 
 
 OIDC_EXPIRY_DELTA = 10.0
@@ -2409,7 +2419,7 @@ class ApiServerSource:
             environ=self._environ)
         # (an expired oidc id-token is refreshed before the first request, which fails if that does, not the start)
         self._read = _ca_inlined(self._read, kubeconfig, context)
-        self._idp = _idp_fixed(self._read, context)  # (an oidc provider's CA file and the proxy environment, once)
+        self._idp = _idp_fixed(self._read, context, self._environ)  # (an oidc provider's CA file, once)
         self._now = now  # the wall clock an exec plugin's expirationTimestamp and an oidc id-token are read against
         self._generation = 0  # the credentials' generation: one more each time the exec plugin gives new ones
         # the plugin ran for the first request (client-go runs it then): that one takes what it gave, expired or not
@@ -2800,7 +2810,8 @@ class ApiServerSource:
         logging.getLogger().removeHandler(self._logged)  # (its failure is said by the request)
         try:
             _, _, failure, credential = _connected(self._kubeconfig, self._context, per_request=True, handshake=True,
-                                                   read=self._read, now=self._now, environ=self._environ)
+                                                   read=self._read, now=self._now, idp=self._idp,
+                                                   environ=self._environ)
             return failure, credential
         except InputError as exc:
             return exc.diagnostics[0] if exc.diagnostics else Diagnostic(str(exc), file=self._kubeconfig), None

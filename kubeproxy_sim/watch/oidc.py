@@ -23,7 +23,7 @@ import re
 import ssl
 import unicodedata
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,15 +73,15 @@ class IdpTransport:
     """What client-go's oidc provider fixes as it is built (newOIDCAuthProvider, once per process for a kubeconfig
     user), which later refreshes use rather than read again: the identity provider's CA PEM (``ca``: the
     ``idp-certificate-authority`` file's bytes as they were then; None: read from the config, the data or the
-    file) and the environment Go's ProxyFromEnvironment reads once (``environ``)."""
+    file) and the environment Go's ProxyFromEnvironment reads once (``environ``: the watch gives the one copy its
+    server's requests follow, as Go's process reads it once for the client-go transport and the provider's
+    http.Client alike). ``refused``: whether Go's url.Parse refuses a ``scheme://HOST`` proxy value, the rule the
+    server's requests follow too (a value refused both as written and with http:// before it is no proxy:
+    :func:`kubeproxy_sim.watch.go_proxy.proxy_for`); None: never refused."""
 
     ca: bytes | None
     environ: Mapping[str, str]
-
-    def fixes_anything(self) -> bool:
-        """Whether a refresh over this transport differs from one that reads the config and the environment then:
-        a CA file read, or a proxy variable set at start."""
-        return self.ca is not None or any(self.environ.get(name) for name in PROXY_VARIABLES)
+    refused: Callable[[str], bool] | None = None
 
 
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy",
@@ -89,9 +89,11 @@ PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO
 """The environment Go's ProxyFromEnvironment reads (kubeproxy_sim.watch.go_proxy)."""
 
 
-def idp_transport(config: Mapping[str, Any], environ: Mapping[str, str]) -> IdpTransport:
+def idp_transport(config: Mapping[str, Any], environ: Mapping[str, str],
+                  refused: Callable[[str], bool] | None = None) -> IdpTransport:
     """The :class:`IdpTransport` of an oidc auth-provider ``config`` now: its CA file read (None when it has
-    CA data or no file, or the file cannot be read: the refresh says so in client-go's words)."""
+    CA data or no file, or the file cannot be read: the refresh says so in client-go's words), over a copy of
+    ``environ`` and the url.Parse rule ``refused``."""
     cfg = {str(key): "" if value is None else str(value) for key, value in config.items()}
     ca = None
     if not cfg.get(CA_DATA) and (path := cfg.get(CA_FILE, "")):
@@ -100,7 +102,7 @@ def idp_transport(config: Mapping[str, Any], environ: Mapping[str, str]) -> IdpT
                 ca = stream.read()
         except OSError:
             ca = None
-    return IdpTransport(ca, dict(environ))
+    return IdpTransport(ca, dict(environ), refused)
 
 
 def refreshed_config(config: Mapping[str, Any], transport: IdpTransport | None = None) -> dict[str, str]:
@@ -118,7 +120,7 @@ def refreshed_config(config: Mapping[str, Any], transport: IdpTransport | None =
     refresh_token = cfg.get(REFRESH_TOKEN, "")
     if not refresh_token:
         raise OidcRefreshFailed("No valid id-token, and cannot refresh without refresh-token")
-    pool = _pool(context, None if transport is None else transport.environ)
+    pool = idp_pool(cfg, context, transport)
     token_url = token_endpoint(pool, issuer)
     try:
         answer = _token_answer(pool, token_url, client_id, cfg.get(CLIENT_SECRET, ""), refresh_token)
@@ -179,12 +181,17 @@ def go_std_b64decode(text: str) -> bytes:
 
 class _Pools:
     """The identity provider's transport as client-go's: one TLS client (``context``) and Go's
-    http.ProxyFromEnvironment (:func:`kubeproxy_sim.watch.go_proxy.proxy_for` over ``environ``), a request going
-    straight there or through the proxy the environment gives its URL (an https one through a CONNECT tunnel,
-    the proxy URL's user sent as Proxy-Authorization, as Go sends it). urllib3's PoolManager used no proxy."""
+    http.ProxyFromEnvironment (:func:`kubeproxy_sim.watch.go_proxy.client_go_proxy_for` over ``environ``, a value
+    ``refused`` by url.Parse both ways no proxy), a request going straight there or through the proxy the
+    environment gives its URL (an https one through a CONNECT tunnel, the proxy URL's user sent as
+    Proxy-Authorization, as Go sends it). urllib3's PoolManager used no proxy. ``own``: the provider has a CA
+    (data or file), so restclient.TransportFor builds a transport of its own, whose proxy apimachinery's
+    SetTransportDefaults wraps in NewProxierWithNoProxyCIDR (NO_PROXY's CIDR prefixes asked first, read as
+    kube-proxy reads them), as for the server's; without one it gives http.DefaultTransport, Go's rules alone."""
 
-    def __init__(self, context: ssl.SSLContext, environ: Mapping[str, str]) -> None:
-        self._context, self._environ = context, environ
+    def __init__(self, context: ssl.SSLContext, environ: Mapping[str, str],
+                 refused: Callable[[str], bool] | None = None, own: bool = False) -> None:
+        self._context, self._environ, self._refused, self._own = context, environ, refused, own
         self._managers: dict[str | None, Any] = {}
 
     def _manager(self, proxy: str | None) -> Any:
@@ -208,12 +215,17 @@ class _Pools:
         self._managers[proxy] = manager
         return manager
 
+    def proxy_of(self, url: str) -> str | None:
+        """The proxy the environment gives a request for ``url``, None straight there (ValueError: a CGI
+        environment's HTTP_PROXY refused)."""
+        from kubeproxy_sim.watch.go_proxy import client_go_proxy_for
+
+        return client_go_proxy_for(url, self._environ, self._own, self._refused)
+
     def request(self, method: str, url: str, **kwargs: Any) -> Any:
         """One request, through the proxy the environment gives ``url`` (a CGI environment's HTTP_PROXY refused,
         as a transport failure)."""
-        from kubeproxy_sim.watch.go_proxy import proxy_for
-
-        return self._manager(proxy_for(url, self._environ)).request(method, url, **kwargs)
+        return self._manager(self.proxy_of(url)).request(method, url, **kwargs)
 
 
 def _socks_manager(proxy: str, kwargs: dict[str, Any]) -> Any:
@@ -230,8 +242,20 @@ def _socks_manager(proxy: str, kwargs: dict[str, Any]) -> Any:
     return SOCKSProxyManager(proxy, **kwargs)
 
 
-def _pool(context: ssl.SSLContext, environ: Mapping[str, str] | None = None) -> _Pools:
-    return _Pools(context, os.environ if environ is None else environ)
+def idp_pool(cfg: Mapping[str, str], context: ssl.SSLContext, transport: IdpTransport | None = None) -> _Pools:
+    """The identity provider's transport for the auth-provider config ``cfg`` over ``context`` (its TLS client),
+    with the environment and url.Parse rule of ``transport`` (None: os.environ, no value refused), as one of
+    client-go's own (NO_PROXY's CIDR prefixes asked first) when ``cfg`` names a CA, as restclient.TransportFor
+    builds it (a TLS config: TLSConfigFor's HasCA, CAData or CAFile)."""
+    own = bool(cfg.get(CA_DATA) or cfg.get(CA_FILE))
+    if transport is None:
+        return _pool(context, None, None, own)
+    return _pool(context, transport.environ, transport.refused, own)
+
+
+def _pool(context: ssl.SSLContext, environ: Mapping[str, str] | None = None,
+          refused: Callable[[str], bool] | None = None, own: bool = False) -> _Pools:
+    return _Pools(context, os.environ if environ is None else environ, refused, own)
 
 
 def token_endpoint(pool: Any, issuer: str) -> str:
