@@ -1,6 +1,7 @@
 """Go's http.ProxyFromEnvironment (golang.org/x/net/http/httpproxy), for the requests client-go makes over its
 default transport: an oidc auth-provider's discovery and token refresh (client-go's oidc plugin builds its
-transport with restclient.TransportFor, whose http.Transport has Proxy: http.ProxyFromEnvironment), and the API
+transport with restclient.TransportFor, whose http.Transport has Proxy: http.ProxyFromEnvironment, wrapped as below
+when the provider has a CA: kubeproxy_sim.watch.oidc.idp_pool), and the API
 server's requests of a kubeconfig whose cluster has no proxy-url (transport/cache.go: the transport's Proxy is
 config.Proxy, which clientcmd sets from proxy-url alone, else http.ProxyFromEnvironment, which apimachinery's
 SetTransportDefaults wraps in NewProxierWithNoProxyCIDR: :func:`client_go_proxy_for`).
