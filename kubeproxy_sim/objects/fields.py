@@ -123,9 +123,29 @@ SCHEMAS = {"Service": SERVICE, "EndpointSlice": ENDPOINT_SLICE, "Endpoints": END
 
 
 def check_fields(report: Report, doc: dict[str, Any], schema: Schema) -> None:
-    """Warn, through ``report``, of each field of ``doc`` its schema does not know, once at its path."""
-    if not (schema.known.issuperset(doc) and _clean(doc, schema.plan)):
-        _walk(report, doc, schema, "")
+    """Warn, through ``report``, of each field of ``doc`` its schema does not know, once at its path.
+
+    The top level of :func:`_clean`'s check is written out here rather than called: a call costs about as much
+    as a key-set comparison (~800 instructions against ~1,300 for a 4-key mapping), and every object of a large
+    cluster makes one (an EndpointSlice's check is then no call, a Service's one: its spec's children)."""
+    if schema.known.issuperset(doc):
+        for key, known, inner in schema.plan:
+            value = doc.get(key)
+            if value is None:
+                continue
+            if type(value) is dict:
+                if not known.issuperset(value) or (inner and not _clean(value, inner)):
+                    break
+            elif type(value) is list:
+                for item in value:
+                    if type(item) is dict and (not known.issuperset(item) or (inner and not _clean(item, inner))):
+                        break
+                else:
+                    continue
+                break
+        else:
+            return
+    _walk(report, doc, schema, "")
 
 
 def check_endpoint(report: Report, raw: dict[str, Any], index: int) -> None:

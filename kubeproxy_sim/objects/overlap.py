@@ -21,8 +21,9 @@ all but one are dropped: :func:`repeated_addresses` names the one kept.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 
 from kubeproxy_sim.errors import Diagnostic, Severity
 from kubeproxy_sim.objects.model import (
@@ -56,7 +57,10 @@ def conflicting_copies(services: Mapping[str, Service],
     entry, which holds every slice at once and groups them here."""
     by_service = slices_by_service(slices)
     for key, service in services.items():
-        notes = service_conflicts(service, by_service.get(key, ()))
+        group = by_service.get(key)
+        if group is None or len(group) < 2:  # most Services: one slice has no copy to disagree with (no call)
+            continue
+        notes = service_conflicts(service, group)
         if notes:
             yield service, notes
 
@@ -70,9 +74,11 @@ def slices_by_service(slices: Iterable[EndpointSlice]) -> dict[str, list[Endpoin
     return by_service
 
 
-def service_conflicts(service: Service, slices: Iterable[EndpointSlice]) -> list[Diagnostic]:
+def service_conflicts(service: Service, slices: Collection[EndpointSlice]) -> list[Diagnostic]:
     """The warnings for one Service, given the slices labelled with its name (in any order): the entry of a watch,
     which keeps its slices merged per Service and checks the Services a sync takes in."""
+    if len(slices) < 2:  # (the filter below only drops slices: fewer than two stay fewer)
+        return []
     seen = [es for es in slices if es.address_type is not AddressType.FQDN and watched_by_kube_proxy(es.labels)]
     if len(seen) < 2 or not _programmed(service):
         return []
@@ -183,7 +189,7 @@ def repeated_addresses(es: EndpointSlice) -> list[tuple[str, str]]:
     what kube-proxy reads, naming the copy it keeps (see the module's docstring); the field is the first repeat.
     Nothing for a slice kube-proxy does not read endpoints from (FQDN, no Service, another proxy's, no port)."""
     endpoints = es.endpoints  # (a decoded endpoint has an address at least)
-    if len({ep.addresses[0] for ep in endpoints}) == len(endpoints) or not _read(es):  # ~0.1 us an endpoint
+    if _distinct_firsts(endpoints) or not _read(es):
         return []
     at: dict[str, list[int]] = {}
     for i, ep in enumerate(endpoints):
@@ -194,6 +200,21 @@ def repeated_addresses(es: EndpointSlice) -> list[tuple[str, str]]:
         if len({c.view for c in copies}) > 1:
             found.append((f"endpoints[{indices[1]}].addresses[0]", _repeat(address, copies)))
     return found
+
+
+_ADDRESSES = attrgetter("addresses")
+
+
+def _distinct_firsts(endpoints: tuple[Endpoint, ...]) -> bool:
+    """Whether no two endpoints share their first address (kube-proxy's key for one), on the common slice in
+    C-level passes alone: when every endpoint has one address (their lengths sum to the count, none having
+    fewer than one) and no two address tuples are equal, the first addresses are distinct. Otherwise (an
+    endpoint with several addresses, or two equal tuples) the first addresses are compared one by one."""
+    count = len(endpoints)
+    addresses = list(map(_ADDRESSES, endpoints))
+    if sum(map(len, addresses)) == count and len(set(addresses)) == count:
+        return True
+    return len({listed[0] for listed in addresses}) == count
 
 
 def _read(es: EndpointSlice) -> bool:
