@@ -667,7 +667,7 @@ class Branch:
         self.num = self.den = 1
         self.path: list[CompiledRule] = []
         self.doubts: list[tuple[CompiledRule, str]] = []
-        self.hooks: list[HookPass] = []
+        self.hooks: tuple[HookPass, ...] = ()  # immutable: a fork shares it, a pass makes a new one
 
     def fork(self, num: int, den: int) -> Branch:
         """A copy that takes ``num/den`` of this branch's probability."""
@@ -684,7 +684,7 @@ class Branch:
         other.dnat, other.snat, other.masq, other.ct_dnat = self.dnat, self.snat, self.masq, self.ct_dnat
         other.path = list(self.path)
         other.doubts = list(self.doubts)
-        other.hooks = list(self.hooks)
+        other.hooks = self.hooks
         other.num, other.den = self.num * num, self.den * den
         return other
 
@@ -1525,14 +1525,14 @@ class Engine:
     def _record(self, b: Branch, steps: Pipeline, packet: Packet) -> tuple[Replay, ...]:
         """Walk a blank copy of the branch (no path, doubts or probability yet) and keep how each fork ended."""
         blank = b.fork(1, 1)
-        blank.path, blank.doubts, blank.hooks, blank.num, blank.den = [], [], [], 1, 1
+        blank.path, blank.doubts, blank.hooks, blank.num, blank.den = [], [], (), 1, 1
         ends: list[End] = []
         pending = [(blank, steps)]
         while pending:
             branch, rest = pending.pop()
             self._advance(branch, rest, packet, pending, ends)
         return tuple(Replay(verdict, tuple(x.path), tuple(x.doubts),
-                            tuple(r for r in x.path if r.kind in EFFECT_KINDS), x.num, x.den, tuple(x.hooks))
+                            tuple(r for r in x.path if r.kind in EFFECT_KINDS), x.num, x.den, x.hooks)
                      for x, verdict in ends)
 
     def _advance(self, b: Branch, steps: Pipeline, packet: Packet,
@@ -1557,12 +1557,12 @@ class Engine:
                 step = step[1]
             chain: CompiledChain = step  # type: ignore[assignment]  # (above)
             if not chain.rules and chain.policy != DROP:  # passed: nothing to walk
-                b.hooks.append((chain.table, chain.name, ACCEPT, True, 0))
+                b.hooks += ((chain.table, chain.name, ACCEPT, True, 0),)
                 continue
             start = len(b.path)
             outcomes = walk_chain(chain, b, self.sampler, pos + 1 < len(steps))
             for branch, verdict in outcomes:
-                branch.hooks.append(hook_pass(chain, branch.path, start, verdict))
+                branch.hooks += (hook_pass(chain, branch.path, start, verdict),)
             if len(outcomes) > 1:
                 rest = steps[pos + 1:]
                 for other, verdict in outcomes[1:]:
@@ -1668,8 +1668,7 @@ class Engine:
     def _finish(b: Branch, verdict: str) -> Finished:
         """The public record of an end (see :func:`end_of`)."""
         verdict, destination, masquerade = end_of(b, verdict)
-        return Finished(verdict, destination, masquerade, b.num, b.den, tuple(b.path), tuple(b.doubts),
-                        tuple(b.hooks))
+        return Finished(verdict, destination, masquerade, b.num, b.den, tuple(b.path), tuple(b.doubts), b.hooks)
 
 
 def _declare_recent_lists(compiled: CompiledRuleset, table: RecentTable) -> None:
@@ -1796,7 +1795,7 @@ def end_of(b: Branch, verdict: str) -> tuple[str, str | None, bool]:
 def _replay(b: Branch, replay: Replay) -> None:
     """Apply a recorded ending to a branch that has its entry state (and, if forked, its probability)."""
     b.path.extend(replay.path)
-    b.hooks.extend(replay.hooks)
+    b.hooks += replay.hooks  # (a tuple joined to an empty one is that tuple: no copy for a branch with none)
     if replay.effects:
         doubts, b.doubts = b.doubts, []  # the recorded doubts already hold what the effects report
         for rule in replay.effects:

@@ -221,6 +221,8 @@ class Tracer:
         self.engine = Engine(self.compiled, node)
         self._shares: dict[tuple[int, int], Fraction] = {}  # the same split thresholds recur in every service
         self._hooks: dict[HookPass, Hook] = {}  # the few distinct hook passes there are, shared by all outcomes
+        # ... and the few distinct runs of them (a branch's hooks, a tuple): one lookup an outcome, not one a hook
+        self._hook_runs: dict[tuple[HookPass, ...], tuple[Hook, ...]] = {}
         # answers by key: the outcomes alone, or the whole result when local or uncertain
         self._answers: dict[tuple, tuple[Outcome, ...] | TraceResult] = {}
         # Not knowing the node's addresses, a packet's answer quotes its source (the doubt about its origin),
@@ -278,8 +280,9 @@ class Tracer:
 
     def _merge(self, ends: list[End]) -> tuple[Outcome, ...]:
         """One outcome per (verdict, destination, masquerade); the path (and hooks) are the first branch's."""
-        hook = self._hook
-        return tuple(_outcome(verdict, dest, self._share(num, den), masq, self._path(path), tuple(map(hook, hooks)))
+        runs = self._hook_runs.get
+        return tuple(_outcome(verdict, dest, self._share(num, den), masq, self._path(path),
+                              runs(hooks) or self._hook_run(hooks))
                      for (verdict, dest, masq), (num, den, path, hooks) in _totals(ends).items())
 
     def _share(self, num: int, den: int) -> Fraction:
@@ -290,6 +293,15 @@ class Tracer:
                 self._shares.clear()
             share = self._shares[(num, den)] = exact_fraction(num, den)
         return share
+
+    def _hook_run(self, passed: tuple[HookPass, ...]) -> tuple[Hook, ...]:
+        """The public records of a branch's hook passes, kept by the whole run (measured: a lookup per pass and
+        the tuple built from them were most of what recording hooks added to an uncached trace)."""
+        runs = self._hook_runs
+        if len(runs) >= CACHE_LIMIT:
+            runs.clear()
+        hooks = runs[passed] = tuple(map(self._hook, passed))
+        return hooks
 
     def _hook(self, passed: HookPass) -> Hook:
         """The public record of a hook pass, one object per distinct pass."""
@@ -384,7 +396,7 @@ def _totals(ends: list[End]) -> dict[tuple[str, str | None, bool], list]:
         key = end_of(branch, verdict)
         total = totals.get(key)
         if total is None:
-            totals[key] = [branch.num, branch.den, branch.path, branch.hooks]
+            totals[key] = [branch.num, branch.den, branch.path, branch.hooks]  # (hooks: a tuple, a cache key)
         elif total[1] == branch.den:
             total[0] += branch.num
         else:
