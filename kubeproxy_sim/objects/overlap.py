@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from operator import attrgetter
 
 from kubeproxy_sim.errors import Diagnostic, Severity
 from kubeproxy_sim.objects.model import (
@@ -189,7 +188,7 @@ def repeated_addresses(es: EndpointSlice) -> list[tuple[str, str]]:
     what kube-proxy reads, naming the copy it keeps (see the module's docstring); the field is the first repeat.
     Nothing for a slice kube-proxy does not read endpoints from (FQDN, no Service, another proxy's, no port)."""
     endpoints = es.endpoints  # (a decoded endpoint has an address at least)
-    if _distinct_firsts(endpoints) or not _read(es):
+    if len({ep.addresses[0] for ep in endpoints}) == len(endpoints) or not _read(es):  # ~0.1 us an endpoint
         return []
     at: dict[str, list[int]] = {}
     for i, ep in enumerate(endpoints):
@@ -200,21 +199,6 @@ def repeated_addresses(es: EndpointSlice) -> list[tuple[str, str]]:
         if len({c.view for c in copies}) > 1:
             found.append((f"endpoints[{indices[1]}].addresses[0]", _repeat(address, copies)))
     return found
-
-
-_ADDRESSES = attrgetter("addresses")
-
-
-def _distinct_firsts(endpoints: tuple[Endpoint, ...]) -> bool:
-    """Whether no two endpoints share their first address (kube-proxy's key for one), on the common slice in
-    C-level passes alone: when every endpoint has one address (their lengths sum to the count, none having
-    fewer than one) and no two address tuples are equal, the first addresses are distinct. Otherwise (an
-    endpoint with several addresses, or two equal tuples) the first addresses are compared one by one."""
-    count = len(endpoints)
-    addresses = list(map(_ADDRESSES, endpoints))
-    if sum(map(len, addresses)) == count and len(set(addresses)) == count:
-        return True
-    return len({listed[0] for listed in addresses}) == count
 
 
 def _read(es: EndpointSlice) -> bool:

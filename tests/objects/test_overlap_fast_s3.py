@@ -1,11 +1,9 @@
 """The fast paths of objects.overlap find what the plain definitions find.
 
-repeated_addresses decides "no address is listed twice" with C-level passes over the address tuples
-(overlap._distinct_firsts) rather than a set of first addresses made in Python; conflicting_copies and
-service_conflicts skip a Service with fewer than two slices before filtering them. The invariants: the fast test
-agrees with the set of first addresses on any endpoints, and conflicting_copies yields exactly what
-service_conflicts says of each Service in turn, on slices of any shape (several Services, repeats, terminating
-copies, several addresses an endpoint, another proxy's slices).
+conflicting_copies and service_conflicts skip a Service with fewer than two slices before filtering them. The
+invariant: conflicting_copies yields exactly what service_conflicts says of each Service in turn, on slices of any
+shape (several Services, repeats, terminating copies, several addresses an endpoint, another proxy's slices); and
+repeated_addresses names only first addresses listed before.
 """
 
 from __future__ import annotations
@@ -23,7 +21,6 @@ from kubeproxy_sim.objects.model import (
     Service,
 )
 from kubeproxy_sim.objects.overlap import (
-    _distinct_firsts,
     conflicting_copies,
     repeated_addresses,
     service_conflicts,
@@ -57,19 +54,6 @@ def _services() -> dict[str, Service]:
 
 
 SERVICES = _services()
-
-
-@settings(max_examples=budget(500), deadline=None)
-@given(endpoint_lists)
-def test_distinct_firsts_is_the_set_of_first_addresses(listed: tuple[Endpoint, ...]) -> None:
-    assert _distinct_firsts(listed) == (len({ep.addresses[0] for ep in listed}) == len(listed))
-
-
-def test_an_address_listed_again_behind_another_is_a_repeat() -> None:
-    # (distinct address tuples whose first addresses repeat: the case the C-level pass cannot decide alone)
-    listed = (Endpoint(("10.1.0.1", "10.1.0.2")), Endpoint(("10.1.0.1",)))
-    assert not _distinct_firsts(listed)
-    assert _distinct_firsts((Endpoint(("10.1.0.1", "10.1.0.2")), Endpoint(("10.1.0.2", "10.1.0.1"))))
 
 
 @settings(max_examples=budget(300), deadline=None)
