@@ -872,13 +872,18 @@ _DECIDING = frozenset({Kind.ACCEPT, Kind.DROP, Kind.REJECT, *TERMINAL_NAT})
 """The kinds of rule whose target ends a built-in chain's walk with a verdict (:func:`_apply`)."""
 
 
-def hook_pass(chain: CompiledChain, path: list[CompiledRule], start: int, verdict: str) -> HookPass:
-    """How a branch left the built-in chain it entered with ``start`` steps on its path: a rule decided when the
-    path's last step since then has a target that ends the walk; else the policy did (nothing matched, only
-    jumps, marks or a RETURN did; a DROP policy's own step counts as the policy)."""
-    last = path[-1] if len(path) > start else None
-    by_rule = last is not None and last.kind in _DECIDING and last is not chain.policy_rule
-    return (chain.table, chain.name, verdict, not by_rule, len(path) - start)
+def hook_passes(chain: CompiledChain, outcomes: list[tuple[Branch, str]], start: int) -> None:
+    """Record on each branch how it left the built-in chain it entered with ``start`` steps on its path: a rule
+    decided when the path's last step since then has a target that ends the walk; else the policy did (nothing
+    matched, only jumps, marks or a RETURN did; a DROP policy's own step counts as the policy). One call for
+    all of a walk's branches: a call per branch was a measurable part of an uncached trace."""
+    table, name, policy_rule = chain.table, chain.name, chain.policy_rule
+    for branch, verdict in outcomes:
+        path = branch.path
+        steps = len(path) - start
+        last = path[-1] if steps else None
+        by_rule = last is not None and last.kind in _DECIDING and last is not policy_rule
+        branch.hooks += ((table, name, verdict, not by_rule, steps),)
 
 
 def _policy_verdict(base: CompiledChain, path: list[CompiledRule]) -> str:
@@ -1561,8 +1566,7 @@ class Engine:
                 continue
             start = len(b.path)
             outcomes = walk_chain(chain, b, self.sampler, pos + 1 < len(steps))
-            for branch, verdict in outcomes:
-                branch.hooks += (hook_pass(chain, branch.path, start, verdict),)
+            hook_passes(chain, outcomes, start)
             if len(outcomes) > 1:
                 rest = steps[pos + 1:]
                 for other, verdict in outcomes[1:]:
