@@ -49,8 +49,10 @@ def test_lazy_compile_builds_only_the_chains_a_packet_enters() -> None:
     compiled = compile_ruleset(ruleset, lazy=True)
     Tracer(compiled, NodeContext.of()).trace(Packet.of("tcp", "10.0.0.2", "172.30.0.1", 80))
     chains = compiled.tables["nat"]
-    assert [name for name, c in chains.items() if type(c) is CompiledChain] == ["PREROUTING", "OUTPUT",
-                                                                               "POSTROUTING", "SVC-A"]
+    # a forwarded packet never enters nat OUTPUT: since 4f692db8 the pipeline no longer reads every hook's rules
+    # to drop the empty ones (it records them as passed), so OUTPUT stays uncompiled too
+    assert [name for name, c in chains.items() if type(c) is CompiledChain] == ["PREROUTING", "POSTROUTING", "SVC-A"]
+    assert type(chains["OUTPUT"]) is LazyChain
     assert type(chains["SVC-B"]) is LazyChain and chains["SVC-B"].compiler is not None
     assert [r.line for r in chains["SVC-B"].rules] == [10, 11, 12]  # reading the rules compiles the chain
     assert type(chains["SVC-B"]) is CompiledChain and chains["SVC-B"].compiler is None
