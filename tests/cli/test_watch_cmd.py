@@ -1396,7 +1396,7 @@ def test_a_refreshed_auth_provider_token_is_written_back_to_the_kubeconfig(tmp_p
         claims = base64.urlsafe_b64encode(json.dumps({"exp": expiry}).encode()).decode().rstrip("=")
         return f"e30.{claims}.c2ln"
 
-    def refresh(config: dict[str, str]) -> dict[str, str]:  # (the token endpoint's answer, no identity provider)
+    def refresh(config: dict[str, str], _idp: object = None) -> dict[str, str]:  # (the token endpoint's answer)
         return {**config, "id-token": jwt(4_102_444_800), "refresh-token": "rotated"}
 
     monkeypatch.setattr(oidc, "refreshed_config", refresh)
