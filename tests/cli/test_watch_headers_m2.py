@@ -7,11 +7,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from kubeproxy_sim.cli.watch_cmd import NAMED_SERVICES, why_synced
 from kubeproxy_sim.watch.sync_loop import SyncReason
-from tests.cli.test_watch_cmd import FAST, NODE_FLAGS, endpoint_slice, run_watch, service, write
+from tests.cli import test_watch_cmd
+from tests.cli.test_watch_cmd import (
+    FAST,
+    NODE_FLAGS,
+    endpoint_slice,
+    run_watch,
+    write,
+)
+
+manifests = test_watch_cmd.manifests  # the fixture: its two services, one endpoint each
 
 HEADER = re.compile(r"^# sync (\d+) (full|partial) \(\d+\.\d ms\) (.*)$", re.MULTILINE)
 
@@ -28,18 +35,6 @@ endpoints:
   conditions: {ready: false, serving: false}
 ports: [{name: p80, port: 80, protocol: TCP}]
 """
-
-
-@pytest.fixture
-def manifests(tmp_path: Path) -> Path:
-    """test_watch_cmd's two services, each with one endpoint."""
-    directory = tmp_path / "manifests"
-    directory.mkdir()
-    write(directory / "svc1.yaml", service("ns1", "svc1", "172.30.0.41", 80, "p80"))
-    write(directory / "svc1-eps.yaml", endpoint_slice("ns1", "svc1", ["10.0.1.1"], 80, "p80"))
-    write(directory / "svc2.yaml", service("ns2", "svc2", "172.30.0.42", 8080, "p8080"))
-    write(directory / "svc2-eps.yaml", endpoint_slice("ns2", "svc2", ["10.0.2.1"], 8080, "p8080"))
-    return directory
 
 
 def test_headers_name_the_reason_and_the_services_taken_in(manifests: Path) -> None:
