@@ -17,6 +17,7 @@ and, around anything slow, ``with progress("loading objects"):``.
 
 from __future__ import annotations
 
+import _thread  # (threading.Lock is its allocate_lock: the lock without importing threading, see progress)
 import argparse
 import errno
 import io
@@ -24,7 +25,6 @@ import json
 import os
 import re
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -33,6 +33,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
+    import threading
+
     from kubeproxy_sim.cli.options import Inputs
 
 FORMATS = ("text", "json", "yaml")
@@ -603,7 +605,7 @@ class Progress:
     drawn_at: float | None = None
     shown: bool = False  # on the screen now (erased before text beside it, drawn again at the next due tick)
     frame: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: _thread.LockType = field(default_factory=_thread.allocate_lock)
     held: bool = False  # text beside the bar ended mid-line: drawn now, the bar would write over it
 
     def start(self) -> None:
@@ -699,7 +701,7 @@ def _unwrap_in_child() -> None:
         beside = getattr(sys, name)
         if isinstance(beside, _BesideBar):
             setattr(sys, name, beside._stream)
-            beside._bar.lock = threading.Lock()
+            beside._bar.lock = _thread.allocate_lock()
             beside._bar.held = True  # never drawn here: no erase, no redraw over the parent's
             beside._bar.shown = False
 
@@ -759,6 +761,8 @@ def progress(label: str, total: int | None = None, *, stream: TextIO | None = No
     if not (progress_enabled(out) if enabled is None else enabled):
         yield _noop
         return
+    import threading  # (here: a pipe or a file never draws the bar, and threading costs ~6M instructions to import)
+
     bar = Progress(label, total, out, clock=clock, delay=delay, unicode=unicode_enabled(out))
     bar.start()
     stop = threading.Event()
