@@ -24,11 +24,9 @@ import mmap
 import os
 import pickle
 import struct
-from array import array
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import accumulate
-from operator import itemgetter
 from typing import Any, BinaryIO, TextIO
 
 from kubeproxy_sim.cli.load_notes import other_family_note
@@ -46,6 +44,7 @@ from kubeproxy_sim.objects.load import (
     service_key,
 )
 from kubeproxy_sim.objects.notes import capped_sliceless
+from kubeproxy_sim.proxier import naming
 from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.proxier.rules.context import LARGE_CLUSTER_THRESHOLD, RuleBuffer, SyncContext, make_context
 from kubeproxy_sim.proxier.sync import (
@@ -267,31 +266,35 @@ def _joined(mine: _ShareRules, private: tuple[_Blocks, _Blocks] | None, received
                    *mine.config_diags, *(mine.family_note or their_family_note))
     if private is None or their_private is None:
         return Synced(ctx.config, diagnostics, assemble(ctx, out), None)
-    pieces = [*generated_table_text("filter", _table_chains(out.filter_chains, out.filter,
-                                                            (private[0], their_private[0]))),
-              *generated_table_text("nat", _table_chains(out.nat_chains, out.nat, (private[1], their_private[1]))),
+    pieces = [*_table_text("filter", out.filter_chains, out.filter, private[0], their_private[0]),
+              *_table_text("nat", out.nat_chains, out.nat, private[1], their_private[1]),
               ""]  # the final newline
     return Synced(ctx.config, diagnostics, None, pieces)
 
 
 @dataclass(frozen=True, slots=True)
 class _Blocks:
-    """The per-service chains of one table, rendered: their names in order and each one's rule lines.
+    """The per-service chains of one table, rendered: their names in order, and the rule lines of those with
+    rules, in the same order (one string per chain, "" left out).
 
-    They cross the pipe as three strings (names, lines, lengths): a pickle of
-    110,000 small strings costs several times more than writing them out.
+    Names and lines are all the merge needs: a chain's lines start with its name (:func:`_in_chain_order`), so
+    no name is paired with its lines. They cross to the parent as two strings (a pickle of 110,000 small strings
+    costs several times more than writing them out), which two C-level splits cut again: the lines are cut at
+    NULs, which no rule holds (were one to, the count would not match and the parent does the sync alone).
     """
 
     names: list[str]
     texts: list[str]
 
-    def __reduce__(self) -> tuple[Any, tuple[str, str, bytes]]:
-        return _unpack_blocks, ("\n".join(self.names), "".join(self.texts), array("Q", map(len, self.texts)).tobytes())
+    def __reduce__(self) -> tuple[Any, tuple[str, str, int]]:
+        return _unpack_blocks, ("\n".join(self.names), "\0".join(self.texts), len(self.texts))
 
 
-def _unpack_blocks(names: str, text: str, lengths: bytes) -> _Blocks:
-    ends = list(accumulate(array("Q", lengths)))
-    return _Blocks(names.split("\n") if names else [], [text[a:b] for a, b in zip([0, *ends], ends, strict=False)])
+def _unpack_blocks(names: str, texts: str, count: int) -> _Blocks:
+    cut = texts.split("\0") if count else []
+    if len(cut) != count:
+        raise pickle.UnpicklingError("a rule holds a NUL: its chain's lines cannot be cut apart")
+    return _Blocks(names.split("\n") if names else [], cut)
 
 
 def _private_texts(out: RuleBuffer) -> tuple[_Blocks, _Blocks]:
@@ -302,22 +305,36 @@ def _private_texts(out: RuleBuffer) -> tuple[_Blocks, _Blocks]:
     texts = []
     for declared, rules in ((out.filter_chains, out.filter), (out.nat_chains, out.nat)):
         names = sorted(declared)
-        texts.append(_Blocks(names, generated_rules_texts(names, rules.pop)))
+        texts.append(_Blocks(names, list(filter(None, generated_rules_texts(names, rules.pop)))))
         declared.clear()
     return texts[0], texts[1]
 
 
-def _table_chains(declared: list[str], rules: dict[str, list[str]],
-                  per_service: tuple[_Blocks, ...]) -> list[tuple[str, str]]:
-    """(name, rule lines) of every chain of a table in canonical order: the top-level chains of the joined
-    buffer, and the per-service chains as each process rendered them (sorted runs, so the one sort is a merge)."""
-    chains = list(zip(declared, generated_rules_texts(declared, rules.get), strict=True))
-    for blocks in per_service:
-        chains += zip(blocks.names, blocks.texts, strict=True)
-    return canonical_chain_order(chains, _NAME)
+def _table_text(table: str, declared: list[str], rules: dict[str, list[str]], lower: _Blocks,
+                upper: _Blocks) -> list[str]:
+    """A table's text in pieces: the top-level chains of the joined buffer, and the per-service chains as each
+    process rendered them (sorted runs, so each of the two sorts is a merge)."""
+    names = canonical_chain_order(declared + lower.names + upper.names)
+    texts = _in_chain_order([*filter(None, generated_rules_texts(declared, rules.get)), *lower.texts,
+                             *upper.texts])
+    return generated_table_text(table, names, texts)
 
 
-_NAME = itemgetter(0)
+def _in_chain_order(texts: list[str]) -> list[str]:
+    """Chains' rule lines (one string per chain) in the canonical order of their names (canonical_chain_order),
+    without their names: a chain's lines start with ``-A NAME`` followed by a space, a newline or nothing,
+    all below any character of a chain name, so sorting the strings sorts them by name."""
+    ordered = sorted(texts)
+    start = bisect_left(ordered, "-A KUBE-")
+    end = bisect_left(ordered, "-A KUBE.", start)  # "." follows "-": the first name past the KUBE- run
+    kube = ordered[start:end]
+    first = []
+    for top in (naming.KUBE_NODEPORTS, naming.KUBE_SERVICES):
+        head = f"-A {top}"
+        at = bisect_left(kube, head)
+        if at < len(kube) and kube[at].startswith(head) and kube[at][len(head):len(head) + 1] in ("", " ", "\n"):
+            first.append(kube.pop(at))
+    return first + kube + ordered[:start] + ordered[end:]
 
 
 def _in_input_order(lower: tuple[tuple[tuple[int, int], ...], tuple[Diagnostic, ...]],

@@ -11,6 +11,7 @@ import io
 import json
 import mmap
 import os
+import pickle
 import time
 from collections.abc import Callable
 from operator import itemgetter
@@ -266,7 +267,8 @@ def test_canonical_chain_order_is_the_sort_by_chain_order(names: list[str]) -> N
     texts = [(n, f"-A {n} -j X") for n in names]
     assert [t[0] for t in canonical_chain_order(texts, itemgetter(0))] == sorted(names, key=chain_order)
     chains = [Chain.of_specs(n, ["-j X"] if i % 2 else []) for i, n in enumerate(names)]
-    generated = generated_table_text("nat", [(c.name, "\n".join(r.text() for r in c.rules)) for c in chains])
+    generated = generated_table_text("nat", [c.name for c in chains],
+                                     [text for c in chains if (text := "\n".join(r.text() for r in c.rules))])
     assert generated == table_text("nat", chain_texts(chains))  # one declaration format
 
 
@@ -323,3 +325,23 @@ def test_chains_rendered_in_one_loop_read_as_each_one_alone() -> None:
     names = ["KUBE-SEP-A", "KUBE-SVC-B", "KUBE-SVC-C", "KUBE-SVC-D"]
     assert generated_rules_texts(names, rules.get) == [generated_rules_text(n, rules.get(n, ())) for n in names]
     assert generated_rules_texts(names, rules.get)[1] == "-A KUBE-SVC-B\n-A KUBE-SVC-B -j KUBE-SEP-A"
+
+
+_chain_specs = st.lists(st.sampled_from(["-j A", "", "-s 10.0.0.1 -j C"]), max_size=3)
+
+
+@given(st.dictionaries(_names, _chain_specs))
+def test_rule_texts_sorted_as_strings_are_in_canonical_chain_order(chains: dict[str, list[str]]) -> None:
+    """A split sync orders its chains' rule lines without their names (_in_chain_order): names that are prefixes
+    of others, bare rules (``-A NAME``) and the chains canonical_chain_order puts first keep the names' order."""
+    texts = {name: generated_rules_text(name, specs) for name, specs in chains.items()}
+    expected = [texts[name] for name in canonical_chain_order(list(chains)) if texts[name]]
+    assert split_sync._in_chain_order([text for text in texts.values() if text]) == expected
+
+
+def test_rendered_blocks_cross_as_two_strings_and_a_rule_with_a_nul_is_refused() -> None:
+    blocks = split_sync._Blocks(["KUBE-SEP-A", "KUBE-SVC-B", "KUBE-SVC-C"], ["-A KUBE-SEP-A -j X", "-A KUBE-SVC-B"])
+    assert pickle.loads(pickle.dumps(blocks)) == blocks
+    assert pickle.loads(pickle.dumps(split_sync._Blocks([], []))) == split_sync._Blocks([], [])
+    with pytest.raises(pickle.UnpicklingError):  # (the split then falls back to one process: see _split)
+        pickle.loads(pickle.dumps(split_sync._Blocks(["KUBE-SEP-A"], ["-A KUBE-SEP-A -m comment --comment a\0b"])))
