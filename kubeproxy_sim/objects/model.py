@@ -9,8 +9,10 @@ kube-proxy writes are text, chain names hash that text, and strings keep a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
+
+from kubeproxy_sim.objects.values import value_class
 
 
 class Protocol(StrEnum):
@@ -63,7 +65,7 @@ def watched_by_kube_proxy(labels: tuple[tuple[str, str], ...]) -> bool:
     return not any(key in UNWATCHED_LABELS for key, _ in labels)
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Origin:
     """Where an object came from, so every message can name the file."""
 
@@ -71,7 +73,7 @@ class Origin:
     index: int = 0  # position of the document in the file (0-based)
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class ServicePort:
     """One entry of spec.ports."""
 
@@ -83,7 +85,7 @@ class ServicePort:
     app_protocol: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class LoadBalancerIngress:
     """One entry of status.loadBalancer.ingress."""
 
@@ -96,7 +98,7 @@ TRAFFIC_DISTRIBUTIONS = frozenset({"PreferClose", "PreferSameZone", "PreferSameN
 """spec.trafficDistribution values the API server accepts (PreferSameZone and PreferSameNode: 1.34's beta gate, on)."""
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Service:
     """A Service, defaulted as the API server stores it."""
 
@@ -135,7 +137,7 @@ class Service:
         return self.type is not ServiceType.EXTERNAL_NAME and not self.cluster_ips and not self.cluster_ip_unset
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class EndpointConditions:
     """Conditions as the API carries them; None means unset (kube-proxy reads unset ready as true)."""
 
@@ -155,7 +157,7 @@ class EndpointConditions:
         return self.serving is None or self.serving
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Endpoint:
     """One endpoint of an EndpointSlice. A field added here must be added to the hand-written builder too:
     objects.decode_slices._fast_endpoint fills every slot itself (tests/objects/test_draft_builders.py fails
@@ -171,7 +173,7 @@ class Endpoint:
     target_ref: tuple[str, str, str] | None = None  # (kind, namespace, name)
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class EndpointPort:
     """One entry of an EndpointSlice's ports (a name or port of None: unset in the API)."""
 
@@ -181,7 +183,7 @@ class EndpointPort:
     app_protocol: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class EndpointSlice:
     """A discovery.k8s.io/v1 EndpointSlice (or one mirrored from a v1 Endpoints)."""
 
@@ -204,7 +206,7 @@ class EndpointSlice:
         return f"{self.namespace}/{self.service_name}"
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class NodeAddress:
     """One entry of a Node's status.addresses."""
 
@@ -216,7 +218,7 @@ SINGLE_POD_CIDR = "spec.podCIDR"
 """A Node's older single pod CIDR field (:attr:`Node.pod_cidrs_field`)."""
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Node:
     """A Node: what kube-proxy reads of it (addresses, pod CIDRs, labels)."""
 
@@ -255,7 +257,7 @@ class Node:
         return tuple(ips[:1]) + ((other,) if other is not None else ())
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class ContainerPort:
     """One entry of a container's ports."""
 
@@ -273,7 +275,7 @@ class DNSPolicy(StrEnum):
     NONE = "None"
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class PodDNSConfig:
     """spec.dnsConfig: what the kubelet adds to the resolv.conf the policy gives (all of it with dnsPolicy None).
     ``options`` are (name, value or None) in the order written."""
@@ -283,7 +285,7 @@ class PodDNSConfig:
     options: tuple[tuple[str, str | None], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Pod:
     """A Pod: what the EndpointSlice controller and the simulators read of it."""
 
@@ -317,7 +319,7 @@ class Pod:
         return (*self.ports, *self.sidecar_ports)
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Cluster:
     """Everything loaded: the input of rule generation and of the simulators."""
 
