@@ -521,6 +521,8 @@ VALUE_PATTERNS = {
     "devgroup": r"(?:0x[0-9a-fA-F]{1,8}|[1-9][0-9]{0,8}|0)(?:/(?:0x[0-9a-fA-F]{1,8}|[1-9][0-9]{0,8}|0))?|default",
     "ipv6-headers": "(?:{0})(?:,(?:{0}))*".format("|".join(sorted(map(re.escape, IPV6_HEADERS), key=len,
                                                                    reverse=True))),
+    "queue-num": PORT_VALUE,  # (0-65535, as a port)
+    "queue-balance": r"(?!)",  # (its lower bound below its upper: the interpreter's to read, nfqueue_balance)
     "statistic-mode": "random",  # (kube-proxy's; an nth rule is read by the interpreter: statistic_problem)
     "bare-word": r"[^-!' \"\\\t\r\n\x00][^' \"\\\t\r\n\x00]*",  # one of several bare words of a --comment
     # (or the like) without a single quote: see check_values
@@ -820,7 +822,8 @@ as iptables-save prints them)."""
 FLAG_VALUE_KINDS = {"--on-ip": "on-ip", "--to": "netmap", "--set-tos": "tos", "--and-tos": "tos-number",
                     "--or-tos": "tos-number", "--xor-tos": "tos-number", "--set-dscp": "dscp",
                     "--set-dscp-class": "dscp-class", "--set-class": "class", "--ecn-ip-ect": "ecn-ect",
-                    "--ecn-tcp-cwr": "ecn-bit", "--ecn-tcp-ece": "ecn-bit"}
+                    "--ecn-tcp-cwr": "ecn-bit", "--ecn-tcp-ece": "ecn-bit", "--queue-num": "queue-num",
+                    "--queue-balance": "queue-balance"}
 """The checked values of target options only one target extension of iptables 1.8.9 has (TPROXY's ``--on-ip``,
 NETMAP's ``--to``), by the flag alone: a skeleton's target is a placeholder (:func:`value_holes`), and its options
 are that one's."""
@@ -1083,6 +1086,43 @@ def recent_mask(value: str) -> str | None:
     return None if address is None else str(address)
 
 
+QUEUE_LIMIT = 65535  # XTTYPE_UINT16: libxt_NFQUEUE's queue numbers
+
+
+def nfqueue_number(value: str) -> int | str:
+    """NFQUEUE's ``--queue-num`` as libxtables reads an XTTYPE_UINT16 (all of it, strtoul in base 0: ``0x10`` is
+    16); else its refusal, in its words (both restores v1.8.9, unshare --net)."""
+    number = c_number(value, QUEUE_LIMIT)
+    if number is None:
+        return f'NFQUEUE: bad value for option "--queue-num", or out of range (0-{QUEUE_LIMIT}).'
+    return number
+
+
+def nfqueue_balance(value: str) -> tuple[int, int] | str:
+    """NFQUEUE's ``--queue-balance`` FIRST:LAST as libxt_NFQUEUE v1.8.9 reads it (xtopt_parse_mint: two numbers
+    in base 0, an empty first 0 and an empty last 65535), then wants FIRST below LAST, and the kernel (its
+    16-bit queues_total) at most 65535 queues; else its refusal (both restores, unshare --net: '1 should be less
+    than 1' for 1:1, 'Bad range "1"', 0:65535 refused by the kernel: legacy at COMMIT, nft at the rule)."""
+    parts = value.split(":")
+    bounds: list[int] = []
+    for at, part in enumerate(parts):
+        if at == 2:
+            return 'NFQUEUE: Too many components for option "--queue-balance" (max: 2)'
+        number = (QUEUE_LIMIT if at else 0) if part == "" else c_number(part, QUEUE_LIMIT)
+        if number is None:
+            return (f'NFQUEUE: bad value for option "--queue-balance" near "{part}", or out of range '
+                    f'(0-{QUEUE_LIMIT}).')
+        bounds.append(number)
+    if len(bounds) != 2:
+        return f'Bad range "{value}"'
+    first, last = bounds
+    if first >= last:
+        return f"{first} should be less than {last}"
+    if last - first + 1 > QUEUE_LIMIT:
+        return f"the kernel refuses {last - first + 1} queues (its count of queues is 16 bits)"
+    return first, last
+
+
 def statistic_mode_problem(value: str) -> str | None:
     """libxt_statistic's refusal of a mode other than its two (:data:`STATISTIC_MODES`), in its words."""
     return None if value in STATISTIC_MODES else f'Bad mode "{value}"'
@@ -1106,6 +1146,9 @@ _NAMED_EXPECTED = {
     "class": "MAJOR:MINOR in hexadecimal, such as 1:10",
     "devgroup": "a device group 0-4294967295 (0x.. hex, 0.. octal) with an optional /MASK, or default (group 0)",
     "statistic-mode": "random or nth",
+    "queue-num": f"a queue number 0-{QUEUE_LIMIT} (0x.. hex, 0.. octal)",
+    "queue-balance": f"FIRST:LAST, queue numbers 0-{QUEUE_LIMIT}, FIRST below LAST (at most {QUEUE_LIMIT} queues; "
+                     "--queue-num for one queue)",
 }
 _NAMED_READERS: dict[str, Callable[[str], object]] = {"mh-type": mh_type_range, "ipv6-headers": ipv6_headers,
                                                       "ct-address": conntrack_address_problem,
@@ -1116,7 +1159,8 @@ _NAMED_READERS: dict[str, Callable[[str], object]] = {"mh-type": mh_type_range, 
                                                       "devgroup": devgroup_problem, "ecn-ect": ecn_ect_problem,
                                                       "ecn-ect-match": ecn_ect_problem,
                                                       "ecn-bit": ecn_bit_problem,
-                                                      "statistic-mode": statistic_mode_problem}
+                                                      "statistic-mode": statistic_mode_problem,
+                                                      "queue-num": nfqueue_number, "queue-balance": nfqueue_balance}
 """Each named-value kind's reader, which returns its problem as a string (validation and parsing share it)."""
 _NAMED_MESSAGES = {"iprange": 'iprange: Bad value for "{flag}" option: "{read}"'}
 """The refusal of a named-value kind whose words name the option, from its reader's (``read``)."""
@@ -1336,6 +1380,13 @@ def parse_spec(spec: str, *, line: int | None = None, file: str | None = None) -
 
 ONE_STRING_FLAGS = frozenset({"--comment", "--log-prefix", "--nflog-prefix", "--nfacct-name", "--name"})
 """Options that take one free-form string: their value may look like an option (``--comment -x``)."""
+ANY_WORD_FLAGS = frozenset({"--path"})
+"""Options that take one word, whatever it looks like, as getopt hands it over, but not several bare words as
+:data:`ONE_STRING_FLAGS` do: cgroup's ``--path`` (both restores v1.8.9, unshare --net: ``--path -x`` and ``--path !``
+are read and left to the kernel, which looks the cgroup up; ``--path a b`` is "Bad argument `b'")."""
+BANG_VALUE_FLAGS = frozenset({"-i", "-o", "--physdev-in", "--physdev-out", "--path"})
+"""Options whose value may be a bare ``!`` (an interface's or a cgroup's name): both restores v1.8.9 take ``-i ! -j
+ACCEPT`` and save ``-i !``; a word after the ``!`` is refused all the same (:meth:`_Interpreter.bang_value`)."""
 
 
 def _classify(words: list[str]) -> list[int]:
@@ -1999,10 +2050,7 @@ class _Interpreter:
             refused = negation_refused(self.target.name, flag) if negated else None
             if refused is not None:
                 raise self.error(*refused)
-            args, old_negation = self.args(flag)
-            refused = negation_refused(self.target.name, flag) if old_negation else None
-            if refused is not None:
-                raise self.error(*refused)
+            args = self.args(flag)
             self.check_words(flag, args)
             if value_kind(flag, self.target.name) is not None:
                 args = self.check_values(flag, self.target.name, args, 1)
@@ -2022,10 +2070,7 @@ class _Interpreter:
             if refused is not None:
                 raise self.error(*refused)
             bare = (owner, FLAG_ALIASES.get(flag, flag)) in MATCH_ZERO_ARG_FLAGS
-            args, old_negation = self.args(flag, bare)
-            refused = negation_refused(owner, flag) if old_negation else None
-            if refused is not None:
-                raise self.error(*refused)
+            args = self.args(flag, bare)
             if owner in MODULE_FLAGS:  # a modelled match: its options' values are known (others are kept as written)
                 name = FLAG_ALIASES.get(flag, flag)
                 self.once(flag, name, owner, instance)
@@ -2035,7 +2080,7 @@ class _Interpreter:
                                          0 if bare or flag in ZERO_ARG_FLAGS else VALUE_COUNTS.get(name, 1))
                 if owner == "recent":
                     self.recent.setdefault(-1 if instance is None else instance, {})[name] = args
-            self.options.append(Option(FLAG_ALIASES.get(flag, flag), args, negated or old_negation, owner))
+            self.options.append(Option(FLAG_ALIASES.get(flag, flag), args, negated, owner))
 
     def long_option(self, flag: str) -> str:
         """The option a long one as written names (:func:`long_option`) over the table of iptables' getopt_long at
@@ -2151,15 +2196,15 @@ class _Interpreter:
         if flag == "-f":
             self.options.append(Option(flag, (), negated))
             return
-        args, old_negation = self.args(flag)
+        args = self.args(flag)
         if len(args) != 1:
             raise self.error(f"{flag} takes one value", " ".join(args) or "nothing", "one value")
         if flag == "-p":
-            self.check_protocol(args[0], negated or old_negation)
+            self.check_protocol(args[0], negated)
         elif flag in ("-i", "-o") and not args[0].startswith(HOLE) and (
                 problem := value_problem("interface", args[0])):
             raise self.error(f"interface name `{args[0]}' must be shorter than IFNAMSIZ (15)", args[0], problem)
-        self.options.append(Option(flag, args, negated or old_negation))
+        self.options.append(Option(flag, args, negated))
 
     def check_protocol(self, value: str, negated: bool) -> None:
         """Refuse a second -p, a protocol iptables does not know and a negated "any protocol", as iptables 1.8.9
@@ -2174,30 +2219,44 @@ class _Interpreter:
             raise self.error("rule would never match protocol", value, "a protocol other than all (0) after '!'")
         self.protocol_module = protocol_module(value)  # (by its name as written: -p mh loads mh, -p 135 not)
 
-    def args(self, flag: str, bare: bool = False) -> tuple[tuple[str, ...], bool]:
-        """The values of an option (``bare``: it takes none, as those of :data:`ZERO_ARG_FLAGS`); a leading ``!`` is
-        the old negation form (``-s ! 10.0.0.1``)."""
+    def args(self, flag: str, bare: bool = False) -> tuple[str, ...]:
+        """The values of an option (``bare``: it takes none, as those of :data:`ZERO_ARG_FLAGS`). A ``!`` right
+        after it is its value, as getopt hands it over (:meth:`bang_value`): iptables 1.8.9 has no intrapositioned
+        negation (``-s ! 10.0.0.1``)."""
         kinds, count = self.kinds, self.count
         pos = self.pos
         zero = bare or flag in ZERO_ARG_FLAGS  # (its '!' after it is the next option's: ``--rcheck ! --rttl``)
-        one_string = flag in ONE_STRING_FLAGS  # (its '!' after it is its string: ``--comment !`` saved "!")
-        old_negation = not zero and not one_string and pos < count and kinds[pos] == _BANG
-        if old_negation:
-            pos += 1
         if zero:
-            self.pos = pos
-            return (), False
-        if one_string and pos < count and kinds[pos] != _VALUE:
+            return ()
+        one_string = flag in ONE_STRING_FLAGS  # (its '!' after it is its string: ``--comment !`` saved "!")
+        if not one_string and pos < count and kinds[pos] == _BANG:
+            return self.bang_value(flag)
+        if (one_string or flag in ANY_WORD_FLAGS) and pos < count and kinds[pos] != _VALUE:
             # getopt: an option with a required argument takes the next word, whatever it looks like
             # (iptables-save leaves --comment -x unquoted: xtables_save_string quotes only odd characters)
             self.pos = pos + 1
-            return (self.texts[pos],), old_negation
+            return (self.texts[pos],)
         start = pos
         while pos < count and kinds[pos] == _VALUE and (pos == start or self.texts[pos] not in FAMILY_WORDS
                                                          or pos in self.quoted):  # (-4 after a value: an option)
             pos += 1
         self.pos = pos
-        return tuple(self.texts[start:pos]), old_negation
+        return tuple(self.texts[start:pos])
+
+    def bang_value(self, flag: str) -> tuple[str, ...]:
+        """``flag``'s value when a bare ``!`` follows it: getopt gives the option that word, so iptables 1.8.9
+        reads ``-s ! 10.0.0.1`` as the address "!" and a stray word (both restores, unshare --net: "Bad argument
+        `10.0.0.1'", 'unknown protocol "!" specified', "invalid port/service `!' specified", 'Bad state "!"': the
+        old intrapositioned negation is gone). A name that may be "!" (:data:`BANG_VALUE_FLAGS`: ``-i ! -j
+        ACCEPT`` is the interface "!") is taken; any other "!" is refused, naming the negation meant."""
+        pos = self.pos + 1
+        following = self.texts[pos] if pos < self.count and self.kinds[pos] == _VALUE else None
+        if following is None and flag in BANG_VALUE_FLAGS:
+            self.pos = pos
+            return ("!",)
+        meant = f"! {flag} {following or 'VALUE'}"
+        raise self.error(f"'!' after {flag} is no negation: iptables-restore 1.8.9 reads it as {flag}'s value", "!",
+                         f"'{meant}' (the '!' before the option)")
 
     def once(self, flag: str, name: str, owner: str, instance: int | None) -> None:
         """Refuse an option given twice to one match (``-p tcp --dport 80 -j X --dport 81``), as iptables 1.8.9

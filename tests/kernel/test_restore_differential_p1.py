@@ -5,15 +5,18 @@ it): the parser refuses at the line both refuse, and saves back what both print 
 The variants: each rule of :data:`SAMPLES` as written (both tools take it) and with ``!`` before each of its long
 options in turn (``! --comment``, ``! --to-destination``, ``! --rsource``: iptables refuses a ``!`` an option's
 entry does not allow, "cannot be inverted", syntax.NEGATABLE_FLAGS) and with a -4, -6, --ipv4 or --ipv6 before
-each (syntax.FAMILY_WORDS), and :data:`FIXED`'s rules (statistic's modes,
-ECN's exclusive options, a match that wants an option). CI runs a fixed-seed draw of them
+each (syntax.FAMILY_WORDS), with ``!`` after each option that takes a value (the old intrapositioned negation,
+``-s ! 10.0.0.1``: both read the ``!`` as the value and refuse the rule, syntax._Interpreter.bang_value), and
+:data:`FIXED`'s rules (statistic's modes, ECN's exclusive options, a match that wants an option, NFQUEUE's queue
+numbers, cgroup's --path). CI runs a fixed-seed draw of them
 (``KPSIM_RESTORE_DIFF_CASES``, default 200, ~25 s); ``KPSIM_RESTORE_DIFF_CASES=all`` runs every variant and every
 pair of options negated together (some 600 more).
 
 Not drawn: what this machine's kernel decides for want of a module or an object (-m set and -j SET without the
-ipset, -m nfacct without the counter object, -j LED without its module, -m devgroup --dst-group in INPUT), and
-``-j TCPMSS`` after a negated tcp match (legacy fails at COMMIT, nft takes it; the parser follows legacy, at the
-rule's line: restore_cases)."""
+ipset, -m nfacct without the counter object, -j LED without its module, -m devgroup --dst-group in INPUT, -m cgroup
+--path of a cgroup this machine has or not: the parser takes any path). Where the two tools differ the parser follows
+legacy, at the rule's line (as restore_cases does): :data:`FOLLOWING_LEGACY`, ``-j TCPMSS`` after a negated tcp
+match (legacy fails at COMMIT, nft takes it) and what the kernel refuses (legacy at COMMIT, nft at the rule)."""
 
 from __future__ import annotations
 
@@ -212,15 +215,48 @@ filter INPUT 4 --ipv -j ACCEPT
 filter INPUT 4 --ipv4 -j ACCEPT
 filter INPUT 6 -s 10.0.0.1 -4 -j ACCEPT
 filter INPUT 6 --ipv4 -j DROP
-filter INPUT 6 -6 -s fd00::1 -j DROP""".splitlines()))
+filter INPUT 6 -6 -s fd00::1 -j DROP
+filter INPUT 4 -s ! 10.0.0.1 -j ACCEPT
+filter INPUT 4 ! -s ! 10.0.0.1 -j ACCEPT
+filter INPUT 4 -p ! tcp -j ACCEPT
+filter INPUT 4 -p tcp --dport ! -j ACCEPT
+filter INPUT 4 -s ! -j ACCEPT
+filter INPUT 4 -i ! eth0 -j ACCEPT
+filter INPUT 4 -m physdev --physdev-in ! eth0 -j ACCEPT
+filter INPUT 4 -m helper --helper ! ftp -j ACCEPT
+filter INPUT 4 -m recent --name ! --set -j ACCEPT
+filter INPUT 4 -j NFQUEUE --queue-balance 1:1
+filter INPUT 4 -j NFQUEUE --queue-balance 0:0 --queue-bypass
+filter INPUT 4 -j NFQUEUE --queue-balance 65535:65535
+filter INPUT 4 -j NFQUEUE --queue-balance 2:1 --queue-cpu-fanout
+filter INPUT 4 -j NFQUEUE --queue-balance 1
+filter INPUT 4 -j NFQUEUE --queue-balance 1:1:1
+filter INPUT 4 -j NFQUEUE --queue-balance 1-2
+filter INPUT 4 -j NFQUEUE --queue-balance 1:2x
+filter INPUT 4 -j NFQUEUE --queue-balance -1:2
+filter INPUT 4 -j NFQUEUE --queue-balance 0:65536
+filter INPUT 4 -j NFQUEUE --queue-balance 1:65535
+filter INPUT 4 -j NFQUEUE --queue-balance 0:65534
+filter INPUT 4 -j NFQUEUE --queue-num 65535
+filter INPUT 4 -j NFQUEUE --queue-num 65536
+filter INPUT 4 -j NFQUEUE --queue-num 3x
+filter INPUT 4 -j NFQUEUE --queue-num 08
+filter INPUT 4 -j NFQUEUE --queue-num 1:2
+filter OUTPUT 4 -m cgroup --path a b -j ACCEPT
+filter OUTPUT 4 -m cgroup --path -j ACCEPT
+filter OUTPUT 4 -m cgroup --path "" -j ACCEPT""".splitlines()))
 """Rules around the options' combinations: statistic's modes, ECN's and ttl's exclusive options, ECN's save
 forms, NFQUEUE's --fail-open (no option of v1.8.9's), its options together and its save form, CT's save form, a
 match that wants one of its options, ``!`` in odd places (the string of --comment, which takes any word), and a
-rule's -4 or -6 (its own family's is nothing, the other's skips the line)."""
+rule's -4 or -6 (its own family's is nothing, the other's skips the line), the old ``-s ! 10.0.0.1`` (a ``!`` after
+an option is its value: ``--name !`` is the list "!"), NFQUEUE's --queue-balance (FIRST below LAST: ``1:1`` is
+refused, "1 should be less than 1") and --queue-num, and cgroup's --path of two words."""
+
 
 
 def negated(rule: str) -> list[str]:
-    """``rule`` with ``!`` before each of its long options in turn (not after a TCPMSS target: see the module)."""
+    """``rule`` with ``!`` before each of its long options in turn (not before a TCPMSS target: see
+    :func:`tcpmss_negated`)."""
     words = rule.split(" ")
     tcpmss = "TCPMSS" in words
     return [" ".join([*words[:at], "!", *words[at:]]) for at, word in enumerate(words)
@@ -237,6 +273,22 @@ def negated_twice(rule: str) -> list[str]:
             for pair in itertools.combinations(places, 2)]
 
 
+def tcpmss_negated(rule: str) -> list[str]:
+    """A TCPMSS ``rule`` with ``!`` before each of its match's options (-p too) and each pair of them: the two
+    tools differ on these (:data:`FOLLOWING_LEGACY`)."""
+    words = rule.split(" ")
+    places = [at for at, word in enumerate(words[:words.index("-j")]) if word.startswith("-")]
+    return [" ".join(word if at not in chosen else "! " + word for at, word in enumerate(words))
+            for count in (1, 2) for chosen in itertools.combinations(places, count)]
+
+
+def intrapositioned(rule: str) -> list[str]:
+    """``rule`` with ``!`` after each of its options that takes a value, before the value (``-s ! 10.0.0.1``)."""
+    words = rule.split(" ")
+    return [" ".join([*words[:at + 1], "!", *words[at + 1:]]) for at, word in enumerate(words[:-1])
+            if word.startswith("-") and word not in ("-j", "-m", "-g") and not words[at + 1].startswith("-")]
+
+
 def with_family(rule: str, ipv6: bool) -> list[str]:
     """``rule`` with a -4, -6, --ipv4 or --ipv6 before each of its options in turn (drawn by the position)."""
     words = rule.split(" ")
@@ -251,6 +303,7 @@ def variants(deep: bool) -> list[tuple[str, str, bool, str]]:
     for table, chain, ipv6, rule in SAMPLES:
         found += [(table, chain, ipv6, variant) for variant in negated(rule)]
         found += [(table, chain, ipv6, variant) for variant in with_family(rule, ipv6)]
+        found += [(table, chain, ipv6, variant) for variant in intrapositioned(rule)]
         if deep:
             found += [(table, chain, ipv6, variant) for variant in negated_twice(rule)]
     return found
@@ -277,6 +330,44 @@ def test_the_parser_decides_as_both_restores(kernel: None, variant: tuple[str, s
     legacy = _restore("legacy", text, ipv6)
     assert _restore("nft", text, ipv6) == legacy, "the two tools differ: not a variant to draw"
     assert _ours(text, ipv6) == legacy
+
+
+FOLLOWING_LEGACY: tuple[tuple[str, str, bool, str], ...] = (
+    *((table, chain, ipv6, variant) for table, chain, ipv6, rule in SAMPLES if "TCPMSS" in rule
+      for variant in tcpmss_negated(rule)),
+    *((table, chain, family == "6", rule) for table, chain, family, rule in (
+        line.split(" ", 3) for line in """\
+mangle FORWARD 4 -p tcp ! --syn -j TCPMSS --set-mss 1000
+mangle FORWARD 6 -p tcp ! --syn -j TCPMSS --set-mss 1000
+mangle FORWARD 4 ! -p tcp --syn -j TCPMSS --set-mss 1000
+mangle FORWARD 4 ! -p udp -j TCPMSS --set-mss 1000
+mangle FORWARD 4 ! -p 6 --syn -j TCPMSS --clamp-mss-to-pmtu
+mangle FORWARD 4 -p tcp -m tcp ! --syn -m tcp --syn -j TCPMSS --set-mss 1000
+mangle FORWARD 6 -p tcp ! --syn -m tcp --syn -j TCPMSS --set-mss 1000
+mangle FORWARD 4 -p tcp -m tcp --tcp-flags SYN,RST SYN -m tcp ! --tcp-flags SYN SYN -j TCPMSS --set-mss 1000
+mangle FORWARD 4 -p tcp --syn -m tcp ! --dport 80 -j TCPMSS --set-mss 1000
+mangle FORWARD 4 -p tcp ! --dport 80 --syn -j TCPMSS --set-mss 1000
+filter INPUT 4 -j NFQUEUE --queue-balance 0:65535
+filter INPUT 4 -j NFQUEUE --queue-balance :""".splitlines())))
+"""Rules on which the two tools differ, read as legacy reads them (restore_cases' rule): ``-j TCPMSS`` after a
+negated tcp match, or -p negated (legacy fails at COMMIT; nft refuses ``! -p tcp`` at the rule and takes ``-p tcp
+! --syn``: its tcp match is no xt_tcp for tcpmss_tg4_check to look for SYN in), a rule of two tcp matches (nft
+saves them as one), NFQUEUE's 65536 queues (0:65535, and ``:``, its defaults: the kernel refuses, legacy at
+COMMIT, nft at the rule)."""
+
+
+@pytest.mark.parametrize("variant", FOLLOWING_LEGACY, ids=_id)
+def test_the_parser_decides_as_legacy_where_nft_differs(kernel: None, variant: tuple[str, str, bool, str]) -> None:
+    """Legacy's refusal at the COMMIT line (the kernel's) is the rule's line to the parser; nft refuses no rule
+    legacy takes, and at the rule's line when it refuses."""
+    table, chain, ipv6, rule = variant
+    text = f"{HEADS[table]}-A {chain} {rule}\nCOMMIT\n"
+    at = text.count("\n") - 1  # (the rule's line; COMMIT's is the next)
+    legacy_line, legacy_saved = _restore("legacy", text, ipv6)
+    assert legacy_line in (None, at, at + 1)
+    nft_line, _ = _restore("nft", text, ipv6)
+    assert nft_line in ((None,) if legacy_line is None else (None, at))
+    assert _ours(text, ipv6) == (None if legacy_line is None else at, legacy_saved)
 
 
 BOTH_FAMILIES = (":INPUT ACCEPT [0:0]", "-A INPUT -j DROP", "-A INPUT -j REJECT", "-A INPUT -j LOG",
