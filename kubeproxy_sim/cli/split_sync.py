@@ -236,7 +236,7 @@ def _child(documents: list[Document], args: argparse.Namespace, share: Share, te
            inbox: BinaryIO, outbox: BinaryIO, handover: mmap.mmap) -> None:
     mine = _share_rules(documents, args, share, release, inbox, outbox)
     private = _private_texts(mine.out) if text else None
-    _hand_over(outbox, handover, (mine.out, private, mine.diagnostics, mine.positions, mine.family_note))
+    _hand_over(outbox, handover, (mine.out, mine.diagnostics, mine.positions, mine.family_note), private)
     if mine.count_unread:  # the parent always sends its count: read it before exiting, or a parent that sends
         _receive(inbox)    # it after this child is gone writes into a closed pipe (EPIPE) and does it all alone
 
@@ -250,9 +250,10 @@ def _parent(documents: list[Document], args: argparse.Namespace, share: Share, t
     return _joined(mine, private, _take_over(inbox, handover))
 
 
-def _joined(mine: _ShareRules, private: tuple[_Blocks, _Blocks] | None, received: tuple[Any, ...]) -> Synced:
+def _joined(mine: _ShareRules, private: tuple[_Blocks, _Blocks] | None,
+            received: tuple[tuple[Any, ...], tuple[_Blocks, _Blocks] | None]) -> Synced:
     """The sync of both shares: the parent's, then what the child sent (see :func:`_child`)."""
-    theirs, their_private, their_diags, their_positions, their_family_note = received
+    (theirs, their_diags, their_positions, their_family_note), their_private = received
     ctx = mine.ctx
     out = new_buffer()
     write_head(ctx, out)
@@ -278,23 +279,74 @@ class _Blocks:
     rules, in the same order (one string per chain, "" left out).
 
     Names and lines are all the merge needs: a chain's lines start with its name (:func:`_in_chain_order`), so
-    no name is paired with its lines. They cross to the parent as two strings (a pickle of 110,000 small strings
-    costs several times more than writing them out), which two C-level splits cut again: the lines are cut at
-    NULs, which no rule holds (were one to, the count would not match and the parent does the sync alone).
+    no name is paired with its lines. The child writes them into the shared mapping (:func:`_placed`); through
+    the pipe they cross as strings joined (a pickle of 110,000 small strings costs several times more than
+    writing them out), and C-level splits cut them again.
     """
 
     names: list[str]
     texts: list[str]
 
     def __reduce__(self) -> tuple[Any, tuple[str, str, int]]:
-        return _unpack_blocks, ("\n".join(self.names), "\0".join(self.texts), len(self.texts))
+        return _unpack_blocks, ("\n".join(self.names), _SEPARATOR.join(self.texts), len(self.texts))
 
 
 def _unpack_blocks(names: str, texts: str, count: int) -> _Blocks:
-    cut = texts.split("\0") if count else []
+    return _Blocks(names.split("\n") if names else [], _cut(texts, count))
+
+
+_SEPARATOR = "\n\0\0\0"
+"""Between two chains' lines as they cross: no proper prefix of it is a suffix, so no occurrence of it straddles
+one that joins two chains, and the cut gives the count of chains exactly when no rule holds it (were one to, the
+parent does the sync alone). Four characters, as str.split skips through the text faster than for one."""
+
+
+def _cut(texts: str, count: int) -> list[str]:
+    """``count`` chains' lines joined by :data:`_SEPARATOR`, cut apart."""
+    cut = texts.split(_SEPARATOR) if count else []
     if len(cut) != count:
-        raise pickle.UnpicklingError("a rule holds a NUL: its chain's lines cannot be cut apart")
-    return _Blocks(names.split("\n") if names else [], cut)
+        raise pickle.UnpicklingError("a rule holds the separator: its chain's lines cannot be cut apart")
+    return cut
+
+
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    """A :class:`_Blocks` the child wrote into the shared mapping: its names joined, and its lines in chunks of
+    :data:`TEXT_CHUNK` chains from ``start``, each chunk's (end, count).
+
+    Written and read a chunk at a time, the 13 MB of lines at 10,000 services need no string of them all on
+    either side: each chunk's joined, encoded and decoded copies reuse the memory of the one before, where whole
+    they took fresh pages (~3,300 page faults each, 2-4 us apiece on a virtual machine).
+    """
+
+    names: str
+    start: int
+    chunks: tuple[tuple[int, int], ...]
+
+    def read(self, mapped: memoryview) -> _Blocks:
+        texts: list[str] = []
+        start = self.start
+        for end, count in self.chunks:
+            with mapped[start:end] as chunk:
+                texts += _cut(str(chunk, "utf-8"), count)
+            start = end
+        return _Blocks(self.names.split("\n") if self.names else [], texts)
+
+
+TEXT_CHUNK = 4096
+"""Chains per chunk of a :class:`_Placed`: ~1 MB."""
+
+
+def _placed(handover: mmap.mmap, blocks: _Blocks) -> _Placed:
+    """Write ``blocks``' lines into the mapping where it stands (ValueError past its end)."""
+    start = handover.tell()
+    texts = blocks.texts
+    chunks = []
+    for at in range(0, len(texts), TEXT_CHUNK):
+        part = texts[at:at + TEXT_CHUNK]
+        handover.write(_SEPARATOR.join(part).encode())
+        chunks.append((handover.tell(), len(part)))
+    return _Placed("\n".join(blocks.names), start, tuple(chunks))
 
 
 def _private_texts(out: RuleBuffer) -> tuple[_Blocks, _Blocks]:
@@ -359,24 +411,34 @@ def _send(stream: BinaryIO, value: Any) -> None:
     stream.flush()
 
 
-def _hand_over(stream: BinaryIO, handover: mmap.mmap, value: Any) -> None:
-    """Pickle ``value`` into the shared mapping and send its size; when it does not fit, None and ``value``."""
+def _hand_over(stream: BinaryIO, handover: mmap.mmap, shared: tuple[Any, ...],
+               private: tuple[_Blocks, _Blocks] | None) -> None:
+    """Write the rendered chains (``private``, when the text was asked for: :func:`_placed`) and pickle
+    ``shared`` into the shared mapping, and send where the pickle lies; when they do not fit, None and both."""
     try:
-        pickle.dump(value, handover, protocol=pickle.HIGHEST_PROTOCOL)
+        placed = None if private is None else tuple(_placed(handover, blocks) for blocks in private)
+        start = handover.tell()
+        pickle.dump((shared, placed), handover, protocol=pickle.HIGHEST_PROTOCOL)
     except ValueError:  # written past the mapping's end
         _send(stream, None)
-        _send(stream, value)
+        _send(stream, (shared, private))
     else:
-        _send(stream, handover.tell())
+        _send(stream, (start, handover.tell()))
 
 
-def _take_over(stream: BinaryIO, handover: mmap.mmap) -> Any:
-    """What :func:`_hand_over` sent, unpickled from where it lies in the mapping."""
-    size = _receive(stream)
-    if size is None:
+def _take_over(stream: BinaryIO, handover: mmap.mmap) -> tuple[tuple[Any, ...], tuple[_Blocks, _Blocks] | None]:
+    """What :func:`_hand_over` sent: (shared, private), read from where they lie in the mapping."""
+    where = _receive(stream)
+    if where is None:
         return _receive(stream)
-    with memoryview(handover) as mapped, mapped[:size] as pickled:
-        return pickle.loads(pickled)
+    start, end = where
+    with memoryview(handover) as mapped:
+        with mapped[start:end] as pickled:
+            shared, placed = pickle.loads(pickled)
+        if placed is None:
+            return shared, None
+        low, high = placed
+        return shared, (low.read(mapped), high.read(mapped))
 
 
 def _receive(stream: BinaryIO) -> Any:

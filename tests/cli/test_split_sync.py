@@ -339,9 +339,30 @@ def test_rule_texts_sorted_as_strings_are_in_canonical_chain_order(chains: dict[
     assert split_sync._in_chain_order([text for text in texts.values() if text]) == expected
 
 
-def test_rendered_blocks_cross_as_two_strings_and_a_rule_with_a_nul_is_refused() -> None:
-    blocks = split_sync._Blocks(["KUBE-SEP-A", "KUBE-SVC-B", "KUBE-SVC-C"], ["-A KUBE-SEP-A -j X", "-A KUBE-SVC-B"])
-    assert pickle.loads(pickle.dumps(blocks)) == blocks
-    assert pickle.loads(pickle.dumps(split_sync._Blocks([], []))) == split_sync._Blocks([], [])
-    with pytest.raises(pickle.UnpicklingError):  # (the split then falls back to one process: see _split)
-        pickle.loads(pickle.dumps(split_sync._Blocks(["KUBE-SEP-A"], ["-A KUBE-SEP-A -m comment --comment a\0b"])))
+def _crossed(blocks: split_sync._Blocks) -> tuple[split_sync._Blocks, split_sync._Blocks]:
+    """``blocks`` as the parent reads them from the shared mapping, and through the pipe (pickled)."""
+    with mmap.mmap(-1, 1 << 16) as handover:
+        placed = split_sync._placed(handover, blocks)
+        with memoryview(handover) as mapped:
+            read = placed.read(mapped)
+    return read, pickle.loads(pickle.dumps(blocks))
+
+
+@pytest.mark.parametrize("texts", [[], ["-A KUBE-SVC-B"], ["-A KUBE-SEP-A -j X\n-A KUBE-SEP-A", "-A KUBE-SVC-B"],
+                                   ["-A KUBE-SEP-A -m comment --comment \"a\0\0\0b\"\n", "\0\0-A KUBE-SVC-B \u00e9"]])
+@pytest.mark.parametrize("per_chunk", [1, 2, 4096])
+def test_rendered_chains_cross_as_they_were(texts: list[str], per_chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chunks a child writes (one chain a chunk or all in one) and the strings it pickles read back as the
+    same names and lines, even where a line holds parts of the separator at either end."""
+    monkeypatch.setattr(split_sync, "TEXT_CHUNK", per_chunk)
+    blocks = split_sync._Blocks(["KUBE-SEP-A", "KUBE-SVC-B", "KUBE-SVC-C"][:len(texts) + 1], texts)
+    assert _crossed(blocks) == (blocks, blocks)
+
+
+def test_a_rule_that_holds_the_separator_is_refused() -> None:
+    """Cut at the separator, its chain would be two: the parent then does the sync alone (see _split)."""
+    blocks = split_sync._Blocks(["KUBE-SEP-A"], [f"-A KUBE-SEP-A -m comment --comment a{split_sync._SEPARATOR}b"])
+    with pytest.raises(pickle.UnpicklingError):
+        _crossed(blocks)
+    with pytest.raises(pickle.UnpicklingError):
+        pickle.loads(pickle.dumps(blocks))
