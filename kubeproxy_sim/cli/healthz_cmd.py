@@ -57,7 +57,7 @@ def run(args: argparse.Namespace, *, clock: Callable[[], float] = time.time) -> 
     check_one_node(args)
     with progress("loading objects"):
         inputs = load_inputs(args)
-    report(inputs.diagnostics, args)
+    report(answer_diagnostics(inputs.diagnostics), args)
     if wanted_service is None:  # a DNS name, read as dist and send read one (a bare NAME is default's)
         from kubeproxy_sim.analysis.targets import service_named
 
@@ -86,6 +86,18 @@ def run(args: argparse.Namespace, *, clock: Callable[[], float] = time.time) -> 
     emit(answer_json(sent) if args.output != "text" else None, args.output,
          text=lambda: http_text(sent[0].response.render_http(), sent[0].response.status, console(args)))
     return 0
+
+
+RULES_ONLY_NOTES = frozenset({"--detect-local-mode"})
+"""The settings whose notes are about kube-proxy's iptables rules alone (a detect-local mode with nothing to detect
+with: masquerade and short-circuit rules left out), which the service health server never reads: its answer is
+the node's local ready endpoints, on the addresses --nodeport-addresses gives, whatever the rules are."""
+
+
+def answer_diagnostics(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
+    """The input's messages that can bear on the health answer: all but :data:`RULES_ONLY_NOTES`' notes (their
+    warnings and errors stay, as a setting kube-proxy refuses keeps it from starting)."""
+    return [d for d in diagnostics if not (d.severity is Severity.NOTE and d.field in RULES_ONLY_NOTES)]
 
 
 class FamilyAnswer(NamedTuple):
