@@ -446,10 +446,7 @@ def _delivered_notes(index: Index, config: ProxyConfig, packet: Packet, outcome:
             ready = [ep for ep in endpoints if ep.ready]
             kept = [ep for ep in ready if (config.node_name in (ep.node_hints or ()) if mode is
                                            TopologyMode.PREFER_SAME_NODE else config.zone in (ep.zone_hints or ()))]
-            whose = f"node {config.node_name}" if mode is TopologyMode.PREFER_SAME_NODE else f"zone {config.zone}"
-            notes.append(f"every ready endpoint of {svc.name_string} carries topology hints and some are for "
-                         f"{whose}, where node {config.node_name} is, so kube-proxy here uses only those: "
-                         f"{len(kept)} of {len(ready)} ready endpoints ({_some([ep.ip for ep in kept])})")
+            notes.append(_hints_used_note(svc, config, mode, kept, ready))
     if target.ip == packet.src_text and outcome.masquerade and not _host_network(index.cluster, target.ip):
         reached = "; when it reaches itself (hairpin), " if split else " and reached itself (hairpin): "
         notes.append(f"{target.ip} is an endpoint of {svc.name_string}{reached}the KUBE-SEP chain's -s {target.ip} "
@@ -459,6 +456,20 @@ def _delivered_notes(index: Index, config: ProxyConfig, packet: Packet, outcome:
     notes.extend(_container_port_note(index, target, svc))
     notes.extend(_other_family_ranges_note(index, config, packet, svc))
     return notes
+
+
+def _hints_used_note(svc: ServicePortInfo, config: ProxyConfig, mode: TopologyMode,
+                     kept: Sequence[EndpointInfo], ready: Sequence[EndpointInfo]) -> str:
+    """Topology hints that narrow the cluster chain: node hints (PreferSameNode) name this node itself, zone hints
+    the zone the node is in (topology.go, topologyModeFromHints: node hints first, when every ready endpoint has
+    one and one is for this node)."""
+    used = (f"so kube-proxy here uses only those: {len(kept)} of {len(ready)} ready endpoints "
+            f"({_some([ep.ip for ep in kept])})")
+    if mode is TopologyMode.PREFER_SAME_NODE:
+        return (f"every ready endpoint of {svc.name_string} carries node hints (hints.forNodes, trafficDistribution "
+                f"PreferSameNode) and some are for node {config.node_name} itself, {used}")
+    return (f"every ready endpoint of {svc.name_string} carries topology hints and some are for zone {config.zone}, "
+            f"where node {config.node_name} is, {used}")
 
 
 def _host_network(cluster: Cluster, ip: str) -> bool:
@@ -481,10 +492,36 @@ def _fallback_note(index: Index, config: ProxyConfig, outcome: Outcome, svc: Ser
         return (f"{svc.name_string} has spec.{field} Local and node {config.node_name} has no ready local endpoint, "
                 "so the Local policy uses its serving terminating ones (conditions ready false, serving true, "
                 "terminating true)" + (f", not the ready ones on other nodes: {_some(elsewhere)}" if elsewhere else ""))
-    unused = [ep.ip for ep in endpoints if not ep.ready and not (ep.serving and ep.terminating)]
     return (f"{svc.name_string} has no ready endpoint, so kube-proxy falls back to its serving "
             "terminating ones (conditions ready false, serving true, terminating true)"
-            + (f"; unused, neither ready nor serving: {_some(unused)}" if unused else ""))
+            + _unused_text(index, config, svc, endpoints))
+
+
+def _unused_text(index: Index, config: ProxyConfig, svc: ServicePortInfo,
+                 endpoints: tuple[EndpointInfo, ...]) -> str:
+    """The endpoints the fallback leaves out, by the condition that does: not serving, or serving but not
+    terminating (it takes endpoints both serving and terminating; kube-proxy reads an unset serving as true and
+    an unset terminating as false, so ``{ready: false}`` alone is serving and not terminating)."""
+    unused = [ep for ep in endpoints if not ep.ready and not (ep.serving and ep.terminating)]
+    if not unused:
+        return ""
+    listed = _listed(index, svc, config.ipv6)
+    stopped = [ep.ip for ep in unused if not ep.serving]
+    running = [_unset_text(ep.ip, listed.get(ep.ip)) for ep in unused if ep.serving]
+    parts = ([f"not ready and not serving: {_some(stopped)}"] if stopped else []) + (
+        [f"not ready and not terminating (serving, but the fallback takes terminating endpoints only): "
+         f"{_some(running)}"] if running else [])
+    return "; unused, " + "; ".join(parts)
+
+
+def _unset_text(ip: str, endpoint: Endpoint | None) -> str:
+    """An address, with the conditions its slice leaves unset that kube-proxy reads as serving, not terminating."""
+    if endpoint is None:
+        return ip
+    cond = endpoint.conditions
+    unset = (["serving unset, read as true"] if cond.serving is None else []) + (
+        ["terminating unset, read as false"] if cond.terminating is None else [])
+    return ip + (f" ({', '.join(unset)})" if unset else "")
 
 
 def _other_family_ranges_note(index: Index, config: ProxyConfig, packet: Packet,

@@ -131,7 +131,7 @@ def test_the_terminating_fallback_is_named(tmp_path, capsys) -> None:
                                         endpoint("10.244.2.11", "node2", False, False, True)])
     assert notes(path, capsys, *POD_TO_CLUSTER_IP) == [
         "default/web:http has no ready endpoint, so kube-proxy falls back to its serving terminating ones "
-        "(conditions ready false, serving true, terminating true); unused, neither ready nor serving: 10.244.2.11"]
+        "(conditions ready false, serving true, terminating true); unused, not ready and not serving: 10.244.2.11"]
 
 
 def test_external_traffic_policy_local_on_a_node_without_endpoints(tmp_path, capsys) -> None:
