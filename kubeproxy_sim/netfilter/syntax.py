@@ -522,6 +522,7 @@ VALUE_PATTERNS = {
     "ipv6-headers": "(?:{0})(?:,(?:{0}))*".format("|".join(sorted(map(re.escape, IPV6_HEADERS), key=len,
                                                                    reverse=True))),
     "queue-num": PORT_VALUE,  # (0-65535, as a port)
+    "cgroup-classid": r"0|[1-9][0-9]{0,8}",
     "queue-balance": r"(?!)",  # (its lower bound below its upper: the interpreter's to read, nfqueue_balance)
     "statistic-mode": "random",  # (kube-proxy's; an nth rule is read by the interpreter: statistic_problem)
     "bare-word": r"[^-!' \"\\\t\r\n\x00][^' \"\\\t\r\n\x00]*",  # one of several bare words of a --comment
@@ -816,7 +817,8 @@ NAMED_VALUE_KINDS = {("", "-i"): "interface", ("", "-o"): "interface", ("", "-s"
                      ("tos", "--tos"): "tos", ("dscp", "--dscp"): "dscp", ("dscp", "--dscp-class"): "dscp-class",
                      ("mh", "--mh-type"): "mh-type", ("ipv6header", "--header"): "ipv6-headers",
                      ("devgroup", "--src-group"): "devgroup", ("devgroup", "--dst-group"): "devgroup",
-                     ("ecn", "--ecn-ip-ect"): "ecn-ect-match", ("statistic", "--mode"): "statistic-mode"}
+                     ("ecn", "--ecn-ip-ect"): "ecn-ect-match", ("statistic", "--mode"): "statistic-mode",
+                     ("cgroup", "--cgroup"): "cgroup-classid"}
 """The checked values of a match option (``""``: a rule's own, such as -i) that take names (kept as written, saved
 as iptables-save prints them)."""
 FLAG_VALUE_KINDS = {"--on-ip": "on-ip", "--to": "netmap", "--set-tos": "tos", "--and-tos": "tos-number",
@@ -1089,6 +1091,14 @@ def recent_mask(value: str) -> str | None:
 QUEUE_LIMIT = 65535  # XTTYPE_UINT16: libxt_NFQUEUE's queue numbers
 
 
+def cgroup_classid(value: str) -> int | str:
+    """cgroup's ``--cgroup`` as libxtables reads an XTTYPE_UINT32 (all of it, strtoul in base 0); else its
+    refusal, in its words (both restores v1.8.9, unshare --net)."""
+    number = c_number(value, 0xFFFFFFFF)
+    return 'cgroup: bad value for option "--cgroup", or out of range (0-4294967295).' if number is None else number
+
+
+
 def nfqueue_number(value: str) -> int | str:
     """NFQUEUE's ``--queue-num`` as libxtables reads an XTTYPE_UINT16 (all of it, strtoul in base 0: ``0x10`` is
     16); else its refusal, in its words (both restores v1.8.9, unshare --net)."""
@@ -1147,6 +1157,7 @@ _NAMED_EXPECTED = {
     "devgroup": "a device group 0-4294967295 (0x.. hex, 0.. octal) with an optional /MASK, or default (group 0)",
     "statistic-mode": "random or nth",
     "queue-num": f"a queue number 0-{QUEUE_LIMIT} (0x.. hex, 0.. octal)",
+    "cgroup-classid": "a class id 0-4294967295 (0x.. hex, 0.. octal)",
     "queue-balance": f"FIRST:LAST, queue numbers 0-{QUEUE_LIMIT}, FIRST below LAST (at most {QUEUE_LIMIT} queues; "
                      "--queue-num for one queue)",
 }
@@ -1160,7 +1171,8 @@ _NAMED_READERS: dict[str, Callable[[str], object]] = {"mh-type": mh_type_range, 
                                                       "ecn-ect-match": ecn_ect_problem,
                                                       "ecn-bit": ecn_bit_problem,
                                                       "statistic-mode": statistic_mode_problem,
-                                                      "queue-num": nfqueue_number, "queue-balance": nfqueue_balance}
+                                                      "queue-num": nfqueue_number, "queue-balance": nfqueue_balance,
+                                                      "cgroup-classid": cgroup_classid}
 """Each named-value kind's reader, which returns its problem as a string (validation and parsing share it)."""
 _NAMED_MESSAGES = {"iprange": 'iprange: Bad value for "{flag}" option: "{read}"'}
 """The refusal of a named-value kind whose words name the option, from its reader's (``read``)."""
@@ -1882,6 +1894,8 @@ class _Interpreter:
             excluded = match_exclusion(self.options)
             if excluded is not None:
                 raise self.error(*excluded)
+        if "cgroup" in self.modules:
+            self.check_cgroups()
         if "statistic" in self.modules:
             problem = statistic_problem(self.options)
             if problem is not None:
@@ -2257,6 +2271,19 @@ class _Interpreter:
         meant = f"! {flag} {following or 'VALUE'}"
         raise self.error(f"'!' after {flag} is no negation: iptables-restore 1.8.9 reads it as {flag}'s value", "!",
                          f"'{meant}' (the '!' before the option)")
+
+    def check_cgroups(self) -> None:
+        """Refuse a cgroup match of neither or both of --path and --cgroup, as the kernel does (cgroup_mt_check_v1
+        and _v2: EINVAL; iptables-legacy-restore v1.8.9 fails at COMMIT, nft at the rule, unshare --net): each -m
+        cgroup matches one of them (``-m cgroup --path / -m cgroup --cgroup 1`` is both tests)."""
+        for index, module in enumerate(self.modules):
+            given = {name for at, name in self.given if at == index} & {"--path", "--cgroup"}
+            if module == "cgroup" and len(given) != 1:
+                which = "both --path and --cgroup" if given else "neither --path nor --cgroup"
+                raise self.error(f"-m cgroup with {which} (the kernel refuses it: iptables-legacy-restore fails at "
+                                 "COMMIT)", "cgroup",
+                                 "one of --path PATH and --cgroup CLASSID in each -m cgroup (-m cgroup again for the "
+                                 "other)")
 
     def once(self, flag: str, name: str, owner: str, instance: int | None) -> None:
         """Refuse an option given twice to one match (``-p tcp --dport 80 -j X --dport 81``), as iptables 1.8.9

@@ -244,13 +244,16 @@ filter INPUT 4 -j NFQUEUE --queue-num 08
 filter INPUT 4 -j NFQUEUE --queue-num 1:2
 filter OUTPUT 4 -m cgroup --path a b -j ACCEPT
 filter OUTPUT 4 -m cgroup --path -j ACCEPT
-filter OUTPUT 4 -m cgroup --path "" -j ACCEPT""".splitlines()))
+filter OUTPUT 4 -m cgroup --path "" -j ACCEPT
+filter OUTPUT 4 -m cgroup --cgroup x -j ACCEPT
+filter OUTPUT 4 -m cgroup --cgroup 4294967295 -j ACCEPT
+filter OUTPUT 4 -m cgroup --cgroup 4294967296 -j ACCEPT""".splitlines()))
 """Rules around the options' combinations: statistic's modes, ECN's and ttl's exclusive options, ECN's save
 forms, NFQUEUE's --fail-open (no option of v1.8.9's), its options together and its save form, CT's save form, a
 match that wants one of its options, ``!`` in odd places (the string of --comment, which takes any word), and a
 rule's -4 or -6 (its own family's is nothing, the other's skips the line), the old ``-s ! 10.0.0.1`` (a ``!`` after
 an option is its value: ``--name !`` is the list "!"), NFQUEUE's --queue-balance (FIRST below LAST: ``1:1`` is
-refused, "1 should be less than 1") and --queue-num, and cgroup's --path of two words."""
+refused, "1 should be less than 1") and --queue-num, cgroup's --path of two words and its --cgroup class id."""
 
 
 
@@ -348,12 +351,15 @@ mangle FORWARD 4 -p tcp -m tcp --tcp-flags SYN,RST SYN -m tcp ! --tcp-flags SYN 
 mangle FORWARD 4 -p tcp --syn -m tcp ! --dport 80 -j TCPMSS --set-mss 1000
 mangle FORWARD 4 -p tcp ! --dport 80 --syn -j TCPMSS --set-mss 1000
 filter INPUT 4 -j NFQUEUE --queue-balance 0:65535
-filter INPUT 4 -j NFQUEUE --queue-balance :""".splitlines())))
+filter INPUT 4 -j NFQUEUE --queue-balance :
+filter OUTPUT 4 -m cgroup -j ACCEPT
+filter OUTPUT 4 -m cgroup --cgroup 1 --path / -j ACCEPT
+filter OUTPUT 4 -m cgroup -m cgroup --path / --cgroup 1 -j ACCEPT""".splitlines())))
 """Rules on which the two tools differ, read as legacy reads them (restore_cases' rule): ``-j TCPMSS`` after a
 negated tcp match, or -p negated (legacy fails at COMMIT; nft refuses ``! -p tcp`` at the rule and takes ``-p tcp
 ! --syn``: its tcp match is no xt_tcp for tcpmss_tg4_check to look for SYN in), a rule of two tcp matches (nft
-saves them as one), NFQUEUE's 65536 queues (0:65535, and ``:``, its defaults: the kernel refuses, legacy at
-COMMIT, nft at the rule)."""
+saves them as one), NFQUEUE's 65536 queues (0:65535, and ``:``, its defaults) and a cgroup match of neither or both
+of --path and --cgroup (the kernel refuses them, legacy at COMMIT, nft at the rule)."""
 
 
 @pytest.mark.parametrize("variant", FOLLOWING_LEGACY, ids=_id)

@@ -133,6 +133,29 @@ def test_a_cgroup_path_is_any_one_word(path: str) -> None:
                                                                  chain="OUTPUT").options
 
 
+@pytest.mark.parametrize(("rule", "which"), [
+    ("-m cgroup -j ACCEPT", "neither --path nor --cgroup"),
+    ("-m cgroup --cgroup 1 --path / -j ACCEPT", "both --path and --cgroup"),
+    ("-m cgroup -m cgroup --path / --cgroup 1 -j ACCEPT", "neither --path nor --cgroup"),
+])
+def test_a_cgroup_match_of_neither_or_both_is_refused_as_the_kernel_refuses_it(rule: str, which: str) -> None:
+    """(legacy fails at COMMIT, nft at the rule: cgroup_mt_check_v1's EINVAL)"""
+    err = _refusal(rule, chain="OUTPUT")
+    assert err.line == 5
+    assert f"-m cgroup with {which}" in str(err)
+
+
+def test_each_cgroup_match_may_test_one() -> None:
+    assert _parsed("-m cgroup --path / -m cgroup ! --cgroup 0x10 -j ACCEPT", chain="OUTPUT").options[-1] == Option(
+        "--cgroup", ("0x10",), True, "cgroup")
+
+
+@pytest.mark.parametrize("value", ["x", "4294967296", "-1", "08"])
+def test_a_cgroup_class_id_is_one_number_of_32_bits(value: str) -> None:
+    assert str(_refusal(f"-m cgroup --cgroup {value} -j ACCEPT", chain="OUTPUT")).startswith(
+        'node.rules:5: cgroup: bad value for option "--cgroup", or out of range (0-4294967295).')
+
+
 def test_a_cgroup_path_of_two_bare_words_is_refused() -> None:
     """Both: "Bad argument `b'" (one word, unlike --comment's several: syntax.ANY_WORD_FLAGS)."""
     assert _refusal("-m cgroup --path a b -j ACCEPT", chain="OUTPUT").line == 5
