@@ -320,10 +320,13 @@ def _source_pods_node(args: argparse.Namespace, packet: Packet, inputs: Inputs) 
     """The node whose rules a packet from a known pod meets: the pod's own (its spec.nodeName), as ``send --from
     pod/...`` walks it, unless a node was asked for (--hostname-override, the --config file's or the scenario's
     hostnameOverride): that one is kept, with a note naming the node the packet would leave from. A reply
-    (--ctdir REPLY) is the client node's business, and a pod on no Node object's node has no rules to trace.
-    Only the inputs: the objects are not read again for the pod's node (nor its default node's rules made)."""
+    (--ctdir REPLY) is the client node's business, and a pod on no node (a name no Node object has, when Node
+    objects were read: :func:`~kubeproxy_sim.simulator.topology.nodes_running`) has no rules to trace; without any
+    Node object the pods' and endpoints' names are the nodes, as ``send`` and ``dist`` take them. Only the
+    inputs: the objects are not read again for the pod's node (nor its default node's rules made)."""
     from kubeproxy_sim.analysis.trace_inputs import source_pod
     from kubeproxy_sim.cli.options import load_inputs, node_settings
+    from kubeproxy_sim.simulator.topology import nodes_running
 
     pod = source_pod(inputs.cluster, packet) if args.ctdir != "REPLY" else None
     here = inputs.config.node_name
@@ -331,7 +334,7 @@ def _source_pods_node(args: argparse.Namespace, packet: Packet, inputs: Inputs) 
         return inputs, ()
     its = pod.node_name
     asked = "node_name" in node_settings(args)[0]
-    if asked or inputs.cluster.node(its) is None:
+    if asked or its not in nodes_running(inputs.cluster, here):
         why = "as asked" if asked else f"no Node object is named {its!r}"
         return inputs, (f"pod {pod.key} (--src {packet.src_text}) runs on node {its} (its spec.nodeName): its packets "
                       f"leave through node {its}'s rules, not node {here}'s ({why}: traced here as a packet "
