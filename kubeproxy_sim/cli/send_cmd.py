@@ -157,22 +157,19 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
-NO_POD = "*"  # (topology.NO_POD_MARK, which --from pod/NS/ADDRESS* takes after a name)
+NO_POD = "*"  # (topology.NO_POD_MARK, which --from pod/NS/NAME* takes after a name)
 """The mark of a row whose address no Pod object has (``pod_object`` false in JSON), one word so the table's
 columns stay words; :data:`NO_POD_NOTE` says what it means under the table."""
 NO_POD_NOTE = (f"{NO_POD} no Pod object was read at this address: an EndpointSlice's endpoint, named after its "
-               "targetRef or (NS/ADDRESS) its address; send has it answer on the ports its slices list")
+               "targetRef, else made up from its address (NS/ep-10-244-1-10: '-' for its dots or colons), as -o "
+               "json names it; send has it answer on the ports its slices list")
 
 
 def pod_shown(row: Delivered) -> str:
-    """A row's destination as a person reads it: an endpoint address no Pod was read for is marked, and one named
-    after its address (``NS/ep-10-244-1-10``, the JSON's stable key, which reads like a Pod's name) is shown by
-    the address itself."""
-    from kubeproxy_sim.simulator.topology import endpoint_shown
-
-    if row.pod_object is not False:
-        return row.pod
-    return f"{endpoint_shown(row.pod, row.ip)}{NO_POD}"
+    """A row's destination as a person reads it: the JSON's ``pod`` (the stable key ``--from pod/...`` takes, so a
+    row's name is the same in every output), marked when no Pod object was read at its address, as a name made up
+    from the address (``NS/ep-10-244-1-10``) reads like a Pod's; the ip column gives the address itself."""
+    return f"{row.pod}{NO_POD}" if row.pod_object is False else row.pod
 
 
 def delivered_table(result: SendResult, con: Console) -> str:

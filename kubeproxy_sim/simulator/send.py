@@ -77,11 +77,12 @@ from kubeproxy_sim.simulator.network import (
 )
 from kubeproxy_sim.simulator.ping import PingTarget, ping_target
 from kubeproxy_sim.simulator.topology import (
+    NO_POD_MARK,
     UPLINK,
+    SimPod,
     family_mismatch,
     ip_family_flag,
     no_machines,
-    pod_name_shown,
     why_not_placed,
 )
 
@@ -151,8 +152,9 @@ class SendResult:
     """What the client's kernel made of the destination given (0.0.0.0: its own host, :func:`unspecified_note`),
     said first on every row by :func:`with_destination_note` once the rows have their own words."""
     source_shown: str | None = field(default=None, compare=False, repr=False)
-    """How words name the source when that differs from ``source`` (the JSON's stable key): an endpoint no Pod
-    object owns as its rows name it, ``pod/NS/ADDRESS`` (:func:`.topology.pod_name_shown`)."""
+    """How words name the source when that differs from ``source`` (the JSON's stable key): never for send, whose
+    rows and head name an endpoint no Pod object owns by its key, as the JSON does; netns send's may
+    (:class:`.kernel.send.Source`'s ``shown``)."""
 
     def as_json(self) -> dict[str, object]:
         """The public ``-o json`` contract (shared with ``netns send``): ``answered`` the connections (pings) the
@@ -293,13 +295,13 @@ def parse_source(sim: Simulator, text: str) -> Client:
     check_source_form(text)
     given, text = text, source_spelled(text)
     if text.startswith("pod/"):
-        pod = sim.topology.pod_named(text[4:])
+        pod = pod_named(sim, text[4:])
         if pod is None:
             absent = why_not_placed(sim.cluster, text[4:], sim.family, {n.name for n in sim.topology.nodes})
             if absent is not None:
                 raise _bad(text, "--from", absent)
-            # named as the rows name them: an endpoint no Pod object owns by NS/ADDRESS, not its made-up key
-            known = one_of(text[4:], sorted(pod_name_shown(p) for p in sim.topology.pods), "pods")
+            # named as the rows name them: an endpoint no Pod object owns by its key (NS/ep-10-244-1-10)
+            known = one_of(text[4:], sorted(p.key for p in sim.topology.pods), "pods")
             raise _bad(given, "--from", f"no such pod; expected pod/NAMESPACE/NAME of a pod of the objects ({known})")
         return sim.client("pod", pod.key)
     if text.startswith("node/"):
@@ -315,6 +317,17 @@ def parse_source(sim: Simulator, text: str) -> Client:
                        f"(or {ip_family_flag(10 - sim.family)})")
         return sim.client("external", ip=canonical_address(ip))
     return _source_by_address(sim, text)  # an address (check_source_form)
+
+
+def pod_named(sim: Simulator, name: str) -> SimPod | None:
+    """The workload ``--from pod/NAME`` names (:meth:`.topology.Topology.pod_named`), and one named as a row shows
+    it: an endpoint no Pod object owns by its key with the table's mark (``NS/ep-10-244-1-10*``, ``NS/db-0*``), so
+    that a row's name can be copied as it is."""
+    found = sim.topology.pod_named(name)
+    if found is not None or not name.endswith(NO_POD_MARK):
+        return found
+    marked = sim.topology.pod(name.removesuffix(NO_POD_MARK))
+    return marked if marked is not None and not marked.pod_object else None
 
 
 def _source_by_address(sim: Simulator, text: str) -> Client:
@@ -902,8 +915,6 @@ def send(sim: Simulator, source: str, destination: str, *, proto: str = "tcp", c
     result = tally(client.label, destination, proto, seed, [conn for _, conn in sent], expected, hops, places)
     pods = {(p.key, p.ip): p.pod_object for p in sim.topology.pods}
     delivered = tuple(dataclasses.replace(d, pod_object=pods.get((d.pod, d.ip))) for d in result.delivered)
-    if client.pod is not None and not client.pod.pod_object:
-        result = dataclasses.replace(result, source_shown=f"pod/{pod_name_shown(client.pod)}")
     if not ping:
         return dataclasses.replace(result, delivered=delivered, evidence=evidence, destination_note=target.note)
     # ping(8) pings the one address its lookup gave first: the JSON's ping is that one's, each row's words its own

@@ -122,16 +122,19 @@ def test_a_failure_no_rule_decided_has_no_why(objects, capsys) -> None:
     assert row["why"] == []
 
 
-def test_an_endpoint_without_a_pod_object_is_marked_not_named_like_a_pod(objects, capsys) -> None:
+def test_an_endpoint_without_a_pod_object_is_named_as_in_json_and_marked(objects, capsys) -> None:
+    """u-walk 1: the text named it ``default/10.244.1.10*``, the JSON ``default/ep-10-244-1-10`` (README's
+    contract): the text now follows the JSON, the mark saying no Pod object was read."""
     data, text = send(objects, capsys, "--from", "pod/default/client", "--to", "10.96.0.20:5432", "--count", "40")
     rows = {row["pod"]: row for row in data["delivered"]}
     assert set(rows) == {"default/ep-10-244-1-10", "default/db-0"}  # the JSON's keys stay as they were
     assert [row["pod_object"] for row in rows.values()] == [False, False]
     lines = text.splitlines()
-    assert [line.split()[0] for line in lines[3:5]] == ["default/db-0*", "default/10.244.1.10*"]
-    assert "ep-10-244-1-10" not in text
+    assert [line.split()[:2] for line in lines[3:5]] == [["default/db-0*", "10.244.1.11"],
+                                                          ["default/ep-10-244-1-10*", "10.244.1.10"]]
     assert lines[-1] == ("* no Pod object was read at this address: an EndpointSlice's endpoint, named after its "
-                         "targetRef or (NS/ADDRESS) its address; send has it answer on the ports its slices list")
+                         "targetRef, else made up from its address (NS/ep-10-244-1-10: '-' for its dots or colons), as "
+                         "-o json names it; send has it answer on the ports its slices list")
 
 
 def test_pod_object_is_null_for_a_node(objects, capsys) -> None:

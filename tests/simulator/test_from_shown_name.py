@@ -1,6 +1,6 @@
-"""``send --from`` names an endpoint no Pod object owns as send's table does (``NS/ADDRESS``, marked ``*``): its
-errors list that name, not the made-up key (``shop/ep-10-244-1-5``), and it takes what a row shows as the source.
-The JSON keeps the key (``from``, ``delivered[].pod``): the stable contract."""
+"""``send --from`` names an endpoint no Pod object owns as send's table and JSON do, by its key
+(``shop/ep-10-244-1-5``, the table marking it ``*``): its errors list that name, and it takes what a row shows as
+the source, as well as ``NS/ADDRESS`` (the name the table used to show, u-walk 1)."""
 
 from __future__ import annotations
 
@@ -58,23 +58,30 @@ def test_an_unknown_pod_s_error_lists_endpoints_as_the_table_names_them(slices: 
     assert main(_send(slices, "pod/shop/nope")) == 1
     err = capsys.readouterr().err
     assert ("--from: 'pod/shop/nope': no such pod; expected pod/NAMESPACE/NAME of a pod of the objects "
-            "(shop/10.244.0.7, shop/10.244.1.5)") in err
-    assert "ep-10-244" not in err
+            "(shop/ep-10-244-0-7, shop/ep-10-244-1-5)") in err
 
 
-@pytest.mark.parametrize("source", ["pod/shop/10.244.1.5", "pod/shop/10.244.1.5*", "pod/shop/ep-10-244-1-5"])
+def test_a_row_s_name_is_the_json_s_key_marked(slices: str, capsys) -> None:
+    assert main(_send(slices, "pod/shop/10.244.0.7", "--count", "40")) == 0
+    rows = [line.split()[:2] for line in capsys.readouterr().out.splitlines()[3:5]]
+    assert rows == [["shop/ep-10-244-0-7*", "10.244.0.7"], ["shop/ep-10-244-1-5*", "10.244.1.5"]]
+
+
+@pytest.mark.parametrize("source", ["pod/shop/10.244.1.5", "pod/shop/10.244.1.5*", "pod/shop/ep-10-244-1-5",
+                                    "pod/shop/ep-10-244-1-5*", "shop/ep-10-244-1-5*"])
 def test_the_name_a_row_shows_is_a_source(slices: str, source: str, capsys) -> None:
-    """The row's name (with or without its mark) and the JSON's key name the same endpoint; the text's head names
-    it as the rows do, the JSON by its key."""
+    """The row's name (with or without its mark), the JSON's key and the address name the same endpoint; the
+    text's head names it by the key, as the JSON does."""
     assert main(_send(slices, source)) == 0
     out = capsys.readouterr().out
-    assert out.startswith("4 tcp connections from pod/shop/10.244.1.5 to 10.96.0.50:80")
+    assert out.startswith("4 tcp connections from pod/shop/ep-10-244-1-5 to 10.96.0.50:80")
     assert main(_send(slices, source, "-o", "json")) == 0
     assert json.loads(capsys.readouterr().out)["from"] == "pod/shop/ep-10-244-1-5"
 
 
-def test_the_shown_name_is_of_its_namespace(slices: str, capsys) -> None:
-    assert main(_send(slices, "pod/other/10.244.1.5")) == 1
+@pytest.mark.parametrize("source", ["pod/other/10.244.1.5", "pod/other/ep-10-244-1-5*"])
+def test_the_shown_name_is_of_its_namespace(slices: str, source: str, capsys) -> None:
+    assert main(_send(slices, source)) == 1
     assert "no such pod" in capsys.readouterr().err
 
 

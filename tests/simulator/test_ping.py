@@ -368,13 +368,13 @@ def test_a_hosts_name_at_a_cluster_ip_is_answered_and_said_so() -> None:
 
 
 def test_an_endpoint_without_a_pod_is_named_in_notes_as_in_rows(capsys: pytest.CaptureFixture[str]) -> None:
-    """The ipv6 scenario's endpoints have no Pod objects: the text's row names one NS/ADDRESS (its key,
-    NS/ep-..., reads like a Pod's name), and so do the head and the note, not ``pod default/ep-...``."""
+    """The ipv6 scenario's endpoints have no Pod objects: the text's row names one by the JSON's key, marked (u-walk
+    1), and the head and the note call it an endpoint, not ``pod default/ep-...``."""
     assert main(["send", "--scenario", "ipv6", "--from", "node/node1", "--to", "fd00:10:244:1::10", "--proto",
                  "icmp", "--count", "1"]) == 0
     out = capsys.readouterr().out
-    assert "default/fd00:10:244:1::10*" in out
+    assert "default/ep-fd00-10-244-1--10*   fd00:10:244:1::10" in out
     assert "the destination is endpoint default/fd00:10:244:1::10's address fd00:10:244:1::10" in out
     assert "note: fd00:10:244:1::10 is endpoint default/fd00:10:244:1::10's own address (an EndpointSlice's, no Pod " \
         "object read)" in out
-    assert "ep-fd00" not in out
+    assert "pod default/" not in out
