@@ -24,7 +24,7 @@ import mmap
 import os
 import pickle
 import struct
-from bisect import bisect_left
+from bisect import bisect_left, insort
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, TextIO
@@ -50,7 +50,6 @@ from kubeproxy_sim.proxier.rules.context import LARGE_CLUSTER_THRESHOLD, RuleBuf
 from kubeproxy_sim.proxier.sync import (
     SyncResult,
     assemble,
-    canonical_chain_order,
     generate,
     new_buffer,
     service_work,
@@ -235,7 +234,11 @@ def _share_rules(documents: list[Document], args: argparse.Namespace, share: Sha
 def _child(documents: list[Document], args: argparse.Namespace, share: Share, text: bool, release: bool,
            inbox: BinaryIO, outbox: BinaryIO, handover: mmap.mmap) -> None:
     mine = _share_rules(documents, args, share, release, inbox, outbox)
-    private = _private_texts(mine.out) if text else None
+    private = None
+    if text:  # the names first: the parent merges them with its own while this process renders its chains
+        names = _declared_names(mine.out)
+        _hand_over(outbox, handover, ("\n".join(names[0]), "\n".join(names[1])), None)
+        private = _private_texts(mine.out, names)
     _hand_over(outbox, handover, (mine.out, mine.diagnostics, mine.positions, mine.family_note), private)
     if mine.count_unread:  # the parent always sends its count: read it before exiting, or a parent that sends
         _receive(inbox)    # it after this child is gone writes into a closed pipe (EPIPE) and does it all alone
@@ -244,15 +247,28 @@ def _child(documents: list[Document], args: argparse.Namespace, share: Share, te
 def _parent(documents: list[Document], args: argparse.Namespace, share: Share, text: bool, release: bool,
             inbox: BinaryIO, outbox: BinaryIO, handover: mmap.mmap) -> Synced:
     mine = _share_rules(documents, args, share, release, inbox, outbox)
-    private = _private_texts(mine.out) if text else None
+    names = _declared_names(mine.out) if text else None
+    private = None if names is None else _private_texts(mine.out, names)
     if mine.count_unread:
         _receive(inbox)
-    return _joined(mine, private, _take_over(inbox, handover))
+    if names is not None:  # (sent before the child rendered: merged here while it may still be rendering)
+        theirs, _ = _take_over(inbox, handover)
+        names = _merged(names[0], theirs[0]), _merged(names[1], theirs[1])
+    return _joined(mine, private, names, _take_over(inbox, handover))
 
 
-def _joined(mine: _ShareRules, private: tuple[_Blocks, _Blocks] | None,
+def _merged(own: list[str], theirs: str) -> list[str]:
+    """Two processes' sorted per-service chain names as one sorted list (their names came joined)."""
+    if theirs:
+        own += theirs.split("\n")
+        own.sort()  # (in place: each copy of 110,000 pointers is 860 KB of fresh pages)
+    return own
+
+
+def _joined(mine: _ShareRules, private: tuple[_Blocks, _Blocks] | None, names: tuple[list[str], list[str]] | None,
             received: tuple[tuple[Any, ...], tuple[_Blocks, _Blocks] | None]) -> Synced:
-    """The sync of both shares: the parent's, then what the child sent (see :func:`_child`)."""
+    """The sync of both shares: the parent's, then what the child sent (see :func:`_child`); ``names`` the
+    per-service chains both declared (filter, nat), sorted, when the text was asked for."""
     (theirs, their_diags, their_positions, their_family_note), their_private = received
     ctx = mine.ctx
     out = new_buffer()
@@ -265,34 +281,33 @@ def _joined(mine: _ShareRules, private: tuple[_Blocks, _Blocks] | None,
     diagnostics = (*capped_sliceless(_in_input_order((mine.positions, mine.diagnostics),
                                                      (their_positions, their_diags))),
                    *mine.config_diags, *(mine.family_note or their_family_note))
-    if private is None or their_private is None:
+    if private is None or their_private is None or names is None:
         return Synced(ctx.config, diagnostics, assemble(ctx, out), None)
-    pieces = [*_table_text("filter", out.filter_chains, out.filter, private[0], their_private[0]),
-              *_table_text("nat", out.nat_chains, out.nat, private[1], their_private[1]),
-              ""]  # the final newline
+    pieces = _table_text("nat", out.nat_chains, out.nat, names[1], private[1], their_private[1])
+    pieces[0:0] = _table_text("filter", out.filter_chains, out.filter, names[0], private[0], their_private[0])
+    pieces.append("")  # the final newline
     return Synced(ctx.config, diagnostics, None, pieces)
 
 
 @dataclass(frozen=True, slots=True)
 class _Blocks:
-    """The per-service chains of one table, rendered: their names in order, and the rule lines of those with
-    rules, in the same order (one string per chain, "" left out).
+    """The per-service chains of one table, rendered: the rule lines of those with rules, in the order of their
+    names (one string per chain, "" left out).
 
-    Names and lines are all the merge needs: a chain's lines start with its name (:func:`_in_chain_order`), so
-    no name is paired with its lines. The child writes them into the shared mapping (:func:`_placed`); through
-    the pipe they cross as strings joined (a pickle of 110,000 small strings costs several times more than
-    writing them out), and C-level splits cut them again.
+    The lines are all the merge needs besides the names, which cross apart: a chain's lines start with its name
+    (:func:`_in_chain_order`), so no name is paired with its lines. The child writes them into the shared mapping
+    (:func:`_placed`); through the pipe they cross as one string (a pickle of 110,000 small strings costs several
+    times more than writing them out), and C-level splits cut them again.
     """
 
-    names: list[str]
     texts: list[str]
 
-    def __reduce__(self) -> tuple[Any, tuple[str, str, int]]:
-        return _unpack_blocks, ("\n".join(self.names), _SEPARATOR.join(self.texts), len(self.texts))
+    def __reduce__(self) -> tuple[Any, tuple[str, int]]:
+        return _unpack_blocks, (_SEPARATOR.join(self.texts), len(self.texts))
 
 
-def _unpack_blocks(names: str, texts: str, count: int) -> _Blocks:
-    return _Blocks(names.split("\n") if names else [], _cut(texts, count))
+def _unpack_blocks(texts: str, count: int) -> _Blocks:
+    return _Blocks(_cut(texts, count))
 
 
 _SEPARATOR = "\n\0\0\0"
@@ -311,15 +326,14 @@ def _cut(texts: str, count: int) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class _Placed:
-    """A :class:`_Blocks` the child wrote into the shared mapping: its names joined, and its lines in chunks of
-    :data:`TEXT_CHUNK` chains from ``start``, each chunk's (end, count).
+    """A :class:`_Blocks` the child wrote into the shared mapping: its lines in chunks of :data:`TEXT_CHUNK`
+    chains from ``start``, each chunk's (end, count).
 
     Written and read a chunk at a time, the 13 MB of lines at 10,000 services need no string of them all on
     either side: each chunk's joined, encoded and decoded copies reuse the memory of the one before, where whole
     they took fresh pages (~3,300 page faults each, 2-4 us apiece on a virtual machine).
     """
 
-    names: str
     start: int
     chunks: tuple[tuple[int, int], ...]
 
@@ -330,7 +344,7 @@ class _Placed:
             with mapped[start:end] as chunk:
                 texts += _cut(str(chunk, "utf-8"), count)
             start = end
-        return _Blocks(self.names.split("\n") if self.names else [], texts)
+        return _Blocks(texts)
 
 
 TEXT_CHUNK = 4096
@@ -346,47 +360,62 @@ def _placed(handover: mmap.mmap, blocks: _Blocks) -> _Placed:
         part = texts[at:at + TEXT_CHUNK]
         handover.write(_SEPARATOR.join(part).encode())
         chunks.append((handover.tell(), len(part)))
-    return _Placed("\n".join(blocks.names), start, tuple(chunks))
+    return _Placed(start, tuple(chunks))
 
 
-def _private_texts(out: RuleBuffer) -> tuple[_Blocks, _Blocks]:
-    """(filter, nat) rule lines of the per-service chains a share declared, by name, taken out of the buffer.
+def _declared_names(out: RuleBuffer) -> tuple[list[str], list[str]]:
+    """(filter, nat) names of the per-service chains a share declared, sorted, taken out of the buffer.
 
     What is left in the buffer is the share's rules in the shared top-level chains, in service order.
     """
-    texts = []
-    for declared, rules in ((out.filter_chains, out.filter), (out.nat_chains, out.nat)):
-        names = sorted(declared)
-        texts.append(_Blocks(names, list(filter(None, generated_rules_texts(names, rules.pop)))))
-        declared.clear()
-    return texts[0], texts[1]
+    names = sorted(out.filter_chains), sorted(out.nat_chains)
+    out.filter_chains.clear()
+    out.nat_chains.clear()
+    return names
 
 
-def _table_text(table: str, declared: list[str], rules: dict[str, list[str]], lower: _Blocks,
+def _private_texts(out: RuleBuffer, names: tuple[list[str], list[str]]) -> tuple[_Blocks, _Blocks]:
+    """(filter, nat) rule lines of the per-service chains of ``names`` (:func:`_declared_names`), taken out of
+    the buffer."""
+    return (_Blocks(list(filter(None, generated_rules_texts(names[0], out.filter.pop)))),
+            _Blocks(list(filter(None, generated_rules_texts(names[1], out.nat.pop)))))
+
+
+def _table_text(table: str, declared: list[str], rules: dict[str, list[str]], names: list[str], lower: _Blocks,
                 upper: _Blocks) -> list[str]:
-    """A table's text in pieces: the top-level chains of the joined buffer, and the per-service chains as each
-    process rendered them (sorted runs, so each of the two sorts is a merge)."""
-    names = canonical_chain_order(declared + lower.names + upper.names)
-    texts = _in_chain_order([*filter(None, generated_rules_texts(declared, rules.get)), *lower.texts,
-                             *upper.texts])
-    return generated_table_text(table, names, texts)
+    """A table's text in pieces: the top-level chains of the joined buffer, and the per-service chains (their
+    ``names`` sorted, which this takes) as each process rendered them (sorted runs: the sort is a merge).
+
+    The lists of 110,000 chains at 10,000 services are ordered in place (see :func:`_in_chain_order`).
+    """
+    for name in declared:
+        insort(names, name)
+    texts = [*filter(None, generated_rules_texts(declared, rules.get)), *lower.texts, *upper.texts]
+    texts.sort()
+    return generated_table_text(table, _in_chain_order(names, ""), _in_chain_order(texts, "-A "))
 
 
-def _in_chain_order(texts: list[str]) -> list[str]:
-    """Chains' rule lines (one string per chain) in the canonical order of their names (canonical_chain_order),
-    without their names: a chain's lines start with ``-A NAME`` followed by a space, a newline or nothing,
-    all below any character of a chain name, so sorting the strings sorts them by name."""
-    ordered = sorted(texts)
-    start = bisect_left(ordered, "-A KUBE-")
-    end = bisect_left(ordered, "-A KUBE.", start)  # "." follows "-": the first name past the KUBE- run
-    kube = ordered[start:end]
+def _in_chain_order(ordered: list[str], prefix: str) -> list[str]:
+    """Sorted chain names (``prefix`` "") or chains' rule lines (one string per chain, ``prefix`` "-A "), put in
+    canonical_chain_order of their names in place, and returned.
+
+    A chain's lines start with ``-A NAME`` and a space, a newline or their end, all below any character of a
+    chain name, so the lines sort as their names do. In place, as their lists are 860 KB at 10,000 services and
+    each copy of one costs its fresh pages.
+    """
+    start = bisect_left(ordered, f"{prefix}KUBE-")
+    end = bisect_left(ordered, f"{prefix}KUBE.", start)  # "." follows "-": the first name past the KUBE- run
     first = []
     for top in (naming.KUBE_NODEPORTS, naming.KUBE_SERVICES):
-        head = f"-A {top}"
-        at = bisect_left(kube, head)
-        if at < len(kube) and kube[at].startswith(head) and kube[at][len(head):len(head) + 1] in ("", " ", "\n"):
-            first.append(kube.pop(at))
-    return first + kube + ordered[:start] + ordered[end:]
+        head = f"{prefix}{top}"
+        at = bisect_left(ordered, head, start, end)
+        if at < end and ordered[at].startswith(head) and ordered[at][len(head):len(head) + 1] in ("", " ", "\n"):
+            first.append(ordered.pop(at))
+            end -= 1
+    if start or end < len(ordered):  # names outside the KUBE- run come after it
+        ordered[:] = ordered[start:end] + ordered[:start] + ordered[end:]
+    ordered[0:0] = first
+    return ordered
 
 
 def _in_input_order(lower: tuple[tuple[tuple[int, int], ...], tuple[Diagnostic, ...]],

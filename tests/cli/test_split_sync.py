@@ -336,7 +336,8 @@ def test_rule_texts_sorted_as_strings_are_in_canonical_chain_order(chains: dict[
     of others, bare rules (``-A NAME``) and the chains canonical_chain_order puts first keep the names' order."""
     texts = {name: generated_rules_text(name, specs) for name, specs in chains.items()}
     expected = [texts[name] for name in canonical_chain_order(list(chains)) if texts[name]]
-    assert split_sync._in_chain_order([text for text in texts.values() if text]) == expected
+    assert split_sync._in_chain_order(sorted(text for text in texts.values() if text), "-A ") == expected
+    assert split_sync._in_chain_order(sorted(chains), "") == canonical_chain_order(list(chains))
 
 
 def _crossed(blocks: split_sync._Blocks) -> tuple[split_sync._Blocks, split_sync._Blocks]:
@@ -353,15 +354,15 @@ def _crossed(blocks: split_sync._Blocks) -> tuple[split_sync._Blocks, split_sync
 @pytest.mark.parametrize("per_chunk", [1, 2, 4096])
 def test_rendered_chains_cross_as_they_were(texts: list[str], per_chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """The chunks a child writes (one chain a chunk or all in one) and the strings it pickles read back as the
-    same names and lines, even where a line holds parts of the separator at either end."""
+    same lines, even where a line holds parts of the separator at either end."""
     monkeypatch.setattr(split_sync, "TEXT_CHUNK", per_chunk)
-    blocks = split_sync._Blocks(["KUBE-SEP-A", "KUBE-SVC-B", "KUBE-SVC-C"][:len(texts) + 1], texts)
+    blocks = split_sync._Blocks(texts)
     assert _crossed(blocks) == (blocks, blocks)
 
 
 def test_a_rule_that_holds_the_separator_is_refused() -> None:
     """Cut at the separator, its chain would be two: the parent then does the sync alone (see _split)."""
-    blocks = split_sync._Blocks(["KUBE-SEP-A"], [f"-A KUBE-SEP-A -m comment --comment a{split_sync._SEPARATOR}b"])
+    blocks = split_sync._Blocks([f"-A KUBE-SEP-A -m comment --comment a{split_sync._SEPARATOR}b"])
     with pytest.raises(pickle.UnpicklingError):
         _crossed(blocks)
     with pytest.raises(pickle.UnpicklingError):
