@@ -270,8 +270,9 @@ def _bare_name(text: str) -> bool:
 
 def source_spelled(text: str) -> str:
     """``--from`` in its own form when written as send's output names a source: a row's ``pod`` (``NS/NAME``, an
-    endpoint's ``NS/ADDRESS`` with or without its mark) is ``pod/NS/NAME``, ``external/IP`` (an outside host's row)
-    ``external:IP``; any other text as it is. netns send takes the same (:func:`.kernel.send.resolve_source`)."""
+    endpoint's with or without its mark, or its ``NS/ADDRESS``) is ``pod/NS/NAME``, ``external/IP`` (an outside
+    host's row) ``external:IP``; any other text as it is. netns send takes the same
+    (:func:`.kernel.send.resolve_source`)."""
     if text.startswith("external/") and is_address(text[9:]):
         return f"external:{text[9:]}"
     if text.startswith(("pod/", "node/", "external:")) or text == "external" or is_address(text):
