@@ -171,7 +171,10 @@ def _load_balancer_vips(service: Service, ipv6: bool) -> tuple[str, ...]:
 
 def cluster_ip_for_family(service: Service, ipv6: bool) -> str | None:
     """The service's cluster IP of this family; None when it has none (single-stack other family)."""
-    return next((ip for ip in service.cluster_ips if _family_matches(ip, ipv6)), None)
+    for ip in service.cluster_ips:  # (a loop, not next() over a generator: once per service port of a sync)
+        if (":" in ip) == ipv6:  # (is_ipv6_text inline)
+            return ip
+    return None
 
 
 def service_ports(service: Service, config: ProxyConfig) -> tuple[ServicePortInfo, ...]:
@@ -191,29 +194,32 @@ def family_service_ports(service: Service, ipv6: bool) -> tuple[ServicePortInfo,
     if cluster_ip is None:
         return ()
     # (each family's part of a list only when there is one: most Services have none of the three)
-    shared = {
-        "external_ips": tuple(ip for ip in service.external_ips if _family_matches(ip, ipv6))
-        if service.external_ips else (),
-        "load_balancer_vips": _load_balancer_vips(service, ipv6) if service.load_balancer_ingress else (),
-        "source_ranges": _source_ranges(service, ipv6) if service.load_balancer_source_ranges else (),
-        "external_policy_local": _external_policy_local(service),
-        "internal_policy_local": service.internal_traffic_policy is TrafficPolicy.LOCAL,
-        "client_ip_affinity": service.session_affinity is SessionAffinity.CLIENT_IP,
-        "affinity_timeout": (service.affinity_timeout
-                             if service.session_affinity is SessionAffinity.CLIENT_IP else 0),
-    }
-    needs_health_check = service.type is ServiceType.LOAD_BALANCER and shared["external_policy_local"]
-    health_check = service.health_check_node_port if needs_health_check else 0
-    return tuple(_port_info(service, port, cluster_ip, health_check, shared) for port in service.ports)
+    affinity = service.session_affinity is SessionAffinity.CLIENT_IP
+    external_local = _external_policy_local(service)
+    shared = (tuple(ip for ip in service.external_ips if _family_matches(ip, ipv6)) if service.external_ips else (),
+              _load_balancer_vips(service, ipv6) if service.load_balancer_ingress else (),
+              _source_ranges(service, ipv6) if service.load_balancer_source_ranges else (),
+              external_local, service.internal_traffic_policy is TrafficPolicy.LOCAL, affinity,
+              service.affinity_timeout if affinity else 0)
+    health_check = service.health_check_node_port \
+        if external_local and service.type is ServiceType.LOAD_BALANCER else 0
+    return tuple([_port_info(service, port, cluster_ip, health_check, shared) for port in service.ports])
+
+
+_Shared = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], bool, bool, bool, int]
+"""What every port of a service shares (:func:`family_service_ports`): external IPs, load-balancer VIPs, source
+ranges, external and internal Local policy, ClientIP affinity, its timeout. A tuple, not a dict by field name:
+built and read once per service port of a sync, the dict's keys cost ~3,000 instructions a port (callgrind)."""
 
 
 def _port_info(service: Service, port: ServicePort, cluster_ip: str, health_check: int,
-               shared: dict) -> ServicePortInfo:
+               shared: _Shared) -> ServicePortInfo:
     """One ServicePortInfo, built on a draft (:func:`~kubeproxy_sim.objects.bulk.draft_class`), as EndpointInfo.make
     builds an endpoint: the frozen ``__init__`` (seventeen fields by keyword, ``object.__setattr__`` each, then
     ``__post_init__``) costs ~40,000 instructions a port, and a large cluster has one per service port. Every field
     must be written here, the derived two as ``__post_init__`` writes them (tests/objects/test_draft_builders.py
     checks both)."""
+    external_ips, vips, source_ranges, external_local, internal_local, affinity, timeout = shared
     info = object.__new__(_SERVICE_PORT_INFO_DRAFT)
     info.namespace = service.namespace
     info.name = service.name
@@ -222,14 +228,14 @@ def _port_info(service: Service, port: ServicePort, cluster_ip: str, health_chec
     info.cluster_ip = cluster_ip
     info.port = port.port
     info.node_port = port.node_port
-    info.external_ips = shared["external_ips"]
-    info.load_balancer_vips = shared["load_balancer_vips"]
-    info.source_ranges = shared["source_ranges"]
+    info.external_ips = external_ips
+    info.load_balancer_vips = vips
+    info.source_ranges = source_ranges
     info.health_check_node_port = health_check
-    info.external_policy_local = shared["external_policy_local"]
-    info.internal_policy_local = shared["internal_policy_local"]
-    info.client_ip_affinity = shared["client_ip_affinity"]
-    info.affinity_timeout = shared["affinity_timeout"]
+    info.external_policy_local = external_local
+    info.internal_policy_local = internal_local
+    info.client_ip_affinity = affinity
+    info.affinity_timeout = timeout
     info.name_string = port_name_string(service.namespace, service.name, port.name)
     info.proto = port.protocol.value.lower()
     info.__class__ = ServicePortInfo
