@@ -15,7 +15,9 @@ before and after, and the fate of connections already open:
   datagram is then balanced again; with none left nothing is cleared (and a
   pod that still runs goes on answering);
 * new connections follow the new rules: REJECT when the service has no usable
-  endpoint, DROP where a Local policy has no local endpoint.
+  endpoint, DROP where a Local policy has no local endpoint or the source ranges
+  leave the client out (the cause the traces found, analysis.why); a refusal the
+  state before had alike is said unchanged.
 
 A port whose views cannot have changed (:func:`views_kept`) is not traced again:
 a change of two services in a cluster of 10,000 traces those two.
@@ -42,7 +44,8 @@ from kubeproxy_sim.analysis.exact import (
     reached_pods,
     service_views,
 )
-from kubeproxy_sim.analysis.nodes import NodeSet, client_pod_source
+from kubeproxy_sim.analysis.nodes import NodeSet, Source, client_pod_source
+from kubeproxy_sim.analysis.why import said_of_node
 from kubeproxy_sim.netfilter.model import Chain
 from kubeproxy_sim.netfilter.packet import parse_address
 from kubeproxy_sim.objects.bulk import collector_paused
@@ -304,9 +307,13 @@ def _fate(row: EndpointRow, later: EndpointRow | None, udp: bool, cleanup: bool,
                 "until the client times out or is reset")
 
 
-def new_connection_notes(views: Sequence[View]) -> tuple[str, ...]:
-    """Where new connections are refused after the change."""
+def new_connection_notes(views: Sequence[View], before: Sequence[View] = ()) -> tuple[str, ...]:
+    """Where new connections are refused after the change, each with the reason the view's traces gave (a DROP has
+    several: a Local policy, the source ranges, a DNAT onto a firewalled address), and said unchanged where the
+    same entry ended so before it (``before``: the views of the state before)."""
     notes = []
+    nodes = {entry.node for view in (*views, *before) for entry in view.entries}
+    was = _refused(before)
     for view in views:
         for entry in view.entries:
             if not entry.weight:  # a node the balancer does not send to: nothing new arrives there
@@ -316,12 +323,40 @@ def new_connection_notes(views: Sequence[View]) -> tuple[str, ...]:
                     continue
                 where = f"{view.kind} {view.destination} on {entry.node}: {share.verdict}"
                 own = sum((s.probability for s in entry.own_shares if s.verdict == share.verdict), Fraction(0))
+                same = was.get((view.kind, view.destination, entry.node, entry.source, share.verdict))
                 if own:
-                    notes.append(f"{where} ({own}) - " + ("the service has no usable endpoint" if share.verdict ==
-                                 "REJECT" else "no local endpoint for a Local policy (or a firewall rule)"))
+                    kept = ", unchanged" if same is not None and same[0] == own else ""
+                    notes.append(f"{where} ({own}{kept}) - {_refusal(view, entry.node, share.verdict, nodes)}")
                 if share.probability != own:  # the rest ends on a node its DNAT sent the connection on to
-                    notes.append(f"{where} ({share.probability - own}) - {_beyond(entry, share.verdict)}")
+                    rest = share.probability - own
+                    kept = ", unchanged" if same is not None and same[1] == rest else ""
+                    notes.append(f"{where} ({rest}{kept}) - {_beyond(entry, share.verdict)}")
     return tuple(dict.fromkeys(notes))
+
+
+def _refused(views: Sequence[View]) -> dict[tuple[str, str, str, Source, str], tuple[Fraction, Fraction]]:
+    """The refusals of new connections in one state, by view, entry and verdict: (the part the entry node's own
+    rules refuse, the part refused on a node its DNAT sent the connection on to); of entries that carry traffic."""
+    found = {}
+    for view in views:
+        for entry in view.entries:
+            if not entry.weight:
+                continue
+            for share in entry.shares:
+                if share.verdict in ("REJECT", "DROP"):
+                    own = sum((s.probability for s in entry.own_shares if s.verdict == share.verdict), Fraction(0))
+                    found[(view.kind, view.destination, entry.node, entry.source, share.verdict)] = (
+                        own, share.probability - own)
+    return found
+
+
+def _refusal(view: View, node: str, verdict: str, nodes: set[str]) -> str:
+    """Why the entry node's own rules refuse the view's connections: the view's note for that node that says so
+    (analysis.why, as its traces found it); a REJECT of a port's own rules is always its having no usable endpoint."""
+    if verdict == "REJECT":
+        return "the service has no usable endpoint"
+    said = [note for note in said_of_node(view.notes, node, nodes) if " drops " in f"{note} "]
+    return "; ".join(said) if said else f"dropped by node {node}'s rules"
 
 
 def _beyond(entry: Entry, verdict: str) -> str:
@@ -692,7 +727,7 @@ def _port_diff(key: PortKey, svc_b: ServicePortInfo | None, svc_a: ServicePortIn
     else:
         status = "unchanged"
     pods = dict(reached) | {r.endpoint: r.pod for r in (*rows_b, *(rows_a or ())) if r.pod}
-    notes = new_connection_notes(views_a)
+    notes = new_connection_notes(views_a, views_b)
     if svc_a is None:
         notes = ("the service port is gone: no rule catches its addresses any more; new connections are not "
                  "load-balanced (they go wherever the address routes, usually nowhere)",)

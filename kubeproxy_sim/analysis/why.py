@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -130,6 +130,25 @@ def merged_by_node(pairs: Iterable[tuple[str, str]]) -> list[str]:
         first.setdefault(key, note)
     return [first[key] if len(named) == 1 or "\0" not in key else _for_nodes(key, named)
             for key, named in nodes.items()]
+
+
+_NODES_NAMED = re.compile(r"(?<!\w)nodes? ((?:[\w.-]+, )*[\w.-]+)(?: and (\d+) more)?")
+"""The nodes a note names as :func:`merged_by_node` writes them: ``node N``, ``nodes A, B`` or ``nodes A, B, C, D
+and 3 more`` (:func:`_some`)."""
+
+
+def said_of_node(notes: Iterable[str], node: str, nodes: Collection[str]) -> list[str]:
+    """The notes of :func:`merged_by_node` that hold for ``node``, one of ``nodes`` (the cluster's): those naming it,
+    and those naming none of ``nodes`` (a reason of the Service's, the same wherever the packet enters; "this node"
+    names none); one naming other nodes only is theirs. A list cut short (``and 3 more``) may hide the node: its
+    note is kept."""
+    found = []
+    for note in notes:
+        named = [([n for n in m.group(1).split(", ") if n in nodes], m.group(2)) for m in _NODES_NAMED.finditer(note)]
+        named = [(names, more) for names, more in named if names]
+        if not named or any(node in names or more for names, more in named):
+            found.append(note)
+    return found
 
 
 def _for_nodes(key: str, named: Sequence[str]) -> str:
