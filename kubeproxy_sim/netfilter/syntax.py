@@ -2245,7 +2245,7 @@ class _Interpreter:
         one_string = flag in ONE_STRING_FLAGS  # (its '!' after it is its string: ``--comment !`` saved "!")
         if not one_string and pos < count and kinds[pos] == _BANG:
             return self.bang_value(flag)
-        if (one_string or flag in ANY_WORD_FLAGS) and pos < count and kinds[pos] != _VALUE:
+        if pos < count and kinds[pos] != _VALUE and (one_string or flag in ANY_WORD_FLAGS):
             # getopt: an option with a required argument takes the next word, whatever it looks like
             # (iptables-save leaves --comment -x unquoted: xtables_save_string quotes only odd characters)
             self.pos = pos + 1
