@@ -63,8 +63,9 @@ SPLIT_THRESHOLD = 2000
 
 HANDOVER_BYTES = 256 << 20
 """The shared mapping the child's rules come back through (virtual: only the pages written take memory; 16 MB
-at 10,000 services). Pickled there, they are read in place: through the pipe they were copied twice more and
-crossed it 64 KB at a time, 0.02-0.03 s at 10,000 services. Rules that do not fit take the pipe."""
+at 10,000 services): its chain names, then its rendered chains in chunks (_Placed) and the rest pickled. Read
+in place: through the pipe they were copied twice more and crossed it 64 KB at a time, 0.02-0.03 s at 10,000
+services. Rules that do not fit take the pipe."""
 
 PARENT_SHARE = 0.51
 """The part of the services (in name order) the parent takes: a little more than half, as the child then
