@@ -261,10 +261,6 @@ def all_service_ports(cluster: Cluster, config: ProxyConfig) -> list[ServicePort
     return result
 
 
-def _slice_family(address_type: AddressType, ipv6: bool) -> bool:
-    return address_type is (AddressType.IPV6 if ipv6 else AddressType.IPV4)
-
-
 def endpoints_map(slices: Iterable[EndpointSlice], config: ProxyConfig) -> dict[PortKey, tuple[EndpointInfo, ...]]:
     """Merge EndpointSlices into per-service-port endpoint lists sorted by ``ip:port`` text.
 
@@ -275,17 +271,19 @@ def endpoints_map(slices: Iterable[EndpointSlice], config: ProxyConfig) -> dict[
     random; the loader warns of it, see ``objects.overlap``).
     """
     ipv6 = config.ipv6
+    family = AddressType.IPV6 if ipv6 else AddressType.IPV4  # a slice of another family is not this proxier's
     merged: dict[PortKey, dict[str, EndpointInfo]] = {}
     for eps in sorted(slices, key=_SLICE_ORDER):
-        if not eps.service_name or not _slice_family(eps.address_type, ipv6) or not watched_by_kube_proxy(eps.labels):
+        if not eps.service_name or eps.address_type is not family or not watched_by_kube_proxy(eps.labels):
             continue
         for port in eps.ports:
             if not port.port:
                 continue
             key = (eps.namespace, eps.service_name, port.name or "", port.protocol)
             _add_endpoints(merged.setdefault(key, {}), eps, port.port, config.node_name, ipv6)
-    # (sorted by the texts alone, which are the keys: sorting the items compared tuples)
-    return {key: tuple([found[text] for text in sorted(found)]) for key, found in merged.items() if found}
+    # (sorted by the texts alone, which are the keys: sorting the items compared tuples; each text's endpoint
+    # read by map's C loop, not a comprehension's: ~1,000 instructions less a port of 10 endpoints, callgrind)
+    return {key: tuple(map(found.__getitem__, sorted(found))) for key, found in merged.items() if found}
 
 
 _SLICE_ORDER = attrgetter("namespace", "service_name", "name")
@@ -305,12 +303,13 @@ def _add_endpoints(found: dict[str, EndpointInfo], eps: EndpointSlice, port: int
     suffix = f"]:{port}" if ipv6 else f":{port}"
     local = bool(node_name)
     for ep in eps.endpoints:
-        if not ep.addresses:
+        addresses = ep.addresses
+        if not addresses:
             continue
-        ip = ep.addresses[0]
+        ip = addresses[0]
         text = f"[{ip}{suffix}" if ipv6 else ip + suffix
         cond = ep.conditions
-        terminating = bool(cond.terminating)
+        terminating = cond.terminating is True  # (bool() without its call: a condition is True, False or None)
         if terminating and text in found:
             continue
         ready = cond.ready
