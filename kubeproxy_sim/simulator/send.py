@@ -151,6 +151,9 @@ class SendResult:
     destination_note: str | None = field(default=None, compare=False, repr=False)
     """What the client's kernel made of the destination given (0.0.0.0: its own host, :func:`unspecified_note`),
     said first on every row by :func:`with_destination_note` once the rows have their own words."""
+    target: Target | None = field(default=None, compare=False, repr=False)
+    """The destination as the client's lookup gave it (its addresses and port; None: netns send's), for words
+    about where the connections went (send's note on a port no Service at the address defines)."""
     source_shown: str | None = field(default=None, compare=False, repr=False)
     """How words name the source when that differs from ``source`` (the JSON's stable key): never for send, whose
     rows and head name an endpoint no Pod object owns by its key, as the JSON does; netns send's may
@@ -917,7 +920,8 @@ def send(sim: Simulator, source: str, destination: str, *, proto: str = "tcp", c
     pods = {(p.key, p.ip): p.pod_object for p in sim.topology.pods}
     delivered = tuple(dataclasses.replace(d, pod_object=pods.get((d.pod, d.ip))) for d in result.delivered)
     if not ping:
-        return dataclasses.replace(result, delivered=delivered, evidence=evidence, destination_note=target.note)
+        return dataclasses.replace(result, delivered=delivered, evidence=evidence, destination_note=target.note,
+                                   target=target)
     # ping(8) pings the one address its lookup gave first: the JSON's ping is that one's, each row's words its own
     pinged = sent[0][0]
     first = dataclasses.replace(ping_target(sim, pinged), resolved=(pinged, *(a for a in target.addresses
