@@ -18,7 +18,7 @@ import os
 import re
 import stat
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -28,6 +28,7 @@ from kubeproxy_sim.cli.builtin_names import plain_name
 from kubeproxy_sim.cli.parsers import Parser
 from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, cannot_read, literal
 from kubeproxy_sim.objects.model import Cluster, IPFamily, Node
+from kubeproxy_sim.objects.values import value_class
 from kubeproxy_sim.proxier.config import DEFAULT_NODE_NAME, DetectLocalMode, ProxyConfig
 
 if TYPE_CHECKING:  # the model is imported by the commands that build rules, not at start-up
@@ -252,7 +253,7 @@ def idle_with_dump(args: argparse.Namespace, *, used: Sequence[str] = (),
                        severity=Severity.WARNING)]
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Inputs:
     """What a command reads: the objects, the node's kube-proxy config, and every message about them."""
 
@@ -1153,7 +1154,7 @@ def with_overrides(config: ProxyConfig, **changes: object) -> ProxyConfig:
     return dataclasses.replace(config, **changes)  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class NodeRules:
     """One node's whole nat and filter tables, generated from the objects, and what they came from."""
 

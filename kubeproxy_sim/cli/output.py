@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TextIO
 
+from kubeproxy_sim.objects.values import value_class
+
 if TYPE_CHECKING:
     import threading
 
@@ -126,7 +128,7 @@ def visible_len(text: str) -> int:
     return len(ANSI.sub("", text))
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Console:
     """Where output goes and what it may use there: colour and box-drawing characters."""
 
@@ -483,7 +485,7 @@ def refuse_nothing_read(inputs: Inputs, command: str) -> None:
 # --------------------------------------------------------------------------- tables
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Column:
     """A table column: its header, alignment, and a function choosing a cell's styles from its text."""
 
@@ -520,7 +522,7 @@ def _table_line(values: Sequence[str], widths: Sequence[int], cols: Sequence[Col
 # --------------------------------------------------------------------------- trees
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class TreeNode:
     """A node of a tree :func:`render_tree` draws: its label, painted with ``styles``, and the nodes under it."""
 
@@ -529,7 +531,7 @@ class TreeNode:
     styles: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class TreeChars:
     """The four prefixes of a tree: a child, the last child, under a child, under the last child."""
 

@@ -28,6 +28,7 @@ from kubeproxy_sim.errors import Diagnostic, InputError
 from kubeproxy_sim.netfilter.compile_types import Check, IndexKey, Kind, NatRange, PathStep
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Rule, Table, Target
 from kubeproxy_sim.netfilter.syntax import jump_target
+from kubeproxy_sim.objects.values import value_class
 
 INDEX_MIN_RULES = 16
 _Node = TypeVar("_Node")
@@ -123,7 +124,7 @@ class CompiledChain:
         return self.index.get(key, self.rest)
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class CompiledRuleset:
     """Tables by name, each a dict of chains by name; ``family`` is 4 or 6."""
 

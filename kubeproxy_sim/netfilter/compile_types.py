@@ -16,12 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from kubeproxy_sim.objects.values import value_class
+
 Check = Callable[[object], object]
 # A check made in a loop binds the loop's values through a lambda's default arguments; mypy
 # cannot type such a lambda against Check (python/mypy#15459), hence "ignore[misc]  # mypy#15459".
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Doubt:
     """An answer that depends on something unknown: ``assume`` is the answer used."""
 
@@ -73,7 +75,7 @@ class Kind(IntEnum):
 TERMINAL_NAT = frozenset({Kind.DNAT, Kind.SNAT, Kind.MASQUERADE, Kind.REDIRECT})
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class NatRange:
     """``--to-destination``/``--to-source``: an address range and a port range (None: unchanged)."""
 
@@ -92,7 +94,7 @@ class NatRange:
     SNAT neither keeps a source already in its range nor reuses an earlier connection's mapping."""
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class PathStep:
     """A rule the packet matched; ``line`` is its line in the dump (None for a rule not read from one)."""
 

@@ -77,6 +77,7 @@ from kubeproxy_sim.netfilter.packet import (
     parse_address,
     parse_network,
 )
+from kubeproxy_sim.objects.values import value_class
 
 ACCEPT, DROP, REJECT = "ACCEPT", "DROP", "REJECT"
 ROUTING = PseudoRule("", "", 0, "routing decision")
@@ -139,7 +140,7 @@ TCP_FLAGS_NEW = frozenset({"SYN"})
 TCP_FLAGS_LATER = frozenset({"ACK"})
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class NodeContext:
     """What the node knows that the rules do not say.
 
@@ -290,7 +291,7 @@ def zeronet(value: int) -> bool:
     return value == 0
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class SpecialRange:
     """Addresses the kernel treats apart from unicast ones, so that no machine of a network has one: neither a pod,
     a node nor a client out there (:data:`SPECIAL_RANGES`)."""
@@ -1331,7 +1332,7 @@ def _side(b: Branch, snat: bool) -> tuple[int, int | None]:
     return (b.src, b.sport) if snat else (b.dst, b.dport)
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Finished:
     """One branch at the end of its walk."""
 
@@ -1366,7 +1367,7 @@ MEMO_LIMIT = 1 << 16  # entries per pipeline before the memo starts afresh (boun
 EFFECT_KINDS = frozenset({*TERMINAL_NAT, Kind.MARK, Kind.CONNMARK, Kind.NOTRACK, Kind.CT_ZONE})
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Replay:
     """One way a memoised pipeline ends, relative to the branch that entered it.
 

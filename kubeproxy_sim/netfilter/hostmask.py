@@ -29,7 +29,8 @@ re-checked against this machine's tools by tests/kernel/test_restore_parity.py).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from kubeproxy_sim.objects.values import value_class
 
 BLANKS_C = " \t\n\v\f\r"  # isspace() in the C locale
 C_NUMBER = re.compile(rf"[{BLANKS_C}]*\+?(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))")
@@ -52,7 +53,7 @@ V6_MASK_EXPECTED = "a mask length 0-128 or an IPv6 mask such as ffff:ffff::"
 NAME_MASK_EXPECTED = "a mask length (0-32 in IPv4, 0-128 in IPv6) or a mask such as 255.255.0.0 or ffff:ffff::"
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class HostNetwork:
     """One item read: its family (4 or 6), the host with the mask applied, and the mask."""
 
@@ -69,14 +70,14 @@ class HostNetwork:
         return f"{address_text(self.family, self.network)}/{address_text(self.family, self.mask)}"
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class HostName:
     """An item iptables would resolve (a host or network name, with its mask as written): kept as written."""
 
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class HostRefusal:
     """Why iptables-restore refuses an item, in its words, and what it expects instead."""
 

@@ -17,6 +17,7 @@ from itertools import repeat
 from typing import Any
 
 from kubeproxy_sim.objects.bulk import draft_class, slot_setters
+from kubeproxy_sim.objects.values import value_class
 
 BUILTIN_CHAINS: dict[str, tuple[str, ...]] = {
     "raw": ("PREROUTING", "OUTPUT"),
@@ -27,7 +28,7 @@ BUILTIN_CHAINS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Option:
     """One option of a rule as written, e.g. ``! -s 10.0.0.0/8`` or ``--dport 80``.
 
@@ -64,7 +65,7 @@ class Option:
         return option
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Target:
     """The verdict or jump of a rule and its options (``-j DNAT --to-destination ...``)."""
 
@@ -87,7 +88,7 @@ class Target:
         return target
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class RuleSpec:
     """The typed view of a rule: options in written order, then the target (None: no target)."""
 
@@ -110,7 +111,7 @@ class RuleSpec:
         return tuple(o for o in self.options if o.module == module and o.flag != "-m")
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Rule:
     """``-A chain spec``; ``line`` is where it was read (0 when generated)."""
 
@@ -294,7 +295,7 @@ _CHAIN_SET = slot_setters(Chain, "name policy counters _rules _specs _lines line
 _CHAIN_DRAFT: Any = draft_class(Chain)
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Table:
     """One ``*table ... COMMIT`` block.
 
@@ -324,7 +325,7 @@ class Table:
             yield from chain.rules
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Ruleset:
     """The tables of one address family, in the order they were written."""
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from kubeproxy_sim.netfilter.hostmask import (
     address_text,
@@ -33,6 +32,7 @@ from kubeproxy_sim.netfilter.hostmask import (
     plen_mask,
     zone_named,
 )
+from kubeproxy_sim.objects.values import value_class
 
 MASK = 0xFFFFFFFF
 JHASH_INITVAL = 0xDEADBEEF
@@ -151,7 +151,7 @@ IPV4_TEXT = rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}"  # (unrolled: quicker to 
 _INET_PTON4 = re.compile(IPV4_TEXT)
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class NatTo:
     """A ``--to-destination``/``--to-source`` value as libxt_NAT's parse_to reads it: the addresses (None: the value
     names only ports, ``:80``) and the ports' text after the colon (None: no colon), which the parser reads."""

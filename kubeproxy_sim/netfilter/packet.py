@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from functools import lru_cache
 
@@ -19,6 +19,7 @@ import netaddr
 from kubeproxy_sim.netfilter.hostmask import HostName, HostRefusal, read_host
 from kubeproxy_sim.objects.addr import ipv6_text
 from kubeproxy_sim.objects.netaddr_safe import NETADDR_ERRORS, drop_tracebacks
+from kubeproxy_sim.objects.values import value_class
 
 V4_BITS = 32
 V6_BITS = 128
@@ -266,7 +267,7 @@ def loopback_source(family: int) -> int:
     return 0x7F000001 if family == 4 else 1
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Packet:
     """The first packet of a connection (unless ``ctstate`` says otherwise).
 

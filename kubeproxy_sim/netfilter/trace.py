@@ -24,7 +24,6 @@ chains the packet enters.
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
 from fractions import Fraction
 from math import gcd
 from operator import attrgetter
@@ -37,12 +36,13 @@ from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Ruleset
 from kubeproxy_sim.netfilter.packet import ICMP_PROTOS, CtState, Packet, split_endpoint
 from kubeproxy_sim.netfilter.tracekey import TraceKeys, Unkeyable
 from kubeproxy_sim.objects.bulk import draft_class
+from kubeproxy_sim.objects.values import value_class
 
 __all__ = ["FirstPacketOutcome", "Hook", "NodeContext", "Outcome", "PathStep", "TraceResult", "Tracer", "Uncertainty",
            "exact_fraction", "exact_text", "no_connection_note", "packet_head", "render_text", "trace"]
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Hook:
     """A built-in chain the packet passed (a netfilter hook of a table), in the order met: the verdict it left with
     (ACCEPT, DROP, REJECT), whether the chain's policy gave it (``policy``: no rule of it, or of a chain it jumped
@@ -59,7 +59,7 @@ class Hook:
         return {"table": self.table, "chain": self.chain, "verdict": self.verdict, "policy": self.policy}
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Outcome:
     """One way the packet ends: DNAT (to ``destination``), ACCEPT, DROP or REJECT. ``hooks``: every built-in
     chain its path passed (see :class:`Hook`); empty when not known (an outcome built by hand)."""
@@ -82,7 +82,7 @@ class Outcome:
         return dst, dport
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class FirstPacketOutcome(Outcome):
     """A later packet's outcome that its connection's first packet decided: that packet was dropped or
     rejected, so no connection exists (:func:`~kubeproxy_sim.netfilter.established.trace_later`); ``path`` is
@@ -136,14 +136,14 @@ def empty_chains_entered(ruleset: Ruleset, outcome: Outcome) -> list[tuple[PathS
     return found
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Uncertainty:
     line: int | None
     rule: str
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class TraceResult:
     packet: Packet
     origin: str  # "local" (generated on the node) or "remote"

@@ -42,6 +42,7 @@ from kubeproxy_sim.netfilter.compile_targets import nat_reads
 from kubeproxy_sim.netfilter.evaluate import Env, martian_source
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS
 from kubeproxy_sim.netfilter.packet import Packet, loopback, parse_address
+from kubeproxy_sim.objects.values import value_class
 
 # Every field of a Packet that the key holds as it is; the source address and port are treated apart,
 # and the family is the tracer's own. A test checks that this covers every field of Packet.
@@ -102,7 +103,7 @@ class SourceTests:
             self.types = True
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Destination:
     """The source tests a trace to one destination can meet, beyond or besides the global ones."""
 

@@ -21,9 +21,9 @@ from __future__ import annotations
 import _socket as socket  # socket.py's C half, whose inet_pton/ntop it re-exports: not its enums' 13M instructions
 import ipaddress  # RFC 5952 text as Go prints it (::102:304), where inet_ntop and netaddr write ::1.2.3.4
 import re
-from dataclasses import dataclass
 
 from kubeproxy_sim.objects.model import IPFamily
+from kubeproxy_sim.objects.values import value_class
 
 PLAIN_IPV4 = r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 r"""A dotted quad in canonical form (no leading zeros): the overwhelmingly common case. ASCII digits only: a
@@ -60,7 +60,7 @@ is_plain_ipv4 = _pton_plain_ipv4 if PTON_IS_STRICT else _regex_plain_ipv4
 """True for a canonical dotted quad; inet_pton in C is three times faster than the regex, when strict."""
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class ParsedIP:
     """A parsed address: its canonical text, its family, and whether the input was a legacy form."""
 
@@ -269,7 +269,7 @@ def canonical_ip(text: object) -> str | None:
     return parsed.text if parsed else None
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class ParsedCIDR:
     text: str  # network address (host bits cleared) / prefix length, as Go's IPNet.String() writes it
     family: IPFamily

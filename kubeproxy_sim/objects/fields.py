@@ -17,15 +17,16 @@ key is walked again (:func:`_walk`), and only then are the names and the paths m
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from kubeproxy_sim.objects.report import Report
+from kubeproxy_sim.objects.values import value_class
 
 Plan = tuple[tuple[str, frozenset[str], "Plan"], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Schema:
     """The fields of one mapping; ``children``: the fields that are themselves checked (a mapping, or a list of
     mappings, each with its own Schema). ``plan``: the children as (key, its known set, its own plan), the form

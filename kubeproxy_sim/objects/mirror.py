@@ -28,7 +28,7 @@ so output is reproducible.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 
 from kubeproxy_sim.objects.model import (
     AddressType,
@@ -42,6 +42,7 @@ from kubeproxy_sim.objects.model import (
     Service,
 )
 from kubeproxy_sim.objects.subset_order import CORE, port_hash, subset_hash
+from kubeproxy_sim.objects.values import value_class
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
@@ -56,7 +57,7 @@ _READY = EndpointConditions(ready=True)
 _NOT_READY = EndpointConditions(ready=False)
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class EndpointsAddress:
     ip: str  # canonical
     family: IPFamily
@@ -74,7 +75,7 @@ class EndpointsAddress:
         return self.written or self.ip
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class EndpointsPort:
     name: str
     port: int
@@ -82,14 +83,14 @@ class EndpointsPort:
     app_protocol: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class EndpointsSubset:
     addresses: tuple[EndpointsAddress, ...] = ()
     not_ready_addresses: tuple[EndpointsAddress, ...] = ()
     ports: tuple[EndpointsPort, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Endpoints:
     """A v1 Endpoints object, decoded; it never reaches the Cluster itself, only its mirrored slices."""
 
@@ -106,7 +107,7 @@ class Endpoints:
         return f"{self.namespace}/{self.name}"
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class MirrorResult:
     slices: tuple[EndpointSlice, ...] = ()
     skipped_reason: str | None = None  # why nothing was mirrored, when that was a decision

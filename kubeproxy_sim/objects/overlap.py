@@ -22,7 +22,6 @@ all but one are dropped: :func:`repeated_addresses` names the one kept.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 
 from kubeproxy_sim.errors import Diagnostic, Severity
 from kubeproxy_sim.objects.model import (
@@ -35,11 +34,12 @@ from kubeproxy_sim.objects.model import (
     watched_by_kube_proxy,
 )
 from kubeproxy_sim.objects.report import joined
+from kubeproxy_sim.objects.values import value_class
 
 _PortKey = tuple[str, Protocol, int]  # (port name, protocol, port number): with the address, one endpoint
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class _Copy:
     """One copy of an endpoint, and what kube-proxy reads of it as (field, value) pairs. ``name``: what messages
     call the copy (its slice's name; within one slice, its ``endpoints[i]``)."""

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from kubeproxy_sim.errors import SHOWN_CHARS, Diagnostic, Severity, quoted, shortened
+from kubeproxy_sim.objects.values import value_class
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class WrittenNumber:
     """A number no field can take, kept as the manifest wrote it: JSON's ``1e400`` (past a 64-bit float, which
     Python reads as inf) and YAML's ``.inf``, ``-.inf`` and ``.nan``. Messages then name it as written, not as

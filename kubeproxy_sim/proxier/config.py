@@ -6,10 +6,10 @@ Field names follow KubeProxyConfiguration and kube-proxy's flags.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 
 from kubeproxy_sim.objects.model import IPFamily
+from kubeproxy_sim.objects.values import value_class
 
 DEFAULT_NODE_NAME = "node1"
 
@@ -21,7 +21,7 @@ class DetectLocalMode(StrEnum):
     INTERFACE_NAME_PREFIX = "InterfaceNamePrefix"
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class ProxyConfig:
     """One node's kube-proxy, iptables mode, one IP family.
 

@@ -10,11 +10,11 @@ draining node keeps serving until nothing at all is left.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from kubeproxy_sim.objects.bulk import draft_class
+from kubeproxy_sim.objects.values import value_class
 from kubeproxy_sim.proxier.state import EndpointInfo, ServicePortInfo
 
 
@@ -24,7 +24,7 @@ class TopologyMode(StrEnum):
     PREFER_SAME_NODE = "PreferSameNode"
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Categorized:
     """The endpoint sets of one service port (``has_any``: usable endpoints exist anywhere)."""
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kubeproxy_sim.objects.addr import ParsedCIDR, parse_cidr
+from kubeproxy_sim.objects.values import value_class
 from kubeproxy_sim.proxier.config import DetectLocalMode, ProxyConfig
 from kubeproxy_sim.proxier.state import is_ipv6_text
 
@@ -28,7 +29,7 @@ IPV4_LOOPBACK = "127.0.0.1"
 IPV6_LOOPBACK = "::1"
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class LocalDetector:
     """Match text for "from a pod on this node" and its negation (e.g. ``-s 10.0.0.0/8``)."""
 
@@ -36,7 +37,7 @@ class LocalDetector:
     if_not_local: str
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class NodePortDestinations:
     """Where NodePorts are accepted: any local address (``match_all``) or the listed node IPs."""
 
@@ -45,7 +46,7 @@ class NodePortDestinations:
     contains_ipv4_loopback: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class SyncContext:
     """Derived, read-only settings of one sync."""
 
