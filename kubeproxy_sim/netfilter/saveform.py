@@ -27,7 +27,6 @@ import math
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from itertools import accumulate
 from operator import attrgetter, itemgetter
 from typing import cast
@@ -52,6 +51,7 @@ from kubeproxy_sim.netfilter.protocols import saved_protocol
 from kubeproxy_sim.netfilter.syntax import HOLE, skeleton_spec, split_skeleton
 from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.netaddr_safe import NETADDR_ERRORS, drop_tracebacks, netaddr_address
+from kubeproxy_sim.objects.values import value_class
 
 FULL32 = 0xFFFFFFFF
 BUILTIN_ORDER = ("-s", "-d", "-i", "-o", "-p", "-f")
@@ -628,6 +628,16 @@ def _iprange(options: Options, ipv6: bool) -> Options:
     return _in_order(out, ("--src-range", "--dst-range"))
 
 
+def _cgroup(options: Options, ipv6: bool) -> Options:
+    """cgroup as libxt_cgroup saves it: --path (by xtables_save_string: SAVE_STRING_OPTIONS), --cgroup in decimal
+    (``0x10`` is 16: syntax.cgroup_classid)."""
+    out = []
+    for o in options:
+        number = syntax.cgroup_classid(o.args[0]) if o.flag == "--cgroup" and len(o.args) == 1 else None
+        out.append(_with(o, str(number)) if isinstance(number, int) else o)
+    return out
+
+
 MATCHES: dict[str, Normaliser] = {
     "limit": _limit,
     "tcp": _tcp,
@@ -652,6 +662,7 @@ MATCHES: dict[str, Normaliser] = {
     "tos": _tos,
     "dscp": _dscp,
     "devgroup": _devgroup,
+    "cgroup": _cgroup,
     "ecn": lambda options, ipv6: _ecn_match(options),  # (defined below: the ECN target's numbers too)
 }
 
@@ -904,11 +915,26 @@ def _ecn_target(name: str, options: Options, ipv6: bool) -> Options:
     return [given[flag] for flag in _ECN_ORDER if flag in given]
 
 
+def _queue_numbers(option: Option) -> Option:
+    """A --queue-num or --queue-balance in the decimal numbers libxt_NFQUEUE prints (``0x10`` is 16, ``1:`` is
+    1:65535, ``:2`` 0:2: syntax.nfqueue_number, nfqueue_balance); as written when it is none."""
+    if len(option.args) != 1:
+        return option
+    if option.flag == "--queue-num":
+        number = syntax.nfqueue_number(option.args[0])
+        return _with(option, str(number)) if isinstance(number, int) else option
+    if option.flag == "--queue-balance":
+        bounds = syntax.nfqueue_balance(option.args[0])
+        return _with(option, f"{bounds[0]}:{bounds[1]}") if isinstance(bounds, tuple) else option
+    return option
+
+
 def _nfqueue(name: str, options: Options, ipv6: bool) -> Options:
     """NFQUEUE as libxt_NFQUEUE saves it: --queue-balance, else --queue-num (0 when not given), then --queue-bypass
     and --queue-cpu-fanout (both -save v1.8.9: ``-j NFQUEUE --queue-bypass`` is saved ``--queue-num 0
-    --queue-bypass``, ``--queue-cpu-fanout --queue-balance 1:2`` ``--queue-balance 1:2 --queue-cpu-fanout``)."""
-    out = list(options)
+    --queue-bypass``, ``--queue-cpu-fanout --queue-balance 1:2`` ``--queue-balance 1:2 --queue-cpu-fanout``), the
+    queue numbers in decimal (:func:`_queue_numbers`)."""
+    out = [_queue_numbers(o) for o in options]
     if not any(o.flag in ("--queue-num", "--queue-balance") for o in out):
         out.insert(0, Option("--queue-num", ("0",), False, name))
     return _in_order(out, ("--queue-balance", "--queue-num", "--queue-bypass", "--queue-cpu-fanout"))
@@ -1449,7 +1475,7 @@ def to_save_form(ruleset: Ruleset) -> Ruleset:
 _NO_QUOTE = frozenset("_-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 # Values iptables-save prints with xtables_save_string; every other value is printed raw.
 SAVE_STRING_OPTIONS = frozenset({("comment", "--comment"), ("LOG", "--log-prefix"),
-                                 ("NFLOG", "--nflog-prefix"), ("nfacct", "--nfacct-name")})
+                                 ("NFLOG", "--nflog-prefix"), ("nfacct", "--nfacct-name"), ("cgroup", "--path")})
 # Values printed with plain printf, as they are, whatever their characters (libxt_recent's ``--name %s``): such a
 # line does not read back when the value has a blank.
 RAW_OPTIONS = frozenset({("recent", "--name")})
@@ -1589,7 +1615,7 @@ def save_rule_line(chain: str, rule: Rule) -> str:
     return f"-A {chain} {render_save_spec(rule.parsed) if text is None else text}".rstrip()
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class SavedChain:
     """A chain as iptables-save prints it: its declaration (name, policy, counters), then its rules' lines
     (``-A NAME ...``, without counters), with each rule's counters in ``rule_counters`` (None when no rule has
@@ -1602,7 +1628,7 @@ class SavedChain:
     rule_counters: tuple[tuple[int, int] | None, ...] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class SavedTable:
     name: str
     chains: tuple[SavedChain, ...]

@@ -247,7 +247,16 @@ filter OUTPUT 4 -m cgroup --path -j ACCEPT
 filter OUTPUT 4 -m cgroup --path "" -j ACCEPT
 filter OUTPUT 4 -m cgroup --cgroup x -j ACCEPT
 filter OUTPUT 4 -m cgroup --cgroup 4294967295 -j ACCEPT
-filter OUTPUT 4 -m cgroup --cgroup 4294967296 -j ACCEPT""".splitlines()))
+filter OUTPUT 4 -m cgroup --cgroup 4294967296 -j ACCEPT
+filter OUTPUT 4 -m cgroup --cgroup 0x10 -j ACCEPT
+filter OUTPUT 4 -m cgroup --path / -j ACCEPT
+filter OUTPUT 4 -m cgroup ! --path / -j ACCEPT
+filter INPUT 4 -j NFQUEUE --queue-balance 0x1:0x2
+filter INPUT 4 -j NFQUEUE --queue-balance 1:
+filter INPUT 4 -j NFQUEUE --queue-balance :2 --queue-bypass
+filter INPUT 4 -j NFQUEUE --queue-balance 010:011
+filter INPUT 4 -j NFQUEUE --queue-num 0x10
+filter INPUT 4 -j NFQUEUE --queue-num +3""".splitlines()))
 """Rules around the options' combinations: statistic's modes, ECN's and ttl's exclusive options, ECN's save
 forms, NFQUEUE's --fail-open (no option of v1.8.9's), its options together and its save form, CT's save form, a
 match that wants one of its options, ``!`` in odd places (the string of --comment, which takes any word), and a

@@ -176,7 +176,7 @@ def placed(table: str, chain: str, spec: RuleSpec, reach: frozenset[str] = froze
 
 
 def noisy(spec: RuleSpec, draw: st.DrawFn) -> str:
-    """Text for ``spec`` in the forms people (and old iptables) write: aliases, old negation, quotes, blanks."""
+    """Text for ``spec`` in the forms people write: aliases, quotes, blanks."""
     alias = {"-s": "--source", "-d": "--destination", "-p": "--protocol", "-i": "--in-interface",
              "-o": "--out-interface", "--sport": "--source-port", "--dport": "--destination-port",
              "--dports": "--destination-ports", "-m": "--match"}
@@ -185,10 +185,7 @@ def noisy(spec: RuleSpec, draw: st.DrawFn) -> str:
         flag = alias.get(o.flag, o.flag) if draw(st.booleans()) else o.flag
         values = [f'"{a}"' if draw(st.booleans()) and '"' not in a and "\\" not in a else syntax.quote(a)
                   for a in o.args]
-        if o.negated and o.module == "" and values and draw(st.booleans()):
-            words += [flag, "!", *values]  # -s ! 10.0.0.1
-        else:
-            words += (["!"] if o.negated else []) + [flag, *values]
+        words += (["!"] if o.negated else []) + [flag, *values]  # (not -s ! 10.0.0.1: gone from iptables 1.8.9)
     if spec.target is not None:
         words += [("--goto " if spec.target.goto else "--jump ") + syntax.quote(spec.target.name)]
         words += [syntax.render_option(o) for o in spec.target.options]

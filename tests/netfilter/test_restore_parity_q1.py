@@ -185,3 +185,21 @@ TCPMSS_NEGATED = [
 @pytest.mark.parametrize("case", TCPMSS_NEGATED, ids=lambda c: c.name)
 def test_tcpmss_after_a_negated_tcp_match_is_read_as_legacy_reads_it(case: Case) -> None:
     check_case(case)
+
+
+@pytest.mark.parametrize(("rule", "saved"), [
+    ("-j NFQUEUE --queue-balance 0x1:0x2", "-j NFQUEUE --queue-balance 1:2"),
+    ("-j NFQUEUE --queue-balance 1:", "-j NFQUEUE --queue-balance 1:65535"),
+    ("-j NFQUEUE --queue-balance :2 --queue-bypass", "-j NFQUEUE --queue-balance 0:2 --queue-bypass"),
+    ('-j NFQUEUE --queue-balance "1: 2"', "-j NFQUEUE --queue-balance 1:2"),
+    ("-j NFQUEUE --queue-num 0x10", "-j NFQUEUE --queue-num 16"),
+    ("-j NFQUEUE --queue-num 010", "-j NFQUEUE --queue-num 8"),
+    ("-m cgroup --path / -j ACCEPT", '-m cgroup --path "/" -j ACCEPT'),
+    ("-m cgroup ! --path / -j ACCEPT", '-m cgroup ! --path "/" -j ACCEPT'),
+    ("-m cgroup --path system -j ACCEPT", "-m cgroup --path system -j ACCEPT"),
+    ("-m cgroup --cgroup 0x10 -j ACCEPT", "-m cgroup --cgroup 16 -j ACCEPT"),
+])
+def test_queue_numbers_and_cgroup_values_are_saved_as_both_save_them(rule: str, saved: str) -> None:
+    """(iptables-save -c v1.8.9 after each restore: libxt_NFQUEUE and libxt_cgroup print decimal numbers,
+    libxt_cgroup the path by xtables_save_string)"""
+    assert f"[0:0] -A OUTPUT {saved}" in saved_lines(filter_with(f"-A OUTPUT {rule}"))

@@ -38,8 +38,8 @@ def test_options_belong_to_their_module() -> None:
     assert parsed.target is not None and parsed.target.name == "KUBE-SVC-XPGD46QRK7WJZT7O"
 
 
-def test_implicit_protocol_module_and_old_negation() -> None:
-    parsed = parse_spec("-p udp --dport 53 -s ! 10.0.0.0/8 -j ACCEPT")
+def test_implicit_protocol_module_and_negation() -> None:
+    parsed = parse_spec("-p udp --dport 53 ! -s 10.0.0.0/8 -j ACCEPT")
     assert Option("--dport", ("53",), False, "udp") in parsed.options
     assert Option("-s", ("10.0.0.0/8",), True, "") in parsed.options
     assert render_spec(parsed) == "-p udp --dport 53 ! -s 10.0.0.0/8 -j ACCEPT"
