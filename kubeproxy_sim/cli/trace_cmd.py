@@ -608,32 +608,18 @@ def empty_chain_notes(ruleset: Ruleset, result: TraceResult) -> list[str]:
 
 def unserved_port_notes(objects: tuple[Cluster, ProxyConfig], packet: Packet, result: TraceResult) -> list[str]:
     """Why a packet to a Service's address went through untranslated: the Services owning the address (as
-    cluster, external or load-balancer IP) define no port of its port and protocol. The trace alone reads as
-    a plain ACCEPT, where ``send`` to the same address fails: say which ports the address does answer on. Only
-    the Services holding the address are made into service ports (all of them took 0.23 s at 10,000)."""
-    from kubeproxy_sim.analysis.exact import CLUSTER_IP, EXTERNAL_IP
-    from kubeproxy_sim.analysis.targets import address_views
-    from kubeproxy_sim.proxier.state import all_service_ports
+    cluster, external or load-balancer IP) define no port of its port and protocol
+    (:func:`.send_cmd.port_owners`, whose words send gives too). The trace alone reads as a plain ACCEPT, where
+    ``send`` to the same address fails: say which ports the address does answer on."""
+    from kubeproxy_sim.cli.send_cmd import port_owners
 
     if any(o.verdict == "DNAT" for o in result.outcomes):
         return []
-    ip = packet.dst_text
-    cluster, config = objects
-    holding = tuple(s for s in cluster.services if ip in s.cluster_ips or ip in s.external_ips
-                    or any(ingress.ip == ip for ingress in s.load_balancer_ingress))
-    owners: dict[tuple[str, str], list[str]] = {}  # (role, ns/name) -> the ports it defines
-    for svc in all_service_ports(dataclasses.replace(cluster, services=holding), config):
-        for view in address_views(svc, ip):
-            role = {CLUSTER_IP: "the cluster IP", EXTERNAL_IP: "an external IP"}.get(view, "a load-balancer IP")
-            owners.setdefault((role, f"{svc.namespace}/{svc.name}"), []).append(f"{svc.port}/{svc.protocol.value}")
-            if svc.port == packet.dport and svc.proto == packet.proto:
-                return []  # a port of it is the packet's: its rules decided
-    if not owners:
+    whose = port_owners(*objects, packet.dst_text, packet.dport, packet.proto)
+    if whose is None:
         return []
-    whose = ", and ".join(f"{role} of {key}, which defines {', '.join(ports)}" for (role, key), ports in owners.items())
     what = packet.proto.upper() if packet.dport is None else f"{packet.dport}/{packet.proto.upper()}"
-    return [f"{ip} is {whose}; no rule matches {what}, so the packet leaves the "
-            "tables untranslated"]
+    return [f"{packet.dst_text} is {whose}; no rule matches {what}, so the packet leaves the tables untranslated"]
 
 
 # --------------------------------------------------------------------------- text

@@ -158,20 +158,19 @@ def _family(state: dict[str, Any]) -> int:
 def resolve_source(state: dict[str, Any], text: str) -> Source:
     """pod/NS/NAME, node/NAME, external, external:IP or an address of a pod, node or client, as ``send`` takes
     them (:func:`.simulator.send.parse_source`): the spellings of its output too (``NS/NAME``, ``external/IP``),
-    and an endpoint no Pod object owns by its key or the name its rows show (``NS/ADDRESS``, marked or not)."""
+    and an endpoint no Pod object owns by its key (the name its rows show, marked or not) or ``NS/ADDRESS``."""
     check_source_form(text)
     given, text = text, source_spelled(text)
     if text.startswith("pod/"):
         found = _pod_named(state, text[4:])
         if found is None:
-            shown = sorted(_pod_shown(p["key"], ip, p) for ip, p in state["pods"].items()
+            shown = sorted(p["key"] for p in state["pods"].values()
                            if not p["host_network"] and not p["key"].startswith("client/"))
             raise _bad(given, "--from", "no such pod; expected pod/NAMESPACE/NAME of a pod of this cluster "
                        f"({one_of(text[4:], shown, 'pods')})")
         ip, pod = found
         label = f"pod/{pod['key']}"  # (the JSON's stable key, as send's)
-        return Source(label, pod["netns"], bind=ip if pod.get("pooled") else None, pod=ip,  # a pool: many addresses
-                      shown=f"pod/{_pod_shown(pod['key'], ip, pod)}")
+        return Source(label, pod["netns"], bind=ip if pod.get("pooled") else None, pod=ip)  # a pool: many addresses
     if text.startswith("node/"):
         node = state["nodes"].get(text[5:])
         if node is None:
@@ -188,15 +187,19 @@ def resolve_source(state: dict[str, Any], text: str) -> Source:
 
 
 def _pod_named(state: dict[str, Any], name: str) -> tuple[str, dict[str, Any]] | None:
-    """(address, record) of the pod ``--from pod/NAME`` names, as ``send``'s :meth:`.topology.Topology.pod_named`
-    finds it: by its key, else an endpoint address no Pod object owns by the name send's rows show it under
-    (``NS/ADDRESS``, the address in any spelling, with or without the mark). A state written before ``netns up``
-    recorded ``pod_object`` takes a made-up key's address too (its key says it is made up)."""
+    """(address, record) of the pod ``--from pod/NAME`` names, as ``send``'s :func:`.simulator.send.pod_named`
+    finds it: by its key, an endpoint no Pod object owns by its key with the mark send's rows put after it, else
+    such an endpoint by ``NS/ADDRESS`` (the address in any spelling, with or without the mark). A state written
+    before ``netns up`` recorded ``pod_object`` takes a made-up key's address too (its key says it is made up)."""
     from kubeproxy_sim.simulator.topology import NO_POD_MARK
 
     found = next(((ip, p) for ip, p in state["pods"].items() if p["key"] == name), None)
     if found is not None:
         return found
+    marked = next(((ip, p) for ip, p in state["pods"].items() if name.endswith(NO_POD_MARK)
+                   and p["key"] == name.removesuffix(NO_POD_MARK) and _endpoint(ip, p)), None)
+    if marked is not None:
+        return marked
     namespace, _, rest = name.removesuffix(NO_POD_MARK).partition("/")
     if not is_address(rest):
         return None
@@ -204,17 +207,18 @@ def _pod_named(state: dict[str, Any], name: str) -> tuple[str, dict[str, Any]] |
     pod = state["pods"].get(ip)
     if pod is None or pod["host_network"] or pod["key"].partition("/")[0] != namespace:
         return None
-    endpoint = pod.get("pod_object") is False or (pod.get("pod_object") is None and
-                                                  _pod_shown(pod["key"], ip, pod) != pod["key"])
-    return (ip, pod) if endpoint else None
+    return (ip, pod) if _endpoint(ip, pod) else None
 
 
-def _pod_shown(key: str, ip: str, pod: dict[str, Any]) -> str:
-    """The name ``send``'s rows show a pod under (:func:`.topology.pod_name_shown`): a Pod object's key, an
-    endpoint's made-up key (``NS/ep-10-244-1-10``) as ``NS/ADDRESS``."""
-    from kubeproxy_sim.simulator.topology import endpoint_shown
+def _endpoint(ip: str, pod: dict[str, Any]) -> bool:
+    """Whether the pod record at ``ip`` is an endpoint no Pod object owns: its ``pod_object`` false, or, in a state
+    written before ``netns up`` recorded it, a key made up from its address."""
+    from kubeproxy_sim.simulator.topology import endpoint_owner_key
 
-    return key if pod.get("pod_object") is True else endpoint_shown(key, ip)
+    if pod.get("pod_object") is None:
+        namespace = pod["key"].partition("/")[0]
+        return pod["key"] == endpoint_owner_key(namespace, ip, None)
+    return pod["pod_object"] is False
 
 
 def _source_by_address(state: dict[str, Any], text: str) -> Source:
@@ -224,8 +228,7 @@ def _source_by_address(state: dict[str, Any], text: str) -> Source:
         return Source(ip, state["clients"][ip])
     pod = state["pods"].get(ip)
     if pod is not None and not pod["host_network"]:
-        return Source(f"pod/{pod['key']}", pod["netns"], bind=ip if pod.get("pooled") else None, pod=ip,
-                      shown=f"pod/{_pod_shown(pod['key'], ip, pod)}")
+        return Source(f"pod/{pod['key']}", pod["netns"], bind=ip if pod.get("pooled") else None, pod=ip)
     for name, node in state["nodes"].items():
         if ip in node["addresses"]:
             return Source(f"node/{name}", node["netns"], bind=ip)

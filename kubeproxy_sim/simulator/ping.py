@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kubeproxy_sim.netfilter.packet import loopback, parse_address
-from kubeproxy_sim.simulator.topology import endpoint_shown
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -85,9 +84,10 @@ def ping_target(sim: Simulator, address: str) -> PingTarget:
                           "a loopback address never leaves the client's own host, whose kernel answers the echo")
     pod = sim.pod_at.get(value)
     if pod is not None:
-        # (an endpoint no Pod object has is named as send's text rows name it: its targetRef's Pod, or NS/ADDRESS)
+        # (an endpoint no Pod object has is named as send's rows name it, by its key: its targetRef's Pod, or
+        # NS/ep-ADDRESS)
         who, what = (f"pod {pod.key}", "") if pod.pod_object else \
-            (f"endpoint {endpoint_shown(pod.key, pod.ip)}", " (an EndpointSlice's, no Pod object read)")
+            (f"endpoint {pod.key}", " (an EndpointSlice's, no Pod object read)")
         return PingTarget(address, "pod", pod.key, f"{who}'s address {address}",
                           f"{address} is {who}'s own address{what}: the pod's kernel answers the echo request "
                           f"itself (no container has to listen), {REACHED}")

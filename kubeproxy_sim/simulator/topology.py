@@ -70,7 +70,7 @@ class SimPod:
 
 NO_POD_MARK = "*"
 """What send's table puts after an endpoint no Pod object owns (the send command's ``NO_POD``), taken after the
-name in ``--from pod/NS/ADDRESS*`` too, so that a row's name can be copied as it is."""
+name in ``--from pod/NS/NAME*`` too, so that a row's name can be copied as it is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +107,10 @@ class Topology:
         return next((p for p in self.pods if p.key == key), None)
 
     def pod_named(self, name: str) -> SimPod | None:
-        """The workload ``--from pod/NAME`` names: by its key, or by the name send's rows show it under
-        (:func:`pod_name_shown`: ``NS/ADDRESS`` for an endpoint address no Pod object owns, the address as any
-        of its spellings, with or without the ``*`` mark the table puts after it)."""
+        """The workload ``--from pod/NAME`` names: by its key (the name send's rows and JSON show it under), or an
+        endpoint address no Pod object owns by ``NS/ADDRESS`` (the name send's text showed before u-walk 1), the
+        address as any of its spellings, with or without the ``*`` mark the table puts after it (send's
+        ``pod_named`` takes a marked key)."""
         found = self.pod(name)
         if found is not None:
             return found
@@ -534,20 +535,6 @@ def endpoint_owner_key(namespace: str, address: str, target_ref: tuple[str, str,
     if target_ref and target_ref[0] == "Pod":
         return f"{target_ref[1] or namespace}/{target_ref[2]}"
     return f"{namespace}/ep-{address.replace('.', '-').replace(':', '-')}"
-
-
-def pod_name_shown(pod: SimPod) -> str:
-    """The name a workload is shown under in send's rows and errors (without the table's mark): a Pod object's
-    key, else :func:`endpoint_shown`'s."""
-    return pod.key if pod.pod_object else endpoint_shown(pod.key, pod.ip)
-
-
-def endpoint_shown(key: str, address: str) -> str:
-    """How words name an endpoint address no Pod object owns (its key :func:`endpoint_owner_key`'s): by its
-    targetRef's Pod, else, its key made up from the address (``NS/ep-10-244-1-10``, which reads like a Pod's name),
-    as ``NS/ADDRESS``; send's rows and notes alike."""
-    namespace = key.partition("/")[0]
-    return f"{namespace}/{address}" if key == endpoint_owner_key(namespace, address, None) else key
 
 
 def build_topology(cluster: Cluster, base: ProxyConfig, *,

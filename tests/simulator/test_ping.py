@@ -374,7 +374,7 @@ def test_an_endpoint_without_a_pod_is_named_in_notes_as_in_rows(capsys: pytest.C
                  "icmp", "--count", "1"]) == 0
     out = capsys.readouterr().out
     assert "default/ep-fd00-10-244-1--10*   fd00:10:244:1::10" in out
-    assert "the destination is endpoint default/fd00:10:244:1::10's address fd00:10:244:1::10" in out
-    assert "note: fd00:10:244:1::10 is endpoint default/fd00:10:244:1::10's own address (an EndpointSlice's, no Pod " \
-        "object read)" in out
+    assert "the destination is endpoint default/ep-fd00-10-244-1--10's address fd00:10:244:1::10" in out
+    assert "note: fd00:10:244:1::10 is endpoint default/ep-fd00-10-244-1--10's own address (an EndpointSlice's, no " \
+        "Pod object read)" in out
     assert "pod default/" not in out
