@@ -63,3 +63,23 @@ def test_frozen_and_copied_as_the_dataclass_is() -> None:
 def test_a_class_that_writes_its_own_method_is_refused() -> None:
     with pytest.raises(TypeError, match="defines __eq__"):
         value_class(type("Own", (), {"__annotations__": {"a": "int"}, "__eq__": lambda self, other: True}))
+
+
+def test_a_field_the_constructor_does_not_take_and_has_no_default_is_left_to_post_init() -> None:
+    """objects.fields' Schema: ``plan`` (init=False, no default) is written by ``__post_init__`` alone."""
+    from kubeproxy_sim.objects.fields import Schema
+
+    leaf = Schema(frozenset({"a"}))
+    schema = Schema(frozenset({"b"}), {"b": leaf})
+    assert schema.plan == (("b", frozenset({"a"}), ()),) and "plan" not in repr(schema)
+
+
+def test_the_classes_rules_imports_first_are_value_classes() -> None:
+    """The start-up's saving, pinned: the model, the config and the rule context are made by value_class (one
+    compile a class), not by dataclass (six)."""
+    from kubeproxy_sim.netfilter.model import Rule
+    from kubeproxy_sim.proxier.config import ProxyConfig
+    from kubeproxy_sim.proxier.rules.context import SyncContext
+
+    for cls in (Service, Endpoint, EndpointConditions, ProxyConfig, SyncContext, Rule):
+        assert "_comparisons" in cls.__eq__.__qualname__, cls
