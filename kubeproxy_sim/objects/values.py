@@ -10,9 +10,8 @@ closures over a getter of the compared fields, the rest the same functions for e
 What a frozen slotted dataclass does, one of these does alike: ``dataclasses.fields``, ``replace``, ``asdict``
 and ``astuple`` (``dataclass`` itself processes the fields and makes the slots), equality and hashing over the
 fields compared (``field(compare=False)`` left out, another class never equal), the repr of the fields shown,
-``FrozenInstanceError`` on assignment or deletion, pickling and copying, ``__match_args__``. One difference:
-``__dataclass_params__.frozen`` says False (``dataclass`` was not asked to write the frozen methods), which
-nothing here reads. Type checkers read the decorator as ``@dataclass(frozen=True)`` (``dataclass_transform``).
+``FrozenInstanceError`` on assignment or deletion, pickling and copying, ``__match_args__``, a frozen dataclass
+derived from one. Type checkers read the decorator as ``@dataclass(frozen=True)`` (``dataclass_transform``).
 """
 
 from __future__ import annotations
@@ -36,11 +35,18 @@ def value_class(cls: T) -> T:
     for name, method in _SHARED.items():
         setattr(cls, name, method)
     made: Any = dataclass(cls, init=False, repr=False, eq=False, slots=True)
+    _say_frozen(made.__dataclass_params__)
     made.__value_shown__ = tuple(f.name for f in fields(made) if f.repr)
     made.__eq__, made.__hash__ = _comparisons(_key_getter([f.name for f in fields(made) if f.compare]))
     made.__init__ = _init(made)
     result: T = made
     return result
+
+
+def _say_frozen(params: Any) -> None:
+    """The class's dataclass parameters as ``@dataclass(frozen=True)``'s: what the methods written here do, and
+    what ``dataclass`` checks a subclass against (a frozen dataclass may only derive from frozen ones)."""
+    params.init = params.repr = params.eq = params.frozen = True
 
 
 def _key_getter(names: list[str]) -> Any:

@@ -83,3 +83,13 @@ def test_the_classes_rules_imports_first_are_value_classes() -> None:
 
     for cls in (Service, Endpoint, EndpointConditions, ProxyConfig, SyncContext, Rule):
         assert "_comparisons" in cls.__eq__.__qualname__, cls
+
+
+def test_a_frozen_dataclass_may_derive_from_a_value_class() -> None:
+    """dataclass checks a subclass against its bases' parameters: a value class says it is frozen."""
+    derived = dataclass(frozen=True)(type("Derived", (Made,), {"__annotations__": {"extra": "int"}, "extra": 0,
+                                                               "__module__": __name__}))
+    thing = derived("web", extra=1)
+    assert (thing.name, thing.extra) == ("web", 1) and Made.__dataclass_params__.frozen
+    with pytest.raises(FrozenInstanceError):
+        thing.extra = 2
