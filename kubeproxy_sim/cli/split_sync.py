@@ -23,16 +23,18 @@ import argparse
 import mmap
 import os
 import pickle
+import signal
 import struct
 from bisect import bisect_left, insort
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO, TypeVar
 
 from kubeproxy_sim.cli.load_notes import other_family_note
 from kubeproxy_sim.cli.options import build_config, follow_on, input_names, input_paths
 from kubeproxy_sim.errors import Diagnostic
 from kubeproxy_sim.netfilter.render import generated_rules_texts, generated_table_text, render_ruleset
+from kubeproxy_sim.objects import json_halves
 from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.load import (
     STDIN,
@@ -41,7 +43,9 @@ from kubeproxy_sim.objects.load import (
     Share,
     decode_documents,
     read_documents,
+    read_texts,
     service_key,
+    texts_documents,
 )
 from kubeproxy_sim.objects.notes import capped_sliceless
 from kubeproxy_sim.proxier import naming
@@ -57,6 +61,8 @@ from kubeproxy_sim.proxier.sync import (
     write_services,
     write_tail,
 )
+
+_R = TypeVar("_R")
 
 SPLIT_THRESHOLD = 2000
 """Services below which one process is faster: a fork and the transfer of half the rules cost ~0.1 s."""
@@ -110,12 +116,25 @@ def load_and_generate(args: argparse.Namespace, *, text: bool = False, threshold
     """Read the inputs ``args`` name and run one full sync, split over two processes when it is large.
 
     With ``text`` the restore input is rendered (and, split, rendered by halves); otherwise the ruleset is built.
+    One large JSON List (what a large cluster's dump is) is parsed after the fork, half in each process
+    (:func:`_split_list`); any other input is parsed before it.
     """
     paths = input_paths(args)
     named = input_names(args, paths)
     threshold = SPLIT_THRESHOLD if threshold is None else threshold
     with collector_paused():  # millions of acyclic containers: see objects.bulk
-        documents = _read(paths, named)
+        one = _one_text(paths, named)
+        if one is None:
+            documents = _read(paths, named)
+        else:
+            file, body, problem = one
+            if problem is None and len(body) >= threshold * SERVICE_BYTES and hasattr(os, "fork"):
+                place = json_halves.guess(body, PARENT_SHARE)
+                synced = _split_list(file, body, place, args, text, threshold) if place is not None else None
+                if synced is not None:
+                    return synced
+            documents = list(texts_documents(file, body, problem))
+            del body, one  # (the parsed documents hold all of it now)
         names = sorted(_service_names(documents))
         if len(names) >= max(threshold, 2) and hasattr(os, "fork"):
             # Once decoded, the parsed input is dropped (a third of the peak memory), unless it cannot be read
@@ -127,6 +146,20 @@ def load_and_generate(args: argparse.Namespace, *, text: bool = False, threshold
             if not documents:
                 documents = _read(paths, named)
         return _whole(documents, args, text)
+
+
+SERVICE_BYTES = 100
+"""About the fewest bytes a Service takes in a JSON List: a text shorter than the split threshold's services
+would take is not worth forking for before it is parsed (the split is decided again on the parsed names)."""
+
+
+def _one_text(paths: list[str], named: PathNames) -> tuple[str, str, Diagnostic | None] | None:
+    """The one file the input is, read (display name, text, problem), when it is one file (not a directory, not
+    standard input): what may be one large JSON List."""
+    if len(paths) != 1 or paths[0] == STDIN or os.path.isdir(paths[0]):
+        return None
+    read = list(read_texts(paths, named=named))
+    return read[0] if len(read) == 1 else None
 
 
 def _read(paths: list[str], named: PathNames) -> list[Document]:
@@ -162,6 +195,43 @@ def _split(documents: list[Document], args: argparse.Namespace, lower: Share, te
            release: bool) -> Synced | None:
     """Fork; the child takes the services from ``lower.high`` on. None when the child failed."""
     upper = Share(lower.high or "", None)
+
+    def child(inbox: BinaryIO, outbox: BinaryIO, handover: mmap.mmap) -> None:
+        _child(documents, args, upper, text, release, inbox, outbox, handover)
+
+    def parent(inbox: BinaryIO, outbox: BinaryIO, handover: mmap.mmap) -> Synced:
+        return _parent(documents, args, lower, text, release, inbox, outbox, handover)
+
+    return _forked(child, parent)
+
+
+def _split_list(file: str, body: str, place: json_halves.Guess, args: argparse.Namespace, text: bool,
+                threshold: int) -> Synced | None:
+    """Fork, each process parsing half of the List ``body`` (see objects.json_halves) and decoding its share;
+    None when the halves are not one List as the loader reads it, or the child failed."""
+
+    def child(inbox: BinaryIO, outbox: BinaryIO, handover: mmap.mmap) -> None:
+        prepared = _upper_documents(file, body, place, threshold, inbox, outbox)
+        if prepared is None:
+            raise EOFError("the List is read whole")
+        _child(prepared[0], args, prepared[1], text, True, inbox, outbox, handover)
+
+    def parent(inbox: BinaryIO, outbox: BinaryIO, handover: mmap.mmap) -> Synced | None:
+        prepared = _lower_documents(file, body, place, threshold, inbox, outbox)
+        if prepared is None:
+            return None
+        return _parent(prepared[0], args, prepared[1], text, True, inbox, outbox, handover)
+
+    return _forked(child, parent)
+
+
+_Work = Callable[[BinaryIO, BinaryIO, mmap.mmap], _R]
+
+
+def _forked(child: _Work[None], parent: _Work[Synced | None]) -> Synced | None:
+    """Run ``child`` in a forked process and ``parent`` here, joined by two pipes and a shared mapping (the
+    child's rules come back through it): the parent's result, None when the child failed or the parent gave up
+    (then the child, whose work is not needed, is killed)."""
     try:
         handover = mmap.mmap(-1, HANDOVER_BYTES)  # shared: what the child writes there, the parent reads
     except OSError:  # not even the reservation is allowed (strict overcommit): one process does it all
@@ -175,7 +245,7 @@ def _split(documents: list[Document], args: argparse.Namespace, lower: Share, te
         status = 1
         try:
             with os.fdopen(child_in, "rb") as inbox, os.fdopen(child_out, "wb") as outbox:
-                _child(documents, args, upper, text, release, inbox, outbox, handover)
+                child(inbox, outbox, handover)
             status = 0
         finally:
             os._exit(status)
@@ -183,12 +253,54 @@ def _split(documents: list[Document], args: argparse.Namespace, lower: Share, te
     os.close(child_in)
     try:
         with os.fdopen(from_child, "rb") as inbox, os.fdopen(to_child, "wb") as outbox:
-            return _parent(documents, args, lower, text, release, inbox, outbox, handover)
+            synced = parent(inbox, outbox, handover)
+        if synced is None:
+            os.kill(pid, signal.SIGKILL)
+        return synced
     except (EOFError, OSError, pickle.UnpicklingError):
         return None
     finally:
         os.waitpid(pid, 0)
         handover.close()
+
+
+def _lower_documents(file: str, body: str, place: json_halves.Guess, threshold: int, inbox: BinaryIO,
+                     outbox: BinaryIO) -> tuple[list[Document], Share] | None:
+    """The parent's half of the List, the cut, and the documents of its share (see json_halves.documents).
+
+    The parent sends first at each step, the child reads first: two messages larger than a pipe's buffer
+    written both at once would wait for each other forever.
+    """
+    half = json_halves.lower_half(body, place)
+    if half is None:
+        return None
+    _send(outbox, half.facts)
+    upper = _receive(inbox)
+    if upper is None:
+        return None
+    cut = json_halves.joined(half.head, half.facts, upper)
+    if cut is None or len(cut.names) < max(threshold, 2):
+        return None
+    lower = Share("", cut.names[int(len(cut.names) * PARENT_SHARE)])
+    _send(outbox, json_halves.wanted_by(half, 0, Share(lower.high or "", None)))
+    return json_halves.documents(file, cut, half, 0, _receive(inbox), lower), lower
+
+
+def _upper_documents(file: str, body: str, place: json_halves.Guess, threshold: int, inbox: BinaryIO,
+                     outbox: BinaryIO) -> tuple[list[Document], Share] | None:
+    """The child's side of :func:`_lower_documents`: its half from the guessed place on, the same cut."""
+    half = json_halves.upper_half(body, place)
+    lower_facts = _receive(inbox)
+    _send(outbox, None if half is None else half.facts)
+    if half is None:
+        return None
+    cut = json_halves.joined(half.head, lower_facts, half.facts)
+    if cut is None or len(cut.names) < max(threshold, 2):
+        return None
+    upper = Share(cut.names[int(len(cut.names) * PARENT_SHARE)], None)
+    received = _receive(inbox)
+    _send(outbox, json_halves.wanted_by(half, lower_facts.count, Share("", upper.low)))
+    return json_halves.documents(file, cut, half, lower_facts.count, received, upper), upper
 
 
 @dataclass(slots=True)

@@ -143,6 +143,18 @@ class Share:
         return self.low <= key and (self.high is None or key < self.high)
 
 
+@dataclass(frozen=True, slots=True)
+class Elsewhere:
+    """A List item another process of a split load decodes, in its place among the items this one reads
+    (objects.json_halves: each process parses half of a large List and only the other half's items it needs).
+
+    It keeps the item numbers and positions of every message what a whole reading gives; ``service``, the
+    ``namespace/name`` of a Service item, is what a share learns of another share's Service by reading it.
+    """
+
+    service: str | None = None
+
+
 ObjectHook = Callable[[dict[str, Any]], None]
 """Called with each raw object the loader reads (a List's items too, once expanded; any kind that is a string), in
 input order, whatever its decoding finds: the watch and replay record what the model drops of a slice by it, and
@@ -207,13 +219,25 @@ def read_documents(paths: Sequence[str], flag: str = MANIFEST_FLAG,
                    named: PathNames | None = None) -> Iterator[Document]:
     """Every document of every path, in order, parsed file by file as they are consumed; a file that cannot be
     read is said to be named by ``flag``, or by what ``named`` says of its path."""
+    for file, text, problem in read_texts(paths, flag, named):
+        yield from texts_documents(file, text, problem)
+
+
+def read_texts(paths: Sequence[str], flag: str = MANIFEST_FLAG,
+               named: PathNames | None = None) -> Iterator[tuple[str, str, Diagnostic | None]]:
+    """(display name, text, problem) of every file the paths stand for, unparsed: :func:`read_documents`'
+    reading, for a caller that parses a text its own way first (cli.split_sync: a large JSON List in halves)."""
     for path in paths:
         said = named.get(path, (flag, MANIFEST_EXPECTED)) if named else (flag, MANIFEST_EXPECTED)
-        for file, text, problem in _read_path(path, *said):
-            if problem is not None:
-                yield file, 0, problem
-            else:
-                yield from text_documents(text, file)
+        yield from _read_path(path, *said)
+
+
+def texts_documents(file: str, text: str, problem: Diagnostic | None) -> Iterator[Document]:
+    """The documents of one of :func:`read_texts`' entries: its problem, or its text's documents."""
+    if problem is not None:
+        yield file, 0, problem
+    else:
+        yield from text_documents(text, file)
 
 
 def text_documents(text: str, file: str) -> Iterator[Document]:
@@ -524,6 +548,17 @@ def _json_decoder(parse_int: Callable[[str], int] | None = None) -> json.JSONDec
     """The JSON reader of manifests: numbers past a float kept as written (:class:`WrittenNumber`), and Python's
     extra ``NaN`` and ``Infinity`` refused (no JSON: Go's reader refuses them)."""
     return json.JSONDecoder(parse_float=json_float, parse_constant=_not_json, parse_int=parse_int)
+
+
+def manifest_json_decoder() -> json.JSONDecoder:
+    """The JSON reader of manifests (see :func:`_json_decoder`), for a caller that reads a value in parts: what
+    it raises on a text :func:`json_documents` would not take as one plain value is one of :data:`JSON_REFUSED`."""
+    return _json_decoder()
+
+
+JSON_REFUSED: tuple[type[Exception], ...] = (ValueError, RecursionError, _NotJson)
+"""What :func:`manifest_json_decoder` raises where a one-shot reading takes another path: a syntax error, nesting
+too deep, NaN or Infinity, an integer past Python's digit limit (read again, whole, by that path)."""
 
 
 def _reading_long_ints(read: Callable[[json.JSONDecoder], _Read], decoder: json.JSONDecoder) -> _Read:
@@ -1651,9 +1686,13 @@ class _Builder:
         diagnostics, positions, add_object = self.diagnostics, self.positions, self._add_object
         for i, item in enumerate(items):
             if type(item) is not dict:
-                diagnostics.append(Diagnostic(
-                    f"expected a Kubernetes object, got {type_name(item)}", file=file, kind=kind,
-                    field=f"items[{i}]"))
+                if type(item) is Elsewhere:  # (only its place counts, and a Service's name for a slice's note)
+                    if item.service is not None:
+                        self.other_services.add(item.service)
+                else:
+                    diagnostics.append(Diagnostic(
+                        f"expected a Kubernetes object, got {type_name(item)}", file=file, kind=kind,
+                        field=f"items[{i}]"))
             else:
                 if item_kind and "kind" not in item:
                     item = {**item, "kind": item_kind}
