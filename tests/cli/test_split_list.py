@@ -140,7 +140,7 @@ def test_a_guess_inside_an_item_is_read_as_before(tmp_path: Path) -> None:
     items.insert(len(items) // 2, {**_slice("s05", ["10.5.0.1"], "owned"), "metadata": meta})
     path = _write(tmp_path, {"apiVersion": "v1", "kind": "List", "items": items})
     text = path.read_text()
-    place = json_halves.guess(text, split_sync.PARENT_SHARE)
+    place = json_halves.guess(text, split_sync.LIST_PARENT_SHARE)
     assert place is not None and json_halves.lower_half(text, place) is None
     _split_by_halves(path, halves=False)
 
