@@ -192,3 +192,14 @@ def test_a_failing_child_falls_back_to_one_process(tmp_path: Path, monkeypatch: 
 
     monkeypatch.setattr(json_halves, "upper_half", broken)
     _split_by_halves(path, halves=False)
+
+
+def test_gen_scale_lists_are_read_in_halves(tmp_path: Path) -> None:
+    """tools/gen_scale's List (issue 2's input, one line, items interleaved by service) at a small size."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "scale.json"
+    subprocess.run([sys.executable, "tools/gen_scale.py", "--services", "40", "--endpoints", "3", "-o", str(path)],
+                   check=True, cwd=Path(__file__).resolve().parents[2])
+    _split_by_halves(path, halves=True)
