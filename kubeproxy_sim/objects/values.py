@@ -32,9 +32,13 @@ def value_class(cls: T) -> T:
     written = [name for name in (*_SHARED, "__eq__", "__hash__") if name in cls.__dict__]
     if written:
         raise TypeError(f"{cls.__qualname__} defines {written[0]}, which value_class writes")
+    # Derived from a frozen dataclass (a value class says it is one), dataclass() must be told frozen, and then
+    # writes the two frozen methods itself: two compiles more, for the rare subclass only.
+    frozen_base = any(getattr(getattr(base, "__dataclass_params__", None), "frozen", False) for base in cls.__mro__[1:])
     for name, method in _SHARED.items():
-        setattr(cls, name, method)
-    made: Any = dataclass(cls, init=False, repr=False, eq=False, slots=True)
+        if not (frozen_base and name in _FROZEN_METHODS):
+            setattr(cls, name, method)
+    made: Any = dataclass(cls, init=False, repr=False, eq=False, slots=True, frozen=frozen_base)
     _say_frozen(made.__dataclass_params__)
     made.__value_shown__ = tuple(f.name for f in fields(made) if f.repr)
     made.__eq__, made.__hash__ = _comparisons(_key_getter([f.name for f in fields(made) if f.compare]))
@@ -140,5 +144,6 @@ def _setstate(self: Any, state: list[Any]) -> None:
         _set(self, f.name, value)
 
 
+_FROZEN_METHODS = ("__setattr__", "__delattr__")
 _SHARED = {"__repr__": _repr, "__setattr__": _setattr, "__delattr__": _delattr,
            "__getstate__": _getstate, "__setstate__": _setstate}
