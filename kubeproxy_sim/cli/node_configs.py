@@ -36,7 +36,8 @@ class NodeConfigs:
     fixed once known: kube-proxy fixes its node name when it starts. A name given (--hostname-override, the
     --config file's hostnameOverride) is fixed at the first build. With none, kube-proxy's name is its machine's
     hostname, which names that machine's Node object: the default (the first Node object by name) is picked at
-    the first build whose objects hold a Node, and kept; builds before it run as node1 unfixed, so a Node added
+    the first build whose objects hold a Node, and kept; builds before it run unfixed as the default node of their
+    objects (without a Node, the first node the pods and endpoints name, else node1), so a Node added
     later is picked, addresses and zone and all. A Node that sorts before the picked one later gets a note, and
     the node stays. The Node's node IPs and pod CIDRs stay those of the first build with the node fixed (kube-proxy
     reads them at start), but for a restart: see :meth:`_as_started`. A restart of kube-proxy (a new --config
@@ -101,7 +102,7 @@ class NodeConfigs:
                 self._pinned = argparse.Namespace(**{**vars(self._args), "hostname_override": config.node_name})
                 self._started = cluster.node(config.node_name)
                 self._node_cidr = config.detect_local_mode is DetectLocalMode.NODE_CIDR  # (read at start)
-            else:  # no name and no Node object: node1 stands in for a hostname not known yet
+            else:  # no name and no Node object: the default node stands in for a hostname not known yet
                 self._picked = "at the first sync with a Node object"
             return config, diags
         cluster, restart = self._as_started(cluster, self._pinned.hostname_override)

@@ -134,7 +134,8 @@ def add_node_flags(parser: argparse.ArgumentParser, *, node_ip_help: str = "") -
         node.add_argument("--config", metavar="FILE", type=config_path,
                           help="a KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1)"),
         node.add_argument("--hostname-override", metavar="NAME",
-                          help="the node's name (default: the first Node object by name, else node1)"),
+                          help="the node's name (default: the first Node object by name; without any, the first node "
+                          "the pods and endpoints name, node1 when they name it or none)"),
         node.add_argument("--node-ip", action="append", default=None, metavar="IP[/PREFIX]",
                           help="an address of the node's interfaces (repeatable; the first is the primary node IP, "
                           "unless --bind-address names one; default: the Node object's InternalIP, then ExternalIP "
@@ -992,12 +993,25 @@ def _closest_node(name: str, cluster: Cluster) -> str:
 
 
 def _pick_node(cluster: Cluster, name: str | None) -> tuple[str, Node | None]:
+    """The node a command runs as: the one named, else the first Node object by name, else, without any Node
+    object, a node the objects name (:func:`named_default_node`)."""
     if name:
         return name, cluster.node(name)
     if cluster.nodes:
         first = min(cluster.nodes, key=lambda n: n.name)
         return first.name, first
-    return DEFAULT_NODE_NAME, None
+    return named_default_node(cluster), None
+
+
+def named_default_node(cluster: Cluster) -> str:
+    """The default node of objects without any Node object (``kubectl get svc,endpointslices,pods``): their nodes
+    are the names the endpoints' and pods' nodeName give, so the first of them by name is the node, as the first
+    Node object by name is with Nodes; node1 when nothing names a node (it is then the one node) or when the
+    objects name it. Never a node1 beside named nodes: it would be a node no object has, its share of every
+    view's traffic made up (a Local policy's DROP there, a client pod there)."""
+    names = {e.node_name for s in cluster.endpoint_slices for e in s.endpoints if e.node_name}
+    names |= {p.node_name for p in cluster.pods if p.node_name}
+    return DEFAULT_NODE_NAME if not names or DEFAULT_NODE_NAME in names else min(names)
 
 
 def node_settings(args: argparse.Namespace,

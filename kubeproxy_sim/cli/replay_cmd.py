@@ -48,7 +48,9 @@ deletion (its topology handler acts on adds and updates only, and the proxier
 reads its addresses once, at start), as the note printed then says. Without
 --hostname-override the node (the first Node by name) is picked at the first
 state with a Node object and kept: kube-proxy fixes its node name (its
-machine's, whose Node it is) at start. States before it run as node1.
+machine's, whose Node it is) at start. States before it run as the default
+node of their objects (without Node objects the first node the pods and
+endpoints name, else node1).
 """
 
 def duration(text: str) -> float:

@@ -54,7 +54,9 @@ or touched, goes unnoticed, as by kube-proxy.
 Without --hostname-override the node (the first Node by name) is picked at the
 first sync with a Node object and kept, across a restart too unless the new
 file sets hostnameOverride: kube-proxy fixes its node name (its machine's,
-whose Node it is) at start. Syncs before it run as node1. A node named (or
+whose Node it is) at start. Syncs before it run as the default node of their
+objects (without Node objects the first node the pods and endpoints name, else
+node1). A node named (or
 picked, at a restart) waits for its Node, as kube-proxy at start: the first
 sync comes once that Node has addresses (--node-ip gives them and skips this
 wait), or after 30s without (a warning); under
