@@ -104,3 +104,13 @@ def test_a_value_class_may_derive_from_one() -> None:
     assert (thing.name, thing.extra) == ("web", 1) and thing == derived("web", extra=1) != Made("web")
     with pytest.raises(FrozenInstanceError):
         thing.extra = 2  # type: ignore[misc]
+
+
+def test_a_value_class_may_derive_from_a_value_class() -> None:
+    """netfilter.trace derives value classes from value classes: dataclass then sees a frozen base."""
+    derived = value_class(type("Derived", (Made,), {"__annotations__": {"extra": "int"}, "extra": 0,
+                                                    "__module__": __name__}))
+    thing = derived("web", extra=1)
+    assert (thing.name, thing.extra) == ("web", 1) and thing == derived("web", extra=1) != derived("web")
+    with pytest.raises(FrozenInstanceError):
+        thing.extra = 2
