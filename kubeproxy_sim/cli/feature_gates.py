@@ -24,10 +24,10 @@ configuration sets into the ProxyConfig fields that carry them to the proxier.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 
 from kubeproxy_sim.errors import Severity, one_of
+from kubeproxy_sim.objects.values import value_class
 
 
 class Stage(StrEnum):
@@ -37,7 +37,7 @@ class Stage(StrEnum):
     DEPRECATED = "deprecated"
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Gate:
     stage: Stage
     default: bool

@@ -11,6 +11,8 @@ class, and a test holds every other ``ArgumentParser`` in the package to this on
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from typing import Any, NoReturn
 
 
@@ -20,6 +22,12 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["allow_abbrev"] = False
         super().__init__(*args, **kwargs)
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        """argparse's formatter, as wide as argparse makes it (the terminal's columns less 2), measured without
+        shutil: argparse makes one per ``add_argument`` to check its metavar, and its width's ``import shutil``
+        (with zlib, bz2 and lzma) was ~9M instructions of every run's start-up."""
+        return self.formatter_class(prog=self.prog, width=terminal_columns() - 2)  # type: ignore[call-arg]
 
     def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
         """An option's words, converted and checked; a lone ``--`` among an option's words can only be the value
@@ -49,6 +57,24 @@ class Parser(argparse.ArgumentParser):
         usage.``), exit 2: argparse printed the command's whole usage first, some twenty lines of flags above
         the one that says what is wrong."""
         self.exit(2, f"{self.prog}: error: {message}\nSee '{self.prog} --help' for usage.\n")
+
+
+def terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``: $COLUMNS when a positive number, else standard output's terminal's
+    columns, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    stdout = sys.__stdout__
+    if stdout is None:  # (no standard output at all: pythonw, a closed fd 1)
+        return 80
+    try:
+        return os.get_terminal_size(stdout.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
 
 
 def closest(word: str, known: list[str]) -> str | None:

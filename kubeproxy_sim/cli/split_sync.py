@@ -49,6 +49,7 @@ from kubeproxy_sim.objects.load import (
     texts_documents,
 )
 from kubeproxy_sim.objects.notes import capped_sliceless
+from kubeproxy_sim.objects.values import value_class
 from kubeproxy_sim.proxier import naming
 from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.proxier.rules.context import LARGE_CLUSTER_THRESHOLD, RuleBuffer, SyncContext, make_context
@@ -86,7 +87,7 @@ little less; the guessed place to cut the text is there too, so that few items c
 services: the parent 5.03 G instructions and the child 4.58 G at 0.51."""
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Synced:
     """A full sync from manifests: the node's config, every message about the input, and the rules.
 
@@ -409,7 +410,7 @@ def _joined(mine: _ShareRules, private: tuple[_Blocks, _Blocks] | None, names: t
     return Synced(ctx.config, diagnostics, None, pieces)
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class _Blocks:
     """The per-service chains of one table, rendered: the rule lines of those with rules, in the order of their
     names (one string per chain, "" left out).
@@ -444,7 +445,7 @@ def _cut(texts: str, count: int) -> list[str]:
     return cut
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class _Placed:
     """A :class:`_Blocks` the child wrote into the shared mapping: its lines in chunks of :data:`TEXT_CHUNK`
     chains from ``start``, each chunk's (end, count).

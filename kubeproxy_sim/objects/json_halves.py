@@ -21,7 +21,6 @@ items read) gives None here: the caller then reads the text as it always did.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from json import decoder as json_decoder
 from typing import Any
 
@@ -33,6 +32,7 @@ from kubeproxy_sim.objects.load import (
     manifest_json_decoder,
     service_key,
 )
+from kubeproxy_sim.objects.values import value_class
 
 _scanstring = json_decoder.scanstring  # type: ignore[attr-defined]  # (json's C string reader; not in typeshed)
 _BLANKS = re.compile(r"[ \t\n\r]*")  # JSON's whitespace (json's own reading skips no other)
@@ -42,7 +42,7 @@ key (``{"apiVersion"``), which the separator searched for repeats: an item at th
 writes them, rarely a nested object (whose first key or indentation differ)."""
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Guess:
     """Where ``items`` seems to open, and an item near its middle seems to start: nothing is parsed yet."""
 
@@ -75,7 +75,7 @@ def guess(text: str, fraction: float) -> Guess | None:
     return Guess(found.start(1), at.start() + 1, at.end() - len(opener))
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Facts:
     """What a half tells the other process before the cut (small: no object crosses here)."""
 
@@ -89,7 +89,7 @@ class Facts:
     """Whether an item has no kind (then the List's kind gives it one: the List's kind must be known)."""
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Half:
     """One process's part of the List: its parsed items, the service each belongs to, and its :class:`Facts`."""
 
@@ -204,7 +204,7 @@ def _item_kind(kind: object) -> str | None:
     return (kind[: -len("List")] or None) if type(kind) is str and kind.endswith("List") else None
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Cut:
     """Both halves' agreement: the List's fields, the services' names in order, and where each half starts."""
 

@@ -22,7 +22,6 @@ import re
 import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple, NoReturn, TypedDict, TypeVar
 
 from kubeproxy_sim.builtin_folder import RULESETS
@@ -57,6 +56,7 @@ from kubeproxy_sim.objects.stdin import (
     read_stdin,
 )
 from kubeproxy_sim.objects.stdin import NAME as STDIN_NAME
+from kubeproxy_sim.objects.values import value_class
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 BUILT_IN = str(RULESETS)
@@ -91,7 +91,7 @@ _DECODERS: dict[str, tuple[str, _Decoder, bool]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class LoadResult:
     """The cluster built from every usable object, and what was found along the way."""
 
@@ -124,7 +124,7 @@ Document = tuple[str, int, Any]
 """(file, document index in the file, the parsed document or the Diagnostic of why it could not be read)."""
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Share:
     """The objects one process of a split load decodes (``kubeproxy-sim rules`` on a large cluster).
 
@@ -143,7 +143,7 @@ class Share:
         return self.low <= key and (self.high is None or key < self.high)
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Elsewhere:
     """A List item another process of a split load decodes, in its place among the items this one reads
     (objects.json_halves: each process parses half of a large List and only the other half's items it needs).
@@ -1347,7 +1347,7 @@ def _read_recorded(text: str, file: str, first_line: int, ending: str = SKIPPED)
     return documents
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class _Judged:
     """One document of :func:`_read_recorded`: its messages, then what is used of it (:func:`_judged`), numbered as
     the one document it is (``document 3`` in a later message stays the third)."""
@@ -1355,7 +1355,7 @@ class _Judged:
     entries: tuple[Any, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class _Finding:
     """Something in the object that holds ``node`` (a value; with ``key``, a mapping's key node, the field named being
     the mapping's and then ``key``, or the mapping's alone for a key with no name to give, ``""``): an error when

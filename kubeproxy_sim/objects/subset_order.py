@@ -25,7 +25,6 @@ an address, which is bound to a Node.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -69,6 +68,8 @@ def _slice(go_type: str, items: Iterable[str]) -> str:
 
 def port_hash(port: EndpointsPort, package: str = CORE) -> str:
     """portsByHash's key: the MD5 of the port printed as a value of its own, of ``package``'s type."""
+    import hashlib  # (here: only v1 Endpoints are sorted; importing hashlib sets up OpenSSL, ~13M instructions)
+
     return hashlib.md5(f"({package}.EndpointPort){_port(port, package)}".encode()).hexdigest()
 
 
@@ -79,4 +80,6 @@ def subset_hash(subset: EndpointsSubset, package: str = CORE) -> str:
     not_ready = _slice(f"{package}.EndpointAddress", (_address(a, package) for a in subset.not_ready_addresses))
     ports = _slice(f"{package}.EndpointPort", (_port(p, package) for p in subset.ports))
     text = f"({package}.EndpointSubset){{Addresses:{addresses} NotReadyAddresses:{not_ready} Ports:{ports}}}"
+    import hashlib  # (see port_hash)
+
     return hashlib.md5(text.encode()).hexdigest()

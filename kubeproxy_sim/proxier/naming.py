@@ -9,7 +9,6 @@ a ``recent`` list name and an ``iptables-save`` of a real node all contain.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import struct
 from collections.abc import Callable
@@ -68,6 +67,8 @@ def _own_sha256() -> Callable[[bytes], Any]:
         except (ImportError, AttributeError):  # pragma: no cover (another build or interpreter)
             continue
         return sha256
+    import hashlib  # pragma: no cover (here: importing hashlib sets up OpenSSL, ~13M instructions)
+
     return hashlib.sha256  # pragma: no cover
 
 

@@ -15,7 +15,7 @@ port with the slice port of the same *name* and protocol.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from operator import attrgetter
 from typing import Any
 
@@ -32,6 +32,7 @@ from kubeproxy_sim.objects.model import (
     TrafficPolicy,
     watched_by_kube_proxy,
 )
+from kubeproxy_sim.objects.values import value_class
 from kubeproxy_sim.proxier import naming
 from kubeproxy_sim.proxier.config import ProxyConfig
 
@@ -39,7 +40,7 @@ PortKey = tuple[str, str, str, Protocol]
 """(namespace, service name, port name, protocol): how endpoints find their service port."""
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class ServicePortInfo:
     """One port of one service as this node's proxier for one family sees it."""
 
@@ -95,7 +96,7 @@ def port_name_string(namespace: str, name: str, port_name: str) -> str:
 _SERVICE_PORT_INFO_DRAFT: Any = draft_class(ServicePortInfo)
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class EndpointInfo:
     """One endpoint of one service port, with the conditions kube-proxy derived for it."""
 

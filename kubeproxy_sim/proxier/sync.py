@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from kubeproxy_sim.objects.bulk import collector_paused
 from kubeproxy_sim.objects.model import Cluster
+from kubeproxy_sim.objects.values import value_class
 from kubeproxy_sim.proxier import naming
 from kubeproxy_sim.proxier.config import ProxyConfig
 from kubeproxy_sim.proxier.rules import endpoints, external, masquerade, services
@@ -38,7 +38,7 @@ TOP_LEVEL_NAT_CHAINS = (naming.KUBE_SERVICES, naming.KUBE_NODEPORTS, naming.KUBE
 ZONE_LABEL = "topology.kubernetes.io/zone"
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class SyncResult:
     """What one full sync installs.
 
@@ -104,7 +104,7 @@ def build_table(name: str, declared: list[str], rules: dict[str, list[str]]) -> 
     return Table(name, tuple([of_specs(chain, get(chain, empty)) for chain in canonical_chain_order(declared)]))
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class ServiceWork:
     """The service ports one sync (or one share of a split sync) writes, with their endpoints, in order."""
 
@@ -179,7 +179,7 @@ def write_services(ctx: SyncContext, work: ServiceWork, out: RuleBuffer) -> None
         write_service_port(ctx, svc, eps, zone, out)
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class PortText:
     """What :func:`write_service_port` wrote for one service port, in the order it wrote it."""
 

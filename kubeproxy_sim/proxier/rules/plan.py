@@ -7,10 +7,10 @@ usable endpoint at all, DROP when only a Local policy has none on this node.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from kubeproxy_sim.objects.bulk import draft_class
+from kubeproxy_sim.objects.values import value_class
 from kubeproxy_sim.proxier import naming
 from kubeproxy_sim.proxier.state import ServicePortInfo
 from kubeproxy_sim.proxier.topology import Categorized
@@ -24,7 +24,7 @@ NO_ENDPOINTS = "has no endpoints"
 endpoints"); analysis.why reads failures by it."""
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Verdict:
     """A filter-table verdict for traffic that has no endpoint: target and quoted comment."""
 
@@ -32,7 +32,7 @@ class Verdict:
     comment: str
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class ServicePlan:
     """The chains and routing of one service port."""
 
