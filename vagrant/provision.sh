@@ -28,3 +28,6 @@ fi
 
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$repo[test]"
+# The package's bytecode, written once here: an editable install writes none, and where PYTHONDONTWRITEBYTECODE
+# is set (as on some CI images) every run would compile every module it imports again (~0.15 s of `rules`).
+"$venv/bin/python" -m compileall -q "$repo/kubeproxy_sim" >/dev/null
