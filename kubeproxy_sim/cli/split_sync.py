@@ -245,9 +245,11 @@ def _forked(child: _Work[None], parent: _Work[Synced | None]) -> Synced | None:
         handover = mmap.mmap(-1, HANDOVER_BYTES)  # shared: what the child writes there, the parent reads
     except OSError:  # not even the reservation is allowed (strict overcommit): one process does it all
         return None
-    from_child, child_out = os.pipe()
-    child_in, to_child = os.pipe()
-    pid = os.fork()
+    try:
+        pid, (from_child, to_child), (child_in, child_out) = _fork_with_pipes()
+    except OSError:  # no process or pipe to be had (EAGAIN, ENOMEM, EMFILE): one process does it all
+        handover.close()
+        return None
     if pid == 0:  # the child: never returns, never touches stdout (os._exit skips flushing inherited buffers)
         os.close(from_child)
         os.close(to_child)
@@ -266,11 +268,35 @@ def _forked(child: _Work[None], parent: _Work[Synced | None]) -> Synced | None:
         if synced is None:
             os.kill(pid, signal.SIGKILL)
         return synced
-    except (EOFError, OSError, pickle.UnpicklingError):
+    except _GIVEN_UP:
+        os.kill(pid, signal.SIGKILL)  # (its work is not needed; a child already gone is a zombie, and killed alike)
         return None
     finally:
         os.waitpid(pid, 0)
         handover.close()
+
+
+_GIVEN_UP = (EOFError, OSError, pickle.PicklingError, pickle.UnpicklingError, RecursionError)
+"""What ends the parent's side of a split run for the one-process fallback: the child gone (EOF, a broken pipe),
+what crosses the pipe refused by pickle, which gives up at ~500 levels of nesting where the one-process reading
+takes ~990 (RecursionError: a review's deeply nested item in the parent's half ended the run with exit 4)."""
+
+
+def _fork_with_pipes() -> tuple[int, tuple[int, int], tuple[int, int]]:
+    """Two pipes and a fork: (pid, the parent's (read, write) ends, the child's (read, write) ends). On a failure,
+    whatever was opened is closed again before the error goes on."""
+    opened: list[int] = []
+    try:
+        from_child, child_out = os.pipe()
+        opened += (from_child, child_out)
+        child_in, to_child = os.pipe()
+        opened += (child_in, to_child)
+        pid = os.fork()
+    except OSError:
+        for fd in opened:
+            os.close(fd)
+        raise
+    return pid, (from_child, to_child), (child_in, child_out)
 
 
 def _lower_documents(file: str, body: str, place: json_halves.Guess, threshold: int, inbox: BinaryIO,

@@ -21,6 +21,9 @@ items read) gives None here: the caller then reads the text as it always did.
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from json import decoder as json_decoder
 from typing import Any
 
@@ -107,11 +110,12 @@ def lower_half(text: str, place: Guess) -> Half | None:
     its keys' strings across items: item by item, 20% more memory); None unless they end exactly there."""
     decoder = manifest_json_decoder()
     try:
-        head = _head(text, place.opening, decoder)
-        if head is None:
-            return None
-        piece = text[place.opening:place.comma] + "]"
-        items, end = decoder.raw_decode(piece)
+        with _stricter_nesting():
+            head = _head(text, place.opening, decoder)
+            if head is None:
+                return None
+            piece = text[place.opening:place.comma] + "]"
+            items, end = decoder.raw_decode(piece)
     except JSON_REFUSED:
         return None
     if end != len(piece) or type(items) is not list:
@@ -123,17 +127,37 @@ def upper_half(text: str, place: Guess) -> Half | None:
     """The items from the guessed place on, and the List's fields after them; None unless only blanks follow."""
     decoder = manifest_json_decoder()
     try:
-        head = _head(text, place.opening, decoder)
-        if head is None:
-            return None
-        piece = "[" + text[place.boundary:]
-        items, at = decoder.raw_decode(piece)
-        tail = _fields(piece, at, decoder, "}")
+        with _stricter_nesting():
+            head = _head(text, place.opening, decoder)
+            if head is None:
+                return None
+            piece = "[" + text[place.boundary:]
+            items, at = decoder.raw_decode(piece)
+            tail = _fields(piece, at, decoder, "}")
     except JSON_REFUSED:
         return None
     if tail is None or "items" in tail or type(items) is not list:
         return None
     return _half(head, items, tail)
+
+
+NESTING_MARGIN = 64
+"""Levels of nesting a half may use fewer than a whole reading. json's reader refuses a value nested deeper than
+the interpreter's recursion limit allows from where it is called, and a half is read one level shallower (no
+List object around its items) and from another call depth than the whole text: without a margin, an item
+nested just past what the whole reading takes was read by the halves (a review found one such depth). With
+it, the halves refuse every such item and the text is read whole, which says what is wrong with it."""
+
+
+@contextmanager
+def _stricter_nesting() -> Iterator[None]:
+    """The recursion limit :data:`NESTING_MARGIN` lower while a half is read (then as it was)."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit - NESTING_MARGIN)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def _head(text: str, opening: int, decoder: Any) -> dict[str, Any] | None:

@@ -203,3 +203,63 @@ def test_gen_scale_lists_are_read_in_halves(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "tools/gen_scale.py", "--services", "40", "--endpoints", "3", "-o", str(path)],
                    check=True, cwd=Path(__file__).resolve().parents[2])
     _split_by_halves(path, halves=True)
+
+
+def _nested_list(tmp_path: Path, depth: int, *, first: bool) -> Path:
+    """16 Services and their slices, with one item nested ``depth`` levels: a ConfigMap first (in the parent's
+    half), or the last Service's annotation (in the child's)."""
+    items: list[Any] = []
+    for i in range(16):
+        items += [_service(f"s{i:02d}"), _slice(f"s{i:02d}", [f"10.1.{i}.1"])]
+    if first:
+        items.insert(0, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "deep", "namespace": "ns"},
+                         "data": "X"})
+    else:
+        items[-2]["metadata"] = {**items[-2]["metadata"], "annotations": {"a": "X"}}
+    text = json.dumps({"apiVersion": "v1", "kind": "List", "items": items}).replace('"X"', "[" * depth + "]" * depth)
+    path = tmp_path / f"deep-{depth}-{first}.json"
+    path.write_text(text)
+    return path
+
+
+def test_an_item_too_deep_for_pickle_falls_back_to_one_process(tmp_path: Path) -> None:
+    """pickle gives up at ~500 levels where the JSON reader takes ~990: an item that deep in the parent's half,
+    which the child decodes too, cannot cross the pipe, and the run is one process's (it ended with exit 4)."""
+    _split_by_halves(_nested_list(tmp_path, 600, first=True), halves=False)
+
+
+def test_an_item_nested_just_past_the_whole_reading_is_not_read_by_the_halves(tmp_path: Path) -> None:
+    """Around the depth the whole reading first refuses (found here, where the test's own stack is), the halves,
+    read one level shallower and from another depth, agree with it: they refuse NESTING_MARGIN levels sooner."""
+    def refused(depth: int) -> bool:
+        argv = ["-f", str(_nested_list(tmp_path, depth, first=False)), "--hostname-override", "n1"]
+        whole = split_sync.load_and_generate(rules_args(*argv), text=True, threshold=10**9)
+        return any("nesting" in str(d) for d in whole.diagnostics)
+
+    low, high = 100, 5000  # taken, refused
+    assert not refused(low) and refused(high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if refused(middle) else (middle, high)
+    for depth in (high - 2, high - 1, high, high + 1):
+        _split_by_halves(_nested_list(tmp_path, depth, first=False), halves=False)
+    _split_by_halves(_nested_list(tmp_path, high - 2 * json_halves.NESTING_MARGIN, first=False), halves=True)
+
+
+def test_no_fork_to_be_had_is_one_process_and_leaks_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fork failing (EAGAIN: a process limit) is the one-process run, its pipes closed again (they were leaked,
+    and the error went out of load_and_generate)."""
+    import os
+
+    path = _nested_list(tmp_path, 1, first=False)
+    argv = ["-f", str(path), "--hostname-override", "n1", "--cluster-cidr", "10.0.0.0/8"]
+    whole = split_sync.load_and_generate(rules_args(*argv), text=True, threshold=10**9)
+
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    before = len(os.listdir("/proc/self/fd"))
+    split = split_sync.load_and_generate(rules_args(*argv), text=True, threshold=0)
+    assert len(os.listdir("/proc/self/fd")) == before
+    assert written(split) == written(whole) and split.diagnostics == whole.diagnostics
