@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,6 +40,17 @@ settings.register_profile("deep", max_examples=DEEP_EXAMPLES, derandomize=False,
                           database=DirectoryBasedExampleDatabase(Path(__file__).resolve().parent.parent /
                                                                  ".hypothesis" / "examples"), **COMMON)
 settings.load_profile("deep" if os.environ.get("KPSIM_DEEP") == "1" else "ci")
+
+
+def _deliver_ctrl_c() -> None:
+    """Ctrl-C deliverable again when pytest started with SIGINT ignored (a shell's ``&`` or ``nohup`` job): the
+    processes the interrupt tests start would inherit the ignored signal (an ignored disposition survives exec)
+    and never see their Ctrl-C. A handler of our own is reset to the default in each child at exec."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+_deliver_ctrl_c()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
