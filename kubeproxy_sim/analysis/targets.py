@@ -10,11 +10,16 @@ for a client that is no pod; dist and diff have no client pod, ``--from`` includ
 case-insensitive, a trailing dot ends the search, and a bare NAME is
 ``default``'s Service NAME.
 SRC is ``pod/NS/NAME``, ``node/NAME``, ``external`` or ``external:IP``.
+
+An address is also read the other way (:func:`port_owners`): which Services hold it and which ports they define,
+for the note ``send`` and ``trace`` give when a packet's port is none of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from kubeproxy_sim.analysis.exact import (
     CLUSTER_IP,
@@ -30,15 +35,19 @@ from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, one_of
 from kubeproxy_sim.netfilter.packet import (
     canonical_address,
     format_address,
+    format_endpoint,
     is_address,
     literal_family,
     loopback,
     parse_address,
 )
 from kubeproxy_sim.objects.model import Cluster, ServiceType, watched_by_kube_proxy
-from kubeproxy_sim.proxier.state import ServicePortInfo
+from kubeproxy_sim.proxier.state import ServicePortInfo, all_service_ports
 from kubeproxy_sim.simulator.dns import DOMAIN, search_candidates
 from kubeproxy_sim.simulator.topology import family_mismatch, ip_family_flag
+
+if TYPE_CHECKING:
+    from kubeproxy_sim.proxier.config import ProxyConfig
 
 DST_FORMS = ("IP[:PORT], NAME.NS[:PORT], NAME.NS.svc.cluster.local[:PORT], NAME[:PORT] (namespace default), "
              "NS/NAME[:PORT] or node/NAME:NODEPORT, PORT a number or a port's name")
@@ -133,6 +142,36 @@ def address_views(svc: ServicePortInfo, ip: str, ingress: Sequence[str] = ()) ->
     if ip in svc.load_balancer_vips or ip in ingress:
         views.append(LOAD_BALANCER)
     return views
+
+
+def port_owners(cluster: Cluster, config: ProxyConfig, ip: str, port: int | None, proto: str) -> str | None:
+    """Which Services hold ``ip`` (as cluster, external or load-balancer IP) and the ports they define (``the
+    cluster IP of NS/NAME, which defines 8080/TCP``), when none of them defines ``port``/``proto`` (None: an
+    echo's, which has no port): no rule of kube-proxy's matches the packet, which keeps its destination. None
+    when no Service holds the address, or one of its ports is the packet's. Only the Services holding the address
+    are made into service ports (all of them took 0.23 s at 10,000). ``trace`` words it for a packet."""
+    holding = tuple(s for s in cluster.services if ip in s.cluster_ips or ip in s.external_ips
+                    or any(ingress.ip == ip for ingress in s.load_balancer_ingress))
+    owners: dict[tuple[str, str], list[str]] = {}  # (role, ns/name) -> the ports it defines
+    for svc in all_service_ports(replace(cluster, services=holding), config):
+        for view in address_views(svc, ip):
+            role = {CLUSTER_IP: "the cluster IP", EXTERNAL_IP: "an external IP"}.get(view, "a load-balancer IP")
+            owners.setdefault((role, f"{svc.namespace}/{svc.name}"), []).append(f"{svc.port}/{svc.protocol.value}")
+            if svc.port == port and svc.proto == proto:
+                return None  # a port of it is the packet's: its rules decide
+    if not owners:
+        return None
+    return ", and ".join(f"{role} of {key}, which defines {', '.join(ports)}" for (role, key), ports in owners.items())
+
+
+def unserved_port_note(cluster: Cluster, config: ProxyConfig, ip: str, port: int, proto: str) -> str | None:
+    """send's words for :func:`port_owners`: the connection keeps its destination whether it meets a node's rules
+    (a pod's, a node's) or none (the outside's, which the router then has no route for)."""
+    whose = port_owners(cluster, config, ip, port, proto)
+    if whose is None:
+        return None
+    return (f"{ip} is {whose}; no rule matches {port}/{proto.upper()}, so kube-proxy's rules leave the connection "
+            f"to {format_endpoint(*parse_address(ip), port)} untranslated")
 
 
 def _by_address(nodes: NodeSet, ports: list[ServicePortInfo], ip: str, port: str | None,

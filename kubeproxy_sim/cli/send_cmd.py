@@ -22,8 +22,6 @@ from kubeproxy_sim.cli.output import (
 )
 
 if TYPE_CHECKING:
-    from kubeproxy_sim.objects.model import Cluster
-    from kubeproxy_sim.proxier.config import ProxyConfig
     from kubeproxy_sim.simulator.network import Simulator
     from kubeproxy_sim.simulator.send import Delivered, SendResult
 
@@ -136,11 +134,13 @@ def send_counted(sim: Simulator, source: str, destination: str, *, proto: str = 
 
 
 def with_port_note(sim: Simulator, result: SendResult) -> SendResult:
-    """``result`` with :func:`unserved_port_note` of each address the connections went to first on every row's
+    """``result`` with :func:`.targets.unserved_port_note` of each address the connections went to first on every row's
     words: a connection to a Service's address on a port it does not define meets no rule of kube-proxy's and fails
     (NO_ROUTE, a timeout) or reaches whatever else has the address, rows that alone never name the port (u-walk 2:
     ``--to NAME.NS:9999``, which ``trace`` says in the same words)."""
     import dataclasses
+
+    from kubeproxy_sim.analysis.targets import unserved_port_note
 
     target = result.target
     if target is None:
@@ -152,44 +152,6 @@ def with_port_note(sim: Simulator, result: SendResult) -> SendResult:
     return dataclasses.replace(
         result, delivered=tuple(dataclasses.replace(d, why=(*notes, *d.why)) for d in result.delivered),
         failed=tuple(dataclasses.replace(f, why=(*notes, *f.why)) for f in result.failed))
-
-
-def unserved_port_note(cluster: Cluster, config: ProxyConfig, ip: str, port: int, proto: str) -> str | None:
-    """send's words for :func:`port_owners`: the connection keeps its destination whether it meets a node's rules
-    (a pod's, a node's) or none (the outside's, which the router then has no route for)."""
-    from kubeproxy_sim.netfilter.packet import format_endpoint, parse_address
-
-    whose = port_owners(cluster, config, ip, port, proto)
-    if whose is None:
-        return None
-    return (f"{ip} is {whose}; no rule matches {port}/{proto.upper()}, so kube-proxy's rules leave the connection "
-            f"to {format_endpoint(*parse_address(ip), port)} untranslated")
-
-
-def port_owners(cluster: Cluster, config: ProxyConfig, ip: str, port: int | None, proto: str) -> str | None:
-    """Which Services hold ``ip`` (as cluster, external or load-balancer IP) and the ports they define (``the
-    cluster IP of NS/NAME, which defines 8080/TCP``), when none of them defines ``port``/``proto`` (None: an
-    echo's, which has no port): no rule of kube-proxy's matches the packet, which keeps its destination. None
-    when no Service holds the address, or one of its ports is the packet's. Only the Services holding the address
-    are made into service ports (all of them took 0.23 s at 10,000)."""
-    import dataclasses
-
-    from kubeproxy_sim.analysis.exact import CLUSTER_IP, EXTERNAL_IP
-    from kubeproxy_sim.analysis.targets import address_views
-    from kubeproxy_sim.proxier.state import all_service_ports
-
-    holding = tuple(s for s in cluster.services if ip in s.cluster_ips or ip in s.external_ips
-                    or any(ingress.ip == ip for ingress in s.load_balancer_ingress))
-    owners: dict[tuple[str, str], list[str]] = {}  # (role, ns/name) -> the ports it defines
-    for svc in all_service_ports(dataclasses.replace(cluster, services=holding), config):
-        for view in address_views(svc, ip):
-            role = {CLUSTER_IP: "the cluster IP", EXTERNAL_IP: "an external IP"}.get(view, "a load-balancer IP")
-            owners.setdefault((role, f"{svc.namespace}/{svc.name}"), []).append(f"{svc.port}/{svc.protocol.value}")
-            if svc.port == port and svc.proto == proto:
-                return None  # a port of it is the packet's: its rules decide
-    if not owners:
-        return None
-    return ", and ".join(f"{role} of {key}, which defines {', '.join(ports)}" for (role, key), ports in owners.items())
 
 
 def ticking(items: Iterable[T], tick: Callable[..., None]) -> Iterator[T]:
@@ -254,7 +216,7 @@ def send_text(result: SendResult, con: Console | None = None) -> str:
     plural = "" if result.connections == 1 else "s"
     what = (f"{result.proto} ping{plural} (echo request{plural})" if result.ping is not None else
             f"{result.proto} connection{plural}")
-    head = (f"{result.connections} {what} from {result.source_shown or result.source} to {result.destination}"
+    head = (f"{result.connections} {what} from {result.source} to {result.destination}"
             + (f" (seed {result.seed})" if result.seed is not None else ""))
     parts = [con.paint(head, "bold"), ""]
     if result.ping is not None:

@@ -117,7 +117,6 @@ class Source:
     netns: str
     bind: str | None = None  # the source address to bind, when the namespace has several
     pod: str = ""  # a pod source's address (its record in the state's pods); "" for a node or a client outside
-    shown: str | None = None  # how words name it when that differs from label (send's SendResult.source_shown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,7 +353,6 @@ class Tally:
     dns_server: str = ""  # the nameserver each connection's DNS lookup asked ("": none was sent)
     dns_failures: dict[str, int] = field(default_factory=dict)  # query failure reason -> connections
     dns_seen: dict[str, int] = field(default_factory=dict)  # "ns/name ip:port" of the responder -> queries
-    source_shown: str | None = None  # the source as words name it (Source.shown)
     destination_note: str | None = None  # what the client's kernel made of the destination (unspecified_note_of)
 
     def share(self, key: str) -> float:
@@ -383,7 +381,7 @@ class Tally:
         failed.sort(key=lambda f: (f.reason, f.detail))
         return with_destination_note(SendResult(
             self.source, self.destination, self.proto, self.count, self.seed, tuple(delivered), tuple(failed),
-            source_shown=self.source_shown, destination_note=self.destination_note))
+            destination_note=self.destination_note))
 
     def _named(self, reason: str) -> tuple[str, str]:
         if reason.startswith(TCP_RETRY):  # a DNS answer truncated over UDP, asked again over TCP (.dnsquery)
@@ -425,7 +423,7 @@ def tally(source: Source, dest: Destination, proto: str, results: list[dict[str,
         seen.setdefault(key, set()).add(result["src"].rsplit(":", 1)[0])
     return Tally(source.label, dest.label, proto, len(results) + sum(failed.values()), dict(pods),
                  {k: sorted(v) for k, v in seen.items()}, dict(failures), seed, timeout, verdicts, dest.ip, dest.note,
-                 dest.query.server if dest.query is not None else "", dict(failed), dict(answered), source.shown,
+                 dest.query.server if dest.query is not None else "", dict(failed), dict(answered),
                  unspecified_note_of(source, dest.ip, "connections"))
 
 
@@ -651,7 +649,7 @@ def ping_result(state: dict[str, Any], source: Source, dest: Destination, proto:
     failed = tuple(Failed(reason, n, detail, None) for (reason, detail), n in sorted(failures.items()))
     return with_destination_note(SendResult(
         source.label, dest.label, proto, total, seed, tuple(delivered), failed,
-        ping=ping_target_of(state, connected_address(source, address)), source_shown=source.shown,
+        ping=ping_target_of(state, connected_address(source, address)),
         destination_note=unspecified_note_of(source, address, "pings")))
 
 

@@ -154,10 +154,6 @@ class SendResult:
     target: Target | None = field(default=None, compare=False, repr=False)
     """The destination as the client's lookup gave it (its addresses and port; None: netns send's), for words
     about where the connections went (send's note on a port no Service at the address defines)."""
-    source_shown: str | None = field(default=None, compare=False, repr=False)
-    """How words name the source when that differs from ``source`` (the JSON's stable key): never for send, whose
-    rows and head name an endpoint no Pod object owns by its key, as the JSON does; netns send's may
-    (:class:`.kernel.send.Source`'s ``shown``)."""
 
     def as_json(self) -> dict[str, object]:
         """The public ``-o json`` contract (shared with ``netns send``): ``answered`` the connections (pings) the

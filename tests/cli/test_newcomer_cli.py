@@ -38,17 +38,16 @@ def test_trace_s_note_reads_only_the_services_owning_the_address(monkeypatch,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     """Review R3: the note built every service port of the cluster on each trace (0.23 s at 10,000 Services); it
     builds those of the Services that own the address only."""
-    from kubeproxy_sim.proxier import state, sync  # (sync, the rules', imported first: it keeps its own name)
+    from kubeproxy_sim.analysis import targets
 
-    assert sync.all_service_ports is state.all_service_ports
-    every = state.all_service_ports
+    every = targets.all_service_ports
     asked: list[list[str]] = []
 
     def recording(cluster, config):
         asked.append([f"{s.namespace}/{s.name}" for s in cluster.services])
         return every(cluster, config)
 
-    monkeypatch.setattr(state, "all_service_ports", recording)
+    monkeypatch.setattr(targets, "all_service_ports", recording)
     code, out, _ = _run(["trace", "--scenario", "upstream-overall-iptables-rules", "--src", "10.0.0.9", "--dst",
                          "172.30.0.42", "--dport", "81", "-o", "json"], capsys)
     assert code == 0 and json.loads(out)["notes"] == [
