@@ -498,6 +498,8 @@ class _Parser:
         self.verbatim = True  # every rule's text was stored as written (none was re-rendered)
         self.shapes = _Shapes()
         self.text = ""  # the text being read (for messages that look ahead)
+        self.raw = ""  # the line being read, as written (what a quote left open takes in: line_end)
+        self.last = 0  # the number of the text's last line, which no newline ends (0: not counted yet, line_end)
         self.ipv6_only = False  # a line no shape vouched for names a match only IPv6 has (_IPV6_ONLY; note_line)
         self.family: bool | None = None  # the family given (True: IPv6), which a rule's -4 or -6 is read against
         self.placed: list[tuple[_TableState, int, str]] = []  # ... or a match of some hooks only (_PLACED_MATCH):
@@ -571,7 +573,7 @@ class _Parser:
                         else:
                             chain.rule_list().append(make(name, spec, lineno))
                         continue
-                self.lineno = lineno
+                self.lineno, self.raw = lineno, raw
                 self.append_fast(raw.strip(" \t\r"), None)
                 continue
             if raw[-8:] == " - [0:0]" and raw[:1] == ":" and chains is not _NO_TABLE:
@@ -581,7 +583,7 @@ class _Parser:
                     chains[name] = _ChainState(name, None, None, line=lineno)
                     continue
             line = raw.strip(" \t\r")  # (str.strip() would also eat Unicode blanks)
-            self.lineno = lineno
+            self.lineno, self.raw = lineno, raw
             if not line or line[0] == "#":
                 continue
             first = line[0]
@@ -904,6 +906,17 @@ class _Parser:
 
     # -- commands --------------------------------------------------------------
 
+    def line_end(self, text: str) -> str:
+        """What followed ``text``, the stripped tail of the line being read, on its line: the blanks stripped and
+        the newline (none after the last line), which a quote left open in ``text`` takes in, as in
+        iptables-restore (:func:`syntax.tokenize`). Only looked at for a text with a quote."""
+        if '"' not in text:
+            return syntax.LINE_END
+        if not self.last:
+            self.last = self.text.count("\n") + 1
+        raw = self.raw
+        return raw[len(raw.rstrip(" \t\r")):] + (syntax.LINE_END if self.lineno < self.last else "")
+
     def counted_command(self, line: str) -> None:
         counters, rest = self.prefix_counters(line)
         if rest[:3] == "-A ":
@@ -958,7 +971,7 @@ class _Parser:
         else:
             self.note_values(line)
             try:
-                rule = self.rule(name, syntax.tokenize(spec, line=self.lineno, file=self.file), counters)
+                rule = self.rule(name, syntax.tokenize(spec, end=self.line_end(spec)), counters)
             except syntax.OtherFamilyRule:
                 return  # (iptables-restore skips the line: see command)
             self.added(table, rule.spec)
@@ -1208,7 +1221,7 @@ class _Parser:
     def command(self, line: str, counters: tuple[int, int] | None) -> None:
         self.note_line(line)
         self.note_values(line)
-        tokens = syntax.tokenize(line, line=self.lineno, file=self.file)
+        tokens = syntax.tokenize(line, end=self.line_end(line))
         while self.family is not None and tokens and not tokens[0].quoted and tokens[0].text in syntax.FAMILY_WORDS:
             # (``-4 -A INPUT ...``, a file for both restores: the other family's line is skipped, as in a rule)
             if syntax.FAMILY_WORDS[tokens[0].text] != self.family:

@@ -629,10 +629,14 @@ def _iprange(options: Options, ipv6: bool) -> Options:
 
 
 def _cgroup(options: Options, ipv6: bool) -> Options:
-    """cgroup as libxt_cgroup saves it: --path (by xtables_save_string: SAVE_STRING_OPTIONS), --cgroup in decimal
-    (``0x10`` is 16: syntax.cgroup_classid)."""
+    """cgroup as libxt_cgroup saves it: --path as the kernel holds it (cut: syntax.cgroup_path; printed by
+    xtables_save_string: SAVE_STRING_OPTIONS), --cgroup in decimal (``0x10`` is 16: syntax.cgroup_classid)."""
     out = []
     for o in options:
+        if o.flag == "--path" and len(o.args) == 1:
+            path = syntax.cgroup_path(o.args[0])
+            out.append(o if path == o.args[0] else _with(o, path))
+            continue
         number = syntax.cgroup_classid(o.args[0]) if o.flag == "--cgroup" and len(o.args) == 1 else None
         out.append(_with(o, str(number)) if isinstance(number, int) else o)
     return out
@@ -1481,7 +1485,13 @@ SAVE_STRING_OPTIONS = frozenset({("comment", "--comment"), ("LOG", "--log-prefix
 RAW_OPTIONS = frozenset({("recent", "--name")})
 # libxt_nfacct (iptables 1.8.9) prints "--nfacct-name " and then xtables_save_string's own leading space.
 DOUBLE_SPACED_OPTIONS = frozenset({("nfacct", "--nfacct-name")})
-_SPECIAL_FLAGS = frozenset(flag for _, flag in SAVE_STRING_OPTIONS | DOUBLE_SPACED_OPTIONS | RAW_OPTIONS)
+# Interfaces, which iptables-save prints as they are (printf): one named "!" is printed bare (both v1.8.9, legacy and
+# nft: ``-i "!"`` and ``! -i !`` restored are saved ``-i !`` and ``! -i !``), where the canonical text quotes it, as
+# a bare "!" elsewhere is a negation. (Restore reads the bare "!" after these flags as their value:
+# syntax.BANG_VALUE_FLAGS.)
+BARE_BANG_OPTIONS = frozenset({("", "-i"), ("", "-o"), ("physdev", "--physdev-in"), ("physdev", "--physdev-out")})
+_SPECIAL_FLAGS = frozenset(flag for _, flag in
+                           SAVE_STRING_OPTIONS | DOUBLE_SPACED_OPTIONS | RAW_OPTIONS | BARE_BANG_OPTIONS)
 """The flags whose iptables-save text may differ from the canonical text (:func:`_spec_texts`)."""
 
 
@@ -1500,9 +1510,15 @@ def _raw(value: str) -> str:
     return syntax.quote(value)
 
 
+def _interface(value: str) -> str:
+    """An interface's name as iptables-save prints it, where it differs from :func:`_raw` ("!" bare)."""
+    return value if value == "!" else _raw(value)
+
+
 def _render_option(option: Option, owner: str) -> str:
     key = (owner, option.flag)
-    quote = save_string if key in SAVE_STRING_OPTIONS else str if key in RAW_OPTIONS else _raw
+    quote = save_string if key in SAVE_STRING_OPTIONS else str if key in RAW_OPTIONS else \
+        _interface if key in BARE_BANG_OPTIONS else _raw
     head = f"! {option.flag}" if option.negated else option.flag
     if (owner, option.flag) in DOUBLE_SPACED_OPTIONS:
         head += " "

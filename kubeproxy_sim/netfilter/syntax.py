@@ -1098,6 +1098,18 @@ def cgroup_classid(value: str) -> int | str:
     return 'cgroup: bad value for option "--cgroup", or out of range (0-4294967295).' if number is None else number
 
 
+CGROUP_PATH_LIMIT = 511  # XT_CGROUP_PATH_MAX - 1: the bytes of a path xt_cgroup revision 2 holds
+
+
+def cgroup_path(value: str) -> str:
+    """cgroup's ``--path`` as the kernel holds it: its first :data:`CGROUP_PATH_LIMIT` bytes. libxtables copies an
+    XTTYPE_STRING into its field and cuts what does not fit, without a word; the kernel then looks the cut path up
+    (both restores v1.8.9, kernel 6.18: a 612-byte path is saved as its first 511 bytes, and loads when those name
+    a cgroup). A character the cut would split is left out whole (the kernel would hold part of its bytes, a name
+    no text here can print). A kernel without revision 2 is given revision 1, whose field holds 4095 bytes."""
+    data = value.encode()
+    return value if len(data) <= CGROUP_PATH_LIMIT else data[:CGROUP_PATH_LIMIT].decode(errors="ignore")
+
 
 def nfqueue_number(value: str) -> int | str:
     """NFQUEUE's ``--queue-num`` as libxtables reads an XTTYPE_UINT16 (all of it, strtoul in base 0: ``0x10`` is
@@ -1285,12 +1297,17 @@ _BLANKS = " \t\r\n"
 _BLANK_SET = frozenset(_BLANKS)
 
 
-def tokenize(text: str, *, line: int | None = None, file: str | None = None) -> list[Token]:
-    """Split like iptables-restore: double quotes group words, ``\\`` escapes inside quotes."""
+LINE_END = "\n"
+"""What follows a line of a restore input as iptables-restore reads it (fgets keeps the newline)."""
+
+
+def tokenize(text: str, *, end: str = LINE_END) -> list[Token]:
+    """Split like iptables-restore: double quotes group words, ``\\`` escapes inside quotes. ``end`` is what
+    followed ``text`` on its line (blanks a caller stripped, and the newline): a quote left open takes it in."""
     if '"' not in text:
         return [Token(word) for word in _WORD.findall(text)]
     fast = _tokenize_separated(text)
-    return fast if fast is not None else _tokenize_chars(text, line, file)
+    return fast if fast is not None else _tokenize_chars(text, end)
 
 
 def _tokenize_separated(text: str) -> list[Token] | None:
@@ -1317,10 +1334,12 @@ def _tokenize_separated(text: str) -> list[Token] | None:
     return tokens
 
 
-def _tokenize_chars(text: str, line: int | None, file: str | None) -> list[Token]:
+def _tokenize_chars(text: str, end: str = LINE_END) -> list[Token]:
     """The general tokenizer, one character at a time, as iptables-restore's add_param_to_argv splits: a quote
     opens inside a word (``a"b c"`` is ``ab c``) and its closing quote ends the word (``"a"b`` is ``a`` and
-    ``b``)."""
+    ``b``). A quote left open is no error there: its word is the rest of the line, blanks and newline included
+    (both restores v1.8.9: ``--comment "a b`` is the comment ``a b`` and a newline, which iptables-save prints
+    back over two lines; ``-j "X`` names the target X and a newline, "Invalid target name")."""
     tokens: list[Token] = []
     buf: list[str] = []
     in_quotes = quoted = escaped = False
@@ -1346,11 +1365,11 @@ def _tokenize_chars(text: str, line: int | None, file: str | None) -> list[Token
                 buf, quoted = [], False
         else:
             buf.append(ch)
-    if in_quotes:
-        raise RulesSyntaxError("unterminated quoted string", file=file, line=line,
-                               token=text[text.rfind('"'):][:40], expected='a closing "')
-    if buf or quoted:
-        tokens.append(Token("".join(buf), quoted))
+    # A quote left open takes the end of the line in (an escape just before it takes the end's first character as
+    # it is: the same text); the line's last word is one only when not empty (add_param_to_argv's param.len).
+    word = "".join(buf) + end if in_quotes else "".join(buf)
+    if word:
+        tokens.append(Token(word, quoted))
     return tokens
 
 
@@ -1386,7 +1405,7 @@ def parse_spec(spec: str, *, line: int | None = None, file: str | None = None) -
         return fast
     split = _split_words(spec)
     if split is None:
-        return interpret(tokenize(spec, line=line, file=file), line=line, file=file)
+        return interpret(tokenize(spec), line=line, file=file)
     return _Interpreter(split[0], split[1], line, file, split[2]).run()
 
 

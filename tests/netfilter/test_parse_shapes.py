@@ -212,7 +212,7 @@ def test_a_kube_proxy_dump_parses_as_rule_by_rule_with_its_line_numbers() -> Non
     ("-A X -s 10.0.0.9 ! -j ACCEPT", "'!' cannot negate -j", "-j"),
     ("-A X -s 10.0.0.9 ACCEPT ACCEPT", "-s takes one value", "10.0.0.9 ACCEPT ACCEPT"),
     ("-A X 10.0.0.9 -s ACCEPT -j", "unexpected value", "10.0.0.9"),
-    ('-A X -s "10.0.0.9 -j ACCEPT', "unterminated quoted string", '"10.0.0.9 -j ACCEPT'),
+    ('-A X -s "10.0.0.9 -j ACCEPT', "host/network `10.0.0.9 -j ACCEPT\\n' not found", "10.0.0.9 -j ACCEPT\n"),
 ])
 def test_errors_after_many_rules_of_a_shape_name_their_line_and_token(bad: str, message: str, token: str) -> None:
     good = [f"-A X -s 10.0.{i // 256}.{i % 256} -j ACCEPT" for i in range(500)]

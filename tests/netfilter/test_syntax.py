@@ -79,7 +79,8 @@ def test_tokenizer_quotes_and_escapes() -> None:
         ("-p tcp --frob 1",
          "line 7: unknown option at '--frob'; expected an option of a loaded match (-m MODULE) or target"),
         ("-j A -j B", "line 7: a rule has one target at '-j'; expected no second -j/-g"),
-        ('-m comment --comment "x', "line 7: unterminated quoted string at '\"x'; expected a closing \""),
+        ('-p "tcp', 'line 7: unknown protocol "tcp\\n" specified at \'tcp\\n\'; expected a protocol number 0-255, all '
+                    "or a name such as tcp, udp, icmp, ipv6-icmp, esp, gre or ospf (Debian netbase's /etc/protocols)"),
         ("! foo", "line 7: '!' must precede an option at 'foo'; expected an option such as -s or --dport"),
     ],
 )
