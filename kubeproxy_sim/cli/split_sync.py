@@ -48,6 +48,7 @@ from kubeproxy_sim.objects.load import (
     service_key,
     texts_documents,
 )
+from kubeproxy_sim.objects.model import Cluster
 from kubeproxy_sim.objects.notes import capped_sliceless
 from kubeproxy_sim.objects.values import value_class
 from kubeproxy_sim.proxier import naming
@@ -180,7 +181,7 @@ def _read(paths: list[str], named: PathNames) -> list[Document]:
 def _whole(documents: list[Document], args: argparse.Namespace, text: bool) -> Synced:
     loaded = decode_documents(documents)
     config, config_diags = build_config(args, loaded.cluster)
-    config_diags = follow_on(config_diags, loaded.diagnostics, loaded.cluster)  # (a split load read objects)
+    config_diags = follow_on(config_diags, loaded.diagnostics, loaded.cluster)
     result = generate(loaded.cluster, config)
     family_note = other_family_note(loaded.cluster, config, args.ip_family)
     return Synced(config, (*loaded.diagnostics, *config_diags, *family_note), result,
@@ -351,6 +352,9 @@ class _ShareRules:
     positions: tuple[tuple[int, int], ...]
     count_unread: bool
     """The other process's endpoint count was not needed, and is still in the pipe."""
+    read_nothing: bool
+    """The share's objects gave no cluster (every one refused): when neither share's did, the config's notes
+    follow as after a one-process load that read nothing (cli.options.follow_on)."""
 
 
 def _share_rules(documents: list[Document], args: argparse.Namespace, share: Share, release: bool,
@@ -376,7 +380,7 @@ def _share_rules(documents: list[Document], args: argparse.Namespace, share: Sha
     write_services(ctx, work, out)
     family_note = other_family_note(loaded.cluster, config, args.ip_family)
     return _ShareRules(config_diags, family_note, ctx, out, loaded.diagnostics, loaded.positions,
-                       count_unread=alone)
+                       count_unread=alone, read_nothing=loaded.cluster == Cluster())
 
 
 def _child(documents: list[Document], args: argparse.Namespace, share: Share, text: bool, release: bool,
@@ -387,7 +391,8 @@ def _child(documents: list[Document], args: argparse.Namespace, share: Share, te
         names = _declared_names(mine.out)
         _hand_over(outbox, handover, ("\n".join(names[0]), "\n".join(names[1])), None)
         private = _private_texts(mine.out, names)
-    _hand_over(outbox, handover, (mine.out, mine.diagnostics, mine.positions, mine.family_note), private)
+    _hand_over(outbox, handover, (mine.out, mine.diagnostics, mine.positions, mine.family_note, mine.read_nothing),
+               private)
     if mine.count_unread:  # the parent always sends its count: read it before exiting, or a parent that sends
         _receive(inbox)    # it after this child is gone writes into a closed pipe (EPIPE) and does it all alone
 
@@ -417,7 +422,7 @@ def _joined(mine: _ShareRules, private: tuple[_Blocks, _Blocks] | None, names: t
             received: tuple[tuple[Any, ...], tuple[_Blocks, _Blocks] | None]) -> Synced:
     """The sync of both shares: the parent's, then what the child sent (see :func:`_child`); ``names`` the
     per-service chains both declared (filter, nat), sorted, when the text was asked for."""
-    (theirs, their_diags, their_positions, their_family_note), their_private = received
+    (theirs, their_diags, their_positions, their_family_note, their_read_nothing), their_private = received
     ctx = mine.ctx
     out = new_buffer()
     write_head(ctx, out)
@@ -426,9 +431,10 @@ def _joined(mine: _ShareRules, private: tuple[_Blocks, _Blocks] | None, names: t
     write_tail(ctx, out)
     # Each share capped its sliceless Services' notes (objects.notes) alone: capped again over both, and the
     # other family noted once when either share's objects call for it, the lines are one process's.
-    diagnostics = (*capped_sliceless(_in_input_order((mine.positions, mine.diagnostics),
-                                                     (their_positions, their_diags))),
-                   *mine.config_diags, *(mine.family_note or their_family_note))
+    loaded = capped_sliceless(_in_input_order((mine.positions, mine.diagnostics), (their_positions, their_diags)))
+    config_diags = (follow_on(mine.config_diags, loaded, Cluster()) if mine.read_nothing and their_read_nothing
+                    else mine.config_diags)
+    diagnostics = (*loaded, *config_diags, *(mine.family_note or their_family_note))
     if private is None or their_private is None or names is None:
         return Synced(ctx.config, diagnostics, assemble(ctx, out), None)
     pieces = _table_text("nat", out.nat_chains, out.nat, names[1], private[1], their_private[1])
