@@ -45,7 +45,6 @@ from kubeproxy_sim.analysis.exact import (
     service_views,
 )
 from kubeproxy_sim.analysis.nodes import NodeSet, Source, client_pod_source
-from kubeproxy_sim.analysis.why import said_of_node
 from kubeproxy_sim.netfilter.model import Chain
 from kubeproxy_sim.netfilter.packet import parse_address
 from kubeproxy_sim.objects.bulk import collector_paused
@@ -312,7 +311,6 @@ def new_connection_notes(views: Sequence[View], before: Sequence[View] = ()) -> 
     several: a Local policy, the source ranges, a DNAT onto a firewalled address), and said unchanged where the
     same entry ended so before it (``before``: the views of the state before)."""
     notes = []
-    nodes = {entry.node for view in (*views, *before) for entry in view.entries}
     was = _refused(before)
     for view in views:
         for entry in view.entries:
@@ -326,7 +324,7 @@ def new_connection_notes(views: Sequence[View], before: Sequence[View] = ()) -> 
                 same = was.get((view.kind, view.destination, entry.node, entry.source, share.verdict))
                 if own:
                     kept = ", unchanged" if same is not None and same[0] == own else ""
-                    notes.append(f"{where} ({own}{kept}) - {_refusal(view, entry.node, share.verdict, nodes)}")
+                    notes.append(f"{where} ({own}{kept}) - {_refusal(view, entry.node, share.verdict)}")
                 if share.probability != own:  # the rest ends on a node its DNAT sent the connection on to
                     rest = share.probability - own
                     kept = ", unchanged" if same is not None and same[1] == rest else ""
@@ -350,12 +348,13 @@ def _refused(views: Sequence[View]) -> dict[tuple[str, str, str, Source, str], t
     return found
 
 
-def _refusal(view: View, node: str, verdict: str, nodes: set[str]) -> str:
-    """Why the entry node's own rules refuse the view's connections: the view's note for that node that says so
-    (analysis.why, as its traces found it); a REJECT of a port's own rules is always its having no usable endpoint."""
+def _refusal(view: View, node: str, verdict: str) -> str:
+    """Why the entry node's own rules refuse the view's connections: the reasons the view's traces gave for a DROP
+    at that node (:meth:`View.said_at`: kept as facts, the node and the verdict, not read back from the sentences);
+    a REJECT of a port's own rules is always its having no usable endpoint."""
     if verdict == "REJECT":
         return "the service has no usable endpoint"
-    said = [note for note in said_of_node(view.notes, node, nodes) if " drops " in f"{note} "]
+    said = view.said_at(node, "DROP")
     return "; ".join(said) if said else f"dropped by node {node}'s rules"
 
 

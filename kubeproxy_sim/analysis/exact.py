@@ -28,7 +28,7 @@ from kubeproxy_sim.analysis.nodes import (
     client_pod_source,
     external_source,
 )
-from kubeproxy_sim.analysis.why import Index, merged_by_node, why_notes
+from kubeproxy_sim.analysis.why import Cause, Index, Reason, merged_causes, why_reasons
 from kubeproxy_sim.netfilter.packet import Packet, split_endpoint
 from kubeproxy_sim.netfilter.trace import SMALL_ODD_BITS, TraceResult, exact_fraction
 from kubeproxy_sim.objects.bulk import collector_paused
@@ -69,10 +69,10 @@ class Entry:
     note: str = ""
     traced: tuple[Packet, TraceResult] | None = field(default=None, compare=False, repr=False)
     """The first packet and its trace, for the view to ask why it is dropped or rejected (analysis.why), of its
-    entries carrying traffic one after another (:func:`_failure_notes`); let go of once it has."""
+    entries carrying traffic one after another (:func:`_failure_reasons`); let go of once it has."""
     onward: tuple[Entry, ...] = field(default=(), compare=False, repr=False)
     """The entries of the nodes a DNAT sent the connection on to (:func:`_rehomed`), for the view to ask why
-    they drop or reject it there (:func:`_failure_notes`); let go of with ``traced``."""
+    they drop or reject it there (:func:`_failure_reasons`); let go of with ``traced``."""
     own: tuple[Share, ...] | None = field(default=None, compare=False, repr=False)
     """The entry node's own shares when a DNAT was followed to another node (:func:`_rehomed`; else None): the
     endpoints of the port's own rules, whose KUBE-SEP chains affinity's checks name."""
@@ -92,6 +92,14 @@ class View:
     entries: tuple[Entry, ...]
     average: tuple[Share, ...]
     notes: tuple[str, ...] = ()
+    causes: tuple[Cause, ...] = ()
+    """Why its entries carrying traffic fail (:func:`_view`), each reason once, with the nodes whose rules gave it
+    and the verdicts it explains; their sentences are among ``notes`` too. A reader picks one node's reasons by
+    these facts (:meth:`said_at`), not by the sentences' words, which a rewording changes."""
+
+    def said_at(self, node: str, verdict: str) -> list[str]:
+        """The sentences of the reasons ``node``'s rules gave for ``verdict``, in the view's order."""
+        return [cause.note for cause in self.causes if verdict in cause.verdicts and node in cause.nodes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,34 +370,37 @@ def _ended(share: Share, first: str, masqueraded: bool) -> Share:
                  share.probability if masqueraded and delivered else share.masqueraded)
 
 
-def _failure_notes(nodes: NodeSet, entry: Entry) -> list[tuple[str, str]]:
+def _failure_reasons(nodes: NodeSet, entry: Entry) -> list[tuple[str, Reason]]:
     """Why the entry's connections are dropped or rejected, in the Service's words (a delivery's shares say
     where it goes; a bare DROP does not say why): asked only then, as most entries deliver, and by the view, of
     its entries one after another rather than as each is traced (dist of 800 Local Services on 20 nodes asks
-    14,400 times: each took about twice as long between traces). (node, note) pairs: the entry's node's, then
+    14,400 times: each took about twice as long between traces). (node, reason) pairs: the entry's node's, then
     those of the nodes it sent the connection on to (``onward``), where a hop's NodePort may drop or reject it."""
     if entry.traced is None:
         return []
-    circles = [(entry.node, IN_CIRCLES)] if any(s.verdict in (NO_ROUTE, TIMEOUT) for s in entry.shares) else []
-    further = [pair for hop in entry.onward for pair in _failure_notes(nodes, hop)]
+    lost = frozenset(s.verdict for s in entry.shares if s.verdict in (NO_ROUTE, TIMEOUT))
+    circles = [(entry.node, Reason(IN_CIRCLES, lost))] if lost else []
+    further = [pair for hop in entry.onward for pair in _failure_reasons(nodes, hop)]
     packet, result = entry.traced
     for outcome in result.outcomes:  # (a plain loop: most entries deliver, and any() took twice as long)
         if outcome.verdict in ("DROP", "REJECT"):
             index = nodes.derived("why index", lambda: Index.of(nodes.cluster))
-            notes = why_notes((nodes.cluster, nodes.configs[entry.node]), packet, result, index)
-            return [*((entry.node, note) for note in notes), *further, *circles]
+            reasons = why_reasons((nodes.cluster, nodes.configs[entry.node]), packet, result, index)
+            return [*((entry.node, reason) for reason in reasons), *further, *circles]
     return [*further, *circles]
 
 
 def _view(nodes: NodeSet, kind: str, destination: str, entries: list[Entry], notes: Iterable[str] = ()) -> View:
-    """The view of ``entries``; its notes end with why those carrying traffic fail, each reason once."""
-    notes = (*notes, *merged_by_node(pair for e in entries if e.weight for pair in _failure_notes(nodes, e)))
+    """The view of ``entries``; its notes end with why those carrying traffic fail, each reason once (its
+    ``causes``)."""
+    causes = tuple(merged_causes(pair for e in entries if e.weight for pair in _failure_reasons(nodes, e)))
+    notes = (*notes, *(cause.note for cause in causes))
     total = sum((e.weight for e in entries), Fraction(0))
     # their traces are let go of, the notes being said, whatever the weights
     entries = [dataclasses.replace(e, weight=e.weight / total if total else e.weight, traced=None, onward=())
                for e in entries]
     average = merge_shares((e.weight, e.shares) for e in entries)
-    return View(kind, destination, tuple(entries), average, tuple(notes))
+    return View(kind, destination, tuple(entries), average, tuple(notes), causes)
 
 
 # --------------------------------------------------------------------------- the views of a service port

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -94,33 +94,70 @@ def why_notes(objects: tuple[Cluster, ProxyConfig], packet: Packet, result: Trac
               index: Index | None = None) -> list[str]:
     """One sentence per reason an outcome shows, in outcome order, each once (see the module's docstring);
     ``index``, the cluster's (``Index.of``), when a caller asks of one cluster many times."""
+    return [reason.note for reason in why_reasons(objects, packet, result, index)]
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One sentence of :func:`why_reasons` and the verdicts of the outcomes it explains: a reader that wants a
+    DROP's reasons picks them by what they explain, not by the words they are said in (a rewording would
+    silently lose them). No verdict for a reason of the packet's address rather than of an outcome's rules (a
+    NodePort at an address ``--nodeport-addresses`` leaves out)."""
+
+    note: str
+    verdicts: frozenset[str] = frozenset()
+
+
+def why_reasons(objects: tuple[Cluster, ProxyConfig], packet: Packet, result: TraceResult,
+                index: Index | None = None) -> list[Reason]:
+    """:func:`why_notes`' sentences, each with the verdicts of the outcomes that gave it (:class:`Reason`)."""
     cluster, config = objects
     index = Index.of(cluster) if index is None else index
-    notes: list[str] = []
+    said: dict[str, set[str]] = {}  # note -> verdicts, in the order first said
     outcomes = result.outcomes
     for outcome in outcomes:  # a split's (400 at large-cluster) share their port: the index holds it
-        svc, said = _reading(index, config, outcome)
+        svc, reading = _reading(index, config, outcome)
         if svc is None:
             continue
-        found = _outcome_notes(index, config, packet, outcome, svc, said, len(outcomes) > 1)
+        found = _outcome_notes(index, config, packet, outcome, svc, reading, len(outcomes) > 1)
         if outcome.verdict == "DNAT" and svc.client_ip_affinity and _lists_assumed(result) \
                 and not _held_by_a_list(outcome):
             found.append(affinity_note(svc, config))
         for note in found:
-            if note not in notes:
-                notes.append(note)
+            said.setdefault(note, set()).add(outcome.verdict)
     if config.nodeport_addresses and not any(o.verdict == "DNAT" for o in outcomes):
-        notes.extend(_unserved_node_port(cluster, config, packet))
-    return notes
+        for note in _unserved_node_port(cluster, config, packet):
+            said.setdefault(note, set())
+    return [Reason(note, frozenset(verdicts)) for note, verdicts in said.items()]
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """A reason several entry nodes' traces gave, said once (:func:`merged_causes`), with the nodes whose traces
+    gave it and the verdicts it explains: which nodes a merged sentence holds for is kept as data, since the
+    sentence itself may name none of them (a reason of the Service's, the same everywhere) or only some (a list
+    cut short: ``nodes A, B, C, D and 3 more``)."""
+
+    note: str
+    nodes: tuple[str, ...]
+    verdicts: frozenset[str]
 
 
 def merged_by_node(pairs: Iterable[tuple[str, str]]) -> list[str]:
-    """Notes of several entry nodes (node, note), each reason said once: notes that differ only in the node they
+    """Notes of several entry nodes (node, note), each reason said once: :func:`merged_causes`' sentences."""
+    return [cause.note for cause in merged_causes((node, Reason(note)) for node, note in pairs)]
+
+
+def merged_causes(said: Iterable[tuple[str, Reason]]) -> list[Cause]:
+    """Reasons of several entry nodes (node, reason), each said once: notes that differ only in the node they
     name become one sentence naming the nodes (dist's view of a Local Service drops at each node without an
-    endpoint, for the same reason), in first-seen order."""
+    endpoint, for the same reason), in first-seen order, holding for every node that gave it and explaining
+    every verdict it was given for."""
     nodes: dict[str, list[str]] = {}
     first: dict[str, str] = {}
-    for node, note in pairs:
+    verdicts: dict[str, set[str]] = {}
+    for node, reason in said:
+        note = reason.note
         # \bnode as a look-behind after the literal word: a pattern that starts with a literal is searched for
         # ahead, which made dist's merging of 14,400 notes six times faster than \b first
         key = re.sub(rf"node(?<!\wnode) {re.escape(node)}(?![\w.-])", "node \0", note)
@@ -128,27 +165,9 @@ def merged_by_node(pairs: Iterable[tuple[str, str]]) -> list[str]:
         if node not in named:
             named.append(node)
         first.setdefault(key, note)
-    return [first[key] if len(named) == 1 or "\0" not in key else _for_nodes(key, named)
-            for key, named in nodes.items()]
-
-
-_NODES_NAMED = re.compile(r"(?<!\w)nodes? ((?:[\w.-]+, )*[\w.-]+)(?: and (\d+) more)?")
-"""The nodes a note names as :func:`merged_by_node` writes them: ``node N``, ``nodes A, B`` or ``nodes A, B, C, D
-and 3 more`` (:func:`_some`)."""
-
-
-def said_of_node(notes: Iterable[str], node: str, nodes: Collection[str]) -> list[str]:
-    """The notes of :func:`merged_by_node` that hold for ``node``, one of ``nodes`` (the cluster's): those naming it,
-    and those naming none of ``nodes`` (a reason of the Service's, the same wherever the packet enters; "this node"
-    names none); one naming other nodes only is theirs. A list cut short (``and 3 more``) may hide the node: its
-    note is kept."""
-    found = []
-    for note in notes:
-        named = [([n for n in m.group(1).split(", ") if n in nodes], m.group(2)) for m in _NODES_NAMED.finditer(note)]
-        named = [(names, more) for names, more in named if names]
-        if not named or any(node in names or more for names, more in named):
-            found.append(note)
-    return found
+        verdicts.setdefault(key, set()).update(reason.verdicts)
+    return [Cause(first[key] if len(named) == 1 or "\0" not in key else _for_nodes(key, named), tuple(named),
+                  frozenset(verdicts[key])) for key, named in nodes.items()]
 
 
 def _for_nodes(key: str, named: Sequence[str]) -> str:

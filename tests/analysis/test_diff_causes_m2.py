@@ -7,11 +7,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from kubeproxy_sim.analysis.why import said_of_node
+from kubeproxy_sim.analysis import why
+from kubeproxy_sim.analysis.exact import View
+from kubeproxy_sim.analysis.why import Reason, merged_causes
 from kubeproxy_sim.cli.main import main
+
+if TYPE_CHECKING:
+    from kubeproxy_sim.netfilter.packet import Packet
+    from kubeproxy_sim.proxier.config import ProxyConfig
+    from kubeproxy_sim.proxier.state import ServicePortInfo
 
 NODE = """apiVersion: v1
 kind: Node
@@ -80,11 +88,41 @@ def test_a_source_range_drop_the_change_made_is_no_unchanged_one(
         f"loadBalancer 192.0.2.10:80 on {n}: DROP (1) - {FIREWALLED}" for n in ("n1", "n2")]
 
 
-def test_a_local_policy_drop_is_said_as_one_where_no_source_range_is() -> None:
-    """The note a view holds for another node is not this node's; one naming no node is every node's."""
-    notes = ["web has spec.externalTrafficPolicy Local and node n2 has none of its usable endpoints (its usable "
-             "endpoints are 10.1.0.5 on n1), so kube-proxy here drops traffic that is not from this node",
-             "nodes n3, n4 and 2 more have none", FIREWALLED]
-    assert said_of_node(notes, "n1", {"n1", "n2", "n3", "n4"}) == notes[1:]
-    assert said_of_node(notes, "n2", {"n1", "n2", "n3", "n4"}) == notes
-    assert said_of_node(notes, "n3", {"n1", "n2", "n3", "n4"}) == notes[1:]
+def test_a_view_s_drop_reasons_are_found_by_node_and_verdict_not_by_words() -> None:
+    """A merged sentence holds for the nodes whose traces gave it, even those its cut list hides ('and 2 more');
+    one naming no node (the source ranges') holds only where it was said, and a delivery's note is no DROP's."""
+    local = ("web has spec.externalTrafficPolicy Local and node {} has none of its usable endpoints, so kube-proxy "
+             "here drops traffic that is not from this node")
+    drop = frozenset({"DROP"})
+    said = [*((f"n{i}", Reason(local.format(f"n{i}"), drop)) for i in range(1, 7)), ("n1", Reason(FIREWALLED, drop)),
+            ("n2", Reason("a hairpin note of a DNAT", frozenset({"DNAT"})))]
+    causes = merged_causes(said)
+    merged = local.replace("node {} has", "nodes n1, n2, n3, n4 and 2 more have")
+    assert [(c.note, c.nodes) for c in causes] == [(merged, ("n1", "n2", "n3", "n4", "n5", "n6")),
+                                                   (FIREWALLED, ("n1",)), ("a hairpin note of a DNAT", ("n2",))]
+    view = View("nodePort", "<node>:30080", (), (), tuple(c.note for c in causes), tuple(causes))
+    assert view.said_at("n1", "DROP") == [merged, FIREWALLED]
+    assert view.said_at("n6", "DROP") == [merged]
+    assert view.said_at("n2", "DNAT") == ["a hairpin note of a DNAT"]
+    assert view.said_at("n7", "DROP") == []
+
+
+def test_a_reworded_cause_is_still_the_row_s_cause(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rows take the DROP's reasons from the traces' facts (which node, which verdict), not from the
+    sentences: reworded so that neither says 'drops' nor names its node as 'node N', each is still its row's
+    cause, and only its own node's."""
+    def local(index: object, config: ProxyConfig, svc: ServicePortInfo, endpoints: object, internal: bool) -> str:
+        return f"reworded: at {config.node_name}, {svc.name_string} keeps its Local traffic to itself"
+
+    def ranges(svc: ServicePortInfo, packet: Packet) -> str:
+        return f"reworded: {packet.src_text} is outside the ranges of {svc.name_string}"
+
+    monkeypatch.setattr(why, "no_local_endpoints_note", local)
+    monkeypatch.setattr(why, "source_ranges_note", ranges)
+    found = rows(capsys, state(tmp_path, "before.yaml", [N1, N2]), state(tmp_path, "after.yaml", [N1]))
+    assert [r for r in found if r.startswith("loadBalancer ")] == [
+        "loadBalancer 192.0.2.10:80 on n1: DROP (1, unchanged) - reworded: 203.0.113.10 is outside the ranges of "
+        "shop/web:http"]
+    assert [r for r in found if r.startswith("nodePort ")] == [
+        "nodePort <node>:30080 on n2: DROP (1) - reworded: at n2, shop/web:http keeps its Local traffic to itself"]
