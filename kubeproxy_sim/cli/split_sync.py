@@ -43,7 +43,9 @@ from kubeproxy_sim.objects.load import (
     PathNames,
     Share,
     decode_documents,
+    raw_text,
     read_documents,
+    read_raw,
     read_texts,
     service_key,
     texts_documents,
@@ -133,18 +135,22 @@ def load_and_generate(args: argparse.Namespace, *, text: bool = False, threshold
     named = input_names(args, paths)
     threshold = SPLIT_THRESHOLD if threshold is None else threshold
     with collector_paused():  # millions of acyclic containers: see objects.bulk
-        one = _one_text(paths, named)
+        raw = _one_large_file(paths, threshold)
+        if raw is not None:  # (perhaps one large JSON List: parsed in halves after the fork, else read as text)
+            file, data = raw
+            place = json_halves.guess(data, LIST_PARENT_SHARE)
+            synced = _split_list(file, data, place, args, text, threshold) if place is not None else None
+            if synced is not None:
+                return synced
+            one: tuple[str, str, Diagnostic | None] | None = raw_text(data, file, named)
+            del data, raw
+        else:
+            one = _one_text(paths, named)
         if one is None:
             documents = _read(paths, named)
         else:
-            file, body, problem = one
-            if problem is None and len(body) >= threshold * SERVICE_BYTES and hasattr(os, "fork"):
-                place = json_halves.guess(body, LIST_PARENT_SHARE)
-                synced = _split_list(file, body, place, args, text, threshold) if place is not None else None
-                if synced is not None:
-                    return synced
-            documents = list(texts_documents(file, body, problem))
-            del body, one  # (the parsed documents hold all of it now)
+            documents = list(texts_documents(*one))
+            del one  # (the parsed documents hold all of it now)
         names = sorted(_service_names(documents))
         if len(names) >= max(threshold, 2) and hasattr(os, "fork"):
             # Once decoded, the parsed input is dropped (a third of the peak memory), unless it cannot be read
@@ -161,6 +167,19 @@ def load_and_generate(args: argparse.Namespace, *, text: bool = False, threshold
 SERVICE_BYTES = 100
 """About the fewest bytes a Service takes in a JSON List: a text shorter than the split threshold's services
 would take is not worth forking for before it is parsed (the split is decided again on the parsed names)."""
+
+
+def _one_large_file(paths: list[str], threshold: int) -> tuple[str, bytearray] | None:
+    """The one regular file the input is, read undecoded (load.read_raw), when it may hold a List worth parsing
+    in halves (at least the threshold's services' bytes, and a fork to be had); else None."""
+    if len(paths) != 1 or not hasattr(os, "fork"):
+        return None
+    try:
+        large = os.stat(paths[0]).st_size >= threshold * SERVICE_BYTES
+    except OSError:  # (read_texts says why)
+        return None
+    data = read_raw(paths[0]) if large else None
+    return None if data is None else (paths[0], data)
 
 
 def _one_text(paths: list[str], named: PathNames) -> tuple[str, str, Diagnostic | None] | None:
@@ -215,7 +234,7 @@ def _split(documents: list[Document], args: argparse.Namespace, lower: Share, te
     return _forked(child, parent)
 
 
-def _split_list(file: str, body: str, place: json_halves.Guess, args: argparse.Namespace, text: bool,
+def _split_list(file: str, body: bytearray, place: json_halves.Guess, args: argparse.Namespace, text: bool,
                 threshold: int) -> Synced | None:
     """Fork, each process parsing half of the List ``body`` (see objects.json_halves) and decoding its share;
     None when the halves are not one List as the loader reads it, or the child failed."""
@@ -300,7 +319,7 @@ def _fork_with_pipes() -> tuple[int, tuple[int, int], tuple[int, int]]:
     return pid, (from_child, to_child), (child_in, child_out)
 
 
-def _lower_documents(file: str, body: str, place: json_halves.Guess, threshold: int, inbox: BinaryIO,
+def _lower_documents(file: str, body: bytearray, place: json_halves.Guess, threshold: int, inbox: BinaryIO,
                      outbox: BinaryIO) -> tuple[list[Document], Share] | None:
     """The parent's half of the List, the cut, and the documents of its share (see json_halves.documents).
 
@@ -322,7 +341,7 @@ def _lower_documents(file: str, body: str, place: json_halves.Guess, threshold: 
     return json_halves.documents(file, cut, half, 0, _receive(inbox), lower), lower
 
 
-def _upper_documents(file: str, body: str, place: json_halves.Guess, threshold: int, inbox: BinaryIO,
+def _upper_documents(file: str, body: bytearray, place: json_halves.Guess, threshold: int, inbox: BinaryIO,
                      outbox: BinaryIO) -> tuple[list[Document], Share] | None:
     """The child's side of :func:`_lower_documents`: its half from the guessed place on, the same cut."""
     half = json_halves.upper_half(body, place)

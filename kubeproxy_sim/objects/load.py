@@ -232,6 +232,33 @@ def read_texts(paths: Sequence[str], flag: str = MANIFEST_FLAG,
         yield from _read_path(path, *said)
 
 
+def read_raw(path: str) -> bytearray | None:
+    """A regular file's bytes in one buffer, not decoded: cli.split_sync's reading of what may be one large JSON
+    List, which each process decodes half of (objects.json_halves). None for anything else (a directory, a FIFO,
+    a device, standard input, a file that cannot be read or changed size while read): :func:`read_texts` reads
+    those, and says what is wrong. Looked at before it is opened: a FIFO opened here would lose its writer's
+    text to the reading that follows."""
+    try:
+        if path == STDIN or not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            data = bytearray(size)
+            with memoryview(data) as view:
+                got = 0
+                while got < size and (count := handle.readinto(view[got:])):
+                    got += count
+            return data if got == size and not handle.read(1) else None
+    except OSError:
+        return None
+
+
+def raw_text(data: bytearray, path: str, named: PathNames | None = None) -> tuple[str, str, Diagnostic | None]:
+    """:func:`read_texts`' entry of a file :func:`read_raw` read: (display name, text, problem)."""
+    said = named.get(path, (MANIFEST_FLAG, MANIFEST_EXPECTED)) if named else (MANIFEST_FLAG, MANIFEST_EXPECTED)
+    return _read_bytes(data, path, "in this file", *said)
+
+
 def texts_documents(file: str, text: str, problem: Diagnostic | None) -> Iterator[Document]:
     """The documents of one of :func:`read_texts`' entries: its problem, or its text's documents."""
     if problem is not None:
@@ -424,7 +451,7 @@ def _read_stdin(flag: str, expected: str) -> tuple[str, str, Diagnostic | None]:
     return _read_bytes(data, STDIN_NAME, "on standard input", flag, expected)
 
 
-def _read_bytes(data: bytes, name: str, where: str, flag: str,
+def _read_bytes(data: bytes | bytearray, name: str, where: str, flag: str,
                 expected: str) -> tuple[str, str, Diagnostic | None]:
     """A file's or standard input's bytes as text, or why they are not (not text, or empty: a warning)."""
     text, problem = decode_text(data, name, flag, expected)
@@ -435,7 +462,7 @@ def _read_bytes(data: bytes, name: str, where: str, flag: str,
     return name, text, problem
 
 
-def decode_text(data: bytes, file: str, flag: str = MANIFEST_FLAG,
+def decode_text(data: bytes | bytearray, file: str, flag: str = MANIFEST_FLAG,
                 expected: str = MANIFEST_EXPECTED) -> tuple[str, Diagnostic | None]:
     """A manifest's bytes as text, the way kubectl reads them: UTF-8, or the UTF-16 or UTF-32 its byte order
     mark announces (what Windows editors and PowerShell's redirection write); bytes that are neither are said

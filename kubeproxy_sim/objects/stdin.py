@@ -73,14 +73,14 @@ BYTE_ORDER_MARKS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-3
 does: looked for first)."""
 
 
-def byte_order_mark(data: bytes) -> tuple[bytes, str]:
+def byte_order_mark(data: bytes | bytearray) -> tuple[bytes, str]:
     """The byte order mark ``data`` starts with and the encoding it announces (``utf-8-sig``, ``utf-16``,
     ``utf-32``); ``(b"", "utf-8")`` without one. One scan gives both: a refusal names the encoding and spans the
     mark."""
     return next(((bom, name) for bom, name in BYTE_ORDER_MARKS if data.startswith(bom)), (b"", "utf-8"))
 
 
-def decoded(data: bytes, encoding: str) -> str:
+def decoded(data: bytes | bytearray, encoding: str) -> str:
     """``data`` as text; a UnicodeDecodeError's offsets are counted from its first byte (``utf-8-sig`` counts
     them after its mark, which made "at byte 1" of the fourth)."""
     try:

@@ -139,9 +139,9 @@ def test_a_guess_inside_an_item_is_read_as_before(tmp_path: Path) -> None:
             "ownerReferences": owners}
     items.insert(len(items) // 2, {**_slice("s05", ["10.5.0.1"], "owned"), "metadata": meta})
     path = _write(tmp_path, {"apiVersion": "v1", "kind": "List", "items": items})
-    text = path.read_text()
-    place = json_halves.guess(text, split_sync.LIST_PARENT_SHARE)
-    assert place is not None and json_halves.lower_half(text, place) is None
+    data = bytearray(path.read_bytes())
+    place = json_halves.guess(data, split_sync.LIST_PARENT_SHARE)
+    assert place is not None and json_halves.lower_half(data, place) is None
     _split_by_halves(path, halves=False)
 
 
@@ -149,9 +149,11 @@ def test_the_halves_are_the_whole_reading(tmp_path: Path) -> None:
     """Together the two halves hold every item of the one-shot reading, in order, and the List's fields."""
     document = {"apiVersion": "v1", "items": _messy_items(), "kind": "List", "metadata": {"resourceVersion": "7"}}
     text = json.dumps(document, indent=2)
-    place = json_halves.guess(text, 0.5)
+    data = bytearray(text.encode())
+    place = json_halves.guess(data, 0.5)
     assert place is not None
-    lower, upper = json_halves.lower_half(text, place), json_halves.upper_half(text, place)
+    lower, upper = json_halves.lower_half(data, place), json_halves.upper_half(data, place)
+    assert data == text.encode()  # (each half changes one byte while it decodes, then puts it back)
     assert lower is not None and upper is not None and lower.items and upper.items
     assert lower.items + upper.items == document["items"]
     cut = json_halves.joined(lower.head, lower.facts, upper.facts)
@@ -163,10 +165,10 @@ def test_the_halves_are_the_whole_reading(tmp_path: Path) -> None:
 def test_each_process_holds_only_its_share_and_what_every_share_reads(tmp_path: Path) -> None:
     items = _messy_items()
     random.Random(1).shuffle(items)
-    text = json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
-    place = json_halves.guess(text, 0.5)
+    data = bytearray(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}).encode())
+    place = json_halves.guess(data, 0.5)
     assert place is not None
-    lower, upper = json_halves.lower_half(text, place), json_halves.upper_half(text, place)
+    lower, upper = json_halves.lower_half(data, place), json_halves.upper_half(data, place)
     assert lower is not None and upper is not None
     cut = json_halves.joined(lower.head, lower.facts, upper.facts)
     assert cut is not None
