@@ -83,12 +83,12 @@ PARENT_SHARE = 0.51
 pickles and sends its rules (0.04-0.05 s of CPU at 10,000 services) while the parent only reads them;
 the two finish together at 0.51 (at 0.50 the child is 0.05 s later, at 0.52 the parent 0.03 s)."""
 
-LIST_PARENT_SHARE = 0.49
-""":data:`PARENT_SHARE` when a JSON List is parsed after the fork (:func:`_split_list`): the parent's extra work
-is then more (it reads the List's start, and the other share's items it holds are a little more), so it takes a
-little less; the guessed place to cut the text is there too, so that few items cross. Callgrind at 10,000
-services: the parent 5.03 G instructions and the child 4.58 G at 0.51; since the parent merges the chain names
-while the child renders (a cheaper tail), 4.47 G and 4.55 G at 0.485, 4.51 G and 4.51 G at 0.49."""
+LIST_PARENT_SHARE = 0.505
+""":data:`PARENT_SHARE` when a JSON List is parsed after the fork (:func:`_split_list`); the guessed place to cut
+the text is there too, so that few items cross. What is balanced is the child's whole work against the parent's
+up to where it takes the child's rules over (its tail comes after the child in any case): CPU time at 10,000
+services, the child later by 24-49 ms at 0.49, 1-15 ms at 0.50, earlier by 7-18 ms at 0.51. (Balancing the
+instruction counts of both processes whole, tail included, had given 0.49: callgrind counts no page fault.)"""
 
 
 @value_class
