@@ -28,7 +28,7 @@ from kubeproxy_sim.analysis.nodes import (
     client_pod_source,
     external_source,
 )
-from kubeproxy_sim.analysis.why import Cause, Index, Reason, merged_causes, why_reasons
+from kubeproxy_sim.analysis.why import Cause, Index, Reason, balancer_refusal_note, merged_causes, why_reasons
 from kubeproxy_sim.netfilter.packet import Packet, split_endpoint
 from kubeproxy_sim.netfilter.trace import SMALL_ODD_BITS, TraceResult, exact_fraction
 from kubeproxy_sim.objects.bulk import collector_paused
@@ -76,6 +76,10 @@ class Entry:
     own: tuple[Share, ...] | None = field(default=None, compare=False, repr=False)
     """The entry node's own shares when a DNAT was followed to another node (:func:`_rehomed`; else None): the
     endpoints of the port's own rules, whose KUBE-SEP chains affinity's checks name."""
+    refused: Reason | None = field(default=None, compare=False, repr=False)
+    """Why its connections end though nothing was traced (an ipMode Proxy balancer turning the client away before
+    any node sees it: :func:`_proxied_view`): one of the view's causes, as a trace's reasons are
+    (:func:`_failure_reasons`)."""
 
     @property
     def own_shares(self) -> tuple[Share, ...]:
@@ -377,7 +381,7 @@ def _failure_reasons(nodes: NodeSet, entry: Entry) -> list[tuple[str, Reason]]:
     14,400 times: each took about twice as long between traces). (node, reason) pairs: the entry's node's, then
     those of the nodes it sent the connection on to (``onward``), where a hop's NodePort may drop or reject it."""
     if entry.traced is None:
-        return []
+        return [] if entry.refused is None else [(entry.node, entry.refused)]
     lost = frozenset(s.verdict for s in entry.shares if s.verdict in (NO_ROUTE, TIMEOUT))
     circles = [(entry.node, Reason(IN_CIRCLES, lost))] if lost else []
     further = [pair for hop in entry.onward for pair in _failure_reasons(nodes, hop)]
@@ -611,20 +615,24 @@ def _proxied_view(nodes: NodeSet, sel: Selection, ip: str, sources: Sequence[Sou
     entries = []
     for source in sources or [external_source(nodes.ipv6)]:
         allowed = LoadBalancer.source_allowed(service, source.address)
+        refused = None if allowed else Reason(balancer_refusal_note(service, source.address), frozenset({"DROP"}))
         for node in _entry_nodes(nodes, sel):
             weight = Fraction(1 if health.get(node, False) else 0)
-            if not allowed:
+            if refused is not None:
                 entries.append(Entry(node, source, _fmt(ip, svc.port), weight, (Share("DROP", None, Fraction(1)),),
-                                     (), "the balancer drops a client outside loadBalancerSourceRanges"))
+                                     (), "the balancer drops a client outside loadBalancerSourceRanges",
+                                     refused=refused))
                 continue
             # what the node sees: the balancer's own connection to its NodePort (not the client's)
             entries.append(trace_entry(nodes, node, Source("external", ip), nodes.primary(node), svc.node_port,
                                        svc.proto, weight, f"for {source.label}, the balancer connects from {ip} "
                                        f"to {node}'s NodePort {svc.node_port}"))
     notes = ["ipMode Proxy: the balancer ends the client's connection and opens its own to a node's NodePort; "
-             "the pods see the balancer's address", *notes,
-             *_default_client_notes(nodes, service.load_balancer_source_ranges, sources)]
-    return _view(nodes, LOAD_BALANCER, _fmt(ip, svc.port), entries, notes)
+             "the pods see the balancer's address", *notes]
+    view = _view(nodes, LOAD_BALANCER, _fmt(ip, svc.port), entries, notes)
+    # after the view's causes, which say the default client is turned away (as a VIP balancer's view does)
+    return dataclasses.replace(view, notes=(*view.notes, *_default_client_notes(
+        nodes, service.load_balancer_source_ranges, sources)))
 
 
 def service_views(nodes: NodeSet, sel: Selection, sources: Sequence[Source] | None) -> tuple[View, ...]:

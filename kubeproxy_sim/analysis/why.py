@@ -442,6 +442,15 @@ def source_ranges_note(svc: ServicePortInfo, packet: Packet) -> str:
             "so the KUBE-FW chain sends it to no endpoint and KUBE-PROXY-FIREWALL drops it")
 
 
+def balancer_refusal_note(service: Service, client: str) -> str:
+    """An ipMode Proxy balancer's own refusal of a client outside ``service``'s loadBalancerSourceRanges (of every
+    family, as the balancer checks them): said like :func:`source_ranges_note`, but of the balancer, since no node's
+    rules ever see the client's connection (no trace to read: analysis.exact's ``_proxied_view`` knows it)."""
+    ranges = ", ".join(service.load_balancer_source_ranges)
+    return (f"{client} is not in spec.loadBalancerSourceRanges of {service.namespace}/{service.name} ({ranges}), "
+            "so the load balancer (ipMode Proxy) turns it away itself: no node's rules see its connection")
+
+
 def dnated_onto_firewall_note(index: Index, svc: ServicePortInfo, outcome: Outcome) -> str:
     """A connection another Service's rules DNATed to ``svc``'s load-balancer IP and port: the nat table DNATs a
     connection once, so it never passes ``svc``'s KUBE-FW chain (where the source ranges let a source through to
