@@ -1480,18 +1480,17 @@ _NO_QUOTE = frozenset("_-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS
 # Values iptables-save prints with xtables_save_string; every other value is printed raw.
 SAVE_STRING_OPTIONS = frozenset({("comment", "--comment"), ("LOG", "--log-prefix"),
                                  ("NFLOG", "--nflog-prefix"), ("nfacct", "--nfacct-name"), ("cgroup", "--path")})
-# Values printed with plain printf, as they are, whatever their characters (libxt_recent's ``--name %s``): such a
-# line does not read back when the value has a blank.
-RAW_OPTIONS = frozenset({("recent", "--name")})
+# Values printed with plain printf, as they are, whatever their characters: libxt_recent's ``--name %s``, and the
+# interfaces (iptables-save's -i and -o, libxt_physdev's --physdev-in and --physdev-out). Both v1.8.9, legacy and
+# nft, print ``-i "a b"``, ``-i "a\"b"``, ``-i "-x"`` and ``-i "!"`` restored as ``-i a b``, ``-i a"b``, ``-i -x``
+# and ``-i !``. Such a line does not always read back: restore refuses ``-i a b`` ("Bad argument `b'") and reads
+# ``-i a"b`` as the interface ``ab -j ...`` and a newline (a quote left open); ``-i -x`` and ``-i !`` read back
+# (syntax.ANY_WORD_FLAGS, syntax.BANG_VALUE_FLAGS).
+RAW_OPTIONS = frozenset({("recent", "--name"), ("", "-i"), ("", "-o"), ("physdev", "--physdev-in"),
+                         ("physdev", "--physdev-out")})
 # libxt_nfacct (iptables 1.8.9) prints "--nfacct-name " and then xtables_save_string's own leading space.
 DOUBLE_SPACED_OPTIONS = frozenset({("nfacct", "--nfacct-name")})
-# Interfaces, which iptables-save prints as they are (printf): one named "!" is printed bare (both v1.8.9, legacy and
-# nft: ``-i "!"`` and ``! -i !`` restored are saved ``-i !`` and ``! -i !``), where the canonical text quotes it, as
-# a bare "!" elsewhere is a negation. (Restore reads the bare "!" after these flags as their value:
-# syntax.BANG_VALUE_FLAGS.)
-BARE_BANG_OPTIONS = frozenset({("", "-i"), ("", "-o"), ("physdev", "--physdev-in"), ("physdev", "--physdev-out")})
-_SPECIAL_FLAGS = frozenset(flag for _, flag in
-                           SAVE_STRING_OPTIONS | DOUBLE_SPACED_OPTIONS | RAW_OPTIONS | BARE_BANG_OPTIONS)
+_SPECIAL_FLAGS = frozenset(flag for _, flag in SAVE_STRING_OPTIONS | DOUBLE_SPACED_OPTIONS | RAW_OPTIONS)
 """The flags whose iptables-save text may differ from the canonical text (:func:`_spec_texts`)."""
 
 
@@ -1510,15 +1509,9 @@ def _raw(value: str) -> str:
     return syntax.quote(value)
 
 
-def _interface(value: str) -> str:
-    """An interface's name as iptables-save prints it, where it differs from :func:`_raw` ("!" bare)."""
-    return value if value == "!" else _raw(value)
-
-
 def _render_option(option: Option, owner: str) -> str:
     key = (owner, option.flag)
-    quote = save_string if key in SAVE_STRING_OPTIONS else str if key in RAW_OPTIONS else \
-        _interface if key in BARE_BANG_OPTIONS else _raw
+    quote = save_string if key in SAVE_STRING_OPTIONS else str if key in RAW_OPTIONS else _raw
     head = f"! {option.flag}" if option.negated else option.flag
     if (owner, option.flag) in DOUBLE_SPACED_OPTIONS:
         head += " "
@@ -1620,7 +1613,7 @@ def saved_rule_text(rule: Rule, ipv6: bool, shapes: RuleShapes | None = None,
     if shapes is not None and not jumps:
         text = shapes.save_text(rule.spec)
         if text is not None:
-            return f"-A {rule.chain} {text}".rstrip()
+            return _rule_line(f"-A {rule.chain} ", text)
     saved = _save_rules(rule, ipv6, {}, jumps)
     return save_rule_line(rule.chain, saved[0]) if saved else rule.text()
 
@@ -1628,7 +1621,15 @@ def saved_rule_text(rule: Rule, ipv6: bool, shapes: RuleShapes | None = None,
 def save_rule_line(chain: str, rule: Rule) -> str:
     """``-A CHAIN SPEC`` as iptables-save prints the rule (its quoting and spacing), without counters."""
     text = rule._save_text
-    return f"-A {chain} {render_save_spec(rule.parsed) if text is None else text}".rstrip()
+    return _rule_line(f"-A {chain} ", render_save_spec(rule.parsed) if text is None else text)
+
+
+def _rule_line(head: str, text: str) -> str:
+    """``head`` (``-A CHAIN``, and a blank) and a rule's save text: iptables-save prints a blank before each
+    option, so a rule of none is ``-A CHAIN`` alone, where a last value printed as it is keeps the blanks and the
+    newline that end it (both v1.8.9: ``-i "a "`` last is saved ``-i a`` and a blank, ``-i a"b`` as the
+    interface ``ab`` and a newline, then the rule's own newline)."""
+    return head + text if text else head[:-1]
 
 
 @value_class
@@ -1686,7 +1687,7 @@ def _saved_lines(chain: Chain, shapes: RuleShapes, memo: SaveMemo, jumps: frozen
                 lines += [save_rule_line(chain.name, r) for r in _save_rules(Rule.make(chain.name, spec),
                                                                               shapes.ipv6, memo, jumps)]
             else:
-                lines.append((head + text).rstrip())
+                lines.append(_rule_line(head, text))
         return tuple(lines), None
     counters: list[tuple[int, int] | None] = []
     for rule in chain.rules:
@@ -1694,7 +1695,7 @@ def _saved_lines(chain: Chain, shapes: RuleShapes, memo: SaveMemo, jumps: frozen
         if text is None:
             saved = [save_rule_line(chain.name, r) for r in _save_rules(rule, shapes.ipv6, memo, jumps)]
         else:
-            saved = [(head + text).rstrip()]
+            saved = [_rule_line(head, text)]
         lines += saved
         counters += [rule.counters] * len(saved)
     return tuple(lines), (tuple(counters) if any(n is not None for n in counters) else None)

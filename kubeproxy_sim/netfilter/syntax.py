@@ -194,6 +194,31 @@ _BARE_REFUSED = "(?!(?:" + "|".join(sorted(REQUIRED_TARGET_OPTIONS)) + ")$)"
 """Before a shape's bare target (:func:`shape_matcher`): not the name of an extension that needs an option."""
 
 
+TARGET_NAME_LIMIT = 28  # XT_EXTENSION_MAXNAMELEN - 1: the longest target (or chain) name -j and -g take
+_TARGET_WORD = re.compile(rf'(?:[\x21\x23-\x7e]{{1,{TARGET_NAME_LIMIT}}}|"[\x21\x23-\x7e]{{1,{TARGET_NAME_LIMIT}}}")')
+"""A -j/-g value a skeleton's hole takes as it is (:func:`_value_tests`; a shape's, :func:`shape_matcher`):
+printable ASCII but a quote, in quotes or not. Any other is the interpreter's to judge
+(:func:`target_name_problem`)."""
+
+
+def target_name_problem(name: str) -> tuple[str, str] | None:
+    """(what is wrong, what is expected) of a -j or -g word iptables refuses whatever the chains are, as it reads
+    the option (parse_target, both restores v1.8.9, ip netns): an empty one ("Invalid target name (too short)"),
+    one longer than :data:`TARGET_NAME_LIMIT` bytes ("(28 chars max)") and one holding a blank of C's isspace
+    ("Invalid target name `B R'": ``-j "B R"``, and ``-j "X`` whose quote left open takes the newline in). This
+    holds in a partial input too, whose jumps to chains it does not declare are otherwise the node's to judge."""
+    if not name:
+        return "invalid target name: empty (iptables: \"Invalid target name (too short)\")", \
+            "a chain's or a target's name after -j or -g"
+    if any(c in _BLANKS_C for c in name):
+        return f"invalid target name `{name}': it holds a blank (iptables: \"Invalid target name\")", \
+            "a chain's or a target's name without spaces, tabs or line ends (a quote left open takes the line's end)"
+    if len(name.encode()) > TARGET_NAME_LIMIT:
+        return f"invalid target name `{name}': longer than {TARGET_NAME_LIMIT} bytes", \
+            f"a chain's or a target's name of at most {TARGET_NAME_LIMIT} bytes (XT_EXTENSION_MAXNAMELEN - 1)"
+    return None
+
+
 def missing_option(name: str, flags: Collection[str]) -> tuple[str, str] | None:
     """(what iptables says, what it expects) when target ``name`` given the options ``flags`` lacks the one it
     needs (:data:`REQUIRED_TARGET_OPTIONS`); None: it has it, or needs none."""
@@ -1411,10 +1436,13 @@ def parse_spec(spec: str, *, line: int | None = None, file: str | None = None) -
 
 ONE_STRING_FLAGS = frozenset({"--comment", "--log-prefix", "--nflog-prefix", "--nfacct-name", "--name"})
 """Options that take one free-form string: their value may look like an option (``--comment -x``)."""
-ANY_WORD_FLAGS = frozenset({"--path"})
+ANY_WORD_FLAGS = frozenset({"--path", "-i", "-o", "--physdev-in", "--physdev-out"})
 """Options that take one word, whatever it looks like, as getopt hands it over, but not several bare words as
 :data:`ONE_STRING_FLAGS` do: cgroup's ``--path`` (both restores v1.8.9, unshare --net: ``--path -x`` and ``--path !``
-are read and left to the kernel, which looks the cgroup up; ``--path a b`` is "Bad argument `b'")."""
+are read and left to the kernel, which looks the cgroup up; ``--path a b`` is "Bad argument `b'") and the interfaces
+(both v1.8.9, ip netns: ``-i -x``, ``-i --``, ``-i --ipv6``, ``--in-interface -x``, ``--physdev-in --physdev-out``
+and ``-i -j`` at the end of a rule name the interface so and are saved so; ``-i -j ACCEPT`` is "Bad argument
+`ACCEPT'", a word too long for IFNAMSIZ is refused as any name is, and ``-i`` last "requires an argument")."""
 BANG_VALUE_FLAGS = frozenset({"-i", "-o", "--physdev-in", "--physdev-out", "--path"})
 """Options whose value may be a bare ``!`` (an interface's or a cgroup's name): both restores v1.8.9 take ``-i ! -j
 ACCEPT`` and save ``-i !``; a word after the ``!`` is refused all the same (:meth:`_Interpreter.bang_value`)."""
@@ -1646,6 +1674,8 @@ def _value_tests(spec: RuleSpec) -> ValueTests:
     extension = extension_hole(spec)
     if extension is not None:
         tests.append((extension, re.compile(extension_names(spec)).fullmatch))
+    elif spec.target is not None and spec.target.name.startswith(HOLE):  # (a bare name: target_name_problem)
+        tests.append((int(spec.target.name[1:]), _TARGET_WORD.fullmatch))
     return tuple(tests)
 
 
@@ -1819,8 +1849,8 @@ def shape_matcher(spec: str) -> Callable[[str], re.Match[str] | None] | None:
     for index, literal in enumerate(literals[1:]):
         value = extension_names(interpreted) if index == extension else _SHAPE_VALUE
         if index == named:  # (the same language: spec's own target is one of the values)
-            if extension is None:  # a bare target (the last word): not an extension that needs an option
-                value = _BARE_REFUSED + value
+            if extension is None:  # a bare target (the last word): not an extension that needs an option, nor
+                value = _BARE_REFUSED + f"(?={_TARGET_WORD.pattern}$)" + value  # a name iptables refuses
             value = f"(?:{re.escape(split[1][index])}|({value}))"
         pieces += [f"(?:{VALUE_PATTERNS[ports[index]]})" if index in ports else value, re.escape(literal)]
     if named is None:
@@ -2075,7 +2105,11 @@ class _Interpreter:
         elif flag in TARGET_FLAGS:
             if self.target is not None:
                 raise self.error("a rule has one target", flag, "no second -j/-g")
-            self.target = Target(self.take_value(flag, "a target name"), (), TARGET_FLAGS[flag])
+            name = self.take_value(flag, "a target name")
+            invalid = target_name_problem(name) if not name.startswith(HOLE) else None
+            if invalid is not None:
+                raise self.error(invalid[0], name or '""', invalid[1])
+            self.target = Target(name, (), TARGET_FLAGS[flag])
             self.modules_before_target = len(self.modules)
         elif flag in BUILTIN_FLAGS:
             self.builtin(BUILTIN_FLAGS[flag], negated)
@@ -2234,10 +2268,19 @@ class _Interpreter:
             raise self.error(f"{flag} takes one value", " ".join(args) or "nothing", "one value")
         if flag == "-p":
             self.check_protocol(args[0], negated)
-        elif flag in ("-i", "-o") and not args[0].startswith(HOLE) and (
-                problem := value_problem("interface", args[0])):
-            raise self.error(f"interface name `{args[0]}' must be shorter than IFNAMSIZ (15)", args[0], problem)
+        elif flag in ("-i", "-o") and not args[0].startswith(HOLE):
+            self.check_interface(flag, args[0])
         self.options.append(Option(flag, args, negated))
+
+    def check_interface(self, flag: str, name: str) -> None:
+        """Refuse an -i or -o name iptables refuses: an empty one (both v1.8.9: "Empty interface is likely to be
+        undesired"; physdev's take it) and one too long for IFNAMSIZ."""
+        if not name:
+            raise self.error(f"{flag} with an empty interface name (iptables: \"Empty interface is likely to be "
+                             "undesired\")", '""', f"an interface name, or no {flag} to match any interface")
+        problem = value_problem("interface", name)
+        if problem:
+            raise self.error(f"interface name `{name}' must be shorter than IFNAMSIZ (15)", name, problem)
 
     def check_protocol(self, value: str, negated: bool) -> None:
         """Refuse a second -p, a protocol iptables does not know and a negated "any protocol", as iptables 1.8.9

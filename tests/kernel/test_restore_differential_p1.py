@@ -9,7 +9,8 @@ each (syntax.FAMILY_WORDS), with ``!`` after each option that takes a value (the
 ``-s ! 10.0.0.1``: both read the ``!`` as the value and refuse the rule, syntax._Interpreter.bang_value), and
 :data:`FIXED`'s rules (statistic's modes, ECN's exclusive options, a match that wants an option, NFQUEUE's queue
 numbers, cgroup's --path); :data:`FIXED_H2`'s rules (an interface named ``!``, a quote left open, a cgroup path
-cut) are checked on every run. CI runs a fixed-seed draw of them
+cut) and :data:`FIXED_H2B`'s (interfaces saved as they are or looking like options, target names refused) are
+checked on every run. CI runs a fixed-seed draw of them
 (``KPSIM_RESTORE_DIFF_CASES``, default 200, ~25 s); ``KPSIM_RESTORE_DIFF_CASES=all`` runs every variant and every
 pair of options negated together (some 600 more).
 
@@ -286,6 +287,34 @@ the root cgroup, which every machine has). Every run checks them all, not drawn
 (:func:`test_the_h2_forms_decide_as_both_restores`)."""
 
 
+FIXED_H2B: tuple[tuple[str, str, bool, str], ...] = tuple(
+    ("filter", chain, False, rule) for chain, rule in (
+        ("INPUT", '-i "a b" -j ACCEPT'), ("INPUT", '-i "a\\"b" -j ACCEPT'), ("INPUT", "-i \"a'b\" -j ACCEPT"),
+        ("INPUT", '-i "a\\\\b" -j ACCEPT'), ("INPUT", '! -i "a\tb" -j ACCEPT'), ("OUTPUT", '-o "x y+" -j ACCEPT'),
+        ("FORWARD", '-m physdev --physdev-in "a b" --physdev-out "c\\"d" -j ACCEPT'), ("INPUT", '-i "a "'),
+        ("FORWARD", '-m physdev --physdev-in ""'), ("INPUT", "-i a b -j ACCEPT"), ("INPUT", '-j ACCEPT -i a"b'),
+        ("FORWARD", "-i -x -j ACCEPT"), ("FORWARD", "! -i -x -j ACCEPT"), ("FORWARD", "-i -- -j ACCEPT"),
+        ("FORWARD", "-i --ipv6 -j ACCEPT"), ("FORWARD", "-i -x! -j ACCEPT"), ("FORWARD", "--in-interface -x -j ACCEPT"),
+        ("FORWARD", "--out-interface --x -j ACCEPT"), ("FORWARD", "-j ACCEPT -o -eth0"),
+        ("FORWARD", "-o -i -i -o -j ACCEPT"), ("FORWARD", "-i -j"), ("FORWARD", "-m physdev --physdev-in -x -j ACCEPT"),
+        ("FORWARD", "-m physdev --physdev-in --physdev-out -j ACCEPT"),
+        ("FORWARD", "-m physdev --physdev-out -j -j ACCEPT"), ("FORWARD", "-i -j ACCEPT"), ("FORWARD", "-i"),
+        ("FORWARD", "-i -x -i -y -j ACCEPT"), ("FORWARD", "-i -abcdefghijklmnop -j ACCEPT"),
+        ("FORWARD", "-i ! -x -j ACCEPT"), ("FORWARD", '-i "" -j ACCEPT'), ("FORWARD", '! -o "" -j ACCEPT'),
+        ("FORWARD", '-m physdev --physdev-in "" -j ACCEPT'),
+        ("INPUT", '-j "B R"'), ("INPUT", '-g "B R"'), ("INPUT", '-j ""'), ("INPUT", "-j " + "A" * 29)))
+"""Rules of tests/netfilter/test_restore_parity_h2b: interfaces iptables-save prints as they are (``-i a b``; and
+what restore reads back of that), interfaces that look like options (``-i -x``: getopt's argument) and -j/-g names
+refused whatever the chains are. Every run checks them all (:func:`test_the_h2b_forms_decide_as_both_restores`);
+:data:`PARTIAL_H2B` the names in a partial input."""
+
+PARTIAL_H2B = ('-j "B R"', '-g "B R"', '-j "B\tR"', '-j "B\vR"', '-j "X', '-j ""', "-j " + "A" * 29,
+               '-j "B R" --bogus', '-j "B R" -j X')
+"""Jumps of a partial input (no built-in chain declared, read as kube-proxy's, whose jumps to chains it does not
+declare are the node's to judge) that both restores refuse at the rule's line all the same ("Invalid target
+name")."""
+
+
 
 def negated(rule: str) -> list[str]:
     """``rule`` with ``!`` before each of its long options in turn (not before a TCPMSS target: see
@@ -368,6 +397,19 @@ def test_the_parser_decides_as_both_restores(kernel: None, variant: tuple[str, s
 @pytest.mark.parametrize("variant", FIXED_H2, ids=_id)
 def test_the_h2_forms_decide_as_both_restores(kernel: None, variant: tuple[str, str, bool, str]) -> None:
     test_the_parser_decides_as_both_restores(kernel, variant)
+
+
+@pytest.mark.parametrize("variant", FIXED_H2B, ids=_id)
+def test_the_h2b_forms_decide_as_both_restores(kernel: None, variant: tuple[str, str, bool, str]) -> None:
+    test_the_parser_decides_as_both_restores(kernel, variant)
+
+
+@pytest.mark.parametrize("jump", PARTIAL_H2B)
+def test_a_target_name_iptables_refuses_is_refused_in_a_partial_input(kernel: None, jump: str) -> None:
+    text = f"*filter\n:KUBE-A - [0:0]\n-A KUBE-A {jump}\nCOMMIT\n"
+    assert _restore("legacy", text, False) == (3, [])
+    assert _restore("nft", text, False) == (3, [])
+    assert _ours(text, False) == (3, [])
 
 
 FOLLOWING_LEGACY: tuple[tuple[str, str, bool, str], ...] = (

@@ -50,12 +50,6 @@ def test_a_cgroup_path_named_bang_stays_quoted() -> None:
         '-A OUTPUT -m cgroup --path "!" -j ACCEPT\n-A OUTPUT -m cgroup ! --path "!" -j ACCEPT\n')
 
 
-def test_an_interface_with_a_blank_keeps_its_quotes() -> None:
-    """(Where the save text still differs: iptables-save prints ``-i a b``, which reads back as two words; the
-    text here stays one that reads back.)"""
-    assert saved_rules('-A INPUT -i "a b" -j ACCEPT') == '-A INPUT -i "a b" -j ACCEPT\n'
-
-
 # 2. A double quote left open: add_param_to_argv ends its word at the end of the line, which fgets keeps, so the
 #    word is the rest of the line, its trailing blanks (a carriage return too) and its newline; iptables-save
 #    prints the value back over two lines. A word that cannot end in a newline is refused at the rule.

@@ -299,8 +299,8 @@ TEXTS_OF_ONE_PASS = [
     '-m comment --comment "it\'s \\"quoted\\"" -m nfacct --nfacct-name acct -j ACCEPT',
     '-p tcp -m tcp --dport 80 -j LOG --log-prefix "hi there" --log-level 6',
     '-j NFLOG --nflog-prefix pre --nflog-group 5',
-    '-s 10.0.0.1/32 -j "odd target"',
-    '! -d 10.0.0.0/8 -m comment --comment x -g "odd target"',
+    '-s 10.0.0.1/32 -j "-odd"',
+    '! -d 10.0.0.0/8 -m comment --comment x -g "-odd"',
     '-m nfacct --nfacct-name n',
     '-p tcp -m tcp --dport 80',
     '',
@@ -369,7 +369,7 @@ _HOSTS = st.sampled_from(["10.0.0.1", "10.0.0.1/32", "10.0.0.0/8", "010.0.0.1", 
 _DESTINATIONS = st.sampled_from(["10.0.0.1:80", "10.0.0.1:080", "10.0.0.1:0", "10.0.0.1:65536", "10.0.0.1",
                                  "10.0.0.1-10.0.0.9:80", "10.0.0.1:80-80", "010.0.0.1:80", "x.x.x.x:80",
                                  "10.0.0.1:", "10.0.0.1:٣"])
-_NAMES = st.sampled_from(["KUBE-SEP-ABC", "ACCEPT", "MARK", "REJECT", "DNAT", "MASQUERADE", '"odd target"', "-5",
+_NAMES = st.sampled_from(["KUBE-SEP-ABC", "ACCEPT", "MARK", "REJECT", "DNAT", "MASQUERADE", '"-odd"', "-5",
                           "LOG"])
 
 
