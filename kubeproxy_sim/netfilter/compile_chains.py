@@ -59,7 +59,7 @@ class CompiledRule:
     jump: CompiledChain | None = None
     nat: NatRange | None = None
     mark: tuple[int, int, str] | None = None  # (value, mask, operation) for MARK/CONNMARK
-    recent: tuple[str, str, int] | None = None  # (name, command, addr mask) for recent side effects
+    recent: tuple[str, str, int, int] | None = None  # (name, command, addr mask, hitcount) for recent side effects
     index_key: IndexKey = (None, None)
     step: PathStep | None = None  # this rule as a step of a path
     reads: frozenset[str] | None = None  # branch fields the checks and the effect read (None: not known)

@@ -186,7 +186,7 @@ def _recent(parts: RuleParts, opts: Sequence[Option]) -> None:
     hitcount = uint32_value(values["--hitcount"], "--hitcount") if "--hitcount" in values else 0
     negated = any(o.negated for o in opts)
     reap = "--reap" in values
-    parts.recent = (name, command, mask)
+    parts.recent = (name, command, mask, hitcount)
     if "--rttl" in values:
         parts.doubts.append("recent --rttl is not modelled; assumed to match")
     # the client's history is not known (a dump, or any node but a fresh one): not holding it is assumed

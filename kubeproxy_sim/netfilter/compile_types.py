@@ -119,4 +119,4 @@ class RuleParts:
     doubts: list[str] = field(default_factory=list)
     split: tuple[int, int] | None = None
     split_mode: str = ""
-    recent: tuple[str, str, int] | None = None
+    recent: tuple[str, str, int, int] | None = None  # (name, command, addr mask, hitcount)

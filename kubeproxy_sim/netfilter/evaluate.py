@@ -187,14 +187,15 @@ class NodeContext:
 
 
 class RecentTable:
-    """xt_recent's lists: per name, addresses with their last hit times, LRU-evicted.
+    """xt_recent's lists: per name, addresses with their hit times, LRU-evicted.
 
-    The kernel keeps ``ip_list_tot`` (100) entries per list, each with up to
-    ``ip_pkt_list_tot`` (20) timestamps; a new address in a full list evicts
-    the least recently updated one. Time is whatever the caller passes.
+    The kernel keeps ``ip_list_tot`` (100) entries per list; a new address in a full list evicts the least
+    recently updated one. Each entry keeps its last hit times in a ring whose size the list takes from the rules
+    naming it (:func:`stamp_ring`: 32, or more for a larger ``--hitcount``; the module's ``ip_pkt_list_tot``
+    is 0 unless set at load, as on the kernels measured). Time is whatever the caller passes.
     """
 
-    def __init__(self, size: int = 100, stamps: int = 20) -> None:
+    def __init__(self, size: int = 100, stamps: int = 32) -> None:
         self.size = size
         self.stamps = stamps
         self.lists: dict[str, OrderedDict[int, list[float]]] = {}
@@ -203,10 +204,18 @@ class RecentTable:
         an address with its list's mask, not the rule's (recent_mt reads t->mask, set by recent_mt_check when
         the rule that created the list was loaded; measured in ip6tables: a /64 --rcheck found an address that a
         full-mask --set of the same list had stored), and a list outlives a reload while a rule names it."""
+        self.rings: dict[str, int] = {}
+        """Each list's ring of hit times per entry: the largest any rule naming it asked for (recent_mt_check);
+        a list not declared keeps ``stamps``."""
 
-    def declare(self, name: str, mask: int) -> None:
-        """A rule naming the list was loaded: the list takes its mask unless it has one."""
+    def declare(self, name: str, mask: int, hitcount: int = 0) -> None:
+        """A rule naming the list was loaded: the list takes its mask unless it has one, and its ring grows to
+        the rule's; a list whose ring grows is emptied, as recent_mt_check flushes it."""
         self.masks.setdefault(name, mask)
+        ring = stamp_ring(hitcount)
+        if name in self.rings and ring > self.rings[name]:
+            self.lists.pop(name, None)
+        self.rings[name] = max(ring, self.rings.get(name, 0))
 
     def masked(self, name: str, addr: int, mask: int) -> int:
         """The address as the list holds it (``mask``: the rule's, which a list not declared yet takes)."""
@@ -224,20 +233,23 @@ class RecentTable:
                 entries.popitem(last=False)
             stamps = []
         stamps.append(now)
-        del stamps[:-self.stamps]
+        del stamps[:-self.rings.get(name, self.stamps)]
         entries[addr] = stamps
 
     def apply(self, command: str, name: str, addr: int, now: float, seconds: int, hitcount: int,
               negated: bool, reap: bool = False) -> bool:
-        """Run one recent match as xt_recent does; returns whether the rule matches."""
+        """Run one recent match as xt_recent does; returns whether the rule matches. A rule walked before it was
+        declared (a lazy chain's) still gets the ring its --hitcount needs (the kernel sized it at load)."""
+        if stamp_ring(hitcount) > self.rings.get(name, self.stamps):
+            self.rings[name] = stamp_ring(hitcount)
         entries = self.lists.setdefault(name, OrderedDict())
         stamps = entries.get(addr)
-        matched = negated
         if stamps is None:
             if command == "--set":
                 self.add(name, addr, now)
                 return not negated
-            return matched
+            return negated
+        matched = negated
         if command == "--set":
             matched = not negated
         elif command == "--remove":
@@ -247,12 +259,28 @@ class RecentTable:
             recent = [t for t in stamps if not seconds or t >= now - seconds]
             if recent and len(recent) >= max(hitcount, 1):
                 matched = not negated
-            if reap and seconds and stamps[-1] < now - seconds:
-                del entries[addr]
-                return matched
+            if reap and seconds:
+                self.reap(entries, now - seconds, addr if command == "--update" and matched else None)
         if command == "--set" or (command == "--update" and matched):
             self.add(name, addr, now)
         return matched
+
+    @staticmethod
+    def reap(entries: OrderedDict[int, list[float]], horizon: float, updating: int | None) -> None:
+        """--reap (recent_entry_reap): the list's least recently updated entry goes when its newest hit is older
+        than ``horizon``, whichever address the packet has, unless it is the entry (``updating``) the same
+        --update is about to stamp. Measured (tests/kernel/test_eval_kernel_time): a stale check of B removed A,
+        set before B, and left B; a negated --update that found its stale entry stamped it, not reaped it."""
+        oldest, stamps = next(iter(entries.items()))
+        if oldest != updating and stamps[-1] < horizon:
+            del entries[oldest]
+
+
+def stamp_ring(hitcount: int) -> int:
+    """How many hit times an entry keeps for a rule of this --hitcount (recent_mt_check with ip_pkt_list_tot 0):
+    32 without one, else the power of two at or above it (a list's --set rule asks for 32, so a list that
+    holds anyone keeps at least 32)."""
+    return 1 << (hitcount - 1).bit_length() if hitcount else 32
 
 
 @dataclass(slots=True)
@@ -1678,15 +1706,15 @@ class Engine:
 
 def _declare_recent_lists(compiled: CompiledRuleset, table: RecentTable) -> None:
     """Give each recent list the mask of the first rule naming it, in the order the rules were loaded (tables and
-    chains as the dump writes them). A chain not compiled yet (lazy) is not read: its lists take their masks
-    when first walked."""
+    chains as the dump writes them), and the ring of hit times its rules' --hitcount needs. A chain not compiled
+    yet (lazy) is not read: its lists take their masks (and rings) when first walked."""
     for chains in compiled.tables.values():
         for chain in chains.values():
             if isinstance(chain, LazyChain):
                 continue
             for rule in chain.rules:
                 if rule.recent is not None:
-                    table.declare(rule.recent[0], rule.recent[2])
+                    table.declare(rule.recent[0], rule.recent[2], rule.recent[3])
 
 
 MARTIAN_SOURCE = PseudoRule("", "", 0, "routing decision: a source 0.0.0.0, multicast or 255.255.255.255 "
