@@ -196,8 +196,9 @@ def bench_rules(work: Path, quick: bool) -> None:
     bench_one_service(json_file)
     for restore_command in RESTORE_COMMANDS:
         restore = iptables_restore_seconds(out, restore_command)
-        if restore is not None:
-            line(f"{restore_command} of the same text (scratch netns)", f"{restore:.2f} s",
+        if restore is not None:  # (named by what it runs: iptables-restore may be either backend)
+            backend = os.path.basename(os.path.realpath(shutil.which(restore_command) or restore_command))
+            line(f"{restore_command} ({backend}) of the same text (scratch netns)", f"{restore:.2f} s",
                  f"ours is {wall / restore:.4f}x {restore_command}")
     print_mixed_rules(services, mixed, first)
 

@@ -134,10 +134,10 @@ def send_counted(sim: Simulator, source: str, destination: str, *, proto: str = 
 
 
 def with_port_note(sim: Simulator, result: SendResult) -> SendResult:
-    """``result`` with :func:`.targets.unserved_port_note` of each address the connections went to first on every row's
-    words: a connection to a Service's address on a port it does not define meets no rule of kube-proxy's and fails
-    (NO_ROUTE, a timeout) or reaches whatever else has the address, rows that alone never name the port (u-walk 2:
-    ``--to NAME.NS:9999``, which ``trace`` says in the same words)."""
+    """``result`` with :func:`kubeproxy_sim.analysis.targets.unserved_port_note` of each address the connections
+    went to first on every row's words: a connection to a Service's address on a port it does not define meets no
+    rule of kube-proxy's and fails (NO_ROUTE, a timeout) or reaches whatever else has the address, rows that alone
+    never name the port (u-walk 2: ``--to NAME.NS:9999``, which ``trace`` says in the same words)."""
     import dataclasses
 
     from kubeproxy_sim.analysis.targets import unserved_port_note

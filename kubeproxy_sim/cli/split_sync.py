@@ -87,8 +87,11 @@ LIST_PARENT_SHARE = 0.505
 """:data:`PARENT_SHARE` when a JSON List is parsed after the fork (:func:`_split_list`); the guessed place to cut
 the text is there too, so that few items cross. What is balanced is the child's whole work against the parent's
 up to where it takes the child's rules over (its tail comes after the child in any case): CPU time at 10,000
-services, the child later by 24-49 ms at 0.49, 1-15 ms at 0.50, earlier by 7-18 ms at 0.51. (Balancing the
-instruction counts of both processes whole, tail included, had given 0.49: callgrind counts no page fault.)"""
+services, the child later by 24-49 ms at 0.49, 1-15 ms at 0.50, by -16 to +4 ms at 0.505, earlier by 7-18 ms at
+0.51. (Balancing the instruction counts of both processes whole, tail included, had given 0.49: callgrind counts
+no page fault.) Few items cross where a Service's slices follow it (gen_scale's List, a dump of objects by
+namespace); a List of every Service first and then every slice (``kubectl get svc,endpointslices -o json``)
+crosses about half of them: still one process's output, at the cost of their pickling."""
 
 
 @value_class
@@ -176,7 +179,7 @@ def _one_large_file(paths: list[str], threshold: int) -> tuple[str, bytearray] |
         return None
     try:
         large = os.stat(paths[0]).st_size >= threshold * SERVICE_BYTES
-    except OSError:  # (read_texts says why)
+    except OSError:  # (the reading that follows says why)
         return None
     data = read_raw(paths[0]) if large else None
     return None if data is None else (paths[0], data)
@@ -184,7 +187,12 @@ def _one_large_file(paths: list[str], threshold: int) -> tuple[str, bytearray] |
 
 def _one_text(paths: list[str], named: PathNames) -> tuple[str, str, Diagnostic | None] | None:
     """The one file the input is, read (display name, text, problem), when it is one file (not a directory, not
-    standard input): what may be one large JSON List."""
+    standard input) that :func:`_one_large_file` did not read.
+
+    Its text is then parsed here, as a large file's is: the JSON reader's nesting limit is the interpreter's
+    recursion limit, counted from where it is called, so the same file read one way or the other must be parsed
+    from the same depth, or the one-process run and a split run's fallback would refuse different depths (a
+    test, test_an_item_nested_just_past_the_whole_reading_is_not_read_by_the_halves, finds the edge)."""
     if len(paths) != 1 or paths[0] == STDIN or os.path.isdir(paths[0]):
         return None
     read = list(read_texts(paths, named=named))
@@ -410,8 +418,8 @@ def _child(documents: list[Document], args: argparse.Namespace, share: Share, te
         names = _declared_names(mine.out)
         _hand_over(outbox, handover, ("\n".join(names[0]), "\n".join(names[1])), None)
         private = _private_texts(mine.out, names)
-    _hand_over(outbox, handover, (mine.out, mine.diagnostics, mine.positions, mine.family_note, mine.read_nothing),
-               private)
+    _hand_over(outbox, handover, _Sent(mine.out, mine.diagnostics, mine.positions, mine.family_note,
+                                       mine.read_nothing), private)
     if mine.count_unread:  # the parent always sends its count: read it before exiting, or a parent that sends
         _receive(inbox)    # it after this child is gone writes into a closed pipe (EPIPE) and does it all alone
 
@@ -437,23 +445,36 @@ def _merged(own: list[str], theirs: str) -> list[str]:
     return own
 
 
+@value_class
+class _Sent:
+    """What the child hands over at its end besides its rendered chains: its share's rules (those in the shared
+    top-level chains, and all of them when no text was asked for), its messages with where each arose, its note of
+    the other family, and whether its share read nothing (see _ShareRules)."""
+
+    rules: RuleBuffer
+    diagnostics: tuple[Diagnostic, ...]
+    positions: tuple[tuple[int, int], ...]
+    family_note: list[Diagnostic]
+    read_nothing: bool
+
+
 def _joined(mine: _ShareRules, private: tuple[_Blocks, _Blocks] | None, names: tuple[list[str], list[str]] | None,
-            received: tuple[tuple[Any, ...], tuple[_Blocks, _Blocks] | None]) -> Synced:
+            received: tuple[_Sent, tuple[_Blocks, _Blocks] | None]) -> Synced:
     """The sync of both shares: the parent's, then what the child sent (see :func:`_child`); ``names`` the
     per-service chains both declared (filter, nat), sorted, when the text was asked for."""
-    (theirs, their_diags, their_positions, their_family_note, their_read_nothing), their_private = received
+    sent, their_private = received
     ctx = mine.ctx
     out = new_buffer()
     write_head(ctx, out)
     out.extend(mine.out)
-    out.extend(theirs)
+    out.extend(sent.rules)
     write_tail(ctx, out)
     # Each share capped its sliceless Services' notes (objects.notes) alone: capped again over both, and the
     # other family noted once when either share's objects call for it, the lines are one process's.
-    loaded = capped_sliceless(_in_input_order((mine.positions, mine.diagnostics), (their_positions, their_diags)))
-    config_diags = (follow_on(mine.config_diags, loaded, Cluster()) if mine.read_nothing and their_read_nothing
+    loaded = capped_sliceless(_in_input_order((mine.positions, mine.diagnostics), (sent.positions, sent.diagnostics)))
+    config_diags = (follow_on(mine.config_diags, loaded, Cluster()) if mine.read_nothing and sent.read_nothing
                     else mine.config_diags)
-    diagnostics = (*loaded, *config_diags, *(mine.family_note or their_family_note))
+    diagnostics = (*loaded, *config_diags, *(mine.family_note or sent.family_note))
     if private is None or their_private is None or names is None:
         return Synced(ctx.config, diagnostics, assemble(ctx, out), None)
     pieces = _table_text("nat", out.nat_chains, out.nat, names[1], private[1], their_private[1])
@@ -613,8 +634,7 @@ def _send(stream: BinaryIO, value: Any) -> None:
     stream.flush()
 
 
-def _hand_over(stream: BinaryIO, handover: mmap.mmap, shared: tuple[Any, ...],
-               private: tuple[_Blocks, _Blocks] | None) -> None:
+def _hand_over(stream: BinaryIO, handover: mmap.mmap, shared: Any, private: tuple[_Blocks, _Blocks] | None) -> None:
     """Write the rendered chains (``private``, when the text was asked for: :func:`_placed`) and pickle
     ``shared`` into the shared mapping, and send where the pickle lies; when they do not fit, None and both."""
     try:
@@ -628,7 +648,7 @@ def _hand_over(stream: BinaryIO, handover: mmap.mmap, shared: tuple[Any, ...],
         _send(stream, (start, handover.tell()))
 
 
-def _take_over(stream: BinaryIO, handover: mmap.mmap) -> tuple[tuple[Any, ...], tuple[_Blocks, _Blocks] | None]:
+def _take_over(stream: BinaryIO, handover: mmap.mmap) -> tuple[Any, tuple[_Blocks, _Blocks] | None]:
     """What :func:`_hand_over` sent: (shared, private), read from where they lie in the mapping."""
     where = _receive(stream)
     if where is None:

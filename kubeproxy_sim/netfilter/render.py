@@ -115,25 +115,21 @@ def generated_rules_texts(names: Iterable[str],
     return texts
 
 
-def generated_table_text(name: str, chains: list[str], texts: list[str]) -> list[str]:
+def generated_table_text(name: str, chains: Sequence[str], texts: list[str]) -> list[str]:
     """:func:`table_text` of generated chains (user-defined, no counters): ``chains`` their names in order,
     ``texts`` the rule lines of those with rules (one string per chain), in the same order, which becomes the
     table's pieces (a split sync's 110,000 chains: a copy of the list would cost 860 KB of fresh pages).
 
     Their declarations are all :func:`_declaration`'s ``:NAME - [0:0]``, so they are written with one
-    join of the names: a string per chain is a third of a large split sync's merge. The first name's ``:`` and
-    the last one's `` - [0:0]`` are put on the names for the join, then taken off again: added around the joined
-    text, they copied a split sync's 3.3 MB of declarations twice more (~1,600 fresh pages, after the child).
+    join of the names, the first one's ``:`` and the last one's `` - [0:0]`` on copies of those two names: a
+    string per chain was a third of a large split sync's merge, and the two added around the joined text copied
+    its 3.3 MB of declarations twice more (~1,600 fresh pages, after the child is done).
     """
     head = [f"*{name}"]
-    if chains:
-        first, last = chains[0], chains[-1]
-        chains[0] = f":{first}"
-        chains[-1] = f"{chains[-1]} - [0:0]"  # (the first one's, with its ":", when it is the only one)
-        try:
-            head.append(" - [0:0]\n:".join(chains))
-        finally:
-            chains[0], chains[-1] = first, last
+    if len(chains) == 1:
+        head.append(f":{chains[0]} - [0:0]")
+    elif chains:
+        head.append(" - [0:0]\n:".join([f":{chains[0]}", *chains[1:-1], f"{chains[-1]} - [0:0]"]))
     texts[0:0] = head
     texts.append("COMMIT")
     return texts

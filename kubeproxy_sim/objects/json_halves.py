@@ -143,8 +143,8 @@ def _piece(data: bytearray, start: int, last: int, made: bytes) -> str:
     changed in place while decoding, then put back (the whole reading may need the bytes as they were)."""
     at = last if made == b"]" else start
     kept = data[at]
-    data[at] = made[0]
     try:
+        data[at] = made[0]
         with memoryview(data) as view, view[start:last + 1] as part:
             return str(part, "utf-8")
     finally:

@@ -226,7 +226,8 @@ def read_documents(paths: Sequence[str], flag: str = MANIFEST_FLAG,
 def read_texts(paths: Sequence[str], flag: str = MANIFEST_FLAG,
                named: PathNames | None = None) -> Iterator[tuple[str, str, Diagnostic | None]]:
     """(display name, text, problem) of every file the paths stand for, unparsed: :func:`read_documents`'
-    reading, for a caller that parses a text its own way first (cli.split_sync: a large JSON List in halves)."""
+    reading, for a caller that parses a text its own way (cli.split_sync, which reads one large file with
+    :func:`read_raw`, to parse a JSON List in halves)."""
     for path in paths:
         said = named.get(path, (flag, MANIFEST_EXPECTED)) if named else (flag, MANIFEST_EXPECTED)
         yield from _read_path(path, *said)
