@@ -16,8 +16,10 @@ before and after, and the fate of connections already open:
   pod that still runs goes on answering);
 * new connections follow the new rules: REJECT when the service has no usable
   endpoint, DROP where a Local policy has no local endpoint or the source ranges
-  leave the client out (the cause the traces found, analysis.why); a refusal the
-  state before had alike is said unchanged.
+  leave the client out (the cause the traces found, analysis.why), one row per
+  entry node; an ipMode Proxy balancer that turns the client away before any
+  node sees it gets one row for the view, as no node is where it ends; a refusal
+  the state before had alike is said unchanged.
 
 A port whose views cannot have changed (:func:`views_kept`) is not traced again:
 a change of two services in a cluster of 10,000 traces those two.
@@ -310,35 +312,59 @@ def new_connection_notes(views: Sequence[View], before: Sequence[View] = ()) -> 
     """Where new connections are refused after the change, each with the reason the view's traces gave (a DROP has
     several: a Local policy, the source ranges, a DNAT onto a firewalled address), and said unchanged where the
     same entry ended so before it (``before``: the views of the state before)."""
+    was, turned = _refused(before), _turned_away(before)
+    notes = [note for view in views for entry in view.entries
+             for note in _entry_notes(view, entry, was, turned)]
+    return tuple(dict.fromkeys(notes))  # a balancer's refusal: each entry node's row is the view's one row
+
+
+def _entry_notes(view: View, entry: Entry, was: Mapping[tuple[str, str, str, Source, str], tuple[Fraction, Fraction]],
+                 turned: set[tuple[str, str, Source]]) -> list[str]:
+    """The rows of one entry's refused connections: where they end, the part of them and why."""
+    if entry.refused is not None:
+        return [_turned_away_row(view, entry, turned)]
+    if not entry.weight:  # a node the balancer does not send to: nothing new arrives there
+        return []
     notes = []
-    was = _refused(before)
-    for view in views:
-        for entry in view.entries:
-            if not entry.weight:  # a node the balancer does not send to: nothing new arrives there
-                continue
-            for share in entry.shares:
-                if share.verdict not in ("REJECT", "DROP"):
-                    continue
-                where = f"{view.kind} {view.destination} on {entry.node}: {share.verdict}"
-                own = sum((s.probability for s in entry.own_shares if s.verdict == share.verdict), Fraction(0))
-                same = was.get((view.kind, view.destination, entry.node, entry.source, share.verdict))
-                if own:
-                    kept = ", unchanged" if same is not None and same[0] == own else ""
-                    notes.append(f"{where} ({own}{kept}) - {_refusal(view, entry.node, share.verdict)}")
-                if share.probability != own:  # the rest ends on a node its DNAT sent the connection on to
-                    rest = share.probability - own
-                    kept = ", unchanged" if same is not None and same[1] == rest else ""
-                    notes.append(f"{where} ({rest}{kept}) - {_beyond(entry, share.verdict)}")
-    return tuple(dict.fromkeys(notes))
+    for share in entry.shares:
+        if share.verdict not in ("REJECT", "DROP"):
+            continue
+        where = f"{view.kind} {view.destination} on {entry.node}: {share.verdict}"
+        own = sum((s.probability for s in entry.own_shares if s.verdict == share.verdict), Fraction(0))
+        same = was.get((view.kind, view.destination, entry.node, entry.source, share.verdict))
+        if own:
+            kept = ", unchanged" if same is not None and same[0] == own else ""
+            notes.append(f"{where} ({own}{kept}) - {_refusal(view, entry.node, share.verdict)}")
+        if share.probability != own:  # the rest ends on a node its DNAT sent the connection on to
+            rest = share.probability - own
+            kept = ", unchanged" if same is not None and same[1] == rest else ""
+            notes.append(f"{where} ({rest}{kept}) - {_beyond(entry, share.verdict)}")
+    return notes
+
+
+def _turned_away_row(view: View, entry: Entry, turned: set[tuple[str, str, Source]]) -> str:
+    """An ipMode Proxy balancer's refusal of the entry's client: it ends every connection of the client at the
+    balancer, whichever node it would have chosen and whatever the weights (exact._turned_away), so the row names
+    no node and is the same for each entry (one row for the view); unchanged when the balancer turned the same
+    client away before."""
+    kept = ", unchanged" if (view.kind, view.destination, entry.source) in turned else ""
+    return f"{view.kind} {view.destination}: DROP (1{kept}) - {entry.refused}"
+
+
+def _turned_away(views: Sequence[View]) -> set[tuple[str, str, Source]]:
+    """The clients a balancer turns away in one state, by view (:func:`_turned_away_row`)."""
+    return {(view.kind, view.destination, entry.source) for view in views for entry in view.entries
+            if entry.refused is not None}
 
 
 def _refused(views: Sequence[View]) -> dict[tuple[str, str, str, Source, str], tuple[Fraction, Fraction]]:
     """The refusals of new connections in one state, by view, entry and verdict: (the part the entry node's own
-    rules refuse, the part refused on a node its DNAT sent the connection on to); of entries that carry traffic."""
+    rules refuse, the part refused on a node its DNAT sent the connection on to); of entries that carry traffic
+    to a node (not those a balancer turned away before any node: :func:`_turned_away`)."""
     found = {}
     for view in views:
         for entry in view.entries:
-            if not entry.weight:
+            if not entry.weight or entry.refused is not None:
                 continue
             for share in entry.shares:
                 if share.verdict in ("REJECT", "DROP"):

@@ -76,10 +76,10 @@ class Entry:
     own: tuple[Share, ...] | None = field(default=None, compare=False, repr=False)
     """The entry node's own shares when a DNAT was followed to another node (:func:`_rehomed`; else None): the
     endpoints of the port's own rules, whose KUBE-SEP chains affinity's checks name."""
-    refused: Reason | None = field(default=None, compare=False, repr=False)
-    """Why its connections end though nothing was traced (an ipMode Proxy balancer turning the client away before
-    any node sees it: :func:`_proxied_view`): one of the view's causes, as a trace's reasons are
-    (:func:`_failure_reasons`)."""
+    refused: str | None = field(default=None, compare=False, repr=False)
+    """Why its connections end though nothing was traced: an ipMode Proxy balancer turns the client away before
+    any node sees it (:func:`_proxied_view`), so the same for each of the view's entry nodes; one of the view's
+    causes, of no node (:class:`Cause`)."""
 
     @property
     def own_shares(self) -> tuple[Share, ...]:
@@ -98,8 +98,9 @@ class View:
     notes: tuple[str, ...] = ()
     causes: tuple[Cause, ...] = ()
     """Why its entries carrying traffic fail (:func:`_view`), each reason once, with the nodes whose rules gave it
-    and the verdicts it explains; their sentences are among ``notes`` too. A reader picks one node's reasons by
-    these facts (:meth:`said_at`), not by the sentences' words, which a rewording changes."""
+    (none for a balancer's own refusal, said whatever the weights: :func:`_turned_away`) and the verdicts it
+    explains; their sentences are among ``notes`` too. A reader picks one node's reasons by these facts
+    (:meth:`said_at`), not by the sentences' words, which a rewording changes."""
 
     def said_at(self, node: str, verdict: str) -> list[str]:
         """The sentences of the reasons ``node``'s rules gave for ``verdict``, in the view's order."""
@@ -381,7 +382,7 @@ def _failure_reasons(nodes: NodeSet, entry: Entry) -> list[tuple[str, Reason]]:
     14,400 times: each took about twice as long between traces). (node, reason) pairs: the entry's node's, then
     those of the nodes it sent the connection on to (``onward``), where a hop's NodePort may drop or reject it."""
     if entry.traced is None:
-        return [] if entry.refused is None else [(entry.node, entry.refused)]
+        return []
     lost = frozenset(s.verdict for s in entry.shares if s.verdict in (NO_ROUTE, TIMEOUT))
     circles = [(entry.node, Reason(IN_CIRCLES, lost))] if lost else []
     further = [pair for hop in entry.onward for pair in _failure_reasons(nodes, hop)]
@@ -615,7 +616,7 @@ def _proxied_view(nodes: NodeSet, sel: Selection, ip: str, sources: Sequence[Sou
     entries = []
     for source in sources or [external_source(nodes.ipv6)]:
         allowed = LoadBalancer.source_allowed(service, source.address)
-        refused = None if allowed else Reason(balancer_refusal_note(service, source.address), frozenset({"DROP"}))
+        refused = None if allowed else balancer_refusal_note(service, source.address)
         for node in _entry_nodes(nodes, sel):
             weight = Fraction(1 if health.get(node, False) else 0)
             if refused is not None:
@@ -630,9 +631,19 @@ def _proxied_view(nodes: NodeSet, sel: Selection, ip: str, sources: Sequence[Sou
     notes = ["ipMode Proxy: the balancer ends the client's connection and opens its own to a node's NodePort; "
              "the pods see the balancer's address", *notes]
     view = _view(nodes, LOAD_BALANCER, _fmt(ip, svc.port), entries, notes)
-    # after the view's causes, which say the default client is turned away (as a VIP balancer's view does)
-    return dataclasses.replace(view, notes=(*view.notes, *_default_client_notes(
-        nodes, service.load_balancer_source_ranges, sources)))
+    turned = _turned_away(entries)
+    # the hint after the causes, which say the default client is turned away (as a VIP balancer's view does)
+    return dataclasses.replace(view, causes=(*view.causes, *turned), notes=(
+        *view.notes, *(cause.note for cause in turned),
+        *_default_client_notes(nodes, service.load_balancer_source_ranges, sources)))
+
+
+def _turned_away(entries: Sequence[Entry]) -> list[Cause]:
+    """The balancer's refusals of the entries' clients, each once and of no node: it turns a client away before
+    choosing a node (the simulator's ``network._proxied`` checks the ranges first), so it is said whatever the
+    nodes' weights, even when the balancer would send to none."""
+    refusals = dict.fromkeys(entry.refused for entry in entries if entry.refused is not None)
+    return [Cause(note, (), frozenset({"DROP"})) for note in refusals]
 
 
 def service_views(nodes: NodeSet, sel: Selection, sources: Sequence[Source] | None) -> tuple[View, ...]:

@@ -136,16 +136,12 @@ class Cause:
     """A reason several entry nodes' traces gave, said once (:func:`merged_causes`), with the nodes whose traces
     gave it and the verdicts it explains: which nodes a merged sentence holds for is kept as data, since the
     sentence itself may name none of them (a reason of the Service's, the same everywhere) or only some (a list
-    cut short: ``nodes A, B, C, D and 3 more``)."""
+    cut short: ``nodes A, B, C, D and 3 more``). No nodes: no node's rules gave it (an ipMode Proxy balancer
+    turning a client away before any node sees its connection: analysis.exact's ``_proxied_view``)."""
 
     note: str
     nodes: tuple[str, ...]
     verdicts: frozenset[str]
-
-
-def merged_by_node(pairs: Iterable[tuple[str, str]]) -> list[str]:
-    """Notes of several entry nodes (node, note), each reason said once: :func:`merged_causes`' sentences."""
-    return [cause.note for cause in merged_causes((node, Reason(note)) for node, note in pairs)]
 
 
 def merged_causes(said: Iterable[tuple[str, Reason]]) -> list[Cause]:
@@ -445,10 +441,12 @@ def source_ranges_note(svc: ServicePortInfo, packet: Packet) -> str:
 def balancer_refusal_note(service: Service, client: str) -> str:
     """An ipMode Proxy balancer's own refusal of a client outside ``service``'s loadBalancerSourceRanges (of every
     family, as the balancer checks them): said like :func:`source_ranges_note`, but of the balancer, since no node's
-    rules ever see the client's connection (no trace to read: analysis.exact's ``_proxied_view`` knows it)."""
+    rules ever see the client's connection (no trace to read: analysis.exact's ``_proxied_view`` knows it). It
+    names no node, as it holds for the view whichever node the balancer would have chosen: diff says it once for
+    the view, not once per node."""
     ranges = ", ".join(service.load_balancer_source_ranges)
     return (f"{client} is not in spec.loadBalancerSourceRanges of {service.namespace}/{service.name} ({ranges}), "
-            "so the load balancer (ipMode Proxy) turns it away itself: no node's rules see its connection")
+            "so the load balancer (ipMode Proxy) turns it away itself, before its connection reaches any node")
 
 
 def dnated_onto_firewall_note(index: Index, svc: ServicePortInfo, outcome: Outcome) -> str:

@@ -317,15 +317,17 @@ def test_dist_names_the_nodes_failing_for_one_reason_once(tmp_path, capsys) -> N
 
 
 def test_merged_notes_name_many_nodes_once_and_keep_others() -> None:
-    from kubeproxy_sim.analysis.why import merged_by_node
+    from kubeproxy_sim.analysis.why import Cause, Reason, merged_causes
 
     said = "node node{} has none, so kube-proxy on node node{} drops"
-    pairs = [(f"node{i}", said.format(i, i)) for i in (1, 10, 2, 3, 4, 5)]
-    assert merged_by_node([*pairs, ("node1", "the same everywhere"), ("node2", "the same everywhere"),
-                           ("node10", "node node1 is named by node10")]) == [
-        "nodes node1, node10, node2, node3 and 2 more have none, so kube-proxy on nodes node1, node10, node2, node3 "
-        "and 2 more drops",
-        "the same everywhere", "node node1 is named by node10"]
+    pairs = [(f"node{i}", Reason(said.format(i, i), frozenset({"DROP"}))) for i in (1, 10, 2, 3, 4, 5)]
+    everywhere = Reason("the same everywhere", frozenset({"REJECT"}))
+    assert merged_causes([*pairs, ("node1", everywhere), ("node2", everywhere),
+                          ("node10", Reason("node node1 is named by node10"))]) == [
+        Cause("nodes node1, node10, node2, node3 and 2 more have none, so kube-proxy on nodes node1, node10, node2, "
+              "node3 and 2 more drops", ("node1", "node10", "node2", "node3", "node4", "node5"), frozenset({"DROP"})),
+        Cause("the same everywhere", ("node1", "node2"), frozenset({"REJECT"})),
+        Cause("node node1 is named by node10", ("node10",), frozenset())]
 
 
 def test_a_local_policy_s_drop_names_the_node_s_unusable_endpoints(tmp_path, capsys) -> None:
