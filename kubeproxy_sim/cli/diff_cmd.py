@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Compare two cluster states service port by service port: the rules added and removed "
         "on a node, endpoints gained and lost, the exact shares before and after, which open connections "
         "keep their backend (conntrack) and which are reset or black-holed, and where new connections are "
-        "refused (REJECT without endpoints, DROP for a Local policy without local endpoints).",
+        "refused (REJECT without endpoints; DROP for a Local policy without local endpoints, and for a client "
+        "outside loadBalancerSourceRanges, by a node's rules or by an ipMode Proxy load balancer itself).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
