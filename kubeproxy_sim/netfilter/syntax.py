@@ -190,7 +190,7 @@ def foreign_extension(spec: RuleSpec, ipv6: bool) -> tuple[str, str] | None:
     return f"Couldn't load target `{jump.name}'", jump.name
 
 
-_BARE_REFUSED = "(?!(?:" + "|".join(sorted(REQUIRED_TARGET_OPTIONS)) + ")$)"
+_BARE_REFUSED = "(?!(?:" + "|".join(sorted(REQUIRED_TARGET_OPTIONS)) + r")\Z)"
 """Before a shape's bare target (:func:`shape_matcher`): not the name of an extension that needs an option."""
 
 
@@ -206,16 +206,19 @@ def target_name_problem(name: str) -> tuple[str, str] | None:
     the option (parse_target, both restores v1.8.9, ip netns): an empty one ("Invalid target name (too short)"),
     one longer than :data:`TARGET_NAME_LIMIT` bytes ("(28 chars max)") and one holding a blank of C's isspace
     ("Invalid target name `B R'": ``-j "B R"``, and ``-j "X`` whose quote left open takes the newline in). This
-    holds in a partial input too, whose jumps to chains it does not declare are otherwise the node's to judge."""
+    holds in a partial input too, whose jumps to chains it does not declare are otherwise the node's to judge.
+    Judged in parse_target's order, so that the reason is iptables' own: a name both too long and holding a
+    blank is too long (both tools: "Invalid target name `AAAAAAAAAAAAA BBBBBBBBBBBBBBB' (28 chars max)")."""
     if not name:
         return "invalid target name: empty (iptables: \"Invalid target name (too short)\")", \
             "a chain's or a target's name after -j or -g"
+    if len(name.encode()) > TARGET_NAME_LIMIT:
+        return f"invalid target name `{name}': longer than {TARGET_NAME_LIMIT} bytes (iptables: \"Invalid " \
+            f"target name ({TARGET_NAME_LIMIT} chars max)\")", \
+            f"a chain's or a target's name of at most {TARGET_NAME_LIMIT} bytes (XT_EXTENSION_MAXNAMELEN - 1)"
     if any(c in _BLANKS_C for c in name):
         return f"invalid target name `{name}': it holds a blank (iptables: \"Invalid target name\")", \
             "a chain's or a target's name without spaces, tabs or line ends (a quote left open takes the line's end)"
-    if len(name.encode()) > TARGET_NAME_LIMIT:
-        return f"invalid target name `{name}': longer than {TARGET_NAME_LIMIT} bytes", \
-            f"a chain's or a target's name of at most {TARGET_NAME_LIMIT} bytes (XT_EXTENSION_MAXNAMELEN - 1)"
     return None
 
 
@@ -1850,7 +1853,7 @@ def shape_matcher(spec: str) -> Callable[[str], re.Match[str] | None] | None:
         value = extension_names(interpreted) if index == extension else _SHAPE_VALUE
         if index == named:  # (the same language: spec's own target is one of the values)
             if extension is None:  # a bare target (the last word): not an extension that needs an option, nor
-                value = _BARE_REFUSED + f"(?={_TARGET_WORD.pattern}$)" + value  # a name iptables refuses
+                value = _BARE_REFUSED + rf"(?={_TARGET_WORD.pattern}\Z)" + value  # a name iptables refuses
             value = f"(?:{re.escape(split[1][index])}|({value}))"
         pieces += [f"(?:{VALUE_PATTERNS[ports[index]]})" if index in ports else value, re.escape(literal)]
     if named is None:

@@ -157,8 +157,9 @@ def test_a_jump_to_the_node_s_chain_is_still_taken(line: str) -> None:
      "takes the line's end)"),
     ('-A KUBE-A -j ""', "node.rules:3: invalid target name: empty (iptables: \"Invalid target name (too short)\") "
      "at '\"\"'; expected a chain's or a target's name after -j or -g"),
-    ("-A KUBE-A -j " + "A" * 29, f"node.rules:3: invalid target name `{'A' * 29}': longer than 28 bytes at "
-     f"'{'A' * 29}'; expected a chain's or a target's name of at most 28 bytes (XT_EXTENSION_MAXNAMELEN - 1)"),
+    ("-A KUBE-A -j " + "A" * 29, f"node.rules:3: invalid target name `{'A' * 29}': longer than 28 bytes (iptables: "
+     f"\"Invalid target name (28 chars max)\") at '{'A' * 29}'; expected a chain's or a target's name of at most 28 "
+     "bytes (XT_EXTENSION_MAXNAMELEN - 1)"),
 ])
 def test_a_refused_target_name_is_said_in_our_words(rule: str, message: str) -> None:
     assert str(refusal(partial_with(rule))) == message
