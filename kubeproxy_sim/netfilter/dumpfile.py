@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, cannot_read
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS
-from kubeproxy_sim.objects.stdin import NAME, StdinUnreadable, read_stdin, read_text
+from kubeproxy_sim.objects.stdin import NAME, StdinUnreadable, byte_order_mark, decoded, read_stdin, read_text
 
 if TYPE_CHECKING:
     from kubeproxy_sim.netfilter.trace import Uncertainty
@@ -39,11 +39,15 @@ def read_dump_text(path: str) -> str:
     a dump takes it there). A file that cannot be read, or is not UTF-8, is an InputError naming the file and
     the flag, in errors.cannot_read's words. Every command reads its dump here, once, and keeps the text: a line
     a message, a citation or a tooltip numbers is a line of this text (standard input, a pipe, cannot be read
-    again)."""
+    again).
+
+    A file and standard input read alike, their lines as iptables-restore reads them: no newline translation
+    (a lone CR inside a comment is the comment's, not a line end; a CRLF line's CR is the parser's to drop), and
+    a UTF-8 byte order mark dropped from both (a UTF-16 or UTF-32 one refused by name)."""
     try:
         if path == STDIN:
-            return read_stdin().decode("utf-8")
-        return read_text(path)
+            return _utf8_text(read_stdin())
+        return read_text(path, newline="")
     except StdinUnreadable as exc:
         raise InputError(Diagnostic(f"{exc.reason}; expected an iptables-save dump piped or redirected to it",
                                     file=STDIN_NAME)) from None
@@ -52,15 +56,28 @@ def read_dump_text(path: str) -> str:
                                     field="--rules")) from None
 
 
+def _utf8_text(data: bytes) -> str:
+    """Standard input's bytes as read_text decodes a file's: a UTF-8 byte order mark dropped, another one
+    refused by name (it said "invalid start byte at byte 0" on standard input, and a file's mark was dropped
+    where standard input's was an "unexpected line" at U+FEFF)."""
+    mark, encoding = byte_order_mark(data)
+    if encoding not in ("utf-8", "utf-8-sig"):
+        raise UnicodeDecodeError("utf-8", data, 0, len(mark), f"a {encoding.upper()} byte order mark")
+    return decoded(data, encoding)
+
+
 def dump_lines(text: str) -> LineText:
-    """The lines of a dump's ``text`` (as read), as a rule read from one is cited: that line, stripped (counters
-    and quoting as written). Split at the first line asked for: most traces cite a handful."""
+    """The lines of a dump's ``text`` (as read), as a rule read from one is cited: that line without the blanks
+    the parser strips (spaces, tabs, a CRLF line's CR; counters and quoting as written). Lines end at "\\n"
+    only, as the parser's (codec) and iptables-restore's do: a CR, form feed or U+2028 inside a comment is part
+    of its line, so the number cited is the parser's and the text is the whole rule. Split at the first line
+    asked for: most traces cite a handful."""
     lines: list[str] = []
 
     def line_text(line: int, table: str | None = None, chain: str | None = None) -> str | None:
         if not lines:
-            lines.extend(text.splitlines())
-        return lines[line - 1].strip() if 0 < line <= len(lines) else None
+            lines.extend(text.split("\n"))
+        return lines[line - 1].strip(" \t\r") if 0 < line <= len(lines) else None
 
     return line_text
 
