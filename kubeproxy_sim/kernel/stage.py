@@ -339,13 +339,24 @@ def failing_line(stderr: str) -> tuple[int | None, str]:
     return number, next((s for s in said if s), RESTORE_PREFIX.sub("", stderr.strip()).strip()) or NO_REASON
 
 
+def restore_lines(text: str) -> list[str]:
+    """A dump's lines as iptables-restore is given them again: split at "\n" only, as the parser and restore
+    split (a CR, form feed or U+2028 inside a comment is part of its line: str.splitlines cut the rule in two,
+    and restore then refused its second half, at a line number the dump does not have), each line's final CR
+    dropped as the parser drops it (a CRLF file loads; iptables-restore itself refuses one)."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
 def load_dump(netns_name: str, text: str, file: str, facts: DumpFacts,
               lines: list[str] | None = None) -> tuple[str, list[LeftOut]]:
     """iptables-restore (ip6tables-restore, by the family of ``facts``) the dump's ``lines`` (default: its text's);
     each rule the kernel refuses is left out and the load retried. ``facts``: the dump's (:func:`read_dump`). (A
     jump to a chain the dump never declares, which iptables-nft reports at COMMIT, never gets here: the parser
     refuses it at its line, as iptables-legacy-restore does.)"""
-    lines = text.splitlines() if lines is None else lines
+    lines = restore_lines(text) if lines is None else lines
     left: list[LeftOut] = []
     tool = "iptables-restore" if facts.family == 4 else "ip6tables-restore"
     for _ in range(MAX_LOAD_ATTEMPTS):
@@ -385,7 +396,7 @@ def stage(plan: StagePlan, text: str, file: str, directory: Path) -> Staged:
         with build.claimed(topo, directory, state):  # what it built is removed on any failure
             build.wire(topo)
             _answer_unknown(plan)
-            lines = text.splitlines()
+            lines = restore_lines(text)
             sets, counters, left = _prepare_sets(plan, lines)
             staged, refused = load_dump(plan.node.netns, text, file, plan.facts, lines)
             state["servers"] = build.start_servers(topo)
