@@ -33,7 +33,7 @@ from kubeproxy_sim.cli.output import (
     render_tree,
     report,
 )
-from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError
+from kubeproxy_sim.errors import Diagnostic, InputError, Severity, UsageError, printable
 from kubeproxy_sim.proxier.full import as_node_holds_it
 
 if TYPE_CHECKING:
@@ -680,7 +680,7 @@ def path_forest(path: Sequence[PathStep]) -> tuple[TreeNode, ...]:
             if deep:
                 node[0] += f" ({len(stack)} jumps deep{'' if len(stack) > TREE_DEPTH else NOT_INDENTED})"
             stack.append((here, stack[-1][1] if deep else node[1]))
-        stack[-1][1].append([f"{step_where(step)}: {step.rule}", [], ()])
+        stack[-1][1].append([f"{step_where(step)}: {printable(step.rule)}", [], ()])  # (a comment's CR, say)
     return tuple(_freeze(n) for n in roots)
 
 
@@ -775,7 +775,7 @@ def trace_text(result: TraceResult, con: Console | None = None, notes: Sequence[
         out.append(con.paint("Uncertain (the answer depends on these):", "yellow", "bold"))
         for u in result.uncertain:
             where = f"line {u.line}" if u.line else "rule"
-            out.append(f"  {where}: {u.rule}")
+            out.append(f"  {where}: {printable(u.rule)}")
             out.append(f"    {con.paint(u.reason, 'yellow')}")
     return "\n".join(out).rstrip() + "\n"
 

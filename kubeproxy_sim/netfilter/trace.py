@@ -29,6 +29,7 @@ from math import gcd
 from operator import attrgetter
 from typing import Any
 
+from kubeproxy_sim.errors import printable
 from kubeproxy_sim.netfilter.compile import CompiledRule, CompiledRuleset, PathStep, Renumber, compile_ruleset
 from kubeproxy_sim.netfilter.digits import fraction_texts
 from kubeproxy_sim.netfilter.evaluate import End, Engine, HookPass, NodeContext, end_of
@@ -466,7 +467,7 @@ def _tree(path: tuple[PathStep, ...]) -> list[str]:
             stack.append(here)
             label = f"{step.table} {step.chain}" if len(stack) == 1 else step.chain
             lines.append("  " * len(stack) + label)
-        lines.append("  " * (len(stack) + 1) + f"{step_where(step)}: {step.rule}")
+        lines.append("  " * (len(stack) + 1) + f"{step_where(step)}: {printable(step.rule)}")
     return lines
 
 
@@ -581,6 +582,6 @@ def render_text(result: TraceResult) -> str:
         out.append("Uncertain (the answer depends on these):")
         for u in result.uncertain:
             where = f"line {u.line}" if u.line else "rule"
-            out.append(f"  {where}: {u.rule}")
+            out.append(f"  {where}: {printable(u.rule)}")
             out.append(f"    {u.reason}")
     return "\n".join(out).rstrip() + "\n"
