@@ -26,7 +26,7 @@ from typing import Protocol, TypeVar
 
 from kubeproxy_sim.errors import Diagnostic, InputError
 from kubeproxy_sim.netfilter.compile_types import Check, IndexKey, Kind, NatRange, PathStep
-from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Rule, Table, Target
+from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS, Chain, Rule, Table, Target
 from kubeproxy_sim.netfilter.syntax import jump_target
 from kubeproxy_sim.objects.values import value_class
 
@@ -40,6 +40,11 @@ class ChainCompiler(Protocol):
 
     def rules(self, name: str) -> tuple[CompiledRule, ...]:
         """A chain's rules compiled, jumps not linked yet."""
+        ...
+
+    def source(self, name: str) -> Chain:
+        """The chain as written, for what must be read of it before it is compiled (the recent lists it names,
+        which the kernel creates when the rules load)."""
         ...
 
 

@@ -18,6 +18,7 @@ from kubeproxy_sim.netfilter.compile_match_packet import NEVER, address_check, p
 from kubeproxy_sim.netfilter.compile_types import Check, Doubt, RuleParts, reading
 from kubeproxy_sim.netfilter.model import Option
 from kubeproxy_sim.netfilter.packet import parse_address
+from kubeproxy_sim.objects.values import value_class
 
 TWO_31 = 1 << 31
 
@@ -173,21 +174,44 @@ def _statistic(parts: RuleParts, opts: Sequence[Option]) -> None:
         parts.split, parts.split_mode = (num, den), mode
 
 
-def _recent(parts: RuleParts, opts: Sequence[Option]) -> None:
-    """recent: --rcheck/--update match when the list holds the address (within --seconds/--hitcount)."""
+@value_class
+class RecentMatch:
+    """One ``-m recent`` as the kernel gets it: the list (``name``, the address ``mask`` it creates the list with),
+    the command, which address it reads (``attr``), the window and the hit count, and its modifiers."""
+
+    name: str
+    command: str
+    attr: str
+    mask: int
+    seconds: int
+    hitcount: int
+    negated: bool
+    reap: bool
+
+
+def recent_match(opts: Sequence[Option], family: int) -> RecentMatch:
+    """A recent match's options read; raises ValueError for a value iptables refuses. Compiling a rule and
+    declaring the lists of a chain not compiled yet (evaluate) both read them here, so they agree."""
     values = {o.flag: o.value for o in opts}
-    name = values.get("--name", "DEFAULT")
     command = next((f for f in ("--set", "--rcheck", "--update", "--remove") if f in values), "--set")
     sides = [o.flag for o in opts if o.flag in ("--rsource", "--rdest")]
-    attr = "dst" if sides and sides[-1] == "--rdest" else "src"  # (the last one given wins, as libxt_recent reads)
     mask_text = values.get("--mask")
-    mask = -1 if mask_text is None else _recent_mask(mask_text, parts.family)
-    seconds = uint32_value(values["--seconds"], "--seconds") if "--seconds" in values else 0
-    hitcount = uint32_value(values["--hitcount"], "--hitcount") if "--hitcount" in values else 0
-    negated = any(o.negated for o in opts)
-    reap = "--reap" in values
+    return RecentMatch(
+        values.get("--name", "DEFAULT"), command,
+        "dst" if sides and sides[-1] == "--rdest" else "src",  # (the last one given wins, as libxt_recent reads)
+        -1 if mask_text is None else _recent_mask(mask_text, family),
+        uint32_value(values["--seconds"], "--seconds") if "--seconds" in values else 0,
+        uint32_value(values["--hitcount"], "--hitcount") if "--hitcount" in values else 0,
+        any(o.negated for o in opts), "--reap" in values)
+
+
+def _recent(parts: RuleParts, opts: Sequence[Option]) -> None:
+    """recent: --rcheck/--update match when the list holds the address (within --seconds/--hitcount)."""
+    match = recent_match(opts, parts.family)
+    name, command, attr, mask = match.name, match.command, match.attr, match.mask
+    seconds, hitcount, negated, reap = match.seconds, match.hitcount, match.negated, match.reap  # (the check's)
     parts.recent = (name, command, mask, hitcount)
-    if "--rttl" in values:
+    if any(o.flag == "--rttl" for o in opts):
         parts.doubts.append("recent --rttl is not modelled; assumed to match")
     # the client's history is not known (a dump, or any node but a fresh one): not holding it is assumed
     unknown = Doubt(f"recent list {name} is not known; assumed not to hold the client (give --affinity {name} "

@@ -10,7 +10,7 @@ probability split (statistic), the reasons it is uncertain, and a target kind.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from kubeproxy_sim.netfilter.compile_chains import CompiledRule
 from kubeproxy_sim.netfilter.compile_match_packet import (
@@ -20,7 +20,7 @@ from kubeproxy_sim.netfilter.compile_match_packet import (
     icmp_module,
     proto_module,
 )
-from kubeproxy_sim.netfilter.compile_match_state import STATE_MODULES
+from kubeproxy_sim.netfilter.compile_match_state import STATE_MODULES, RecentMatch, recent_match
 from kubeproxy_sim.netfilter.compile_targets import ct_zone, mark_target, nat_of, nat_reads, target_kind
 from kubeproxy_sim.netfilter.compile_types import IndexKey, Kind, RuleParts
 from kubeproxy_sim.netfilter.model import Option, Rule, RuleSpec
@@ -65,6 +65,17 @@ def match_parts(spec: RuleSpec, family: int) -> RuleParts:
             parts.doubts.append(f"match module {module}{' (' + written + ')' if written else ''} "
                                 "is not modelled; assumed to match")
     return parts
+
+
+def recent_matches(spec: RuleSpec, family: int) -> Iterator[RecentMatch]:
+    """Each ``-m recent`` of a rule, in written order, whose options iptables takes (one it refuses is left out,
+    as compiling leaves its rule unusable). What xt_recent's recent_mt_check reads of each when the rule loads."""
+    for module, opts in _module_groups(spec):
+        if module == "recent":
+            try:
+                yield recent_match(opts, family)
+            except ValueError:
+                continue
 
 
 def compile_rule(rule: Rule, table: str, chains: set[str], family: int) -> CompiledRule:
