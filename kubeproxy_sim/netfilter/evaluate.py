@@ -64,6 +64,7 @@ from kubeproxy_sim.netfilter.compile import (
     PseudoRule,
     chain_reads,
 )
+from kubeproxy_sim.netfilter.compile_match_state import RecentMatch
 from kubeproxy_sim.netfilter.compile_rules import recent_matches
 from kubeproxy_sim.netfilter.compile_types import Doubt, NatRange
 from kubeproxy_sim.netfilter.model import Rule
@@ -188,13 +189,22 @@ class NodeContext:
         )
 
 
+TableKey = tuple[int, str]
+"""A loaded table as :class:`RecentTable` tells who names a list: (family, table). A namespace's IPv4 and IPv6
+rules share its lists (xt_recent keeps one set per network namespace), so their tables count alike."""
+UNDECLARED: TableKey = (0, "")
+"""Where :meth:`RecentTable.load` counts the lists no loaded rule declared: a table no ruleset has."""
+
+
 class RecentTable:
     """xt_recent's lists: per name, addresses with their hit times, LRU-evicted.
 
     The kernel keeps ``ip_list_tot`` (100) entries per list; a new address in a full list evicts the least
     recently updated one. Each entry keeps its last hit times in a ring whose size the list takes from the rules
     naming it (:func:`stamp_ring`: 32, or more for a larger ``--hitcount``; the module's ``ip_pkt_list_tot``
-    is 0 unless set at load, as on the kernels measured). Time is whatever the caller passes.
+    is 0 unless set at load, as on the kernels measured). A list lives while a loaded rule names it: an Engine
+    loads its rules into the table it is given (:meth:`load`), so a new Engine on the same Sampler is a reload.
+    Time is whatever the caller passes.
     """
 
     def __init__(self, size: int = 100, stamps: int = 32) -> None:
@@ -211,6 +221,8 @@ class RecentTable:
         An Engine declares every list its rules name before the first packet, compiled lazily or not; a list no
         rule declared (a table used alone) takes the ring of the first match run on it, as it takes its mask, and
         an address added to it without one keeps ``stamps``."""
+        self.named: dict[TableKey, frozenset[str]] = {}
+        """The lists each loaded table's rules name (:meth:`load`): a list lives while some table names it."""
 
     def declare(self, name: str, mask: int, hitcount: int = 0) -> None:
         """A rule naming the list was loaded: the list takes its mask unless it has one, and its ring grows to
@@ -220,6 +232,46 @@ class RecentTable:
         if name in self.rings and ring > self.rings[name]:
             self.lists.pop(name, None)
         self.rings[name] = max(ring, self.rings.get(name, 0))
+
+    def load(self, family: int, tables: Iterable[tuple[str, Iterable[RecentMatch]]]) -> None:
+        """A ruleset of the family replaces the node's, table by table in the order given (iptables-restore
+        replaces each at its COMMIT): a table's new rules declare their lists (:meth:`declare`) before the rules
+        they replace are freed, and a list then named by no loaded rule is destroyed (recent_mt_destroy drops it
+        with its last rule), its entries, mask and ring gone: a later rule naming it creates it afresh. So a
+        Service whose affinity is removed and later set again, or an endpoint removed and added back, forgets its
+        clients, while a list both rulesets name keeps them. Measured with both iptables-restores (v1.8.9, kernel
+        6.18: tests/kernel/test_recent_reload_kernel), a list moved from filter to nat survives only when nat is
+        loaded first. The family's tables the ruleset has not are emptied after its own (the other family's
+        stay), and so are lists no loaded rule declared (a table used alone): which table named them is not
+        known."""
+        self.named[UNDECLARED] = frozenset(self._names().difference(*self.named.values()))
+        loaded: set[TableKey] = set()
+        for table, matches in tables:
+            key = (family, table)
+            names = set()
+            for match in matches:
+                self.declare(match.name, match.mask, match.hitcount)
+                names.add(match.name)
+            self.named[key] = frozenset(names)
+            loaded.add(key)
+            self._destroy_unnamed()
+        for key in [k for k in self.named if k not in loaded and k[0] in (family, UNDECLARED[0])]:
+            del self.named[key]
+        self._destroy_unnamed()
+
+    def _names(self) -> set[str]:
+        """Every list the table has: declared, masked or holding entries."""
+        return set(self.masks).union(self.rings, self.lists)
+
+    def _destroy_unnamed(self) -> None:
+        for name in self._names().difference(*self.named.values()):
+            self.lists.pop(name, None)
+            self.masks.pop(name, None)
+            self.rings.pop(name, None)
+
+    def remembers(self) -> bool:
+        """Whether any list holds an address (a reload may then destroy what a packet would find)."""
+        return any(self.lists.values())
 
     def masked(self, name: str, addr: int, mask: int) -> int:
         """The address as the list holds it (``mask``: the rule's, which a list not declared yet takes)."""
@@ -1447,8 +1499,8 @@ class Engine:
                 ("FROM_LOCAL", FROM_LOCAL), ("LOOPBACK_IN", LOOPBACK_IN))
         }
         self.memos: dict[int, PipelineMemo] = {} if sampler is not None else self._memos()
-        if sampler is not None:
-            _declare_recent_lists(compiled, sampler.recent)
+        if sampler is not None:  # the node's rules are these from now on: its lists are theirs
+            sampler.recent.load(compiled.family, _recent_tables(compiled))
 
     def _memos(self) -> dict[int, PipelineMemo]:
         """A memo for each routing-free pipeline whose chains all declare what they read."""
@@ -1708,20 +1760,24 @@ class Engine:
         return Finished(verdict, destination, masquerade, b.num, b.den, tuple(b.path), tuple(b.doubts), b.hooks)
 
 
-def _declare_recent_lists(compiled: CompiledRuleset, table: RecentTable) -> None:
-    """Declare each recent list as the rules naming it are loaded (recent_mt_check), in the order they are loaded
-    (tables and chains as the dump writes them): the first one gives its mask, the largest --hitcount its ring.
-    Read from the rules as written, compiled or not: a lazy chain's lists are the kernel's from the start too, so
-    a lazy and an eager compile give the same verdicts (a list sized when first walked had cut its entries)."""
-    for chains in compiled.tables.values():
-        for chain in chains.values():
-            for rule in _rules_naming_recent(chain):
-                try:
-                    spec = rule.parsed
-                except RulesSyntaxError:  # compiled, the rule never matches and says why
-                    continue
-                for match in recent_matches(spec, compiled.family):
-                    table.declare(match.name, match.mask, match.hitcount)
+def _recent_tables(compiled: CompiledRuleset) -> Iterator[tuple[str, Iterator[RecentMatch]]]:
+    """Each table's recent matches as its rules load (recent_mt_check), tables and chains in the order the dump
+    writes them: for :meth:`RecentTable.load`, whose first rule naming a list gives its mask, the largest
+    --hitcount its ring. Read from the rules as written, compiled or not: a lazy chain's lists are the kernel's
+    from the start too, so a lazy and an eager compile give the same verdicts (a list sized when first walked
+    had cut its entries)."""
+    for table, chains in compiled.tables.items():
+        yield table, _table_recent_matches(chains.values(), compiled.family)
+
+
+def _table_recent_matches(chains: Iterable[CompiledChain], family: int) -> Iterator[RecentMatch]:
+    for chain in chains:
+        for rule in _rules_naming_recent(chain):
+            try:
+                spec = rule.parsed
+            except RulesSyntaxError:  # compiled, the rule never matches and says why
+                continue
+            yield from recent_matches(spec, family)
 
 
 def _rules_naming_recent(chain: CompiledChain) -> Iterable[Rule]:

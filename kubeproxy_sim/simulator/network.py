@@ -422,7 +422,14 @@ class Simulator:
     # ------------------------------------------------------------------ building
 
     def _load(self, cluster: Cluster) -> None:
-        """(Re)build everything derived from the objects; conntrack and xt_recent state survive."""
+        """(Re)build everything derived from the objects; conntrack and the xt_recent lists still named survive.
+
+        A node's new rules replace its old ones as kube-proxy's restore does (``RecentTable.load``): an xt_recent
+        list they no longer name is destroyed, so a client of a Service whose affinity is removed and set again,
+        or of an endpoint removed and added back, is drawn afresh. A node whose lists hold a client loads its new
+        rules at once, not when a packet next reaches it: a later sync naming the list again would find the client
+        kept. One whose lists hold nobody may wait: the proxier writes every list with the same mask and ring,
+        so skipping a sync's rules changes nothing there."""
         self.cluster = cluster
         self.topology = build_topology(cluster, self.base, overrides=self.overrides, hosts=self.hosts)
         self.family = self.topology.family
@@ -438,8 +445,8 @@ class Simulator:
             sampler = old.sampler if old is not None else Sampler(rng=lambda: getbits(32))
             rt = NodeRuntime(node, self._rules_of(cluster, node, rules, memo), self._context_of(node),
                              self._listeners_of(cluster, node), sampler)
-            if not self.lazy:
-                rt.build()
+            if not self.lazy or sampler.recent.remembers():
+                rt.build()  # lists holding a client: loaded now (the docstring says why)
             if old is not None:
                 rt.conntrack = old.conntrack
             runtimes[node.name] = rt
