@@ -86,6 +86,12 @@ def _needs_quotes(value: str) -> bool:
     return value[0] == "-" and len(value) > 1 and not value[1].isdigit()
 
 
+def _bare_return(spec: str) -> bool:
+    """Whether a carriage return of ``spec`` stands outside quotes (its quotes canonical: :func:`_quotes_canonical`,
+    so that every other piece between quotes is outside them)."""
+    return any("\r" in outside for outside in spec.split('"')[0::2])
+
+
 def _quotes_canonical(spec: str) -> bool:
     """Every quoted value stands alone between blanks and really needs its quotes."""
     end = -1
@@ -112,6 +118,8 @@ def is_canonical_text(spec: str, words: bool = True) -> bool:
     if "  " in spec or "\t" in spec or "\\" in spec or spec[0] == " " or spec[-1] == " ":
         return False
     if '"' in spec and not _quotes_canonical(spec):
+        return False
+    if "\r" in spec and _bare_return(spec):  # (a word's own character: the canonical text quotes it, syntax.quote)
         return False
     if _ALIAS_WORD.search(" " + spec) is not None:
         return False
@@ -264,12 +272,12 @@ _COMMANDS = {
     "-E": "-E", "--rename-chain": "-E",
 }
 _RULE_COMMANDS = frozenset({"-A", "-I", "-D", "-R"})
-_JUMP = re.compile(r" -[jg] ([^ \t\r\n]+)")
+_JUMP = re.compile(r" -[jg] ([^ \t\n]+)")
 """The target of a rule's canonical text led by a blank, or a word after ``-j`` inside a quoted value: what -X counts
 (:meth:`_Parser.jump_counts`; a rule it finds is read again, :func:`syntax.jump_target`) and what the jumps of a rule
 no shape vouched for are checked by (:meth:`_Parser.added`). A literal start: a whole table's targets take 0.15 s at
 320,000 rules (-X's count, once per parse); one rule's search, a few microseconds."""
-_GOTO = re.compile(r" -g ([^ \t\r\n]+)")
+_GOTO = re.compile(r" -g ([^ \t\n]+)")
 """The word after a goto in a rule's canonical text (a chain's name; :meth:`_Parser.added`)."""
 _WRONG_INTERFACE = {"PREROUTING": "-o", "INPUT": "-o", "OUTPUT": "-i", "POSTROUTING": "-i"}
 """The built-in chains (by name, in every table) whose rules iptables refuses an interface option of: a packet
@@ -564,7 +572,7 @@ class _Parser:
                             elif jump is None:  # (the shape's own: _Shapes.target, inlined)
                                 chain.targets[own[found.re.pattern]] = None  # type: ignore[union-attr]
                     else:
-                        vouched = spec[-1:] != "\r" and is_canonical_text(spec, words=False)
+                        vouched = is_canonical_text(spec, words=False)
                     if vouched:
                         specs = chain.specs
                         if specs is not None:  # (_ChainState.add_plain, inlined)
@@ -574,7 +582,7 @@ class _Parser:
                             chain.rule_list().append(make(name, spec, lineno))
                         continue
                 self.lineno, self.raw = lineno, raw
-                self.append_fast(raw.strip(" \t\r"), None)
+                self.append_fast(raw.strip(" \t"), None)
                 continue
             if raw[-8:] == " - [0:0]" and raw[:1] == ":" and chains is not _NO_TABLE:
                 # The other common line, a user-defined chain's declaration (what declare() does first, inlined).
@@ -582,7 +590,7 @@ class _Parser:
                 if _plain_chain_name(name) and name not in chains:
                     chains[name] = _ChainState(name, None, None, line=lineno)
                     continue
-            line = raw.strip(" \t\r")  # (str.strip() would also eat Unicode blanks)
+            line = raw.strip(" \t")  # (str.strip() would also eat a CR, a word's own: syntax._BLANKS)
             self.lineno, self.raw = lineno, raw
             if not line or line[0] == "#":
                 continue
@@ -606,7 +614,7 @@ class _Parser:
                 self.command(line, None)
             else:
                 raise self.error("unexpected line", line[:40], "*TABLE, :CHAIN POLICY [p:b], a command such as "
-                                 "-A CHAIN, COMMIT or # comment" + _objects_hint(line))
+                                 "-A CHAIN, COMMIT or # comment" + _objects_hint(line) + _return_hint(line))
         if self.table is not None:
             self.lineno = text.count("\n") + 1
             raise self.error(f"table {self.table.name!r} (opened at line {self.table.line}) has no COMMIT",
@@ -737,9 +745,9 @@ class _Parser:
         if self.table is not None:
             raise self.error(f"table {self.table.name!r} (opened at line {self.table.line}) has no COMMIT",
                              line, "COMMIT before the next *table")
-        name = line[1:].strip()
+        name = line[1:].strip(" \t")
         if name not in BUILTIN_CHAINS:
-            raise self.error("unknown table", name, "one of " + ", ".join(BUILTIN_CHAINS))
+            raise self.error("unknown table", name, "one of " + ", ".join(BUILTIN_CHAINS) + _return_hint(name))
         earlier = next((t for t in self.tables if t.name == name), None)
         self.table = _TableState(name, self.lineno)
         if earlier is not None:
@@ -811,10 +819,12 @@ class _Parser:
         if not parts:
             raise self.error("chain declaration without a name", line, ":NAME POLICY [packets:bytes]")
         name = self.chain_name(parts[0])
-        policy = parts[1] if len(parts) > 1 else "-"
-        counters = _declared_counters(parts[2]) if len(parts) > 2 else None
-        if len(parts) > 3:
-            raise self.error("extra text after the chain declaration", parts[3], "end of line")
+        if len(parts) < 2:  # (both restores v1.8.9: "line N policy invalid")
+            raise self.error(f"chain {name} is declared without a policy", line,
+                             f":{name} - [0:0] for a user-defined chain, :{name} ACCEPT [0:0] for a built-in one")
+        policy = parts[1]
+        counters = _declared_counters(parts[2]) if len(parts) > 2 else None  # (a word after them is not read:
+        # both restores v1.8.9 take ':INPUT DROP [5:6] x', or a CR there, strtok's fourth word never asked for)
         builtin = name in BUILTIN_CHAINS[table.name]
         if builtin and len(parts) < 3:  # (iptables-restore --counters, as kube-proxy runs it and counters are read)
             raise self.error(f"chain {name} is declared without its counters", line,
@@ -915,7 +925,7 @@ class _Parser:
         if not self.last:
             self.last = self.text.count("\n") + 1
         raw = self.raw
-        return raw[len(raw.rstrip(" \t\r")):] + (syntax.LINE_END if self.lineno < self.last else "")
+        return raw[len(raw.rstrip(" \t")):] + (syntax.LINE_END if self.lineno < self.last else "")
 
     def counted_command(self, line: str) -> None:
         counters, rest = self.prefix_counters(line)
@@ -1249,6 +1259,9 @@ class _Parser:
             self.flush_or_zero(table, verb, args)
         elif verb == "-N":
             name = self.chain_name(self.one_arg(verb, args, "a chain name"), NEW_CHAIN_CLASHES)
+            if any(c in hostmask.BLANKS_C for c in name):  # (parse_chain's isspace: not a declaration's, nor -E's)
+                raise self.error("invalid chain name: it holds a blank (iptables: \"Invalid chain name\")", name,
+                                 "a name such as KUBE-SERVICES, without spaces, tabs, CRs or other blanks")
             if self.undeleted(table, name) is not None:
                 raise self.error(f"chain {name} already exists in table {table.name}", name, "a new chain name")
             table.chains[name] = _ChainState(name, None, None, line=self.lineno)
@@ -1801,14 +1814,14 @@ nft takes it (nft_compat checks an extension against a user chain's hooks, not i
 _PLACED_NAMES = (*MATCH_PLACES, "--clamp-mss-to-pmtu", "--limit-iface-")
 
 _JUMP_TO = r'-j(?:ump)?[ \t]+"?'  # (from "--jump"'s second dash on: a literal "-j" first, which re finds fast)
-_NAT_JUMP = re.compile(_JUMP_TO + r'(?:DNAT|SNAT|MASQUERADE|REDIRECT)"?(?=[ \t\r\n]|$)')
+_NAT_JUMP = re.compile(_JUMP_TO + r'(?:DNAT|SNAT|MASQUERADE|REDIRECT)"?(?=[ \t\n]|$)')
 _REJECT_WITH = re.compile(r'--reject-with')
-_MANGLE_JUMP = re.compile(_JUMP_TO + r'(?:ECN|HL|TTL|TCPOPTSTRIP)"?(?=[ \t\r\n]|$)')
+_MANGLE_JUMP = re.compile(_JUMP_TO + r'(?:ECN|HL|TTL|TCPOPTSTRIP)"?(?=[ \t\n]|$)')
 """In mangle: HL, TTL and ECN (the other family's, or its own without an option; ECN's protocol is judged here,
 after its family: syntax.IPV4_ONLY_TARGETS), and TCPOPTSTRIP, which the kernel takes only in a rule of ``-p tcp``
 (its xt_target's .proto) and the syntax layer judges only with an option (bare, the name may be a chain's): one
 search for the four."""
-_ICMP = re.compile(r'icmp(?:-type|v6-type|(?:v?6)?(?=[" \t\r\n]|$))')
+_ICMP = re.compile(r'icmp(?:-type|v6-type|(?:v?6)?(?=[" \t\n]|$))')
 _FAMILY_VALUE_NAMES = ("--ctorig", "--ctrepl", "-range")
 """What a rule's line names when it may hold a conntrack address or an iprange range, whose value the family decides
 (:func:`_family_value_problem`): no shape is learnt from such a line (:meth:`_Shapes.learn`), so each comes to the
@@ -1824,7 +1837,7 @@ def _placed_jumps(table: str) -> re.Pattern[str]:
     builtin = set(BUILTIN_CHAINS[table])
     names = sorted(name for name, (home, hooks) in TARGET_PLACES.items()
                    if home not in (table, None) or (home != "nat" and not builtin.issubset(hooks)))
-    return re.compile(_JUMP_TO + "(?:" + "|".join(names) + r')"?(?=[ \t\r\n]|$)')
+    return re.compile(_JUMP_TO + "(?:" + "|".join(names) + r')"?(?=[ \t\n]|$)')
 
 
 _SUSPECTS: dict[str, tuple[re.Pattern[str], ...]] = {
@@ -1834,12 +1847,12 @@ _SUSPECTS["filter"] += (_REJECT_WITH,)
 """Per table, what may be a target out of place, or an extension of the other family, in its text (each such line
 is then read exactly). A kube-proxy dump has none: each is a search for a literal first, fast on a large dump.
 HL and TTL, mangle's, are among the targets out of place elsewhere (one search less: 8% of the searches)."""
-_PLACED_MATCH = re.compile(r'-m(?:atch)?[ \t]+"?(?:' + "|".join(MATCH_PLACES) + r')"?(?=[ \t\r\n]|$)|"?(?:'
-                           + "|".join(OPTION_PLACES) + r')"?(?=[ \t\r\n]|$)')
+_PLACED_MATCH = re.compile(r'-m(?:atch)?[ \t]+"?(?:' + "|".join(MATCH_PLACES) + r')"?(?=[ \t\n]|$)|"?(?:'
+                           + "|".join(OPTION_PLACES) + r')"?(?=[ \t\n]|$)')
 """A match :data:`MATCH_PLACES` may refuse, or an option :data:`OPTION_PLACES` may: a line naming one is kept as
 it is read (:attr:`_Parser.placed`) and judged at its place; a search of the text for it would
 cost 0.3 s on a 10k-service dump."""
-_IPV6_ONLY = re.compile(r'-m(?:atch)?[ \t]+"?(?:' + "|".join(syntax.IPV6_ONLY_MATCHES) + r')"?(?=[ \t\r\n]|$)')
+_IPV6_ONLY = re.compile(r'-m(?:atch)?[ \t]+"?(?:' + "|".join(syntax.IPV6_ONLY_MATCHES) + r')"?(?=[ \t\n]|$)')
 """A match only IPv6 has (``syntax.IPV6_ONLY_MATCHES``), one more suspect; searched for only when a line no shape
 vouched for names one (:attr:`_Parser.ipv6_only`): no shape is learnt from such a rule, and a search starting with
 "-m" would add 3% to a 10k-service parse."""
@@ -1978,7 +1991,7 @@ def _jump_line(table: _TableState, source: str, chain: str) -> int:
 def _holder(line: str) -> str:
     """The chain a rule's line (an -A, -I or -R the parser has read: :meth:`_Parser.note_line`) names, quoted or
     not; "" for a line of another command (one naming a match out of place only in a comment's words)."""
-    line = line.strip()
+    line = line.strip(" \t")
     if line[:1] == "[":  # a restore input's [packets:bytes]
         line = line[line.find("]") + 1:]
     tokens = syntax.tokenize(line)
@@ -2160,7 +2173,7 @@ def _misplaced(state: _TableState, line: str, ipv6: bool,
     the rule); None when nothing is (or the line is no rule with such a target). ``lineno``: the line's, to tell a
     rule of a built-in chain no hook's walk reaches (:func:`_past_verdict`), which the kernel checks against none."""
     table = state.name
-    line = line.strip()
+    line = line.strip(" \t")
     if line[:1] == "[":  # a restore input's [packets:bytes], which the parser has read already
         line = line[line.find("]") + 1:]
     tokens = syntax.tokenize(line)
@@ -2344,6 +2357,7 @@ def parse_ruleset(text: str, *, file: str | None = None, ipv6: bool | None = Non
     ``ipv6=None`` guesses the family from the address of the earliest line (:func:`_family`), without one
     IPv4 unless only IPv6 loads the rules' extensions (:func:`_judged`).
     """
+    text = crlf_as_lf(text)
     if ipv6 is None and _family_words_in(text):
         return _either_family(text, file, validate)
     # Hundreds of thousands of acyclic objects (see objects.bulk), about one per 100 bytes of kube-proxy's own
@@ -2369,6 +2383,27 @@ def parse_ruleset(text: str, *, file: str | None = None, ipv6: bool | None = Non
         return Ruleset(tuple(frozen[t.line] for t in tables), family)
 
 
+def crlf_as_lf(text: str) -> str:
+    """``text`` with each line's final CR dropped when every line ends in CRLF (the last line's ending may be
+    missing), else as it is.
+
+    Both restores v1.8.9 read a CR as a character of its word wherever it stands (ip netns: "*filter\\r" is
+    "table name 'filter\\r' invalid", so they refuse a CRLF file at its first line; ``-j ACCEPT\\r`` is "Invalid
+    target name", ``--comment abc\\r`` is saved with its CR). A file all of CRLF lines is read here deliberately,
+    as its LF twin (a dump passed through a Windows editor), its line numbers unchanged. A file of LF lines with
+    one or a few ending in CRLF is no such file: nothing says its line ends are other than iptables reads them, so
+    its CRs are read as its other lines are, as iptables reads them: a comment keeps its CR, a table name, COMMIT
+    or a target with one is refused at its line as both restores refuse it. One search for a CR when there is none
+    (~2 ms at 32 MB)."""
+    if "\r" not in text:
+        return text
+    newlines = text.count("\n")
+    if not newlines or text.count("\r\n") != newlines:
+        return text
+    text = text.replace("\r\n", "\n")
+    return text[:-1] if text[-1:] == "\r" else text
+
+
 def _family_words_in(text: str) -> bool:
     """Whether ``text`` holds a -4 or -6 (--ipv4, --ipv6, --ipv) as a word: after a line's start, a space or a
     tab, before a blank or the end.
@@ -2386,7 +2421,7 @@ def _family_words_in(text: str) -> bool:
     return False
 
 
-_FAMILY_WORD = re.compile(r"-(?:[46]|-ipv[46]?)(?=[ \t\r\n]|\Z)")
+_FAMILY_WORD = re.compile(r"-(?:[46]|-ipv[46]?)(?=[ \t\n]|\Z)")
 
 
 def _either_family(text: str, file: str | None, validate: bool) -> Ruleset:
@@ -2412,6 +2447,16 @@ def parse_ruleset_file(path: str, *, ipv6: bool | None = None, validate: bool = 
 
 _OBJECTS_LINE = re.compile(r'---$|(apiVersion|kind|metadata|items):|\{\s*("(apiVersion|kind|metadata|items)"|$)')
 """A line that starts Kubernetes objects, in YAML or JSON: a manifest given where a dump is read."""
+
+
+def _return_hint(word: str) -> str:
+    """The way out when a refused table name or line holds a carriage return: iptables-restore reads it as a
+    character of its word, so a file with a CRLF line among LF ones is refused there; one whose every line ends in
+    CRLF is read here (:func:`crlf_as_lf`)."""
+    if "\r" not in word:
+        return ""
+    return (" (a carriage return is part of its word, as iptables-restore reads it; a file whose every line ends "
+            "in CRLF is read as if each ended in LF)")
 
 
 def _objects_hint(line: str) -> str:

@@ -1318,10 +1318,13 @@ class Token:
         return not self.quoted and self.text == "!"
 
 
-_WORD = re.compile(r"[^ \t\r\n]+")
-_QUOTED_OR_WORD = re.compile(r'"((?:[^"\\]|\\.)*)"|([^ \t\r\n"]+)', re.DOTALL)
+_WORD = re.compile(r"[^ \t\n]+")
+_QUOTED_OR_WORD = re.compile(r'"((?:[^"\\]|\\.)*)"|([^ \t\n"]+)', re.DOTALL)
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
-_BLANKS = " \t\r\n"
+_BLANKS = " \t\n"
+"""What separates the words of a restore line: add_param_to_argv's space, tab and newline. A carriage return is
+an ordinary character of its word, quoted or not (both restores v1.8.9: ``-j ACCEPT\\r`` is "Invalid target name",
+``--comment abc\\r`` is saved as "abc\\r"); a CRLF file's line ends are dropped before (codec.crlf_as_lf)."""
 _BLANK_SET = frozenset(_BLANKS)
 
 
@@ -1387,7 +1390,7 @@ def _tokenize_chars(text: str, end: str = LINE_END) -> list[Token]:
             continue
         if ch == '"':
             in_quotes = quoted = True
-        elif ch in " \t\r\n":
+        elif ch in _BLANKS:
             if buf or quoted:
                 tokens.append(Token("".join(buf), quoted))
                 buf, quoted = [], False
@@ -1402,7 +1405,9 @@ def _tokenize_chars(text: str, end: str = LINE_END) -> list[Token]:
 
 
 def quote(value: str) -> str:
-    """A value as the canonical text writes it: bare when the tokenizer reads it back unchanged."""
+    """A value as the canonical text writes it: bare when the tokenizer reads it back unchanged and it holds no
+    carriage return (one read back bare, but quoted no line of ours ends in one, which a CRLF file's reading would
+    drop: codec.crlf_as_lf)."""
     if value and not any(c in value for c in ' \t\r\n"') and value != "!" and not (
         value[0] == "-" and len(value) > 1 and not value[1].isdigit()
     ):

@@ -9,8 +9,9 @@ each (syntax.FAMILY_WORDS), with ``!`` after each option that takes a value (the
 ``-s ! 10.0.0.1``: both read the ``!`` as the value and refuse the rule, syntax._Interpreter.bang_value), and
 :data:`FIXED`'s rules (statistic's modes, ECN's exclusive options, a match that wants an option, NFQUEUE's queue
 numbers, cgroup's --path); :data:`FIXED_H2`'s rules (an interface named ``!``, a quote left open, a cgroup path
-cut) and :data:`FIXED_H2B`'s (interfaces saved as they are or looking like options, target names refused) are
-checked on every run. CI runs a fixed-seed draw of them
+cut), :data:`FIXED_H2B`'s (interfaces saved as they are or looking like options, target names refused) and
+:data:`FIXED_H7_TEXTS` (a carriage return inside a line, a word's own character) are checked on every run. CI
+runs a fixed-seed draw of them
 (``KPSIM_RESTORE_DIFF_CASES``, default 200, ~25 s); ``KPSIM_RESTORE_DIFF_CASES=all`` runs every variant and every
 pair of options negated together (some 600 more).
 
@@ -29,8 +30,9 @@ import random
 import pytest
 
 from tests.kernel.test_restore_parity import _ours, _restore
-from tests.netfilter.restore_cases import FILTER, MANGLE, NAT
+from tests.netfilter.restore_cases import FILTER, MANGLE, NAT, filter_with
 from tests.netfilter.restore_cases_placement import RAW
+from tests.netfilter.test_carriage_return_h7 import CR_RULES, CR_TEXTS, LEGACY_ONLY
 
 pytestmark = pytest.mark.kernel
 
@@ -316,6 +318,19 @@ name")."""
 
 
 
+FIXED_H7_TEXTS: tuple[str, ...] = (*(filter_with(line) for line, _, _ in CR_RULES),
+                                   *(text for text, _, _ in CR_TEXTS))
+"""Texts of tests/netfilter/test_carriage_return_h7: a CR inside a rule's word (a comment keeps it, a target, an
+address, a port or COMMIT with one is refused), around a declaration's words, a table line's or a line's first,
+and one CRLF line among LF ones (the whole CRLF file, which the parser reads deliberately, both refuse at line 1).
+Every run checks them all (:func:`test_the_h7_texts_decide_as_both_restores`); :data:`LEGACY_ONLY_H7` where the
+two differ."""
+
+LEGACY_ONLY_H7: tuple[str, ...] = tuple(text for text, _ in LEGACY_ONLY)
+"""A declared chain's name or policy with a CR in it: legacy takes the name (nft: Invalid chain name) and refuses
+the policy '-\\r' (nft takes it as '-')."""
+
+
 def negated(rule: str) -> list[str]:
     """``rule`` with ``!`` before each of its long options in turn (not before a TCPMSS target: see
     :func:`tcpmss_negated`)."""
@@ -402,6 +417,20 @@ def test_the_h2_forms_decide_as_both_restores(kernel: None, variant: tuple[str, 
 @pytest.mark.parametrize("variant", FIXED_H2B, ids=_id)
 def test_the_h2b_forms_decide_as_both_restores(kernel: None, variant: tuple[str, str, bool, str]) -> None:
     test_the_parser_decides_as_both_restores(kernel, variant)
+
+
+@pytest.mark.parametrize("text", FIXED_H7_TEXTS, ids=repr)
+def test_the_h7_texts_decide_as_both_restores(kernel: None, text: str) -> None:
+    legacy = _restore("legacy", text, False)
+    assert _restore("nft", text, False) == legacy
+    assert _ours(text, False) == legacy
+
+
+@pytest.mark.parametrize("text", LEGACY_ONLY_H7, ids=repr)
+def test_the_h7_texts_where_nft_differs_decide_as_legacy(kernel: None, text: str) -> None:
+    legacy = _restore("legacy", text, False)
+    assert _restore("nft", text, False) != legacy
+    assert _ours(text, False) == legacy
 
 
 @pytest.mark.parametrize("jump", PARTIAL_H2B)

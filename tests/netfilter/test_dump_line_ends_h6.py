@@ -3,8 +3,9 @@ only (as the parser's and iptables-restore's do), and a line is cited by the par
 
 iptables-restore v1.8.9 (legacy and nft, ip netns, kernel 6.18) takes a comment holding a CR, a form feed or
 U+2028 and saves it back as it is; a bad rule after such a line is refused at the line counted by "\\n". It refuses
-a CRLF dump ("table name 'filter\\r' invalid"); the parser drops a line-final CR, so such a dump still reads here,
-read from a file or from standard input alike.
+a CRLF dump ("table name 'filter\\r' invalid"); the parser drops a CRLF dump's line-final CRs (every line's: a
+lone CRLF line keeps its CR, as iptables reads it, test_carriage_return_h7), so such a dump still reads here, read
+from a file or from standard input alike.
 """
 
 from __future__ import annotations

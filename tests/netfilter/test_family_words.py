@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from kubeproxy_sim.netfilter.codec import _family_words_in, parse_ruleset
 
-WORD = re.compile(r"(?:^|[ \t])(?:-[46]|--ipv[46]?)(?=[ \t\r\n]|$)", re.M)
-"""The definition: after a line's start, a space or a tab; before a blank or a line's end."""
+WORD = re.compile(r"(?:^|[ \t])(?:-[46]|--ipv[46]?)(?=[ \t\n]|$)", re.M)
+"""The definition: after a line's start, a space or a tab; before a space, a tab or a line's end (a CR is a
+character of the word, as iptables reads it: ``--ipv6\\r`` is an unknown option, h7)."""
 
 
 @given(st.text(alphabet=" \t\r\n-46ipvAx", max_size=40))
