@@ -42,6 +42,7 @@ from kubeproxy_sim.kernel.plan import (
     host_len,
 )
 from kubeproxy_sim.kernel.state import write_state
+from kubeproxy_sim.netfilter.codec import crlf_as_lf
 from kubeproxy_sim.netfilter.dumpfile import dump_node_addresses
 from kubeproxy_sim.netfilter.model import Rule, Ruleset
 from kubeproxy_sim.objects.model import IPFamily
@@ -342,12 +343,13 @@ def failing_line(stderr: str) -> tuple[int | None, str]:
 def restore_lines(text: str) -> list[str]:
     """A dump's lines as iptables-restore is given them again: split at "\n" only, as the parser and restore
     split (a CR, form feed or U+2028 inside a comment is part of its line: str.splitlines cut the rule in two,
-    and restore then refused its second half, at a line number the dump does not have), each line's final CR
-    dropped as the parser drops it (a CRLF file loads; iptables-restore itself refuses one)."""
-    lines = text.split("\n")
+    and restore then refused its second half, at a line number the dump does not have), with the parser's line
+    ends (codec.crlf_as_lf: a file all of CRLF lines loses each final CR and loads, though iptables-restore
+    refuses one; a CR anywhere else stays in its word, as the parser and restore read it)."""
+    lines = crlf_as_lf(text).split("\n")
     if lines[-1] == "":
         lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
+    return lines
 
 
 def load_dump(netns_name: str, text: str, file: str, facts: DumpFacts,

@@ -22,6 +22,12 @@ def test_a_crlf_dump_loses_only_its_line_ends() -> None:
     assert restore_lines(text) == COMMENTED.format(odd="x").split("\n")[:-1]
 
 
+def test_one_crlf_line_among_lf_lines_keeps_its_cr() -> None:
+    """Not a CRLF file: the CR stays its line's last character, as the parser and iptables-restore read it."""
+    text = COMMENTED.format(odd="x").replace('b" -j ACCEPT\n', 'b" -j ACCEPT\r\n', 1)
+    assert restore_lines(text)[2].endswith('-j ACCEPT\r')
+
+
 def test_no_final_newline_and_blank_lines() -> None:
     assert restore_lines("*filter\n\nCOMMIT") == ["*filter", "", "COMMIT"]
     assert restore_lines("") == []
