@@ -609,8 +609,8 @@ def empty_chain_notes(ruleset: Ruleset, result: TraceResult) -> list[str]:
 def unserved_port_notes(objects: tuple[Cluster, ProxyConfig], packet: Packet, result: TraceResult) -> list[str]:
     """Why a packet to a Service's address went through untranslated: the Services owning the address (as
     cluster, external or load-balancer IP) define no port of its port and protocol
-    (:func:`.targets.port_owners`, whose words send gives too). The trace alone reads as a plain ACCEPT, where
-    ``send`` to the same address fails: say which ports the address does answer on."""
+    (:func:`kubeproxy_sim.analysis.targets.port_owners`, whose words send gives too). The trace alone reads as a
+    plain ACCEPT, where ``send`` to the same address fails: say which ports the address does answer on."""
     from kubeproxy_sim.analysis.targets import port_owners
 
     if any(o.verdict == "DNAT" for o in result.outcomes):

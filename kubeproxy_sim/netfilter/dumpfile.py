@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from kubeproxy_sim.errors import Diagnostic, InputError, UsageError, cannot_read
 from kubeproxy_sim.netfilter.model import BUILTIN_CHAINS
-from kubeproxy_sim.objects.stdin import NAME, StdinUnreadable, byte_order_mark, decoded, read_stdin, read_text
+from kubeproxy_sim.objects.stdin import NAME, StdinUnreadable, read_stdin, read_text, utf8_text
 
 if TYPE_CHECKING:
     from kubeproxy_sim.netfilter.trace import Uncertainty
@@ -46,7 +46,7 @@ def read_dump_text(path: str) -> str:
     a UTF-8 byte order mark dropped from both (a UTF-16 or UTF-32 one refused by name)."""
     try:
         if path == STDIN:
-            return _utf8_text(read_stdin())
+            return utf8_text(read_stdin())  # (as a file's: it said "invalid start byte" of a UTF-16 mark)
         return read_text(path, newline="")
     except StdinUnreadable as exc:
         raise InputError(Diagnostic(f"{exc.reason}; expected an iptables-save dump piped or redirected to it",
@@ -54,16 +54,6 @@ def read_dump_text(path: str) -> str:
     except (OSError, UnicodeDecodeError) as exc:  # (standard input's bytes too, named <stdin>)
         raise InputError(Diagnostic(cannot_read(exc, "an iptables-save dump"), file=dump_name(path),
                                     field="--rules")) from None
-
-
-def _utf8_text(data: bytes) -> str:
-    """Standard input's bytes as read_text decodes a file's: a UTF-8 byte order mark dropped, another one
-    refused by name (it said "invalid start byte at byte 0" on standard input, and a file's mark was dropped
-    where standard input's was an "unexpected line" at U+FEFF)."""
-    mark, encoding = byte_order_mark(data)
-    if encoding not in ("utf-8", "utf-8-sig"):
-        raise UnicodeDecodeError("utf-8", data, 0, len(mark), f"a {encoding.upper()} byte order mark")
-    return decoded(data, encoding)
 
 
 def dump_lines(text: str) -> LineText:

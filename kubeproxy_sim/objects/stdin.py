@@ -60,11 +60,17 @@ def read_text(path: str | os.PathLike[str], newline: str | None = None) -> str:
         data = read_all(handle)
     if data is None:
         raise EndlessDevice(errno.EFBIG, ENDLESS_DEVICE, os.fspath(path))
+    text = utf8_text(data)
+    return text.replace("\r\n", "\n").replace("\r", "\n") if newline is None else text  # (universal newlines)
+
+
+def utf8_text(data: bytes) -> str:
+    """UTF-8 ``data`` as text (:func:`read_text`'s decoding, for bytes read another way, as standard input's): a
+    UTF-8 byte order mark dropped, a UTF-16 or UTF-32 one refused by name (UnicodeDecodeError)."""
     mark, encoding = byte_order_mark(data)
     if encoding != "utf-8-sig" and encoding != "utf-8":  # (a UTF-8 one is dropped, as a manifest's is)
         raise UnicodeDecodeError("utf-8", data, 0, len(mark), f"a {encoding.upper()} byte order mark")
-    text = decoded(data, encoding)
-    return text.replace("\r\n", "\n").replace("\r", "\n") if newline is None else text  # (universal newlines)
+    return decoded(data, encoding)
 
 
 BYTE_ORDER_MARKS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
