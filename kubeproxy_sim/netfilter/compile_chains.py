@@ -38,6 +38,9 @@ _Arrow = TypeVar("_Arrow")
 class ChainCompiler(Protocol):
     """What compiles the rules of a :class:`LazyChain` (the table compiler of ``compile_tables``)."""
 
+    table: Table
+    """The table as written, whose chains it compiles."""
+
     def rules(self, name: str) -> tuple[CompiledRule, ...]:
         """A chain's rules compiled, jumps not linked yet."""
         ...
